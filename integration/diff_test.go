@@ -1,0 +1,380 @@
+package integration
+
+// Differential compatibility tests: every command is sent to a reference
+// redis-server and to Shoal (or, with SHOAL_DIFF_AGAINST_REDIS=1, to a second
+// redis-server) and the raw replies are compared.
+//
+//	make build && go test ./integration/ -run Diff -v
+//	SHOAL_DIFF_AGAINST_REDIS=1 go test ./integration/ -run Diff   # self-check
+//
+// Environment:
+//
+//	SHOAL_BIN                 Shoal binary (default ../bin/shoal)
+//	SHOAL_DIFF_AGAINST_REDIS  compare redis-server with a second redis-server
+//	SHOAL_DIFF_SEED           replay TestDiffRandom with this seed
+//	SHOAL_DIFF_N              number of random commands (default 5000)
+//	SHOAL_DIFF_FILE           only run corpus files whose name contains this
+//	SHOAL_DIFF_TRANSCRIPT     log every corpus command with Redis's reply
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// diffPair is one connection to the reference Redis and one to the target.
+type diffPair struct {
+	ref, tgt   *respConn
+	tgtName    string
+	transcript bool
+}
+
+func newDiffPair(t *testing.T, refAddr, tgtAddr, tgtName string) *diffPair {
+	t.Helper()
+	return &diffPair{
+		ref:        mustDial(t, refAddr),
+		tgt:        mustDial(t, tgtAddr),
+		tgtName:    tgtName,
+		transcript: os.Getenv("SHOAL_DIFF_TRANSCRIPT") != "",
+	}
+}
+
+// run executes st on both servers and returns a mismatch report or "".
+// A transport error is fatal: the connections are out of sync after it.
+func (p *diffPair) run(t *testing.T, where string, st step) string {
+	t.Helper()
+	if st.proto != 0 {
+		ra, err := p.ref.Hello(st.proto)
+		if err != nil {
+			t.Fatalf("%s: HELLO %d on redis: %v", where, st.proto, err)
+		}
+		rb, err := p.tgt.Hello(st.proto)
+		if err != nil {
+			t.Fatalf("%s: HELLO %d on %s: %v", where, st.proto, p.tgtName, err)
+		}
+		if p.transcript {
+			t.Logf("%s: HELLO %d -> %q", where, st.proto, ra)
+		}
+		if d := compareReplies(modeAny, 0, ra, rb); d != "" {
+			return p.report(where, st, d, ra, rb)
+		}
+		return ""
+	}
+	if st.mode == modeScan {
+		ka, ra, okA, err := scanAll(p.ref, st.args)
+		if err != nil {
+			t.Fatalf("%s: %s on redis: %v", where, st, err)
+		}
+		kb, rb, okB, err := scanAll(p.tgt, st.args)
+		if err != nil {
+			t.Fatalf("%s: %s on %s: %v", where, st, p.tgtName, err)
+		}
+		if p.transcript {
+			t.Logf("%s: %s -> keys %q raw %q", where, st, ka, ra)
+		}
+		switch {
+		case okA && okB:
+			if !equalStrings(ka, kb) {
+				return p.report(where, st, "scanned key sets differ",
+					[]byte(fmt.Sprintf("%q", ka)), []byte(fmt.Sprintf("%q", kb)))
+			}
+		case okA != okB:
+			if okA {
+				ra = []byte(fmt.Sprintf("scan keys %q", ka))
+			} else {
+				rb = []byte(fmt.Sprintf("scan keys %q", kb))
+			}
+			return p.report(where, st, "one side is not a SCAN reply", ra, rb)
+		default:
+			if d := compareReplies(modeExact, 0, ra, rb); d != "" {
+				return p.report(where, st, d, ra, rb)
+			}
+		}
+		return ""
+	}
+	ra, err := p.ref.Do(st.args...)
+	if err != nil {
+		t.Fatalf("%s: %s on redis: %v", where, st, err)
+	}
+	rb, err := p.tgt.Do(st.args...)
+	if err != nil {
+		t.Fatalf("%s: %s on %s: %v (reply so far %q; redis replied %q)", where, st, p.tgtName, err, rb, ra)
+	}
+	if p.transcript {
+		t.Logf("%s: %s -> %q", where, st, ra)
+	}
+	if d := compareReplies(st.mode, st.tol, ra, rb); d != "" {
+		return p.report(where, st, d, ra, rb)
+	}
+	return ""
+}
+
+func (p *diffPair) report(where string, st step, why string, ra, rb []byte) string {
+	mode := ""
+	if st.mode != modeExact {
+		mode = " [" + st.mode.String() + "]"
+	}
+	return fmt.Sprintf("%s: %s%s: %s\n\tredis: %q\n\t%s: %q", where, st, mode, why, ra, p.tgtName, rb)
+}
+
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "diff", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no corpus files in testdata/diff")
+	}
+	sort.Strings(files)
+	if f := os.Getenv("SHOAL_DIFF_FILE"); f != "" {
+		var keep []string
+		for _, p := range files {
+			if strings.Contains(filepath.Base(p), f) {
+				keep = append(keep, p)
+			}
+		}
+		files = keep
+	}
+	return files
+}
+
+// TestDiffCorpus replays testdata/diff/*.txt against Redis and the target.
+func TestDiffCorpus(t *testing.T) {
+	files := corpusFiles(t)
+	// Parse everything first so a corpus typo fails fast.
+	scripts := map[string][]step{}
+	total := 0
+	for _, f := range files {
+		steps, err := parseScript(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) == 0 || !strings.EqualFold(steps[0].args[0], "flushall") {
+			t.Fatalf("%s: the first command must be FLUSHALL", f)
+		}
+		scripts[f] = steps
+		total += len(steps)
+	}
+	refAddr := startRedis(t)
+	tgtAddr, tgtName := startTarget(t)
+	t.Logf("redis at %s, %s at %s, %d files, %d steps", refAddr, tgtName, tgtAddr, len(files), total)
+	for _, f := range files {
+		f := f
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			p := newDiffPair(t, refAddr, tgtAddr, tgtName)
+			mismatches := 0
+			for _, st := range scripts[f] {
+				where := fmt.Sprintf("%s:%d", f, st.line)
+				if msg := p.run(t, where, st); msg != "" {
+					mismatches++
+					t.Error(msg)
+				}
+			}
+			if mismatches > 0 {
+				t.Logf("%s: %d of %d commands mismatched", f, mismatches, len(scripts[f]))
+			}
+		})
+	}
+}
+
+// TestDiffScriptParsing checks the corpus line splitter and directives.
+func TestDiffScriptParsing(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{`SET k v`, []string{"SET", "k", "v"}},
+		{`  set   "a b"  'c d' `, []string{"set", "a b", "c d"}},
+		{`SET k "\x00\xff\n\r\t\"\\"`, []string{"SET", "k", "\x00\xff\n\r\t\"\\"}},
+		{`SET k ''`, []string{"SET", "k", ""}},
+		{`SET k 'it\'s'`, []string{"SET", "k", "it's"}},
+		{`SET k "\xZZ"`, []string{"SET", "k", "xZZ"}},
+		{`SET k ab"c"`, []string{"SET", "k", "abc"}},
+	}
+	for _, c := range cases {
+		got, err := splitArgs(c.in)
+		if err != nil || !equalStrings(got, c.want) {
+			t.Errorf("splitArgs(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if back, err := splitArgs(formatArgs(got)); err != nil || !equalStrings(back, got) {
+			t.Errorf("formatArgs round trip of %q = %q, %v", got, back, err)
+		}
+	}
+	for _, bad := range []string{`SET "k`, `SET 'k`, `SET "k"x`, `SET 'k'x`} {
+		if got, err := splitArgs(bad); err == nil {
+			t.Errorf("splitArgs(%q) = %q, want error", bad, got)
+		}
+	}
+}
+
+// TestDiffReplyReader checks raw reply framing on every RESP2/RESP3 type.
+func TestDiffReplyReader(t *testing.T) {
+	replies := []string{
+		"+OK\r\n", "-ERR x y\r\n", ":-12\r\n", "$3\r\na\r\n\r\n", "$-1\r\n", "$0\r\n\r\n",
+		"*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n*1\r\n:1\r\n", "_\r\n", ",3.5\r\n", "#t\r\n",
+		"(123456789012345678901234567890\r\n", "!5\r\nERR x\r\n", "=7\r\ntxt:abc\r\n",
+		"%1\r\n+k\r\n*1\r\n_\r\n", "~2\r\n:1\r\n:2\r\n", ">2\r\n+message\r\n$1\r\nx\r\n",
+		"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n",
+	}
+	for _, r := range replies {
+		v, err := parseReply([]byte(r + "+TRAILING\r\n"))
+		if err != nil {
+			t.Errorf("parse %q: %v", r, err)
+			continue
+		}
+		if string(v.Raw) != r {
+			t.Errorf("parse %q: raw = %q", r, v.Raw)
+		}
+	}
+	if v, _ := parseReply([]byte("|1\r\n+a\r\n+b\r\n:5\r\n")); v == nil || v.Kind != ':' || v.Attr == nil {
+		t.Errorf("attribute not attached: %+v", v)
+	}
+	for _, bad := range []string{"$3\r\nab\r\n", "?x\r\n", "*2\r\n:1\r\n", "+OK\n"} {
+		if _, err := parseReply([]byte(bad)); err == nil {
+			t.Errorf("parse %q: want error", bad)
+		}
+	}
+	cases := []struct {
+		mode compareMode
+		tol  int64
+		a, b string
+		ok   bool
+	}{
+		{modeTTL, 1, ":100\r\n", ":99\r\n", true},
+		{modeTTL, 1, ":100\r\n", ":98\r\n", false},
+		{modeTTL, 1, ":-1\r\n", ":-2\r\n", false},
+		{modeTTL, 1000, ":100000\r\n", ":99100\r\n", true},
+		{modeSort, 0, "*2\r\n$1\r\na\r\n$1\r\nb\r\n", "*2\r\n$1\r\nb\r\n$1\r\na\r\n", true},
+		{modeSort, 0, "*2\r\n$1\r\na\r\n$1\r\na\r\n", "*2\r\n$1\r\na\r\n$1\r\nb\r\n", false},
+		{modeAny, 0, ":1\r\n", ":2\r\n", true},
+		{modeAny, 0, ":1\r\n", "$1\r\n1\r\n", false},
+		{modeErrPrefix, 0, "-ERR a\r\n", "-ERR b\r\n", true},
+		{modeErrPrefix, 0, "-ERR a\r\n", "-WRONGTYPE a\r\n", false},
+		{modeTTLCategory, 0, ":5\r\n", ":1000\r\n", true},
+		{modeTTLCategory, 0, ":5\r\n", ":-1\r\n", false},
+	}
+	for _, c := range cases {
+		if got := compareReplies(c.mode, c.tol, []byte(c.a), []byte(c.b)) == ""; got != c.ok {
+			t.Errorf("compare %v %q %q = %v, want %v", c.mode, c.a, c.b, got, c.ok)
+		}
+	}
+}
+
+// randomSeed returns SHOAL_DIFF_SEED or a time-based seed.
+func randomSeed(t *testing.T) int64 {
+	t.Helper()
+	if s := os.Getenv("SHOAL_DIFF_SEED"); s != "" {
+		seed, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("bad SHOAL_DIFF_SEED %q: %v", s, err)
+		}
+		return seed
+	}
+	return time.Now().UnixNano()
+}
+
+// TestDiffRandom sends a seeded random command sequence to both servers.
+func TestDiffRandom(t *testing.T) {
+	seed := randomSeed(t)
+	n := 5000
+	if s := os.Getenv("SHOAL_DIFF_N"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			t.Fatalf("bad SHOAL_DIFF_N %q", s)
+		}
+		n = v
+	}
+	t.Logf("seed %d, %d commands (replay with SHOAL_DIFF_SEED=%d SHOAL_DIFF_N=%d)", seed, n, seed, n)
+	refAddr := startRedis(t)
+	tgtAddr, tgtName := startTarget(t)
+	p := newDiffPair(t, refAddr, tgtAddr, tgtName)
+	p.transcript = false
+	g := newCmdGen(seed)
+	if msg := p.run(t, "random:0", step{args: []string{"FLUSHALL"}}); msg != "" {
+		t.Fatal(msg)
+	}
+	const maxReported = 50
+	mismatches := 0
+	for i := 1; i <= n; i++ {
+		st := g.next(i)
+		if msg := p.run(t, fmt.Sprintf("random:%d", i), st); msg != "" {
+			mismatches++
+			if mismatches <= maxReported {
+				t.Error(msg)
+			}
+		}
+	}
+	// A final full-state comparison catches divergence that no reply showed.
+	for _, st := range []step{
+		{args: []string{"DBSIZE"}},
+		{args: []string{"KEYS", "*"}, mode: modeSort},
+		{args: []string{"MGET"}},
+	} {
+		if st.args[0] == "MGET" {
+			st.args = append(st.args, g.keys...)
+		}
+		if msg := p.run(t, "random:final", st); msg != "" {
+			mismatches++
+			t.Error(msg)
+		}
+	}
+	if mismatches > 0 {
+		t.Errorf("%d mismatches (showing at most %d); replay with SHOAL_DIFF_SEED=%d SHOAL_DIFF_N=%d",
+			mismatches, maxReported, seed, n)
+	}
+}
+
+// TestDiffExpiry checks that short TTLs really expire on both servers (the
+// corpus itself only uses times far from now, so that it is deterministic).
+func TestDiffExpiry(t *testing.T) {
+	refAddr := startRedis(t)
+	tgtAddr, tgtName := startTarget(t)
+	for _, addr := range []string{refAddr, tgtAddr} {
+		c := mustDial(t, addr)
+		for _, cmd := range [][]string{
+			{"FLUSHALL"},
+			{"SET", "px", "v", "PX", "50"},
+			{"SET", "keep", "v"},
+			{"PEXPIRE", "keep", "60000"},
+			{"SET", "ex", "v"},
+			{"PEXPIRE", "ex", "80"},
+		} {
+			if _, err := c.Do(cmd...); err != nil {
+				t.Fatalf("%s: %v", addr, err)
+			}
+		}
+		name := tgtName
+		if addr == refAddr {
+			name = "redis"
+		}
+		eventually(t, 5*time.Second, func() error {
+			raw, err := c.Do("EXISTS", "px", "ex", "keep")
+			if err != nil {
+				return err
+			}
+			if string(raw) != ":1\r\n" {
+				return fmt.Errorf("%s: EXISTS px ex keep = %q, want :1 once px and ex expired", name, raw)
+			}
+			return nil
+		})
+		for _, want := range []struct{ cmd, reply string }{
+			{"GET px", "$-1\r\n"},
+			{"TTL ex", ":-2\r\n"},
+			{"DBSIZE", ":1\r\n"},
+		} {
+			raw, err := c.Do(strings.Fields(want.cmd)...)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if string(raw) != want.reply {
+				t.Errorf("%s: %s = %q, want %q", name, want.cmd, raw, want.reply)
+			}
+		}
+	}
+}

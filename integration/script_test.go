@@ -1,0 +1,415 @@
+package integration
+
+// Corpus script parsing and reply comparison for the differential tests.
+//
+// Script format (testdata/diff/*.txt): one command per line, arguments split
+// like redis-cli (double quotes with \" \\ \n \r \t \b \a \xHH escapes, single
+// quotes with \' only). Lines starting with '#' are comments; blank lines are
+// ignored. Lines starting with '!' are directives:
+//
+//	!ttl [tol]   next reply is an integer compared within tol (default 1);
+//	             negative values (-1, -2) must match exactly
+//	!sort        next reply is an array compared as a sorted multiset
+//	!scan        next command is a SCAN from cursor 0: iterate to cursor 0 on
+//	             each server and compare the sorted set of keys returned
+//	!any         next replies only need the same RESP type byte
+//	!errprefix   next replies must both be errors with the same first word
+//	!resp3       send HELLO 3 on both connections now (only the reply type is
+//	             compared); !resp2 switches back with HELLO 2
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// compareMode says how two replies are compared.
+type compareMode int
+
+const (
+	modeExact compareMode = iota
+	modeTTL
+	modeSort
+	modeScan
+	modeAny
+	modeErrPrefix
+	modeTTLCategory // used by the random test: -2, -1 or positive
+)
+
+func (m compareMode) String() string {
+	return [...]string{"exact", "ttl", "sort", "scan", "any", "errprefix", "ttlcategory"}[m]
+}
+
+// step is one executable line of a script.
+type step struct {
+	line  int
+	args  []string // command and arguments; empty for !resp3/!resp2
+	mode  compareMode
+	tol   int64 // tolerance for modeTTL
+	proto int   // 2 or 3 for a protocol switch step, else 0
+}
+
+func (s step) String() string {
+	if s.proto != 0 {
+		return fmt.Sprintf("!resp%d", s.proto)
+	}
+	return formatArgs(s.args)
+}
+
+// formatArgs renders args so that splitArgs(formatArgs(a)) == a.
+func formatArgs(args []string) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\r\n\"'\\") && isPrintable(a) {
+			parts[i] = a
+		} else {
+			parts[i] = quoteArg(a)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func isPrintable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteArg(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 || c > 0x7e {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// splitArgs splits a line like redis-cli's sdssplitargs.
+func splitArgs(line string) ([]string, error) {
+	var args []string
+	i := 0
+	for {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n') {
+			i++
+		}
+		if i >= len(line) {
+			return args, nil
+		}
+		var cur []byte
+		inDQ, inSQ := false, false
+		for done := false; !done; {
+			if inDQ {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unterminated double quote")
+				}
+				c := line[i]
+				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					n, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
+					cur = append(cur, byte(n))
+					i += 3
+				} else if c == '\\' && i+1 < len(line) {
+					i++
+					switch e := line[i]; e {
+					case 'n':
+						cur = append(cur, '\n')
+					case 'r':
+						cur = append(cur, '\r')
+					case 't':
+						cur = append(cur, '\t')
+					case 'b':
+						cur = append(cur, '\b')
+					case 'a':
+						cur = append(cur, '\a')
+					default:
+						cur = append(cur, e)
+					}
+				} else if c == '"' {
+					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
+						return nil, fmt.Errorf("closing quote must be followed by a space")
+					}
+					done = true
+				} else {
+					cur = append(cur, c)
+				}
+			} else if inSQ {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unterminated single quote")
+				}
+				c := line[i]
+				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+					i++
+					cur = append(cur, '\'')
+				} else if c == '\'' {
+					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
+						return nil, fmt.Errorf("closing quote must be followed by a space")
+					}
+					done = true
+				} else {
+					cur = append(cur, c)
+				}
+			} else {
+				if i >= len(line) {
+					break
+				}
+				switch c := line[i]; c {
+				case ' ', '\t', '\r', '\n':
+					done = true
+				case '"':
+					inDQ = true
+				case '\'':
+					inSQ = true
+				default:
+					cur = append(cur, c)
+				}
+			}
+			if i < len(line) {
+				i++
+			}
+		}
+		args = append(args, string(cur))
+	}
+}
+
+// parseScript reads a corpus file into steps.
+func parseScript(path string) ([]step, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var steps []step
+	pending := modeExact
+	var pendingTol int64
+	pendingLine := 0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "!") {
+			f := strings.Fields(line[1:])
+			if len(f) == 0 {
+				return nil, fmt.Errorf("%s:%d: empty directive", path, n)
+			}
+			if pendingLine != 0 {
+				return nil, fmt.Errorf("%s:%d: directive follows directive on line %d", path, n, pendingLine)
+			}
+			switch d := strings.ToLower(f[0]); d {
+			case "resp2", "resp3":
+				steps = append(steps, step{line: n, proto: int(d[4] - '0')})
+				continue
+			case "ttl":
+				pending, pendingTol = modeTTL, 1
+				if len(f) > 1 {
+					if pendingTol, err = strconv.ParseInt(f[1], 10, 64); err != nil || pendingTol < 0 {
+						return nil, fmt.Errorf("%s:%d: bad ttl tolerance %q", path, n, f[1])
+					}
+				}
+			case "sort":
+				pending = modeSort
+			case "scan":
+				pending = modeScan
+			case "any":
+				pending = modeAny
+			case "errprefix":
+				pending = modeErrPrefix
+			default:
+				return nil, fmt.Errorf("%s:%d: unknown directive %q", path, n, line)
+			}
+			pendingLine = n
+			continue
+		}
+		args, err := splitArgs(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		if len(args) == 0 {
+			return nil, fmt.Errorf("%s:%d: no arguments", path, n)
+		}
+		if pending == modeScan && !strings.EqualFold(args[0], "scan") {
+			return nil, fmt.Errorf("%s:%d: !scan applies to SCAN only", path, n)
+		}
+		steps = append(steps, step{line: n, args: args, mode: pending, tol: pendingTol})
+		pending, pendingTol, pendingLine = modeExact, 0, 0
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if pendingLine != 0 {
+		return nil, fmt.Errorf("%s:%d: directive without a following command", path, pendingLine)
+	}
+	return steps, nil
+}
+
+// compareReplies checks two raw replies under mode and returns a description
+// of the difference, or "" when they agree.
+func compareReplies(mode compareMode, tol int64, a, b []byte) string {
+	if bytes.Equal(a, b) {
+		return ""
+	}
+	if mode == modeExact {
+		return "replies differ"
+	}
+	va, errA := parseReply(a)
+	vb, errB := parseReply(b)
+	if errA != nil || errB != nil {
+		return fmt.Sprintf("unparsable reply: %v / %v", errA, errB)
+	}
+	switch mode {
+	case modeAny:
+		if va.Kind != vb.Kind {
+			return fmt.Sprintf("reply types differ: %q vs %q", va.Kind, vb.Kind)
+		}
+		return ""
+	case modeErrPrefix:
+		if !va.isError() || !vb.isError() {
+			return "expected two errors"
+		}
+		if firstWord(va.Str) != firstWord(vb.Str) {
+			return "error codes differ"
+		}
+		return ""
+	case modeTTL, modeTTLCategory:
+		if va.Kind != ':' || vb.Kind != ':' {
+			return "replies differ (expected integers)"
+		}
+		x, err1 := strconv.ParseInt(va.Str, 10, 64)
+		y, err2 := strconv.ParseInt(vb.Str, 10, 64)
+		if err1 != nil || err2 != nil {
+			return "bad integer reply"
+		}
+		if mode == modeTTLCategory {
+			if ttlCategory(x) != ttlCategory(y) {
+				return "TTL categories differ"
+			}
+			return ""
+		}
+		if x < 0 || y < 0 {
+			return "negative TTL replies differ"
+		}
+		if d := x - y; d > tol || d < -tol {
+			return fmt.Sprintf("TTLs differ by more than %d", tol)
+		}
+		return ""
+	case modeSort:
+		if !isArrayKind(va.Kind) || va.Kind != vb.Kind || va.Null || vb.Null {
+			return "replies differ (expected arrays)"
+		}
+		sa, sb := sortedRaw(va.Elems), sortedRaw(vb.Elems)
+		if !equalStrings(sa, sb) {
+			return "sorted elements differ"
+		}
+		return ""
+	}
+	return "replies differ"
+}
+
+func ttlCategory(n int64) int64 {
+	if n > 0 {
+		return 1
+	}
+	if n < 0 {
+		return n
+	}
+	return 0
+}
+
+func isArrayKind(k byte) bool { return k == '*' || k == '~' || k == '>' }
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func sortedRaw(vs []*respValue) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v.Raw)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// scanAll runs a SCAN command (args[1] is the cursor) from cursor 0 until the
+// server returns cursor 0, and returns the sorted, de-duplicated keys. If a
+// reply is not a well-formed SCAN reply (e.g. an error), it is returned as
+// raw with ok=false so the caller can compare it verbatim.
+func scanAll(c *respConn, args []string) (keys []string, raw []byte, ok bool, err error) {
+	args = append([]string(nil), args...)
+	if len(args) < 2 {
+		r, err := c.Do(args...)
+		return nil, r, false, err
+	}
+	seen := map[string]bool{}
+	args[1] = "0"
+	for iter := 0; ; iter++ {
+		if iter > 100000 {
+			return nil, nil, false, fmt.Errorf("SCAN did not terminate after %d calls", iter)
+		}
+		r, v, err := c.DoValue(args...)
+		if err != nil {
+			return nil, r, false, err
+		}
+		if !isArrayKind(v.Kind) || len(v.Elems) != 2 || v.Elems[0].Kind != '$' || !isArrayKind(v.Elems[1].Kind) {
+			if iter == 0 {
+				return nil, r, false, nil
+			}
+			return nil, nil, false, fmt.Errorf("malformed SCAN reply mid-iteration: %q", r)
+		}
+		for _, k := range v.Elems[1].Elems {
+			seen[k.Str] = true
+		}
+		if v.Elems[0].Str == "0" {
+			break
+		}
+		args[1] = v.Elems[0].Str
+	}
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil, true, nil
+}

@@ -1,0 +1,128 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// ErrMalformed is returned by Downgrade and Next for input that is not one
+// complete, well-formed reply.
+var ErrMalformed = errors.New("resp: malformed reply")
+
+// NeedsDowngrade reports whether the encoded reply r contains RESP3-only types.
+// Replies that start with +, -, :, or $ never do, which makes the common case a
+// single byte comparison.
+func NeedsDowngrade(r []byte) bool {
+	if len(r) == 0 {
+		return false
+	}
+	switch r[0] {
+	case '+', '-', ':', '$':
+		return false
+	}
+	return true
+}
+
+// Downgrade appends the RESP2 form of the RESP3 replies in src to dst: nulls
+// become null bulks, maps become flat arrays, sets and pushes become arrays,
+// doubles and big numbers become bulk strings, booleans become 1 or 0 and
+// verbatim strings become bulk strings without their format prefix.
+func Downgrade(dst, src []byte) ([]byte, error) {
+	for len(src) > 0 {
+		var err error
+		dst, src, err = downgradeOne(dst, src)
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func readLine(src []byte) (line, rest []byte, err error) {
+	i := bytes.Index(src, []byte("\r\n"))
+	if i < 0 {
+		return nil, nil, ErrMalformed
+	}
+	return src[:i], src[i+2:], nil
+}
+
+func downgradeOne(dst, src []byte) ([]byte, []byte, error) {
+	if len(src) == 0 {
+		return dst, src, ErrMalformed
+	}
+	t := src[0]
+	line, rest, err := readLine(src[1:])
+	if err != nil {
+		return dst, src, err
+	}
+	switch t {
+	case '+', '-', ':':
+		dst = append(dst, src[:len(line)+3]...)
+		return dst, rest, nil
+	case '_':
+		return append(dst, NullBulk2...), rest, nil
+	case '#':
+		if len(line) == 1 && line[0] == 't' {
+			return append(dst, One...), rest, nil
+		}
+		return append(dst, Zero...), rest, nil
+	case ',', '(':
+		return AppendBulk(dst, line), rest, nil
+	case '$', '=', '!':
+		n, err := strconv.Atoi(string(line))
+		if err != nil {
+			return dst, src, ErrMalformed
+		}
+		if n < 0 {
+			return append(dst, NullBulk2...), rest, nil
+		}
+		if len(rest) < n+2 {
+			return dst, src, ErrMalformed
+		}
+		body := rest[:n]
+		if t == '=' && n >= 4 {
+			body = body[4:]
+		}
+		if t == '!' {
+			dst = AppendError(dst, string(body))
+		} else {
+			dst = AppendBulk(dst, body)
+		}
+		return dst, rest[n+2:], nil
+	case '*', '~', '>', '%', '|':
+		n, err := strconv.Atoi(string(line))
+		if err != nil {
+			return dst, src, ErrMalformed
+		}
+		if n < 0 {
+			return append(dst, NullArr2...), rest, nil
+		}
+		elems := n
+		if t == '%' || t == '|' {
+			elems = 2 * n
+		}
+		if t != '|' {
+			dst = AppendArray(dst, elems)
+		}
+		for i := 0; i < elems; i++ {
+			if t == '|' {
+				// Attributes are dropped in RESP2; skip them.
+				var skip []byte
+				skip, rest, err = downgradeOne(nil, rest)
+				_ = skip
+			} else {
+				dst, rest, err = downgradeOne(dst, rest)
+			}
+			if err != nil {
+				return dst, src, err
+			}
+		}
+		if t == '|' {
+			// The attribute is followed by the real reply.
+			return downgradeOne(dst, rest)
+		}
+		return dst, rest, nil
+	}
+	return dst, src, ErrMalformed
+}

@@ -1,0 +1,118 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Config configures one Raft group on this node.
+type Config struct {
+	// GroupID names the group ("g0", "meta"); used in logs and, in a
+	// cluster, to route transport connections.
+	GroupID string
+	// NodeID is this node's Raft server ID.
+	NodeID raft.ServerID
+	// Transport carries this group's Raft RPCs. Required.
+	Transport raft.Transport
+	// Bootstrap lists the group's initial voters. When it is non-empty and the
+	// group has no existing state, the group is bootstrapped with them.
+	Bootstrap []raft.Server
+	// DataDir is the directory for the group's log (raft-boltdb) and snapshot
+	// files. Empty keeps the log and snapshots in memory.
+	DataDir string
+
+	// HeartbeatTimeout is how long a follower waits without contact from the
+	// leader before it starts an election (raft's HeartbeatTimeout).
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits before a new election.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout is how long a leader stays leader without contact
+	// from a quorum. Must be at most HeartbeatTimeout.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout bounds how long followers may lag in learning the commit
+	// index when there is no traffic.
+	CommitTimeout time.Duration
+	// SnapshotInterval is how often raft checks whether to snapshot.
+	SnapshotInterval time.Duration
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// trigger a new one.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries are kept in the log after a snapshot,
+	// so that a slightly lagging follower catches up without a snapshot.
+	TrailingLogs uint64
+	// MaxAppendEntries is the most entries sent in one AppendEntries RPC and
+	// taken from the apply queue at once.
+	MaxAppendEntries int
+
+	// MaxBatchCommands is the most client commands packed into one log entry
+	// (group commit).
+	MaxBatchCommands int
+	// MaxBatchBytes is the most encoded bytes packed into one log entry;
+	// a single larger command still gets an entry of its own.
+	MaxBatchBytes int
+	// MaxInflight is how many log entries the proposer keeps in flight
+	// before it waits; requests arriving meanwhile join the next entry.
+	MaxInflight int
+
+	// Logger receives the group's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with timeouts tuned for a LAN (sub-millisecond
+// round trips), a log bounded by snapshots, and group commit enabled. The
+// caller sets GroupID, NodeID, Transport, Bootstrap and DataDir.
+func DefaultConfig() Config {
+	return Config{
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
+		SnapshotInterval:   5 * time.Second,
+		SnapshotThreshold:  16384,
+		TrailingLogs:       4096,
+		MaxAppendEntries:   256,
+		MaxBatchCommands:   1024,
+		MaxBatchBytes:      1 << 20,
+		MaxInflight:        4,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case c.GroupID == "":
+		return errors.New("raftfsm: GroupID is required")
+	case c.NodeID == "":
+		return errors.New("raftfsm: NodeID is required")
+	case c.Transport == nil:
+		return errors.New("raftfsm: Transport is required")
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout || c.HeartbeatTimeout > c.ElectionTimeout:
+		return fmt.Errorf("raftfsm: need LeaderLeaseTimeout (%v) <= HeartbeatTimeout (%v) <= ElectionTimeout (%v)",
+			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
+	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
+		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
+	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:
+		return errors.New("raftfsm: MaxAppendEntries must be in [1, 1024]")
+	}
+	return nil
+}
+
+func (c *Config) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = c.NodeID
+	rc.HeartbeatTimeout = c.HeartbeatTimeout
+	rc.ElectionTimeout = c.ElectionTimeout
+	rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	rc.CommitTimeout = c.CommitTimeout
+	rc.SnapshotInterval = c.SnapshotInterval
+	rc.SnapshotThreshold = c.SnapshotThreshold
+	rc.TrailingLogs = c.TrailingLogs
+	rc.MaxAppendEntries = c.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.NoSnapshotRestoreOnStart = false
+	return rc
+}

@@ -1,0 +1,392 @@
+package raftfsm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/shoalcache/shoal/internal/logging"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Group is one Raft group on this node: its raft.Raft, its FSM and the
+// proposer that packs concurrent writes into shared log entries.
+//
+// Propose, IsLeader, Ready and the accessors are safe for concurrent use.
+type Group struct {
+	cfg  Config
+	raft *raft.Raft
+	fsm  *FSM
+	log  *slog.Logger
+
+	closers []func() error
+
+	reqs     chan *request
+	inflight chan inflight
+	stop     chan struct{}
+	wg       sync.WaitGroup
+
+	// ready is true while this node is leader and has applied every entry
+	// committed by earlier terms (a Barrier succeeded in this term).
+	ready    atomic.Bool
+	lastSave atomic.Int64
+	shutOnce sync.Once
+}
+
+type request struct {
+	cmds  [][][]byte
+	res   *Result
+	first int
+	err   error
+	done  chan struct{}
+}
+
+type inflight struct {
+	f     raft.ApplyFuture
+	batch []*request
+}
+
+var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+
+// NewGroup starts a group over store. The group applies write commands with
+// exec. It bootstraps the group when cfg.Bootstrap is set and there is no
+// existing state.
+func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	lg = lg.With("group", cfg.GroupID)
+	g := &Group{
+		cfg:      cfg,
+		fsm:      NewFSM(store, exec, lg),
+		log:      lg,
+		reqs:     make(chan *request, 4096),
+		inflight: make(chan inflight, cfg.MaxInflight),
+		stop:     make(chan struct{}),
+	}
+	g.lastSave.Store(time.Now().Unix())
+
+	var (
+		logs   raft.LogStore
+		stable raft.StableStore
+		snaps  raft.SnapshotStore
+	)
+	if cfg.DataDir == "" {
+		mem := raft.NewInmemStore()
+		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, err
+		}
+		bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+		if err != nil {
+			return nil, fmt.Errorf("raftfsm: open log store: %w", err)
+		}
+		g.closers = append(g.closers, bolt.Close)
+		cached, err := raft.NewLogCache(1024, bolt)
+		if err != nil {
+			return nil, err
+		}
+		logs, stable = cached, bolt
+		fss, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, logging.HCLog(lg, "snapshot"))
+		if err != nil {
+			return nil, fmt.Errorf("raftfsm: open snapshot store: %w", err)
+		}
+		snaps = fss
+	}
+
+	rc := cfg.raftConfig()
+	rc.Logger = logging.HCLog(lg, "raft")
+	if len(cfg.Bootstrap) > 0 {
+		has, err := raft.HasExistingState(logs, stable, snaps)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			if err := raft.BootstrapCluster(rc, logs, stable, snaps, cfg.Transport,
+				raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
+				return nil, fmt.Errorf("raftfsm: bootstrap: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(rc, g.fsm, logs, stable, snaps, cfg.Transport)
+	if err != nil {
+		g.closeStores()
+		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
+	}
+	g.raft = r
+	g.wg.Add(3)
+	go g.batcher()
+	go g.waiter()
+	go g.watchLeadership()
+	return g, nil
+}
+
+// Raft returns the group's raft.Raft, for administration.
+func (g *Group) Raft() *raft.Raft { return g.raft }
+
+// FSM returns the group's state machine.
+func (g *Group) FSM() *FSM { return g.fsm }
+
+// Store returns the group's store.
+func (g *Group) Store() *shard.Store { return g.fsm.store }
+
+// IsLeader reports whether this node is the group's leader.
+func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
+
+// Ready reports whether this node leads the group and its FSM holds every
+// entry committed in earlier terms, so that local reads see every
+// acknowledged write.
+func (g *Group) Ready() bool { return g.ready.Load() && g.IsLeader() }
+
+// LastSave returns the Unix time (seconds) of the last successful snapshot,
+// or of the group's start.
+func (g *Group) LastSave() int64 { return g.lastSave.Load() }
+
+func (g *Group) watchLeadership() {
+	defer g.wg.Done()
+	ch := g.raft.LeaderCh()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case leader := <-ch:
+			g.ready.Store(false)
+			if !leader {
+				g.log.Info("lost leadership")
+				continue
+			}
+			// Apply everything earlier terms committed before serving reads.
+			if err := g.raft.Barrier(0).Error(); err != nil {
+				g.log.Warn("barrier after election failed", "error", err)
+				continue
+			}
+			g.ready.Store(g.IsLeader())
+			g.log.Info("leading group", "term", g.raft.CurrentTerm())
+		}
+	}
+}
+
+// Replies is the set of replies of one Propose call.
+type Replies struct {
+	res   *Result
+	first int
+	n     int
+}
+
+// Len returns the number of replies.
+func (r Replies) Len() int { return r.n }
+
+// Get returns reply i (RESP3 encoded). It aliases a shared buffer: callers
+// must not modify it.
+func (r Replies) Get(i int) []byte { return r.res.Reply(r.first + i) }
+
+// Propose replicates cmds, packed with other concurrent proposals into one
+// log entry, and returns their replies once the entry is committed and
+// applied. cmds (and their arguments) must stay unchanged until Propose
+// returns. ctx only bounds the wait to enter the queue: once queued, Propose
+// waits for raft's verdict, so that arguments are never read after it returns.
+//
+// Errors: ErrNotLeader (not applied), ErrIndeterminate (may be applied),
+// ErrShutdown.
+func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
+	if !g.IsLeader() {
+		return Replies{}, ErrNotLeader
+	}
+	r := reqPool.Get().(*request)
+	r.cmds = cmds
+	select {
+	case g.reqs <- r:
+	case <-ctx.Done():
+		reqPool.Put(r)
+		return Replies{}, ctx.Err()
+	case <-g.stop:
+		reqPool.Put(r)
+		return Replies{}, ErrShutdown
+	}
+	<-r.done
+	out, err := Replies{res: r.res, first: r.first, n: len(cmds)}, r.err
+	r.cmds, r.res, r.err = nil, nil, nil
+	reqPool.Put(r)
+	return out, err
+}
+
+// batcher packs queued requests into log entries.
+func (g *Group) batcher() {
+	defer g.wg.Done()
+	defer close(g.inflight)
+	for {
+		var first *request
+		select {
+		case first = <-g.reqs:
+		case <-g.stop:
+			g.failQueued()
+			return
+		}
+		batch := []*request{first}
+		ncmds, size := len(first.cmds), encodedSizeAll(first.cmds)
+	drain:
+		for ncmds < g.cfg.MaxBatchCommands && size < g.cfg.MaxBatchBytes {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+				ncmds += len(r.cmds)
+				size += encodedSizeAll(r.cmds)
+			default:
+				break drain
+			}
+		}
+		data := make([]byte, 0, size+32)
+		data = append(data, entryCommands)
+		data = binary.AppendUvarint(data, uint64(time.Now().UnixMilli()))
+		data = binary.AppendUvarint(data, uint64(ncmds))
+		for _, r := range batch {
+			for _, args := range r.cmds {
+				data = appendCommand(data, args)
+			}
+		}
+		// The arguments have been copied: the proposers may go on as soon as
+		// their replies arrive. raft.Apply blocks when its queue is full,
+		// which holds further requests back to form larger entries.
+		f := g.raft.Apply(data, 0)
+		select {
+		case g.inflight <- inflight{f: f, batch: batch}:
+		case <-g.stop:
+			g.finish(inflight{f: f, batch: batch})
+			g.failQueued()
+			return
+		}
+	}
+}
+
+func encodedSizeAll(cmds [][][]byte) int {
+	n := 0
+	for _, c := range cmds {
+		n += EncodedSize(c)
+	}
+	return n
+}
+
+func (g *Group) failQueued() {
+	for {
+		select {
+		case r := <-g.reqs:
+			r.err = ErrShutdown
+			r.done <- struct{}{}
+		default:
+			return
+		}
+	}
+}
+
+// waiter delivers the replies of in-flight entries in log order.
+func (g *Group) waiter() {
+	defer g.wg.Done()
+	for inf := range g.inflight {
+		g.finish(inf)
+	}
+}
+
+func (g *Group) finish(inf inflight) {
+	err := inf.f.Error()
+	var res *Result
+	if err == nil {
+		switch v := inf.f.Response().(type) {
+		case *Result:
+			res = v
+		case error:
+			err = v
+		}
+	}
+	if err != nil {
+		err = mapRaftError(err)
+	}
+	off := 0
+	for _, r := range inf.batch {
+		r.res, r.first, r.err = res, off, err
+		off += len(r.cmds)
+		r.done <- struct{}{}
+	}
+}
+
+func mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	case errors.Is(err, ErrBadEntry):
+		return err
+	default:
+		// ErrLeadershipLost, ErrEnqueueTimeout and others: the entry may
+		// still be committed by a later leader.
+		return fmt.Errorf("%w: %v", ErrIndeterminate, err)
+	}
+}
+
+// Snapshot takes a snapshot now and waits for it (SAVE). It is not an error
+// when there is nothing new to snapshot.
+func (g *Group) Snapshot(ctx context.Context) error {
+	f := g.raft.Snapshot()
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			return err
+		}
+		g.lastSave.Store(time.Now().Unix())
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops the group: pending proposals fail with ErrShutdown or
+// ErrIndeterminate, raft stops, and the log store is closed.
+func (g *Group) Shutdown(ctx context.Context) error {
+	var err error
+	g.shutOnce.Do(func() {
+		close(g.stop)
+		errc := make(chan error, 1)
+		go func() {
+			e := g.raft.Shutdown().Error()
+			g.wg.Wait()
+			errc <- e
+		}()
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if cerr := g.closeStores(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+func (g *Group) closeStores() error {
+	var err error
+	for _, c := range g.closers {
+		if e := c(); e != nil && err == nil {
+			err = e
+		}
+	}
+	g.closers = nil
+	return err
+}

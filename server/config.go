@@ -1,0 +1,65 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Config configures the RESP front end.
+type Config struct {
+	// RequirePass, when set, makes every command but AUTH, HELLO and QUIT
+	// fail with NOAUTH until the connection authenticates.
+	RequirePass string
+	// MaxMemory is the memory limit in bytes for keys and values as the
+	// store accounts them; 0 means no limit.
+	MaxMemory int64
+	// MaxMemoryPolicy is what happens when a write would exceed MaxMemory.
+	MaxMemoryPolicy shard.Policy
+	// MaxMemorySamples is how many keys eviction samples per victim.
+	MaxMemorySamples int
+	// ExpiryInterval is how often the leader looks for expired keys to
+	// delete (Redis's hz 10 is 100 ms).
+	ExpiryInterval time.Duration
+	// ExpiryBudget is how many keys with an expiry the leader checks per
+	// interval.
+	ExpiryBudget int
+	// WriteTimeout bounds how long a connection waits to enqueue a write.
+	WriteTimeout time.Duration
+	// DataDir is reported by CONFIG GET dir; empty when in memory.
+	DataDir string
+	// Version is reported by INFO and HELLO.
+	Version string
+	// Logger receives the front end's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults: no password, no memory limit,
+// noeviction, Redis's sampling and expiry rates.
+func DefaultConfig() Config {
+	return Config{
+		MaxMemoryPolicy:  shard.NoEviction,
+		MaxMemorySamples: shard.DefaultSamples,
+		ExpiryInterval:   100 * time.Millisecond,
+		ExpiryBudget:     2000,
+		WriteTimeout:     10 * time.Second,
+		Version:          "7.0.15",
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxMemory < 0:
+		return errors.New("server: MaxMemory must not be negative")
+	case c.MaxMemorySamples < 1 || c.MaxMemorySamples > 64:
+		return errors.New("server: MaxMemorySamples must be in [1, 64]")
+	case c.ExpiryInterval <= 0 || c.ExpiryBudget < 1:
+		return errors.New("server: ExpiryInterval and ExpiryBudget must be positive")
+	case c.WriteTimeout <= 0:
+		return errors.New("server: WriteTimeout must be positive")
+	}
+	return nil
+}

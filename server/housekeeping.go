@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Internal commands; they match raftfsm's and are never accepted from clients.
+var (
+	opExpire = []byte("\x00expire")
+	opEvict  = []byte("\x00evict")
+)
+
+// housekeeping is the leader's active-expiry loop: it finds keys whose time
+// has come and proposes their deletion, so that every replica deletes them
+// at the same point of the log.
+func (s *Server) housekeeping() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.ExpiryInterval)
+	defer t.Stop()
+	cursor := 0
+	var found []shard.ExpiredKey
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if !s.group.Ready() {
+			continue
+		}
+		// Like Redis, repeat while a good share of the checked keys had
+		// expired, within one interval.
+		deadline := time.Now().Add(s.cfg.ExpiryInterval / 4)
+		for time.Now().Before(deadline) {
+			st := s.group.Store()
+			now := time.Now().UnixMilli()
+			st.RLock()
+			found, cursor = st.CollectExpired(found[:0], cursor, s.cfg.ExpiryBudget, now)
+			st.RUnlock()
+			if len(found) == 0 {
+				break
+			}
+			cmds := make([][][]byte, len(found))
+			for i, k := range found {
+				var at [8]byte
+				binary.BigEndian.PutUint64(at[:], uint64(k.ExpireAt))
+				cmds[i] = [][]byte{opExpire, []byte(k.Key), at[:]}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+			_, err := s.group.Propose(ctx, cmds)
+			cancel()
+			if err != nil {
+				s.log.Debug("active expiry proposal failed", "error", err)
+				break
+			}
+			if len(found) < s.cfg.ExpiryBudget/4 {
+				break
+			}
+		}
+	}
+}
+
+// maxEvictPerWrite bounds how many keys one write may evict to make room.
+const maxEvictPerWrite = 64
+
+// makeRoom reports whether a write that may grow memory can go ahead: there
+// is no limit, usage is below it, or eviction freed enough. Eviction victims
+// are chosen here, on the leader, and deleted through the log.
+func (s *Server) makeRoom() bool {
+	limit := s.maxMemory.Load()
+	if limit <= 0 {
+		return true
+	}
+	st := s.group.Store()
+	st.RLock()
+	used := st.Bytes()
+	st.RUnlock()
+	if used <= limit {
+		return true
+	}
+	policy := s.policyNow()
+	if policy == shard.NoEviction {
+		return false
+	}
+	// One connection evicts at a time; the others then see the freed room.
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	rng := newRand()
+	for round := 0; round < 8; round++ {
+		st.RLock()
+		used = st.Bytes()
+		if used <= limit {
+			st.RUnlock()
+			return true
+		}
+		now := time.Now().UnixMilli()
+		args := [][]byte{opEvict}
+		seen := make(map[string]bool)
+		for len(args) <= maxEvictPerWrite {
+			k := st.EvictionCandidate(rng, policy, s.cfg.MaxMemorySamples, now)
+			if k == "" || seen[k] {
+				break
+			}
+			seen[k] = true
+			args = append(args, []byte(k))
+			// Estimate: stop once the chosen victims cover the excess.
+			if e := st.Peek([]byte(k)); e != nil {
+				used -= int64(len(k) + len(e.Value) + 80)
+				if used <= limit {
+					break
+				}
+			}
+		}
+		st.RUnlock()
+		if len(args) == 1 {
+			return false // nothing evictable (e.g. volatile policy, no TTLs)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		_, err := s.group.Propose(ctx, [][][]byte{args})
+		cancel()
+		if err != nil {
+			return false
+		}
+	}
+	st.RLock()
+	defer st.RUnlock()
+	return st.Bytes() <= limit
+}

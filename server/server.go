@@ -1,0 +1,181 @@
+// Package server is Shoal's RESP front end: it accepts Redis clients (RESP2
+// and RESP3, inline commands and pipelines, via tidwall/redcon), looks
+// commands up in the command table, serves reads from the local store and
+// proposes writes to the owning Raft group, packing a connection's pipelined
+// writes into one proposal.
+//
+// # Goroutines
+//
+// redcon runs one goroutine per connection; it calls handle for the first
+// command of each batch read from the socket, and handle takes the rest of the
+// batch with ReadPipeline. A connection's commands run in order. Write
+// commands wait for their group's commit before later commands of the same
+// connection run, so a connection always reads its own writes. The leader's
+// expiry and eviction loop runs on one more goroutine.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Server is a RESP front end over one Raft group.
+type Server struct {
+	cfg   Config
+	group *raftfsm.Group
+	log   *slog.Logger
+	rs    *redcon.Server
+	ln    net.Listener
+	start time.Time
+
+	// Settings CONFIG SET may change while serving.
+	maxMemory atomic.Int64
+	policy    atomic.Uint32
+	password  atomic.Pointer[string]
+
+	clientsMu sync.Mutex
+	clients   map[int64]*client
+	nextID    atomic.Int64
+
+	stats    stats
+	evictMu  sync.Mutex
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+}
+
+// stats are the counters INFO reports; all are updated atomically.
+type stats struct {
+	connections  atomic.Int64
+	commands     atomic.Int64
+	keyspaceHits atomic.Int64
+	keyspaceMiss atomic.Int64
+	rejected     atomic.Int64
+	netInput     atomic.Int64
+	netOutput    atomic.Int64
+	errorReplies atomic.Int64
+	proposals    atomic.Int64
+	proposedCmds atomic.Int64
+}
+
+// New returns a Server over group. Call Serve to accept connections.
+func New(cfg Config, group *raftfsm.Group) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		group:   group,
+		log:     lg,
+		start:   time.Now(),
+		clients: make(map[int64]*client),
+		stop:    make(chan struct{}),
+	}
+	s.maxMemory.Store(cfg.MaxMemory)
+	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
+	pw := cfg.RequirePass
+	s.password.Store(&pw)
+	return s, nil
+}
+
+// Executor returns the raftfsm.Executor that applies Shoal's write commands.
+func Executor() raftfsm.Executor { return executor{} }
+
+type executor struct{}
+
+// Exec implements raftfsm.Executor: it runs a write command inside the FSM.
+func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	cmd := commands.lookup(args[0])
+	if cmd == nil || cmd.kind != kindWrite || !cmd.arityOK(len(args)) {
+		// The front end never proposes these; a replica reaching here
+		// replies the same error as every other replica.
+		return append(out, "-ERR unknown command\r\n"...)
+	}
+	x := Ctx{St: st, Now: now, Proto: 3, Out: out, r: 0.5}
+	cmd.run(&x, args)
+	return x.Out
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after
+// Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.ln = ln
+	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	s.wg.Add(1)
+	go s.housekeeping()
+	err := s.rs.Serve(ln)
+	select {
+	case <-s.stop:
+		return nil
+	default:
+		return err
+	}
+}
+
+// Addr returns the address Serve listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops accepting connections, closes open ones and stops the
+// background loops. It does not stop the Raft group.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutOnce.Do(func() {
+		close(s.stop)
+		if s.rs != nil {
+			if e := s.rs.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+				err = e
+			}
+		}
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	})
+	return err
+}
+
+func (s *Server) accept(rc redcon.Conn) bool {
+	c := newClient(s, rc)
+	rc.SetContext(c)
+	s.clientsMu.Lock()
+	s.clients[c.id] = c
+	s.clientsMu.Unlock()
+	s.stats.connections.Add(1)
+	return true
+}
+
+func (s *Server) closed(rc redcon.Conn, err error) {
+	c, _ := rc.Context().(*client)
+	if c == nil {
+		return
+	}
+	s.clientsMu.Lock()
+	delete(s.clients, c.id)
+	s.clientsMu.Unlock()
+}
+
+// policyNow returns the current eviction policy.
+func (s *Server) policyNow() shard.Policy { return shard.Policy(s.policy.Load()) }
+
+// rng returns a per-goroutine-safe random source for leader-side choices.
+func newRand() *rand.Rand {
+	return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+}

@@ -1,0 +1,388 @@
+package shard
+
+import (
+	"sync"
+)
+
+type slotData struct {
+	// m maps keys to entries. It may be shared with open Views: writers call
+	// Store.own before modifying it.
+	m map[string]*Entry
+	// volatile holds the keys of m that have an expiry time. It is never
+	// shared with Views.
+	volatile map[string]struct{}
+	// bytes is the accounted memory of the slot's keys.
+	bytes int64
+	// cowGen is the snapshot generation m was last copied for.
+	cowGen uint64
+}
+
+// Stats are counters the Store keeps for INFO. They are updated by the
+// goroutine holding Lock, and read with the same lock held (or RLock).
+type Stats struct {
+	ExpiredKeys int64 // keys deleted because their time had come
+	EvictedKeys int64 // keys deleted by maxmemory eviction
+}
+
+// Store is the key space of one shard group. See the package documentation for
+// its locking rules.
+type Store struct {
+	mu sync.RWMutex
+
+	slots    [NumSlots]slotData
+	keys     int64
+	volatile int64
+	bytes    int64
+	seq      uint64
+	stats    Stats
+
+	// snapGen is incremented by Snapshot; views counts open Views.
+	snapGen uint64
+	views   int
+}
+
+// New returns an empty Store.
+func New() *Store { return &Store{} }
+
+// Lock takes the write lock. The FSM holds it while applying commands.
+func (s *Store) Lock() { s.mu.Lock() }
+
+// Unlock releases the write lock.
+func (s *Store) Unlock() { s.mu.Unlock() }
+
+// RLock takes the read lock, for serving reads.
+func (s *Store) RLock() { s.mu.RLock() }
+
+// RUnlock releases the read lock.
+func (s *Store) RUnlock() { s.mu.RUnlock() }
+
+// Len returns the number of keys, including expired keys not yet deleted, as
+// Redis's DBSIZE does. Caller holds RLock.
+func (s *Store) Len() int64 { return s.keys }
+
+// VolatileLen returns the number of keys with an expiry time. Caller holds RLock.
+func (s *Store) VolatileLen() int64 { return s.volatile }
+
+// Bytes returns the accounted memory of all keys. Caller holds RLock.
+func (s *Store) Bytes() int64 { return s.bytes }
+
+// Stats returns the store's counters. Caller holds RLock.
+func (s *Store) Stats() Stats { return s.stats }
+
+// SlotLen returns the number of keys in slot. Caller holds RLock.
+func (s *Store) SlotLen(slot int) int { return len(s.slots[slot].m) }
+
+// Seq returns the creation counter, part of the replicated state.
+func (s *Store) Seq() uint64 { return s.seq }
+
+// SetSeq sets the creation counter (used when restoring a snapshot).
+// Caller holds Lock.
+func (s *Store) SetSeq(v uint64) { s.seq = v }
+
+// Peek returns the entry of key without checking expiry and without touching
+// it. Caller holds RLock.
+func (s *Store) Peek(key []byte) *Entry {
+	return s.slots[Slot(key)].m[string(key)]
+}
+
+// Get returns the live entry of key at now, or nil if it is missing or
+// expired, and records the access for LRU/LFU. r in [0, 1) drives the LFU
+// increment: the leader passes a random value; the FSM a deterministic one.
+// Caller holds RLock (access metadata is updated atomically).
+func (s *Store) Get(key []byte, now int64, r float64) *Entry {
+	e := s.slots[Slot(key)].m[string(key)]
+	if e == nil || e.expired(now) {
+		return nil
+	}
+	e.touch(now, r)
+	return e
+}
+
+// Exists reports whether key is live at now, without touching it.
+// Caller holds RLock.
+func (s *Store) Exists(key []byte, now int64) bool {
+	e := s.slots[Slot(key)].m[string(key)]
+	return e != nil && !e.expired(now)
+}
+
+// own makes slot i's map private to the store (copying it if an open View
+// shares it) and returns the slot. Caller holds Lock.
+func (s *Store) own(i int) *slotData {
+	sd := &s.slots[i]
+	if s.views > 0 && sd.cowGen != s.snapGen {
+		m := make(map[string]*Entry, len(sd.m))
+		for k, v := range sd.m {
+			m[k] = v
+		}
+		sd.m = m
+		sd.cowGen = s.snapGen
+	}
+	if sd.m == nil {
+		sd.m = make(map[string]*Entry)
+	}
+	return sd
+}
+
+// GetWrite returns the live entry of key at now for a write command, deleting
+// it first if it has expired (counted in ExpiredKeys), as Redis's
+// expireIfNeeded does. Caller holds Lock.
+func (s *Store) GetWrite(key []byte, now int64) *Entry {
+	i := Slot(key)
+	e := s.slots[i].m[string(key)]
+	if e == nil {
+		return nil
+	}
+	if e.expired(now) {
+		s.deleteFrom(i, key, e)
+		s.stats.ExpiredKeys++
+		return nil
+	}
+	return e
+}
+
+// Set stores value under key with the given expiry (0 for none), replacing
+// any existing entry. The store keeps value: the caller must not modify it
+// afterwards. A new key gets the next creation number; an overwritten key
+// keeps its own. Caller holds Lock.
+func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
+	i := Slot(key)
+	sd := s.own(i)
+	old := sd.m[string(key)]
+	e := &Entry{Value: value, ExpireAt: expireAt}
+	e.initAccess(now)
+	k := string(key)
+	if old != nil {
+		e.seq = old.seq
+		size := entrySize(len(key), cap(old.Value))
+		sd.bytes -= size
+		s.bytes -= size
+		if old.ExpireAt != 0 && expireAt == 0 {
+			delete(sd.volatile, k)
+			s.volatile--
+		}
+		if old.ExpireAt == 0 && expireAt != 0 {
+			s.addVolatile(sd, k)
+		}
+	} else {
+		s.seq++
+		e.seq = s.seq
+		s.keys++
+		if expireAt != 0 {
+			s.addVolatile(sd, k)
+		}
+	}
+	sd.m[k] = e
+	size := entrySize(len(key), cap(value))
+	sd.bytes += size
+	s.bytes += size
+	return e
+}
+
+func (s *Store) addVolatile(sd *slotData, k string) {
+	if sd.volatile == nil {
+		sd.volatile = make(map[string]struct{})
+	}
+	sd.volatile[k] = struct{}{}
+	s.volatile++
+}
+
+// SetValue replaces the value of an existing live entry, keeping its expiry
+// time, and returns the entry now stored (which may be a new one). The store
+// keeps value. Caller holds Lock.
+func (s *Store) SetValue(key []byte, e *Entry, value []byte, now int64) *Entry {
+	return s.Set(key, value, e.ExpireAt, now)
+}
+
+// Mutable returns an entry for key that the caller may modify in place (its
+// Value, growing it with append), or nil if the key is missing. When open
+// Views may share the entry, it is copied first. After modifying, the caller
+// must call Resize with the value's previous capacity. Caller holds Lock.
+func (s *Store) Mutable(key []byte) *Entry {
+	i := Slot(key)
+	sd := s.own(i)
+	e := sd.m[string(key)]
+	if e == nil {
+		return nil
+	}
+	if s.views > 0 {
+		c := &Entry{Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt, seq: e.seq}
+		c.lru.Store(e.lru.Load())
+		c.lfu.Store(e.lfu.Load())
+		// The copy has its own value buffer, which Resize will account.
+		size := entrySize(len(key), cap(e.Value))
+		sd.bytes -= size
+		s.bytes -= size
+		size = entrySize(len(key), cap(c.Value))
+		sd.bytes += size
+		s.bytes += size
+		sd.m[string(key)] = c
+		e = c
+	}
+	return e
+}
+
+// Resize updates the memory accounting of key's entry after its Value was
+// modified through Mutable. oldCap is the capacity of the value before.
+// Caller holds Lock.
+func (s *Store) Resize(key []byte, e *Entry, oldCap int) {
+	d := int64(sizeClass(cap(e.Value)) - sizeClass(oldCap))
+	sd := &s.slots[Slot(key)]
+	sd.bytes += d
+	s.bytes += d
+}
+
+// SetExpire changes the expiry time of key's live entry (0 removes it).
+// Caller holds Lock.
+func (s *Store) SetExpire(key []byte, expireAt int64) {
+	i := Slot(key)
+	sd := s.own(i)
+	e := sd.m[string(key)]
+	if e == nil || e.ExpireAt == expireAt {
+		return
+	}
+	if s.views > 0 {
+		c := &Entry{Value: e.Value, ExpireAt: e.ExpireAt, seq: e.seq}
+		c.lru.Store(e.lru.Load())
+		c.lfu.Store(e.lfu.Load())
+		sd.m[string(key)] = c
+		e = c
+	}
+	k := string(key)
+	switch {
+	case e.ExpireAt == 0 && expireAt != 0:
+		s.addVolatile(sd, k)
+	case e.ExpireAt != 0 && expireAt == 0:
+		delete(sd.volatile, k)
+		s.volatile--
+	}
+	e.ExpireAt = expireAt
+}
+
+// Delete removes key and reports whether it existed (live or expired).
+// Caller holds Lock.
+func (s *Store) Delete(key []byte) bool {
+	i := Slot(key)
+	e := s.slots[i].m[string(key)]
+	if e == nil {
+		return false
+	}
+	s.deleteFrom(i, key, e)
+	return true
+}
+
+func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
+	sd := s.own(i)
+	delete(sd.m, string(key))
+	if e.ExpireAt != 0 {
+		delete(sd.volatile, string(key))
+		s.volatile--
+	}
+	size := entrySize(len(key), cap(e.Value))
+	sd.bytes -= size
+	s.bytes -= size
+	s.keys--
+}
+
+// Expire deletes key if its expiry time is still expireAt and is not after
+// now, counting it in ExpiredKeys. The leader proposes it for keys its
+// sampling found expired; checking expireAt makes it a no-op when the key was
+// rewritten in between. Caller holds Lock.
+func (s *Store) Expire(key []byte, expireAt, now int64) bool {
+	i := Slot(key)
+	e := s.slots[i].m[string(key)]
+	if e == nil || e.ExpireAt != expireAt || !e.expired(now) {
+		return false
+	}
+	s.deleteFrom(i, key, e)
+	s.stats.ExpiredKeys++
+	return true
+}
+
+// Evict deletes key for maxmemory eviction, counting it in EvictedKeys.
+// Caller holds Lock.
+func (s *Store) Evict(key []byte) bool {
+	if !s.Delete(key) {
+		return false
+	}
+	s.stats.EvictedKeys++
+	return true
+}
+
+// Flush removes every key. Caller holds Lock.
+func (s *Store) Flush() {
+	for i := range s.slots {
+		sd := &s.slots[i]
+		if len(sd.m) == 0 {
+			continue
+		}
+		sd.m = nil
+		sd.volatile = nil
+		sd.bytes = 0
+		sd.cowGen = 0
+	}
+	s.keys, s.volatile, s.bytes = 0, 0, 0
+}
+
+// FlushSlot removes every key of slot and returns how many there were.
+// Caller holds Lock.
+func (s *Store) FlushSlot(slot int) int {
+	sd := &s.slots[slot]
+	n := len(sd.m)
+	s.keys -= int64(n)
+	s.volatile -= int64(len(sd.volatile))
+	s.bytes -= sd.bytes
+	*sd = slotData{}
+	return n
+}
+
+// RangeSlot calls fn for every key of slot (expired ones included) until fn
+// returns false. fn must not modify the store. Caller holds RLock.
+func (s *Store) RangeSlot(slot int, fn func(key string, e *Entry) bool) {
+	for k, e := range s.slots[slot].m {
+		if !fn(k, e) {
+			return
+		}
+	}
+}
+
+// Restore adds an entry while loading a snapshot into an empty store: the
+// entry keeps its creation number. The store keeps key and value.
+// Caller holds Lock.
+func (s *Store) Restore(key string, value []byte, expireAt int64, seq uint64, now int64) {
+	i := SlotString(key)
+	sd := &s.slots[i]
+	if sd.m == nil {
+		sd.m = make(map[string]*Entry)
+	}
+	e := &Entry{Value: value, ExpireAt: expireAt, seq: seq}
+	e.initAccess(now)
+	if old := sd.m[key]; old != nil {
+		s.deleteFrom(i, []byte(key), old)
+	}
+	sd.m[key] = e
+	if expireAt != 0 {
+		s.addVolatile(sd, key)
+	}
+	size := entrySize(len(key), cap(value))
+	sd.bytes += size
+	s.bytes += size
+	s.keys++
+}
+
+// SlotString returns the slot of a string key.
+func SlotString(key string) int { return Slot(key) }
+
+// ReplaceWith moves the contents of src into s, which is how a restored
+// snapshot replaces the live store without changing the pointer that readers
+// hold. src must not be used afterwards. Caller holds s's Lock.
+func (s *Store) ReplaceWith(src *Store) {
+	s.slots = src.slots
+	s.keys, s.volatile, s.bytes, s.seq = src.keys, src.volatile, src.bytes, src.seq
+	s.stats = src.stats
+	// Views opened on s keep the maps they captured; bump the generation so
+	// that no slot is written in place while they are open.
+	s.snapGen++
+	for i := range s.slots {
+		s.slots[i].cowGen = 0
+	}
+}
