@@ -48,4 +48,3 @@ func Slot[T ~string | ~[]byte](key T) int {
 	}
 	return int(CRC16(key) & (NumSlots - 1))
 }
-
