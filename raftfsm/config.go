@@ -44,6 +44,13 @@ type Config struct {
 	// TrailingLogs is how many entries are kept in the log after a snapshot,
 	// so that a slightly lagging follower catches up without a snapshot.
 	TrailingLogs uint64
+	// CompactMinBytes: besides SnapshotThreshold, a snapshot is taken when
+	// the command bytes applied since the last one exceed both this and the
+	// size of the data (as Redis rewrites its AOF when it doubles, from 64 MB).
+	// This bounds the log's memory by the data's, whatever the write rate.
+	CompactMinBytes int64
+	// CompactCheckInterval is how often the byte rule is checked.
+	CompactCheckInterval time.Duration
 	// MaxAppendEntries is the most entries sent in one AppendEntries RPC and
 	// taken from the apply queue at once.
 	MaxAppendEntries int
@@ -67,17 +74,19 @@ type Config struct {
 // caller sets GroupID, NodeID, Transport, Bootstrap and DataDir.
 func DefaultConfig() Config {
 	return Config{
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
-		CommitTimeout:      5 * time.Millisecond,
-		SnapshotInterval:   5 * time.Second,
-		SnapshotThreshold:  16384,
-		TrailingLogs:       4096,
-		MaxAppendEntries:   256,
-		MaxBatchCommands:   1024,
-		MaxBatchBytes:      1 << 20,
-		MaxInflight:        4,
+		HeartbeatTimeout:     500 * time.Millisecond,
+		ElectionTimeout:      500 * time.Millisecond,
+		LeaderLeaseTimeout:   250 * time.Millisecond,
+		CommitTimeout:        5 * time.Millisecond,
+		SnapshotInterval:     5 * time.Second,
+		SnapshotThreshold:    16384,
+		TrailingLogs:         4096,
+		MaxAppendEntries:     256,
+		CompactMinBytes:      64 << 20,
+		CompactCheckInterval: 250 * time.Millisecond,
+		MaxBatchCommands:     1024,
+		MaxBatchBytes:        1 << 20,
+		MaxInflight:          4,
 	}
 }
 
@@ -95,6 +104,8 @@ func (c *Config) Validate() error {
 			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
 	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
 		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
+	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0:
+		return errors.New("raftfsm: CompactMinBytes must not be negative and CompactCheckInterval must be positive")
 	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be in [1, 1024]")
 	}

@@ -69,7 +69,14 @@ type FSM struct {
 	now     atomic.Int64
 	dec     Decoded
 	applied atomic.Uint64
+	// logBytes counts the bytes of command entries applied since the last
+	// snapshot; the group compacts the log when it outgrows the data.
+	logBytes atomic.Int64
 }
+
+// LogBytesSinceSnapshot returns the bytes of command entries applied since
+// the last snapshot was taken.
+func (f *FSM) LogBytesSinceSnapshot() int64 { return f.logBytes.Load() }
 
 // NewFSM returns an FSM over store.
 func NewFSM(store *shard.Store, exec Executor, log *slog.Logger) *FSM {
@@ -104,6 +111,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		f.logBytes.Add(int64(len(l.Data)))
 		if err := DecodeCommands(l.Data, &f.dec); err != nil {
 			f.log.Error("skipping malformed log entry", "index", l.Index, "error", err)
 			out[i] = err
@@ -155,6 +163,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.store.Lock()
 	v := f.store.Snapshot()
 	f.store.Unlock()
+	f.logBytes.Store(0)
 	return &fsmSnapshot{view: v, meta: snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}}, nil
 }
 

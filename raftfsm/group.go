@@ -129,10 +129,11 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	g.raft = r
-	g.wg.Add(3)
+	g.wg.Add(4)
 	go g.batcher()
 	go g.waiter()
 	go g.watchLeadership()
+	go g.compactor()
 	return g, nil
 }
 
@@ -178,6 +179,40 @@ func (g *Group) watchLeadership() {
 			g.ready.Store(g.IsLeader())
 			g.log.Info("leading group", "term", g.raft.CurrentTerm())
 		}
+	}
+}
+
+// compactor snapshots the group when the log applied since the last
+// snapshot outgrows the data (see Config.CompactMinBytes). It runs on every
+// replica, since each compacts its own log.
+func (g *Group) compactor() {
+	defer g.wg.Done()
+	t := time.NewTicker(g.cfg.CompactCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		logBytes := g.fsm.LogBytesSinceSnapshot()
+		if logBytes < g.cfg.CompactMinBytes {
+			continue
+		}
+		st := g.fsm.store
+		st.RLock()
+		data := st.Bytes()
+		st.RUnlock()
+		if logBytes < data {
+			continue
+		}
+		err := g.raft.Snapshot().Error()
+		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			g.log.Warn("log compaction snapshot failed", "error", err, "log-bytes", logBytes)
+			continue
+		}
+		g.lastSave.Store(time.Now().Unix())
+		g.log.Debug("compacted log", "log-bytes", logBytes, "data-bytes", data)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); generated, and kept in --data-dir when there is one"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		},
 		Action: runServer,
 	}
@@ -54,6 +56,16 @@ func runServer(cc *cli.Context) error {
 	policy, err := shard.ParsePolicy(cc.String("maxmemory-policy"))
 	if err != nil {
 		return fmt.Errorf("--maxmemory-policy: %q is not a policy", cc.String("maxmemory-policy"))
+	}
+	if path := cc.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	dataDir := cc.String("data-dir")
 	id, err := nodeID(cc.String("id"), dataDir)
@@ -77,6 +89,9 @@ func runServer(cc *cli.Context) error {
 		gcfg.DataDir = filepath.Join(dataDir, "groups", gcfg.GroupID)
 	}
 	gcfg.Logger = logger
+	if v, err := strconv.Atoi(os.Getenv("SHOAL_INFLIGHT")); err == nil {
+		gcfg.MaxInflight = v
+	}
 	group, err := raftfsm.NewGroup(gcfg, store, server.Executor())
 	if err != nil {
 		ln.Close()
