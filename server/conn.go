@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -39,6 +40,14 @@ type client struct {
 	lastCmd  string // guarded by mu
 	lastTime int64  // unix ms of the last command, guarded by mu
 
+	// rlocked is set while the connection holds its store's RLock across a
+	// run of consecutive reads in one pipeline.
+	rlocked bool
+	// now caches the clock for one run of commands (milliseconds).
+	now int64
+	// hits and misses count keyspace lookups until the end of the batch.
+	hits, misses int64
+
 	batch   []redcon.Command
 	out     []byte
 	pend    [][][]byte
@@ -75,6 +84,7 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 	cmds := append(c.batch[:0], first)
 	cmds = append(cmds, rc.ReadPipeline()...)
 	c.out = c.out[:0]
+	c.now = time.Now().UnixMilli()
 	var last *command
 	for i := range cmds {
 		if c.closing {
@@ -84,7 +94,13 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 			last = cmd
 		}
 	}
+	c.runlock()
 	c.flushWrites()
+	if c.hits != 0 || c.misses != 0 {
+		s.stats.keyspaceHits.Add(c.hits)
+		s.stats.keyspaceMiss.Add(c.misses)
+		c.hits, c.misses = 0, 0
+	}
 	if len(c.out) > 0 {
 		rc.WriteRaw(c.out)
 		s.stats.netOutput.Add(int64(len(c.out)))
@@ -117,6 +133,7 @@ func (c *client) exec(args [][]byte) *command {
 	}
 	cmd := commands.lookup(args[0])
 	if cmd == nil {
+		c.runlock()
 		c.flushWrites()
 		c.out = resp.AppendError(c.out, unknownCommand(args))
 		s.stats.errorReplies.Add(1)
@@ -126,18 +143,21 @@ func (c *client) exec(args [][]byte) *command {
 		if sub := cmd.sub(args[1]); sub != nil {
 			cmd = sub
 		} else if cmd.run == nil {
+			c.runlock()
 			c.flushWrites()
 			c.out = resp.AppendError(c.out, unknownSubcommand(cmd.name, args[1]))
 			return nil
 		}
 	}
 	if !cmd.arityOK(len(args)) {
+		c.runlock()
 		c.flushWrites()
 		c.out = resp.AppendError(c.out, errWrongArgs(cmd.name))
 		s.stats.errorReplies.Add(1)
 		return cmd
 	}
 	if !c.authed && cmd.flags&flagNoAuth == 0 {
+		c.runlock()
 		c.flushWrites()
 		c.out = resp.AppendError(c.out, errNoAuth)
 		s.stats.errorReplies.Add(1)
@@ -145,6 +165,7 @@ func (c *client) exec(args [][]byte) *command {
 	}
 	switch cmd.kind {
 	case kindWrite:
+		c.runlock()
 		if cmd.flags&flagDenyOOM != 0 && !s.makeRoom() {
 			c.flushWrites()
 			c.out = resp.AppendError(c.out, errOOM)
@@ -156,23 +177,38 @@ func (c *client) exec(args [][]byte) *command {
 			c.flushWrites()
 		}
 	case kindRead:
-		c.flushWrites()
+		if len(c.pend) > 0 {
+			c.flushWrites()
+		}
 		if !s.group.Ready() {
+			c.runlock()
 			c.out = resp.AppendError(c.out, errClusterDown)
 			return cmd
 		}
-		x := Ctx{St: s.group.Store(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
-		x.St.RLock()
+		st := s.group.Store()
+		if !c.rlocked {
+			st.RLock()
+			c.rlocked = true
+		}
+		x := Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
 		cmd.run(&x, args)
-		x.St.RUnlock()
 		c.out = x.Out
 	default:
+		c.runlock()
 		c.flushWrites()
 		x := Ctx{St: s.group.Store(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
 		cmd.run(&x, args)
 		c.out = x.Out
 	}
 	return cmd
+}
+
+// runlock releases the store's RLock held across a run of reads.
+func (c *client) runlock() {
+	if c.rlocked {
+		c.srv.group.Store().RUnlock()
+		c.rlocked = false
+	}
 }
 
 // flushWrites proposes the queued writes as one proposal and appends their
@@ -207,6 +243,7 @@ func (c *client) flushWrites() {
 		c.pend[i] = nil
 	}
 	c.pend = c.pend[:0]
+	c.now = time.Now().UnixMilli()
 }
 
 // proposeError maps a proposal failure to a reply.
@@ -260,7 +297,12 @@ func unknownSubcommand(cmd string, sub []byte) string {
 	return sanitize(b)
 }
 
+// appendTrunc appends at most n bytes of s, stopping at a NUL byte as
+// Redis's C formatting does.
 func appendTrunc(b, s []byte, n int) []byte {
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
 	if len(s) > n {
 		s = s[:n]
 	}

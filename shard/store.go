@@ -148,28 +148,37 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	i := Slot(key)
 	sd := s.own(i)
 	old := sd.m[string(key)]
+	if old != nil {
+		d := entrySize(len(key), cap(value)) - entrySize(len(key), cap(old.Value))
+		sd.bytes += d
+		s.bytes += d
+		switch {
+		case old.ExpireAt != 0 && expireAt == 0:
+			delete(sd.volatile, string(key))
+			s.volatile--
+		case old.ExpireAt == 0 && expireAt != 0:
+			s.addVolatile(sd, string(key))
+		}
+		if s.views == 0 {
+			// No view can see old: update it in place, which spares the
+			// map assignment and its key allocation.
+			old.Value, old.ExpireAt = value, expireAt
+			old.initAccess(now)
+			return old
+		}
+		e := &Entry{Value: value, ExpireAt: expireAt, seq: old.seq}
+		e.initAccess(now)
+		sd.m[string(key)] = e
+		return e
+	}
+	k := string(key)
 	e := &Entry{Value: value, ExpireAt: expireAt}
 	e.initAccess(now)
-	k := string(key)
-	if old != nil {
-		e.seq = old.seq
-		size := entrySize(len(key), cap(old.Value))
-		sd.bytes -= size
-		s.bytes -= size
-		if old.ExpireAt != 0 && expireAt == 0 {
-			delete(sd.volatile, k)
-			s.volatile--
-		}
-		if old.ExpireAt == 0 && expireAt != 0 {
-			s.addVolatile(sd, k)
-		}
-	} else {
-		s.seq++
-		e.seq = s.seq
-		s.keys++
-		if expireAt != 0 {
-			s.addVolatile(sd, k)
-		}
+	s.seq++
+	e.seq = s.seq
+	s.keys++
+	if expireAt != 0 {
+		s.addVolatile(sd, k)
 	}
 	sd.m[k] = e
 	size := entrySize(len(key), cap(value))

@@ -109,6 +109,11 @@ func runServer(cc *cli.Context) error {
 		ln.Close()
 		return err
 	}
+	// A standalone node serves once its group has a ready leader (about
+	// one election timeout), so that its first client sees a working node.
+	for deadline := time.Now().Add(30 * time.Second); !group.Ready() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "node-id", id, "data-dir", dataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

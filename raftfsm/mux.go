@@ -1,0 +1,228 @@
+package raftfsm
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/internal/logging"
+)
+
+// muxMagic starts every connection to a node's cluster port, followed by a
+// one-byte length and the name of the stream (a Raft group id, or another
+// protocol's name).
+const muxMagic = "SHL1"
+
+// muxHandshakeTimeout bounds how long an accepted connection may take to
+// send its header.
+const muxHandshakeTimeout = 5 * time.Second
+
+// ErrMuxClosed is returned by a stream layer's Accept after its Mux or the
+// layer itself was closed.
+var ErrMuxClosed = errors.New("raftfsm: mux closed")
+
+// Mux shares one TCP listener, the node's cluster port, among every Raft
+// group of the node and the meta group: each connection starts with a header
+// naming its stream, and the Mux hands it to that stream's layer. A
+// connection for a stream that is not registered is closed; raft retries.
+//
+// Layer, Close and Serve are safe for concurrent use. Serve runs the accept
+// loop on the caller's goroutine and one short-lived goroutine per incoming
+// connection for its header.
+type Mux struct {
+	ln        net.Listener
+	advertise net.Addr
+	log       *slog.Logger
+
+	mu     sync.Mutex
+	layers map[string]*streamLayer
+	closed bool
+	done   chan struct{}
+}
+
+// NewMux returns a Mux over ln. advertise is the address other nodes dial
+// (ln's address when nil). Call Serve to start accepting.
+func NewMux(ln net.Listener, advertise net.Addr, log *slog.Logger) *Mux {
+	if advertise == nil {
+		advertise = ln.Addr()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Mux{ln: ln, advertise: advertise, log: log, layers: make(map[string]*streamLayer), done: make(chan struct{})}
+}
+
+// Addr returns the advertised address.
+func (m *Mux) Addr() net.Addr { return m.advertise }
+
+// Serve accepts connections until Close. It returns nil after Close.
+func (m *Mux) Serve() error {
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		go m.route(conn)
+	}
+}
+
+func (m *Mux) route(conn net.Conn) {
+	_ = conn.SetReadDeadline(time.Now().Add(muxHandshakeTimeout))
+	var hdr [len(muxMagic) + 1]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil || string(hdr[:len(muxMagic)]) != muxMagic {
+		conn.Close()
+		return
+	}
+	name := make([]byte, hdr[len(muxMagic)])
+	if _, err := io.ReadFull(conn, name); err != nil {
+		conn.Close()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	m.mu.Lock()
+	l := m.layers[string(name)]
+	m.mu.Unlock()
+	if l == nil {
+		m.log.Debug("connection for unknown stream", "stream", string(name), "remote", conn.RemoteAddr().String())
+		conn.Close()
+		return
+	}
+	select {
+	case l.conns <- conn:
+	case <-l.done:
+		conn.Close()
+	case <-time.After(muxHandshakeTimeout):
+		conn.Close()
+	}
+}
+
+// Layer registers the stream name and returns its raft.StreamLayer. Each
+// name may be registered once at a time; closing the layer frees the name.
+func (m *Mux) Layer(name string) (raft.StreamLayer, error) {
+	if len(name) == 0 || len(name) > 255 {
+		return nil, errors.New("raftfsm: stream name must be 1 to 255 bytes")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrMuxClosed
+	}
+	if _, ok := m.layers[name]; ok {
+		return nil, errors.New("raftfsm: stream " + name + " already registered")
+	}
+	l := &streamLayer{mux: m, name: name, conns: make(chan net.Conn, 16), done: make(chan struct{})}
+	m.layers[name] = l
+	return l, nil
+}
+
+// Transport returns a raft NetworkTransport for the stream name.
+func (m *Mux) Transport(name string, log *slog.Logger) (*raft.NetworkTransport, error) {
+	l, err := m.Layer(name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &raft.NetworkTransportConfig{
+		Stream:  l,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+	}
+	if log != nil {
+		cfg.Logger = logging.HCLog(log, "transport")
+	}
+	return raft.NewNetworkTransportWithConfig(cfg), nil
+}
+
+// Close stops accepting and closes every layer.
+func (m *Mux) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.done)
+	layers := make([]*streamLayer, 0, len(m.layers))
+	for _, l := range m.layers {
+		layers = append(layers, l)
+	}
+	m.mu.Unlock()
+	for _, l := range layers {
+		l.Close()
+	}
+	return m.ln.Close()
+}
+
+// DialStream dials the stream name on the node at addr: the connection is
+// ready for that stream's protocol once it returns.
+func DialStream(addr, name string, timeout time.Duration) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	hdr := make([]byte, 0, len(muxMagic)+1+len(name))
+	hdr = append(hdr, muxMagic...)
+	hdr = append(hdr, byte(len(name)))
+	hdr = append(hdr, name...)
+	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := conn.Write(hdr); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetWriteDeadline(time.Time{})
+	return conn, nil
+}
+
+// streamLayer is one stream's view of the Mux; it implements
+// raft.StreamLayer (net.Listener plus Dial).
+type streamLayer struct {
+	mux   *Mux
+	name  string
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+// Accept implements net.Listener.
+func (l *streamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, ErrMuxClosed
+	}
+}
+
+// Close implements net.Listener: it unregisters the stream.
+func (l *streamLayer) Close() error {
+	l.once.Do(func() {
+		close(l.done)
+		l.mux.mu.Lock()
+		if l.mux.layers[l.name] == l {
+			delete(l.mux.layers, l.name)
+		}
+		l.mux.mu.Unlock()
+	})
+	return nil
+}
+
+// Addr implements net.Listener.
+func (l *streamLayer) Addr() net.Addr { return l.mux.advertise }
+
+// Dial implements raft.StreamLayer.
+func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return DialStream(string(address), l.name, timeout)
+}

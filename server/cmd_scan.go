@@ -1,0 +1,143 @@
+package server
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+func init() {
+	register(
+		&command{name: "scan", arity: -2, kind: kindRead, flags: flagReadOnly,
+			acl: []string{"keyspace", "read", "slow"}, run: scanCommand},
+	)
+}
+
+// scanDefaultCount is SCAN's COUNT when none is given, as in Redis.
+const scanDefaultCount = 10
+
+// scanCommand: SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+//
+// The cursor is the next hash slot to scan. A call returns the keys of whole
+// slots, from the cursor on, until at least COUNT keys were examined, and
+// replies the following slot as the new cursor (0 once the last slot is
+// done). Every key present for the whole iteration is therefore returned
+// exactly once; expired keys are skipped. Every value is a string, so TYPE
+// string (in any case) keeps all keys and any other type name none.
+func scanCommand(x *Ctx, args [][]byte) {
+	cursor, ok := parseCursor(args[1])
+	if !ok {
+		x.err(errInvalidCursor)
+		return
+	}
+	count := int64(scanDefaultCount)
+	var pat, typ []byte
+	usePat, useType := false, false
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			x.err(errSyntax)
+			return
+		}
+		switch {
+		case cEqFold(args[i], "count"):
+			n, ok := parseInt(args[i+1])
+			if !ok {
+				x.err(errNotInteger)
+				return
+			}
+			if n < 1 {
+				x.err(errSyntax)
+				return
+			}
+			count = n
+		case cEqFold(args[i], "match"):
+			pat = args[i+1]
+			usePat = !(len(pat) == 1 && pat[0] == '*')
+		case cEqFold(args[i], "type"):
+			typ = args[i+1]
+			useType = true
+		default:
+			x.err(errSyntax)
+			return
+		}
+	}
+	typeOK := !useType || cEqFold(typ, "string")
+
+	var keys []string
+	slot := shard.NumSlots
+	if cursor < shard.NumSlots {
+		slot = int(cursor)
+		var examined int64
+		for ; slot < shard.NumSlots && examined < count; slot++ {
+			n := x.St.SlotLen(slot)
+			if n == 0 {
+				continue
+			}
+			examined += int64(n)
+			x.St.RangeSlot(slot, func(k string, e *shard.Entry) bool {
+				if usePat && !globMatch(pat, k) {
+					return true
+				}
+				live := !expiredAt(e, x.Now)
+				if useType {
+					// Redis looks the key up to learn its type, which
+					// counts in the keyspace hit/miss statistics.
+					x.hitOrMiss(live)
+				}
+				if live && typeOK {
+					keys = append(keys, k)
+				}
+				return true
+			})
+		}
+	}
+	if slot >= shard.NumSlots {
+		slot = 0
+	}
+	x.array(2)
+	var buf [20]byte
+	x.bulk(strconv.AppendInt(buf[:0], int64(slot), 10))
+	x.array(len(keys))
+	for _, k := range keys {
+		x.bulkString(k)
+	}
+}
+
+// parseCursor parses a SCAN cursor as Redis does with strtoul: the argument
+// ends at its first NUL; a leading space is rejected; an optional sign is
+// accepted ('-' negates modulo 2^64); the rest must be decimal digits that
+// fit in 64 bits. The empty string is cursor 0.
+func parseCursor(b []byte) (uint64, bool) {
+	b = cString(b)
+	if len(b) == 0 {
+		return 0, true
+	}
+	switch b[0] {
+	case ' ', '\t', '\n', '\v', '\f', '\r':
+		return 0, false
+	}
+	neg := false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}

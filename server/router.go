@@ -1,0 +1,67 @@
+package server
+
+import (
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
+)
+
+// Router tells the front end which local Raft group serves a slot, or where
+// to redirect the client. It is called for every keyed command, from every
+// connection goroutine at once: implementations must be safe for concurrent
+// use and cheap (an atomic load of an immutable routing table, no locks).
+type Router interface {
+	// ClusterEnabled reports whether the node runs in cluster mode: CLUSTER
+	// commands work, multi-key commands must stay in one slot (CROSSSLOT),
+	// and other nodes' slots are redirected with MOVED.
+	ClusterEnabled() bool
+	// Route returns the local group that holds slot's keys and whether this
+	// node leads it. When the slot is served elsewhere it returns a nil
+	// group and the RESP address of the leader to redirect to; when nobody
+	// serves it, a nil group and an empty address (CLUSTERDOWN).
+	Route(slot int) (g *raftfsm.Group, leader bool, redirect string)
+	// LocalGroups returns the groups this node leads; keyless commands
+	// (DBSIZE, KEYS, SCAN, FLUSHALL, RANDOMKEY) act on them, as a Redis
+	// Cluster master acts on its own slots.
+	LocalGroups() []*raftfsm.Group
+	// HostedGroups returns every group with a replica on this node.
+	HostedGroups() []*raftfsm.Group
+	// Topology returns what CLUSTER commands report; nil when not in
+	// cluster mode.
+	Topology() *Topology
+}
+
+// Topology is a snapshot of the cluster for the CLUSTER commands.
+type Topology struct {
+	// Map is the placement map the node currently knows.
+	Map *placement.Map
+	// Self is this node's id.
+	Self string
+	// Leaders holds, for each group index of Map, the id of the node that
+	// currently leads it ("" when unknown).
+	Leaders []string
+	// Alive reports, by node id, whether membership sees the node alive.
+	Alive map[string]bool
+}
+
+// SingleRouter routes every slot to one group: a standalone node.
+type SingleRouter struct {
+	// Group is the node's only group.
+	Group *raftfsm.Group
+}
+
+// ClusterEnabled implements Router.
+func (r SingleRouter) ClusterEnabled() bool { return false }
+
+// Route implements Router.
+func (r SingleRouter) Route(int) (*raftfsm.Group, bool, string) {
+	return r.Group, r.Group.IsLeader(), ""
+}
+
+// LocalGroups implements Router.
+func (r SingleRouter) LocalGroups() []*raftfsm.Group { return []*raftfsm.Group{r.Group} }
+
+// HostedGroups implements Router.
+func (r SingleRouter) HostedGroups() []*raftfsm.Group { return []*raftfsm.Group{r.Group} }
+
+// Topology implements Router.
+func (r SingleRouter) Topology() *Topology { return nil }
