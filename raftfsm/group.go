@@ -425,3 +425,6 @@ func (g *Group) closeStores() error {
 	g.closers = nil
 	return err
 }
+
+// ID returns the group's id.
+func (g *Group) ID() string { return g.cfg.GroupID }

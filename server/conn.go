@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // maxPendingWrites bounds how many pipelined writes of one connection go
@@ -42,7 +44,7 @@ type client struct {
 
 	// rlocked is set while the connection holds its store's RLock across a
 	// run of consecutive reads in one pipeline.
-	rlocked bool
+	rlocked *shard.Store
 	// now caches the clock for one run of commands (milliseconds).
 	now int64
 	// hits and misses count keyspace lookups until the end of the batch.
@@ -51,6 +53,8 @@ type client struct {
 	batch   []redcon.Command
 	out     []byte
 	pend    [][][]byte
+	pendG   []*raftfsm.Group
+	keybuf  [][]byte
 	scratch []byte
 	rng     *rand.Rand
 }
@@ -163,87 +167,265 @@ func (c *client) exec(args [][]byte) *command {
 		s.stats.errorReplies.Add(1)
 		return cmd
 	}
-	switch cmd.kind {
-	case kindWrite:
+	switch {
+	case cmd.kind == kindLocal:
 		c.runlock()
-		if cmd.flags&flagDenyOOM != 0 && !s.makeRoom() {
-			c.flushWrites()
-			c.out = resp.AppendError(c.out, errOOM)
-			s.stats.rejected.Add(1)
+		c.flushWrites()
+		x := Ctx{St: s.primaryStore(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
+		cmd.run(&x, args)
+		c.out = x.Out
+	case cmd.firstKey == 0:
+		c.keyless(cmd, args)
+	default:
+		g := c.route(cmd, args)
+		if g == nil {
 			return cmd
 		}
-		c.pend = append(c.pend, args)
-		if len(c.pend) >= maxPendingWrites {
-			c.flushWrites()
+		if cmd.kind == kindWrite {
+			c.runlock()
+			if cmd.flags&flagDenyOOM != 0 && !s.makeRoom(g) {
+				c.flushWrites()
+				c.out = resp.AppendError(c.out, errOOM)
+				s.stats.rejected.Add(1)
+				return cmd
+			}
+			c.pend = append(c.pend, args)
+			c.pendG = append(c.pendG, g)
+			if len(c.pend) >= maxPendingWrites {
+				c.flushWrites()
+			}
+			return cmd
 		}
-	case kindRead:
 		if len(c.pend) > 0 {
 			c.flushWrites()
 		}
-		if !s.group.Ready() {
+		st := g.Store()
+		if c.rlocked != st {
 			c.runlock()
-			c.out = resp.AppendError(c.out, errClusterDown)
-			return cmd
-		}
-		st := s.group.Store()
-		if !c.rlocked {
 			st.RLock()
-			c.rlocked = true
+			c.rlocked = st
 		}
 		x := Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
-		cmd.run(&x, args)
-		c.out = x.Out
-	default:
-		c.runlock()
-		c.flushWrites()
-		x := Ctx{St: s.group.Store(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
 		cmd.run(&x, args)
 		c.out = x.Out
 	}
 	return cmd
 }
 
-// runlock releases the store's RLock held across a run of reads.
-func (c *client) runlock() {
-	if c.rlocked {
-		c.srv.group.Store().RUnlock()
-		c.rlocked = false
+// route finds the local group that serves a keyed command, or appends the
+// redirect or error reply and returns nil. The checks run in Redis
+// Cluster's order: cross-slot, unowned slot, cluster down, redirect.
+func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
+	s := c.srv
+	c.keybuf = cmd.keys(args, c.keybuf[:0])
+	slot := shard.Slot(c.keybuf[0])
+	cluster := s.router.ClusterEnabled()
+	if cluster {
+		for _, k := range c.keybuf[1:] {
+			if shard.Slot(k) != slot {
+				c.replyErr(errCrossSlot)
+				return nil
+			}
+		}
+	}
+	g, leader, redirect := s.router.Route(slot)
+	switch {
+	case g != nil && leader:
+		if cmd.kind == kindRead && !g.Ready() {
+			c.replyErr(errClusterDown)
+			return nil
+		}
+		return g
+	case g != nil && c.readonly && cmd.kind == kindRead:
+		// READONLY connections may read from a follower (possibly stale).
+		return g
+	case redirect != "":
+		c.runlock()
+		c.flushWrites()
+		c.out = appendMoved(c.out, slot, redirect)
+		return nil
+	case g == nil && cluster:
+		c.replyErr(errSlotNotServed)
+		return nil
+	default:
+		c.replyErr(errClusterDown)
+		return nil
 	}
 }
 
-// flushWrites proposes the queued writes as one proposal and appends their
-// replies in order.
+// replyErr appends an error reply after the pending writes' replies.
+func (c *client) replyErr(msg string) {
+	c.runlock()
+	c.flushWrites()
+	c.out = resp.AppendError(c.out, msg)
+	c.srv.stats.errorReplies.Add(1)
+}
+
+// appendMoved appends "-MOVED slot addr".
+func appendMoved(b []byte, slot int, addr string) []byte {
+	b = append(b, "-MOVED "...)
+	b = strconv.AppendInt(b, int64(slot), 10)
+	b = append(b, ' ')
+	b = append(b, addr...)
+	return append(b, '\r', '\n')
+}
+
+// keyless runs a command without keys that acts on the key space (DBSIZE,
+// KEYS, SCAN, RANDOMKEY, FLUSHALL, FLUSHDB): on every group this node leads.
+func (c *client) keyless(cmd *command, args [][]byte) {
+	s := c.srv
+	c.runlock()
+	c.flushWrites()
+	groups := s.router.LocalGroups()
+	if cmd.kind == kindWrite {
+		if len(groups) == 0 {
+			c.replyErr(errClusterDown)
+			return
+		}
+		// Propose to each group; reply with the first group's reply, or the
+		// first error.
+		var first []byte
+		for _, g := range groups {
+			c.pend = append(c.pend[:0], args)
+			c.pendG = append(c.pendG[:0], g)
+			start := len(c.out)
+			c.flushWrites()
+			r := c.out[start:]
+			if first == nil || (len(r) > 0 && r[0] == '-' && first[0] != '-') {
+				first = append([]byte(nil), r...)
+			}
+			c.out = c.out[:start]
+		}
+		c.out = append(c.out, first...)
+		return
+	}
+	stores := make([]*shard.Store, 0, len(groups))
+	for _, g := range groups {
+		if g.Ready() {
+			stores = append(stores, g.Store())
+		}
+	}
+	if len(stores) != len(groups) && !s.router.ClusterEnabled() {
+		c.replyErr(errClusterDown)
+		return
+	}
+	x := Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
+	if len(stores) == 1 {
+		x.St = stores[0]
+	}
+	cmd.run(&x, args)
+	c.out = x.Out
+}
+
+// runlock releases the store's RLock held across a run of reads.
+func (c *client) runlock() {
+	if c.rlocked != nil {
+		c.rlocked.RUnlock()
+		c.rlocked = nil
+	}
+}
+
+// flushWrites proposes the queued writes, one proposal per group (in
+// parallel when there are several), and appends their replies in order.
 func (c *client) flushWrites() {
 	if len(c.pend) == 0 {
 		return
 	}
 	s := c.srv
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	replies, err := s.group.Propose(ctx, c.pend)
-	cancel()
-	s.stats.proposals.Add(1)
-	s.stats.proposedCmds.Add(int64(len(c.pend)))
-	if err != nil {
-		msg := proposeError(err)
-		for range c.pend {
-			c.out = resp.AppendError(c.out, msg)
+	single := true
+	for _, g := range c.pendG[1:] {
+		if g != c.pendG[0] {
+			single = false
+			break
 		}
-		s.stats.errorReplies.Add(int64(len(c.pend)))
+	}
+	if single {
+		replies, err := s.propose(c.pendG[0], c.pend)
+		c.appendReplies(replies, err, 0, len(c.pend))
 	} else {
-		for i := range c.pend {
-			r := replies.Get(i)
-			if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
-				c.out, _ = resp.Downgrade(c.out, r)
-			} else {
-				c.out = append(c.out, r...)
-			}
-		}
+		c.flushMulti()
 	}
 	for i := range c.pend {
-		c.pend[i] = nil
+		c.pend[i], c.pendG[i] = nil, nil
 	}
-	c.pend = c.pend[:0]
+	c.pend, c.pendG = c.pend[:0], c.pendG[:0]
 	c.now = time.Now().UnixMilli()
+}
+
+// flushMulti proposes writes that belong to several groups: each group's
+// commands go in one proposal, all proposals run at once, and the replies are
+// put back in the pipeline's order.
+func (c *client) flushMulti() {
+	type part struct {
+		g       *raftfsm.Group
+		idx     []int
+		cmds    [][][]byte
+		replies raftfsm.Replies
+		err     error
+	}
+	var parts []*part
+	byGroup := make(map[*raftfsm.Group]*part)
+	for i, g := range c.pendG {
+		p := byGroup[g]
+		if p == nil {
+			p = &part{g: g}
+			byGroup[g] = p
+			parts = append(parts, p)
+		}
+		p.idx = append(p.idx, i)
+		p.cmds = append(p.cmds, c.pend[i])
+	}
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func(p *part) {
+			defer wg.Done()
+			p.replies, p.err = c.srv.propose(p.g, p.cmds)
+		}(p)
+	}
+	wg.Wait()
+	type ref struct {
+		p *part
+		j int
+	}
+	order := make([]ref, len(c.pend))
+	for _, p := range parts {
+		for j, i := range p.idx {
+			order[i] = ref{p, j}
+		}
+	}
+	for _, r := range order {
+		c.appendReplies(r.p.replies, r.p.err, r.j, r.j+1)
+	}
+}
+
+// appendReplies appends replies[from:to], or the error for each.
+func (c *client) appendReplies(replies raftfsm.Replies, err error, from, to int) {
+	if err != nil {
+		msg := proposeError(err)
+		for i := from; i < to; i++ {
+			c.out = resp.AppendError(c.out, msg)
+		}
+		c.srv.stats.errorReplies.Add(int64(to - from))
+		return
+	}
+	for i := from; i < to; i++ {
+		r := replies.Get(i)
+		if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
+			c.out, _ = resp.Downgrade(c.out, r)
+		} else {
+			c.out = append(c.out, r...)
+		}
+	}
+}
+
+// propose sends cmds to g with the write timeout.
+func (s *Server) propose(g *raftfsm.Group, cmds [][][]byte) (raftfsm.Replies, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	s.stats.proposals.Add(1)
+	s.stats.proposedCmds.Add(int64(len(cmds)))
+	return g.Propose(ctx, cmds)
 }
 
 // proposeError maps a proposal failure to a reply.

@@ -18,6 +18,8 @@ const (
 	errSelectDB         = "ERR DB index is out of range"
 	errInvalidDB        = "ERR invalid DB index"
 	errClusterDown      = "CLUSTERDOWN The cluster is down"
+	errSlotNotServed    = "CLUSTERDOWN Hash slot not served"
+	errCrossSlot        = "CROSSSLOT Keys in request don't hash to the same slot"
 	errIndeterminate    = "TIMEOUT the write may or may not have been applied: leadership changed before it committed"
 	errShutdown         = "ERR server is shutting down"
 	errInvalidCursor    = "ERR invalid cursor"

@@ -1,10 +1,10 @@
 package server
 
 import (
-	"context"
 	"encoding/binary"
 	"time"
 
+	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -21,7 +21,7 @@ func (s *Server) housekeeping() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.ExpiryInterval)
 	defer t.Stop()
-	cursor := 0
+	cursors := make(map[*raftfsm.Group]int)
 	var found []shard.ExpiredKey
 	for {
 		select {
@@ -29,39 +29,55 @@ func (s *Server) housekeeping() {
 			return
 		case <-t.C:
 		}
-		if !s.group.Ready() {
-			continue
-		}
-		// Like Redis, repeat while a good share of the checked keys had
-		// expired, within one interval.
-		deadline := time.Now().Add(s.cfg.ExpiryInterval / 4)
-		for time.Now().Before(deadline) {
-			st := s.group.Store()
-			now := time.Now().UnixMilli()
-			st.RLock()
-			found, cursor = st.CollectExpired(found[:0], cursor, s.cfg.ExpiryBudget, now)
-			st.RUnlock()
-			if len(found) == 0 {
-				break
-			}
-			cmds := make([][][]byte, len(found))
-			for i, k := range found {
-				var at [8]byte
-				binary.BigEndian.PutUint64(at[:], uint64(k.ExpireAt))
-				cmds[i] = [][]byte{opExpire, []byte(k.Key), at[:]}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-			_, err := s.group.Propose(ctx, cmds)
-			cancel()
-			if err != nil {
-				s.log.Debug("active expiry proposal failed", "error", err)
-				break
-			}
-			if len(found) < s.cfg.ExpiryBudget/4 {
-				break
+		for _, g := range s.router.LocalGroups() {
+			if g.Ready() {
+				cursors[g], found = s.expireGroup(g, cursors[g], found)
 			}
 		}
 	}
+}
+
+// expireGroup deletes expired keys of g through its log, like Redis's
+// active expire cycle: it repeats while a good share of the checked keys had
+// expired, within a quarter of the interval.
+func (s *Server) expireGroup(g *raftfsm.Group, cursor int, found []shard.ExpiredKey) (int, []shard.ExpiredKey) {
+	deadline := time.Now().Add(s.cfg.ExpiryInterval / 4)
+	st := g.Store()
+	for time.Now().Before(deadline) {
+		now := time.Now().UnixMilli()
+		st.RLock()
+		found, cursor = st.CollectExpired(found[:0], cursor, s.cfg.ExpiryBudget, now)
+		st.RUnlock()
+		if len(found) == 0 {
+			break
+		}
+		cmds := make([][][]byte, len(found))
+		for i, k := range found {
+			var at [8]byte
+			binary.BigEndian.PutUint64(at[:], uint64(k.ExpireAt))
+			cmds[i] = [][]byte{opExpire, []byte(k.Key), at[:]}
+		}
+		if _, err := s.propose(g, cmds); err != nil {
+			s.log.Debug("active expiry proposal failed", "group", g.ID(), "error", err)
+			break
+		}
+		if len(found) < s.cfg.ExpiryBudget/4 {
+			break
+		}
+	}
+	return cursor, found
+}
+
+// storeBytes returns the accounted memory of every store on this node.
+func (s *Server) storeBytes() int64 {
+	var used int64
+	for _, g := range s.router.HostedGroups() {
+		st := g.Store()
+		st.RLock()
+		used += st.Bytes()
+		st.RUnlock()
+	}
+	return used
 }
 
 // maxEvictPerWrite bounds how many keys one write may evict to make room.
@@ -70,15 +86,12 @@ const maxEvictPerWrite = 64
 // makeRoom reports whether a write that may grow memory can go ahead: there
 // is no limit, usage is below it, or eviction freed enough. Eviction victims
 // are chosen here, on the leader, and deleted through the log.
-func (s *Server) makeRoom() bool {
+func (s *Server) makeRoom(g *raftfsm.Group) bool {
 	limit := s.maxMemory.Load()
 	if limit <= 0 {
 		return true
 	}
-	st := s.group.Store()
-	st.RLock()
-	used := st.Bytes()
-	st.RUnlock()
+	used := s.storeBytes()
 	if used <= limit {
 		return true
 	}
@@ -90,16 +103,16 @@ func (s *Server) makeRoom() bool {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
 	rng := newRand()
+	st := g.Store()
 	for round := 0; round < 8; round++ {
-		st.RLock()
-		used = st.Bytes()
+		used = s.storeBytes()
 		if used <= limit {
-			st.RUnlock()
 			return true
 		}
 		now := time.Now().UnixMilli()
 		args := [][]byte{opEvict}
 		seen := make(map[string]bool)
+		st.RLock()
 		for len(args) <= maxEvictPerWrite {
 			k := st.EvictionCandidate(rng, policy, s.cfg.MaxMemorySamples, now)
 			if k == "" || seen[k] {
@@ -119,14 +132,9 @@ func (s *Server) makeRoom() bool {
 		if len(args) == 1 {
 			return false // nothing evictable (e.g. volatile policy, no TTLs)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-		_, err := s.group.Propose(ctx, [][][]byte{args})
-		cancel()
-		if err != nil {
+		if _, err := s.propose(g, [][][]byte{args}); err != nil {
 			return false
 		}
 	}
-	st.RLock()
-	defer st.RUnlock()
-	return st.Bytes() <= limit
+	return s.storeBytes() <= limit
 }

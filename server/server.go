@@ -30,9 +30,12 @@ import (
 	"github.com/shoalcache/shoal/shard"
 )
 
-// Server is a RESP front end over one Raft group.
+// Server is a RESP front end over the Raft groups of a node.
 type Server struct {
-	cfg   Config
+	cfg    Config
+	router Router
+	// group is the node's first hosted group; commands that report on "the"
+	// group (INFO's Raft section, SAVE) use it in standalone mode.
 	group *raftfsm.Group
 	log   *slog.Logger
 	rs    *redcon.Server
@@ -69,8 +72,9 @@ type stats struct {
 	proposedCmds atomic.Int64
 }
 
-// New returns a Server over group. Call Serve to accept connections.
-func New(cfg Config, group *raftfsm.Group) (*Server, error) {
+// New returns a Server whose commands router routes. Call Serve to accept
+// connections.
+func New(cfg Config, router Router) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -80,11 +84,16 @@ func New(cfg Config, group *raftfsm.Group) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
-		group:   group,
+		router:  router,
 		log:     lg,
 		start:   time.Now(),
 		clients: make(map[int64]*client),
 		stop:    make(chan struct{}),
+	}
+	if router == nil {
+		router = SingleRouter{}
+	} else if hosted := router.HostedGroups(); len(hosted) > 0 {
+		s.group = hosted[0]
 	}
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
@@ -170,6 +179,15 @@ func (s *Server) closed(rc redcon.Conn, err error) {
 	s.clientsMu.Lock()
 	delete(s.clients, c.id)
 	s.clientsMu.Unlock()
+}
+
+// primaryStore returns the store of the node's first hosted group (nil when
+// it hosts none), for local commands that look at the data.
+func (s *Server) primaryStore() *shard.Store {
+	if s.group == nil {
+		return nil
+	}
+	return s.group.Store()
 }
 
 // policyNow returns the current eviction policy.

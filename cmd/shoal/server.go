@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +40,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); generated, and kept in --data-dir when there is one"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		},
 		Action: runServer,
@@ -66,6 +69,9 @@ func runServer(cc *cli.Context) error {
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if addr := cc.String("pprof-addr"); addr != "" {
+		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
 	dataDir := cc.String("data-dir")
 	id, err := nodeID(cc.String("id"), dataDir)
@@ -104,7 +110,7 @@ func runServer(cc *cli.Context) error {
 	scfg.MaxMemoryPolicy = policy
 	scfg.DataDir = dataDir
 	scfg.Logger = logger
-	srv, err := server.New(scfg, group)
+	srv, err := server.New(scfg, server.SingleRouter{Group: group})
 	if err != nil {
 		ln.Close()
 		return err

@@ -1,0 +1,168 @@
+package server
+
+func init() {
+	register(
+		&command{name: "append", arity: 3, kind: kindWrite, flags: flagWrite | flagDenyOOM | flagFast,
+			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: appendCommand},
+		&command{name: "strlen", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
+			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "fast"}, run: strlenCommand},
+		&command{name: "getrange", arity: 4, kind: kindRead, flags: flagReadOnly,
+			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "slow"}, run: getrangeCommand},
+		&command{name: "substr", arity: 4, kind: kindRead, flags: flagReadOnly,
+			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "slow"}, run: getrangeCommand},
+		&command{name: "setrange", arity: 4, kind: kindWrite, flags: flagWrite | flagDenyOOM,
+			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "slow"}, run: setrangeCommand},
+	)
+}
+
+// protoMaxBulkLen is Redis's default proto-max-bulk-len (512 MB), the
+// largest string APPEND and SETRANGE may build.
+const protoMaxBulkLen = 512 << 20
+
+// checkStringLength is Redis's checkStringLength: whether a string of size
+// bytes extended by add bytes stays within proto-max-bulk-len.
+func checkStringLength(size, add int64) bool {
+	total := int64(uint64(size) + uint64(add))
+	return total <= protoMaxBulkLen && total >= size && total >= add
+}
+
+// appendCommand: APPEND key value. Grows the value in place (amortized) and
+// keeps the key's expiry.
+func appendCommand(x *Ctx, args [][]byte) {
+	key, val := args[1], args[2]
+	e := x.St.LookupWrite(key, x.Now, x.r)
+	if e == nil {
+		x.St.Set(key, clone(val), 0, x.Now)
+		x.int(int64(len(val)))
+		return
+	}
+	if !checkStringLength(int64(len(e.Value)), int64(len(val))) {
+		x.err(errStringTooLong)
+		return
+	}
+	m := x.St.Mutable(key)
+	oldCap := cap(m.Value)
+	m.Value = append(m.Value, val...)
+	x.St.Resize(key, m, oldCap)
+	x.int(int64(len(m.Value)))
+}
+
+// strlenCommand: STRLEN key.
+func strlenCommand(x *Ctx, args [][]byte) {
+	e := x.St.Get(args[1], x.Now, x.r)
+	x.hitOrMiss(e != nil)
+	if e == nil {
+		x.int(0)
+		return
+	}
+	x.int(int64(len(e.Value)))
+}
+
+// getrangeCommand: GETRANGE key start end, and its old name SUBSTR key
+// start end. Indexes are inclusive; negative ones count from the end.
+func getrangeCommand(x *Ctx, args [][]byte) {
+	start, ok := parseInt(args[2])
+	if !ok {
+		x.err(errNotInteger)
+		return
+	}
+	end, ok := parseInt(args[3])
+	if !ok {
+		x.err(errNotInteger)
+		return
+	}
+	e := x.St.Get(args[1], x.Now, x.r)
+	x.hitOrMiss(e != nil)
+	if e == nil {
+		x.bulk(nil)
+		return
+	}
+	x.bulk(substr(e.Value, start, end))
+}
+
+// substr returns the part of s between the inclusive indexes start and end
+// as Redis's getrangeCommand computes it.
+func substr(s []byte, start, end int64) []byte {
+	n := int64(len(s))
+	if start < 0 && end < 0 && start > end {
+		return nil
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		return nil
+	}
+	return s[start : end+1]
+}
+
+// setrangeCommand: SETRANGE key offset value. Overwrites the value from
+// offset, padding with zero bytes; keeps the key's expiry. An empty value
+// changes nothing (and creates no key).
+func setrangeCommand(x *Ctx, args [][]byte) {
+	key, val := args[1], args[3]
+	offset, ok := parseInt(args[2])
+	if !ok {
+		x.err(errNotInteger)
+		return
+	}
+	if offset < 0 {
+		x.err(errOffsetRange)
+		return
+	}
+	e := x.St.LookupWrite(key, x.Now, x.r)
+	if e == nil {
+		if len(val) == 0 {
+			x.int(0)
+			return
+		}
+		if !checkStringLength(offset, int64(len(val))) {
+			x.err(errStringTooLong)
+			return
+		}
+		v := make([]byte, offset+int64(len(val)))
+		copy(v[offset:], val)
+		x.St.Set(key, v, 0, x.Now)
+		x.int(int64(len(v)))
+		return
+	}
+	if len(val) == 0 {
+		x.int(int64(len(e.Value)))
+		return
+	}
+	if !checkStringLength(offset, int64(len(val))) {
+		x.err(errStringTooLong)
+		return
+	}
+	m := x.St.Mutable(key)
+	oldCap := cap(m.Value)
+	if need := int(offset) + len(val); need > len(m.Value) {
+		m.Value = growZero(m.Value, need)
+	}
+	copy(m.Value[offset:], val)
+	x.St.Resize(key, m, oldCap)
+	x.int(int64(len(m.Value)))
+}
+
+// growZero extends b to length n with zero bytes, reusing its capacity.
+func growZero(b []byte, n int) []byte {
+	old := len(b)
+	if n <= cap(b) {
+		b = b[:n]
+		clear(b[old:])
+		return b
+	}
+	return append(b, make([]byte, n-old)...)
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// RESP error texts of the server family.
+const (
+	errBgsaveInProgress = "ERR Background save already in progress"
+	errSaveFailed       = "ERR"
+)
+
+// saveTimeout bounds SAVE and BGSAVE.
+const saveTimeout = 10 * time.Minute
+
+// serverExtra is server state owned by the connection and server command
+// families: settings CONFIG SET accepts without acting on them, save status
+// and the INFO baselines. It hangs off the Server through extras.
+type serverExtra struct {
+	runID  string
+	replID string
+
+	mu         sync.Mutex
+	save       string // guarded by mu
+	appendonly string // guarded by mu
+
+	bgsave       atomic.Bool
+	lastSaveOK   atomic.Bool
+	saves        atomic.Int64
+	peakMemory   atomic.Int64
+	expiredBase  atomic.Int64 // store expired-key count at the last CONFIG RESETSTAT
+	evictedBase  atomic.Int64 // store evicted-key count at the last CONFIG RESETSTAT
+	startupBytes int64
+}
+
+// extras maps each *Server to its serverExtra.
+var extras sync.Map
+
+// extra returns s's serverExtra, creating it on first use.
+func (s *Server) extra() *serverExtra {
+	if e, ok := extras.Load(s); ok {
+		return e.(*serverExtra)
+	}
+	e := &serverExtra{runID: randomHex(), replID: randomHex(), save: "", appendonly: "no",
+		startupBytes: startupHeap}
+	e.lastSaveOK.Store(true)
+	actual, _ := extras.LoadOrStore(s, e)
+	return actual.(*serverExtra)
+}
+
+// clusterEnabled reports whether the node runs in cluster mode.
+func (s *Server) clusterEnabled() bool { return s.router != nil && s.router.ClusterEnabled() }
+
+// hostedGroups returns every group with a replica on this node.
+func (s *Server) hostedGroups() []*raftfsm.Group {
+	if s.router == nil {
+		return nil
+	}
+	return s.router.HostedGroups()
+}
+
+// localGroups returns the groups this node leads (what keyless commands
+// and INFO keyspace look at).
+func (s *Server) localGroups() []*raftfsm.Group {
+	if s.router == nil {
+		return nil
+	}
+	return s.router.LocalGroups()
+}
+
+// eachStore calls fn for the store of every group in groups, under its
+// RLock.
+func eachStore(groups []*raftfsm.Group, fn func(st *shard.Store)) {
+	for _, g := range groups {
+		st := g.Store()
+		st.RLock()
+		fn(st)
+		st.RUnlock()
+	}
+}
+
+// randomHex returns 40 random hex characters, like Redis's run ids.
+func randomHex() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func init() {
+	admin := []string{"admin", "slow", "dangerous"}
+	register(
+		&command{name: "time", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
+			acl: []string{"fast"}, run: timeCommand},
+		&command{name: "save", arity: 1, kind: kindLocal, flags: flagAdmin | flagNoScript | flagNoMulti,
+			acl: admin, run: saveCommand},
+		&command{name: "bgsave", arity: -1, kind: kindLocal, flags: flagAdmin | flagNoScript,
+			acl: admin, run: bgsaveCommand},
+		&command{name: "lastsave", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
+			acl: []string{"admin", "fast", "dangerous"}, run: lastsaveCommand},
+	)
+}
+
+// timeCommand: TIME. Replies the local clock as seconds and microseconds.
+func timeCommand(x *Ctx, args [][]byte) {
+	now := time.Now()
+	var tmp [24]byte
+	x.array(2)
+	x.bulk(strconv.AppendInt(tmp[:0], now.Unix(), 10))
+	x.bulk(strconv.AppendInt(tmp[:0], int64(now.Nanosecond()/1000), 10))
+}
+
+// saveCommand: SAVE. Snapshots the node's groups and waits for them.
+func saveCommand(x *Ctx, args [][]byte) {
+	e := x.srv.extra()
+	if e.bgsave.Load() {
+		x.err(errBgsaveInProgress)
+		return
+	}
+	if err := x.srv.snapshot(e); err != nil {
+		x.srv.log.Warn("SAVE failed", "error", err)
+		x.err(errSaveFailed)
+		return
+	}
+	x.ok()
+}
+
+// bgsaveCommand: BGSAVE [SCHEDULE]. Snapshots the node's groups in the
+// background.
+func bgsaveCommand(x *Ctx, args [][]byte) {
+	// SCHEDULE only matters when another kind of save runs, which Shoal
+	// does not have.
+	if len(args) > 2 || (len(args) == 2 && !eqFold(args[1], "schedule")) {
+		x.err(errSyntax)
+		return
+	}
+	s := x.srv
+	e := s.extra()
+	if !e.bgsave.CompareAndSwap(false, true) {
+		x.err(errBgsaveInProgress)
+		return
+	}
+	go func() {
+		defer e.bgsave.Store(false)
+		if err := s.snapshot(e); err != nil {
+			s.log.Warn("BGSAVE failed", "error", err)
+		}
+	}()
+	x.simple("Background saving started")
+}
+
+// snapshot snapshots every group hosted here and records the outcome for
+// INFO.
+func (s *Server) snapshot(e *serverExtra) error {
+	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+	defer cancel()
+	var err error
+	for _, g := range s.hostedGroups() {
+		if gerr := g.Snapshot(ctx); gerr != nil {
+			err = errors.Join(err, gerr)
+		}
+	}
+	e.lastSaveOK.Store(err == nil)
+	if err == nil {
+		e.saves.Add(1)
+	}
+	return err
+}
+
+// lastsaveCommand: LASTSAVE. The Unix time of the last successful snapshot
+// (the oldest of the node's groups' last snapshots).
+func lastsaveCommand(x *Ctx, args [][]byte) { x.int(x.srv.lastSave()) }
+
+// lastSave is the oldest last-snapshot time of the hosted groups, or the
+// server's start when it hosts none.
+func (s *Server) lastSave() int64 {
+	var t int64
+	for _, g := range s.hostedGroups() {
+		if ls := g.LastSave(); t == 0 || ls < t {
+			t = ls
+		}
+	}
+	if t == 0 {
+		t = s.start.Unix()
+	}
+	return t
+}
