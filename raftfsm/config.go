@@ -49,8 +49,21 @@ type Config struct {
 	// size of the data (as Redis rewrites its AOF when it doubles, from 64 MB).
 	// This bounds the log's memory by the data's, whatever the write rate.
 	CompactMinBytes int64
+	// CompactRatio is the log-to-data size ratio that triggers compaction
+	// (with CompactMinBytes) when the group has a DataDir.
+	CompactRatio float64
+	// CompactMinBytesMemory and CompactRatioMemory replace CompactMinBytes
+	// and CompactRatio for groups without a DataDir, whose snapshots are
+	// copy-on-write views and cost no copy of the data.
+	CompactMinBytesMemory int64
+	CompactRatioMemory    float64
 	// CompactCheckInterval is how often the byte rule is checked.
 	CompactCheckInterval time.Duration
+	// CompactIdleAfter and CompactIdleBytes: when at least CompactIdleBytes
+	// of commands were applied since the last snapshot and none for
+	// CompactIdleAfter, the log is compacted anyway.
+	CompactIdleAfter time.Duration
+	CompactIdleBytes int64
 	// MaxAppendEntries is the most entries sent in one AppendEntries RPC and
 	// taken from the apply queue at once.
 	MaxAppendEntries int
@@ -74,19 +87,24 @@ type Config struct {
 // caller sets GroupID, NodeID, Transport, Bootstrap and DataDir.
 func DefaultConfig() Config {
 	return Config{
-		HeartbeatTimeout:     500 * time.Millisecond,
-		ElectionTimeout:      500 * time.Millisecond,
-		LeaderLeaseTimeout:   250 * time.Millisecond,
-		CommitTimeout:        5 * time.Millisecond,
-		SnapshotInterval:     5 * time.Second,
-		SnapshotThreshold:    16384,
-		TrailingLogs:         4096,
-		MaxAppendEntries:     256,
-		CompactMinBytes:      64 << 20,
-		CompactCheckInterval: 250 * time.Millisecond,
-		MaxBatchCommands:     1024,
-		MaxBatchBytes:        1 << 20,
-		MaxInflight:          4,
+		HeartbeatTimeout:      500 * time.Millisecond,
+		ElectionTimeout:       500 * time.Millisecond,
+		LeaderLeaseTimeout:    250 * time.Millisecond,
+		CommitTimeout:         5 * time.Millisecond,
+		SnapshotInterval:      5 * time.Second,
+		SnapshotThreshold:     16384,
+		TrailingLogs:          4096,
+		MaxAppendEntries:      256,
+		CompactMinBytes:       64 << 20,
+		CompactRatio:          1,
+		CompactMinBytesMemory: 16 << 20,
+		CompactRatioMemory:    0.25,
+		CompactCheckInterval:  250 * time.Millisecond,
+		CompactIdleAfter:      2 * time.Second,
+		CompactIdleBytes:      1 << 20,
+		MaxBatchCommands:      1024,
+		MaxBatchBytes:         1 << 20,
+		MaxInflight:           4,
 	}
 }
 
@@ -104,7 +122,7 @@ func (c *Config) Validate() error {
 			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
 	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
 		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
-	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0:
+	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0 || c.CompactIdleAfter <= 0 || c.CompactIdleBytes < 0:
 		return errors.New("raftfsm: CompactMinBytes must not be negative and CompactCheckInterval must be positive")
 	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be in [1, 1024]")

@@ -189,8 +189,14 @@ type fsmSnapshot struct {
 	meta snapshot.Meta
 }
 
-// Persist implements raft.FSMSnapshot. It runs concurrently with Apply.
+// Persist implements raft.FSMSnapshot. It runs concurrently with Apply. An
+// in-memory snapshot store takes the view itself instead of its bytes.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if vs, ok := sink.(viewSink); ok {
+		vs.setView(s.view, s.meta)
+		s.view = nil // owned by the store now
+		return sink.Close()
+	}
 	if err := snapshot.Write(sink, s.view, s.meta); err != nil {
 		sink.Cancel()
 		return err
@@ -199,4 +205,8 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 // Release implements raft.FSMSnapshot.
-func (s *fsmSnapshot) Release() { s.view.Release() }
+func (s *fsmSnapshot) Release() {
+	if s.view != nil {
+		s.view.Release()
+	}
+}

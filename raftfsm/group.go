@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,11 @@ type Group struct {
 	inflight chan inflight
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// raftDown is closed once raft has shut down: a future it has not
+	// answered by then never will be. down is closed once the batcher and
+	// the waiter have exited: nothing answers a queued request any more.
+	raftDown chan struct{}
+	down     chan struct{}
 
 	// ready is true while this node is leader and has applied every entry
 	// committed by earlier terms (a Barrier succeeded in this term).
@@ -77,6 +83,8 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		reqs:     make(chan *request, 4096),
 		inflight: make(chan inflight, cfg.MaxInflight),
 		stop:     make(chan struct{}),
+		raftDown: make(chan struct{}),
+		down:     make(chan struct{}),
 	}
 	g.lastSave.Store(time.Now().Unix())
 
@@ -87,7 +95,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	)
 	if cfg.DataDir == "" {
 		mem := raft.NewInmemStore()
-		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
+		logs, stable, snaps = mem, mem, newViewStore()
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, err
@@ -189,6 +197,9 @@ func (g *Group) compactor() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.cfg.CompactCheckInterval)
 	defer t.Stop()
+	var lastBytes int64
+	var idleSince, lastFree time.Time
+	dirty := false
 	for {
 		select {
 		case <-g.stop:
@@ -196,14 +207,33 @@ func (g *Group) compactor() {
 		case <-t.C:
 		}
 		logBytes := g.fsm.LogBytesSinceSnapshot()
-		if logBytes < g.cfg.CompactMinBytes {
-			continue
+		// After a burst of writes, once the log has been quiet for a while,
+		// compact it even below the thresholds: the memory comes back.
+		if logBytes != lastBytes {
+			lastBytes, idleSince, dirty = logBytes, time.Now(), true
 		}
+		quiet := time.Since(idleSince) >= g.cfg.CompactIdleAfter
+		if quiet && dirty && logBytes < g.cfg.CompactIdleBytes {
+			// A burst ended but left too little log to compact: still give
+			// its garbage back to the OS.
+			dirty = false
+			if time.Since(lastFree) > 10*time.Second {
+				debug.FreeOSMemory()
+				lastFree = time.Now()
+			}
+		}
+		idle := logBytes >= g.cfg.CompactIdleBytes && quiet
 		st := g.fsm.store
 		st.RLock()
 		data := st.Bytes()
 		st.RUnlock()
-		if logBytes < data {
+		minBytes, ratio := g.cfg.CompactMinBytes, g.cfg.CompactRatio
+		if g.cfg.DataDir == "" {
+			// In memory a snapshot is a copy-on-write view, not a copy:
+			// compact sooner and keep the log small.
+			minBytes, ratio = g.cfg.CompactMinBytesMemory, g.cfg.CompactRatioMemory
+		}
+		if !idle && (logBytes < minBytes || float64(logBytes) < ratio*float64(data)) {
 			continue
 		}
 		err := g.raft.Snapshot().Error()
@@ -212,7 +242,16 @@ func (g *Group) compactor() {
 			continue
 		}
 		g.lastSave.Store(time.Now().Unix())
-		g.log.Debug("compacted log", "log-bytes", logBytes, "data-bytes", data)
+		g.log.Debug("compacted log", "log-bytes", logBytes, "data-bytes", data, "idle", idle)
+		if idle {
+			dirty = false
+		}
+		if idle && time.Since(lastFree) > 10*time.Second {
+			// A write burst is over and its log is gone: hand the memory
+			// back to the OS now rather than at the scavenger's pace.
+			debug.FreeOSMemory()
+			lastFree = time.Now()
+		}
 	}
 }
 
@@ -253,7 +292,16 @@ func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
 		reqPool.Put(r)
 		return Replies{}, ErrShutdown
 	}
-	<-r.done
+	select {
+	case <-r.done:
+	case <-g.down:
+		select {
+		case <-r.done:
+		default:
+			// Queued after the batcher stopped: nobody will take r.
+			return Replies{}, ErrShutdown
+		}
+	}
 	out, err := Replies{res: r.res, first: r.first, n: len(cmds)}, r.err
 	r.cmds, r.res, r.err = nil, nil, nil
 	reqPool.Put(r)
@@ -337,7 +385,7 @@ func (g *Group) waiter() {
 }
 
 func (g *Group) finish(inf inflight) {
-	err := inf.f.Error()
+	err := g.futureError(inf.f)
 	var res *Result
 	if err == nil {
 		switch v := inf.f.Response().(type) {
@@ -355,6 +403,28 @@ func (g *Group) finish(inf inflight) {
 		r.res, r.first, r.err = res, off, err
 		off += len(r.cmds)
 		r.done <- struct{}{}
+	}
+}
+
+// errUnanswered is the outcome of an entry raft shut down without answering
+// (still in its apply queue, or committed but not applied): indeterminate.
+var errUnanswered = errors.New("raft shut down without answering")
+
+// futureError waits for f, or for raft to shut down without answering it
+// (raft does not answer the futures left in its apply queue).
+func (g *Group) futureError(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-g.raftDown:
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(100 * time.Millisecond):
+			return errUnanswered
+		}
 	}
 }
 
@@ -400,7 +470,9 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		errc := make(chan error, 1)
 		go func() {
 			e := g.raft.Shutdown().Error()
+			close(g.raftDown)
 			g.wg.Wait()
+			close(g.down)
 			errc <- e
 		}()
 		select {

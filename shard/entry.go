@@ -10,8 +10,13 @@ type Entry struct {
 	// ExpireAt is the absolute expiry time in milliseconds since the Unix
 	// epoch, or 0 when the key does not expire.
 	ExpireAt int64
-	// seq orders keys by creation, for the FIFO eviction policies.
-	seq uint64
+	// seq orders keys by creation, for the FIFO eviction policies. It wraps
+	// around at 2^32; comparisons use the distance to the store's counter.
+	seq uint32
+	// gen is the snapshot generation the entry was created in: an entry
+	// whose gen is the store's current one is in no View and may be changed
+	// in place.
+	gen uint32
 	// lru is the time of the last access in seconds since the Unix epoch.
 	lru atomic.Uint32
 	// lfu packs the logarithmic access counter (low 8 bits) and the time of
@@ -20,7 +25,7 @@ type Entry struct {
 }
 
 // Seq returns the entry's creation sequence number (FIFO order).
-func (e *Entry) Seq() uint64 { return e.seq }
+func (e *Entry) Seq() uint64 { return uint64(e.seq) }
 
 // LastAccess returns the time of the last access in seconds since the epoch.
 func (e *Entry) LastAccess() uint32 { return e.lru.Load() }
@@ -31,8 +36,8 @@ func (e *Entry) expired(now int64) bool {
 }
 
 // entryOverhead approximates the memory of one key beyond its key and value
-// bytes: the Entry struct (48 bytes), the string header and map slot (about
-// 32 bytes with the map's load factor) and allocator rounding.
+// bytes: the Entry struct (48 bytes: keep it so, it is a size class), the
+// string header and map slot (about 32 bytes with the map's load factor).
 const entryOverhead = 48 + 32
 
 // sizeClass rounds n up the way Go's allocator does for small objects, close

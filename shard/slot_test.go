@@ -1,6 +1,9 @@
 package shard
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestCRC16CheckValue(t *testing.T) {
 	if got := CRC16("123456789"); got != 0x31C3 {
@@ -30,5 +33,13 @@ func TestSlot(t *testing.T) {
 		if got := Slot([]byte(tt.key)); got != tt.want {
 			t.Errorf("Slot([]byte(%q)) = %d, want %d", tt.key, got, tt.want)
 		}
+	}
+}
+
+func TestEntryStaysInItsSizeClass(t *testing.T) {
+	// Entry is allocated once per key: growing past 48 bytes moves it to the
+	// 64-byte size class and costs 16 bytes per key.
+	if got := unsafe.Sizeof(Entry{}); got != 48 {
+		t.Fatalf("sizeof(Entry) = %d, want 48", got)
 	}
 }

@@ -14,7 +14,7 @@ type slotData struct {
 	// bytes is the accounted memory of the slot's keys.
 	bytes int64
 	// cowGen is the snapshot generation m was last copied for.
-	cowGen uint64
+	cowGen uint32
 }
 
 // Stats are counters the Store keeps for INFO. They are updated by the
@@ -33,11 +33,11 @@ type Store struct {
 	keys     int64
 	volatile int64
 	bytes    int64
-	seq      uint64
+	seq      uint32
 	stats    Stats
 
 	// snapGen is incremented by Snapshot; views counts open Views.
-	snapGen uint64
+	snapGen uint32
 	views   int
 }
 
@@ -73,11 +73,20 @@ func (s *Store) Stats() Stats { return s.stats }
 func (s *Store) SlotLen(slot int) int { return len(s.slots[slot].m) }
 
 // Seq returns the creation counter, part of the replicated state.
-func (s *Store) Seq() uint64 { return s.seq }
+func (s *Store) Seq() uint64 { return uint64(s.seq) }
 
 // SetSeq sets the creation counter (used when restoring a snapshot).
 // Caller holds Lock.
-func (s *Store) SetSeq(v uint64) { s.seq = v }
+func (s *Store) SetSeq(v uint64) { s.seq = uint32(v) }
+
+// private reports whether e is in no open View, so that it may be changed in
+// place. Caller holds Lock.
+func (s *Store) private(e *Entry) bool { return s.views == 0 || e.gen == s.snapGen }
+
+// newEntry returns an entry of the current generation.
+func (s *Store) newEntry(value []byte, expireAt int64, seq uint32) *Entry {
+	return &Entry{Value: value, ExpireAt: expireAt, seq: seq, gen: s.snapGen}
+}
 
 // Peek returns the entry of key without checking expiry and without touching
 // it. Caller holds RLock.
@@ -159,23 +168,22 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		case old.ExpireAt == 0 && expireAt != 0:
 			s.addVolatile(sd, string(key))
 		}
-		if s.views == 0 {
+		if s.private(old) {
 			// No view can see old: update it in place, which spares the
 			// map assignment and its key allocation.
 			old.Value, old.ExpireAt = value, expireAt
 			old.initAccess(now)
 			return old
 		}
-		e := &Entry{Value: value, ExpireAt: expireAt, seq: old.seq}
+		e := s.newEntry(value, expireAt, old.seq)
 		e.initAccess(now)
 		sd.m[string(key)] = e
 		return e
 	}
 	k := string(key)
-	e := &Entry{Value: value, ExpireAt: expireAt}
-	e.initAccess(now)
 	s.seq++
-	e.seq = s.seq
+	e := s.newEntry(value, expireAt, s.seq)
+	e.initAccess(now)
 	s.keys++
 	if expireAt != 0 {
 		s.addVolatile(sd, k)
@@ -213,8 +221,8 @@ func (s *Store) Mutable(key []byte) *Entry {
 	if e == nil {
 		return nil
 	}
-	if s.views > 0 {
-		c := &Entry{Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt, seq: e.seq}
+	if !s.private(e) {
+		c := s.newEntry(append([]byte(nil), e.Value...), e.ExpireAt, e.seq)
 		c.lru.Store(e.lru.Load())
 		c.lfu.Store(e.lfu.Load())
 		// The copy has its own value buffer, which Resize will account.
@@ -249,8 +257,8 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 	if e == nil || e.ExpireAt == expireAt {
 		return
 	}
-	if s.views > 0 {
-		c := &Entry{Value: e.Value, ExpireAt: e.ExpireAt, seq: e.seq}
+	if !s.private(e) {
+		c := s.newEntry(e.Value, e.ExpireAt, e.seq)
 		c.lru.Store(e.lru.Load())
 		c.lfu.Store(e.lfu.Load())
 		sd.m[string(key)] = c
@@ -363,7 +371,7 @@ func (s *Store) Restore(key string, value []byte, expireAt int64, seq uint64, no
 	if sd.m == nil {
 		sd.m = make(map[string]*Entry)
 	}
-	e := &Entry{Value: value, ExpireAt: expireAt, seq: seq}
+	e := s.newEntry(value, expireAt, uint32(seq))
 	e.initAccess(now)
 	if old := sd.m[key]; old != nil {
 		s.deleteFrom(i, []byte(key), old)

@@ -17,7 +17,7 @@ type View struct {
 func (s *Store) Snapshot() *View {
 	s.snapGen++
 	s.views++
-	v := &View{store: s, keys: s.keys, seq: s.seq}
+	v := &View{store: s, keys: s.keys, seq: uint64(s.seq)}
 	for i := range s.slots {
 		v.maps[i] = s.slots[i].m
 	}

@@ -146,7 +146,12 @@ type reader struct {
 func (r *reader) next() ([]byte, error) {
 	n, err := binary.ReadUvarint(r.r)
 	if err != nil {
-		return nil, corrupt(err)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, corrupt(err)
+		}
+		// A length that overflows 64 bits (or the reader's own error,
+		// kept in the chain).
+		return nil, fmt.Errorf("%w: block length: %w", ErrCorrupt, err)
 	}
 	if n == 0 {
 		return nil, nil

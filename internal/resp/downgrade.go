@@ -77,7 +77,8 @@ func downgradeOne(dst, src []byte) ([]byte, []byte, error) {
 		if n < 0 {
 			return append(dst, NullBulk2...), rest, nil
 		}
-		if len(rest) < n+2 {
+		// n > len(rest)-2, not len(rest) < n+2: n+2 may overflow.
+		if n > len(rest)-2 || rest[n] != '\r' || rest[n+1] != '\n' {
 			return dst, src, ErrMalformed
 		}
 		body := rest[:n]
@@ -85,7 +86,15 @@ func downgradeOne(dst, src []byte) ([]byte, []byte, error) {
 			body = body[4:]
 		}
 		if t == '!' {
+			// A simple error cannot hold CR or LF: replace them with
+			// spaces, as Redis does for error messages.
+			start := len(dst)
 			dst = AppendError(dst, string(body))
+			for i := start + 1; i < len(dst)-2; i++ {
+				if dst[i] == '\r' || dst[i] == '\n' {
+					dst[i] = ' '
+				}
+			}
 		} else {
 			dst = AppendBulk(dst, body)
 		}
@@ -97,6 +106,11 @@ func downgradeOne(dst, src []byte) ([]byte, []byte, error) {
 		}
 		if n < 0 {
 			return append(dst, NullArr2...), rest, nil
+		}
+		if n > len(rest) {
+			// Every element takes at least 3 bytes: this also keeps 2*n
+			// from overflowing.
+			return dst, src, ErrMalformed
 		}
 		elems := n
 		if t == '%' || t == '|' {

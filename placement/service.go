@@ -1,0 +1,564 @@
+package placement
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hashicorp/serf/serf"
+
+	"github.com/shoalcache/shoal/internal/logging"
+	"github.com/shoalcache/shoal/raftfsm"
+)
+
+// metaStream is the meta group's stream name on the cluster-port Mux.
+const metaStream = "meta"
+
+// Service is a node's placement service: it runs the node's serf agent
+// (membership, failure detection, discovery tags) and its replica of the
+// meta Raft group, which holds the cluster map, and it bootstraps the
+// cluster and reconciles membership into the meta group.
+//
+// Goroutines: after Start, the service runs an event loop (serf events,
+// leader hints), a tag loop (the only caller of serf.SetTags), a join loop
+// (until joined), a reconcile loop (bootstrap, meta leader duties, epoch
+// lag), plus raft's and serf's own goroutines. The meta FSM publishes maps
+// from raft's FSM goroutine.
+//
+// Every exported method is safe for concurrent use. Map, Changes and
+// LeaderHint are lock-free and cheap enough for request paths; Members
+// takes serf's locks; UpdateMap does Raft round trips.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger // the service's own logs
+	baseLog *slog.Logger // cfg.Logger, for raft and serf (they name their component)
+
+	// cur is the latest committed map, stored by the FSM.
+	cur atomic.Pointer[Map]
+	// chMu guards changes, the channel closed at the next map change.
+	chMu    sync.Mutex
+	changes chan struct{}
+
+	lead      atomic.Pointer[[]string]          // SetLeading's groups, sorted
+	hints     atomic.Pointer[map[string]string] // group id -> node id, from gossip
+	metaState atomic.Bool                       // the meta replica has Raft state
+
+	// mu serialises Start and Shutdown.
+	mu       sync.Mutex
+	shut     bool
+	shutDone chan struct{}
+	shutErr  error
+	// started is set once Start succeeded; the fields below it are written
+	// before and never change after, so readers that saw started may use
+	// them without locks.
+	started atomic.Bool
+	serfP   atomic.Pointer[serf.Serf]
+	raft    *raft.Raft
+	trans   *raft.NetworkTransport
+	closers []func() error
+
+	events        chan serf.Event
+	stop          chan struct{} // closed by Shutdown
+	tagsPoke      chan struct{}
+	hintsPoke     chan struct{}
+	reconcilePoke chan struct{}
+	leaderObs     chan raft.Observation // meta leadership changes
+	wg            sync.WaitGroup        // event loop
+	loopsWG       sync.WaitGroup        // tag and join loops
+	reconcileWG   sync.WaitGroup        // reconcile loop
+
+	// updateMu serialises UpdateMap calls on this node.
+	updateMu sync.Mutex
+
+	// Reconcile-goroutine-only state.
+	bootWait  string
+	lagSince  time.Time
+	lagWarned bool
+}
+
+// New validates cfg and returns a Service; call Start to run it.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	cfg.Join = append([]string(nil), cfg.Join...)
+	return &Service{
+		cfg:           cfg,
+		log:           lg.With("component", "placement"),
+		baseLog:       lg,
+		changes:       make(chan struct{}),
+		events:        make(chan serf.Event, 256),
+		stop:          make(chan struct{}),
+		shutDone:      make(chan struct{}),
+		tagsPoke:      make(chan struct{}, 1),
+		hintsPoke:     make(chan struct{}, 1),
+		reconcilePoke: make(chan struct{}, 1),
+		leaderObs:     make(chan raft.Observation, 16),
+	}, nil
+}
+
+// Start opens the meta group's stores and starts its Raft replica on the
+// Mux's "meta" stream, starts serf with the node's tags, and starts the
+// background loops: joining the Join addresses (retried every
+// JoinRetryInterval), bootstrap and reconciliation. It returns once
+// everything runs; joining and bootstrapping continue in the background.
+// Call it once.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.shut:
+		return ErrShutdown
+	case s.started.Load():
+		return errors.New("placement: already started")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.startRaft(); err != nil {
+		s.closeRaft()
+		return err
+	}
+	sc, err := s.newSerfConfig()
+	if err == nil {
+		var sf *serf.Serf
+		if sf, err = serf.Create(sc); err == nil {
+			s.serfP.Store(sf)
+		}
+	}
+	if err != nil {
+		s.closeRaft()
+		return fmt.Errorf("placement: start serf: %w", err)
+	}
+	s.started.Store(true)
+	s.wg.Add(1)
+	go s.eventLoop()
+	s.loopsWG.Add(2)
+	go s.tagLoop()
+	go s.joinLoop()
+	s.reconcileWG.Add(1)
+	go s.reconcileLoop()
+	poke(s.tagsPoke)
+	s.log.Info("placement service started", "node-id", s.cfg.NodeID, "gossip-addr", s.GossipAddr(),
+		"cluster-addr", s.cfg.Mux.Addr().String(), "bootstrap-expect", s.cfg.BootstrapExpect)
+	return nil
+}
+
+// startRaft opens the meta stores and transport and starts the replica.
+func (s *Service) startRaft() error {
+	var (
+		logs   raft.LogStore
+		stable raft.StableStore
+		snaps  raft.SnapshotStore
+	)
+	if s.cfg.DataDir == "" {
+		mem := raft.NewInmemStore()
+		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
+	} else {
+		dir := filepath.Join(s.cfg.DataDir, "meta")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("placement: meta data dir: %w", err)
+		}
+		bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		if err != nil {
+			return fmt.Errorf("placement: open meta log: %w", err)
+		}
+		s.closers = append(s.closers, bolt.Close)
+		fss, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logging.HCLog(s.baseLog, "meta-snapshot"))
+		if err != nil {
+			return fmt.Errorf("placement: open meta snapshots: %w", err)
+		}
+		logs, stable, snaps = bolt, bolt, fss
+	}
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return fmt.Errorf("placement: read meta state: %w", err)
+	}
+	s.metaState.Store(has)
+
+	layer, err := s.cfg.Mux.Layer(metaStream)
+	if err != nil {
+		return fmt.Errorf("placement: meta transport: %w", err)
+	}
+	// As Mux.Transport, but with a layer that closes its connections.
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  newTrackedLayer(layer),
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  logging.HCLog(s.baseLog.With("group", metaStream), "transport"),
+	})
+	s.trans = trans
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.cfg.NodeID)
+	rc.HeartbeatTimeout = s.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = s.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = s.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = s.cfg.CommitTimeout
+	rc.SnapshotInterval = s.cfg.SnapshotInterval
+	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	rc.TrailingLogs = s.cfg.TrailingLogs
+	rc.Logger = logging.HCLog(s.baseLog, "meta-raft")
+	r, err := raft.NewRaft(rc, newMetaFSM(s.publish), logs, stable, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("placement: start meta raft: %w", err)
+	}
+	s.raft = r
+	// Leadership changes wake the reconcile loop, so that a new meta leader
+	// does its duties at once rather than at the next tick.
+	r.RegisterObserver(raft.NewObserver(s.leaderObs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	}))
+	return nil
+}
+
+// closeRaft undoes a partial Start.
+func (s *Service) closeRaft() {
+	if s.raft != nil {
+		_ = s.raft.Shutdown().Error()
+	}
+	if s.trans != nil {
+		_ = s.trans.Close()
+	}
+	for _, c := range s.closers {
+		_ = c()
+	}
+	s.raft, s.trans, s.closers = nil, nil, nil
+}
+
+// serfAgent returns the serf agent, nil before Start.
+func (s *Service) serfAgent() *serf.Serf { return s.serfP.Load() }
+
+// publish makes m the current map and wakes watchers. The FSM calls it on
+// raft's FSM goroutine.
+func (s *Service) publish(m *Map) {
+	s.cur.Store(m)
+	s.chMu.Lock()
+	close(s.changes)
+	s.changes = make(chan struct{})
+	s.chMu.Unlock()
+	poke(s.tagsPoke)
+	s.log.Debug("map changed", "epoch", m.Epoch, "nodes", len(m.Nodes), "groups", len(m.Groups))
+}
+
+// Map returns the latest map committed to and applied by this node's meta
+// replica, or nil before the cluster has one. The map is immutable: use
+// Clone to derive a new one. Lock-free.
+func (s *Service) Map() *Map { return s.cur.Load() }
+
+// Changes returns a channel that is closed at the next change of Map. To
+// watch without missing a change, take the channel before reading Map:
+//
+//	for {
+//		ch := s.Changes()
+//		m := s.Map()
+//		... use m ...
+//		<-ch
+//	}
+func (s *Service) Changes() <-chan struct{} {
+	s.chMu.Lock()
+	defer s.chMu.Unlock()
+	return s.changes
+}
+
+// Wait blocks until this node holds a map with an epoch greater than epoch
+// (Wait(ctx, 0) waits for any map) and returns it. It fails with ctx's
+// error, or ErrShutdown after Shutdown.
+func (s *Service) Wait(ctx context.Context, epoch uint64) (*Map, error) {
+	for {
+		ch := s.Changes()
+		if m := s.Map(); m != nil && m.Epoch > epoch {
+			return m, nil
+		}
+		select {
+		case <-ch:
+		case <-s.stop:
+			return nil, ErrShutdown
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// IsMetaLeader reports whether this node currently leads the meta group.
+func (s *Service) IsMetaLeader() bool {
+	return s.started.Load() && s.raft.State() == raft.Leader
+}
+
+// MetaLeader returns the meta group's leader as this node knows it: its
+// node id and cluster address, or empty strings when unknown.
+func (s *Service) MetaLeader() (nodeID, clusterAddr string) {
+	if !s.started.Load() {
+		return "", ""
+	}
+	addr, id := s.raft.LeaderWithID()
+	return string(id), string(addr)
+}
+
+// UpdateMap changes the map by compare-and-set through the meta group. It
+// must run on the meta leader (else ErrNotMetaLeader; forwarding comes
+// later). fn receives a private copy of the current map that it may modify
+// and return; the new map gets Epoch = old epoch + 1 and must validate. fn
+// may return (nil, nil) for no change; its error is returned as is. The
+// entry applies only if the epoch is still the old one (else
+// ErrEpochMismatch). ErrIndeterminate means the outcome is unknown (the
+// leader lost leadership or ctx ended after proposing). Calls on one node
+// are serialised.
+func (s *Service) UpdateMap(ctx context.Context, fn func(old *Map) (*Map, error)) error {
+	if !s.started.Load() {
+		return ErrNotStarted
+	}
+	select {
+	case <-s.stop:
+		return ErrShutdown
+	default:
+	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	if s.raft.State() != raft.Leader {
+		return ErrNotMetaLeader
+	}
+	// The barrier makes the FSM hold every entry of earlier terms, so that
+	// old is the latest map.
+	if err := s.waitFuture(ctx, s.raft.Barrier(s.timeout(ctx))); err != nil {
+		if errors.Is(err, ErrIndeterminate) {
+			return ctx.Err()
+		}
+		return err
+	}
+	old := s.Map()
+	if old == nil {
+		return ErrNoMap
+	}
+	next, err := fn(old.Clone())
+	if err != nil || next == nil {
+		return err
+	}
+	next.Epoch = old.Epoch + 1
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	if err := s.apply(ctx, metaCommand{Op: opSet, Expect: old.Epoch, Map: next}); err != nil {
+		return err
+	}
+	s.log.Info("map updated", "epoch", next.Epoch)
+	return nil
+}
+
+// apply proposes cmd on the meta group and waits for its result.
+func (s *Service) apply(ctx context.Context, cmd metaCommand) error {
+	b, err := encodeCommand(cmd)
+	if err != nil {
+		return err
+	}
+	f := s.raft.Apply(b, s.timeout(ctx))
+	if err := s.waitFuture(ctx, f); err != nil {
+		return err
+	}
+	if rerr, ok := f.Response().(error); ok {
+		return rerr
+	}
+	return nil
+}
+
+// timeout returns how long raft may take to enqueue an operation: until
+// ctx's deadline, or ApplyTimeout.
+func (s *Service) timeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Millisecond)
+	}
+	return s.cfg.ApplyTimeout
+}
+
+// waitFuture waits for f or ctx, translating raft's errors. A goroutine
+// waits for f in the background; raft resolves every future by Shutdown.
+func (s *Service) waitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrIndeterminate, ctx.Err())
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrNotMetaLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: %v", ErrIndeterminate, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	}
+	return err
+}
+
+// Shutdown leaves serf gracefully (other members see this node as left),
+// stops the loops and the meta replica, shuts serf down and closes the
+// meta stores. The Mux is the caller's. If ctx ends first Shutdown returns
+// its error and the teardown goes on in the background. Later calls wait
+// for the first one's result.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		select {
+		case <-s.shutDone:
+			return s.shutErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.shut = true
+	close(s.stop)
+	started := s.started.Load()
+	s.mu.Unlock()
+	if !started {
+		close(s.shutDone)
+		return nil
+	}
+	go func() {
+		s.shutErr = s.teardown()
+		close(s.shutDone)
+	}()
+	select {
+	case <-s.shutDone:
+		return s.shutErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) teardown() error {
+	sf := s.serfAgent()
+	s.loopsWG.Wait()
+	s.handOffLeadership()
+	if err := sf.Leave(); err != nil {
+		s.log.Warn("leave gossip cluster", "err", err)
+	}
+	var errs []error
+	if err := s.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("shut down meta raft: %w", err))
+	}
+	s.reconcileWG.Wait()
+	if err := sf.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("shut down serf: %w", err))
+	}
+	s.wg.Wait()
+	if err := s.trans.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close meta transport: %w", err))
+	}
+	for _, c := range s.closers {
+		if err := c(); err != nil {
+			errs = append(errs, fmt.Errorf("close meta store: %w", err))
+		}
+	}
+	s.log.Info("placement service stopped")
+	return errors.Join(errs...)
+}
+
+// handOffLeadership transfers meta leadership to another voter, if this
+// node leads and there is one, so that the group need not wait for an
+// election timeout after this node goes.
+func (s *Service) handOffLeadership() {
+	if s.raft.State() != raft.Leader {
+		return
+	}
+	cf := s.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return
+	}
+	for _, srv := range cf.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && string(srv.ID) != s.cfg.NodeID {
+			if err := s.raft.LeadershipTransfer().Error(); err != nil {
+				s.log.Warn("transfer meta leadership", "err", err)
+			} else {
+				s.log.Info("transferred meta leadership")
+			}
+			return
+		}
+	}
+}
+
+// trackedLayer wraps a raft.StreamLayer and closes every connection it
+// accepted or dialed when it is closed. raft's NetworkTransport closes
+// neither its pooled nor its accepted connections on Close, so without this
+// their reader goroutines, here and on the peers, would outlive the meta
+// group (forever, within one process). Safe for concurrent use.
+type trackedLayer struct {
+	raft.StreamLayer
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{}
+	closed bool
+}
+
+func newTrackedLayer(l raft.StreamLayer) *trackedLayer {
+	return &trackedLayer{StreamLayer: l, conns: make(map[*trackedConn]struct{})}
+}
+
+func (l *trackedLayer) track(c net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, raftfsm.ErrMuxClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// Accept implements net.Listener.
+func (l *trackedLayer) Accept() (net.Conn, error) { return l.track(l.StreamLayer.Accept()) }
+
+// Dial implements raft.StreamLayer.
+func (l *trackedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return l.track(l.StreamLayer.Dial(address, timeout))
+}
+
+// Close implements net.Listener: it closes the layer and every tracked
+// connection.
+func (l *trackedLayer) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = make(map[*trackedConn]struct{})
+	l.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+	return l.StreamLayer.Close()
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackedLayer
+	once sync.Once
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}

@@ -1,0 +1,429 @@
+package raftfsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/shard"
+	"github.com/shoalcache/shoal/snapshot"
+)
+
+// execCall is one recorded Executor call.
+type execCall struct {
+	now  int64
+	args []string
+}
+
+// fakeExec is a deterministic Executor with a few commands:
+//
+//	SET k v   -> +OK          ECHO x  -> $x
+//	DEL k     -> :n           INCR k  -> :n (value as decimal)
+//	TIME      -> :now         other   -> -ERR unknown
+//
+// It records every call.
+type fakeExec struct {
+	mu    sync.Mutex
+	calls []execCall
+}
+
+func (x *fakeExec) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	c := execCall{now: now}
+	for _, a := range args {
+		c.args = append(c.args, string(a))
+	}
+	x.mu.Lock()
+	x.calls = append(x.calls, c)
+	x.mu.Unlock()
+	switch string(bytes.ToUpper(args[0])) {
+	case "SET":
+		st.Set(bytes.Clone(args[1]), bytes.Clone(args[2]), 0, now)
+		return resp.AppendOK(out)
+	case "DEL":
+		n := int64(0)
+		for _, k := range args[1:] {
+			if st.Delete(k) {
+				n++
+			}
+		}
+		return resp.AppendInt(out, n)
+	case "INCR":
+		n := int64(0)
+		if e := st.GetWrite(args[1], now); e != nil {
+			n, _ = strconv.ParseInt(string(e.Value), 10, 64)
+		}
+		n++
+		st.Set(bytes.Clone(args[1]), strconv.AppendInt(nil, n, 10), 0, now)
+		return resp.AppendInt(out, n)
+	case "ECHO":
+		return resp.AppendBulk(out, args[1])
+	case "TIME":
+		return resp.AppendInt(out, now)
+	}
+	return resp.AppendError(out, "ERR unknown")
+}
+
+func (x *fakeExec) recorded() []execCall {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return append([]execCall(nil), x.calls...)
+}
+
+func cmdLog(index uint64, now int64, cmds ...[][]byte) *raft.Log {
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: EncodeCommands(nil, now, cmds)}
+}
+
+func newTestFSM() (*FSM, *fakeExec) {
+	x := &fakeExec{}
+	return NewFSM(shard.New(), x, nil), x
+}
+
+func replies(t *testing.T, v interface{}) []string {
+	t.Helper()
+	r, ok := v.(*Result)
+	if !ok {
+		t.Fatalf("result is %T (%v), want *Result", v, v)
+	}
+	out := make([]string, len(r.Ends))
+	for i := range r.Ends {
+		out[i] = string(r.Reply(i))
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestApplyBatch(t *testing.T) {
+	f, x := newTestFSM()
+	bad := cmdLog(4, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x"))
+	bad.Data = bad.Data[:len(bad.Data)-1] // second command truncated
+	logs := []*raft.Log{
+		cmdLog(1, 1000, cmd("SET", "a", "1"), cmd("ECHO", "hello"), cmd("INCR", "n")),
+		{Index: 2, Term: 1, Type: raft.LogNoop},
+		{Index: 3, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a command")},
+		bad,
+		cmdLog(5, 3000, cmd("INCR", "n"), cmd("BOGUS")),
+		{Index: 6, Term: 1, Type: raft.LogCommand, Data: []byte{0x42}},
+		cmdLog(7, 4000),
+		{Index: 8, Term: 1, Type: raft.LogBarrier},
+	}
+	out := f.ApplyBatch(logs)
+	if len(out) != len(logs) {
+		t.Fatalf("%d results for %d logs", len(out), len(logs))
+	}
+	if got, want := replies(t, out[0]), []string{"+OK\r\n", "$5\r\nhello\r\n", ":1\r\n"}; !equalStrings(got, want) {
+		t.Errorf("log 1 replies %q, want %q", got, want)
+	}
+	for _, i := range []int{1, 2, 7} {
+		if out[i] != nil {
+			t.Errorf("non-command log %d gave %v, want nil", i+1, out[i])
+		}
+	}
+	for _, i := range []int{3, 5} {
+		if err, ok := out[i].(error); !ok || !errors.Is(err, ErrBadEntry) {
+			t.Errorf("malformed log %d gave %v, want ErrBadEntry", i+1, out[i])
+		}
+	}
+	if got, want := replies(t, out[4]), []string{":2\r\n", "-ERR unknown\r\n"}; !equalStrings(got, want) {
+		t.Errorf("log 5 replies %q, want %q", got, want)
+	}
+	if got := replies(t, out[6]); len(got) != 0 {
+		t.Errorf("empty entry replies %q", got)
+	}
+	// The malformed entry applied nothing, not even its valid first command.
+	var names []string
+	for _, c := range x.recorded() {
+		names = append(names, c.args[0])
+	}
+	if want := []string{"SET", "ECHO", "INCR", "INCR", "BOGUS"}; !equalStrings(names, want) {
+		t.Errorf("executor calls %q, want %q", names, want)
+	}
+	f.Store().RLock()
+	if f.Store().Peek([]byte("never")) != nil {
+		t.Error("a command of a malformed entry was applied")
+	}
+	f.Store().RUnlock()
+	if f.AppliedIndex() != 8 {
+		t.Errorf("AppliedIndex = %d, want 8", f.AppliedIndex())
+	}
+	// Apply is ApplyBatch of one.
+	if got := replies(t, f.Apply(cmdLog(9, 5000, cmd("ECHO", "one")))); !equalStrings(got, []string{"$3\r\none\r\n"}) {
+		t.Errorf("Apply replies %q", got)
+	}
+	if f.AppliedIndex() != 9 {
+		t.Errorf("AppliedIndex = %d, want 9", f.AppliedIndex())
+	}
+}
+
+func TestResultReplyIndexing(t *testing.T) {
+	r := &Result{Replies: []byte("+OK\r\n:1\r\n$0\r\n\r\n"), Ends: []int{5, 9, 15}}
+	want := []string{"+OK\r\n", ":1\r\n", "$0\r\n\r\n"}
+	for i, w := range want {
+		if got := string(r.Reply(i)); got != w {
+			t.Errorf("Reply(%d) = %q, want %q", i, got, w)
+		}
+	}
+}
+
+func TestFSMClockNeverGoesBackwards(t *testing.T) {
+	f, x := newTestFSM()
+	clocks := []int64{1000, 500, 2000, 1999, 2000, 0, 3000}
+	for i, now := range clocks {
+		got := replies(t, f.Apply(cmdLog(uint64(i+1), now, cmd("TIME"), cmd("TIME"))))
+		if got[0] != got[1] {
+			t.Errorf("commands of one entry saw different clocks: %q", got)
+		}
+	}
+	var seen []int64
+	for _, c := range x.recorded() {
+		seen = append(seen, c.now)
+	}
+	want := []int64{1000, 1000, 1000, 1000, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 3000, 3000}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("executor clocks %v, want %v", seen, want)
+	}
+	if f.Now() != 3000 {
+		t.Errorf("Now() = %d, want 3000", f.Now())
+	}
+}
+
+func expireArg(at int64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(at))
+	return string(b[:])
+}
+
+func TestInternalOps(t *testing.T) {
+	f, x := newTestFSM()
+	st := f.Store()
+	st.Lock()
+	st.Set([]byte("due"), []byte("v"), 1500, 1000)
+	st.Set([]byte("later"), []byte("v"), 9000, 1000)
+	st.Set([]byte("plain"), []byte("v"), 0, 1000)
+	st.Set([]byte("e1"), []byte("v"), 0, 1000)
+	st.Set([]byte("e2"), []byte("v"), 7000, 1000)
+	st.Unlock()
+	got := replies(t, f.Apply(cmdLog(1, 2000,
+		cmd("\x00expire", "due", expireArg(1400)),   // stale expireAt
+		cmd("\x00expire", "later", expireArg(9000)), // not due
+		cmd("\x00expire", "due", "short"),           // malformed time
+		cmd("\x00expire", "due"),                    // missing time
+		cmd("\x00expire", "missing", expireArg(1)),
+		cmd("\x00expire", "due", expireArg(1500)), // deletes
+		cmd("\x00expire", "due", expireArg(1500)), // already gone
+		cmd("\x00evict", "e1", "e2", "missing", "e1"),
+		cmd("\x00evict"),
+		cmd("\x00nonsense", "x"),
+	)))
+	want := []string{":0\r\n", ":0\r\n", ":0\r\n", ":0\r\n", ":0\r\n", ":1\r\n", ":0\r\n", ":2\r\n", ":0\r\n", "-ERR unknown internal command\r\n"}
+	if !equalStrings(got, want) {
+		t.Errorf("replies %q, want %q", got, want)
+	}
+	if n := len(x.recorded()); n != 0 {
+		t.Errorf("internal ops reached the executor %d times", n)
+	}
+	st.RLock()
+	if st.Peek([]byte("due")) != nil || st.Peek([]byte("e1")) != nil || st.Peek([]byte("e2")) != nil {
+		t.Error("expired or evicted keys still present")
+	}
+	if st.Peek([]byte("later")) == nil || st.Peek([]byte("plain")) == nil {
+		t.Error("a key was removed that should not have been")
+	}
+	if s := st.Stats(); s.ExpiredKeys != 1 || s.EvictedKeys != 2 {
+		t.Errorf("Stats = %+v, want 1 expired, 2 evicted", s)
+	}
+	st.RUnlock()
+	// Only the command name is checked for the NUL prefix.
+	f.Apply(cmdLog(2, 2000, cmd("ECHO", "\x00expire")))
+	if n := len(x.recorded()); n != 1 {
+		t.Errorf("executor calls = %d, want 1", n)
+	}
+}
+
+// memSink is a raft.SnapshotSink writing to memory.
+type memSink struct {
+	bytes.Buffer
+	closed, canceled bool
+	failAfter        int // fail writes once this many bytes were written (0: never)
+}
+
+func (s *memSink) ID() string { return "mem" }
+func (s *memSink) Cancel() error {
+	s.canceled = true
+	return nil
+}
+func (s *memSink) Close() error {
+	s.closed = true
+	return nil
+}
+func (s *memSink) Write(p []byte) (int, error) {
+	if s.failAfter > 0 && s.Len()+len(p) > s.failAfter {
+		return 0, errors.New("sink full")
+	}
+	return s.Buffer.Write(p)
+}
+
+type kv struct {
+	val string
+	exp int64
+}
+
+func storeMap(st *shard.Store) map[string]kv {
+	st.RLock()
+	defer st.RUnlock()
+	m := map[string]kv{}
+	for i := 0; i < shard.NumSlots; i++ {
+		st.RangeSlot(i, func(k string, e *shard.Entry) bool {
+			m[k] = kv{string(e.Value), e.ExpireAt}
+			return true
+		})
+	}
+	return m
+}
+
+func sameMap(t *testing.T, what string, got, want map[string]kv) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d keys, want %d", what, len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: key %q = %+v, want %+v", what, k, got[k], w)
+			return
+		}
+	}
+}
+
+func TestSnapshotPersistWhileApplying(t *testing.T) {
+	f, _ := newTestFSM()
+	idx := uint64(0)
+	apply := func(now int64, cmds ...[][]byte) {
+		idx++
+		if _, ok := f.Apply(cmdLog(idx, now, cmds...)).(*Result); !ok {
+			t.Fatalf("apply %d failed", idx)
+		}
+	}
+	for i := 0; i < 2000; i++ {
+		apply(1000+int64(i), cmd("SET", fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
+	}
+	want := storeMap(f.Store())
+	wantNow := f.Now()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+
+	// Keep applying while the snapshot is persisted.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			idx := uint64(10_000 + i)
+			f.Apply(cmdLog(idx, 50_000+int64(i),
+				cmd("SET", fmt.Sprintf("k%d", i), "changed"),
+				cmd("DEL", fmt.Sprintf("k%d", (i+1000)%2000)),
+				cmd("SET", fmt.Sprintf("new%d", i), "x")))
+		}
+	}()
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatalf("Persist: %v", err)
+	}
+	<-done
+	if !sink.closed || sink.canceled {
+		t.Fatalf("sink closed=%v canceled=%v", sink.closed, sink.canceled)
+	}
+	restored := shard.New()
+	meta, err := snapshot.Read(bytes.NewReader(sink.Bytes()), restored)
+	if err != nil {
+		t.Fatalf("reading the persisted snapshot: %v", err)
+	}
+	sameMap(t, "persisted snapshot", storeMap(restored), want)
+	if meta.Now != wantNow {
+		t.Errorf("snapshot Now = %d, want %d", meta.Now, wantNow)
+	}
+	if got := storeMap(f.Store()); got["k1500"].val != "changed" || got["k0"].val != "" || len(got) != 3000 {
+		t.Errorf("live store did not take the later writes: %d keys", len(got))
+	}
+}
+
+func TestPersistFailureCancelsSink(t *testing.T) {
+	f, _ := newTestFSM()
+	for i := 0; i < 3000; i++ {
+		f.Apply(cmdLog(uint64(i+1), 1, cmd("SET", fmt.Sprintf("k%d", i), "some value")))
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	sink := &memSink{failAfter: 100}
+	if err := snap.Persist(sink); err == nil {
+		t.Fatal("Persist succeeded on a failing sink")
+	}
+	if !sink.canceled || sink.closed {
+		t.Fatalf("sink closed=%v canceled=%v, want canceled", sink.closed, sink.canceled)
+	}
+}
+
+func TestRestoreReplacesStore(t *testing.T) {
+	src, _ := newTestFSM()
+	src.Apply(cmdLog(1, 7777, cmd("SET", "a", "1"), cmd("SET", "b", "2")))
+	snap, err := src.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+
+	dst, _ := newTestFSM()
+	dst.Apply(cmdLog(1, 100, cmd("SET", "old", "x"), cmd("SET", "a", "stale")))
+	store := dst.Store()
+	if err := dst.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if dst.Store() != store {
+		t.Error("Restore changed the store pointer readers hold")
+	}
+	sameMap(t, "restored store", storeMap(dst.Store()), map[string]kv{"a": {"1", 0}, "b": {"2", 0}})
+	if dst.Now() != 7777 {
+		t.Errorf("Now after Restore = %d, want 7777", dst.Now())
+	}
+	// The restored store keeps working, including creation numbers.
+	dst.Apply(cmdLog(2, 8000, cmd("SET", "c", "3")))
+	store.RLock()
+	if e := store.Peek([]byte("c")); e == nil || e.Seq() != 3 {
+		t.Errorf("new key after Restore: %+v", e)
+	}
+	store.RUnlock()
+
+	// A corrupt snapshot is refused and leaves the store alone.
+	bad := bytes.Clone(sink.Bytes())
+	bad[len(bad)/2] ^= 0xff
+	if err := dst.Restore(io.NopCloser(bytes.NewReader(bad))); err == nil {
+		t.Fatal("Restore accepted a corrupt snapshot")
+	}
+	sameMap(t, "store after failed Restore", storeMap(dst.Store()), map[string]kv{"a": {"1", 0}, "b": {"2", 0}, "c": {"3", 0}})
+}

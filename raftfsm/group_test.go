@@ -1,0 +1,413 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testConfig is DefaultConfig for a single-voter group on an in-memory
+// transport, with short timeouts so that it elects itself quickly.
+func testConfig(dataDir string) Config {
+	cfg := DefaultConfig()
+	cfg.GroupID = "g0"
+	cfg.NodeID = "n1"
+	addr, trans := raft.NewInmemTransport("n1")
+	cfg.Transport = trans
+	cfg.Bootstrap = []raft.Server{{Suffrage: raft.Voter, ID: cfg.NodeID, Address: addr}}
+	cfg.DataDir = dataDir
+	cfg.HeartbeatTimeout = 50 * time.Millisecond
+	cfg.ElectionTimeout = 50 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 50 * time.Millisecond
+	return cfg
+}
+
+func shutdown(t *testing.T, g *Group) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// startGroup starts a group and waits until it is ready. It is shut down at
+// the end of the test (a second Shutdown is harmless).
+func startGroup(t *testing.T, cfg Config) (*Group, *fakeExec) {
+	t.Helper()
+	x := &fakeExec{}
+	g, err := NewGroup(cfg, shard.New(), x)
+	if err != nil {
+		t.Fatalf("NewGroup: %v", err)
+	}
+	t.Cleanup(func() { shutdown(t, g) })
+	eventually(t, 10*time.Second, "the group to become ready", g.Ready)
+	return g, x
+}
+
+func propose(t *testing.T, g *Group, cmds ...[][]byte) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := g.Propose(ctx, cmds)
+	if err != nil {
+		t.Fatalf("Propose: %v", err)
+	}
+	if r.Len() != len(cmds) {
+		t.Fatalf("%d replies for %d commands", r.Len(), len(cmds))
+	}
+	out := make([]string, r.Len())
+	for i := range out {
+		out[i] = string(r.Get(i))
+	}
+	return out
+}
+
+func TestConfigValidate(t *testing.T) {
+	base := testConfig("")
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		ok     bool
+	}{
+		{"valid", func(*Config) {}, true},
+		{"no group", func(c *Config) { c.GroupID = "" }, false},
+		{"no node", func(c *Config) { c.NodeID = "" }, false},
+		{"no transport", func(c *Config) { c.Transport = nil }, false},
+		{"lease above heartbeat", func(c *Config) { c.LeaderLeaseTimeout = c.HeartbeatTimeout + 1 }, false},
+		{"heartbeat above election", func(c *Config) { c.HeartbeatTimeout = c.ElectionTimeout + 1 }, false},
+		{"zero batch", func(c *Config) { c.MaxBatchCommands = 0 }, false},
+		{"zero inflight", func(c *Config) { c.MaxInflight = 0 }, false},
+		{"append entries too large", func(c *Config) { c.MaxAppendEntries = 2000 }, false},
+	}
+	for _, tt := range tests {
+		c := base
+		tt.mutate(&c)
+		if err := c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v", tt.name, err)
+		}
+	}
+	if _, err := NewGroup(Config{}, shard.New(), &fakeExec{}); err == nil {
+		t.Error("NewGroup accepted an empty Config")
+	}
+}
+
+func TestGroupProposeConcurrent(t *testing.T) {
+	g, x := startGroup(t, testConfig(""))
+	const workers, perWorker = 32, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctr := fmt.Sprintf("ctr:%d", w)
+			for i := 0; i < perWorker; i++ {
+				id := fmt.Sprintf("%d-%d", w, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				r, err := g.Propose(ctx, [][][]byte{cmd("INCR", ctr), cmd("ECHO", id), cmd("INCR", ctr)})
+				cancel()
+				if err != nil {
+					errs <- fmt.Errorf("worker %d proposal %d: %w", w, i, err)
+					return
+				}
+				want := []string{
+					":" + strconv.Itoa(2*i+1) + "\r\n",
+					"$" + strconv.Itoa(len(id)) + "\r\n" + id + "\r\n",
+					":" + strconv.Itoa(2*i+2) + "\r\n",
+				}
+				if r.Len() != 3 {
+					errs <- fmt.Errorf("worker %d proposal %d: %d replies", w, i, r.Len())
+					return
+				}
+				for j, wj := range want {
+					if got := string(r.Get(j)); got != wj {
+						errs <- fmt.Errorf("worker %d proposal %d reply %d = %q, want %q", w, i, j, got, wj)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+	proposals := uint64(workers * perWorker)
+	if n := len(x.recorded()); n != 3*int(proposals) {
+		t.Errorf("executor ran %d commands, want %d", n, 3*proposals)
+	}
+	last := g.Raft().LastIndex()
+	t.Logf("%d proposals in %d log entries", proposals, last)
+	if last >= proposals {
+		t.Errorf("no group commit: raft LastIndex %d for %d proposals", last, proposals)
+	}
+	st := g.Store()
+	st.RLock()
+	defer st.RUnlock()
+	for w := 0; w < workers; w++ {
+		e := st.Peek([]byte(fmt.Sprintf("ctr:%d", w)))
+		if e == nil || string(e.Value) != strconv.Itoa(2*perWorker) {
+			t.Errorf("ctr:%d = %v", w, e)
+		}
+	}
+}
+
+func TestGroupProposeAfterShutdown(t *testing.T) {
+	g, _ := startGroup(t, testConfig(""))
+	propose(t, g, cmd("SET", "k", "v"))
+	shutdown(t, g)
+	if g.Ready() || g.IsLeader() {
+		t.Error("a shut-down group reports leadership")
+	}
+	_, err := g.Propose(context.Background(), [][][]byte{cmd("SET", "k", "w")})
+	if !errors.Is(err, ErrShutdown) && !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Propose after Shutdown: err = %v, want ErrShutdown or ErrNotLeader", err)
+	}
+	shutdown(t, g) // twice is harmless
+}
+
+// TestGroupProposeDuringShutdown proposes from many goroutines while the
+// group shuts down: every Propose must return, with replies or an error.
+func TestGroupProposeDuringShutdown(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		g, _ := startGroup(t, testConfig(""))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var unexpected []error
+		var ok int
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					id := fmt.Sprintf("%d-%d", w, i)
+					r, err := g.Propose(context.Background(), [][][]byte{cmd("ECHO", id)})
+					mu.Lock()
+					switch {
+					case err == nil:
+						ok++
+						if got := string(r.Get(0)); got != "$"+strconv.Itoa(len(id))+"\r\n"+id+"\r\n" {
+							unexpected = append(unexpected, fmt.Errorf("reply %q for %s", got, id))
+						}
+					case errors.Is(err, ErrShutdown), errors.Is(err, ErrNotLeader), errors.Is(err, ErrIndeterminate):
+					default:
+						unexpected = append(unexpected, err)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		eventually(t, 10*time.Second, "some proposals to succeed", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return ok > 50
+		})
+		shutdown(t, g)
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Propose calls still blocked 10s after Shutdown returned", round)
+		}
+		for _, err := range unexpected {
+			t.Errorf("round %d: %v", round, err)
+		}
+	}
+}
+
+func storeHas(t *testing.T, st *shard.Store, want map[string]string) {
+	t.Helper()
+	st.RLock()
+	defer st.RUnlock()
+	if st.Len() != int64(len(want)) {
+		t.Errorf("store has %d keys, want %d", st.Len(), len(want))
+	}
+	for k, v := range want {
+		e := st.Peek([]byte(k))
+		if e == nil || string(e.Value) != v {
+			t.Errorf("key %q = %v, want %q", k, e, v)
+			return
+		}
+	}
+}
+
+func TestGroupRestartFromDataDir(t *testing.T) {
+	for _, withSnapshot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("snapshot=%v", withSnapshot), func(t *testing.T) {
+			dir := t.TempDir()
+			want := map[string]string{}
+			g, _ := startGroup(t, testConfig(dir))
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 25; i++ {
+						k, v := fmt.Sprintf("k%d-%d", w, i), fmt.Sprintf("v%d", i)
+						if _, err := g.Propose(context.Background(), [][][]byte{cmd("SET", k, v)}); err != nil {
+							t.Errorf("Propose: %v", err)
+							return
+						}
+						mu.Lock()
+						want[k] = v
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if withSnapshot {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if err := g.Snapshot(ctx); err != nil {
+					t.Fatalf("Snapshot: %v", err)
+				}
+				cancel()
+				// Writes after the snapshot live only in the log.
+				propose(t, g, cmd("SET", "after", "snap"), cmd("DEL", "k0-0"))
+				want["after"] = "snap"
+				delete(want, "k0-0")
+			}
+			storeHas(t, g.Store(), want)
+			shutdown(t, g)
+
+			g2, _ := startGroup(t, testConfig(dir))
+			storeHas(t, g2.Store(), want)
+			// And it keeps taking writes.
+			if got := propose(t, g2, cmd("INCR", "n")); got[0] != ":1\r\n" {
+				t.Fatalf("INCR after restart = %q", got[0])
+			}
+		})
+	}
+}
+
+// logStoreOf digs raft's log store out of r, to check compaction.
+func logStoreOf(t *testing.T, r *raft.Raft) raft.LogStore {
+	t.Helper()
+	f := reflect.ValueOf(r).Elem().FieldByName("logs")
+	if !f.IsValid() {
+		t.Fatal("raft.Raft has no logs field any more: update logStoreOf")
+	}
+	ls, ok := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(raft.LogStore)
+	if !ok {
+		t.Fatal("raft.Raft.logs is not a LogStore")
+	}
+	return ls
+}
+
+func statUint(t *testing.T, g *Group, key string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(g.Raft().Stats()[key], 10, 64)
+	if err != nil {
+		t.Fatalf("raft stat %s: %v", key, err)
+	}
+	return n
+}
+
+// dataDirs runs f for a group kept in memory and for one with a data
+// directory (raft-boltdb log, file snapshots).
+func dataDirs(t *testing.T, f func(t *testing.T, dir string)) {
+	t.Run("memory", func(t *testing.T) { f(t, "") })
+	t.Run("datadir", func(t *testing.T) { f(t, t.TempDir()) })
+}
+
+// waitCompacted waits until raft has taken a snapshot and the log store's
+// first index is past minFirst.
+func waitCompacted(t *testing.T, g *Group, logs raft.LogStore, minFirst uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		idx, err := logs.FirstIndex()
+		if err == nil && idx > minFirst && statUint(t, g, "last_snapshot_index") > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log not compacted after 10s: FirstIndex %d (%v), raft stats %v", idx, err, g.Raft().Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestGroupSnapshotsCompactLog(t *testing.T) { dataDirs(t, testSnapshotsCompactLog) }
+
+func testSnapshotsCompactLog(t *testing.T, dir string) {
+	cfg := testConfig(dir)
+	cfg.SnapshotThreshold = 50
+	cfg.TrailingLogs = 10
+	cfg.SnapshotInterval = 10 * time.Millisecond
+	cfg.MaxBatchCommands = 1 // one entry per proposal
+	g, _ := startGroup(t, cfg)
+	logs := logStoreOf(t, g.Raft())
+	first, err := logs.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		propose(t, g, cmd("SET", fmt.Sprintf("k%d", i%20), strconv.Itoa(i)))
+	}
+	waitCompacted(t, g, logs, first+100)
+	// Without new writes, snapshots keep coming until the log is down to
+	// less than SnapshotThreshold entries beyond TrailingLogs.
+	eventually(t, 10*time.Second, "the log to shrink to its bound", func() bool {
+		last, err1 := logs.LastIndex()
+		firstNow, err2 := logs.FirstIndex()
+		return err1 == nil && err2 == nil && last-firstNow+1 <= cfg.SnapshotThreshold+cfg.TrailingLogs
+	})
+}
+
+func TestGroupCompactsLogByBytes(t *testing.T) { dataDirs(t, testCompactsLogByBytes) }
+
+func testCompactsLogByBytes(t *testing.T, dir string) {
+	cfg := testConfig(dir)
+	cfg.SnapshotThreshold = 1 << 30 // the entry-count rule never fires
+	cfg.SnapshotInterval = time.Hour
+	cfg.TrailingLogs = 5
+	cfg.CompactMinBytes = 64 << 10
+	cfg.CompactMinBytesMemory = 64 << 10
+	cfg.CompactCheckInterval = 10 * time.Millisecond
+	g, _ := startGroup(t, cfg)
+	logs := logStoreOf(t, g.Raft())
+	val := string(make([]byte, 4096))
+	// Overwriting one key: the data stays ~4 KB while the log grows.
+	for i := 0; i < 64; i++ {
+		propose(t, g, cmd("SET", "k", val))
+	}
+	waitCompacted(t, g, logs, 1)
+	// The rule keeps firing until the log since the last snapshot is small.
+	eventually(t, 10*time.Second, "the log bytes since the last snapshot to drop below CompactMinBytes", func() bool {
+		return g.FSM().LogBytesSinceSnapshot() < cfg.CompactMinBytes
+	})
+}

@@ -1,0 +1,622 @@
+package shard
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// b returns a fresh copy of s as bytes (the store keeps the slices it is given).
+func b(s string) []byte { return []byte(s) }
+
+// testSeed returns the seed of a randomized test: SHOAL_SEED when set (to
+// replay a failure), otherwise a fresh one. It logs the seed either way.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SHOAL_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("bad SHOAL_SEED %q: %v", v, err)
+		}
+		seed = s
+	}
+	t.Logf("seed %d (replay with SHOAL_SEED=%d)", seed, seed)
+	return seed
+}
+
+// checkInvariants recomputes the store's counters from its maps and compares
+// them with the incrementally maintained ones.
+func checkInvariants(t *testing.T, s *Store) {
+	t.Helper()
+	var keys, volatile, bytesTotal int64
+	for i := range s.slots {
+		sd := &s.slots[i]
+		var slotBytes int64
+		for k, e := range sd.m {
+			if Slot(k) != i {
+				t.Fatalf("key %q stored in slot %d, belongs to %d", k, i, Slot(k))
+			}
+			keys++
+			slotBytes += entrySize(len(k), cap(e.Value))
+			_, inIndex := sd.volatile[k]
+			if (e.ExpireAt != 0) != inIndex {
+				t.Fatalf("key %q: ExpireAt=%d but in volatile index=%v", k, e.ExpireAt, inIndex)
+			}
+			if e.ExpireAt != 0 {
+				volatile++
+			}
+		}
+		for k := range sd.volatile {
+			if sd.m[k] == nil {
+				t.Fatalf("volatile index of slot %d holds missing key %q", i, k)
+			}
+		}
+		if slotBytes != sd.bytes {
+			t.Fatalf("slot %d: accounted %d bytes, entries take %d", i, sd.bytes, slotBytes)
+		}
+		bytesTotal += slotBytes
+	}
+	if keys != s.Len() {
+		t.Fatalf("Len() = %d, maps hold %d keys", s.Len(), keys)
+	}
+	if volatile != s.VolatileLen() {
+		t.Fatalf("VolatileLen() = %d, maps hold %d keys with a TTL", s.VolatileLen(), volatile)
+	}
+	if bytesTotal != s.Bytes() {
+		t.Fatalf("Bytes() = %d, entries take %d", s.Bytes(), bytesTotal)
+	}
+}
+
+// keyInSlot returns a key that hashes to slot.
+func keyInSlot(t *testing.T, slot int, prefix string) string {
+	t.Helper()
+	for i := 0; i < 1<<22; i++ {
+		k := prefix + strconv.Itoa(i)
+		if Slot(k) == slot {
+			return k
+		}
+	}
+	t.Fatalf("no key found for slot %d", slot)
+	return ""
+}
+
+func TestSetGetPeekExists(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	if e := s.Get(b("k"), 1000, 0); e != nil {
+		t.Fatalf("Get on empty store = %v", e)
+	}
+	e1 := s.Set(b("k"), b("v1"), 0, 1000)
+	if string(e1.Value) != "v1" || e1.ExpireAt != 0 {
+		t.Fatalf("Set returned %q/%d", e1.Value, e1.ExpireAt)
+	}
+	s.Set(b("other"), b("x"), 0, 1000)
+	if got := s.Get(b("k"), 1000, 0); got == nil || string(got.Value) != "v1" {
+		t.Fatalf("Get(k) = %v, want v1", got)
+	}
+	if got := s.Peek(b("k")); got == nil || string(got.Value) != "v1" {
+		t.Fatalf("Peek(k) = %v, want v1", got)
+	}
+	if !s.Exists(b("k"), 1000) || s.Exists(b("nope"), 1000) {
+		t.Fatal("Exists wrong")
+	}
+	seq := s.Peek(b("k")).Seq()
+	if seq != 1 || s.Peek(b("other")).Seq() != 2 {
+		t.Fatalf("creation numbers %d, %d; want 1, 2", seq, s.Peek(b("other")).Seq())
+	}
+	// Overwrite keeps the key's creation number and replaces value and TTL.
+	s.Set(b("k"), b("v2"), 5000, 2000)
+	got := s.Get(b("k"), 2000, 0)
+	if got == nil || string(got.Value) != "v2" || got.ExpireAt != 5000 || got.Seq() != seq {
+		t.Fatalf("after overwrite Get(k) = %+v", got)
+	}
+	if s.Len() != 2 || s.VolatileLen() != 1 || s.Seq() != 2 {
+		t.Fatalf("Len=%d VolatileLen=%d Seq=%d, want 2 1 2", s.Len(), s.VolatileLen(), s.Seq())
+	}
+	// Overwrite without TTL makes it persistent again.
+	s.Set(b("k"), b("v3"), 0, 2000)
+	if s.VolatileLen() != 0 || s.Peek(b("k")).ExpireAt != 0 {
+		t.Fatalf("VolatileLen=%d ExpireAt=%d after persistent overwrite", s.VolatileLen(), s.Peek(b("k")).ExpireAt)
+	}
+	// Empty key and empty value are legal.
+	s.Set(b(""), b(""), 0, 2000)
+	if e := s.Get(b(""), 2000, 0); e == nil || len(e.Value) != 0 {
+		t.Fatalf("empty key: %v", e)
+	}
+	checkInvariants(t, s)
+}
+
+func TestGetNeverReturnsExpired(t *testing.T) {
+	tests := []struct {
+		name     string
+		expireAt int64
+		now      int64
+		live     bool
+	}{
+		{"no ttl", 0, 1 << 40, true},
+		{"future", 2000, 1999, true},
+		{"exactly due", 2000, 2000, false},
+		{"past", 2000, 2001, false},
+		{"long past", 1, 1 << 40, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New()
+			s.Lock()
+			defer s.Unlock()
+			s.Set(b("k"), b("v"), tt.expireAt, 1000)
+			if got := s.Get(b("k"), tt.now, 0) != nil; got != tt.live {
+				t.Errorf("Get live = %v, want %v", got, tt.live)
+			}
+			if got := s.Exists(b("k"), tt.now); got != tt.live {
+				t.Errorf("Exists = %v, want %v", got, tt.live)
+			}
+			// Reads never delete: the key is still counted.
+			if s.Len() != 1 || s.Peek(b("k")) == nil {
+				t.Errorf("read deleted the key: Len=%d", s.Len())
+			}
+			if s.Stats().ExpiredKeys != 0 {
+				t.Errorf("read counted an expiry")
+			}
+		})
+	}
+}
+
+func TestGetWriteDeletesExpired(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	s.Set(b("live"), b("1"), 5000, 1000)
+	s.Set(b("dead"), b("2"), 1500, 1000)
+	s.Set(b("plain"), b("3"), 0, 1000)
+	if e := s.GetWrite(b("live"), 2000); e == nil || string(e.Value) != "1" {
+		t.Fatalf("GetWrite(live) = %v", e)
+	}
+	if e := s.GetWrite(b("plain"), 2000); e == nil || string(e.Value) != "3" {
+		t.Fatalf("GetWrite(plain) = %v", e)
+	}
+	if e := s.GetWrite(b("missing"), 2000); e != nil {
+		t.Fatalf("GetWrite(missing) = %v", e)
+	}
+	if s.Stats().ExpiredKeys != 0 {
+		t.Fatal("ExpiredKeys counted without an expired key")
+	}
+	if e := s.GetWrite(b("dead"), 2000); e != nil {
+		t.Fatalf("GetWrite(dead) = %v, want nil", e)
+	}
+	if s.Peek(b("dead")) != nil {
+		t.Fatal("GetWrite left the expired key in place")
+	}
+	if st := s.Stats(); st.ExpiredKeys != 1 || st.EvictedKeys != 0 {
+		t.Fatalf("Stats = %+v, want 1 expired", st)
+	}
+	if s.Len() != 2 || s.VolatileLen() != 1 {
+		t.Fatalf("Len=%d VolatileLen=%d, want 2 1", s.Len(), s.VolatileLen())
+	}
+	// A second GetWrite on the now-missing key counts nothing more.
+	s.GetWrite(b("dead"), 3000)
+	if s.Stats().ExpiredKeys != 1 {
+		t.Fatalf("ExpiredKeys = %d after second GetWrite", s.Stats().ExpiredKeys)
+	}
+	checkInvariants(t, s)
+}
+
+func TestExpire(t *testing.T) {
+	tests := []struct {
+		name     string
+		expireAt int64 // the key's TTL
+		arg      int64 // expireAt passed to Expire
+		now      int64
+		deleted  bool
+	}{
+		{"due and matching", 2000, 2000, 2000, true},
+		{"overdue and matching", 2000, 2000, 9000, true},
+		{"not yet due", 2000, 2000, 1999, false},
+		{"rewritten ttl", 3000, 2000, 9000, false},
+		{"persistent key", 0, 0, 9000, false},
+		{"persistent key, stale expireAt", 0, 2000, 9000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New()
+			s.Lock()
+			defer s.Unlock()
+			s.Set(b("k"), b("v"), tt.expireAt, 1000)
+			if got := s.Expire(b("k"), tt.arg, tt.now); got != tt.deleted {
+				t.Fatalf("Expire = %v, want %v", got, tt.deleted)
+			}
+			if (s.Peek(b("k")) == nil) != tt.deleted {
+				t.Fatalf("key present = %v after Expire", s.Peek(b("k")) != nil)
+			}
+			want := int64(0)
+			if tt.deleted {
+				want = 1
+			}
+			if s.Stats().ExpiredKeys != want {
+				t.Fatalf("ExpiredKeys = %d, want %d", s.Stats().ExpiredKeys, want)
+			}
+			checkInvariants(t, s)
+		})
+	}
+	s := New()
+	if s.Expire(b("missing"), 1, 10) {
+		t.Fatal("Expire on a missing key returned true")
+	}
+}
+
+func TestSetExpire(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	s.Set(b("k"), b("v"), 0, 1000)
+	s.SetExpire(b("k"), 5000)
+	if e := s.Peek(b("k")); e.ExpireAt != 5000 || s.VolatileLen() != 1 {
+		t.Fatalf("ExpireAt=%d VolatileLen=%d", e.ExpireAt, s.VolatileLen())
+	}
+	s.SetExpire(b("k"), 6000) // change: still one volatile key
+	if e := s.Peek(b("k")); e.ExpireAt != 6000 || s.VolatileLen() != 1 {
+		t.Fatalf("ExpireAt=%d VolatileLen=%d", e.ExpireAt, s.VolatileLen())
+	}
+	s.SetExpire(b("k"), 6000) // no-op
+	if s.VolatileLen() != 1 {
+		t.Fatalf("VolatileLen=%d", s.VolatileLen())
+	}
+	if s.Get(b("k"), 6000, 0) != nil || s.Get(b("k"), 5999, 0) == nil {
+		t.Fatal("Get does not honour the new expiry")
+	}
+	s.SetExpire(b("k"), 0) // persist
+	if e := s.Peek(b("k")); e.ExpireAt != 0 || s.VolatileLen() != 0 {
+		t.Fatalf("ExpireAt=%d VolatileLen=%d after persist", e.ExpireAt, s.VolatileLen())
+	}
+	s.SetExpire(b("missing"), 100) // no-op on a missing key
+	if s.Len() != 1 || s.VolatileLen() != 0 || s.Peek(b("missing")) != nil {
+		t.Fatalf("SetExpire created a key: Len=%d", s.Len())
+	}
+	if string(s.Peek(b("k")).Value) != "v" {
+		t.Fatal("SetExpire changed the value")
+	}
+	checkInvariants(t, s)
+}
+
+func TestDeleteAndEvict(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	s.Set(b("a"), b("1"), 0, 1000)
+	s.Set(b("b"), b("2"), 1500, 1000)
+	if !s.Delete(b("a")) || s.Delete(b("a")) {
+		t.Fatal("Delete should report true once, then false")
+	}
+	// Delete removes expired keys too, without counting them as expired.
+	if !s.Delete(b("b")) {
+		t.Fatal("Delete of an expired key returned false")
+	}
+	if s.Len() != 0 || s.VolatileLen() != 0 || s.Bytes() != 0 || s.Stats() != (Stats{}) {
+		t.Fatalf("Len=%d VolatileLen=%d Bytes=%d Stats=%+v", s.Len(), s.VolatileLen(), s.Bytes(), s.Stats())
+	}
+	s.Set(b("c"), b("3"), 0, 1000)
+	if !s.Evict(b("c")) || s.Evict(b("c")) {
+		t.Fatal("Evict should report true once, then false")
+	}
+	if st := s.Stats(); st.EvictedKeys != 1 || st.ExpiredKeys != 0 {
+		t.Fatalf("Stats = %+v, want 1 evicted", st)
+	}
+	checkInvariants(t, s)
+}
+
+func TestMutableResize(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	if s.Mutable(b("missing")) != nil {
+		t.Fatal("Mutable(missing) != nil")
+	}
+	s.Set(b("k"), b("hello"), 7000, 1000)
+	for i := 0; i < 200; i++ {
+		e := s.Mutable(b("k"))
+		oldCap := cap(e.Value)
+		e.Value = append(e.Value, "-more"...)
+		s.Resize(b("k"), e, oldCap)
+		checkInvariants(t, s)
+	}
+	e := s.Peek(b("k"))
+	want := "hello" + string(bytes.Repeat(b("-more"), 200))
+	if string(e.Value) != want || e.ExpireAt != 7000 {
+		t.Fatalf("value %d bytes, ExpireAt %d", len(e.Value), e.ExpireAt)
+	}
+	if s.Bytes() != entrySize(1, cap(e.Value)) {
+		t.Fatalf("Bytes() = %d, want %d", s.Bytes(), entrySize(1, cap(e.Value)))
+	}
+	s.Delete(b("k"))
+	if s.Bytes() != 0 {
+		t.Fatalf("Bytes() = %d after deleting everything", s.Bytes())
+	}
+}
+
+func TestBytesAccounting(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	if s.Bytes() != 0 {
+		t.Fatalf("empty store has %d bytes", s.Bytes())
+	}
+	prev := int64(0)
+	for _, n := range []int{0, 1, 100, 1000, 10000, 100000} {
+		s.Set(b(fmt.Sprintf("k%d", n)), make([]byte, n), 0, 1000)
+		if s.Bytes() <= prev {
+			t.Fatalf("Bytes() = %d after adding a %d-byte value, was %d", s.Bytes(), n, prev)
+		}
+		prev = s.Bytes()
+	}
+	// A value's size dominates its accounting.
+	one := New()
+	one.Set(b("k"), make([]byte, 1<<20), 0, 0)
+	if one.Bytes() < 1<<20 || one.Bytes() > 1<<20+4096 {
+		t.Fatalf("1 MB value accounted as %d bytes", one.Bytes())
+	}
+	// Growing and shrinking through overwrite.
+	s.Set(b("k0"), make([]byte, 5000), 0, 1000)
+	if s.Bytes() <= prev {
+		t.Fatalf("overwrite with a larger value did not grow Bytes")
+	}
+	s.Set(b("k0"), nil, 9000, 1000)
+	s.SetExpire(b("k1"), 9000)
+	checkInvariants(t, s)
+	for _, n := range []int{0, 1, 100, 1000, 10000, 100000} {
+		s.Delete(b(fmt.Sprintf("k%d", n)))
+	}
+	if s.Bytes() != 0 || s.Len() != 0 || s.VolatileLen() != 0 {
+		t.Fatalf("after deleting everything Bytes=%d Len=%d VolatileLen=%d", s.Bytes(), s.Len(), s.VolatileLen())
+	}
+}
+
+func TestFlushAndFlushSlot(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	tag := "{tag}"
+	slot := Slot(tag)
+	for i := 0; i < 10; i++ {
+		exp := int64(0)
+		if i%2 == 0 {
+			exp = 9000
+		}
+		s.Set(b(fmt.Sprintf("%s%d", tag, i)), b("v"), exp, 1000)
+		s.Set(b(fmt.Sprintf("other%d", i)), b("v"), exp, 1000)
+	}
+	others := int64(0)
+	for i := 0; i < 10; i++ {
+		if Slot(fmt.Sprintf("other%d", i)) != slot {
+			others++
+		}
+	}
+	before := s.Len()
+	if s.SlotLen(slot) != int(before-others) {
+		t.Fatalf("SlotLen = %d, want %d", s.SlotLen(slot), before-others)
+	}
+	n := s.FlushSlot(slot)
+	if n != int(before-others) || s.SlotLen(slot) != 0 || s.Len() != others {
+		t.Fatalf("FlushSlot = %d, SlotLen=%d Len=%d", n, s.SlotLen(slot), s.Len())
+	}
+	if s.Peek(b(tag+"0")) != nil {
+		t.Fatal("FlushSlot left a key of the slot")
+	}
+	for i := 0; i < 10; i++ {
+		k := fmt.Sprintf("other%d", i)
+		if Slot(k) != slot && s.Peek(b(k)) == nil {
+			t.Fatalf("FlushSlot removed %q of another slot", k)
+		}
+	}
+	checkInvariants(t, s)
+	if s.FlushSlot(slot) != 0 {
+		t.Fatal("FlushSlot of an empty slot returned keys")
+	}
+	// The slot is usable again.
+	s.Set(b(tag+"x"), b("v"), 9000, 1000)
+	checkInvariants(t, s)
+	s.Flush()
+	if s.Len() != 0 || s.VolatileLen() != 0 || s.Bytes() != 0 || s.Peek(b(tag+"x")) != nil {
+		t.Fatalf("after Flush Len=%d VolatileLen=%d Bytes=%d", s.Len(), s.VolatileLen(), s.Bytes())
+	}
+	checkInvariants(t, s)
+	s.Set(b("again"), b("v"), 0, 1000)
+	if s.Get(b("again"), 1000, 0) == nil || s.Len() != 1 {
+		t.Fatal("store unusable after Flush")
+	}
+	checkInvariants(t, s)
+}
+
+func TestRangeSlot(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	want := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("{t}%d", i)
+		want[k] = true
+		s.Set(b(k), b(k), int64(i%3)*1000, 1500) // some expired: RangeSlot still lists them
+	}
+	got := map[string]bool{}
+	s.RangeSlot(Slot("{t}"), func(k string, e *Entry) bool {
+		if string(e.Value) != k {
+			t.Errorf("key %q has value %q", k, e.Value)
+		}
+		got[k] = true
+		return true
+	})
+	if len(got) != len(want) {
+		t.Fatalf("RangeSlot listed %d keys, want %d", len(got), len(want))
+	}
+	calls := 0
+	s.RangeSlot(Slot("{t}"), func(string, *Entry) bool { calls++; return false })
+	if calls != 1 {
+		t.Fatalf("RangeSlot kept going after false: %d calls", calls)
+	}
+}
+
+// modelEntry is the reference model of one key.
+type modelEntry struct {
+	val string
+	exp int64
+}
+
+// TestRandomOpsAgainstModel applies random operations to a Store and to a
+// map, and checks that they agree after every step.
+func TestRandomOpsAgainstModel(t *testing.T) {
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	model := map[string]modelEntry{}
+	var expired int64
+	keys := make([]string, 40)
+	for i := range keys {
+		if i%4 == 0 {
+			keys[i] = fmt.Sprintf("{same}%d", i) // several keys share a slot
+		} else {
+			keys[i] = fmt.Sprintf("key:%d", i)
+		}
+	}
+	now := int64(1_000_000)
+	ttl := func() int64 {
+		if rng.IntN(2) == 0 {
+			return 0
+		}
+		return now + int64(rng.IntN(200)) - 50 // some already expired
+	}
+	const steps = 20000
+	var view *View
+	var viewWant map[string]snapEntry
+	for step := 0; step < steps; step++ {
+		now += int64(rng.IntN(5))
+		k := keys[rng.IntN(len(keys))]
+		op := rng.IntN(100)
+		switch {
+		case op < 30: // Set
+			v := fmt.Sprintf("v%d", step)
+			exp := ttl()
+			s.Set(b(k), b(v), exp, now)
+			model[k] = modelEntry{v, exp}
+		case op < 40: // Delete
+			_, had := model[k]
+			if got := s.Delete(b(k)); got != had {
+				t.Fatalf("step %d: Delete(%q) = %v, model %v", step, k, got, had)
+			}
+			delete(model, k)
+		case op < 50: // SetExpire on a live key
+			m, ok := model[k]
+			if ok && (m.exp == 0 || m.exp > now) {
+				exp := ttl()
+				s.SetExpire(b(k), exp)
+				m.exp = exp
+				model[k] = m
+			}
+		case op < 60: // GetWrite
+			m, ok := model[k]
+			e := s.GetWrite(b(k), now)
+			switch {
+			case !ok:
+				if e != nil {
+					t.Fatalf("step %d: GetWrite(%q) found a deleted key", step, k)
+				}
+			case m.exp != 0 && m.exp <= now:
+				if e != nil {
+					t.Fatalf("step %d: GetWrite(%q) returned an expired key", step, k)
+				}
+				delete(model, k)
+				expired++
+			default:
+				if e == nil || string(e.Value) != m.val || e.ExpireAt != m.exp {
+					t.Fatalf("step %d: GetWrite(%q) = %v, model %+v", step, k, e, m)
+				}
+			}
+		case op < 70: // Mutable append on a live key
+			m, ok := model[k]
+			if ok && (m.exp == 0 || m.exp > now) {
+				e := s.Mutable(b(k))
+				oldCap := cap(e.Value)
+				e.Value = append(e.Value, '+')
+				s.Resize(b(k), e, oldCap)
+				m.val += "+"
+				model[k] = m
+			}
+		case op < 75: // Expire with the model's expireAt
+			m, ok := model[k]
+			want := ok && m.exp != 0 && m.exp <= now
+			if got := s.Expire(b(k), m.exp, now); got != want {
+				t.Fatalf("step %d: Expire(%q, %d, %d) = %v, want %v", step, k, m.exp, now, got, want)
+			}
+			if want {
+				delete(model, k)
+				expired++
+			}
+		case op < 76:
+			if rng.IntN(10) == 0 {
+				s.Flush()
+				clear(model)
+			}
+		case op < 77:
+			slot := Slot(k)
+			n := 0
+			for mk := range model {
+				if Slot(mk) == slot {
+					delete(model, mk)
+					n++
+				}
+			}
+			if got := s.FlushSlot(slot); got != n {
+				t.Fatalf("step %d: FlushSlot = %d, want %d", step, got, n)
+			}
+		default: // Get
+			m, ok := model[k]
+			e := s.Get(b(k), now, rng.Float64())
+			live := ok && (m.exp == 0 || m.exp > now)
+			if (e != nil) != live {
+				t.Fatalf("step %d: Get(%q) = %v, model %+v live=%v", step, k, e, m, live)
+			}
+			if live && (string(e.Value) != m.val || e.ExpireAt != m.exp) {
+				t.Fatalf("step %d: Get(%q) = %q/%d, model %+v", step, k, e.Value, e.ExpireAt, m)
+			}
+		}
+		var vol int64
+		for _, m := range model {
+			if m.exp != 0 {
+				vol++
+			}
+		}
+		if s.Len() != int64(len(model)) || s.VolatileLen() != vol {
+			t.Fatalf("step %d: Len=%d VolatileLen=%d, model %d %d", step, s.Len(), s.VolatileLen(), len(model), vol)
+		}
+		if s.Stats().ExpiredKeys != expired {
+			t.Fatalf("step %d: ExpiredKeys=%d, model %d", step, s.Stats().ExpiredKeys, expired)
+		}
+		if step%500 == 0 {
+			checkInvariants(t, s)
+		}
+		// Keep a view open over stretches of the run: writes must not
+		// show through it.
+		switch step % 1000 {
+		case 100:
+			view, viewWant = s.Snapshot(), storeContents(s)
+		case 900:
+			s.Unlock()
+			diffContents(t, fmt.Sprintf("view taken at step %d", step-800), viewContents(view), viewWant)
+			view.Release()
+			s.Lock()
+		}
+	}
+	checkInvariants(t, s)
+	for k := range model {
+		s.Delete(b(k))
+	}
+	if s.Bytes() != 0 || s.Len() != 0 {
+		t.Fatalf("after deleting every key Bytes=%d Len=%d", s.Bytes(), s.Len())
+	}
+}
