@@ -31,6 +31,12 @@ type shoalNode struct {
 // startNode starts `shoal server` with extra flags on a free port.
 func startNode(t *testing.T, extra ...string) *shoalNode {
 	t.Helper()
+	return startNodeOnPort(t, 0, extra...)
+}
+
+// startNodeOnPort starts `shoal server` on port (a free one when 0).
+func startNodeOnPort(t *testing.T, port int, extra ...string) *shoalNode {
+	t.Helper()
 	bin := shoalBinary(t)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		t.Fatalf("shoal binary not found at %s: run `make build` first: %v", bin, err)
@@ -38,7 +44,10 @@ func startNode(t *testing.T, extra ...string) *shoalNode {
 	n := &shoalNode{t: t, bin: bin, args: extra, dir: t.TempDir()}
 	var err error
 	for attempt := 0; attempt < maxStartAttempts; attempt++ {
-		n.port = freePort(t)
+		n.port = port
+		if port == 0 {
+			n.port = freePort(t)
+		}
 		if err = n.start(); err == nil {
 			t.Cleanup(func() { n.stop(5 * time.Second) })
 			return n

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/shoalcache/shoal/internal/logging"
-	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // metaStream is the meta group's stream name on the cluster-port Mux.
@@ -195,7 +193,7 @@ func (s *Service) startRaft() error {
 	}
 	// As Mux.Transport, but with a layer that closes its connections.
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  newTrackedLayer(layer),
+		Stream:  layer, // the mux closes its connections when the layer closes
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  logging.HCLog(s.baseLog.With("group", metaStream), "transport"),
@@ -492,73 +490,4 @@ func (s *Service) handOffLeadership() {
 			return
 		}
 	}
-}
-
-// trackedLayer wraps a raft.StreamLayer and closes every connection it
-// accepted or dialed when it is closed. raft's NetworkTransport closes
-// neither its pooled nor its accepted connections on Close, so without this
-// their reader goroutines, here and on the peers, would outlive the meta
-// group (forever, within one process). Safe for concurrent use.
-type trackedLayer struct {
-	raft.StreamLayer
-	mu     sync.Mutex
-	conns  map[*trackedConn]struct{}
-	closed bool
-}
-
-func newTrackedLayer(l raft.StreamLayer) *trackedLayer {
-	return &trackedLayer{StreamLayer: l, conns: make(map[*trackedConn]struct{})}
-}
-
-func (l *trackedLayer) track(c net.Conn, err error) (net.Conn, error) {
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		c.Close()
-		return nil, raftfsm.ErrMuxClosed
-	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.conns[tc] = struct{}{}
-	return tc, nil
-}
-
-// Accept implements net.Listener.
-func (l *trackedLayer) Accept() (net.Conn, error) { return l.track(l.StreamLayer.Accept()) }
-
-// Dial implements raft.StreamLayer.
-func (l *trackedLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return l.track(l.StreamLayer.Dial(address, timeout))
-}
-
-// Close implements net.Listener: it closes the layer and every tracked
-// connection.
-func (l *trackedLayer) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	conns := l.conns
-	l.conns = make(map[*trackedConn]struct{})
-	l.mu.Unlock()
-	for c := range conns {
-		c.Conn.Close()
-	}
-	return l.StreamLayer.Close()
-}
-
-type trackedConn struct {
-	net.Conn
-	l    *trackedLayer
-	once sync.Once
-}
-
-// Close implements net.Conn.
-func (c *trackedConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.conns, c)
-		c.l.mu.Unlock()
-	})
-	return c.Conn.Close()
 }

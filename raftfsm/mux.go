@@ -187,26 +187,34 @@ func DialStream(addr, name string, timeout time.Duration) (net.Conn, error) {
 }
 
 // streamLayer is one stream's view of the Mux; it implements
-// raft.StreamLayer (net.Listener plus Dial).
+// raft.StreamLayer (net.Listener plus Dial). It closes every connection it
+// accepted or dialed when it is closed: raft's NetworkTransport closes
+// neither its pooled nor its accepted connections, so without this their
+// reader goroutines, here and on the peers, would outlive the group.
 type streamLayer struct {
 	mux   *Mux
 	name  string
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+
+	mu      sync.Mutex
+	tracked map[*trackedConn]struct{}
+	closed  bool
 }
 
 // Accept implements net.Listener.
 func (l *streamLayer) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
-		return c, nil
+		return l.track(c, nil)
 	case <-l.done:
 		return nil, ErrMuxClosed
 	}
 }
 
-// Close implements net.Listener: it unregisters the stream.
+// Close implements net.Listener: it unregisters the stream and closes its
+// connections.
 func (l *streamLayer) Close() error {
 	l.once.Do(func() {
 		close(l.done)
@@ -215,8 +223,50 @@ func (l *streamLayer) Close() error {
 			delete(l.mux.layers, l.name)
 		}
 		l.mux.mu.Unlock()
+		l.mu.Lock()
+		l.closed = true
+		conns := l.tracked
+		l.tracked = nil
+		l.mu.Unlock()
+		for c := range conns {
+			c.Conn.Close()
+		}
 	})
 	return nil
+}
+
+func (l *streamLayer) track(c net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, ErrMuxClosed
+	}
+	if l.tracked == nil {
+		l.tracked = make(map[*trackedConn]struct{})
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.tracked[tc] = struct{}{}
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *streamLayer
+	once sync.Once
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.tracked, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // Addr implements net.Listener.
@@ -224,5 +274,5 @@ func (l *streamLayer) Addr() net.Addr { return l.mux.advertise }
 
 // Dial implements raft.StreamLayer.
 func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return DialStream(string(address), l.name, timeout)
+	return l.track(DialStream(string(address), l.name, timeout))
 }

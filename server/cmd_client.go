@@ -223,10 +223,10 @@ func (x *Ctx) appendClientInfo(b []byte, cl *client, now time.Time, cur string) 
 // connFD returns the file descriptor of cl's socket, or -1.
 func connFD(cl *client) int {
 	fd := -1
-	if cl.rc == nil {
+	if cl.nc == nil {
 		return fd
 	}
-	sc, ok := cl.rc.NetConn().(syscall.Conn)
+	sc, ok := cl.nc.(syscall.Conn)
 	if !ok {
 		return fd
 	}

@@ -11,11 +11,11 @@ import (
 // touch data.
 type connTestRouter struct{ cluster bool }
 
-func (r connTestRouter) ClusterEnabled() bool                   { return r.cluster }
-func (connTestRouter) Route(int) (*raftfsm.Group, bool, string) { return nil, false, "" }
-func (connTestRouter) LocalGroups() []*raftfsm.Group            { return nil }
-func (connTestRouter) HostedGroups() []*raftfsm.Group           { return nil }
-func (connTestRouter) Topology() *Topology                      { return nil }
+func (r connTestRouter) ClusterEnabled() bool                         { return r.cluster }
+func (connTestRouter) Route(int) (*raftfsm.Group, bool, string, bool) { return nil, false, "", false }
+func (connTestRouter) LocalGroups() []*raftfsm.Group                  { return nil }
+func (connTestRouter) HostedGroups() []*raftfsm.Group                 { return nil }
+func (connTestRouter) Topology() *Topology                            { return nil }
 
 // connTestCtx returns a Ctx for a kindLocal command on a fresh connection
 // of a server (without a Raft group) configured with password.

@@ -5,11 +5,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/tidwall/redcon"
 
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/raftfsm"
@@ -24,7 +23,7 @@ const maxPendingWrites = 1024
 // by the connection's goroutine; mu guards the ones CLIENT LIST reads.
 type client struct {
 	srv     *Server
-	rc      redcon.Conn
+	nc      net.Conn
 	id      int64
 	addr    string
 	laddr   string
@@ -50,7 +49,6 @@ type client struct {
 	// hits and misses count keyspace lookups until the end of the batch.
 	hits, misses int64
 
-	batch   []redcon.Command
 	out     []byte
 	pend    [][][]byte
 	pendG   []*raftfsm.Group
@@ -59,18 +57,16 @@ type client struct {
 	rng     *rand.Rand
 }
 
-func newClient(s *Server, rc redcon.Conn) *client {
+func newClient(s *Server, nc net.Conn) *client {
 	c := &client{
 		srv:     s,
-		rc:      rc,
+		nc:      nc,
 		id:      s.nextID.Add(1),
-		addr:    rc.RemoteAddr(),
+		addr:    nc.RemoteAddr().String(),
+		laddr:   nc.LocalAddr().String(),
 		created: time.Now(),
 		proto:   resp.RESP2,
 		rng:     newRand(),
-	}
-	if nc := rc.NetConn(); nc != nil {
-		c.laddr = nc.LocalAddr().String()
 	}
 	c.authed = s.currentPassword() == ""
 	return c
@@ -78,23 +74,64 @@ func newClient(s *Server, rc redcon.Conn) *client {
 
 func (s *Server) currentPassword() string { return *s.password.Load() }
 
-// handle runs a batch of pipelined commands: the one redcon passes and every
-// other complete command already read from the socket.
-func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
-	c, _ := rc.Context().(*client)
-	if c == nil {
-		return
+// serveConn is a connection's goroutine: it reads every complete command the
+// client has sent, runs them as one batch and writes all their replies with
+// one write, until the client leaves, QUIT, a protocol error, or Shutdown.
+func (s *Server) serveConn(nc net.Conn) {
+	c := newClient(s, nc)
+	s.clientsMu.Lock()
+	s.clients[c.id] = c
+	s.clientsMu.Unlock()
+	s.stats.connections.Add(1)
+	defer func() {
+		nc.Close()
+		s.clientsMu.Lock()
+		delete(s.clients, c.id)
+		s.clientsMu.Unlock()
+		s.wg.Done()
+	}()
+	rd := newReader(nc)
+	var cmds [][][]byte
+	for {
+		rd.setAuthenticated(c.authed)
+		var err error
+		cmds, err = rd.readBatch(cmds)
+		if len(cmds) > 0 {
+			c.runBatch(cmds)
+		}
+		var pe *protoError
+		if errors.As(err, &pe) {
+			c.out = resp.AppendError(c.out, "ERR "+pe.Error())
+			c.closing = true
+		}
+		if len(c.out) > 0 {
+			if _, werr := nc.Write(c.out); werr != nil {
+				return
+			}
+			s.stats.netOutput.Add(int64(len(c.out)))
+		}
+		if cap(c.out) > 1<<20 {
+			c.out = nil
+		}
+		if err != nil || c.closing {
+			return
+		}
 	}
-	cmds := append(c.batch[:0], first)
-	cmds = append(cmds, rc.ReadPipeline()...)
+}
+
+// runBatch runs a batch of pipelined commands, leaving their replies in c.out.
+// The arguments alias the reader's buffer: nothing may keep them afterwards.
+func (c *client) runBatch(cmds [][][]byte) {
+	s := c.srv
 	c.out = c.out[:0]
 	c.now = time.Now().UnixMilli()
 	var last *command
-	for i := range cmds {
+	for _, args := range cmds {
 		if c.closing {
 			break
 		}
-		if cmd := c.exec(cmds[i].Args); cmd != nil {
+		s.stats.netInput.Add(int64(argsSize(args)))
+		if cmd := c.exec(args); cmd != nil {
 			last = cmd
 		}
 	}
@@ -105,10 +142,6 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 		s.stats.keyspaceMiss.Add(c.misses)
 		c.hits, c.misses = 0, 0
 	}
-	if len(c.out) > 0 {
-		rc.WriteRaw(c.out)
-		s.stats.netOutput.Add(int64(len(c.out)))
-	}
 	s.stats.commands.Add(int64(len(cmds)))
 	if last != nil {
 		now := time.Now().UnixMilli()
@@ -116,16 +149,16 @@ func (s *Server) handle(rc redcon.Conn, first redcon.Command) {
 		c.lastCmd, c.lastTime = last.name, now
 		c.mu.Unlock()
 	}
-	for i := range cmds {
-		cmds[i] = redcon.Command{}
+}
+
+// argsSize approximates a command's size on the wire, for INFO's
+// total_net_input_bytes.
+func argsSize(args [][]byte) int {
+	n := 16
+	for _, a := range args {
+		n += len(a) + 16
 	}
-	c.batch = cmds[:0]
-	if cap(c.out) > 1<<20 {
-		c.out = nil
-	}
-	if c.closing {
-		rc.Close()
-	}
+	return n
 }
 
 // exec runs or queues one command and returns its table entry (nil when it
@@ -228,8 +261,11 @@ func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
 			}
 		}
 	}
-	g, leader, redirect := s.router.Route(slot)
+	g, leader, redirect, owned := s.router.Route(slot)
 	switch {
+	case !owned:
+		c.replyErr(errSlotNotServed)
+		return nil
 	case g != nil && leader:
 		if cmd.kind == kindRead && !g.Ready() {
 			c.replyErr(errClusterDown)
@@ -243,9 +279,6 @@ func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
 		c.runlock()
 		c.flushWrites()
 		c.out = appendMoved(c.out, slot, redirect)
-		return nil
-	case g == nil && cluster:
-		c.replyErr(errSlotNotServed)
 		return nil
 	default:
 		c.replyErr(errClusterDown)

@@ -14,11 +14,11 @@ type Router interface {
 	// commands work, multi-key commands must stay in one slot (CROSSSLOT),
 	// and other nodes' slots are redirected with MOVED.
 	ClusterEnabled() bool
-	// Route returns the local group that holds slot's keys and whether this
-	// node leads it. When the slot is served elsewhere it returns a nil
-	// group and the RESP address of the leader to redirect to; when nobody
-	// serves it, a nil group and an empty address (CLUSTERDOWN).
-	Route(slot int) (g *raftfsm.Group, leader bool, redirect string)
+	// Route returns the local replica of the group that owns slot (nil when
+	// this node hosts none), whether this node leads that group, and the
+	// RESP address of the group's leader when it is another node ("" when
+	// unknown). owned is false when the map assigns the slot to no group.
+	Route(slot int) (g *raftfsm.Group, leader bool, redirect string, owned bool)
 	// LocalGroups returns the groups this node leads; keyless commands
 	// (DBSIZE, KEYS, SCAN, FLUSHALL, RANDOMKEY) act on them, as a Redis
 	// Cluster master acts on its own slots.
@@ -53,8 +53,8 @@ type SingleRouter struct {
 func (r SingleRouter) ClusterEnabled() bool { return false }
 
 // Route implements Router.
-func (r SingleRouter) Route(int) (*raftfsm.Group, bool, string) {
-	return r.Group, r.Group.IsLeader(), ""
+func (r SingleRouter) Route(int) (*raftfsm.Group, bool, string, bool) {
+	return r.Group, r.Group.IsLeader(), "", true
 }
 
 // LocalGroups implements Router.

@@ -1,17 +1,20 @@
 // Package server is Shoal's RESP front end: it accepts Redis clients (RESP2
-// and RESP3, inline commands and pipelines, via tidwall/redcon), looks
+// and RESP3, inline commands and pipelines), looks
 // commands up in the command table, serves reads from the local store and
 // proposes writes to the owning Raft group, packing a connection's pipelined
 // writes into one proposal.
 //
 // # Goroutines
 //
-// redcon runs one goroutine per connection; it calls handle for the first
-// command of each batch read from the socket, and handle takes the rest of the
-// batch with ReadPipeline. A connection's commands run in order. Write
-// commands wait for their group's commit before later commands of the same
-// connection run, so a connection always reads its own writes. The leader's
-// expiry and eviction loop runs on one more goroutine.
+// Serve runs the accept loop; each connection has one goroutine that reads
+// every complete command the client sent, runs them in order and writes all
+// their replies at once. Write commands wait for their group's commit before
+// later commands of the same connection run, so a connection always reads
+// its own writes. The leader's expiry loop runs on one more goroutine.
+//
+// Requests are parsed by this package's reader rather than tidwall/redcon's:
+// redcon v1.6.4 panics on a bulk length near 2^63 (one request would kill the
+// server) and spins on a huge multibulk count.
 package server
 
 import (
@@ -23,8 +26,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tidwall/redcon"
 
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
@@ -38,7 +39,6 @@ type Server struct {
 	// group (INFO's Raft section, SAVE) use it in standalone mode.
 	group *raftfsm.Group
 	log   *slog.Logger
-	rs    *redcon.Server
 	ln    net.Listener
 	start time.Time
 
@@ -124,15 +124,28 @@ func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []by
 // Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
-	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
 	s.wg.Add(1)
 	go s.housekeeping()
-	err := s.rs.Serve(ln)
-	select {
-	case <-s.stop:
-		return nil
-	default:
-		return err
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.stop:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+			_ = tc.SetKeepAlive(true)
+		}
+		s.wg.Add(1)
+		go s.serveConn(nc)
 	}
 }
 
@@ -140,16 +153,21 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Shutdown stops accepting connections, closes open ones and stops the
-// background loops. It does not stop the Raft group.
+// background loops. It does not stop the Raft groups.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutOnce.Do(func() {
 		close(s.stop)
-		if s.rs != nil {
-			if e := s.rs.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+		if s.ln != nil {
+			if e := s.ln.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
 				err = e
 			}
 		}
+		s.clientsMu.Lock()
+		for _, c := range s.clients {
+			c.nc.Close()
+		}
+		s.clientsMu.Unlock()
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()
 		select {
@@ -159,26 +177,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	})
 	return err
-}
-
-func (s *Server) accept(rc redcon.Conn) bool {
-	c := newClient(s, rc)
-	rc.SetContext(c)
-	s.clientsMu.Lock()
-	s.clients[c.id] = c
-	s.clientsMu.Unlock()
-	s.stats.connections.Add(1)
-	return true
-}
-
-func (s *Server) closed(rc redcon.Conn, err error) {
-	c, _ := rc.Context().(*client)
-	if c == nil {
-		return
-	}
-	s.clientsMu.Lock()
-	delete(s.clients, c.id)
-	s.clientsMu.Unlock()
 }
 
 // primaryStore returns the store of the node's first hosted group (nil when

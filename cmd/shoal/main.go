@@ -19,6 +19,8 @@ func main() {
 		Version: version,
 		Commands: []*cli.Command{
 			serverCommand(),
+			devCommand(),
+			clusterCommand(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
@@ -19,11 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/urfave/cli/v2"
 
-	"github.com/shoalcache/shoal/raftfsm"
-	"github.com/shoalcache/shoal/server"
+	"github.com/shoalcache/shoal/internal/node"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -34,11 +31,18 @@ func serverCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "port", Value: 6379, Usage: "RESP port for clients"},
 			&cli.StringFlag{Name: "bind", Value: "127.0.0.1", Usage: "address to listen on"},
-			&cli.StringFlag{Name: "data-dir", Usage: "directory for the Raft log and snapshots; empty keeps everything in memory"},
+			&cli.StringFlag{Name: "data-dir", Usage: "directory for the Raft logs and snapshots; empty keeps everything in memory"},
 			&cli.StringFlag{Name: "maxmemory", Value: "0", Usage: "memory limit for keys and values: bytes or with a unit (100mb, 1gb); 0 for none"},
 			&cli.StringFlag{Name: "maxmemory-policy", Value: "noeviction", Usage: "eviction policy: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-fifo"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); generated, and kept in --data-dir when there is one"},
+			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
+			&cli.StringSliceFlag{Name: "join", Usage: "gossip addresses (HOST:GOSSIPPORT) of cluster nodes to join; may include this node's own"},
+			&cli.IntFlag{Name: "cluster-port", Usage: "Raft port of this node (default: port+10000)"},
+			&cli.IntFlag{Name: "gossip-port", Usage: "Serf gossip port of this node (default: port+20000)"},
+			&cli.StringFlag{Name: "advertise", Usage: "host other nodes and clients use to reach this node (default: --bind, or 127.0.0.1 for a wildcard bind)"},
+			&cli.IntFlag{Name: "groups", Usage: "shard groups created at bootstrap (default: bootstrap-expect)"},
+			&cli.IntFlag{Name: "replicas", Usage: "Raft voters per group at bootstrap (default: min(3, bootstrap-expect))"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
@@ -51,14 +55,6 @@ func runServer(cc *cli.Context) error {
 	logger, err := newLogger(cc.String("log-level"))
 	if err != nil {
 		return err
-	}
-	maxmem, err := parseMemory(cc.String("maxmemory"))
-	if err != nil {
-		return fmt.Errorf("--maxmemory: %w", err)
-	}
-	policy, err := shard.ParsePolicy(cc.String("maxmemory-policy"))
-	if err != nil {
-		return fmt.Errorf("--maxmemory-policy: %q is not a policy", cc.String("maxmemory-policy"))
 	}
 	if path := cc.String("cpuprofile"); path != "" {
 		f, err := os.Create(path)
@@ -73,68 +69,52 @@ func runServer(cc *cli.Context) error {
 	if addr := cc.String("pprof-addr"); addr != "" {
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
-	dataDir := cc.String("data-dir")
-	id, err := nodeID(cc.String("id"), dataDir)
+	cfg := node.DefaultConfig()
+	cfg.Logger = logger
+	cfg.Bind, cfg.Port = cc.String("bind"), cc.Int("port")
+	cfg.DataDir = cc.String("data-dir")
+	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir); err != nil {
+		return err
+	}
+	if cfg.Server.MaxMemory, err = parseMemory(cc.String("maxmemory")); err != nil {
+		return fmt.Errorf("--maxmemory: %w", err)
+	}
+	if cfg.Server.MaxMemoryPolicy, err = shard.ParsePolicy(cc.String("maxmemory-policy")); err != nil {
+		return fmt.Errorf("--maxmemory-policy: %q is not a policy", cc.String("maxmemory-policy"))
+	}
+	cfg.Server.RequirePass = cc.String("requirepass")
+	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
+	for _, j := range cc.StringSlice("join") {
+		for _, a := range strings.Split(j, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.Join = append(cfg.Join, a)
+			}
+		}
+	}
+	cfg.ClusterPort, cfg.GossipPort = cc.Int("cluster-port"), cc.Int("gossip-port")
+	cfg.Advertise = cc.String("advertise")
+	cfg.Groups, cfg.Replicas = cc.Int("groups"), cc.Int("replicas")
+	if cfg.Groups == 0 {
+		cfg.Groups = max(cfg.BootstrapExpect, 1)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = min(3, max(cfg.BootstrapExpect, 1))
+	}
+	n, err := node.Start(cc.Context, cfg)
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort(cc.String("bind"), strconv.Itoa(cc.Int("port")))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-
-	store := shard.New()
-	gcfg := raftfsm.DefaultConfig()
-	gcfg.GroupID = "g0"
-	gcfg.NodeID = raft.ServerID(id)
-	raftAddr, transport := raft.NewInmemTransport(raft.ServerAddress(id))
-	gcfg.Transport = transport
-	gcfg.Bootstrap = []raft.Server{{ID: gcfg.NodeID, Address: raftAddr}}
-	if dataDir != "" {
-		gcfg.DataDir = filepath.Join(dataDir, "groups", gcfg.GroupID)
-	}
-	gcfg.Logger = logger
-	if v, err := strconv.Atoi(os.Getenv("SHOAL_INFLIGHT")); err == nil {
-		gcfg.MaxInflight = v
-	}
-	group, err := raftfsm.NewGroup(gcfg, store, server.Executor())
-	if err != nil {
-		ln.Close()
-		return err
-	}
-
-	scfg := server.DefaultConfig()
-	scfg.RequirePass = cc.String("requirepass")
-	scfg.MaxMemory = maxmem
-	scfg.MaxMemoryPolicy = policy
-	scfg.DataDir = dataDir
-	scfg.Logger = logger
-	srv, err := server.New(scfg, server.SingleRouter{Group: group})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	// A standalone node serves once its group has a ready leader (about
-	// one election timeout), so that its first client sees a working node.
-	for deadline := time.Now().Add(30 * time.Second); !group.Ready() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	logger.Info("serving", "addr", ln.Addr().String(), "node-id", id, "data-dir", dataDir)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case sig := <-sigs:
 		logger.Info("shutting down", "signal", sig.String())
-	case err := <-errc:
+	case err := <-n.Done():
 		logger.Error("server stopped", "error", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(srv.Shutdown(ctx), group.Shutdown(ctx))
+	return n.Shutdown(ctx)
 }
 
 func newLogger(level string) (*slog.Logger, error) {

@@ -1,0 +1,269 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// testCluster is a set of shoal processes started with --bootstrap-expect.
+type testCluster struct {
+	t     *testing.T
+	nodes []*shoalNode
+}
+
+// startCluster starts n nodes in cluster mode on free ports, all joining the
+// first node's gossip port, and waits until every node reports
+// cluster_state:ok.
+func startCluster(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	tc := &testCluster{t: t}
+	ports := make([][3]int, n)
+	for i := range ports {
+		ports[i] = [3]int{freePort(t), freePort(t), freePort(t)}
+	}
+	join := "127.0.0.1:" + strconv.Itoa(ports[0][2])
+	var wg sync.WaitGroup
+	tc.nodes = make([]*shoalNode, n)
+	for i := 0; i < n; i++ {
+		args := append([]string{
+			"--bootstrap-expect", strconv.Itoa(n), "--join", join,
+			"--cluster-port", strconv.Itoa(ports[i][1]), "--gossip-port", strconv.Itoa(ports[i][2]),
+		}, extra...)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			tc.nodes[i] = startNodeOnPort(t, ports[i][0], args...)
+		}(i)
+	}
+	wg.Wait()
+	for _, nd := range tc.nodes {
+		if nd == nil {
+			t.FailNow()
+		}
+	}
+	tc.waitOK(30 * time.Second)
+	tc.waitBalanced(30 * time.Second)
+	return tc
+}
+
+// waitBalanced waits until leadership is spread as at bootstrap: with as
+// many groups as nodes, every node leads one group and all agree.
+func (tc *testCluster) waitBalanced(timeout time.Duration) {
+	tc.t.Helper()
+	eventually(tc.t, timeout, func() error {
+		var first string
+		for _, nd := range tc.nodes {
+			c, err := dialRESP(nd.addr)
+			if err != nil {
+				return err
+			}
+			raw, err := c.Do("CLUSTER", "SLOTS")
+			c.Close()
+			if err != nil {
+				return err
+			}
+			v, err := parseReply(raw)
+			if err != nil {
+				return err
+			}
+			masters := map[string]bool{}
+			for _, r := range v.Elems {
+				masters[r.Elems[2].Elems[2].Str] = true
+			}
+			if len(masters) != len(tc.nodes) {
+				return fmt.Errorf("%s: %d distinct masters", nd.addr, len(masters))
+			}
+			if first == "" {
+				first = string(raw)
+			} else if string(raw) != first {
+				return fmt.Errorf("nodes disagree on CLUSTER SLOTS")
+			}
+		}
+		return nil
+	})
+}
+
+// waitOK waits until every running node says cluster_state:ok.
+func (tc *testCluster) waitOK(timeout time.Duration) {
+	tc.t.Helper()
+	eventually(tc.t, timeout, func() error {
+		for _, nd := range tc.nodes {
+			if nd.proc == nil {
+				continue
+			}
+			c, err := dialRESP(nd.addr)
+			if err != nil {
+				return err
+			}
+			raw, err := c.Do("CLUSTER", "INFO")
+			c.Close()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(raw), "cluster_state:ok") {
+				return fmt.Errorf("%s: %q", nd.addr, firstLine(raw))
+			}
+		}
+		return nil
+	})
+}
+
+func firstLine(b []byte) string {
+	s := string(b)
+	if i := strings.Index(s, "\n"); i >= 0 && i+1 < len(s) {
+		if j := strings.Index(s[i+1:], "\r"); j >= 0 {
+			return s[i+1 : i+1+j]
+		}
+	}
+	return s
+}
+
+func (tc *testCluster) addrs() []string {
+	var out []string
+	for _, nd := range tc.nodes {
+		out = append(out, nd.addr)
+	}
+	return out
+}
+
+// clusterClient returns a go-redis ClusterClient with default options.
+func (tc *testCluster) clusterClient(opt *redis.ClusterOptions) *redis.ClusterClient {
+	if opt == nil {
+		opt = &redis.ClusterOptions{}
+	}
+	opt.Addrs = tc.addrs()
+	c := redis.NewClusterClient(opt)
+	tc.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestClusterGoRedisClusterClient(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	for _, readOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("readonly=%v", readOnly), func(t *testing.T) {
+			c := tc.clusterClient(&redis.ClusterOptions{ReadOnly: readOnly})
+			// Keys of many slots, so that every group is written.
+			for i := 0; i < 600; i++ {
+				k := fmt.Sprintf("key:%d:%v", i, readOnly)
+				if err := c.Set(ctx, k, i, 0).Err(); err != nil {
+					t.Fatalf("SET %s: %v", k, err)
+				}
+			}
+			for i := 0; i < 600; i++ {
+				k := fmt.Sprintf("key:%d:%v", i, readOnly)
+				if readOnly {
+					// Follower reads may lag: read until the value arrives.
+					eventually(t, 5*time.Second, func() error {
+						v, err := c.Get(ctx, k).Int()
+						if err != nil || v != i {
+							return fmt.Errorf("GET %s = %d, %v", k, v, err)
+						}
+						return nil
+					})
+					continue
+				}
+				v, err := c.Get(ctx, k).Int()
+				if err != nil || v != i {
+					t.Fatalf("GET %s = %d, %v; want %d", k, v, err, i)
+				}
+			}
+			// Multi-key commands within a hash tag work.
+			if err := c.MSet(ctx, "{u1}.a", "1", "{u1}.b", "2").Err(); err != nil {
+				t.Fatalf("MSET with a hash tag: %v", err)
+			}
+			vals, err := c.MGet(ctx, "{u1}.a", "{u1}.b").Result()
+			if err != nil || fmt.Sprint(vals) != "[1 2]" {
+				t.Fatalf("MGET = %v, %v", vals, err)
+			}
+		})
+	}
+}
+
+// TestClusterRedirects checks MOVED from every node that does not lead the
+// slot, CROSSSLOT, and that keyless commands are served locally.
+func TestClusterRedirects(t *testing.T) {
+	tc := startCluster(t, 3)
+	leaders := map[string]bool{}
+	for _, slotKey := range []string{"a", "b", "c", "foo", "bar", "{x}", "key:1", "zzz"} {
+		var moved, served int
+		for _, nd := range tc.nodes {
+			c := mustDial(t, nd.addr)
+			raw, err := c.Do("SET", slotKey, "v")
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case string(raw) == "+OK\r\n":
+				served++
+				leaders[nd.addr] = true
+			case strings.HasPrefix(string(raw), "-MOVED "):
+				f := strings.Fields(strings.TrimSpace(string(raw)))
+				if len(f) != 3 {
+					t.Fatalf("bad MOVED %q", raw)
+				}
+				moved++
+			default:
+				t.Fatalf("SET %s on %s: %q", slotKey, nd.addr, raw)
+			}
+		}
+		if served != 1 || moved != 2 {
+			t.Fatalf("key %q: served by %d nodes, MOVED from %d; want 1 and 2", slotKey, served, moved)
+		}
+	}
+	if len(leaders) != 3 {
+		t.Errorf("slot leaders spread over %d nodes, want 3 (one group each)", len(leaders))
+	}
+	c := mustDial(t, tc.nodes[0].addr)
+	defer c.Close()
+	raw, _ := c.Do("MSET", "a", "1", "b", "2")
+	if string(raw) != "-CROSSSLOT Keys in request don't hash to the same slot\r\n" {
+		t.Fatalf("MSET across slots = %q", raw)
+	}
+	raw, _ = c.Do("DBSIZE")
+	if !strings.HasPrefix(string(raw), ":") {
+		t.Fatalf("DBSIZE = %q", raw)
+	}
+}
+
+// TestClusterRedisTools runs redis-cli -c and redis-benchmark --cluster
+// against the cluster.
+func TestClusterRedisTools(t *testing.T) {
+	tc := startCluster(t, 3)
+	host, port := splitAddr(t, tc.nodes[0].addr)
+	for i := 0; i < 50; i++ {
+		k := fmt.Sprintf("tool:%d", i)
+		out, err := exec.Command("redis-cli", "-c", "-h", host, "-p", port, "SET", k, strconv.Itoa(i)).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "OK" {
+			t.Fatalf("redis-cli -c SET %s: %v %q", k, err, out)
+		}
+		out, err = exec.Command("redis-cli", "-c", "-h", host, "-p", port, "GET", k).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(i) {
+			t.Fatalf("redis-cli -c GET %s: %v %q", k, err, out)
+		}
+	}
+	out, err := exec.Command("redis-benchmark", "--cluster", "-h", host, "-p", port,
+		"-t", "set,get", "-n", "20000", "-c", "20", "-r", "10000", "-q").CombinedOutput()
+	t.Logf("redis-benchmark --cluster:\n%s", out)
+	if err != nil {
+		t.Fatalf("redis-benchmark --cluster: %v", err)
+	}
+	if strings.Contains(string(out), "Invalid cluster") || strings.Contains(strings.ToLower(string(out)), "error") {
+		t.Fatalf("redis-benchmark reported an error")
+	}
+}
+
+func splitAddr(t *testing.T, addr string) (string, string) {
+	t.Helper()
+	i := strings.LastIndex(addr, ":")
+	return addr[:i], addr[i+1:]
+}

@@ -1,0 +1,213 @@
+// Package node assembles a Shoal node from its parts: the RESP front end
+// (server), the Raft groups that hold the data (raftfsm over shard stores)
+// and, in cluster mode, the placement service and the multiplexed cluster
+// port. cmd/shoal parses flags into a Config and calls Start.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/server"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Config configures a node.
+type Config struct {
+	// ID is the node id (40 lower-case hex characters).
+	ID string
+	// Bind is the address the node listens on; Port its RESP port.
+	Bind string
+	Port int
+	// Advertise is the host other nodes and clients use to reach this one
+	// (Bind when empty, or 127.0.0.1 when Bind is a wildcard).
+	Advertise string
+	// ClusterPort carries Raft traffic (default Port+10000); GossipPort
+	// carries Serf (default Port+20000).
+	ClusterPort int
+	GossipPort  int
+	// DataDir keeps Raft logs and snapshots; empty keeps them in memory.
+	DataDir string
+	// BootstrapExpect > 0 runs the node in cluster mode: the cluster forms
+	// once this many nodes see each other. Join lists gossip addresses.
+	BootstrapExpect int
+	Join            []string
+	// Groups and Replicas shape the cluster at bootstrap.
+	Groups, Replicas int
+	// Server configures the RESP front end.
+	Server server.Config
+	// Group is the template for every data group's Raft settings.
+	Group raftfsm.Config
+	// Placement is the template for the placement service's settings.
+	Placement placement.Config
+	// ReadyTimeout bounds how long a standalone node waits for its leader.
+	ReadyTimeout time.Duration
+	// Logger receives every component's logs.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults for a standalone node on port 6379.
+func DefaultConfig() Config {
+	return Config{
+		Bind:         "127.0.0.1",
+		Port:         6379,
+		Server:       server.DefaultConfig(),
+		Group:        raftfsm.DefaultConfig(),
+		Placement:    placement.DefaultConfig(),
+		ReadyTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.ID) != 40:
+		return errors.New("node: ID must be 40 hex characters")
+	case c.Port < 0 || c.Port > 65535:
+		return errors.New("node: Port out of range")
+	case c.BootstrapExpect < 0:
+		return errors.New("node: BootstrapExpect must not be negative")
+	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):
+		return fmt.Errorf("node: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", c.Replicas, c.BootstrapExpect, c.Groups)
+	}
+	return c.Server.Validate()
+}
+
+// Node is a running Shoal node.
+type Node struct {
+	cfg  Config
+	log  *slog.Logger
+	ln   net.Listener
+	srv  *server.Server
+	errc chan error
+
+	// Standalone mode.
+	group *raftfsm.Group
+
+	// Cluster mode.
+	cluster *clusterState
+}
+
+// Start starts the node and returns once it accepts clients. A standalone
+// node first waits for its group to elect itself (at most ReadyTimeout).
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: lg, errc: make(chan error, 1)}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, err
+	}
+	n.ln = ln
+	var router server.Router
+	if cfg.BootstrapExpect > 0 {
+		cs, err := startCluster(ctx, n)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		n.cluster = cs
+		router = cs
+	} else {
+		g, err := n.startStandalone(ctx)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		n.group = g
+		router = server.SingleRouter{Group: g}
+	}
+	scfg := cfg.Server
+	scfg.Logger = lg
+	scfg.DataDir = cfg.DataDir
+	srv, err := server.New(scfg, router)
+	if err != nil {
+		n.stopGroups(ctx)
+		ln.Close()
+		return nil, err
+	}
+	n.srv = srv
+	go func() { n.errc <- srv.Serve(ln) }()
+	lg.Info("serving", "addr", ln.Addr().String(), "node-id", cfg.ID, "cluster", cfg.BootstrapExpect > 0, "data-dir", cfg.DataDir)
+	return n, nil
+}
+
+// startStandalone runs one group holding every slot, with this node as its
+// only voter.
+func (n *Node) startStandalone(ctx context.Context) (*raftfsm.Group, error) {
+	gcfg := n.cfg.Group
+	gcfg.GroupID = "g0"
+	gcfg.NodeID = raft.ServerID(n.cfg.ID)
+	addr, transport := raft.NewInmemTransport(raft.ServerAddress(n.cfg.ID))
+	gcfg.Transport = transport
+	gcfg.Bootstrap = []raft.Server{{ID: gcfg.NodeID, Address: addr}}
+	if n.cfg.DataDir != "" {
+		gcfg.DataDir = filepath.Join(n.cfg.DataDir, "groups", gcfg.GroupID)
+	}
+	gcfg.Logger = n.log
+	g, err := raftfsm.NewGroup(gcfg, shard.New(), server.Executor())
+	if err != nil {
+		return nil, err
+	}
+	// Serve once the group has a ready leader (about one election timeout),
+	// so that the first client sees a working node.
+	deadline := time.Now().Add(n.cfg.ReadyTimeout)
+	for !g.Ready() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			_ = g.Shutdown(context.Background())
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return g, nil
+}
+
+// Addr returns the RESP address.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// Done returns a channel that receives the front end's error if it stops
+// serving on its own.
+func (n *Node) Done() <-chan error { return n.errc }
+
+// Shutdown stops the front end, then the groups and the placement service.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.srv.Shutdown(ctx)
+	return errors.Join(err, n.stopGroups(ctx))
+}
+
+func (n *Node) stopGroups(ctx context.Context) error {
+	if n.group != nil {
+		return n.group.Shutdown(ctx)
+	}
+	if n.cluster != nil {
+		return n.cluster.shutdown(ctx)
+	}
+	return nil
+}
+
+// advertiseHost returns the host others should use to reach this node.
+func (c *Config) advertiseHost() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	if c.Bind == "" || c.Bind == "0.0.0.0" || c.Bind == "::" {
+		return "127.0.0.1"
+	}
+	return c.Bind
+}

@@ -1,0 +1,702 @@
+package server
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// RESP error texts of the CLUSTER family.
+const (
+	errClusterDisabled    = "ERR This instance has cluster support disabled"
+	errInvalidSlot        = "ERR Invalid slot"
+	errInvalidSlotOrCount = "ERR Invalid slot or number of keys"
+	errNotAMaster         = "ERR The specified node is not a master"
+)
+
+// errUnknownNode formats Redis's error for a node id the cluster does not know.
+func errUnknownNode(id []byte) string {
+	return sanitize(append([]byte("ERR Unknown node "), truncNUL(id)...))
+}
+
+// errClusterManaged is the reply to the CLUSTER subcommands that change the
+// topology by hand: Shoal's placement service owns the slot map.
+func errClusterManaged(sub string) string {
+	return "ERR CLUSTER " + sub + " is not supported: Shoal's placement service manages slots and replicas"
+}
+
+func init() {
+	sub := func(name string, arity int, flags flag, admin bool, run func(*Ctx, [][]byte)) *command {
+		c := &command{name: "cluster|" + name, arity: arity, kind: kindLocal, flags: flags,
+			acl: []string{"slow"}, run: run}
+		if admin {
+			c.acl = []string{"admin", "slow", "dangerous"}
+		}
+		return c
+	}
+	// managed is a subcommand Redis uses to change the topology by hand.
+	managed := func(name string, arity int, flags flag) *command {
+		msg := errClusterManaged(strings.ToUpper(name))
+		return sub(name, arity, flags, true, func(x *Ctx, args [][]byte) {
+			if x.clusterTopology() != nil {
+				x.err(msg)
+			}
+		})
+	}
+	adm := flagAdmin | flagStale
+	register(&command{name: "cluster", arity: -2, kind: kindLocal, acl: []string{"slow"},
+		subs: []*command{
+			managed("addslots", -3, adm),
+			managed("addslotsrange", -4, adm),
+			managed("bumpepoch", 2, adm),
+			sub("count-failure-reports", 3, adm, true, clusterCountFailureReportsCommand),
+			sub("countkeysinslot", 3, flagStale, false, clusterCountKeysInSlotCommand),
+			managed("delslots", -3, adm),
+			managed("delslotsrange", -4, adm),
+			managed("failover", -2, adm),
+			managed("flushslots", 2, adm),
+			managed("forget", 3, adm),
+			sub("getkeysinslot", 4, flagStale, false, clusterGetKeysInSlotCommand),
+			sub("help", 2, flagLoading|flagStale, false, clusterHelpCommand),
+			sub("info", 2, flagStale, false, clusterInfoCommand),
+			sub("keyslot", 3, flagStale, false, clusterKeySlotCommand),
+			sub("links", 2, flagStale, false, clusterLinksCommand),
+			managed("meet", -4, adm),
+			sub("myid", 2, flagStale, false, clusterMyIDCommand),
+			sub("myshardid", 2, flagLoading|flagStale, false, clusterMyShardIDCommand),
+			sub("nodes", 2, flagStale, false, clusterNodesCommand),
+			sub("replicas", 3, adm, true, clusterReplicasCommand),
+			managed("replicate", 3, adm),
+			managed("reset", -2, flagAdmin|flagNoScript|flagStale),
+			sub("saveconfig", 2, adm, true, clusterSaveConfigCommand),
+			managed("set-config-epoch", 3, adm),
+			managed("setslot", -4, adm),
+			sub("shards", 2, flagStale, false, clusterShardsCommand),
+			sub("slaves", 3, adm, true, clusterReplicasCommand),
+			sub("slots", 2, flagStale, false, clusterSlotsCommand),
+		}})
+}
+
+// clusterTopology returns the cluster topology, or appends Redis's "cluster
+// support disabled" error and returns nil in standalone mode.
+func (x *Ctx) clusterTopology() *Topology {
+	var t *Topology
+	if x.srv.clusterEnabled() {
+		t = x.srv.router.Topology()
+	}
+	if t == nil {
+		x.err(errClusterDisabled)
+		return nil
+	}
+	if t.Map == nil {
+		// No map yet (the node is joining): report an empty cluster.
+		c := *t
+		c.Map = emptyMap
+		t = &c
+	}
+	return t
+}
+
+// emptyMap is the map reported before the node knows one: no nodes, no
+// groups, every slot unassigned.
+var emptyMap = func() *placement.Map {
+	m := &placement.Map{}
+	for s := range m.Slots {
+		m.Slots[s] = -1
+	}
+	return m
+}()
+
+// leaderOf returns the id of the node leading group gi, "" when unknown.
+func (t *Topology) leaderOf(gi int) string {
+	if gi < 0 || gi >= len(t.Leaders) {
+		return ""
+	}
+	return t.Leaders[gi]
+}
+
+// failed reports whether node id is down as membership sees it. This node
+// never is; a nil Alive map means nothing is known to be down.
+func (t *Topology) failed(id string) bool {
+	return id != t.Self && t.Alive != nil && !t.Alive[id]
+}
+
+// masterOf returns, for a node that leads no group, the node Shoal reports
+// as its master: the leader of the first group (with a known leader) it is a
+// member of. It returns "" for a node that leads a group or belongs to none.
+func (t *Topology) masterOf(id string) string {
+	m := t.Map
+	for gi := range m.Groups {
+		if t.leaderOf(gi) == id {
+			return ""
+		}
+	}
+	for gi, g := range m.Groups {
+		if l := t.leaderOf(gi); l != "" && member(g.Members, id) {
+			return l
+		}
+	}
+	return ""
+}
+
+func member(ids []string, id string) bool {
+	for _, m := range ids {
+		if m == id {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeAddr splits a node's RESP address into ip and port and returns the
+// port of its cluster address (the cluster bus port of CLUSTER NODES).
+func nodeAddr(n *placement.Node) (ip string, port, cport int64) {
+	ip, p, err := net.SplitHostPort(n.RESPAddr)
+	if err != nil {
+		ip = n.RESPAddr
+	}
+	port, _ = strconv.ParseInt(p, 10, 32)
+	if _, cp, err := net.SplitHostPort(n.ClusterAddr); err == nil {
+		cport, _ = strconv.ParseInt(cp, 10, 32)
+	}
+	return ip, port, cport
+}
+
+// nodeRanges returns the slot ranges each node serves as a master: the slots
+// of the groups it leads, merged where they touch, in slot order.
+func (t *Topology) nodeRanges() map[string][]placement.SlotRange {
+	out := make(map[string][]placement.SlotRange)
+	m := t.Map
+	for s := 0; s < placement.NumSlots; {
+		gi := int(m.Slots[s])
+		e := s
+		for e+1 < placement.NumSlots && int(m.Slots[e+1]) == gi {
+			e++
+		}
+		if l := t.leaderOf(gi); gi >= 0 && l != "" {
+			rs := out[l]
+			if n := len(rs); n > 0 && rs[n-1].End == s-1 {
+				rs[n-1].End = e
+			} else {
+				rs = append(rs, placement.SlotRange{Start: s, End: e})
+			}
+			out[l] = rs
+		}
+		s = e + 1
+	}
+	return out
+}
+
+// intArg parses an integer argument as Redis's getLongLongFromObjectOrReply
+// does; ok is false (and the error appended) when it is not an integer.
+func (x *Ctx) intArg(arg []byte) (int64, bool) {
+	n, ok := parseInt(arg)
+	if !ok {
+		x.err(errNotInteger)
+	}
+	return n, ok
+}
+
+// slotStore returns the store holding slot's keys when this node hosts the
+// slot's group (leader or follower), nil otherwise.
+func (x *Ctx) slotStore(slot int) *shard.Store {
+	g, _, _, _ := x.srv.router.Route(slot)
+	if g == nil {
+		return nil
+	}
+	return g.Store()
+}
+
+// clusterKeySlotCommand: CLUSTER KEYSLOT key.
+func clusterKeySlotCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() == nil {
+		return
+	}
+	x.int(int64(shard.Slot(args[2])))
+}
+
+// clusterCountKeysInSlotCommand: CLUSTER COUNTKEYSINSLOT slot. Counts the
+// live keys of the slot when this node hosts it, 0 otherwise.
+func clusterCountKeysInSlotCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() == nil {
+		return
+	}
+	slot, ok := x.intArg(args[2])
+	if !ok {
+		return
+	}
+	if slot < 0 || slot >= placement.NumSlots {
+		x.err(errInvalidSlot)
+		return
+	}
+	var n int64
+	if st := x.slotStore(int(slot)); st != nil {
+		st.RLock()
+		st.RangeSlot(int(slot), func(_ string, e *shard.Entry) bool {
+			if e.ExpireAt == 0 || e.ExpireAt > x.Now {
+				n++
+			}
+			return true
+		})
+		st.RUnlock()
+	}
+	x.int(n)
+}
+
+// clusterGetKeysInSlotCommand: CLUSTER GETKEYSINSLOT slot count. Returns up
+// to count live keys of the slot when this node hosts it.
+func clusterGetKeysInSlotCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() == nil {
+		return
+	}
+	slot, ok := x.intArg(args[2])
+	if !ok {
+		return
+	}
+	count, ok := x.intArg(args[3])
+	if !ok {
+		return
+	}
+	if slot < 0 || slot >= placement.NumSlots || count < 0 {
+		x.err(errInvalidSlotOrCount)
+		return
+	}
+	var keys []string
+	if st := x.slotStore(int(slot)); st != nil && count > 0 {
+		st.RLock()
+		st.RangeSlot(int(slot), func(k string, e *shard.Entry) bool {
+			if e.ExpireAt == 0 || e.ExpireAt > x.Now {
+				keys = append(keys, k)
+			}
+			return int64(len(keys)) < count
+		})
+		st.RUnlock()
+	}
+	x.array(len(keys))
+	for _, k := range keys {
+		x.bulkString(k)
+	}
+}
+
+// clusterMyIDCommand: CLUSTER MYID.
+func clusterMyIDCommand(x *Ctx, args [][]byte) {
+	if t := x.clusterTopology(); t != nil {
+		x.bulkString(t.Self)
+	}
+}
+
+// shardID is the stable 40-hex shard id of a group.
+func shardID(groupID string) string {
+	sum := sha1.Sum([]byte("shoal-shard:" + groupID))
+	return hex.EncodeToString(sum[:])
+}
+
+// clusterMyShardIDCommand: CLUSTER MYSHARDID (Redis 7.2). The shard of this
+// node is the first group it leads, else the first group it is a member of.
+func clusterMyShardIDCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	id := ""
+	for gi, g := range t.Map.Groups {
+		if t.leaderOf(gi) == t.Self {
+			id = g.ID
+			break
+		}
+	}
+	if id == "" {
+		if gs := t.Map.GroupsOf(t.Self); len(gs) > 0 {
+			id = gs[0]
+		} else {
+			id = "node:" + t.Self
+		}
+	}
+	x.bulkString(shardID(id))
+}
+
+// clusterInfoCommand: CLUSTER INFO. Slots whose group has no known leader
+// count as failed; the cluster is ok when every slot is assigned and served.
+func clusterInfoCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	m := t.Map
+	var assigned, okSlots int64
+	served := make([]bool, len(m.Groups))
+	for _, gi := range m.Slots {
+		if gi < 0 || int(gi) >= len(m.Groups) {
+			continue
+		}
+		assigned++
+		served[gi] = true
+		if t.leaderOf(int(gi)) != "" {
+			okSlots++
+		}
+	}
+	var size int64
+	for _, s := range served {
+		if s {
+			size++
+		}
+	}
+	state := "fail"
+	if assigned == placement.NumSlots && okSlots == assigned {
+		state = "ok"
+	}
+	epoch := strconv.FormatUint(m.Epoch, 10)
+	b := make([]byte, 0, 400)
+	b = infoLine(b, "cluster_state", state)
+	b = infoLine(b, "cluster_slots_assigned", strconv.FormatInt(assigned, 10))
+	b = infoLine(b, "cluster_slots_ok", strconv.FormatInt(okSlots, 10))
+	b = infoLine(b, "cluster_slots_pfail", "0")
+	b = infoLine(b, "cluster_slots_fail", strconv.FormatInt(assigned-okSlots, 10))
+	b = infoLine(b, "cluster_known_nodes", strconv.Itoa(len(m.Nodes)))
+	b = infoLine(b, "cluster_size", strconv.FormatInt(size, 10))
+	b = infoLine(b, "cluster_current_epoch", epoch)
+	b = infoLine(b, "cluster_my_epoch", epoch)
+	b = infoLine(b, "cluster_stats_messages_sent", "0")
+	b = infoLine(b, "cluster_stats_messages_received", "0")
+	b = infoLine(b, "total_cluster_links_buffer_limit_exceeded", "0")
+	x.verbatim(b)
+}
+
+// appendNodeLine appends node n's CLUSTER NODES line, without the newline:
+// <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
+// <config-epoch> <link-state> <slot-range>...
+func (t *Topology) appendNodeLine(b []byte, n *placement.Node, ranges []placement.SlotRange, now int64) []byte {
+	ip, port, cport := nodeAddr(n)
+	master := t.masterOf(n.ID)
+	down := t.failed(n.ID)
+	b = append(b, n.ID...)
+	b = append(b, ' ')
+	b = append(b, ip...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, port, 10)
+	b = append(b, '@')
+	b = strconv.AppendInt(b, cport, 10)
+	b = append(b, ' ')
+	if n.ID == t.Self {
+		b = append(b, "myself,"...)
+	}
+	if master == "" {
+		b = append(b, "master"...)
+	} else {
+		b = append(b, "slave"...)
+	}
+	if down {
+		b = append(b, ",fail"...)
+	}
+	b = append(b, ' ')
+	if master == "" {
+		b = append(b, '-')
+	} else {
+		b = append(b, master...)
+	}
+	pong := now
+	if down {
+		pong = 0
+	}
+	b = append(b, " 0 "...)
+	b = strconv.AppendInt(b, pong, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, t.Map.Epoch, 10)
+	if down {
+		b = append(b, " disconnected"...)
+	} else {
+		b = append(b, " connected"...)
+	}
+	for _, r := range ranges {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(r.Start), 10)
+		if r.End != r.Start {
+			b = append(b, '-')
+			b = strconv.AppendInt(b, int64(r.End), 10)
+		}
+	}
+	return b
+}
+
+// clusterNodesCommand: CLUSTER NODES. A node is a master when it leads a
+// group (its slots are those of the groups it leads), else a replica of the
+// leader of its first group.
+func clusterNodesCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	ranges := t.nodeRanges()
+	b := make([]byte, 0, 128*len(t.Map.Nodes))
+	for i := range t.Map.Nodes {
+		n := &t.Map.Nodes[i]
+		b = t.appendNodeLine(b, n, ranges[n.ID], x.Now)
+		b = append(b, '\n')
+	}
+	x.verbatim(b)
+}
+
+// clusterReplicasCommand: CLUSTER REPLICAS node-id (and CLUSTER SLAVES).
+// Replies the CLUSTER NODES lines of the node's replicas.
+func clusterReplicasCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	id := string(args[2])
+	if t.Map.Node(id) == nil {
+		x.err(errUnknownNode(args[2]))
+		return
+	}
+	if t.masterOf(id) != "" {
+		x.err(errNotAMaster)
+		return
+	}
+	var lines [][]byte
+	for i := range t.Map.Nodes {
+		n := &t.Map.Nodes[i]
+		if t.masterOf(n.ID) == id {
+			lines = append(lines, t.appendNodeLine(nil, n, nil, x.Now))
+		}
+	}
+	x.array(len(lines))
+	for _, l := range lines {
+		x.bulk(l)
+	}
+}
+
+// clusterCountFailureReportsCommand: CLUSTER COUNT-FAILURE-REPORTS node-id.
+// Shoal's membership has no failure reports: always 0 for a known node.
+func clusterCountFailureReportsCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	if t.Map.Node(string(args[2])) == nil {
+		x.err(errUnknownNode(args[2]))
+		return
+	}
+	x.int(0)
+}
+
+// clusterLinksCommand: CLUSTER LINKS. Shoal has no cluster bus links to
+// report: an empty array.
+func clusterLinksCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() != nil {
+		x.array(0)
+	}
+}
+
+// clusterSaveConfigCommand: CLUSTER SAVECONFIG. The map is persisted by the
+// placement service's Raft group: nothing to do.
+func clusterSaveConfigCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() != nil {
+		x.ok()
+	}
+}
+
+// appendSlotsNode appends one node of a CLUSTER SLOTS range: ip, port, id
+// and an empty map of extra fields.
+func (x *Ctx) appendSlotsNode(n *placement.Node) {
+	ip, port, _ := nodeAddr(n)
+	x.array(4)
+	x.bulkString(ip)
+	x.int(port)
+	x.bulkString(n.ID)
+	x.mapHeader(0)
+}
+
+// clusterSlotsCommand: CLUSTER SLOTS. One entry per contiguous slot range of
+// each group: [start, end, leader, live followers...]. Ranges whose group
+// has no known leader are left out, as Redis leaves unserved slots out.
+func clusterSlotsCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	m := t.Map
+	type entry struct {
+		r     placement.SlotRange
+		nodes []*placement.Node
+	}
+	var entries []entry
+	for s := 0; s < placement.NumSlots; {
+		gi := int(m.Slots[s])
+		e := s
+		for e+1 < placement.NumSlots && int(m.Slots[e+1]) == gi {
+			e++
+		}
+		if gi >= 0 && gi < len(m.Groups) {
+			if lead := m.Node(t.leaderOf(gi)); lead != nil {
+				nodes := []*placement.Node{lead}
+				for _, id := range m.Groups[gi].Members {
+					if n := m.Node(id); n != nil && id != lead.ID && !t.failed(id) {
+						nodes = append(nodes, n)
+					}
+				}
+				entries = append(entries, entry{placement.SlotRange{Start: s, End: e}, nodes})
+			}
+		}
+		s = e + 1
+	}
+	x.array(len(entries))
+	for _, en := range entries {
+		x.array(2 + len(en.nodes))
+		x.int(int64(en.r.Start))
+		x.int(int64(en.r.End))
+		for _, n := range en.nodes {
+			x.appendSlotsNode(n)
+		}
+	}
+}
+
+// clusterShardsCommand: CLUSTER SHARDS. One shard per group:
+// {slots: [start, end, ...], nodes: [{id, port, ip, endpoint, role,
+// replication-offset, health}, ...]}, the leader first.
+func clusterShardsCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	m := t.Map
+	x.array(len(m.Groups))
+	for gi, g := range m.Groups {
+		lead := t.leaderOf(gi)
+		ids := make([]string, 0, len(g.Members))
+		if lead != "" && m.Node(lead) != nil {
+			ids = append(ids, lead)
+		}
+		for _, id := range g.Members {
+			if id != lead && m.Node(id) != nil {
+				ids = append(ids, id)
+			}
+		}
+		ranges := m.Ranges(gi)
+		x.mapHeader(2)
+		x.bulkString("slots")
+		x.array(2 * len(ranges))
+		for _, r := range ranges {
+			x.int(int64(r.Start))
+			x.int(int64(r.End))
+		}
+		x.bulkString("nodes")
+		x.array(len(ids))
+		for _, id := range ids {
+			x.appendShardNode(t, m.Node(id), id == lead, x.replOffset(t, g.ID, id))
+		}
+	}
+}
+
+// replOffset is the replication offset CLUSTER SHARDS reports for node id in
+// group gid: the applied Raft index for this node's own replica, else 0.
+func (x *Ctx) replOffset(t *Topology, gid, id string) int64 {
+	if id != t.Self {
+		return 0
+	}
+	for _, g := range x.srv.hostedGroups() {
+		if g != nil && g.ID() == gid {
+			return int64(g.FSM().AppliedIndex())
+		}
+	}
+	return 0
+}
+
+// appendShardNode appends one node map of a CLUSTER SHARDS shard.
+func (x *Ctx) appendShardNode(t *Topology, n *placement.Node, master bool, offset int64) {
+	ip, port, _ := nodeAddr(n)
+	x.mapHeader(7)
+	x.bulkString("id")
+	x.bulkString(n.ID)
+	x.bulkString("port")
+	x.int(port)
+	x.bulkString("ip")
+	x.bulkString(ip)
+	x.bulkString("endpoint")
+	x.bulkString(ip)
+	x.bulkString("role")
+	if master {
+		x.bulkString("master")
+	} else {
+		x.bulkString("replica")
+	}
+	x.bulkString("replication-offset")
+	x.int(offset)
+	x.bulkString("health")
+	if t.failed(n.ID) {
+		x.bulkString("fail")
+	} else {
+		x.bulkString("online")
+	}
+}
+
+// clusterHelpCommand: CLUSTER HELP.
+func clusterHelpCommand(x *Ctx, args [][]byte) {
+	if x.clusterTopology() != nil {
+		x.help(clusterHelp)
+	}
+}
+
+// clusterHelp is Redis 7.0's CLUSTER HELP text.
+var clusterHelp = []string{
+	"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"ADDSLOTS <slot> [<slot> ...]",
+	"    Assign slots to current node.",
+	"ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+	"    Assign slots which are between <start-slot> and <end-slot> to current node.",
+	"BUMPEPOCH",
+	"    Advance the cluster config epoch.",
+	"COUNT-FAILURE-REPORTS <node-id>",
+	"    Return number of failure reports for <node-id>.",
+	"COUNTKEYSINSLOT <slot>",
+	"    Return the number of keys in <slot>.",
+	"DELSLOTS <slot> [<slot> ...]",
+	"    Delete slots information from current node.",
+	"DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+	"    Delete slots information which are between <start-slot> and <end-slot> from current node.",
+	"FAILOVER [FORCE|TAKEOVER]",
+	"    Promote current replica node to being a master.",
+	"FORGET <node-id>",
+	"    Remove a node from the cluster.",
+	"GETKEYSINSLOT <slot> <count>",
+	"    Return key names stored by current node in a slot.",
+	"FLUSHSLOTS",
+	"    Delete current node own slots information.",
+	"INFO",
+	"    Return information about the cluster.",
+	"KEYSLOT <key>",
+	"    Return the hash slot for <key>.",
+	"MEET <ip> <port> [<bus-port>]",
+	"    Connect nodes into a working cluster.",
+	"MYID",
+	"    Return the node id.",
+	"NODES",
+	"    Return cluster configuration seen by node. Output format:",
+	"    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+	"REPLICATE <node-id>",
+	"    Configure current node as replica to <node-id>.",
+	"RESET [HARD|SOFT]",
+	"    Reset current node (default: soft).",
+	"SET-CONFIG-EPOCH <epoch>",
+	"    Set config epoch of current node.",
+	"SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+	"    Set slot state.",
+	"REPLICAS <node-id>",
+	"    Return <node-id> replicas.",
+	"SAVECONFIG",
+	"    Force saving cluster configuration on disk.",
+	"SLOTS",
+	"    Return information about slots range mappings. Each range is made of:",
+	"    start, end, master and replicas IP addresses, ports and ids",
+	"SHARDS",
+	"    Return information about slot range mappings and the nodes associated with them.",
+	"LINKS",
+	"    Return information about all network links between this node and its peers.",
+	"    Output format is an array where each array element is a map containing attributes of a link",
+	"HELP",
+	"    Prints this help.",
+}
