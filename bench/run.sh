@@ -1,99 +1,167 @@
 #!/usr/bin/env bash
-# bench/run.sh - side-by-side benchmark of redis-server and Shoal.
+# bench/run.sh - side-by-side benchmark of Redis and Shoal.
 #
 # Usage:
-#   bench/run.sh            # default row sets: ops + memory
-#   bench/run.sh ops        # only the throughput/latency rows
-#   bench/run.sh memory     # only the memory rows
-#   bench/run.sh cluster    # cluster rows (placeholder, issue 3)
-#   bench/run.sh all        # ops + memory + cluster
+#   bench/run.sh            # all row sets: memory, ops, cluster
+#   bench/run.sh memory     # only the memory rows (distinct keys, churn)
+#   bench/run.sh ops        # only the single-node throughput/latency rows
+#   bench/run.sh cluster    # only the cluster rows
+#   bench/run.sh ops memory # any combination; "all" = the default
 #
-# Both servers are started by this script on the same machine, on free
-# loopback ports, and benchmarked in one run with redis-benchmark. Each row
-# runs both servers back to back (the order alternates row by row) so that
-# machine drift affects both sides alike. Read the ratios, not the absolute
-# numbers. See BENCHMARKS.md for the methodology.
+# Every row set starts its own fresh servers on free loopback ports and
+# stops them when it is done (and on any exit, including failures):
+#   memory   a redis-server and a Shoal per row set (distinct keys, churn);
+#            loads each, waits BENCH_MEM_SETTLE s, reads used_memory
+#            (INFO memory) and VmRSS (/proc/PID/status) before and after
+#   ops      a redis-server and a Shoal; SET/GET/INCR/MSET at -P 1 and 16
+#   cluster  Redis Cluster (3 masters + 3 replicas) and a 3-node Shoal;
+#            SET/GET at -P 1 and 16 with redis-benchmark --cluster
+# Each throughput row runs both sides back to back, alternating who goes
+# first row by row, so that machine drift affects both alike. Read the
+# ratios, not the absolute numbers. The results start with the machine's
+# nproc and load average and with the exact commands that were run. See
+# BENCHMARKS.md for the methodology.
 #
 # Environment (defaults in brackets):
-#   SHOAL_BIN          Shoal binary [<repo>/bin/shoal]; started as
-#                      "$SHOAL_BIN server --port P $SHOAL_EXTRA_ARGS"
-#   SHOAL_EXTRA_ARGS   extra args for "shoal server", word-split []
-#   REDIS_SERVER       redis-server binary [redis-server]
-#   REDIS_BENCHMARK    redis-benchmark binary [redis-benchmark]
-#   REDIS_CLI          redis-cli binary [redis-cli]
-#   BENCH_N            requests per run at -P 1 [200000]
-#   BENCH_N_PIPE       requests per run at -P 16 [2000000]
-#   BENCH_MSET_DIV     divide BENCH_N_PIPE by this for pipelined MSET, which
-#                      writes 10 keys per request [4]
-#   BENCH_TESTS        tests to run [set get incr mset]
-#   BENCH_PIPELINES    pipeline depths [1 16]
-#   BENCH_CLIENTS      -c [50]
-#   BENCH_KEYSPACE     -r for the ops rows [100000]
-#   BENCH_DATASIZE     -d value size in bytes [64]
-#   BENCH_MEM_N        SET requests for the memory load [3000000]
-#   BENCH_MEM_KEYSPACE -r for the memory load [1000000]
-#   BENCH_REPEAT       runs per row and server; the table shows each
-#                      server's best run (highest rps, with its p99) [1]
-#   BENCH_TIMEOUT      seconds before a single redis-benchmark run is
-#                      killed and reported as TIMEOUT [300]
-#   BENCH_RESULTS_DIR  where latest.md and a timestamped copy go
-#                      [<repo>/bench/results]
-#   BENCH_KEEP_LOGS    1 = keep the server/benchmark logs directory [0]
+#   SHOAL_BIN           Shoal binary [<repo>/bin/shoal]
+#   SHOAL_EXTRA_ARGS    extra args for single-node "shoal server" (memory,
+#                       ops), word-split []
+#   SHOAL_CLUSTER_EXTRA_ARGS  extra args for each cluster node, word-split []
+#   REDIS_SERVER        redis-server binary [redis-server]
+#   REDIS_BENCHMARK     redis-benchmark binary [redis-benchmark]
+#   REDIS_CLI           redis-cli binary [redis-cli]
+#   GO                  go toolchain, to build bench/loadkeys [go]
+#   BENCH_CLIENTS       -c for every redis-benchmark run [50]
+#   BENCH_DATASIZE      -d value size in bytes [64]
+#   BENCH_REPEAT        runs per throughput row and side; the table shows
+#                       each side's best run (highest rps, with its p99) [1]
+#   BENCH_TIMEOUT       seconds before one benchmark or load is killed
+#                       (a TIMEOUT cell, or a failed load) [300]
+#   memory:
+#   BENCH_MEM_KEYS      distinct keys written by loadkeys [1000000]
+#   BENCH_MEM_N         SET requests of the churn load [3000000]
+#   BENCH_MEM_KEYSPACE  -r of the churn load [1000000]
+#   BENCH_MEM_SETTLE    seconds between the end of a load and the "after"
+#                       reading [5]
+#   ops:
+#   BENCH_N             requests per run at -P 1 [200000]
+#   BENCH_N_PIPE        requests per run at -P > 1 [2000000]
+#   BENCH_MSET_DIV      divide BENCH_N_PIPE by this for pipelined MSET,
+#                       which writes 10 keys per request [4]
+#   BENCH_TESTS         tests [set get incr mset]
+#   BENCH_PIPELINES     pipeline depths [1 16]
+#   BENCH_KEYSPACE      -r [100000]
+#   cluster:
+#   BENCH_CLUSTER_N       requests per run at -P 1 [100000]
+#   BENCH_CLUSTER_N_PIPE  requests per run at -P > 1 [1000000]
+#   BENCH_CLUSTER_TESTS   tests [set get]
+#   BENCH_CLUSTER_PIPELINES  pipeline depths [1 16]
+#   BENCH_CLUSTER_KEYSPACE   -r [100000]
+#   BENCH_CLUSTER_WAIT    seconds to wait for each cluster to form [60]
+#   output:
+#   BENCH_RESULTS_DIR   where latest.md and a timestamped copy go
+#                       [<repo>/bench/results]
+#   BENCH_KEEP_LOGS     1 = keep the logs directory even on success [0]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 SHOAL_BIN=${SHOAL_BIN:-$ROOT/bin/shoal}
 SHOAL_EXTRA_ARGS=${SHOAL_EXTRA_ARGS:-}
+SHOAL_CLUSTER_EXTRA_ARGS=${SHOAL_CLUSTER_EXTRA_ARGS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 REDIS_CLI=${REDIS_CLI:-redis-cli}
+GO=${GO:-go}
+BENCH_CLIENTS=${BENCH_CLIENTS:-50}
+BENCH_DATASIZE=${BENCH_DATASIZE:-64}
+BENCH_REPEAT=${BENCH_REPEAT:-1}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+BENCH_MEM_KEYS=${BENCH_MEM_KEYS:-1000000}
+BENCH_MEM_N=${BENCH_MEM_N:-3000000}
+BENCH_MEM_KEYSPACE=${BENCH_MEM_KEYSPACE:-1000000}
+BENCH_MEM_SETTLE=${BENCH_MEM_SETTLE:-5}
 BENCH_N=${BENCH_N:-200000}
 BENCH_N_PIPE=${BENCH_N_PIPE:-2000000}
 BENCH_MSET_DIV=${BENCH_MSET_DIV:-4}
 BENCH_TESTS=${BENCH_TESTS:-set get incr mset}
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
-BENCH_CLIENTS=${BENCH_CLIENTS:-50}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
-BENCH_DATASIZE=${BENCH_DATASIZE:-64}
-BENCH_MEM_N=${BENCH_MEM_N:-3000000}
-BENCH_MEM_KEYSPACE=${BENCH_MEM_KEYSPACE:-1000000}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
-BENCH_REPEAT=${BENCH_REPEAT:-1}
+BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-100000}
+BENCH_CLUSTER_N_PIPE=${BENCH_CLUSTER_N_PIPE:-1000000}
+BENCH_CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set get}
+BENCH_CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES:-1 16}
+BENCH_CLUSTER_KEYSPACE=${BENCH_CLUSTER_KEYSPACE:-100000}
+BENCH_CLUSTER_WAIT=${BENCH_CLUSTER_WAIT:-60}
 BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
 BENCH_KEEP_LOGS=${BENCH_KEEP_LOGS:-0}
 
-REDIS_PID=""
-SHOAL_PID=""
-REDIS_PORT=""
-SHOAL_PORT=""
+# The single-node pair of the current row set.
+REDIS_PID="" REDIS_PORT="" SHOAL_PID="" SHOAL_PORT=""
+# Client ports of the two clusters; node 0 is the benchmark entry point.
+RC_PORTS=() SC_PORTS=()
+# Every server process this script started and has not stopped yet:
+# pid -> "name logfile". cleanup stops them all.
+declare -A SERVERS=()
 WORK=""
+SECTION=""     # heading under which record files commands
+RECORD_TO=""   # file record appends to
+USED_PORTS=" " # ports handed out in this run
+PORT_OUT=""    # alloc_port's result
+SPAWNED_PID="" # spawn's result
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
 
-# ---------------------------------------------------------------- cleanup
+# ---------------------------------------------------------------- processes
 
-stop_pid() {
-	local pid=$1
-	[[ -n $pid ]] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
+spawn() { # spawn NAME LOGFILE CMD...: start a server in the background
+	local name=$1 logf=$2
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	SPAWNED_PID=$!
+	SERVERS[$SPAWNED_PID]="$name $logf"
+}
+
+# stop_servers [PID...]: SIGTERM the given servers (default: all), wait up
+# to 10 s for them to exit, then SIGKILL what is left.
+stop_servers() {
+	local pids=("$@") pid i
+	if [[ ${#pids[@]} -eq 0 ]]; then pids=("${!SERVERS[@]}"); fi
+	[[ ${#pids[@]} -gt 0 ]] || return 0
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for ((i = 0; i < 100; i++)); do
+		local alive=0
+		for pid in "${pids[@]}"; do
+			if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+		done
+		((alive)) || break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
+	for pid in "${pids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			log "pid $pid (${SERVERS[$pid]%% *}) did not exit on SIGTERM; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+		unset "SERVERS[$pid]"
+	done
+}
+
+check_alive() {
+	local pid
+	for pid in "${!SERVERS[@]}"; do
+		kill -0 "$pid" 2>/dev/null || die "${SERVERS[$pid]%% *} (pid $pid) died; log: ${SERVERS[$pid]#* }"
+	done
 }
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	stop_pid "$SHOAL_PID"
-	stop_pid "$REDIS_PID"
+	stop_servers
 	if [[ -n $WORK && -d $WORK ]]; then
 		if [[ $rc -ne 0 || $BENCH_KEEP_LOGS == 1 ]]; then
 			log "logs kept in $WORK"
@@ -109,20 +177,35 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- helpers
 
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found (install redis-tools / redis-server)"; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found${2:+ ($2)}"; }
 
-# free_port prints a TCP port on 127.0.0.1 that nothing is listening on.
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		[[ $p == "$REDIS_PORT" || $p == "$SHOAL_PORT" ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
+# alloc_port [BUS]: set PORT_OUT to a loopback port that nothing listens on
+# (TCP or UDP) and that this run has not handed out before. The ports are
+# below the kernel's ephemeral range, so outgoing connections do not take
+# them. With BUS=1, PORT_OUT+10000 (the Redis Cluster bus port) is free too.
+alloc_port() {
+	local bus=${1:-0} busy lo hi p q ok
+	lo=20000
+	hi=$(awk '{ print $1 - 1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
+	[[ $hi =~ ^[0-9]+$ && $hi -gt $((lo + 12000)) ]] || hi=32767
+	if ((bus)); then hi=$((hi - 10000)); fi
+	busy=" $(ss -Hlntu 2>/dev/null | awk '{ n = split($5, a, ":"); printf "%s ", a[n] }') "
+	for _ in $(seq 1 500); do
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		ok=1
+		for q in "$p" $((bus ? p + 10000 : p)); do
+			if [[ $USED_PORTS == *" $q "* || $busy == *" $q "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$q") 2>/dev/null; then
+				ok=0
+			fi
+		done
+		if ((ok)); then
+			USED_PORTS+="$p "
+			if ((bus)); then USED_PORTS+="$((p + 10000)) "; fi
+			PORT_OUT=$p
 			return 0
 		fi
 	done
-	return 1
+	die "no free port"
 }
 
 cli() { # cli PORT ARGS...
@@ -135,7 +218,7 @@ wait_ready() { # wait_ready NAME PID PORT LOGFILE
 	local name=$1 pid=$2 port=$3 logf=$4
 	for _ in $(seq 1 150); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			log "$name exited during startup; log:"
+			log "$name exited during startup; log $logf:"
 			tail -n 30 "$logf" >&2 || true
 			return 1
 		fi
@@ -144,74 +227,117 @@ wait_ready() { # wait_ready NAME PID PORT LOGFILE
 		fi
 		sleep 0.1
 	done
-	log "$name did not answer PING on port $port within 15s; log:"
+	log "$name did not answer PING on port $port within 15s; log $logf:"
 	tail -n 30 "$logf" >&2 || true
 	return 1
 }
 
-# Each start is tried up to 3 times on a new port, in case another process
-# takes the free port between free_port and the server's bind.
-start_redis() {
-	local try
+# quote ARG: ARG as a shell word; $PORT and $WORK placeholders stay bare.
+quote() {
+	if [[ -z $1 ]]; then
+		printf "''"
+	elif [[ $1 =~ ^[][A-Za-z0-9_./:=,@%+{}$-]+$ ]]; then
+		printf '%s' "$1"
+	else
+		printf "'%s'" "${1//\'/\'\\\'\'}"
+	fi
+}
+
+# record SUBST CMD...: note CMD under the current SECTION, for the command
+# list at the top of the results. The run's temp dir is shown as $WORK; with
+# SUBST=1 the server port (after -p, --port or -addr HOST:) as $PORT.
+record() {
+	local sub=$1 a prev="" line=""
+	shift
+	for a in "$@"; do
+		if [[ -n $WORK ]]; then a=${a//"$WORK"/\$WORK}; fi
+		if [[ $sub == 1 ]]; then
+			case $prev in
+			-p | --port) a=\$PORT ;;
+			-addr) a="${a%:*}:\$PORT" ;;
+			esac
+		fi
+		line+="$(quote "$a") "
+		prev=$a
+	done
+	printf '%s\t%s\n' "$SECTION" "${line% }" >>"${RECORD_TO:-$WORK/commands.tsv}"
+}
+
+# render_commands: the recorded commands, deduplicated, grouped by section
+# in the order the sections first ran.
+render_commands() {
+	[[ -f $WORK/commands.tsv ]] || return 0
+	awk -F'\t' '!seen[$0]++ {
+		if (!($1 in idx)) { idx[$1] = ++n; name[n] = $1 }
+		body[idx[$1]] = body[idx[$1]] $2 "\n"
+	}
+	END { for (i = 1; i <= n; i++) printf "%s# %s\n%s", (i > 1 ? "\n" : ""), name[i], body[i] }' "$WORK/commands.tsv"
+}
+
+shoal_extra() { # shoal_extra STRING: print the word-split STRING, one per line
+	local -a w=()
+	# The extra args are deliberately word-split.
+	# shellcheck disable=SC2206
+	if [[ -n $1 ]]; then w=($1); fi
+	if [[ ${#w[@]} -gt 0 ]]; then printf '%s\n' "${w[@]}"; fi
+}
+
+# Each start is tried up to 3 times on new ports, in case another process
+# takes a free port between alloc_port and the server's bind.
+start_redis() { # fresh redis-server: sets REDIS_PORT and REDIS_PID
+	local try logf
+	local -a cmd
 	for try in 1 2 3; do
-		REDIS_PORT=$(free_port) || die "no free port"
-		"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-			--daemonize no >"$WORK/redis.log" 2>&1 &
-		REDIS_PID=$!
-		if wait_ready redis "$REDIS_PID" "$REDIS_PORT" "$WORK/redis.log"; then
+		alloc_port
+		REDIS_PORT=$PORT_OUT
+		logf="$WORK/redis-$REDIS_PORT.log"
+		cmd=("$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no)
+		spawn redis "$logf" "${cmd[@]}"
+		REDIS_PID=$SPAWNED_PID
+		if wait_ready redis "$REDIS_PID" "$REDIS_PORT" "$logf"; then
+			record 1 "${cmd[@]}"
 			log "redis-server pid $REDIS_PID port $REDIS_PORT"
 			return 0
 		fi
-		stop_pid "$REDIS_PID"
-		REDIS_PID=""
+		stop_servers "$REDIS_PID"
 		log "redis-server start attempt $try failed"
 	done
 	die "redis-server failed to start"
 }
 
-start_shoal() {
-	[[ -x $SHOAL_BIN ]] || die "Shoal binary $SHOAL_BIN not found or not executable (run make build, or set SHOAL_BIN)"
-	local -a extra=()
-	local try
-	# SHOAL_EXTRA_ARGS is deliberately word-split.
-	# shellcheck disable=SC2206
-	if [[ -n $SHOAL_EXTRA_ARGS ]]; then extra=($SHOAL_EXTRA_ARGS); fi
+start_shoal() { # fresh single-node Shoal: sets SHOAL_PORT and SHOAL_PID
+	local try logf
+	local -a cmd extra
+	mapfile -t extra < <(shoal_extra "$SHOAL_EXTRA_ARGS")
 	for try in 1 2 3; do
-		SHOAL_PORT=$(free_port) || die "no free port"
-		"$SHOAL_BIN" server --port "$SHOAL_PORT" "${extra[@]}" >"$WORK/shoal.log" 2>&1 &
-		SHOAL_PID=$!
-		if wait_ready shoal "$SHOAL_PID" "$SHOAL_PORT" "$WORK/shoal.log"; then
+		alloc_port
+		SHOAL_PORT=$PORT_OUT
+		logf="$WORK/shoal-$SHOAL_PORT.log"
+		cmd=("$SHOAL_BIN" server --port "$SHOAL_PORT" "${extra[@]}")
+		spawn shoal "$logf" "${cmd[@]}"
+		SHOAL_PID=$SPAWNED_PID
+		if wait_ready shoal "$SHOAL_PID" "$SHOAL_PORT" "$logf"; then
+			record 1 "${cmd[@]}"
 			log "shoal pid $SHOAL_PID port $SHOAL_PORT"
 			return 0
 		fi
-		stop_pid "$SHOAL_PID"
-		SHOAL_PID=""
+		stop_servers "$SHOAL_PID"
 		log "shoal start attempt $try failed"
 	done
-	die "shoal failed to start (command: $SHOAL_BIN server --port PORT ${extra[*]})"
+	die "shoal failed to start (command: ${cmd[*]})"
 }
 
-port_of() { if [[ $1 == redis ]]; then echo "$REDIS_PORT"; else echo "$SHOAL_PORT"; fi; }
-pid_of() { if [[ $1 == redis ]]; then echo "$REDIS_PID"; else echo "$SHOAL_PID"; fi; }
-
-check_alive() {
-	local who pid
-	for who in redis shoal; do
-		pid=$(pid_of "$who")
-		kill -0 "$pid" 2>/dev/null || die "$who (pid $pid) died; see $WORK/$who.log"
-	done
-}
-
-# bench_one WHO TEST PIPELINE N
+# bench_one WHO PORT TEST PIPELINE N KEYSPACE CLUSTER
 # Prints "rps p99" on success, or "ERR reason" on failure. Never fails.
 bench_one() {
-	local who=$1 t=$2 p=$3 n=$4 port out rc line
-	port=$(port_of "$who")
+	local who=$1 port=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 out rc line
 	local logf="$WORK/bench-$who-$t-P$p.log"
+	local -a cmd=("$REDIS_BENCHMARK")
+	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
+	cmd+=(-h 127.0.0.1 -p "$port" -t "$t" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
+	record 1 "${cmd[@]}"
 	set +e
-	out=$(timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -t "$t" \
-		-c "$BENCH_CLIENTS" -n "$n" -P "$p" -r "$BENCH_KEYSPACE" -d "$BENCH_DATASIZE" \
-		--csv 2>"$logf")
+	out=$(timeout "$BENCH_TIMEOUT" "${cmd[@]}" 2>"$logf")
 	rc=$?
 	set -e
 	printf '%s\n' "$out" >>"$logf"
@@ -238,9 +364,18 @@ bench_one() {
 # best_of A B: of two bench_one results ("rps p99" or "ERR ..."), the one
 # with the higher rps; an error wins, so that it is never hidden.
 best_of() {
-	if [[ -z $1 ]]; then echo "$2"; return 0; fi
-	if [[ $1 == ERR* ]]; then echo "$1"; return 0; fi
-	if [[ $2 == ERR* ]]; then echo "$2"; return 0; fi
+	if [[ -z $1 ]]; then
+		echo "$2"
+		return 0
+	fi
+	if [[ $1 == ERR* ]]; then
+		echo "$1"
+		return 0
+	fi
+	if [[ $2 == ERR* ]]; then
+		echo "$2"
+		return 0
+	fi
 	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (y[1] + 0 > x[1] + 0) ? b : a }'
 }
 
@@ -257,104 +392,135 @@ test_label() {
 	esac
 }
 
-preload() { # preload WHO: fill the ops keyspace so GET hits
-	local who=$1 port
-	port=$(port_of "$who")
-	cli "$port" flushall >/dev/null
-	timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -t set -c "$BENCH_CLIENTS" \
-		-n $((BENCH_KEYSPACE * 10)) -r "$BENCH_KEYSPACE" -d "$BENCH_DATASIZE" -P 16 -q \
-		>"$WORK/preload-$who.log" 2>&1 || die "preload of $who failed; see $WORK/preload-$who.log"
-	log "preloaded $who: dbsize $(cli "$port" dbsize)"
-}
-
-# ---------------------------------------------------------------- row sets
-
-rows_ops() {
-	local out=$1 t p n row=0 rep first second a b r s label
-	preload redis
-	preload shoal
-	{
-		echo "### Throughput and latency (single node)"
-		echo
-		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE at -P 16 (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
-		echo
-		echo "| test | pipeline | redis rps | shoal rps | shoal/redis | redis p99 | shoal p99 |"
-		echo "|---|---:|---:|---:|---:|---:|---:|"
-	} >"$out"
-	for t in $BENCH_TESTS; do
-		for p in $BENCH_PIPELINES; do
-			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
-			if [[ $t == mset && $p -gt 1 ]]; then n=$((n / BENCH_MSET_DIV)); fi
-			label=$(test_label "$t")
-			r="" s=""
-			for ((rep = 0; rep < BENCH_REPEAT; rep++)); do
-				# Alternate who goes first, row by row and repeat by repeat.
-				if (((row + rep) % 2 == 0)); then first=redis second=shoal; else first=shoal second=redis; fi
-				log "$label -P $p -n $n: $first then $second (run $((rep + 1))/$BENCH_REPEAT)"
-				check_alive
-				a=$(bench_one "$first" "$t" "$p" "$n")
-				b=$(bench_one "$second" "$t" "$p" "$n")
-				if [[ $first == redis ]]; then
-					r=$(best_of "$r" "$a") s=$(best_of "$s" "$b")
-				else
-					r=$(best_of "$r" "$b") s=$(best_of "$s" "$a")
-				fi
-			done
-			local r_rps r_p99 s_rps s_p99
-			read -r r_rps r_p99 <<<"$r"
-			read -r s_rps s_p99 <<<"$s"
-			if [[ $r_rps == ERR ]]; then r_rps="ERR" r_p99="${r#ERR }"; fi
-			if [[ $s_rps == ERR ]]; then s_rps="ERR" s_p99="${s#ERR }"; fi
-			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
-				"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" >>"$out"
-			tail -n 1 "$out" >&2
-			row=$((row + 1))
-		done
-	done
-	echo >>"$out"
-}
-
-used_memory() { cli "$(port_of "$1")" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-rss_bytes() { awk '$1 == "VmRSS:" { print $2 * 1024 }' "/proc/$(pid_of "$1")/status"; }
-
-rows_memory() {
-	local out=$1 who port um0 rss0 um1 rss1 keys
-	declare -A KEYS UMK RSSK UMD RSSD
-	for who in redis shoal; do
-		port=$(port_of "$who")
+# compare_row OUT ROW TEST PIPELINE N KEYSPACE CLUSTER REDIS_PORT SHOAL_PORT
+# Runs one table row (BENCH_REPEAT times per side, alternating who goes
+# first) and appends it to OUT.
+compare_row() {
+	local out=$1 row=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 rport=$8 sport=$9
+	local rep a b r="" s="" label
+	label=$(test_label "$t")
+	for ((rep = 0; rep < BENCH_REPEAT; rep++)); do
 		check_alive
-		cli "$port" flushall >/dev/null
-		sleep 1
-		um0=$(used_memory "$who" || true)
-		rss0=$(rss_bytes "$who")
-		log "memory $who: loading (-n $BENCH_MEM_N -r $BENCH_MEM_KEYSPACE -d $BENCH_DATASIZE -P 16)"
-		timeout "$BENCH_TIMEOUT" "$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -t set -c "$BENCH_CLIENTS" \
-			-n "$BENCH_MEM_N" -r "$BENCH_MEM_KEYSPACE" -d "$BENCH_DATASIZE" -P 16 -q \
-			>"$WORK/memload-$who.log" 2>&1 || die "memory load of $who failed; see $WORK/memload-$who.log"
-		sleep 2
-		keys=$(cli "$port" dbsize | tr -d '\r' || true)
-		[[ $keys =~ ^[0-9]+$ && $keys -gt 0 ]] || keys="n/a"
-		um1=$(used_memory "$who" || true)
-		rss1=$(rss_bytes "$who")
-		KEYS[$who]=$keys
-		UMK[$who]="n/a" UMD[$who]="n/a" RSSK[$who]="n/a"
-		RSSD[$who]=$(mib $((rss1 - rss0)))
-		if [[ $um0 =~ ^[0-9]+$ && $um1 =~ ^[0-9]+$ ]]; then
-			UMD[$who]=$(mib $((um1 - um0)))
-			if [[ $keys != n/a ]]; then
-				UMK[$who]=$(awk -v a="$um0" -v b="$um1" -v k="$keys" 'BEGIN { printf "%.1f", (b - a) / k }')
-			fi
+		if (((row + rep) % 2 == 0)); then
+			log "$label -P $p -n $n: redis then shoal (run $((rep + 1))/$BENCH_REPEAT)"
+			a=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster")
+			b=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster")
+			r=$(best_of "$r" "$a") s=$(best_of "$s" "$b")
+		else
+			log "$label -P $p -n $n: shoal then redis (run $((rep + 1))/$BENCH_REPEAT)"
+			a=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster")
+			b=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster")
+			s=$(best_of "$s" "$a") r=$(best_of "$r" "$b")
 		fi
-		if [[ $keys != n/a ]]; then
-			RSSK[$who]=$(awk -v a="$rss0" -v b="$rss1" -v k="$keys" 'BEGIN { printf "%.1f", (b - a) / k }')
-		fi
-		log "memory $who: keys=$keys used_memory $um0 -> $um1, rss $rss0 -> $rss1"
 	done
+	local r_rps r_p99 s_rps s_p99
+	read -r r_rps r_p99 <<<"$r"
+	read -r s_rps s_p99 <<<"$s"
+	if [[ $r_rps == ERR ]]; then r_p99="${r#ERR }"; fi
+	if [[ $s_rps == ERR ]]; then s_p99="${s#ERR }"; fi
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
+		"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" >>"$out"
+	tail -n 1 "$out" >&2
+}
+
+# preload WHO PORT KEYSPACE N CLUSTER: SET N random keys of KEYSPACE so that
+# GET hits.
+preload() {
+	local who=$1 port=$2 ks=$3 n=$4 cluster=$5
+	local -a cmd=("$REDIS_BENCHMARK")
+	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
+	cmd+=(-h 127.0.0.1 -p "$port" -t set -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	record 1 "${cmd[@]}"
+	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/preload-$who.log" 2>&1 ||
+		grep -q 'Error from server' "$WORK/preload-$who.log"; then
+		die "preload of $who failed; see $WORK/preload-$who.log"
+	fi
+	if [[ $cluster != 1 ]]; then log "preloaded $who: dbsize $(cli "$port" dbsize)"; fi
+}
+
+# ---------------------------------------------------------------- memory rows
+
+used_memory() { cli "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+rss_bytes() { awk '$1 == "VmRSS:" { print $2 * 1024 }' "/proc/$1/status"; }
+per_key() { # per_key BEFORE AFTER KEYS
+	if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ && $3 -gt 0 ]]; then
+		awk -v a="$1" -v b="$2" -v k="$3" 'BEGIN { printf "%.1f", (b - a) / k }'
+	else
+		echo n/a
+	fi
+}
+delta_mib() { # delta_mib BEFORE AFTER
+	if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then mib $(($2 - $1)); else echo n/a; fi
+}
+
+# rows_memory KIND OUT. KIND distinct: loadkeys writes BENCH_MEM_KEYS
+# distinct keys once each. KIND churn: redis-benchmark writes BENCH_MEM_N
+# random keys of BENCH_MEM_KEYSPACE, overwriting most of them several times.
+# Each kind gets a fresh redis-server and a fresh Shoal.
+rows_memory() {
+	local kind=$1 out=$2 who port pid um0 rss0 rssl um1 rss1 keys t0 t1 logf
+	local -a cmd
+	declare -A KEYS UMK RSSK UMD RSSD RSSLD SECS
+	if [[ $kind == distinct ]]; then
+		SECTION="memory, distinct keys: fresh servers; load each in turn, then wait ${BENCH_MEM_SETTLE}s"
+	else
+		SECTION="memory, churn: fresh servers; load each in turn, then wait ${BENCH_MEM_SETTLE}s"
+	fi
+	start_redis
+	start_shoal
+	for who in redis shoal; do
+		if [[ $who == redis ]]; then port=$REDIS_PORT pid=$REDIS_PID; else port=$SHOAL_PORT pid=$SHOAL_PID; fi
+		check_alive
+		sleep 1
+		um0=$(used_memory "$port" || true)
+		rss0=$(rss_bytes "$pid")
+		if [[ $kind == distinct ]]; then
+			cmd=("$WORK/loadkeys" -addr "127.0.0.1:$port" -n "$BENCH_MEM_KEYS" -d "$BENCH_DATASIZE")
+		else
+			cmd=("$REDIS_BENCHMARK" -h 127.0.0.1 -p "$port" -t set -n "$BENCH_MEM_N" -P 16 -c "$BENCH_CLIENTS"
+				-r "$BENCH_MEM_KEYSPACE" -d "$BENCH_DATASIZE" -q)
+		fi
+		record 1 "${cmd[@]}"
+		logf="$WORK/memload-$kind-$who.log"
+		log "memory ($kind) $who: loading"
+		t0=$(date +%s.%N)
+		if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$logf" 2>&1 || grep -q 'Error from server' "$logf"; then
+			die "memory load ($kind) of $who failed; see $logf"
+		fi
+		t1=$(date +%s.%N)
+		rssl=$(rss_bytes "$pid")
+		sleep "$BENCH_MEM_SETTLE"
+		keys=$(cli "$port" dbsize | tr -d '\r' || true)
+		[[ $keys =~ ^[0-9]+$ ]] || keys="n/a"
+		um1=$(used_memory "$port" || true)
+		rss1=$(rss_bytes "$pid")
+		KEYS[$who]=$keys
+		SECS[$who]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+		UMK[$who]=$(per_key "$um0" "$um1" "$keys")
+		RSSK[$who]=$(per_key "$rss0" "$rss1" "$keys")
+		UMD[$who]=$(delta_mib "$um0" "$um1")
+		RSSD[$who]=$(delta_mib "$rss0" "$rss1")
+		RSSLD[$who]=$(delta_mib "$rss0" "$rssl")
+		log "memory ($kind) $who: keys=$keys used_memory $um0 -> $um1, rss $rss0 -> $rssl (load end) -> $rss1 (+${BENCH_MEM_SETTLE}s)"
+		if [[ $kind == distinct && $keys != "$BENCH_MEM_KEYS" ]]; then
+			log "WARNING: $who has $keys keys after loading $BENCH_MEM_KEYS distinct keys"
+		fi
+	done
+	check_alive
+	stop_servers
 	{
-		echo "### Memory (single node)"
-		echo
-		echo "FLUSHALL, then SET -n $BENCH_MEM_N -r $BENCH_MEM_KEYSPACE -d $BENCH_DATASIZE -P 16 (16-byte keys, ${BENCH_DATASIZE}-byte values). Bytes per key = delta / DBSIZE."
+		if [[ $kind == distinct ]]; then
+			echo "### Memory: $BENCH_MEM_KEYS distinct keys (single node)"
+			echo
+			echo "Fresh servers. loadkeys writes $BENCH_MEM_KEYS distinct 16-byte keys (\`key:\` + 12 digits) with ${BENCH_DATASIZE}-byte values, each once."
+		else
+			echo "### Memory: churn, random overwrites (single node)"
+			echo
+			echo "Fresh servers. SET -n $BENCH_MEM_N -r $BENCH_MEM_KEYSPACE -d $BENCH_DATASIZE -P 16: about 95% of the $BENCH_MEM_KEYSPACE keys, most written several times, so this includes what overwrites leave behind (allocator fragmentation, garbage not yet collected)."
+		fi
+		echo "Memory is read before the load and ${BENCH_MEM_SETTLE} s after it ends, on both servers: Shoal compacts its Raft log and returns memory to the OS shortly after a write burst, so a reading right after the load would still include the log (see the last RSS row)."
+		echo "Bytes per key = (after - before) / DBSIZE; the ratio is shoal/redis (above 1.00: Shoal uses more)."
 		echo
 		echo "| metric | redis | shoal | shoal/redis |"
 		echo "|---|---:|---:|---:|"
@@ -363,29 +529,218 @@ rows_memory() {
 		echo "| RSS bytes/key | ${RSSK[redis]} | ${RSSK[shoal]} | $(ratio "${RSSK[shoal]}" "${RSSK[redis]}") |"
 		echo "| used_memory delta MiB | ${UMD[redis]} | ${UMD[shoal]} | $(ratio "${UMD[shoal]}" "${UMD[redis]}") |"
 		echo "| RSS delta MiB | ${RSSD[redis]} | ${RSSD[shoal]} | $(ratio "${RSSD[shoal]}" "${RSSD[redis]}") |"
+		echo "| RSS delta MiB right after the load (before the ${BENCH_MEM_SETTLE} s wait) | ${RSSLD[redis]} | ${RSSLD[shoal]} | $(ratio "${RSSLD[shoal]}" "${RSSLD[redis]}") |"
+		echo "| load time s | ${SECS[redis]} | ${SECS[shoal]} | $(ratio "${SECS[shoal]}" "${SECS[redis]}") |"
 		echo
 	} >"$out"
 }
 
-# rows_cluster is the placeholder for the cluster row set (issue 3): Shoal
-# with 3 nodes (shoal dev --nodes 3) against a 3-master redis cluster, using
-# redis-benchmark --cluster. Not implemented yet.
-rows_cluster() {
-	local out=$1
-	echo "cluster rows: not yet implemented" >&2
+# ---------------------------------------------------------------- ops rows
+
+rows_ops() {
+	local out=$1 t p n row=0
+	SECTION="single node: fresh servers; preload, then each row against both (order alternates)"
+	start_redis
+	start_shoal
+	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0
+	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0
 	{
-		echo "### Cluster"
+		echo "### Throughput and latency (single node)"
 		echo
-		echo "cluster rows: not yet implemented"
+		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
 		echo
+		echo "| test | pipeline | redis rps | shoal rps | shoal/redis | redis p99 | shoal p99 |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
+	for t in $BENCH_TESTS; do
+		for p in $BENCH_PIPELINES; do
+			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
+			if [[ $t == mset && $p -gt 1 ]]; then n=$((n / BENCH_MSET_DIV)); fi
+			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT"
+			row=$((row + 1))
+		done
+	done
+	echo >>"$out"
+	check_alive
+	stop_servers
+}
+
+# ---------------------------------------------------------------- cluster rows
+
+# cluster_masters PORT: the number of distinct masters in the CLUSTER SLOTS
+# reply of the node on PORT. redis-cli prints the reply flat: per range its
+# start and end, then per node ip, port, id and a (possibly empty) metadata
+# map; the first node of a range is its master.
+cluster_masters() {
+	cli "$1" cluster slots 2>/dev/null | tr -d '\r' | awk '
+		NF == 0 { next }
+		ip != "" { if (want) { print ip ":" $0; want = 0 } ip = ""; next }
+		/^[0-9]+$/ && length($0) < 40 { if (bound) { want = 1; bound = 0 } else bound = 1; next }
+		/^[0-9.]+$/ || /:/ { ip = $0; next }
+	' | sort -u | wc -l
+}
+
+cluster_state() { cli "$1" cluster info 2>/dev/null | tr -d '\r' | awk -F: '$1 == "cluster_state" { print $2 }'; }
+
+# start_redis_cluster: 6 redis-server in cluster mode, joined by
+# redis-cli --cluster create into 3 masters with a replica each. Sets RC_PORTS.
+start_redis_cluster() {
+	local try i p pid dir ok
+	local -a cmd pids addrs
+	for try in 1 2 3; do
+		dir="$WORK/redis-cluster"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		: >"$WORK/pending.tsv"
+		RECORD_TO="$WORK/pending.tsv"
+		RC_PORTS=() pids=() addrs=()
+		for i in 0 1 2 3 4 5; do
+			alloc_port 1
+			p=$PORT_OUT
+			cmd=("$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --cluster-enabled yes
+				--cluster-config-file "$dir/nodes-$p.conf" --dir "$dir" --save "" --appendonly no --daemonize no)
+			spawn redis-cluster-$i "$dir/node$i.log" "${cmd[@]}"
+			record 0 "${cmd[@]}"
+			RC_PORTS+=("$p") pids+=("$SPAWNED_PID") addrs+=("127.0.0.1:$p")
+		done
+		ok=1
+		for i in 0 1 2 3 4 5; do
+			wait_ready "redis cluster node $i" "${pids[$i]}" "${RC_PORTS[$i]}" "$dir/node$i.log" || ok=0
+		done
+		if ((ok)); then
+			cmd=("$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes)
+			record 0 "${cmd[@]}"
+			if ! timeout 120 "${cmd[@]}" >"$dir/create.log" 2>&1; then
+				log "redis-cli --cluster create failed; log $dir/create.log:"
+				tail -n 20 "$dir/create.log" >&2 || true
+				ok=0
+			fi
+		fi
+		if ((ok)); then
+			ok=0
+			for ((i = 0; i < BENCH_CLUSTER_WAIT * 5; i++)); do
+				ok=1
+				for p in "${RC_PORTS[@]}"; do
+					[[ $(cluster_state "$p") == ok ]] || ok=0
+				done
+				((ok)) && break
+				sleep 0.2
+			done
+			((ok)) || log "redis cluster not cluster_state:ok on all nodes within ${BENCH_CLUSTER_WAIT}s"
+		fi
+		RECORD_TO=""
+		if ((ok)); then
+			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
+			log "redis cluster up: ports ${RC_PORTS[*]} (pids ${pids[*]})"
+			return 0
+		fi
+		stop_servers "${pids[@]}"
+		log "redis cluster start attempt $try failed"
+	done
+	die "redis cluster failed to start"
+}
+
+# start_shoal_cluster: 3 Shoal nodes with --bootstrap-expect 3, joined
+# through node 0's gossip port; ready once every node reports
+# cluster_state:ok and its CLUSTER SLOTS names 3 distinct masters (Shoal
+# moves group leaders to one per node a second or two after forming).
+# Sets SC_PORTS.
+start_shoal_cluster() {
+	local try i p ok g0 states masters
+	local -a cmd pids cports gports extra
+	mapfile -t extra < <(shoal_extra "$SHOAL_CLUSTER_EXTRA_ARGS")
+	for try in 1 2 3; do
+		: >"$WORK/pending.tsv"
+		RECORD_TO="$WORK/pending.tsv"
+		SC_PORTS=() pids=() cports=() gports=()
+		for i in 0 1 2; do
+			alloc_port
+			SC_PORTS+=("$PORT_OUT")
+			alloc_port
+			cports+=("$PORT_OUT")
+			alloc_port
+			gports+=("$PORT_OUT")
+		done
+		g0=${gports[0]}
+		for i in 0 1 2; do
+			cmd=("$SHOAL_BIN" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
+				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${extra[@]}")
+			spawn shoal-cluster-$i "$WORK/shoal-cluster-node$i.log" "${cmd[@]}"
+			record 0 "${cmd[@]}"
+			pids+=("$SPAWNED_PID")
+		done
+		ok=1
+		for i in 0 1 2; do
+			wait_ready "shoal cluster node $i" "${pids[$i]}" "${SC_PORTS[$i]}" "$WORK/shoal-cluster-node$i.log" || ok=0
+		done
+		if ((ok)); then
+			ok=0
+			for ((i = 0; i < BENCH_CLUSTER_WAIT * 5; i++)); do
+				states="" masters=""
+				for p in "${SC_PORTS[@]}"; do
+					states+="$(cluster_state "$p") "
+					masters+="$(cluster_masters "$p") "
+				done
+				if [[ $states == "ok ok ok " && $masters == "3 3 3 " ]]; then
+					ok=1
+					break
+				fi
+				for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || break 2; done
+				sleep 0.2
+			done
+			if ((ok)); then
+				log "shoal cluster up after $((i / 5)).$((i % 5 * 2))s of polling: ports ${SC_PORTS[*]} (pids ${pids[*]})"
+			else
+				log "shoal cluster not ready within ${BENCH_CLUSTER_WAIT}s: cluster_state per node: $states; distinct masters per node: $masters"
+				for i in 0 1 2; do
+					log "shoal cluster node $i log:"
+					tail -n 15 "$WORK/shoal-cluster-node$i.log" >&2 || true
+				done
+			fi
+		fi
+		RECORD_TO=""
+		if ((ok)); then
+			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
+			return 0
+		fi
+		stop_servers "${pids[@]}"
+		log "shoal cluster start attempt $try failed"
+	done
+	die "shoal cluster failed to start"
+}
+
+rows_cluster() {
+	local out=$1 t p n row=0 ks=$BENCH_CLUSTER_KEYSPACE
+	SECTION="cluster: Redis Cluster (3 masters + 3 replicas) and Shoal (3 nodes); preload, then each row against both (order alternates); PORT = node 0"
+	start_redis_cluster
+	start_shoal_cluster
+	preload redis-cluster "${RC_PORTS[0]}" "$ks" $((ks * 3)) 1
+	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1
+	{
+		echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
+		echo
+		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all 9 server processes share its cores with redis-benchmark."
+		echo
+		echo "| test | pipeline | redis-cluster rps | shoal rps | shoal/redis | redis p99 | shoal p99 |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
+	} >"$out"
+	for t in $BENCH_CLUSTER_TESTS; do
+		for p in $BENCH_CLUSTER_PIPELINES; do
+			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_N; fi
+			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${RC_PORTS[0]}" "${SC_PORTS[0]}"
+			row=$((row + 1))
+		done
+	done
+	echo >>"$out"
+	check_alive
+	stop_servers
 }
 
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s need_servers=0 do_ops=0 do_mem=0 do_cluster=0
-	[[ ${#sets[@]} -gt 0 ]] || sets=(ops memory)
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0
+	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
 		ops) do_ops=1 ;;
@@ -396,31 +751,37 @@ main() {
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want ops, memory, cluster or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, cluster or all)" ;;
 		esac
 	done
-	((do_ops || do_mem)) && need_servers=1
+
+	local load_start started=$SECONDS
+	load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
+	need "$REDIS_SERVER" "apt-get install redis-server"
+	need "$REDIS_BENCHMARK" "apt-get install redis-tools"
+	need "$REDIS_CLI" "apt-get install redis-tools"
+	need timeout
+	[[ -x $SHOAL_BIN ]] || die "Shoal binary $SHOAL_BIN not found or not executable (run make build, or set SHOAL_BIN)"
 
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
 	mkdir -p "$BENCH_RESULTS_DIR"
+	: >"$WORK/commands.tsv"
 
-	if ((need_servers)); then
-		need "$REDIS_SERVER"
-		need "$REDIS_BENCHMARK"
-		need "$REDIS_CLI"
-		need timeout
-		start_redis
-		start_shoal
+	if ((do_mem)); then
+		need "$GO" "needed to build bench/loadkeys"
+		SECTION="memory: build the key loader"
+		local -a build=("$GO" build -o "$WORK/loadkeys" ./bench/loadkeys)
+		record 0 "${build[@]}"
+		(cd "$ROOT" && "${build[@]}") || die "building bench/loadkeys failed"
+		rows_memory distinct "$WORK/memory-distinct.md"
+		rows_memory churn "$WORK/memory-churn.md"
 	fi
-
-	local started=$SECONDS
-	# Memory rows run first, on fresh processes, so the allocator has not
-	# yet been grown and fragmented by the ops rows.
-	if ((do_mem)); then rows_memory "$WORK/memory.md"; fi
 	if ((do_ops)); then rows_ops "$WORK/ops.md"; fi
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
 
-	local rev cpu ts
+	local rev cpu ts load_end
+	load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 	rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	if [[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null | head -n 1) ]]; then rev="$rev (dirty)"; fi
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
@@ -429,14 +790,23 @@ main() {
 	{
 		echo "## Shoal vs Redis, $ts"
 		echo
+		echo "- machine: nproc $(nproc), $cpu, $(uname -sr)"
+		echo "- load average (1/5/15 min) at start: $load_start; at end: $load_end"
 		echo "- shoal: \`$SHOAL_BIN\` at $rev"
 		echo "- redis: $("$REDIS_SERVER" --version 2>/dev/null | head -n 1 || echo unknown)"
-		echo "- machine: $(nproc) cores, $cpu, $(uname -sr)"
 		echo "- duration: $((SECONDS - started))s"
 		echo
+		echo "Commands, in the order they first ran (repeats omitted). \$PORT is the port of the server"
+		echo "being measured (a free loopback port per server, chosen per run; for the cluster rows node 0),"
+		echo "\$WORK the run's temporary directory."
+		echo
+		echo '```sh'
+		render_commands
+		echo '```'
+		echo
 		local f
-		for f in ops memory cluster; do
-			[[ -f $WORK/$f.md ]] && cat "$WORK/$f.md"
+		for f in memory-distinct memory-churn ops cluster; do
+			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 	} >"$result"
 

@@ -46,6 +46,7 @@ type Group struct {
 	// committed by earlier terms (a Barrier succeeded in this term).
 	ready    atomic.Bool
 	lastSave atomic.Int64
+	verify   verifier
 	shutOnce sync.Once
 }
 

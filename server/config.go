@@ -28,12 +28,39 @@ type Config struct {
 	ExpiryBudget int
 	// WriteTimeout bounds how long a connection waits to enqueue a write.
 	WriteTimeout time.Duration
+	// ReadConsistency is how reads are served: ReadLinearizable (the default)
+	// confirms leadership with a quorum before reading, so that a deposed
+	// leader never answers; ReadLeader reads the leader's state directly,
+	// which is faster but may return stale data for up to an election
+	// timeout after a partition. READONLY follower reads are always local
+	// and may be stale.
+	ReadConsistency ReadConsistency
 	// DataDir is reported by CONFIG GET dir; empty when in memory.
 	DataDir string
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Logger receives the front end's logs. Nil discards them.
 	Logger *slog.Logger
+}
+
+// ReadConsistency selects how reads are served; see Config.ReadConsistency.
+type ReadConsistency uint8
+
+// Read consistency levels.
+const (
+	ReadLinearizable ReadConsistency = iota
+	ReadLeader
+)
+
+// ParseReadConsistency parses "linearizable" or "leader".
+func ParseReadConsistency(s string) (ReadConsistency, error) {
+	switch s {
+	case "linearizable":
+		return ReadLinearizable, nil
+	case "leader":
+		return ReadLeader, nil
+	}
+	return 0, errors.New("server: read consistency must be linearizable or leader")
 }
 
 // DefaultConfig returns the defaults: no password, no memory limit,

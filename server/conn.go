@@ -210,7 +210,7 @@ func (c *client) exec(args [][]byte) *command {
 	case cmd.firstKey == 0:
 		c.keyless(cmd, args)
 	default:
-		g := c.route(cmd, args)
+		g, leader := c.route(cmd, args)
 		if g == nil {
 			return cmd
 		}
@@ -235,6 +235,14 @@ func (c *client) exec(args [][]byte) *command {
 		st := g.Store()
 		if c.rlocked != st {
 			c.runlock()
+			if leader && s.cfg.ReadConsistency == ReadLinearizable {
+				// Confirm leadership once for this run of reads, before
+				// reading: a deposed leader must not answer.
+				if err := c.verify(g); err != nil {
+					c.out = resp.AppendError(c.out, proposeError(err))
+					return cmd
+				}
+			}
 			st.RLock()
 			c.rlocked = st
 		}
@@ -248,7 +256,7 @@ func (c *client) exec(args [][]byte) *command {
 // route finds the local group that serves a keyed command, or appends the
 // redirect or error reply and returns nil. The checks run in Redis
 // Cluster's order: cross-slot, unowned slot, cluster down, redirect.
-func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
+func (c *client) route(cmd *command, args [][]byte) (*raftfsm.Group, bool) {
 	s := c.srv
 	c.keybuf = cmd.keys(args, c.keybuf[:0])
 	slot := shard.Slot(c.keybuf[0])
@@ -257,7 +265,7 @@ func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
 		for _, k := range c.keybuf[1:] {
 			if shard.Slot(k) != slot {
 				c.replyErr(errCrossSlot)
-				return nil
+				return nil, false
 			}
 		}
 	}
@@ -265,25 +273,32 @@ func (c *client) route(cmd *command, args [][]byte) *raftfsm.Group {
 	switch {
 	case !owned:
 		c.replyErr(errSlotNotServed)
-		return nil
+		return nil, false
 	case g != nil && leader:
 		if cmd.kind == kindRead && !g.Ready() {
 			c.replyErr(errClusterDown)
-			return nil
+			return nil, false
 		}
-		return g
+		return g, true
 	case g != nil && c.readonly && cmd.kind == kindRead:
 		// READONLY connections may read from a follower (possibly stale).
-		return g
+		return g, false
 	case redirect != "":
 		c.runlock()
 		c.flushWrites()
 		c.out = appendMoved(c.out, slot, redirect)
-		return nil
+		return nil, false
 	default:
 		c.replyErr(errClusterDown)
-		return nil
+		return nil, false
 	}
+}
+
+// verify confirms that this node still leads g (see Group.VerifyRead).
+func (c *client) verify(g *raftfsm.Group) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
+	defer cancel()
+	return g.VerifyRead(ctx)
 }
 
 // replyErr appends an error reply after the pending writes' replies.

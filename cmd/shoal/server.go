@@ -21,6 +21,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoalcache/shoal/internal/node"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/server"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -43,6 +45,10 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "advertise", Usage: "host other nodes and clients use to reach this node (default: --bind, or 127.0.0.1 for a wildcard bind)"},
 			&cli.IntFlag{Name: "groups", Usage: "shard groups created at bootstrap (default: bootstrap-expect)"},
 			&cli.IntFlag{Name: "replicas", Usage: "Raft voters per group at bootstrap (default: min(3, bootstrap-expect))"},
+			&cli.DurationFlag{Name: "raft-heartbeat-timeout", Value: raftfsm.DefaultConfig().HeartbeatTimeout, Usage: "how long a follower waits for its leader before starting an election"},
+			&cli.DurationFlag{Name: "raft-election-timeout", Value: raftfsm.DefaultConfig().ElectionTimeout, Usage: "how long a candidate waits for votes before trying again"},
+			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
+			&cli.StringFlag{Name: "read-consistency", Value: "linearizable", Usage: "linearizable: a leader confirms leadership with a quorum before serving reads; leader: it reads its own state (faster, may be stale after a partition)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
@@ -73,6 +79,12 @@ func runServer(cc *cli.Context) error {
 	cfg.Logger = logger
 	cfg.Bind, cfg.Port = cc.String("bind"), cc.Int("port")
 	cfg.DataDir = cc.String("data-dir")
+	cfg.Group.HeartbeatTimeout = cc.Duration("raft-heartbeat-timeout")
+	cfg.Group.ElectionTimeout = cc.Duration("raft-election-timeout")
+	cfg.Group.LeaderLeaseTimeout = min(cfg.Group.LeaderLeaseTimeout, cfg.Group.HeartbeatTimeout)
+	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
+	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
+	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
 	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir); err != nil {
 		return err
 	}
@@ -83,6 +95,9 @@ func runServer(cc *cli.Context) error {
 		return fmt.Errorf("--maxmemory-policy: %q is not a policy", cc.String("maxmemory-policy"))
 	}
 	cfg.Server.RequirePass = cc.String("requirepass")
+	if cfg.Server.ReadConsistency, err = server.ParseReadConsistency(cc.String("read-consistency")); err != nil {
+		return fmt.Errorf("--read-consistency: %w", err)
+	}
 	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
 	for _, j := range cc.StringSlice("join") {
 		for _, a := range strings.Split(j, ",") {
