@@ -234,9 +234,10 @@ wait_ready() { # wait_ready NAME PID PORT LOGFILE
 
 # quote ARG: ARG as a shell word; $PORT and $WORK placeholders stay bare.
 quote() {
+	local plain='^[][A-Za-z0-9_./:=,@%+{}$-]+$'
 	if [[ -z $1 ]]; then
 		printf "''"
-	elif [[ $1 =~ ^[][A-Za-z0-9_./:=,@%+{}$-]+$ ]]; then
+	elif [[ $1 =~ $plain ]]; then
 		printf '%s' "$1"
 	else
 		printf "'%s'" "${1//\'/\'\\\'\'}"

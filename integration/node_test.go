@@ -26,6 +26,8 @@ type shoalNode struct {
 	addr  string
 	bin   string
 	index int
+	// paused is set while the process is stopped with SIGSTOP.
+	paused bool
 }
 
 // startNode starts `shoal server` with extra flags on a free port.
