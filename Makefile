@@ -13,17 +13,9 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/shoal
 
-# `shoal dev` (a local 3-node cluster) may not exist yet; fall back to a
-# single `shoal server`. The help text must mention --nodes, so that a CLI
-# which answers any unknown command with its top-level help does not count.
+# A local 3-node cluster on ports 7000-7002; Ctrl-C stops it.
 run: build
-	@if out=$$(./$(BIN) dev --help 2>&1) && printf '%s\n' "$$out" | grep -q -- '--nodes'; then \
-		echo "==> $(BIN) dev --nodes 3 --port 7000"; \
-		exec ./$(BIN) dev --nodes 3 --port 7000; \
-	else \
-		echo "==> '$(BIN) dev' not available; running $(BIN) server --port 7000"; \
-		exec ./$(BIN) server --port 7000; \
-	fi
+	./$(BIN) dev --nodes 3 --port 7000
 
 test: build
 	$(GO) test -race -count=1 -timeout 25m ./...
