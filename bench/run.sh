@@ -58,6 +58,8 @@
 #   BENCH_CLUSTER_PIPELINES  pipeline depths [1 16]
 #   BENCH_CLUSTER_KEYSPACE   -r [100000]
 #   BENCH_CLUSTER_WAIT    seconds to wait for each cluster to form [60]
+#   BENCH_CLUSTER_SETTLE  seconds the Shoal cluster's masters must stay
+#                         unchanged before the rows start [3]
 #   output:
 #   BENCH_RESULTS_DIR   where latest.md and a timestamped copy go
 #                       [<repo>/bench/results]
@@ -93,6 +95,7 @@ BENCH_CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set get}
 BENCH_CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES:-1 16}
 BENCH_CLUSTER_KEYSPACE=${BENCH_CLUSTER_KEYSPACE:-100000}
 BENCH_CLUSTER_WAIT=${BENCH_CLUSTER_WAIT:-60}
+BENCH_CLUSTER_SETTLE=${BENCH_CLUSTER_SETTLE:-3}
 BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
 BENCH_KEEP_LOGS=${BENCH_KEEP_LOGS:-0}
 
@@ -424,17 +427,20 @@ compare_row() {
 	tail -n 1 "$out" >&2
 }
 
-# preload WHO PORT KEYSPACE N CLUSTER: SET N random keys of KEYSPACE so that
-# GET hits.
+# preload WHO PORT KEYSPACE N CLUSTER OUT: SET N random keys of KEYSPACE so
+# that GET hits. A failure is logged and noted in OUT, not fatal: the rows
+# still run (and show any errors themselves).
 preload() {
-	local who=$1 port=$2 ks=$3 n=$4 cluster=$5
+	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 logf="$WORK/preload-$1.log" msg
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
 	cmd+=(-h 127.0.0.1 -p "$port" -t set -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
 	record 1 "${cmd[@]}"
-	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/preload-$who.log" 2>&1 ||
-		grep -q 'Error from server' "$WORK/preload-$who.log"; then
-		die "preload of $who failed; see $WORK/preload-$who.log"
+	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$logf" 2>&1 || grep -q 'Error from server' "$logf"; then
+		msg=$(tr '\r' '\n' <"$logf" | grep -m1 'Error from server' || true)
+		log "WARNING: preload of $who failed${msg:+: $msg}; see $logf"
+		echo "Note: the preload of $who failed${msg:+ ($msg)}." >>"$out"
+		return 0
 	fi
 	if [[ $cluster != 1 ]]; then log "preloaded $who: dbsize $(cli "$port" dbsize)"; fi
 }
@@ -543,8 +549,9 @@ rows_ops() {
 	SECTION="single node: fresh servers; preload, then each row against both (order alternates)"
 	start_redis
 	start_shoal
-	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0
-	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0
+	: >"$out.notes"
+	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes"
+	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes"
 	{
 		echo "### Throughput and latency (single node)"
 		echo
@@ -562,23 +569,28 @@ rows_ops() {
 		done
 	done
 	echo >>"$out"
+	if [[ -s $out.notes ]]; then
+		cat "$out.notes" >>"$out"
+		echo >>"$out"
+	fi
 	check_alive
 	stop_servers
 }
 
 # ---------------------------------------------------------------- cluster rows
 
-# cluster_masters PORT: the number of distinct masters in the CLUSTER SLOTS
-# reply of the node on PORT. redis-cli prints the reply flat: per range its
-# start and end, then per node ip, port, id and a (possibly empty) metadata
-# map; the first node of a range is its master.
+# cluster_masters PORT: the master of each slot range in the CLUSTER SLOTS
+# reply of the node on PORT, as "START-END=IP:PORT" words on one line.
+# redis-cli prints the reply flat: per range its start and end, then per
+# node ip, port, id and a (possibly empty) metadata map; the first node of a
+# range is its master.
 cluster_masters() {
 	cli "$1" cluster slots 2>/dev/null | tr -d '\r' | awk '
 		NF == 0 { next }
-		ip != "" { if (want) { print ip ":" $0; want = 0 } ip = ""; next }
-		/^[0-9]+$/ && length($0) < 40 { if (bound) { want = 1; bound = 0 } else bound = 1; next }
+		ip != "" { if (want) { printf "%s=%s:%s ", range, ip, $0; want = 0 } ip = ""; next }
+		/^[0-9]+$/ && length($0) < 40 { if (bound) { range = range "-" $0; want = 1; bound = 0 } else { range = $0; bound = 1 } next }
 		/^[0-9.]+$/ || /:/ { ip = $0; next }
-	' | sort -u | wc -l
+	'
 }
 
 cluster_state() { cli "$1" cluster info 2>/dev/null | tr -d '\r' | awk -F: '$1 == "cluster_state" { print $2 }'; }
@@ -642,12 +654,14 @@ start_redis_cluster() {
 }
 
 # start_shoal_cluster: 3 Shoal nodes with --bootstrap-expect 3, joined
-# through node 0's gossip port; ready once every node reports
-# cluster_state:ok and its CLUSTER SLOTS names 3 distinct masters (Shoal
-# moves group leaders to one per node a second or two after forming).
-# Sets SC_PORTS.
+# through node 0's gossip port. Ready once every node reports
+# cluster_state:ok, the CLUSTER SLOTS of every node names the same 3
+# distinct masters, and that has not changed for BENCH_CLUSTER_SETTLE s:
+# Shoal moves each group's leadership to its preferred node a second or two
+# after forming, and redis-benchmark --cluster stalls on the MOVED replies
+# of such a move. Sets SC_PORTS.
 start_shoal_cluster() {
-	local try i p ok g0 states masters
+	local try i p ok g0 states masters sig m prev stable t0
 	local -a cmd pids cports gports extra
 	mapfile -t extra < <(shoal_extra "$SHOAL_CLUSTER_EXTRA_ARGS")
 	for try in 1 2 3; do
@@ -675,24 +689,31 @@ start_shoal_cluster() {
 			wait_ready "shoal cluster node $i" "${pids[$i]}" "${SC_PORTS[$i]}" "$WORK/shoal-cluster-node$i.log" || ok=0
 		done
 		if ((ok)); then
-			ok=0
-			for ((i = 0; i < BENCH_CLUSTER_WAIT * 5; i++)); do
-				states="" masters=""
+			ok=0 stable=0 prev="" t0=$SECONDS
+			while ((SECONDS - t0 < BENCH_CLUSTER_WAIT)); do
+				states="" sig="" m=""
 				for p in "${SC_PORTS[@]}"; do
 					states+="$(cluster_state "$p") "
-					masters+="$(cluster_masters "$p") "
+					m=$(cluster_masters "$p")
+					if [[ -z $sig ]]; then sig=$m; elif [[ $m != "$sig" ]]; then sig="differ"; fi
 				done
-				if [[ $states == "ok ok ok " && $masters == "3 3 3 " ]]; then
-					ok=1
-					break
+				masters=$(printf '%s' "$sig" | tr ' ' '\n' | sed -n 's/^[0-9-]*=//p' | sort -u | wc -l)
+				if [[ $states == "ok ok ok " && $sig != differ && $masters -eq 3 ]]; then
+					if [[ $sig == "$prev" ]]; then stable=$((stable + 1)); else stable=0 prev=$sig; fi
+					if ((stable >= BENCH_CLUSTER_SETTLE * 5)); then
+						ok=1
+						break
+					fi
+				else
+					stable=0 prev=""
 				fi
 				for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || break 2; done
 				sleep 0.2
 			done
 			if ((ok)); then
-				log "shoal cluster up after $((i / 5)).$((i % 5 * 2))s of polling: ports ${SC_PORTS[*]} (pids ${pids[*]})"
+				log "shoal cluster up after $((SECONDS - t0))s (masters ${sig}unchanged for ${BENCH_CLUSTER_SETTLE}s): ports ${SC_PORTS[*]} (pids ${pids[*]})"
 			else
-				log "shoal cluster not ready within ${BENCH_CLUSTER_WAIT}s: cluster_state per node: $states; distinct masters per node: $masters"
+				log "shoal cluster not ready within ${BENCH_CLUSTER_WAIT}s: cluster_state per node: $states; masters: $sig"
 				for i in 0 1 2; do
 					log "shoal cluster node $i log:"
 					tail -n 15 "$WORK/shoal-cluster-node$i.log" >&2 || true
@@ -715,8 +736,9 @@ rows_cluster() {
 	SECTION="cluster: Redis Cluster (3 masters + 3 replicas) and Shoal (3 nodes); preload, then each row against both (order alternates); PORT = node 0"
 	start_redis_cluster
 	start_shoal_cluster
-	preload redis-cluster "${RC_PORTS[0]}" "$ks" $((ks * 3)) 1
-	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1
+	: >"$out.notes"
+	preload redis-cluster "${RC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
+	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
 	{
 		echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
 		echo
@@ -733,6 +755,10 @@ rows_cluster() {
 		done
 	done
 	echo >>"$out"
+	if [[ -s $out.notes ]]; then
+		cat "$out.notes" >>"$out"
+		echo >>"$out"
+	fi
 	check_alive
 	stop_servers
 }
@@ -817,9 +843,9 @@ main() {
 	cat "$result"
 	log "written to $BENCH_RESULTS_DIR/latest.md"
 	local errs
-	errs=$(grep -c '| ERR |' "$result" || true)
+	errs=$(grep -c -e '| ERR |' -e '^Note: the preload' "$result" || true)
 	if [[ $errs -gt 0 ]]; then
-		log "$errs row(s) had benchmark errors; logs in $WORK"
+		log "$errs row(s) or preload(s) had benchmark errors; logs in $WORK"
 		return 1
 	fi
 }

@@ -276,3 +276,68 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 	i := strings.LastIndex(addr, ":")
 	return addr[:i], addr[i+1:]
 }
+
+// TestClusterWritesReplicatedToEveryMember writes through a ClusterClient and
+// then reads every key from every node over READONLY connections: with 3
+// replicas per group on 3 nodes, each node holds a replica of every group,
+// so each must have every committed write.
+func TestClusterWritesReplicatedToEveryMember(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	c := tc.clusterClient(nil)
+	const n = 300
+	for i := 0; i < n; i++ {
+		if err := c.Set(ctx, fmt.Sprintf("rep:%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range tc.nodes {
+		conn := mustDial(t, nd.addr)
+		if raw, _ := conn.Do("READONLY"); string(raw) != "+OK\r\n" {
+			t.Fatalf("READONLY on %s = %q", nd.addr, raw)
+		}
+		eventually(t, 10*time.Second, func() error {
+			for i := 0; i < n; i++ {
+				raw, err := conn.Do("GET", fmt.Sprintf("rep:%d", i))
+				if err != nil {
+					return err
+				}
+				want := fmt.Sprintf("$%d\r\n%d\r\n", len(strconv.Itoa(i)), i)
+				if string(raw) != want {
+					return fmt.Errorf("%s: GET rep:%d = %q", nd.addr, i, raw)
+				}
+			}
+			return nil
+		})
+		conn.Close()
+	}
+}
+
+// TestClusterClientFollowsLeaderChange keeps writing through a go-redis
+// ClusterClient while the leader of one group is killed, and checks that the
+// client finds the new leader by itself (MOVED, then a topology refresh).
+func TestClusterClientFollowsLeaderChange(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	// go-redis 9.x refreshes its slot map on MOVED, or when older than
+	// ClusterStateReloadInterval (60 s by default), but not on connection
+	// errors: a client that only ever talked to the dead leader needs the
+	// periodic reload. Redis Cluster users face the same.
+	c := tc.clusterClient(&redis.ClusterOptions{MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
+	old := tc.leaderOf(t, "follow:{k}", "0")
+	tc.nodes[old].stop(0)
+	var lastErr error
+	ok := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 1; ok < 50 && time.Now().Before(deadline); i++ {
+		if err := c.Set(ctx, "follow:{k}", i, 0).Err(); err != nil {
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		ok++
+	}
+	if ok < 50 {
+		t.Fatalf("only %d writes succeeded after the leader was killed; last error: %v", ok, lastErr)
+	}
+}

@@ -47,6 +47,9 @@ type Group struct {
 	ready    atomic.Bool
 	lastSave atomic.Int64
 	verify   verifier
+	// formed is false while the group's Raft configuration lacks members
+	// the placement map gives it (see SetFormed).
+	formed   atomic.Bool
 	shutOnce sync.Once
 }
 
@@ -88,6 +91,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		down:     make(chan struct{}),
 	}
 	g.lastSave.Store(time.Now().Unix())
+	g.formed.Store(true)
 
 	var (
 		logs   raft.LogStore
@@ -162,6 +166,15 @@ func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
 // entry committed in earlier terms, so that local reads see every
 // acknowledged write.
 func (g *Group) Ready() bool { return g.ready.Load() && g.IsLeader() }
+
+// SetFormed records whether the group's configuration holds all the voters
+// it should. A cluster node marks a new group unformed until its leader has
+// added every member, so that no write is acknowledged by fewer replicas than
+// the map promises.
+func (g *Group) SetFormed(v bool) { g.formed.Store(v) }
+
+// Formed reports the last SetFormed value (true by default).
+func (g *Group) Formed() bool { return g.formed.Load() }
 
 // LastSave returns the Unix time (seconds) of the last successful snapshot,
 // or of the group's start.

@@ -133,7 +133,11 @@ func (cs *clusterState) run() {
 				continue
 			}
 			gid := rt.m.Groups[gi].ID
-			if !g.IsLeader() {
+			g.SetFormed(cs.hasAllMembers(rt, gi, g))
+			if !g.IsLeader() || !g.Formed() {
+				if g.IsLeader() {
+					cs.addMembers(rt, gi, g)
+				}
 				delete(leaderSince, gid)
 				continue
 			}
@@ -147,6 +151,52 @@ func (cs *clusterState) run() {
 			cs.pl.SetLeading(led)
 			published = led
 		}
+	}
+}
+
+// hasAllMembers reports whether every member the map lists for group gi is
+// a voter in the group's configuration.
+func (cs *clusterState) hasAllMembers(rt *routeTable, gi int, g *raftfsm.Group) bool {
+	f := g.Raft().GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters := make(map[raft.ServerID]bool)
+	for _, srv := range f.Configuration().Servers {
+		voters[srv.ID] = srv.Suffrage == raft.Voter
+	}
+	for _, id := range rt.m.Groups[gi].Members {
+		if !voters[raft.ServerID(id)] {
+			return false
+		}
+	}
+	return true
+}
+
+// addMembers makes every member the map lists for group gi a voter, when
+// this node leads the group. It runs on the reconcile goroutine.
+func (cs *clusterState) addMembers(rt *routeTable, gi int, g *raftfsm.Group) {
+	f := g.Raft().GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	have := make(map[raft.ServerID]bool)
+	for _, srv := range f.Configuration().Servers {
+		have[srv.ID] = srv.Suffrage == raft.Voter
+	}
+	for _, id := range rt.m.Groups[gi].Members {
+		if have[raft.ServerID(id)] {
+			continue
+		}
+		node := rt.m.Node(id)
+		if node == nil {
+			continue
+		}
+		if err := g.Raft().AddVoter(raft.ServerID(id), raft.ServerAddress(node.ClusterAddr), 0, 5*time.Second).Error(); err != nil {
+			cs.n.log.Warn("cannot add group member", "group", rt.m.Groups[gi].ID, "member", id, "error", err)
+			return
+		}
+		cs.n.log.Info("added group member", "group", rt.m.Groups[gi].ID, "member", id)
 	}
 }
 
@@ -222,19 +272,28 @@ func (cs *clusterState) startGroup(m *placement.Map, grp *placement.Group) (*raf
 		return nil, err
 	}
 	cfg.Transport = t
+	// The preferred leader (Members[0]) bootstraps the group alone and so
+	// wins its first election at once; it then adds the other members as
+	// voters (see addMembers). The others start empty and wait to be
+	// contacted. Leadership thus starts where the map wants it, with no
+	// transfers right after the cluster forms.
 	cfg.Bootstrap = nil
-	for _, id := range grp.Members {
-		node := m.Node(id)
+	if grp.Members[0] == cs.self {
+		node := m.Node(cs.self)
 		if node == nil {
-			return nil, errors.New("node: group member missing from the map")
+			return nil, errors.New("node: this node is missing from the map")
 		}
-		cfg.Bootstrap = append(cfg.Bootstrap, raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(node.ClusterAddr)})
+		cfg.Bootstrap = []raft.Server{{ID: raft.ServerID(cs.self), Address: raft.ServerAddress(node.ClusterAddr)}}
 	}
 	if cs.n.cfg.DataDir != "" {
 		cfg.DataDir = filepath.Join(cs.n.cfg.DataDir, "groups", grp.ID)
 	}
 	cfg.Logger = cs.n.log
-	return raftfsm.NewGroup(cfg, shard.New(), server.Executor())
+	g, err := raftfsm.NewGroup(cfg, shard.New(), server.Executor())
+	if err == nil {
+		g.SetFormed(false) // until its configuration holds every member
+	}
+	return g, err
 }
 
 // ClusterEnabled implements server.Router.
@@ -252,6 +311,9 @@ func (cs *clusterState) Route(slot int) (*raftfsm.Group, bool, string, bool) {
 	}
 	if g := rt.local[gi]; g != nil {
 		if g.IsLeader() {
+			if !g.Formed() {
+				return g, false, "", true // CLUSTERDOWN until every member votes
+			}
 			return g, true, "", true
 		}
 		_, id := g.Raft().LeaderWithID()
@@ -299,8 +361,11 @@ func (cs *clusterState) Topology() *server.Topology {
 	t.Leaders = make([]string, len(rt.m.Groups))
 	for gi, grp := range rt.m.Groups {
 		if g := rt.local[gi]; g != nil {
-			_, id := g.Raft().LeaderWithID()
-			t.Leaders[gi] = string(id)
+			// A group still adding its members serves nothing yet.
+			if g.Formed() {
+				_, id := g.Raft().LeaderWithID()
+				t.Leaders[gi] = string(id)
+			}
 		} else if id, ok := cs.pl.LeaderHint(grp.ID); ok {
 			t.Leaders[gi] = id
 		}

@@ -1,0 +1,606 @@
+package integration
+
+// Node processes and nemeses for the Jepsen harness. A jNode is a real
+// `shoal server` process with a fixed id, address, ports and data directory,
+// so that it can be killed (SIGKILL), paused (SIGSTOP/SIGCONT) and restarted
+// with the same identity and log. In namespace mode each node runs inside its
+// own network namespace (`ip netns exec`) on its own address; otherwise all
+// nodes share 127.0.0.1 on free ports (kill and pause only).
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// jNode is one Shoal process the harness controls.
+type jNode struct {
+	idx     int
+	ns      string // network namespace, "" in loopback mode
+	ip      string
+	port    int
+	cport   int
+	gport   int
+	id      string
+	dataDir string
+	logPath string
+	bin     string
+	args    []string
+
+	mu     sync.Mutex
+	proc   *proc
+	paused bool
+	starts int
+}
+
+func (n *jNode) addr() string { return net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
+
+// start launches the process and waits until it answers PING.
+func (n *jNode) start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc != nil {
+		return nil
+	}
+	var err error
+	for attempt := 0; attempt < 40; attempt++ {
+		if err = n.startOnce(); err == nil {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond) // the port may linger briefly
+	}
+	return fmt.Errorf("n%d: %v", n.idx, err)
+}
+
+func (n *jNode) startOnce() error {
+	n.starts++
+	lf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(lf, "=== jepsen: start #%d of n%d at %s: %s %s\n", n.starts, n.idx,
+		time.Now().Format(time.RFC3339Nano), n.bin, strings.Join(n.args, " "))
+	var cmd *exec.Cmd
+	if n.ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", n.ns, n.bin}, n.args...)...)
+	} else {
+		cmd = exec.Command(n.bin, n.args...)
+	}
+	cmd.Dir = n.dataDir
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.WaitDelay = 2 * time.Second
+	// Do not outlive the test binary (a timeout panic skips cleanups).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p, err := launch(cmd, n.addr())
+	lf.Close()
+	if err != nil {
+		return err
+	}
+	n.proc = p
+	n.paused = false
+	return nil
+}
+
+// kill sends SIGKILL and waits for the process to exit.
+func (n *jNode) kill() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil {
+		return
+	}
+	_ = n.proc.cmd.Process.Kill()
+	<-n.proc.done
+	n.proc = nil
+	n.paused = false
+}
+
+// signal sends SIGSTOP or SIGCONT to a running node.
+func (n *jNode) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil {
+		return fmt.Errorf("n%d is not running", n.idx)
+	}
+	if err := n.proc.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	n.paused = sig == syscall.SIGSTOP
+	return nil
+}
+
+// usable reports whether the node runs and is not paused.
+func (n *jNode) usable() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proc != nil && !n.paused
+}
+
+// jCluster is the nodes of one phase.
+type jCluster struct {
+	t     *testing.T
+	nodes []*jNode
+	net   *jNet // nil in loopback mode
+}
+
+// nodeID derives a stable 40-hex node id from the seed.
+func nodeID(seed uint64, phase, i int) string {
+	h := sha1.Sum([]byte(fmt.Sprintf("shoal-jepsen-%d-%d-%d", seed, phase, i)))
+	return hex.EncodeToString(h[:])
+}
+
+// startJCluster starts n nodes (in jn's namespaces when jn is not nil) and
+// waits until they agree on a balanced map.
+func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) *jCluster {
+	t.Helper()
+	bin := shoalBinary(t)
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		t.Fatalf("shoal binary not found at %s: run `make build` first (or set SHOAL_BIN): %v", bin, err)
+	}
+	c := &jCluster{t: t, net: jn}
+	tmp := t.TempDir()
+	for i := 0; i < cfg.nodes; i++ {
+		n := &jNode{idx: i, bin: bin, id: nodeID(cfg.seed, phase, i),
+			dataDir: filepath.Join(tmp, fmt.Sprintf("n%d", i)),
+			logPath: filepath.Join(dir, fmt.Sprintf("n%d.log", i))}
+		if jn != nil {
+			n.ns, n.ip = jn.nodeNS[i], jn.nodeIPs[i]
+			n.port, n.cport, n.gport = 7000, 17000, 27000
+		} else {
+			n.ip = "127.0.0.1"
+			n.port, n.cport, n.gport = freePort(t), freePort(t), freePort(t)
+		}
+		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	// Every node joins every node's gossip address. With only node 0's (as
+	// in the other integration tests), a restarted node 0 joins only itself
+	// and reports cluster_state:fail until the others' Serf reconnects to
+	// it, which took 80 s in one run; SHOAL_JEPSEN_JOIN=first shows it.
+	var join []string
+	for i, n := range c.nodes {
+		if i == 0 || os.Getenv("SHOAL_JEPSEN_JOIN") != "first" {
+			join = append(join, "--join", net.JoinHostPort(n.ip, strconv.Itoa(n.gport)))
+		}
+	}
+	for _, n := range c.nodes {
+		n.args = append([]string{"server", "--port", strconv.Itoa(n.port), "--bind", n.ip, "--advertise", n.ip,
+			"--bootstrap-expect", strconv.Itoa(cfg.nodes)}, join...)
+		n.args = append(n.args, "--cluster-port", strconv.Itoa(n.cport), "--gossip-port", strconv.Itoa(n.gport),
+			"--id", n.id)
+		if !cfg.noDataDir {
+			n.args = append(n.args, "--data-dir", n.dataDir)
+		}
+		n.args = append(n.args, cfg.serverArgs...)
+	}
+	t.Cleanup(c.stopAll)
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.nodes))
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func(i int, n *jNode) {
+			defer wg.Done()
+			errs[i] = n.start()
+		}(i, n)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("jepsen: start cluster: %v (node logs in %s)", err, dir)
+		}
+	}
+	if err := c.waitHealthy(60*time.Second, true); err != nil {
+		t.Fatalf("jepsen: cluster did not form: %v (node logs in %s)", err, dir)
+	}
+	return c
+}
+
+// stopAll kills every node (resuming paused ones is not needed for SIGKILL).
+func (c *jCluster) stopAll() {
+	for _, n := range c.nodes {
+		n.kill()
+	}
+}
+
+func (c *jCluster) addrs() []string {
+	var out []string
+	for _, n := range c.nodes {
+		out = append(out, n.addr())
+	}
+	return out
+}
+
+func (c *jCluster) nodeByAddr(addr string) int {
+	for i, n := range c.nodes {
+		if n.addr() == addr {
+			return i
+		}
+	}
+	return -1
+}
+
+// quickDo sends one command with a short deadline.
+func quickDo(addr string, args ...string) (*respValue, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write(encodeCommand(args)); err != nil {
+		return nil, err
+	}
+	_, v, err := readReply(bufio.NewReader(conn))
+	return v, err
+}
+
+// slotMasters asks node i for CLUSTER SLOTS and returns the master address
+// of each slot range.
+func (c *jCluster) slotMasters(i int) ([]string, error) {
+	v, err := quickDo(c.nodes[i].addr(), "CLUSTER", "SLOTS")
+	if err != nil {
+		return nil, err
+	}
+	if v.isError() {
+		return nil, fmt.Errorf("CLUSTER SLOTS: %s", v.Str)
+	}
+	var out []string
+	for _, r := range v.Elems {
+		if len(r.Elems) < 3 || len(r.Elems[2].Elems) < 2 {
+			return nil, fmt.Errorf("bad CLUSTER SLOTS entry")
+		}
+		out = append(out, net.JoinHostPort(r.Elems[2].Elems[0].Str, r.Elems[2].Elems[1].Str))
+	}
+	return out, nil
+}
+
+// waitHealthy waits until every node runs, says cluster_state:ok and (when
+// balanced) all nodes report the same masters with one group per node.
+func (c *jCluster) waitHealthy(timeout time.Duration, balanced bool) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	prev := ""
+	for time.Now().Before(deadline) {
+		if last = c.healthy(balanced); last == nil {
+			return nil
+		}
+		if os.Getenv("SHOAL_JEPSEN_DEBUG") != "" && last.Error() != prev {
+			prev = last.Error()
+			c.t.Logf("%s waitHealthy: %v", time.Now().Format("15:04:05.000"), last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+func (c *jCluster) healthy(balanced bool) error {
+	var first []string
+	for i, n := range c.nodes {
+		if !n.usable() {
+			return fmt.Errorf("n%d not running", i)
+		}
+		v, err := quickDo(n.addr(), "CLUSTER", "INFO")
+		if err != nil {
+			return fmt.Errorf("n%d: %v", i, err)
+		}
+		if !strings.Contains(v.Str, "cluster_state:ok") {
+			return fmt.Errorf("n%d: cluster state not ok", i)
+		}
+		m, err := c.slotMasters(i)
+		if err != nil {
+			return fmt.Errorf("n%d: %v", i, err)
+		}
+		if first == nil {
+			first = m
+		} else if !slices.Equal(first, m) {
+			return fmt.Errorf("nodes disagree on CLUSTER SLOTS")
+		}
+	}
+	if balanced {
+		distinct := map[string]bool{}
+		for _, a := range first {
+			distinct[a] = true
+		}
+		if len(distinct) != len(c.nodes) {
+			return fmt.Errorf("%d distinct masters, want %d", len(distinct), len(c.nodes))
+		}
+	}
+	return nil
+}
+
+// leaderOfRandomGroup returns the node that a usable node believes leads a
+// random slot range, or -1.
+func (c *jCluster) leaderOfRandomGroup(rng *rand.Rand) int {
+	for _, i := range rng.Perm(len(c.nodes)) {
+		if !c.nodes[i].usable() {
+			continue
+		}
+		m, err := c.slotMasters(i)
+		if err != nil || len(m) == 0 {
+			continue
+		}
+		if j := c.nodeByAddr(m[rng.IntN(len(m))]); j >= 0 {
+			return j
+		}
+	}
+	return -1
+}
+
+// nemesis injects one kind of fault. inject returns a description of what
+// it did; heal undoes every fault of its kind.
+type nemesis struct {
+	name      string
+	partition bool // needs network namespaces
+	inject    func(c *jCluster, rng *rand.Rand) (string, error)
+	heal      func(c *jCluster) (string, error)
+}
+
+// pickTargets chooses the nodes a kill or pause affects: the leader of a
+// random group, a random node, or (one time in four) a random majority.
+func pickTargets(c *jCluster, rng *rand.Rand) ([]int, string) {
+	switch r := rng.IntN(4); {
+	case r == 0:
+		return rng.Perm(len(c.nodes))[:len(c.nodes)/2+1], "majority"
+	case r == 1:
+		if l := c.leaderOfRandomGroup(rng); l >= 0 {
+			return []int{l}, "leader"
+		}
+	}
+	return []int{rng.IntN(len(c.nodes))}, "one"
+}
+
+func killNemesis() *nemesis {
+	return &nemesis{name: "kill",
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			ts, why := pickTargets(c, rng)
+			for _, i := range ts {
+				c.nodes[i].kill()
+			}
+			return fmt.Sprintf("SIGKILL %s %s", why, nodeList(ts)), nil
+		},
+		heal: func(c *jCluster) (string, error) {
+			var started []int
+			for i, n := range c.nodes {
+				n.mu.Lock()
+				down := n.proc == nil
+				n.mu.Unlock()
+				if down {
+					if err := n.start(); err != nil {
+						return "", err
+					}
+					started = append(started, i)
+				}
+			}
+			return "restarted " + nodeList(started), nil
+		}}
+}
+
+func pauseNemesis() *nemesis {
+	return &nemesis{name: "pause",
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			ts, why := pickTargets(c, rng)
+			for _, i := range ts {
+				if err := c.nodes[i].signal(syscall.SIGSTOP); err != nil {
+					return "", err
+				}
+			}
+			return fmt.Sprintf("SIGSTOP %s %s", why, nodeList(ts)), nil
+		},
+		heal: func(c *jCluster) (string, error) {
+			var resumed []int
+			for i, n := range c.nodes {
+				n.mu.Lock()
+				p := n.paused
+				n.mu.Unlock()
+				if p {
+					if err := n.signal(syscall.SIGCONT); err != nil {
+						return "", err
+					}
+					resumed = append(resumed, i)
+				}
+			}
+			return "SIGCONT " + nodeList(resumed), nil
+		}}
+}
+
+// partitionNemesis cuts the cluster as grid(c, rng) says.
+func partitionNemesis(name string, grid func(c *jCluster, rng *rand.Rand) ([][]bool, string)) *nemesis {
+	return &nemesis{name: name, partition: true,
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			g, desc := grid(c, rng)
+			return desc, c.net.partition(g)
+		},
+		heal: func(c *jCluster) (string, error) { return "healed network", c.net.heal() }}
+}
+
+// sidesGrid connects nodes on the same side only.
+func sidesGrid(n int, side []int) [][]bool {
+	g := make([][]bool, n)
+	for i := range g {
+		g[i] = make([]bool, n)
+		for j := range g[i] {
+			g[i][j] = side[i] == side[j]
+		}
+	}
+	return g
+}
+
+func isolateGrid(n, lone int) [][]bool {
+	side := make([]int, n)
+	side[lone] = 1
+	return sidesGrid(n, side)
+}
+
+func halvesNemesis() *nemesis {
+	return partitionNemesis("partition-halves", func(c *jCluster, rng *rand.Rand) ([][]bool, string) {
+		n := len(c.nodes)
+		perm := rng.Perm(n)
+		side := make([]int, n)
+		for _, i := range perm[:n/2] {
+			side[i] = 1
+		}
+		return sidesGrid(n, side), fmt.Sprintf("partition %s | %s", nodeList(perm[:n/2]), nodeList(perm[n/2:]))
+	})
+}
+
+func isolateLeaderNemesis() *nemesis {
+	return partitionNemesis("partition-leader", func(c *jCluster, rng *rand.Rand) ([][]bool, string) {
+		l := c.leaderOfRandomGroup(rng)
+		if l < 0 {
+			l = rng.IntN(len(c.nodes))
+			return isolateGrid(len(c.nodes), l), fmt.Sprintf("isolate n%d (no leader known)", l)
+		}
+		return isolateGrid(len(c.nodes), l), fmt.Sprintf("isolate leader n%d", l)
+	})
+}
+
+func isolateSingleNemesis() *nemesis {
+	return partitionNemesis("partition-single", func(c *jCluster, rng *rand.Rand) ([][]bool, string) {
+		l := rng.IntN(len(c.nodes))
+		return isolateGrid(len(c.nodes), l), fmt.Sprintf("isolate n%d", l)
+	})
+}
+
+// ringNemesis is Jepsen's majorities ring: in a random ring every node sees
+// itself and its nearest neighbours, a majority, but no two nodes see the
+// same majority.
+func ringNemesis() *nemesis {
+	return partitionNemesis("partition-ring", func(c *jCluster, rng *rand.Rand) ([][]bool, string) {
+		n := len(c.nodes)
+		perm := rng.Perm(n)
+		pos := make([]int, n)
+		for p, i := range perm {
+			pos[i] = p
+		}
+		reach := n / 2 / 2 // neighbours on each side; 1 for 5 nodes
+		if reach < 1 {
+			reach = 1
+		}
+		g := make([][]bool, n)
+		for i := range g {
+			g[i] = make([]bool, n)
+			for j := range g[i] {
+				d := (pos[i] - pos[j] + n) % n
+				g[i][j] = d <= reach || n-d <= reach
+			}
+		}
+		return g, fmt.Sprintf("majorities ring %s", nodeList(perm))
+	})
+}
+
+// mixedNemesis picks one of the others at random each time.
+func mixedNemesis(all []*nemesis) *nemesis {
+	var current *nemesis
+	return &nemesis{name: "mixed", partition: true,
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			current = all[rng.IntN(len(all))]
+			d, err := current.inject(c, rng)
+			return current.name + ": " + d, err
+		},
+		heal: func(c *jCluster) (string, error) {
+			var parts []string
+			for _, nm := range all {
+				d, err := nm.heal(c)
+				if err != nil {
+					return "", err
+				}
+				parts = append(parts, d)
+			}
+			return strings.Join(parts, "; "), nil
+		}}
+}
+
+// allNemeses returns the nemeses by name. Leader transfers are not among
+// them: Shoal has no admin command to move a group's leadership (CLUSTER
+// FAILOVER answers an error); leadership does move back to each group's
+// preferred node by itself after every recovery, which the kill, pause and
+// partition phases exercise.
+func allNemeses() map[string]*nemesis {
+	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
+		isolateSingleNemesis(), ringNemesis()}
+	m := map[string]*nemesis{"none": {name: "none"}}
+	for _, nm := range basic {
+		m[nm.name] = nm
+	}
+	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
+		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis()})
+	return m
+}
+
+func nodeList(idx []int) string {
+	var parts []string
+	for _, i := range idx {
+		parts = append(parts, "n"+strconv.Itoa(i))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// jEvent is a nemesis event in the history.
+type jEvent struct {
+	Start int64  `json:"start"`
+	End   int64  `json:"end"` // when the fault was healed
+	What  string `json:"what"`
+	Heal  string `json:"heal"`
+	Err   string `json:"error,omitempty"`
+}
+
+// runNemesis alternates quiet periods and faults until stop is closed, then
+// heals. Timings come from rng so that a seed replays the schedule.
+func runNemesis(c *jCluster, nm *nemesis, rng *rand.Rand, clock func() int64, stop <-chan struct{},
+	quiet, fault [2]time.Duration, logf func(string, ...any)) []jEvent {
+	var events []jEvent
+	if nm.inject == nil {
+		<-stop
+		return nil
+	}
+	between := func(r [2]time.Duration) time.Duration {
+		return r[0] + time.Duration(rng.Int64N(int64(r[1]-r[0])+1))
+	}
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-stop:
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	for sleep(between(quiet)) {
+		ev := jEvent{Start: clock()}
+		what, err := nm.inject(c, rng)
+		ev.What = what
+		if err != nil {
+			ev.Err = err.Error()
+		}
+		logf("nemesis %s: %s %v", nm.name, what, errOrEmpty(err))
+		sleep(between(fault))
+		heal, err := nm.heal(c)
+		ev.End, ev.Heal = clock(), heal
+		if err != nil {
+			ev.Err += " heal: " + err.Error()
+		}
+		logf("nemesis %s: %s %v", nm.name, heal, errOrEmpty(err))
+		events = append(events, ev)
+	}
+	return events
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "error: " + err.Error()
+}

@@ -1,0 +1,328 @@
+package integration
+
+// TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
+// processes: concurrent clients run the register (linearizability, checked
+// with porcupine), set and counter workloads while a nemesis kills, pauses
+// or partitions nodes. Each nemesis is a phase with a fresh cluster; all
+// workloads run in every phase.
+//
+// Environment:
+//
+//	SHOAL_JEPSEN_PROFILE   ci (default, about 5 minutes) or long (`make jepsen`)
+//	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
+//	                       timings, operation mix); printed at the start
+//	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
+//	                       default 3m for ci, 12m for long
+//	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
+//	                       the profile's); none kill pause partition-halves
+//	                       partition-leader partition-single partition-ring mixed
+//	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
+//	SHOAL_JEPSEN_NODES     cluster size (default 5)
+//	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
+//	                       comes back empty)
+//	SHOAL_JEPSEN_SERVER_ARGS   extra `shoal server` flags
+//
+// Partition nemeses need root (network namespaces and iptables); without it
+// they fail the test. Every run writes integration/reports/<time>-<seed>/:
+// seed.txt, summary.md, and per phase the history (history.jsonl), the
+// nemesis events, the node logs and, on a linearizability violation,
+// porcupine's HTML visualisation.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// jConfig is a run's configuration.
+type jConfig struct {
+	profile    string
+	seed       uint64
+	total      time.Duration
+	phase      time.Duration
+	nemeses    []string
+	workloads  []string
+	nodes      int
+	noDataDir  bool
+	serverArgs []string
+
+	regWorkers, setWorkers, ctrWorkers int
+	regKeys, setKeys, ctrKeys          int
+	quiet, fault                       [2]time.Duration
+	checkTimeout                       time.Duration
+	recoverTimeout                     time.Duration
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func jepsenConfig(t *testing.T) *jConfig {
+	t.Helper()
+	cfg := &jConfig{
+		profile:    os.Getenv("SHOAL_JEPSEN_PROFILE"),
+		workloads:  []string{"register", "set", "counter"},
+		nodes:      5,
+		regWorkers: 8, setWorkers: 4, ctrWorkers: 4,
+		regKeys: 12, setKeys: 8, ctrKeys: 4,
+		checkTimeout:   2 * time.Minute,
+		recoverTimeout: 90 * time.Second,
+	}
+	switch cfg.profile {
+	case "", "ci":
+		cfg.profile = "ci"
+		cfg.total = 3 * time.Minute
+		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring"}
+		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
+		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
+	case "long":
+		cfg.total = 12 * time.Minute
+		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
+			"partition-ring", "mixed"}
+		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
+		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
+	default:
+		t.Fatalf("SHOAL_JEPSEN_PROFILE=%q: want ci or long", cfg.profile)
+	}
+	if s := os.Getenv("SHOAL_JEPSEN_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SHOAL_JEPSEN_SEED=%q: %v", s, err)
+		}
+		cfg.seed = v
+	} else {
+		cfg.seed = uint64(time.Now().UnixNano()) % 1_000_000_000
+	}
+	if s := os.Getenv("SHOAL_JEPSEN_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("SHOAL_JEPSEN_DURATION=%q: %v", s, err)
+		}
+		cfg.total = d
+	}
+	if s := os.Getenv("SHOAL_JEPSEN_NEMESES"); s != "" {
+		cfg.nemeses = splitList(s)
+	}
+	if s := os.Getenv("SHOAL_JEPSEN_WORKLOADS"); s != "" {
+		cfg.workloads = splitList(s)
+		for _, w := range cfg.workloads {
+			if w != "register" && w != "set" && w != "counter" {
+				t.Fatalf("SHOAL_JEPSEN_WORKLOADS: unknown workload %q", w)
+			}
+		}
+	}
+	if s := os.Getenv("SHOAL_JEPSEN_NODES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 3 {
+			t.Fatalf("SHOAL_JEPSEN_NODES=%q: want a number >= 3", s)
+		}
+		cfg.nodes = n
+	}
+	cfg.noDataDir = os.Getenv("SHOAL_JEPSEN_NO_DATADIR") == "1"
+	cfg.serverArgs = strings.Fields(os.Getenv("SHOAL_JEPSEN_SERVER_ARGS"))
+	cfg.phase = cfg.total / time.Duration(max(1, len(cfg.nemeses)))
+	if cfg.phase < 10*time.Second {
+		cfg.phase = 10 * time.Second
+	}
+	return cfg
+}
+
+func TestJepsen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("jepsen: skipped with -short")
+	}
+	cfg := jepsenConfig(t)
+	nemeses := allNemeses()
+	needNetns := false
+	for _, name := range cfg.nemeses {
+		nm, ok := nemeses[name]
+		if !ok {
+			t.Fatalf("SHOAL_JEPSEN_NEMESES: unknown nemesis %q", name)
+		}
+		needNetns = needNetns || nm.partition
+	}
+	stamp := time.Now().Format("20060102-150405")
+	report, err := filepath.Abs(filepath.Join("reports", fmt.Sprintf("%s-%d", stamp, cfg.seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(report, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replay := fmt.Sprintf("SHOAL_JEPSEN_SEED=%d SHOAL_JEPSEN_PROFILE=%s SHOAL_JEPSEN_DURATION=%v SHOAL_JEPSEN_NEMESES=%s "+
+		"SHOAL_JEPSEN_WORKLOADS=%s go test ./integration -run TestJepsen -v -timeout 60m",
+		cfg.seed, cfg.profile, cfg.total, strings.Join(cfg.nemeses, ","), strings.Join(cfg.workloads, ","))
+	t.Logf("jepsen: profile %s, seed %d, %d nodes, %v per phase, phases %v, workloads %v",
+		cfg.profile, cfg.seed, cfg.nodes, cfg.phase, cfg.nemeses, cfg.workloads)
+	t.Logf("jepsen: replay with: %s", replay)
+	t.Logf("jepsen: report directory %s", report)
+	writeFile(t, filepath.Join(report, "seed.txt"), fmt.Sprintf("seed %d\nprofile %s\nreplay: %s\n", cfg.seed, cfg.profile, replay))
+
+	var jn *jNet
+	if needNetns {
+		jn = setupNetns(t, cfg.nodes)
+	} else {
+		t.Logf("jepsen: no partition nemesis selected; nodes share 127.0.0.1")
+	}
+
+	var rows []jRow
+	for i, name := range cfg.nemeses {
+		nm := nemeses[name]
+		dir := filepath.Join(report, fmt.Sprintf("%02d-%s", i, name))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var phaseRows []jRow
+		t.Run(name, func(t *testing.T) {
+			phaseRows = runJepsenPhase(t, cfg, jn, nm, i, dir)
+		})
+		if len(phaseRows) == 0 {
+			for _, wl := range cfg.workloads {
+				phaseRows = append(phaseRows, jRow{Nemesis: name, Workload: wl, Verdict: "ERROR (phase aborted)"})
+			}
+		}
+		rows = append(rows, phaseRows...)
+	}
+	table := summaryTable(rows)
+	var details strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&details, "- %s / %s: %s %s\n", r.Nemesis, r.Workload, r.Verdict, r.Detail)
+	}
+	writeFile(t, filepath.Join(report, "summary.md"), fmt.Sprintf("# Jepsen run, seed %d, profile %s\n\n%s\n%s\nreplay: %s\n",
+		cfg.seed, cfg.profile, table, details.String(), replay))
+	t.Logf("jepsen: summary (seed %d, report %s):\n%s\n%s", cfg.seed, report, table, details.String())
+}
+
+// runJepsenPhase runs every workload under one nemesis on a fresh cluster
+// and checks the histories.
+func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, dir string) []jRow {
+	c := startJCluster(t, cfg, jn, idx, dir)
+	defer c.stopAll()
+	if jn != nil {
+		defer func() { _ = jn.heal() }()
+	}
+	nlog, err := os.Create(filepath.Join(dir, "nemesis.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nlog.Close()
+	var nlogMu sync.Mutex
+	env := newJEnv(c.addrs(), cfg.seed, idx, cfg)
+	logf := func(format string, args ...any) {
+		nlogMu.Lock()
+		defer nlogMu.Unlock()
+		fmt.Fprintf(nlog, "%12.3fs %s\n", float64(env.now())/1e9, fmt.Sprintf(format, args...))
+	}
+	logf("cluster up: %v", c.addrs())
+
+	stop := make(chan struct{})
+	var events []jEvent
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		rng := rand.New(rand.NewPCG(cfg.seed, uint64(idx)<<32|0xffff))
+		events = runNemesis(c, nm, rng, env.now, stop, cfg.quiet, cfg.fault, logf)
+	}()
+	opsCh := make(chan []jOp, 1)
+	go func() { opsCh <- runWorkloads(env, cfg, stop) }()
+	time.Sleep(cfg.phase)
+	close(stop)
+	<-nemDone
+	ops := <-opsCh
+	logf("workloads stopped after %d operations", len(ops))
+
+	// Heal everything (the nemesis healed its last fault already), then
+	// wait for the cluster to recover and read the final state.
+	if nm.heal != nil {
+		if d, err := nm.heal(c); err != nil {
+			t.Errorf("jepsen: final heal: %v", err)
+		} else {
+			logf("final heal: %s", d)
+		}
+	}
+	recovered := time.Now()
+	if err := c.waitHealthy(cfg.recoverTimeout, false); err != nil {
+		t.Errorf("jepsen: cluster did not recover within %v after healing: %v", cfg.recoverTimeout, err)
+		if jn != nil {
+			logf("iptables:\n%s", jn.ruleDump())
+		}
+	}
+	logf("cluster healthy %v after healing", time.Since(recovered).Round(time.Millisecond))
+	finals := finalReads(env, cfg, cfg.recoverTimeout)
+	ops = append(ops, finals...)
+	logf("final reads done")
+	c.stopAll()
+
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
+	writeHistory(t, filepath.Join(dir, "history.jsonl"), ops, events)
+
+	var rows []jRow
+	for _, wl := range cfg.workloads {
+		r := summarize(nm.name, wl, ops, len(events))
+		switch wl {
+		case "register":
+			r.Verdict, r.Detail = checkRegister(ops, events, dir, cfg.checkTimeout)
+		case "set":
+			r.Verdict, r.Detail = checkSet(ops)
+		case "counter":
+			r.Verdict, r.Detail = checkCounter(ops)
+		}
+		t.Logf("jepsen %s / %s: %d ops, %d ok, %d failed, %d indeterminate: %s %s",
+			nm.name, wl, r.Ops, r.OK, r.Fail, r.Info, r.Verdict, r.Detail)
+		if r.Verdict != "ok" && r.Verdict != "unknown" {
+			t.Errorf("jepsen %s / %s: %s: %s (seed %d, report %s)", nm.name, wl, r.Verdict, r.Detail, cfg.seed, dir)
+		}
+		if r.OK == 0 {
+			t.Errorf("jepsen %s / %s: no operation was acknowledged", nm.name, wl)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Errorf("jepsen: write %s: %v", path, err)
+	}
+}
+
+// writeHistory writes one JSON object per line: operations, then nemesis
+// events (with "nemesis" set).
+func writeHistory(t *testing.T, path string, ops []jOp, events []jEvent) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Errorf("jepsen: %v", err)
+		return
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, op := range ops {
+		_ = enc.Encode(op)
+	}
+	for _, ev := range events {
+		_ = enc.Encode(struct {
+			Nemesis jEvent `json:"nemesis"`
+		}{ev})
+	}
+	if err := w.Flush(); err != nil {
+		t.Errorf("jepsen: write history: %v", err)
+	}
+}
