@@ -203,7 +203,7 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 			t.Fatalf("jepsen: start cluster: %v (node logs in %s)", err, dir)
 		}
 	}
-	if err := c.waitHealthy(60*time.Second, true); err != nil {
+	if err := c.waitHealthy(60*time.Second, true, nil); err != nil {
 		t.Fatalf("jepsen: cluster did not form: %v (node logs in %s)", err, dir)
 	}
 	return c
@@ -269,8 +269,9 @@ func (c *jCluster) slotMasters(i int) ([]string, error) {
 }
 
 // waitHealthy waits until every node runs, says cluster_state:ok and (when
-// balanced) all nodes report the same masters with one group per node.
-func (c *jCluster) waitHealthy(timeout time.Duration, balanced bool) error {
+// balanced) all nodes report the same masters with one group per node. Each
+// new reason for waiting is passed to logf.
+func (c *jCluster) waitHealthy(timeout time.Duration, balanced bool, logf func(string, ...any)) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	prev := ""
@@ -278,9 +279,9 @@ func (c *jCluster) waitHealthy(timeout time.Duration, balanced bool) error {
 		if last = c.healthy(balanced); last == nil {
 			return nil
 		}
-		if os.Getenv("SHOAL_JEPSEN_DEBUG") != "" && last.Error() != prev {
+		if logf != nil && last.Error() != prev {
 			prev = last.Error()
-			c.t.Logf("%s waitHealthy: %v", time.Now().Format("15:04:05.000"), last)
+			logf("waiting for a healthy cluster: %v", last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -12,7 +12,7 @@ package integration
 //	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
 //	                       timings, operation mix); printed at the start
 //	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
-//	                       default 3m for ci, 12m for long
+//	                       default 4m for ci, 12m for long
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring mixed
@@ -24,12 +24,13 @@ package integration
 //
 // Partition nemeses need root (network namespaces and iptables); without it
 // they fail the test. Every run writes integration/reports/<time>-<seed>/:
-// seed.txt, summary.md, and per phase the history (history.jsonl), the
+// seed.txt, summary.md, and per phase the history (history.jsonl.gz), the
 // nemesis events, the node logs and, on a linearizability violation,
 // porcupine's HTML visualisation.
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -86,7 +87,8 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		cfg.total = 3 * time.Minute
+		cfg.total = 4 * time.Minute
+		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
@@ -256,7 +258,7 @@ func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, 
 		}
 	}
 	recovered := time.Now()
-	if err := c.waitHealthy(cfg.recoverTimeout, false); err != nil {
+	if err := c.waitHealthy(cfg.recoverTimeout, false, logf); err != nil {
 		t.Errorf("jepsen: cluster did not recover within %v after healing: %v", cfg.recoverTimeout, err)
 		if jn != nil {
 			logf("iptables:\n%s", jn.ruleDump())
@@ -269,7 +271,7 @@ func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, 
 	c.stopAll()
 
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
-	writeHistory(t, filepath.Join(dir, "history.jsonl"), ops, events)
+	writeHistory(t, filepath.Join(dir, "history.jsonl.gz"), ops, events)
 
 	var rows []jRow
 	for _, wl := range cfg.workloads {
@@ -302,7 +304,7 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// writeHistory writes one JSON object per line: operations, then nemesis
+// writeHistory writes, gzipped, one JSON object per line: operations, then nemesis
 // events (with "nemesis" set).
 func writeHistory(t *testing.T, path string, ops []jOp, events []jEvent) {
 	t.Helper()
@@ -312,7 +314,8 @@ func writeHistory(t *testing.T, path string, ops []jOp, events []jEvent) {
 		return
 	}
 	defer f.Close()
-	w := bufio.NewWriter(f)
+	gz := gzip.NewWriter(f)
+	w := bufio.NewWriter(gz)
 	enc := json.NewEncoder(w)
 	for _, op := range ops {
 		_ = enc.Encode(op)
@@ -325,4 +328,55 @@ func writeHistory(t *testing.T, path string, ops []jOp, events []jEvent) {
 	if err := w.Flush(); err != nil {
 		t.Errorf("jepsen: write history: %v", err)
 	}
+	if err := gz.Close(); err != nil {
+		t.Errorf("jepsen: write history: %v", err)
+	}
+}
+
+// TestJepsenRecheck runs the checkers again on a saved phase directory:
+// SHOAL_JEPSEN_RECHECK=integration/reports/<run>/<phase>. Skipped otherwise.
+func TestJepsenRecheck(t *testing.T) {
+	dir := os.Getenv("SHOAL_JEPSEN_RECHECK")
+	if dir == "" {
+		t.Skip("set SHOAL_JEPSEN_RECHECK to a phase directory of a report")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", dir)
+	}
+	f, err := os.Open(filepath.Join(dir, "history.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []jOp
+	var events []jEvent
+	sc := bufio.NewScanner(gz)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var line struct {
+			jOp
+			Nemesis *jEvent `json:"nemesis"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line.Nemesis != nil {
+			events = append(events, *line.Nemesis)
+		} else {
+			ops = append(ops, line.jOp)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	v, d := checkRegister(ops, events, dir, 5*time.Minute)
+	t.Logf("register: %s %s", v, d)
+	v, d = checkSet(ops)
+	t.Logf("set: %s %s", v, d)
+	v, d = checkCounter(ops)
+	t.Logf("counter: %s %s", v, d)
 }

@@ -47,6 +47,7 @@ type Group struct {
 	ready    atomic.Bool
 	lastSave atomic.Int64
 	verify   verifier
+	sole     atomic.Bool
 	// formed is false while the group's Raft configuration lacks members
 	// the placement map gives it (see SetFormed).
 	formed   atomic.Bool

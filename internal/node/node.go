@@ -164,6 +164,7 @@ func (n *Node) startStandalone(ctx context.Context) (*raftfsm.Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.SetSoleVoter(true)
 	// Serve once the group has a ready leader (about one election timeout),
 	// so that the first client sees a working node.
 	deadline := time.Now().Add(n.cfg.ReadyTimeout)
