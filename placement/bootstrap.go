@@ -3,6 +3,7 @@ package placement
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +120,7 @@ func (s *Service) maybeBootstrap(members []Member) {
 	err := s.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
 	switch {
 	case err == nil:
+		s.guard.Release()
 		s.log.Info("bootstrapped meta group", "voters", strings.Join(ids, ","), "expect", expect)
 	case errors.Is(err, raft.ErrCantBootstrap):
 		s.log.Debug("meta group already has state; not bootstrapping")
@@ -151,6 +153,7 @@ func (s *Service) leaderReconcile(members []Member) {
 	if s.Map() == nil && s.cfg.BootstrapExpect > 0 {
 		s.proposeInit(members, conf)
 	}
+	s.markFormed()
 	inConf := make(map[string]raft.Server, len(conf))
 	for _, srv := range conf {
 		inConf[string(srv.ID)] = srv
@@ -273,4 +276,46 @@ func (s *Service) checkEpochLag(members []Member) {
 		s.log.Warn("meta replica behind the cluster; catching up by log",
 			"epoch", ours, "member-epoch", top, "member-id", who, "lag-for", now.Sub(s.lagSince).String())
 	}
+}
+
+// markFormed sets Formed on every group of the map whose leader, by
+// gossip, has every member in its configuration (a node publishes a "lead"
+// tag for a group only then). It runs on the meta leader's reconcile
+// round; one map update covers every group that formed since the last.
+func (s *Service) markFormed() {
+	m := s.Map()
+	if m == nil {
+		return
+	}
+	var formed []string
+	for _, g := range m.Groups {
+		if g.Formed {
+			continue
+		}
+		if id, ok := s.LeaderHint(g.ID); ok && slices.Contains(g.Members, id) {
+			formed = append(formed, g.ID)
+		}
+	}
+	if len(formed) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+	defer cancel()
+	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+		changed := false
+		for i := range old.Groups {
+			if slices.Contains(formed, old.Groups[i].ID) && !old.Groups[i].Formed {
+				old.Groups[i].Formed, changed = true, true
+			}
+		}
+		if !changed {
+			return nil, nil
+		}
+		return old, nil
+	})
+	if err != nil {
+		s.log.Warn("mark groups formed", "groups", strings.Join(formed, ","), "err", err)
+		return
+	}
+	s.log.Info("groups formed", "groups", strings.Join(formed, ","))
 }

@@ -29,6 +29,12 @@ type Group struct {
 	// Members are the node ids of the group's voters. Members[0] is the
 	// preferred leader: leadership is moved back to it when it is healthy.
 	Members []string `json:"members"`
+	// Formed is set once the group's Raft configuration has held every
+	// member (its leader said so by gossip). Before, the preferred leader
+	// bootstraps the group when it starts; after, no one ever bootstraps
+	// it again (a member restarted without its state rejoins empty), and
+	// only then does the group serve clients.
+	Formed bool `json:"formed,omitempty"`
 }
 
 // Map is the cluster map. A Map is immutable once published: changes make a
@@ -161,7 +167,7 @@ func (m *Map) Clone() *Map {
 	c.Nodes = append([]Node(nil), m.Nodes...)
 	c.Groups = make([]Group, len(m.Groups))
 	for i, g := range m.Groups {
-		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...)}
+		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...), Formed: g.Formed}
 	}
 	return &c
 }

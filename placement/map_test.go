@@ -137,7 +137,11 @@ func TestMapJSONRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Unassigned slots and a non-contiguous group survive too.
+	m.Groups[3].Formed = true
 	m = m.Clone()
+	if !m.Groups[3].Formed || m.Groups[2].Formed {
+		t.Fatalf("Clone lost Formed")
+	}
 	m.Epoch = 42
 	for s := 100; s < 200; s++ {
 		m.Slots[s] = -1

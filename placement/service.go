@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/shoalcache/shoal/internal/logging"
+	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // metaStream is the meta group's stream name on the cluster-port Mux.
@@ -62,6 +63,7 @@ type Service struct {
 	serfP   atomic.Pointer[serf.Serf]
 	raft    *raft.Raft
 	trans   *raft.NetworkTransport
+	guard   *raftfsm.VoteGuard
 	closers []func() error
 
 	events        chan serf.Event
@@ -198,6 +200,10 @@ func (s *Service) startRaft() error {
 		Timeout: 10 * time.Second,
 		Logger:  logging.HCLog(s.baseLog.With("group", metaStream), "transport"),
 	})
+	// A meta replica that starts without state may be a voter that lost
+	// it: it stays out of elections until it has caught up (see
+	// raftfsm.VoteGuard); bootstrapping releases the guard.
+	s.guard = raftfsm.NewVoteGuard(trans, raft.ServerID(s.cfg.NodeID), !has, s.baseLog.With("group", metaStream))
 	s.trans = trans
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.cfg.NodeID)
@@ -209,10 +215,11 @@ func (s *Service) startRaft() error {
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
 	rc.TrailingLogs = s.cfg.TrailingLogs
 	rc.Logger = logging.HCLog(s.baseLog, "meta-raft")
-	r, err := raft.NewRaft(rc, newMetaFSM(s.publish), logs, stable, snaps, trans)
+	r, err := raft.NewRaft(rc, newMetaFSM(s.publish), logs, stable, snaps, s.guard)
 	if err != nil {
 		return fmt.Errorf("placement: start meta raft: %w", err)
 	}
+	s.guard.Start(r.LastIndex)
 	s.raft = r
 	// Leadership changes wake the reconcile loop, so that a new meta leader
 	// does its duties at once rather than at the next tick.

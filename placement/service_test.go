@@ -337,6 +337,21 @@ func TestClusterBootstrap(t *testing.T) {
 	if m, _ := memberOf(n0.svc.Members(), nodes[2].id); strings.Join(m.LeadGroups, ",") != "g1,g2" {
 		t.Fatalf("LeadGroups %v", m.LeadGroups)
 	}
+	// A member gossiping that it leads a group (which a data group's leader
+	// does once its configuration holds every member) makes the meta
+	// leader mark the group formed in the map; g0 is led by nobody.
+	var formedEpoch uint64
+	eventually(t, 10*time.Second, "g1 and g2 marked formed", func() error {
+		m := n0.svc.Map()
+		if !m.Groups[1].Formed || !m.Groups[2].Formed {
+			return fmt.Errorf("groups %+v", m.Groups)
+		}
+		formedEpoch = m.Epoch
+		return checkSameMap(nodes, formedEpoch)
+	})
+	if m := n0.svc.Map(); m.Groups[0].Formed || formedEpoch < 2 {
+		t.Fatalf("g0 formed without a leader, or epoch %d did not grow", formedEpoch)
+	}
 
 	// UpdateMap: only on the meta leader; compare-and-set bumps the epoch.
 	// Leadership may move under a loaded machine: the checks retry.
@@ -359,7 +374,7 @@ func TestClusterBootstrap(t *testing.T) {
 	waitDone := make(chan error, 1)
 	go func() {
 		var err error
-		waited, err = n0.svc.Wait(ctx, 1)
+		waited, err = n0.svc.Wait(ctx, formedEpoch)
 		waitDone <- err
 	}()
 	// The change is idempotent (nil when already made), so retrying after an
@@ -381,10 +396,10 @@ func TestClusterBootstrap(t *testing.T) {
 		}
 		return leader.svc.UpdateMap(ctx, move)
 	})
-	if err := <-waitDone; err != nil || waited.Epoch != 2 || waited.Slots[0] != 2 {
-		t.Fatalf("Wait: %v, %v", err, waited)
+	if err := <-waitDone; err != nil || waited.Epoch != formedEpoch+1 || waited.Slots[0] != 2 {
+		t.Fatalf("Wait: %v, epoch %d", err, waited.Epoch)
 	}
-	eventually(t, 5*time.Second, "epoch 2 everywhere", func() error { return checkSameMap(nodes, 2) })
+	eventually(t, 5*time.Second, "next epoch everywhere", func() error { return checkSameMap(nodes, formedEpoch+1) })
 	// A no-op, a refusal by fn and an invalid map change nothing (retried
 	// only when leadership moved).
 	onLeader := func(what string, fn func(*Map) (*Map, error), want error) {
@@ -409,7 +424,7 @@ func TestClusterBootstrap(t *testing.T) {
 		m.Groups[0].Members = append(m.Groups[0].Members, m.Groups[0].Members[0])
 		return m, nil
 	}, ErrBadMap)
-	if err := checkSameMap(nodes, 2); err != nil {
+	if err := checkSameMap(nodes, formedEpoch+1); err != nil {
 		t.Fatal(err)
 	}
 

@@ -50,7 +50,10 @@ type Group struct {
 	sole     atomic.Bool
 	// formed is false while the group's Raft configuration lacks members
 	// the placement map gives it (see SetFormed).
-	formed   atomic.Bool
+	formed atomic.Bool
+	// guard keeps a replica that started without state out of elections
+	// until it has caught up (nil with a non-network transport).
+	guard    *VoteGuard
 	shutOnce sync.Once
 }
 
@@ -125,24 +128,35 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 
 	rc := cfg.raftConfig()
 	rc.Logger = logging.HCLog(lg, "raft")
-	if len(cfg.Bootstrap) > 0 {
-		has, err := raft.HasExistingState(logs, stable, snaps)
-		if err != nil {
-			return nil, err
-		}
-		if !has {
-			if err := raft.BootstrapCluster(rc, logs, stable, snaps, cfg.Transport,
-				raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
-				return nil, fmt.Errorf("raftfsm: bootstrap: %w", err)
-			}
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		g.closeStores()
+		return nil, err
+	}
+	if len(cfg.Bootstrap) > 0 && !has {
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, cfg.Transport,
+			raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
+			g.closeStores()
+			return nil, fmt.Errorf("raftfsm: bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, g.fsm, logs, stable, snaps, cfg.Transport)
+	trans := cfg.Transport
+	var guard *VoteGuard
+	if nt, ok := trans.(*raft.NetworkTransport); ok {
+		// A replica that neither has state nor bootstraps may be a member
+		// that lost its state: it must not vote until it has caught up.
+		guard = NewVoteGuard(nt, cfg.NodeID, !has && len(cfg.Bootstrap) == 0, lg)
+		trans = guard
+	}
+	r, err := raft.NewRaft(rc, g.fsm, logs, stable, snaps, trans)
 	if err != nil {
 		g.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
-	g.raft = r
+	if guard != nil {
+		guard.Start(r.LastIndex)
+	}
+	g.raft, g.guard = r, guard
 	g.wg.Add(4)
 	go g.batcher()
 	go g.waiter()
@@ -150,6 +164,11 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	go g.compactor()
 	return g, nil
 }
+
+// CatchingUp reports whether this replica started without its state and
+// has not yet caught up with a leader; it does not vote meanwhile (see
+// VoteGuard).
+func (g *Group) CatchingUp() bool { return g.guard != nil && g.guard.Guarding() }
 
 // Raft returns the group's raft.Raft, for administration.
 func (g *Group) Raft() *raft.Raft { return g.raft }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "maxmemory", Value: "0", Usage: "memory limit for keys and values: bytes or with a unit (100mb, 1gb); 0 for none"},
 			&cli.StringFlag{Name: "maxmemory-policy", Value: "noeviction", Usage: "eviction policy: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-fifo"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
-			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); generated, and kept in --data-dir when there is one"},
+			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); default: generated and kept in --data-dir, or without --data-dir derived from the advertised address (so that a restarted node keeps it)"},
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "gossip addresses (HOST:GOSSIPPORT) of cluster nodes to join; may include this node's own"},
 			&cli.IntFlag{Name: "cluster-port", Usage: "Raft port of this node (default: port+10000)"},
@@ -85,7 +86,8 @@ func runServer(cc *cli.Context) error {
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
 	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
 	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
-	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir); err != nil {
+	cfg.Advertise = cc.String("advertise")
+	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir, cfg.AdvertiseAddr()); err != nil {
 		return err
 	}
 	if cfg.Server.MaxMemory, err = parseMemory(cc.String("maxmemory")); err != nil {
@@ -107,7 +109,6 @@ func runServer(cc *cli.Context) error {
 		}
 	}
 	cfg.ClusterPort, cfg.GossipPort = cc.Int("cluster-port"), cc.Int("gossip-port")
-	cfg.Advertise = cc.String("advertise")
 	cfg.Groups, cfg.Replicas = cc.Int("groups"), cc.Int("replicas")
 	if cfg.Groups == 0 {
 		cfg.Groups = max(cfg.BootstrapExpect, 1)
@@ -140,9 +141,12 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
 }
 
-// nodeID returns the node's id: the flag, else the one kept in dataDir, else
-// a new random one (kept in dataDir when there is one).
-func nodeID(flag, dataDir string) (string, error) {
+// nodeID returns the node's id: the flag; else the one kept in dataDir, or
+// a new random one kept there; else, without a data directory, one derived
+// from the node's advertised address, so that a node restarted without its
+// state keeps its identity and rejoins its groups (where it catches up
+// before it votes) instead of appearing as a new node.
+func nodeID(flag, dataDir, addr string) (string, error) {
 	if flag != "" {
 		if len(flag) != 40 {
 			return "", errors.New("--id must be 40 hex characters")
@@ -152,25 +156,24 @@ func nodeID(flag, dataDir string) (string, error) {
 		}
 		return strings.ToLower(flag), nil
 	}
-	var path string
-	if dataDir != "" {
-		path = filepath.Join(dataDir, "node-id")
-		if b, err := os.ReadFile(path); err == nil {
-			return strings.TrimSpace(string(b)), nil
-		}
+	if dataDir == "" {
+		sum := sha1.Sum([]byte("shoal-node:" + addr))
+		return hex.EncodeToString(sum[:]), nil
+	}
+	path := filepath.Join(dataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
 	}
 	var raw [20]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
 	}
 	id := hex.EncodeToString(raw[:])
-	if path != "" {
-		if err := os.MkdirAll(dataDir, 0o750); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
-			return "", err
-		}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o640); err != nil {
+		return "", err
 	}
 	return id, nil
 }

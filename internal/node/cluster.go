@@ -132,9 +132,14 @@ func (cs *clusterState) run() {
 			if g == nil {
 				continue
 			}
-			gid := rt.m.Groups[gi].ID
-			g.SetFormed(cs.hasAllMembers(rt, gi, g))
-			if !g.IsLeader() || !g.Formed() {
+			grp := &rt.m.Groups[gi]
+			gid := grp.ID
+			// The leader gossips that it leads once its configuration holds
+			// every member; the meta leader then marks the group formed in
+			// the map, and only then does the group serve.
+			all := cs.hasAllMembers(rt, gi, g)
+			g.SetFormed(all && grp.Formed)
+			if !g.IsLeader() || !all {
 				if g.IsLeader() {
 					cs.addMembers(rt, gi, g)
 				}
@@ -142,6 +147,9 @@ func (cs *clusterState) run() {
 				continue
 			}
 			led = append(led, gid)
+			if !g.Formed() {
+				continue
+			}
 			if _, ok := leaderSince[gid]; !ok {
 				leaderSince[gid] = time.Now()
 			}
@@ -277,8 +285,11 @@ func (cs *clusterState) startGroup(m *placement.Map, grp *placement.Group) (*raf
 	// voters (see addMembers). The others start empty and wait to be
 	// contacted. Leadership thus starts where the map wants it, with no
 	// transfers right after the cluster forms.
+	// Once the map says the group formed, nobody bootstraps it again: a
+	// preferred leader restarted without its state must rejoin the
+	// existing group (and catch up before it votes), not found a new one.
 	cfg.Bootstrap = nil
-	if grp.Members[0] == cs.self {
+	if grp.Members[0] == cs.self && !grp.Formed {
 		node := m.Node(cs.self)
 		if node == nil {
 			return nil, errors.New("node: this node is missing from the map")

@@ -203,6 +203,13 @@ func (n *Node) stopGroups(ctx context.Context) error {
 }
 
 // advertiseHost returns the host others should use to reach this node.
+// AdvertiseAddr returns the RESP address other nodes and clients are told
+// to use: Advertise (or the bind address, or 127.0.0.1 for a wildcard
+// bind) with Port.
+func (c *Config) AdvertiseAddr() string {
+	return net.JoinHostPort(c.advertiseHost(), strconv.Itoa(c.Port))
+}
+
 func (c *Config) advertiseHost() string {
 	if c.Advertise != "" {
 		return c.Advertise

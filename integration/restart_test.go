@@ -1,0 +1,98 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestClusterRestartWithoutDataDir kills a node of an in-memory cluster (no
+// --data-dir), writes more while it is down, and restarts it with the same
+// flags. The node must come back with the same id, rejoin its groups
+// without any operator action, catch up on everything it missed (its
+// replicas answer READONLY reads with every acknowledged value), and take
+// back the leadership of the group it prefers. Then another node is
+// killed, so that the restarted node's replicas are part of every group's
+// majority: every acknowledged write must still be readable.
+func TestClusterRestartWithoutDataDir(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	// A 1 s reload interval: go-redis does not reload its slot map on
+	// connection errors (see TestClusterClientFollowsLeaderChange).
+	c := tc.clusterClient(&redis.ClusterOptions{MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
+	const n = 400
+	write := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			key := "rs:" + strconv.Itoa(i)
+			eventually(t, 15*time.Second, func() error { return c.Set(ctx, key, i, 0).Err() })
+		}
+	}
+	write(0, n)
+
+	// Node 1, not node 0: the others join through node 0's gossip port.
+	victim := tc.nodes[1]
+	id := myID(t, victim.addr)
+	victim.stop(0)
+	write(n, 2*n) // the victim misses these
+	victim.restart()
+	if got := myID(t, victim.addr); got != id {
+		t.Fatalf("restarted node's id = %s, was %s", got, id)
+	}
+	tc.waitOK(60 * time.Second)
+	tc.waitBalanced(60 * time.Second) // it leads its preferred group again
+
+	conn := mustDial(t, victim.addr)
+	defer conn.Close()
+	if raw, _ := conn.Do("READONLY"); string(raw) != "+OK\r\n" {
+		t.Fatalf("READONLY = %q", raw)
+	}
+	eventually(t, 20*time.Second, func() error {
+		for i := 0; i < 2*n; i++ {
+			raw, err := conn.Do("GET", "rs:"+strconv.Itoa(i))
+			if err != nil {
+				return err
+			}
+			want := fmt.Sprintf("$%d\r\n%d\r\n", len(strconv.Itoa(i)), i)
+			if string(raw) != want {
+				return fmt.Errorf("restarted node: GET rs:%d = %q", i, raw)
+			}
+		}
+		return nil
+	})
+
+	tc.nodes[2].stop(0)
+	for i := 0; i < 2*n; i++ {
+		key := "rs:" + strconv.Itoa(i)
+		var got string
+		eventually(t, 20*time.Second, func() error {
+			v, err := c.Get(ctx, key).Result()
+			got = v
+			return err
+		})
+		if got != strconv.Itoa(i) {
+			t.Fatalf("after killing node 2: GET %s = %q, want %d", key, got, i)
+		}
+	}
+}
+
+// myID returns CLUSTER MYID of the node at addr.
+func myID(t *testing.T, addr string) string {
+	t.Helper()
+	conn := mustDial(t, addr)
+	defer conn.Close()
+	raw, err := conn.Do("CLUSTER", "MYID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := parseReply(raw)
+	if err != nil || v.isError() {
+		t.Fatalf("CLUSTER MYID = %q (%v)", raw, err)
+	}
+	return strings.TrimSpace(v.Str)
+}
