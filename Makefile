@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build run test bench fuzz jepsen lint clean
+.PHONY: all build run test bench bench-failover fuzz jepsen lint clean
 
 all: build
 
@@ -22,6 +22,11 @@ test: build
 
 bench: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/run.sh
+
+# Failover time, Shoal vs Redis Cluster (cluster-node-timeout 15000 and 1000
+# ms): KILLS (20) master kills each; see BENCHMARKS.md. About 15 minutes.
+bench-failover: build
+	SHOAL_BIN=$(CURDIR)/$(BIN) bench/failover.sh
 
 # Run every fuzz target for FUZZTIME. Targets are discovered with
 # `go test -list '^Fuzz' ./...`, so new ones are picked up automatically.
