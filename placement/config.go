@@ -79,6 +79,10 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// JoinRetryInterval is the pause between join attempts at start.
 	JoinRetryInterval time.Duration
+	// CatchUpTimeout: a meta replica that starts without state refuses to
+	// vote until it has caught up with a leader (raftfsm.VoteGuard); if no
+	// leader contacts it within this time it votes anyway. 0 waits forever.
+	CatchUpTimeout time.Duration
 	// EpochLagWarn is how long a member may advertise a larger map epoch
 	// than ours before a warning is logged.
 	EpochLagWarn time.Duration
@@ -138,6 +142,7 @@ func DefaultConfig() Config {
 		ReconcileInterval:       250 * time.Millisecond,
 		JoinRetryInterval:       500 * time.Millisecond,
 		EpochLagWarn:            3 * time.Second,
+		CatchUpTimeout:          30 * time.Second,
 		ProbeInterval:           200 * time.Millisecond,
 		ProbeTimeout:            100 * time.Millisecond,
 		SuspicionMult:           3,

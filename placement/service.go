@@ -219,7 +219,7 @@ func (s *Service) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("placement: start meta raft: %w", err)
 	}
-	s.guard.Start(r.LastIndex)
+	s.guard.Start(r.LastIndex, s.cfg.CatchUpTimeout)
 	s.raft = r
 	// Leadership changes wake the reconcile loop, so that a new meta leader
 	// does its duties at once rather than at the next tick.

@@ -74,6 +74,11 @@ type Config struct {
 	// MaxBatchBytes is the most encoded bytes packed into one log entry;
 	// a single larger command still gets an entry of its own.
 	MaxBatchBytes int
+	// CatchUpTimeout: a replica that starts without state refuses to vote
+	// until it has caught up with a leader (see VoteGuard); if no leader
+	// contacts it within this time it votes anyway. 0 waits forever.
+	CatchUpTimeout time.Duration
+
 	// MaxInflight is how many log entries the proposer keeps in flight
 	// before it waits; requests arriving meanwhile join the next entry.
 	MaxInflight int
@@ -105,6 +110,7 @@ func DefaultConfig() Config {
 		MaxBatchCommands:      1024,
 		MaxBatchBytes:         1 << 20,
 		MaxInflight:           4,
+		CatchUpTimeout:        30 * time.Second,
 	}
 }
 

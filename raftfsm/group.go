@@ -154,7 +154,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	if guard != nil {
-		guard.Start(r.LastIndex)
+		guard.Start(r.LastIndex, cfg.CatchUpTimeout)
 	}
 	g.raft, g.guard = r, guard
 	g.wg.Add(4)

@@ -52,7 +52,7 @@ func TestVoteGuard(t *testing.T) {
 	inner := newTCPTransport(t)
 	g := NewVoteGuard(inner, "me", true, slog.New(slog.DiscardHandler))
 	var last atomic.Uint64
-	g.Start(last.Load)
+	g.Start(last.Load, 0)
 	t.Cleanup(func() { g.Close() })
 	var votes, appends atomic.Int32
 	serveConsumer(t, g.Consumer(), &votes, &appends)
@@ -87,6 +87,10 @@ func TestVoteGuard(t *testing.T) {
 		}
 	}
 
+	var out raft.RequestVoteResponse
+	if err := g.RequestVote("peer", peer.LocalAddr(), &raft.RequestVoteRequest{Term: 8}, &out); err == nil {
+		t.Fatalf("a replica catching up campaigned")
+	}
 	if vote() || preVote() || votes.Load() != 0 {
 		t.Fatalf("a replica without state granted or forwarded a vote before any leader contact")
 	}
@@ -121,7 +125,7 @@ func TestVoteGuardPassThroughAndRelease(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewVoteGuard(newTCPTransport(t), "me", tc.guarding, slog.New(slog.DiscardHandler))
-			g.Start(func() uint64 { return 0 })
+			g.Start(func() uint64 { return 0 }, 0)
 			t.Cleanup(func() { g.Close() })
 			if tc.release {
 				g.Release()
@@ -137,5 +141,18 @@ func TestVoteGuardPassThroughAndRelease(t *testing.T) {
 				t.Fatalf("vote not passed through: granted %v, seen %d", resp.Granted, votes.Load())
 			}
 		})
+	}
+}
+
+func TestVoteGuardTimeout(t *testing.T) {
+	g := NewVoteGuard(newTCPTransport(t), "me", true, slog.New(slog.DiscardHandler))
+	g.Start(func() uint64 { return 0 }, 50*time.Millisecond)
+	t.Cleanup(func() { g.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Guarding() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g.Guarding() {
+		t.Fatal("guard did not lift without any leader contact")
 	}
 }
