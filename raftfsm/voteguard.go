@@ -18,34 +18,39 @@ import (
 // voter that lost them could elect a candidate that misses committed
 // entries: in a group {A, B, C} where an entry is committed on A and B,
 // if B restarts empty and A dies, B would vote for C, and the entry would
-// be lost. So while guarding, the replica answers every RequestVote and
-// RequestPreVote with a refusal and every TimeoutNow with an error, and
-// sends no vote requests of its own (it does not campaign); it still
-// accepts AppendEntries and InstallSnapshot, which is how it catches
-// up. The guard lifts once the replica's last log index reaches the
-// leader's commit index carried by the first AppendEntries it receives:
-// from then on it holds every entry committed before it came back, and
-// entries committed later are in its log as in any voter's. Refusing a vote
-// is always safe; the cost is liveness: a group that has lost a majority of
-// its replicas' state waits for a leader that still has it.
+// be lost. So until it has caught up, the replica answers every RequestVote
+// and RequestPreVote with a refusal and every TimeoutNow with an error,
+// and sends no vote requests of its own (it does not campaign); it still
+// accepts AppendEntries and InstallSnapshot, which is how it catches up.
+// It has caught up once its last log index reaches the leader's commit
+// index carried by the first AppendEntries it received: from then on it
+// holds every entry committed before it came back, and entries committed
+// later are in its log as in any voter's. Refusing a vote is always safe;
+// the cost is liveness.
 //
-// A guard that receives no entries from any leader for its timeout (which
-// must exceed raft's replication backoff towards a peer that was down, up
-// to about 10 s) lifts anyway, with a warning: when the replicas that kept
+// When no leader sends the replica entries for the timeout (which must
+// exceed raft's replication backoff towards a peer that was down, up to
+// about 10 s), the replica starts to vote again, with a warning, but still
+// does not campaign until it has caught up: when the replicas that kept
 // their state are too few to elect a leader without this one (two of three
-// members restarted empty while the third was a follower), refusing
-// forever would leave the group down for good, and for a cache losing the
-// writes that only the lost replicas held is the lesser harm.
+// members restarted empty while the third was a follower), refusing forever
+// would leave the group down for good. Such a vote can only elect a replica
+// that kept its state or has caught up, never one with a partial log; for
+// a cache, losing writes that only the lost replicas held is then the
+// lesser harm.
 //
 // RPCs pass through one goroutine between the network transport's consumer
-// channel and raft's. Release and Guarding may be called from any
-// goroutine.
+// channel and raft's. The other methods may be called from any goroutine.
 type VoteGuard struct {
 	*raft.NetworkTransport
-	local     raft.ServerID
-	out       chan raft.RPC
-	log       *slog.Logger
-	guarding  atomic.Bool
+	local raft.ServerID
+	out   chan raft.RPC
+	log   *slog.Logger
+	// caughtUp is false until the replica has caught up (or bootstrapped);
+	// it may not campaign before. voting is false until caughtUp or the
+	// timeout; it may not vote before.
+	caughtUp  atomic.Bool
+	voting    atomic.Bool
 	target    atomic.Int64 // leader commit index to reach; -1 until known
 	lastIndex atomic.Pointer[func() uint64]
 	// lastContact is when the last AppendEntries arrived (unix ns).
@@ -70,7 +75,8 @@ func NewVoteGuard(t *raft.NetworkTransport, local raft.ServerID, guarding bool, 
 		log:              log,
 		stop:             make(chan struct{}),
 	}
-	v.guarding.Store(guarding)
+	v.caughtUp.Store(!guarding)
+	v.voting.Store(!guarding)
 	v.target.Store(-1)
 	return v
 }
@@ -80,12 +86,13 @@ func (v *VoteGuard) Consumer() <-chan raft.RPC { return v.out }
 
 // Start begins forwarding RPCs; lastIndex reports the replica's last log
 // index (raft.Raft.LastIndex). If no leader sends the replica entries for
-// timeout (0: never), the guard lifts. Later calls do nothing.
+// timeout (0: never), it votes again (see VoteGuard). Later calls do
+// nothing.
 func (v *VoteGuard) Start(lastIndex func() uint64, timeout time.Duration) {
 	v.startOnce.Do(func() {
 		v.lastIndex.Store(&lastIndex)
 		go v.forward()
-		if timeout > 0 && v.guarding.Load() {
+		if timeout > 0 && !v.voting.Load() {
 			go v.expire(timeout)
 		}
 	})
@@ -95,47 +102,49 @@ func (v *VoteGuard) expire(timeout time.Duration) {
 	v.lastContact.Store(time.Now().UnixNano())
 	t := time.NewTicker(timeout / 4)
 	defer t.Stop()
-	for v.guarding.Load() {
+	for !v.voting.Load() {
 		select {
 		case <-t.C:
 		case <-v.stop:
 			return
 		}
 		idle := time.Since(time.Unix(0, v.lastContact.Load()))
-		if v.guarding.Load() && idle >= timeout {
+		if idle >= timeout && v.voting.CompareAndSwap(false, true) {
 			v.log.Warn("no leader has sent this replica entries for a while since it restarted without its state; "+
-				"taking part in elections again, so writes held only by replicas that lost their state may be lost",
+				"voting again (not campaigning), so writes held only by replicas that lost their state may be lost",
 				"idle", idle.Round(time.Millisecond).String())
-			v.Release()
 		}
 	}
 }
 
-// Guarding reports whether the replica still refuses to vote.
-func (v *VoteGuard) Guarding() bool { return v.guarding.Load() }
+// Guarding reports whether the replica has not caught up yet.
+func (v *VoteGuard) Guarding() bool { return !v.caughtUp.Load() }
+
+// Voting reports whether the replica grants votes.
+func (v *VoteGuard) Voting() bool { return v.voting.Load() }
 
 // Release lifts the guard, e.g. when the replica bootstraps a new group
 // itself and so has nothing to forget.
 func (v *VoteGuard) Release() {
-	if v.guarding.CompareAndSwap(true, false) {
+	v.voting.Store(true)
+	if v.caughtUp.CompareAndSwap(false, true) {
 		v.log.Info("replica takes part in elections again")
 	}
 }
 
-// RequestVote implements raft.Transport: while guarding, the replica does
-// not campaign either (a replica with part of the log must not be elected
-// by replicas that have even less).
+// RequestVote implements raft.Transport: until it has caught up, the
+// replica does not campaign.
 func (v *VoteGuard) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
-	if v.guarding.Load() {
+	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
 	return v.NetworkTransport.RequestVote(id, target, args, resp)
 }
 
-// RequestPreVote implements raft.WithPreVote, refusing to campaign while
-// guarding as RequestVote does.
+// RequestPreVote implements raft.WithPreVote, refusing to campaign as
+// RequestVote does.
 func (v *VoteGuard) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
-	if v.guarding.Load() {
+	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
 	return v.NetworkTransport.RequestPreVote(id, target, args, resp)
@@ -157,7 +166,7 @@ func (v *VoteGuard) forward() {
 		case <-v.stop:
 			return
 		}
-		if v.guarding.Load() && v.intercept(rpc) {
+		if !v.caughtUp.Load() && v.intercept(rpc) {
 			continue
 		}
 		select {
@@ -168,8 +177,8 @@ func (v *VoteGuard) forward() {
 	}
 }
 
-// intercept handles rpc while guarding; it reports whether it answered rpc
-// itself.
+// intercept handles rpc until the replica has caught up; it reports
+// whether it answered rpc itself.
 func (v *VoteGuard) intercept(rpc raft.RPC) bool {
 	if t := v.target.Load(); t >= 0 && (*v.lastIndex.Load())() >= uint64(t) {
 		v.Release()
@@ -185,11 +194,15 @@ func (v *VoteGuard) intercept(rpc raft.RPC) bool {
 				"commit-index", req.LeaderCommitIndex, "term", req.Term)
 		}
 	case *raft.RequestVoteRequest:
-		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
-		return true
+		if !v.voting.Load() {
+			rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
+			return true
+		}
 	case *raft.RequestPreVoteRequest:
-		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
-		return true
+		if !v.voting.Load() {
+			rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
+			return true
+		}
 	case *raft.TimeoutNowRequest:
 		rpc.Respond(nil, errCatchingUp)
 		return true

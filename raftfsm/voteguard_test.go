@@ -149,10 +149,15 @@ func TestVoteGuardTimeout(t *testing.T) {
 	g.Start(func() uint64 { return 0 }, 50*time.Millisecond)
 	t.Cleanup(func() { g.Close() })
 	deadline := time.Now().Add(5 * time.Second)
-	for g.Guarding() && time.Now().Before(deadline) {
+	for !g.Voting() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if g.Guarding() {
-		t.Fatal("guard did not lift without any leader contact")
+	if !g.Voting() {
+		t.Fatal("guard did not start voting without any leader contact")
+	}
+	// It votes now, but still does not campaign: it has not caught up.
+	var out raft.RequestVoteResponse
+	if err := g.RequestVote("peer", "127.0.0.1:1", &raft.RequestVoteRequest{Term: 8}, &out); err == nil || !g.Guarding() {
+		t.Fatalf("campaigned before catching up (err %v, guarding %v)", err, g.Guarding())
 	}
 }
