@@ -243,6 +243,14 @@ func (cs *clusterState) reconcile() {
 	if m == nil {
 		return
 	}
+	// A meta replica catching up by log replays every map since the first;
+	// acting on an old one could bootstrap a group that formed long ago.
+	// Gossip says which epoch the others have: wait until ours is as new.
+	for _, mem := range cs.pl.Members() {
+		if mem.Status == placement.StatusAlive && mem.Epoch > m.Epoch {
+			return
+		}
+	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	changed := cs.rt.Load().m != m
