@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/shard"
 )
 
 // testCluster is a set of shoal processes started with --bootstrap-expect.
@@ -251,7 +253,42 @@ func TestClusterRedisTools(t *testing.T) {
 			t.Fatalf("redis-cli -c GET %s: %v %q", k, err, out)
 		}
 	}
-	out, err := exec.Command("redis-benchmark", "--cluster", "-h", host, "-p", port,
+	// A key in every one of the 16384 slots, written and read back through
+	// one redis-cli -c session that follows the redirects.
+	keys := slotKeys()
+	var script strings.Builder
+	for s, k := range keys {
+		fmt.Fprintf(&script, "SET %s v%d\n", k, s)
+	}
+	for _, k := range keys {
+		fmt.Fprintf(&script, "GET %s\n", k)
+	}
+	cli := exec.Command("redis-cli", "-c", "-h", host, "-p", port)
+	cli.Stdin = strings.NewReader(script.String())
+	out, err := cli.CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli -c over every slot: %v", err)
+	}
+	var replies []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.HasPrefix(line, "-> Redirected") {
+			replies = append(replies, line)
+		}
+	}
+	if len(replies) != 2*len(keys) {
+		t.Fatalf("redis-cli -c: %d replies for %d commands", len(replies), 2*len(keys))
+	}
+	for s := range keys {
+		if replies[s] != "OK" || replies[len(keys)+s] != fmt.Sprintf("v%d", s) {
+			t.Fatalf("slot %d: SET -> %q, GET -> %q", s, replies[s], replies[len(keys)+s])
+		}
+	}
+	out, err = exec.Command("redis-cli", "--cluster", "check", tc.nodes[0].addr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "[OK] All 16384 slots covered.") ||
+		!strings.Contains(string(out), "[OK] All nodes agree about slots configuration.") {
+		t.Fatalf("redis-cli --cluster check: %v\n%s", err, out)
+	}
+	out, err = exec.Command("redis-benchmark", "--cluster", "-h", host, "-p", port,
 		"-t", "set,get", "-n", "20000", "-c", "20", "-r", "10000", "-q").CombinedOutput()
 	// redis-benchmark redraws progress lines with CR; keep the final ones.
 	var summary []string
@@ -340,4 +377,19 @@ func TestClusterClientFollowsLeaderChange(t *testing.T) {
 	if ok < 50 {
 		t.Fatalf("only %d writes succeeded after the leader was killed; last error: %v", ok, lastErr)
 	}
+}
+
+// slotKeys returns one key per hash slot ("slot:" + a counter, the first
+// found for each slot).
+func slotKeys() []string {
+	keys := make([]string, shard.NumSlots)
+	left := shard.NumSlots
+	for i := 0; left > 0; i++ {
+		k := "slot:" + strconv.Itoa(i)
+		if s := shard.Slot(k); keys[s] == "" {
+			keys[s] = k
+			left--
+		}
+	}
+	return keys
 }
