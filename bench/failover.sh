@@ -117,7 +117,7 @@ run_config() {
 	# shellcheck disable=SC2206
 	if [[ -n $FAILOVER_ARGS ]]; then extra=($FAILOVER_ARGS); fi
 	cmd=("$WORK/failover" -kills "$KILLS" "$@" "${extra[@]}"
-		-dir "$WORK/$name" -json "$WORK/$name.json" -row "$WORK/rows.md")
+		-dir "$WORK/$name" -keep -json "$WORK/$name.json" -row "$WORK/rows.md")
 	record "${cmd[@]}"
 	log "running $name: ${cmd[*]}"
 	"${cmd[@]}" >"$WORK/$name.md" || rc=$?

@@ -83,6 +83,7 @@ type killResult struct {
 	Failures   map[string]int `json:"errors_after_kill"`
 	Refreshes  int            `json:"slot_map_refreshes"`
 	HealthyS   float64        `json:"healthy_after_restart_s"`
+	Load1      string         `json:"load1_at_kill"` // 1-minute load average
 }
 
 type summary struct {
@@ -99,6 +100,17 @@ type summary struct {
 	Error    string       `json:"error,omitempty"`
 	Commands []string     `json:"commands"`
 	Keys     []string     `json:"probe_keys"`
+	LoadAt   [2]string    `json:"loadavg_start_end"`
+}
+
+// loadAvg returns the first n fields of /proc/loadavg, or "unknown".
+func loadAvg(n int) string {
+	b, err := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) < n {
+		return "unknown"
+	}
+	return strings.Join(f[:n], " ")
 }
 
 func logf(format string, args ...any) {
@@ -185,7 +197,9 @@ func run(o *options) int {
 		}
 	}()
 
+	s.LoadAt[0] = loadAvg(3)
 	err = measure(ctx, o, c, s)
+	s.LoadAt[1] = loadAvg(3)
 	s.Commands = c.commands()
 	for i, cmd := range s.Commands {
 		s.Commands[i] = strings.ReplaceAll(cmd, dir, "$WORK")
@@ -375,7 +389,7 @@ func killOnce(ctx context.Context, o *options, c cluster, n int, k probeKey) (*k
 	if victim == nil {
 		return nil, fmt.Errorf("master %q of slot %d is none of the cluster's nodes", master, k.slot)
 	}
-	r := &killResult{N: n, Key: k.key, Slot: k.slot, Killed: victim.name, KilledAddr: victim.addr}
+	r := &killResult{N: n, Key: k.key, Slot: k.slot, Killed: victim.name, KilledAddr: victim.addr, Load1: loadAvg(1)}
 
 	w := newWriter(k.key, k.slot, seeds, o.interval, o.timeout)
 	wctx, wcancel := context.WithCancel(ctx)
@@ -511,6 +525,7 @@ func (s *summary) markdown(o *options) string {
 	fmt.Fprintf(&b, "- writer: SET <probe key> <counter> every %v, %v timeout per request; -MOVED followed at once; "+
 		"CLUSTER SLOTS from the first node that answers after any other error\n", o.interval, o.timeout)
 	b.WriteString("- window: from the SIGKILL of the probe key's master to the acknowledgement of the first SET sent after it\n")
+	fmt.Fprintf(&b, "- load average (1/5/15 min) at start: %s; at end: %s\n", s.LoadAt[0], s.LoadAt[1])
 	if s.Error != "" {
 		fmt.Fprintf(&b, "- **run failed**: %s\n", s.Error)
 	}
@@ -520,11 +535,11 @@ func (s *summary) markdown(o *options) string {
 		fmt.Fprintf(&b, "p99 is the nearest-rank 99th percentile; with %d kills it is the maximum. Mean %s ms.\n\n", len(s.Kills), ms(s.MeanMS))
 	}
 	if len(s.Kills) > 0 {
-		b.WriteString("| # | killed | probe key (slot) | writes resumed on | window ms | attempts after kill | errors and redirects after kill | healthy again after restart s |\n")
-		b.WriteString("|---:|---|---|---|---:|---:|---|---:|\n")
+		b.WriteString("| # | killed | probe key (slot) | writes resumed on | window ms | attempts after kill | errors and redirects after kill | healthy again after restart s | load 1 min |\n")
+		b.WriteString("|---:|---|---|---|---:|---:|---|---:|---:|\n")
 		for _, k := range s.Kills {
-			fmt.Fprintf(&b, "| %d | %s | %s (%d) | %s | %s | %d | %s | %.1f |\n", k.N, k.Killed, k.Key, k.Slot,
-				k.NewMaster, ms(k.WindowMS), k.Attempts, failureText(k.Failures), k.HealthyS)
+			fmt.Fprintf(&b, "| %d | %s | %s (%d) | %s | %s | %d | %s | %.1f | %s |\n", k.N, k.Killed, k.Key, k.Slot,
+				k.NewMaster, ms(k.WindowMS), k.Attempts, failureText(k.Failures), k.HealthyS, k.Load1)
 		}
 		b.WriteString("\n")
 	}
