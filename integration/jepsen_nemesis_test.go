@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -530,20 +531,115 @@ func mixedNemesis(all []*nemesis) *nemesis {
 		}}
 }
 
-// allNemeses returns the nemeses by name. Leader transfers are not among
-// them: Shoal has no admin command to move a group's leadership (CLUSTER
-// FAILOVER answers an error); leadership does move back to each group's
-// preferred node by itself after every recovery, which the kill, pause and
-// partition phases exercise.
+// transferNemesis is "leader transfers": each fault moves the leadership
+// of a random group with SHOAL LEADER-TRANSFER, sent to the node its
+// members name as leader, to a random other member or (one time in three)
+// to the member Raft picks. There is nothing to heal: Shoal hands the
+// leadership back to the group's preferred leader by itself about a second
+// later, a second leader change. A refused or failed transfer (a transfer
+// already in progress, leadership that moved meanwhile) is logged as the
+// event's error; it is not a test failure.
+func transferNemesis() *nemesis {
+	return &nemesis{name: "transfer",
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			g, leader, err := c.randomGroupLeader(rng)
+			if err != nil {
+				return "transfer: no group leader found", err
+			}
+			args := []string{"SHOAL", "LEADER-TRANSFER", g.ID}
+			what := fmt.Sprintf("transfer %s from n%d to any member", g.ID, leader)
+			var others []string
+			for _, m := range g.Members {
+				if m != g.Leader {
+					others = append(others, m)
+				}
+			}
+			if len(others) > 0 && rng.IntN(3) != 0 {
+				to := others[rng.IntN(len(others))]
+				args = append(args, to)
+				what = fmt.Sprintf("transfer %s from n%d to n%d", g.ID, leader, c.nodeByID(to))
+			}
+			v, err := doWithin(c.nodes[leader].addr(), 8*time.Second, args...)
+			switch {
+			case err != nil:
+				return what, err
+			case v.isError():
+				return what, errors.New(v.Str)
+			}
+			return what + ": OK", nil
+		},
+		heal: func(c *jCluster) (string, error) { return "no-op (leadership returns by itself)", nil }}
+}
+
+// randomGroupLeader picks a random group in the SHOAL GROUPS reply of a
+// usable node and returns it with the index of its leader, a usable node.
+// The leader is taken from a member's reply: a member knows it from Raft,
+// others only from gossip.
+func (c *jCluster) randomGroupLeader(rng *rand.Rand) (shoalGroup, int, error) {
+	err := errors.New("no usable node")
+	for _, i := range rng.Perm(len(c.nodes)) {
+		if !c.nodes[i].usable() {
+			continue
+		}
+		var gs []shoalGroup
+		if gs, err = queryGroups(c.nodes[i].addr()); err != nil || len(gs) == 0 {
+			continue
+		}
+		g := gs[rng.IntN(len(gs))]
+		for _, m := range rng.Perm(len(g.Members)) {
+			j := c.nodeByID(g.Members[m])
+			if j < 0 || !c.nodes[j].usable() {
+				continue
+			}
+			mgs, err := queryGroups(c.nodes[j].addr())
+			if err != nil {
+				continue
+			}
+			if mg, ok := groupByID(mgs, g.ID); ok && mg.Leader != "" {
+				if l := c.nodeByID(mg.Leader); l >= 0 && c.nodes[l].usable() {
+					return mg, l, nil
+				}
+			}
+		}
+		err = fmt.Errorf("group %s: no usable leader known", g.ID)
+	}
+	return shoalGroup{}, -1, err
+}
+
+func (c *jCluster) nodeByID(id string) int {
+	for i, n := range c.nodes {
+		if n.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// doWithin sends one command and waits up to d for its reply.
+func doWithin(addr string, d time.Duration, args ...string) (*respValue, error) {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(d))
+	if _, err := conn.Write(encodeCommand(args)); err != nil {
+		return nil, err
+	}
+	_, v, err := readReply(bufio.NewReader(conn))
+	return v, err
+}
+
+// allNemeses returns the nemeses by name.
 func allNemeses() map[string]*nemesis {
 	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
-		isolateSingleNemesis(), ringNemesis()}
+		isolateSingleNemesis(), ringNemesis(), transferNemesis()}
 	m := map[string]*nemesis{"none": {name: "none"}}
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
 	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
-		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis()})
+		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis()})
 	return m
 }
 

@@ -3,8 +3,8 @@ package integration
 // TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
 // processes: concurrent clients run the register (linearizability, checked
 // with porcupine), set and counter workloads while a nemesis kills, pauses
-// or partitions nodes. Each nemesis is a phase with a fresh cluster; all
-// workloads run in every phase.
+// or partitions nodes, or moves group leaderships. Each nemesis is a phase
+// with a fresh cluster; all workloads run in every phase.
 //
 // Environment:
 //
@@ -12,10 +12,11 @@ package integration
 //	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
 //	                       timings, operation mix); printed at the start
 //	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
-//	                       default 4m for ci, 12m for long
+//	                       default 3m50s for ci, 12m for long
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
-//	                       partition-leader partition-single partition-ring mixed
+//	                       partition-leader partition-single partition-ring
+//	                       transfer (leader transfers) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -87,15 +88,20 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		cfg.total = 4 * time.Minute
+		// 7 phases of about 33 s. The workload total is 10 s less than the
+		// 4m (6 phases of 40 s) before the transfer phase was added, which
+		// pays for that phase's start and checks (7 s in one run): the run
+		// stays at about 5m20s.
+		cfg.total = 3*time.Minute + 50*time.Second
 		cfg.checkTimeout = time.Minute
-		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring"}
+		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
+			"transfer"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "mixed"}
+			"partition-ring", "transfer", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:

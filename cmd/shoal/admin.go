@@ -4,7 +4,8 @@ package main
 // cluster. It speaks RESP to the nodes (internal/respclient) and reads the
 // Redis Cluster replies (CLUSTER INFO, NODES, SLOTS), so it works against
 // Shoal and against Redis Cluster alike; the latter is what its tests use as
-// the reference.
+// the reference. `shoal cluster groups|transfer-leader` (admin_transfer.go)
+// use Shoal's own SHOAL commands.
 
 import (
 	"context"
@@ -39,12 +40,14 @@ func clusterCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect and check a running cluster",
+		Usage: "inspect and check a running cluster, and move group leaderships",
 		Subcommands: []*cli.Command{
 			sub("info", "print CLUSTER INFO of a node", runClusterInfo),
 			sub("nodes", "list the nodes (CLUSTER NODES) as a table", runClusterNodes),
 			sub("slots", "list the slot ranges and their nodes (CLUSTER SLOTS)", runClusterSlots),
 			sub("check", "verify slot coverage, masters, epochs and state on every node", runClusterCheck),
+			groupsCommand(flags),
+			transferLeaderCommand(flags),
 		},
 	}
 }

@@ -1,0 +1,221 @@
+package server
+
+// The SHOAL command family: Shoal-specific cluster administration that has
+// no Redis Cluster equivalent. CLUSTER FAILOVER does not map onto Shoal: it
+// promotes the receiving replica to master of "its" master's slots, but a
+// Shoal node is a follower in several groups at once, and FORCE/TAKEOVER
+// (a failover without the master's agreement) has no Raft counterpart. So
+// leadership moves with SHOAL LEADER-TRANSFER, which names the group.
+//
+// The commands are not in Redis's metadata: COMMAND synthesizes their
+// entries from the table.
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// LeaderTransferer is implemented by Routers that can move the leadership of
+// one of their groups to another voter; SHOAL LEADER-TRANSFER checks for it
+// with a type assertion, so that Router itself stays unchanged.
+type LeaderTransferer interface {
+	// TransferLeadership hands the leadership of group groupID, which this
+	// node must lead, to the voter toNodeID, or to the voter Raft picks
+	// when toNodeID is "". It returns once this node has stepped down, or
+	// with an error when the transfer failed or ctx ended first. Requests
+	// it refuses return (wrapped) ErrUnknownGroup, ErrUnknownNode,
+	// ErrNotGroupVoter, ErrNotGroupLeader or ErrAlreadyLeader; any other
+	// error is a failed transfer, its text shown to the client.
+	TransferLeadership(ctx context.Context, groupID, toNodeID string) error
+}
+
+// Errors a LeaderTransferer returns, possibly wrapped, for the requests it
+// refuses; SHOAL LEADER-TRANSFER turns each into its own error reply.
+var (
+	// ErrUnknownGroup means the map has no group with the id.
+	ErrUnknownGroup = errors.New("server: unknown group")
+	// ErrUnknownNode means the map has no node with the target id.
+	ErrUnknownNode = errors.New("server: unknown node")
+	// ErrNotGroupVoter means the target node is not a voter of the group.
+	ErrNotGroupVoter = errors.New("server: node is not a voter of the group")
+	// ErrNotGroupLeader means this node does not lead the group.
+	ErrNotGroupLeader = errors.New("server: this node does not lead the group")
+	// ErrAlreadyLeader means the target node is this node, which leads the
+	// group already.
+	ErrAlreadyLeader = errors.New("server: the node already leads the group")
+)
+
+// leaderTransferTimeout bounds how long SHOAL LEADER-TRANSFER waits for the
+// transfer's outcome. Raft gives up by itself after an election timeout.
+const leaderTransferTimeout = 5 * time.Second
+
+// RESP error texts of the SHOAL family.
+const (
+	errTransferUnsupported = "ERR leadership transfer is not supported by this node"
+	errTransferFailed      = "ERR leadership transfer failed: "
+)
+
+// errUnknownGroup formats the error for a group id the map does not know.
+func errUnknownGroup(id []byte) string {
+	return sanitize(appendTrunc([]byte("ERR unknown group '"), id, 128)) + "'"
+}
+
+// errNotVoter formats the error for a target that is not a voter of group.
+func errNotVoter(node []byte, group string) string {
+	return sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " is not a voter of group " + group
+}
+
+// errAlreadyLeads formats the error for a target that leads group already.
+func errAlreadyLeads(node []byte, group string) string {
+	return sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " already leads group " + group
+}
+
+// errNotLeaderOf formats the error for a group this node does not lead;
+// leader is the RESP address of its leader, "" when unknown.
+func errNotLeaderOf(group, leader string) string {
+	if leader == "" {
+		leader = "unknown"
+	}
+	return "ERR this node does not lead group " + group + " (leader: " + leader + ")"
+}
+
+func init() {
+	sub := func(name string, arity int, flags flag, acl []string, run func(*Ctx, [][]byte)) *command {
+		return &command{name: "shoal|" + name, arity: arity, kind: kindLocal, flags: flags, acl: acl, run: run}
+	}
+	register(&command{name: "shoal", arity: -2, kind: kindLocal, acl: []string{"slow"},
+		subs: []*command{
+			sub("groups", 2, flagStale, []string{"slow"}, shoalGroupsCommand),
+			sub("help", 2, flagLoading|flagStale, []string{"slow"}, shoalHelpCommand),
+			sub("leader-transfer", -3, flagAdmin|flagNoScript, []string{"admin", "slow", "dangerous"},
+				shoalLeaderTransferCommand),
+		}})
+}
+
+// shoalGroupsCommand: SHOAL GROUPS. One map per group of the placement map,
+// in map order: {id, leader, members, slots}. leader is the node id of the
+// group's current leader as this node sees it (nil when unknown); members
+// are the node ids of its voters, the preferred leader first; slots are
+// its slot ranges as CLUSTER SHARDS gives them: [start, end, ...].
+func shoalGroupsCommand(x *Ctx, args [][]byte) {
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	m := t.Map
+	x.array(len(m.Groups))
+	for gi, g := range m.Groups {
+		x.mapHeader(4)
+		x.bulkString("id")
+		x.bulkString(g.ID)
+		x.bulkString("leader")
+		if l := t.leaderOf(gi); l != "" {
+			x.bulkString(l)
+		} else {
+			x.null()
+		}
+		x.bulkString("members")
+		x.array(len(g.Members))
+		for _, id := range g.Members {
+			x.bulkString(id)
+		}
+		ranges := m.Ranges(gi)
+		x.bulkString("slots")
+		x.array(2 * len(ranges))
+		for _, r := range ranges {
+			x.int(int64(r.Start))
+			x.int(int64(r.End))
+		}
+	}
+}
+
+// shoalLeaderTransferCommand: SHOAL LEADER-TRANSFER group-id [node-id].
+// Served by the node that leads the group: it hands the leadership to
+// node-id (a voter of the group) or, without node-id, to the most
+// up-to-date other voter, waits for the outcome (at most 5 s) and replies
+// +OK once it has stepped down. The new leader then takes a moment to win
+// its election; SHOAL GROUPS and CLUSTER SLOTS show it once it has.
+//
+// Shoal moves the leadership of each group back to its preferred leader
+// (the group's first member) about a second after another node took over,
+// when the preferred node is healthy: a transfer away from the preferred
+// leader is undone a few seconds later.
+func shoalLeaderTransferCommand(x *Ctx, args [][]byte) {
+	if len(args) > 4 {
+		x.err(errWrongArgs("shoal|leader-transfer"))
+		return
+	}
+	t := x.clusterTopology()
+	if t == nil {
+		return
+	}
+	lt, ok := x.srv.router.(LeaderTransferer)
+	if !ok {
+		x.err(errTransferUnsupported)
+		return
+	}
+	var target []byte
+	if len(args) == 4 {
+		target = args[3]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaderTransferTimeout)
+	defer cancel()
+	err := lt.TransferLeadership(ctx, string(args[2]), string(target))
+	// The group's name as error texts show it (an existing group's id is
+	// plain; this keeps any other from breaking the protocol).
+	group := sanitize(append([]byte(nil), args[2]...))
+	switch {
+	case err == nil:
+		x.ok()
+	case errors.Is(err, ErrUnknownGroup):
+		x.err(errUnknownGroup(args[2]))
+	case errors.Is(err, ErrUnknownNode):
+		x.err(errUnknownNode(target))
+	case errors.Is(err, ErrNotGroupVoter):
+		x.err(errNotVoter(target, group))
+	case errors.Is(err, ErrAlreadyLeader):
+		x.err(errAlreadyLeads(target, group))
+	case errors.Is(err, ErrNotGroupLeader):
+		x.err(errNotLeaderOf(group, groupLeaderAddr(x.srv.router.Topology(), string(args[2]))))
+	default:
+		x.err(errTransferFailed + sanitize([]byte(err.Error())))
+	}
+}
+
+// groupLeaderAddr returns the RESP address of the node t reports as the
+// leader of group id: "" when unknown, or when t says this node leads it
+// (it just found it does not).
+func groupLeaderAddr(t *Topology, id string) string {
+	if t == nil || t.Map == nil {
+		return ""
+	}
+	for gi, g := range t.Map.Groups {
+		if g.ID != id {
+			continue
+		}
+		l := t.leaderOf(gi)
+		if n := t.Map.Node(l); n != nil && l != t.Self {
+			return n.RESPAddr
+		}
+	}
+	return ""
+}
+
+// shoalHelpCommand: SHOAL HELP.
+func shoalHelpCommand(x *Ctx, args [][]byte) { x.help(shoalHelp) }
+
+var shoalHelp = []string{
+	"SHOAL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"GROUPS",
+	"    Return every shard group: its id, the node id of its current leader",
+	"    (nil when unknown), its members (the preferred leader first) and its",
+	"    slot ranges.",
+	"LEADER-TRANSFER <group-id> [<node-id>]",
+	"    Move the leadership of <group-id> to <node-id>, a voter of the group,",
+	"    or to the most up-to-date other voter. Send it to the group's leader.",
+	"    Leadership returns to the group's preferred leader (its first member)",
+	"    a few seconds later while that node is healthy.",
+	"HELP",
+	"    Print this help.",
+}
