@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -23,8 +24,27 @@ type testCluster struct {
 
 // startCluster starts n nodes in cluster mode on free ports, all joining the
 // first node's gossip port, and waits until every node reports
-// cluster_state:ok.
+// cluster_state:ok. Ports are chosen by the OS and released before the
+// nodes bind them, so another process may take one meanwhile: when a node
+// cannot start, every node is stopped and the cluster starts again on new
+// ports.
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < maxStartAttempts; attempt++ {
+		var tc *testCluster
+		if tc, err = tryStartCluster(t, n, extra...); err == nil {
+			tc.waitOK(30 * time.Second)
+			tc.waitBalanced(30 * time.Second)
+			return tc
+		}
+		t.Logf("cluster start attempt %d: %v; retrying on new ports", attempt+1, err)
+	}
+	t.Fatalf("could not start a %d-node cluster: %v", n, err)
+	return nil
+}
+
+func tryStartCluster(t *testing.T, n int, extra ...string) (*testCluster, error) {
 	t.Helper()
 	tc := &testCluster{t: t}
 	ports := make([][3]int, n)
@@ -34,6 +54,7 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	join := "127.0.0.1:" + strconv.Itoa(ports[0][2])
 	var wg sync.WaitGroup
 	tc.nodes = make([]*shoalNode, n)
+	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		args := append([]string{
 			"--bootstrap-expect", strconv.Itoa(n), "--join", join,
@@ -42,18 +63,19 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			tc.nodes[i] = startNodeOnPort(t, ports[i][0], args...)
+			tc.nodes[i], errs[i] = tryStartNode(t, ports[i][0], args...)
 		}(i)
 	}
 	wg.Wait()
-	for _, nd := range tc.nodes {
-		if nd == nil {
-			t.FailNow()
+	if err := errors.Join(errs...); err != nil {
+		for _, nd := range tc.nodes {
+			if nd != nil {
+				nd.stop(0)
+			}
 		}
+		return nil, err
 	}
-	tc.waitOK(30 * time.Second)
-	tc.waitBalanced(30 * time.Second)
-	return tc
+	return tc, nil
 }
 
 // waitBalanced waits until leadership is spread as at bootstrap: with as

@@ -39,24 +39,39 @@ func startNode(t *testing.T, extra ...string) *shoalNode {
 // startNodeOnPort starts `shoal server` on port (a free one when 0).
 func startNodeOnPort(t *testing.T, port int, extra ...string) *shoalNode {
 	t.Helper()
+	n, err := tryStartNode(t, port, extra...)
+	if err != nil {
+		t.Fatalf("could not start shoal: %v", err)
+	}
+	return n
+}
+
+// tryStartNode is startNodeOnPort that returns its error. With a fixed
+// port it tries once: the caller picked the port (and maybe others in
+// extra) and must pick again.
+func tryStartNode(t *testing.T, port int, extra ...string) (*shoalNode, error) {
+	t.Helper()
 	bin := shoalBinary(t)
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		t.Fatalf("shoal binary not found at %s: run `make build` first: %v", bin, err)
 	}
 	n := &shoalNode{t: t, bin: bin, args: extra, dir: t.TempDir()}
+	attempts := maxStartAttempts
+	if port != 0 {
+		attempts = 1
+	}
 	var err error
-	for attempt := 0; attempt < maxStartAttempts; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		n.port = port
 		if port == 0 {
 			n.port = freePort(t)
 		}
 		if err = n.start(); err == nil {
 			t.Cleanup(func() { n.stop(5 * time.Second) })
-			return n
+			return n, nil
 		}
 	}
-	t.Fatalf("could not start shoal: %v", err)
-	return nil
+	return nil, err
 }
 
 func (n *shoalNode) start() error {

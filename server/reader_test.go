@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -517,16 +518,59 @@ func BenchmarkReaderPipeline(b *testing.B) {
 	}
 }
 
-// TestReaderAgainstRedis sends readerErrorCases and readerInlineCases to a
-// live redis-server and checks that it agrees with the tables. It runs when
-// SHOAL_REDIS_ADDR names a server without a password (for example
-// "redis-server --port 6397 --save ”") and SHOAL_REDIS_AUTH_ADDR one
-// started with "--requirepass x".
-func TestReaderAgainstRedis(t *testing.T) {
-	addr, authAddr := os.Getenv("SHOAL_REDIS_ADDR"), os.Getenv("SHOAL_REDIS_AUTH_ADDR")
-	if addr == "" || authAddr == "" {
-		t.Skip("set SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR to compare with redis-server")
+// redisServers returns the addresses of two live redis-servers, one
+// without a password and one started with "--requirepass x":
+// SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR when set, else two that it
+// starts on free ports (stopped at the end of the test). Without
+// redis-server installed the test is skipped (CI installs it).
+func redisServers(t *testing.T) (addr, authAddr string) {
+	t.Helper()
+	addr, authAddr = os.Getenv("SHOAL_REDIS_ADDR"), os.Getenv("SHOAL_REDIS_AUTH_ADDR")
+	if addr != "" && authAddr != "" {
+		return addr, authAddr
 	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server), or set SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR")
+	}
+	start := func(extra ...string) string {
+		t.Helper()
+		for attempt := 0; attempt < 5; attempt++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+			ln.Close()
+			args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+				"--dir", t.TempDir()}, extra...)
+			cmd := exec.Command(bin, args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			a := "127.0.0.1:" + port
+			for i := 0; i < 100; i++ {
+				if c, err := net.Dial("tcp", a); err == nil {
+					c.Close()
+					t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+					return a
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		t.Fatal("could not start redis-server")
+		return ""
+	}
+	return start(), start("--requirepass", "x")
+}
+
+// TestReaderAgainstRedis sends readerErrorCases and readerInlineCases to a
+// live redis-server (see redisServers) and checks that it agrees with the
+// tables.
+func TestReaderAgainstRedis(t *testing.T) {
+	addr, authAddr := redisServers(t)
 	t.Run("errors", func(t *testing.T) {
 		for _, tc := range readerErrorCases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -630,16 +674,25 @@ var randomRequestParts = []string{
 }
 
 // TestReaderRandomAgainstRedis sends random pipelines to live redis-servers
-// (see TestReaderAgainstRedis), with and without a password, and checks that
-// the reader finds as many commands and the same protocol error, and the
-// same argument where PING echoes one.
+// (see redisServers), with and without a password, and checks that the
+// reader finds as many commands and the same protocol error, and the same
+// argument where PING echoes one.
 func TestReaderRandomAgainstRedis(t *testing.T) {
-	addr, authAddr := os.Getenv("SHOAL_REDIS_ADDR"), os.Getenv("SHOAL_REDIS_AUTH_ADDR")
-	if addr == "" || authAddr == "" {
-		t.Skip("set SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR to compare with redis-server")
+	addr, authAddr := redisServers(t)
+	seed, n := uint64(time.Now().UnixNano()), 1000
+	if v := os.Getenv("SHOAL_READER_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("SHOAL_READER_SEED=%q: %v", v, err)
+		}
 	}
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("SHOAL_READER_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("SHOAL_READER_N=%q: %v", v, err)
+		}
+	}
+	t.Logf("seed %d, %d pipelines (replay with SHOAL_READER_SEED=%d SHOAL_READER_N=%d)", seed, n, seed, n)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	type job struct {
 		in     string
@@ -671,7 +724,7 @@ func TestReaderRandomAgainstRedis(t *testing.T) {
 			}
 		})
 	}
-	for i := range 2000 {
+	for i := range n {
 		var b strings.Builder
 		for range 1 + rng.IntN(12) {
 			b.WriteString(randomRequestParts[rng.IntN(len(randomRequestParts))])
