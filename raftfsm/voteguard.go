@@ -28,7 +28,7 @@ import (
 // later are in its log as in any voter's. Refusing a vote is always safe;
 // the cost is liveness.
 //
-// When no leader sends the replica entries for the timeout (which must
+// When no leader sends the replica entries or a snapshot for the timeout (which must
 // exceed raft's replication backoff towards a peer that was down, up to
 // about 10 s), the replica starts to vote again, with a warning, but still
 // does not campaign until it has caught up: when the replicas that kept
@@ -53,7 +53,8 @@ type VoteGuard struct {
 	voting    atomic.Bool
 	target    atomic.Int64 // leader commit index to reach; -1 until known
 	lastIndex atomic.Pointer[func() uint64]
-	// lastContact is when the last AppendEntries arrived (unix ns).
+	// lastContact is when the last AppendEntries or InstallSnapshot
+	// arrived (unix ns).
 	lastContact atomic.Int64
 
 	startOnce sync.Once
@@ -193,6 +194,8 @@ func (v *VoteGuard) intercept(rpc raft.RPC) bool {
 			v.log.Info("replica without state catching up; not voting until it has the leader's commit index",
 				"commit-index", req.LeaderCommitIndex, "term", req.Term)
 		}
+	case *raft.InstallSnapshotRequest:
+		v.lastContact.Store(time.Now().UnixNano())
 	case *raft.RequestVoteRequest:
 		if !v.voting.Load() {
 			rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
