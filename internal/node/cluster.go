@@ -91,7 +91,7 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 	pcfg.Groups, pcfg.Replicas = cfg.Groups, cfg.Replicas
 	pcfg.DataDir = cfg.DataDir
 	pcfg.Mux = cs.mux
-	pcfg.Logger = n.log.With("component", "placement")
+	pcfg.Logger = n.log // placement names its own components
 	pl, err := placement.New(pcfg)
 	if err != nil {
 		cs.mux.Close()
