@@ -5,6 +5,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -56,7 +57,15 @@ func (a *adapter) Log(level hclog.Level, msg string, args ...interface{}) {
 		all = append(all, "component", a.name)
 	}
 	all = append(all, a.implied...)
-	all = append(all, args...)
+	for _, v := range args {
+		// hclog.Fmt values are printf calls to be made only when logged.
+		if f, ok := v.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				v = fmt.Sprintf(format, f[1:]...)
+			}
+		}
+		all = append(all, v)
+	}
 	a.l.Log(ctx, lv, msg, all...)
 }
 
