@@ -243,13 +243,8 @@ func (cs *clusterState) reconcile() {
 	if m == nil {
 		return
 	}
-	// A meta replica catching up by log replays every map since the first;
-	// acting on an old one could bootstrap a group that formed long ago.
-	// Gossip says which epoch the others have: wait until ours is as new.
-	for _, mem := range cs.pl.Members() {
-		if mem.Status == placement.StatusAlive && mem.Epoch > m.Epoch {
-			return
-		}
+	if mapBehind(m, cs.pl.Members()) {
+		return
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -277,6 +272,19 @@ func (cs *clusterState) reconcile() {
 		}
 	}
 	cs.rt.Store(rt)
+}
+
+// mapBehind reports whether an alive member gossips a newer epoch than m's.
+// A meta replica catching up by log replays every map since the first;
+// acting on an old one could bootstrap a group that formed long ago, so
+// the node waits until its map is as new as the others'.
+func mapBehind(m *placement.Map, members []placement.Member) bool {
+	for _, mem := range members {
+		if mem.Status == placement.StatusAlive && mem.Epoch > m.Epoch {
+			return true
+		}
+	}
+	return false
 }
 
 func (cs *clusterState) startGroup(m *placement.Map, grp *placement.Group) (*raftfsm.Group, error) {
