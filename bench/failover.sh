@@ -42,6 +42,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 KILLS=${KILLS:-20}
 SHOAL_BIN=${SHOAL_BIN:-$ROOT/bin/shoal}
@@ -80,18 +82,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# quote ARG: ARG as a shell word.
-quote() {
-	local plain='^[][A-Za-z0-9_./:=,@%+{}$-]+$'
-	if [[ -z $1 ]]; then
-		printf "''"
-	elif [[ $1 =~ $plain ]]; then
-		printf '%s' "$1"
-	else
-		printf "'%s'" "${1//\'/\'\\\'\'}"
-	fi
-}
 
 # record CMD...: add CMD to the command list of the results ($WORK shown as
 # such, the repository as .).

@@ -67,6 +67,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 SHOAL_BIN=${SHOAL_BIN:-$ROOT/bin/shoal}
 SHOAL_EXTRA_ARGS=${SHOAL_EXTRA_ARGS:-}
@@ -233,18 +235,6 @@ wait_ready() { # wait_ready NAME PID PORT LOGFILE
 	log "$name did not answer PING on port $port within 15s; log $logf:"
 	tail -n 30 "$logf" >&2 || true
 	return 1
-}
-
-# quote ARG: ARG as a shell word; $PORT and $WORK placeholders stay bare.
-quote() {
-	local plain='^[][A-Za-z0-9_./:=,@%+{}$-]+$'
-	if [[ -z $1 ]]; then
-		printf "''"
-	elif [[ $1 =~ $plain ]]; then
-		printf '%s' "$1"
-	else
-		printf "'%s'" "${1//\'/\'\\\'\'}"
-	fi
 }
 
 # record SUBST CMD...: note CMD under the current SECTION, for the command
