@@ -615,12 +615,7 @@ func TestClusterCommandsAgainstRedisCluster(t *testing.T) {
 // for one that is not in cluster mode.
 func TestClusterCommandErrors(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := closedAddr(t)
 	for _, sub := range []string{"info", "nodes", "slots", "check"} {
 		_, err := runCLI(ctx, "cluster", sub, "--addr", closed)
 		if err == nil || !strings.Contains(err.Error(), "cannot connect to "+closed) {
@@ -629,7 +624,7 @@ func TestClusterCommandErrors(t *testing.T) {
 	}
 
 	standalone := startRedisNode(t, "--requirepass", "secret")
-	_, err = runCLI(ctx, "cluster", "info", "--addr", standalone.addr)
+	_, err := runCLI(ctx, "cluster", "info", "--addr", standalone.addr)
 	if err == nil || !strings.Contains(err.Error(), "requires a password") {
 		t.Errorf("without a password: %v", err)
 	}
@@ -644,4 +639,16 @@ func TestClusterCommandErrors(t *testing.T) {
 			t.Errorf("%s on a standalone server: %v", sub, err)
 		}
 	}
+}
+
+// closedAddr returns a loopback address nothing listens on (a port the OS
+// handed out and that was closed again).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -147,12 +147,7 @@ func TestRenderTransferAndGroups(t *testing.T) {
 // any transfer.
 func TestTransferLeaderArgs(t *testing.T) {
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := closedAddr(t)
 	for _, tc := range []struct {
 		args []string
 		err  string
