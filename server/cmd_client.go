@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/shoalcache/shoal/command"
 	"sort"
 	"strconv"
 	"syscall"
@@ -13,17 +14,17 @@ const (
 )
 
 func init() {
-	sub := func(name string, arity int, admin bool, run func(*Ctx, [][]byte)) *command {
-		c := &command{name: "client|" + name, arity: arity, kind: kindLocal,
-			flags: flagNoScript | flagLoading | flagStale, acl: []string{"slow", "connection"}, run: run}
+	sub := func(name string, arity int, admin bool, run func(*command.Ctx, [][]byte)) *command.Command {
+		c := &command.Command{Name: "client|" + name, Arity: arity, Kind: command.KindLocal,
+			Flags: command.FlagNoScript | command.FlagLoading | command.FlagStale, ACL: []string{"slow", "connection"}, Run: run}
 		if admin {
-			c.flags |= flagAdmin
-			c.acl = []string{"admin", "slow", "dangerous", "connection"}
+			c.Flags |= command.FlagAdmin
+			c.ACL = []string{"admin", "slow", "dangerous", "connection"}
 		}
 		return c
 	}
-	register(&command{name: "client", arity: -2, kind: kindLocal, acl: []string{"slow"},
-		subs: []*command{
+	command.Register(&command.Command{Name: "client", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
+		Subs: []*command.Command{
 			sub("id", 2, false, clientIDCommand),
 			sub("setname", 3, false, clientSetNameCommand),
 			sub("getname", 2, false, clientGetNameCommand),
@@ -35,7 +36,7 @@ func init() {
 }
 
 // clientIDCommand: CLIENT ID.
-func clientIDCommand(x *Ctx, args [][]byte) { x.int(x.c.id) }
+func clientIDCommand(x *command.Ctx, args [][]byte) { x.Int(connOf(x).id) }
 
 // validClientAttr reports whether a client name (or library name or
 // version) is acceptable: printable ASCII without spaces, or empty.
@@ -50,51 +51,51 @@ func validClientAttr(b []byte) bool {
 
 // clientSetNameCommand: CLIENT SETNAME connection-name. An empty name
 // clears it.
-func clientSetNameCommand(x *Ctx, args [][]byte) {
+func clientSetNameCommand(x *command.Ctx, args [][]byte) {
 	if !validClientAttr(args[2]) {
-		x.err(errClientName)
+		x.Err(errClientName)
 		return
 	}
-	x.c.mu.Lock()
-	x.c.name = string(args[2])
-	x.c.mu.Unlock()
-	x.ok()
+	connOf(x).mu.Lock()
+	connOf(x).name = string(args[2])
+	connOf(x).mu.Unlock()
+	x.OK()
 }
 
 // clientGetNameCommand: CLIENT GETNAME.
-func clientGetNameCommand(x *Ctx, args [][]byte) {
-	x.c.mu.Lock()
-	name := x.c.name
-	x.c.mu.Unlock()
+func clientGetNameCommand(x *command.Ctx, args [][]byte) {
+	connOf(x).mu.Lock()
+	name := connOf(x).name
+	connOf(x).mu.Unlock()
 	if name == "" {
-		x.null()
+		x.Null()
 		return
 	}
-	x.bulkString(name)
+	x.BulkString(name)
 }
 
 // clientSetInfoCommand: CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
 // (Redis 7.2).
-func clientSetInfoCommand(x *Ctx, args [][]byte) {
+func clientSetInfoCommand(x *command.Ctx, args [][]byte) {
 	attr, val := args[2], args[3]
-	lib := eqFold(attr, "lib-name")
-	if !lib && !eqFold(attr, "lib-ver") {
-		x.err(sanitize(append(append([]byte("ERR Unrecognized option '"), truncNUL(attr)...), '\'')))
+	lib := command.EqFold(attr, "lib-name")
+	if !lib && !command.EqFold(attr, "lib-ver") {
+		x.Err(command.Sanitize(append(append([]byte("ERR Unrecognized option '"), truncNUL(attr)...), '\'')))
 		return
 	}
 	if !validClientAttr(val) {
-		x.err(sanitize(append(append([]byte("ERR "), truncNUL(attr)...),
+		x.Err(command.Sanitize(append(append([]byte("ERR "), truncNUL(attr)...),
 			" cannot contain spaces, newlines or special characters."...)))
 		return
 	}
-	x.c.mu.Lock()
+	connOf(x).mu.Lock()
 	if lib {
-		x.c.libName = string(val)
+		connOf(x).libName = string(val)
 	} else {
-		x.c.libVer = string(val)
+		connOf(x).libVer = string(val)
 	}
-	x.c.mu.Unlock()
-	x.ok()
+	connOf(x).mu.Unlock()
+	x.OK()
 }
 
 // truncNUL returns b up to its first NUL byte, as C's %s prints it.
@@ -108,29 +109,29 @@ func truncNUL(b []byte) []byte {
 }
 
 // clientListCommand: CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]].
-func clientListCommand(x *Ctx, args [][]byte) {
-	s := x.srv
+func clientListCommand(x *command.Ctx, args [][]byte) {
+	s := srvOf(x)
 	var list []*client
 	switch {
 	case len(args) == 2:
 		list = s.clientList()
-	case len(args) == 4 && eqFold(args[2], "type"):
+	case len(args) == 4 && command.EqFold(args[2], "type"):
 		switch {
-		case eqFold(args[3], "normal"):
+		case command.EqFold(args[3], "normal"):
 			list = s.clientList()
-		case eqFold(args[3], "master"), eqFold(args[3], "replica"), eqFold(args[3], "slave"),
-			eqFold(args[3], "pubsub"):
+		case command.EqFold(args[3], "master"), command.EqFold(args[3], "replica"), command.EqFold(args[3], "slave"),
+			command.EqFold(args[3], "pubsub"):
 		default:
-			x.err(sanitize(append(append([]byte("ERR Unknown client type '"), truncNUL(args[3])...), '\'')))
+			x.Err(command.Sanitize(append(append([]byte("ERR Unknown client type '"), truncNUL(args[3])...), '\'')))
 			return
 		}
-	case len(args) > 3 && eqFold(args[2], "id"):
+	case len(args) > 3 && command.EqFold(args[2], "id"):
 		s.clientsMu.Lock()
 		for _, a := range args[3:] {
-			id, ok := parseInt(a)
+			id, ok := command.ParseInt(a)
 			if !ok {
 				s.clientsMu.Unlock()
-				x.err(errInvalidClientID)
+				x.Err(errInvalidClientID)
 				return
 			}
 			if cl := s.clients[id]; cl != nil {
@@ -139,22 +140,22 @@ func clientListCommand(x *Ctx, args [][]byte) {
 		}
 		s.clientsMu.Unlock()
 	default:
-		x.err(errSyntax)
+		x.Err(command.ErrSyntax)
 		return
 	}
 	now := time.Now()
 	var b []byte
 	for _, cl := range list {
-		b = x.appendClientInfo(b, cl, now, "client|list")
+		b = appendClientInfo(x, b, cl, now, "client|list")
 		b = append(b, '\n')
 	}
-	x.verbatim(b)
+	x.Verbatim(b)
 }
 
 // clientInfoCommand: CLIENT INFO.
-func clientInfoCommand(x *Ctx, args [][]byte) {
-	b := x.appendClientInfo(nil, x.c, time.Now(), "client|info")
-	x.verbatim(append(b, '\n'))
+func clientInfoCommand(x *command.Ctx, args [][]byte) {
+	b := appendClientInfo(x, nil, connOf(x), time.Now(), "client|info")
+	x.Verbatim(append(b, '\n'))
 }
 
 // clientList returns the connected clients in id (connection) order.
@@ -172,14 +173,14 @@ func (s *Server) clientList() []*client {
 // appendClientInfo appends cl's CLIENT LIST line (without the newline) in
 // Redis 7.2's format; fields Shoal does not track are zero. cur names the
 // command being run, shown for the calling connection.
-func (x *Ctx) appendClientInfo(b []byte, cl *client, now time.Time, cur string) []byte {
+func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur string) []byte {
 	cl.mu.Lock()
 	name, libName, libVer := cl.name, cl.libName, cl.libVer
 	lastCmd, lastTime := cl.lastCmd, cl.lastTime
 	proto, readonly := cl.proto, cl.readonly
 	cl.mu.Unlock()
-	if cl == x.c {
-		proto, readonly = x.c.proto, x.c.readonly
+	if cl == connOf(x) {
+		proto, readonly = connOf(x).proto, connOf(x).readonly
 		lastCmd, lastTime = cur, now.UnixMilli()
 	}
 	if lastCmd == "" {
@@ -262,4 +263,4 @@ var clientHelp = []string{
 
 // clientHelpCommand: CLIENT HELP. The text is Redis 7.2's, limited to the
 // subcommands Shoal implements.
-func clientHelpCommand(x *Ctx, args [][]byte) { x.help(clientHelp) }
+func clientHelpCommand(x *command.Ctx, args [][]byte) { x.Help(clientHelp) }

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"github.com/shoalcache/shoal/command"
 	"net"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ const (
 
 // errUnknownNode formats Redis's error for a node id the cluster does not know.
 func errUnknownNode(id []byte) string {
-	return sanitize(append([]byte("ERR Unknown node "), truncNUL(id)...))
+	return command.Sanitize(append([]byte("ERR Unknown node "), truncNUL(id)...))
 }
 
 // errClusterManaged is the reply to the CLUSTER subcommands that change the
@@ -31,66 +32,66 @@ func errClusterManaged(sub string) string {
 }
 
 func init() {
-	sub := func(name string, arity int, flags flag, admin bool, run func(*Ctx, [][]byte)) *command {
-		c := &command{name: "cluster|" + name, arity: arity, kind: kindLocal, flags: flags,
-			acl: []string{"slow"}, run: run}
+	sub := func(name string, arity int, flags command.Flag, admin bool, run func(*command.Ctx, [][]byte)) *command.Command {
+		c := &command.Command{Name: "cluster|" + name, Arity: arity, Kind: command.KindLocal, Flags: flags,
+			ACL: []string{"slow"}, Run: run}
 		if admin {
-			c.acl = []string{"admin", "slow", "dangerous"}
+			c.ACL = []string{"admin", "slow", "dangerous"}
 		}
 		return c
 	}
 	// managed is a subcommand Redis uses to change the topology by hand.
-	managed := func(name string, arity int, flags flag) *command {
+	managed := func(name string, arity int, flags command.Flag) *command.Command {
 		msg := errClusterManaged(strings.ToUpper(name))
-		return sub(name, arity, flags, true, func(x *Ctx, args [][]byte) {
-			if x.clusterTopology() != nil {
-				x.err(msg)
+		return sub(name, arity, flags, true, func(x *command.Ctx, args [][]byte) {
+			if clusterTopology(x) != nil {
+				x.Err(msg)
 			}
 		})
 	}
-	adm := flagAdmin | flagStale
-	register(&command{name: "cluster", arity: -2, kind: kindLocal, acl: []string{"slow"},
-		subs: []*command{
+	adm := command.FlagAdmin | command.FlagStale
+	command.Register(&command.Command{Name: "cluster", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
+		Subs: []*command.Command{
 			managed("addslots", -3, adm),
 			managed("addslotsrange", -4, adm),
 			managed("bumpepoch", 2, adm),
 			sub("count-failure-reports", 3, adm, true, clusterCountFailureReportsCommand),
-			sub("countkeysinslot", 3, flagStale, false, clusterCountKeysInSlotCommand),
+			sub("countkeysinslot", 3, command.FlagStale, false, clusterCountKeysInSlotCommand),
 			managed("delslots", -3, adm),
 			managed("delslotsrange", -4, adm),
 			managed("failover", -2, adm),
 			managed("flushslots", 2, adm),
 			managed("forget", 3, adm),
-			sub("getkeysinslot", 4, flagStale, false, clusterGetKeysInSlotCommand),
-			sub("help", 2, flagLoading|flagStale, false, clusterHelpCommand),
-			sub("info", 2, flagStale, false, clusterInfoCommand),
-			sub("keyslot", 3, flagStale, false, clusterKeySlotCommand),
-			sub("links", 2, flagStale, false, clusterLinksCommand),
+			sub("getkeysinslot", 4, command.FlagStale, false, clusterGetKeysInSlotCommand),
+			sub("help", 2, command.FlagLoading|command.FlagStale, false, clusterHelpCommand),
+			sub("info", 2, command.FlagStale, false, clusterInfoCommand),
+			sub("keyslot", 3, command.FlagStale, false, clusterKeySlotCommand),
+			sub("links", 2, command.FlagStale, false, clusterLinksCommand),
 			managed("meet", -4, adm),
-			sub("myid", 2, flagStale, false, clusterMyIDCommand),
-			sub("myshardid", 2, flagLoading|flagStale, false, clusterMyShardIDCommand),
-			sub("nodes", 2, flagStale, false, clusterNodesCommand),
+			sub("myid", 2, command.FlagStale, false, clusterMyIDCommand),
+			sub("myshardid", 2, command.FlagLoading|command.FlagStale, false, clusterMyShardIDCommand),
+			sub("nodes", 2, command.FlagStale, false, clusterNodesCommand),
 			sub("replicas", 3, adm, true, clusterReplicasCommand),
 			managed("replicate", 3, adm),
-			managed("reset", -2, flagAdmin|flagNoScript|flagStale),
+			managed("reset", -2, command.FlagAdmin|command.FlagNoScript|command.FlagStale),
 			sub("saveconfig", 2, adm, true, clusterSaveConfigCommand),
 			managed("set-config-epoch", 3, adm),
 			managed("setslot", -4, adm),
-			sub("shards", 2, flagStale, false, clusterShardsCommand),
+			sub("shards", 2, command.FlagStale, false, clusterShardsCommand),
 			sub("slaves", 3, adm, true, clusterReplicasCommand),
-			sub("slots", 2, flagStale, false, clusterSlotsCommand),
+			sub("slots", 2, command.FlagStale, false, clusterSlotsCommand),
 		}})
 }
 
 // clusterTopology returns the cluster topology, or appends Redis's "cluster
 // support disabled" error and returns nil in standalone mode.
-func (x *Ctx) clusterTopology() *Topology {
+func clusterTopology(x *command.Ctx) *Topology {
 	var t *Topology
-	if x.srv.clusterEnabled() {
-		t = x.srv.router.Topology()
+	if srvOf(x).clusterEnabled() {
+		t = srvOf(x).router.Topology()
 	}
 	if t == nil {
-		x.err(errClusterDisabled)
+		x.Err(errClusterDisabled)
 		return nil
 	}
 	if t.Map == nil {
@@ -194,18 +195,18 @@ func (t *Topology) nodeRanges() map[string][]placement.SlotRange {
 
 // intArg parses an integer argument as Redis's getLongLongFromObjectOrReply
 // does; ok is false (and the error appended) when it is not an integer.
-func (x *Ctx) intArg(arg []byte) (int64, bool) {
-	n, ok := parseInt(arg)
+func intArg(x *command.Ctx, arg []byte) (int64, bool) {
+	n, ok := command.ParseInt(arg)
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(command.ErrNotInteger)
 	}
 	return n, ok
 }
 
 // slotStore returns the store holding slot's keys when this node hosts the
 // slot's group (leader or follower), nil otherwise.
-func (x *Ctx) slotStore(slot int) *shard.Store {
-	g, _, _, _ := x.srv.router.Route(slot)
+func slotStore(x *command.Ctx, slot int) *shard.Store {
+	g, _, _, _ := srvOf(x).router.Route(slot)
 	if g == nil {
 		return nil
 	}
@@ -213,29 +214,29 @@ func (x *Ctx) slotStore(slot int) *shard.Store {
 }
 
 // clusterKeySlotCommand: CLUSTER KEYSLOT key.
-func clusterKeySlotCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() == nil {
+func clusterKeySlotCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) == nil {
 		return
 	}
-	x.int(int64(shard.Slot(args[2])))
+	x.Int(int64(shard.Slot(args[2])))
 }
 
 // clusterCountKeysInSlotCommand: CLUSTER COUNTKEYSINSLOT slot. Counts the
 // live keys of the slot when this node hosts it, 0 otherwise.
-func clusterCountKeysInSlotCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() == nil {
+func clusterCountKeysInSlotCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) == nil {
 		return
 	}
-	slot, ok := x.intArg(args[2])
+	slot, ok := intArg(x, args[2])
 	if !ok {
 		return
 	}
 	if slot < 0 || slot >= placement.NumSlots {
-		x.err(errInvalidSlot)
+		x.Err(errInvalidSlot)
 		return
 	}
 	var n int64
-	if st := x.slotStore(int(slot)); st != nil {
+	if st := slotStore(x, int(slot)); st != nil {
 		st.RLock()
 		st.RangeSlot(int(slot), func(_ string, e *shard.Entry) bool {
 			if e.ExpireAt == 0 || e.ExpireAt > x.Now {
@@ -245,29 +246,29 @@ func clusterCountKeysInSlotCommand(x *Ctx, args [][]byte) {
 		})
 		st.RUnlock()
 	}
-	x.int(n)
+	x.Int(n)
 }
 
 // clusterGetKeysInSlotCommand: CLUSTER GETKEYSINSLOT slot count. Returns up
 // to count live keys of the slot when this node hosts it.
-func clusterGetKeysInSlotCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() == nil {
+func clusterGetKeysInSlotCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) == nil {
 		return
 	}
-	slot, ok := x.intArg(args[2])
+	slot, ok := intArg(x, args[2])
 	if !ok {
 		return
 	}
-	count, ok := x.intArg(args[3])
+	count, ok := intArg(x, args[3])
 	if !ok {
 		return
 	}
 	if slot < 0 || slot >= placement.NumSlots || count < 0 {
-		x.err(errInvalidSlotOrCount)
+		x.Err(errInvalidSlotOrCount)
 		return
 	}
 	var keys []string
-	if st := x.slotStore(int(slot)); st != nil && count > 0 {
+	if st := slotStore(x, int(slot)); st != nil && count > 0 {
 		st.RLock()
 		st.RangeSlot(int(slot), func(k string, e *shard.Entry) bool {
 			if e.ExpireAt == 0 || e.ExpireAt > x.Now {
@@ -277,16 +278,16 @@ func clusterGetKeysInSlotCommand(x *Ctx, args [][]byte) {
 		})
 		st.RUnlock()
 	}
-	x.array(len(keys))
+	x.Array(len(keys))
 	for _, k := range keys {
-		x.bulkString(k)
+		x.BulkString(k)
 	}
 }
 
 // clusterMyIDCommand: CLUSTER MYID.
-func clusterMyIDCommand(x *Ctx, args [][]byte) {
-	if t := x.clusterTopology(); t != nil {
-		x.bulkString(t.Self)
+func clusterMyIDCommand(x *command.Ctx, args [][]byte) {
+	if t := clusterTopology(x); t != nil {
+		x.BulkString(t.Self)
 	}
 }
 
@@ -298,8 +299,8 @@ func shardID(groupID string) string {
 
 // clusterMyShardIDCommand: CLUSTER MYSHARDID (Redis 7.2). The shard of this
 // node is the first group it leads, else the first group it is a member of.
-func clusterMyShardIDCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterMyShardIDCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
@@ -317,13 +318,13 @@ func clusterMyShardIDCommand(x *Ctx, args [][]byte) {
 			id = "node:" + t.Self
 		}
 	}
-	x.bulkString(shardID(id))
+	x.BulkString(shardID(id))
 }
 
 // clusterInfoCommand: CLUSTER INFO. Slots whose group has no known leader
 // count as failed; the cluster is ok when every slot is assigned and served.
-func clusterInfoCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterInfoCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
@@ -364,7 +365,7 @@ func clusterInfoCommand(x *Ctx, args [][]byte) {
 	b = infoLine(b, "cluster_stats_messages_sent", "0")
 	b = infoLine(b, "cluster_stats_messages_received", "0")
 	b = infoLine(b, "total_cluster_links_buffer_limit_exceeded", "0")
-	x.verbatim(b)
+	x.Verbatim(b)
 }
 
 // appendNodeLine appends node n's CLUSTER NODES line, without the newline:
@@ -426,8 +427,8 @@ func (t *Topology) appendNodeLine(b []byte, n *placement.Node, ranges []placemen
 // clusterNodesCommand: CLUSTER NODES. A node is a master when it leads a
 // group (its slots are those of the groups it leads), else a replica of the
 // leader of its first group.
-func clusterNodesCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterNodesCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
@@ -438,23 +439,23 @@ func clusterNodesCommand(x *Ctx, args [][]byte) {
 		b = t.appendNodeLine(b, n, ranges[n.ID], x.Now)
 		b = append(b, '\n')
 	}
-	x.verbatim(b)
+	x.Verbatim(b)
 }
 
 // clusterReplicasCommand: CLUSTER REPLICAS node-id (and CLUSTER SLAVES).
 // Replies the CLUSTER NODES lines of the node's replicas.
-func clusterReplicasCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterReplicasCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
 	id := string(args[2])
 	if t.Map.Node(id) == nil {
-		x.err(errUnknownNode(args[2]))
+		x.Err(errUnknownNode(args[2]))
 		return
 	}
 	if t.masterOf(id) != "" {
-		x.err(errNotAMaster)
+		x.Err(errNotAMaster)
 		return
 	}
 	var lines [][]byte
@@ -464,58 +465,58 @@ func clusterReplicasCommand(x *Ctx, args [][]byte) {
 			lines = append(lines, t.appendNodeLine(nil, n, nil, x.Now))
 		}
 	}
-	x.array(len(lines))
+	x.Array(len(lines))
 	for _, l := range lines {
-		x.bulk(l)
+		x.Bulk(l)
 	}
 }
 
 // clusterCountFailureReportsCommand: CLUSTER COUNT-FAILURE-REPORTS node-id.
 // Shoal's membership has no failure reports: always 0 for a known node.
-func clusterCountFailureReportsCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterCountFailureReportsCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
 	if t.Map.Node(string(args[2])) == nil {
-		x.err(errUnknownNode(args[2]))
+		x.Err(errUnknownNode(args[2]))
 		return
 	}
-	x.int(0)
+	x.Int(0)
 }
 
 // clusterLinksCommand: CLUSTER LINKS. Shoal has no cluster bus links to
 // report: an empty array.
-func clusterLinksCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() != nil {
-		x.array(0)
+func clusterLinksCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) != nil {
+		x.Array(0)
 	}
 }
 
 // clusterSaveConfigCommand: CLUSTER SAVECONFIG. The map is persisted by the
 // placement service's Raft group: nothing to do.
-func clusterSaveConfigCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() != nil {
-		x.ok()
+func clusterSaveConfigCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) != nil {
+		x.OK()
 	}
 }
 
 // appendSlotsNode appends one node of a CLUSTER SLOTS range: ip, port, id
 // and an empty map of extra fields.
-func (x *Ctx) appendSlotsNode(n *placement.Node) {
+func appendSlotsNode(x *command.Ctx, n *placement.Node) {
 	ip, port, _ := nodeAddr(n)
-	x.array(4)
-	x.bulkString(ip)
-	x.int(port)
-	x.bulkString(n.ID)
-	x.mapHeader(0)
+	x.Array(4)
+	x.BulkString(ip)
+	x.Int(port)
+	x.BulkString(n.ID)
+	x.MapHeader(0)
 }
 
 // clusterSlotsCommand: CLUSTER SLOTS. One entry per contiguous slot range of
 // each group: [start, end, leader, live followers...]. Ranges whose group
 // has no known leader are left out, as Redis leaves unserved slots out.
-func clusterSlotsCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
@@ -544,13 +545,13 @@ func clusterSlotsCommand(x *Ctx, args [][]byte) {
 		}
 		s = e + 1
 	}
-	x.array(len(entries))
+	x.Array(len(entries))
 	for _, en := range entries {
-		x.array(2 + len(en.nodes))
-		x.int(int64(en.r.Start))
-		x.int(int64(en.r.End))
+		x.Array(2 + len(en.nodes))
+		x.Int(int64(en.r.Start))
+		x.Int(int64(en.r.End))
 		for _, n := range en.nodes {
-			x.appendSlotsNode(n)
+			appendSlotsNode(x, n)
 		}
 	}
 }
@@ -558,13 +559,13 @@ func clusterSlotsCommand(x *Ctx, args [][]byte) {
 // clusterShardsCommand: CLUSTER SHARDS. One shard per group:
 // {slots: [start, end, ...], nodes: [{id, port, ip, endpoint, role,
 // replication-offset, health}, ...]}, the leader first.
-func clusterShardsCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func clusterShardsCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
 	m := t.Map
-	x.array(len(m.Groups))
+	x.Array(len(m.Groups))
 	for gi, g := range m.Groups {
 		lead := t.leaderOf(gi)
 		ids := make([]string, 0, len(g.Members))
@@ -577,28 +578,28 @@ func clusterShardsCommand(x *Ctx, args [][]byte) {
 			}
 		}
 		ranges := m.Ranges(gi)
-		x.mapHeader(2)
-		x.bulkString("slots")
-		x.array(2 * len(ranges))
+		x.MapHeader(2)
+		x.BulkString("slots")
+		x.Array(2 * len(ranges))
 		for _, r := range ranges {
-			x.int(int64(r.Start))
-			x.int(int64(r.End))
+			x.Int(int64(r.Start))
+			x.Int(int64(r.End))
 		}
-		x.bulkString("nodes")
-		x.array(len(ids))
+		x.BulkString("nodes")
+		x.Array(len(ids))
 		for _, id := range ids {
-			x.appendShardNode(t, m.Node(id), id == lead, x.replOffset(t, g.ID, id))
+			appendShardNode(x, t, m.Node(id), id == lead, replOffset(x, t, g.ID, id))
 		}
 	}
 }
 
 // replOffset is the replication offset CLUSTER SHARDS reports for node id in
 // group gid: the applied Raft index for this node's own replica, else 0.
-func (x *Ctx) replOffset(t *Topology, gid, id string) int64 {
+func replOffset(x *command.Ctx, t *Topology, gid, id string) int64 {
 	if id != t.Self {
 		return 0
 	}
-	for _, g := range x.srv.hostedGroups() {
+	for _, g := range srvOf(x).hostedGroups() {
 		if g != nil && g.ID() == gid {
 			return int64(g.FSM().AppliedIndex())
 		}
@@ -607,37 +608,37 @@ func (x *Ctx) replOffset(t *Topology, gid, id string) int64 {
 }
 
 // appendShardNode appends one node map of a CLUSTER SHARDS shard.
-func (x *Ctx) appendShardNode(t *Topology, n *placement.Node, master bool, offset int64) {
+func appendShardNode(x *command.Ctx, t *Topology, n *placement.Node, master bool, offset int64) {
 	ip, port, _ := nodeAddr(n)
-	x.mapHeader(7)
-	x.bulkString("id")
-	x.bulkString(n.ID)
-	x.bulkString("port")
-	x.int(port)
-	x.bulkString("ip")
-	x.bulkString(ip)
-	x.bulkString("endpoint")
-	x.bulkString(ip)
-	x.bulkString("role")
+	x.MapHeader(7)
+	x.BulkString("id")
+	x.BulkString(n.ID)
+	x.BulkString("port")
+	x.Int(port)
+	x.BulkString("ip")
+	x.BulkString(ip)
+	x.BulkString("endpoint")
+	x.BulkString(ip)
+	x.BulkString("role")
 	if master {
-		x.bulkString("master")
+		x.BulkString("master")
 	} else {
-		x.bulkString("replica")
+		x.BulkString("replica")
 	}
-	x.bulkString("replication-offset")
-	x.int(offset)
-	x.bulkString("health")
+	x.BulkString("replication-offset")
+	x.Int(offset)
+	x.BulkString("health")
 	if t.failed(n.ID) {
-		x.bulkString("fail")
+		x.BulkString("fail")
 	} else {
-		x.bulkString("online")
+		x.BulkString("online")
 	}
 }
 
 // clusterHelpCommand: CLUSTER HELP.
-func clusterHelpCommand(x *Ctx, args [][]byte) {
-	if x.clusterTopology() != nil {
-		x.help(clusterHelp)
+func clusterHelpCommand(x *command.Ctx, args [][]byte) {
+	if clusterTopology(x) != nil {
+		x.Help(clusterHelp)
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/shoalcache/shoal/command"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,16 +83,16 @@ func testTopology(t *testing.T) *Topology {
 		Alive: map[string]bool{idA: true, idB: true, idC: true}}
 }
 
-// clusterCtx returns a Ctx for a local command on a connection of a server
+// clusterCtx returns a command.Ctx for a local command on a connection of a server
 // routed by r (nil: standalone), with the clock at now.
-func clusterCtx(t *testing.T, r Router, proto resp.Proto, now int64) *Ctx {
+func clusterCtx(t *testing.T, r Router, proto resp.Proto, now int64) *command.Ctx {
 	t.Helper()
 	s, err := New(DefaultConfig(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &client{srv: s, id: 1, proto: proto, authed: true}
-	return &Ctx{Proto: proto, Now: now, c: c, srv: s}
+	return &command.Ctx{Proto: proto, Now: now, Conn: c, Rng: command.NewRand()}
 }
 
 // RESP builders for the expected replies.
@@ -169,8 +170,8 @@ func TestClusterStandalone(t *testing.T) {
 			{[]string{"CLUSTER", "INFO", "x"}, "-ERR wrong number of arguments for 'cluster|info' command\r\n"},
 		})
 	}
-	if c := commands.lookup([]byte("cluster")); c.sub([]byte("foo")) != nil || c.run != nil ||
-		unknownSubcommand(c.name, []byte("FOO")) != "ERR unknown subcommand 'FOO'. Try CLUSTER HELP." {
+	if c := command.Lookup([]byte("cluster")); c.Sub([]byte("foo")) != nil || c.Run != nil ||
+		command.UnknownSubcommand(c.Name, []byte("FOO")) != "ERR unknown subcommand 'FOO'. Try CLUSTER HELP." {
 		t.Error("CLUSTER FOO is not an unknown subcommand")
 	}
 }
@@ -449,7 +450,7 @@ func TestClusterKeysInSlot(t *testing.T) {
 	addr, trans := raft.NewInmemTransport(raft.ServerAddress(idA))
 	cfg.Transport = trans
 	cfg.Bootstrap = []raft.Server{{Suffrage: raft.Voter, ID: cfg.NodeID, Address: addr}}
-	g, err := raftfsm.NewGroup(cfg, shard.New(), Executor())
+	g, err := raftfsm.NewGroup(cfg, shard.New(), command.Executor())
 	if err != nil {
 		t.Fatal(err)
 	}

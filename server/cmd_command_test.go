@@ -1,8 +1,8 @@
 package server
 
 import (
+	"github.com/shoalcache/shoal/command"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/resp"
@@ -38,9 +38,9 @@ func TestCommandInfoMatchesRedis(t *testing.T) {
 		{[]string{"COMMAND", "LIST", "x"}, "-ERR syntax error\r\n"},
 		{[]string{"COMMAND", "LIST", "FILTERBY", "module", "x"}, "*0\r\n"},
 		{[]string{"COMMAND", "LIST", "FILTERBY", "pattern", "config|g*"}, "*1\r\n$10\r\nconfig|get\r\n"},
-		{[]string{"COMMAND", "COUNT"}, ":" + strconv.Itoa(len(commands.m)) + "\r\n"},
+		{[]string{"COMMAND", "COUNT"}, ":" + strconv.Itoa(len(command.All())) + "\r\n"},
 	})
-	x.c.proto = resp.RESP3
+	connOf(x).proto = resp.RESP3
 	runCases(t, x, []lineCase{
 		{[]string{"COMMAND", "INFO", "get"}, redisCommandInfoGet3},
 		{[]string{"COMMAND", "INFO", "nosuch"}, "*1\r\n_\r\n"},
@@ -59,51 +59,4 @@ func TestCommandGetKeys(t *testing.T) {
 		{[]string{"COMMAND", "GETKEYS", "client", "id"}, "-ERR The command has no key arguments\r\n"},
 		{[]string{"COMMAND", "GETKEYS", "client", "nosuch"}, "-ERR Invalid command specified\r\n"},
 	})
-}
-
-// TestCommandTableAgainstMeta checks that every command in the table that
-// has Redis metadata agrees with it on arity and key positions, and that
-// every entry (with or without metadata) is well-formed RESP3.
-func TestCommandTableAgainstMeta(t *testing.T) {
-	for _, c := range sortedCommands() {
-		for _, cmd := range append([]*command{c}, c.subs...) {
-			if m, ok := commandMeta[cmd.name]; !ok {
-				t.Logf("%s: no Redis metadata; COMMAND synthesizes its entry", cmd.name)
-			} else {
-				got := metaPositions(t, m.info)
-				want := [4]int{cmd.arity, cmd.firstKey, cmd.lastKey, cmd.step}
-				if got != want {
-					t.Errorf("%s: Redis has arity/first/last/step %v, the table %v", cmd.name, got, want)
-				}
-			}
-			if _, err := resp.Downgrade(nil, appendCommandInfo(nil, cmd)); err != nil {
-				t.Errorf("%s: COMMAND INFO entry is not valid RESP3: %v", cmd.name, err)
-			}
-			if _, err := resp.Downgrade(nil, appendCommandDocs(nil, cmd)); err != nil {
-				t.Errorf("%s: COMMAND DOCS entry is not valid RESP3: %v", cmd.name, err)
-			}
-		}
-	}
-}
-
-// metaPositions reads arity, first key, last key and step from the start of
-// a COMMAND INFO entry: $name, :arity, ~flags (simple strings), :first,
-// :last, :step.
-func metaPositions(t *testing.T, info string) [4]int {
-	t.Helper()
-	lines := strings.Split(info, "\r\n")
-	num := func(i int, prefix byte) int {
-		if i >= len(lines) || lines[i] == "" || lines[i][0] != prefix {
-			t.Fatalf("unexpected COMMAND INFO entry %q", info)
-		}
-		n, err := strconv.Atoi(lines[i][1:])
-		if err != nil {
-			t.Fatalf("unexpected COMMAND INFO entry %q", info)
-		}
-		return n
-	}
-	arity := num(2, ':')
-	flags := num(3, '~')
-	i := 4 + flags
-	return [4]int{arity, num(i, ':'), num(i+1, ':'), num(i+2, ':')}
 }

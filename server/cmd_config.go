@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/shoalcache/shoal/command"
 	"math"
 	"net"
 	"os"
@@ -83,25 +84,25 @@ func lookupConfig(name string) *configParam {
 }
 
 func init() {
-	sub := func(name string, arity int, flags flag, acl []string, run func(*Ctx, [][]byte)) *command {
-		return &command{name: "config|" + name, arity: arity, kind: kindLocal, flags: flags, acl: acl, run: run}
+	sub := func(name string, arity int, flags command.Flag, acl []string, run func(*command.Ctx, [][]byte)) *command.Command {
+		return &command.Command{Name: "config|" + name, Arity: arity, Kind: command.KindLocal, Flags: flags, ACL: acl, Run: run}
 	}
-	adm := flagAdmin | flagNoScript | flagLoading | flagStale
+	adm := command.FlagAdmin | command.FlagNoScript | command.FlagLoading | command.FlagStale
 	admACL := []string{"admin", "slow", "dangerous"}
-	register(&command{name: "config", arity: -2, kind: kindLocal, acl: []string{"slow"},
-		subs: []*command{
+	command.Register(&command.Command{Name: "config", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
+		Subs: []*command.Command{
 			sub("get", -3, adm, admACL, configGetCommand),
 			sub("set", -4, adm, admACL, configSetCommand),
 			sub("resetstat", 2, adm, admACL, configResetStatCommand),
 			sub("rewrite", 2, adm, admACL, configRewriteCommand),
-			sub("help", 2, flagLoading|flagStale, []string{"slow"}, configHelpCommand),
+			sub("help", 2, command.FlagLoading|command.FlagStale, []string{"slow"}, configHelpCommand),
 		}})
 }
 
 // configGetCommand: CONFIG GET parameter [parameter ...]. A name without
 // glob characters is echoed as given; patterns match case-insensitively and
 // reply the parameters' own names.
-func configGetCommand(x *Ctx, args [][]byte) {
+func configGetCommand(x *command.Ctx, args [][]byte) {
 	type match struct {
 		name string
 		p    *configParam
@@ -124,23 +125,23 @@ func configGetCommand(x *Ctx, args [][]byte) {
 			continue
 		}
 		for _, p := range configParams {
-			if !seen(p.name) && globMatchFold(pat, p.name) {
+			if !seen(p.name) && command.GlobMatchFold(pat, p.name) {
 				found = append(found, match{p.name, p})
 			}
 		}
 	}
-	x.mapHeader(len(found))
+	x.MapHeader(len(found))
 	for _, m := range found {
-		x.bulkString(m.name)
-		x.bulkString(m.p.get(x.srv))
+		x.BulkString(m.name)
+		x.BulkString(m.p.get(srvOf(x)))
 	}
 }
 
 // configSetCommand: CONFIG SET parameter value [parameter value ...]. All or
 // nothing: every value is validated before any is applied.
-func configSetCommand(x *Ctx, args [][]byte) {
+func configSetCommand(x *command.Ctx, args [][]byte) {
 	if len(args)%2 != 0 {
-		x.err(errSyntax)
+		x.Err(command.ErrSyntax)
 		return
 	}
 	n := (len(args) - 2) / 2
@@ -149,16 +150,16 @@ func configSetCommand(x *Ctx, args [][]byte) {
 		name := string(args[2+2*i])
 		p := lookupConfig(name)
 		if p == nil {
-			x.err(sanitize([]byte("ERR Unknown option or number of arguments for CONFIG SET - '" + truncNULString(name) + "'")))
+			x.Err(command.Sanitize([]byte("ERR Unknown option or number of arguments for CONFIG SET - '" + truncNULString(name) + "'")))
 			return
 		}
 		if p.set == nil {
-			x.err(configSetError(name, cfgErrImmutable))
+			x.Err(configSetError(name, cfgErrImmutable))
 			return
 		}
 		for _, q := range params[:i] {
 			if q == p {
-				x.err(configSetError(name, cfgErrDuplicate))
+				x.Err(configSetError(name, cfgErrDuplicate))
 				return
 			}
 		}
@@ -166,9 +167,9 @@ func configSetCommand(x *Ctx, args [][]byte) {
 	}
 	applies := make([]func(), n)
 	for i, p := range params {
-		apply, msg := p.set(x.srv, string(args[3+2*i]))
+		apply, msg := p.set(srvOf(x), string(args[3+2*i]))
 		if msg != "" {
-			x.err(configSetError(p.name, msg))
+			x.Err(configSetError(p.name, msg))
 			return
 		}
 		applies[i] = apply
@@ -176,12 +177,12 @@ func configSetCommand(x *Ctx, args [][]byte) {
 	for _, apply := range applies {
 		apply()
 	}
-	x.ok()
+	x.OK()
 }
 
 // configSetError formats Redis's CONFIG SET failure.
 func configSetError(name, msg string) string {
-	return sanitize([]byte("ERR CONFIG SET failed (possibly related to argument '" + truncNULString(name) + "') - " + msg))
+	return command.Sanitize([]byte("ERR CONFIG SET failed (possibly related to argument '" + truncNULString(name) + "') - " + msg))
 }
 
 // truncNULString returns s up to its first NUL byte, as C's %s prints it.
@@ -330,8 +331,8 @@ func configDir(s *Server) string {
 }
 
 // configResetStatCommand: CONFIG RESETSTAT.
-func configResetStatCommand(x *Ctx, args [][]byte) {
-	s := x.srv
+func configResetStatCommand(x *command.Ctx, args [][]byte) {
+	s := srvOf(x)
 	st := &s.stats
 	for _, c := range []interface{ Store(int64) }{&st.connections, &st.commands, &st.keyspaceHits,
 		&st.keyspaceMiss, &st.rejected, &st.netInput, &st.netOutput, &st.errorReplies,
@@ -343,11 +344,11 @@ func configResetStatCommand(x *Ctx, args [][]byte) {
 	e.expiredBase.Store(expired)
 	e.evictedBase.Store(evicted)
 	e.peakMemory.Store(0)
-	x.ok()
+	x.OK()
 }
 
 // configRewriteCommand: CONFIG REWRITE. Shoal has no configuration file.
-func configRewriteCommand(x *Ctx, args [][]byte) { x.err(errConfigNoFile) }
+func configRewriteCommand(x *command.Ctx, args [][]byte) { x.Err(errConfigNoFile) }
 
 var configHelp = []string{
 	"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -364,4 +365,4 @@ var configHelp = []string{
 }
 
 // configHelpCommand: CONFIG HELP.
-func configHelpCommand(x *Ctx, args [][]byte) { x.help(configHelp) }
+func configHelpCommand(x *command.Ctx, args [][]byte) { x.Help(configHelp) }

@@ -62,10 +62,10 @@ func TestConfigGetSet(t *testing.T) {
 		{[]string{"CONFIG", "REWRITE"}, "-ERR The server is running without a config file\r\n"},
 		{[]string{"CONFIG", "RESETSTAT"}, "+OK\r\n"},
 	})
-	if x.srv.currentPassword() != "pw" {
+	if srvOf(x).currentPassword() != "pw" {
 		t.Error("CONFIG SET requirepass did not set the password")
 	}
-	x.c.proto = resp.RESP3
+	connOf(x).proto = resp.RESP3
 	if got := runLocal(t, x, "CONFIG", "GET", "maxmemory"); got != "%1\r\n$9\r\nmaxmemory\r\n$5\r\n64000\r\n" {
 		t.Errorf("RESP3 CONFIG GET = %q", got)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/subtle"
+	"github.com/shoalcache/shoal/command"
 
 	"github.com/shoalcache/shoal/internal/resp"
 )
@@ -21,62 +22,62 @@ const defaultUser = "default"
 
 func init() {
 	conn := []string{"fast", "connection"}
-	noAuth := flagNoScript | flagLoading | flagStale | flagFast | flagNoAuth | flagAllowBusy
-	register(
-		&command{name: "ping", arity: -1, kind: kindLocal, flags: flagFast, acl: conn, run: pingCommand},
-		&command{name: "echo", arity: 2, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: conn, run: echoCommand},
-		&command{name: "quit", arity: -1, kind: kindLocal, flags: noAuth, acl: conn, run: quitCommand},
-		&command{name: "hello", arity: -1, kind: kindLocal, flags: noAuth, acl: conn, run: helloCommand},
-		&command{name: "auth", arity: -2, kind: kindLocal, flags: noAuth, acl: conn, run: authCommand},
-		&command{name: "select", arity: 2, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: conn, run: selectCommand},
-		&command{name: "readonly", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: conn, run: readonlyCommand},
-		&command{name: "readwrite", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: conn, run: readwriteCommand},
-		&command{name: "asking", arity: 1, kind: kindLocal, flags: flagFast, acl: conn, run: askingCommand},
+	noAuth := command.FlagNoScript | command.FlagLoading | command.FlagStale | command.FlagFast | command.FlagNoAuth | command.FlagAllowBusy
+	command.Register(
+		&command.Command{Name: "ping", Arity: -1, Kind: command.KindLocal, Flags: command.FlagFast, ACL: conn, Run: pingCommand},
+		&command.Command{Name: "echo", Arity: 2, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: conn, Run: echoCommand},
+		&command.Command{Name: "quit", Arity: -1, Kind: command.KindLocal, Flags: noAuth, ACL: conn, Run: quitCommand},
+		&command.Command{Name: "hello", Arity: -1, Kind: command.KindLocal, Flags: noAuth, ACL: conn, Run: helloCommand},
+		&command.Command{Name: "auth", Arity: -2, Kind: command.KindLocal, Flags: noAuth, ACL: conn, Run: authCommand},
+		&command.Command{Name: "select", Arity: 2, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: conn, Run: selectCommand},
+		&command.Command{Name: "readonly", Arity: 1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: conn, Run: readonlyCommand},
+		&command.Command{Name: "readwrite", Arity: 1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: conn, Run: readwriteCommand},
+		&command.Command{Name: "asking", Arity: 1, Kind: command.KindLocal, Flags: command.FlagFast, ACL: conn, Run: askingCommand},
 	)
 }
 
 // pingCommand: PING [message].
-func pingCommand(x *Ctx, args [][]byte) {
+func pingCommand(x *command.Ctx, args [][]byte) {
 	switch len(args) {
 	case 1:
-		x.simple("PONG")
+		x.Simple("PONG")
 	case 2:
-		x.bulk(args[1])
+		x.Bulk(args[1])
 	default:
-		x.err(errWrongArgs("ping"))
+		x.Err(command.ErrWrongArgs("ping"))
 	}
 }
 
 // echoCommand: ECHO message.
-func echoCommand(x *Ctx, args [][]byte) { x.bulk(args[1]) }
+func echoCommand(x *command.Ctx, args [][]byte) { x.Bulk(args[1]) }
 
 // quitCommand: QUIT. Replies +OK; the connection closes once the reply is
 // written.
-func quitCommand(x *Ctx, args [][]byte) {
-	x.ok()
-	x.c.closing = true
+func quitCommand(x *command.Ctx, args [][]byte) {
+	x.OK()
+	connOf(x).closing = true
 }
 
 // helloCommand: HELLO [protover [AUTH username password] [SETNAME clientname]].
 //
 // As Redis 7.0, options apply in order while they are parsed: a SETNAME
 // before a bad option (or before a failed AUTH) is kept.
-func helloCommand(x *Ctx, args [][]byte) {
-	c := x.c
+func helloCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
 	ver := int64(c.proto)
 	next := 1
 	if len(args) >= 2 {
-		v, ok := parseInt(args[1])
+		v, ok := command.ParseInt(args[1])
 		if !ok {
-			x.err(errHelloProto)
+			x.Err(errHelloProto)
 			return
 		}
 		if v < 2 || v > 3 {
-			x.err(errNoProto)
+			x.Err(command.ErrNoProto)
 			return
 		}
 		ver, next = v, 2
@@ -84,16 +85,16 @@ func helloCommand(x *Ctx, args [][]byte) {
 	for j := next; j < len(args); j++ {
 		more := len(args) - 1 - j
 		switch {
-		case eqFold(args[j], "auth") && more >= 2:
-			if !x.srv.checkPassword(args[j+1], args[j+2]) {
-				x.err(errWrongPass)
+		case command.EqFold(args[j], "auth") && more >= 2:
+			if !srvOf(x).checkPassword(args[j+1], args[j+2]) {
+				x.Err(command.ErrWrongPass)
 				return
 			}
 			c.authed = true
 			j += 2
-		case eqFold(args[j], "setname") && more >= 1:
+		case command.EqFold(args[j], "setname") && more >= 1:
 			if !validClientAttr(args[j+1]) {
-				x.err(errClientName)
+				x.Err(errClientName)
 				return
 			}
 			c.mu.Lock()
@@ -101,33 +102,33 @@ func helloCommand(x *Ctx, args [][]byte) {
 			c.mu.Unlock()
 			j++
 		default:
-			x.err(errHelloOption(args[j]))
+			x.Err(errHelloOption(args[j]))
 			return
 		}
 	}
 	if !c.authed {
-		x.err(errHelloNoAuth)
+		x.Err(errHelloNoAuth)
 		return
 	}
 	c.mu.Lock()
 	c.proto = resp.Proto(ver)
 	c.mu.Unlock()
 	x.Proto = c.proto
-	x.mapHeader(7)
-	x.bulkString("server")
-	x.bulkString("redis")
-	x.bulkString("version")
-	x.bulkString(x.srv.cfg.Version)
-	x.bulkString("proto")
-	x.int(ver)
-	x.bulkString("id")
-	x.int(c.id)
-	x.bulkString("mode")
-	x.bulkString(x.srv.serverMode())
-	x.bulkString("role")
-	x.bulkString("master")
-	x.bulkString("modules")
-	x.array(0)
+	x.MapHeader(7)
+	x.BulkString("server")
+	x.BulkString("redis")
+	x.BulkString("version")
+	x.BulkString(srvOf(x).cfg.Version)
+	x.BulkString("proto")
+	x.Int(ver)
+	x.BulkString("id")
+	x.Int(c.id)
+	x.BulkString("mode")
+	x.BulkString(srvOf(x).serverMode())
+	x.BulkString("role")
+	x.BulkString("master")
+	x.BulkString("modules")
+	x.Array(0)
 }
 
 // serverMode is what HELLO and INFO report as the server mode.
@@ -145,30 +146,30 @@ func errHelloOption(opt []byte) string {
 		opt = opt[:i]
 	}
 	b := append([]byte("ERR Syntax error in HELLO option '"), opt...)
-	return sanitize(append(b, '\''))
+	return command.Sanitize(append(b, '\''))
 }
 
 // authCommand: AUTH [username] password.
-func authCommand(x *Ctx, args [][]byte) {
+func authCommand(x *command.Ctx, args [][]byte) {
 	if len(args) > 3 {
-		x.err(errSyntax)
+		x.Err(command.ErrSyntax)
 		return
 	}
 	user, pass := []byte(defaultUser), args[1]
 	if len(args) == 2 {
-		if x.srv.currentPassword() == "" {
-			x.err(errNoPassConfigured)
+		if srvOf(x).currentPassword() == "" {
+			x.Err(command.ErrNoPassConfigured)
 			return
 		}
 	} else {
 		user, pass = args[1], args[2]
 	}
-	if !x.srv.checkPassword(user, pass) {
-		x.err(errWrongPass)
+	if !srvOf(x).checkPassword(user, pass) {
+		x.Err(command.ErrWrongPass)
 		return
 	}
-	x.c.authed = true
-	x.ok()
+	connOf(x).authed = true
+	x.OK()
 }
 
 // checkPassword reports whether user and pass authenticate: the user must
@@ -188,39 +189,39 @@ func (s *Server) checkPassword(user, pass []byte) bool {
 // selectCommand: SELECT index. Shoal has only database 0; in cluster mode
 // every other index, and in standalone mode the ones Redis would accept,
 // get Redis Cluster's reply.
-func selectCommand(x *Ctx, args [][]byte) {
-	id, ok := parseInt(args[1])
+func selectCommand(x *command.Ctx, args [][]byte) {
+	id, ok := command.ParseInt(args[1])
 	switch {
 	case !ok:
-		x.err(errNotInteger)
+		x.Err(command.ErrNotInteger)
 	case id < -1<<31 || id > 1<<31-1:
-		x.err(errSelectRange)
+		x.Err(errSelectRange)
 	case id == 0:
-		x.ok()
-	case x.srv.clusterEnabled() || (id > 0 && id < 16):
-		x.err(errSelectCluster)
+		x.OK()
+	case srvOf(x).clusterEnabled() || (id > 0 && id < 16):
+		x.Err(errSelectCluster)
 	default:
-		x.err(errSelectDB)
+		x.Err(command.ErrSelectDB)
 	}
 }
 
 // readonlyCommand: READONLY. Marks the connection as accepting reads served
 // by a replica (cluster mode).
-func readonlyCommand(x *Ctx, args [][]byte) {
-	x.c.mu.Lock()
-	x.c.readonly = true
-	x.c.mu.Unlock()
-	x.ok()
+func readonlyCommand(x *command.Ctx, args [][]byte) {
+	connOf(x).mu.Lock()
+	connOf(x).readonly = true
+	connOf(x).mu.Unlock()
+	x.OK()
 }
 
 // readwriteCommand: READWRITE. Clears READONLY.
-func readwriteCommand(x *Ctx, args [][]byte) {
-	x.c.mu.Lock()
-	x.c.readonly = false
-	x.c.mu.Unlock()
-	x.ok()
+func readwriteCommand(x *command.Ctx, args [][]byte) {
+	connOf(x).mu.Lock()
+	connOf(x).readonly = false
+	connOf(x).mu.Unlock()
+	x.OK()
 }
 
 // askingCommand: ASKING. Accepted for cluster clients; Shoal's slot
 // migration does not need the one-shot flag yet.
-func askingCommand(x *Ctx, args [][]byte) { x.ok() }
+func askingCommand(x *command.Ctx, args [][]byte) { x.OK() }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/shoalcache/shoal/command"
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/resp"
@@ -17,9 +18,9 @@ func (connTestRouter) LocalGroups() []*raftfsm.Group                  { return n
 func (connTestRouter) HostedGroups() []*raftfsm.Group                 { return nil }
 func (connTestRouter) Topology() *Topology                            { return nil }
 
-// connTestCtx returns a Ctx for a kindLocal command on a fresh connection
+// connTestCtx returns a command.Ctx for a front-end (KindLocal) command on a fresh connection
 // of a server (without a Raft group) configured with password.
-func connTestCtx(t *testing.T, password string, proto resp.Proto) *Ctx {
+func connTestCtx(t *testing.T, password string, proto resp.Proto) *command.Ctx {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RequirePass = password
@@ -28,32 +29,32 @@ func connTestCtx(t *testing.T, password string, proto resp.Proto) *Ctx {
 		t.Fatal(err)
 	}
 	c := &client{srv: s, id: 7, proto: proto, authed: password == ""}
-	return &Ctx{Proto: proto, c: c, srv: s}
+	return &command.Ctx{Proto: proto, Conn: c, Rng: command.NewRand()}
 }
 
 // runLocal runs one command line through its handler, resolving
 // subcommands and arity as the dispatcher does, and returns the reply.
-func runLocal(t *testing.T, x *Ctx, args ...string) string {
+func runLocal(t *testing.T, x *command.Ctx, args ...string) string {
 	t.Helper()
 	argv := make([][]byte, len(args))
 	for i, a := range args {
 		argv[i] = []byte(a)
 	}
-	cmd := commands.lookup(argv[0])
+	cmd := command.Lookup(argv[0])
 	if cmd == nil {
 		t.Fatalf("%s: not in the table", args[0])
 	}
-	if len(cmd.subs) > 0 && len(argv) >= 2 {
-		if sub := cmd.sub(argv[1]); sub != nil {
+	if len(cmd.Subs) > 0 && len(argv) >= 2 {
+		if sub := cmd.Sub(argv[1]); sub != nil {
 			cmd = sub
 		}
 	}
 	x.Out = x.Out[:0]
-	x.Proto = x.c.proto
-	if !cmd.arityOK(len(argv)) {
-		return "-" + errWrongArgs(cmd.name) + "\r\n"
+	x.Proto = connOf(x).proto
+	if !cmd.ArityOK(len(argv)) {
+		return "-" + command.ErrWrongArgs(cmd.Name) + "\r\n"
 	}
-	cmd.run(x, argv)
+	cmd.Run(x, argv)
 	return string(x.Out)
 }
 
@@ -62,7 +63,7 @@ type lineCase struct {
 	want string
 }
 
-func runCases(t *testing.T, x *Ctx, cases []lineCase) {
+func runCases(t *testing.T, x *command.Ctx, cases []lineCase) {
 	t.Helper()
 	for _, c := range cases {
 		if got := runLocal(t, x, c.args...); got != c.want {
@@ -83,7 +84,7 @@ func TestConnectionCommands(t *testing.T) {
 		{[]string{"SELECT", "-1"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "1.0"}, "-ERR value is not an integer or out of range\r\n"},
 		{[]string{"SELECT", "2147483648"}, "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"},
-		{[]string{"AUTH", "x"}, "-" + errNoPassConfigured + "\r\n"},
+		{[]string{"AUTH", "x"}, "-" + command.ErrNoPassConfigured + "\r\n"},
 		{[]string{"AUTH", "default", "x"}, "+OK\r\n"},
 		{[]string{"AUTH", "bob", "x"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
 		{[]string{"AUTH", "a", "b", "c"}, "-ERR syntax error\r\n"},
@@ -98,14 +99,14 @@ func TestConnectionCommands(t *testing.T) {
 		{[]string{"HELLO", "2", "SETNAME", "a b"}, "-" + errClientName + "\r\n"},
 		{[]string{"QUIT"}, "+OK\r\n"},
 	})
-	if !x.c.closing {
+	if !connOf(x).closing {
 		t.Error("QUIT did not mark the connection closing")
 	}
 }
 
 func TestSelectClusterMode(t *testing.T) {
 	x := connTestCtx(t, "", resp.RESP2)
-	x.srv.router = connTestRouter{cluster: true}
+	srvOf(x).router = connTestRouter{cluster: true}
 	runCases(t, x, []lineCase{
 		{[]string{"SELECT", "0"}, "+OK\r\n"},
 		{[]string{"SELECT", "16"}, "-ERR SELECT is not allowed in cluster mode\r\n"},
@@ -128,13 +129,13 @@ func TestHello(t *testing.T) {
 	if got := runLocal(t, x, "hello", "3", "setname", "n1"); got != want3 {
 		t.Fatalf("HELLO 3 = %q, want %q", got, want3)
 	}
-	if x.c.proto != resp.RESP3 || x.c.name != "n1" {
-		t.Fatalf("after HELLO 3 SETNAME n1: proto %d name %q", x.c.proto, x.c.name)
+	if connOf(x).proto != resp.RESP3 || connOf(x).name != "n1" {
+		t.Fatalf("after HELLO 3 SETNAME n1: proto %d name %q", connOf(x).proto, connOf(x).name)
 	}
 	// SETNAME applies even when a later option is bad (Redis 7.0).
 	runLocal(t, x, "HELLO", "2", "SETNAME", "n2", "FOO")
-	if x.c.proto != resp.RESP3 || x.c.name != "n2" {
-		t.Fatalf("after a failed HELLO 2: proto %d name %q", x.c.proto, x.c.name)
+	if connOf(x).proto != resp.RESP3 || connOf(x).name != "n2" {
+		t.Fatalf("after a failed HELLO 2: proto %d name %q", connOf(x).proto, connOf(x).name)
 	}
 }
 
@@ -142,25 +143,25 @@ func TestAuthWithPassword(t *testing.T) {
 	x := connTestCtx(t, "pw", resp.RESP2)
 	runCases(t, x, []lineCase{
 		{[]string{"HELLO", "3"}, "-" + errHelloNoAuth + "\r\n"},
-		{[]string{"HELLO", "3", "AUTH", "default", "bad"}, "-" + errWrongPass + "\r\n"},
-		{[]string{"AUTH", "bad"}, "-" + errWrongPass + "\r\n"},
-		{[]string{"AUTH", "Default", "pw"}, "-" + errWrongPass + "\r\n"},
+		{[]string{"HELLO", "3", "AUTH", "default", "bad"}, "-" + command.ErrWrongPass + "\r\n"},
+		{[]string{"AUTH", "bad"}, "-" + command.ErrWrongPass + "\r\n"},
+		{[]string{"AUTH", "Default", "pw"}, "-" + command.ErrWrongPass + "\r\n"},
 	})
-	if x.c.authed {
+	if connOf(x).authed {
 		t.Fatal("authenticated by a wrong password")
 	}
 	runCases(t, x, []lineCase{{[]string{"AUTH", "pw"}, "+OK\r\n"}})
-	if !x.c.authed {
+	if !connOf(x).authed {
 		t.Fatal("AUTH pw did not authenticate")
 	}
-	runCases(t, x, []lineCase{{[]string{"AUTH", "bad"}, "-" + errWrongPass + "\r\n"}})
-	if !x.c.authed {
+	runCases(t, x, []lineCase{{[]string{"AUTH", "bad"}, "-" + command.ErrWrongPass + "\r\n"}})
+	if !connOf(x).authed {
 		t.Fatal("a failed AUTH logged the connection out (Redis keeps it)")
 	}
 
 	y := connTestCtx(t, "pw", resp.RESP2)
-	if got := runLocal(t, y, "HELLO", "3", "AUTH", "default", "pw"); got[0] != '%' || !y.c.authed {
-		t.Fatalf("HELLO 3 AUTH default pw = %q, authed %v", got, y.c.authed)
+	if got := runLocal(t, y, "HELLO", "3", "AUTH", "default", "pw"); got[0] != '%' || !connOf(y).authed {
+		t.Fatalf("HELLO 3 AUTH default pw = %q, authed %v", got, connOf(y).authed)
 	}
 }
 
@@ -184,19 +185,19 @@ func TestClientCommands(t *testing.T) {
 		{[]string{"CLIENT", "LIST", "foo"}, "-ERR syntax error\r\n"},
 		{[]string{"CLIENT", "LIST", "TYPE", "pubsub"}, "$0\r\n\r\n"},
 	})
-	x.c.proto = resp.RESP3
+	connOf(x).proto = resp.RESP3
 	if got := runLocal(t, x, "CLIENT", "GETNAME"); got != "_\r\n" {
 		t.Errorf("RESP3 CLIENT GETNAME = %q", got)
 	}
-	if x.c.libName != "go-redis(x)" || x.c.libVer != "9.0" {
-		t.Errorf("SETINFO stored %q %q", x.c.libName, x.c.libVer)
+	if connOf(x).libName != "go-redis(x)" || connOf(x).libVer != "9.0" {
+		t.Errorf("SETINFO stored %q %q", connOf(x).libName, connOf(x).libVer)
 	}
 }
 
 func TestClientInfoLine(t *testing.T) {
 	x := connTestCtx(t, "", resp.RESP3)
-	x.c.addr, x.c.laddr = "127.0.0.1:5000", "127.0.0.1:6379"
-	x.c.name, x.c.libName = "n", "lib"
+	connOf(x).addr, connOf(x).laddr = "127.0.0.1:5000", "127.0.0.1:6379"
+	connOf(x).name, connOf(x).libName = "n", "lib"
 	got := runLocal(t, x, "CLIENT", "INFO")
 	line := "id=7 addr=127.0.0.1:5000 laddr=127.0.0.1:6379 fd=-1 name=n age="
 	if len(got) < 12 || got[:1] != "=" || !contains(got, "txt:"+line) ||

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"github.com/shoalcache/shoal/command"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -14,8 +15,8 @@ import (
 )
 
 func init() {
-	register(&command{name: "info", arity: -1, kind: kindLocal, flags: flagLoading | flagStale,
-		acl: []string{"slow", "dangerous"}, run: infoCommand})
+	command.Register(&command.Command{Name: "info", Arity: -1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale,
+		ACL: []string{"slow", "dangerous"}, Run: infoCommand})
 }
 
 // startupHeap is the Go heap in use when the package initialised: the part
@@ -63,24 +64,24 @@ var infoSections = []infoSection{
 // infoCommand: INFO [section [section ...]]. "default" (or no argument)
 // selects the default sections, "all" and "everything" all of them; unknown
 // sections are ignored. The reply is a verbatim string in RESP3.
-func infoCommand(x *Ctx, args [][]byte) {
+func infoCommand(x *command.Ctx, args [][]byte) {
 	want := make([]bool, len(infoSections))
 	if len(args) == 1 {
 		args = append(args[:1:1], []byte("default"))
 	}
 	for _, a := range args[1:] {
 		switch {
-		case eqFold(a, "all"), eqFold(a, "everything"):
+		case command.EqFold(a, "all"), command.EqFold(a, "everything"):
 			for i := range want {
 				want[i] = true
 			}
-		case eqFold(a, "default"):
+		case command.EqFold(a, "default"):
 			for i, sec := range infoSections {
 				want[i] = want[i] || sec.dflt
 			}
 		default:
 			for i, sec := range infoSections {
-				if eqFold(a, sec.name) {
+				if command.EqFold(a, sec.name) {
 					want[i] = true
 				}
 			}
@@ -97,9 +98,9 @@ func infoCommand(x *Ctx, args [][]byte) {
 		b = append(b, "# "...)
 		b = append(b, sec.title...)
 		b = append(b, "\r\n"...)
-		b = sec.gen(x.srv, b)
+		b = sec.gen(srvOf(x), b)
 	}
-	x.verbatim(b)
+	x.Verbatim(b)
 }
 
 func infoLine(b []byte, k, v string) []byte {

@@ -53,7 +53,7 @@ func TestInfoSections(t *testing.T) {
 			t.Errorf("INFO lacks %s", f)
 		}
 	}
-	x.c.proto = resp.RESP3
+	connOf(x).proto = resp.RESP3
 	if got := runLocal(t, x, "INFO", "keyspace"); got != "=16\r\ntxt:# Keyspace\r\n\r\n" {
 		t.Errorf("RESP3 INFO keyspace = %q", got)
 	}

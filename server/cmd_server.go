@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/shoalcache/shoal/command"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -98,55 +99,55 @@ func randomHex() string {
 
 func init() {
 	admin := []string{"admin", "slow", "dangerous"}
-	register(
-		&command{name: "time", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: []string{"fast"}, run: timeCommand},
-		&command{name: "save", arity: 1, kind: kindLocal, flags: flagAdmin | flagNoScript | flagNoMulti,
-			acl: admin, run: saveCommand},
-		&command{name: "bgsave", arity: -1, kind: kindLocal, flags: flagAdmin | flagNoScript,
-			acl: admin, run: bgsaveCommand},
-		&command{name: "lastsave", arity: 1, kind: kindLocal, flags: flagLoading | flagStale | flagFast,
-			acl: []string{"admin", "fast", "dangerous"}, run: lastsaveCommand},
+	command.Register(
+		&command.Command{Name: "time", Arity: 1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: []string{"fast"}, Run: timeCommand},
+		&command.Command{Name: "save", Arity: 1, Kind: command.KindLocal, Flags: command.FlagAdmin | command.FlagNoScript | command.FlagNoMulti,
+			ACL: admin, Run: saveCommand},
+		&command.Command{Name: "bgsave", Arity: -1, Kind: command.KindLocal, Flags: command.FlagAdmin | command.FlagNoScript,
+			ACL: admin, Run: bgsaveCommand},
+		&command.Command{Name: "lastsave", Arity: 1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
+			ACL: []string{"admin", "fast", "dangerous"}, Run: lastsaveCommand},
 	)
 }
 
 // timeCommand: TIME. Replies the local clock as seconds and microseconds.
-func timeCommand(x *Ctx, args [][]byte) {
+func timeCommand(x *command.Ctx, args [][]byte) {
 	now := time.Now()
 	var tmp [24]byte
-	x.array(2)
-	x.bulk(strconv.AppendInt(tmp[:0], now.Unix(), 10))
-	x.bulk(strconv.AppendInt(tmp[:0], int64(now.Nanosecond()/1000), 10))
+	x.Array(2)
+	x.Bulk(strconv.AppendInt(tmp[:0], now.Unix(), 10))
+	x.Bulk(strconv.AppendInt(tmp[:0], int64(now.Nanosecond()/1000), 10))
 }
 
 // saveCommand: SAVE. Snapshots the node's groups and waits for them.
-func saveCommand(x *Ctx, args [][]byte) {
-	e := x.srv.extra()
+func saveCommand(x *command.Ctx, args [][]byte) {
+	e := srvOf(x).extra()
 	if e.bgsave.Load() {
-		x.err(errBgsaveInProgress)
+		x.Err(errBgsaveInProgress)
 		return
 	}
-	if err := x.srv.snapshot(e); err != nil {
-		x.srv.log.Warn("SAVE failed", "error", err)
-		x.err(errSaveFailed)
+	if err := srvOf(x).snapshot(e); err != nil {
+		srvOf(x).log.Warn("SAVE failed", "error", err)
+		x.Err(errSaveFailed)
 		return
 	}
-	x.ok()
+	x.OK()
 }
 
 // bgsaveCommand: BGSAVE [SCHEDULE]. Snapshots the node's groups in the
 // background.
-func bgsaveCommand(x *Ctx, args [][]byte) {
+func bgsaveCommand(x *command.Ctx, args [][]byte) {
 	// SCHEDULE only matters when another kind of save runs, which Shoal
 	// does not have.
-	if len(args) > 2 || (len(args) == 2 && !eqFold(args[1], "schedule")) {
-		x.err(errSyntax)
+	if len(args) > 2 || (len(args) == 2 && !command.EqFold(args[1], "schedule")) {
+		x.Err(command.ErrSyntax)
 		return
 	}
-	s := x.srv
+	s := srvOf(x)
 	e := s.extra()
 	if !e.bgsave.CompareAndSwap(false, true) {
-		x.err(errBgsaveInProgress)
+		x.Err(errBgsaveInProgress)
 		return
 	}
 	go func() {
@@ -155,7 +156,7 @@ func bgsaveCommand(x *Ctx, args [][]byte) {
 			s.log.Warn("BGSAVE failed", "error", err)
 		}
 	}()
-	x.simple("Background saving started")
+	x.Simple("Background saving started")
 }
 
 // snapshot snapshots every group hosted here and records the outcome for
@@ -178,7 +179,7 @@ func (s *Server) snapshot(e *serverExtra) error {
 
 // lastsaveCommand: LASTSAVE. The Unix time of the last successful snapshot
 // (the oldest of the node's groups' last snapshots).
-func lastsaveCommand(x *Ctx, args [][]byte) { x.int(x.srv.lastSave()) }
+func lastsaveCommand(x *command.Ctx, args [][]byte) { x.Int(srvOf(x).lastSave()) }
 
 // lastSave is the oldest last-snapshot time of the hosted groups, or the
 // server's start when it hosts none.

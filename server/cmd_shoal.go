@@ -13,6 +13,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/shoalcache/shoal/command"
 	"time"
 )
 
@@ -58,17 +59,17 @@ const (
 
 // errUnknownGroup formats the error for a group id the map does not know.
 func errUnknownGroup(id []byte) string {
-	return sanitize(appendTrunc([]byte("ERR unknown group '"), id, 128)) + "'"
+	return command.Sanitize(command.AppendTrunc([]byte("ERR unknown group '"), id, 128)) + "'"
 }
 
 // errNotVoter formats the error for a target that is not a voter of group.
 func errNotVoter(node []byte, group string) string {
-	return sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " is not a voter of group " + group
+	return command.Sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " is not a voter of group " + group
 }
 
 // errAlreadyLeads formats the error for a target that leads group already.
 func errAlreadyLeads(node []byte, group string) string {
-	return sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " already leads group " + group
+	return command.Sanitize(append([]byte("ERR node "), truncNUL(node)...)) + " already leads group " + group
 }
 
 // errNotLeaderOf formats the error for a group this node does not lead;
@@ -81,14 +82,14 @@ func errNotLeaderOf(group, leader string) string {
 }
 
 func init() {
-	sub := func(name string, arity int, flags flag, acl []string, run func(*Ctx, [][]byte)) *command {
-		return &command{name: "shoal|" + name, arity: arity, kind: kindLocal, flags: flags, acl: acl, run: run}
+	sub := func(name string, arity int, flags command.Flag, acl []string, run func(*command.Ctx, [][]byte)) *command.Command {
+		return &command.Command{Name: "shoal|" + name, Arity: arity, Kind: command.KindLocal, Flags: flags, ACL: acl, Run: run}
 	}
-	register(&command{name: "shoal", arity: -2, kind: kindLocal, acl: []string{"slow"},
-		subs: []*command{
-			sub("groups", 2, flagStale, []string{"slow"}, shoalGroupsCommand),
-			sub("help", 2, flagLoading|flagStale, []string{"slow"}, shoalHelpCommand),
-			sub("leader-transfer", -3, flagAdmin|flagNoScript, []string{"admin", "slow", "dangerous"},
+	command.Register(&command.Command{Name: "shoal", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
+		Subs: []*command.Command{
+			sub("groups", 2, command.FlagStale, []string{"slow"}, shoalGroupsCommand),
+			sub("help", 2, command.FlagLoading|command.FlagStale, []string{"slow"}, shoalHelpCommand),
+			sub("leader-transfer", -3, command.FlagAdmin|command.FlagNoScript, []string{"admin", "slow", "dangerous"},
 				shoalLeaderTransferCommand),
 		}})
 }
@@ -98,34 +99,34 @@ func init() {
 // group's current leader as this node sees it (nil when unknown); members
 // are the node ids of its voters, the preferred leader first; slots are
 // its slot ranges as CLUSTER SHARDS gives them: [start, end, ...].
-func shoalGroupsCommand(x *Ctx, args [][]byte) {
-	t := x.clusterTopology()
+func shoalGroupsCommand(x *command.Ctx, args [][]byte) {
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
 	m := t.Map
-	x.array(len(m.Groups))
+	x.Array(len(m.Groups))
 	for gi, g := range m.Groups {
-		x.mapHeader(4)
-		x.bulkString("id")
-		x.bulkString(g.ID)
-		x.bulkString("leader")
+		x.MapHeader(4)
+		x.BulkString("id")
+		x.BulkString(g.ID)
+		x.BulkString("leader")
 		if l := t.leaderOf(gi); l != "" {
-			x.bulkString(l)
+			x.BulkString(l)
 		} else {
-			x.null()
+			x.Null()
 		}
-		x.bulkString("members")
-		x.array(len(g.Members))
+		x.BulkString("members")
+		x.Array(len(g.Members))
 		for _, id := range g.Members {
-			x.bulkString(id)
+			x.BulkString(id)
 		}
 		ranges := m.Ranges(gi)
-		x.bulkString("slots")
-		x.array(2 * len(ranges))
+		x.BulkString("slots")
+		x.Array(2 * len(ranges))
 		for _, r := range ranges {
-			x.int(int64(r.Start))
-			x.int(int64(r.End))
+			x.Int(int64(r.Start))
+			x.Int(int64(r.End))
 		}
 	}
 }
@@ -141,18 +142,18 @@ func shoalGroupsCommand(x *Ctx, args [][]byte) {
 // (the group's first member) about a second after another node took over,
 // when the preferred node is healthy: a transfer away from the preferred
 // leader is undone a few seconds later.
-func shoalLeaderTransferCommand(x *Ctx, args [][]byte) {
+func shoalLeaderTransferCommand(x *command.Ctx, args [][]byte) {
 	if len(args) > 4 {
-		x.err(errWrongArgs("shoal|leader-transfer"))
+		x.Err(command.ErrWrongArgs("shoal|leader-transfer"))
 		return
 	}
-	t := x.clusterTopology()
+	t := clusterTopology(x)
 	if t == nil {
 		return
 	}
-	lt, ok := x.srv.router.(LeaderTransferer)
+	lt, ok := srvOf(x).router.(LeaderTransferer)
 	if !ok {
-		x.err(errTransferUnsupported)
+		x.Err(errTransferUnsupported)
 		return
 	}
 	var target []byte
@@ -164,22 +165,22 @@ func shoalLeaderTransferCommand(x *Ctx, args [][]byte) {
 	err := lt.TransferLeadership(ctx, string(args[2]), string(target))
 	// The group's name as error texts show it (an existing group's id is
 	// plain; this keeps any other from breaking the protocol).
-	group := sanitize(append([]byte(nil), args[2]...))
+	group := command.Sanitize(append([]byte(nil), args[2]...))
 	switch {
 	case err == nil:
-		x.ok()
+		x.OK()
 	case errors.Is(err, ErrUnknownGroup):
-		x.err(errUnknownGroup(args[2]))
+		x.Err(errUnknownGroup(args[2]))
 	case errors.Is(err, ErrUnknownNode):
-		x.err(errUnknownNode(target))
+		x.Err(errUnknownNode(target))
 	case errors.Is(err, ErrNotGroupVoter):
-		x.err(errNotVoter(target, group))
+		x.Err(errNotVoter(target, group))
 	case errors.Is(err, ErrAlreadyLeader):
-		x.err(errAlreadyLeads(target, group))
+		x.Err(errAlreadyLeads(target, group))
 	case errors.Is(err, ErrNotGroupLeader):
-		x.err(errNotLeaderOf(group, groupLeaderAddr(x.srv.router.Topology(), string(args[2]))))
+		x.Err(errNotLeaderOf(group, groupLeaderAddr(srvOf(x).router.Topology(), string(args[2]))))
 	default:
-		x.err(errTransferFailed + sanitize([]byte(err.Error())))
+		x.Err(errTransferFailed + command.Sanitize([]byte(err.Error())))
 	}
 }
 
@@ -203,7 +204,7 @@ func groupLeaderAddr(t *Topology, id string) string {
 }
 
 // shoalHelpCommand: SHOAL HELP.
-func shoalHelpCommand(x *Ctx, args [][]byte) { x.help(shoalHelp) }
+func shoalHelpCommand(x *command.Ctx, args [][]byte) { x.Help(shoalHelp) }
 
 var shoalHelp = []string{
 	"SHOAL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

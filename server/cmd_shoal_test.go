@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shoalcache/shoal/command"
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/resp"
@@ -101,8 +102,8 @@ func TestShoalLeaderTransfer(t *testing.T) {
 			t.Errorf("%q: calls %q, want %q", tc.args, r.calls, want)
 		}
 	}
-	if c := commands.lookup([]byte("shoal")); c.sub([]byte("foo")) != nil || c.run != nil ||
-		unknownSubcommand(c.name, []byte("FOO")) != "ERR unknown subcommand 'FOO'. Try SHOAL HELP." {
+	if c := command.Lookup([]byte("shoal")); c.Sub([]byte("foo")) != nil || c.Run != nil ||
+		command.UnknownSubcommand(c.Name, []byte("FOO")) != "ERR unknown subcommand 'FOO'. Try SHOAL HELP." {
 		t.Error("SHOAL FOO is not an unknown subcommand")
 	}
 }

@@ -1,9 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/shoalcache/shoal/command"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -66,7 +66,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		laddr:   nc.LocalAddr().String(),
 		created: time.Now(),
 		proto:   resp.RESP2,
-		rng:     newRand(),
+		rng:     command.NewRand(),
 	}
 	c.authed = s.currentPassword() == ""
 	return c
@@ -125,7 +125,7 @@ func (c *client) runBatch(cmds [][][]byte) {
 	s := c.srv
 	c.out = c.out[:0]
 	c.now = time.Now().UnixMilli()
-	var last *command
+	var last *command.Command
 	for _, args := range cmds {
 		if c.closing {
 			break
@@ -146,7 +146,7 @@ func (c *client) runBatch(cmds [][][]byte) {
 	if last != nil {
 		now := time.Now().UnixMilli()
 		c.mu.Lock()
-		c.lastCmd, c.lastTime = last.name, now
+		c.lastCmd, c.lastTime = last.Name, now
 		c.mu.Unlock()
 	}
 }
@@ -163,62 +163,63 @@ func argsSize(args [][]byte) int {
 
 // exec runs or queues one command and returns its table entry (nil when it
 // was rejected before lookup succeeded).
-func (c *client) exec(args [][]byte) *command {
+func (c *client) exec(args [][]byte) *command.Command {
 	s := c.srv
 	if len(args) == 0 {
 		return nil
 	}
-	cmd := commands.lookup(args[0])
+	cmd := command.Lookup(args[0])
 	if cmd == nil {
 		c.runlock()
 		c.flushWrites()
-		c.out = resp.AppendError(c.out, unknownCommand(args))
+		c.out = resp.AppendError(c.out, command.UnknownCommand(args))
 		s.stats.errorReplies.Add(1)
 		return nil
 	}
-	if len(cmd.subs) > 0 && len(args) >= 2 {
-		if sub := cmd.sub(args[1]); sub != nil {
+	if len(cmd.Subs) > 0 && len(args) >= 2 {
+		if sub := cmd.Sub(args[1]); sub != nil {
 			cmd = sub
-		} else if cmd.run == nil {
+		} else if cmd.Run == nil {
 			c.runlock()
 			c.flushWrites()
-			c.out = resp.AppendError(c.out, unknownSubcommand(cmd.name, args[1]))
+			c.out = resp.AppendError(c.out, command.UnknownSubcommand(cmd.Name, args[1]))
 			return nil
 		}
 	}
-	if !cmd.arityOK(len(args)) {
+	if !cmd.ArityOK(len(args)) {
 		c.runlock()
 		c.flushWrites()
-		c.out = resp.AppendError(c.out, errWrongArgs(cmd.name))
+		c.out = resp.AppendError(c.out, command.ErrWrongArgs(cmd.Name))
 		s.stats.errorReplies.Add(1)
 		return cmd
 	}
-	if !c.authed && cmd.flags&flagNoAuth == 0 {
+	if !c.authed && cmd.Flags&command.FlagNoAuth == 0 {
 		c.runlock()
 		c.flushWrites()
-		c.out = resp.AppendError(c.out, errNoAuth)
+		c.out = resp.AppendError(c.out, command.ErrNoAuth)
 		s.stats.errorReplies.Add(1)
 		return cmd
 	}
 	switch {
-	case cmd.kind == kindLocal:
+	case cmd.Kind == command.KindLocal:
 		c.runlock()
 		c.flushWrites()
-		x := Ctx{St: s.primaryStore(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
-		cmd.run(&x, args)
+		x := command.Ctx{St: s.primaryStore(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+		cmd.Run(&x, args)
 		c.out = x.Out
-	case cmd.firstKey == 0:
+		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+	case cmd.FirstKey == 0:
 		c.keyless(cmd, args)
 	default:
 		g, leader := c.route(cmd, args)
 		if g == nil {
 			return cmd
 		}
-		if cmd.kind == kindWrite {
+		if cmd.Kind == command.KindWrite {
 			c.runlock()
-			if cmd.flags&flagDenyOOM != 0 && !s.makeRoom(g) {
+			if cmd.Flags&command.FlagDenyOOM != 0 && !s.makeRoom(g) {
 				c.flushWrites()
-				c.out = resp.AppendError(c.out, errOOM)
+				c.out = resp.AppendError(c.out, command.ErrOOM)
 				s.stats.rejected.Add(1)
 				return cmd
 			}
@@ -246,9 +247,10 @@ func (c *client) exec(args [][]byte) *command {
 			st.RLock()
 			c.rlocked = st
 		}
-		x := Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
-		cmd.run(&x, args)
+		x := command.Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+		cmd.Run(&x, args)
 		c.out = x.Out
+		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
 	}
 	return cmd
 }
@@ -256,15 +258,15 @@ func (c *client) exec(args [][]byte) *command {
 // route finds the local group that serves a keyed command, or appends the
 // redirect or error reply and returns nil. The checks run in Redis
 // Cluster's order: cross-slot, unowned slot, cluster down, redirect.
-func (c *client) route(cmd *command, args [][]byte) (*raftfsm.Group, bool) {
+func (c *client) route(cmd *command.Command, args [][]byte) (*raftfsm.Group, bool) {
 	s := c.srv
-	c.keybuf = cmd.keys(args, c.keybuf[:0])
+	c.keybuf = cmd.Keys(args, c.keybuf[:0])
 	slot := shard.Slot(c.keybuf[0])
 	cluster := s.router.ClusterEnabled()
 	if cluster {
 		for _, k := range c.keybuf[1:] {
 			if shard.Slot(k) != slot {
-				c.replyErr(errCrossSlot)
+				c.replyErr(command.ErrCrossSlot)
 				return nil, false
 			}
 		}
@@ -272,15 +274,15 @@ func (c *client) route(cmd *command, args [][]byte) (*raftfsm.Group, bool) {
 	g, leader, redirect, owned := s.router.Route(slot)
 	switch {
 	case !owned:
-		c.replyErr(errSlotNotServed)
+		c.replyErr(command.ErrSlotNotServed)
 		return nil, false
 	case g != nil && leader:
-		if cmd.kind == kindRead && !g.Ready() {
-			c.replyErr(errClusterDown)
+		if cmd.Kind == command.KindRead && !g.Ready() {
+			c.replyErr(command.ErrClusterDown)
 			return nil, false
 		}
 		return g, true
-	case g != nil && c.readonly && cmd.kind == kindRead:
+	case g != nil && c.readonly && cmd.Kind == command.KindRead:
 		// READONLY connections may read from a follower (possibly stale).
 		return g, false
 	case redirect != "":
@@ -289,7 +291,7 @@ func (c *client) route(cmd *command, args [][]byte) (*raftfsm.Group, bool) {
 		c.out = appendMoved(c.out, slot, redirect)
 		return nil, false
 	default:
-		c.replyErr(errClusterDown)
+		c.replyErr(command.ErrClusterDown)
 		return nil, false
 	}
 }
@@ -320,14 +322,14 @@ func appendMoved(b []byte, slot int, addr string) []byte {
 
 // keyless runs a command without keys that acts on the key space (DBSIZE,
 // KEYS, SCAN, RANDOMKEY, FLUSHALL, FLUSHDB): on every group this node leads.
-func (c *client) keyless(cmd *command, args [][]byte) {
+func (c *client) keyless(cmd *command.Command, args [][]byte) {
 	s := c.srv
 	c.runlock()
 	c.flushWrites()
 	groups := s.router.LocalGroups()
-	if cmd.kind == kindWrite {
+	if cmd.Kind == command.KindWrite {
 		if len(groups) == 0 {
-			c.replyErr(errClusterDown)
+			c.replyErr(command.ErrClusterDown)
 			return
 		}
 		// Propose to each group; reply with the first group's reply, or the
@@ -354,15 +356,16 @@ func (c *client) keyless(cmd *command, args [][]byte) {
 		}
 	}
 	if len(stores) != len(groups) && !s.router.ClusterEnabled() {
-		c.replyErr(errClusterDown)
+		c.replyErr(command.ErrClusterDown)
 		return
 	}
-	x := Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, r: c.rng.Float64(), c: c, srv: s}
+	x := command.Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
 	if len(stores) == 1 {
 		x.St = stores[0]
 	}
-	cmd.run(&x, args)
+	cmd.Run(&x, args)
 	c.out = x.Out
+	c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
 }
 
 // runlock releases the store's RLock held across a run of reads.
@@ -480,71 +483,22 @@ func (s *Server) propose(g *raftfsm.Group, cmds [][][]byte) (raftfsm.Replies, er
 func proposeError(err error) string {
 	switch {
 	case errors.Is(err, raftfsm.ErrNotLeader):
-		return errClusterDown
+		return command.ErrClusterDown
 	case errors.Is(err, raftfsm.ErrShutdown):
-		return errShutdown
+		return command.ErrShutdown
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errClusterDown
+		return command.ErrClusterDown
 	default:
-		return errIndeterminate
+		return command.ErrIndeterminate
 	}
 }
 
-// unknownCommand formats Redis's unknown-command error.
-func unknownCommand(args [][]byte) string {
-	b := make([]byte, 0, 128)
-	b = append(b, "ERR unknown command '"...)
-	b = appendTrunc(b, args[0], 128)
-	b = append(b, "', with args beginning with: "...)
-	n := 0
-	for _, a := range args[1:] {
-		if n >= 128 {
-			break
-		}
-		start := len(b)
-		b = append(b, '\'')
-		b = appendTrunc(b, a, 128-n)
-		b = append(b, "' "...)
-		n += len(b) - start
-	}
-	return sanitize(b)
+// connOf returns the connection a front-end command runs on (nil inside the
+// FSM, where front-end commands never run).
+func connOf(x *command.Ctx) *client {
+	c, _ := x.Conn.(*client)
+	return c
 }
 
-// unknownSubcommand formats Redis's unknown-subcommand error.
-func unknownSubcommand(cmd string, sub []byte) string {
-	b := make([]byte, 0, 64)
-	b = append(b, "ERR unknown subcommand '"...)
-	b = appendTrunc(b, sub, 128)
-	b = append(b, "'. Try "...)
-	for i := 0; i < len(cmd); i++ {
-		ch := cmd[i]
-		if 'a' <= ch && ch <= 'z' {
-			ch -= 'a' - 'A'
-		}
-		b = append(b, ch)
-	}
-	b = append(b, " HELP."...)
-	return sanitize(b)
-}
-
-// appendTrunc appends at most n bytes of s, stopping at a NUL byte as
-// Redis's C formatting does.
-func appendTrunc(b, s []byte, n int) []byte {
-	if i := bytes.IndexByte(s, 0); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > n {
-		s = s[:n]
-	}
-	return append(b, s...)
-}
-
-// sanitize replaces CR and LF, which would break the protocol, with spaces.
-func sanitize(b []byte) string {
-	for i, ch := range b {
-		if ch == '\r' || ch == '\n' {
-			b[i] = ' '
-		}
-	}
-	return string(b)
-}
+// srvOf returns the server of the connection a front-end command runs on.
+func srvOf(x *command.Ctx) *Server { return connOf(x).srv }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"github.com/shoalcache/shoal/command"
 	"time"
 
 	"github.com/shoalcache/shoal/raftfsm"
@@ -102,7 +103,7 @@ func (s *Server) makeRoom(g *raftfsm.Group) bool {
 	// One connection evicts at a time; the others then see the freed room.
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
-	rng := newRand()
+	rng := command.NewRand()
 	st := g.Store()
 	for round := 0; round < 8; round++ {
 		used = s.storeBytes()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"github.com/shoalcache/shoal/command"
 	"io"
 	"math"
 )
@@ -354,7 +355,7 @@ func (r *reader) bulkCount() (bool, error) {
 		return false, &protoError{"expected '$', got '" + string([]byte{c}) + "'"}
 	}
 	n, ok := string2ll(r.buf[r.pos+1 : nl])
-	if !ok || n < 0 || n > protoMaxBulkLen {
+	if !ok || n < 0 || n > command.ProtoMaxBulkLen {
 		return false, &protoError{"invalid bulk length"}
 	}
 	if n > unauthMaxBulkLen && !r.authed {

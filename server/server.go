@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -102,24 +101,6 @@ func New(cfg Config, router Router) (*Server, error) {
 	return s, nil
 }
 
-// Executor returns the raftfsm.Executor that applies Shoal's write commands.
-func Executor() raftfsm.Executor { return executor{} }
-
-type executor struct{}
-
-// Exec implements raftfsm.Executor: it runs a write command inside the FSM.
-func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
-	cmd := commands.lookup(args[0])
-	if cmd == nil || cmd.kind != kindWrite || !cmd.arityOK(len(args)) {
-		// The front end never proposes these; a replica reaching here
-		// replies the same error as every other replica.
-		return append(out, "-ERR unknown command\r\n"...)
-	}
-	x := Ctx{St: st, Now: now, Proto: 3, Out: out, r: 0.5}
-	cmd.run(&x, args)
-	return x.Out
-}
-
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
@@ -190,8 +171,3 @@ func (s *Server) primaryStore() *shard.Store {
 
 // policyNow returns the current eviction policy.
 func (s *Server) policyNow() shard.Policy { return shard.Policy(s.policy.Load()) }
-
-// rng returns a per-goroutine-safe random source for leader-side choices.
-func newRand() *rand.Rand {
-	return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-}

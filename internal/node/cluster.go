@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
@@ -316,7 +317,7 @@ func (cs *clusterState) startGroup(m *placement.Map, grp *placement.Group) (*raf
 		cfg.DataDir = filepath.Join(cs.n.cfg.DataDir, "groups", grp.ID)
 	}
 	cfg.Logger = cs.n.log
-	g, err := raftfsm.NewGroup(cfg, shard.New(), server.Executor())
+	g, err := raftfsm.NewGroup(cfg, shard.New(), command.Executor())
 	if err == nil {
 		g.SetFormed(false) // until its configuration holds every member
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
@@ -164,7 +165,7 @@ func (n *Node) startStandalone(ctx context.Context) (*raftfsm.Group, error) {
 		gcfg.DataDir = filepath.Join(n.cfg.DataDir, "groups", gcfg.GroupID)
 	}
 	gcfg.Logger = n.log
-	g, err := raftfsm.NewGroup(gcfg, shard.New(), server.Executor())
+	g, err := raftfsm.NewGroup(gcfg, shard.New(), command.Executor())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"math"
@@ -23,19 +23,19 @@ func keysExec(t *testing.T, st *shard.Store, now int64, args ...string) string {
 	for i, a := range args {
 		bargs[i] = []byte(a)
 	}
-	cmd := commands.lookup(bargs[0])
+	cmd := Lookup(bargs[0])
 	if cmd == nil {
 		t.Fatalf("unknown command %q", args[0])
 	}
-	if !cmd.arityOK(len(bargs)) {
-		return string(resp.AppendError(nil, errWrongArgs(cmd.name)))
+	if !cmd.ArityOK(len(bargs)) {
+		return string(resp.AppendError(nil, ErrWrongArgs(cmd.Name)))
 	}
-	x := Ctx{St: st, Now: now, Proto: resp.RESP3, r: 0.5}
-	if cmd.kind != kindWrite {
+	x := Ctx{St: st, Now: now, Proto: resp.RESP3, LFURand: 0.5}
+	if cmd.Kind != KindWrite {
 		x.Proto = resp.RESP2
-		x.c = &client{rng: newRand()}
+		x.Conn, x.Rng = struct{}{}, NewRand()
 	}
-	cmd.run(&x, bargs)
+	cmd.Run(&x, bargs)
 	return string(x.Out)
 }
 
@@ -367,14 +367,14 @@ func TestScanOptions(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"abc"}, errInvalidCursor},
-		{[]string{" 0"}, errInvalidCursor},
-		{[]string{"18446744073709551616"}, errInvalidCursor},
-		{[]string{"0", "COUNT", "0"}, errSyntax},
-		{[]string{"0", "COUNT", "abc"}, errNotInteger},
-		{[]string{"0", "COUNT"}, errSyntax},
-		{[]string{"0", "FOO", "bar"}, errSyntax},
-		{[]string{"0", "MATCH", "k*", "TYPE"}, errSyntax},
+		{[]string{"abc"}, ErrInvalidCursor},
+		{[]string{" 0"}, ErrInvalidCursor},
+		{[]string{"18446744073709551616"}, ErrInvalidCursor},
+		{[]string{"0", "COUNT", "0"}, ErrSyntax},
+		{[]string{"0", "COUNT", "abc"}, ErrNotInteger},
+		{[]string{"0", "COUNT"}, ErrSyntax},
+		{[]string{"0", "FOO", "bar"}, ErrSyntax},
+		{[]string{"0", "MATCH", "k*", "TYPE"}, ErrSyntax},
 	}
 	for _, tt := range errs {
 		got := keysExec(t, st, keysClock, append([]string{"SCAN"}, tt.args...)...)

@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"math"
@@ -39,7 +39,7 @@ func TestParseInt(t *testing.T) {
 		{"--1", 0, false},
 	}
 	for _, c := range cases {
-		got, ok := parseInt([]byte(c.in))
+		got, ok := ParseInt([]byte(c.in))
 		if ok != c.ok || got != c.want {
 			t.Errorf("parseInt(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
 		}

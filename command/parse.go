@@ -1,10 +1,10 @@
-package server
+package command
 
 import "math"
 
-// parseInt parses a signed 64-bit decimal integer exactly as Redis's
+// ParseInt parses a signed 64-bit decimal integer exactly as Redis's
 // string2ll: no spaces, no '+', no leading zeros, no "-0", at most 20 bytes.
-func parseInt(b []byte) (int64, bool) {
+func ParseInt(b []byte) (int64, bool) {
 	n := len(b)
 	if n == 0 || n > 20 {
 		return 0, false
@@ -47,8 +47,8 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
-// eqFold reports whether b equals the lower-case ASCII word w, ignoring case.
-func eqFold(b []byte, w string) bool {
+// EqFold reports whether b equals the lower-case ASCII word w, ignoring case.
+func EqFold(b []byte, w string) bool {
 	if len(b) != len(w) {
 		return false
 	}

@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"math/big"
@@ -50,8 +50,8 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 	}
 	var v *big.Float
 	switch {
-	case len(s) >= 3 && eqFold(s[:3], "inf"):
-		if len(s) != 3 && !eqFold(s, "infinity") {
+	case len(s) >= 3 && EqFold(s[:3], "inf"):
+		if len(s) != 3 && !EqFold(s, "infinity") {
 			return nil, false
 		}
 		v = newLD().SetInf(false)

@@ -1,4 +1,4 @@
-package server
+package command
 
 // globMaxNesting bounds how many '*' wildcards may recurse into each other,
 // as Redis does to protect against abusive patterns: a pattern with more

@@ -1,4 +1,4 @@
-package server
+package command
 
 //go:generate go run ../internal/gen/commandmeta -out command_meta_gen.go
 
@@ -32,13 +32,13 @@ type cmdMeta struct {
 }
 
 func init() {
-	sub := func(name string, arity int, run func(*Ctx, [][]byte)) *command {
-		return &command{name: "command|" + name, arity: arity, kind: kindLocal,
-			flags: flagLoading | flagStale, acl: []string{"slow", "connection"}, run: run}
+	sub := func(name string, arity int, run func(*Ctx, [][]byte)) *Command {
+		return &Command{Name: "command|" + name, Arity: arity, Kind: KindLocal,
+			Flags: FlagLoading | FlagStale, ACL: []string{"slow", "connection"}, Run: run}
 	}
-	register(&command{name: "command", arity: -1, kind: kindLocal, flags: flagLoading | flagStale,
-		acl: []string{"slow", "connection"}, run: commandCommand,
-		subs: []*command{
+	Register(&Command{Name: "command", Arity: -1, Kind: KindLocal, Flags: FlagLoading | FlagStale,
+		ACL: []string{"slow", "connection"}, Run: commandCommand,
+		Subs: []*Command{
 			sub("count", 2, commandCountCommand),
 			sub("docs", -2, commandDocsCommand),
 			sub("getkeys", -4, commandGetKeysCommand),
@@ -48,30 +48,30 @@ func init() {
 		}})
 }
 
-// sortedCommands returns the top-level commands of the table, by name. The
+// All returns the top-level commands of the table, by name. The
 // table is read at call time: other families register their commands in
 // their own init functions.
-func sortedCommands() []*command {
-	cmds := make([]*command, 0, len(commands.m))
+func All() []*Command {
+	cmds := make([]*Command, 0, len(commands.m))
 	for _, c := range commands.m {
 		cmds = append(cmds, c)
 	}
-	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	return cmds
 }
 
 // lookupFullName finds a command by its full name ("get", "config|get"),
 // case-insensitively, as Redis's lookupCommandBySds.
-func lookupFullName(name []byte) *command {
+func lookupFullName(name []byte) *Command {
 	parent, sub, found := strings.Cut(string(name), "|")
-	c := commands.lookup([]byte(parent))
+	c := Lookup([]byte(parent))
 	if !found || c == nil {
 		return c
 	}
-	if len(c.subs) == 0 || strings.Contains(sub, "|") {
+	if len(c.Subs) == 0 || strings.Contains(sub, "|") {
 		return nil
 	}
-	return c.sub([]byte(sub))
+	return c.Sub([]byte(sub))
 }
 
 // replyRESP3 appends a reply built in RESP3 to x.Out, downgraded for RESP2
@@ -87,10 +87,10 @@ func (x *Ctx) replyRESP3(b []byte) {
 // commandCommand: COMMAND (every command's COMMAND INFO entry).
 func commandCommand(x *Ctx, args [][]byte) {
 	if len(args) > 1 {
-		x.err(unknownSubcommand("command", args[1]))
+		x.Err(UnknownSubcommand("command", args[1]))
 		return
 	}
-	cmds := sortedCommands()
+	cmds := All()
 	b := resp.AppendArray(nil, len(cmds))
 	for _, c := range cmds {
 		b = appendCommandInfo(b, c)
@@ -100,7 +100,7 @@ func commandCommand(x *Ctx, args [][]byte) {
 
 // commandCountCommand: COMMAND COUNT.
 func commandCountCommand(x *Ctx, args [][]byte) {
-	x.int(int64(len(commands.m)))
+	x.Int(int64(len(commands.m)))
 }
 
 // commandInfoCommand: COMMAND INFO [command-name ...].
@@ -122,9 +122,9 @@ func commandInfoCommand(x *Ctx, args [][]byte) {
 
 // commandDocsCommand: COMMAND DOCS [command-name ...].
 func commandDocsCommand(x *Ctx, args [][]byte) {
-	var cmds []*command
+	var cmds []*Command
 	if len(args) == 2 {
-		cmds = sortedCommands()
+		cmds = All()
 	} else {
 		for _, name := range args[2:] {
 			if c := lookupFullName(name); c != nil {
@@ -134,7 +134,7 @@ func commandDocsCommand(x *Ctx, args [][]byte) {
 	}
 	b := resp.AppendMap(nil, resp.RESP3, len(cmds))
 	for _, c := range cmds {
-		b = resp.AppendBulkString(b, c.name)
+		b = resp.AppendBulkString(b, c.Name)
 		b = appendCommandDocs(b, c)
 	}
 	x.replyRESP3(b)
@@ -142,78 +142,78 @@ func commandDocsCommand(x *Ctx, args [][]byte) {
 
 // commandListCommand: COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern].
 func commandListCommand(x *Ctx, args [][]byte) {
-	var match func(c *command) bool
+	var match func(c *Command) bool
 	switch {
 	case len(args) == 2:
-		match = func(*command) bool { return true }
-	case len(args) == 5 && eqFold(args[2], "filterby"):
+		match = func(*Command) bool { return true }
+	case len(args) == 5 && EqFold(args[2], "filterby"):
 		arg := string(args[4])
 		switch {
-		case eqFold(args[3], "module"):
-			match = func(*command) bool { return false }
-		case eqFold(args[3], "aclcat"):
-			match = func(c *command) bool {
-				for _, a := range c.acl {
+		case EqFold(args[3], "module"):
+			match = func(*Command) bool { return false }
+		case EqFold(args[3], "aclcat"):
+			match = func(c *Command) bool {
+				for _, a := range c.ACL {
 					if strings.EqualFold(a, arg) {
 						return true
 					}
 				}
 				return false
 			}
-		case eqFold(args[3], "pattern"):
-			match = func(c *command) bool { return globMatchFold(arg, c.name) }
+		case EqFold(args[3], "pattern"):
+			match = func(c *Command) bool { return GlobMatchFold(arg, c.Name) }
 		}
 	}
 	if match == nil {
-		x.err(errSyntax)
+		x.Err(ErrSyntax)
 		return
 	}
 	var names []string
-	for _, c := range sortedCommands() {
+	for _, c := range All() {
 		if match(c) {
-			names = append(names, c.name)
+			names = append(names, c.Name)
 		}
-		for _, s := range c.subs {
+		for _, s := range c.Subs {
 			if match(s) {
-				names = append(names, s.name)
+				names = append(names, s.Name)
 			}
 		}
 	}
-	x.array(len(names))
+	x.Array(len(names))
 	for _, n := range names {
-		x.bulkString(n)
+		x.BulkString(n)
 	}
 }
 
 // commandGetKeysCommand: COMMAND GETKEYS command [arg ...].
 func commandGetKeysCommand(x *Ctx, args [][]byte) {
 	argv := args[2:]
-	c := commands.lookup(argv[0])
-	if c != nil && len(c.subs) > 0 && len(argv) > 1 {
-		c = c.sub(argv[1])
+	c := Lookup(argv[0])
+	if c != nil && len(c.Subs) > 0 && len(argv) > 1 {
+		c = c.Sub(argv[1])
 	}
 	switch {
 	case c == nil:
-		x.err(errGetKeysInvalidCmd)
+		x.Err(errGetKeysInvalidCmd)
 		return
-	case c.firstKey <= 0 && c.flags&flagMovableKeys == 0:
-		x.err(errGetKeysNoKeys)
+	case c.FirstKey <= 0 && c.Flags&FlagMovableKeys == 0:
+		x.Err(errGetKeysNoKeys)
 		return
-	case !c.arityOK(len(argv)):
-		x.err(errGetKeysBadArity)
+	case !c.ArityOK(len(argv)):
+		x.Err(errGetKeysBadArity)
 		return
 	}
 	var keys [][]byte
-	if c.firstKey > 0 {
-		keys = c.keys(argv, nil)
+	if c.FirstKey > 0 {
+		keys = c.Keys(argv, nil)
 	}
 	if len(keys) == 0 {
-		x.err(errGetKeysInvalidArgs)
+		x.Err(errGetKeysInvalidArgs)
 		return
 	}
-	x.array(len(keys))
+	x.Array(len(keys))
 	for _, k := range keys {
-		x.bulk(k)
+		x.Bulk(k)
 	}
 }
 
@@ -240,31 +240,31 @@ var commandHelp = []string{
 }
 
 // commandHelpCommand: COMMAND HELP.
-func commandHelpCommand(x *Ctx, args [][]byte) { x.help(commandHelp) }
+func commandHelpCommand(x *Ctx, args [][]byte) { x.Help(commandHelp) }
 
-// help replies a help text as Redis's addReplyHelp: one status per line.
-func (x *Ctx) help(lines []string) {
-	x.array(len(lines))
+// Help replies a Help text as Redis's addReplyHelp: one status per line.
+func (x *Ctx) Help(lines []string) {
+	x.Array(len(lines))
 	for _, l := range lines {
-		x.simple(l)
+		x.Simple(l)
 	}
 }
 
 // appendCommandInfo appends c's COMMAND INFO entry in RESP3: Redis's
 // metadata when generated, else one synthesized from the table.
-func appendCommandInfo(b []byte, c *command) []byte {
+func appendCommandInfo(b []byte, c *Command) []byte {
 	b = resp.AppendArray(b, 10)
-	if m, ok := commandMeta[c.name]; ok {
+	if m, ok := commandMeta[c.Name]; ok {
 		b = append(b, m.info...)
 	} else {
 		b = appendSynthInfo(b, c)
 	}
 	// As Redis: an empty set without subcommands, else an array.
-	if len(c.subs) == 0 {
+	if len(c.Subs) == 0 {
 		return resp.AppendSet(b, resp.RESP3, 0)
 	}
-	b = resp.AppendArray(b, len(c.subs))
-	for _, s := range c.subs {
+	b = resp.AppendArray(b, len(c.Subs))
+	for _, s := range c.Subs {
 		b = appendCommandInfo(b, s)
 	}
 	return b
@@ -272,35 +272,35 @@ func appendCommandInfo(b []byte, c *command) []byte {
 
 // appendSynthInfo appends elements 1-9 of a COMMAND INFO entry built from
 // the table fields.
-func appendSynthInfo(b []byte, c *command) []byte {
-	b = resp.AppendBulkString(b, c.name)
-	b = resp.AppendInt(b, int64(c.arity))
+func appendSynthInfo(b []byte, c *Command) []byte {
+	b = resp.AppendBulkString(b, c.Name)
+	b = resp.AppendInt(b, int64(c.Arity))
 	n := 0
 	for _, f := range flagNames {
-		if c.flags&f.f != 0 {
+		if c.Flags&f.f != 0 {
 			n++
 		}
 	}
 	b = resp.AppendSet(b, resp.RESP3, n)
 	for _, f := range flagNames {
-		if c.flags&f.f != 0 {
-			b = resp.AppendSimple(b, f.name)
+		if c.Flags&f.f != 0 {
+			b = resp.AppendSimple(b, f.Name)
 		}
 	}
-	b = resp.AppendInt(b, int64(c.firstKey))
-	b = resp.AppendInt(b, int64(c.lastKey))
-	b = resp.AppendInt(b, int64(c.step))
-	b = resp.AppendSet(b, resp.RESP3, len(c.acl))
-	for _, a := range c.acl {
+	b = resp.AppendInt(b, int64(c.FirstKey))
+	b = resp.AppendInt(b, int64(c.LastKey))
+	b = resp.AppendInt(b, int64(c.Step))
+	b = resp.AppendSet(b, resp.RESP3, len(c.ACL))
+	for _, a := range c.ACL {
 		b = resp.AppendSimple(b, "@"+a)
 	}
 	b = resp.AppendSet(b, resp.RESP3, 0) // tips
-	if c.firstKey <= 0 {
+	if c.FirstKey <= 0 {
 		return resp.AppendSet(b, resp.RESP3, 0) // key specs
 	}
-	last := c.lastKey
+	last := c.LastKey
 	if last >= 0 {
-		last -= c.firstKey
+		last -= c.FirstKey
 	}
 	b = resp.AppendSet(b, resp.RESP3, 1)
 	b = resp.AppendMap(b, resp.RESP3, 3)
@@ -313,7 +313,7 @@ func appendSynthInfo(b []byte, c *command) []byte {
 	b = resp.AppendBulkString(b, "spec")
 	b = resp.AppendMap(b, resp.RESP3, 1)
 	b = resp.AppendBulkString(b, "index")
-	b = resp.AppendInt(b, int64(c.firstKey))
+	b = resp.AppendInt(b, int64(c.FirstKey))
 	b = resp.AppendBulkString(b, "find_keys")
 	b = resp.AppendMap(b, resp.RESP3, 2)
 	b = resp.AppendBulkString(b, "type")
@@ -323,28 +323,28 @@ func appendSynthInfo(b []byte, c *command) []byte {
 	b = resp.AppendBulkString(b, "lastkey")
 	b = resp.AppendInt(b, int64(last))
 	b = resp.AppendBulkString(b, "keystep")
-	b = resp.AppendInt(b, int64(c.step))
+	b = resp.AppendInt(b, int64(c.Step))
 	b = resp.AppendBulkString(b, "limit")
 	return resp.AppendInt(b, 0)
 }
 
 // appendCommandDocs appends c's COMMAND DOCS map in RESP3.
-func appendCommandDocs(b []byte, c *command) []byte {
-	m, ok := commandMeta[c.name]
+func appendCommandDocs(b []byte, c *Command) []byte {
+	m, ok := commandMeta[c.Name]
 	if !ok {
 		m = cmdMeta{docs: "$5\r\ngroup\r\n$" + strconv.Itoa(len(synthGroup(c))) + "\r\n" + synthGroup(c) + "\r\n", docFields: 1}
 	}
 	n := m.docFields
-	if len(c.subs) > 0 {
+	if len(c.Subs) > 0 {
 		n++
 	}
 	b = resp.AppendMap(b, resp.RESP3, n)
 	b = append(b, m.docs...)
-	if len(c.subs) > 0 {
+	if len(c.Subs) > 0 {
 		b = resp.AppendBulkString(b, "subcommands")
-		b = resp.AppendMap(b, resp.RESP3, len(c.subs))
-		for _, s := range c.subs {
-			b = resp.AppendBulkString(b, s.name)
+		b = resp.AppendMap(b, resp.RESP3, len(c.Subs))
+		for _, s := range c.Subs {
+			b = resp.AppendBulkString(b, s.Name)
 			b = appendCommandDocs(b, s)
 		}
 	}
@@ -353,8 +353,8 @@ func appendCommandDocs(b []byte, c *command) []byte {
 
 // synthGroup guesses a command's documentation group from its ACL
 // categories.
-func synthGroup(c *command) string {
-	for _, a := range c.acl {
+func synthGroup(c *Command) string {
+	for _, a := range c.ACL {
 		switch a {
 		case "string", "connection", "hash", "list", "set", "pubsub", "transaction", "scripting":
 			return a
@@ -367,8 +367,8 @@ func synthGroup(c *command) string {
 	return "generic"
 }
 
-// globMatchFold matches like Redis's stringmatchlen with nocase set: the same
+// GlobMatchFold matches like Redis's stringmatchlen with nocase set: the same
 // as matching the lower-cased pattern against the lower-cased string.
-func globMatchFold(pattern, s string) bool {
+func GlobMatchFold(pattern, s string) bool {
 	return globMatch([]byte(strings.ToLower(pattern)), strings.ToLower(s))
 }

@@ -1,83 +1,83 @@
-package server
+package command
 
 func init() {
-	register(
-		&command{name: "append", arity: 3, kind: kindWrite, flags: flagWrite | flagDenyOOM | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: appendCommand},
-		&command{name: "strlen", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "fast"}, run: strlenCommand},
-		&command{name: "getrange", arity: 4, kind: kindRead, flags: flagReadOnly,
-			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "slow"}, run: getrangeCommand},
-		&command{name: "substr", arity: 4, kind: kindRead, flags: flagReadOnly,
-			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "slow"}, run: getrangeCommand},
-		&command{name: "setrange", arity: 4, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "slow"}, run: setrangeCommand},
+	Register(
+		&Command{Name: "append", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: appendCommand},
+		&Command{Name: "strlen", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"read", "string", "fast"}, Run: strlenCommand},
+		&Command{Name: "getrange", Arity: 4, Kind: KindRead, Flags: FlagReadOnly,
+			FirstKey: 1, LastKey: 1, ACL: []string{"read", "string", "slow"}, Run: getrangeCommand},
+		&Command{Name: "substr", Arity: 4, Kind: KindRead, Flags: FlagReadOnly,
+			FirstKey: 1, LastKey: 1, ACL: []string{"read", "string", "slow"}, Run: getrangeCommand},
+		&Command{Name: "setrange", Arity: 4, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "slow"}, Run: setrangeCommand},
 	)
 }
 
-// protoMaxBulkLen is Redis's default proto-max-bulk-len (512 MB), the
+// ProtoMaxBulkLen is Redis's default proto-max-bulk-len (512 MB), the
 // largest string APPEND and SETRANGE may build.
-const protoMaxBulkLen = 512 << 20
+const ProtoMaxBulkLen = 512 << 20
 
 // checkStringLength is Redis's checkStringLength: whether a string of size
 // bytes extended by add bytes stays within proto-max-bulk-len.
 func checkStringLength(size, add int64) bool {
 	total := int64(uint64(size) + uint64(add))
-	return total <= protoMaxBulkLen && total >= size && total >= add
+	return total <= ProtoMaxBulkLen && total >= size && total >= add
 }
 
 // appendCommand: APPEND key value. Grows the value in place (amortized) and
 // keeps the key's expiry.
 func appendCommand(x *Ctx, args [][]byte) {
 	key, val := args[1], args[2]
-	e := x.St.LookupWrite(key, x.Now, x.r)
+	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	if e == nil {
 		x.St.Set(key, clone(val), 0, x.Now)
-		x.int(int64(len(val)))
+		x.Int(int64(len(val)))
 		return
 	}
 	if !checkStringLength(int64(len(e.Value)), int64(len(val))) {
-		x.err(errStringTooLong)
+		x.Err(ErrStringTooLong)
 		return
 	}
 	m := x.St.Mutable(key)
 	oldCap := cap(m.Value)
 	m.Value = append(m.Value, val...)
 	x.St.Resize(key, m, oldCap)
-	x.int(int64(len(m.Value)))
+	x.Int(int64(len(m.Value)))
 }
 
 // strlenCommand: STRLEN key.
 func strlenCommand(x *Ctx, args [][]byte) {
-	e := x.St.Get(args[1], x.Now, x.r)
+	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
 	if e == nil {
-		x.int(0)
+		x.Int(0)
 		return
 	}
-	x.int(int64(len(e.Value)))
+	x.Int(int64(len(e.Value)))
 }
 
 // getrangeCommand: GETRANGE key start end, and its old name SUBSTR key
 // start end. Indexes are inclusive; negative ones count from the end.
 func getrangeCommand(x *Ctx, args [][]byte) {
-	start, ok := parseInt(args[2])
+	start, ok := ParseInt(args[2])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
-	end, ok := parseInt(args[3])
+	end, ok := ParseInt(args[3])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
-	e := x.St.Get(args[1], x.Now, x.r)
+	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
 	if e == nil {
-		x.bulk(nil)
+		x.Bulk(nil)
 		return
 	}
-	x.bulk(substr(e.Value, start, end))
+	x.Bulk(substr(e.Value, start, end))
 }
 
 // substr returns the part of s between the inclusive indexes start and end
@@ -113,37 +113,37 @@ func substr(s []byte, start, end int64) []byte {
 // changes nothing (and creates no key).
 func setrangeCommand(x *Ctx, args [][]byte) {
 	key, val := args[1], args[3]
-	offset, ok := parseInt(args[2])
+	offset, ok := ParseInt(args[2])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
 	if offset < 0 {
-		x.err(errOffsetRange)
+		x.Err(ErrOffsetRange)
 		return
 	}
-	e := x.St.LookupWrite(key, x.Now, x.r)
+	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	if e == nil {
 		if len(val) == 0 {
-			x.int(0)
+			x.Int(0)
 			return
 		}
 		if !checkStringLength(offset, int64(len(val))) {
-			x.err(errStringTooLong)
+			x.Err(ErrStringTooLong)
 			return
 		}
 		v := make([]byte, offset+int64(len(val)))
 		copy(v[offset:], val)
 		x.St.Set(key, v, 0, x.Now)
-		x.int(int64(len(v)))
+		x.Int(int64(len(v)))
 		return
 	}
 	if len(val) == 0 {
-		x.int(int64(len(e.Value)))
+		x.Int(int64(len(e.Value)))
 		return
 	}
 	if !checkStringLength(offset, int64(len(val))) {
-		x.err(errStringTooLong)
+		x.Err(ErrStringTooLong)
 		return
 	}
 	m := x.St.Mutable(key)
@@ -153,7 +153,7 @@ func setrangeCommand(x *Ctx, args [][]byte) {
 	}
 	copy(m.Value[offset:], val)
 	x.St.Resize(key, m, oldCap)
-	x.int(int64(len(m.Value)))
+	x.Int(int64(len(m.Value)))
 }
 
 // growZero extends b to length n with zero bytes, reusing its capacity.

@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"math"
@@ -8,9 +8,9 @@ import (
 )
 
 func init() {
-	register(
-		&command{name: "scan", arity: -2, kind: kindRead, flags: flagReadOnly,
-			acl: []string{"keyspace", "read", "slow"}, run: scanCommand},
+	Register(
+		&Command{Name: "scan", Arity: -2, Kind: KindRead, Flags: FlagReadOnly,
+			ACL: []string{"keyspace", "read", "slow"}, Run: scanCommand},
 	)
 }
 
@@ -28,7 +28,7 @@ const scanDefaultCount = 10
 func scanCommand(x *Ctx, args [][]byte) {
 	cursor, ok := parseCursor(args[1])
 	if !ok {
-		x.err(errInvalidCursor)
+		x.Err(ErrInvalidCursor)
 		return
 	}
 	count := int64(scanDefaultCount)
@@ -36,18 +36,18 @@ func scanCommand(x *Ctx, args [][]byte) {
 	usePat, useType := false, false
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
-			x.err(errSyntax)
+			x.Err(ErrSyntax)
 			return
 		}
 		switch {
 		case cEqFold(args[i], "count"):
-			n, ok := parseInt(args[i+1])
+			n, ok := ParseInt(args[i+1])
 			if !ok {
-				x.err(errNotInteger)
+				x.Err(ErrNotInteger)
 				return
 			}
 			if n < 1 {
-				x.err(errSyntax)
+				x.Err(ErrSyntax)
 				return
 			}
 			count = n
@@ -58,7 +58,7 @@ func scanCommand(x *Ctx, args [][]byte) {
 			typ = args[i+1]
 			useType = true
 		default:
-			x.err(errSyntax)
+			x.Err(ErrSyntax)
 			return
 		}
 	}
@@ -95,12 +95,12 @@ func scanCommand(x *Ctx, args [][]byte) {
 	if slot >= shard.NumSlots {
 		slot = 0
 	}
-	x.array(2)
+	x.Array(2)
 	var buf [20]byte
-	x.bulk(strconv.AppendInt(buf[:0], int64(slot), 10))
-	x.array(len(keys))
+	x.Bulk(strconv.AppendInt(buf[:0], int64(slot), 10))
+	x.Array(len(keys))
 	for _, k := range keys {
-		x.bulkString(k)
+		x.BulkString(k)
 	}
 }
 

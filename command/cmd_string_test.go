@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"strings"
@@ -19,24 +19,24 @@ func strExec(t *testing.T, st *shard.Store, now int64, args ...string) string {
 	for i, a := range args {
 		argv[i] = []byte(a)
 	}
-	cmd := commands.lookup(argv[0])
+	cmd := Lookup(argv[0])
 	if cmd == nil {
 		t.Fatalf("unknown command %q", args[0])
 	}
-	if !cmd.arityOK(len(argv)) {
-		return "-" + errWrongArgs(cmd.name) + "\r\n"
+	if !cmd.ArityOK(len(argv)) {
+		return "-" + ErrWrongArgs(cmd.Name) + "\r\n"
 	}
-	switch cmd.kind {
-	case kindWrite:
-		x := Ctx{St: st, Now: now, Proto: 3, r: 0.5}
+	switch cmd.Kind {
+	case KindWrite:
+		x := Ctx{St: st, Now: now, Proto: 3, LFURand: 0.5}
 		st.Lock()
-		cmd.run(&x, argv)
+		cmd.Run(&x, argv)
 		st.Unlock()
 		return string(x.Out)
-	case kindRead:
-		x := Ctx{St: st, Now: now, Proto: 2, r: 0.5}
+	case KindRead:
+		x := Ctx{St: st, Now: now, Proto: 2, LFURand: 0.5, Conn: struct{}{}, Rng: NewRand()}
 		st.RLock()
-		cmd.run(&x, argv)
+		cmd.Run(&x, argv)
 		st.RUnlock()
 		return string(x.Out)
 	}

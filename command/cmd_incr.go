@@ -1,4 +1,4 @@
-package server
+package command
 
 import (
 	"math"
@@ -6,11 +6,11 @@ import (
 )
 
 func init() {
-	incr := func(name string, run func(*Ctx, [][]byte), arity int) *command {
-		return &command{name: name, arity: arity, kind: kindWrite, flags: flagWrite | flagDenyOOM | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: run}
+	incr := func(name string, run func(*Ctx, [][]byte), arity int) *Command {
+		return &Command{Name: name, Arity: arity, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: run}
 	}
-	register(
+	Register(
 		incr("incr", incrCommand, 2),
 		incr("decr", decrCommand, 2),
 		incr("incrby", incrbyCommand, 3),
@@ -30,9 +30,9 @@ func decrCommand(x *Ctx, args [][]byte) { incrDecr(x, args[1], -1) }
 
 // incrbyCommand: INCRBY key increment.
 func incrbyCommand(x *Ctx, args [][]byte) {
-	n, ok := parseInt(args[2])
+	n, ok := ParseInt(args[2])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
 	incrDecr(x, args[1], n)
@@ -40,13 +40,13 @@ func incrbyCommand(x *Ctx, args [][]byte) {
 
 // decrbyCommand: DECRBY key decrement.
 func decrbyCommand(x *Ctx, args [][]byte) {
-	n, ok := parseInt(args[2])
+	n, ok := ParseInt(args[2])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
 	if n == math.MinInt64 {
-		x.err(errDecrOverflow)
+		x.Err(errDecrOverflow)
 		return
 	}
 	incrDecr(x, args[1], -n)
@@ -55,17 +55,17 @@ func decrbyCommand(x *Ctx, args [][]byte) {
 // incrDecr is Redis's incrDecrCommand: adds by to the integer value of key
 // (0 when missing), keeping the key's expiry, and replies the result.
 func incrDecr(x *Ctx, key []byte, by int64) {
-	e := x.St.LookupWrite(key, x.Now, x.r)
+	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	var v int64
 	if e != nil {
 		var ok bool
-		if v, ok = parseInt(e.Value); !ok {
-			x.err(errNotInteger)
+		if v, ok = ParseInt(e.Value); !ok {
+			x.Err(ErrNotInteger)
 			return
 		}
 	}
 	if (by < 0 && v < 0 && by < math.MinInt64-v) || (by > 0 && v > 0 && by > math.MaxInt64-v) {
-		x.err(errOverflow)
+		x.Err(ErrOverflow)
 		return
 	}
 	v += by
@@ -79,7 +79,7 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 		m.Value = strconv.AppendInt(m.Value[:0], v, 10)
 		x.St.Resize(key, m, oldCap)
 	}
-	x.int(v)
+	x.Int(v)
 }
 
 // incrbyfloatCommand: INCRBYFLOAT key increment. Computes in C long double
@@ -88,34 +88,34 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 // in place, keeping the key's expiry and access counters.
 func incrbyfloatCommand(x *Ctx, args [][]byte) {
 	key := args[1]
-	e := x.St.LookupWrite(key, x.Now, x.r)
+	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	value := newLD()
 	if e != nil {
 		var ok bool
 		if value, ok = parseLongDouble(e.Value); !ok {
-			x.err(errNotFloat)
+			x.Err(ErrNotFloat)
 			return
 		}
 	}
 	incr, ok := parseLongDouble(args[2])
 	if !ok {
-		x.err(errNotFloat)
+		x.Err(ErrNotFloat)
 		return
 	}
 	sum, ok := addLongDouble(value, incr)
 	if !ok {
-		x.err(errIncrFloatNaN)
+		x.Err(ErrIncrFloatNaN)
 		return
 	}
 	if e == nil {
 		s := appendLongDouble(nil, sum)
 		x.St.Set(key, s, 0, x.Now)
-		x.bulk(s)
+		x.Bulk(s)
 		return
 	}
 	m := x.St.Mutable(key)
 	oldCap := cap(m.Value)
 	m.Value = appendLongDouble(m.Value[:0], sum)
 	x.St.Resize(key, m, oldCap)
-	x.bulk(m.Value)
+	x.Bulk(m.Value)
 }

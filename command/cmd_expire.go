@@ -1,29 +1,29 @@
-package server
+package command
 
 import "math"
 
 func init() {
 	writeFast := []string{"keyspace", "write", "fast"}
 	readFast := []string{"keyspace", "read", "fast"}
-	register(
-		&command{name: "expire", arity: -3, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: writeFast, run: expireCommand},
-		&command{name: "pexpire", arity: -3, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: writeFast, run: pexpireCommand},
-		&command{name: "expireat", arity: -3, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: writeFast, run: expireatCommand},
-		&command{name: "pexpireat", arity: -3, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: writeFast, run: pexpireatCommand},
-		&command{name: "persist", arity: 2, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: writeFast, run: persistCommand},
-		&command{name: "ttl", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: readFast, run: ttlCommand},
-		&command{name: "pttl", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: readFast, run: pttlCommand},
-		&command{name: "expiretime", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: readFast, run: expiretimeCommand},
-		&command{name: "pexpiretime", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: readFast, run: pexpiretimeCommand},
+	Register(
+		&Command{Name: "expire", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: writeFast, Run: expireCommand},
+		&Command{Name: "pexpire", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: writeFast, Run: pexpireCommand},
+		&Command{Name: "expireat", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: writeFast, Run: expireatCommand},
+		&Command{Name: "pexpireat", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: writeFast, Run: pexpireatCommand},
+		&Command{Name: "persist", Arity: 2, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: writeFast, Run: persistCommand},
+		&Command{Name: "ttl", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: readFast, Run: ttlCommand},
+		&Command{Name: "pttl", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: readFast, Run: pttlCommand},
+		&Command{Name: "expiretime", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: readFast, Run: expiretimeCommand},
+		&Command{Name: "pexpiretime", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: readFast, Run: pexpiretimeCommand},
 	)
 }
 
@@ -82,30 +82,30 @@ func parseExpireFlags(opts [][]byte) (int, string) {
 func expireGeneric(x *Ctx, args [][]byte, name string, basetime int64, seconds bool) {
 	flags, msg := parseExpireFlags(args[3:])
 	if msg != "" {
-		x.err(msg)
+		x.Err(msg)
 		return
 	}
-	when, ok := parseInt(args[2])
+	when, ok := ParseInt(args[2])
 	if !ok {
-		x.err(errNotInteger)
+		x.Err(ErrNotInteger)
 		return
 	}
 	if seconds {
 		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
-			x.err(errInvalidExpire(name))
+			x.Err(ErrInvalidExpire(name))
 			return
 		}
 		when *= 1000
 	}
 	if when > math.MaxInt64-basetime {
-		x.err(errInvalidExpire(name))
+		x.Err(ErrInvalidExpire(name))
 		return
 	}
 	when += basetime
 	key := args[1]
 	e := x.St.GetWrite(key, x.Now)
 	if e == nil {
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	cur := e.ExpireAt // 0: no TTL
@@ -114,7 +114,7 @@ func expireGeneric(x *Ctx, args [][]byte, name string, basetime int64, seconds b
 		flags&expireXX != 0 && cur == 0,
 		flags&expireGT != 0 && (cur == 0 || when <= cur),
 		flags&expireLT != 0 && cur != 0 && when >= cur:
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	if when <= x.Now {
@@ -122,18 +122,18 @@ func expireGeneric(x *Ctx, args [][]byte, name string, basetime int64, seconds b
 	} else {
 		x.St.SetExpire(key, when)
 	}
-	x.int(1)
+	x.Int(1)
 }
 
 // persistCommand: PERSIST key.
 func persistCommand(x *Ctx, args [][]byte) {
 	e := x.St.GetWrite(args[1], x.Now)
 	if e == nil || e.ExpireAt == 0 {
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	x.St.SetExpire(args[1], 0)
-	x.int(1)
+	x.Int(1)
 }
 
 // ttlCommand: TTL key.
@@ -155,12 +155,12 @@ func ttlGeneric(x *Ctx, key []byte, ms, abs bool) {
 	e := x.St.Peek(key)
 	if e == nil || expiredAt(e, x.Now) {
 		x.hitOrMiss(false)
-		x.int(-2)
+		x.Int(-2)
 		return
 	}
 	x.hitOrMiss(true)
 	if e.ExpireAt == 0 {
-		x.int(-1)
+		x.Int(-1)
 		return
 	}
 	t := e.ExpireAt
@@ -173,5 +173,5 @@ func ttlGeneric(x *Ctx, key []byte, ms, abs bool) {
 	if !ms {
 		t = (t + 500) / 1000
 	}
-	x.int(t)
+	x.Int(t)
 }

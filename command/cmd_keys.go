@@ -1,9 +1,8 @@
-package server
+package command
 
 import (
 	"bytes"
 	"math"
-	"math/rand/v2"
 
 	"github.com/shoalcache/shoal/shard"
 )
@@ -21,33 +20,33 @@ func init() {
 	keyspaceWrite := []string{"keyspace", "write", "slow"}
 	keyspaceWriteFast := []string{"keyspace", "write", "fast"}
 	keyspaceReadFast := []string{"keyspace", "read", "fast"}
-	register(
-		&command{name: "del", arity: -2, kind: kindWrite, flags: flagWrite,
-			firstKey: 1, lastKey: -1, acl: keyspaceWrite, run: delCommand},
-		&command{name: "unlink", arity: -2, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: -1, acl: keyspaceWriteFast, run: delCommand},
-		&command{name: "exists", arity: -2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: -1, acl: keyspaceReadFast, run: existsCommand},
-		&command{name: "touch", arity: -2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: -1, acl: keyspaceReadFast, run: touchCommand},
-		&command{name: "type", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: keyspaceReadFast, run: typeCommand},
-		&command{name: "rename", arity: 3, kind: kindWrite, flags: flagWrite,
-			firstKey: 1, lastKey: 2, acl: keyspaceWrite, run: renameCommand},
-		&command{name: "renamenx", arity: 3, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 2, acl: keyspaceWriteFast, run: renamenxCommand},
-		&command{name: "copy", arity: -3, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: 2, acl: keyspaceWrite, run: copyCommand},
-		&command{name: "keys", arity: 2, kind: kindRead, flags: flagReadOnly,
-			acl: []string{"keyspace", "read", "slow", "dangerous"}, run: keysCommand},
-		&command{name: "randomkey", arity: 1, kind: kindRead, flags: flagReadOnly,
-			acl: []string{"keyspace", "read", "slow"}, run: randomkeyCommand},
-		&command{name: "dbsize", arity: 1, kind: kindRead, flags: flagReadOnly | flagFast,
-			acl: keyspaceReadFast, run: dbsizeCommand},
-		&command{name: "flushall", arity: -1, kind: kindWrite, flags: flagWrite,
-			acl: []string{"keyspace", "write", "slow", "dangerous"}, run: flushCommand},
-		&command{name: "flushdb", arity: -1, kind: kindWrite, flags: flagWrite,
-			acl: []string{"keyspace", "write", "slow", "dangerous"}, run: flushCommand},
+	Register(
+		&Command{Name: "del", Arity: -2, Kind: KindWrite, Flags: FlagWrite,
+			FirstKey: 1, LastKey: -1, ACL: keyspaceWrite, Run: delCommand},
+		&Command{Name: "unlink", Arity: -2, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: -1, ACL: keyspaceWriteFast, Run: delCommand},
+		&Command{Name: "exists", Arity: -2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: -1, ACL: keyspaceReadFast, Run: existsCommand},
+		&Command{Name: "touch", Arity: -2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: -1, ACL: keyspaceReadFast, Run: touchCommand},
+		&Command{Name: "type", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: keyspaceReadFast, Run: typeCommand},
+		&Command{Name: "rename", Arity: 3, Kind: KindWrite, Flags: FlagWrite,
+			FirstKey: 1, LastKey: 2, ACL: keyspaceWrite, Run: renameCommand},
+		&Command{Name: "renamenx", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 2, ACL: keyspaceWriteFast, Run: renamenxCommand},
+		&Command{Name: "copy", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: 2, ACL: keyspaceWrite, Run: copyCommand},
+		&Command{Name: "keys", Arity: 2, Kind: KindRead, Flags: FlagReadOnly,
+			ACL: []string{"keyspace", "read", "slow", "dangerous"}, Run: keysCommand},
+		&Command{Name: "randomkey", Arity: 1, Kind: KindRead, Flags: FlagReadOnly,
+			ACL: []string{"keyspace", "read", "slow"}, Run: randomkeyCommand},
+		&Command{Name: "dbsize", Arity: 1, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			ACL: keyspaceReadFast, Run: dbsizeCommand},
+		&Command{Name: "flushall", Arity: -1, Kind: KindWrite, Flags: FlagWrite,
+			ACL: []string{"keyspace", "write", "slow", "dangerous"}, Run: flushCommand},
+		&Command{Name: "flushdb", Arity: -1, Kind: KindWrite, Flags: FlagWrite,
+			ACL: []string{"keyspace", "write", "slow", "dangerous"}, Run: flushCommand},
 	)
 }
 
@@ -61,7 +60,7 @@ func delCommand(x *Ctx, args [][]byte) {
 			n++
 		}
 	}
-	x.int(n)
+	x.Int(n)
 }
 
 // existsCommand: EXISTS key [key ...]. A key named twice counts twice.
@@ -74,7 +73,7 @@ func existsCommand(x *Ctx, args [][]byte) {
 			n++
 		}
 	}
-	x.int(n)
+	x.Int(n)
 }
 
 // touchCommand: TOUCH key [key ...]. Records an access on each live key and
@@ -82,13 +81,13 @@ func existsCommand(x *Ctx, args [][]byte) {
 func touchCommand(x *Ctx, args [][]byte) {
 	var n int64
 	for _, key := range args[1:] {
-		ok := x.St.Get(key, x.Now, x.r) != nil
+		ok := x.St.Get(key, x.Now, x.LFURand) != nil
 		x.hitOrMiss(ok)
 		if ok {
 			n++
 		}
 	}
-	x.int(n)
+	x.Int(n)
 }
 
 // typeCommand: TYPE key. Every Shoal value is a string.
@@ -96,9 +95,9 @@ func typeCommand(x *Ctx, args [][]byte) {
 	ok := x.St.Exists(args[1], x.Now)
 	x.hitOrMiss(ok)
 	if ok {
-		x.simple("string")
+		x.Simple("string")
 	} else {
-		x.simple("none")
+		x.Simple("none")
 	}
 }
 
@@ -114,26 +113,26 @@ func renamenxCommand(x *Ctx, args [][]byte) { renameGeneric(x, args, true) }
 func renameGeneric(x *Ctx, args [][]byte, nx bool) {
 	src, dst := args[1], args[2]
 	if x.St.GetWrite(src, x.Now) == nil {
-		x.err(errNoSuchKey)
+		x.Err(ErrNoSuchKey)
 		return
 	}
 	if bytes.Equal(src, dst) {
 		if nx {
-			x.int(0)
+			x.Int(0)
 		} else {
-			x.ok()
+			x.OK()
 		}
 		return
 	}
 	if x.St.GetWrite(dst, x.Now) != nil && nx {
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	x.St.Rename(src, dst)
 	if nx {
-		x.int(1)
+		x.Int(1)
 	} else {
-		x.ok()
+		x.OK()
 	}
 }
 
@@ -146,41 +145,41 @@ func copyCommand(x *Ctx, args [][]byte) {
 		case cEqFold(args[j], "replace"):
 			replace = true
 		case cEqFold(args[j], "db") && j+1 < len(args):
-			db, ok := parseInt(args[j+1])
+			db, ok := ParseInt(args[j+1])
 			if !ok {
-				x.err(errNotInteger)
+				x.Err(ErrNotInteger)
 				return
 			}
 			if db < math.MinInt32 || db > math.MaxInt32 {
-				x.err(errIntRange)
+				x.Err(errIntRange)
 				return
 			}
 			if db != 0 {
-				x.err(errSelectDB)
+				x.Err(ErrSelectDB)
 				return
 			}
 			j++
 		default:
-			x.err(errSyntax)
+			x.Err(ErrSyntax)
 			return
 		}
 	}
 	src, dst := args[1], args[2]
 	if bytes.Equal(src, dst) {
-		x.err(errSameObject)
+		x.Err(errSameObject)
 		return
 	}
 	e := x.St.GetWrite(src, x.Now)
 	if e == nil {
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	if x.St.GetWrite(dst, x.Now) != nil && !replace {
-		x.int(0)
+		x.Int(0)
 		return
 	}
 	x.St.Set(dst, clone(e.Value), e.ExpireAt, x.Now)
-	x.int(1)
+	x.Int(1)
 }
 
 // keysCommand: KEYS pattern. Expired keys are left out.
@@ -199,9 +198,9 @@ func keysCommand(x *Ctx, args [][]byte) {
 			return true
 		})
 	}
-	x.array(len(keys))
+	x.Array(len(keys))
 	for _, k := range keys {
-		x.bulkString(k)
+		x.BulkString(k)
 	}
 }
 
@@ -212,40 +211,38 @@ func expiredAt(e *shard.Entry, now int64) bool {
 
 // randomkeyCommand: RANDOMKEY.
 func randomkeyCommand(x *Ctx, _ [][]byte) {
-	var rng *rand.Rand
-	if x.c != nil {
-		rng = x.c.rng
-	} else {
-		rng = newRand() // not on a connection: never expected for a read
+	rng := x.Rng
+	if rng == nil {
+		rng = NewRand() // not on a connection: never expected for a read
 	}
 	k, ok := x.St.RandomKey(rng, x.Now)
 	if !ok {
-		x.null()
+		x.Null()
 		return
 	}
-	x.bulkString(k)
+	x.BulkString(k)
 }
 
 // dbsizeCommand: DBSIZE. Like Redis, it counts expired keys not yet deleted.
 func dbsizeCommand(x *Ctx, _ [][]byte) {
-	x.int(x.St.Len())
+	x.Int(x.St.Len())
 }
 
 // flushCommand: FLUSHALL [ASYNC | SYNC] and FLUSHDB [ASYNC | SYNC]. Shoal
 // has one database, so both empty the store; the flush is always immediate.
 func flushCommand(x *Ctx, args [][]byte) {
 	if len(args) > 2 || (len(args) == 2 && !cEqFold(args[1], "sync") && !cEqFold(args[1], "async")) {
-		x.err(errSyntax)
+		x.Err(ErrSyntax)
 		return
 	}
 	x.St.Flush()
-	x.ok()
+	x.OK()
 }
 
 // cEqFold is eqFold on the argument as C's strcasecmp sees it: Redis
 // compares option names as C strings, so an embedded NUL ends the word.
 func cEqFold(b []byte, w string) bool {
-	return eqFold(cString(b), w)
+	return EqFold(cString(b), w)
 }
 
 // cString truncates b at its first NUL byte, as C's string functions read it.
@@ -266,5 +263,5 @@ func errFormat(prefix string, arg []byte) string {
 	for len(b) > 0 && (b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
 		b = b[:len(b)-1]
 	}
-	return sanitize(b)
+	return Sanitize(b)
 }

@@ -1,52 +1,52 @@
-package server
+package command
 
 import (
 	"math"
 )
 
 func init() {
-	register(
-		&command{name: "get", arity: 2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"read", "string", "fast"}, run: getCommand},
-		&command{name: "set", arity: -3, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "slow"}, run: setCommand},
-		&command{name: "setnx", arity: 3, kind: kindWrite, flags: flagWrite | flagDenyOOM | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: setnxCommand},
-		&command{name: "setex", arity: 4, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "slow"}, run: setexCommand},
-		&command{name: "psetex", arity: 4, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "slow"}, run: psetexCommand},
-		&command{name: "getset", arity: 3, kind: kindWrite, flags: flagWrite | flagDenyOOM | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: getsetCommand},
-		&command{name: "getdel", arity: 2, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: getdelCommand},
-		&command{name: "getex", arity: -2, kind: kindWrite, flags: flagWrite | flagFast,
-			firstKey: 1, lastKey: 1, acl: []string{"write", "string", "fast"}, run: getexCommand},
-		&command{name: "mget", arity: -2, kind: kindRead, flags: flagReadOnly | flagFast,
-			firstKey: 1, lastKey: -1, step: 1, acl: []string{"read", "string", "fast"}, run: mgetCommand},
-		&command{name: "mset", arity: -3, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: -1, step: 2, acl: []string{"write", "string", "slow"}, run: msetCommand},
-		&command{name: "msetnx", arity: -3, kind: kindWrite, flags: flagWrite | flagDenyOOM,
-			firstKey: 1, lastKey: -1, step: 2, acl: []string{"write", "string", "slow"}, run: msetnxCommand},
+	Register(
+		&Command{Name: "get", Arity: 2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"read", "string", "fast"}, Run: getCommand},
+		&Command{Name: "set", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "slow"}, Run: setCommand},
+		&Command{Name: "setnx", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: setnxCommand},
+		&Command{Name: "setex", Arity: 4, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "slow"}, Run: setexCommand},
+		&Command{Name: "psetex", Arity: 4, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "slow"}, Run: psetexCommand},
+		&Command{Name: "getset", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: getsetCommand},
+		&Command{Name: "getdel", Arity: 2, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: getdelCommand},
+		&Command{Name: "getex", Arity: -2, Kind: KindWrite, Flags: FlagWrite | FlagFast,
+			FirstKey: 1, LastKey: 1, ACL: []string{"write", "string", "fast"}, Run: getexCommand},
+		&Command{Name: "mget", Arity: -2, Kind: KindRead, Flags: FlagReadOnly | FlagFast,
+			FirstKey: 1, LastKey: -1, Step: 1, ACL: []string{"read", "string", "fast"}, Run: mgetCommand},
+		&Command{Name: "mset", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: -1, Step: 2, ACL: []string{"write", "string", "slow"}, Run: msetCommand},
+		&Command{Name: "msetnx", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+			FirstKey: 1, LastKey: -1, Step: 2, ACL: []string{"write", "string", "slow"}, Run: msetnxCommand},
 	)
 }
 
 // getCommand: GET key.
 func getCommand(x *Ctx, args [][]byte) {
-	e := x.St.Get(args[1], x.Now, x.r)
+	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
-	x.bulkOrNull(e)
+	x.BulkOrNull(e)
 }
 
 // hitOrMiss counts a keyspace lookup for INFO (reads on a connection only).
 func (x *Ctx) hitOrMiss(hit bool) {
-	if x.c == nil {
+	if x.InFSM() {
 		return
 	}
 	if hit {
-		x.c.hits++
+		x.Hits++
 	} else {
-		x.c.misses++
+		x.Misses++
 	}
 }
 
@@ -75,31 +75,31 @@ func parseSetOptions(args [][]byte, from int, isGetEx bool) (flags int, expire [
 		opt := args[j]
 		hasNext := j+1 < len(args)
 		switch {
-		case !isGetEx && eqFold(opt, "nx") && flags&setXX == 0:
+		case !isGetEx && EqFold(opt, "nx") && flags&setXX == 0:
 			flags |= setNX
-		case !isGetEx && eqFold(opt, "xx") && flags&setNX == 0:
+		case !isGetEx && EqFold(opt, "xx") && flags&setNX == 0:
 			flags |= setXX
-		case !isGetEx && eqFold(opt, "get"):
+		case !isGetEx && EqFold(opt, "get"):
 			flags |= setGet
-		case !isGetEx && eqFold(opt, "keepttl") && flags&(setPersist|setExpireFlags) == 0:
+		case !isGetEx && EqFold(opt, "keepttl") && flags&(setPersist|setExpireFlags) == 0:
 			flags |= setKeepTTL
-		case isGetEx && eqFold(opt, "persist") && flags&(setExpireFlags|setKeepTTL) == 0:
+		case isGetEx && EqFold(opt, "persist") && flags&(setExpireFlags|setKeepTTL) == 0:
 			flags |= setPersist
 		// Each expiry option excludes the others but, as in Redis, not
 		// itself: "EX 10 EX 20" sets 20.
-		case eqFold(opt, "ex") && flags&(setKeepTTL|setPersist|setExpireFlags&^setEX) == 0 && hasNext:
+		case EqFold(opt, "ex") && flags&(setKeepTTL|setPersist|setExpireFlags&^setEX) == 0 && hasNext:
 			flags |= setEX
 			expire = args[j+1]
 			j++
-		case eqFold(opt, "px") && flags&(setKeepTTL|setPersist|setExpireFlags&^setPX) == 0 && hasNext:
+		case EqFold(opt, "px") && flags&(setKeepTTL|setPersist|setExpireFlags&^setPX) == 0 && hasNext:
 			flags |= setPX
 			expire = args[j+1]
 			j++
-		case eqFold(opt, "exat") && flags&(setKeepTTL|setPersist|setExpireFlags&^setEXAT) == 0 && hasNext:
+		case EqFold(opt, "exat") && flags&(setKeepTTL|setPersist|setExpireFlags&^setEXAT) == 0 && hasNext:
 			flags |= setEXAT
 			expire = args[j+1]
 			j++
-		case eqFold(opt, "pxat") && flags&(setKeepTTL|setPersist|setExpireFlags&^setPXAT) == 0 && hasNext:
+		case EqFold(opt, "pxat") && flags&(setKeepTTL|setPersist|setExpireFlags&^setPXAT) == 0 && hasNext:
 			flags |= setPXAT
 			expire = args[j+1]
 			j++
@@ -120,12 +120,12 @@ func setExpireAt(expire []byte, flags int, now int64, cmdName string) (int64, st
 // getExpireMillisecondsOrReply: the value must be a positive integer that
 // does not overflow once converted.
 func expireTime(arg []byte, seconds, relative bool, now int64, cmdName string) (int64, string) {
-	ms, ok := parseInt(arg)
+	ms, ok := ParseInt(arg)
 	if !ok {
-		return 0, errNotInteger
+		return 0, ErrNotInteger
 	}
 	if ms <= 0 || (seconds && ms > math.MaxInt64/1000) {
-		return 0, errInvalidExpire(cmdName)
+		return 0, ErrInvalidExpire(cmdName)
 	}
 	if seconds {
 		ms *= 1000
@@ -134,7 +134,7 @@ func expireTime(arg []byte, seconds, relative bool, now int64, cmdName string) (
 		ms += now // wraps like C's signed overflow; caught below
 	}
 	if ms <= 0 {
-		return 0, errInvalidExpire(cmdName)
+		return 0, ErrInvalidExpire(cmdName)
 	}
 	return ms, ""
 }
@@ -143,7 +143,7 @@ func expireTime(arg []byte, seconds, relative bool, now int64, cmdName string) (
 func setCommand(x *Ctx, args [][]byte) {
 	flags, expire, ok := parseSetOptions(args, 3, false)
 	if !ok {
-		x.err(errSyntax)
+		x.Err(ErrSyntax)
 		return
 	}
 	setGeneric(x, "set", flags, args[1], args[2], expire, false)
@@ -157,21 +157,21 @@ func setGeneric(x *Ctx, cmdName string, flags int, key, val, expire []byte, intR
 	if expire != nil {
 		at, msg := setExpireAt(expire, flags, x.Now, cmdName)
 		if msg != "" {
-			x.err(msg)
+			x.Err(msg)
 			return
 		}
 		expireAt = at
 	}
 	old := x.St.GetWrite(key, x.Now)
 	if flags&setGet != 0 {
-		x.bulkOrNull(old)
+		x.BulkOrNull(old)
 	}
 	if (flags&setNX != 0 && old != nil) || (flags&setXX != 0 && old == nil) {
 		if flags&setGet == 0 {
 			if intReply {
-				x.int(0)
+				x.Int(0)
 			} else {
-				x.null()
+				x.Null()
 			}
 		}
 		return
@@ -182,9 +182,9 @@ func setGeneric(x *Ctx, cmdName string, flags int, key, val, expire []byte, intR
 	x.St.Set(key, clone(val), expireAt, x.Now)
 	if flags&setGet == 0 {
 		if intReply {
-			x.int(1)
+			x.Int(1)
 		} else {
-			x.ok()
+			x.OK()
 		}
 	}
 }
@@ -208,14 +208,14 @@ func psetexCommand(x *Ctx, args [][]byte) {
 // one without any expiry.
 func getsetCommand(x *Ctx, args [][]byte) {
 	old := x.St.GetWrite(args[1], x.Now)
-	x.bulkOrNull(old)
+	x.BulkOrNull(old)
 	x.St.Set(args[1], clone(args[2]), 0, x.Now)
 }
 
 // getdelCommand: GETDEL key.
 func getdelCommand(x *Ctx, args [][]byte) {
 	e := x.St.GetWrite(args[1], x.Now)
-	x.bulkOrNull(e)
+	x.BulkOrNull(e)
 	if e != nil {
 		x.St.Delete(args[1])
 	}
@@ -227,25 +227,25 @@ func getdelCommand(x *Ctx, args [][]byte) {
 func getexCommand(x *Ctx, args [][]byte) {
 	flags, expire, ok := parseSetOptions(args, 2, true)
 	if !ok {
-		x.err(errSyntax)
+		x.Err(ErrSyntax)
 		return
 	}
 	key := args[1]
-	e := x.St.LookupWrite(key, x.Now, x.r)
+	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	if e == nil {
-		x.null()
+		x.Null()
 		return
 	}
 	var expireAt int64
 	if expire != nil {
 		at, msg := setExpireAt(expire, flags, x.Now, "getex")
 		if msg != "" {
-			x.err(msg)
+			x.Err(msg)
 			return
 		}
 		expireAt = at
 	}
-	x.bulk(e.Value)
+	x.Bulk(e.Value)
 	switch {
 	case flags&(setEXAT|setPXAT) != 0 && expireAt <= x.Now:
 		x.St.Delete(key)
@@ -258,43 +258,43 @@ func getexCommand(x *Ctx, args [][]byte) {
 
 // mgetCommand: MGET key [key ...].
 func mgetCommand(x *Ctx, args [][]byte) {
-	x.array(len(args) - 1)
+	x.Array(len(args) - 1)
 	for _, k := range args[1:] {
-		e := x.St.Get(k, x.Now, x.r)
+		e := x.St.Get(k, x.Now, x.LFURand)
 		x.hitOrMiss(e != nil)
-		x.bulkOrNull(e)
+		x.BulkOrNull(e)
 	}
 }
 
 // msetCommand: MSET key value [key value ...]. Every key loses its expiry.
 func msetCommand(x *Ctx, args [][]byte) {
 	if len(args)%2 == 0 {
-		x.err(errWrongArgs("mset"))
+		x.Err(ErrWrongArgs("mset"))
 		return
 	}
 	for j := 1; j < len(args); j += 2 {
 		x.St.Set(args[j], clone(args[j+1]), 0, x.Now)
 	}
-	x.ok()
+	x.OK()
 }
 
 // msetnxCommand: MSETNX key value [key value ...]. Sets all the keys, or
 // none if any of them exists.
 func msetnxCommand(x *Ctx, args [][]byte) {
 	if len(args)%2 == 0 {
-		x.err(errWrongArgs("msetnx"))
+		x.Err(ErrWrongArgs("msetnx"))
 		return
 	}
 	for j := 1; j < len(args); j += 2 {
 		if x.St.GetWrite(args[j], x.Now) != nil {
-			x.int(0)
+			x.Int(0)
 			return
 		}
 	}
 	for j := 1; j < len(args); j += 2 {
 		x.St.Set(args[j], clone(args[j+1]), 0, x.Now)
 	}
-	x.int(1)
+	x.Int(1)
 }
 
 // clone copies an argument the store will keep (arguments alias the log

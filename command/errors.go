@@ -1,0 +1,98 @@
+package command
+
+import "bytes"
+
+// RESP error replies, in one place. Texts match Redis 7 where Redis has the
+// same condition. Each is the reply without the leading '-' and trailing CRLF.
+const (
+	ErrSyntax           = "ERR syntax error"
+	ErrNotInteger       = "ERR value is not an integer or out of range"
+	ErrNotFloat         = "ERR value is not a valid float"
+	ErrOverflow         = "ERR increment or decrement would overflow"
+	ErrIncrFloatNaN     = "ERR increment would produce NaN or Infinity"
+	ErrNoSuchKey        = "ERR no such key"
+	ErrNoAuth           = "NOAUTH Authentication required."
+	ErrWrongPass        = "WRONGPASS invalid username-password pair or user is disabled."
+	ErrNoPassConfigured = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+	ErrOOM              = "OOM command not allowed when used memory > 'maxmemory'."
+	ErrNoProto          = "NOPROTO unsupported protocol version"
+	ErrStringTooLong    = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	ErrSelectDB         = "ERR DB index is out of range"
+	ErrInvalidDB        = "ERR invalid DB index"
+	ErrClusterDown      = "CLUSTERDOWN The cluster is down"
+	ErrSlotNotServed    = "CLUSTERDOWN Hash slot not served"
+	ErrCrossSlot        = "CROSSSLOT Keys in request don't hash to the same slot"
+	ErrIndeterminate    = "TIMEOUT the write may or may not have been applied: leadership changed before it committed"
+	ErrShutdown         = "ERR server is shutting down"
+	ErrInvalidCursor    = "ERR invalid cursor"
+	ErrOffsetRange      = "ERR offset is out of range"
+)
+
+// ErrWrongArgs returns Redis's wrong-arity error for a command name (lower case).
+func ErrWrongArgs(name string) string {
+	return "ERR wrong number of arguments for '" + name + "' command"
+}
+
+// ErrInvalidExpire returns Redis's error for a bad expire time in cmd.
+func ErrInvalidExpire(cmd string) string {
+	return "ERR invalid expire time in '" + cmd + "' command"
+}
+
+// UnknownCommand formats Redis's unknown-command error.
+func UnknownCommand(args [][]byte) string {
+	b := make([]byte, 0, 128)
+	b = append(b, "ERR unknown command '"...)
+	b = AppendTrunc(b, args[0], 128)
+	b = append(b, "', with args beginning with: "...)
+	n := 0
+	for _, a := range args[1:] {
+		if n >= 128 {
+			break
+		}
+		start := len(b)
+		b = append(b, '\'')
+		b = AppendTrunc(b, a, 128-n)
+		b = append(b, "' "...)
+		n += len(b) - start
+	}
+	return Sanitize(b)
+}
+
+// UnknownSubcommand formats Redis's unknown-subcommand error.
+func UnknownSubcommand(cmd string, sub []byte) string {
+	b := make([]byte, 0, 64)
+	b = append(b, "ERR unknown subcommand '"...)
+	b = AppendTrunc(b, sub, 128)
+	b = append(b, "'. Try "...)
+	for i := 0; i < len(cmd); i++ {
+		ch := cmd[i]
+		if 'a' <= ch && ch <= 'z' {
+			ch -= 'a' - 'A'
+		}
+		b = append(b, ch)
+	}
+	b = append(b, " HELP."...)
+	return Sanitize(b)
+}
+
+// AppendTrunc appends at most n bytes of s, stopping at a NUL byte as
+// Redis's C formatting does.
+func AppendTrunc(b, s []byte, n int) []byte {
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > n {
+		s = s[:n]
+	}
+	return append(b, s...)
+}
+
+// Sanitize replaces CR and LF, which would break the protocol, with spaces.
+func Sanitize(b []byte) string {
+	for i, ch := range b {
+		if ch == '\r' || ch == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,28 @@
+package command
+
+import (
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Executor returns the raftfsm.Executor that applies Shoal's write
+// commands inside a group's FSM.
+func Executor() raftfsm.Executor { return executor{} }
+
+type executor struct{}
+
+// Exec implements raftfsm.Executor: it runs a write command inside the FSM,
+// with the FSM's clock and RESP3 replies (the front end downgrades them for
+// RESP2 connections). It is called on the FSM goroutine with the store's
+// Lock held.
+func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	cmd := Lookup(args[0])
+	if cmd == nil || cmd.Kind != KindWrite || !cmd.ArityOK(len(args)) {
+		// The front end never proposes these; a replica reaching here
+		// replies the same error as every other replica.
+		return append(out, "-ERR unknown command\r\n"...)
+	}
+	x := Ctx{St: st, Now: now, Proto: 3, Out: out, LFURand: 0.5}
+	cmd.Run(&x, args)
+	return x.Out
+}
