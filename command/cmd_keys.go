@@ -187,16 +187,18 @@ func keysCommand(x *Ctx, args [][]byte) {
 	pat := args[1]
 	all := len(pat) == 1 && pat[0] == '*'
 	var keys []string
-	for slot := 0; slot < shard.NumSlots; slot++ {
-		if x.St.SlotLen(slot) == 0 {
-			continue
-		}
-		x.St.RangeSlot(slot, func(k string, e *shard.Entry) bool {
-			if (all || globMatch(pat, k)) && !expiredAt(e, x.Now) {
-				keys = append(keys, k)
+	for _, st := range x.keySpace() {
+		for slot := 0; slot < shard.NumSlots; slot++ {
+			if st.SlotLen(slot) == 0 {
+				continue
 			}
-			return true
-		})
+			st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
+				if (all || globMatch(pat, k)) && !expiredAt(e, x.Now) {
+					keys = append(keys, k)
+				}
+				return true
+			})
+		}
 	}
 	x.Array(len(keys))
 	for _, k := range keys {
@@ -215,17 +217,28 @@ func randomkeyCommand(x *Ctx, _ [][]byte) {
 	if rng == nil {
 		rng = NewRand() // not on a connection: never expected for a read
 	}
-	k, ok := x.St.RandomKey(rng, x.Now)
-	if !ok {
-		x.Null()
-		return
+	// Try the stores in a random order; an empty one has no key to give.
+	stores := x.keySpace()
+	start := 0
+	if len(stores) > 1 {
+		start = rng.IntN(len(stores))
 	}
-	x.BulkString(k)
+	for i := range stores {
+		if k, ok := stores[(start+i)%len(stores)].RandomKey(rng, x.Now); ok {
+			x.BulkString(k)
+			return
+		}
+	}
+	x.Null()
 }
 
 // dbsizeCommand: DBSIZE. Like Redis, it counts expired keys not yet deleted.
 func dbsizeCommand(x *Ctx, _ [][]byte) {
-	x.Int(x.St.Len())
+	var n int64
+	for _, st := range x.keySpace() {
+		n += st.Len()
+	}
+	x.Int(n)
 }
 
 // flushCommand: FLUSHALL [ASYNC | SYNC] and FLUSHDB [ASYNC | SYNC]. Shoal

@@ -70,26 +70,28 @@ func scanCommand(x *Ctx, args [][]byte) {
 		slot = int(cursor)
 		var examined int64
 		for ; slot < shard.NumSlots && examined < count; slot++ {
-			n := x.St.SlotLen(slot)
-			if n == 0 {
-				continue
-			}
-			examined += int64(n)
-			x.St.RangeSlot(slot, func(k string, e *shard.Entry) bool {
-				if usePat && !globMatch(pat, k) {
+			for _, st := range x.keySpace() {
+				n := st.SlotLen(slot)
+				if n == 0 {
+					continue
+				}
+				examined += int64(n)
+				st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
+					if usePat && !globMatch(pat, k) {
+						return true
+					}
+					live := !expiredAt(e, x.Now)
+					if useType {
+						// Redis looks the key up to learn its type, which
+						// counts in the keyspace hit/miss statistics.
+						x.hitOrMiss(live)
+					}
+					if live && typeOK {
+						keys = append(keys, k)
+					}
 					return true
-				}
-				live := !expiredAt(e, x.Now)
-				if useType {
-					// Redis looks the key up to learn its type, which
-					// counts in the keyspace hit/miss statistics.
-					x.hitOrMiss(live)
-				}
-				if live && typeOK {
-					keys = append(keys, k)
-				}
-				return true
-			})
+				})
+			}
 		}
 	}
 	if slot >= shard.NumSlots {

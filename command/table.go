@@ -150,7 +150,17 @@ func (x *Ctx) MapHeader(n int)     { x.Out = resp.AppendMap(x.Out, x.Proto, n) }
 func (x *Ctx) SetHeader(n int)     { x.Out = resp.AppendSet(x.Out, x.Proto, n) }
 func (x *Ctx) Verbatim(b []byte)   { x.Out = resp.AppendVerbatim(x.Out, x.Proto, b) }
 func (x *Ctx) Double(f float64)    { x.Out = resp.AppendDouble(x.Out, x.Proto, f) }
-func (x *Ctx) InFSM() bool         { return x.Conn == nil }
+
+// keySpace returns the stores a keyless key-space read covers: Stores on a
+// connection, or St alone (inside the FSM and in tests).
+func (x *Ctx) keySpace() []*shard.Store {
+	if x.Stores != nil || x.St == nil {
+		return x.Stores
+	}
+	return []*shard.Store{x.St}
+}
+
+func (x *Ctx) InFSM() bool { return x.Conn == nil }
 func (x *Ctx) BulkOrNull(e *shard.Entry) {
 	if e == nil {
 		x.Null()

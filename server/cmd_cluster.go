@@ -601,7 +601,7 @@ func replOffset(x *command.Ctx, t *Topology, gid, id string) int64 {
 	}
 	for _, g := range srvOf(x).hostedGroups() {
 		if g != nil && g.ID() == gid {
-			return int64(g.FSM().AppliedIndex())
+			return int64(g.AppliedIndex())
 		}
 	}
 	return 0

@@ -21,13 +21,13 @@ import (
 // when set, is this node's replica of the group at index localGI.
 type clusterTestRouter struct {
 	topo    *Topology
-	local   *raftfsm.Group
+	local   Group
 	localGI int
 }
 
 func (r *clusterTestRouter) ClusterEnabled() bool { return true }
 
-func (r *clusterTestRouter) Route(slot int) (*raftfsm.Group, bool, string, bool) {
+func (r *clusterTestRouter) Route(slot int) (Group, bool, string, bool) {
 	gi := int(r.topo.Map.Slots[slot])
 	if gi < 0 {
 		return nil, false, "", false
@@ -41,13 +41,13 @@ func (r *clusterTestRouter) Route(slot int) (*raftfsm.Group, bool, string, bool)
 	return nil, false, "", true
 }
 
-func (r *clusterTestRouter) LocalGroups() []*raftfsm.Group { return r.HostedGroups() }
+func (r *clusterTestRouter) LocalGroups() []Group { return r.HostedGroups() }
 
-func (r *clusterTestRouter) HostedGroups() []*raftfsm.Group {
+func (r *clusterTestRouter) HostedGroups() []Group {
 	if r.local == nil {
 		return nil
 	}
-	return []*raftfsm.Group{r.local}
+	return []Group{r.local}
 }
 
 func (r *clusterTestRouter) Topology() *Topology { return r.topo }

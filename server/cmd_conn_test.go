@@ -5,18 +5,17 @@ import (
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/resp"
-	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // connTestRouter is a Router without groups, for commands that do not
 // touch data.
 type connTestRouter struct{ cluster bool }
 
-func (r connTestRouter) ClusterEnabled() bool                         { return r.cluster }
-func (connTestRouter) Route(int) (*raftfsm.Group, bool, string, bool) { return nil, false, "", false }
-func (connTestRouter) LocalGroups() []*raftfsm.Group                  { return nil }
-func (connTestRouter) HostedGroups() []*raftfsm.Group                 { return nil }
-func (connTestRouter) Topology() *Topology                            { return nil }
+func (r connTestRouter) ClusterEnabled() bool                { return r.cluster }
+func (connTestRouter) Route(int) (Group, bool, string, bool) { return nil, false, "", false }
+func (connTestRouter) LocalGroups() []Group                  { return nil }
+func (connTestRouter) HostedGroups() []Group                 { return nil }
+func (connTestRouter) Topology() *Topology                   { return nil }
 
 // connTestCtx returns a command.Ctx for a front-end (KindLocal) command on a fresh connection
 // of a server (without a Raft group) configured with password.

@@ -336,36 +336,34 @@ func infoRaft(s *Server, b []byte) []byte {
 	b = infoInt(b, "raft_groups", int64(len(groups)))
 	if len(groups) > 0 {
 		g := groups[0]
-		r := g.Raft()
-		stats := r.Stats()
+		st := g.Status()
 		ready := "0"
 		if g.Ready() {
 			ready = "1"
 		}
-		leader, _ := r.LeaderWithID()
-		b = infoLine(b, "raft_state", strings.ToLower(r.State().String()))
+		b = infoLine(b, "raft_state", st.State)
 		b = infoLine(b, "raft_ready", ready)
-		b = infoLine(b, "raft_leader", string(leader))
-		b = infoLine(b, "raft_term", stats["term"])
-		b = infoInt(b, "raft_last_index", int64(r.LastIndex()))
-		b = infoInt(b, "raft_applied_index", int64(g.FSM().AppliedIndex()))
-		b = infoLine(b, "raft_commit_index", stats["commit_index"])
-		b = infoLine(b, "raft_num_peers", stats["num_peers"])
+		b = infoLine(b, "raft_leader", st.Leader)
+		b = infoInt(b, "raft_term", int64(st.Term))
+		b = infoInt(b, "raft_last_index", int64(st.LastIndex))
+		b = infoInt(b, "raft_applied_index", int64(st.AppliedIndex))
+		b = infoInt(b, "raft_commit_index", int64(st.CommitIndex))
+		b = infoLine(b, "raft_num_peers", st.Peers)
 	}
 	b = infoInt(b, "proposals", s.stats.proposals.Load())
 	b = infoInt(b, "proposed_commands", s.stats.proposedCmds.Load())
 	for _, g := range groups {
-		r := g.Raft()
+		st := g.Status()
 		b = append(b, "group_"...)
 		b = append(b, g.ID()...)
 		b = append(b, ":state="...)
-		b = append(b, strings.ToLower(r.State().String())...)
+		b = append(b, st.State...)
 		b = append(b, ",term="...)
-		b = strconv.AppendUint(b, r.CurrentTerm(), 10)
+		b = strconv.AppendUint(b, st.Term, 10)
 		b = append(b, ",last_index="...)
-		b = strconv.AppendUint(b, r.LastIndex(), 10)
+		b = strconv.AppendUint(b, st.LastIndex, 10)
 		b = append(b, ",applied_index="...)
-		b = strconv.AppendUint(b, g.FSM().AppliedIndex(), 10)
+		b = strconv.AppendUint(b, st.AppliedIndex, 10)
 		b = append(b, "\r\n"...)
 	}
 	return b

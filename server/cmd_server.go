@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -26,7 +25,7 @@ const saveTimeout = 10 * time.Minute
 
 // serverExtra is server state owned by the connection and server command
 // families: settings CONFIG SET accepts without acting on them, save status
-// and the INFO baselines. It hangs off the Server through extras.
+// and the INFO baselines. It is a field of Server (extraState).
 type serverExtra struct {
 	runID  string
 	replID string
@@ -44,26 +43,22 @@ type serverExtra struct {
 	startupBytes int64
 }
 
-// extras maps each *Server to its serverExtra.
-var extras sync.Map
+// extra returns s's serverExtra.
+func (s *Server) extra() *serverExtra { return &s.extraState }
 
-// extra returns s's serverExtra, creating it on first use.
-func (s *Server) extra() *serverExtra {
-	if e, ok := extras.Load(s); ok {
-		return e.(*serverExtra)
-	}
-	e := &serverExtra{runID: randomHex(), replID: randomHex(), save: "", appendonly: "no",
-		startupBytes: startupHeap}
+// newServerExtra returns the initial serverExtra of a new Server.
+func initServerExtra(e *serverExtra) {
+	e.runID, e.replID = randomHex(), randomHex()
+	e.appendonly = "no"
+	e.startupBytes = startupHeap
 	e.lastSaveOK.Store(true)
-	actual, _ := extras.LoadOrStore(s, e)
-	return actual.(*serverExtra)
 }
 
 // clusterEnabled reports whether the node runs in cluster mode.
 func (s *Server) clusterEnabled() bool { return s.router != nil && s.router.ClusterEnabled() }
 
 // hostedGroups returns every group with a replica on this node.
-func (s *Server) hostedGroups() []*raftfsm.Group {
+func (s *Server) hostedGroups() []Group {
 	if s.router == nil {
 		return nil
 	}
@@ -72,7 +67,7 @@ func (s *Server) hostedGroups() []*raftfsm.Group {
 
 // localGroups returns the groups this node leads (what keyless commands
 // and INFO keyspace look at).
-func (s *Server) localGroups() []*raftfsm.Group {
+func (s *Server) localGroups() []Group {
 	if s.router == nil {
 		return nil
 	}
@@ -81,7 +76,7 @@ func (s *Server) localGroups() []*raftfsm.Group {
 
 // eachStore calls fn for the store of every group in groups, under its
 // RLock.
-func eachStore(groups []*raftfsm.Group, fn func(st *shard.Store)) {
+func eachStore(groups []Group, fn func(st *shard.Store)) {
 	for _, g := range groups {
 		st := g.Store()
 		st.RLock()

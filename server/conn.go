@@ -51,7 +51,7 @@ type client struct {
 
 	out     []byte
 	pend    [][][]byte
-	pendG   []*raftfsm.Group
+	pendG   []Group
 	keybuf  [][]byte
 	scratch []byte
 	rng     *rand.Rand
@@ -258,7 +258,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 // route finds the local group that serves a keyed command, or appends the
 // redirect or error reply and returns nil. The checks run in Redis
 // Cluster's order: cross-slot, unowned slot, cluster down, redirect.
-func (c *client) route(cmd *command.Command, args [][]byte) (*raftfsm.Group, bool) {
+func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 	s := c.srv
 	c.keybuf = cmd.Keys(args, c.keybuf[:0])
 	slot := shard.Slot(c.keybuf[0])
@@ -297,7 +297,7 @@ func (c *client) route(cmd *command.Command, args [][]byte) (*raftfsm.Group, boo
 }
 
 // verify confirms that this node still leads g (see Group.VerifyRead).
-func (c *client) verify(g *raftfsm.Group) error {
+func (c *client) verify(g Group) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
 	defer cancel()
 	return g.VerifyRead(ctx)
@@ -359,6 +359,9 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 		c.replyErr(command.ErrClusterDown)
 		return
 	}
+	if stores == nil {
+		stores = []*shard.Store{} // leads no group: an empty key space
+	}
 	x := command.Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
 	if len(stores) == 1 {
 		x.St = stores[0]
@@ -381,6 +384,12 @@ func (c *client) runlock() {
 func (c *client) flushWrites() {
 	if len(c.pend) == 0 {
 		return
+	}
+	if c.rlocked != nil {
+		// A proposal waits for the FSM, whose apply takes the store's write
+		// lock: proposing while this goroutine holds a read lock of that
+		// store would never complete. Every caller releases it first.
+		panic("server: a connection proposed while holding a store read lock")
 	}
 	s := c.srv
 	single := true
@@ -408,14 +417,14 @@ func (c *client) flushWrites() {
 // put back in the pipeline's order.
 func (c *client) flushMulti() {
 	type part struct {
-		g       *raftfsm.Group
+		g       Group
 		idx     []int
 		cmds    [][][]byte
 		replies raftfsm.Replies
 		err     error
 	}
 	var parts []*part
-	byGroup := make(map[*raftfsm.Group]*part)
+	byGroup := make(map[Group]*part)
 	for i, g := range c.pendG {
 		p := byGroup[g]
 		if p == nil {
@@ -471,7 +480,7 @@ func (c *client) appendReplies(replies raftfsm.Replies, err error, from, to int)
 }
 
 // propose sends cmds to g with the write timeout.
-func (s *Server) propose(g *raftfsm.Group, cmds [][][]byte) (raftfsm.Replies, error) {
+func (s *Server) propose(g Group, cmds [][][]byte) (raftfsm.Replies, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
 	s.stats.proposals.Add(1)

@@ -5,7 +5,6 @@ import (
 	"github.com/shoalcache/shoal/command"
 	"time"
 
-	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -22,7 +21,7 @@ func (s *Server) housekeeping() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.ExpiryInterval)
 	defer t.Stop()
-	cursors := make(map[*raftfsm.Group]int)
+	cursors := make(map[Group]int)
 	var found []shard.ExpiredKey
 	for {
 		select {
@@ -41,7 +40,7 @@ func (s *Server) housekeeping() {
 // expireGroup deletes expired keys of g through its log, like Redis's
 // active expire cycle: it repeats while a good share of the checked keys had
 // expired, within a quarter of the interval.
-func (s *Server) expireGroup(g *raftfsm.Group, cursor int, found []shard.ExpiredKey) (int, []shard.ExpiredKey) {
+func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int, []shard.ExpiredKey) {
 	deadline := time.Now().Add(s.cfg.ExpiryInterval / 4)
 	st := g.Store()
 	for time.Now().Before(deadline) {
@@ -87,7 +86,7 @@ const maxEvictPerWrite = 64
 // makeRoom reports whether a write that may grow memory can go ahead: there
 // is no limit, usage is below it, or eviction freed enough. Eviction victims
 // are chosen here, on the leader, and deleted through the log.
-func (s *Server) makeRoom(g *raftfsm.Group) bool {
+func (s *Server) makeRoom(g Group) bool {
 	limit := s.maxMemory.Load()
 	if limit <= 0 {
 		return true

@@ -2,7 +2,6 @@ package server
 
 import (
 	"github.com/shoalcache/shoal/placement"
-	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // Router tells the front end which local Raft group serves a slot, or where
@@ -18,13 +17,13 @@ type Router interface {
 	// this node hosts none), whether this node leads that group, and the
 	// RESP address of the group's leader when it is another node ("" when
 	// unknown). owned is false when the map assigns the slot to no group.
-	Route(slot int) (g *raftfsm.Group, leader bool, redirect string, owned bool)
+	Route(slot int) (g Group, leader bool, redirect string, owned bool)
 	// LocalGroups returns the groups this node leads; keyless commands
 	// (DBSIZE, KEYS, SCAN, FLUSHALL, RANDOMKEY) act on them, as a Redis
 	// Cluster master acts on its own slots.
-	LocalGroups() []*raftfsm.Group
+	LocalGroups() []Group
 	// HostedGroups returns every group with a replica on this node.
-	HostedGroups() []*raftfsm.Group
+	HostedGroups() []Group
 	// Topology returns what CLUSTER commands report; nil when not in
 	// cluster mode.
 	Topology() *Topology
@@ -43,25 +42,34 @@ type Topology struct {
 	Alive map[string]bool
 }
 
-// SingleRouter routes every slot to one group: a standalone node.
+// SingleRouter routes every slot to one group: a standalone node. With a
+// nil Group it serves no slot (keyed commands get "slot not served").
 type SingleRouter struct {
 	// Group is the node's only group.
-	Group *raftfsm.Group
+	Group Group
 }
 
 // ClusterEnabled implements Router.
 func (r SingleRouter) ClusterEnabled() bool { return false }
 
 // Route implements Router.
-func (r SingleRouter) Route(int) (*raftfsm.Group, bool, string, bool) {
+func (r SingleRouter) Route(int) (Group, bool, string, bool) {
+	if r.Group == nil {
+		return nil, false, "", false
+	}
 	return r.Group, r.Group.IsLeader(), "", true
 }
 
 // LocalGroups implements Router.
-func (r SingleRouter) LocalGroups() []*raftfsm.Group { return []*raftfsm.Group{r.Group} }
+func (r SingleRouter) LocalGroups() []Group { return r.HostedGroups() }
 
 // HostedGroups implements Router.
-func (r SingleRouter) HostedGroups() []*raftfsm.Group { return []*raftfsm.Group{r.Group} }
+func (r SingleRouter) HostedGroups() []Group {
+	if r.Group == nil {
+		return nil
+	}
+	return []Group{r.Group}
+}
 
 // Topology implements Router.
 func (r SingleRouter) Topology() *Topology { return nil }

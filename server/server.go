@@ -26,7 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -36,7 +35,7 @@ type Server struct {
 	router Router
 	// group is the node's first hosted group; commands that report on "the"
 	// group (INFO's Raft section, SAVE) use it in standalone mode.
-	group *raftfsm.Group
+	group Group
 	log   *slog.Logger
 	ln    net.Listener
 	start time.Time
@@ -50,11 +49,12 @@ type Server struct {
 	clients   map[int64]*client
 	nextID    atomic.Int64
 
-	stats    stats
-	evictMu  sync.Mutex
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	shutOnce sync.Once
+	stats      stats
+	extraState serverExtra
+	evictMu    sync.Mutex
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	shutOnce   sync.Once
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -90,10 +90,12 @@ func New(cfg Config, router Router) (*Server, error) {
 		stop:    make(chan struct{}),
 	}
 	if router == nil {
-		router = SingleRouter{}
+		// No groups: every keyed command is answered "slot not served".
+		s.router = SingleRouter{}
 	} else if hosted := router.HostedGroups(); len(hosted) > 0 {
 		s.group = hosted[0]
 	}
+	initServerExtra(&s.extraState)
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	pw := cfg.RequirePass

@@ -403,3 +403,7 @@ func (s *Store) ReplaceWith(src *Store) {
 		s.slots[i].cowGen = 0
 	}
 }
+
+// TryLock tries to take the write lock without blocking and reports whether
+// it did (for checks in tests that nobody holds the lock).
+func (s *Store) TryLock() bool { return s.mu.TryLock() }

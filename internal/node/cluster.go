@@ -50,6 +50,8 @@ type routeTable struct {
 	local []*raftfsm.Group
 	// hosted lists every local replica.
 	hosted []*raftfsm.Group
+	// front is hosted as the front end's Group interface values.
+	front []server.Group
 }
 
 func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
@@ -270,6 +272,7 @@ func (cs *clusterState) reconcile() {
 		if g := cs.groups[grp.ID]; g != nil {
 			rt.local[gi] = g
 			rt.hosted = append(rt.hosted, g)
+			rt.front = append(rt.front, g)
 		}
 	}
 	cs.rt.Store(rt)
@@ -328,7 +331,7 @@ func (cs *clusterState) startGroup(m *placement.Map, grp *placement.Group) (*raf
 func (cs *clusterState) ClusterEnabled() bool { return true }
 
 // Route implements server.Router.
-func (cs *clusterState) Route(slot int) (*raftfsm.Group, bool, string, bool) {
+func (cs *clusterState) Route(slot int) (server.Group, bool, string, bool) {
 	rt := cs.rt.Load()
 	if rt.m == nil {
 		return nil, false, "", false
@@ -362,8 +365,8 @@ func (rt *routeTable) respAddr(id string) string {
 }
 
 // LocalGroups implements server.Router.
-func (cs *clusterState) LocalGroups() []*raftfsm.Group {
-	var out []*raftfsm.Group
+func (cs *clusterState) LocalGroups() []server.Group {
+	var out []server.Group
 	for _, g := range cs.rt.Load().hosted {
 		if g.IsLeader() {
 			out = append(out, g)
@@ -373,7 +376,7 @@ func (cs *clusterState) LocalGroups() []*raftfsm.Group {
 }
 
 // HostedGroups implements server.Router.
-func (cs *clusterState) HostedGroups() []*raftfsm.Group { return cs.rt.Load().hosted }
+func (cs *clusterState) HostedGroups() []server.Group { return cs.rt.Load().front }
 
 // Topology implements server.Router.
 func (cs *clusterState) Topology() *server.Topology {

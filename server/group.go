@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Group is the front end's view of this node's replica of one Raft group:
+// what routing, the write pipeline, reads, housekeeping and the front-end
+// commands use. Group implements it; tests use fakes.
+//
+// Every method is called from connection goroutines (and the housekeeping
+// goroutine) at any time, concurrently: implementations must be safe for
+// concurrent use. IsLeader, Ready and Store are on every request's path and
+// must be cheap (atomic loads). A connection never calls Propose (or any
+// other proposing method) while it holds the read lock of a store: the
+// FSM's apply needs the write lock, so the proposal could never complete
+// (client.flushWrites checks this).
+type Group interface {
+	// ID returns the group's id.
+	ID() string
+	// Store returns the FSM's store; reads take its RLock.
+	Store() *shard.Store
+	// IsLeader reports whether this replica leads the group.
+	IsLeader() bool
+	// Ready reports whether this replica leads and has applied every entry
+	// committed in earlier terms, so that local reads see every
+	// acknowledged write.
+	Ready() bool
+	// VerifyRead confirms leadership with a quorum before a linearizable
+	// read (raftfsm.Group.VerifyRead).
+	VerifyRead(ctx context.Context) error
+	// Propose replicates write commands and returns their replies once
+	// committed and applied (raftfsm.Group.Propose, whose errors it returns).
+	Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error)
+	// Snapshot takes a Raft snapshot now and waits for it (SAVE).
+	Snapshot(ctx context.Context) error
+	// LastSave returns the Unix time (seconds) of the last snapshot.
+	LastSave() int64
+	// AppliedIndex returns the last log index applied (replication offset).
+	AppliedIndex() uint64
+	// Status reports the replica's Raft state (INFO); not for request paths.
+	Status() raftfsm.Status
+}
+
+var _ Group = (Group)(nil)

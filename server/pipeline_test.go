@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// fakeGroup is a Group without Raft: Propose applies the commands at once
+// with the command package's Executor, under the store's write lock, as the
+// FSM does. It records whether any proposal found the store read-locked.
+type fakeGroup struct {
+	t  *testing.T
+	st *shard.Store
+
+	mu        sync.Mutex
+	proposals int
+	cmds      int
+	// lockedDuringPropose counts proposals made while some goroutine held
+	// the store's read lock (the connection must release it first).
+	lockedDuringPropose int
+}
+
+func newFakeGroup(t *testing.T) *fakeGroup { return &fakeGroup{t: t, st: shard.New()} }
+
+func (g *fakeGroup) ID() string                       { return "fake" }
+func (g *fakeGroup) Store() *shard.Store              { return g.st }
+func (g *fakeGroup) IsLeader() bool                   { return true }
+func (g *fakeGroup) Ready() bool                      { return true }
+func (g *fakeGroup) VerifyRead(context.Context) error { return nil }
+func (g *fakeGroup) Snapshot(context.Context) error   { return nil }
+func (g *fakeGroup) LastSave() int64                  { return 0 }
+func (g *fakeGroup) AppliedIndex() uint64             { return 0 }
+func (g *fakeGroup) Status() raftfsm.Status           { return raftfsm.Status{State: "leader"} }
+
+func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.proposals++
+	g.cmds += len(cmds)
+	// The FSM's apply takes the write lock; a connection still holding a
+	// read lock would block it forever. TryLock tells without blocking.
+	if !g.st.TryLock() {
+		g.lockedDuringPropose++
+		g.st.Lock()
+	}
+	defer g.st.Unlock()
+	exec := command.Executor()
+	now := time.Now().UnixMilli()
+	replies := make([][]byte, len(cmds))
+	for i, args := range cmds {
+		replies[i] = exec.Exec(g.st, now, args, nil)
+	}
+	return raftfsm.NewReplies(replies...), nil
+}
+
+// startFakeServer serves a Server routed to g on an OS-chosen port.
+func startFakeServer(t *testing.T, r Router) string {
+	t.Helper()
+	s, err := New(DefaultConfig(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// pipeline sends cmds (inline commands) in one write and returns the raw
+// replies, one line each (the replies used here are single-line).
+func pipeline(t *testing.T, addr string, cmds ...string) []string {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write([]byte(strings.Join(cmds, "\r\n") + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(nc)
+	out := make([]string, 0, len(cmds))
+	for range cmds {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading replies of %q: %v (so far %q)", cmds, err, out)
+		}
+		if line[0] == '$' && line != "$-1\r\n" {
+			body, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			line += body
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// TestPipelineWithFakeGroup drives the connection pipeline (reads under the
+// store's read lock, writes packed into proposals) without Raft, and checks
+// the rule that a connection never proposes while it holds a store read
+// lock: reads before each write leave the lock held until the write.
+func TestPipelineWithFakeGroup(t *testing.T) {
+	g := newFakeGroup(t)
+	addr := startFakeServer(t, SingleRouter{Group: g})
+	got := pipeline(t, addr,
+		"GET a", "SET a 1", "GET a", "EXISTS a", "INCR n", "INCR n", "GET n", "SET b 2", "STRLEN b", "DEL a b")
+	want := []string{"$-1\r\n", "+OK\r\n", "$1\r\n1\r\n", ":1\r\n", ":1\r\n", ":2\r\n", "$1\r\n2\r\n", "+OK\r\n", ":1\r\n", ":2\r\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.lockedDuringPropose != 0 {
+		t.Fatalf("%d of %d proposals were made while the store was read-locked", g.lockedDuringPropose, g.proposals)
+	}
+	// Writes between reads flush separately; consecutive writes share one.
+	if g.cmds != 5 || g.proposals != 4 {
+		t.Fatalf("%d commands in %d proposals, want 5 commands in 4", g.cmds, g.proposals)
+	}
+}
+
+// TestNilRouterServesNoSlot: a Server made without a router answers keyed
+// commands with an error instead of panicking on the first one.
+func TestNilRouterServesNoSlot(t *testing.T) {
+	addr := startFakeServer(t, nil)
+	got := pipeline(t, addr, "SET a 1", "GET a", "PING", "DBSIZE")
+	want := []string{"-CLUSTERDOWN Hash slot not served\r\n", "-CLUSTERDOWN Hash slot not served\r\n", "+PONG\r\n", ":0\r\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+}
