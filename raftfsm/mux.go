@@ -45,6 +45,8 @@ var (
 	// ErrFrameTooLarge is returned by ReadFrame, Call and ServeCalls for a
 	// frame above the size limit; the connection is closed.
 	ErrFrameTooLarge = errors.New("raftfsm: frame too large")
+	// ErrUnreachable wraps Call's dial errors: the request was not sent.
+	ErrUnreachable = errors.New("raftfsm: stream unreachable")
 )
 
 // Mux shares one TCP listener, the node's cluster port, among every Raft
@@ -347,7 +349,7 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 // DefaultMaxFrame). ctx bounds the whole call: its deadline (30 s when it
 // has none) is the connection's deadline and is sent to the server, and
 // its cancellation closes the connection. After an error the server may or
-// may not have handled the request.
+// may not have handled the request, except after ErrUnreachable.
 func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -365,7 +367,7 @@ func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte
 	}
 	conn, err := DialStream(addr, name, d)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer conn.Close()
 	// Cancellation unblocks reads and writes at once.
