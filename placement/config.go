@@ -70,7 +70,8 @@ type Config struct {
 	// TrailingLogs is how many meta log entries are kept after a snapshot.
 	TrailingLogs uint64
 	// ApplyTimeout bounds the meta operations the reconcile loop makes
-	// (proposing the initial map, adding members, barriers).
+	// (proposing the initial map, adding members, barriers), and the time
+	// the meta leader spends on one forwarded map update.
 	ApplyTimeout time.Duration
 
 	// ReconcileInterval is how often the reconcile loop runs (bootstrap

@@ -13,8 +13,10 @@ var (
 	ErrNotStarted = errors.New("placement: service not started")
 	// ErrShutdown is returned after Shutdown, and by a second Start.
 	ErrShutdown = errors.New("placement: service shut down")
-	// ErrNotMetaLeader is returned by UpdateMap on a node that does not lead
-	// the meta group.
+	// ErrNotMetaLeader means the meta leader could not be reached or the
+	// node asked does not lead the meta group: nothing was proposed.
+	// UpdateMap retries it and returns it (wrapped with ctx's error) only
+	// when no leader answered before ctx ended.
 	ErrNotMetaLeader = errors.New("placement: not the meta leader")
 	// ErrNoMap is returned when an operation needs a map and the cluster has
 	// none yet (before bootstrap).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,12 +31,15 @@ const metaStream = "meta"
 // Goroutines: after Start, the service runs an event loop (serf events,
 // leader hints), a tag loop (the only caller of serf.SetTags), a join loop
 // (until joined), a reconcile loop (bootstrap, meta leader duties, epoch
-// lag), plus raft's and serf's own goroutines. The meta FSM publishes maps
+// lag), the meta-rpc server (raftfsm.ServeCalls: one goroutine per
+// forwarded map update, see forward.go), plus raft's and serf's own
+// goroutines. The meta FSM publishes maps
 // from raft's FSM goroutine.
 //
 // Every exported method is safe for concurrent use. Map, Changes and
 // LeaderHint are lock-free and cheap enough for request paths; Members
-// takes serf's locks; UpdateMap does Raft round trips.
+// takes serf's locks; UpdateMap does Raft round trips, and from a node
+// that does not lead the meta group a network round trip to the leader.
 type Service struct {
 	cfg     Config
 	log     *slog.Logger // the service's own logs
@@ -66,13 +70,17 @@ type Service struct {
 	guard   *raftfsm.VoteGuard
 	closers []func() error
 
+	rpcLayer      net.Listener // the meta-rpc stream (see forward.go)
 	events        chan serf.Event
-	stop          chan struct{} // closed by Shutdown
+	stop          chan struct{}   // closed by Shutdown
+	stopCtx       context.Context // cancelled by Shutdown
+	stopCancel    context.CancelFunc
 	tagsPoke      chan struct{}
 	hintsPoke     chan struct{}
 	reconcilePoke chan struct{}
 	leaderObs     chan raft.Observation // meta leadership changes
 	wg            sync.WaitGroup        // event loop
+	rpcWG         sync.WaitGroup        // meta-rpc server
 	loopsWG       sync.WaitGroup        // tag and join loops
 	reconcileWG   sync.WaitGroup        // reconcile loop
 
@@ -95,7 +103,10 @@ func New(cfg Config) (*Service, error) {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	cfg.Join = append([]string(nil), cfg.Join...)
+	stopCtx, stopCancel := context.WithCancel(context.Background())
 	return &Service{
+		stopCtx:       stopCtx,
+		stopCancel:    stopCancel,
 		cfg:           cfg,
 		log:           lg.With("component", "placement"),
 		baseLog:       lg,
@@ -111,8 +122,8 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Start opens the meta group's stores and starts its Raft replica on the
-// Mux's "meta" stream, starts serf with the node's tags, and starts the
-// background loops: joining the Join addresses (retried every
+// Mux's "meta" stream, serves forwarded map updates on its "meta-rpc"
+// stream, starts serf with the node's tags, and starts the background loops: joining the Join addresses (retried every
 // JoinRetryInterval), bootstrap and reconciliation. It returns once
 // everything runs; joining and bootstrapping continue in the background.
 // Call it once.
@@ -144,6 +155,13 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("placement: start serf: %w", err)
 	}
 	s.started.Store(true)
+	s.rpcWG.Add(1)
+	go func() {
+		defer s.rpcWG.Done()
+		if err := raftfsm.ServeCalls(s.rpcLayer, 0, s.cfg.ApplyTimeout, s.handleMetaRPC); err != nil {
+			s.log.Error("meta-rpc server stopped", "err", err)
+		}
+	}()
 	s.wg.Add(1)
 	go s.eventLoop()
 	s.loopsWG.Add(2)
@@ -189,6 +207,11 @@ func (s *Service) startRaft() error {
 	}
 	s.metaState.Store(has)
 
+	rpc, err := s.cfg.Mux.Layer(raftfsm.StreamMetaRPC)
+	if err != nil {
+		return fmt.Errorf("placement: meta-rpc stream: %w", err)
+	}
+	s.rpcLayer = rpc
 	layer, err := s.cfg.Mux.Layer(metaStream)
 	if err != nil {
 		return fmt.Errorf("placement: meta transport: %w", err)
@@ -238,10 +261,13 @@ func (s *Service) closeRaft() {
 	if s.trans != nil {
 		_ = s.trans.Close()
 	}
+	if s.rpcLayer != nil {
+		_ = s.rpcLayer.Close()
+	}
 	for _, c := range s.closers {
 		_ = c()
 	}
-	s.raft, s.trans, s.closers = nil, nil, nil
+	s.raft, s.trans, s.rpcLayer, s.closers = nil, nil, nil, nil
 }
 
 // serfAgent returns the serf agent, nil before Start.
@@ -313,56 +339,6 @@ func (s *Service) MetaLeader() (nodeID, clusterAddr string) {
 	return string(id), string(addr)
 }
 
-// UpdateMap changes the map by compare-and-set through the meta group. It
-// must run on the meta leader (else ErrNotMetaLeader; forwarding comes
-// later). fn receives a private copy of the current map that it may modify
-// and return; the new map gets Epoch = old epoch + 1 and must validate. fn
-// may return (nil, nil) for no change; its error is returned as is. The
-// entry applies only if the epoch is still the old one (else
-// ErrEpochMismatch). ErrIndeterminate means the outcome is unknown (the
-// leader lost leadership or ctx ended after proposing). Calls on one node
-// are serialised.
-func (s *Service) UpdateMap(ctx context.Context, fn func(old *Map) (*Map, error)) error {
-	if !s.started.Load() {
-		return ErrNotStarted
-	}
-	select {
-	case <-s.stop:
-		return ErrShutdown
-	default:
-	}
-	s.updateMu.Lock()
-	defer s.updateMu.Unlock()
-	if s.raft.State() != raft.Leader {
-		return ErrNotMetaLeader
-	}
-	// The barrier makes the FSM hold every entry of earlier terms, so that
-	// old is the latest map.
-	if err := s.waitFuture(ctx, s.raft.Barrier(s.timeout(ctx))); err != nil {
-		if errors.Is(err, ErrIndeterminate) {
-			return ctx.Err()
-		}
-		return err
-	}
-	old := s.Map()
-	if old == nil {
-		return ErrNoMap
-	}
-	next, err := fn(old.Clone())
-	if err != nil || next == nil {
-		return err
-	}
-	next.Epoch = old.Epoch + 1
-	if err := next.Validate(); err != nil {
-		return err
-	}
-	if err := s.apply(ctx, metaCommand{Op: opSet, Expect: old.Epoch, Map: next}); err != nil {
-		return err
-	}
-	s.log.Info("map updated", "epoch", next.Epoch)
-	return nil
-}
-
 // apply proposes cmd on the meta group and waits for its result.
 func (s *Service) apply(ctx context.Context, cmd metaCommand) error {
 	b, err := encodeCommand(cmd)
@@ -430,6 +406,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	s.shut = true
 	close(s.stop)
+	s.stopCancel()
 	started := s.started.Load()
 	s.mu.Unlock()
 	if !started {
@@ -455,10 +432,13 @@ func (s *Service) teardown() error {
 	if err := sf.Leave(); err != nil {
 		s.log.Warn("leave gossip cluster", "err", err)
 	}
+	// No more forwarded updates; those in progress end with raft.
+	_ = s.rpcLayer.Close()
 	var errs []error
 	if err := s.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("shut down meta raft: %w", err))
 	}
+	s.rpcWG.Wait()
 	s.reconcileWG.Wait()
 	if err := sf.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("shut down serf: %w", err))

@@ -1,7 +1,10 @@
 package raftfsm
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,9 +25,29 @@ const muxMagic = "SHL1"
 // send its header.
 const muxHandshakeTimeout = 5 * time.Second
 
-// ErrMuxClosed is returned by a stream layer's Accept after its Mux or the
-// layer itself was closed.
-var ErrMuxClosed = errors.New("raftfsm: mux closed")
+// StreamMetaRPC is the stream on which a node forwards requests for the
+// meta group (map compare-and-set) to the meta leader; package placement
+// speaks it with Call and ServeCalls.
+const StreamMetaRPC = "meta-rpc"
+
+// DefaultMaxFrame is the frame size limit (bytes) of Call and ServeCalls
+// when the caller passes 0: 8 MiB, far above a map with 16384 slot ranges.
+const DefaultMaxFrame = 8 << 20
+
+// callTimeout bounds a call whose context has no deadline.
+const callTimeout = 30 * time.Second
+
+// Mux errors.
+var (
+	// ErrMuxClosed is returned by a stream layer's Accept after its Mux or
+	// the layer itself was closed.
+	ErrMuxClosed = errors.New("raftfsm: mux closed")
+	// ErrFrameTooLarge is returned by ReadFrame, Call and ServeCalls for a
+	// frame above the size limit; the connection is closed.
+	ErrFrameTooLarge = errors.New("raftfsm: frame too large")
+	// ErrUnreachable wraps Call's dial errors: the request was not sent.
+	ErrUnreachable = errors.New("raftfsm: stream unreachable")
+)
 
 // Mux shares one TCP listener, the node's cluster port, among every Raft
 // group of the node and the meta group: each connection starts with a header
@@ -275,4 +298,160 @@ func (l *streamLayer) Addr() net.Addr { return l.mux.advertise }
 // Dial implements raft.StreamLayer.
 func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return l.track(DialStream(string(address), l.name, timeout))
+}
+
+// Call-stream protocol. A request/response stream (such as StreamMetaRPC)
+// carries one call per connection, after the Mux header:
+//
+//	request:  uint32 length | uint32 timeout-ms | payload (length bytes)
+//	response: uint32 length | payload (length bytes)
+//
+// Integers are big-endian. timeout-ms is what is left of the caller's
+// deadline (0: none); the server bounds its handler with it. Either side
+// closes the connection after the response. A frame above the receiver's
+// limit closes the connection without an answer.
+
+// WriteFrame writes b as one frame: its length as a big-endian uint32, then
+// b.
+func WriteFrame(w io.Writer, b []byte) error {
+	if uint64(len(b)) > 1<<32-1 {
+		return ErrFrameTooLarge
+	}
+	buf := make([]byte, 4, 4+len(b))
+	binary.BigEndian.PutUint32(buf, uint32(len(b)))
+	_, err := w.Write(append(buf, b...))
+	return err
+}
+
+// ReadFrame reads one frame of at most limit bytes (DefaultMaxFrame when
+// limit is 0).
+func ReadFrame(r io.Reader, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxFrame
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if uint64(n) > uint64(limit) {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, limit)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Call makes one call on the stream name of the node at addr: it sends req
+// and returns the response payload (at most limit bytes; 0 means
+// DefaultMaxFrame). ctx bounds the whole call: its deadline (30 s when it
+// has none) is the connection's deadline and is sent to the server, and
+// its cancellation closes the connection. After an error the server may or
+// may not have handled the request, except after ErrUnreachable.
+func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(callTimeout)
+	}
+	d := time.Until(dl)
+	if d <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	if uint64(len(req)) > 1<<32-1 {
+		return nil, ErrFrameTooLarge
+	}
+	conn, err := DialStream(addr, name, d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	defer conn.Close()
+	// Cancellation unblocks reads and writes at once.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_ = conn.SetDeadline(dl)
+	msg := make([]byte, 8, 8+len(req))
+	binary.BigEndian.PutUint32(msg, uint32(len(req)))
+	binary.BigEndian.PutUint32(msg[4:], uint32(max(time.Until(dl).Milliseconds(), 1)))
+	msg = append(msg, req...)
+	if _, err := conn.Write(msg); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	resp, err := ReadFrame(conn, limit)
+	if err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	return resp, nil
+}
+
+// ctxErr prefers ctx's error to the I/O error its cancellation caused.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}
+
+// ServeCalls serves the call protocol on l (a layer from Mux.Layer) until
+// l is closed: each accepted connection gets its own goroutine, which reads
+// one request (at most limit bytes; 0 means DefaultMaxFrame) within
+// maxTimeout, runs h with a context that ends at the caller's deadline (at
+// most maxTimeout away) or when ServeCalls returns, and writes h's
+// response. ServeCalls returns nil once l is closed and every handler has
+// returned.
+func ServeCalls(l net.Listener, limit int, maxTimeout time.Duration, h func(ctx context.Context, req []byte) []byte) error {
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, ErrMuxClosed) {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			serveCall(base, conn, limit, maxTimeout, h)
+		}()
+	}
+}
+
+func serveCall(base context.Context, conn net.Conn, limit int, maxTimeout time.Duration, h func(context.Context, []byte) []byte) {
+	start := time.Now()
+	_ = conn.SetDeadline(start.Add(maxTimeout))
+	var hdr [8]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		return
+	}
+	n := binary.BigEndian.Uint32(hdr[:4])
+	if limit <= 0 {
+		limit = DefaultMaxFrame
+	}
+	if uint64(n) > uint64(limit) {
+		return
+	}
+	req := make([]byte, n)
+	if _, err := io.ReadFull(conn, req); err != nil {
+		return
+	}
+	timeout := maxTimeout
+	if ms := binary.BigEndian.Uint32(hdr[4:]); ms > 0 {
+		timeout = min(timeout, time.Duration(ms)*time.Millisecond)
+	}
+	// The handler ends a little before the caller gives up, so that its
+	// answer can still arrive.
+	ctx, cancel := context.WithDeadline(base, start.Add(timeout*9/10))
+	defer cancel()
+	resp := h(ctx, req)
+	_ = conn.SetDeadline(start.Add(timeout))
+	_ = WriteFrame(conn, resp)
 }

@@ -51,6 +51,9 @@ type Config struct {
 	Group raftfsm.Config
 	// Placement is the template for the placement service's settings.
 	Placement placement.Config
+	// Controller tunes how a cluster node reconciles the map with its
+	// groups.
+	Controller ControllerConfig
 	// ReadyTimeout bounds how long a standalone node waits for its leader.
 	ReadyTimeout time.Duration
 	// Logger receives every component's logs.
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		Server:       server.DefaultConfig(),
 		Group:        raftfsm.DefaultConfig(),
 		Placement:    placement.DefaultConfig(),
+		Controller:   DefaultControllerConfig(),
 		ReadyTimeout: 30 * time.Second,
 	}
 }
@@ -80,6 +84,11 @@ func (c *Config) Validate() error {
 		return errors.New("node: BootstrapExpect must not be negative")
 	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):
 		return fmt.Errorf("node: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", c.Replicas, c.BootstrapExpect, c.Groups)
+	}
+	if c.BootstrapExpect > 0 {
+		if err := c.Controller.Validate(); err != nil {
+			return err
+		}
 	}
 	return c.Server.Validate()
 }

@@ -1,0 +1,533 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// ControllerConfig tunes a cluster node's controller, which reconciles the
+// placement map with the node's Raft groups.
+type ControllerConfig struct {
+	// Interval is how often the controller reconciles when the map does
+	// not change (a map change wakes it at once). Default 200 ms.
+	Interval time.Duration
+	// OpTimeout bounds one membership change or leadership transfer, and
+	// the shutdown of a group this node no longer hosts. Default 5 s.
+	OpTimeout time.Duration
+	// PreferredLeaderAfter is how long this node must have led a formed
+	// group before it hands leadership to the group's preferred leader, so
+	// that a recovering node does not make leadership flap. Default 1 s.
+	PreferredLeaderAfter time.Duration
+	// TransferRetry is the least time between two leadership transfers of
+	// one group started by the controller. Default 5 s.
+	TransferRetry time.Duration
+}
+
+// DefaultControllerConfig returns the controller's defaults.
+func DefaultControllerConfig() ControllerConfig {
+	return ControllerConfig{
+		Interval:             200 * time.Millisecond,
+		OpTimeout:            5 * time.Second,
+		PreferredLeaderAfter: time.Second,
+		TransferRetry:        5 * time.Second,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *ControllerConfig) Validate() error {
+	if c.Interval <= 0 || c.OpTimeout <= 0 || c.PreferredLeaderAfter < 0 || c.TransferRetry < 0 {
+		return fmt.Errorf("%w: controller: Interval and OpTimeout must be positive, PreferredLeaderAfter and TransferRetry not negative", ErrBadConfig)
+	}
+	return nil
+}
+
+// controller reconciles the placement map with this node's Raft groups, in
+// both directions:
+//
+//   - it starts a replica of every group the map makes this node a member
+//     of, and stops (and deletes the state of) every replica of a group
+//     this node is no longer a member of, once it does not lead it;
+//   - as a group's leader it adds the voters the map lists, removes those
+//     it no longer lists (never itself: a leader outside the map first
+//     hands leadership to a member), marks the group formed once every
+//     member votes (and announces its leadership by gossip, from which the
+//     meta leader marks the group formed in the map), and hands leadership
+//     back to the preferred leader (Members[0]) when that node is alive.
+//
+// It publishes a new routing table (clusterState.rt) whenever the map or
+// the set of local replicas changes.
+//
+// Goroutine model: one goroutine (run) makes every decision and owns the
+// controller's fields below mu-free; it is the only writer of cs.groups
+// (under cs.mu, which shutdown also takes) and of cs.rt. It wakes on a map
+// change (placement.Service.Changes), every Interval, and on close. Each
+// round reads the facts (the map, gossip liveness, each local group's
+// leadership and configuration), turns them into actions with the pure
+// functions planReplicas and planGroup, and carries them out: starting and
+// stopping replicas and membership changes on the run goroutine (each
+// bounded by OpTimeout), leadership transfers on short-lived goroutines
+// tracked by bg, so that a slow transfer does not hold up other groups.
+type controller struct {
+	cs  *clusterState
+	cfg ControllerConfig
+	log *slog.Logger
+
+	stop   chan struct{}
+	done   chan struct{}
+	ctx    context.Context // ends at close: bounds background transfers
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	// Run-goroutine-only state.
+	trans        map[string]*raft.NetworkTransport // by group id, of running replicas
+	leaderSince  map[string]time.Time              // group id -> since when this node leads it, formed
+	lastTransfer map[string]time.Time              // group id -> last transfer started here
+	published    []string                          // last SetLeading argument
+}
+
+func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *controller {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &controller{
+		cs:           cs,
+		cfg:          cfg,
+		log:          log.With("component", "controller"),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+		ctx:          ctx,
+		cancel:       cancel,
+		trans:        make(map[string]*raft.NetworkTransport),
+		leaderSince:  make(map[string]time.Time),
+		lastTransfer: make(map[string]time.Time),
+	}
+}
+
+// start runs the controller's goroutine.
+func (c *controller) start() { go c.run() }
+
+// close stops the controller and waits for its goroutines. The replicas
+// stay up: clusterState.shutdown stops them.
+func (c *controller) close() {
+	close(c.stop)
+	<-c.done
+	c.cancel()
+	c.bg.Wait()
+}
+
+func (c *controller) run() {
+	defer close(c.done)
+	tick := time.NewTicker(c.cfg.Interval)
+	defer tick.Stop()
+	for {
+		changes := c.cs.pl.Changes()
+		c.round(time.Now())
+		select {
+		case <-c.stop:
+			return
+		case <-changes:
+		case <-tick.C:
+		}
+	}
+}
+
+// round is one reconciliation.
+func (c *controller) round(now time.Time) {
+	cs := c.cs
+	latest := cs.pl.Map()
+	if latest == nil {
+		return
+	}
+	members := cs.pl.Members()
+	// A meta replica catching up replays every map since the first:
+	// acting on an old one could start or stop the wrong replicas.
+	current := !mapBehind(latest, members)
+	if current {
+		c.reconcileReplicas(latest)
+	}
+	rt := cs.rt.Load()
+	if rt.m == nil {
+		return
+	}
+	alive := make(map[string]bool, len(members))
+	for _, m := range members {
+		alive[m.ID] = m.Status == placement.StatusAlive
+	}
+	var led []string
+	for gi, g := range rt.local {
+		if g == nil {
+			continue
+		}
+		grp := &rt.m.Groups[gi]
+		st := localGroup{Leader: g.IsLeader(), Since: c.leaderSince[grp.ID], LastTransfer: c.lastTransfer[grp.ID]}
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
+		conf, err := g.Members(ctx)
+		cancel()
+		st.Conf, st.ConfKnown = conf, err == nil
+		p := planGroup(groupView{
+			Self: cs.self, Map: rt.m, Group: grp, Alive: alive, Now: now,
+			// Removals only on the newest map: an old one would drop
+			// voters a newer one added.
+			MayRemove: current && rt.m == latest, cfg: c.cfg,
+		}, st)
+		g.SetFormed(p.Formed)
+		if p.Since.IsZero() {
+			delete(c.leaderSince, grp.ID)
+		} else {
+			c.leaderSince[grp.ID] = p.Since
+		}
+		if p.Leads {
+			led = append(led, grp.ID)
+		}
+		c.do(g, p.Actions, now)
+	}
+	if !slices.Equal(led, c.published) {
+		cs.pl.SetLeading(led)
+		c.published = led
+	}
+}
+
+// reconcileReplicas starts and stops replicas as m says and publishes a
+// new routing table when m or the replicas changed.
+func (c *controller) reconcileReplicas(m *placement.Map) {
+	cs := c.cs
+	cs.mu.Lock()
+	running := make(map[string]bool, len(cs.groups))
+	for id, g := range cs.groups {
+		running[id] = g.IsLeader()
+	}
+	cs.mu.Unlock()
+	changed := cs.rt.Load().m != m
+	var stopped []*raftfsm.Group
+	for _, a := range planReplicas(cs.self, m, running) {
+		switch a.Kind {
+		case actStart:
+			g, err := c.startGroup(m, m.Group(a.Group))
+			if err != nil {
+				c.log.Error("cannot start group", "group", a.Group, "err", err)
+				continue
+			}
+			cs.mu.Lock()
+			cs.groups[a.Group] = g
+			cs.mu.Unlock()
+			changed = true
+		case actStop:
+			cs.mu.Lock()
+			g := cs.groups[a.Group]
+			delete(cs.groups, a.Group)
+			cs.mu.Unlock()
+			stopped = append(stopped, g)
+			changed = true
+		}
+	}
+	if changed {
+		cs.mu.Lock()
+		rt := &routeTable{m: m, local: make([]*raftfsm.Group, len(m.Groups))}
+		for gi, grp := range m.Groups {
+			if g := cs.groups[grp.ID]; g != nil {
+				rt.local[gi] = g
+				rt.hosted = append(rt.hosted, g)
+				rt.front = append(rt.front, g)
+			}
+		}
+		cs.mu.Unlock()
+		cs.rt.Store(rt)
+	}
+	// Routing no longer reaches the stopped replicas: shut them down.
+	for _, g := range stopped {
+		c.stopGroup(g)
+	}
+}
+
+// stopGroup shuts a replica down, frees its stream and deletes its state.
+func (c *controller) stopGroup(g *raftfsm.Group) {
+	id := g.ID()
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
+	defer cancel()
+	err := g.Shutdown(ctx)
+	if t := c.trans[id]; t != nil {
+		err = errors.Join(err, t.Close())
+		delete(c.trans, id)
+	}
+	delete(c.leaderSince, id)
+	delete(c.lastTransfer, id)
+	if dir := c.groupDir(id); dir != "" && err == nil {
+		err = os.RemoveAll(dir)
+	}
+	if err != nil {
+		c.log.Warn("stop group", "group", id, "err", err)
+		return
+	}
+	c.log.Info("stopped group: no longer a member", "group", id)
+}
+
+// groupDir is a group's data directory, "" in memory.
+func (c *controller) groupDir(id string) string {
+	if c.cs.n.cfg.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.cs.n.cfg.DataDir, "groups", id)
+}
+
+// do carries out a group's leader actions in order, stopping at the first
+// failed membership change (raft changes one at a time; the next round
+// retries).
+func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
+	for _, a := range actions {
+		switch a.Kind {
+		case actAddVoter, actRemoveVoter:
+			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
+			var err error
+			if a.Kind == actAddVoter {
+				err = g.AddVoter(ctx, a.Node, a.Addr)
+			} else {
+				err = g.RemoveVoter(ctx, a.Node)
+			}
+			cancel()
+			if err != nil {
+				c.log.Warn("cannot change group members", "group", a.Group, "action", a.Kind.String(), "member-id", a.Node, "err", err)
+				return
+			}
+			c.log.Info("changed group members", "group", a.Group, "action", a.Kind.String(), "member-id", a.Node)
+		case actTransfer:
+			c.lastTransfer[a.Group] = now
+			c.bg.Add(1)
+			go func() {
+				defer c.bg.Done()
+				ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
+				defer cancel()
+				if err := g.TransferLeadership(ctx, a.Node, a.Addr); err != nil {
+					c.log.Debug("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// startGroup starts this node's replica of grp.
+func (c *controller) startGroup(m *placement.Map, grp *placement.Group) (*raftfsm.Group, error) {
+	cs := c.cs
+	cfg := cs.n.cfg.Group
+	cfg.GroupID = grp.ID
+	cfg.NodeID = raft.ServerID(cs.self)
+	t, err := cs.mux.Transport(grp.ID, cs.n.log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Transport = t
+	// The preferred leader (Members[0]) bootstraps the group alone and so
+	// wins its first election at once; it then adds the other members as
+	// voters (see planGroup). The others start empty and wait to be
+	// contacted. Leadership thus starts where the map wants it, with no
+	// transfers right after the cluster forms.
+	// Once the map says the group formed, nobody bootstraps it again: a
+	// preferred leader restarted without its state must rejoin the
+	// existing group (and catch up before it votes), not found a new one.
+	cfg.Bootstrap = nil
+	if grp.Members[0] == cs.self && !grp.Formed {
+		node := m.Node(cs.self)
+		if node == nil {
+			t.Close()
+			return nil, errors.New("node: this node is missing from the map")
+		}
+		cfg.Bootstrap = []raft.Server{{ID: raft.ServerID(cs.self), Address: raft.ServerAddress(node.ClusterAddr)}}
+	}
+	cfg.DataDir = c.groupDir(grp.ID)
+	cfg.Logger = cs.n.log
+	g, err := raftfsm.NewGroup(cfg, shard.New(), command.Executor())
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	g.SetFormed(false) // until its configuration holds every member
+	c.trans[grp.ID] = t
+	return g, nil
+}
+
+// mapBehind reports whether an alive member gossips a newer epoch than m's.
+// A meta replica catching up by log replays every map since the first;
+// acting on an old one could bootstrap a group that formed long ago, so
+// the node waits until its map is as new as the others'.
+func mapBehind(m *placement.Map, members []placement.Member) bool {
+	for _, mem := range members {
+		if mem.Status == placement.StatusAlive && mem.Epoch > m.Epoch {
+			return true
+		}
+	}
+	return false
+}
+
+// actionKind is what the controller does.
+type actionKind int
+
+const (
+	// actStart starts this node's replica of Group.
+	actStart actionKind = iota
+	// actStop shuts this node's replica of Group down and deletes its state.
+	actStop
+	// actAddVoter, as Group's leader, adds Node (at Addr) as a voter.
+	actAddVoter
+	// actRemoveVoter, as Group's leader, removes Node.
+	actRemoveVoter
+	// actTransfer, as Group's leader, hands leadership to Node (at Addr).
+	actTransfer
+)
+
+func (k actionKind) String() string {
+	return [...]string{"start", "stop", "add-voter", "remove-voter", "transfer"}[k]
+}
+
+// action is one step of reconciliation.
+type action struct {
+	Kind  actionKind
+	Group string
+	Node  string // node id (add, remove, transfer)
+	Addr  string // node's cluster address (add, transfer)
+}
+
+// planReplicas returns which replicas this node (self) must start and stop
+// for map m, given the running ones (group id -> whether this node leads
+// it): start every group m makes self a member of; stop every group m no
+// longer has, and every group self is no longer a member of unless self
+// leads it (it hands leadership over first, see planGroup). Starts come
+// first, in map order; stops follow, by group id.
+func planReplicas(self string, m *placement.Map, running map[string]bool) []action {
+	var out []action
+	for _, gid := range m.GroupsOf(self) {
+		if _, ok := running[gid]; !ok {
+			out = append(out, action{Kind: actStart, Group: gid})
+		}
+	}
+	ids := make([]string, 0, len(running))
+	for id := range running {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		grp := m.Group(id)
+		if grp == nil || (!slices.Contains(grp.Members, self) && !running[id]) {
+			out = append(out, action{Kind: actStop, Group: id})
+		}
+	}
+	return out
+}
+
+// groupView is what planGroup needs to know besides the local replica.
+type groupView struct {
+	Self  string
+	Map   *placement.Map
+	Group *placement.Group // in Map
+	Alive map[string]bool  // node id -> alive in gossip
+	Now   time.Time
+	// MayRemove allows removing voters: Map is the newest map known.
+	MayRemove bool
+	cfg       ControllerConfig
+}
+
+// localGroup is this node's replica of a group as planGroup sees it.
+type localGroup struct {
+	Leader       bool             // this node leads the group
+	Conf         []raftfsm.Member // the group's configuration
+	ConfKnown    bool             // Conf could be read
+	Since        time.Time        // when this node started leading it formed (zero: not)
+	LastTransfer time.Time        // last transfer this node started (zero: never)
+}
+
+// groupPlan is planGroup's verdict for one group.
+type groupPlan struct {
+	// Formed is the group's new Formed flag: every member the map lists
+	// votes, and the map says the group formed.
+	Formed bool
+	// Leads: this node leads the group and every member votes; it says so
+	// by gossip (the meta leader then marks the group formed).
+	Leads bool
+	// Since is the new leaderSince (zero: forget it).
+	Since time.Time
+	// Actions for this node as the group's leader, in order.
+	Actions []action
+}
+
+// planGroup decides what this node does about one of its replicas.
+//
+// Followers and leaders alike mark the replica formed when every member
+// the map lists is a voter and the map says the group formed. A leader
+// missing members adds them (nothing else until they vote). A leader with
+// every member: announces it leads; removes the voters the map no longer
+// lists (only on the newest map, and never itself); if the map no longer
+// lists it, hands leadership to the first alive member; otherwise, once
+// the group formed and it has led for PreferredLeaderAfter, hands
+// leadership to the preferred leader (Members[0]) when that node is alive.
+// Transfers are at least TransferRetry apart.
+func planGroup(v groupView, st localGroup) groupPlan {
+	grp := v.Group
+	voters := make(map[string]bool, len(st.Conf))
+	for _, m := range st.Conf {
+		if m.Voter {
+			voters[m.ID] = true
+		}
+	}
+	all := st.ConfKnown
+	for _, id := range grp.Members {
+		all = all && voters[id]
+	}
+	p := groupPlan{Formed: all && grp.Formed}
+	if !st.Leader || !all {
+		if st.Leader && st.ConfKnown {
+			for _, id := range grp.Members {
+				if n := v.Map.Node(id); n != nil && !voters[id] {
+					p.Actions = append(p.Actions, action{Kind: actAddVoter, Group: grp.ID, Node: id, Addr: n.ClusterAddr})
+				}
+			}
+		}
+		return p
+	}
+	p.Leads = true
+	if v.MayRemove {
+		for _, m := range st.Conf {
+			if m.ID != v.Self && !slices.Contains(grp.Members, m.ID) {
+				p.Actions = append(p.Actions, action{Kind: actRemoveVoter, Group: grp.ID, Node: m.ID})
+			}
+		}
+	}
+	mayTransfer := st.LastTransfer.IsZero() || v.Now.Sub(st.LastTransfer) >= v.cfg.TransferRetry
+	if !slices.Contains(grp.Members, v.Self) {
+		// Leaving the group: hand leadership over; the new leader
+		// removes this node, and planReplicas then stops the replica.
+		for _, id := range grp.Members {
+			if n := v.Map.Node(id); n != nil && v.Alive[id] && mayTransfer {
+				p.Actions = append(p.Actions, action{Kind: actTransfer, Group: grp.ID, Node: id, Addr: n.ClusterAddr})
+				break
+			}
+		}
+		return p
+	}
+	if !grp.Formed {
+		p.Since = st.Since
+		return p
+	}
+	p.Since = st.Since
+	if p.Since.IsZero() {
+		p.Since = v.Now
+	}
+	pref := grp.Members[0]
+	if pref == v.Self || v.Now.Sub(p.Since) < v.cfg.PreferredLeaderAfter || !mayTransfer || !v.Alive[pref] {
+		return p
+	}
+	if n := v.Map.Node(pref); n != nil {
+		p.Actions = append(p.Actions, action{Kind: actTransfer, Group: grp.ID, Node: pref, Addr: n.ClusterAddr})
+	}
+	return p
+}

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
+)
+
+// testMap has nodes a, b, c, d (ids of 40 repeated letters) and groups
+// g0 {a b c}, g1 {b c a} (formed) and g2 {c d} (formed).
+func testMap(t *testing.T) *placement.Map {
+	t.Helper()
+	var nodes []placement.Node
+	for _, c := range "abcd" {
+		id := nid(c)
+		nodes = append(nodes, placement.Node{ID: id, ClusterAddr: "10.0.0." + string(c) + ":7000"})
+	}
+	m := &placement.Map{Epoch: 5, Nodes: nodes, Groups: []placement.Group{
+		{ID: "g0", Members: []string{nid('a'), nid('b'), nid('c')}},
+		{ID: "g1", Members: []string{nid('b'), nid('c'), nid('a')}, Formed: true},
+		{ID: "g2", Members: []string{nid('c'), nid('d')}, Formed: true},
+	}}
+	for s := range m.Slots {
+		m.Slots[s] = int16(s % 3)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func nid(c rune) string { return strings.Repeat(string(c), 40) }
+
+func addr(c rune) string { return "10.0.0." + string(c) + ":7000" }
+
+func TestPlanReplicas(t *testing.T) {
+	m := testMap(t)
+	start := func(g string) action { return action{Kind: actStart, Group: g} }
+	stop := func(g string) action { return action{Kind: actStop, Group: g} }
+	for _, tc := range []struct {
+		name    string
+		self    rune
+		running map[string]bool // group -> leads
+		want    []action
+	}{
+		{"fresh node starts its groups", 'a', nil, []action{start("g0"), start("g1")}},
+		{"all running", 'a', map[string]bool{"g0": false, "g1": true}, nil},
+		{"one missing", 'd', map[string]bool{}, []action{start("g2")}},
+		{"no longer a member: stop", 'd', map[string]bool{"g2": false, "g1": false}, []action{stop("g1")}},
+		{"no longer a member but leading: keep until handed over", 'd', map[string]bool{"g2": false, "g1": true}, nil},
+		{"group gone from the map: stop even as leader", 'a', map[string]bool{"g0": false, "g1": false, "g9": true},
+			[]action{stop("g9")}},
+		{"start before stop", 'c', map[string]bool{"g7": false}, []action{start("g0"), start("g1"), start("g2"), stop("g7")}},
+	} {
+		got := planReplicas(nid(tc.self), m, tc.running)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: planReplicas = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPlanGroup(t *testing.T) {
+	m := testMap(t)
+	cfg := DefaultControllerConfig()
+	now := time.Unix(1000, 0)
+	voters := func(ids ...rune) []raftfsm.Member {
+		var out []raftfsm.Member
+		for _, c := range ids {
+			out = append(out, raftfsm.Member{ID: nid(c), Addr: addr(c), Voter: true})
+		}
+		return out
+	}
+	allAlive := map[string]bool{nid('a'): true, nid('b'): true, nid('c'): true, nid('d'): true}
+	add := func(g string, c rune) action { return action{Kind: actAddVoter, Group: g, Node: nid(c), Addr: addr(c)} }
+	remove := func(g string, c rune) action { return action{Kind: actRemoveVoter, Group: g, Node: nid(c)} }
+	transfer := func(g string, c rune) action { return action{Kind: actTransfer, Group: g, Node: nid(c), Addr: addr(c)} }
+
+	for _, tc := range []struct {
+		name      string
+		self      rune
+		group     int
+		alive     map[string]bool
+		mayRemove bool
+		st        localGroup
+		want      groupPlan
+	}{
+		{name: "follower, configuration unknown", self: 'b', group: 1,
+			st: localGroup{}, want: groupPlan{}},
+		{name: "follower of a formed group with every member", self: 'b', group: 1,
+			st:   localGroup{Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want: groupPlan{Formed: true}},
+		{name: "follower while a member is missing", self: 'b', group: 1,
+			st:   localGroup{Conf: voters('b', 'c'), ConfKnown: true},
+			want: groupPlan{}},
+		{name: "new group's leader adds the members", self: 'a', group: 0,
+			st:   localGroup{Leader: true, Conf: voters('a'), ConfKnown: true},
+			want: groupPlan{Actions: []action{add("g0", 'b'), add("g0", 'c')}}},
+		{name: "a non-voter is promoted", self: 'a', group: 0,
+			st: localGroup{Leader: true, ConfKnown: true,
+				Conf: append(voters('a', 'b'), raftfsm.Member{ID: nid('c'), Addr: addr('c')})},
+			want: groupPlan{Actions: []action{add("g0", 'c')}}},
+		{name: "leader with every member, group not formed in the map yet", self: 'a', group: 0,
+			st:   localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want: groupPlan{Leads: true}},
+		{name: "leader forgets when it led once a member is missing", self: 'b', group: 1,
+			st:   localGroup{Leader: true, Conf: voters('b', 'c'), ConfKnown: true, Since: now.Add(-time.Hour)},
+			want: groupPlan{Actions: []action{add("g1", 'a')}}},
+		{name: "preferred leader leads: nothing to do", self: 'b', group: 1,
+			st:   localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "another leader starts counting", self: 'a', group: 1, alive: allAlive,
+			st:   localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "another leader hands back to the alive preferred leader", self: 'a', group: 1, alive: allAlive,
+			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true, Since: now.Add(-2 * time.Second)},
+			want: groupPlan{Formed: true, Leads: true, Since: now.Add(-2 * time.Second),
+				Actions: []action{transfer("g1", 'b')}}},
+		{name: "not while the preferred leader is down", self: 'a', group: 1,
+			alive: map[string]bool{nid('a'): true, nid('c'): true},
+			st:    localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true, Since: now.Add(-2 * time.Second)},
+			want:  groupPlan{Formed: true, Leads: true, Since: now.Add(-2 * time.Second)}},
+		{name: "not right after the last transfer", self: 'a', group: 1, alive: allAlive,
+			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true,
+				Since: now.Add(-2 * time.Second), LastTransfer: now.Add(-time.Second)},
+			want: groupPlan{Formed: true, Leads: true, Since: now.Add(-2 * time.Second)}},
+		{name: "extra voter removed on the newest map", self: 'c', group: 2, mayRemove: true,
+			st:   localGroup{Leader: true, Conf: voters('c', 'd', 'a'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true, Since: now, Actions: []action{remove("g2", 'a')}}},
+		{name: "extra voter kept on an older map", self: 'c', group: 2,
+			st:   localGroup{Leader: true, Conf: voters('c', 'd', 'a'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "adds come before removals", self: 'c', group: 2, mayRemove: true,
+			st:   localGroup{Leader: true, Conf: voters('c', 'a'), ConfKnown: true},
+			want: groupPlan{Actions: []action{add("g2", 'd')}}},
+		{name: "leader outside the map hands over instead of removing itself", self: 'a', group: 2, mayRemove: true,
+			alive: map[string]bool{nid('d'): true},
+			st:    localGroup{Leader: true, Conf: voters('a', 'c', 'd'), ConfKnown: true},
+			want:  groupPlan{Formed: true, Leads: true, Actions: []action{transfer("g2", 'd')}}},
+		{name: "leader outside the map adds the members first", self: 'a', group: 2, mayRemove: true, alive: allAlive,
+			st:   localGroup{Leader: true, Conf: voters('a'), ConfKnown: true},
+			want: groupPlan{Actions: []action{add("g2", 'c'), add("g2", 'd')}}},
+		{name: "leader outside the map with no alive member waits", self: 'a', group: 2, mayRemove: true,
+			st:   localGroup{Leader: true, Conf: voters('a', 'c', 'd'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true}},
+	} {
+		v := groupView{Self: nid(tc.self), Map: m, Group: &m.Groups[tc.group], Alive: tc.alive, Now: now,
+			MayRemove: tc.mayRemove, cfg: cfg}
+		got := planGroup(v, tc.st)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestControllerConfigValidate(t *testing.T) {
+	c := DefaultControllerConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Interval = 0
+	if err := c.Validate(); err == nil {
+		t.Fatal("zero Interval accepted")
+	}
+}

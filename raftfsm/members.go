@@ -1,0 +1,167 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Member is one server of a group's Raft configuration.
+type Member struct {
+	// ID is the member's Raft server ID (the node ID).
+	ID string
+	// Addr is the member's Raft transport address.
+	Addr string
+	// Voter is false for non-voting members (staging or non-voter).
+	Voter bool
+}
+
+// Membership API.
+//
+// Leader, Members, AddVoter, RemoveVoter and TransferLeadership are safe for
+// concurrent use from any goroutine (they are meant for a controller's own
+// goroutine, not for connection goroutines on the request path). They hold
+// no lock of this package while they wait: each hands a request to raft and
+// waits for raft's answer, for ctx to end, or for the group to shut down,
+// whichever comes first. Raft itself serializes configuration changes: a
+// change waits until the previous one has committed.
+//
+// Errors: ErrNotLeader when this node does not lead the group (nothing was
+// changed); ErrShutdown when the group is shutting down; ctx.Err() (wrapped)
+// when ctx ends first, in which case the change may still take effect; any
+// other raft error is wrapped with what was attempted (errors.Is finds the
+// raft error, e.g. raft.ErrLeadershipLost, after which the change may or may
+// not have committed).
+
+// Leader returns the ID and address of the group's current leader as this
+// node knows it, or empty strings when it knows none.
+func (g *Group) Leader() (id, addr string) {
+	a, i := g.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// Members returns the group's latest Raft configuration (which may not be
+// committed yet). It works on followers too, and after Shutdown it returns
+// the last configuration this node knew.
+func (g *Group) Members(ctx context.Context) ([]Member, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, g.memberError("read configuration", err)
+	}
+	f := g.raft.GetConfiguration()
+	if err := g.waitFuture(ctx, f); err != nil {
+		return nil, g.memberError("read configuration", err)
+	}
+	servers := f.Configuration().Servers
+	out := make([]Member, len(servers))
+	for i, s := range servers {
+		out[i] = Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter}
+	}
+	return out, nil
+}
+
+// AddVoter adds the server id at addr to the group as a voter, or updates
+// its address if it is already a member, and waits until the configuration
+// change has committed. The new member then catches up from the leader.
+func (g *Group) AddVoter(ctx context.Context, id, addr string) error {
+	what := "add voter " + id + " at " + addr
+	if err := g.mayChange(ctx); err != nil {
+		return g.memberError(what, err)
+	}
+	f := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, enqueueTimeout(ctx))
+	return g.memberError(what, g.waitFuture(ctx, f))
+}
+
+// RemoveVoter removes the server id from the group and waits until the
+// configuration change has committed. Removing an ID that is not a member
+// succeeds without change. A leader that removes itself steps down once the
+// change commits.
+func (g *Group) RemoveVoter(ctx context.Context, id string) error {
+	what := "remove voter " + id
+	if err := g.mayChange(ctx); err != nil {
+		return g.memberError(what, err)
+	}
+	f := g.raft.RemoveServer(raft.ServerID(id), 0, enqueueTimeout(ctx))
+	return g.memberError(what, g.waitFuture(ctx, f))
+}
+
+// TransferLeadership hands the group's leadership to the voter id at addr,
+// or, with id "", to the most up-to-date follower, and waits until the
+// target has been told to start its election (raft's leadership transfer).
+// The new leader is known once Leader reports it.
+func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
+	what := "transfer leadership to " + id
+	if id == "" {
+		what = "transfer leadership to any follower"
+	}
+	if err := g.mayChange(ctx); err != nil {
+		return g.memberError(what, err)
+	}
+	var f raft.Future
+	if id == "" {
+		f = g.raft.LeadershipTransfer()
+	} else {
+		f = g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
+	}
+	return g.memberError(what, g.waitFuture(ctx, f))
+}
+
+// mayChange checks, before a configuration change, that ctx is live and
+// this node leads.
+func (g *Group) mayChange(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	return nil
+}
+
+// enqueueTimeout is the time raft may take to accept a configuration change:
+// until ctx's deadline, or unbounded.
+func enqueueTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if t := time.Until(d); t > 0 {
+			return t
+		}
+		return time.Nanosecond
+	}
+	return 0
+}
+
+// waitFuture waits for f's error, for ctx to end or for raft to shut down
+// without answering.
+func (g *Group) waitFuture(ctx context.Context, f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.raftDown:
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(100 * time.Millisecond):
+			return ErrShutdown
+		}
+	}
+}
+
+// memberError maps raft's errors to this package's and says what was
+// attempted; nil stays nil.
+func (g *Group) memberError(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, ErrNotLeader):
+		err = ErrNotLeader
+	case errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, ErrShutdown):
+		err = ErrShutdown
+	}
+	return fmt.Errorf("raftfsm: group %s: %s: %w", g.cfg.GroupID, what, err)
+}
