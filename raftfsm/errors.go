@@ -22,6 +22,9 @@ var (
 	ErrIndeterminate = errors.New("raftfsm: proposal outcome unknown")
 	// ErrShutdown means the group is shutting down.
 	ErrShutdown = errors.New("raftfsm: group is shut down")
+	// ErrStaleEpoch means a SetOwnership entry was applied as a no-op: the
+	// group's ownership epoch was already at least the proposed one.
+	ErrStaleEpoch = errors.New("raftfsm: ownership epoch not above the group's")
 	// ErrBadSnapshot means a snapshot could not be restored.
 	ErrBadSnapshot = errors.New("raftfsm: malformed snapshot")
 )

@@ -24,8 +24,14 @@ import (
 // earlier entry). It must not read the clock or a random source, must copy any
 // argument it keeps (args alias the log entry), and appends the command's
 // reply in RESP3 form to out.
+//
+// Keys appends the key arguments of the write command args to dst (none for
+// a keyless command such as FLUSHALL, or an unknown one) and returns dst. The
+// FSM calls it on the FSM goroutine to check slot ownership before Exec; it
+// must be deterministic and should not allocate beyond growing dst.
 type Executor interface {
 	Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte
+	Keys(args [][]byte, dst [][]byte) [][]byte
 }
 
 // Result is the outcome of applying one command entry: the replies of its
@@ -79,6 +85,12 @@ type FSM struct {
 	// goroutine.
 	halted atomic.Bool
 	onHalt func()
+
+	// owner is the group's slot ownership (see ownership.go): replaced
+	// whole, only by the FSM goroutine; read lock-free by anyone.
+	owner atomic.Pointer[ownership]
+	// keys is the FSM goroutine's buffer for a command's keys.
+	keys [][]byte
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -88,12 +100,15 @@ func (f *FSM) Halted() bool { return f.halted.Load() }
 // the last snapshot was taken.
 func (f *FSM) LogBytesSinceSnapshot() int64 { return f.logBytes.Load() }
 
-// NewFSM returns an FSM over store.
+// NewFSM returns an FSM over store. It owns every slot at epoch 0 until a
+// SetOwnership entry or a snapshot says otherwise.
 func NewFSM(store *shard.Store, exec Executor, log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{store: store, exec: exec, log: log}
+	f := &FSM{store: store, exec: exec, log: log}
+	f.owner.Store(newOwnership(0, nil))
+	return f
 }
 
 // Store returns the FSM's store.
@@ -176,10 +191,13 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	switch d.typ {
 	case entryCommands, entryLegacyCommands:
 		now := f.advance(d.Now)
+		own := f.owner.Load()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
 		for _, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
+			} else if slot := f.unowned(own, args); slot >= 0 {
+				res.Replies = appendNotOwner(res.Replies, slot)
 			} else {
 				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
 			}
@@ -203,6 +221,8 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 		}
 		return n
+	case entrySetOwnership:
+		return f.applyOwnership(d)
 	}
 	// decodeEntry returns no other type; if it did, applying nothing and
 	// halting is the only safe answer.
@@ -243,7 +263,13 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	v := f.store.Snapshot()
 	f.store.Unlock()
 	f.logBytes.Store(0)
-	return &fsmSnapshot{view: v, meta: snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}}, nil
+	meta := snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}
+	o := f.owner.Load()
+	meta.Epoch = o.epoch
+	if !o.all {
+		meta.Slots = &o.slots // immutable
+	}
+	return &fsmSnapshot{view: v, meta: meta}, nil
 }
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh store and
@@ -263,6 +289,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.store.ReplaceWith(fresh)
 	f.store.Unlock()
 	f.now.Store(meta.Now)
+	// A snapshot from before ownership existed has Slots nil: every slot.
+	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
 	return nil
 }
 

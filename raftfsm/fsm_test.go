@@ -74,6 +74,19 @@ func (x *fakeExec) Exec(st *shard.Store, now int64, args [][]byte, out []byte) [
 	return resp.AppendError(out, "ERR unknown")
 }
 
+// Keys implements Executor: SET and INCR have one key, DEL has keys.
+func (x *fakeExec) Keys(args [][]byte, dst [][]byte) [][]byte {
+	switch string(bytes.ToUpper(args[0])) {
+	case "SET", "INCR":
+		if len(args) > 1 {
+			dst = append(dst, args[1])
+		}
+	case "DEL":
+		dst = append(dst, args[1:]...)
+	}
+	return dst
+}
+
 func (x *fakeExec) recorded() []execCall {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -96,6 +96,9 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	g.lastSave.Store(time.Now().Unix())
 	g.formed.Store(true)
 	g.fsm.onHalt = g.haltShutdown
+	if !cfg.OwnAllSlots {
+		g.fsm.owner.Store(newOwnership(0, &shard.SlotSet{}))
+	}
 
 	var (
 		logs   raft.LogStore

@@ -120,6 +120,14 @@ func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []by
 	return x.Out
 }
 
+// Keys implements raftfsm.Executor: the key arguments of a write command.
+func (executor) Keys(args [][]byte, dst [][]byte) [][]byte {
+	if cmd := commands.lookup(args[0]); cmd != nil {
+		return cmd.keys(args, dst)
+	}
+	return dst
+}
+
 // Serve accepts connections on ln until Shutdown. It returns nil after
 // Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
