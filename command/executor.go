@@ -26,3 +26,12 @@ func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []by
 	cmd.Run(&x, args)
 	return x.Out
 }
+
+// Keys implements raftfsm.Executor: the key arguments of a write command,
+// which the FSM checks against the slots its group owns.
+func (executor) Keys(args [][]byte, dst [][]byte) [][]byte {
+	if cmd := Lookup(args[0]); cmd != nil {
+		return cmd.Keys(args, dst)
+	}
+	return dst
+}

@@ -2,34 +2,109 @@ package raftfsm
 
 import (
 	"encoding/binary"
+
+	"github.com/shoalcache/shoal/shard"
 )
 
-// Log entry format, version 1 (all integers are unsigned varints):
+// Log entry format.
 //
-//	type    1 byte: entryCommands
-//	now     the proposing leader's clock, milliseconds since the Unix epoch
-//	count   number of commands
-//	count × command:
-//	  argc  number of arguments (>= 1)
-//	  argc × (len, bytes)
+// Every entry starts with a two-byte header, then the payload of its type
+// and version. All integers are unsigned varints.
 //
-// Every command of an entry sees the same now. Decoding never copies: the
-// arguments alias the entry's bytes.
+//	type     1 byte
+//	version  1 byte: the version of this type's payload
+//
+// Types and their payloads:
+//
+//	2 Commands, version 1: client write commands
+//	  now     the proposing leader's clock, milliseconds since the Unix epoch
+//	  count   number of commands
+//	  count × command:
+//	    argc  number of arguments (>= 1)
+//	    argc × (len, bytes)
+//
+//	3 Expire, version 1: active expiry found these keys expired
+//	  now     the proposing leader's clock
+//	  count
+//	  count × (len, key, expireAt)
+//	  Each key is deleted if its expiry is still expireAt and not after now
+//	  (shard.Store.Expire).
+//
+//	4 Evict, version 1: maxmemory eviction chose these keys
+//	  count
+//	  count × (len, key)
+//
+//	5 SetOwnership, version 1: the slots the group owns from now on
+//	  epoch   the ownership epoch; applied only if above the current one
+//	  count   number of ranges (<= 8192)
+//	  count × (gap, span): start = previous end + 1 + gap (the previous end
+//	          of the first range is -1), end = start + span, end < 16384.
+//	          Ranges thus ascend and neither overlap nor touch.
+//
+//	6 Ingest, 7 Fence, 8 Release: reserved for slot migration; not yet
+//	  defined, so decoded as unknown.
+//
+//	1 (legacy): the commands entry written before entries had a version,
+//	  without a version byte: 1 ‖ now ‖ count ‖ commands as in Commands.
+//	  Still decoded so that logs written before an upgrade replay; in it,
+//	  commands named "\x00expire" (key, expireAt as 8 bytes big endian) and
+//	  "\x00evict" (keys) are the old expiry and eviction.
+//
+// An entry of any other type, or of a known type with another version, is
+// unknown (ErrUnknownEntry): it was written by a newer Shoal. An entry that
+// does not parse as its type and version says is malformed (ErrBadEntry). A
+// replica halts on either (see FSM); it never skips an entry.
+//
+// Every command of a Commands entry sees the same now. Decoding never
+// copies: arguments and keys alias the entry's bytes.
+type entryType byte
+
 const (
-	entryCommands byte = 1
+	entryLegacyCommands entryType = 1
+	entryCommands       entryType = 2
+	entryExpire         entryType = 3
+	entryEvict          entryType = 4
+	entrySetOwnership   entryType = 5
+	entryIngest         entryType = 6 // reserved
+	entryFence          entryType = 7 // reserved
+	entryRelease        entryType = 8 // reserved
+)
+
+// The payload version of each type this Shoal writes and reads.
+const (
+	versionCommands     = 1
+	versionExpire       = 1
+	versionEvict        = 1
+	versionSetOwnership = 1
 )
 
 // Limits that decoding enforces, so that a corrupt entry cannot make the FSM
 // allocate without bound.
 const (
-	maxArgs = 1 << 24
+	maxArgs   = 1 << 24
+	maxRanges = shard.NumSlots / 2
+	maxNow    = 1 << 62
 )
 
-// EncodeCommands appends a command entry holding cmds, stamped with now, to dst.
-func EncodeCommands(dst []byte, now int64, cmds [][][]byte) []byte {
-	dst = append(dst, entryCommands)
+// Internal commands of legacy entries (type 1).
+var (
+	opExpire = []byte("\x00expire") // key, expireAt (8 bytes big endian)
+	opEvict  = []byte("\x00evict")  // key...
+)
+
+// beginCommands appends the header of a Commands entry of count commands
+// stamped with now; the caller then appends exactly count commands with
+// appendCommand.
+func beginCommands(dst []byte, now int64, count int) []byte {
+	dst = append(dst, byte(entryCommands), versionCommands)
 	dst = binary.AppendUvarint(dst, uint64(now))
-	dst = binary.AppendUvarint(dst, uint64(len(cmds)))
+	return binary.AppendUvarint(dst, uint64(count))
+}
+
+// EncodeCommands appends a Commands entry holding cmds, stamped with now, to
+// dst.
+func EncodeCommands(dst []byte, now int64, cmds [][][]byte) []byte {
+	dst = beginCommands(dst, now, len(cmds))
 	for _, args := range cmds {
 		dst = appendCommand(dst, args)
 	}
@@ -39,10 +114,14 @@ func EncodeCommands(dst []byte, now int64, cmds [][][]byte) []byte {
 func appendCommand(dst []byte, args [][]byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(args)))
 	for _, a := range args {
-		dst = binary.AppendUvarint(dst, uint64(len(a)))
-		dst = append(dst, a...)
+		dst = appendBytes(dst, a)
 	}
 	return dst
+}
+
+func appendBytes[T string | []byte](dst []byte, b T) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
 }
 
 // EncodedSize returns the number of bytes appendCommand adds for args, as an
@@ -55,49 +134,170 @@ func EncodedSize(args [][]byte) int {
 	return n
 }
 
-// Decoded is a decoded command entry. Its argument slices alias the entry's
-// bytes; a Decoded may be reused across calls to DecodeCommands.
-type Decoded struct {
-	Now  int64
-	Cmds [][][]byte
-	args [][]byte
+// encodeExpire appends an Expire entry for keys, stamped with now, to dst.
+func encodeExpire(dst []byte, now int64, keys []shard.ExpiredKey) []byte {
+	dst = append(dst, byte(entryExpire), versionExpire)
+	dst = binary.AppendUvarint(dst, uint64(now))
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		dst = appendBytes(dst, k.Key)
+		dst = binary.AppendUvarint(dst, uint64(k.ExpireAt))
+	}
+	return dst
 }
 
-// DecodeCommands decodes a command entry into d, reusing its buffers.
+// encodeEvict appends an Evict entry for keys to dst.
+func encodeEvict(dst []byte, keys [][]byte) []byte {
+	dst = append(dst, byte(entryEvict), versionEvict)
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		dst = appendBytes(dst, k)
+	}
+	return dst
+}
+
+// encodeOwnership appends a SetOwnership entry to dst. ranges must ascend
+// without overlapping or touching, within [0, NumSlots), as
+// shard.SlotSet.Ranges returns them.
+func encodeOwnership(dst []byte, epoch uint64, ranges []shard.SlotRange) []byte {
+	dst = append(dst, byte(entrySetOwnership), versionSetOwnership)
+	dst = binary.AppendUvarint(dst, epoch)
+	dst = binary.AppendUvarint(dst, uint64(len(ranges)))
+	prev := -1
+	for _, r := range ranges {
+		dst = binary.AppendUvarint(dst, uint64(r.Start-prev-1))
+		dst = binary.AppendUvarint(dst, uint64(r.End-r.Start))
+		prev = r.End
+	}
+	return dst
+}
+
+// Decoded is a decoded log entry. Its argument and key slices alias the
+// entry's bytes; a Decoded may be reused across calls to decodeEntry (and
+// DecodeCommands), which then allocate only to grow its buffers.
+type Decoded struct {
+	// Now is the proposing leader's clock (Commands and Expire entries).
+	Now int64
+	// Cmds are the commands of a Commands entry.
+	Cmds [][][]byte
+
+	typ     entryType
+	version byte
+	// legacy is set for a type 1 entry, whose commands may be internal ops.
+	legacy bool
+	// keys of an Expire or Evict entry; expireAt is parallel to keys.
+	keys     [][]byte
+	expireAt []int64
+	// epoch and ranges of a SetOwnership entry.
+	epoch  uint64
+	ranges []shard.SlotRange
+
+	args   [][]byte
+	starts []int
+}
+
+// DecodeCommands decodes a Commands entry (or a legacy commands entry) into
+// d, reusing its buffers. An entry of another type is ErrBadEntry.
 func DecodeCommands(data []byte, d *Decoded) error {
-	if len(data) == 0 || data[0] != entryCommands {
+	if err := decodeEntry(data, d); err != nil {
+		return err
+	}
+	if d.typ != entryCommands && d.typ != entryLegacyCommands {
 		return ErrBadEntry
 	}
-	p := data[1:]
-	now, n := binary.Uvarint(p)
-	if n <= 0 || now > 1<<62 {
+	return nil
+}
+
+// decodeEntry decodes any entry into d, reusing its buffers. d.typ and
+// d.version are set whenever the header could be read, also on error.
+func decodeEntry(data []byte, d *Decoded) error {
+	d.typ, d.version, d.legacy = 0, 0, false
+	if len(data) == 0 {
 		return ErrBadEntry
 	}
-	p = p[n:]
-	count, n := binary.Uvarint(p)
-	if n <= 0 || count > uint64(len(p)) {
+	d.typ = entryType(data[0])
+	if d.typ == entryLegacyCommands {
+		d.legacy = true
+		return d.decodeCommands(data[1:])
+	}
+	if len(data) >= 2 {
+		d.version = data[1]
+	}
+	switch d.typ {
+	case entryCommands, entryExpire, entryEvict, entrySetOwnership:
+	default:
+		return ErrUnknownEntry
+	}
+	if len(data) < 2 {
 		return ErrBadEntry
 	}
-	p = p[n:]
-	d.Now = int64(now)
+	p := data[2:]
+	switch {
+	case d.typ == entryCommands && d.version == versionCommands:
+		return d.decodeCommands(p)
+	case d.typ == entryExpire && d.version == versionExpire:
+		return d.decodeExpire(p)
+	case d.typ == entryEvict && d.version == versionEvict:
+		return d.decodeEvict(p)
+	case d.typ == entrySetOwnership && d.version == versionSetOwnership:
+		return d.decodeOwnership(p)
+	}
+	return ErrUnknownEntry
+}
+
+// uvarint reads a varint from p: the value, the rest, and ok.
+func uvarint(p []byte) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(p)
+	if n <= 0 {
+		return 0, nil, false
+	}
+	return v, p[n:], true
+}
+
+// field reads a length-prefixed byte string from p, aliasing it.
+func field(p []byte) ([]byte, []byte, bool) {
+	l, p, ok := uvarint(p)
+	if !ok || l > uint64(len(p)) {
+		return nil, nil, false
+	}
+	return p[:l:l], p[l:], true
+}
+
+// nowAndCount reads the clock and a count that can be at most len(rest).
+func nowAndCount(p []byte) (now int64, count uint64, rest []byte, ok bool) {
+	n, p, ok := uvarint(p)
+	if !ok || n > maxNow {
+		return 0, 0, nil, false
+	}
+	count, p, ok = uvarint(p)
+	if !ok || count > uint64(len(p)) {
+		return 0, 0, nil, false
+	}
+	return int64(n), count, p, true
+}
+
+func (d *Decoded) decodeCommands(p []byte) error {
+	now, count, p, ok := nowAndCount(p)
+	if !ok {
+		return ErrBadEntry
+	}
+	d.Now = now
 	d.Cmds = d.Cmds[:0]
 	d.args = d.args[:0]
-	starts := make([]int, 0, 16)
+	d.starts = d.starts[:0]
 	for c := uint64(0); c < count; c++ {
 		argc, n := binary.Uvarint(p)
 		if n <= 0 || argc == 0 || argc > maxArgs || argc > uint64(len(p)) {
 			return ErrBadEntry
 		}
 		p = p[n:]
-		starts = append(starts, len(d.args))
+		d.starts = append(d.starts, len(d.args))
 		for a := uint64(0); a < argc; a++ {
-			l, n := binary.Uvarint(p)
-			if n <= 0 || l > uint64(len(p)-n) {
+			var arg []byte
+			if arg, p, ok = field(p); !ok {
 				return ErrBadEntry
 			}
-			p = p[n:]
-			d.args = append(d.args, p[:l:l])
-			p = p[l:]
+			d.args = append(d.args, arg)
 		}
 	}
 	if len(p) != 0 {
@@ -105,12 +305,93 @@ func DecodeCommands(data []byte, d *Decoded) error {
 	}
 	// Slice the flat argument list into commands only now: d.args may have
 	// been reallocated while growing.
-	for i, s := range starts {
+	for i, s := range d.starts {
 		end := len(d.args)
-		if i+1 < len(starts) {
-			end = starts[i+1]
+		if i+1 < len(d.starts) {
+			end = d.starts[i+1]
 		}
 		d.Cmds = append(d.Cmds, d.args[s:end:end])
+	}
+	return nil
+}
+
+func (d *Decoded) decodeExpire(p []byte) error {
+	now, count, p, ok := nowAndCount(p)
+	if !ok {
+		return ErrBadEntry
+	}
+	d.Now = now
+	d.keys, d.expireAt = d.keys[:0], d.expireAt[:0]
+	for i := uint64(0); i < count; i++ {
+		var key []byte
+		var at uint64
+		if key, p, ok = field(p); !ok {
+			return ErrBadEntry
+		}
+		if at, p, ok = uvarint(p); !ok || at > maxNow {
+			return ErrBadEntry
+		}
+		d.keys = append(d.keys, key)
+		d.expireAt = append(d.expireAt, int64(at))
+	}
+	if len(p) != 0 {
+		return ErrBadEntry
+	}
+	return nil
+}
+
+func (d *Decoded) decodeEvict(p []byte) error {
+	count, p, ok := uvarint(p)
+	if !ok || count > uint64(len(p)) {
+		return ErrBadEntry
+	}
+	d.keys = d.keys[:0]
+	for i := uint64(0); i < count; i++ {
+		var key []byte
+		if key, p, ok = field(p); !ok {
+			return ErrBadEntry
+		}
+		d.keys = append(d.keys, key)
+	}
+	if len(p) != 0 {
+		return ErrBadEntry
+	}
+	return nil
+}
+
+func (d *Decoded) decodeOwnership(p []byte) error {
+	epoch, p, ok := uvarint(p)
+	if !ok {
+		return ErrBadEntry
+	}
+	count, p, ok := uvarint(p)
+	if !ok || count > maxRanges {
+		return ErrBadEntry
+	}
+	d.epoch = epoch
+	d.ranges = d.ranges[:0]
+	prev := -1
+	for i := uint64(0); i < count; i++ {
+		var gap, span uint64
+		if gap, p, ok = uvarint(p); !ok || gap >= shard.NumSlots {
+			return ErrBadEntry
+		}
+		if span, p, ok = uvarint(p); !ok || span >= shard.NumSlots {
+			return ErrBadEntry
+		}
+		start := prev + 1 + int(gap)
+		end := start + int(span)
+		if end >= shard.NumSlots {
+			return ErrBadEntry
+		}
+		if i > 0 && gap == 0 {
+			return ErrBadEntry // touches the previous range: not canonical
+		}
+		d.ranges = append(d.ranges, shard.SlotRange{Start: start, End: end})
+		prev = end
+	}
+	if len(p) != 0 {
+		return ErrBadEntry
 	}
 	return nil
 }

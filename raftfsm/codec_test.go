@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/shoalcache/shoal/shard"
 )
 
 // cmd builds a command from strings.
@@ -85,7 +87,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 				}
 				sum += EncodedSize(c)
 			}
-			if len(data) > sum+1+2*binary.MaxVarintLen64 {
+			if len(data) > sum+2+2*binary.MaxVarintLen64 {
 				t.Errorf("entry of %d bytes exceeds the EncodedSize bound %d", len(data), sum)
 			}
 		})
@@ -134,41 +136,176 @@ func TestDecodeArgsAliasButDoNotOverlap(t *testing.T) {
 	}
 }
 
+// hdr returns a new slice holding the header of type typ, version ver, then
+// rest.
+func hdr(typ entryType, ver byte, rest ...byte) []byte {
+	return append([]byte{byte(typ), ver}, rest...)
+}
+
 func TestDecodeMalformed(t *testing.T) {
 	valid := EncodeCommands(nil, 1000, [][][]byte{cmd("SET", "k", "v"), cmd("DEL", "k")})
-	hugeArgc := []byte{entryCommands, 1, 1}
-	hugeArgc = binary.AppendUvarint(hugeArgc, maxArgs+1)
+	c := func(rest ...byte) []byte { return hdr(entryCommands, versionCommands, rest...) }
+	hugeArgc := binary.AppendUvarint(c(1, 1), maxArgs+1)
 	tests := []struct {
 		name string
 		data []byte
 	}{
 		{"empty", nil},
-		{"unknown type", append([]byte{9}, valid[1:]...)},
-		{"type only", []byte{entryCommands}},
-		{"bad now varint", []byte{entryCommands, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
-		{"now too large", binary.AppendUvarint([]byte{entryCommands}, 1<<62+1)},
-		{"count without commands", []byte{entryCommands, 1, 5}},
-		{"count larger than data", binary.AppendUvarint([]byte{entryCommands, 1}, 1<<40)},
-		{"zero arguments", []byte{entryCommands, 1, 1, 0}},
-		{"argc larger than data", []byte{entryCommands, 1, 1, 100, 1, 'x'}},
+		{"type only", []byte{byte(entryCommands)}},
+		{"no now", c()},
+		{"bad now varint", c(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"now too large", binary.AppendUvarint(c(), 1<<62+1)},
+		{"count without commands", c(1, 5)},
+		{"count larger than data", binary.AppendUvarint(c(1), 1<<40)},
+		{"zero arguments", c(1, 1, 0)},
+		{"argc larger than data", c(1, 1, 100, 1, 'x')},
 		{"argc over limit", hugeArgc},
-		{"argument overruns", []byte{entryCommands, 1, 1, 1, 10, 'x'}},
-		{"argument length overflow", append([]byte{entryCommands, 1, 1, 1}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		{"argument overruns", c(1, 1, 1, 10, 'x')},
+		{"argument length overflow", c(1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
 		{"trailing garbage", append(bytes.Clone(valid), 0)},
+		{"legacy truncated", []byte{byte(entryLegacyCommands), 1, 1, 1, 10, 'x'}},
+		{"expire truncated key", hdr(entryExpire, versionExpire, 1, 1, 5, 'k')},
+		{"expire without expireAt", hdr(entryExpire, versionExpire, 1, 1, 1, 'k')},
+		{"expire expireAt too large", binary.AppendUvarint(hdr(entryExpire, versionExpire, 1, 1, 1, 'k'), 1<<62+1)},
+		{"expire trailing", hdr(entryExpire, versionExpire, 1, 0, 0)},
+		{"evict count over data", hdr(entryEvict, versionEvict, 3, 1, 'k')},
+		{"evict trailing", hdr(entryEvict, versionEvict, 1, 1, 'k', 'x')},
+		{"ownership no count", hdr(entrySetOwnership, versionSetOwnership, 1)},
+		{"ownership too many ranges", binary.AppendUvarint(hdr(entrySetOwnership, versionSetOwnership, 1), maxRanges+1)},
+		{"ownership end past slots", binary.AppendUvarint(hdr(entrySetOwnership, versionSetOwnership, 1, 1, 0), 16384)},
+		{"ownership second range past slots", binary.AppendUvarint(hdr(entrySetOwnership, versionSetOwnership, 1, 2, 0, 10, 1), 16373)},
+		{"ownership ranges touch", hdr(entrySetOwnership, versionSetOwnership, 1, 2, 0, 10, 0, 1)},
+		{"ownership trailing", hdr(entrySetOwnership, versionSetOwnership, 1, 0, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var d Decoded
-			if err := DecodeCommands(tt.data, &d); !errors.Is(err, ErrBadEntry) {
+			if err := decodeEntry(tt.data, &d); !errors.Is(err, ErrBadEntry) {
 				t.Fatalf("err = %v, want ErrBadEntry", err)
 			}
 		})
 	}
-	// Every strict prefix of a valid entry is rejected.
-	for n := 0; n < len(valid); n++ {
-		var d Decoded
-		if err := DecodeCommands(valid[:n], &d); !errors.Is(err, ErrBadEntry) {
-			t.Fatalf("prefix of %d bytes: err = %v", n, err)
+	// Every strict prefix of a valid entry of each type is rejected.
+	for _, v := range validEntries() {
+		for n := 0; n < len(v); n++ {
+			var d Decoded
+			if err := decodeEntry(v[:n], &d); !errors.Is(err, ErrBadEntry) {
+				t.Fatalf("prefix of %d bytes of % x: err = %v", n, v, err)
+			}
 		}
+	}
+}
+
+// validEntries returns one valid entry of every type.
+func validEntries() [][]byte {
+	return [][]byte{
+		EncodeCommands(nil, 1000, [][][]byte{cmd("SET", "k", "v"), cmd("DEL", "k")}),
+		legacyCommands(1000, cmd("SET", "k", "v"), cmd("\x00evict", "k")),
+		encodeExpire(nil, 1000, []shard.ExpiredKey{{Key: "a", ExpireAt: 900}, {Key: "", ExpireAt: 1 << 62}}),
+		encodeEvict(nil, [][]byte{[]byte("a"), {}}),
+		encodeOwnership(nil, 3, []shard.SlotRange{{Start: 0, End: 0}, {Start: 5, End: 100}, {Start: 16383, End: 16383}}),
+	}
+}
+
+// legacyCommands encodes a commands entry as Shoal wrote it before entries
+// had versions.
+func legacyCommands(now int64, cmds ...[][]byte) []byte {
+	data := binary.AppendUvarint([]byte{byte(entryLegacyCommands)}, uint64(now))
+	data = binary.AppendUvarint(data, uint64(len(cmds)))
+	for _, c := range cmds {
+		data = appendCommand(data, c)
+	}
+	return data
+}
+
+func TestDecodeUnknown(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"type 0", []byte{0, 1, 1, 0}},
+		{"type 0 alone", []byte{0}},
+		{"reserved ingest", hdr(entryIngest, 1)},
+		{"reserved fence", hdr(entryFence, 1, 5)},
+		{"reserved release", hdr(entryRelease, 1)},
+		{"type 9", hdr(9, 1)},
+		{"type 255", hdr(255, 255)},
+		{"commands version 2", hdr(entryCommands, 2, 1, 0)},
+		{"commands version 0", hdr(entryCommands, 0, 1, 0)},
+		{"expire version 2", hdr(entryExpire, 2, 1, 0)},
+		{"evict version 9", hdr(entryEvict, 9, 0)},
+		{"ownership version 2", hdr(entrySetOwnership, 2, 1, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Decoded
+			if err := decodeEntry(tt.data, &d); !errors.Is(err, ErrUnknownEntry) {
+				t.Fatalf("err = %v, want ErrUnknownEntry", err)
+			}
+			if d.typ != entryType(tt.data[0]) {
+				t.Errorf("typ = %d, want %d", d.typ, tt.data[0])
+			}
+			if len(tt.data) > 1 && d.version != tt.data[1] {
+				t.Errorf("version = %d, want %d", d.version, tt.data[1])
+			}
+		})
+	}
+}
+
+func TestDecodeTypedEntries(t *testing.T) {
+	var d Decoded
+	// A legacy entry decodes as commands, marked legacy.
+	if err := DecodeCommands(legacyCommands(77, cmd("SET", "k", "v")), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !d.legacy || d.Now != 77 || !equalCmds(d.Cmds, [][][]byte{cmd("SET", "k", "v")}) {
+		t.Fatalf("legacy entry decoded as legacy=%v now=%d %q", d.legacy, d.Now, d.Cmds)
+	}
+	// DecodeCommands refuses other types.
+	if err := DecodeCommands(encodeEvict(nil, [][]byte{[]byte("k")}), &d); !errors.Is(err, ErrBadEntry) {
+		t.Fatalf("DecodeCommands of an evict entry: %v", err)
+	}
+	keys := []shard.ExpiredKey{{Key: "a", ExpireAt: 5}, {Key: "bb", ExpireAt: 0}, {Key: "", ExpireAt: 1 << 62}}
+	if err := decodeEntry(encodeExpire(nil, 1234, keys), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.typ != entryExpire || d.Now != 1234 || len(d.keys) != 3 {
+		t.Fatalf("expire entry decoded as type %d now %d keys %q", d.typ, d.Now, d.keys)
+	}
+	for i, k := range keys {
+		if string(d.keys[i]) != k.Key || d.expireAt[i] != k.ExpireAt {
+			t.Errorf("key %d = %q at %d, want %+v", i, d.keys[i], d.expireAt[i], k)
+		}
+	}
+	if err := decodeEntry(encodeEvict(nil, [][]byte{[]byte("x"), []byte("yz")}), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.typ != entryEvict || len(d.keys) != 2 || string(d.keys[0]) != "x" || string(d.keys[1]) != "yz" {
+		t.Fatalf("evict entry decoded as type %d keys %q", d.typ, d.keys)
+	}
+	ranges := []shard.SlotRange{{Start: 0, End: 10}, {Start: 12, End: 12}, {Start: 100, End: 16383}}
+	if err := decodeEntry(encodeOwnership(nil, 1<<40, ranges), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.typ != entrySetOwnership || d.epoch != 1<<40 || fmt.Sprint(d.ranges) != fmt.Sprint(ranges) {
+		t.Fatalf("ownership entry decoded as type %d epoch %d ranges %v", d.typ, d.epoch, d.ranges)
+	}
+	if err := decodeEntry(encodeOwnership(nil, 0, nil), &d); err != nil || len(d.ranges) != 0 {
+		t.Fatalf("empty ownership: %v, %v", err, d.ranges)
+	}
+}
+
+func TestDecodeCommandsDoesNotAllocate(t *testing.T) {
+	data := EncodeCommands(nil, 1, manyCmds(100))
+	var d Decoded
+	if err := DecodeCommands(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := DecodeCommands(data, &d); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("DecodeCommands allocates %v times per entry once warm", n)
 	}
 }

@@ -83,6 +83,15 @@ type Config struct {
 	// before it waits; requests arriving meanwhile join the next entry.
 	MaxInflight int
 
+	// OwnAllSlots is the group's slot ownership before any SetOwnership
+	// entry (see Group.ProposeOwnership): every slot when true, none when
+	// false, at epoch 0. A standalone node's single group owns every slot;
+	// a cluster group starts owning none and receives its slots from the
+	// controller. DefaultConfig sets it to true so that cluster nodes keep
+	// working until their controller proposes ownership; they set it false
+	// then. Every replica of a group must use the same value.
+	OwnAllSlots bool
+
 	// Logger receives the group's logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -111,6 +120,7 @@ func DefaultConfig() Config {
 		MaxBatchBytes:         1 << 20,
 		MaxInflight:           4,
 		CatchUpTimeout:        30 * time.Second,
+		OwnAllSlots:           true,
 	}
 }
 

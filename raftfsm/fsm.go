@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -23,16 +24,15 @@ import (
 // earlier entry). It must not read the clock or a random source, must copy any
 // argument it keeps (args alias the log entry), and appends the command's
 // reply in RESP3 form to out.
+//
+// Keys appends the key arguments of the write command args to dst (none for
+// a keyless command such as FLUSHALL, or an unknown one) and returns dst. The
+// FSM calls it on the FSM goroutine to check slot ownership before Exec; it
+// must be deterministic and should not allocate beyond growing dst.
 type Executor interface {
 	Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte
+	Keys(args [][]byte, dst [][]byte) [][]byte
 }
-
-// Internal commands the leader proposes for expiry and eviction. The front
-// end never proposes a user command whose name starts with a NUL byte.
-var (
-	opExpire = []byte("\x00expire") // key, expireAt (8 bytes big endian)
-	opEvict  = []byte("\x00evict")  // key...
-)
 
 // Result is the outcome of applying one command entry: the replies of its
 // commands, concatenated. Reply i is Replies[Ends[i-1]:Ends[i]] (Ends[-1] = 0).
@@ -54,6 +54,13 @@ func (r *Result) Reply(i int) []byte {
 // FSM is the replicated state machine of one shard group: the in-memory store
 // of its slots. It implements raft.BatchingFSM.
 //
+// An entry the FSM cannot apply (unknown type or version, or malformed; see
+// codec.go) halts it: it logs one error line, applies nothing from then on
+// (every later command log's result is ErrHalted, and Snapshot and Restore
+// fail), and calls the halt callback, with which a Group shuts itself down.
+// Skipping the entry instead would let this replica silently diverge from
+// the others.
+//
 // ApplyBatch, Apply, Snapshot and Restore are called by raft from its FSM
 // goroutine, one at a time. The FSMSnapshot returned by Snapshot is persisted
 // on another goroutine concurrently with later ApplyBatch calls; it reads a
@@ -72,18 +79,36 @@ type FSM struct {
 	// logBytes counts the bytes of command entries applied since the last
 	// snapshot; the group compacts the log when it outgrows the data.
 	logBytes atomic.Int64
+
+	// halted is set, by the FSM goroutine, once an entry could not be
+	// applied. onHalt, set before raft starts, is then called once on a new
+	// goroutine.
+	halted atomic.Bool
+	onHalt func()
+
+	// owner is the group's slot ownership (see ownership.go): replaced
+	// whole, only by the FSM goroutine; read lock-free by anyone.
+	owner atomic.Pointer[ownership]
+	// keys is the FSM goroutine's buffer for a command's keys.
+	keys [][]byte
 }
+
+// Halted reports whether the FSM stopped applying entries (see FSM).
+func (f *FSM) Halted() bool { return f.halted.Load() }
 
 // LogBytesSinceSnapshot returns the bytes of command entries applied since
 // the last snapshot was taken.
 func (f *FSM) LogBytesSinceSnapshot() int64 { return f.logBytes.Load() }
 
-// NewFSM returns an FSM over store.
+// NewFSM returns an FSM over store. It owns every slot at epoch 0 until a
+// SetOwnership entry or a snapshot says otherwise.
 func NewFSM(store *shard.Store, exec Executor, log *slog.Logger) *FSM {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FSM{store: store, exec: exec, log: log}
+	f := &FSM{store: store, exec: exec, log: log}
+	f.owner.Store(newOwnership(0, nil))
+	return f
 }
 
 // Store returns the FSM's store.
@@ -100,77 +125,160 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch implements raft.BatchingFSM. It returns a *Result, or an error
-// for an entry that could not be decoded, for each command log.
+// ApplyBatch implements raft.BatchingFSM. The result for each command log is
+// a *Result for a Commands entry, an int (the keys deleted) for an Expire or
+// Evict entry, or an error: the reason the FSM halted, or ErrHalted.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	f.store.Lock()
 	defer f.store.Unlock()
 	for i, l := range logs {
+		if f.halted.Load() {
+			if l.Type == raft.LogCommand {
+				out[i] = ErrHalted
+			}
+			continue
+		}
+		if l.Type == raft.LogCommand {
+			f.logBytes.Add(int64(len(l.Data)))
+			if err := decodeEntry(l.Data, &f.dec); err != nil {
+				f.halt(l, err)
+				out[i] = err
+				continue
+			}
+			res := f.applyEntry(&f.dec)
+			if err, ok := res.(error); ok {
+				f.halt(l, err)
+				out[i] = err
+				continue
+			}
+			out[i] = res
+		}
 		f.applied.Store(l.Index)
-		if l.Type != raft.LogCommand {
-			continue
-		}
-		f.logBytes.Add(int64(len(l.Data)))
-		if err := DecodeCommands(l.Data, &f.dec); err != nil {
-			f.log.Error("skipping malformed log entry", "index", l.Index, "error", err)
-			out[i] = err
-			continue
-		}
-		now := f.dec.Now
-		if prev := f.now.Load(); now < prev {
-			now = prev
-		} else {
-			f.now.Store(now)
-		}
-		res := &Result{Ends: make([]int, 0, len(f.dec.Cmds))}
-		for _, args := range f.dec.Cmds {
-			res.Replies = f.applyOne(now, args, res.Replies)
-			res.Ends = append(res.Ends, len(res.Replies))
-		}
-		out[i] = res
 	}
 	return out
 }
 
-func (f *FSM) applyOne(now int64, args [][]byte, out []byte) []byte {
-	if len(args[0]) > 0 && args[0][0] == 0 {
-		switch string(args[0]) {
-		case string(opExpire):
-			n := int64(0)
-			if len(args) == 3 && len(args[2]) == 8 {
-				if f.store.Expire(args[1], int64(binary.BigEndian.Uint64(args[2])), now) {
-					n = 1
-				}
-			}
-			return resp.AppendInt(out, n)
-		case string(opEvict):
-			n := int64(0)
-			for _, k := range args[1:] {
-				if f.store.Evict(k) {
-					n++
-				}
-			}
-			return resp.AppendInt(out, n)
-		}
-		return append(out, "-ERR unknown internal command\r\n"...)
+// halt stops the FSM on the entry l, which failed to decode with err.
+func (f *FSM) halt(l *raft.Log, err error) {
+	f.halted.Store(true)
+	typ, ver := int(f.dec.typ), int(f.dec.version)
+	if errors.Is(err, ErrUnknownEntry) {
+		f.log.Error("log entry of unknown type or version: this replica cannot apply entries written by a newer Shoal; stopping the group",
+			"index", l.Index, "type", typ, "version", ver)
+	} else {
+		f.log.Error("malformed log entry: this replica cannot apply it; stopping the group",
+			"index", l.Index, "type", typ, "version", ver, "error", err)
 	}
-	return f.exec.Exec(f.store, now, args, out)
+	if f.onHalt != nil {
+		// Not here: raft's Shutdown waits for this goroutine.
+		go f.onHalt()
+	}
 }
 
-// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time.
+// advance moves the FSM clock to the entry's clock unless that is behind,
+// and returns the clock the entry applies at.
+func (f *FSM) advance(now int64) int64 {
+	if prev := f.now.Load(); now < prev {
+		return prev
+	}
+	f.now.Store(now)
+	return now
+}
+
+// applyEntry applies a decoded entry. Caller holds the store's Lock.
+func (f *FSM) applyEntry(d *Decoded) interface{} {
+	switch d.typ {
+	case entryCommands, entryLegacyCommands:
+		now := f.advance(d.Now)
+		own := f.owner.Load()
+		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
+		for _, args := range d.Cmds {
+			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
+				res.Replies = f.applyLegacyOp(now, args, res.Replies)
+			} else if slot := f.unowned(own, args); slot >= 0 {
+				res.Replies = appendNotOwner(res.Replies, slot)
+			} else {
+				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
+			}
+			res.Ends = append(res.Ends, len(res.Replies))
+		}
+		return res
+	case entryExpire:
+		now := f.advance(d.Now)
+		n := 0
+		for i, k := range d.keys {
+			if f.store.Expire(k, d.expireAt[i], now) {
+				n++
+			}
+		}
+		return n
+	case entryEvict:
+		n := 0
+		for _, k := range d.keys {
+			if f.store.Evict(k) {
+				n++
+			}
+		}
+		return n
+	case entrySetOwnership:
+		return f.applyOwnership(d)
+	}
+	// decodeEntry returns no other type; if it did, applying nothing and
+	// halting is the only safe answer.
+	return ErrUnknownEntry
+}
+
+// applyLegacyOp applies an internal command of a legacy commands entry.
+func (f *FSM) applyLegacyOp(now int64, args [][]byte, out []byte) []byte {
+	switch string(args[0]) {
+	case string(opExpire):
+		n := int64(0)
+		if len(args) == 3 && len(args[2]) == 8 {
+			if f.store.Expire(args[1], int64(binary.BigEndian.Uint64(args[2])), now) {
+				n = 1
+			}
+		}
+		return resp.AppendInt(out, n)
+	case string(opEvict):
+		n := int64(0)
+		for _, k := range args[1:] {
+			if f.store.Evict(k) {
+				n++
+			}
+		}
+		return resp.AppendInt(out, n)
+	}
+	return append(out, "-ERR unknown internal command\r\n"...)
+}
+
+// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time. A
+// halted FSM refuses: raft would label the snapshot with entries it did not
+// apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	if f.halted.Load() {
+		return nil, ErrHalted
+	}
 	f.store.Lock()
 	v := f.store.Snapshot()
 	f.store.Unlock()
 	f.logBytes.Store(0)
-	return &fsmSnapshot{view: v, meta: snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}}, nil
+	meta := snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}
+	o := f.owner.Load()
+	meta.Epoch = o.epoch
+	if !o.all {
+		meta.Slots = &o.slots // immutable
+	}
+	return &fsmSnapshot{view: v, meta: meta}, nil
 }
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh store and
 // swaps it in, so readers never see a half-loaded store.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if f.halted.Load() {
+		return ErrHalted
+	}
 	fresh := shard.New()
 	meta, err := snapshot.Read(rc, fresh)
 	if err != nil {
@@ -181,6 +289,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.store.ReplaceWith(fresh)
 	f.store.Unlock()
 	f.now.Store(meta.Now)
+	// A snapshot from before ownership existed has Slots nil: every slot.
+	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
 	return nil
 }
 

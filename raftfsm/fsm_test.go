@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -71,6 +74,19 @@ func (x *fakeExec) Exec(st *shard.Store, now int64, args [][]byte, out []byte) [
 	return resp.AppendError(out, "ERR unknown")
 }
 
+// Keys implements Executor: SET and INCR have one key, DEL has keys.
+func (x *fakeExec) Keys(args [][]byte, dst [][]byte) [][]byte {
+	switch string(bytes.ToUpper(args[0])) {
+	case "SET", "INCR":
+		if len(args) > 1 {
+			dst = append(dst, args[1])
+		}
+	case "DEL":
+		dst = append(dst, args[1:]...)
+	}
+	return dst
+}
+
 func (x *fakeExec) recorded() []execCall {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -113,17 +129,13 @@ func equalStrings(a, b []string) bool {
 
 func TestApplyBatch(t *testing.T) {
 	f, x := newTestFSM()
-	bad := cmdLog(4, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x"))
-	bad.Data = bad.Data[:len(bad.Data)-1] // second command truncated
 	logs := []*raft.Log{
 		cmdLog(1, 1000, cmd("SET", "a", "1"), cmd("ECHO", "hello"), cmd("INCR", "n")),
 		{Index: 2, Term: 1, Type: raft.LogNoop},
 		{Index: 3, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a command")},
-		bad,
-		cmdLog(5, 3000, cmd("INCR", "n"), cmd("BOGUS")),
-		{Index: 6, Term: 1, Type: raft.LogCommand, Data: []byte{0x42}},
-		cmdLog(7, 4000),
-		{Index: 8, Term: 1, Type: raft.LogBarrier},
+		cmdLog(4, 3000, cmd("INCR", "n"), cmd("BOGUS")),
+		cmdLog(5, 4000),
+		{Index: 6, Term: 1, Type: raft.LogBarrier},
 	}
 	out := f.ApplyBatch(logs)
 	if len(out) != len(logs) {
@@ -132,23 +144,17 @@ func TestApplyBatch(t *testing.T) {
 	if got, want := replies(t, out[0]), []string{"+OK\r\n", "$5\r\nhello\r\n", ":1\r\n"}; !equalStrings(got, want) {
 		t.Errorf("log 1 replies %q, want %q", got, want)
 	}
-	for _, i := range []int{1, 2, 7} {
+	for _, i := range []int{1, 2, 5} {
 		if out[i] != nil {
 			t.Errorf("non-command log %d gave %v, want nil", i+1, out[i])
 		}
 	}
-	for _, i := range []int{3, 5} {
-		if err, ok := out[i].(error); !ok || !errors.Is(err, ErrBadEntry) {
-			t.Errorf("malformed log %d gave %v, want ErrBadEntry", i+1, out[i])
-		}
+	if got, want := replies(t, out[3]), []string{":2\r\n", "-ERR unknown\r\n"}; !equalStrings(got, want) {
+		t.Errorf("log 4 replies %q, want %q", got, want)
 	}
-	if got, want := replies(t, out[4]), []string{":2\r\n", "-ERR unknown\r\n"}; !equalStrings(got, want) {
-		t.Errorf("log 5 replies %q, want %q", got, want)
-	}
-	if got := replies(t, out[6]); len(got) != 0 {
+	if got := replies(t, out[4]); len(got) != 0 {
 		t.Errorf("empty entry replies %q", got)
 	}
-	// The malformed entry applied nothing, not even its valid first command.
 	var names []string
 	for _, c := range x.recorded() {
 		names = append(names, c.args[0])
@@ -156,20 +162,96 @@ func TestApplyBatch(t *testing.T) {
 	if want := []string{"SET", "ECHO", "INCR", "INCR", "BOGUS"}; !equalStrings(names, want) {
 		t.Errorf("executor calls %q, want %q", names, want)
 	}
-	f.Store().RLock()
-	if f.Store().Peek([]byte("never")) != nil {
-		t.Error("a command of a malformed entry was applied")
-	}
-	f.Store().RUnlock()
-	if f.AppliedIndex() != 8 {
-		t.Errorf("AppliedIndex = %d, want 8", f.AppliedIndex())
+	if f.AppliedIndex() != 6 {
+		t.Errorf("AppliedIndex = %d, want 6", f.AppliedIndex())
 	}
 	// Apply is ApplyBatch of one.
-	if got := replies(t, f.Apply(cmdLog(9, 5000, cmd("ECHO", "one")))); !equalStrings(got, []string{"$3\r\none\r\n"}) {
+	if got := replies(t, f.Apply(cmdLog(7, 5000, cmd("ECHO", "one")))); !equalStrings(got, []string{"$3\r\none\r\n"}) {
 		t.Errorf("Apply replies %q", got)
 	}
-	if f.AppliedIndex() != 9 {
-		t.Errorf("AppliedIndex = %d, want 9", f.AppliedIndex())
+	if f.AppliedIndex() != 7 {
+		t.Errorf("AppliedIndex = %d, want 7", f.AppliedIndex())
+	}
+	if f.Halted() {
+		t.Error("FSM halted on valid entries")
+	}
+}
+
+// TestHaltOnUnappliableEntry: an entry of an unknown type or version, or a
+// malformed one, halts the FSM: neither it nor anything after it applies,
+// the halt callback runs once, and snapshots are refused.
+func TestHaltOnUnappliableEntry(t *testing.T) {
+	truncated := cmdLog(0, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x")).Data
+	bad := map[string][]byte{
+		"unknown type":          hdr(entryIngest, 1, 1, 2, 3),
+		"unknown version":       append(hdr(entryCommands, versionCommands+1), EncodeCommands(nil, 2000, [][][]byte{cmd("SET", "never", "x")})[2:]...),
+		"malformed commands":    truncated[:len(truncated)-1],
+		"malformed evict":       hdr(entryEvict, versionEvict, 2, 1, 'a'),
+		"not even a header":     {byte(entryExpire)},
+		"empty command payload": {},
+	}
+	for name, data := range bad {
+		t.Run(name, func(t *testing.T) {
+			var lb bytes.Buffer
+			x := &fakeExec{}
+			f := NewFSM(shard.New(), x, slog.New(slog.NewTextHandler(&lb, nil)))
+			halts := make(chan struct{}, 10)
+			f.onHalt = func() { halts <- struct{}{} }
+			out := f.ApplyBatch([]*raft.Log{
+				cmdLog(1, 1000, cmd("SET", "before", "1")),
+				{Index: 2, Term: 1, Type: raft.LogCommand, Data: data},
+				cmdLog(3, 3000, cmd("SET", "after", "1")),
+				{Index: 4, Term: 1, Type: raft.LogNoop},
+			})
+			replies(t, out[0])
+			if err, ok := out[1].(error); !ok || !(errors.Is(err, ErrUnknownEntry) || errors.Is(err, ErrBadEntry)) {
+				t.Errorf("unappliable entry gave %v", out[1])
+			}
+			if err, ok := out[2].(error); !ok || !errors.Is(err, ErrHalted) {
+				t.Errorf("entry after the halt gave %v, want ErrHalted", out[2])
+			}
+			if out[3] != nil {
+				t.Errorf("no-op after the halt gave %v", out[3])
+			}
+			// A later batch applies nothing either.
+			if err, ok := f.Apply(cmdLog(5, 4000, cmd("SET", "later", "1"))).(error); !ok || !errors.Is(err, ErrHalted) {
+				t.Errorf("later entry was not refused")
+			}
+			if !f.Halted() {
+				t.Error("Halted() = false")
+			}
+			if f.AppliedIndex() != 1 {
+				t.Errorf("AppliedIndex = %d, want 1 (the last entry applied)", f.AppliedIndex())
+			}
+			if got := len(x.recorded()); got != 1 {
+				t.Errorf("executor ran %d commands, want 1 (the one before the halt)", got)
+			}
+			if got := storeMap(f.Store()); len(got) != 1 {
+				t.Errorf("store holds %v, want only the key written before the halt", got)
+			}
+			select {
+			case <-halts:
+			case <-time.After(10 * time.Second):
+				t.Fatal("halt callback not called")
+			}
+			time.Sleep(10 * time.Millisecond)
+			if len(halts) != 0 {
+				t.Error("halt callback called more than once")
+			}
+			if _, err := f.Snapshot(); !errors.Is(err, ErrHalted) {
+				t.Errorf("Snapshot of a halted FSM: %v, want ErrHalted", err)
+			}
+			if n := strings.Count(lb.String(), "level=ERROR"); n != 1 {
+				t.Errorf("%d error lines, want 1:\n%s", n, lb.String())
+			}
+			want := "cannot apply"
+			if name == "unknown type" || name == "unknown version" {
+				want = "this replica cannot apply entries written by a newer Shoal; stopping the group"
+			}
+			if !strings.Contains(lb.String(), want) || !strings.Contains(lb.String(), "index=2") {
+				t.Errorf("log does not say %q at index 2:\n%s", want, lb.String())
+			}
+		})
 	}
 }
 
@@ -211,7 +293,13 @@ func expireArg(at int64) string {
 	return string(b[:])
 }
 
-func TestInternalOps(t *testing.T) {
+func legacyLog(index uint64, now int64, cmds ...[][]byte) *raft.Log {
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: legacyCommands(now, cmds...)}
+}
+
+// TestLegacyInternalOps: commands entries written before typed entries
+// carried expiry and eviction as internal commands; they still apply.
+func TestLegacyInternalOps(t *testing.T) {
 	f, x := newTestFSM()
 	st := f.Store()
 	st.Lock()
@@ -221,7 +309,7 @@ func TestInternalOps(t *testing.T) {
 	st.Set([]byte("e1"), []byte("v"), 0, 1000)
 	st.Set([]byte("e2"), []byte("v"), 7000, 1000)
 	st.Unlock()
-	got := replies(t, f.Apply(cmdLog(1, 2000,
+	got := replies(t, f.Apply(legacyLog(1, 2000,
 		cmd("\x00expire", "due", expireArg(1400)),   // stale expireAt
 		cmd("\x00expire", "later", expireArg(9000)), // not due
 		cmd("\x00expire", "due", "short"),           // malformed time
@@ -252,9 +340,66 @@ func TestInternalOps(t *testing.T) {
 	}
 	st.RUnlock()
 	// Only the command name is checked for the NUL prefix.
-	f.Apply(cmdLog(2, 2000, cmd("ECHO", "\x00expire")))
+	f.Apply(legacyLog(2, 2000, cmd("ECHO", "\x00expire")))
 	if n := len(x.recorded()); n != 1 {
 		t.Errorf("executor calls = %d, want 1", n)
+	}
+	// In current Commands entries internal names mean nothing: the
+	// executor gets them (and rejects them).
+	st.RLock()
+	before := st.Peek([]byte("later")) != nil
+	st.RUnlock()
+	got = replies(t, f.Apply(cmdLog(3, 20000, cmd("\x00evict", "later"))))
+	st.RLock()
+	after := st.Peek([]byte("later")) != nil
+	st.RUnlock()
+	if !before || !after || got[0] != "-ERR unknown\r\n" || len(x.recorded()) != 2 {
+		t.Errorf("NUL command in a current entry: reply %q, key present %v -> %v, executor calls %d", got, before, after, len(x.recorded()))
+	}
+}
+
+func TestExpireAndEvictEntries(t *testing.T) {
+	f, x := newTestFSM()
+	st := f.Store()
+	st.Lock()
+	st.Set([]byte("due"), []byte("v"), 1500, 1000)
+	st.Set([]byte("later"), []byte("v"), 9000, 1000)
+	st.Set([]byte("plain"), []byte("v"), 0, 1000)
+	st.Set([]byte("e1"), []byte("v"), 0, 1000)
+	st.Set([]byte("e2"), []byte("v"), 7000, 1000)
+	st.Unlock()
+	expire := &raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: encodeExpire(nil, 2000, []shard.ExpiredKey{
+		{Key: "due", ExpireAt: 1400},   // stale expireAt
+		{Key: "later", ExpireAt: 9000}, // not due
+		{Key: "plain", ExpireAt: 0},    // no TTL
+		{Key: "missing", ExpireAt: 1},
+		{Key: "due", ExpireAt: 1500}, // deletes
+		{Key: "due", ExpireAt: 1500}, // already gone
+	})}
+	evict := &raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, [][]byte{
+		[]byte("e1"), []byte("e2"), []byte("missing"), []byte("e1"),
+	})}
+	empty := &raft.Log{Index: 3, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, nil)}
+	out := f.ApplyBatch([]*raft.Log{expire, evict, empty})
+	if out[0] != 1 || out[1] != 2 || out[2] != 0 {
+		t.Errorf("results %v, want [1 2 0]", out)
+	}
+	if f.Now() != 2000 {
+		t.Errorf("FSM clock %d after an expire entry stamped 2000", f.Now())
+	}
+	if n := len(x.recorded()); n != 0 {
+		t.Errorf("expire/evict entries reached the executor %d times", n)
+	}
+	st.RLock()
+	defer st.RUnlock()
+	if st.Peek([]byte("due")) != nil || st.Peek([]byte("e1")) != nil || st.Peek([]byte("e2")) != nil {
+		t.Error("expired or evicted keys still present")
+	}
+	if st.Peek([]byte("later")) == nil || st.Peek([]byte("plain")) == nil {
+		t.Error("a key was removed that should not have been")
+	}
+	if s := st.Stats(); s.ExpiredKeys != 1 || s.EvictedKeys != 2 {
+		t.Errorf("Stats = %+v, want 1 expired, 2 evicted", s)
 	}
 }
 

@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,6 +95,10 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	}
 	g.lastSave.Store(time.Now().Unix())
 	g.formed.Store(true)
+	g.fsm.onHalt = g.haltShutdown
+	if !cfg.OwnAllSlots {
+		g.fsm.owner.Store(newOwnership(0, &shard.SlotSet{}))
+	}
 
 	var (
 		logs   raft.LogStore
@@ -164,6 +167,20 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	go g.compactor()
 	return g, nil
 }
+
+// haltShutdown shuts the group down after its FSM halted. It runs on its own
+// goroutine (raft's Shutdown waits for the FSM goroutine).
+func (g *Group) haltShutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		g.log.Warn("shutdown after the state machine halted failed", "error", err)
+	}
+}
+
+// Halted reports whether the group's FSM stopped applying entries because it
+// met one it cannot apply (see FSM); the group then shuts itself down.
+func (g *Group) Halted() bool { return g.fsm.Halted() }
 
 // CatchingUp reports whether this replica started without its state and
 // has not yet caught up with a leader; it does not vote meanwhile (see
@@ -367,10 +384,7 @@ func (g *Group) batcher() {
 				break drain
 			}
 		}
-		data := make([]byte, 0, size+32)
-		data = append(data, entryCommands)
-		data = binary.AppendUvarint(data, uint64(time.Now().UnixMilli()))
-		data = binary.AppendUvarint(data, uint64(ncmds))
+		data := beginCommands(make([]byte, 0, size+32), time.Now().UnixMilli(), ncmds)
 		for _, r := range batch {
 			for _, args := range r.cmds {
 				data = appendCommand(data, args)
@@ -468,8 +482,10 @@ func mapRaftError(err error) error {
 		return ErrNotLeader
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrShutdown
-	case errors.Is(err, ErrBadEntry):
-		return err
+	case errors.Is(err, ErrHalted), errors.Is(err, ErrUnknownEntry), errors.Is(err, ErrBadEntry):
+		// Committed, but this replica's FSM halted: replicas that can
+		// apply the entry will.
+		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	default:
 		// ErrLeadershipLost, ErrEnqueueTimeout and others: the entry may
 		// still be committed by a later leader.

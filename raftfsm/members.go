@@ -132,8 +132,8 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 	return 0
 }
 
-// waitFuture waits for f's error, for ctx to end or for raft to shut down
-// without answering.
+// waitFuture waits for f's error, for ctx to end (ctx.Err()) or for raft to
+// shut down without answering (errUnanswered).
 func (g *Group) waitFuture(ctx context.Context, f raft.Future) error {
 	errc := make(chan error, 1)
 	go func() { errc <- f.Error() }()
@@ -147,7 +147,7 @@ func (g *Group) waitFuture(ctx context.Context, f raft.Future) error {
 		case err := <-errc:
 			return err
 		case <-time.After(100 * time.Millisecond):
-			return ErrShutdown
+			return errUnanswered
 		}
 	}
 }
@@ -162,6 +162,8 @@ func (g *Group) memberError(what string, err error) error {
 		err = ErrNotLeader
 	case errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, ErrShutdown):
 		err = ErrShutdown
+	case errors.Is(err, errUnanswered):
+		err = fmt.Errorf("%w: %w", ErrShutdown, err)
 	}
 	return fmt.Errorf("raftfsm: group %s: %s: %w", g.cfg.GroupID, what, err)
 }

@@ -17,6 +17,12 @@ import (
 // Only n1 bootstraps (alone), so it leads; the others wait to be added.
 func testNodes(t *testing.T, n int) []*Group {
 	t.Helper()
+	return testNodesWith(t, n, func(*Config) {})
+}
+
+// testNodesWith is testNodes with each node's Config changed by mutate.
+func testNodesWith(t *testing.T, n int, mutate func(*Config)) []*Group {
+	t.Helper()
 	trans := make([]*raft.InmemTransport, n)
 	for i := range trans {
 		_, trans[i] = raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("n%d", i+1)))
@@ -37,6 +43,7 @@ func testNodes(t *testing.T, n int) []*Group {
 		if i == 0 {
 			cfg.Bootstrap = []raft.Server{{ID: cfg.NodeID, Address: trans[i].LocalAddr()}}
 		}
+		mutate(&cfg)
 		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
 		if err != nil {
 			t.Fatalf("NewGroup %s: %v", cfg.NodeID, err)

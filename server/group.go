@@ -35,6 +35,15 @@ type Group interface {
 	// Propose replicates write commands and returns their replies once
 	// committed and applied (raftfsm.Group.Propose, whose errors it returns).
 	Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error)
+	// ProposeExpire deletes keys whose time has come through the log, each
+	// with the expireAt the leader saw, and returns how many it deleted.
+	ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error)
+	// ProposeEvict deletes eviction victims through the log and returns
+	// how many existed.
+	ProposeEvict(ctx context.Context, keys [][]byte) (int, error)
+	// Owns reports whether the group's FSM owns slot (lock-free). The FSM
+	// refuses writes to slots it does not own with a NOTOWNER reply.
+	Owns(slot int) bool
 	// Snapshot takes a Raft snapshot now and waits for it (SAVE).
 	Snapshot(ctx context.Context) error
 	// LastSave returns the Unix time (seconds) of the last snapshot.

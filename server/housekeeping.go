@@ -1,17 +1,11 @@
 package server
 
 import (
-	"encoding/binary"
-	"github.com/shoalcache/shoal/command"
+	"context"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/shard"
-)
-
-// Internal commands; they match raftfsm's and are never accepted from clients.
-var (
-	opExpire = []byte("\x00expire")
-	opEvict  = []byte("\x00evict")
 )
 
 // housekeeping is the leader's active-expiry loop: it finds keys whose time
@@ -51,13 +45,10 @@ func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int
 		if len(found) == 0 {
 			break
 		}
-		cmds := make([][][]byte, len(found))
-		for i, k := range found {
-			var at [8]byte
-			binary.BigEndian.PutUint64(at[:], uint64(k.ExpireAt))
-			cmds[i] = [][]byte{opExpire, []byte(k.Key), at[:]}
-		}
-		if _, err := s.propose(g, cmds); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		_, err := g.ProposeExpire(ctx, found)
+		cancel()
+		if err != nil {
 			s.log.Debug("active expiry proposal failed", "group", g.ID(), "error", err)
 			break
 		}
@@ -110,10 +101,10 @@ func (s *Server) makeRoom(g Group) bool {
 			return true
 		}
 		now := time.Now().UnixMilli()
-		args := [][]byte{opEvict}
+		var args [][]byte
 		seen := make(map[string]bool)
 		st.RLock()
-		for len(args) <= maxEvictPerWrite {
+		for len(args) < maxEvictPerWrite {
 			k := st.EvictionCandidate(rng, policy, s.cfg.MaxMemorySamples, now)
 			if k == "" || seen[k] {
 				break
@@ -129,10 +120,13 @@ func (s *Server) makeRoom(g Group) bool {
 			}
 		}
 		st.RUnlock()
-		if len(args) == 1 {
+		if len(args) == 0 {
 			return false // nothing evictable (e.g. volatile policy, no TTLs)
 		}
-		if _, err := s.propose(g, [][][]byte{args}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		_, err := g.ProposeEvict(ctx, args)
+		cancel()
+		if err != nil {
 			return false
 		}
 	}

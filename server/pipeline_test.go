@@ -40,6 +40,17 @@ func (g *fakeGroup) Snapshot(context.Context) error   { return nil }
 func (g *fakeGroup) LastSave() int64                  { return 0 }
 func (g *fakeGroup) AppliedIndex() uint64             { return 0 }
 func (g *fakeGroup) Status() raftfsm.Status           { return raftfsm.Status{State: "leader"} }
+func (g *fakeGroup) Owns(int) bool                    { return true }
+
+func (g *fakeGroup) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error) {
+	g.t.Error("unexpected ProposeExpire")
+	return 0, nil
+}
+
+func (g *fakeGroup) ProposeEvict(ctx context.Context, keys [][]byte) (int, error) {
+	g.t.Error("unexpected ProposeEvict")
+	return 0, nil
+}
 
 func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
 	g.mu.Lock()

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/shoalcache/shoal/shard"
@@ -17,7 +18,14 @@ func FuzzRead(f *testing.F) {
 	valid := encode(f, sample(2), Meta{Now: 1})
 	f.Add(valid[:len(valid)-3])
 	f.Add([]byte("SHOALSNP\x00\x01"))
+	f.Add(encode(f, sample(3), Meta{Now: 9, Epoch: 4, Slots: &shard.SlotSet{1, 2, 3}}))
+	f.Add(encode(f, sample(1), Meta{Epoch: 4, Slots: shard.AllSlots()}))
 	f.Add([]byte{})
+	v1, err := os.ReadFile("testdata/v1.snap")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st := shard.New()
 		meta, err := Read(bytes.NewReader(data), st)
@@ -35,7 +43,9 @@ func FuzzRead(f *testing.F) {
 		st.RUnlock()
 		again, meta2 := decode(t, encode(t, st, meta))
 		sameContents(t, contents(again), want)
-		if meta2.Now != meta.Now || meta2.Seq != meta.Seq || !bytes.Equal(meta2.Extra, meta.Extra) {
+		if meta2.Now != meta.Now || meta2.Seq != meta.Seq || !bytes.Equal(meta2.Extra, meta.Extra) ||
+			meta2.Epoch != meta.Epoch || (meta2.Slots == nil) != (meta.Slots == nil) ||
+			(meta.Slots != nil && *meta2.Slots != *meta.Slots) {
 			t.Fatalf("meta changed across a round trip: %+v -> %+v", meta, meta2)
 		}
 	})

@@ -2,16 +2,25 @@
 // stream, so that neither taking nor restoring a snapshot holds a second full
 // copy of the data in memory.
 //
-// # Format, version 1
+// # Format, version 2
 //
 //	magic    "SHOALSNP"
-//	version  uint16, big endian (1)
+//	version  uint16, big endian (2)
 //	block*   the header block, then data blocks, then an empty block
 //	trailer  uint64 big endian: total number of records
 //
 // A block is uvarint(len) ‖ payload ‖ xxhash64(payload) as a big-endian
 // uint64; a block with len 0 ends the stream and has no checksum. The first
-// block is the header: uvarint(now) ‖ uvarint(seq) ‖ uvarint(len) ‖ extra.
+// block is the header:
+//
+//	uvarint(now) ‖ uvarint(seq) ‖ uvarint(len) ‖ extra ‖
+//	uvarint(epoch) ‖ kind (1 byte) ‖ [bitmap]
+//
+// epoch and the slot set are the group's slot ownership (Meta.Epoch,
+// Meta.Slots). kind 0 means every slot (Meta.Slots nil) and has no bitmap;
+// kind 1 is followed by the bitmap: NumSlots/64 uint64 words, big endian,
+// slot s being bit s%64 of word s/64.
+//
 // Every other payload is a sequence of records:
 //
 //	uvarint(len(key)) ‖ key ‖ uvarint(len(value)) ‖ value ‖
@@ -19,6 +28,13 @@
 //
 // A record never spans two blocks. Readers verify every block's checksum
 // before using it, and the record count at the end.
+//
+// # Version 1
+//
+// Version 1 is version 2 without the ownership fields at the end of the
+// header: it predates slot ownership. Read still accepts it and reports
+// epoch 0 and every slot (Meta.Slots nil), which is what a group of that
+// time owned; Write produces version 2 only.
 package snapshot
 
 import (
@@ -44,7 +60,9 @@ var (
 
 const (
 	magic   = "SHOALSNP"
-	version = 1
+	version = 2
+	// version1 is the format before slot ownership; Read accepts it.
+	version1 = 1
 
 	// blockTarget is the payload size at which a data block is flushed.
 	blockTarget = 64 << 10
@@ -60,7 +78,18 @@ type Meta struct {
 	Seq uint64
 	// Extra is opaque state of the caller (at most 1 MB).
 	Extra []byte
+	// Epoch is the epoch of the group's slot ownership.
+	Epoch uint64
+	// Slots are the slots the group owns; nil means every slot. Read
+	// returns nil for a version 1 snapshot.
+	Slots *shard.SlotSet
 }
+
+// Kinds of slot sets in the header.
+const (
+	slotsAll    = 0
+	slotsBitmap = 1
+)
 
 type writer struct {
 	w     *bufio.Writer
@@ -102,6 +131,15 @@ func Write(out io.Writer, v *shard.View, meta Meta) error {
 	w.block = binary.AppendUvarint(w.block, meta.Seq)
 	w.block = binary.AppendUvarint(w.block, uint64(len(meta.Extra)))
 	w.block = append(w.block, meta.Extra...)
+	w.block = binary.AppendUvarint(w.block, meta.Epoch)
+	if meta.Slots == nil {
+		w.block = append(w.block, slotsAll)
+	} else {
+		w.block = append(w.block, slotsBitmap)
+		for _, word := range meta.Slots {
+			w.block = binary.BigEndian.AppendUint64(w.block, word)
+		}
+	}
 	if err := w.flushBlock(); err != nil {
 		return err
 	}
@@ -199,6 +237,33 @@ func bytesField(p []byte) ([]byte, []byte, error) {
 	return p[:l], p[l:], nil
 }
 
+// readOwnership reads the ownership fields of a version 2 header.
+func readOwnership(p []byte) (uint64, *shard.SlotSet, []byte, error) {
+	epoch, p, err := uvarint(p)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if len(p) == 0 {
+		return 0, nil, nil, fmt.Errorf("%w: missing slot set", ErrCorrupt)
+	}
+	kind := p[0]
+	p = p[1:]
+	switch kind {
+	case slotsAll:
+		return epoch, nil, p, nil
+	case slotsBitmap:
+		var slots shard.SlotSet
+		if len(p) < 8*len(slots) {
+			return 0, nil, nil, fmt.Errorf("%w: short slot bitmap", ErrCorrupt)
+		}
+		for i := range slots {
+			slots[i] = binary.BigEndian.Uint64(p[8*i:])
+		}
+		return epoch, &slots, p[8*len(slots):], nil
+	}
+	return 0, nil, nil, fmt.Errorf("%w: unknown slot set kind %d", ErrCorrupt, kind)
+}
+
 // Read loads a snapshot from in into st, which must be empty and is not
 // shared yet, and returns the snapshot's meta. On error st holds a part of
 // the data and must be discarded.
@@ -209,7 +274,8 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 	if _, err := io.ReadFull(r.r, head[:]); err != nil {
 		return meta, ErrFormat
 	}
-	if string(head[:len(magic)]) != magic || binary.BigEndian.Uint16(head[len(magic):]) != version {
+	ver := binary.BigEndian.Uint16(head[len(magic):])
+	if string(head[:len(magic)]) != magic || (ver != version && ver != version1) {
 		return meta, ErrFormat
 	}
 	p, err := r.next()
@@ -229,6 +295,11 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 	var extra []byte
 	if extra, p, err = bytesField(p); err != nil {
 		return meta, err
+	}
+	if ver != version1 {
+		if meta.Epoch, meta.Slots, p, err = readOwnership(p); err != nil {
+			return meta, err
+		}
 	}
 	if len(p) != 0 || now > 1<<62 {
 		return meta, fmt.Errorf("%w: bad header", ErrCorrupt)

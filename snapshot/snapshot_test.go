@@ -2,11 +2,15 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/shoalcache/shoal/shard"
 )
@@ -238,7 +242,8 @@ func TestReadRejectsForeignInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrFormat},
 		{"wrong magic", append([]byte("REDIS0011"), valid[9:]...), ErrFormat},
-		{"future version", append(append([]byte("SHOALSNP"), 0, 2), valid[10:]...), ErrFormat},
+		{"future version", append(append([]byte("SHOALSNP"), 0, 3), valid[10:]...), ErrFormat},
+		{"version 0", append(append([]byte("SHOALSNP"), 0, 0), valid[10:]...), ErrFormat},
 		{"header only", valid[:10], ErrCorrupt},
 		{"no header block", append([]byte("SHOALSNP\x00\x01"), 0, 0, 0, 0, 0, 0, 0, 0, 0), ErrCorrupt},
 		{"block longer than the limit", append([]byte("SHOALSNP\x00\x01"), 0xff, 0xff, 0xff, 0xff, 0x0f), ErrCorrupt},
@@ -330,4 +335,98 @@ func TestReadPassesReaderErrors(t *testing.T) {
 		}
 	}
 	var _ io.Reader = (*errReader)(nil)
+}
+
+func TestOwnershipRoundTrip(t *testing.T) {
+	some := &shard.SlotSet{}
+	for _, s := range []int{0, 1, 63, 64, 5000, 16383} {
+		some.Add(s)
+	}
+	tests := []struct {
+		name  string
+		epoch uint64
+		slots *shard.SlotSet
+	}{
+		{"all slots", 0, nil},
+		{"all slots at an epoch", 7, nil},
+		{"no slots", 3, &shard.SlotSet{}},
+		{"some slots", 1 << 50, some},
+		{"full bitmap", 9, shard.AllSlots()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := sample(50)
+			want := contents(st)
+			got, meta := decode(t, encode(t, st, Meta{Now: 5, Extra: []byte("e"), Epoch: tt.epoch, Slots: tt.slots}))
+			sameContents(t, contents(got), want)
+			if meta.Epoch != tt.epoch || (meta.Slots == nil) != (tt.slots == nil) || (meta.Slots != nil && *meta.Slots != *tt.slots) {
+				t.Fatalf("ownership = %d %v, want %d %v", meta.Epoch, meta.Slots, tt.epoch, tt.slots)
+			}
+			if meta.Now != 5 || string(meta.Extra) != "e" {
+				t.Fatalf("meta = %+v", meta)
+			}
+		})
+	}
+	// Bad ownership fields are refused even under a valid checksum.
+	for name, tail := range map[string][]byte{
+		"missing kind":    {1},
+		"unknown kind":    {1, 2},
+		"short bitmap":    append([]byte{1, 1}, make([]byte, 2047)...),
+		"trailing bytes":  {1, 0, 0},
+		"missing epoch":   {},
+		"overlong epoch":  bytes.Repeat([]byte{0xff}, 11),
+		"bitmap and more": append([]byte{1, 1}, make([]byte, 2049)...),
+	} {
+		_, err := Read(bytes.NewReader(withHeader(append([]byte{0, 0, 0}, tail...))), shard.New())
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+	if _, err := Read(bytes.NewReader(withHeader([]byte{0, 0, 0, 1, 0})), shard.New()); err != nil {
+		t.Errorf("hand-built valid header: %v", err)
+	}
+}
+
+// withHeader returns a version 2 snapshot of no keys whose header block
+// holds payload.
+func withHeader(payload []byte) []byte {
+	data := []byte("SHOALSNP\x00\x02")
+	data = binary.AppendUvarint(data, uint64(len(payload)))
+	data = append(data, payload...)
+	data = binary.BigEndian.AppendUint64(data, xxhash.Sum64(payload))
+	return append(data, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+}
+
+// testdata/v1.snap was written by the version 1 writer (before slot
+// ownership) from keys a=1, b=two (expiring at 5000000) and {tag}c=00ff,
+// with Now 4242 and Extra "x".
+func TestReadVersion1(t *testing.T) {
+	data, err := os.ReadFile("testdata/v1.snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[9] != 1 {
+		t.Fatalf("testdata/v1.snap is version %d", data[9])
+	}
+	st, meta := decode(t, data)
+	sameContents(t, contents(st), map[string]rec{
+		"a":      {"1", 0, 1},
+		"b":      {"two", 5_000_000, 2},
+		"{tag}c": {"\x00\xff", 0, 3},
+	})
+	if meta.Now != 4242 || string(meta.Extra) != "x" || meta.Seq != 3 {
+		t.Errorf("meta = %+v", meta)
+	}
+	// A version 1 snapshot predates ownership: every slot, epoch 0.
+	if meta.Epoch != 0 || meta.Slots != nil {
+		t.Errorf("ownership of a version 1 snapshot = %d %v, want 0 and every slot (nil)", meta.Epoch, meta.Slots)
+	}
+	// Writing it again gives version 2.
+	again := encode(t, st, meta)
+	if again[9] != version {
+		t.Errorf("rewritten snapshot is version %d", again[9])
+	}
+	if _, meta2 := decode(t, again); meta2.Epoch != 0 || meta2.Slots != nil || meta2.Now != 4242 {
+		t.Errorf("rewritten meta = %+v", meta2)
+	}
 }
