@@ -277,12 +277,18 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		c.replyErr(command.ErrSlotNotServed)
 		return nil, false
 	case g != nil && leader:
+		if !g.Owns(slot) {
+			// The map gives the slot to this group, but its FSM does not
+			// own it yet (the leader is committing the map's slots).
+			c.replyErr(command.ErrTryAgainOwnership)
+			return nil, false
+		}
 		if cmd.Kind == command.KindRead && !g.Ready() {
 			c.replyErr(command.ErrClusterDown)
 			return nil, false
 		}
 		return g, true
-	case g != nil && c.readonly && cmd.Kind == command.KindRead:
+	case g != nil && c.readonly && cmd.Kind == command.KindRead && g.Owns(slot):
 		// READONLY connections may read from a follower (possibly stale).
 		return g, false
 	case redirect != "":
@@ -471,12 +477,30 @@ func (c *client) appendReplies(replies raftfsm.Replies, err error, from, to int)
 	}
 	for i := from; i < to; i++ {
 		r := replies.Get(i)
+		if len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0] {
+			if slot, ok := raftfsm.ParseNotOwner(r); ok {
+				c.out = c.srv.notOwnerReply(c.out, slot)
+				continue
+			}
+		}
 		if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
 			c.out, _ = resp.Downgrade(c.out, r)
 		} else {
 			c.out = append(c.out, r...)
 		}
 	}
+}
+
+// notOwnerReply appends the reply to a write the group's FSM refused
+// because the group does not own slot (any more, or yet): MOVED to the
+// slot's leader when the map names another node, else TRYAGAIN. Either way
+// the write was not applied and the client retries it.
+func (s *Server) notOwnerReply(b []byte, slot int) []byte {
+	s.stats.errorReplies.Add(1)
+	if _, leader, redirect, owned := s.router.Route(slot); owned && !leader && redirect != "" {
+		return appendMoved(b, slot, redirect)
+	}
+	return resp.AppendError(b, command.ErrTryAgainOwnership)
 }
 
 // propose sends cmds to g with the write timeout.

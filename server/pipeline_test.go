@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,9 @@ type fakeGroup struct {
 	// lockedDuringPropose counts proposals made while some goroutine held
 	// the store's read lock (the connection must release it first).
 	lockedDuringPropose int
+	// refuse makes Propose answer as the FSM does for a write to a slot
+	// the group does not own (the map changed after routing).
+	refuse bool
 }
 
 func newFakeGroup(t *testing.T) *fakeGroup { return &fakeGroup{t: t, st: shard.New()} }
@@ -68,6 +72,10 @@ func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies
 	now := time.Now().UnixMilli()
 	replies := make([][]byte, len(cmds))
 	for i, args := range cmds {
+		if g.refuse {
+			replies[i] = []byte("-" + raftfsm.NotOwnerPrefix + " " + strconv.Itoa(shard.Slot(args[1])) + "\r\n")
+			continue
+		}
 		replies[i] = exec.Exec(g.st, now, args, nil)
 	}
 	return raftfsm.NewReplies(replies...), nil
@@ -157,5 +165,46 @@ func TestNilRouterServesNoSlot(t *testing.T) {
 	want := []string{"-CLUSTERDOWN Hash slot not served\r\n", "-CLUSTERDOWN Hash slot not served\r\n", "+PONG\r\n", ":0\r\n"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+}
+
+// redirectRouter routes every slot to g, which this node does not lead;
+// the slot's leader is at addr.
+type redirectRouter struct {
+	g    Group
+	addr string
+}
+
+func (r redirectRouter) ClusterEnabled() bool { return true }
+func (r redirectRouter) Route(int) (Group, bool, string, bool) {
+	return r.g, false, r.addr, true
+}
+func (r redirectRouter) LocalGroups() []Group  { return nil }
+func (r redirectRouter) HostedGroups() []Group { return []Group{r.g} }
+func (r redirectRouter) Topology() *Topology   { return nil }
+
+// TestNotOwnerReply: a write the group's FSM refused because the group does
+// not own the slot is answered TRYAGAIN while the map still routes the slot
+// here, and MOVED to the new leader once it names another node; it is
+// never answered with the FSM's internal NOTOWNER error.
+func TestNotOwnerReply(t *testing.T) {
+	g := newFakeGroup(t)
+	g.refuse = true
+	addr := startFakeServer(t, SingleRouter{Group: g})
+	got := pipeline(t, addr, "SET a 1", "INCR a")
+	want := "-" + command.ErrTryAgainOwnership + "\r\n"
+	for _, r := range got {
+		if r != want {
+			t.Fatalf("replies %q, want %q each", got, want)
+		}
+	}
+
+	s, err := New(DefaultConfig(), redirectRouter{g: g, addr: "10.0.0.9:7001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.notOwnerReply(nil, shard.Slot([]byte("a")))
+	if want := "-MOVED 15495 10.0.0.9:7001\r\n"; string(b) != want {
+		t.Fatalf("notOwnerReply = %q, want %q", b, want)
 	}
 }

@@ -173,6 +173,7 @@ func (c *controller) round(now time.Time) {
 		}
 		grp := &rt.m.Groups[gi]
 		st := localGroup{Leader: g.IsLeader(), Since: c.leaderSince[grp.ID], LastTransfer: c.lastTransfer[grp.ID]}
+		st.OwnEpoch, st.Owned = g.Ownership()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
 		conf, err := g.Members(ctx)
 		cancel()
@@ -181,7 +182,7 @@ func (c *controller) round(now time.Time) {
 			Self: cs.self, Map: rt.m, Group: grp, Alive: alive, Now: now,
 			// Removals only on the newest map: an old one would drop
 			// voters a newer one added.
-			MayRemove: current && rt.m == latest, cfg: c.cfg,
+			MayRemove: current && rt.m == latest, Slots: mapSlots(rt.m, gi), cfg: c.cfg,
 		}, st)
 		g.SetFormed(p.Formed)
 		if p.Since.IsZero() {
@@ -302,6 +303,15 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 				return
 			}
 			c.log.Info("changed group members", "group", a.Group, "action", a.Kind.String(), "member-id", a.Node)
+		case actOwn:
+			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
+			err := g.ProposeOwnership(ctx, a.Epoch, a.Slots)
+			cancel()
+			if err != nil {
+				c.log.Warn("cannot set group slot ownership", "group", a.Group, "epoch", a.Epoch, "err", err)
+				return
+			}
+			c.log.Info("set group slot ownership", "group", a.Group, "epoch", a.Epoch, "ranges", len(a.Slots))
 		case actTransfer:
 			c.lastTransfer[a.Group] = now
 			c.bg.Add(1)
@@ -347,6 +357,9 @@ func (c *controller) startGroup(m *placement.Map, grp *placement.Group) (*raftfs
 	}
 	cfg.DataDir = c.groupDir(grp.ID)
 	cfg.Logger = cs.n.log
+	// A cluster group owns no slot until its leader commits the map's
+	// slots for it (actOwn): writes before that are refused by the FSM.
+	cfg.OwnAllSlots = false
 	g, err := raftfsm.NewGroup(cfg, shard.New(), command.Executor())
 	if err != nil {
 		t.Close()
@@ -384,18 +397,23 @@ const (
 	actRemoveVoter
 	// actTransfer, as Group's leader, hands leadership to Node (at Addr).
 	actTransfer
+	// actOwn, as Group's leader, commits Slots at Epoch as the slots the
+	// group's FSM owns.
+	actOwn
 )
 
 func (k actionKind) String() string {
-	return [...]string{"start", "stop", "add-voter", "remove-voter", "transfer"}[k]
+	return [...]string{"start", "stop", "add-voter", "remove-voter", "transfer", "own"}[k]
 }
 
 // action is one step of reconciliation.
 type action struct {
 	Kind  actionKind
 	Group string
-	Node  string // node id (add, remove, transfer)
-	Addr  string // node's cluster address (add, transfer)
+	Node  string            // node id (add, remove, transfer)
+	Addr  string            // node's cluster address (add, transfer)
+	Epoch uint64            // map epoch (own)
+	Slots []shard.SlotRange // slots (own)
 }
 
 // planReplicas returns which replicas this node (self) must start and stop
@@ -434,16 +452,20 @@ type groupView struct {
 	Now   time.Time
 	// MayRemove allows removing voters: Map is the newest map known.
 	MayRemove bool
-	cfg       ControllerConfig
+	// Slots are the slots Map assigns to Group.
+	Slots []shard.SlotRange
+	cfg   ControllerConfig
 }
 
 // localGroup is this node's replica of a group as planGroup sees it.
 type localGroup struct {
-	Leader       bool             // this node leads the group
-	Conf         []raftfsm.Member // the group's configuration
-	ConfKnown    bool             // Conf could be read
-	Since        time.Time        // when this node started leading it formed (zero: not)
-	LastTransfer time.Time        // last transfer this node started (zero: never)
+	Leader       bool              // this node leads the group
+	Conf         []raftfsm.Member  // the group's configuration
+	ConfKnown    bool              // Conf could be read
+	Since        time.Time         // when this node started leading it formed (zero: not)
+	LastTransfer time.Time         // last transfer this node started (zero: never)
+	OwnEpoch     uint64            // epoch of the ownership in the group's FSM
+	Owned        []shard.SlotRange // slots the group's FSM owns
 }
 
 // groupPlan is planGroup's verdict for one group.
@@ -495,6 +517,14 @@ func planGroup(v groupView, st localGroup) groupPlan {
 		return p
 	}
 	p.Leads = true
+	// The FSM checks every write against the slots it owns: give it the
+	// map's slots, stamped with the map's epoch. A group only ever learns
+	// its slots this way when it forms; moving slots later is the
+	// migration protocol's job (docs/migration.md), which changes the FSM's
+	// ownership through its own entries first.
+	if v.MayRemove && slices.Contains(grp.Members, v.Self) && st.OwnEpoch < v.Map.Epoch && !slices.Equal(st.Owned, v.Slots) {
+		p.Actions = append(p.Actions, action{Kind: actOwn, Group: grp.ID, Epoch: v.Map.Epoch, Slots: v.Slots})
+	}
 	if v.MayRemove {
 		for _, m := range st.Conf {
 			if m.ID != v.Self && !slices.Contains(grp.Members, m.ID) {
@@ -530,4 +560,13 @@ func planGroup(v groupView, st localGroup) groupPlan {
 		p.Actions = append(p.Actions, action{Kind: actTransfer, Group: grp.ID, Node: pref, Addr: n.ClusterAddr})
 	}
 	return p
+}
+
+// mapSlots returns the slots m assigns to group index gi, as ranges.
+func mapSlots(m *placement.Map, gi int) []shard.SlotRange {
+	var out []shard.SlotRange
+	for _, r := range m.Ranges(gi) {
+		out = append(out, shard.SlotRange{Start: r.Start, End: r.End})
+	}
+	return out
 }
