@@ -187,12 +187,6 @@ func (g *Group) Halted() bool { return g.fsm.Halted() }
 // VoteGuard).
 func (g *Group) CatchingUp() bool { return g.guard != nil && g.guard.Guarding() }
 
-// Raft returns the group's raft.Raft, for administration.
-func (g *Group) Raft() *raft.Raft { return g.raft }
-
-// FSM returns the group's state machine.
-func (g *Group) FSM() *FSM { return g.fsm }
-
 // Store returns the group's store.
 func (g *Group) Store() *shard.Store { return g.fsm.store }
 

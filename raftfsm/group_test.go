@@ -163,7 +163,7 @@ func TestGroupProposeConcurrent(t *testing.T) {
 	if n := len(x.recorded()); n != 3*int(proposals) {
 		t.Errorf("executor ran %d commands, want %d", n, 3*proposals)
 	}
-	last := g.Raft().LastIndex()
+	last := g.raft.LastIndex()
 	t.Logf("%d proposals in %d log entries", proposals, last)
 	if last >= proposals {
 		t.Errorf("no group commit: raft LastIndex %d for %d proposals", last, proposals)
@@ -330,7 +330,7 @@ func logStoreOf(t *testing.T, r *raft.Raft) raft.LogStore {
 
 func statUint(t *testing.T, g *Group, key string) uint64 {
 	t.Helper()
-	n, err := strconv.ParseUint(g.Raft().Stats()[key], 10, 64)
+	n, err := strconv.ParseUint(g.raft.Stats()[key], 10, 64)
 	if err != nil {
 		t.Fatalf("raft stat %s: %v", key, err)
 	}
@@ -355,7 +355,7 @@ func waitCompacted(t *testing.T, g *Group, logs raft.LogStore, minFirst uint64) 
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("log not compacted after 10s: FirstIndex %d (%v), raft stats %v", idx, err, g.Raft().Stats())
+			t.Fatalf("log not compacted after 10s: FirstIndex %d (%v), raft stats %v", idx, err, g.raft.Stats())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -370,7 +370,7 @@ func testSnapshotsCompactLog(t *testing.T, dir string) {
 	cfg.SnapshotInterval = 10 * time.Millisecond
 	cfg.MaxBatchCommands = 1 // one entry per proposal
 	g, _ := startGroup(t, cfg)
-	logs := logStoreOf(t, g.Raft())
+	logs := logStoreOf(t, g.raft)
 	first, err := logs.FirstIndex()
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func testCompactsLogByBytes(t *testing.T, dir string) {
 	cfg.CompactMinBytesMemory = 64 << 10
 	cfg.CompactCheckInterval = 10 * time.Millisecond
 	g, _ := startGroup(t, cfg)
-	logs := logStoreOf(t, g.Raft())
+	logs := logStoreOf(t, g.raft)
 	val := string(make([]byte, 4096))
 	// Overwriting one key: the data stays ~4 KB while the log grows.
 	for i := 0; i < 64; i++ {
@@ -408,6 +408,6 @@ func testCompactsLogByBytes(t *testing.T, dir string) {
 	waitCompacted(t, g, logs, 1)
 	// The rule keeps firing until the log since the last snapshot is small.
 	eventually(t, 10*time.Second, "the log bytes since the last snapshot to drop below CompactMinBytes", func() bool {
-		return g.FSM().LogBytesSinceSnapshot() < cfg.CompactMinBytes
+		return g.fsm.LogBytesSinceSnapshot() < cfg.CompactMinBytes
 	})
 }

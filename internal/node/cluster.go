@@ -122,8 +122,8 @@ func (cs *clusterState) Route(slot int) (server.Group, bool, string, bool) {
 			}
 			return g, true, "", true
 		}
-		_, id := g.Raft().LeaderWithID()
-		return g, false, rt.respAddr(string(id)), true
+		id, _ := g.Leader()
+		return g, false, rt.respAddr(id), true
 	}
 	id, _ := cs.pl.LeaderHint(rt.m.Groups[gi].ID)
 	return nil, false, rt.respAddr(id), true
@@ -169,8 +169,8 @@ func (cs *clusterState) Topology() *server.Topology {
 		if g := rt.local[gi]; g != nil {
 			// A group still adding its members serves nothing yet.
 			if g.Formed() {
-				_, id := g.Raft().LeaderWithID()
-				t.Leaders[gi] = string(id)
+				id, _ := g.Leader()
+				t.Leaders[gi] = id
 			}
 		} else if id, ok := cs.pl.LeaderHint(grp.ID); ok {
 			t.Leaders[gi] = id

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // testMap has nodes a, b, c, d (ids of 40 repeated letters) and groups
@@ -85,6 +86,7 @@ func TestPlanGroup(t *testing.T) {
 		group     int
 		alive     map[string]bool
 		mayRemove bool
+		slots     []shard.SlotRange // the map's slots for the group
 		st        localGroup
 		want      groupPlan
 	}{
@@ -143,12 +145,34 @@ func TestPlanGroup(t *testing.T) {
 		{name: "leader outside the map adds the members first", self: 'a', group: 2, mayRemove: true, alive: allAlive,
 			st:   localGroup{Leader: true, Conf: voters('a'), ConfKnown: true},
 			want: groupPlan{Actions: []action{add("g2", 'c'), add("g2", 'd')}}},
+		{name: "leader commits the map's slots to its FSM", self: 'b', group: 1, mayRemove: true,
+			slots: []shard.SlotRange{{Start: 0, End: 99}},
+			st:    localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want: groupPlan{Formed: true, Leads: true, Since: now,
+				Actions: []action{{Kind: actOwn, Group: "g1", Epoch: 5, Slots: []shard.SlotRange{{Start: 0, End: 99}}}}}},
+		{name: "slots already owned", self: 'b', group: 1, mayRemove: true,
+			slots: []shard.SlotRange{{Start: 0, End: 99}},
+			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true,
+				OwnEpoch: 3, Owned: []shard.SlotRange{{Start: 0, End: 99}}},
+			want: groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "ownership from a newer epoch is not overwritten", self: 'b', group: 1, mayRemove: true,
+			slots: []shard.SlotRange{{Start: 0, End: 99}},
+			st:    localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true, OwnEpoch: 5},
+			want:  groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "no ownership from an older map", self: 'b', group: 1,
+			slots: []shard.SlotRange{{Start: 0, End: 99}},
+			st:    localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want:  groupPlan{Formed: true, Leads: true, Since: now}},
+		{name: "a follower never sets ownership", self: 'b', group: 1, mayRemove: true,
+			slots: []shard.SlotRange{{Start: 0, End: 99}},
+			st:    localGroup{Conf: voters('a', 'b', 'c'), ConfKnown: true},
+			want:  groupPlan{Formed: true}},
 		{name: "leader outside the map with no alive member waits", self: 'a', group: 2, mayRemove: true,
 			st:   localGroup{Leader: true, Conf: voters('a', 'c', 'd'), ConfKnown: true},
 			want: groupPlan{Formed: true, Leads: true}},
 	} {
 		v := groupView{Self: nid(tc.self), Map: m, Group: &m.Groups[tc.group], Alive: tc.alive, Now: now,
-			MayRemove: tc.mayRemove, cfg: cfg}
+			MayRemove: tc.mayRemove, Slots: tc.slots, cfg: cfg}
 		got := planGroup(v, tc.st)
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)

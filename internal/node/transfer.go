@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
 )
 
@@ -36,7 +35,7 @@ func (cs *clusterState) TransferLeadership(ctx context.Context, groupID, toNodeI
 		return fmt.Errorf("%w %q", server.ErrUnknownGroup, groupID)
 	}
 	grp := &rt.m.Groups[gi]
-	var addr raft.ServerAddress
+	var addr string
 	if toNodeID != "" {
 		n := rt.m.Node(toNodeID)
 		if n == nil {
@@ -45,7 +44,7 @@ func (cs *clusterState) TransferLeadership(ctx context.Context, groupID, toNodeI
 		if !slices.Contains(grp.Members, toNodeID) {
 			return fmt.Errorf("%w: %s is not a member of %s", server.ErrNotGroupVoter, toNodeID, groupID)
 		}
-		addr = raft.ServerAddress(n.ClusterAddr)
+		addr = n.ClusterAddr
 	}
 	g := rt.local[gi]
 	if g == nil || !g.IsLeader() {
@@ -54,35 +53,26 @@ func (cs *clusterState) TransferLeadership(ctx context.Context, groupID, toNodeI
 	if toNodeID == cs.self {
 		return fmt.Errorf("%w %s", server.ErrAlreadyLeader, groupID)
 	}
-	r := g.Raft()
-	var f raft.Future
 	if toNodeID != "" {
-		cf := r.GetConfiguration()
-		if err := cf.Error(); err != nil {
+		conf, err := g.Members(ctx)
+		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(cf.Configuration().Servers, func(s raft.Server) bool {
-			return s.ID == raft.ServerID(toNodeID) && s.Suffrage == raft.Voter
-		})
+		i := slices.IndexFunc(conf, func(m raftfsm.Member) bool { return m.ID == toNodeID && m.Voter })
 		if i < 0 {
 			return fmt.Errorf("%w: %s is not (yet) a voter in %s's configuration", server.ErrNotGroupVoter, toNodeID, groupID)
 		}
-		f = r.LeadershipTransferToServer(raft.ServerID(toNodeID), addr)
-	} else {
-		f = r.LeadershipTransfer()
 	}
 	cs.n.log.Info("leadership transfer requested", "group", groupID, "to", toNodeID)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			cs.n.log.Warn("leadership transfer failed", "group", groupID, "to", toNodeID, "error", err)
-			return err
-		}
+	err := g.TransferLeadership(ctx, toNodeID, addr)
+	switch {
+	case err == nil:
 		cs.n.log.Info("leadership transferred", "group", groupID, "to", toNodeID)
 		return nil
-	case <-ctx.Done():
+	case ctx.Err() != nil:
 		return fmt.Errorf("no outcome in time, the transfer may still complete: %w", ctx.Err())
+	default:
+		cs.n.log.Warn("leadership transfer failed", "group", groupID, "to", toNodeID, "error", err)
+		return err
 	}
 }
