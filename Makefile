@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build run test bench bench-failover fuzz jepsen lint clean
+.PHONY: all build run test bench bench-ab bench-failover fuzz jepsen lint clean
 
 all: build
 
@@ -22,6 +22,12 @@ test: build
 
 bench: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/run.sh
+
+# Before/after: the ops and cluster rows of bench/run.sh with a build of
+# BASE (a git revision, default HEAD~1) in Redis's place, against bin/shoal.
+BASE ?= HEAD~1
+bench-ab: build
+	SHOAL_BIN=$(CURDIR)/$(BIN) bench/ab.sh $(BASE)
 
 # Failover time, Shoal vs Redis Cluster (cluster-node-timeout 15000 and 1000
 # ms): KILLS (20) master kills each; see BENCHMARKS.md. About 15 minutes.

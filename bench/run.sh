@@ -24,6 +24,10 @@
 #
 # Environment (defaults in brackets):
 #   SHOAL_BIN           Shoal binary [<repo>/bin/shoal]
+#   BENCH_BASELINE_BIN  another Shoal binary to compare SHOAL_BIN with,
+#                       before/after a change: it takes Redis's place in
+#                       the ops and cluster rows (memory rows are skipped);
+#                       see bench/ab.sh and `make bench-ab BASE=<rev>` []
 #   SHOAL_EXTRA_ARGS    extra args for single-node "shoal server" (memory,
 #                       ops), word-split []
 #   SHOAL_CLUSTER_EXTRA_ARGS  extra args for each cluster node, word-split []
@@ -71,6 +75,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/bench/lib.sh"
 
 SHOAL_BIN=${SHOAL_BIN:-$ROOT/bin/shoal}
+BENCH_BASELINE_BIN=${BENCH_BASELINE_BIN:-}
+# BASE names the side Shoal is compared with in the tables.
+BASE=redis
+if [[ -n $BENCH_BASELINE_BIN ]]; then BASE=baseline; fi
 SHOAL_EXTRA_ARGS=${SHOAL_EXTRA_ARGS:-}
 SHOAL_CLUSTER_EXTRA_ARGS=${SHOAL_CLUSTER_EXTRA_ARGS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
@@ -286,6 +294,11 @@ start_redis() { # fresh redis-server: sets REDIS_PORT and REDIS_PID
 		REDIS_PORT=$PORT_OUT
 		logf="$WORK/redis-$REDIS_PORT.log"
 		cmd=("$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no)
+		if [[ -n $BENCH_BASELINE_BIN ]]; then
+			local -a extra
+			mapfile -t extra < <(shoal_extra "$SHOAL_EXTRA_ARGS")
+			cmd=("$BENCH_BASELINE_BIN" server --port "$REDIS_PORT" "${extra[@]}")
+		fi
 		spawn redis "$logf" "${cmd[@]}"
 		REDIS_PID=$SPAWNED_PID
 		if wait_ready redis "$REDIS_PID" "$REDIS_PORT" "$logf"; then
@@ -547,7 +560,7 @@ rows_ops() {
 		echo
 		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
 		echo
-		echo "| test | pipeline | redis rps | shoal rps | shoal/redis | redis p99 | shoal p99 |"
+		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 |"
 		echo "|---|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_TESTS; do
@@ -588,6 +601,11 @@ cluster_state() { cli "$1" cluster info 2>/dev/null | tr -d '\r' | awk -F: '$1 =
 # start_redis_cluster: 6 redis-server in cluster mode, joined by
 # redis-cli --cluster create into 3 masters with a replica each. Sets RC_PORTS.
 start_redis_cluster() {
+	if [[ -n $BENCH_BASELINE_BIN ]]; then
+		start_shoal_cluster "$BENCH_BASELINE_BIN" baseline
+		RC_PORTS=("${SC_PORTS[@]}")
+		return 0
+	fi
 	local try i p pid dir ok
 	local -a cmd pids addrs
 	for try in 1 2 3; do
@@ -650,7 +668,8 @@ start_redis_cluster() {
 # Shoal moves each group's leadership to its preferred node a second or two
 # after forming, and redis-benchmark --cluster stalls on the MOVED replies
 # of such a move. Sets SC_PORTS.
-start_shoal_cluster() {
+start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
+	local bin=${1:-$SHOAL_BIN} name=${2:-shoal}
 	local try i p ok g0 states masters sig m prev stable t0
 	local -a cmd pids cports gports extra
 	mapfile -t extra < <(shoal_extra "$SHOAL_CLUSTER_EXTRA_ARGS")
@@ -668,15 +687,15 @@ start_shoal_cluster() {
 		done
 		g0=${gports[0]}
 		for i in 0 1 2; do
-			cmd=("$SHOAL_BIN" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
+			cmd=("$bin" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
 				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${extra[@]}")
-			spawn shoal-cluster-$i "$WORK/shoal-cluster-node$i.log" "${cmd[@]}"
+			spawn $name-cluster-$i "$WORK/$name-cluster-node$i.log" "${cmd[@]}"
 			record 0 "${cmd[@]}"
 			pids+=("$SPAWNED_PID")
 		done
 		ok=1
 		for i in 0 1 2; do
-			wait_ready "shoal cluster node $i" "${pids[$i]}" "${SC_PORTS[$i]}" "$WORK/shoal-cluster-node$i.log" || ok=0
+			wait_ready "shoal cluster node $i" "${pids[$i]}" "${SC_PORTS[$i]}" "$WORK/$name-cluster-node$i.log" || ok=0
 		done
 		if ((ok)); then
 			ok=0 stable=0 prev="" t0=$SECONDS
@@ -706,7 +725,7 @@ start_shoal_cluster() {
 				log "shoal cluster not ready within ${BENCH_CLUSTER_WAIT}s: cluster_state per node: $states; masters: $sig"
 				for i in 0 1 2; do
 					log "shoal cluster node $i log:"
-					tail -n 15 "$WORK/shoal-cluster-node$i.log" >&2 || true
+					tail -n 15 "$WORK/$name-cluster-node$i.log" >&2 || true
 				done
 			fi
 		fi
@@ -730,11 +749,15 @@ rows_cluster() {
 	preload redis-cluster "${RC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
 	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
 	{
-		echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
+		if [[ -n $BENCH_BASELINE_BIN ]]; then
+			echo "### Cluster: baseline Shoal vs Shoal (3 nodes each, 3 groups of 3 replicas)"
+		else
+			echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
+		fi
 		echo
 		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all 9 server processes share its cores with redis-benchmark."
 		echo
-		echo "| test | pipeline | redis-cluster rps | shoal rps | shoal/redis | redis p99 | shoal p99 |"
+		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 |"
 		echo "|---|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_CLUSTER_TESTS; do
@@ -785,6 +808,11 @@ main() {
 	mkdir -p "$BENCH_RESULTS_DIR"
 	: >"$WORK/commands.tsv"
 
+	if [[ -n $BENCH_BASELINE_BIN ]]; then
+		[[ -x $BENCH_BASELINE_BIN ]] || die "baseline binary $BENCH_BASELINE_BIN not found or not executable"
+		if ((do_mem)); then log "BENCH_BASELINE_BIN: skipping the memory rows"; fi
+		do_mem=0
+	fi
 	if ((do_mem)); then
 		need "$GO" "needed to build bench/loadkeys"
 		SECTION="memory: build the key loader"
@@ -805,12 +833,16 @@ main() {
 	ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	local result="$WORK/result.md"
 	{
-		echo "## Shoal vs Redis, $ts"
+		if [[ -n $BENCH_BASELINE_BIN ]]; then echo "## Shoal vs baseline Shoal, $ts"; else echo "## Shoal vs Redis, $ts"; fi
 		echo
 		echo "- machine: nproc $(nproc), $cpu, $(uname -sr)"
 		echo "- load average (1/5/15 min) at start: $load_start; at end: $load_end"
 		echo "- shoal: \`$SHOAL_BIN\` at $rev"
-		echo "- redis: $("$REDIS_SERVER" --version 2>/dev/null | head -n 1 || echo unknown)"
+		if [[ -n $BENCH_BASELINE_BIN ]]; then
+			echo "- baseline (in the redis columns' place): \`$BENCH_BASELINE_BIN\`${BENCH_BASELINE_REV:+ at $BENCH_BASELINE_REV}"
+		else
+			echo "- redis: $("$REDIS_SERVER" --version 2>/dev/null | head -n 1 || echo unknown)"
+		fi
 		echo "- duration: $((SECONDS - started))s"
 		echo
 		echo "Commands, in the order they first ran (repeats omitted). \$PORT is the port of the server"
