@@ -1,11 +1,12 @@
 package server
 
 import (
-	"github.com/shoalcache/shoal/command"
 	"sort"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/shoalcache/shoal/command"
 )
 
 // RESP error texts of the CLIENT family.

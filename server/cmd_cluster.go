@@ -3,11 +3,11 @@ package server
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"github.com/shoalcache/shoal/command"
 	"net"
 	"strconv"
 	"strings"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/shard"
 )

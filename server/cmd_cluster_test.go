@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/shoalcache/shoal/command"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
@@ -51,6 +51,7 @@ func (r *clusterTestRouter) HostedGroups() []Group {
 }
 
 func (r *clusterTestRouter) Topology() *Topology { return r.topo }
+func (r *clusterTestRouter) Admin() Admin        { return nil }
 
 // Node ids of the test cluster, in id order.
 var (

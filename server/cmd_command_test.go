@@ -1,10 +1,10 @@
 package server
 
 import (
-	"github.com/shoalcache/shoal/command"
 	"strconv"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"github.com/shoalcache/shoal/command"
 	"math"
 	"net"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/shard"
 )
 

@@ -3,8 +3,8 @@ package server
 import (
 	"bytes"
 	"crypto/subtle"
-	"github.com/shoalcache/shoal/command"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 

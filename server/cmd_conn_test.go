@@ -1,9 +1,9 @@
 package server
 
 import (
-	"github.com/shoalcache/shoal/command"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -16,6 +16,7 @@ func (connTestRouter) Route(int) (Group, bool, string, bool) { return nil, false
 func (connTestRouter) LocalGroups() []Group                  { return nil }
 func (connTestRouter) HostedGroups() []Group                 { return nil }
 func (connTestRouter) Topology() *Topology                   { return nil }
+func (connTestRouter) Admin() Admin                          { return nil }
 
 // connTestCtx returns a command.Ctx for a front-end (KindLocal) command on a fresh connection
 // of a server (without a Raft group) configured with password.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"github.com/shoalcache/shoal/command"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -11,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/shard"
 )
 

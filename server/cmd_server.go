@@ -5,12 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"github.com/shoalcache/shoal/command"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/shard"
 )
 

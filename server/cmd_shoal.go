@@ -13,14 +13,16 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/shoalcache/shoal/command"
 	"time"
+
+	"github.com/shoalcache/shoal/command"
 )
 
-// LeaderTransferer is implemented by Routers that can move the leadership of
-// one of their groups to another voter; SHOAL LEADER-TRANSFER checks for it
-// with a type assertion, so that Router itself stays unchanged.
-type LeaderTransferer interface {
+// Admin is the cluster administration a Router offers to the SHOAL
+// commands (Router.Admin; nil when the node has none, as a standalone node).
+// Its methods are called from connection goroutines, concurrently, with no
+// front-end lock held; each blocks until its outcome or ctx's end.
+type Admin interface {
 	// TransferLeadership hands the leadership of group groupID, which this
 	// node must lead, to the voter toNodeID, or to the voter Raft picks
 	// when toNodeID is "". It returns once this node has stepped down, or
@@ -31,7 +33,7 @@ type LeaderTransferer interface {
 	TransferLeadership(ctx context.Context, groupID, toNodeID string) error
 }
 
-// Errors a LeaderTransferer returns, possibly wrapped, for the requests it
+// Errors an Admin returns, possibly wrapped, for the requests it
 // refuses; SHOAL LEADER-TRANSFER turns each into its own error reply.
 var (
 	// ErrUnknownGroup means the map has no group with the id.
@@ -151,8 +153,8 @@ func shoalLeaderTransferCommand(x *command.Ctx, args [][]byte) {
 	if t == nil {
 		return
 	}
-	lt, ok := srvOf(x).router.(LeaderTransferer)
-	if !ok {
+	lt := srvOf(x).router.Admin()
+	if lt == nil {
 		x.Err(errTransferUnsupported)
 		return
 	}

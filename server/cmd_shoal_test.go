@@ -4,19 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/shoalcache/shoal/command"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
-// transferTestRouter is a cluster-mode Router that implements
-// LeaderTransferer: it records each call and returns err.
+// transferTestRouter is a cluster-mode Router whose Admin records each
+// leadership transfer and returns err.
 type transferTestRouter struct {
 	*clusterTestRouter
 	calls []string
 	err   error
 }
+
+func (r *transferTestRouter) Admin() Admin { return r }
 
 func (r *transferTestRouter) TransferLeadership(ctx context.Context, group, to string) error {
 	if _, ok := ctx.Deadline(); !ok {

@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/shoalcache/shoal/command"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"

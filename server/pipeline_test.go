@@ -182,6 +182,7 @@ func (r redirectRouter) Route(int) (Group, bool, string, bool) {
 func (r redirectRouter) LocalGroups() []Group  { return nil }
 func (r redirectRouter) HostedGroups() []Group { return []Group{r.g} }
 func (r redirectRouter) Topology() *Topology   { return nil }
+func (r redirectRouter) Admin() Admin          { return nil }
 
 // TestNotOwnerReply: a write the group's FSM refused because the group does
 // not own the slot is answered TRYAGAIN while the map still routes the slot

@@ -2,9 +2,10 @@ package server
 
 import (
 	"bytes"
-	"github.com/shoalcache/shoal/command"
 	"io"
 	"math"
+
+	"github.com/shoalcache/shoal/command"
 )
 
 // Limits of Redis 7.0's request parser (server.h, networking.c).

@@ -27,6 +27,9 @@ type Router interface {
 	// Topology returns what CLUSTER commands report; nil when not in
 	// cluster mode.
 	Topology() *Topology
+	// Admin returns the cluster administration the SHOAL commands use, or
+	// nil when the node offers none.
+	Admin() Admin
 }
 
 // Topology is a snapshot of the cluster for the CLUSTER commands.
@@ -73,3 +76,6 @@ func (r SingleRouter) HostedGroups() []Group {
 
 // Topology implements Router.
 func (r SingleRouter) Topology() *Topology { return nil }
+
+// Admin implements Router: a standalone node has no cluster to administer.
+func (r SingleRouter) Admin() Admin { return nil }

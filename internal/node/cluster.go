@@ -153,6 +153,10 @@ func (cs *clusterState) LocalGroups() []server.Group {
 // HostedGroups implements server.Router.
 func (cs *clusterState) HostedGroups() []server.Group { return cs.rt.Load().front }
 
+// Admin implements server.Router: the cluster's administration (SHOAL
+// LEADER-TRANSFER).
+func (cs *clusterState) Admin() server.Admin { return cs }
+
 // Topology implements server.Router.
 func (cs *clusterState) Topology() *server.Topology {
 	rt := cs.rt.Load()

@@ -11,9 +11,9 @@ import (
 )
 
 // clusterState serves SHOAL LEADER-TRANSFER.
-var _ server.LeaderTransferer = (*clusterState)(nil)
+var _ server.Admin = (*clusterState)(nil)
 
-// TransferLeadership implements server.LeaderTransferer. This node must lead
+// TransferLeadership implements server.Admin. This node must lead
 // group groupID; toNodeID, when set, must be a member of the group in the
 // map and a voter in the group's Raft configuration. Raft brings the target
 // up to date, tells it to campaign at once (TimeoutNow) and gives up after
