@@ -1,0 +1,78 @@
+package testutil
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Logger returns a *slog.Logger at debug level that writes each record as
+// one t.Log line (text format, kebab-case keys as in Shoal's logs). Records
+// logged after the test has finished are dropped.
+func Logger(t testing.TB) *slog.Logger {
+	return LoggerAt(t, slog.LevelDebug)
+}
+
+// LoggerAt is Logger with a minimum level.
+func LoggerAt(t testing.TB, level slog.Leveler) *slog.Logger {
+	w := NewLogWriter(t, "")
+	t.Cleanup(w.Close)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{} // t.Log has its own ordering; keep lines short
+			}
+			a.Key = strings.ReplaceAll(a.Key, "_", "-")
+			return a
+		},
+	}))
+}
+
+// LogWriter forwards complete lines to t.Log, each with a prefix, until
+// closed; writes after Close are dropped (t.Log must not be called after
+// the test finished).
+type LogWriter struct {
+	t      testing.TB
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+	closed bool
+}
+
+// NewLogWriter returns a LogWriter for t. The caller closes it.
+func NewLogWriter(t testing.TB, prefix string) *LogWriter {
+	return &LogWriter{t: t, prefix: prefix}
+}
+
+// Write logs every complete line of p.
+func (w *LogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.t.Log(w.prefix + string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// Close logs a pending partial line and drops everything written after.
+func (w *LogWriter) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed && len(w.buf) > 0 {
+		w.t.Log(w.prefix + string(w.buf))
+	}
+	w.closed = true
+	w.buf = nil
+}
