@@ -3,28 +3,32 @@ package testutil
 import (
 	"bytes"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 )
 
-// Logger returns a *slog.Logger at debug level that writes each record as
-// one t.Log line (text format, kebab-case keys as in Shoal's logs). Records
-// logged after the test has finished are dropped.
+// Logger returns a *slog.Logger that writes each record as one t.Log line
+// (text format, keys in kebab-case as in Shoal's logs), at Info, or at Debug
+// when SHOAL_TEST_DEBUG is set. Records logged after the test's cleanups
+// have run are dropped: call Logger before registering the cleanups of what
+// logs to it, so that its own cleanup runs last.
 func Logger(t testing.TB) *slog.Logger {
-	return LoggerAt(t, slog.LevelDebug)
+	level := slog.LevelInfo
+	if os.Getenv("SHOAL_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return LoggerAt(t, level)
 }
 
-// LoggerAt is Logger with a minimum level.
+// LoggerAt is Logger with a fixed minimum level.
 func LoggerAt(t testing.TB, level slog.Leveler) *slog.Logger {
 	w := NewLogWriter(t, "")
 	t.Cleanup(w.Close)
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
 		Level: level,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{} // t.Log has its own ordering; keep lines short
-			}
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			a.Key = strings.ReplaceAll(a.Key, "_", "-")
 			return a
 		},
