@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // shoalGroup is one group of a SHOAL GROUPS reply.
@@ -90,7 +91,7 @@ func slotsMasters(addr string) ([]string, error) {
 	if v.IsError() {
 		return nil, errors.New(v.Str)
 	}
-	out := make([]string, 16384)
+	out := make([]string, shard.NumSlots)
 	for _, r := range v.Elems() {
 		if len(r.Elems()) < 3 || len(r.Elems()[2].Elems()) < 3 {
 			return nil, fmt.Errorf("bad CLUSTER SLOTS entry %q", r.Raw)
