@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/proc"
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -177,12 +178,7 @@ func TestPushSkipped(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := proc.LocalAddr(testutil.FreePort(t))
 	if _, err := respclient.Dial(context.Background(), addr, time.Second); err == nil {
 		t.Fatal("Dial to a closed port succeeded")
 	}

@@ -19,6 +19,7 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+			return
 		}
 		time.Sleep(delay)
 		delay = min(delay*3/2, 50*time.Millisecond)
