@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +82,7 @@ func (p *diffPair) run(t *testing.T, where string, st step) string {
 		}
 		switch {
 		case okA && okB:
-			if !equalStrings(ka, kb) {
+			if !slices.Equal(ka, kb) {
 				return p.report(where, st, "scanned key sets differ",
 					[]byte(fmt.Sprintf("%q", ka)), []byte(fmt.Sprintf("%q", kb)))
 			}
@@ -201,10 +202,10 @@ func TestDiffScriptParsing(t *testing.T) {
 	}
 	for _, c := range cases {
 		got, err := splitArgs(c.in)
-		if err != nil || !equalStrings(got, c.want) {
+		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("splitArgs(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
-		if back, err := splitArgs(formatArgs(got)); err != nil || !equalStrings(back, got) {
+		if back, err := splitArgs(formatArgs(got)); err != nil || !slices.Equal(back, got) {
 			t.Errorf("formatArgs round trip of %q = %q, %v", got, back, err)
 		}
 	}

@@ -25,9 +25,7 @@ func startNode(t *testing.T, extra ...string) *shoalNode {
 
 // nodeClient returns a go-redis client for the node with default options.
 func nodeClient(t *testing.T, n *shoalNode) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: n.Addr})
-	t.Cleanup(func() { c.Close() })
-	return c
+	return newGoRedis(t, &redis.Options{Addr: n.Addr})
 }
 
 // waitReady waits until c's node serves reads (its group has a ready

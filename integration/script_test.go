@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -323,7 +324,7 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 			return "replies differ (expected arrays)"
 		}
 		sa, sb := sortedRaw(va.Elems()), sortedRaw(vb.Elems())
-		if !equalStrings(sa, sb) {
+		if !slices.Equal(sa, sb) {
 			return "sorted elements differ"
 		}
 		return ""
@@ -370,18 +371,6 @@ func sortedRaw(vs []respclient.Value) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // scanAll runs a SCAN command (args[1] is the cursor) from cursor 0 until the

@@ -614,24 +614,6 @@ func TestBuildTagsFitsLimit(t *testing.T) {
 	}
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestEpochLagWarning(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -639,7 +621,7 @@ func TestEpochLagWarning(t *testing.T) {
 	}
 	mux := raftfsm.NewMux(ln, nil, nil)
 	defer mux.Close()
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('e'), "127.0.0.1:7000", mux
 	cfg.EpochLagWarn = 20 * time.Millisecond

@@ -17,7 +17,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/shoalcache/shoal/internal/proc"
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -269,7 +268,7 @@ func fakeID(port int) string {
 type fakeDev struct {
 	port int
 	dir  string
-	out  *proc.LockedBuffer
+	out  *testutil.LockedBuffer
 	done chan struct{} // closed when the command has returned
 	err  error         // its error, once done
 	stop context.CancelFunc
@@ -300,7 +299,7 @@ func startFakeDev(t *testing.T, nodes, die int) *fakeDev {
 	for i := 1; i < nodes; i++ {
 		offs = append(offs, i, i+clusterPortOffset, i+gossipPortOffset)
 	}
-	d := &fakeDev{port: testutil.FreePortWithOffsets(t, offs...), dir: t.TempDir(), out: &proc.LockedBuffer{}, done: make(chan struct{})}
+	d := &fakeDev{port: testutil.FreePortWithOffsets(t, offs...), dir: t.TempDir(), out: &testutil.LockedBuffer{}, done: make(chan struct{})}
 	t.Setenv("SHOAL_DEV_FAKE_NODE", "1")
 	if die >= 0 {
 		t.Setenv("SHOAL_DEV_FAKE_DIE", strconv.Itoa(d.port+die))

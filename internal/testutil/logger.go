@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/shoalcache/shoal/internal/proc"
 )
 
 // Logger returns a *slog.Logger that writes each record as one t.Log line
@@ -34,6 +36,10 @@ func LoggerAt(t testing.TB, level slog.Leveler) *slog.Logger {
 		},
 	}))
 }
+
+// LockedBuffer is a goroutine-safe bytes.Buffer for logs and process
+// output.
+type LockedBuffer = proc.LockedBuffer
 
 // LogWriter forwards complete lines to t.Log, each with a prefix, until
 // closed; writes after Close are dropped (t.Log must not be called after
