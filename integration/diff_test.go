@@ -4,12 +4,12 @@ package integration
 // redis-server and to Shoal (or, with SHOAL_DIFF_AGAINST_REDIS=1, to a second
 // redis-server) and the raw replies are compared.
 //
-//	make build && go test ./integration/ -run Diff -v
+//	go test ./integration/ -run Diff -v
 //	SHOAL_DIFF_AGAINST_REDIS=1 go test ./integration/ -run Diff   # self-check
 //
 // Environment:
 //
-//	SHOAL_BIN                 Shoal binary (default ../bin/shoal)
+//	SHOAL_BIN                 Shoal binary (default: bin/shoal, built by the test)
 //	SHOAL_DIFF_AGAINST_REDIS  compare redis-server with a second redis-server
 //	SHOAL_DIFF_SEED           replay TestDiffRandom with this seed
 //	SHOAL_DIFF_N              number of random commands (default 5000)

@@ -27,9 +27,9 @@ var (
 )
 
 // ShoalBinary returns the Shoal binary the process tests run: $SHOAL_BIN
-// when set, else bin/shoal of the module, built once per test binary
-// (`go build -o bin/shoal ./cmd/shoal`, what `make build` does) so that
-// tests never run a stale binary.
+// when set, else bin/shoal of the module, built once per test binary (as
+// `make build` does; the build replaces bin/shoal atomically) so that tests
+// never run a stale binary.
 func ShoalBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -43,11 +43,17 @@ func ShoalBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(root, "bin", "shoal")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/shoal")
+		// Build next to it and rename: test binaries running in parallel
+		// (go test ./...) may build at once, or run the old binary.
+		tmp := fmt.Sprintf("%s.tmp%d", binPath, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/shoal")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp)
 			binErr = fmt.Errorf("go build ./cmd/shoal: %v\n%s", err, out)
+			return
 		}
+		binErr = os.Rename(tmp, binPath)
 	})
 	if binErr != nil {
 		t.Fatalf("shoal binary: %v", binErr)
