@@ -2,160 +2,33 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/shard"
 )
 
 // testCluster is a set of shoal processes started with --bootstrap-expect.
 type testCluster struct {
+	*testutil.ShoalCluster
 	t     *testing.T
 	nodes []*shoalNode
 }
 
-// startCluster starts n nodes in cluster mode on free ports, all joining the
-// first node's gossip port, and waits until every node reports
-// cluster_state:ok. Ports are chosen by the OS and released before the
-// nodes bind them, so another process may take one meanwhile: when a node
-// cannot start, every node is stopped and the cluster starts again on new
-// ports.
+// startCluster starts n nodes in cluster mode on free ports and waits until
+// every node reports cluster_state:ok and leadership is balanced; see
+// testutil.StartShoalCluster.
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
-	var err error
-	for attempt := 0; attempt < maxStartAttempts; attempt++ {
-		var tc *testCluster
-		if tc, err = tryStartCluster(t, n, extra...); err == nil {
-			tc.waitOK(30 * time.Second)
-			tc.waitBalanced(30 * time.Second)
-			return tc
-		}
-		t.Logf("cluster start attempt %d: %v; retrying on new ports", attempt+1, err)
-	}
-	t.Fatalf("could not start a %d-node cluster: %v", n, err)
-	return nil
-}
-
-func tryStartCluster(t *testing.T, n int, extra ...string) (*testCluster, error) {
-	t.Helper()
-	tc := &testCluster{t: t}
-	ports := make([][3]int, n)
-	for i := range ports {
-		ports[i] = [3]int{freePort(t), freePort(t), freePort(t)}
-	}
-	join := "127.0.0.1:" + strconv.Itoa(ports[0][2])
-	var wg sync.WaitGroup
-	tc.nodes = make([]*shoalNode, n)
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		args := append([]string{
-			"--bootstrap-expect", strconv.Itoa(n), "--join", join,
-			"--cluster-port", strconv.Itoa(ports[i][1]), "--gossip-port", strconv.Itoa(ports[i][2]),
-		}, extra...)
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			tc.nodes[i], errs[i] = tryStartNode(t, ports[i][0], args...)
-		}(i)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		for _, nd := range tc.nodes {
-			if nd != nil {
-				nd.stop(0)
-			}
-		}
-		return nil, err
-	}
-	return tc, nil
-}
-
-// waitBalanced waits until leadership is spread as at bootstrap: with as
-// many groups as nodes, every node leads one group and all agree.
-func (tc *testCluster) waitBalanced(timeout time.Duration) {
-	tc.t.Helper()
-	eventually(tc.t, timeout, func() error {
-		var first string
-		for _, nd := range tc.nodes {
-			c, err := dialRESP(nd.addr)
-			if err != nil {
-				return err
-			}
-			raw, err := c.Do("CLUSTER", "SLOTS")
-			c.Close()
-			if err != nil {
-				return err
-			}
-			v, err := parseReply(raw)
-			if err != nil {
-				return err
-			}
-			masters := map[string]bool{}
-			for _, r := range v.Elems {
-				masters[r.Elems[2].Elems[2].Str] = true
-			}
-			if len(masters) != len(tc.nodes) {
-				return fmt.Errorf("%s: %d distinct masters", nd.addr, len(masters))
-			}
-			if first == "" {
-				first = string(raw)
-			} else if string(raw) != first {
-				return fmt.Errorf("nodes disagree on CLUSTER SLOTS")
-			}
-		}
-		return nil
-	})
-}
-
-// waitOK waits until every running node says cluster_state:ok.
-func (tc *testCluster) waitOK(timeout time.Duration) {
-	tc.t.Helper()
-	eventually(tc.t, timeout, func() error {
-		for _, nd := range tc.nodes {
-			if nd.proc == nil {
-				continue
-			}
-			c, err := dialRESP(nd.addr)
-			if err != nil {
-				return err
-			}
-			raw, err := c.Do("CLUSTER", "INFO")
-			c.Close()
-			if err != nil {
-				return err
-			}
-			if !strings.Contains(string(raw), "cluster_state:ok") {
-				return fmt.Errorf("%s: %q", nd.addr, firstLine(raw))
-			}
-		}
-		return nil
-	})
-}
-
-func firstLine(b []byte) string {
-	s := string(b)
-	if i := strings.Index(s, "\n"); i >= 0 && i+1 < len(s) {
-		if j := strings.Index(s[i+1:], "\r"); j >= 0 {
-			return s[i+1 : i+1+j]
-		}
-	}
-	return s
-}
-
-func (tc *testCluster) addrs() []string {
-	var out []string
-	for _, nd := range tc.nodes {
-		out = append(out, nd.addr)
-	}
-	return out
+	c := testutil.StartShoalCluster(t, n, extra...)
+	return &testCluster{ShoalCluster: c, t: t, nodes: c.Nodes}
 }
 
 // clusterClient returns a go-redis ClusterClient with default options.
@@ -163,7 +36,7 @@ func (tc *testCluster) clusterClient(opt *redis.ClusterOptions) *redis.ClusterCl
 	if opt == nil {
 		opt = &redis.ClusterOptions{}
 	}
-	opt.Addrs = tc.addrs()
+	opt.Addrs = tc.Addrs()
 	c := redis.NewClusterClient(opt)
 	tc.t.Cleanup(func() { c.Close() })
 	return c
@@ -186,7 +59,7 @@ func TestClusterGoRedisClusterClient(t *testing.T) {
 				k := fmt.Sprintf("key:%d:%v", i, readOnly)
 				if readOnly {
 					// Follower reads may lag: read until the value arrives.
-					eventually(t, 5*time.Second, func() error {
+					testutil.Eventually(t, 5*time.Second, "follower read of "+k, func() error {
 						v, err := c.Get(ctx, k).Int()
 						if err != nil || v != i {
 							return fmt.Errorf("GET %s = %d, %v", k, v, err)
@@ -220,7 +93,7 @@ func TestClusterRedirects(t *testing.T) {
 	for _, slotKey := range []string{"a", "b", "c", "foo", "bar", "{x}", "key:1", "zzz"} {
 		var moved, served int
 		for _, nd := range tc.nodes {
-			c := mustDial(t, nd.addr)
+			c := mustDial(t, nd.Addr)
 			raw, err := c.Do("SET", slotKey, "v")
 			c.Close()
 			if err != nil {
@@ -229,7 +102,7 @@ func TestClusterRedirects(t *testing.T) {
 			switch {
 			case string(raw) == "+OK\r\n":
 				served++
-				leaders[nd.addr] = true
+				leaders[nd.Addr] = true
 			case strings.HasPrefix(string(raw), "-MOVED "):
 				f := strings.Fields(strings.TrimSpace(string(raw)))
 				if len(f) != 3 {
@@ -237,7 +110,7 @@ func TestClusterRedirects(t *testing.T) {
 				}
 				moved++
 			default:
-				t.Fatalf("SET %s on %s: %q", slotKey, nd.addr, raw)
+				t.Fatalf("SET %s on %s: %q", slotKey, nd.Addr, raw)
 			}
 		}
 		if served != 1 || moved != 2 {
@@ -247,7 +120,7 @@ func TestClusterRedirects(t *testing.T) {
 	if len(leaders) != 3 {
 		t.Errorf("slot leaders spread over %d nodes, want 3 (one group each)", len(leaders))
 	}
-	c := mustDial(t, tc.nodes[0].addr)
+	c := mustDial(t, tc.nodes[0].Addr)
 	defer c.Close()
 	raw, _ := c.Do("MSET", "a", "1", "b", "2")
 	if string(raw) != "-CROSSSLOT Keys in request don't hash to the same slot\r\n" {
@@ -263,7 +136,7 @@ func TestClusterRedirects(t *testing.T) {
 // against the cluster.
 func TestClusterRedisTools(t *testing.T) {
 	tc := startCluster(t, 3)
-	host, port := splitAddr(t, tc.nodes[0].addr)
+	host, port := splitAddr(t, tc.nodes[0].Addr)
 	for i := 0; i < 50; i++ {
 		k := fmt.Sprintf("tool:%d", i)
 		out, err := exec.Command("redis-cli", "-c", "-h", host, "-p", port, "SET", k, strconv.Itoa(i)).CombinedOutput()
@@ -305,7 +178,7 @@ func TestClusterRedisTools(t *testing.T) {
 			t.Fatalf("slot %d: SET -> %q, GET -> %q", s, replies[s], replies[len(keys)+s])
 		}
 	}
-	out, err = exec.Command("redis-cli", "--cluster", "check", tc.nodes[0].addr).CombinedOutput()
+	out, err = exec.Command("redis-cli", "--cluster", "check", tc.nodes[0].Addr).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "[OK] All 16384 slots covered.") ||
 		!strings.Contains(string(out), "[OK] All nodes agree about slots configuration.") {
 		t.Fatalf("redis-cli --cluster check: %v\n%s", err, out)
@@ -351,11 +224,11 @@ func TestClusterWritesReplicatedToEveryMember(t *testing.T) {
 		}
 	}
 	for _, nd := range tc.nodes {
-		conn := mustDial(t, nd.addr)
+		conn := mustDial(t, nd.Addr)
 		if raw, _ := conn.Do("READONLY"); string(raw) != "+OK\r\n" {
-			t.Fatalf("READONLY on %s = %q", nd.addr, raw)
+			t.Fatalf("READONLY on %s = %q", nd.Addr, raw)
 		}
-		eventually(t, 10*time.Second, func() error {
+		testutil.Eventually(t, 10*time.Second, "every write readable on "+nd.Addr, func() error {
 			for i := 0; i < n; i++ {
 				raw, err := conn.Do("GET", fmt.Sprintf("rep:%d", i))
 				if err != nil {
@@ -363,7 +236,7 @@ func TestClusterWritesReplicatedToEveryMember(t *testing.T) {
 				}
 				want := fmt.Sprintf("$%d\r\n%d\r\n", len(strconv.Itoa(i)), i)
 				if string(raw) != want {
-					return fmt.Errorf("%s: GET rep:%d = %q", nd.addr, i, raw)
+					return fmt.Errorf("%s: GET rep:%d = %q", nd.Addr, i, raw)
 				}
 			}
 			return nil
@@ -384,7 +257,7 @@ func TestClusterClientFollowsLeaderChange(t *testing.T) {
 	// periodic reload. Redis Cluster users face the same.
 	c := tc.clusterClient(&redis.ClusterOptions{MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
 	old := tc.leaderOf(t, "follow:{k}", "0")
-	tc.nodes[old].stop(0)
+	tc.nodes[old].Kill()
 	var lastErr error
 	ok := 0
 	deadline := time.Now().Add(20 * time.Second)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // TestCrashRecoveryKeepsAcknowledgedWrites writes from many clients to a node
@@ -25,8 +27,8 @@ func TestCrashRecoveryKeepsAcknowledgedWrites(t *testing.T) {
 
 func crashRound(t *testing.T) {
 	n := startNode(t, "--data-dir", "data")
-	c := n.client()
-	n.waitReady(c)
+	c := nodeClient(t, n)
+	waitReady(t, c)
 
 	const writers = 16
 	const counters = 4
@@ -43,7 +45,7 @@ func crashRound(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			wc := redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1})
+			wc := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
 			defer wc.Close()
 			for i := 0; !stop.Load(); i++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -68,20 +70,20 @@ func crashRound(t *testing.T) {
 		}(w)
 	}
 	// Let writes flow, then kill the node while they are in flight.
-	eventually(t, 20*time.Second, func() error {
+	testutil.Eventually(t, 20*time.Second, "writes in flight", func() error {
 		if nAcked.Load() < 3000 {
 			return fmt.Errorf("only %d writes acknowledged", nAcked.Load())
 		}
 		return nil
 	})
-	n.stop(0) // SIGKILL
+	n.Kill() // SIGKILL
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("acknowledged %d SETs; counters acked/tried: %v/%v", nAcked.Load(), loadAll(ackedIncr[:]), loadAll(triedIncr[:]))
 
-	n.restart()
-	c2 := n.client()
-	n.waitReady(c2)
+	n.Restart()
+	c2 := nodeClient(t, n)
+	waitReady(t, c2)
 	ctx := context.Background()
 	missing := 0
 	mu.Lock()
@@ -122,8 +124,8 @@ func loadAll(a []atomic.Int64) []int64 {
 // compacted by snapshots even when nothing is persisted.
 func TestInMemoryLogIsCompacted(t *testing.T) {
 	n := startNode(t)
-	c := n.client()
-	n.waitReady(c)
+	c := nodeClient(t, n)
+	waitReady(t, c)
 	ctx := context.Background()
 	val := make([]byte, 1024)
 	for i := range val {
@@ -151,7 +153,7 @@ func TestInMemoryLogIsCompacted(t *testing.T) {
 		if failed.Load() > 0 {
 			t.Fatalf("round %d: %d writes failed", r, failed.Load())
 		}
-		rss = append(rss, rssBytes(t, n.pid()))
+		rss = append(rss, rssBytes(t, n.Pid()))
 	}
 	t.Logf("RSS after each round of %d writes: %v", perRound, rss)
 	// Without compaction the log would hold every write (240k entries of

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // leaderOf returns the index of the node that serves key (answers SET with
@@ -14,12 +15,12 @@ import (
 func (tc *testCluster) leaderOf(t *testing.T, key, value string) int {
 	t.Helper()
 	leader := -1
-	eventually(t, 15*time.Second, func() error {
+	testutil.Eventually(t, 15*time.Second, "a leader for "+key, func() error {
 		for i, nd := range tc.nodes {
-			if nd.proc == nil || nd.paused {
+			if !nd.Running() || nd.Paused() {
 				continue
 			}
-			c, err := dialRESP(nd.addr)
+			c, err := dialRESP(nd.Addr)
 			if err != nil {
 				continue
 			}
@@ -42,7 +43,7 @@ func TestClusterLeaderKillFailover(t *testing.T) {
 	tc := startCluster(t, 3)
 	old := tc.leaderOf(t, "fo:key", "before")
 	killed := time.Now()
-	tc.nodes[old].stop(0)
+	tc.nodes[old].Kill()
 	now := tc.leaderOf(t, "fo:key", "after")
 	took := time.Since(killed)
 	t.Logf("writes to the group resumed on node %d %v after SIGKILL of node %d", now, took, old)
@@ -52,7 +53,7 @@ func TestClusterLeaderKillFailover(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("failover took %v", took)
 	}
-	c := mustDial(t, tc.nodes[now].addr)
+	c := mustDial(t, tc.nodes[now].Addr)
 	defer c.Close()
 	raw, _ := c.Do("GET", "fo:key")
 	if string(raw) != "$5\r\nafter\r\n" {
@@ -75,17 +76,10 @@ func TestClusterPausedLeaderNoStaleRead(t *testing.T) {
 		old := tc.leaderOf(t, key, "old")
 		// Open the connection before the pause so the read goes out the
 		// moment the process runs again.
-		c := mustDial(t, tc.nodes[old].addr)
-		pid := tc.nodes[old].pid()
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
-		tc.nodes[old].paused = true
+		c := mustDial(t, tc.nodes[old].Addr)
+		tc.nodes[old].Pause()
 		newer := tc.leaderOf(t, key, "new")
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-		tc.nodes[old].paused = false
+		tc.nodes[old].Resume()
 		raw, err := c.Do("GET", key)
 		c.Close()
 		if err != nil {
@@ -95,6 +89,6 @@ func TestClusterPausedLeaderNoStaleRead(t *testing.T) {
 		if strings.Contains(string(raw), "old") {
 			t.Fatalf("trial %d: the resumed old leader served a stale read: %q", trial, raw)
 		}
-		tc.waitOK(30 * time.Second)
+		tc.WaitOK(30 * time.Second)
 	}
 }

@@ -7,83 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
-
-// startShoalWith is startShoal with extra server flags (e.g. --requirepass).
-func startShoalWith(t *testing.T, extra ...string) string {
-	t.Helper()
-	bin := shoalBinary(t)
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		t.Fatalf("shoal binary not found at %s: run `make build` first: %v", bin, err)
-	}
-	var lastErr error
-	for attempt := 0; attempt < maxStartAttempts; attempt++ {
-		port := freePort(t)
-		args := append([]string{"server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1"}, extra...)
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = t.TempDir()
-		lw := newLogWriter(t, "shoal: ")
-		cmd.Stdout, cmd.Stderr = lw, lw
-		cmd.WaitDelay = 2 * time.Second
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		p, err := launchAnyReply(cmd, addr)
-		if err != nil {
-			lw.close()
-			lastErr = err
-			continue
-		}
-		t.Cleanup(func() {
-			p.stop(t, 5*time.Second)
-			lw.close()
-		})
-		return addr
-	}
-	t.Fatalf("could not start shoal: %v", lastErr)
-	return ""
-}
-
-// launchAnyReply is launch for a server that may require a password: any
-// reply to PING (+PONG or -NOAUTH) shows it is up.
-func launchAnyReply(cmd *exec.Cmd, addr string) (*proc, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(startTimeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("process exited before answering PING: %v", p.err)
-		default:
-		}
-		var c *respConn
-		if c, lastErr = dialRESP(addr); lastErr == nil {
-			_, lastErr = c.Do("PING")
-			c.Close()
-			if lastErr == nil {
-				return p, nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-p.done
-	return nil, fmt.Errorf("no reply to PING within %v: %v", startTimeout, lastErr)
-}
 
 // newGoRedis returns a go-redis client closed at the end of the test.
 func newGoRedis(t *testing.T, opt *redis.Options) *redis.Client {
@@ -96,7 +28,7 @@ func newGoRedis(t *testing.T, opt *redis.Options) *redis.Client {
 // waitWritable waits until c can write (the Raft group elected a leader).
 func waitWritable(t *testing.T, c *redis.Client) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() error {
+	testutil.Eventually(t, 15*time.Second, "a writable node", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		return c.Set(ctx, "__ready_probe", "1", 0).Err()
@@ -229,7 +161,7 @@ func TestGoRedisRESP2(t *testing.T) {
 }
 
 func TestGoRedisPassword(t *testing.T) {
-	addr := startShoalWith(t, "--requirepass", "s3cret")
+	addr := startShoal(t, "--requirepass", "s3cret")
 	ctx := context.Background()
 
 	c := newGoRedis(t, &redis.Options{Addr: addr, Password: "s3cret"})

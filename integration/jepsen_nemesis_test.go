@@ -25,6 +25,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/proc"
+	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // jNode is one Shoal process the harness controls.
@@ -42,8 +46,7 @@ type jNode struct {
 	args    []string
 
 	mu     sync.Mutex
-	proc   *proc
-	paused bool
+	p      *proc.Process // nil while down
 	starts int
 }
 
@@ -53,7 +56,7 @@ func (n *jNode) addr() string { return net.JoinHostPort(n.ip, strconv.Itoa(n.por
 func (n *jNode) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc != nil {
+	if n.p != nil {
 		return nil
 	}
 	var err error
@@ -85,13 +88,12 @@ func (n *jNode) startOnce() error {
 	cmd.WaitDelay = 2 * time.Second
 	// Do not outlive the test binary (a timeout panic skips cleanups).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p, err := launch(cmd, n.addr())
+	p, err := proc.Start(cmd, n.addr(), proc.StartTimeout)
 	lf.Close()
 	if err != nil {
 		return err
 	}
-	n.proc = p
-	n.paused = false
+	n.p = p
 	return nil
 }
 
@@ -99,34 +101,31 @@ func (n *jNode) startOnce() error {
 func (n *jNode) kill() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil {
+	if n.p == nil {
 		return
 	}
-	_ = n.proc.cmd.Process.Kill()
-	<-n.proc.done
-	n.proc = nil
-	n.paused = false
+	n.p.Kill()
+	n.p = nil
 }
 
 // signal sends SIGSTOP or SIGCONT to a running node.
 func (n *jNode) signal(sig syscall.Signal) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil {
+	if n.p == nil {
 		return fmt.Errorf("n%d is not running", n.idx)
 	}
-	if err := n.proc.cmd.Process.Signal(sig); err != nil {
-		return err
+	if sig == syscall.SIGSTOP {
+		return n.p.Pause()
 	}
-	n.paused = sig == syscall.SIGSTOP
-	return nil
+	return n.p.Resume()
 }
 
 // usable reports whether the node runs and is not paused.
 func (n *jNode) usable() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.proc != nil && !n.paused
+	return n.p != nil && !n.p.Paused()
 }
 
 // jCluster is the nodes of one phase.
@@ -148,10 +147,7 @@ func nodeID(seed uint64, phase, i int) string {
 // waits until they agree on a balanced map.
 func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) *jCluster {
 	t.Helper()
-	bin := shoalBinary(t)
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		t.Fatalf("shoal binary not found at %s: run `make build` first (or set SHOAL_BIN): %v", bin, err)
-	}
+	bin := testutil.ShoalBinary(t)
 	c := &jCluster{t: t, net: jn, noDataDir: cfg.noDataDir}
 	tmp := t.TempDir()
 	for i := 0; i < cfg.nodes; i++ {
@@ -163,7 +159,8 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 			n.port, n.cport, n.gport = 7000, 17000, 27000
 		} else {
 			n.ip = "127.0.0.1"
-			n.port, n.cport, n.gport = freePort(t), freePort(t), freePort(t)
+			ports := testutil.FreePorts(t, 3)
+			n.port, n.cport, n.gport = ports[0], ports[1], ports[2]
 		}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 			t.Fatal(err)
@@ -237,18 +234,8 @@ func (c *jCluster) nodeByAddr(addr string) int {
 }
 
 // quickDo sends one command with a short deadline.
-func quickDo(addr string, args ...string) (*respValue, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write(encodeCommand(args)); err != nil {
-		return nil, err
-	}
-	_, v, err := readReply(bufio.NewReader(conn))
-	return v, err
+func quickDo(addr string, args ...string) (respclient.Value, error) {
+	return doWithin(addr, 2*time.Second, args...)
 }
 
 // slotMasters asks node i for CLUSTER SLOTS and returns the master address
@@ -258,15 +245,15 @@ func (c *jCluster) slotMasters(i int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.isError() {
+	if v.IsError() {
 		return nil, fmt.Errorf("CLUSTER SLOTS: %s", v.Str)
 	}
 	var out []string
-	for _, r := range v.Elems {
-		if len(r.Elems) < 3 || len(r.Elems[2].Elems) < 2 {
+	for _, r := range v.Elems() {
+		if len(r.Elems()) < 3 || len(r.Elems()[2].Elems()) < 2 {
 			return nil, fmt.Errorf("bad CLUSTER SLOTS entry")
 		}
-		out = append(out, net.JoinHostPort(r.Elems[2].Elems[0].Str, r.Elems[2].Elems[1].Str))
+		out = append(out, net.JoinHostPort(r.Elems()[2].Elems()[0].Str, text(r.Elems()[2].Elems()[1])))
 	}
 	return out, nil
 }
@@ -383,7 +370,7 @@ func killNemesis() *nemesis {
 			var started []int
 			for i, n := range c.nodes {
 				n.mu.Lock()
-				down := n.proc == nil
+				down := n.p == nil
 				n.mu.Unlock()
 				if down {
 					if err := n.start(); err != nil {
@@ -411,7 +398,7 @@ func pauseNemesis() *nemesis {
 			var resumed []int
 			for i, n := range c.nodes {
 				n.mu.Lock()
-				p := n.paused
+				p := n.p != nil && n.p.Paused()
 				n.mu.Unlock()
 				if p {
 					if err := n.signal(syscall.SIGCONT); err != nil {
@@ -563,7 +550,7 @@ func transferNemesis() *nemesis {
 			switch {
 			case err != nil:
 				return what, err
-			case v.isError():
+			case v.IsError():
 				return what, errors.New(v.Str)
 			}
 			return what + ": OK", nil
@@ -616,15 +603,15 @@ func (c *jCluster) nodeByID(id string) int {
 }
 
 // doWithin sends one command and waits up to d for its reply.
-func doWithin(addr string, d time.Duration, args ...string) (*respValue, error) {
+func doWithin(addr string, d time.Duration, args ...string) (respclient.Value, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return nil, err
+		return respclient.Value{}, err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(d))
 	if _, err := conn.Write(encodeCommand(args)); err != nil {
-		return nil, err
+		return respclient.Value{}, err
 	}
 	_, v, err := readReply(bufio.NewReader(conn))
 	return v, err

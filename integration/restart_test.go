@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // TestClusterRestartWithoutDataDir kills a node of an in-memory cluster (no
@@ -30,29 +32,29 @@ func TestClusterRestartWithoutDataDir(t *testing.T) {
 		t.Helper()
 		for i := from; i < to; i++ {
 			key := "rs:" + strconv.Itoa(i)
-			eventually(t, 15*time.Second, func() error { return c.Set(ctx, key, i, 0).Err() })
+			testutil.Eventually(t, 15*time.Second, "SET "+key, func() error { return c.Set(ctx, key, i, 0).Err() })
 		}
 	}
 	write(0, n)
 
 	// Node 1, not node 0: the others join through node 0's gossip port.
 	victim := tc.nodes[1]
-	id := myID(t, victim.addr)
-	victim.stop(0)
+	id := myID(t, victim.Addr)
+	victim.Kill()
 	write(n, 2*n) // the victim misses these
-	victim.restart()
-	if got := myID(t, victim.addr); got != id {
+	victim.Restart()
+	if got := myID(t, victim.Addr); got != id {
 		t.Fatalf("restarted node's id = %s, was %s", got, id)
 	}
-	tc.waitOK(60 * time.Second)
-	tc.waitBalanced(60 * time.Second) // it leads its preferred group again
+	tc.WaitOK(60 * time.Second)
+	tc.WaitBalanced(60 * time.Second) // it leads its preferred group again
 
-	conn := mustDial(t, victim.addr)
+	conn := mustDial(t, victim.Addr)
 	defer conn.Close()
 	if raw, _ := conn.Do("READONLY"); string(raw) != "+OK\r\n" {
 		t.Fatalf("READONLY = %q", raw)
 	}
-	eventually(t, 20*time.Second, func() error {
+	testutil.Eventually(t, 20*time.Second, "every write on the restarted node", func() error {
 		for i := 0; i < 2*n; i++ {
 			raw, err := conn.Do("GET", "rs:"+strconv.Itoa(i))
 			if err != nil {
@@ -66,11 +68,11 @@ func TestClusterRestartWithoutDataDir(t *testing.T) {
 		return nil
 	})
 
-	tc.nodes[2].stop(0)
+	tc.nodes[2].Kill()
 	for i := 0; i < 2*n; i++ {
 		key := "rs:" + strconv.Itoa(i)
 		var got string
-		eventually(t, 20*time.Second, func() error {
+		testutil.Eventually(t, 20*time.Second, "GET "+key, func() error {
 			v, err := c.Get(ctx, key).Result()
 			got = v
 			return err
@@ -91,7 +93,7 @@ func myID(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	v, err := parseReply(raw)
-	if err != nil || v.isError() {
+	if err != nil || v.IsError() {
 		t.Fatalf("CLUSTER MYID = %q (%v)", raw, err)
 	}
 	return strings.TrimSpace(v.Str)

@@ -22,9 +22,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/shoalcache/shoal/internal/respclient"
 )
 
 // compareMode says how two replies are compared.
@@ -286,12 +289,12 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 	}
 	switch mode {
 	case modeAny:
-		if va.Kind != vb.Kind {
-			return fmt.Sprintf("reply types differ: %q vs %q", va.Kind, vb.Kind)
+		if ka, kb := wireKind(va), wireKind(vb); ka != kb {
+			return fmt.Sprintf("reply types differ: %q vs %q", ka, kb)
 		}
 		return ""
 	case modeErrPrefix:
-		if !va.isError() || !vb.isError() {
+		if !va.IsError() || !vb.IsError() {
 			return "expected two errors"
 		}
 		if firstWord(va.Str) != firstWord(vb.Str) {
@@ -302,11 +305,7 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 		if va.Kind != ':' || vb.Kind != ':' {
 			return "replies differ (expected integers)"
 		}
-		x, err1 := strconv.ParseInt(va.Str, 10, 64)
-		y, err2 := strconv.ParseInt(vb.Str, 10, 64)
-		if err1 != nil || err2 != nil {
-			return "bad integer reply"
-		}
+		x, y := va.Int, vb.Int
 		if mode == modeTTLCategory {
 			if ttlCategory(x) != ttlCategory(y) {
 				return "TTL categories differ"
@@ -321,11 +320,11 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 		}
 		return ""
 	case modeSort:
-		if !isArrayKind(va.Kind) || va.Kind != vb.Kind || va.Null || vb.Null {
+		if !isArrayKind(va.Kind) || va.Kind != vb.Kind || va.IsNull() || vb.IsNull() {
 			return "replies differ (expected arrays)"
 		}
-		sa, sb := sortedRaw(va.Elems), sortedRaw(vb.Elems)
-		if !equalStrings(sa, sb) {
+		sa, sb := sortedRaw(va.Elems()), sortedRaw(vb.Elems())
+		if !slices.Equal(sa, sb) {
 			return "sorted elements differ"
 		}
 		return ""
@@ -343,6 +342,19 @@ func ttlCategory(n int64) int64 {
 	return 0
 }
 
+// wireKind is the type byte a reply was sent with (after any attribute):
+// unlike Kind it tells a RESP2 null bulk from a null array and a RESP3 null.
+func wireKind(v respclient.Value) byte {
+	raw := v.Raw
+	if v.Attr != nil {
+		raw = raw[len(v.Attr.Raw):]
+	}
+	if len(raw) == 0 {
+		return v.Kind
+	}
+	return raw[0]
+}
+
 func isArrayKind(k byte) bool { return k == '*' || k == '~' || k == '>' }
 
 func firstWord(s string) string {
@@ -352,25 +364,13 @@ func firstWord(s string) string {
 	return s
 }
 
-func sortedRaw(vs []*respValue) []string {
+func sortedRaw(vs []respclient.Value) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = string(v.Raw)
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // scanAll runs a SCAN command (args[1] is the cursor) from cursor 0 until the
@@ -393,19 +393,19 @@ func scanAll(c *respConn, args []string) (keys []string, raw []byte, ok bool, er
 		if err != nil {
 			return nil, r, false, err
 		}
-		if !isArrayKind(v.Kind) || len(v.Elems) != 2 || v.Elems[0].Kind != '$' || !isArrayKind(v.Elems[1].Kind) {
+		if !isArrayKind(v.Kind) || len(v.Elems()) != 2 || v.Elems()[0].Kind != '$' || !isArrayKind(v.Elems()[1].Kind) {
 			if iter == 0 {
 				return nil, r, false, nil
 			}
 			return nil, nil, false, fmt.Errorf("malformed SCAN reply mid-iteration: %q", r)
 		}
-		for _, k := range v.Elems[1].Elems {
+		for _, k := range v.Elems()[1].Elems() {
 			seen[k.Str] = true
 		}
-		if v.Elems[0].Str == "0" {
+		if v.Elems()[0].Str == "0" {
 			break
 		}
-		args[1] = v.Elems[0].Str
+		args[1] = v.Elems()[0].Str
 	}
 	for k := range seen {
 		keys = append(keys, k)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // TestPartitionedLeaderNoStaleRead cuts the leader of a key's group off
@@ -35,7 +37,7 @@ func TestPartitionedLeaderNoStaleRead(t *testing.T) {
 	for trial := 0; trial < 2; trial++ {
 		key := fmt.Sprintf("stale-part:{%d}", trial)
 		old := -1
-		eventually(t, 15*time.Second, func() error {
+		testutil.Eventually(t, 15*time.Second, "the leader of "+key, func() error {
 			for i, n := range c.nodes {
 				if v, err := quickDo(n.addr(), "SET", key, "old"); err == nil && v.Kind == '+' {
 					old = i
@@ -54,7 +56,7 @@ func TestPartitionedLeaderNoStaleRead(t *testing.T) {
 		}
 		cut := time.Now()
 		newer := -1
-		eventually(t, 20*time.Second, func() error {
+		testutil.Eventually(t, 20*time.Second, "a new leader of "+key, func() error {
 			for i, n := range c.nodes {
 				if i == old {
 					continue
@@ -85,10 +87,10 @@ func TestPartitionedLeaderNoStaleRead(t *testing.T) {
 		if err := c.waitHealthy(90*time.Second, false, t.Logf); err != nil {
 			t.Fatalf("cluster did not recover after healing: %v", err)
 		}
-		eventually(t, 15*time.Second, func() error {
+		testutil.Eventually(t, 15*time.Second, "the healed cluster reads the new value", func() error {
 			for _, n := range c.nodes {
-				if v, err := quickDo(n.addr(), "GET", key); err == nil && v.Kind == '$' {
-					if v.Str != "new" {
+				if v, err := quickDo(n.addr(), "GET", key); err == nil && (v.Kind == '$' || v.IsNull()) {
+					if v.Kind != '$' || v.Str != "new" {
 						return fmt.Errorf("GET %s after healing = %q", key, v.Str)
 					}
 					return nil

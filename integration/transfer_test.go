@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // shoalGroup is one group of a SHOAL GROUPS reply.
@@ -25,28 +29,28 @@ type shoalGroup struct {
 }
 
 // parseShoalGroups reads a SHOAL GROUPS reply of either protocol version.
-func parseShoalGroups(v *respValue) ([]shoalGroup, error) {
-	if v.isError() {
+func parseShoalGroups(v respclient.Value) ([]shoalGroup, error) {
+	if v.IsError() {
 		return nil, fmt.Errorf("SHOAL GROUPS: %s", v.Str)
 	}
 	var out []shoalGroup
-	for _, e := range v.Elems {
+	for _, e := range v.Elems() {
 		var g shoalGroup
-		for k := 0; k+1 < len(e.Elems); k += 2 {
-			val := e.Elems[k+1]
-			switch e.Elems[k].Str {
+		for k := 0; k+1 < len(e.Elems()); k += 2 {
+			val := e.Elems()[k+1]
+			switch e.Elems()[k].Str {
 			case "id":
 				g.ID = val.Str
 			case "leader":
 				g.Leader = val.Str
 			case "members":
-				for _, m := range val.Elems {
+				for _, m := range val.Elems() {
 					g.Members = append(g.Members, m.Str)
 				}
 			case "slots":
-				for i := 0; i+1 < len(val.Elems); i += 2 {
-					a, _ := strconv.Atoi(val.Elems[i].Str)
-					b, _ := strconv.Atoi(val.Elems[i+1].Str)
+				for i := 0; i+1 < len(val.Elems()); i += 2 {
+					a, _ := strconv.Atoi(text(val.Elems()[i]))
+					b, _ := strconv.Atoi(text(val.Elems()[i+1]))
 					g.Slots = append(g.Slots, [2]int{a, b})
 				}
 			}
@@ -85,18 +89,18 @@ func slotsMasters(addr string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.isError() {
+	if v.IsError() {
 		return nil, errors.New(v.Str)
 	}
-	out := make([]string, 16384)
-	for _, r := range v.Elems {
-		if len(r.Elems) < 3 || len(r.Elems[2].Elems) < 3 {
+	out := make([]string, shard.NumSlots)
+	for _, r := range v.Elems() {
+		if len(r.Elems()) < 3 || len(r.Elems()[2].Elems()) < 3 {
 			return nil, fmt.Errorf("bad CLUSTER SLOTS entry %q", r.Raw)
 		}
-		a, _ := strconv.Atoi(r.Elems[0].Str)
-		b, _ := strconv.Atoi(r.Elems[1].Str)
+		a, _ := strconv.Atoi(text(r.Elems()[0]))
+		b, _ := strconv.Atoi(text(r.Elems()[1]))
 		for s := a; s <= b && s < len(out); s++ {
-			out[s] = r.Elems[2].Elems[2].Str
+			out[s] = r.Elems()[2].Elems()[2].Str
 		}
 	}
 	return out, nil
@@ -209,14 +213,14 @@ func TestClusterLeaderTransfer(t *testing.T) {
 	idx := map[string]int{}
 	ids := make([]string, len(tc.nodes))
 	for i, nd := range tc.nodes {
-		raw, err := mustDial(t, nd.addr).Do("CLUSTER", "MYID")
+		raw, err := mustDial(t, nd.Addr).Do("CLUSTER", "MYID")
 		v, _ := parseReply(raw)
-		if err != nil || v == nil || len(v.Str) != 40 {
-			t.Fatalf("CLUSTER MYID on %s: %q %v", nd.addr, raw, err)
+		if err != nil || len(v.Str) != 40 {
+			t.Fatalf("CLUSTER MYID on %s: %q %v", nd.Addr, raw, err)
 		}
 		ids[i], idx[v.Str] = v.Str, i
 	}
-	groups, err := queryGroups(tc.nodes[0].addr)
+	groups, err := queryGroups(tc.nodes[0].Addr)
 	if err != nil || len(groups) != 3 {
 		t.Fatalf("SHOAL GROUPS: %+v %v", groups, err)
 	}
@@ -229,7 +233,7 @@ func TestClusterLeaderTransfer(t *testing.T) {
 	// Keys of every slot range, so that some belong to g.
 	var keys []string
 	inG := 0
-	conn := mustDial(t, tc.nodes[0].addr)
+	conn := mustDial(t, tc.nodes[0].Addr)
 	for i := 0; i < 48; i++ {
 		k := fmt.Sprintf("xfer:%d", i)
 		raw, _ := conn.Do("CLUSTER", "KEYSLOT", k)
@@ -246,23 +250,23 @@ func TestClusterLeaderTransfer(t *testing.T) {
 	}
 	c := tc.clusterClient(&redis.ClusterOptions{MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
 	load := startXferLoad(c, keys, 4)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, "load before the transfer", func() error {
 		if n := load.acked(); n < 100 {
 			return fmt.Errorf("%d writes acknowledged before the transfer", n)
 		}
 		return nil
 	})
 
-	raw, err := mustDial(t, tc.nodes[from].addr).Do("SHOAL", "LEADER-TRANSFER", g.ID, ids[to])
+	raw, err := mustDial(t, tc.nodes[from].Addr).Do("SHOAL", "LEADER-TRANSFER", g.ID, ids[to])
 	if err != nil || string(raw) != "+OK\r\n" {
 		t.Fatalf("SHOAL LEADER-TRANSFER %s %s on the leader = %q, %v", g.ID, ids[to], raw, err)
 	}
 	transferred := load.acked()
 	// Both members name the new master of g's slots at once (within the
 	// second before Shoal moves leadership back to the preferred leader).
-	eventually(t, 3*time.Second, func() error {
+	testutil.Eventually(t, 3*time.Second, "both members name the new master", func() error {
 		for _, i := range []int{to, from} {
-			m, err := slotsMasters(tc.nodes[i].addr)
+			m, err := slotsMasters(tc.nodes[i].Addr)
 			if err != nil {
 				return err
 			}
@@ -276,7 +280,7 @@ func TestClusterLeaderTransfer(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 15*time.Second, func() error {
+	testutil.Eventually(t, 15*time.Second, "writes after the transfer", func() error {
 		if n := load.acked() - transferred; n < 200 {
 			return fmt.Errorf("%d writes acknowledged since the transfer", n)
 		}
@@ -285,36 +289,36 @@ func TestClusterLeaderTransfer(t *testing.T) {
 	load.finish(t)
 
 	// Shoal hands leadership back to the preferred leader.
-	eventually(t, 20*time.Second, func() error {
+	testutil.Eventually(t, 20*time.Second, "leadership back at the preferred leader", func() error {
 		for _, nd := range tc.nodes {
-			gs, err := queryGroups(nd.addr)
+			gs, err := queryGroups(nd.Addr)
 			if err != nil {
 				return err
 			}
 			if now, _ := groupByID(gs, g.ID); now.Leader != g.Members[0] {
-				return fmt.Errorf("%s: %s led by %q", nd.addr, g.ID, now.Leader)
+				return fmt.Errorf("%s: %s led by %q", nd.Addr, g.ID, now.Leader)
 			}
 		}
 		return nil
 	})
-	tc.waitBalanced(30 * time.Second)
+	tc.WaitBalanced(30 * time.Second)
 
 	// Without a target, the other member (the only one) takes over.
-	raw, err = mustDial(t, tc.nodes[from].addr).Do("SHOAL", "LEADER-TRANSFER", g.ID)
+	raw, err = mustDial(t, tc.nodes[from].Addr).Do("SHOAL", "LEADER-TRANSFER", g.ID)
 	if err != nil || string(raw) != "+OK\r\n" {
 		t.Fatalf("SHOAL LEADER-TRANSFER %s on the leader = %q, %v", g.ID, raw, err)
 	}
-	eventually(t, 3*time.Second, func() error {
-		gs, err := queryGroups(tc.nodes[to].addr)
+	testutil.Eventually(t, 3*time.Second, "leadership moved by SHOAL LEADER-TRANSFER", func() error {
+		gs, err := queryGroups(tc.nodes[to].Addr)
 		if now, _ := groupByID(gs, g.ID); err != nil || now.Leader != ids[to] {
 			return fmt.Errorf("%s led by %q, %v", g.ID, now.Leader, err)
 		}
 		return nil
 	})
-	tc.waitBalanced(30 * time.Second)
+	tc.WaitBalanced(30 * time.Second)
 
 	// Error replies, byte for byte.
-	leaderAddr := tc.nodes[from].addr
+	leaderAddr := tc.nodes[from].Addr
 	notLeader := "-ERR this node does not lead group " + g.ID + " (leader: " + leaderAddr + ")\r\n"
 	unknownNode := strings.Repeat("0", 40)
 	for _, ec := range []struct {
@@ -339,8 +343,8 @@ func TestClusterLeaderTransfer(t *testing.T) {
 		{from, []string{"SHOAL", "NOSUCH"}, "-ERR unknown subcommand 'NOSUCH'. Try SHOAL HELP.\r\n"},
 	} {
 		// The outsider learns the leader by gossip: allow it a moment.
-		eventually(t, 5*time.Second, func() error {
-			c, err := dialRESP(tc.nodes[ec.node].addr)
+		testutil.Eventually(t, 5*time.Second, "the outsider's reply", func() error {
+			c, err := dialRESP(tc.nodes[ec.node].Addr)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/raftfsm"
 )
 
@@ -23,11 +24,11 @@ func formCluster(t *testing.T, extra int) []*testNode {
 	seed := n1.svc.GossipAddr()
 	join := func(c *Config) { expect3(c); c.Join = []string{seed} }
 	nodes := []*testNode{n1, newTestNode(t, lg, nodeID('2'), nil, join), newTestNode(t, lg, nodeID('3'), nil, join)}
-	eventually(t, 15*time.Second, "initial map", func() error { return checkSameMap(nodes, 1) })
+	testutil.Eventually(t, 15*time.Second, "initial map", func() error { return checkSameMap(nodes, 1) })
 	for i := 0; i < extra; i++ {
 		nodes = append(nodes, newTestNode(t, lg, nodeID(byte('4'+i)), nil, join))
 	}
-	eventually(t, 15*time.Second, "every node has the map and a meta leader", func() error {
+	testutil.Eventually(t, 15*time.Second, "every node has the map and a meta leader", func() error {
 		if err := checkSameMap(nodes, 1); err != nil {
 			return err
 		}
@@ -58,7 +59,7 @@ func TestUpdateMapFromFollower(t *testing.T) {
 		t.Fatalf("UpdateMap on a non-voter: %v", err)
 	}
 	// The caller's own replica may lag; every node gets epoch 2.
-	eventually(t, 10*time.Second, "epoch 2 everywhere", func() error { return checkSameMap(nodes, 2) })
+	testutil.Eventually(t, 10*time.Second, "epoch 2 everywhere", func() error { return checkSameMap(nodes, 2) })
 	if m := nv.svc.Map(); m.Slots[0] != 2 {
 		t.Fatalf("slot 0 in group %d", m.Slots[0])
 	}
@@ -73,7 +74,7 @@ func TestUpdateMapFromFollower(t *testing.T) {
 	if err := follower.svc.UpdateMap(ctx, setSlot(1, 2)); err != nil {
 		t.Fatalf("UpdateMap on a follower: %v", err)
 	}
-	eventually(t, 10*time.Second, "epoch 3 everywhere", func() error { return checkSameMap(nodes, 3) })
+	testutil.Eventually(t, 10*time.Second, "epoch 3 everywhere", func() error { return checkSameMap(nodes, 3) })
 
 	// fn's errors and invalid maps come back from any node.
 	errRan := errors.New("fn ran")
@@ -177,7 +178,7 @@ func TestUpdateMapCASConflicts(t *testing.T) {
 	}
 	wg.Wait()
 	want := base + uint64(len(nodes)*perNode)
-	eventually(t, 10*time.Second, "every update applied once", func() error { return checkSameMap(nodes, want) })
+	testutil.Eventually(t, 10*time.Second, "every update applied once", func() error { return checkSameMap(nodes, want) })
 	final := nv.svc.Map()
 	for s := 100; s < 100+len(nodes)*perNode; s++ {
 		if final.Slots[s] != 2 {
@@ -228,7 +229,7 @@ func TestUpdateMapLeaderChange(t *testing.T) {
 			rest = append(rest, n)
 		}
 	}
-	eventually(t, 10*time.Second, "epoch 2 on the survivors", func() error { return checkSameMap(rest, 2) })
+	testutil.Eventually(t, 10*time.Second, "epoch 2 on the survivors", func() error { return checkSameMap(rest, 2) })
 	if m := nv.svc.Map(); m.Slots[7] != 1 {
 		t.Fatalf("slot 7 in group %d", m.Slots[7])
 	}
@@ -245,5 +246,5 @@ func TestUpdateMapLeaderChange(t *testing.T) {
 	if err := nv.svc.UpdateMap(ctx, setSlot(8, 1)); err != nil {
 		t.Fatalf("UpdateMap after a transfer: %v", err)
 	}
-	eventually(t, 10*time.Second, "epoch 3 on the survivors", func() error { return checkSameMap(rest, 3) })
+	testutil.Eventually(t, 10*time.Second, "epoch 3 on the survivors", func() error { return checkSameMap(rest, 3) })
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/shoalcache/shoal/internal/slotranges"
+	"github.com/shoalcache/shoal/shard"
 )
 
-// NumSlots is the number of hash slots.
-const NumSlots = 16384
+// NumSlots is the number of hash slots (shard.NumSlots).
+const NumSlots = shard.NumSlots
 
 // Node is a cluster member as the map records it.
 type Node struct {
@@ -90,14 +93,9 @@ type SlotRange struct {
 // in slot order.
 func (m *Map) Ranges(gi int) []SlotRange {
 	var out []SlotRange
-	for s := 0; s < NumSlots; s++ {
-		if int(m.Slots[s]) != gi {
-			continue
-		}
-		if n := len(out); n > 0 && out[n-1].End == s-1 {
-			out[n-1].End = s
-		} else {
-			out = append(out, SlotRange{s, s})
+	for _, r := range slotranges.Of(m.Slots[:]) {
+		if int(r.Value) == gi {
+			out = append(out, SlotRange{r.Start, r.End})
 		}
 	}
 	return out
@@ -210,15 +208,10 @@ type jsonMap struct {
 // MarshalJSON implements json.Marshaler.
 func (m *Map) MarshalJSON() ([]byte, error) {
 	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups}
-	for s := 0; s < NumSlots; {
-		e := s
-		for e+1 < NumSlots && m.Slots[e+1] == m.Slots[s] {
-			e++
+	for _, r := range slotranges.Of(m.Slots[:]) {
+		if r.Value >= 0 {
+			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
 		}
-		if m.Slots[s] >= 0 {
-			j.Slots = append(j.Slots, [3]int{s, e, int(m.Slots[s])})
-		}
-		s = e + 1
 	}
 	return json.Marshal(j)
 }

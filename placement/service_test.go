@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,59 +15,14 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/internal/proc"
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/raftfsm"
 )
 
-// tWriter sends log lines to t.Log until the test's last cleanup, so that
-// late log lines from background goroutines never call t.Log after the
-// test ended.
-type tWriter struct {
-	t    testing.TB
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
 // testLogger logs to t.Log at Info (Debug with SHOAL_TEST_DEBUG=1). Call it
 // before registering other cleanups: its own cleanup must run last.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &tWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	level := slog.LevelInfo
-	if os.Getenv("SHOAL_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// eventually calls cond until it returns nil, failing the test with its
-// last error after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func testLogger(t testing.TB) *slog.Logger { return testutil.Logger(t) }
 
 type testNode struct {
 	id        string
@@ -153,12 +107,7 @@ func newTestNode(t *testing.T, lg *slog.Logger, id string, mux *raftfsm.Mux, edi
 // freeAddr returns 127.0.0.1:port with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return proc.LocalAddr(testutil.FreePort(t))
 }
 
 func mapJSON(m *Map) string {
@@ -250,7 +199,7 @@ func TestClusterBootstrap(t *testing.T) {
 	}
 
 	start := time.Now()
-	eventually(t, 15*time.Second, "three nodes agree on the initial map", func() error {
+	testutil.Eventually(t, 15*time.Second, "three nodes agree on the initial map", func() error {
 		return checkSameMap(nodes, 1)
 	})
 	t.Logf("initial map everywhere after %v", time.Since(start))
@@ -269,13 +218,13 @@ func TestClusterBootstrap(t *testing.T) {
 			t.Fatalf("node %d in map: %+v", i, nd)
 		}
 	}
-	eventually(t, 10*time.Second, "one meta leader", func() error {
+	testutil.Eventually(t, 10*time.Second, "one meta leader", func() error {
 		_, err := metaLeader(nodes)
 		return err
 	})
 
 	// Every node gossips its epoch.
-	eventually(t, 5*time.Second, "epoch tags", func() error {
+	testutil.Eventually(t, 5*time.Second, "epoch tags", func() error {
 		for _, n := range nodes {
 			for _, id := range []string{nodeID('1'), nodeID('2'), nodeID('3')} {
 				m, ok := memberOf(n.svc.Members(), id)
@@ -291,12 +240,12 @@ func TestClusterBootstrap(t *testing.T) {
 	// own: it is added as a non-voter and gets the map.
 	n0 := newTestNode(t, lg, nodeID('0'), nil, join)
 	nodes = append(nodes, n0)
-	eventually(t, 10*time.Second, "late node gets the map", func() error {
+	testutil.Eventually(t, 10*time.Second, "late node gets the map", func() error {
 		return checkSameMap(nodes, 1)
 	})
 	// Every replica's configuration has the three voters and the late node
 	// as a non-voter.
-	eventually(t, 10*time.Second, "late node is a meta non-voter", func() error {
+	testutil.Eventually(t, 10*time.Second, "late node is a meta non-voter", func() error {
 		for _, n := range nodes {
 			cf := n.svc.raft.GetConfiguration()
 			if err := cf.Error(); err != nil {
@@ -327,10 +276,10 @@ func TestClusterBootstrap(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, 5*time.Second, "lead tag of node 2", checkHint("g1", nodes[1].id))
+	testutil.Eventually(t, 5*time.Second, "lead tag of node 2", checkHint("g1", nodes[1].id))
 	nodes[2].svc.SetLeading([]string{"g1", "g2"})
-	eventually(t, 5*time.Second, "newer claim of node 3", checkHint("g1", nodes[2].id))
-	eventually(t, 5*time.Second, "g2 hint", checkHint("g2", nodes[2].id))
+	testutil.Eventually(t, 5*time.Second, "newer claim of node 3", checkHint("g1", nodes[2].id))
+	testutil.Eventually(t, 5*time.Second, "g2 hint", checkHint("g2", nodes[2].id))
 	if _, ok := n0.svc.LeaderHint("g0"); ok {
 		t.Fatal("hint for a group nobody leads")
 	}
@@ -341,7 +290,7 @@ func TestClusterBootstrap(t *testing.T) {
 	// does once its configuration holds every member) makes the meta
 	// leader mark the group formed in the map; g0 is led by nobody.
 	var formedEpoch uint64
-	eventually(t, 10*time.Second, "g1 and g2 marked formed", func() error {
+	testutil.Eventually(t, 10*time.Second, "g1 and g2 marked formed", func() error {
 		m := n0.svc.Map()
 		if !m.Groups[1].Formed || !m.Groups[2].Formed {
 			return fmt.Errorf("groups %+v", m.Groups)
@@ -383,7 +332,7 @@ func TestClusterBootstrap(t *testing.T) {
 		return m, nil
 	}
 	var leader *testNode
-	eventually(t, 15*time.Second, "update on the meta leader", func() error {
+	testutil.Eventually(t, 15*time.Second, "update on the meta leader", func() error {
 		var err error
 		if leader, err = metaLeader(nodes); err != nil {
 			return err
@@ -393,12 +342,12 @@ func TestClusterBootstrap(t *testing.T) {
 	if err := <-waitDone; err != nil || waited.Epoch != formedEpoch+1 || waited.Slots[0] != 2 {
 		t.Fatalf("Wait: %v, epoch %d", err, waited.Epoch)
 	}
-	eventually(t, 5*time.Second, "next epoch everywhere", func() error { return checkSameMap(nodes, formedEpoch+1) })
+	testutil.Eventually(t, 5*time.Second, "next epoch everywhere", func() error { return checkSameMap(nodes, formedEpoch+1) })
 	// A no-op, a refusal by fn and an invalid map change nothing (retried
 	// only when leadership moved).
 	onLeader := func(what string, fn func(*Map) (*Map, error), want error) {
 		t.Helper()
-		eventually(t, 15*time.Second, what, func() error {
+		testutil.Eventually(t, 15*time.Second, what, func() error {
 			leader, err := metaLeader(nodes)
 			if err != nil {
 				return err
@@ -427,7 +376,7 @@ func TestClusterBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	eventually(t, 10*time.Second, "failure detected", func() error {
+	testutil.Eventually(t, 10*time.Second, "failure detected", func() error {
 		for _, n := range nodes[:3] {
 			if m, _ := memberOf(n.svc.Members(), n0.id); m.Status != StatusFailed {
 				return fmt.Errorf("%s sees %s as %v", n.id[:4], n0.id[:4], m.Status)
@@ -439,7 +388,7 @@ func TestClusterBootstrap(t *testing.T) {
 
 	// A graceful shutdown shows as left.
 	shutdownAll(t, nodes[2:])
-	eventually(t, 10*time.Second, "leave seen", func() error {
+	testutil.Eventually(t, 10*time.Second, "leave seen", func() error {
 		for _, n := range nodes[:2] {
 			if m, _ := memberOf(n.svc.Members(), nodes[2].id); m.Status != StatusLeft {
 				return fmt.Errorf("%s sees %s as %v", n.id[:4], nodes[2].id[:4], m.Status)
@@ -456,7 +405,7 @@ func TestClusterBootstrap(t *testing.T) {
 		<-n.serveDone
 	}
 	defer func() { t.Logf("goroutines: %d before, %d after", baseline, runtime.NumGoroutine()) }()
-	eventually(t, 10*time.Second, "goroutines end", func() error {
+	testutil.Eventually(t, 10*time.Second, "goroutines end", func() error {
 		if g := runtime.NumGoroutine(); g > baseline+5 {
 			buf := make([]byte, 1<<20)
 			return fmt.Errorf("%d goroutines, %d before the test:\n%s", g, baseline, buf[:runtime.Stack(buf, true)])
@@ -483,7 +432,7 @@ func TestSingleNodeBootstrap(t *testing.T) {
 		len(m.Groups[0].Members) != 1 || m.Groups[1].Members[0] != n.id {
 		t.Fatalf("map %s", mapJSON(m))
 	}
-	eventually(t, 5*time.Second, "meta leader", func() error {
+	testutil.Eventually(t, 5*time.Second, "meta leader", func() error {
 		if !n.svc.IsMetaLeader() {
 			return errors.New("not meta leader")
 		}
@@ -659,24 +608,6 @@ func TestBuildTagsFitsLimit(t *testing.T) {
 	}
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestEpochLagWarning(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -684,7 +615,7 @@ func TestEpochLagWarning(t *testing.T) {
 	}
 	mux := raftfsm.NewMux(ln, nil, nil)
 	defer mux.Close()
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	cfg := DefaultConfig()
 	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('e'), "127.0.0.1:7000", mux
 	cfg.EpochLagWarn = 20 * time.Millisecond
@@ -698,7 +629,7 @@ func TestEpochLagWarning(t *testing.T) {
 	if strings.Contains(logs.String(), "behind") {
 		t.Fatal("warned at once")
 	}
-	eventually(t, 5*time.Second, "lag warning", func() error {
+	testutil.Eventually(t, 5*time.Second, "lag warning", func() error {
 		s.checkEpochLag(ahead)
 		if !strings.Contains(logs.String(), "meta replica behind") || !strings.Contains(logs.String(), "member-epoch=3") {
 			return errors.New("no warning yet")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,18 +116,6 @@ func replies(t *testing.T, v interface{}) []string {
 	return out
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestApplyBatch(t *testing.T) {
 	f, x := newTestFSM()
 	logs := []*raft.Log{
@@ -141,7 +130,7 @@ func TestApplyBatch(t *testing.T) {
 	if len(out) != len(logs) {
 		t.Fatalf("%d results for %d logs", len(out), len(logs))
 	}
-	if got, want := replies(t, out[0]), []string{"+OK\r\n", "$5\r\nhello\r\n", ":1\r\n"}; !equalStrings(got, want) {
+	if got, want := replies(t, out[0]), []string{"+OK\r\n", "$5\r\nhello\r\n", ":1\r\n"}; !slices.Equal(got, want) {
 		t.Errorf("log 1 replies %q, want %q", got, want)
 	}
 	for _, i := range []int{1, 2, 5} {
@@ -149,7 +138,7 @@ func TestApplyBatch(t *testing.T) {
 			t.Errorf("non-command log %d gave %v, want nil", i+1, out[i])
 		}
 	}
-	if got, want := replies(t, out[3]), []string{":2\r\n", "-ERR unknown\r\n"}; !equalStrings(got, want) {
+	if got, want := replies(t, out[3]), []string{":2\r\n", "-ERR unknown\r\n"}; !slices.Equal(got, want) {
 		t.Errorf("log 4 replies %q, want %q", got, want)
 	}
 	if got := replies(t, out[4]); len(got) != 0 {
@@ -159,14 +148,14 @@ func TestApplyBatch(t *testing.T) {
 	for _, c := range x.recorded() {
 		names = append(names, c.args[0])
 	}
-	if want := []string{"SET", "ECHO", "INCR", "INCR", "BOGUS"}; !equalStrings(names, want) {
+	if want := []string{"SET", "ECHO", "INCR", "INCR", "BOGUS"}; !slices.Equal(names, want) {
 		t.Errorf("executor calls %q, want %q", names, want)
 	}
 	if f.AppliedIndex() != 6 {
 		t.Errorf("AppliedIndex = %d, want 6", f.AppliedIndex())
 	}
 	// Apply is ApplyBatch of one.
-	if got := replies(t, f.Apply(cmdLog(7, 5000, cmd("ECHO", "one")))); !equalStrings(got, []string{"$3\r\none\r\n"}) {
+	if got := replies(t, f.Apply(cmdLog(7, 5000, cmd("ECHO", "one")))); !slices.Equal(got, []string{"$3\r\none\r\n"}) {
 		t.Errorf("Apply replies %q", got)
 	}
 	if f.AppliedIndex() != 7 {
@@ -322,7 +311,7 @@ func TestLegacyInternalOps(t *testing.T) {
 		cmd("\x00nonsense", "x"),
 	)))
 	want := []string{":0\r\n", ":0\r\n", ":0\r\n", ":0\r\n", ":0\r\n", ":1\r\n", ":0\r\n", ":2\r\n", ":0\r\n", "-ERR unknown internal command\r\n"}
-	if !equalStrings(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("replies %q, want %q", got, want)
 	}
 	if n := len(x.recorded()); n != 0 {

@@ -13,20 +13,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/shard"
 )
-
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // testConfig is DefaultConfig for a single-voter group on an in-memory
 // transport, with short timeouts so that it elects itself quickly.
@@ -63,7 +52,12 @@ func startGroup(t *testing.T, cfg Config) (*Group, *fakeExec) {
 		t.Fatalf("NewGroup: %v", err)
 	}
 	t.Cleanup(func() { shutdown(t, g) })
-	eventually(t, 10*time.Second, "the group to become ready", g.Ready)
+	testutil.Eventually(t, 10*time.Second, "the group to become ready", func() error {
+		if !g.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
 	return g, x
 }
 
@@ -227,10 +221,13 @@ func TestGroupProposeDuringShutdown(t *testing.T) {
 				}
 			}()
 		}
-		eventually(t, 10*time.Second, "some proposals to succeed", func() bool {
+		testutil.Eventually(t, 10*time.Second, "some proposals to succeed", func() error {
 			mu.Lock()
 			defer mu.Unlock()
-			return ok > 50
+			if ok <= 50 {
+				return fmt.Errorf("%d succeeded", ok)
+			}
+			return nil
 		})
 		shutdown(t, g)
 		done := make(chan struct{})
@@ -348,17 +345,13 @@ func dataDirs(t *testing.T, f func(t *testing.T, dir string)) {
 // first index is past minFirst.
 func waitCompacted(t *testing.T, g *Group, logs raft.LogStore, minFirst uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "log compacted", func() error {
 		idx, err := logs.FirstIndex()
 		if err == nil && idx > minFirst && statUint(t, g, "last_snapshot_index") > 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log not compacted after 10s: FirstIndex %d (%v), raft stats %v", idx, err, g.raft.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("FirstIndex %d (%v), raft stats %v", idx, err, g.raft.Stats())
+	})
 }
 
 func TestGroupSnapshotsCompactLog(t *testing.T) { dataDirs(t, testSnapshotsCompactLog) }
@@ -381,10 +374,13 @@ func testSnapshotsCompactLog(t *testing.T, dir string) {
 	waitCompacted(t, g, logs, first+100)
 	// Without new writes, snapshots keep coming until the log is down to
 	// less than SnapshotThreshold entries beyond TrailingLogs.
-	eventually(t, 10*time.Second, "the log to shrink to its bound", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the log to shrink to its bound", func() error {
 		last, err1 := logs.LastIndex()
 		firstNow, err2 := logs.FirstIndex()
-		return err1 == nil && err2 == nil && last-firstNow+1 <= cfg.SnapshotThreshold+cfg.TrailingLogs
+		if err1 != nil || err2 != nil || last-firstNow+1 > cfg.SnapshotThreshold+cfg.TrailingLogs {
+			return fmt.Errorf("log %d..%d (%v, %v)", firstNow, last, err1, err2)
+		}
+		return nil
 	})
 }
 
@@ -407,7 +403,10 @@ func testCompactsLogByBytes(t *testing.T, dir string) {
 	}
 	waitCompacted(t, g, logs, 1)
 	// The rule keeps firing until the log since the last snapshot is small.
-	eventually(t, 10*time.Second, "the log bytes since the last snapshot to drop below CompactMinBytes", func() bool {
-		return g.fsm.LogBytesSinceSnapshot() < cfg.CompactMinBytes
+	testutil.Eventually(t, 10*time.Second, "the log bytes since the last snapshot to drop below CompactMinBytes", func() error {
+		if n := g.fsm.LogBytesSinceSnapshot(); n >= cfg.CompactMinBytes {
+			return fmt.Errorf("%d bytes", n)
+		}
+		return nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -51,7 +52,7 @@ func testNodesWith(t *testing.T, n int, mutate func(*Config)) []*Group {
 		t.Cleanup(func() { shutdown(t, g) })
 		groups[i] = g
 	}
-	eventually(t, 10*time.Second, "n1 to lead", groups[0].Ready)
+	testutil.Until(t, 10*time.Second, "n1 to lead", groups[0].Ready)
 	return groups
 }
 
@@ -103,7 +104,7 @@ func TestGroupMembership(t *testing.T) {
 		t.Fatalf("members after adding: %v", ids)
 	}
 	// The followers learn the configuration and the leader.
-	eventually(t, 10*time.Second, "n3 to learn the leader and members", func() bool {
+	testutil.Until(t, 10*time.Second, "n3 to learn the leader and members", func() bool {
 		id, _ := n3.Leader()
 		return id == "n1" && equalIDs(memberIDs(t, n3), "n1", "n2", "n3")
 	})
@@ -117,8 +118,8 @@ func TestGroupMembership(t *testing.T) {
 	if err := n1.TransferLeadership(ctx, "n2", "n2"); err != nil {
 		t.Fatalf("TransferLeadership(n2): %v", err)
 	}
-	eventually(t, 10*time.Second, "n2 to lead", n2.Ready)
-	eventually(t, 10*time.Second, "n1 to follow n2", func() bool {
+	testutil.Until(t, 10*time.Second, "n2 to lead", n2.Ready)
+	testutil.Until(t, 10*time.Second, "n1 to follow n2", func() bool {
 		id, addr := n1.Leader()
 		return id == "n2" && addr == "n2" && !n1.IsLeader()
 	})
@@ -137,7 +138,7 @@ func TestGroupMembership(t *testing.T) {
 	if err := n2.TransferLeadership(ctx, "", ""); err != nil {
 		t.Fatalf("TransferLeadership to any: %v", err)
 	}
-	eventually(t, 10*time.Second, "n1 to lead again", n1.Ready)
+	testutil.Until(t, 10*time.Second, "n1 to lead again", n1.Ready)
 }
 
 func TestGroupMembershipContextAndShutdown(t *testing.T) {

@@ -8,11 +8,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -58,7 +60,7 @@ func TestOwnershipAtApply(t *testing.T) {
 		cmd("SET", "{mine}other", "tagged"), // hash tag: owned slot
 	)))
 	want := []string{notOwner("theirs"), "+OK\r\n", notOwner("theirs"), "$7\r\nkeyless\r\n", notOwner("other"), "+OK\r\n"}
-	if !equalStrings(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("replies %q, want %q", got, want)
 	}
 	if n := len(x.recorded()) - calls; n != 3 {
@@ -336,7 +338,7 @@ func TestFollowerGetsOwnershipBySnapshot(t *testing.T) {
 	if err := n1.AddVoter(ctx, "n2", "n2"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "n2 to receive the snapshot", func() bool {
+	testutil.Until(t, 10*time.Second, "n2 to receive the snapshot", func() bool {
 		e, _ := n2.Ownership()
 		return e == 9
 	})

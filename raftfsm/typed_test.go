@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -57,7 +58,7 @@ func TestGroupHaltsOnUnknownEntry(t *testing.T) {
 	if err := g.raft.Apply(hdr(entryIngest, 1, 0), 0).Error(); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	eventually(t, 10*time.Second, "the group to halt and stop leading", func() bool {
+	testutil.Until(t, 10*time.Second, "the group to halt and stop leading", func() bool {
 		return g.Halted() && !g.IsLeader()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

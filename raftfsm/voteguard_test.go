@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 func newTCPTransport(t *testing.T) *raft.NetworkTransport {
@@ -148,13 +151,12 @@ func TestVoteGuardTimeout(t *testing.T) {
 	g := NewVoteGuard(newTCPTransport(t), "me", true, slog.New(slog.DiscardHandler))
 	g.Start(func() uint64 { return 0 }, 50*time.Millisecond)
 	t.Cleanup(func() { g.Close() })
-	deadline := time.Now().Add(5 * time.Second)
-	for !g.Voting() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !g.Voting() {
-		t.Fatal("guard did not start voting without any leader contact")
-	}
+	testutil.Eventually(t, 5*time.Second, "the guard votes without any leader contact", func() error {
+		if !g.Voting() {
+			return errors.New("not voting")
+		}
+		return nil
+	})
 	// It votes now, but still does not campaign: it has not caught up.
 	var out raft.RequestVoteResponse
 	if err := g.RequestVote("peer", "127.0.0.1:1", &raft.RequestVoteRequest{Term: 8}, &out); err == nil || !g.Guarding() {

@@ -9,12 +9,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // chunkReader returns at most n bytes per Read (n cycles through sizes).
@@ -521,49 +522,15 @@ func BenchmarkReaderPipeline(b *testing.B) {
 // redisServers returns the addresses of two live redis-servers, one
 // without a password and one started with "--requirepass x":
 // SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR when set, else two that it
-// starts on free ports (stopped at the end of the test). Without
-// redis-server installed the test is skipped (CI installs it).
+// starts with testutil.StartRedis (stopped at the end of the test; a
+// missing redis-server fails the test: apt-get install redis-server).
 func redisServers(t *testing.T) (addr, authAddr string) {
 	t.Helper()
 	addr, authAddr = os.Getenv("SHOAL_REDIS_ADDR"), os.Getenv("SHOAL_REDIS_AUTH_ADDR")
 	if addr != "" && authAddr != "" {
 		return addr, authAddr
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server), or set SHOAL_REDIS_ADDR and SHOAL_REDIS_AUTH_ADDR")
-	}
-	start := func(extra ...string) string {
-		t.Helper()
-		for attempt := 0; attempt < 5; attempt++ {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-			ln.Close()
-			args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-				"--dir", t.TempDir()}, extra...)
-			cmd := exec.Command(bin, args...)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			a := "127.0.0.1:" + port
-			for i := 0; i < 100; i++ {
-				if c, err := net.Dial("tcp", a); err == nil {
-					c.Close()
-					t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-					return a
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		t.Fatal("could not start redis-server")
-		return ""
-	}
-	return start(), start("--requirepass", "x")
+	return testutil.StartRedis(t).Addr, testutil.StartRedis(t, "--requirepass", "x").Addr
 }
 
 // TestReaderAgainstRedis sends readerErrorCases and readerInlineCases to a

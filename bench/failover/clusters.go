@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // cluster is a set of server processes forming one cluster.
@@ -83,8 +84,8 @@ func mastersSignature(m []slotRange) (string, error) {
 		fmt.Fprintf(&b, "%d-%d=%s ", r.Start, r.End, r.Master)
 		next = r.End + 1
 	}
-	if next != 16384 {
-		return "", fmt.Errorf("slots %d-16383 not covered", next)
+	if next != shard.NumSlots {
+		return "", fmt.Errorf("slots %d-%d not covered", next, shard.NumSlots-1)
 	}
 	return b.String(), nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/proc"
 )
 
 // node is one server process, restartable with the same arguments.
@@ -25,8 +27,7 @@ type node struct {
 	logPath string
 
 	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
+	p      *proc.Process // nil while down
 	starts int
 }
 
@@ -44,7 +45,7 @@ func (n *node) commandLine() string {
 func (n *node) start(ctx context.Context) error {
 	var err error
 	for try := 0; try < 20; try++ {
-		if err = n.startOnce(ctx); err == nil {
+		if err = n.startOnce(); err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -55,16 +56,15 @@ func (n *node) start(ctx context.Context) error {
 	return fmt.Errorf("%s: %v (log %s)", n.name, err, n.logPath)
 }
 
-func (n *node) startOnce(ctx context.Context) error {
+func (n *node) startOnce() error {
 	n.mu.Lock()
-	if n.cmd != nil {
-		n.mu.Unlock()
+	defer n.mu.Unlock()
+	if n.p != nil {
 		return nil
 	}
 	n.starts++
 	lf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		n.mu.Unlock()
 		return err
 	}
 	fmt.Fprintf(lf, "=== failover bench: start #%d of %s at %s: %s\n", n.starts, n.name,
@@ -73,43 +73,13 @@ func (n *node) startOnce(ctx context.Context) error {
 	cmd.Dir = n.dir
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = sysProcAttr()
-	err = cmd.Start()
+	p, err := proc.Start(cmd, n.addr, 15*time.Second)
 	lf.Close()
 	if err != nil {
-		n.mu.Unlock()
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	n.cmd, n.done = cmd, done
-	n.mu.Unlock()
-
-	deadline := time.Now().Add(15 * time.Second)
-	var last error
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		select {
-		case <-done:
-			n.reap()
-			return fmt.Errorf("exited before answering PING")
-		default:
-		}
-		if _, last = quickDo(ctx, n.addr, time.Second, "PING"); last == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	n.kill()
-	return fmt.Errorf("no reply to PING within 15s: %v", last)
-}
-
-// reap forgets a process that has exited.
-func (n *node) reap() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.cmd, n.done = nil, nil
+	n.p = p
+	return nil
 }
 
 // kill sends SIGKILL and waits for the process to exit.
@@ -123,10 +93,10 @@ func (n *node) kill() {
 func (n *node) sigkill() time.Time {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil {
+	if n.p == nil {
 		return time.Time{}
 	}
-	_ = n.cmd.Process.Kill()
+	_ = n.p.Cmd.Process.Kill()
 	return time.Now()
 }
 
@@ -134,26 +104,18 @@ func (n *node) sigkill() time.Time {
 func (n *node) reapKilled() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil {
+	if n.p == nil {
 		return
 	}
-	<-n.done
-	n.cmd, n.done = nil, nil
+	<-n.p.Done()
+	n.p = nil
 }
 
 // running reports whether the process is up.
 func (n *node) running() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cmd == nil {
-		return false
-	}
-	select {
-	case <-n.done:
-		return false
-	default:
-		return true
-	}
+	return n.p != nil && !n.p.Exited()
 }
 
 // shellQuote renders s as one shell word.

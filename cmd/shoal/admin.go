@@ -23,10 +23,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // numSlots is the number of hash slots of a Redis Cluster.
-const numSlots = 16384
+const numSlots = shard.NumSlots
 
 func clusterCommand() *cli.Command {
 	flags := []cli.Flag{

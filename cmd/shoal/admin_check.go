@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/shoalcache/shoal/internal/slotranges"
 )
 
 // ---- check ----
@@ -120,12 +122,8 @@ func slotMasters(slots []slotEntry) (owners [numSlots]string, dups []int) {
 // ranges collapses sorted slot numbers into ranges.
 func ranges(slots []int) []slotRange {
 	var out []slotRange
-	for _, s := range slots {
-		if n := len(out); n > 0 && out[n-1].End == s-1 {
-			out[n-1].End = s
-		} else {
-			out = append(out, slotRange{s, s})
-		}
+	for _, r := range slotranges.Collapse(slots) {
+		out = append(out, slotRange{r[0], r[1]})
 	}
 	return out
 }
@@ -175,12 +173,8 @@ func checkMasters(views []nodeView) checkResult {
 	}
 	// Group the slots on which the nodes disagree by what each node says,
 	// so that a disagreement reads as one line per range.
-	type span struct {
-		r    slotRange
-		says string
-	}
-	var spans []span
-	for s := 0; s < numSlots; s++ {
+	says := make([]string, numSlots) // "" where all nodes agree
+	for s := range says {
 		agree := true
 		for i := 1; i < len(all); i++ {
 			if all[i][s] != all[0][s] {
@@ -199,16 +193,14 @@ func checkMasters(views []nodeView) checkResult {
 			}
 			parts[i] = v.Addr + " says " + id
 		}
-		says := strings.Join(parts, ", ")
-		if n := len(spans); n > 0 && spans[n-1].r.End == s-1 && spans[n-1].says == says {
-			spans[n-1].r.End = s
-		} else {
-			spans = append(spans, span{slotRange{s, s}, says})
-		}
+		says[s] = strings.Join(parts, ", ")
 	}
-	for _, sp := range spans {
+	for _, sp := range slotranges.Of(says) {
+		if sp.Value == "" {
+			continue
+		}
 		r.OK = false
-		r.Details = append(r.Details, fmt.Sprintf("slots %s: %s", sp.r, sp.says))
+		r.Details = append(r.Details, fmt.Sprintf("slots %s: %s", slotRange{sp.Start, sp.End}, sp.Value))
 	}
 	return r
 }

@@ -5,21 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/shoalcache/shoal/internal/proc"
 	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // The fixtures in testdata/rediscluster are replies of a real Redis 7.0.15
@@ -401,159 +397,19 @@ func runCLI(ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// redisNode is a redis-server started by a test.
-type redisNode struct {
-	addr   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func (n *redisNode) kill() {
-	_ = n.cmd.Process.Kill()
-	<-n.exited
-}
-
-// startRedisNode starts redis-server with extra arguments on a port chosen
-// by the OS whose cluster bus port (port+10000) is free too; it is killed
+// startRedisNode starts redis-server with extra arguments; it is killed
 // when the test ends.
-func startRedisNode(t *testing.T, extra ...string) *redisNode {
+func startRedisNode(t *testing.T, extra ...string) *testutil.Redis {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
-	lastErr := ""
-	for attempt := 0; attempt < 20; attempt++ {
-		port := freePortWithOffsets(t, 10000)
-		dir := t.TempDir()
-		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no", "--logfile", "redis.log"}, extra...)
-		n := &redisNode{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			cmd: exec.Command(bin, args...), exited: make(chan struct{})}
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { n.cmd.Wait(); close(n.exited) }()
-		if waitPing(n) {
-			t.Cleanup(n.kill)
-			return n
-		}
-		n.kill() // lost the port to someone else: try another
-		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-		lastErr = fmt.Sprintf("%s %s:\n%s", bin, strings.Join(args, " "), log)
-	}
-	t.Fatalf("could not start redis-server; last attempt: %s", lastErr)
-	return nil
-}
-
-// freePortWithOffsets returns a port the OS reports free on 127.0.0.1 such
-// that port+off is free as well for every (positive) off.
-func freePortWithOffsets(t *testing.T, offs ...int) int {
-	t.Helper()
-	for attempt := 0; ; attempt++ {
-		if attempt == 1000 {
-			t.Fatalf("no free port p with p+%v free", offs)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		for _, off := range offs {
-			if port+off > 65535 {
-				ok = false
-				break
-			}
-			l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+off)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l2.Close()
-		}
-		l.Close()
-		if ok {
-			return port
-		}
-	}
-}
-
-func waitPing(n *redisNode) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-n.exited:
-			return false
-		default:
-		}
-		if c, err := respclient.Dial(context.Background(), n.addr, time.Second); err == nil {
-			_, err = c.Do(context.Background(), "PING")
-			c.Close()
-			var re *respclient.ReplyError
-			if err == nil || errors.As(err, &re) { // NOAUTH: up, with a password
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-// startRedisCluster starts a Redis Cluster of n masters with `redis-cli
-// --cluster create` and waits until every node reports cluster_state:ok and
-// the same current epoch.
-func startRedisCluster(t *testing.T, n int) []*redisNode {
-	t.Helper()
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed")
-	}
-	nodes := make([]*redisNode, n)
-	args := []string{"--cluster", "create"}
-	for i := range nodes {
-		nodes[i] = startRedisNode(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "5000")
-		args = append(args, nodes[i].addr)
-	}
-	out, err := exec.Command("redis-cli", append(args, "--cluster-yes")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	ctx := context.Background()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		epochs := map[string]bool{}
-		ready := true
-		for _, node := range nodes {
-			f, err := infoOf(ctx, node.addr)
-			if err != nil || infoValue(f, "cluster_state") != "ok" {
-				ready = false
-				break
-			}
-			epochs[infoValue(f, "cluster_current_epoch")] = true
-		}
-		if ready && len(epochs) == 1 {
-			return nodes
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis Cluster did not converge; redis-cli said:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func infoOf(ctx context.Context, addr string) (infoFields, error) {
-	text, err := queryText(ctx, adminOpts{timeout: time.Second}, addr, "CLUSTER", "INFO")
-	if err != nil {
-		return nil, err
-	}
-	return parseClusterInfo(text), nil
+	return testutil.StartRedis(t, extra...)
 }
 
 // TestClusterCommandsAgainstRedisCluster runs every subcommand against a
 // real Redis Cluster, the reference `check` must pass on, then kills a node.
 func TestClusterCommandsAgainstRedisCluster(t *testing.T) {
-	nodes := startRedisCluster(t, 3)
+	nodes := testutil.StartRedisCluster(t, 3, 0)
 	ctx := context.Background()
-	addr := nodes[1].addr
+	addr := nodes[1].Addr
 
 	out, err := runCLI(ctx, "cluster", "check", "--addr", addr)
 	if err != nil || !strings.Contains(out, "Cluster OK.") || strings.Contains(out, "FAIL") {
@@ -583,7 +439,7 @@ func TestClusterCommandsAgainstRedisCluster(t *testing.T) {
 
 	out, err = runCLI(ctx, "cluster", "nodes", "--addr", addr)
 	if err != nil || strings.Count(out, "\n") != 4 || !strings.Contains(out, "master (myself)") ||
-		!strings.Contains(out, nodes[1].addr) {
+		!strings.Contains(out, nodes[1].Addr) {
 		t.Errorf("nodes: %v\n%s", err, out)
 	}
 	var listed []clusterNode
@@ -604,9 +460,9 @@ func TestClusterCommandsAgainstRedisCluster(t *testing.T) {
 
 	// A dead node fails the check at once (it is unreachable) and the
 	// command exits non-zero.
-	nodes[2].kill()
+	nodes[2].Kill()
 	out, err = runCLI(ctx, "cluster", "check", "--addr", addr, "--timeout", "1s")
-	if err == nil || !strings.Contains(out, "[FAIL] all 3 nodes reachable") || !strings.Contains(out, nodes[2].addr) {
+	if err == nil || !strings.Contains(out, "[FAIL] all 3 nodes reachable") || !strings.Contains(out, nodes[2].Addr) {
 		t.Errorf("check with a dead node: %v\n%s", err, out)
 	}
 }
@@ -624,16 +480,16 @@ func TestClusterCommandErrors(t *testing.T) {
 	}
 
 	standalone := startRedisNode(t, "--requirepass", "secret")
-	_, err := runCLI(ctx, "cluster", "info", "--addr", standalone.addr)
+	_, err := runCLI(ctx, "cluster", "info", "--addr", standalone.Addr)
 	if err == nil || !strings.Contains(err.Error(), "requires a password") {
 		t.Errorf("without a password: %v", err)
 	}
-	_, err = runCLI(ctx, "cluster", "info", "--addr", standalone.addr, "--password", "nope")
+	_, err = runCLI(ctx, "cluster", "info", "--addr", standalone.Addr, "--password", "nope")
 	if err == nil || !strings.Contains(err.Error(), "refused the password") {
 		t.Errorf("wrong password: %v", err)
 	}
 	for _, sub := range []string{"info", "nodes", "slots", "check"} {
-		_, err := runCLI(ctx, "cluster", sub, "--addr", standalone.addr, "--password", "secret")
+		_, err := runCLI(ctx, "cluster", sub, "--addr", standalone.Addr, "--password", "secret")
 		if err == nil || !strings.Contains(err.Error(), "is not in cluster mode") ||
 			!strings.Contains(err.Error(), "ERR This instance has cluster support disabled") {
 			t.Errorf("%s on a standalone server: %v", sub, err)
@@ -645,10 +501,5 @@ func TestClusterCommandErrors(t *testing.T) {
 // handed out and that was closed again).
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return proc.LocalAddr(testutil.FreePort(t))
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoalcache/shoal/internal/node"
 	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // Node ids of the hand-made replies.
@@ -167,8 +168,8 @@ func TestTransferLeaderArgs(t *testing.T) {
 	}
 	redis := startRedisNode(t)
 	for _, args := range [][]string{
-		{"cluster", "groups", "--addr", redis.addr},
-		{"cluster", "transfer-leader", "--addr", redis.addr, "--group", "g0"},
+		{"cluster", "groups", "--addr", redis.Addr},
+		{"cluster", "transfer-leader", "--addr", redis.Addr, "--group", "g0"},
 	} {
 		_, err := runCLI(ctx, args...)
 		if err == nil || !strings.Contains(err.Error(), "does not know the SHOAL commands") {
@@ -190,8 +191,8 @@ func startShoalCluster(t *testing.T, n int) []string {
 		}
 		cfg := node.DefaultConfig()
 		cfg.ID = hex.EncodeToString(raw[:])
-		cfg.Port = freePortWithOffsets(t)
-		cfg.ClusterPort, cfg.GossipPort = freePortWithOffsets(t), freePortWithOffsets(t)
+		cfg.Port = testutil.FreePort(t)
+		cfg.ClusterPort, cfg.GossipPort = testutil.FreePort(t), testutil.FreePort(t)
 		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = n, n, min(3, n)
 		cfgs[i] = cfg
 	}
@@ -228,7 +229,7 @@ func startShoalCluster(t *testing.T, n int) []string {
 			t.Fatalf("start node %d: %v", i, err)
 		}
 	}
-	waitFor(t, 60*time.Second, func() error { return preferredLeaders(addrs) })
+	testutil.Eventually(t, 60*time.Second, "every group led by its preferred leader", func() error { return preferredLeaders(addrs) })
 	return addrs
 }
 
@@ -252,23 +253,6 @@ func preferredLeaders(addrs []string) error {
 		}
 	}
 	return nil
-}
-
-// waitFor calls fn every 20 ms until it returns nil, failing the test with
-// its last error after timeout.
-func waitFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // covers reports whether the ranges rs hold every slot of want.
@@ -313,7 +297,7 @@ func TestTransferLeaderAgainstShoal(t *testing.T) {
 		t.Fatalf("transfer-leader: %+v; want %s moved from %s to %s", res, g.ID, g.Leader, target)
 	}
 	// The new leader's view, within the second before leadership goes back.
-	waitFor(t, 3*time.Second, func() error {
+	testutil.Eventually(t, 3*time.Second, "the new leader in CLUSTER SLOTS and NODES", func() error {
 		out, err := runCLI(ctx, "cluster", "slots", "--addr", res.ToAddr, "--json")
 		var slots []slotEntry
 		if err != nil || json.Unmarshal([]byte(out), &slots) != nil {
@@ -342,13 +326,13 @@ func TestTransferLeaderAgainstShoal(t *testing.T) {
 	})
 	// Shoal moves it back to the preferred leader; then a transfer without
 	// --to goes to another member, and a transfer to the leader is a no-op.
-	waitFor(t, 20*time.Second, func() error { return preferredLeaders(addrs) })
+	testutil.Eventually(t, 20*time.Second, "every group led by its preferred leader", func() error { return preferredLeaders(addrs) })
 	out, err = runCLI(ctx, "cluster", "transfer-leader", "--addr", addrs[2], "--group", g.ID)
 	if err != nil || !strings.HasPrefix(out, "Leadership of group "+g.ID+" moved from "+shortID(g.Leader)) ||
 		!strings.Contains(out, "Note: "+shortID(g.Leader)+" is the group's preferred leader.") {
 		t.Fatalf("transfer-leader without --to: %v\n%s", err, out)
 	}
-	waitFor(t, 20*time.Second, func() error { return preferredLeaders(addrs) })
+	testutil.Eventually(t, 20*time.Second, "every group led by its preferred leader", func() error { return preferredLeaders(addrs) })
 	out, err = runCLI(ctx, "cluster", "transfer-leader", "--addr", addrs[1], "--group", g.ID, "--to", g.Leader)
 	if err != nil || !strings.Contains(out, "already leads group "+g.ID+"; nothing to do.") {
 		t.Errorf("transfer-leader to the leader: %v\n%s", err, out)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // TestMain lets the test binary stand in for `shoal server` in the
@@ -141,7 +141,7 @@ func TestTailLines(t *testing.T) {
 }
 
 func TestDevCheckPorts(t *testing.T) {
-	port := freePortWithOffsets(t, 20000)
+	port := testutil.FreePortWithOffsets(t, 20000)
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+20000)))
 	if err != nil {
 		t.Fatal(err)
@@ -264,29 +264,11 @@ func fakeID(port int) string {
 	return id + strings.Repeat("0", 40-len(id))
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // fakeDev is `shoal dev` running fake nodes in the background.
 type fakeDev struct {
 	port int
 	dir  string
-	out  *lockedBuffer
+	out  *testutil.LockedBuffer
 	done chan struct{} // closed when the command has returned
 	err  error         // its error, once done
 	stop context.CancelFunc
@@ -317,7 +299,7 @@ func startFakeDev(t *testing.T, nodes, die int) *fakeDev {
 	for i := 1; i < nodes; i++ {
 		offs = append(offs, i, i+clusterPortOffset, i+gossipPortOffset)
 	}
-	d := &fakeDev{port: freePortWithOffsets(t, offs...), dir: t.TempDir(), out: &lockedBuffer{}, done: make(chan struct{})}
+	d := &fakeDev{port: testutil.FreePortWithOffsets(t, offs...), dir: t.TempDir(), out: &testutil.LockedBuffer{}, done: make(chan struct{})}
 	t.Setenv("SHOAL_DEV_FAKE_NODE", "1")
 	if die >= 0 {
 		t.Setenv("SHOAL_DEV_FAKE_DIE", strconv.Itoa(d.port+die))
@@ -344,17 +326,17 @@ func startFakeDev(t *testing.T, nodes, die int) *fakeDev {
 
 func waitOutput(t *testing.T, d *fakeDev, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("shoal dev prints %q", want), func() error {
 		if strings.Contains(d.out.String(), want) {
-			return
+			return nil
 		}
 		select {
 		case <-d.done:
 			t.Fatalf("shoal dev returned %v before printing %q:\n%s", d.err, want, d.out.String())
 		default:
 		}
-	}
-	t.Fatalf("shoal dev did not print %q:\n%s", want, d.out.String())
+		return fmt.Errorf("output so far:\n%s", d.out.String())
+	})
 }
 
 func portClosed(port int) bool {

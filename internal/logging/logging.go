@@ -15,19 +15,23 @@ import (
 )
 
 // HCLog returns an hclog.Logger that writes to l. Keys hashicorp libraries
-// pass are kept as they are.
+// pass are kept as they are. Its level follows l's handler: hclog Debug and
+// Trace lines are logged (as slog debug records) exactly when the handler
+// is enabled for slog.LevelDebug, so `--log-level debug` shows raft's debug
+// lines. SetLevel can raise the minimum further for one logger.
 func HCLog(l *slog.Logger, name string) hclog.Logger {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &adapter{l: l, name: name, level: hclog.Info}
+	return &adapter{l: l, name: name}
 }
 
 type adapter struct {
 	l       *slog.Logger
 	name    string
 	implied []interface{}
-	level   hclog.Level
+	// min is a level set with SetLevel; NoLevel: only the handler's.
+	min hclog.Level
 }
 
 func toSlog(level hclog.Level) slog.Level {
@@ -43,15 +47,24 @@ func toSlog(level hclog.Level) slog.Level {
 	}
 }
 
+// enabled reports whether a line at level is logged: it is at least the
+// level set with SetLevel, if any, and the handler takes its slog level.
+func (a *adapter) enabled(level hclog.Level) bool {
+	if level == hclog.Off || a.min == hclog.Off {
+		return false
+	}
+	if a.min != hclog.NoLevel && level != hclog.NoLevel && level < a.min {
+		return false
+	}
+	return a.l.Enabled(context.Background(), toSlog(level))
+}
+
 func (a *adapter) Log(level hclog.Level, msg string, args ...interface{}) {
-	if level < a.level && level != hclog.NoLevel {
+	if !a.enabled(level) {
 		return
 	}
 	lv := toSlog(level)
 	ctx := context.Background()
-	if !a.l.Enabled(ctx, lv) {
-		return
-	}
 	all := make([]interface{}, 0, len(args)+len(a.implied)+2)
 	if a.name != "" {
 		all = append(all, "component", a.name)
@@ -74,15 +87,27 @@ func (a *adapter) Debug(msg string, args ...interface{}) { a.Log(hclog.Debug, ms
 func (a *adapter) Info(msg string, args ...interface{})  { a.Log(hclog.Info, msg, args...) }
 func (a *adapter) Warn(msg string, args ...interface{})  { a.Log(hclog.Warn, msg, args...) }
 func (a *adapter) Error(msg string, args ...interface{}) { a.Log(hclog.Error, msg, args...) }
-func (a *adapter) IsTrace() bool                         { return a.level <= hclog.Trace }
-func (a *adapter) IsDebug() bool                         { return a.level <= hclog.Debug }
-func (a *adapter) IsInfo() bool                          { return a.level <= hclog.Info }
-func (a *adapter) IsWarn() bool                          { return a.level <= hclog.Warn }
-func (a *adapter) IsError() bool                         { return a.level <= hclog.Error }
+func (a *adapter) IsTrace() bool                         { return a.enabled(hclog.Trace) }
+func (a *adapter) IsDebug() bool                         { return a.enabled(hclog.Debug) }
+func (a *adapter) IsInfo() bool                          { return a.enabled(hclog.Info) }
+func (a *adapter) IsWarn() bool                          { return a.enabled(hclog.Warn) }
+func (a *adapter) IsError() bool                         { return a.enabled(hclog.Error) }
 func (a *adapter) ImpliedArgs() []interface{}            { return a.implied }
 func (a *adapter) Name() string                          { return a.name }
-func (a *adapter) SetLevel(level hclog.Level)            { a.level = level }
-func (a *adapter) GetLevel() hclog.Level                 { return a.level }
+
+// SetLevel sets a minimum level on top of the handler's; NoLevel goes back
+// to the handler's alone. It does not lower the handler's level.
+func (a *adapter) SetLevel(level hclog.Level) { a.min = level }
+
+// GetLevel returns the lowest level this logger logs (Off when none).
+func (a *adapter) GetLevel() hclog.Level {
+	for lv := hclog.Trace; lv <= hclog.Error; lv++ {
+		if a.enabled(lv) {
+			return lv
+		}
+	}
+	return hclog.Off
+}
 
 func (a *adapter) With(args ...interface{}) hclog.Logger {
 	c := *a

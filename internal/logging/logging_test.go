@@ -24,3 +24,47 @@ func TestHCLogAdapter(t *testing.T) {
 		t.Errorf("debug line logged at info level: %s", got)
 	}
 }
+
+// TestHCLogLevelFollowsHandler checks that the adapter's level is the slog
+// handler's: hclog Debug lines (raft's) reach a debug-level handler and not
+// an info-level one, and the Is*/GetLevel methods agree; SetLevel raises
+// the minimum on top of the handler's.
+func TestHCLogLevelFollowsHandler(t *testing.T) {
+	for _, tc := range []struct {
+		level     slog.Level
+		debug     bool
+		wantLevel hclog.Level
+	}{
+		{slog.LevelDebug, true, hclog.Trace},
+		{slog.LevelInfo, false, hclog.Info},
+		{slog.LevelWarn, false, hclog.Warn},
+	} {
+		var buf bytes.Buffer
+		l := HCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tc.level})), "raft")
+		l.Debug("entering follower state", "follower", "n1")
+		l.Named("sub").With("k", 1).Debug("sub debug")
+		got := buf.String()
+		if logged := strings.Contains(got, "entering follower state") && strings.Contains(got, "sub debug"); logged != tc.debug {
+			t.Errorf("handler at %v: debug lines logged = %v, want %v:\n%s", tc.level, logged, tc.debug, got)
+		}
+		if l.IsDebug() != tc.debug || l.IsTrace() != tc.debug || !l.IsError() {
+			t.Errorf("handler at %v: IsDebug %v IsTrace %v IsError %v", tc.level, l.IsDebug(), l.IsTrace(), l.IsError())
+		}
+		if lv := l.GetLevel(); lv != tc.wantLevel {
+			t.Errorf("handler at %v: GetLevel = %v, want %v", tc.level, lv, tc.wantLevel)
+		}
+	}
+	var buf bytes.Buffer
+	l := HCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "raft")
+	l.SetLevel(hclog.Warn)
+	l.Info("hidden info")
+	l.Warn("shown warn")
+	if got := buf.String(); strings.Contains(got, "hidden") || !strings.Contains(got, "shown warn") ||
+		l.IsInfo() || !l.IsWarn() || l.GetLevel() != hclog.Warn {
+		t.Errorf("SetLevel(Warn): IsInfo %v IsWarn %v GetLevel %v:\n%s", l.IsInfo(), l.IsWarn(), l.GetLevel(), got)
+	}
+	l.SetLevel(hclog.NoLevel)
+	if !l.IsDebug() {
+		t.Error("SetLevel(NoLevel) did not go back to the handler's level")
+	}
+}

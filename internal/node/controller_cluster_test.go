@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,37 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/placement"
 )
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitFor polls cond every 20 ms until it returns nil or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
-}
 
 // TestControllerMembershipChange runs four in-process nodes with one group
 // of three members, then moves the group from {a b c} to {a b d} with
@@ -58,7 +29,8 @@ func TestControllerMembershipChange(t *testing.T) {
 	for i, id := range ids {
 		cfg := DefaultConfig()
 		cfg.ID = id
-		cfg.Port, cfg.ClusterPort, cfg.GossipPort = freePort(t), freePort(t), freePort(t)
+		ports := testutil.FreePorts(t, 3)
+		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
 		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = 4, 1, 3
 		if i == 0 {
 			seed = "127.0.0.1:" + strconv.Itoa(cfg.GossipPort)
@@ -140,7 +112,7 @@ func TestControllerMembershipChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	initial := first.Map().Groups[0].Members
-	waitFor(t, 30*time.Second, "g0 formed with its members", check(initial))
+	testutil.Eventually(t, 30*time.Second, "g0 formed with its members", check(initial))
 
 	// Replace the last member by the node outside the group, asking that
 	// node (not a member, maybe not the meta leader).
@@ -164,7 +136,7 @@ func TestControllerMembershipChange(t *testing.T) {
 	if err := byID(outside).cluster.pl.UpdateMap(ctx, setMembers(moved)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "g0 moved to the new members", check(moved))
+	testutil.Eventually(t, 30*time.Second, "g0 moved to the new members", check(moved))
 	if got := byID(leaving).cluster.rt.Load().local[0]; got != nil {
 		t.Fatalf("%s still routes to its g0 replica", leaving[:4])
 	}
@@ -173,7 +145,7 @@ func TestControllerMembershipChange(t *testing.T) {
 	if err := byID(leaving).cluster.pl.UpdateMap(ctx, setMembers(initial)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "g0 back to its first members", check(initial))
+	testutil.Eventually(t, 30*time.Second, "g0 back to its first members", check(initial))
 }
 
 func short(ids []string) string {

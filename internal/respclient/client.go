@@ -169,3 +169,7 @@ func appendCommand(dst []byte, args []any) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// AppendCommand appends args, encoded as Do sends them (a RESP array of bulk
+// strings), to dst.
+func AppendCommand(dst []byte, args ...any) ([]byte, error) { return appendCommand(dst, args) }

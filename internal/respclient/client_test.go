@@ -1,65 +1,27 @@
-package respclient
+package respclient_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/proc"
+	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
-// startRedis starts a throw-away redis-server on a port chosen by the OS and
-// returns its address; it is stopped when the test ends.
+// startRedis starts a throw-away redis-server and returns its address.
 func startRedis(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--logfile", "")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-			select {
-			case <-exited:
-				deadline = time.Time{} // lost the port; try another
-				continue
-			default:
-			}
-			if c, err := Dial(context.Background(), addr, time.Second); err == nil {
-				_, err = c.Do(context.Background(), "PING")
-				c.Close()
-				if err == nil {
-					t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-					return addr
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatal("could not start redis-server")
-	return ""
+	return testutil.StartRedis(t).Addr
 }
 
-func dial(t *testing.T, addr string) *Conn {
+func dial(t *testing.T, addr string) *respclient.Conn {
 	t.Helper()
-	c, err := Dial(context.Background(), addr, 5*time.Second)
+	c, err := respclient.Dial(context.Background(), addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +29,7 @@ func dial(t *testing.T, addr string) *Conn {
 	return c
 }
 
-func do(t *testing.T, c *Conn, args ...any) Value {
+func do(t *testing.T, c *respclient.Conn, args ...any) respclient.Value {
 	t.Helper()
 	v, err := c.Do(context.Background(), args...)
 	if err != nil {
@@ -76,7 +38,7 @@ func do(t *testing.T, c *Conn, args ...any) Value {
 	return v
 }
 
-func expect(t *testing.T, c *Conn, want string, kind byte, args ...any) {
+func expect(t *testing.T, c *respclient.Conn, want string, kind byte, args ...any) {
 	t.Helper()
 	v := do(t, c, args...)
 	if v.Kind != kind || v.String() != want {
@@ -86,41 +48,41 @@ func expect(t *testing.T, c *Conn, want string, kind byte, args ...any) {
 
 func TestRedisRESP2(t *testing.T) {
 	c := dial(t, startRedis(t))
-	expect(t, c, "PONG", KindSimple, "PING")
-	expect(t, c, "OK", KindSimple, "SET", "k", []byte("v\r\nw"))
-	expect(t, c, `"v\r\nw"`, KindBulk, "GET", "k")
-	expect(t, c, "(nil)", KindNull, "GET", "missing")
-	expect(t, c, "5", KindInt, "INCRBY", "n", 5)
-	expect(t, c, `["v\r\nw" (nil) "5"]`, KindArray, "MGET", "k", "missing", "n")
-	expect(t, c, `[1 [2 "x" [3]] "y"]`, KindArray, "EVAL", "return {1, {2, 'x', {3}}, 'y'}", 0)
-	expect(t, c, "(nil)", KindNull, "BLPOP", "nolist", 0.01)
+	expect(t, c, "PONG", respclient.KindSimple, "PING")
+	expect(t, c, "OK", respclient.KindSimple, "SET", "k", []byte("v\r\nw"))
+	expect(t, c, `"v\r\nw"`, respclient.KindBulk, "GET", "k")
+	expect(t, c, "(nil)", respclient.KindNull, "GET", "missing")
+	expect(t, c, "5", respclient.KindInt, "INCRBY", "n", 5)
+	expect(t, c, `["v\r\nw" (nil) "5"]`, respclient.KindArray, "MGET", "k", "missing", "n")
+	expect(t, c, `[1 [2 "x" [3]] "y"]`, respclient.KindArray, "EVAL", "return {1, {2, 'x', {3}}, 'y'}", 0)
+	expect(t, c, "(nil)", respclient.KindNull, "BLPOP", "nolist", 0.01)
 	do(t, c, "HSET", "h", "f", "1")
-	expect(t, c, `["f" "1"]`, KindArray, "HGETALL", "h")
+	expect(t, c, `["f" "1"]`, respclient.KindArray, "HGETALL", "h")
 }
 
 func TestRedisRESP3(t *testing.T) {
 	c := dial(t, startRedis(t))
 	hello := do(t, c, "HELLO", 3)
-	if hello.Kind != KindMap {
+	if hello.Kind != respclient.KindMap {
 		t.Fatalf("HELLO 3 = %s, want a map", hello)
 	}
 	if p, ok := hello.Get("proto"); !ok || p.Int != 3 {
 		t.Errorf("HELLO 3 proto = %s", p)
 	}
-	expect(t, c, "(nil)", KindNull, "GET", "missing")
+	expect(t, c, "(nil)", respclient.KindNull, "GET", "missing")
 	do(t, c, "HSET", "h", "f", "1", "g", "2")
-	expect(t, c, `{"f": "1" "g": "2"}`, KindMap, "HGETALL", "h")
+	expect(t, c, `{"f": "1" "g": "2"}`, respclient.KindMap, "HGETALL", "h")
 	do(t, c, "SADD", "s", "a")
-	expect(t, c, `["a"]`, KindSet, "SMEMBERS", "s")
+	expect(t, c, `["a"]`, respclient.KindSet, "SMEMBERS", "s")
 	do(t, c, "ZADD", "z", "1.5", "m")
-	expect(t, c, "1.5", KindDouble, "ZSCORE", "z", "m")
-	expect(t, c, "true", KindBool, "EVAL", "redis.setresp(3); return true", 0)
-	expect(t, c, "123456789012345678901234567890", KindBigNumber,
+	expect(t, c, "1.5", respclient.KindDouble, "ZSCORE", "z", "m")
+	expect(t, c, "true", respclient.KindBool, "EVAL", "redis.setresp(3); return true", 0)
+	expect(t, c, "123456789012345678901234567890", respclient.KindBigNumber,
 		"EVAL", "redis.setresp(3); return {big_number='123456789012345678901234567890'}", 0)
-	expect(t, c, `{"a": [1 {"b": true}]}`, KindMap,
+	expect(t, c, `{"a": [1 {"b": true}]}`, respclient.KindMap,
 		"EVAL", "redis.setresp(3); return {map={a={1, {map={b=true}}}}}", 0)
 	info := do(t, c, "INFO", "server")
-	if info.Kind != KindVerbatim || info.Format != "txt" || len(info.Str) < 10 || info.Str[0] != '#' {
+	if info.Kind != respclient.KindVerbatim || info.Format != "txt" || len(info.Str) < 10 || info.Str[0] != '#' {
 		t.Errorf("INFO = kind %q format %q %.20q", info.Kind, info.Format, info.Str)
 	}
 }
@@ -128,8 +90,8 @@ func TestRedisRESP3(t *testing.T) {
 func TestRedisErrors(t *testing.T) {
 	c := dial(t, startRedis(t))
 	v, err := c.Do(context.Background(), "NOSUCHCOMMAND", "x")
-	var re *ReplyError
-	if !errors.As(err, &re) || re.Code() != "ERR" || v.Kind != KindError {
+	var re *respclient.ReplyError
+	if !errors.As(err, &re) || re.Code() != "ERR" || v.Kind != respclient.KindError {
 		t.Fatalf("unknown command: %s, %v", v, err)
 	}
 	do(t, c, "SET", "k", "v")
@@ -141,10 +103,10 @@ func TestRedisErrors(t *testing.T) {
 		t.Fatalf("CLUSTER INFO on a standalone server: %v", err)
 	}
 	// An error reply leaves the connection usable.
-	expect(t, c, "PONG", KindSimple, "PING")
+	expect(t, c, "PONG", respclient.KindSimple, "PING")
 	// The error comes back with the value too.
 	v, err = c.Do(context.Background(), "EVAL", "return redis.error_reply('MYERR boom')", 0)
-	if !errors.As(err, &re) || re.Code() != "MYERR" || v.Kind != KindError || v.Err() == nil {
+	if !errors.As(err, &re) || re.Code() != "MYERR" || v.Kind != respclient.KindError || v.Err() == nil {
 		t.Errorf("error_reply: %s, %v", v, err)
 	}
 }
@@ -168,28 +130,56 @@ func TestContextCancel(t *testing.T) {
 	}
 }
 
-// TestPushSkipped checks that Do skips RESP3 pushes (client-side caching
-// invalidations here) that arrive before a command's reply.
+// TestPushSkipped checks that Do skips RESP3 pushes that arrive before a
+// command's reply: a fake server answers each command with two pushes (the
+// second after an attribute) and then the reply.
 func TestPushSkipped(t *testing.T) {
-	addr := startRedis(t)
-	c, other := dial(t, addr), dial(t, addr)
-	do(t, c, "HELLO", 3)
-	do(t, c, "CLIENT", "TRACKING", "on")
-	do(t, c, "SET", "k", "1")
-	do(t, c, "GET", "k")
-	do(t, other, "SET", "k", "2")
-	time.Sleep(50 * time.Millisecond) // let the invalidation arrive first
-	expect(t, c, `"2"`, KindBulk, "GET", "k")
-}
-
-func TestDialRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	if _, err := Dial(context.Background(), addr, time.Second); err == nil {
+	t.Cleanup(func() { ln.Close() })
+	served := make(chan error, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer nc.Close()
+		r := bufio.NewReader(nc)
+		for i := 0; ; i++ {
+			cmd, err := respclient.Read(r)
+			if err != nil {
+				served <- nil // the client closed the connection
+				return
+			}
+			if len(cmd.Array) != 2 || cmd.Array[0].Str != "GET" {
+				served <- errors.New("unexpected command " + cmd.String())
+				return
+			}
+			key := cmd.Array[1].Str
+			reply := ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\n" + key + "\r\n" +
+				"|1\r\n+ttl\r\n:3\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n" +
+				"$3\r\nv:" + key + "\r\n"
+			if _, err := nc.Write([]byte(reply)); err != nil {
+				served <- err
+				return
+			}
+		}
+	}()
+	c := dial(t, ln.Addr().String())
+	expect(t, c, `"v:a"`, respclient.KindBulk, "GET", "a")
+	expect(t, c, `"v:b"`, respclient.KindBulk, "GET", "b")
+	c.Close()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	addr := proc.LocalAddr(testutil.FreePort(t))
+	if _, err := respclient.Dial(context.Background(), addr, time.Second); err == nil {
 		t.Fatal("Dial to a closed port succeeded")
 	}
 }

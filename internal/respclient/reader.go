@@ -27,15 +27,54 @@ func protoErr(format string, args ...any) error {
 }
 
 // Read parses one reply from r, including out-of-band pushes (KindPush);
-// attributes are skipped. It is what Do uses after sending a command, and is
-// exported for callers that read from a stream of replies themselves.
+// an attribute before a reply is returned in its Attr. It is what Do uses
+// after sending a command, and is exported for callers that read from a
+// stream of replies themselves.
 func Read(r *bufio.Reader) (Value, error) { return readValue(r, 0) }
 
+// ReadRaw is Read that also keeps the exact bytes of the reply: the Raw of
+// the returned value holds its whole encoding (with an attribute that
+// preceded it), and the Raw of each nested value its own. Tests comparing
+// servers byte for byte and generators copying replies use it.
+func ReadRaw(r *bufio.Reader) (Value, error) {
+	d := &decoder{r: r, keep: true}
+	return d.value(0)
+}
+
+// Parse parses the reply at the start of b (bytes after it are ignored)
+// as ReadRaw does.
+func Parse(b []byte) (Value, error) {
+	return ReadRaw(bufio.NewReader(bytes.NewReader(b)))
+}
+
 func readValue(r *bufio.Reader, depth int) (Value, error) {
+	d := &decoder{r: r}
+	return d.value(depth)
+}
+
+// decoder reads values from r; with keep, it records the bytes it
+// consumed in raw and hands each value its share.
+type decoder struct {
+	r    *bufio.Reader
+	keep bool
+	raw  []byte
+}
+
+func (d *decoder) value(depth int) (Value, error) {
+	start := len(d.raw)
+	v, err := d.parse(depth)
+	if err == nil && d.keep {
+		v.Raw = d.raw[start:len(d.raw):len(d.raw)]
+	}
+	return v, err
+}
+
+func (d *decoder) parse(depth int) (Value, error) {
+	start := len(d.raw)
 	if depth > maxDepth {
 		return Value{}, protoErr("nesting deeper than %d", maxDepth)
 	}
-	line, err := readLine(r)
+	line, err := d.readLine()
 	if err != nil {
 		if depth > 0 && errors.Is(err, io.EOF) {
 			return Value{}, io.ErrUnexpectedEOF
@@ -71,7 +110,7 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		}
 		return Value{}, protoErr("bad boolean %q", rest)
 	case KindBulk, KindBlobError, KindVerbatim:
-		return readBulk(r, kind, rest)
+		return d.readBulk(kind, rest)
 	case KindArray, KindSet, KindPush:
 		n, err := length(rest)
 		if err != nil {
@@ -85,7 +124,7 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		}
 		v := Value{Kind: kind, Array: make([]Value, 0, min(n, maxPrealloc))}
 		for i := 0; i < n; i++ {
-			e, err := readValue(r, depth+1)
+			e, err := d.value(depth + 1)
 			if err != nil {
 				return Value{}, err
 			}
@@ -102,11 +141,11 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		}
 		v := Value{Kind: KindMap, Map: make([]KV, 0, min(n, maxPrealloc))}
 		for i := 0; i < n; i++ {
-			k, err := readValue(r, depth+1)
+			k, err := d.value(depth + 1)
 			if err != nil {
 				return Value{}, err
 			}
-			e, err := readValue(r, depth+1)
+			e, err := d.value(depth + 1)
 			if err != nil {
 				return Value{}, err
 			}
@@ -114,14 +153,22 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 		}
 		if kind == '|' {
 			// An attribute describes the reply that follows it.
-			return readValue(r, depth)
+			if d.keep {
+				v.Raw = d.raw[start:len(d.raw):len(d.raw)]
+			}
+			next, err := d.value(depth)
+			if err != nil {
+				return Value{}, err
+			}
+			next.Attr = &v
+			return next, nil
 		}
 		return v, nil
 	}
 	return Value{}, protoErr("unknown type byte %q", kind)
 }
 
-func readBulk(r *bufio.Reader, kind byte, header string) (Value, error) {
+func (d *decoder) readBulk(kind byte, header string) (Value, error) {
 	n, err := length(header)
 	if err != nil {
 		return Value{}, err
@@ -139,10 +186,13 @@ func readBulk(r *bufio.Reader, kind byte, header string) (Value, error) {
 	// declared length with one allocation.
 	var buf bytes.Buffer
 	buf.Grow(min(n+2, 64<<10))
-	if _, err := io.CopyN(&buf, r, int64(n+2)); err != nil {
+	if _, err := io.CopyN(&buf, d.r, int64(n+2)); err != nil {
 		return Value{}, unexpectedEOF(err)
 	}
 	b := buf.Bytes()
+	if d.keep {
+		d.raw = append(d.raw, b...)
+	}
 	if b[n] != '\r' || b[n+1] != '\n' {
 		return Value{}, protoErr("bulk string not terminated by CRLF")
 	}
@@ -166,6 +216,15 @@ func length(s string) (int, error) {
 }
 
 // readLine returns the next line without its CRLF.
+func (d *decoder) readLine() ([]byte, error) {
+	line, err := readLine(d.r)
+	if err == nil && d.keep {
+		d.raw = append(d.raw, line...)
+		d.raw = append(d.raw, '\r', '\n')
+	}
+	return line, err
+}
+
 func readLine(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {

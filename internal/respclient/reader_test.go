@@ -131,3 +131,42 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReadRaw checks that ReadRaw and Parse keep the exact bytes of every
+// reply type, of nested values, and of an attribute before a reply.
+func TestReadRaw(t *testing.T) {
+	replies := []string{
+		"+OK\r\n", "-ERR x y\r\n", ":-12\r\n", "$3\r\na\r\n\r\n", "$-1\r\n", "$0\r\n\r\n",
+		"*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n*1\r\n:1\r\n", "_\r\n", ",3.5\r\n", "#t\r\n",
+		"(123456789012345678901234567890\r\n", "!5\r\nERR x\r\n", "=7\r\ntxt:abc\r\n",
+		"%1\r\n+k\r\n*1\r\n_\r\n", "~2\r\n:1\r\n:2\r\n", ">2\r\n+message\r\n$1\r\nx\r\n",
+		"|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n",
+	}
+	for _, r := range replies {
+		v, err := Parse([]byte(r + "+TRAILING\r\n"))
+		if err != nil {
+			t.Errorf("parse %q: %v", r, err)
+			continue
+		}
+		if string(v.Raw) != r {
+			t.Errorf("parse %q: raw = %q", r, v.Raw)
+		}
+	}
+	v, err := Parse([]byte("|1\r\n+a\r\n+b\r\n*2\r\n:5\r\n%1\r\n+k\r\n$1\r\nv\r\n"))
+	if err != nil || v.Kind != KindArray || v.Attr == nil || string(v.Attr.Raw) != "|1\r\n+a\r\n+b\r\n" {
+		t.Fatalf("attribute not attached: %+v, %v", v, err)
+	}
+	if string(v.Array[0].Raw) != ":5\r\n" || string(v.Array[1].Raw) != "%1\r\n+k\r\n$1\r\nv\r\n" ||
+		string(v.Array[1].Map[0].Value.Raw) != "$1\r\nv\r\n" {
+		t.Errorf("nested raw: %q %q %q", v.Array[0].Raw, v.Array[1].Raw, v.Array[1].Map[0].Value.Raw)
+	}
+	for _, bad := range []string{"$3\r\nab\r\n", "?x\r\n", "*2\r\n:1\r\n", "+OK\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("parse %q: want error", bad)
+		}
+	}
+	// Read leaves Raw unset.
+	if v, err := Read(bufio.NewReader(strings.NewReader("+OK\r\n"))); err != nil || v.Raw != nil {
+		t.Errorf("Read: %+v, %v", v, err)
+	}
+}

@@ -32,6 +32,13 @@ type Value struct {
 	Int    int64   // integer, or 1/0 for a boolean
 	Array  []Value // elements of an array, set or push
 	Map    []KV    // pairs of a map, in order
+
+	// Attr is the RESP3 attribute (a KindMap) sent before this reply, if
+	// any.
+	Attr *Value
+	// Raw is the exact encoding of the value as the server sent it (with
+	// its attribute); set by ReadRaw and Parse only.
+	Raw []byte
 }
 
 // KV is one key/value pair of a RESP3 map.

@@ -21,11 +21,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"go/format"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -34,6 +32,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/proc"
+	"github.com/shoalcache/shoal/internal/respclient"
 )
 
 // names are the top-level commands Shoal supports.
@@ -52,21 +53,25 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("commandmeta: ")
 
-	if *addr == "" {
-		a, stop, err := startRedis(*redisBin)
+	if err := run(*addr, *redisBin, *out); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, redisBin, out string) error {
+	if addr == "" {
+		a, stop, err := startRedis(redisBin)
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer stop()
-		*addr = a
+		addr = a
 	}
-	src, err := generate(*addr)
+	src, err := generate(addr)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		log.Fatal(err)
-	}
+	return os.WriteFile(out, src, 0o644)
 }
 
 // meta is what the generated file holds for one command.
@@ -77,10 +82,11 @@ type meta struct {
 }
 
 func generate(addr string) ([]byte, error) {
-	c, err := dial(addr)
+	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
+	c := &client{conn: nc, r: bufio.NewReader(nc)}
 	defer c.conn.Close()
 	if _, err := c.do("HELLO", "3"); err != nil {
 		return nil, err
@@ -90,7 +96,7 @@ func generate(addr string) ([]byte, error) {
 		return nil, err
 	}
 	version := "unknown"
-	for _, line := range strings.Split(ver.str, "\r\n") {
+	for _, line := range strings.Split(ver.Str, "\r\n") {
 		if v, ok := strings.CutPrefix(line, "redis_version:"); ok {
 			version = v
 		}
@@ -102,20 +108,20 @@ func generate(addr string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if info.kind != '*' || len(info.elems) != 1 || info.elems[0].kind != '*' {
-			return nil, fmt.Errorf("COMMAND INFO %s: unexpected reply %q", name, info.raw)
+		if info.Kind != respclient.KindArray || len(info.Array) != 1 || info.Array[0].Kind != respclient.KindArray {
+			return nil, fmt.Errorf("COMMAND INFO %s: unexpected reply %q", name, info.Raw)
 		}
-		if err := addInfo(all, info.elems[0]); err != nil {
+		if err := addInfo(all, info.Array[0]); err != nil {
 			return nil, fmt.Errorf("COMMAND INFO %s: %w", name, err)
 		}
 		docs, err := c.do("COMMAND", "DOCS", name)
 		if err != nil {
 			return nil, err
 		}
-		if docs.kind != '%' || len(docs.elems) != 2 {
-			return nil, fmt.Errorf("COMMAND DOCS %s: unexpected reply %q", name, docs.raw)
+		if docs.Kind != respclient.KindMap || len(docs.Map) != 1 {
+			return nil, fmt.Errorf("COMMAND DOCS %s: unexpected reply %q", name, docs.Raw)
 		}
-		if err := addDocs(all, docs.elems[0].str, docs.elems[1]); err != nil {
+		if err := addDocs(all, docs.Map[0].Key.Str, docs.Map[0].Value); err != nil {
 			return nil, fmt.Errorf("COMMAND DOCS %s: %w", name, err)
 		}
 	}
@@ -180,15 +186,15 @@ func entry(all map[string]*meta, name string) *meta {
 }
 
 // addInfo records a COMMAND INFO entry and, recursively, its subcommands.
-func addInfo(all map[string]*meta, v *value) error {
-	if len(v.elems) != 10 {
-		return fmt.Errorf("entry of %d elements", len(v.elems))
+func addInfo(all map[string]*meta, v respclient.Value) error {
+	if len(v.Array) != 10 {
+		return fmt.Errorf("entry of %d elements", len(v.Array))
 	}
-	m := entry(all, v.elems[0].str)
-	for _, e := range v.elems[:9] {
-		m.info = append(m.info, e.raw...)
+	m := entry(all, v.Array[0].Str)
+	for _, e := range v.Array[:9] {
+		m.info = append(m.info, e.Raw...)
 	}
-	for _, sub := range v.elems[9].elems {
+	for _, sub := range v.Array[9].Array {
 		if err := addInfo(all, sub); err != nil {
 			return err
 		}
@@ -197,65 +203,56 @@ func addInfo(all map[string]*meta, v *value) error {
 }
 
 // addDocs records a COMMAND DOCS map and, recursively, its subcommands'.
-func addDocs(all map[string]*meta, name string, v *value) error {
-	if v.kind != '%' {
+func addDocs(all map[string]*meta, name string, v respclient.Value) error {
+	if v.Kind != respclient.KindMap {
 		return fmt.Errorf("docs of %s are not a map", name)
 	}
 	m := entry(all, name)
-	for i := 0; i+1 < len(v.elems); i += 2 {
-		k, val := v.elems[i], v.elems[i+1]
-		if k.str == "subcommands" {
-			for j := 0; j+1 < len(val.elems); j += 2 {
-				if err := addDocs(all, val.elems[j].str, val.elems[j+1]); err != nil {
+	for _, kv := range v.Map {
+		k, val := kv.Key, kv.Value
+		if k.Str == "subcommands" {
+			for _, sub := range val.Map {
+				if err := addDocs(all, sub.Key.Str, sub.Value); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		m.docs = append(m.docs, k.raw...)
-		m.docs = append(m.docs, val.raw...)
+		m.docs = append(m.docs, k.Raw...)
+		m.docs = append(m.docs, val.Raw...)
 		m.docFields++
 	}
 	return nil
 }
 
-// startRedis starts redis-server on a free port without persistence.
+// startRedis starts redis-server (bin, unless it is the default name
+// looked up in $PATH) on a free port without persistence.
 func startRedis(bin string) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	dir, err := os.MkdirTemp("", "commandmeta")
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--logfile", "")
-	if err := cmd.Start(); err != nil {
+	var p *proc.Process
+	if bin == "redis-server" {
+		p, err = proc.StartRedis(dir, nil)
+	} else {
+		p, err = startRedisBin(bin, dir)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
+	return p.Addr, func() { p.Kill(); os.RemoveAll(dir) }, nil
+}
+
+// startRedisBin starts the redis-server binary bin with proc.RedisArgs.
+func startRedisBin(bin, dir string) (*proc.Process, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := dial(addr); err == nil {
-			v, err := c.do("PING")
-			c.conn.Close()
-			if err == nil && v.str == "PONG" {
-				return addr, stop, nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	return "", nil, errors.New("redis-server did not answer PING")
+	cmd := exec.Command(bin, proc.RedisArgs(port, dir)...)
+	return proc.Start(cmd, proc.LocalAddr(port), proc.StartTimeout)
 }
 
 type client struct {
@@ -263,88 +260,25 @@ type client struct {
 	r    *bufio.Reader
 }
 
-func dial(addr string) (*client, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// do sends a command and returns its reply with the raw bytes of every
+// value kept; an error reply is returned as an error.
+func (c *client) do(args ...any) (respclient.Value, error) {
+	cmd, err := respclient.AppendCommand(nil, args...)
 	if err != nil {
-		return nil, err
-	}
-	return &client{conn: c, r: bufio.NewReader(c)}, nil
-}
-
-func (c *client) do(args ...string) (*value, error) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		return respclient.Value{}, err
 	}
 	if err := c.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		return nil, err
+		return respclient.Value{}, err
 	}
-	if _, err := c.conn.Write(b.Bytes()); err != nil {
-		return nil, err
+	if _, err := c.conn.Write(cmd); err != nil {
+		return respclient.Value{}, err
 	}
-	v, err := read(c.r)
+	v, err := respclient.ReadRaw(c.r)
 	if err != nil {
-		return nil, err
+		return respclient.Value{}, err
 	}
-	if v.kind == '-' || v.kind == '!' {
-		return nil, fmt.Errorf("%s: %s", strings.Join(args, " "), v.str)
-	}
-	return v, nil
-}
-
-// value is a parsed RESP3 reply that keeps its exact encoding.
-type value struct {
-	kind  byte
-	str   string
-	elems []*value
-	raw   []byte
-}
-
-func read(r *bufio.Reader) (*value, error) {
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		return nil, err
-	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("bad line %q", line)
-	}
-	v := &value{kind: line[0], raw: line}
-	body := string(line[1 : len(line)-2])
-	switch v.kind {
-	case '+', '-', ':', ',', '#', '(', '_':
-		v.str = body
-	case '$', '=', '!':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
-		}
-		if n >= 0 {
-			buf := make([]byte, n+2)
-			if _, err := io.ReadFull(r, buf); err != nil {
-				return nil, err
-			}
-			v.str = string(buf[:n])
-			v.raw = append(v.raw, buf...)
-		}
-	case '*', '~', '%', '>':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
-		}
-		if v.kind == '%' {
-			n *= 2
-		}
-		for i := 0; i < n; i++ {
-			e, err := read(r)
-			if err != nil {
-				return nil, err
-			}
-			v.elems = append(v.elems, e)
-			v.raw = append(v.raw, e.raw...)
-		}
-	default:
-		return nil, fmt.Errorf("unknown reply type %q", v.kind)
+	if v.IsError() {
+		return respclient.Value{}, fmt.Errorf("%v: %s", args, v.Str)
 	}
 	return v, nil
 }
