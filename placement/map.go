@@ -1,174 +1,31 @@
 package placement
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
-	"github.com/shoalcache/shoal/internal/slotranges"
-	"github.com/shoalcache/shoal/shard"
+	"github.com/shoalcache/shoal/internal/topology"
 )
 
-// NumSlots is the number of hash slots (shard.NumSlots).
-const NumSlots = shard.NumSlots
+// The map's data types live in internal/topology, so that the front end can
+// read maps without depending on this package; placement decides how maps
+// change.
+type (
+	// Map is the cluster map (topology.Map).
+	Map = topology.Map
+	// Node is a cluster member as the map records it (topology.Node).
+	Node = topology.Node
+	// Group is a shard group (topology.Group).
+	Group = topology.Group
+	// SlotRange is an inclusive range of slots (topology.SlotRange).
+	SlotRange = topology.SlotRange
+)
 
-// Node is a cluster member as the map records it.
-type Node struct {
-	// ID is the node id: 40 lower-case hex characters, as Redis Cluster's.
-	ID string `json:"id"`
-	// RESPAddr is the host:port clients use.
-	RESPAddr string `json:"resp"`
-	// ClusterAddr is the host:port of the node's Raft mux (cluster port).
-	ClusterAddr string `json:"cluster"`
-	// GossipAddr is the host:port of the node's Serf agent.
-	GossipAddr string `json:"gossip"`
-}
-
-// Group is a shard group: a Raft group replicated on Members.
-type Group struct {
-	// ID names the group ("g0", "g1", ...).
-	ID string `json:"id"`
-	// Members are the node ids of the group's voters. Members[0] is the
-	// preferred leader: leadership is moved back to it when it is healthy.
-	Members []string `json:"members"`
-	// Formed is set once the group's Raft configuration has held every
-	// member (its leader said so by gossip). Before, the preferred leader
-	// bootstraps the group when it starts; after, no one ever bootstraps
-	// it again (a member restarted without its state rejoins empty), and
-	// only then does the group serve clients.
-	Formed bool `json:"formed,omitempty"`
-}
-
-// Map is the cluster map. A Map is immutable once published: changes make a
-// new Map with a larger Epoch.
-type Map struct {
-	// Epoch grows with every change of the map.
-	Epoch uint64 `json:"epoch"`
-	// Nodes, sorted by ID.
-	Nodes []Node `json:"nodes"`
-	// Groups, in creation order.
-	Groups []Group `json:"groups"`
-	// Slots maps each slot to an index into Groups, or -1 when unassigned.
-	Slots [NumSlots]int16 `json:"-"`
-}
+// NumSlots is the number of hash slots.
+const NumSlots = topology.NumSlots
 
 // ErrBadMap is returned when a map does not validate.
-var ErrBadMap = errors.New("placement: invalid map")
-
-// Node returns the node with id, or nil.
-func (m *Map) Node(id string) *Node {
-	i := sort.Search(len(m.Nodes), func(i int) bool { return m.Nodes[i].ID >= id })
-	if i < len(m.Nodes) && m.Nodes[i].ID == id {
-		return &m.Nodes[i]
-	}
-	return nil
-}
-
-// Group returns the group with id, or nil.
-func (m *Map) Group(id string) *Group {
-	for i := range m.Groups {
-		if m.Groups[i].ID == id {
-			return &m.Groups[i]
-		}
-	}
-	return nil
-}
-
-// SlotGroup returns the group that owns slot, or nil when it is unassigned.
-func (m *Map) SlotGroup(slot int) *Group {
-	gi := m.Slots[slot]
-	if gi < 0 || int(gi) >= len(m.Groups) {
-		return nil
-	}
-	return &m.Groups[gi]
-}
-
-// SlotRange is an inclusive range of slots.
-type SlotRange struct {
-	Start, End int
-}
-
-// Ranges returns the contiguous slot ranges owned by the group at index gi,
-// in slot order.
-func (m *Map) Ranges(gi int) []SlotRange {
-	var out []SlotRange
-	for _, r := range slotranges.Of(m.Slots[:]) {
-		if int(r.Value) == gi {
-			out = append(out, SlotRange{r.Start, r.End})
-		}
-	}
-	return out
-}
-
-// GroupsOf returns the ids of the groups node id is a member of.
-func (m *Map) GroupsOf(id string) []string {
-	var out []string
-	for _, g := range m.Groups {
-		for _, mem := range g.Members {
-			if mem == id {
-				out = append(out, g.ID)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// AssignedSlots returns how many slots have a group.
-func (m *Map) AssignedSlots() int {
-	n := 0
-	for _, g := range m.Slots {
-		if g >= 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// Validate checks the map's invariants: sorted unique nodes, groups with
-// known, unique members, slots pointing at existing groups.
-func (m *Map) Validate() error {
-	for i := range m.Nodes {
-		if i > 0 && m.Nodes[i-1].ID >= m.Nodes[i].ID {
-			return fmt.Errorf("%w: nodes not sorted or duplicated at %q", ErrBadMap, m.Nodes[i].ID)
-		}
-	}
-	seen := make(map[string]bool)
-	for _, g := range m.Groups {
-		if g.ID == "" || seen[g.ID] {
-			return fmt.Errorf("%w: empty or duplicate group id %q", ErrBadMap, g.ID)
-		}
-		seen[g.ID] = true
-		if len(g.Members) == 0 {
-			return fmt.Errorf("%w: group %s has no members", ErrBadMap, g.ID)
-		}
-		mem := make(map[string]bool)
-		for _, id := range g.Members {
-			if m.Node(id) == nil || mem[id] {
-				return fmt.Errorf("%w: group %s member %q unknown or repeated", ErrBadMap, g.ID, id)
-			}
-			mem[id] = true
-		}
-	}
-	for s, gi := range m.Slots {
-		if gi < -1 || int(gi) >= len(m.Groups) {
-			return fmt.Errorf("%w: slot %d points at group index %d", ErrBadMap, s, gi)
-		}
-	}
-	return nil
-}
-
-// Clone returns a deep copy of m, for building the next map.
-func (m *Map) Clone() *Map {
-	c := *m
-	c.Nodes = append([]Node(nil), m.Nodes...)
-	c.Groups = make([]Group, len(m.Groups))
-	for i, g := range m.Groups {
-		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...), Formed: g.Formed}
-	}
-	return &c
-}
+var ErrBadMap = topology.ErrBadMap
 
 // InitialMap lays out a new cluster: groups groups of replicas members each,
 // the slots spread evenly in contiguous ranges, and preferred leaders spread
@@ -195,44 +52,4 @@ func InitialMap(nodes []Node, groups, replicas int) (*Map, error) {
 		}
 	}
 	return m, m.Validate()
-}
-
-// jsonMap is Map's wire form: slots as [start, end, groupIndex] ranges.
-type jsonMap struct {
-	Epoch  uint64   `json:"epoch"`
-	Nodes  []Node   `json:"nodes"`
-	Groups []Group  `json:"groups"`
-	Slots  [][3]int `json:"slots"`
-}
-
-// MarshalJSON implements json.Marshaler.
-func (m *Map) MarshalJSON() ([]byte, error) {
-	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups}
-	for _, r := range slotranges.Of(m.Slots[:]) {
-		if r.Value >= 0 {
-			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
-		}
-	}
-	return json.Marshal(j)
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (m *Map) UnmarshalJSON(b []byte) error {
-	var j jsonMap
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	m.Epoch, m.Nodes, m.Groups = j.Epoch, j.Nodes, j.Groups
-	for s := range m.Slots {
-		m.Slots[s] = -1
-	}
-	for _, r := range j.Slots {
-		if r[0] < 0 || r[1] >= NumSlots || r[0] > r[1] || r[2] < 0 || r[2] >= len(m.Groups) {
-			return fmt.Errorf("%w: slot range %v", ErrBadMap, r)
-		}
-		for s := r[0]; s <= r[1]; s++ {
-			m.Slots[s] = int16(r[2])
-		}
-	}
-	return m.Validate()
 }

@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/shoalcache/shoal/command"
-	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/internal/slotranges"
+	"github.com/shoalcache/shoal/internal/topology"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -105,8 +106,8 @@ func clusterTopology(x *command.Ctx) *Topology {
 
 // emptyMap is the map reported before the node knows one: no nodes, no
 // groups, every slot unassigned.
-var emptyMap = func() *placement.Map {
-	m := &placement.Map{}
+var emptyMap = func() *topology.Map {
+	m := &topology.Map{}
 	for s := range m.Slots {
 		m.Slots[s] = -1
 	}
@@ -156,7 +157,7 @@ func member(ids []string, id string) bool {
 
 // nodeAddr splits a node's RESP address into ip and port and returns the
 // port of its cluster address (the cluster bus port of CLUSTER NODES).
-func nodeAddr(n *placement.Node) (ip string, port, cport int64) {
+func nodeAddr(n *topology.Node) (ip string, port, cport int64) {
 	ip, p, err := net.SplitHostPort(n.RESPAddr)
 	if err != nil {
 		ip = n.RESPAddr
@@ -170,25 +171,19 @@ func nodeAddr(n *placement.Node) (ip string, port, cport int64) {
 
 // nodeRanges returns the slot ranges each node serves as a master: the slots
 // of the groups it leads, merged where they touch, in slot order.
-func (t *Topology) nodeRanges() map[string][]placement.SlotRange {
-	out := make(map[string][]placement.SlotRange)
-	m := t.Map
-	for s := 0; s < placement.NumSlots; {
-		gi := int(m.Slots[s])
-		e := s
-		for e+1 < placement.NumSlots && int(m.Slots[e+1]) == gi {
-			e++
-		}
+func (t *Topology) nodeRanges() map[string][]topology.SlotRange {
+	out := make(map[string][]topology.SlotRange)
+	for _, r := range slotranges.Of(t.Map.Slots[:]) {
+		gi, s, e := int(r.Value), r.Start, r.End
 		if l := t.leaderOf(gi); gi >= 0 && l != "" {
 			rs := out[l]
 			if n := len(rs); n > 0 && rs[n-1].End == s-1 {
 				rs[n-1].End = e
 			} else {
-				rs = append(rs, placement.SlotRange{Start: s, End: e})
+				rs = append(rs, topology.SlotRange{Start: s, End: e})
 			}
 			out[l] = rs
 		}
-		s = e + 1
 	}
 	return out
 }
@@ -231,7 +226,7 @@ func clusterCountKeysInSlotCommand(x *command.Ctx, args [][]byte) {
 	if !ok {
 		return
 	}
-	if slot < 0 || slot >= placement.NumSlots {
+	if slot < 0 || slot >= topology.NumSlots {
 		x.Err(errInvalidSlot)
 		return
 	}
@@ -263,7 +258,7 @@ func clusterGetKeysInSlotCommand(x *command.Ctx, args [][]byte) {
 	if !ok {
 		return
 	}
-	if slot < 0 || slot >= placement.NumSlots || count < 0 {
+	if slot < 0 || slot >= topology.NumSlots || count < 0 {
 		x.Err(errInvalidSlotOrCount)
 		return
 	}
@@ -348,7 +343,7 @@ func clusterInfoCommand(x *command.Ctx, args [][]byte) {
 		}
 	}
 	state := "fail"
-	if assigned == placement.NumSlots && okSlots == assigned {
+	if assigned == topology.NumSlots && okSlots == assigned {
 		state = "ok"
 	}
 	epoch := strconv.FormatUint(m.Epoch, 10)
@@ -371,7 +366,7 @@ func clusterInfoCommand(x *command.Ctx, args [][]byte) {
 // appendNodeLine appends node n's CLUSTER NODES line, without the newline:
 // <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
 // <config-epoch> <link-state> <slot-range>...
-func (t *Topology) appendNodeLine(b []byte, n *placement.Node, ranges []placement.SlotRange, now int64) []byte {
+func (t *Topology) appendNodeLine(b []byte, n *topology.Node, ranges []topology.SlotRange, now int64) []byte {
 	ip, port, cport := nodeAddr(n)
 	master := t.masterOf(n.ID)
 	down := t.failed(n.ID)
@@ -503,7 +498,7 @@ func clusterSaveConfigCommand(x *command.Ctx, args [][]byte) {
 
 // appendSlotsNode appends one node of a CLUSTER SLOTS range: ip, port, id
 // and an empty map of extra fields.
-func appendSlotsNode(x *command.Ctx, n *placement.Node) {
+func appendSlotsNode(x *command.Ctx, n *topology.Node) {
 	ip, port, _ := nodeAddr(n)
 	x.Array(4)
 	x.BulkString(ip)
@@ -522,28 +517,23 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	}
 	m := t.Map
 	type entry struct {
-		r     placement.SlotRange
-		nodes []*placement.Node
+		r     topology.SlotRange
+		nodes []*topology.Node
 	}
 	var entries []entry
-	for s := 0; s < placement.NumSlots; {
-		gi := int(m.Slots[s])
-		e := s
-		for e+1 < placement.NumSlots && int(m.Slots[e+1]) == gi {
-			e++
-		}
+	for _, r := range slotranges.Of(m.Slots[:]) {
+		gi, s, e := int(r.Value), r.Start, r.End
 		if gi >= 0 && gi < len(m.Groups) {
 			if lead := m.Node(t.leaderOf(gi)); lead != nil {
-				nodes := []*placement.Node{lead}
+				nodes := []*topology.Node{lead}
 				for _, id := range m.Groups[gi].Members {
 					if n := m.Node(id); n != nil && id != lead.ID && !t.failed(id) {
 						nodes = append(nodes, n)
 					}
 				}
-				entries = append(entries, entry{placement.SlotRange{Start: s, End: e}, nodes})
+				entries = append(entries, entry{topology.SlotRange{Start: s, End: e}, nodes})
 			}
 		}
-		s = e + 1
 	}
 	x.Array(len(entries))
 	for _, en := range entries {
@@ -608,7 +598,7 @@ func replOffset(x *command.Ctx, t *Topology, gid, id string) int64 {
 }
 
 // appendShardNode appends one node map of a CLUSTER SHARDS shard.
-func appendShardNode(x *command.Ctx, t *Topology, n *placement.Node, master bool, offset int64) {
+func appendShardNode(x *command.Ctx, t *Topology, n *topology.Node, master bool, offset int64) {
 	ip, port, _ := nodeAddr(n)
 	x.MapHeader(7)
 	x.BulkString("id")

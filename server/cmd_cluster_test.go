@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/internal/topology"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
@@ -66,10 +67,10 @@ var (
 // and self is A.
 func testTopology(t *testing.T) *Topology {
 	t.Helper()
-	var nodes []placement.Node
+	var nodes []topology.Node
 	for i, id := range []string{idA, idB, idC} {
 		p := strconv.Itoa(7000 + i)
-		nodes = append(nodes, placement.Node{ID: id, RESPAddr: "127.0.0.1:" + p,
+		nodes = append(nodes, topology.Node{ID: id, RESPAddr: "127.0.0.1:" + p,
 			ClusterAddr: "127.0.0.1:1" + p, GossipAddr: "127.0.0.1:2" + p})
 	}
 	m, err := placement.InitialMap(nodes, 3, 2)
@@ -383,17 +384,17 @@ const (
 // g1 = [30002], g2 = [30003], as seen from self.
 func redisTopology(t *testing.T, self string) *Topology {
 	t.Helper()
-	m := &placement.Map{Epoch: 3}
+	m := &topology.Map{Epoch: 3}
 	for _, n := range []struct {
 		id   string
 		port int
 	}{{redisID1, 30001}, {redisID2, 30002}, {redisID3, 30003}, {redisID4, 30004}} {
 		p := strconv.Itoa(n.port)
-		m.Nodes = append(m.Nodes, placement.Node{ID: n.id, RESPAddr: "127.0.0.1:" + p,
+		m.Nodes = append(m.Nodes, topology.Node{ID: n.id, RESPAddr: "127.0.0.1:" + p,
 			ClusterAddr: "127.0.0.1:" + strconv.Itoa(n.port+10000)})
 	}
 	sort.Slice(m.Nodes, func(i, j int) bool { return m.Nodes[i].ID < m.Nodes[j].ID })
-	m.Groups = []placement.Group{{ID: "g0", Members: []string{redisID1, redisID4}},
+	m.Groups = []topology.Group{{ID: "g0", Members: []string{redisID1, redisID4}},
 		{ID: "g1", Members: []string{redisID2}}, {ID: "g2", Members: []string{redisID3}}}
 	for s := range m.Slots {
 		m.Slots[s] = int16(min(s/5461, 2))
@@ -426,8 +427,8 @@ func TestClusterMatchesRedisCapture(t *testing.T) {
 
 	one := redisTopology(t, redisID1)
 	one.Map.Nodes = one.Map.Nodes[1:2]
-	one.Map.Groups = []placement.Group{{ID: "g0", Members: []string{redisID1}}}
-	one.Map.Slots = [placement.NumSlots]int16{}
+	one.Map.Groups = []topology.Group{{ID: "g0", Members: []string{redisID1}}}
+	one.Map.Slots = [topology.NumSlots]int16{}
 	one.Map.Epoch = 0
 	one.Leaders = one.Leaders[:1]
 	for p, want := range map[resp.Proto]string{resp.RESP2: redisInfo2, resp.RESP3: redisInfo3} {

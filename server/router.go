@@ -1,7 +1,7 @@
 package server
 
 import (
-	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/internal/topology"
 )
 
 // Router tells the front end which local Raft group serves a slot, or where
@@ -35,7 +35,7 @@ type Router interface {
 // Topology is a snapshot of the cluster for the CLUSTER commands.
 type Topology struct {
 	// Map is the placement map the node currently knows.
-	Map *placement.Map
+	Map *topology.Map
 	// Self is this node's id.
 	Self string
 	// Leaders holds, for each group index of Map, the id of the node that
