@@ -27,4 +27,16 @@ var (
 	ErrStaleEpoch = errors.New("raftfsm: ownership epoch not above the group's")
 	// ErrBadSnapshot means a snapshot could not be restored.
 	ErrBadSnapshot = errors.New("raftfsm: malformed snapshot")
+	// ErrMuxClosed is returned by a stream layer's Accept after its Mux or
+	// the layer itself was closed.
+	ErrMuxClosed = errors.New("raftfsm: mux closed")
+	// ErrFrameTooLarge is returned by ReadFrame, Call and ServeCalls for a
+	// frame above the size limit; the connection is closed.
+	ErrFrameTooLarge = errors.New("raftfsm: frame too large")
+	// ErrUnreachable wraps Call's dial errors: the request was not sent.
+	ErrUnreachable = errors.New("raftfsm: stream unreachable")
+	// errUnanswered is the outcome of an entry raft shut down without
+	// answering (still in its apply queue, or committed but not applied):
+	// indeterminate.
+	errUnanswered = errors.New("raft shut down without answering")
 )

@@ -448,26 +448,10 @@ func (g *Group) finish(inf inflight) {
 	}
 }
 
-// errUnanswered is the outcome of an entry raft shut down without answering
-// (still in its apply queue, or committed but not applied): indeterminate.
-var errUnanswered = errors.New("raft shut down without answering")
-
 // futureError waits for f, or for raft to shut down without answering it
 // (raft does not answer the futures left in its apply queue).
 func (g *Group) futureError(f raft.Future) error {
-	errc := make(chan error, 1)
-	go func() { errc <- f.Error() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-g.raftDown:
-		select {
-		case err := <-errc:
-			return err
-		case <-time.After(100 * time.Millisecond):
-			return errUnanswered
-		}
-	}
+	return g.waitFuture(context.Background(), f)
 }
 
 func mapRaftError(err error) error {

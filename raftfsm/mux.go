@@ -38,16 +38,6 @@ const DefaultMaxFrame = 8 << 20
 const callTimeout = 30 * time.Second
 
 // Mux errors.
-var (
-	// ErrMuxClosed is returned by a stream layer's Accept after its Mux or
-	// the layer itself was closed.
-	ErrMuxClosed = errors.New("raftfsm: mux closed")
-	// ErrFrameTooLarge is returned by ReadFrame, Call and ServeCalls for a
-	// frame above the size limit; the connection is closed.
-	ErrFrameTooLarge = errors.New("raftfsm: frame too large")
-	// ErrUnreachable wraps Call's dial errors: the request was not sent.
-	ErrUnreachable = errors.New("raftfsm: stream unreachable")
-)
 
 // Mux shares one TCP listener, the node's cluster port, among every Raft
 // group of the node and the meta group: each connection starts with a header

@@ -46,6 +46,8 @@ func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int
 			break
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		s.stats.proposals.Add(1)
+		s.stats.proposedCmds.Add(int64(len(found)))
 		_, err := g.ProposeExpire(ctx, found)
 		cancel()
 		if err != nil {
@@ -124,6 +126,8 @@ func (s *Server) makeRoom(g Group) bool {
 			return false // nothing evictable (e.g. volatile policy, no TTLs)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		s.stats.proposals.Add(1)
+		s.stats.proposedCmds.Add(int64(len(args)))
 		_, err := g.ProposeEvict(ctx, args)
 		cancel()
 		if err != nil {

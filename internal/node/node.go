@@ -77,13 +77,13 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	switch {
 	case len(c.ID) != 40:
-		return errors.New("node: ID must be 40 hex characters")
+		return fmt.Errorf("%w: ID must be 40 hex characters", ErrBadConfig)
 	case c.Port < 0 || c.Port > 65535:
-		return errors.New("node: Port out of range")
+		return fmt.Errorf("%w: Port out of range", ErrBadConfig)
 	case c.BootstrapExpect < 0:
-		return errors.New("node: BootstrapExpect must not be negative")
+		return fmt.Errorf("%w: BootstrapExpect must not be negative", ErrBadConfig)
 	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):
-		return fmt.Errorf("node: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", c.Replicas, c.BootstrapExpect, c.Groups)
+		return fmt.Errorf("%w: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", ErrBadConfig, c.Replicas, c.BootstrapExpect, c.Groups)
 	}
 	if c.BootstrapExpect > 0 {
 		if err := c.Controller.Validate(); err != nil {
