@@ -164,7 +164,7 @@ func TestDiffCorpus(t *testing.T) {
 		scripts[f] = steps
 		total += len(steps)
 	}
-	refAddr := startRedis(t)
+	refAddr := testutil.StartRedis(t).Addr
 	tgtAddr, tgtName := startTarget(t)
 	t.Logf("redis at %s, %s at %s, %d files, %d steps", refAddr, tgtName, tgtAddr, len(files), total)
 	for _, f := range files {
@@ -270,7 +270,7 @@ func TestDiffRandom(t *testing.T) {
 		n = v
 	}
 	t.Logf("seed %d, %d commands (replay with SHOAL_DIFF_SEED=%d SHOAL_DIFF_N=%d)", seed, n, seed, n)
-	refAddr := startRedis(t)
+	refAddr := testutil.StartRedis(t).Addr
 	tgtAddr, tgtName := startTarget(t)
 	p := newDiffPair(t, refAddr, tgtAddr, tgtName)
 	p.transcript = false
@@ -312,7 +312,7 @@ func TestDiffRandom(t *testing.T) {
 // TestDiffExpiry checks that short TTLs really expire on both servers (the
 // corpus itself only uses times far from now, so that it is deterministic).
 func TestDiffExpiry(t *testing.T) {
-	refAddr := startRedis(t)
+	refAddr := testutil.StartRedis(t).Addr
 	tgtAddr, tgtName := startTarget(t)
 	for _, addr := range []string{refAddr, tgtAddr} {
 		c := mustDial(t, addr)

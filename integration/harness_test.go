@@ -21,12 +21,6 @@ import (
 // ioTimeout bounds a single command round trip on a respConn.
 const ioTimeout = 10 * time.Second
 
-// startRedis starts a throw-away redis-server and returns its address.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	return testutil.StartRedis(t).Addr
-}
-
 // startShoal starts `shoal server` with extra flags on a free port and
 // returns its address; see testutil.StartShoal.
 func startShoal(t *testing.T, extra ...string) string {
@@ -46,7 +40,7 @@ func againstRedis() bool {
 func startTarget(t *testing.T) (addr, name string) {
 	t.Helper()
 	if againstRedis() {
-		return startRedis(t), "redis2"
+		return testutil.StartRedis(t).Addr, "redis2"
 	}
 	return startShoal(t), "shoal"
 }
@@ -123,10 +117,6 @@ func (c *respConn) DoValue(args ...string) ([]byte, respclient.Value, error) {
 func (c *respConn) Hello(proto int) ([]byte, error) {
 	return c.Do("HELLO", strconv.Itoa(proto))
 }
-
-// parseReply parses one complete reply from raw, keeping the raw bytes of
-// every value.
-func parseReply(raw []byte) (respclient.Value, error) { return respclient.Parse(raw) }
 
 // readReply reads exactly one reply (with any RESP3 attribute before it)
 // from r and returns its raw bytes and parsed form.

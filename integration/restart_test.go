@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
 )
 
@@ -92,7 +93,7 @@ func myID(t *testing.T, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := parseReply(raw)
+	v, err := respclient.Parse(raw)
 	if err != nil || v.IsError() {
 		t.Fatalf("CLUSTER MYID = %q (%v)", raw, err)
 	}

@@ -282,8 +282,8 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 	if mode == modeExact {
 		return "replies differ"
 	}
-	va, errA := parseReply(a)
-	vb, errB := parseReply(b)
+	va, errA := respclient.Parse(a)
+	vb, errB := respclient.Parse(b)
 	if errA != nil || errB != nil {
 		return fmt.Sprintf("unparsable reply: %v / %v", errA, errB)
 	}

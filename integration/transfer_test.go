@@ -214,7 +214,7 @@ func TestClusterLeaderTransfer(t *testing.T) {
 	ids := make([]string, len(tc.nodes))
 	for i, nd := range tc.nodes {
 		raw, err := mustDial(t, nd.Addr).Do("CLUSTER", "MYID")
-		v, _ := parseReply(raw)
+		v, _ := respclient.Parse(raw)
 		if err != nil || len(v.Str) != 40 {
 			t.Fatalf("CLUSTER MYID on %s: %q %v", nd.Addr, raw, err)
 		}

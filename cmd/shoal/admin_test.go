@@ -397,13 +397,6 @@ func runCLI(ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// startRedisNode starts redis-server with extra arguments; it is killed
-// when the test ends.
-func startRedisNode(t *testing.T, extra ...string) *testutil.Redis {
-	t.Helper()
-	return testutil.StartRedis(t, extra...)
-}
-
 // TestClusterCommandsAgainstRedisCluster runs every subcommand against a
 // real Redis Cluster, the reference `check` must pass on, then kills a node.
 func TestClusterCommandsAgainstRedisCluster(t *testing.T) {
@@ -479,7 +472,7 @@ func TestClusterCommandErrors(t *testing.T) {
 		}
 	}
 
-	standalone := startRedisNode(t, "--requirepass", "secret")
+	standalone := testutil.StartRedis(t, "--requirepass", "secret")
 	_, err := runCLI(ctx, "cluster", "info", "--addr", standalone.Addr)
 	if err == nil || !strings.Contains(err.Error(), "requires a password") {
 		t.Errorf("without a password: %v", err)

@@ -166,7 +166,7 @@ func TestTransferLeaderArgs(t *testing.T) {
 		!strings.Contains(err.Error(), "cannot connect to "+closed) {
 		t.Errorf("groups on a closed port: %v", err)
 	}
-	redis := startRedisNode(t)
+	redis := testutil.StartRedis(t)
 	for _, args := range [][]string{
 		{"cluster", "groups", "--addr", redis.Addr},
 		{"cluster", "transfer-leader", "--addr", redis.Addr, "--group", "g0"},

@@ -13,12 +13,6 @@ import (
 	"github.com/shoalcache/shoal/internal/testutil"
 )
 
-// startRedis starts a throw-away redis-server and returns its address.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	return testutil.StartRedis(t).Addr
-}
-
 func dial(t *testing.T, addr string) *respclient.Conn {
 	t.Helper()
 	c, err := respclient.Dial(context.Background(), addr, 5*time.Second)
@@ -47,7 +41,7 @@ func expect(t *testing.T, c *respclient.Conn, want string, kind byte, args ...an
 }
 
 func TestRedisRESP2(t *testing.T) {
-	c := dial(t, startRedis(t))
+	c := dial(t, testutil.StartRedis(t).Addr)
 	expect(t, c, "PONG", respclient.KindSimple, "PING")
 	expect(t, c, "OK", respclient.KindSimple, "SET", "k", []byte("v\r\nw"))
 	expect(t, c, `"v\r\nw"`, respclient.KindBulk, "GET", "k")
@@ -61,7 +55,7 @@ func TestRedisRESP2(t *testing.T) {
 }
 
 func TestRedisRESP3(t *testing.T) {
-	c := dial(t, startRedis(t))
+	c := dial(t, testutil.StartRedis(t).Addr)
 	hello := do(t, c, "HELLO", 3)
 	if hello.Kind != respclient.KindMap {
 		t.Fatalf("HELLO 3 = %s, want a map", hello)
@@ -88,7 +82,7 @@ func TestRedisRESP3(t *testing.T) {
 }
 
 func TestRedisErrors(t *testing.T) {
-	c := dial(t, startRedis(t))
+	c := dial(t, testutil.StartRedis(t).Addr)
 	v, err := c.Do(context.Background(), "NOSUCHCOMMAND", "x")
 	var re *respclient.ReplyError
 	if !errors.As(err, &re) || re.Code() != "ERR" || v.Kind != respclient.KindError {
@@ -114,7 +108,7 @@ func TestRedisErrors(t *testing.T) {
 // TestContextCancel checks that a context deadline interrupts a blocked
 // command and that the connection then refuses further use.
 func TestContextCancel(t *testing.T) {
-	c := dial(t, startRedis(t))
+	c := dial(t, testutil.StartRedis(t).Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
