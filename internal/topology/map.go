@@ -1,9 +1,10 @@
 // Package topology is the data model of a cluster's map: nodes, shard
-// groups and their members, which group each of the 16384 slots belongs to,
-// and the epoch that orders maps. It is plain data with no behaviour beyond
-// lookups, validation and its JSON form: package placement keeps maps in its
-// meta Raft group and decides how they change; the front end (server) and
-// the node read them. A Map is immutable once published.
+// groups and their members, which group each of the 16384 slots belongs
+// to, the slot migration jobs (jobs.go), and the epoch that orders maps. It
+// is plain data with no behaviour beyond lookups, validation and its JSON
+// form: package placement keeps maps in its meta Raft group and decides how
+// they change; the front end (server) and the node read them. A Map is
+// immutable once published.
 package topology
 
 import (
@@ -57,6 +58,9 @@ type Map struct {
 	Groups []Group `json:"groups"`
 	// Slots maps each slot to an index into Groups, or -1 when unassigned.
 	Slots [NumSlots]int16 `json:"-"`
+	// Jobs are the slot migration jobs: the active ones and the most
+	// recent finished ones, in creation order (see jobs.go).
+	Jobs []Job `json:"jobs,omitempty"`
 }
 
 // ErrBadMap is returned when a map does not validate.
@@ -90,9 +94,11 @@ func (m *Map) SlotGroup(slot int) *Group {
 	return &m.Groups[gi]
 }
 
-// SlotRange is an inclusive range of slots.
+// SlotRange is an inclusive range of slots. Its JSON form (in jobs) is
+// {"start":S,"end":E}.
 type SlotRange struct {
-	Start, End int
+	Start int `json:"start"`
+	End   int `json:"end"`
 }
 
 // Ranges returns the contiguous slot ranges owned by the group at index gi,
@@ -133,7 +139,8 @@ func (m *Map) AssignedSlots() int {
 }
 
 // Validate checks the map's invariants: sorted unique nodes, groups with
-// known, unique members, slots pointing at existing groups.
+// known, unique members, slots pointing at existing groups, and jobs as
+// validateJobs describes.
 func (m *Map) Validate() error {
 	for i := range m.Nodes {
 		if i > 0 && m.Nodes[i-1].ID >= m.Nodes[i].ID {
@@ -162,7 +169,7 @@ func (m *Map) Validate() error {
 			return fmt.Errorf("%w: slot %d points at group index %d", ErrBadMap, s, gi)
 		}
 	}
-	return nil
+	return m.validateJobs()
 }
 
 // Clone returns a deep copy of m, for building the next map.
@@ -173,20 +180,30 @@ func (m *Map) Clone() *Map {
 	for i, g := range m.Groups {
 		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...), Formed: g.Formed}
 	}
+	c.Jobs = nil
+	if len(m.Jobs) > 0 {
+		c.Jobs = make([]Job, len(m.Jobs))
+		for i := range m.Jobs {
+			c.Jobs[i] = m.Jobs[i].clone()
+		}
+	}
 	return &c
 }
 
 // jsonMap is Map's wire form: slots as [start, end, groupIndex] ranges.
+// Jobs is omitted when empty, so a map without jobs encodes exactly as
+// before jobs existed, and older meta logs and snapshots decode.
 type jsonMap struct {
 	Epoch  uint64   `json:"epoch"`
 	Nodes  []Node   `json:"nodes"`
 	Groups []Group  `json:"groups"`
 	Slots  [][3]int `json:"slots"`
+	Jobs   []Job    `json:"jobs,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (m *Map) MarshalJSON() ([]byte, error) {
-	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups}
+	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs}
 	for _, r := range slotranges.Of(m.Slots[:]) {
 		if r.Value >= 0 {
 			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
@@ -201,7 +218,7 @@ func (m *Map) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	m.Epoch, m.Nodes, m.Groups = j.Epoch, j.Nodes, j.Groups
+	m.Epoch, m.Nodes, m.Groups, m.Jobs = j.Epoch, j.Nodes, j.Groups, j.Jobs
 	for s := range m.Slots {
 		m.Slots[s] = -1
 	}
