@@ -1,10 +1,16 @@
 package placement
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/shoalcache/shoal/internal/topology"
+)
 
 // Sentinel errors of the placement service. Compare with errors.Is: most are
-// returned wrapped with details. ErrBadMap is declared in map.go.
+// returned wrapped with details.
 var (
+	// ErrBadMap is returned when a map does not validate (topology.ErrBadMap).
+	ErrBadMap = topology.ErrBadMap
 	// ErrBadConfig is returned by Config.Validate and New for an invalid
 	// configuration.
 	ErrBadConfig = errors.New("placement: invalid config")
@@ -35,4 +41,28 @@ var (
 	// submitted but its outcome is unknown (leadership lost, context ended):
 	// the change may or may not have been applied. Re-read the map.
 	ErrIndeterminate = errors.New("placement: map update outcome unknown")
+
+	// Refusals of the job transitions (jobs.go); each changes nothing.
+
+	// ErrUnknownGroup: a job's target group is not in the map.
+	ErrUnknownGroup = errors.New("placement: unknown group")
+	// ErrBadSlots: a job's slot list is empty, or a range is outside
+	// 0-16383 or starts after it ends.
+	ErrBadSlots = errors.New("placement: bad slot ranges")
+	// ErrUnassignedSlots: a slot of the job has no owner group.
+	ErrUnassignedSlots = errors.New("placement: slot not assigned to a group")
+	// ErrMixedSources: the job's slots belong to more than one group; a job
+	// has exactly one source.
+	ErrMixedSources = errors.New("placement: slots of more than one source group")
+	// ErrAlreadyOwner: the target group already owns the slots.
+	ErrAlreadyOwner = errors.New("placement: target group already owns the slots")
+	// ErrSlotsBusy: a slot is already in an active job.
+	ErrSlotsBusy = errors.New("placement: slot already in an active job")
+	// ErrTooManyJobs: the cap on active jobs is reached.
+	ErrTooManyJobs = errors.New("placement: too many active jobs")
+	// ErrUnknownJob: no job with that id is in the map (it never existed,
+	// or it finished and left the history).
+	ErrUnknownJob = errors.New("placement: unknown job")
+	// ErrJobNotActive: the job has already been flipped or aborted.
+	ErrJobNotActive = errors.New("placement: job not active")
 )

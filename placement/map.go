@@ -19,13 +19,21 @@ type (
 	Group = topology.Group
 	// SlotRange is an inclusive range of slots (topology.SlotRange).
 	SlotRange = topology.SlotRange
+	// Job is a slot migration job (topology.Job).
+	Job = topology.Job
+	// JobPhase is a job's phase (topology.JobPhase).
+	JobPhase = topology.JobPhase
+)
+
+// Job phases (topology's).
+const (
+	JobCopying = topology.JobCopying
+	JobDone    = topology.JobDone
+	JobAborted = topology.JobAborted
 )
 
 // NumSlots is the number of hash slots.
 const NumSlots = topology.NumSlots
-
-// ErrBadMap is returned when a map does not validate.
-var ErrBadMap = topology.ErrBadMap
 
 // InitialMap lays out a new cluster: groups groups of replicas members each,
 // the slots spread evenly in contiguous ranges, and preferred leaders spread
