@@ -141,8 +141,10 @@ func (s *Service) noteBootWait(reason string) {
 }
 
 // leaderReconcile does the meta leader's duties: it proposes the initial
-// map when there is none, and adds every alive member that is not in the
-// meta configuration as a non-voter, so that it replicates the map.
+// map when there is none, marks formed groups, registers alive members
+// the map lacks as nodes (register.go), and adds every alive member that
+// is not in the meta configuration as a non-voter, so that it replicates
+// the map.
 func (s *Service) leaderReconcile(members []Member) {
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
@@ -154,6 +156,7 @@ func (s *Service) leaderReconcile(members []Member) {
 		s.proposeInit(members, conf)
 	}
 	s.markFormed()
+	s.registerNodes(members)
 	inConf := make(map[string]raft.Server, len(conf))
 	for _, srv := range conf {
 		inConf[string(srv.ID)] = srv

@@ -21,15 +21,20 @@ import (
 // caller's deadline sent along, frames up to raftfsm.DefaultMaxFrame).
 //
 //	request:  {"op":"cas","cmd":<the set command as the meta log holds it>}
+//	request:  {"op":"epoch"}
 //	response: {"status":S,"epoch":E,"leader":ID,"addr":HOST:PORT,"msg":M}
 //
+// "epoch" asks the leader for its map epoch after a barrier (it answers
+// "ok" or "not-leader"): a node whose own replica may lag learns which
+// epoch to wait for.
 // S is one of the status constants below; E is the leader's map epoch
 // after the attempt; leader and addr name the meta leader as the answering
 // node knows it (with "not-leader"); msg explains "error" and "bad-map".
 
 // Meta-rpc operations and response statuses.
 const (
-	rpcOpCAS = "cas"
+	rpcOpCAS   = "cas"
+	rpcOpEpoch = "epoch"
 
 	// statusOK: the map now is the proposed one (applied by this call, or
 	// already current after an earlier attempt).
@@ -81,7 +86,17 @@ func (s *Service) handleMetaRPC(ctx context.Context, b []byte) []byte {
 
 func (s *Service) answerRPC(ctx context.Context, b []byte) rpcResponse {
 	var req rpcRequest
-	if err := json.Unmarshal(b, &req); err != nil || req.Op != rpcOpCAS {
+	err := json.Unmarshal(b, &req)
+	if err == nil && req.Op == rpcOpEpoch {
+		if _, err := s.leaderMap(ctx); err != nil {
+			if errors.Is(err, ErrNotMetaLeader) {
+				return rpcResponse{Status: statusNotLeader}
+			}
+			return rpcResponse{Status: statusError, Msg: err.Error()}
+		}
+		return rpcResponse{Status: statusOK}
+	}
+	if err != nil || req.Op != rpcOpCAS {
 		return rpcResponse{Status: statusError, Msg: fmt.Sprintf("bad request (op %q, %v)", req.Op, err)}
 	}
 	var cmd metaCommand
@@ -89,7 +104,7 @@ func (s *Service) answerRPC(ctx context.Context, b []byte) rpcResponse {
 	if err := json.Unmarshal(req.Cmd, &cmd); err != nil || cmd.Op != opSet || cmd.Map == nil {
 		return rpcResponse{Status: statusBadMap, Msg: fmt.Sprintf("bad set command (op %q, %v)", cmd.Op, err)}
 	}
-	err := s.casOnLeader(ctx, cmd)
+	err = s.casOnLeader(ctx, cmd)
 	switch {
 	case err == nil:
 		s.log.Info("map updated for another node", "epoch", cmd.Map.Epoch)
@@ -326,6 +341,66 @@ func (s *Service) latestMap(ctx context.Context) (*Map, error) {
 		return nil, ErrNoMap
 	}
 	return m, nil
+}
+
+// leaderMap returns the latest committed map when this node leads the
+// meta group (after a barrier), else ErrNotMetaLeader.
+func (s *Service) leaderMap(ctx context.Context) (*Map, error) {
+	if s.raft.State() != raft.Leader {
+		return nil, ErrNotMetaLeader
+	}
+	if err := s.waitFuture(ctx, s.raft.Barrier(s.timeout(ctx))); err != nil {
+		return nil, err
+	}
+	if s.raft.State() != raft.Leader {
+		return nil, ErrNotMetaLeader
+	}
+	m := s.Map()
+	if m == nil {
+		return nil, ErrNoMap
+	}
+	return m, nil
+}
+
+// leaderEpoch returns the meta leader's map epoch: this node's after a
+// barrier when it leads, else asked of the leader over meta-rpc (following
+// not-leader hints, retried until ctx ends).
+func (s *Service) leaderEpoch(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopCtx, cancel)()
+	req, _ := json.Marshal(rpcRequest{Op: rpcOpEpoch})
+	backoff := newBackoff()
+	hint := ""
+	for {
+		if m, err := s.leaderMap(ctx); err == nil {
+			return m.Epoch, nil
+		}
+		addr := hint
+		if addr == "" {
+			var id string
+			id, addr = s.MetaLeader()
+			if id == s.cfg.NodeID {
+				addr = ""
+			}
+		}
+		hint = ""
+		if addr != "" {
+			b, err := raftfsm.Call(ctx, addr, raftfsm.StreamMetaRPC, req, 0)
+			var res rpcResponse
+			if err == nil && json.Unmarshal(b, &res) == nil {
+				switch {
+				case res.Status == statusOK:
+					return res.Epoch, nil
+				case res.Status == statusNotLeader && res.Addr != addr && res.Leader != s.cfg.NodeID:
+					hint = res.Addr
+				}
+			}
+		}
+		if !backoff.wait(ctx) {
+			return 0, fmt.Errorf("%w: %w", ErrNotMetaLeader, ctx.Err())
+		}
+	}
 }
 
 // waitEpoch waits until this node holds a map of at least epoch.

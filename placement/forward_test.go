@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,9 @@ import (
 )
 
 // formCluster starts three meta voters and extra non-voters (ids '4', ...)
-// and waits until every node holds the initial map and there is one meta
-// leader.
+// and waits until every node holds the same map, which lists every node
+// (the extras are registered after the initial map: one epoch for all or
+// one each), and there is one meta leader.
 func formCluster(t *testing.T, extra int) []*testNode {
 	t.Helper()
 	lg := testLogger(t)
@@ -28,8 +30,12 @@ func formCluster(t *testing.T, extra int) []*testNode {
 	for i := 0; i < extra; i++ {
 		nodes = append(nodes, newTestNode(t, lg, nodeID(byte('4'+i)), nil, join))
 	}
-	testutil.Eventually(t, 15*time.Second, "every node has the map and a meta leader", func() error {
-		if err := checkSameMap(nodes, 1); err != nil {
+	testutil.Eventually(t, 15*time.Second, "every node has the map of every node and a meta leader", func() error {
+		m := n1.svc.Map()
+		if len(m.Nodes) != len(nodes) {
+			return fmt.Errorf("map at epoch %d lists %d nodes", m.Epoch, len(m.Nodes))
+		}
+		if err := checkSameMap(nodes, m.Epoch); err != nil {
 			return err
 		}
 		_, err := metaLeader(nodes)
@@ -55,11 +61,12 @@ func TestUpdateMapFromFollower(t *testing.T) {
 	defer cancel()
 	// Node 4 is a meta non-voter: it never leads, so it always forwards.
 	nv := nodes[3]
+	base := nv.svc.Map().Epoch
 	if err := nv.svc.UpdateMap(ctx, setSlot(0, 2)); err != nil {
 		t.Fatalf("UpdateMap on a non-voter: %v", err)
 	}
-	// The caller's own replica may lag; every node gets epoch 2.
-	testutil.Eventually(t, 10*time.Second, "epoch 2 everywhere", func() error { return checkSameMap(nodes, 2) })
+	// The caller's own replica may lag; every node gets the next epoch.
+	testutil.Eventually(t, 10*time.Second, "next epoch everywhere", func() error { return checkSameMap(nodes, base+1) })
 	if m := nv.svc.Map(); m.Slots[0] != 2 {
 		t.Fatalf("slot 0 in group %d", m.Slots[0])
 	}
@@ -74,7 +81,7 @@ func TestUpdateMapFromFollower(t *testing.T) {
 	if err := follower.svc.UpdateMap(ctx, setSlot(1, 2)); err != nil {
 		t.Fatalf("UpdateMap on a follower: %v", err)
 	}
-	testutil.Eventually(t, 10*time.Second, "epoch 3 everywhere", func() error { return checkSameMap(nodes, 3) })
+	testutil.Eventually(t, 10*time.Second, "epoch after next everywhere", func() error { return checkSameMap(nodes, base+2) })
 
 	// fn's errors and invalid maps come back from any node.
 	errRan := errors.New("fn ran")
@@ -93,7 +100,7 @@ func TestUpdateMapFromFollower(t *testing.T) {
 	if err := nv.svc.UpdateMap(done, setSlot(2, 2)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ended context: %v", err)
 	}
-	if err := checkSameMap(nodes, 3); err != nil {
+	if err := checkSameMap(nodes, base+2); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,6 +149,24 @@ func TestUpdateMapCASConflicts(t *testing.T) {
 		res, err := nv.svc.forwardCAS(ctx, n.mux.Addr().String(), cmd)
 		if errors.Is(err, ErrNotMetaLeader) && res.Leader != leader.id && res.Leader != "" {
 			t.Fatalf("not-leader answer names %q", res.Leader)
+		}
+	}
+	// The epoch request: the leader answers with its epoch, a follower
+	// with not-leader; leaderEpoch finds the leader from any node.
+	for _, n := range nodes {
+		b, err := raftfsm.Call(ctx, n.mux.Addr().String(), raftfsm.StreamMetaRPC, []byte(`{"op":"epoch"}`), 0)
+		var res rpcResponse
+		if err != nil || json.Unmarshal(b, &res) != nil {
+			t.Fatalf("epoch request to %s: %s, %v", n.id[:4], b, err)
+		}
+		switch {
+		case n == leader && (res.Status != statusOK || res.Epoch != m.Epoch+1):
+			t.Fatalf("leader's epoch answer %+v, want epoch %d", res, m.Epoch+1)
+		case n != leader && res.Status != statusNotLeader:
+			t.Fatalf("%s's epoch answer %+v", n.id[:4], res)
+		}
+		if e, err := n.svc.leaderEpoch(ctx); err != nil || e != m.Epoch+1 {
+			t.Fatalf("leaderEpoch on %s: %d, %v", n.id[:4], e, err)
 		}
 	}
 	// Malformed requests are refused without effect.
@@ -193,6 +218,7 @@ func TestUpdateMapLeaderChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nv := nodes[3]
+	base := nv.svc.Map().Epoch
 	old, err := metaLeader(nodes)
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +255,7 @@ func TestUpdateMapLeaderChange(t *testing.T) {
 			rest = append(rest, n)
 		}
 	}
-	testutil.Eventually(t, 10*time.Second, "epoch 2 on the survivors", func() error { return checkSameMap(rest, 2) })
+	testutil.Eventually(t, 10*time.Second, "next epoch on the survivors", func() error { return checkSameMap(rest, base+1) })
 	if m := nv.svc.Map(); m.Slots[7] != 1 {
 		t.Fatalf("slot 7 in group %d", m.Slots[7])
 	}
@@ -246,5 +272,5 @@ func TestUpdateMapLeaderChange(t *testing.T) {
 	if err := nv.svc.UpdateMap(ctx, setSlot(8, 1)); err != nil {
 		t.Fatalf("UpdateMap after a transfer: %v", err)
 	}
-	testutil.Eventually(t, 10*time.Second, "epoch 3 on the survivors", func() error { return checkSameMap(rest, 3) })
+	testutil.Eventually(t, 10*time.Second, "epoch after next on the survivors", func() error { return checkSameMap(rest, base+2) })
 }

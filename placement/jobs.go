@@ -244,7 +244,7 @@ func formatRanges(rs []SlotRange) string {
 func (s *Service) CreateJob(ctx context.Context, slots []SlotRange, target string, maxActive int) (*Job, error) {
 	now := time.Now().UnixMilli()
 	var job *Job
-	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+	err := s.updateChecked(ctx, func(old *Map) (*Map, error) {
 		next, j, err := NewJob(old, slots, target, now, maxActive)
 		if err != nil {
 			return nil, err
@@ -268,7 +268,7 @@ func (s *Service) CreateJob(ctx context.Context, slots []SlotRange, target strin
 // errors.Is.
 func (s *Service) FlipJob(ctx context.Context, id string) error {
 	now := time.Now().UnixMilli()
-	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) { return FlipJob(old, id, now) })
+	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return FlipJob(old, id, now) })
 	if err == nil {
 		s.log.Info("migration job flipped", "job", id)
 	}
@@ -281,9 +281,39 @@ func (s *Service) FlipJob(ctx context.Context, id string) error {
 // job was already flipped or aborted) are comparable with errors.Is.
 func (s *Service) AbortJob(ctx context.Context, id, reason string) error {
 	now := time.Now().UnixMilli()
-	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) { return AbortJob(old, id, reason, now) })
+	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return AbortJob(old, id, reason, now) })
 	if err == nil {
 		s.log.Info("migration job aborted", "job", id, "reason", reason)
 	}
 	return err
+}
+
+// updateChecked is UpdateMap for the job methods, whose fn refuses changes
+// that the map does not allow. On a node that does not lead the meta
+// group fn sees this node's map, which may lag (a job created a moment ago
+// through another node may not be in it yet). So a refusal is trusted only
+// when fn saw at least the leader's epoch: otherwise this node waits for
+// that epoch and runs UpdateMap again. If the leader's epoch cannot be
+// learnt before ctx ends, the refusal is returned as it is.
+func (s *Service) updateChecked(ctx context.Context, fn func(*Map) (*Map, error)) error {
+	for {
+		var refusal error
+		var seen uint64
+		err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+			next, err := fn(old)
+			refusal, seen = err, old.Epoch
+			return next, err
+		})
+		if err == nil || refusal == nil || err != refusal {
+			return err
+		}
+		lead, lerr := s.leaderEpoch(ctx)
+		if lerr != nil || lead <= seen {
+			return err
+		}
+		s.log.Debug("refusal on a lagging map; retrying at the leader's epoch", "epoch", seen, "leader-epoch", lead, "err", err)
+		if s.waitEpoch(ctx, lead) != nil {
+			return err
+		}
+	}
 }

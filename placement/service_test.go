@@ -237,12 +237,16 @@ func TestClusterBootstrap(t *testing.T) {
 	})
 
 	// A late node with the smallest id must not bootstrap a cluster of its
-	// own: it is added as a non-voter and gets the map.
+	// own: it is added as a non-voter, registered in the map (one more
+	// epoch) and gets the map.
 	n0 := newTestNode(t, lg, nodeID('0'), nil, join)
 	nodes = append(nodes, n0)
-	testutil.Eventually(t, 10*time.Second, "late node gets the map", func() error {
-		return checkSameMap(nodes, 1)
+	testutil.Eventually(t, 10*time.Second, "late node gets the map that lists it", func() error {
+		return checkSameMap(nodes, 2)
 	})
+	if m := n0.svc.Map(); len(m.Nodes) != 4 || m.Nodes[0].ID != n0.id || len(m.GroupsOf(n0.id)) != 0 {
+		t.Fatalf("map after the late node: %s", mapJSON(m))
+	}
 	// Every replica's configuration has the three voters and the late node
 	// as a non-voter.
 	testutil.Eventually(t, 10*time.Second, "late node is a meta non-voter", func() error {
@@ -298,7 +302,7 @@ func TestClusterBootstrap(t *testing.T) {
 		formedEpoch = m.Epoch
 		return checkSameMap(nodes, formedEpoch)
 	})
-	if m := n0.svc.Map(); m.Groups[0].Formed || formedEpoch < 2 {
+	if m := n0.svc.Map(); m.Groups[0].Formed || formedEpoch < 3 {
 		t.Fatalf("g0 formed without a leader, or epoch %d did not grow", formedEpoch)
 	}
 

@@ -1,0 +1,85 @@
+package placement
+
+import (
+	"context"
+	"sort"
+	"strings"
+)
+
+// Registering nodes in the map.
+//
+// The initial map lists the nodes that formed the cluster. A node started
+// later (with Join, into a formed cluster) becomes a meta non-voter
+// (leaderReconcile) and, through registerNodes, a node of the map: it can
+// then be given replicas, and CLUSTER NODES shows it. A known node whose
+// gossiped addresses changed (restarted on other ports) gets them updated.
+// Nodes are never removed here: a failed or departed node stays in the map
+// until an operator (or a later rebalancer) takes it out.
+
+// registerMembers returns a copy of m in which every alive, usable member
+// (id, RESP, cluster and gossip addresses known) that m lacks is a node,
+// and every node whose alive member gossips other addresses has those;
+// and the ids it added and updated. next is nil when nothing changes. The
+// epoch is left for UpdateMap to set. It is a pure function of its
+// arguments: the same members applied twice change nothing the second
+// time.
+func registerMembers(m *Map, members []Member) (next *Map, added, updated []string) {
+	for _, mem := range members {
+		if mem.Status != StatusAlive || !mem.usable() || mem.GossipAddr == "" {
+			continue
+		}
+		want := Node{ID: mem.ID, RESPAddr: mem.RESPAddr, ClusterAddr: mem.ClusterAddr, GossipAddr: mem.GossipAddr}
+		cur := m.Node(mem.ID)
+		if next != nil {
+			cur = next.Node(mem.ID)
+		}
+		switch {
+		case cur != nil && *cur == want:
+			continue
+		case next == nil:
+			next = m.Clone()
+			if cur != nil {
+				cur = next.Node(mem.ID)
+			}
+		}
+		if cur != nil {
+			*cur = want
+			updated = append(updated, mem.ID)
+			continue
+		}
+		next.Nodes = append(next.Nodes, want)
+		added = append(added, mem.ID)
+		// Keep Nodes sorted for the next lookup (Node binary-searches).
+		sort.Slice(next.Nodes, func(i, j int) bool { return next.Nodes[i].ID < next.Nodes[j].ID })
+	}
+	return next, added, updated
+}
+
+// registerNodes is a meta leader duty (leaderReconcile): one
+// compare-and-set that adds the alive members missing from the map and
+// updates changed addresses, bumping the epoch; nothing when the map is
+// current, or before the initial map exists (bootstrap writes that).
+func (s *Service) registerNodes(members []Member) {
+	m := s.Map()
+	if m == nil {
+		return
+	}
+	if next, _, _ := registerMembers(m, members); next == nil {
+		return
+	}
+	var added, updated []string
+	ctx, cancel := context.WithTimeout(s.stopCtx, s.cfg.ApplyTimeout)
+	defer cancel()
+	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+		var next *Map
+		next, added, updated = registerMembers(old, members)
+		return next, nil
+	})
+	if err != nil {
+		s.log.Warn("register nodes in the map", "err", err)
+		return
+	}
+	if len(added)+len(updated) > 0 {
+		s.log.Info("registered nodes in the map", "added", strings.Join(added, ","), "updated", strings.Join(updated, ","))
+	}
+}
