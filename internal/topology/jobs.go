@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"math"
 )
 
 // JobPhase is the phase of a slot migration job as the map records it (see
@@ -125,8 +126,11 @@ func (m *Map) validateJobs() error {
 	if len(m.Jobs) == 0 {
 		return nil
 	}
+	if len(m.Jobs) > math.MaxInt16 {
+		return fmt.Errorf("%w: %d jobs", ErrBadMap, len(m.Jobs))
+	}
 	ids := make(map[string]bool, len(m.Jobs))
-	var busy []string // slot -> active job id, allocated on the first active job
+	var busy []int16 // slot -> 1 + index of its active job, allocated on the first active job
 	for i := range m.Jobs {
 		j := &m.Jobs[i]
 		if j.ID == "" || ids[j.ID] {
@@ -154,14 +158,14 @@ func (m *Map) validateJobs() error {
 			continue
 		}
 		if busy == nil {
-			busy = make([]string, NumSlots)
+			busy = make([]int16, NumSlots)
 		}
 		for _, r := range j.Slots {
 			for s := r.Start; s <= r.End; s++ {
-				if busy[s] != "" {
-					return fmt.Errorf("%w: slot %d is in active jobs %s and %s", ErrBadMap, s, busy[s], j.ID)
+				if busy[s] != 0 {
+					return fmt.Errorf("%w: slot %d is in active jobs %s and %s", ErrBadMap, s, m.Jobs[busy[s]-1].ID, j.ID)
 				}
-				busy[s] = j.ID
+				busy[s] = int16(i + 1)
 				if int(m.Slots[s]) != src {
 					return fmt.Errorf("%w: active job %s has slot %d, which its source %s does not own", ErrBadMap, j.ID, s, j.Source)
 				}
