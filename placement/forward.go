@@ -392,6 +392,9 @@ func (s *Service) leaderEpoch(ctx context.Context) (uint64, error) {
 				switch {
 				case res.Status == statusOK:
 					return res.Epoch, nil
+				case res.Status == statusError:
+					// E.g. a leader that predates the "epoch" op.
+					return 0, fmt.Errorf("placement: meta leader %s: %s", addr, res.Msg)
 				case res.Status == statusNotLeader && res.Addr != addr && res.Leader != s.cfg.NodeID:
 					hint = res.Addr
 				}
