@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/testutil"
 	"github.com/shoalcache/shoal/internal/topology"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/server"
@@ -310,12 +311,17 @@ func TestJobsAndCancelCLI(t *testing.T) {
 		t.Errorf("cancel without a job: %v", err)
 	}
 	closed := closedAddr(t)
+	redis := testutil.StartRedis(t)
 	for _, args := range [][]string{
 		{"jobs"}, {"cancel", "j1"}, {"migrate", "--slots", "1", "--to", "g1"},
 	} {
 		_, err := runCLI(ctx, append([]string{"cluster", args[0], "--addr", closed}, args[1:]...)...)
 		if err == nil || !strings.Contains(err.Error(), "cannot connect to "+closed) {
 			t.Errorf("%q on a closed port: %v", args, err)
+		}
+		_, err = runCLI(ctx, append([]string{"cluster", args[0], "--addr", redis.Addr}, args[1:]...)...)
+		if err == nil || !strings.Contains(err.Error(), "does not know the SHOAL migration commands") {
+			t.Errorf("%q on redis-server: %v", args, err)
 		}
 	}
 }
