@@ -34,8 +34,9 @@ type Admin interface {
 	TransferLeadership(ctx context.Context, groupID, toNodeID string) error
 
 	// Migrate creates a job that moves slots (ranges within 0-16383,
-	// start <= end, sorted, not overlapping) from the one group that owns
-	// them to targetGroup, and returns its id once the job is in the map
+	// start <= end, sorted, neither overlapping nor touching: SHOAL
+	// MIGRATE checks and merges them) from the one group that owns them to
+	// targetGroup, and returns its id once the job is in the map
 	// (docs/migration.md, "Create"); the copy runs in the background.
 	// Requests it refuses, with nothing changed, return (wrapped)
 	// ErrUnknownGroup, ErrBadSlots, ErrUnassignedSlots, ErrMixedSources,
@@ -55,7 +56,7 @@ type JobStatus struct {
 	ID             string
 	Slots          []topology.SlotRange
 	Source, Target string // group ids
-	Phase          string // "copying", "fenced", "done", "aborted"
+	Phase          string // "copying", "fenced" (copying, S fenced), "done", "aborted"
 	// Keys and Bytes moved so far (ingested by the target).
 	Keys, Bytes             int64
 	KeysPerSec, BytesPerSec float64
