@@ -19,6 +19,7 @@ const (
 	errInvalidSlot        = "ERR Invalid slot"
 	errInvalidSlotOrCount = "ERR Invalid slot or number of keys"
 	errNotAMaster         = "ERR The specified node is not a master"
+	errMigrateStandalone  = "ERR MIGRATE is not supported by Shoal"
 )
 
 // errUnknownNode formats Redis's error for a node id the cluster does not know.
@@ -27,9 +28,34 @@ func errUnknownNode(id []byte) string {
 }
 
 // errClusterManaged is the reply to the CLUSTER subcommands that change the
-// topology by hand: Shoal's placement service owns the slot map.
+// topology by hand (sub upper case): Shoal's placement service owns the slot
+// map. Each names what to use instead, so that redis-cli --cluster reshard,
+// rebalance, add-node and del-node, which stop at the first error and print
+// it, point at the shoal command.
 func errClusterManaged(sub string) string {
+	switch sub {
+	case "SETSLOT", "ADDSLOTS", "ADDSLOTSRANGE", "DELSLOTS", "DELSLOTSRANGE", "FLUSHSLOTS":
+		return errMovesSlots("CLUSTER " + sub)
+	case "MEET":
+		return "ERR Shoal nodes join through gossip: start the node with 'shoal server --bootstrap-expect N " +
+			"--join HOST:GOSSIP-PORT' and check with 'shoal cluster nodes' (CLUSTER MEET is not supported)"
+	case "FORGET", "RESET":
+		return "ERR Shoal's placement service manages the members: stop the node ('shoal server' leaves the " +
+			"cluster on shutdown) and check with 'shoal cluster nodes' (CLUSTER " + sub + " is not supported)"
+	case "REPLICATE":
+		return "ERR Shoal's placement service chooses each group's replicas: see them with 'shoal cluster groups' " +
+			"(CLUSTER REPLICATE is not supported)"
+	case "FAILOVER":
+		return "ERR Shoal moves leaderships itself: use 'shoal cluster transfer-leader --group GROUP [--to NODE]' " +
+			"(CLUSTER FAILOVER is not supported)"
+	}
 	return "ERR CLUSTER " + sub + " is not supported: Shoal's placement service manages slots and replicas"
+}
+
+// errMovesSlots is the reply to cmd, a Redis command that moves slots or
+// keys between nodes by hand.
+func errMovesSlots(cmd string) string {
+	return "ERR Shoal moves slots itself: use 'shoal cluster migrate --slots A-B --to GROUP' (" + cmd + " is not supported)"
 }
 
 func init() {
@@ -51,6 +77,18 @@ func init() {
 		})
 	}
 	adm := command.FlagAdmin | command.FlagStale
+	// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH...]
+	// [KEYS key...]: redis-cli --cluster moves keys with it after CLUSTER
+	// SETSLOT. No key positions: the refusal is local, never redirected.
+	migrateMsg := errMovesSlots("MIGRATE")
+	command.Register(&command.Command{Name: "migrate", Arity: -6, Kind: command.KindLocal,
+		ACL: []string{"keyspace", "write", "slow", "dangerous"}, Run: func(x *command.Ctx, args [][]byte) {
+			if srvOf(x).clusterEnabled() {
+				x.Err(migrateMsg)
+			} else {
+				x.Err(errMigrateStandalone)
+			}
+		}})
 	command.Register(&command.Command{Name: "cluster", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
 		Subs: []*command.Command{
 			managed("addslots", -3, adm),

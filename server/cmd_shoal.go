@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/topology"
 )
 
 // Admin is the cluster administration a Router offers to the SHOAL
@@ -31,10 +32,44 @@ type Admin interface {
 	// ErrNotGroupVoter, ErrNotGroupLeader or ErrAlreadyLeader; any other
 	// error is a failed transfer, its text shown to the client.
 	TransferLeadership(ctx context.Context, groupID, toNodeID string) error
+
+	// Migrate creates a job that moves slots (ranges within 0-16383,
+	// start <= end, sorted, neither overlapping nor touching: SHOAL
+	// MIGRATE checks and merges them) from the one group that owns them to
+	// targetGroup, and returns its id once the job is in the map
+	// (docs/migration.md, "Create"); the copy runs in the background.
+	// Requests it refuses, with nothing changed, return (wrapped)
+	// ErrUnknownGroup, ErrBadSlots, ErrUnassignedSlots, ErrMixedSources,
+	// ErrAlreadyOwner, ErrSlotsBusy or ErrTooManyJobs.
+	Migrate(ctx context.Context, slots []topology.SlotRange, targetGroup string) (jobID string, err error)
+	// Jobs returns the migration jobs of the map, the active ones and the
+	// newest finished ones, oldest first.
+	Jobs(ctx context.Context) ([]JobStatus, error)
+	// CancelJob aborts job jobID, which must not have flipped yet, and
+	// returns once the abort is in the map. Requests it refuses return
+	// (wrapped) ErrUnknownJob or ErrJobNotActive.
+	CancelJob(ctx context.Context, jobID string) error
+}
+
+// JobStatus is one migration job as SHOAL JOBS reports it.
+type JobStatus struct {
+	ID             string
+	Slots          []topology.SlotRange
+	Source, Target string // group ids
+	Phase          string // "copying", "fenced" (copying, S fenced), "done", "aborted"
+	// Keys and Bytes moved so far (ingested by the target).
+	Keys, Bytes             int64
+	KeysPerSec, BytesPerSec float64
+	ETA                     time.Duration // < 0 when unknown
+	Created, Ended          time.Time     // Ended zero while running
+	Reason                  string        // why it was aborted
 }
 
 // Errors an Admin returns, possibly wrapped, for the requests it
-// refuses; SHOAL LEADER-TRANSFER turns each into its own error reply.
+// refuses; the SHOAL commands turn each into its own error reply
+// (adminErr, cmd_shoal_jobs.go). Text an implementation wraps after one of
+// them (fmt.Errorf("%w: slot 7 is in job j3", ErrSlotsBusy)) is shown as a
+// detail where the reply has room for it.
 var (
 	// ErrUnknownGroup means the map has no group with the id.
 	ErrUnknownGroup = errors.New("server: unknown group")
@@ -47,6 +82,23 @@ var (
 	// ErrAlreadyLeader means the target node is this node, which leads the
 	// group already.
 	ErrAlreadyLeader = errors.New("server: the node already leads the group")
+	// ErrUnknownJob means the map has no migration job with the id.
+	ErrUnknownJob = errors.New("server: unknown job")
+	// ErrJobNotActive means the job is done or aborted already.
+	ErrJobNotActive = errors.New("server: the job is not active")
+	// ErrBadSlots means the slot ranges are malformed: out of range,
+	// reversed or overlapping.
+	ErrBadSlots = errors.New("server: bad slot ranges")
+	// ErrSlotsBusy means a slot is in another active job already.
+	ErrSlotsBusy = errors.New("server: slots are in an active job")
+	// ErrAlreadyOwner means the target group owns the slots already.
+	ErrAlreadyOwner = errors.New("server: the target group owns the slots already")
+	// ErrMixedSources means the slots belong to more than one group.
+	ErrMixedSources = errors.New("server: the slots belong to more than one group")
+	// ErrUnassignedSlots means a slot belongs to no group.
+	ErrUnassignedSlots = errors.New("server: slots not assigned to a group")
+	// ErrTooManyJobs means the cap on active jobs is reached.
+	ErrTooManyJobs = errors.New("server: too many active jobs")
 )
 
 // leaderTransferTimeout bounds how long SHOAL LEADER-TRANSFER waits for the
@@ -56,7 +108,6 @@ const leaderTransferTimeout = 5 * time.Second
 // RESP error texts of the SHOAL family.
 const (
 	errTransferUnsupported = "ERR leadership transfer is not supported by this node"
-	errTransferFailed      = "ERR leadership transfer failed: "
 )
 
 // errUnknownGroup formats the error for a group id the map does not know.
@@ -87,12 +138,15 @@ func init() {
 	sub := func(name string, arity int, flags command.Flag, acl []string, run func(*command.Ctx, [][]byte)) *command.Command {
 		return &command.Command{Name: "shoal|" + name, Arity: arity, Kind: command.KindLocal, Flags: flags, ACL: acl, Run: run}
 	}
+	adm, dangerous := command.FlagAdmin|command.FlagNoScript, []string{"admin", "slow", "dangerous"}
 	command.Register(&command.Command{Name: "shoal", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"},
 		Subs: []*command.Command{
+			sub("cancel", 3, adm, dangerous, shoalCancelCommand),
 			sub("groups", 2, command.FlagStale, []string{"slow"}, shoalGroupsCommand),
 			sub("help", 2, command.FlagLoading|command.FlagStale, []string{"slow"}, shoalHelpCommand),
-			sub("leader-transfer", -3, command.FlagAdmin|command.FlagNoScript, []string{"admin", "slow", "dangerous"},
-				shoalLeaderTransferCommand),
+			sub("jobs", 2, command.FlagStale, []string{"slow"}, shoalJobsCommand),
+			sub("leader-transfer", -3, adm, dangerous, shoalLeaderTransferCommand),
+			sub("migrate", 4, adm, dangerous, shoalMigrateCommand),
 		}})
 }
 
@@ -164,26 +218,11 @@ func shoalLeaderTransferCommand(x *command.Ctx, args [][]byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaderTransferTimeout)
 	defer cancel()
-	err := lt.TransferLeadership(ctx, string(args[2]), string(target))
-	// The group's name as error texts show it (an existing group's id is
-	// plain; this keeps any other from breaking the protocol).
-	group := command.Sanitize(append([]byte(nil), args[2]...))
-	switch {
-	case err == nil:
-		x.OK()
-	case errors.Is(err, ErrUnknownGroup):
-		x.Err(errUnknownGroup(args[2]))
-	case errors.Is(err, ErrUnknownNode):
-		x.Err(errUnknownNode(target))
-	case errors.Is(err, ErrNotGroupVoter):
-		x.Err(errNotVoter(target, group))
-	case errors.Is(err, ErrAlreadyLeader):
-		x.Err(errAlreadyLeads(target, group))
-	case errors.Is(err, ErrNotGroupLeader):
-		x.Err(errNotLeaderOf(group, groupLeaderAddr(srvOf(x).router.Topology(), string(args[2]))))
-	default:
-		x.Err(errTransferFailed + command.Sanitize([]byte(err.Error())))
+	if err := lt.TransferLeadership(ctx, string(args[2]), string(target)); err != nil {
+		x.Err(adminErr(x, err, adminReq{op: "leadership transfer", group: args[2], node: target}))
+		return
 	}
+	x.OK()
 }
 
 // groupLeaderAddr returns the RESP address of the node t reports as the
@@ -210,15 +249,24 @@ func shoalHelpCommand(x *command.Ctx, args [][]byte) { x.Help(shoalHelp) }
 
 var shoalHelp = []string{
 	"SHOAL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"CANCEL <job-id>",
+	"    Abort migration job <job-id> if its slots have not moved yet.",
 	"GROUPS",
 	"    Return every shard group: its id, the node id of its current leader",
 	"    (nil when unknown), its members (the preferred leader first) and its",
 	"    slot ranges.",
+	"JOBS",
+	"    Return the migration jobs, active and recently ended: id, slots, source",
+	"    and target group, phase, keys and bytes moved, rates, ETA (ms), created",
+	"    and ended time (unix ms) and the reason of an abort.",
 	"LEADER-TRANSFER <group-id> [<node-id>]",
 	"    Move the leadership of <group-id> to <node-id>, a voter of the group,",
 	"    or to the most up-to-date other voter. Send it to the group's leader.",
 	"    Leadership returns to the group's preferred leader (its first member)",
 	"    a few seconds later while that node is healthy.",
+	"MIGRATE <start>-<end>[,<start>-<end>...] <group-id>",
+	"    Move the slots from the group that owns them to <group-id> while both",
+	"    serve them; returns the id of the job (see JOBS).",
 	"HELP",
 	"    Print this help.",
 }

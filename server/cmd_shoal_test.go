@@ -11,11 +11,13 @@ import (
 )
 
 // transferTestRouter is a cluster-mode Router whose Admin records each
-// leadership transfer and returns err.
+// call and returns err (its migration methods are in
+// cmd_shoal_jobs_test.go).
 type transferTestRouter struct {
 	*clusterTestRouter
 	calls []string
 	err   error
+	jobs  []JobStatus // what Jobs returns
 }
 
 func (r *transferTestRouter) Admin() Admin { return r }
@@ -119,7 +121,7 @@ func TestShoalWithoutTransfer(t *testing.T) {
 			{[]string{"SHOAL", "GROUPS"}, "-" + errClusterDisabled + "\r\n"},
 			{[]string{"SHOAL", "LEADER-TRANSFER", "g0"}, "-" + errClusterDisabled + "\r\n"},
 		})
-		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*12\r" {
+		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*21\r" {
 			t.Errorf("SHOAL HELP = %q", got)
 		}
 	}
@@ -137,6 +139,9 @@ func TestShoalCommandInfo(t *testing.T) {
 		{[]string{"COMMAND", "INFO", "shoal|leader-transfer"}, "*1\r\n*10\r\n$21\r\nshoal|leader-transfer\r\n:-3\r\n" +
 			"*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"},
 		{[]string{"COMMAND", "LIST", "FILTERBY", "pattern", "shoal*"},
-			"*4\r\n$5\r\nshoal\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n$21\r\nshoal|leader-transfer\r\n"},
+			"*7\r\n$5\r\nshoal\r\n$12\r\nshoal|cancel\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n" +
+				"$10\r\nshoal|jobs\r\n$21\r\nshoal|leader-transfer\r\n$13\r\nshoal|migrate\r\n"},
+		{[]string{"COMMAND", "INFO", "shoal|jobs"}, "*1\r\n*10\r\n$10\r\nshoal|jobs\r\n:2\r\n" +
+			"*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n"},
 	})
 }

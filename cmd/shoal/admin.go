@@ -5,7 +5,8 @@ package main
 // Redis Cluster replies (CLUSTER INFO, NODES, SLOTS), so it works against
 // Shoal and against Redis Cluster alike; the latter is what its tests use as
 // the reference. `shoal cluster groups|transfer-leader` (admin_transfer.go)
-// use Shoal's own SHOAL commands.
+// and `shoal cluster migrate|jobs|cancel` (admin_migrate.go) use Shoal's own
+// SHOAL commands.
 
 import (
 	"context"
@@ -41,7 +42,7 @@ func clusterCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect and check a running cluster, and move group leaderships",
+		Usage: "inspect and check a running cluster, move group leaderships and slots",
 		Subcommands: []*cli.Command{
 			sub("info", "print CLUSTER INFO of a node", runClusterInfo),
 			sub("nodes", "list the nodes (CLUSTER NODES) as a table", runClusterNodes),
@@ -49,6 +50,9 @@ func clusterCommand() *cli.Command {
 			sub("check", "verify slot coverage, masters, epochs and state on every node", runClusterCheck),
 			groupsCommand(flags),
 			transferLeaderCommand(flags),
+			migrateCommand(flags),
+			jobsCommand(flags),
+			cancelCommand(flags),
 		},
 	}
 }
