@@ -100,17 +100,30 @@ func (f *FSM) Ownership() (epoch uint64, slots shard.SlotSet) {
 	return o.epoch, o.slots
 }
 
-// unowned returns the slot of the first key of the write args whose slot o
-// does not hold, or -1. Called on the FSM goroutine; reuses f.keys.
-func (f *FSM) unowned(o *ownership, args [][]byte) int {
-	if o.all {
+// refusedKeyless is refused's answer for a keyless write while a
+// migration job is fenced.
+const refusedKeyless = -2
+
+// fencedKeylessReply answers a keyless write (FLUSHALL) while a migration
+// job is fenced: it would change the fenced slots after the fence.
+const fencedKeylessReply = "-TRYAGAIN slot migration fenced, try again shortly\r\n"
+
+// refused returns the slot of the first key of the write args whose slot o
+// does not hold or fenced holds (fenced may be nil), refusedKeyless for a
+// keyless write while fenced is not nil, or -1 when the write may run.
+// Called on the FSM goroutine; reuses f.keys.
+func (f *FSM) refused(o *ownership, fenced *shard.SlotSet, args [][]byte) int {
+	if o.all && fenced == nil {
 		return -1
 	}
 	f.keys = f.exec.Keys(args, f.keys[:0])
 	for _, k := range f.keys {
-		if s := shard.Slot(k); !o.slots.Has(s) {
+		if s := shard.Slot(k); !o.slots.Has(s) || (fenced != nil && fenced.Has(s)) {
 			return s
 		}
+	}
+	if fenced != nil && len(f.keys) == 0 {
+		return refusedKeyless
 	}
 	return -1
 }

@@ -132,10 +132,10 @@ func TestOwnershipCheckDoesNotAllocate(t *testing.T) {
 	f.Apply(ownLog(1, 1, shard.SlotRange{Start: 0, End: 8000}))
 	o := f.owner.Load()
 	args := cmd("MSET", "a", "b", "c", "d", "e", "f", "g", "h")
-	f.unowned(o, args) // grow the key buffer
+	f.refused(o, nil, args) // grow the key buffer
 	out := make([]byte, 0, 64)
 	n := testing.AllocsPerRun(200, func() {
-		if slot := f.unowned(o, args); slot >= 0 {
+		if slot := f.refused(o, nil, args); slot >= 0 {
 			out = appendNotOwner(out[:0], slot)
 		}
 	})
