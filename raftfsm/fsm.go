@@ -199,15 +199,15 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	switch d.typ {
 	case entryCommands, entryLegacyCommands:
 		now := f.advance(d.Now)
-		own, fen := f.owner.Load(), f.fencedSlots()
+		own, mig := f.owner.Load(), f.mig.Load()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
 		for _, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
-			} else if slot := f.refused(own, fen, args); slot >= 0 {
+			} else if slot := f.refused(own, mig, args); slot >= 0 {
 				res.Replies = appendNotOwner(res.Replies, slot)
 			} else if slot == refusedKeyless {
-				res.Replies = append(res.Replies, fencedKeylessReply...)
+				res.Replies = append(res.Replies, migrationKeylessReply...)
 			} else {
 				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
 			}

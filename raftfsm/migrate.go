@@ -26,7 +26,8 @@ import (
 //     keyed write to its slots is refused at apply time with
 //     "-NOTOWNER <slot>", as for an unowned slot; a keyless write (FLUSHALL)
 //     is refused with "-TRYAGAIN ..." while any job is fenced (it would change
-//     fenced slots behind the mover's last delta); Expire and Evict entries
+//     fenced slots behind the mover's last delta) and, in a target, while any
+//     job imports (it would delete copied keys); Expire and Evict entries
 //     skip keys of fenced slots. Fenced(slot) answers lock-free for the front
 //     end. Fencing a fenced job changes nothing and returns its fence index.
 //   - IngestReset (target): (re)starts importing: the job is registered with
@@ -114,6 +115,9 @@ type migState struct {
 	fenced *shard.SlotSet
 	// busy is the union of every job's slots; watched of the outgoing ones.
 	busy, watched shard.SlotSet
+	// blockKeyless is set while a job is fenced or importing: keyless
+	// writes (FLUSHALL) are refused.
+	blockKeyless bool
 }
 
 var noMigrations = &migState{}
@@ -168,6 +172,7 @@ func (f *FSM) publish(out map[string]*outJob, in map[string]*inJob) {
 	if anyFenced {
 		m.fenced = &fenced
 	}
+	m.blockKeyless = anyFenced || len(in) > 0
 	f.mig.Store(m)
 	if len(out) == 0 {
 		f.store.SetWatch(nil, nil)

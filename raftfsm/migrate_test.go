@@ -162,7 +162,7 @@ func TestMigrateOutSource(t *testing.T) {
 		{"fence again", entryLog(16, encodeFence(nil, "j1")), ok(15), nil},
 		{"writes while fenced", cmdLog(17, 2500,
 			cmd("SET", "{m}1", "no"), cmd("SET", "{o}2", "yes"), cmd("DEL", "{o}2", "{m}7"), cmd("FLUSHALL"), cmd("INCR", "{o}3")),
-			[]string{fmt.Sprintf("-NOTOWNER %d\r\n", slotM), "+OK\r\n", fmt.Sprintf("-NOTOWNER %d\r\n", slotM), fencedKeylessReply, ":1\r\n"},
+			[]string{fmt.Sprintf("-NOTOWNER %d\r\n", slotM), "+OK\r\n", fmt.Sprintf("-NOTOWNER %d\r\n", slotM), migrationKeylessReply, ":1\r\n"},
 			wantStore(map[string]kv{"{m}1": {"A", 0}, "{m}7": {"B", 0}, "{o}2": {"yes", 0}, "{o}3": {"1", 0}})},
 		{"expiry and eviction skip fenced slots", entryLog(18, encodeEvict(nil, [][]byte{[]byte("{m}1"), []byte("{o}3")})), 1,
 			checks(wantDirty("j1", 15, 100), wantStore(map[string]kv{"{m}1": {"A", 0}, "{m}7": {"B", 0}, "{o}2": {"yes", 0}}))},
@@ -258,6 +258,8 @@ func TestImportTarget(t *testing.T) {
 		{"chunk of a newer term before its reset", ingestLog(9, "j1", 6, 99, set("{m}1", "new", 0)), migResult{code: migNotImporting, index: 5},
 			wantStore(afterChunk)},
 		{"writes to the importing slot", cmdLog(10, 1100, cmd("SET", "{m}1", "client")), []string{fmt.Sprintf("-NOTOWNER %d\r\n", slotM)}, wantStore(afterChunk)},
+		{"flushall while importing", cmdLog(10, 1100, cmd("FLUSHALL"), cmd("ECHO", "x")), []string{migrationKeylessReply, migrationKeylessReply},
+			wantStore(afterChunk)},
 		{"watermark", ingestLog(11, "j1", 5, 50, del("{m}2")), ok, func(t *testing.T, f *FSM) {
 			if st, _ := f.Importing("j1"); st.Watermark != 50 {
 				t.Fatalf("watermark %d", st.Watermark)
@@ -290,7 +292,8 @@ func TestImportTarget(t *testing.T) {
 		{"chunk after the flip is ignored", ingestLog(24, "j1", 7, 90, set("{m}1", "late", 0)), ok, wantStore(afterChunk)},
 		{"abort once owning", entryLog(25, encodeMigrateEnd(nil, "j1", false)), migResult{code: migOwned}, nil},
 		{"done", entryLog(26, encodeMigrateEnd(nil, "j1", true)), ok, wantStore(afterChunk)},
-		{"writes to the slot now owned", cmdLog(27, 1200, cmd("SET", "{m}1", "client")), []string{"+OK\r\n"}, nil},
+		{"writes to the slot now owned", cmdLog(27, 1200, cmd("SET", "{m}1", "client"), cmd("FLUSHALL")), []string{"+OK\r\n", "+OK\r\n"},
+			wantStore(map[string]kv{})},
 	})
 }
 
@@ -364,7 +367,7 @@ func TestNoJobNoTracking(t *testing.T) {
 	o := f.owner.Load()
 	args := cmd("SET", "{m}1", "b")
 	n := testing.AllocsPerRun(200, func() {
-		if f.refused(o, f.fencedSlots(), args) != -1 {
+		if f.refused(o, f.mig.Load(), args) != -1 {
 			t.Fatal("refused without a job")
 		}
 	})
@@ -376,11 +379,11 @@ func TestNoJobNoTracking(t *testing.T) {
 	f.Apply(entryLog(2, encodeMigrateOut(nil, "j", rangeM, "g", 1)))
 	f.Apply(entryLog(3, encodeFence(nil, "j")))
 	other := cmd("SET", "{o}"+strconv.Itoa(1), "b")
-	f.refused(o, f.fencedSlots(), other)
-	if n := testing.AllocsPerRun(200, func() { f.refused(o, f.fencedSlots(), other) }); n != 0 {
+	f.refused(o, f.mig.Load(), other)
+	if n := testing.AllocsPerRun(200, func() { f.refused(o, f.mig.Load(), other) }); n != 0 {
 		t.Errorf("the fence check allocates %v times with a job", n)
 	}
-	if f.refused(o, f.fencedSlots(), args) != slotM {
+	if f.refused(o, f.mig.Load(), args) != slotM {
 		t.Error("a key of the fenced slot is not refused")
 	}
 }

@@ -101,19 +101,27 @@ func (f *FSM) Ownership() (epoch uint64, slots shard.SlotSet) {
 }
 
 // refusedKeyless is refused's answer for a keyless write while a
-// migration job is fenced.
+// migration job is fenced or importing.
 const refusedKeyless = -2
 
-// fencedKeylessReply answers a keyless write (FLUSHALL) while a migration
-// job is fenced: it would change the fenced slots after the fence.
-const fencedKeylessReply = "-TRYAGAIN slot migration fenced, try again shortly\r\n"
+// migrationKeylessReply answers a keyless write (FLUSHALL) while a
+// migration job is fenced (it would change the fenced slots after the
+// fence, behind the mover's last delta) or importing (it would delete keys
+// already copied, below the watermark).
+const migrationKeylessReply = "-TRYAGAIN slot migration in progress, try again shortly\r\n"
 
 // refused returns the slot of the first key of the write args whose slot o
-// does not hold or fenced holds (fenced may be nil), refusedKeyless for a
-// keyless write while fenced is not nil, or -1 when the write may run.
-// Called on the FSM goroutine; reuses f.keys.
-func (f *FSM) refused(o *ownership, fenced *shard.SlotSet, args [][]byte) int {
-	if o.all && fenced == nil {
+// does not hold or a fenced migration job holds, refusedKeyless for a
+// keyless write while a job is fenced or importing (see migrate.go), or -1
+// when the write may run. mig may be nil (no job: then, when o holds every
+// slot, nothing is checked). Called on the FSM goroutine; reuses f.keys.
+func (f *FSM) refused(o *ownership, mig *migState, args [][]byte) int {
+	var fenced *shard.SlotSet
+	keyless := false
+	if mig != nil {
+		fenced, keyless = mig.fenced, mig.blockKeyless
+	}
+	if o.all && fenced == nil && !keyless {
 		return -1
 	}
 	f.keys = f.exec.Keys(args, f.keys[:0])
@@ -122,7 +130,7 @@ func (f *FSM) refused(o *ownership, fenced *shard.SlotSet, args [][]byte) int {
 			return s
 		}
 	}
-	if fenced != nil && len(f.keys) == 0 {
+	if keyless && len(f.keys) == 0 {
 		return refusedKeyless
 	}
 	return -1
