@@ -272,9 +272,10 @@ func (f *FSM) applyLegacyOp(now int64, args [][]byte, out []byte) []byte {
 	return append(out, "-ERR unknown internal command\r\n"...)
 }
 
-// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time. A
-// halted FSM refuses: raft would label the snapshot with entries it did not
-// apply.
+// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time, and
+// copies the dirty indexes of running migration jobs (O(dirty keys): the
+// only state that is neither copy-on-write nor immutable). A halted FSM
+// refuses: raft would label the snapshot with entries it did not apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if f.halted.Load() {
 		return nil, ErrHalted
