@@ -47,6 +47,10 @@ var (
 	// source's MigrateEnd(done) before it gave the slots up, a target's
 	// MigrateEnd(aborted) after it took them. Nothing changed.
 	ErrSlotsOwned = errors.New("raftfsm: group owns slots of the migration job")
+	// ErrJobEnded means MigrateOut or IngestReset named a job that already
+	// ended in the group (one of the last 256): a job id is used once.
+	// Nothing changed.
+	ErrJobEnded = errors.New("raftfsm: migration job already ended in this group")
 	// ErrSlotsBusy means a slot of a new migration job is already in another
 	// job of the group. Nothing changed.
 	ErrSlotsBusy = errors.New("raftfsm: slots already in another migration job")

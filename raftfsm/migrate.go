@@ -49,6 +49,10 @@ import (
 //     forgotten, keys kept. Target, aborted: the keys of the job's slots are
 //     deleted and the job forgotten; refused while the group owns one of the
 //     slots. Unknown job: nothing.
+//   - A job that ended in a group cannot start there again: a late
+//     MigrateOut or IngestReset of one of the last 256 jobs ended is
+//     refused, so that, say, a deposed source leader's delayed IngestReset
+//     cannot restart an import its job's abort removed.
 //
 // A refused entry changes nothing; its result says why (the Group methods
 // turn it into an error). Writes through Commands entries to slots a target
@@ -72,6 +76,7 @@ const (
 	migStale                // sourceTerm below the job's highest
 	migNotImporting         // Ingest: no import of this job at this term
 	migConflict             // IngestReset of an importing job with other slots or source
+	migEnded                // MigrateOut, IngestReset of a job that ended in this group
 )
 
 // migResult is the FSM's result for a migration entry. It is not an error:
@@ -118,6 +123,25 @@ type migState struct {
 	// blockKeyless is set while a job is fenced or importing: keyless
 	// writes (FLUSHALL) are refused.
 	blockKeyless bool
+	// ended are the ids of the last maxEndedJobs jobs ended in this group,
+	// oldest first: they cannot start again (a late MigrateOut or
+	// IngestReset of a finished job is refused).
+	ended []string
+}
+
+// maxEndedJobs bounds the ended job ids a group remembers.
+const maxEndedJobs = 256
+
+func (m *migState) hasEnded(job string) bool { return slices.Contains(m.ended, job) }
+
+// withEnded returns m's ended ids with job added (dropping the oldest
+// beyond maxEndedJobs), as a new slice.
+func (m *migState) withEnded(job string) []string {
+	ended := m.ended
+	if len(ended) >= maxEndedJobs {
+		ended = ended[len(ended)-maxEndedJobs+1:]
+	}
+	return append(slices.Clone(ended), job)
 }
 
 var noMigrations = &migState{}
@@ -149,13 +173,13 @@ func (f *FSM) Fenced(slot int) bool {
 // publish installs a new state with the given jobs and points the store's
 // change watch at the outgoing jobs' slots. Caller holds the store's Lock,
 // on the FSM goroutine.
-func (f *FSM) publish(out map[string]*outJob, in map[string]*inJob) {
-	if len(out) == 0 && len(in) == 0 {
+func (f *FSM) publish(out map[string]*outJob, in map[string]*inJob, ended []string) {
+	if len(out) == 0 && len(in) == 0 && len(ended) == 0 {
 		f.mig.Store(nil)
 		f.store.SetWatch(nil, nil)
 		return
 	}
-	m := &migState{out: out, in: in}
+	m := &migState{out: out, in: in, ended: ended}
 	var fenced shard.SlotSet
 	anyFenced := false
 	for _, j := range out {
@@ -254,7 +278,7 @@ func (f *FSM) applyMigration(d *Decoded, index uint64) migResult {
 		nj.fenced, nj.fenceIndex = true, index
 		out := maps.Clone(m.out)
 		out[job] = &nj
-		f.publish(out, m.in)
+		f.publish(out, m.in, m.ended)
 		f.log.Info("slot migration fenced", "job", job, "index", index, "dirty-keys", len(j.dirty))
 		return migResult{code: migOK, index: index}
 	case entryIngestReset:
@@ -274,6 +298,9 @@ func (f *FSM) applyMigrateOut(m *migState, job string, d *Decoded, index uint64)
 	if m.in[job] != nil {
 		return migResult{code: migJobExists}
 	}
+	if m.hasEnded(job) {
+		return migResult{code: migEnded}
+	}
 	set := rangeSet(d.ranges)
 	if own := f.owner.Load(); !covers(&own.slots, &set) {
 		return migResult{code: migNotOwned}
@@ -289,7 +316,7 @@ func (f *FSM) applyMigrateOut(m *migState, job string, d *Decoded, index uint64)
 		slots: slices.Clone(d.ranges), set: set, target: string(d.peer), epoch: d.epoch,
 		start: index, dirty: make(map[string]uint64),
 	}
-	f.publish(out, m.in)
+	f.publish(out, m.in, m.ended)
 	f.log.Info("slot migration out started", "job", job, "target", string(d.peer), "slots", set.Count(), "index", index)
 	return migResult{code: migOK, index: index}
 }
@@ -309,6 +336,8 @@ func (f *FSM) applyIngestReset(m *migState, job string, d *Decoded) migResult {
 		if j.set != set || j.source != string(d.peer) {
 			return migResult{code: migConflict}
 		}
+	} else if m.hasEnded(job) {
+		return migResult{code: migEnded}
 	} else if overlaps(&m.busy, &set) {
 		return migResult{code: migBusy}
 	}
@@ -317,7 +346,7 @@ func (f *FSM) applyIngestReset(m *migState, job string, d *Decoded) migResult {
 		in = make(map[string]*inJob)
 	}
 	in[job] = &inJob{slots: slices.Clone(d.ranges), set: set, source: string(d.peer), maxTerm: d.sourceTerm}
-	f.publish(m.out, in)
+	f.publish(m.out, in, m.ended)
 	f.flushSlots(&set)
 	f.log.Info("slot migration import (re)started", "job", job, "source", string(d.peer), "source-term", d.sourceTerm, "slots", set.Count())
 	return migResult{code: migOK}
@@ -356,7 +385,7 @@ func (f *FSM) applyIngest(m *migState, job string, d *Decoded) migResult {
 	}
 	in := maps.Clone(m.in)
 	in[job] = &nj
-	f.publish(m.out, in)
+	f.publish(m.out, in, m.ended)
 	return migResult{code: migOK}
 }
 
@@ -368,7 +397,7 @@ func (f *FSM) applyMigrateEnd(m *migState, job string, done bool) migResult {
 		}
 		out := maps.Clone(m.out)
 		delete(out, job)
-		f.publish(out, m.in)
+		f.publish(out, m.in, m.withEnded(job))
 		if done {
 			f.flushSlots(&j.set)
 		}
@@ -381,7 +410,7 @@ func (f *FSM) applyMigrateEnd(m *migState, job string, done bool) migResult {
 		}
 		in := maps.Clone(m.in)
 		delete(in, job)
-		f.publish(m.out, in)
+		f.publish(m.out, in, m.withEnded(job))
 		if !done {
 			f.flushSlots(&j.set)
 		}
@@ -481,6 +510,7 @@ func (f *FSM) snapshotMigrations(meta *snapshot.Meta) {
 	if m == nil {
 		return
 	}
+	meta.EndedJobs = m.ended // immutable
 	for id, j := range m.out {
 		meta.MigratingOut = append(meta.MigratingOut, snapshot.MigratingOut{
 			Job: id, Target: j.target, Slots: j.slots, Epoch: j.epoch, StartIndex: j.start,
@@ -518,5 +548,5 @@ func (f *FSM) restoreMigrations(meta *snapshot.Meta) {
 		in[j.Job] = &inJob{slots: j.Slots, set: rangeSet(j.Slots), source: j.Source, maxTerm: j.MaxSourceTerm,
 			watermark: j.Watermark, keys: j.Keys, size: j.Bytes}
 	}
-	f.publish(out, in)
+	f.publish(out, in, slices.Clone(meta.EndedJobs))
 }

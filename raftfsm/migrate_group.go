@@ -15,11 +15,12 @@ import (
 // (typed.go) each makes one log entry of its own and waits until it is
 // applied. Errors: those of typed.go (ErrNotLeader, ErrShutdown,
 // ErrIndeterminate: retrying is safe, every migration entry is idempotent or
-// refused as a duplicate with an error that says so), a validation error
-// (nothing proposed), or the FSM's refusal (ErrUnknownJob, ErrJobConflict,
+// refused as a duplicate with an error that says so: ErrUnknownJob for a
+// MigrateEnd that already applied), a validation error (nothing proposed),
+// or the FSM's refusal (ErrUnknownJob, ErrJobConflict, ErrJobEnded,
 // ErrSlotsNotOwned, ErrSlotsOwned, ErrSlotsBusy, ErrStaleSource,
-// ErrNotImporting), wrapped with the job's id; a refused entry changed
-// nothing.
+// ErrNotImporting), wrapped with the job's id and group; a refused entry
+// changed nothing.
 //
 // The readers Fenced, MigrationOut, Importing and MigrationJobs are
 // lock-free (an atomic load of immutable state); DirtyKeys needs the store's
@@ -83,6 +84,8 @@ func (g *Group) migError(res migResult, job string) error {
 		return fmt.Errorf("%w: job %s in group %s has seen source term %d", ErrStaleSource, job, g.cfg.GroupID, res.index)
 	case migNotImporting:
 		err = ErrNotImporting
+	case migEnded:
+		err = ErrJobEnded
 	default:
 		err = fmt.Errorf("raftfsm: unknown migration outcome %d", res.code)
 	}
@@ -94,8 +97,9 @@ func (g *Group) migError(res migResult, job string) error {
 // key of those slots records its dirty index. epoch is the map epoch the job
 // was created at (recorded only). Proposing it again for a running job with
 // the same slots and target is a no-op that succeeds; otherwise a known job
-// is ErrJobConflict. ErrSlotsNotOwned if the group does not own every slot,
-// ErrSlotsBusy if one is in another job.
+// is ErrJobConflict, and one that ended here ErrJobEnded. ErrSlotsNotOwned
+// if the group does not own every slot, ErrSlotsBusy if one is in another
+// job.
 func (g *Group) ProposeMigrateOut(ctx context.Context, job string, slots []shard.SlotRange, target string, epoch uint64) error {
 	if err := validJob(job, target); err != nil {
 		return err
@@ -162,7 +166,8 @@ func (g *Group) ProposeMigrateEnd(ctx context.Context, job string, done bool) er
 //
 // IngestReset: ErrStaleSource (a higher source term was seen),
 // ErrSlotsOwned (the group owns one of the slots), ErrJobConflict (the job
-// runs with other slots or source), ErrSlotsBusy. Ingest: ErrNotImporting
+// runs with other slots or source), ErrSlotsBusy, ErrJobEnded (the job
+// ended here: a delayed reset of a finished job). Ingest: ErrNotImporting
 // (unknown job, or no IngestReset at this source term), ErrStaleSource.
 func (g *Group) ProposeMigrationEntry(ctx context.Context, data []byte) error {
 	var d Decoded

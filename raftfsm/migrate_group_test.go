@@ -379,6 +379,8 @@ func TestGroupMigrationErrors(t *testing.T) {
 	if len(a.MigrationJobs())+len(b.MigrationJobs()) != 0 {
 		t.Fatal("jobs left after the aborts")
 	}
+	check("delayed reset of the aborted job", b.ProposeMigrationEntry(ctx, EncodeIngestReset(nil, "j", slots, "gA", term+1)), ErrJobEnded)
+	check("restart of the aborted job", a.ProposeMigrateOut(ctx, "j", slots, "gB", 1), ErrJobEnded)
 }
 
 // TestFollowerGetsMigrationBySnapshot: an in-memory follower that joins

@@ -175,11 +175,14 @@ func TestMigrateOutSource(t *testing.T) {
 		{"done", entryLog(21, encodeMigrateEnd(nil, "j1", true)), ok(0), checks(
 			wantStore(map[string]kv{"{o}2": {"yes", 0}}),
 			func(t *testing.T, f *FSM) {
-				if _, found := f.MigrationOut("j1"); found || f.Fenced(slotM) || len(f.MigrationJobs()) != 0 || f.mig.Load() != nil {
+				if _, found := f.MigrationOut("j1"); found || f.Fenced(slotM) || len(f.MigrationJobs()) != 0 || f.store.HasWatch() {
 					t.Fatal("the job is not forgotten")
 				}
 			})},
 		{"end again", entryLog(22, encodeMigrateEnd(nil, "j1", true)), migResult{code: migUnknownJob}, nil},
+		{"an ended job does not start again", entryLog(23, encodeMigrateOut(nil, "j1", []shard.SlotRange{{Start: slotO, End: slotO}}, "g2", 6)),
+			migResult{code: migEnded}, nil},
+		{"writes without a job", cmdLog(24, 2600, cmd("SET", "{o}9", "x"), cmd("FLUSHALL")), []string{"+OK\r\n", "+OK\r\n"}, nil},
 	})
 	if f.Store().TryLock() {
 		f.Store().Unlock()
@@ -209,7 +212,7 @@ func TestMigrateOutAbort(t *testing.T) {
 		{"write", cmdLog(3, 1000, cmd("SET", "{m}2", "b")), nil, wantDirty("j1", 0, 10, "{m}2")},
 		{"fence", entryLog(4, encodeFence(nil, "j1")), migResult{code: migOK, index: 4}, nil},
 		{"aborted", entryLog(5, encodeMigrateEnd(nil, "j1", false)), migResult{code: migOK}, func(t *testing.T, f *FSM) {
-			if f.Fenced(slotM) || f.mig.Load() != nil {
+			if f.Fenced(slotM) || len(f.MigrationJobs()) != 0 || f.store.HasWatch() {
 				t.Fatal("still fenced or still a job after the abort")
 			}
 		}},
@@ -281,17 +284,19 @@ func TestImportTarget(t *testing.T) {
 		{"aborted", entryLog(19, encodeMigrateEnd(nil, "j1", false)), ok, checks(
 			wantStore(map[string]kv{"{o}x": {"own", 0}}),
 			func(t *testing.T, f *FSM) {
-				if _, found := f.Importing("j1"); found || f.mig.Load() != nil {
+				if _, found := f.Importing("j1"); found || len(f.MigrationJobs()) != 0 {
 					t.Fatal("job not forgotten")
 				}
 			})},
 		{"chunk after the end", ingestLog(20, "j1", 6, 0, chunk...), migResult{code: migNotImporting}, nil},
-		{"again, to finish", entryLog(21, EncodeIngestReset(nil, "j1", rangeM, "g1", 7)), ok, nil},
-		{"chunk", ingestLog(22, "j1", 7, 80, chunk...), ok, nil},
+		{"delayed reset of the aborted job", entryLog(21, EncodeIngestReset(nil, "j1", rangeM, "g1", 7)), migResult{code: migEnded},
+			wantStore(map[string]kv{"{o}x": {"own", 0}})},
+		{"again, to finish", entryLog(21, EncodeIngestReset(nil, "j1b", rangeM, "g1", 7)), ok, nil},
+		{"chunk", ingestLog(22, "j1b", 7, 80, chunk...), ok, nil},
 		{"take the slot", ownLog(23, 2, shard.SlotRange{Start: 0, End: shard.NumSlots - 1}), nil, nil},
-		{"chunk after the flip is ignored", ingestLog(24, "j1", 7, 90, set("{m}1", "late", 0)), ok, wantStore(afterChunk)},
-		{"abort once owning", entryLog(25, encodeMigrateEnd(nil, "j1", false)), migResult{code: migOwned}, nil},
-		{"done", entryLog(26, encodeMigrateEnd(nil, "j1", true)), ok, wantStore(afterChunk)},
+		{"chunk after the flip is ignored", ingestLog(24, "j1b", 7, 90, set("{m}1", "late", 0)), ok, wantStore(afterChunk)},
+		{"abort once owning", entryLog(25, encodeMigrateEnd(nil, "j1b", false)), migResult{code: migOwned}, nil},
+		{"done", entryLog(26, encodeMigrateEnd(nil, "j1b", true)), ok, wantStore(afterChunk)},
 		{"writes to the slot now owned", cmdLog(27, 1200, cmd("SET", "{m}1", "client"), cmd("FLUSHALL")), []string{"+OK\r\n", "+OK\r\n"},
 			wantStore(map[string]kv{})},
 	})
@@ -306,6 +311,8 @@ func TestMigrationSurvivesSnapshot(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src, _ := newTestFSM()
 			runSteps(t, src, []step{
+				{"an earlier job", entryLog(1, encodeMigrateOut(nil, "j0", rangeM, "g2", 2)), migResult{code: migOK, index: 1}, nil},
+				{"ends", entryLog(1, encodeMigrateEnd(nil, "j0", false)), migResult{code: migOK}, nil},
 				{"write", cmdLog(1, 1000, cmd("SET", "{m}1", "a"), cmd("SET", "{o}1", "b")), nil, nil},
 				{"out", entryLog(2, encodeMigrateOut(nil, "j1", rangeM, "g2", 3)), migResult{code: migOK, index: 2}, nil},
 				{"out 2", entryLog(3, encodeMigrateOut(nil, "j2", []shard.SlotRange{{Start: slotO, End: slotO}}, "g3", 3)), migResult{code: migOK, index: 3}, nil},
@@ -334,6 +341,8 @@ func TestMigrationSurvivesSnapshot(t *testing.T) {
 				{"write after restore", cmdLog(6, 1000, cmd("SET", "{m}1", "x"), cmd("SET", "{o}2", "y")),
 					[]string{fmt.Sprintf("-NOTOWNER %d\r\n", slotM), "+OK\r\n"},
 					checks(wantDirty("j2", 5, 6, "{o}2"), wantDirty("j2", 0, 4, "{o}1"), wantDirty("j1", 0, 100, "{m}1", "{m}2"))},
+				{"the ended job is remembered", entryLog(7, encodeMigrateOut(nil, "j0", []shard.SlotRange{{Start: 1, End: 1}}, "g2", 2)),
+					migResult{code: migEnded}, nil},
 			})
 
 			tgt, _ := newTestFSM()
@@ -385,5 +394,34 @@ func TestNoJobNoTracking(t *testing.T) {
 	}
 	if f.refused(o, f.mig.Load(), args) != slotM {
 		t.Error("a key of the fenced slot is not refused")
+	}
+}
+
+// TestEndedJobsBounded: a group remembers the last maxEndedJobs ended jobs,
+// and forgets older ones.
+func TestEndedJobsBounded(t *testing.T) {
+	f, _ := newTestFSM()
+	idx := uint64(0)
+	apply := func(data []byte) migResult {
+		idx++
+		return f.Apply(entryLog(idx, data)).(migResult)
+	}
+	for i := 0; i <= maxEndedJobs; i++ {
+		job := fmt.Sprintf("j%d", i)
+		if r := apply(encodeMigrateOut(nil, job, rangeM, "g2", 1)); r.code != migOK {
+			t.Fatalf("job %s: %+v", job, r)
+		}
+		if r := apply(encodeMigrateEnd(nil, job, false)); r.code != migOK {
+			t.Fatalf("end of %s: %+v", job, r)
+		}
+	}
+	if n := len(f.mig.Load().ended); n != maxEndedJobs {
+		t.Fatalf("%d ended jobs remembered, want %d", n, maxEndedJobs)
+	}
+	if r := apply(encodeMigrateOut(nil, "j1", rangeM, "g2", 1)); r.code != migEnded {
+		t.Fatalf("recent ended job restarted: %+v", r)
+	}
+	if r := apply(encodeMigrateOut(nil, "j0", rangeM, "g2", 1)); r.code != migOK {
+		t.Fatalf("the oldest ended job, forgotten, did not start: %+v", r)
 	}
 }

@@ -51,3 +51,6 @@ func (s *Store) flushWatched(slot int) {
 		w.fn(k)
 	}
 }
+
+// HasWatch reports whether a watch is set. Caller holds RLock.
+func (s *Store) HasWatch() bool { return s.watch != nil }

@@ -48,7 +48,8 @@ func FuzzRead(f *testing.F) {
 		if meta2.Now != meta.Now || meta2.Seq != meta.Seq || !bytes.Equal(meta2.Extra, meta.Extra) ||
 			meta2.Epoch != meta.Epoch || (meta2.Slots == nil) != (meta.Slots == nil) ||
 			(meta.Slots != nil && *meta2.Slots != *meta.Slots) ||
-			!reflect.DeepEqual(meta2.MigratingOut, meta.MigratingOut) || !reflect.DeepEqual(meta2.Importing, meta.Importing) {
+			!reflect.DeepEqual(meta2.MigratingOut, meta.MigratingOut) || !reflect.DeepEqual(meta2.Importing, meta.Importing) ||
+			!reflect.DeepEqual(meta2.EndedJobs, meta.EndedJobs) {
 			t.Fatalf("meta changed across a round trip: %+v -> %+v", meta, meta2)
 		}
 	})

@@ -15,7 +15,8 @@
 //
 //	uvarint(now) ‖ uvarint(seq) ‖ uvarint(len) ‖ extra ‖
 //	uvarint(epoch) ‖ kind (1 byte) ‖ [bitmap] ‖
-//	uvarint(nOut) ‖ nOut × out job ‖ uvarint(nIn) ‖ nIn × in job
+//	uvarint(nOut) ‖ nOut × out job ‖ uvarint(nIn) ‖ nIn × in job ‖
+//	uvarint(nEnded) ‖ nEnded × str(ended job)
 //
 // epoch and the slot set are the group's slot ownership (Meta.Epoch,
 // Meta.Slots). kind 0 means every slot (Meta.Slots nil) and has no bitmap;
@@ -23,7 +24,7 @@
 // slot s being bit s%64 of word s/64.
 //
 // The jobs are the group's slot migrations (Meta.MigratingOut,
-// Meta.Importing), with str = uvarint(len) ‖ bytes and ranges =
+// Meta.Importing, Meta.EndedJobs), with str = uvarint(len) ‖ bytes and ranges =
 // uvarint(count) ‖ count × (uvarint(start) ‖ uvarint(end)):
 //
 //	out job: str(job) ‖ str(target) ‖ ranges ‖ uvarint(epoch) ‖
@@ -110,6 +111,9 @@ type Meta struct {
 	// source and as target (none before version 3).
 	MigratingOut []MigratingOut
 	Importing    []Importing
+	// EndedJobs are the ids of the last migration jobs that ended in the
+	// group, oldest first.
+	EndedJobs []string
 }
 
 // MigratingOut is a source group's state of one slot migration job.
@@ -338,6 +342,10 @@ func (w *writer) appendJobs(meta *Meta) {
 			b = binary.AppendUvarint(b, v)
 		}
 	}
+	b = binary.AppendUvarint(b, uint64(len(meta.EndedJobs)))
+	for _, id := range meta.EndedJobs {
+		b = appendStr(b, id)
+	}
 	w.block = b
 }
 
@@ -441,6 +449,19 @@ func readJobs(p []byte, meta *Meta) ([]uint64, []byte, error) {
 			}
 		}
 		meta.Importing = append(meta.Importing, j)
+	}
+	if n, p, err = uvarint(p); err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%w: bad ended job count", ErrCorrupt)
+	}
+	for i := uint64(0); i < n; i++ {
+		var id string
+		if id, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		meta.EndedJobs = append(meta.EndedJobs, id)
 	}
 	return dirty, p, nil
 }

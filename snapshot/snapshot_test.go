@@ -443,6 +443,7 @@ func sampleJobs() Meta {
 		Importing: []Importing{
 			{Job: "j2", Source: "g0", Slots: []shard.SlotRange{{Start: 3, End: 4}}, MaxSourceTerm: 6, Watermark: 120, Keys: 9, Bytes: 300},
 		},
+		EndedJobs: []string{"j0", ""},
 	}
 }
 
@@ -474,7 +475,7 @@ func TestReadVersion2(t *testing.T) {
 	st, meta := decode(t, data)
 	var slots shard.SlotSet
 	slots.AddRange(shard.SlotRange{Start: 0, End: 9000})
-	if meta.Now != 1234 || meta.Epoch != 7 || meta.Slots == nil || *meta.Slots != slots || meta.MigratingOut != nil || meta.Importing != nil {
+	if meta.Now != 1234 || meta.Epoch != 7 || meta.Slots == nil || *meta.Slots != slots || meta.MigratingOut != nil || meta.Importing != nil || meta.EndedJobs != nil {
 		t.Fatalf("meta %+v", meta)
 	}
 	c := contents(st)
