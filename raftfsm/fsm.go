@@ -89,8 +89,9 @@ type FSM struct {
 	// owner is the group's slot ownership (see ownership.go): replaced
 	// whole, only by the FSM goroutine; read lock-free by anyone.
 	owner atomic.Pointer[ownership]
-	// mig is the group's slot migration jobs (see migrate.go), nil while
-	// there is none: replaced whole, only by the FSM goroutine.
+	// mig is the group's slot migration jobs and the ids of those that
+	// ended (see migrate.go), nil until one starts: replaced whole, only by
+	// the FSM goroutine.
 	mig atomic.Pointer[migState]
 	// curIndex is the index of the entry being applied (FSM goroutine).
 	curIndex uint64

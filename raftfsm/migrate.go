@@ -58,7 +58,7 @@ import (
 // turn it into an error). Writes through Commands entries to slots a target
 // imports stay refused by the ownership check: it does not own them yet.
 //
-// The state is immutable behind FSM.mig (nil while there is no job), so
+// The state is immutable behind FSM.mig (nil until a job starts), so
 // that Fenced, MigrationOut, Importing and MigrationJobs are lock-free; only
 // the dirty indexes are mutable, written by the FSM goroutine under the
 // store's Lock and read under its RLock (DirtyKeys).
