@@ -41,8 +41,32 @@ import (
 //	          of the first range is -1), end = start + span, end < 16384.
 //	          Ranges thus ascend and neither overlap nor touch.
 //
-//	6 Ingest, 7 Fence, 8 Release: reserved for slot migration; not yet
-//	  defined, so decoded as unknown.
+//	Slot migration (docs/migration.md; FSM semantics in migrate.go). A
+//	name (job, target, source) is (len, bytes) with len <= 1024; ranges are
+//	count (1..8192) × (gap, span) as in SetOwnership.
+//
+//	6 MigrateOut, version 1: the source group starts migrating slots out
+//	  job, ranges, target, epoch
+//
+//	7 Fence, version 1: the source stops taking writes to the job's slots
+//	  job
+//
+//	8 IngestReset, version 1: the target (re)starts importing a job
+//	  job, ranges, source, sourceTerm
+//
+//	9 Ingest, version 1: one chunk of copied keys, in the target
+//	  job, sourceTerm, upTo
+//	  count
+//	  count × key:
+//	    flags     1 byte: 1 = deleted, 0 = set; other bits must be 0
+//	    len, key
+//	    if set: len, value, expireAt (0 = no expiry)
+//
+//	10 MigrateEnd, version 1: the job is over, in the source or target
+//	  job, outcome (1 byte: 1 done, 0 aborted)
+//
+//	(Numbers 6-8 were once reserved for other migration entries that were
+//	never written to any log.)
 //
 //	1 (legacy): the commands entry written before entries had a version,
 //	  without a version byte: 1 ‖ now ‖ count ‖ commands as in Commands.
@@ -65,9 +89,11 @@ const (
 	entryExpire         entryType = 3
 	entryEvict          entryType = 4
 	entrySetOwnership   entryType = 5
-	entryIngest         entryType = 6 // reserved
-	entryFence          entryType = 7 // reserved
-	entryRelease        entryType = 8 // reserved
+	entryMigrateOut     entryType = 6
+	entryFence          entryType = 7
+	entryIngestReset    entryType = 8
+	entryIngest         entryType = 9
+	entryMigrateEnd     entryType = 10
 )
 
 // The payload version of each type this Shoal writes and reads.
@@ -76,6 +102,11 @@ const (
 	versionExpire       = 1
 	versionEvict        = 1
 	versionSetOwnership = 1
+	versionMigrateOut   = 1
+	versionFence        = 1
+	versionIngestReset  = 1
+	versionIngest       = 1
+	versionMigrateEnd   = 1
 )
 
 // Limits that decoding enforces, so that a corrupt entry cannot make the FSM
@@ -84,6 +115,7 @@ const (
 	maxArgs   = 1 << 24
 	maxRanges = shard.NumSlots / 2
 	maxNow    = 1 << 62
+	maxName   = 1024
 )
 
 // Internal commands of legacy entries (type 1).
@@ -162,6 +194,12 @@ func encodeEvict(dst []byte, keys [][]byte) []byte {
 func encodeOwnership(dst []byte, epoch uint64, ranges []shard.SlotRange) []byte {
 	dst = append(dst, byte(entrySetOwnership), versionSetOwnership)
 	dst = binary.AppendUvarint(dst, epoch)
+	return appendRanges(dst, ranges)
+}
+
+// appendRanges appends a range list: canonical ranges (ascending, neither
+// overlapping nor touching) as count × (gap, span).
+func appendRanges(dst []byte, ranges []shard.SlotRange) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(ranges)))
 	prev := -1
 	for _, r := range ranges {
@@ -188,9 +226,18 @@ type Decoded struct {
 	// keys of an Expire or Evict entry; expireAt is parallel to keys.
 	keys     [][]byte
 	expireAt []int64
-	// epoch and ranges of a SetOwnership entry.
+	// epoch and ranges of a SetOwnership entry, and of migration entries.
 	epoch  uint64
 	ranges []shard.SlotRange
+	// Migration entries (migrate_codec.go): job, the peer group (target of
+	// MigrateOut, source of IngestReset), sourceTerm and upTo, the chunk of
+	// an Ingest entry, the outcome of a MigrateEnd.
+	job        []byte
+	peer       []byte
+	sourceTerm uint64
+	upTo       uint64
+	ingest     []IngestKey
+	done       bool
 
 	args   [][]byte
 	starts []int
@@ -224,7 +271,8 @@ func decodeEntry(data []byte, d *Decoded) error {
 		d.version = data[1]
 	}
 	switch d.typ {
-	case entryCommands, entryExpire, entryEvict, entrySetOwnership:
+	case entryCommands, entryExpire, entryEvict, entrySetOwnership,
+		entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
 	default:
 		return ErrUnknownEntry
 	}
@@ -241,6 +289,12 @@ func decodeEntry(data []byte, d *Decoded) error {
 		return d.decodeEvict(p)
 	case d.typ == entrySetOwnership && d.version == versionSetOwnership:
 		return d.decodeOwnership(p)
+	case d.typ == entryMigrateOut && d.version == versionMigrateOut,
+		d.typ == entryFence && d.version == versionFence,
+		d.typ == entryIngestReset && d.version == versionIngestReset,
+		d.typ == entryIngest && d.version == versionIngest,
+		d.typ == entryMigrateEnd && d.version == versionMigrateEnd:
+		return d.decodeMigration(p)
 	}
 	return ErrUnknownEntry
 }
@@ -364,34 +418,41 @@ func (d *Decoded) decodeOwnership(p []byte) error {
 	if !ok {
 		return ErrBadEntry
 	}
-	count, p, ok := uvarint(p)
-	if !ok || count > maxRanges {
+	d.epoch = epoch
+	p, ok = d.decodeRanges(p, false)
+	if !ok || len(p) != 0 {
 		return ErrBadEntry
 	}
-	d.epoch = epoch
+	return nil
+}
+
+// decodeRanges reads a range list (count, then count × (gap, span)) into
+// d.ranges; nonEmpty requires at least one range.
+func (d *Decoded) decodeRanges(p []byte, nonEmpty bool) ([]byte, bool) {
+	count, p, ok := uvarint(p)
+	if !ok || count > maxRanges || count > uint64(len(p)) || (nonEmpty && count == 0) {
+		return nil, false
+	}
 	d.ranges = d.ranges[:0]
 	prev := -1
 	for i := uint64(0); i < count; i++ {
 		var gap, span uint64
 		if gap, p, ok = uvarint(p); !ok || gap >= shard.NumSlots {
-			return ErrBadEntry
+			return nil, false
 		}
 		if span, p, ok = uvarint(p); !ok || span >= shard.NumSlots {
-			return ErrBadEntry
+			return nil, false
 		}
 		start := prev + 1 + int(gap)
 		end := start + int(span)
 		if end >= shard.NumSlots {
-			return ErrBadEntry
+			return nil, false
 		}
 		if i > 0 && gap == 0 {
-			return ErrBadEntry // touches the previous range: not canonical
+			return nil, false // touches the previous range: not canonical
 		}
 		d.ranges = append(d.ranges, shard.SlotRange{Start: start, End: end})
 		prev = end
 	}
-	if len(p) != 0 {
-		return ErrBadEntry
-	}
-	return nil
+	return p, true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/shoalcache/shoal/shard"
@@ -204,6 +205,17 @@ func validEntries() [][]byte {
 		encodeExpire(nil, 1000, []shard.ExpiredKey{{Key: "a", ExpireAt: 900}, {Key: "", ExpireAt: 1 << 62}}),
 		encodeEvict(nil, [][]byte{[]byte("a"), {}}),
 		encodeOwnership(nil, 3, []shard.SlotRange{{Start: 0, End: 0}, {Start: 5, End: 100}, {Start: 16383, End: 16383}}),
+		encodeMigrateOut(nil, "job-1", []shard.SlotRange{{Start: 10, End: 20}, {Start: 16383, End: 16383}}, "g2", 7),
+		encodeFence(nil, "job-1"),
+		EncodeIngestReset(nil, "job-1", []shard.SlotRange{{Start: 0, End: 16383}}, "g1", 3),
+		EncodeIngest(nil, "job-1", 3, 99, []IngestKey{
+			{Key: []byte("k"), Value: []byte("v"), ExpireAt: 1 << 62},
+			{Key: []byte("gone"), Deleted: true},
+			{Key: []byte{}, Value: []byte{}},
+		}),
+		EncodeIngest(nil, "", 0, 0, nil),
+		encodeMigrateEnd(nil, "job-1", true),
+		encodeMigrateEnd(nil, "job-1", false),
 	}
 }
 
@@ -225,10 +237,12 @@ func TestDecodeUnknown(t *testing.T) {
 	}{
 		{"type 0", []byte{0, 1, 1, 0}},
 		{"type 0 alone", []byte{0}},
-		{"reserved ingest", hdr(entryIngest, 1)},
-		{"reserved fence", hdr(entryFence, 1, 5)},
-		{"reserved release", hdr(entryRelease, 1)},
-		{"type 9", hdr(9, 1)},
+		{"type 11", hdr(11, 1)},
+		{"migrate out version 2", hdr(entryMigrateOut, 2, 0)},
+		{"fence version 0", hdr(entryFence, 0, 0)},
+		{"ingest reset version 2", hdr(entryIngestReset, 2)},
+		{"ingest version 2", hdr(entryIngest, 2, 1, 'j')},
+		{"migrate end version 2", hdr(entryMigrateEnd, 2, 0, 1)},
 		{"type 255", hdr(255, 255)},
 		{"commands version 2", hdr(entryCommands, 2, 1, 0)},
 		{"commands version 0", hdr(entryCommands, 0, 1, 0)},
@@ -307,5 +321,64 @@ func TestDecodeCommandsDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("DecodeCommands allocates %v times per entry once warm", n)
+	}
+}
+
+func TestMigrationEntriesRoundTrip(t *testing.T) {
+	slots := []shard.SlotRange{{Start: 30, End: 40}, {Start: 10, End: 20}, {Start: 21, End: 25}, {Start: 16000, End: 20000}}
+	canon := "[{10 25} {30 40} {16000 16383}]"
+	keys := []IngestKey{
+		{Key: []byte("a"), Value: []byte("1"), ExpireAt: 5000},
+		{Key: []byte("b"), Deleted: true},
+		{Key: []byte("c"), Value: []byte{}},
+	}
+	var d Decoded
+	for _, tt := range []struct {
+		name  string
+		data  []byte
+		check func() bool
+	}{
+		{"migrate out", encodeMigrateOut(nil, "j1", slots, "g2", 9), func() bool {
+			return d.typ == entryMigrateOut && string(d.job) == "j1" && string(d.peer) == "g2" && d.epoch == 9 && fmt.Sprint(d.ranges) == canon
+		}},
+		{"fence", encodeFence(nil, "j1"), func() bool { return d.typ == entryFence && string(d.job) == "j1" }},
+		{"ingest reset", EncodeIngestReset(nil, "j1", slots, "g1", 4), func() bool {
+			return d.typ == entryIngestReset && string(d.job) == "j1" && string(d.peer) == "g1" && d.sourceTerm == 4 && fmt.Sprint(d.ranges) == canon
+		}},
+		{"ingest", EncodeIngest(nil, "j1", 4, 77, keys), func() bool {
+			return d.typ == entryIngest && string(d.job) == "j1" && d.sourceTerm == 4 && d.upTo == 77 && sameIngest(d.ingest, []IngestKey{
+				{Key: []byte("a"), Value: []byte("1"), ExpireAt: 5000}, {Key: []byte("b"), Deleted: true}, {Key: []byte("c"), Value: []byte{}}})
+		}},
+		{"end done", encodeMigrateEnd(nil, "j1", true), func() bool { return d.typ == entryMigrateEnd && d.done }},
+		{"end aborted", encodeMigrateEnd(nil, "j1", false), func() bool { return d.typ == entryMigrateEnd && !d.done }},
+	} {
+		if err := decodeEntry(tt.data, &d); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !tt.check() {
+			t.Errorf("%s decoded as %+v", tt.name, d)
+		}
+		for n := 0; n < len(tt.data); n++ {
+			if err := decodeEntry(tt.data[:n], &d); err == nil {
+				t.Errorf("%s truncated to %d bytes decodes", tt.name, n)
+			}
+		}
+	}
+	// Malformed: no ranges, a name too long, a bad flag, a bad outcome,
+	// an expiry beyond the limit, a count larger than the entry.
+	for name, data := range map[string][]byte{
+		"migrate out without slots":  encodeMigrateOut(nil, "j", nil, "g", 1),
+		"ingest reset without slots": EncodeIngestReset(nil, "j", nil, "g", 1),
+		"long job":                   encodeFence(nil, strings.Repeat("j", maxName+1)),
+		"ingest flag 2":              hdr(entryIngest, versionIngest, 1, 'j', 1, 0, 1, 2, 1, 'k'),
+		"end outcome 2":              hdr(entryMigrateEnd, versionMigrateEnd, 1, 'j', 2),
+		"expiry too large":           EncodeIngest(nil, "j", 1, 0, []IngestKey{{Key: []byte("k"), ExpireAt: -1}}),
+		"huge count":                 hdr(entryIngest, versionIngest, 1, 'j', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f),
+		"trailing byte":              append(encodeFence(nil, "j"), 0),
+	} {
+		if err := decodeEntry(data, &d); !errors.Is(err, ErrBadEntry) {
+			t.Errorf("%s: err = %v, want ErrBadEntry", name, err)
+		}
 	}
 }

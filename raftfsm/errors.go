@@ -25,6 +25,35 @@ var (
 	// ErrStaleEpoch means a SetOwnership entry was applied as a no-op: the
 	// group's ownership epoch was already at least the proposed one.
 	ErrStaleEpoch = errors.New("raftfsm: ownership epoch not above the group's")
+	// ErrStaleSource means a migration entry (IngestReset, Ingest) came from
+	// a source leader whose term is below the highest the target has seen
+	// for the job: a deposed leader. Nothing changed.
+	ErrStaleSource = errors.New("raftfsm: migration entry from a stale source leader")
+	// ErrNotImporting means an Ingest entry was refused: the group does not
+	// import the job, or not at the entry's source term (a new source
+	// leader must send IngestReset first). Nothing changed.
+	ErrNotImporting = errors.New("raftfsm: group does not import this migration job at this source term")
+	// ErrUnknownJob means a Fence or MigrateEnd named a migration job the
+	// group does not run. Nothing changed.
+	ErrUnknownJob = errors.New("raftfsm: unknown migration job")
+	// ErrJobConflict means a migration job of that id already exists in the
+	// group with other slots or peer, or in the other role. Nothing changed.
+	ErrJobConflict = errors.New("raftfsm: migration job exists with other parameters")
+	// ErrSlotsNotOwned means MigrateOut was refused: the group does not own
+	// every slot of the job. Nothing changed.
+	ErrSlotsNotOwned = errors.New("raftfsm: group does not own every slot of the migration job")
+	// ErrSlotsOwned means the group owns a slot of the job, which forbids
+	// the entry: IngestReset (a target must not own what it imports), a
+	// source's MigrateEnd(done) before it gave the slots up, a target's
+	// MigrateEnd(aborted) after it took them. Nothing changed.
+	ErrSlotsOwned = errors.New("raftfsm: group owns slots of the migration job")
+	// ErrJobEnded means MigrateOut or IngestReset named a job that already
+	// ended in the group (one of the last 256): a job id is used once.
+	// Nothing changed.
+	ErrJobEnded = errors.New("raftfsm: migration job already ended in this group")
+	// ErrSlotsBusy means a slot of a new migration job is already in another
+	// job of the group. Nothing changed.
+	ErrSlotsBusy = errors.New("raftfsm: slots already in another migration job")
 	// ErrBadSnapshot means a snapshot could not be restored.
 	ErrBadSnapshot = errors.New("raftfsm: malformed snapshot")
 	// ErrMuxClosed is returned by a stream layer's Accept after its Mux or

@@ -89,6 +89,12 @@ type FSM struct {
 	// owner is the group's slot ownership (see ownership.go): replaced
 	// whole, only by the FSM goroutine; read lock-free by anyone.
 	owner atomic.Pointer[ownership]
+	// mig is the group's slot migration jobs and the ids of those that
+	// ended (see migrate.go), nil until one starts: replaced whole, only by
+	// the FSM goroutine.
+	mig atomic.Pointer[migState]
+	// curIndex is the index of the entry being applied (FSM goroutine).
+	curIndex uint64
 	// keys is the FSM goroutine's buffer for a command's keys.
 	keys [][]byte
 }
@@ -127,7 +133,9 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 
 // ApplyBatch implements raft.BatchingFSM. The result for each command log is
 // a *Result for a Commands entry, an int (the keys deleted) for an Expire or
-// Evict entry, or an error: the reason the FSM halted, or ErrHalted.
+// Evict entry, an OwnershipResult for SetOwnership, a migration result for a
+// migration entry (migrate.go), or an error: the reason the FSM halted, or
+// ErrHalted.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	f.store.Lock()
@@ -146,6 +154,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 				out[i] = err
 				continue
 			}
+			f.curIndex = l.Index
 			res := f.applyEntry(&f.dec)
 			if err, ok := res.(error); ok {
 				f.halt(l, err)
@@ -191,13 +200,15 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	switch d.typ {
 	case entryCommands, entryLegacyCommands:
 		now := f.advance(d.Now)
-		own := f.owner.Load()
+		own, mig := f.owner.Load(), f.mig.Load()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
 		for _, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
-			} else if slot := f.unowned(own, args); slot >= 0 {
+			} else if slot := f.refused(own, mig, args); slot >= 0 {
 				res.Replies = appendNotOwner(res.Replies, slot)
+			} else if slot == refusedKeyless {
+				res.Replies = append(res.Replies, migrationKeylessReply...)
 			} else {
 				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
 			}
@@ -206,16 +217,24 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		return res
 	case entryExpire:
 		now := f.advance(d.Now)
+		fen := f.fencedSlots()
 		n := 0
 		for i, k := range d.keys {
+			if fen != nil && fen.Has(shard.Slot(k)) {
+				continue // fenced: nothing changes after the fence
+			}
 			if f.store.Expire(k, d.expireAt[i], now) {
 				n++
 			}
 		}
 		return n
 	case entryEvict:
+		fen := f.fencedSlots()
 		n := 0
 		for _, k := range d.keys {
+			if fen != nil && fen.Has(shard.Slot(k)) {
+				continue
+			}
 			if f.store.Evict(k) {
 				n++
 			}
@@ -223,6 +242,8 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		return n
 	case entrySetOwnership:
 		return f.applyOwnership(d)
+	case entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
+		return f.applyMigration(d, f.curIndex)
 	}
 	// decodeEntry returns no other type; if it did, applying nothing and
 	// halting is the only safe answer.
@@ -252,18 +273,21 @@ func (f *FSM) applyLegacyOp(now int64, args [][]byte, out []byte) []byte {
 	return append(out, "-ERR unknown internal command\r\n"...)
 }
 
-// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time. A
-// halted FSM refuses: raft would label the snapshot with entries it did not
-// apply.
+// Snapshot implements raft.FSM: it opens a shard.View in O(slots) time, and
+// copies the dirty indexes of running migration jobs (O(dirty keys): the
+// only state that is neither copy-on-write nor immutable). A halted FSM
+// refuses: raft would label the snapshot with entries it did not apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if f.halted.Load() {
 		return nil, ErrHalted
 	}
+	var meta snapshot.Meta
 	f.store.Lock()
 	v := f.store.Snapshot()
+	f.snapshotMigrations(&meta)
 	f.store.Unlock()
 	f.logBytes.Store(0)
-	meta := snapshot.Meta{Now: f.now.Load(), Seq: v.Seq()}
+	meta.Now, meta.Seq = f.now.Load(), v.Seq()
 	o := f.owner.Load()
 	meta.Epoch = o.epoch
 	if !o.all {
@@ -287,10 +311,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.store.Lock()
 	f.store.ReplaceWith(fresh)
-	f.store.Unlock()
 	f.now.Store(meta.Now)
 	// A snapshot from before ownership existed has Slots nil: every slot.
 	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
+	// One from before migrations (version 1 or 2) has no jobs.
+	f.restoreMigrations(&meta)
+	f.store.Unlock()
 	return nil
 }
 

@@ -32,6 +32,8 @@ type execCall struct {
 //	SET k v   -> +OK          ECHO x  -> $x
 //	DEL k     -> :n           INCR k  -> :n (value as decimal)
 //	TIME      -> :now         other   -> -ERR unknown
+//	SETAT k v at -> +OK (expires at at)
+//	FLUSHALL  -> +OK
 //
 // It records every call.
 type fakeExec struct {
@@ -67,6 +69,13 @@ func (x *fakeExec) Exec(st *shard.Store, now int64, args [][]byte, out []byte) [
 		n++
 		st.Set(bytes.Clone(args[1]), strconv.AppendInt(nil, n, 10), 0, now)
 		return resp.AppendInt(out, n)
+	case "SETAT":
+		at, _ := strconv.ParseInt(string(args[3]), 10, 64)
+		st.Set(bytes.Clone(args[1]), bytes.Clone(args[2]), at, now)
+		return resp.AppendOK(out)
+	case "FLUSHALL":
+		st.Flush()
+		return resp.AppendOK(out)
 	case "ECHO":
 		return resp.AppendBulk(out, args[1])
 	case "TIME":
@@ -78,7 +87,7 @@ func (x *fakeExec) Exec(st *shard.Store, now int64, args [][]byte, out []byte) [
 // Keys implements Executor: SET and INCR have one key, DEL has keys.
 func (x *fakeExec) Keys(args [][]byte, dst [][]byte) [][]byte {
 	switch string(bytes.ToUpper(args[0])) {
-	case "SET", "INCR":
+	case "SET", "INCR", "SETAT":
 		if len(args) > 1 {
 			dst = append(dst, args[1])
 		}
@@ -172,7 +181,7 @@ func TestApplyBatch(t *testing.T) {
 func TestHaltOnUnappliableEntry(t *testing.T) {
 	truncated := cmdLog(0, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x")).Data
 	bad := map[string][]byte{
-		"unknown type":          hdr(entryIngest, 1, 1, 2, 3),
+		"unknown type":          hdr(11, 1, 1, 2, 3),
 		"unknown version":       append(hdr(entryCommands, versionCommands+1), EncodeCommands(nil, 2000, [][][]byte{cmd("SET", "never", "x")})[2:]...),
 		"malformed commands":    truncated[:len(truncated)-1],
 		"malformed evict":       hdr(entryEvict, versionEvict, 2, 1, 'a'),

@@ -26,6 +26,16 @@ func reencode(d *Decoded) []byte {
 		return encodeEvict(nil, d.keys)
 	case entrySetOwnership:
 		return encodeOwnership(nil, d.epoch, d.ranges)
+	case entryMigrateOut:
+		return encodeMigrateOut(nil, string(d.job), d.ranges, string(d.peer), d.epoch)
+	case entryFence:
+		return encodeFence(nil, string(d.job))
+	case entryIngestReset:
+		return EncodeIngestReset(nil, string(d.job), d.ranges, string(d.peer), d.sourceTerm)
+	case entryIngest:
+		return EncodeIngest(nil, string(d.job), d.sourceTerm, d.upTo, d.ingest)
+	case entryMigrateEnd:
+		return encodeMigrateEnd(nil, string(d.job), d.done)
 	}
 	panic(fmt.Sprintf("decoded an entry of type %d", d.typ))
 }
@@ -44,8 +54,25 @@ func sameDecoded(a, b *Decoded) bool {
 		return equalCmds([][][]byte{a.keys}, [][][]byte{b.keys})
 	case entrySetOwnership:
 		return a.epoch == b.epoch && fmt.Sprint(a.ranges) == fmt.Sprint(b.ranges)
+	case entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
+		return bytes.Equal(a.job, b.job) && bytes.Equal(a.peer, b.peer) && a.epoch == b.epoch &&
+			a.sourceTerm == b.sourceTerm && a.upTo == b.upTo && a.done == b.done &&
+			fmt.Sprint(a.ranges) == fmt.Sprint(b.ranges) && sameIngest(a.ingest, b.ingest)
 	}
 	return false
+}
+
+func sameIngest(a, b []IngestKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].Key, b[i].Key) || !bytes.Equal(a[i].Value, b[i].Value) ||
+			a[i].ExpireAt != b[i].ExpireAt || a[i].Deleted != b[i].Deleted {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzDecodeEntry decodes arbitrary entries: no panic, errors are
@@ -63,6 +90,9 @@ func FuzzDecodeEntry(f *testing.F) {
 	}
 	f.Add(encodeOwnership(nil, 1, []shard.SlotRange{{Start: 0, End: 16383}}))
 	f.Add(hdr(entryIngest, 1))
+	f.Add(hdr(entryIngest, versionIngest, 1, 'j', 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f))
+	f.Add(hdr(entryMigrateOut, versionMigrateOut, 0, 1, 0, 0, 0, 0))
+	f.Add(hdr(entryMigrateEnd, versionMigrateEnd, 0, 2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d Decoded
 		if err := decodeEntry(data, &d); err != nil {

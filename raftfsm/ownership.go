@@ -100,17 +100,38 @@ func (f *FSM) Ownership() (epoch uint64, slots shard.SlotSet) {
 	return o.epoch, o.slots
 }
 
-// unowned returns the slot of the first key of the write args whose slot o
-// does not hold, or -1. Called on the FSM goroutine; reuses f.keys.
-func (f *FSM) unowned(o *ownership, args [][]byte) int {
-	if o.all {
+// refusedKeyless is refused's answer for a keyless write while a
+// migration job is fenced or importing.
+const refusedKeyless = -2
+
+// migrationKeylessReply answers a keyless write (FLUSHALL) while a
+// migration job is fenced (it would change the fenced slots after the
+// fence, behind the mover's last delta) or importing (it would delete keys
+// already copied, below the watermark).
+const migrationKeylessReply = "-TRYAGAIN slot migration in progress, try again shortly\r\n"
+
+// refused returns the slot of the first key of the write args whose slot o
+// does not hold or a fenced migration job holds, refusedKeyless for a
+// keyless write while a job is fenced or importing (see migrate.go), or -1
+// when the write may run. mig may be nil (no job: then, when o holds every
+// slot, nothing is checked). Called on the FSM goroutine; reuses f.keys.
+func (f *FSM) refused(o *ownership, mig *migState, args [][]byte) int {
+	var fenced *shard.SlotSet
+	keyless := false
+	if mig != nil {
+		fenced, keyless = mig.fenced, mig.blockKeyless
+	}
+	if o.all && fenced == nil && !keyless {
 		return -1
 	}
 	f.keys = f.exec.Keys(args, f.keys[:0])
 	for _, k := range f.keys {
-		if s := shard.Slot(k); !o.slots.Has(s) {
+		if s := shard.Slot(k); !o.slots.Has(s) || (fenced != nil && fenced.Has(s)) {
 			return s
 		}
+	}
+	if keyless && len(f.keys) == 0 {
+		return refusedKeyless
 	}
 	return -1
 }

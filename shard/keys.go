@@ -31,6 +31,9 @@ func (s *Store) Rename(src, dst []byte) bool {
 	if old := s.slots[j].m[string(dst)]; old != nil {
 		s.deleteFrom(j, dst, old)
 	}
+	if s.watch != nil {
+		s.changed(j, dst)
+	}
 	sd := s.own(j)
 	k := string(dst)
 	sd.m[k] = e

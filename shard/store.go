@@ -39,6 +39,10 @@ type Store struct {
 	// snapGen is incremented by Snapshot; views counts open Views.
 	snapGen uint32
 	views   int
+
+	// watch, when set, is told of changes to the keys of its slots
+	// (watch.go).
+	watch *watch
 }
 
 // New returns an empty Store.
@@ -155,6 +159,9 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // keeps its own. Caller holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	i := Slot(key)
+	if s.watch != nil {
+		s.changed(i, key)
+	}
 	sd := s.own(i)
 	old := sd.m[string(key)]
 	if old != nil {
@@ -221,6 +228,9 @@ func (s *Store) Mutable(key []byte) *Entry {
 	if e == nil {
 		return nil
 	}
+	if s.watch != nil {
+		s.changed(i, key)
+	}
 	if !s.private(e) {
 		c := s.newEntry(append([]byte(nil), e.Value...), e.ExpireAt, e.seq)
 		c.lru.Store(e.lru.Load())
@@ -257,6 +267,9 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 	if e == nil || e.ExpireAt == expireAt {
 		return
 	}
+	if s.watch != nil {
+		s.changed(i, key)
+	}
 	if !s.private(e) {
 		c := s.newEntry(e.Value, e.ExpireAt, e.seq)
 		c.lru.Store(e.lru.Load())
@@ -288,6 +301,9 @@ func (s *Store) Delete(key []byte) bool {
 }
 
 func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
+	if s.watch != nil {
+		s.changed(i, key)
+	}
 	sd := s.own(i)
 	delete(sd.m, string(key))
 	if e.ExpireAt != 0 {
@@ -332,6 +348,9 @@ func (s *Store) Flush() {
 		if len(sd.m) == 0 {
 			continue
 		}
+		if s.watch != nil {
+			s.flushWatched(i)
+		}
 		sd.m = nil
 		sd.volatile = nil
 		sd.bytes = 0
@@ -343,6 +362,9 @@ func (s *Store) Flush() {
 // FlushSlot removes every key of slot and returns how many there were.
 // Caller holds Lock.
 func (s *Store) FlushSlot(slot int) int {
+	if s.watch != nil {
+		s.flushWatched(slot)
+	}
 	sd := &s.slots[slot]
 	n := len(sd.m)
 	s.keys -= int64(n)

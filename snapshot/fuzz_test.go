@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/shoalcache/shoal/shard"
@@ -21,6 +22,7 @@ func FuzzRead(f *testing.F) {
 	f.Add(encode(f, sample(3), Meta{Now: 9, Epoch: 4, Slots: &shard.SlotSet{1, 2, 3}}))
 	f.Add(encode(f, sample(1), Meta{Epoch: 4, Slots: shard.AllSlots()}))
 	f.Add([]byte{})
+	f.Add(encode(f, sample(2), sampleJobs()))
 	v1, err := os.ReadFile("testdata/v1.snap")
 	if err != nil {
 		f.Fatal(err)
@@ -45,7 +47,9 @@ func FuzzRead(f *testing.F) {
 		sameContents(t, contents(again), want)
 		if meta2.Now != meta.Now || meta2.Seq != meta.Seq || !bytes.Equal(meta2.Extra, meta.Extra) ||
 			meta2.Epoch != meta.Epoch || (meta2.Slots == nil) != (meta.Slots == nil) ||
-			(meta.Slots != nil && *meta2.Slots != *meta.Slots) {
+			(meta.Slots != nil && *meta2.Slots != *meta.Slots) ||
+			!reflect.DeepEqual(meta2.MigratingOut, meta.MigratingOut) || !reflect.DeepEqual(meta2.Importing, meta.Importing) ||
+			!reflect.DeepEqual(meta2.EndedJobs, meta.EndedJobs) {
 			t.Fatalf("meta changed across a round trip: %+v -> %+v", meta, meta2)
 		}
 	})

@@ -2,26 +2,43 @@
 // stream, so that neither taking nor restoring a snapshot holds a second full
 // copy of the data in memory.
 //
-// # Format, version 2
+// # Format, version 3
 //
 //	magic    "SHOALSNP"
-//	version  uint16, big endian (2)
+//	version  uint16, big endian (3)
 //	block*   the header block, then data blocks, then an empty block
-//	trailer  uint64 big endian: total number of records
+//	trailer  uint64 big endian: total number of key records
 //
 // A block is uvarint(len) ‖ payload ‖ xxhash64(payload) as a big-endian
 // uint64; a block with len 0 ends the stream and has no checksum. The first
 // block is the header:
 //
 //	uvarint(now) ‖ uvarint(seq) ‖ uvarint(len) ‖ extra ‖
-//	uvarint(epoch) ‖ kind (1 byte) ‖ [bitmap]
+//	uvarint(epoch) ‖ kind (1 byte) ‖ [bitmap] ‖
+//	uvarint(nOut) ‖ nOut × out job ‖ uvarint(nIn) ‖ nIn × in job ‖
+//	uvarint(nEnded) ‖ nEnded × str(ended job)
 //
 // epoch and the slot set are the group's slot ownership (Meta.Epoch,
 // Meta.Slots). kind 0 means every slot (Meta.Slots nil) and has no bitmap;
 // kind 1 is followed by the bitmap: NumSlots/64 uint64 words, big endian,
 // slot s being bit s%64 of word s/64.
 //
-// Every other payload is a sequence of records:
+// The jobs are the group's slot migrations (Meta.MigratingOut,
+// Meta.Importing, Meta.EndedJobs), with str = uvarint(len) ‖ bytes and ranges =
+// uvarint(count) ‖ count × (uvarint(start) ‖ uvarint(end)):
+//
+//	out job: str(job) ‖ str(target) ‖ ranges ‖ uvarint(epoch) ‖
+//	         uvarint(startIndex) ‖ fenced (1 byte, 0 or 1) ‖
+//	         uvarint(fenceIndex) ‖ uvarint(nDirty)
+//	in job:  str(job) ‖ str(source) ‖ ranges ‖ uvarint(maxSourceTerm) ‖
+//	         uvarint(watermark) ‖ uvarint(keys) ‖ uvarint(bytes)
+//
+// Every other payload is a sequence of records: first the dirty records of
+// the out jobs, nDirty of the first job, then of the second, and so on:
+//
+//	uvarint(len(key)) ‖ key ‖ uvarint(index)
+//
+// then the key records:
 //
 //	uvarint(len(key)) ‖ key ‖ uvarint(len(value)) ‖ value ‖
 //	uvarint(expireAt) ‖ uvarint(seq)
@@ -29,12 +46,17 @@
 // A record never spans two blocks. Readers verify every block's checksum
 // before using it, and the record count at the end.
 //
+// # Version 2
+//
+// Version 2 is version 3 without the job lists and dirty records: it
+// predates slot migration. Read still accepts it and reports no jobs.
+//
 // # Version 1
 //
 // Version 1 is version 2 without the ownership fields at the end of the
 // header: it predates slot ownership. Read still accepts it and reports
 // epoch 0 and every slot (Meta.Slots nil), which is what a group of that
-// time owned; Write produces version 2 only.
+// time owned. Write produces version 3 only.
 package snapshot
 
 import (
@@ -60,9 +82,11 @@ var (
 
 const (
 	magic   = "SHOALSNP"
-	version = 2
-	// version1 is the format before slot ownership; Read accepts it.
+	version = 3
+	// version1 is the format before slot ownership, version2 the format
+	// before slot migration; Read accepts both.
 	version1 = 1
+	version2 = 2
 
 	// blockTarget is the payload size at which a data block is flushed.
 	blockTarget = 64 << 10
@@ -83,6 +107,34 @@ type Meta struct {
 	// Slots are the slots the group owns; nil means every slot. Read
 	// returns nil for a version 1 snapshot.
 	Slots *shard.SlotSet
+	// MigratingOut and Importing are the group's slot migration jobs, as
+	// source and as target (none before version 3).
+	MigratingOut []MigratingOut
+	Importing    []Importing
+	// EndedJobs are the ids of the last migration jobs that ended in the
+	// group, oldest first.
+	EndedJobs []string
+}
+
+// MigratingOut is a source group's state of one slot migration job.
+type MigratingOut struct {
+	Job, Target string
+	// Slots ascend and neither overlap nor touch.
+	Slots             []shard.SlotRange
+	Epoch, StartIndex uint64
+	Fenced            bool
+	FenceIndex        uint64
+	// Dirty maps each key changed since StartIndex to the index of its last
+	// change. Write only reads it.
+	Dirty map[string]uint64
+}
+
+// Importing is a target group's state of one slot migration job.
+type Importing struct {
+	Job, Source string
+	// Slots ascend and neither overlap nor touch.
+	Slots                                 []shard.SlotRange
+	MaxSourceTerm, Watermark, Keys, Bytes uint64
 }
 
 // Kinds of slot sets in the header.
@@ -140,8 +192,21 @@ func Write(out io.Writer, v *shard.View, meta Meta) error {
 			w.block = binary.BigEndian.AppendUint64(w.block, word)
 		}
 	}
+	w.appendJobs(&meta)
 	if err := w.flushBlock(); err != nil {
 		return err
+	}
+	for _, j := range meta.MigratingOut {
+		for k, idx := range j.Dirty {
+			w.block = binary.AppendUvarint(w.block, uint64(len(k)))
+			w.block = append(w.block, k...)
+			w.block = binary.AppendUvarint(w.block, idx)
+			if len(w.block) >= blockTarget {
+				if err := w.flushBlock(); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	var count uint64
 	var err error
@@ -237,6 +302,170 @@ func bytesField(p []byte) ([]byte, []byte, error) {
 	return p[:l], p[l:], nil
 }
 
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendRanges(b []byte, rs []shard.SlotRange) []byte {
+	b = binary.AppendUvarint(b, uint64(len(rs)))
+	for _, r := range rs {
+		b = binary.AppendUvarint(b, uint64(r.Start))
+		b = binary.AppendUvarint(b, uint64(r.End))
+	}
+	return b
+}
+
+// appendJobs appends the job lists of a version 3 header.
+func (w *writer) appendJobs(meta *Meta) {
+	b := binary.AppendUvarint(w.block, uint64(len(meta.MigratingOut)))
+	for _, j := range meta.MigratingOut {
+		b = appendStr(b, j.Job)
+		b = appendStr(b, j.Target)
+		b = appendRanges(b, j.Slots)
+		b = binary.AppendUvarint(b, j.Epoch)
+		b = binary.AppendUvarint(b, j.StartIndex)
+		if j.Fenced {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = binary.AppendUvarint(b, j.FenceIndex)
+		b = binary.AppendUvarint(b, uint64(len(j.Dirty)))
+	}
+	b = binary.AppendUvarint(b, uint64(len(meta.Importing)))
+	for _, j := range meta.Importing {
+		b = appendStr(b, j.Job)
+		b = appendStr(b, j.Source)
+		b = appendRanges(b, j.Slots)
+		for _, v := range []uint64{j.MaxSourceTerm, j.Watermark, j.Keys, j.Bytes} {
+			b = binary.AppendUvarint(b, v)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(meta.EndedJobs)))
+	for _, id := range meta.EndedJobs {
+		b = appendStr(b, id)
+	}
+	w.block = b
+}
+
+func readStr(p []byte) (string, []byte, error) {
+	b, p, err := bytesField(p)
+	return string(b), p, err
+}
+
+// readRanges reads a range list; ranges must ascend without overlapping or
+// touching.
+func readRanges(p []byte) ([]shard.SlotRange, []byte, error) {
+	n, p, err := uvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p))/2 || n > shard.NumSlots {
+		return nil, nil, fmt.Errorf("%w: bad range count", ErrCorrupt)
+	}
+	rs := make([]shard.SlotRange, 0, n)
+	prev := -2
+	for i := uint64(0); i < n; i++ {
+		var start, end uint64
+		if start, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if end, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if start > end || end >= shard.NumSlots || int(start) <= prev+1 {
+			return nil, nil, fmt.Errorf("%w: bad slot range", ErrCorrupt)
+		}
+		rs = append(rs, shard.SlotRange{Start: int(start), End: int(end)})
+		prev = int(end)
+	}
+	return rs, p, nil
+}
+
+// readJobs reads the job lists of a version 3 header, and returns the
+// number of dirty records of each out job.
+func readJobs(p []byte, meta *Meta) ([]uint64, []byte, error) {
+	n, p, err := uvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%w: bad job count", ErrCorrupt)
+	}
+	var dirty []uint64
+	for i := uint64(0); i < n; i++ {
+		var j MigratingOut
+		if j.Job, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		if j.Target, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		if j.Slots, p, err = readRanges(p); err != nil {
+			return nil, nil, err
+		}
+		if j.Epoch, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if j.StartIndex, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if len(p) == 0 || p[0] > 1 {
+			return nil, nil, fmt.Errorf("%w: bad fenced flag", ErrCorrupt)
+		}
+		j.Fenced, p = p[0] == 1, p[1:]
+		if j.FenceIndex, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		var nd uint64
+		if nd, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		j.Dirty = make(map[string]uint64, min(nd, 1024))
+		dirty = append(dirty, nd)
+		meta.MigratingOut = append(meta.MigratingOut, j)
+	}
+	if n, p, err = uvarint(p); err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%w: bad job count", ErrCorrupt)
+	}
+	for i := uint64(0); i < n; i++ {
+		var j Importing
+		if j.Job, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		if j.Source, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		if j.Slots, p, err = readRanges(p); err != nil {
+			return nil, nil, err
+		}
+		for _, v := range []*uint64{&j.MaxSourceTerm, &j.Watermark, &j.Keys, &j.Bytes} {
+			if *v, p, err = uvarint(p); err != nil {
+				return nil, nil, err
+			}
+		}
+		meta.Importing = append(meta.Importing, j)
+	}
+	if n, p, err = uvarint(p); err != nil {
+		return nil, nil, err
+	}
+	if n > uint64(len(p)) {
+		return nil, nil, fmt.Errorf("%w: bad ended job count", ErrCorrupt)
+	}
+	for i := uint64(0); i < n; i++ {
+		var id string
+		if id, p, err = readStr(p); err != nil {
+			return nil, nil, err
+		}
+		meta.EndedJobs = append(meta.EndedJobs, id)
+	}
+	return dirty, p, nil
+}
+
 // readOwnership reads the ownership fields of a version 2 header.
 func readOwnership(p []byte) (uint64, *shard.SlotSet, []byte, error) {
 	epoch, p, err := uvarint(p)
@@ -275,7 +504,7 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 		return meta, ErrFormat
 	}
 	ver := binary.BigEndian.Uint16(head[len(magic):])
-	if string(head[:len(magic)]) != magic || (ver != version && ver != version1) {
+	if string(head[:len(magic)]) != magic || (ver != version && ver != version1 && ver != version2) {
 		return meta, ErrFormat
 	}
 	p, err := r.next()
@@ -301,6 +530,14 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 			return meta, err
 		}
 	}
+	// dirty[job] is the number of dirty records of out job job still to read.
+	var dirty []uint64
+	if ver == version {
+		if dirty, p, err = readJobs(p, &meta); err != nil {
+			return meta, err
+		}
+	}
+	job := 0
 	if len(p) != 0 || now > 1<<62 {
 		return meta, fmt.Errorf("%w: bad header", ErrCorrupt)
 	}
@@ -316,6 +553,22 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 			break
 		}
 		for len(p) > 0 {
+			for job < len(dirty) && dirty[job] == 0 {
+				job++
+			}
+			if job < len(dirty) {
+				var key []byte
+				var idx uint64
+				if key, p, err = bytesField(p); err != nil {
+					return meta, err
+				}
+				if idx, p, err = uvarint(p); err != nil {
+					return meta, err
+				}
+				meta.MigratingOut[job].Dirty[string(key)] = idx
+				dirty[job]--
+				continue
+			}
 			var key, val []byte
 			var exp, seq uint64
 			if key, p, err = bytesField(p); err != nil {
@@ -335,6 +588,11 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 			}
 			st.Restore(string(key), append([]byte(nil), val...), int64(exp), seq, meta.Now)
 			count++
+		}
+	}
+	for ; job < len(dirty); job++ {
+		if dirty[job] != 0 {
+			return meta, fmt.Errorf("%w: missing dirty records", ErrCorrupt)
 		}
 	}
 	var tail [8]byte

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"runtime"
 	"testing"
 
@@ -242,7 +243,7 @@ func TestReadRejectsForeignInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrFormat},
 		{"wrong magic", append([]byte("REDIS0011"), valid[9:]...), ErrFormat},
-		{"future version", append(append([]byte("SHOALSNP"), 0, 3), valid[10:]...), ErrFormat},
+		{"future version", append(append([]byte("SHOALSNP"), 0, 4), valid[10:]...), ErrFormat},
 		{"version 0", append(append([]byte("SHOALSNP"), 0, 0), valid[10:]...), ErrFormat},
 		{"header only", valid[:10], ErrCorrupt},
 		{"no header block", append([]byte("SHOALSNP\x00\x01"), 0, 0, 0, 0, 0, 0, 0, 0, 0), ErrCorrupt},
@@ -428,5 +429,96 @@ func TestReadVersion1(t *testing.T) {
 	}
 	if _, meta2 := decode(t, again); meta2.Epoch != 0 || meta2.Slots != nil || meta2.Now != 4242 {
 		t.Errorf("rewritten meta = %+v", meta2)
+	}
+}
+
+func sampleJobs() Meta {
+	return Meta{
+		Now: 5, Epoch: 3, Slots: &shard.SlotSet{7},
+		MigratingOut: []MigratingOut{
+			{Job: "j1", Target: "g2", Slots: []shard.SlotRange{{Start: 0, End: 2}, {Start: 10, End: 16383}}, Epoch: 3, StartIndex: 40,
+				Fenced: true, FenceIndex: 90, Dirty: map[string]uint64{"a": 41, "": 50, "bin\x00": 89}},
+			{Job: "j3", Target: "g4", Slots: []shard.SlotRange{{Start: 5, End: 5}}, StartIndex: 7, Dirty: map[string]uint64{}},
+		},
+		Importing: []Importing{
+			{Job: "j2", Source: "g0", Slots: []shard.SlotRange{{Start: 3, End: 4}}, MaxSourceTerm: 6, Watermark: 120, Keys: 9, Bytes: 300},
+		},
+		EndedJobs: []string{"j0", ""},
+	}
+}
+
+// TestMigrationJobsRoundTrip: the jobs, dirty indexes included, survive a
+// write and read, with the keys, also when the dirty records fill blocks.
+func TestMigrationJobsRoundTrip(t *testing.T) {
+	for _, many := range []int{0, 20000} {
+		meta := sampleJobs()
+		for i := 0; i < many; i++ {
+			meta.MigratingOut[1].Dirty[fmt.Sprintf("dirty:%d", i)] = uint64(i)
+		}
+		st := sample(50)
+		got, meta2 := decode(t, encode(t, st, meta))
+		sameContents(t, contents(got), contents(st))
+		meta.Seq = meta2.Seq
+		if !reflect.DeepEqual(meta2, meta) {
+			t.Fatalf("meta with %d extra dirty keys:\n got %+v\nwant %+v", many, meta2, meta)
+		}
+	}
+}
+
+// TestReadVersion2: a snapshot written before migrations (testdata/v2.snap,
+// written by the version 2 code) reads with its ownership and no jobs.
+func TestReadVersion2(t *testing.T) {
+	data, err := os.ReadFile("testdata/v2.snap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, meta := decode(t, data)
+	var slots shard.SlotSet
+	slots.AddRange(shard.SlotRange{Start: 0, End: 9000})
+	if meta.Now != 1234 || meta.Epoch != 7 || meta.Slots == nil || *meta.Slots != slots || meta.MigratingOut != nil || meta.Importing != nil || meta.EndedJobs != nil {
+		t.Fatalf("meta %+v", meta)
+	}
+	c := contents(st)
+	if len(c) != 3 || c["a"].val != "1" || c["b"].exp != 5_000_000 || c["{tag}c"].val != "\x00\xff" {
+		t.Fatalf("contents %+v", c)
+	}
+}
+
+func TestReadRejectsBadJobs(t *testing.T) {
+	valid := encode(t, shard.New(), sampleJobs())
+	// Recompute the header block's checksum after changing it, so that
+	// only the job fields are wrong.
+	corruptHeader := func(change func(p []byte) []byte) []byte {
+		n, k := binary.Uvarint(valid[10:])
+		payload := change(bytes.Clone(valid[10+k : 10+k+int(n)]))
+		out := binary.AppendUvarint(bytes.Clone(valid[:10]), uint64(len(payload)))
+		out = append(out, payload...)
+		out = binary.BigEndian.AppendUint64(out, xxhash.Sum64(payload))
+		return append(out, valid[10+k+int(n)+8:]...)
+	}
+	if _, err := Read(bytes.NewReader(corruptHeader(func(p []byte) []byte { return p })), shard.New()); err != nil {
+		t.Fatalf("unchanged header: %v", err)
+	}
+	for name, data := range map[string][]byte{
+		"truncated jobs": corruptHeader(func(p []byte) []byte { return p[:len(p)-3] }),
+		"trailing byte":  corruptHeader(func(p []byte) []byte { return append(p, 0) }),
+	} {
+		if _, err := Read(bytes.NewReader(data), shard.New()); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+	// A header that announces dirty records the stream does not hold.
+	m := sampleJobs()
+	m.MigratingOut = m.MigratingOut[:1]
+	m.MigratingOut[0].Dirty = map[string]uint64{"x": 1}
+	data := encode(t, shard.New(), m)
+	// The dirty record is the only record of the second block: drop that
+	// block (its length prefix, payload and checksum).
+	n, k := binary.Uvarint(data[10:])
+	second := 10 + k + int(n) + 8
+	n2, k2 := binary.Uvarint(data[second:])
+	cut := append(bytes.Clone(data[:second]), data[second+k2+int(n2)+8:]...)
+	if _, err := Read(bytes.NewReader(cut), shard.New()); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("missing dirty records: err = %v, want ErrCorrupt", err)
 	}
 }

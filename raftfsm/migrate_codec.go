@@ -1,0 +1,194 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Encoding and decoding of the slot migration entries. Their format is
+// documented with the others at the top of codec.go.
+
+// IngestKey is one key of an Ingest chunk: its value and expiry time
+// (milliseconds since the Unix epoch, 0 for none), or its deletion. Decoded
+// keys and values alias the entry's bytes.
+type IngestKey struct {
+	Key, Value []byte
+	ExpireAt   int64
+	// Deleted means the key no longer exists in the source: the target
+	// deletes it. Value and ExpireAt are then not encoded.
+	Deleted bool
+}
+
+// Flags of an Ingest key.
+const ingestDeleted = 1
+
+// canonical returns slots as ascending ranges that neither overlap nor
+// touch, clipped to [0, NumSlots).
+func canonical(slots []shard.SlotRange) []shard.SlotRange {
+	var set shard.SlotSet
+	for _, r := range slots {
+		set.AddRange(r)
+	}
+	return set.Ranges(nil)
+}
+
+func encodeMigrateOut(dst []byte, job string, slots []shard.SlotRange, target string, epoch uint64) []byte {
+	dst = append(dst, byte(entryMigrateOut), versionMigrateOut)
+	dst = appendBytes(dst, job)
+	dst = appendRanges(dst, canonical(slots))
+	dst = appendBytes(dst, target)
+	return binary.AppendUvarint(dst, epoch)
+}
+
+func encodeFence(dst []byte, job string) []byte {
+	dst = append(dst, byte(entryFence), versionFence)
+	return appendBytes(dst, job)
+}
+
+func encodeMigrateEnd(dst []byte, job string, done bool) []byte {
+	dst = append(dst, byte(entryMigrateEnd), versionMigrateEnd)
+	dst = appendBytes(dst, job)
+	if done {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+// EncodeIngestReset appends an IngestReset entry to dst: the target group
+// (re)starts importing job's slots from the source group, whose leader is in
+// term sourceTerm. slots are normalized (sorted, merged, clipped to the
+// valid slots). The source's leader encodes it and ships the bytes to the
+// target's leader, which proposes them with Group.ProposeMigrationEntry.
+func EncodeIngestReset(dst []byte, job string, slots []shard.SlotRange, source string, sourceTerm uint64) []byte {
+	dst = append(dst, byte(entryIngestReset), versionIngestReset)
+	dst = appendBytes(dst, job)
+	dst = appendRanges(dst, canonical(slots))
+	dst = appendBytes(dst, source)
+	return binary.AppendUvarint(dst, sourceTerm)
+}
+
+// EncodeIngest appends an Ingest entry to dst: a chunk of keys of job
+// copied by the source leader of term sourceTerm; upTo, when not 0, raises
+// the target's watermark (the source log index up to which the target then
+// holds every change). A deleted key's Value and ExpireAt are not encoded.
+// An ExpireAt below 0 or above 2^62 makes an entry the target refuses
+// (ErrBadEntry).
+func EncodeIngest(dst []byte, job string, sourceTerm, upTo uint64, keys []IngestKey) []byte {
+	dst = append(dst, byte(entryIngest), versionIngest)
+	dst = appendBytes(dst, job)
+	dst = binary.AppendUvarint(dst, sourceTerm)
+	dst = binary.AppendUvarint(dst, upTo)
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	for _, k := range keys {
+		if k.Deleted {
+			dst = append(dst, ingestDeleted)
+			dst = appendBytes(dst, k.Key)
+			continue
+		}
+		dst = append(dst, 0)
+		dst = appendBytes(dst, k.Key)
+		dst = appendBytes(dst, k.Value)
+		dst = binary.AppendUvarint(dst, uint64(k.ExpireAt))
+	}
+	return dst
+}
+
+// IngestSize returns an upper bound of the bytes EncodeIngest adds for k,
+// to cut chunks to a size.
+func IngestSize(k IngestKey) int {
+	return 1 + 3*binary.MaxVarintLen64 + len(k.Key) + len(k.Value)
+}
+
+// name reads a length-prefixed name of at most maxName bytes.
+func name(p []byte) ([]byte, []byte, bool) {
+	b, p, ok := field(p)
+	if !ok || len(b) > maxName {
+		return nil, nil, false
+	}
+	return b, p, true
+}
+
+// decodeMigration decodes the payload of any migration entry (d.typ says
+// which).
+func (d *Decoded) decodeMigration(p []byte) error {
+	d.job, d.peer, d.ranges, d.ingest = nil, nil, d.ranges[:0], d.ingest[:0]
+	d.epoch, d.sourceTerm, d.upTo, d.done = 0, 0, 0, false
+	var ok bool
+	if d.job, p, ok = name(p); !ok {
+		return ErrBadEntry
+	}
+	switch d.typ {
+	case entryMigrateOut:
+		if p, ok = d.decodeRanges(p, true); !ok {
+			return ErrBadEntry
+		}
+		if d.peer, p, ok = name(p); !ok {
+			return ErrBadEntry
+		}
+		if d.epoch, p, ok = uvarint(p); !ok {
+			return ErrBadEntry
+		}
+	case entryFence:
+	case entryIngestReset:
+		if p, ok = d.decodeRanges(p, true); !ok {
+			return ErrBadEntry
+		}
+		if d.peer, p, ok = name(p); !ok {
+			return ErrBadEntry
+		}
+		if d.sourceTerm, p, ok = uvarint(p); !ok {
+			return ErrBadEntry
+		}
+	case entryIngest:
+		if p, ok = d.decodeIngestKeys(p); !ok {
+			return ErrBadEntry
+		}
+	case entryMigrateEnd:
+		if len(p) == 0 || p[0] > 1 {
+			return ErrBadEntry
+		}
+		d.done, p = p[0] == 1, p[1:]
+	}
+	if len(p) != 0 {
+		return ErrBadEntry
+	}
+	return nil
+}
+
+func (d *Decoded) decodeIngestKeys(p []byte) ([]byte, bool) {
+	var ok bool
+	if d.sourceTerm, p, ok = uvarint(p); !ok {
+		return nil, false
+	}
+	if d.upTo, p, ok = uvarint(p); !ok {
+		return nil, false
+	}
+	count, p, ok := uvarint(p)
+	// Every key takes at least two bytes: the count cannot make us
+	// allocate beyond the entry's size.
+	if !ok || count > uint64(len(p)) {
+		return nil, false
+	}
+	for i := uint64(0); i < count; i++ {
+		if len(p) == 0 || p[0]&^ingestDeleted != 0 {
+			return nil, false
+		}
+		k := IngestKey{Deleted: p[0] == ingestDeleted}
+		if k.Key, p, ok = field(p[1:]); !ok {
+			return nil, false
+		}
+		if !k.Deleted {
+			if k.Value, p, ok = field(p); !ok {
+				return nil, false
+			}
+			var at uint64
+			if at, p, ok = uvarint(p); !ok || at > maxNow {
+				return nil, false
+			}
+			k.ExpireAt = int64(at)
+		}
+		d.ingest = append(d.ingest, k)
+	}
+	return p, true
+}
