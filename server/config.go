@@ -28,6 +28,10 @@ type Config struct {
 	ExpiryBudget int
 	// WriteTimeout bounds how long a connection waits to enqueue a write.
 	WriteTimeout time.Duration
+	// FenceHold is how long a command for a slot its group has fenced for
+	// a migration waits for the map to name the slot's new owner (then it
+	// gets MOVED) before it gets TRYAGAIN. Default 100 ms.
+	FenceHold time.Duration
 	// ReadConsistency is how reads are served: ReadLinearizable (the default)
 	// confirms leadership with a quorum before reading, so that a deposed
 	// leader never answers; ReadLeader reads the leader's state directly,
@@ -72,6 +76,7 @@ func DefaultConfig() Config {
 		ExpiryInterval:   100 * time.Millisecond,
 		ExpiryBudget:     2000,
 		WriteTimeout:     10 * time.Second,
+		FenceHold:        100 * time.Millisecond,
 		Version:          "7.0.15",
 	}
 }
@@ -87,6 +92,8 @@ func (c *Config) Validate() error {
 		return errors.New("server: ExpiryInterval and ExpiryBudget must be positive")
 	case c.WriteTimeout <= 0:
 		return errors.New("server: WriteTimeout must be positive")
+	case c.FenceHold < 0:
+		return errors.New("server: FenceHold must not be negative")
 	}
 	return nil
 }

@@ -272,12 +272,21 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		}
 	}
 	g, leader, redirect, owned := s.router.Route(slot)
+	if g != nil && leader && g.Fenced(slot) {
+		// A migration fenced the slot: wait for the map to move it, then
+		// route again (MOVED, or this node's replica of the new owner).
+		if !c.waitUnfenced(g, slot) {
+			c.replyErr(command.ErrTryAgainOwnership)
+			return nil, false
+		}
+		g, leader, redirect, owned = s.router.Route(slot)
+	}
 	switch {
 	case !owned:
 		c.replyErr(command.ErrSlotNotServed)
 		return nil, false
 	case g != nil && leader:
-		if !g.Owns(slot) {
+		if !g.Owns(slot) || g.Fenced(slot) {
 			// The map gives the slot to this group, but its FSM does not
 			// own it yet (the leader is committing the map's slots).
 			c.replyErr(command.ErrTryAgainOwnership)
@@ -299,6 +308,26 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 	default:
 		c.replyErr(command.ErrClusterDown)
 		return nil, false
+	}
+}
+
+// waitUnfenced waits, up to FenceHold, for the map to route slot, which
+// its group g has fenced for a migration, to another group (the
+// migration's flip), and reports whether it did. Nothing is held
+// meanwhile; the wait is rare and short.
+func (c *client) waitUnfenced(g Group, slot int) bool {
+	s := c.srv
+	c.runlock()
+	c.flushWrites()
+	deadline := time.Now().Add(s.cfg.FenceHold)
+	for {
+		if g2, _, _, _ := s.router.Route(slot); g2 != g {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

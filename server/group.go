@@ -44,6 +44,9 @@ type Group interface {
 	// Owns reports whether the group's FSM owns slot (lock-free). The FSM
 	// refuses writes to slots it does not own with a NOTOWNER reply.
 	Owns(slot int) bool
+	// Fenced reports whether the group has fenced slot for a migration
+	// (lock-free): it serves neither reads nor writes for it any more.
+	Fenced(slot int) bool
 	// Snapshot takes a Raft snapshot now and waits for it (SAVE).
 	Snapshot(ctx context.Context) error
 	// LastSave returns the Unix time (seconds) of the last snapshot.
@@ -54,4 +57,4 @@ type Group interface {
 	Status() raftfsm.Status
 }
 
-var _ Group = (Group)(nil)
+var _ Group = (*raftfsm.Group)(nil)

@@ -45,6 +45,7 @@ func (g *fakeGroup) LastSave() int64                  { return 0 }
 func (g *fakeGroup) AppliedIndex() uint64             { return 0 }
 func (g *fakeGroup) Status() raftfsm.Status           { return raftfsm.Status{State: "leader"} }
 func (g *fakeGroup) Owns(int) bool                    { return true }
+func (g *fakeGroup) Fenced(int) bool                  { return false }
 
 func (g *fakeGroup) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error) {
 	g.t.Error("unexpected ProposeExpire")

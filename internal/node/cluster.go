@@ -97,6 +97,7 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 		return nil, err
 	}
 	cs.pl = pl
+	go cs.serveGroupRPC()
 	cs.ctl = newController(cs, cfg.Controller, n.log)
 	cs.ctl.start()
 	return cs, nil

@@ -98,6 +98,10 @@ type controller struct {
 	leaderSince  map[string]time.Time              // group id -> since when this node leads it, formed
 	lastTransfer map[string]time.Time              // group id -> last transfer started here
 	published    []string                          // last SetLeading argument
+	// movers are the running migration movers, by job id;
+	// moverFailSince, since when each job's movers have been failing.
+	movers         map[string]*moverHandle
+	moverFailSince map[string]time.Time
 }
 
 func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *controller {
@@ -113,6 +117,9 @@ func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *co
 		trans:        make(map[string]*raft.NetworkTransport),
 		leaderSince:  make(map[string]time.Time),
 		lastTransfer: make(map[string]time.Time),
+
+		movers:         make(map[string]*moverHandle),
+		moverFailSince: make(map[string]time.Time),
 	}
 }
 
@@ -198,6 +205,9 @@ func (c *controller) round(now time.Time) {
 	if !slices.Equal(led, c.published) {
 		cs.pl.SetLeading(led)
 		c.published = led
+	}
+	if current && rt.m == latest {
+		c.migrations(latest, now)
 	}
 }
 

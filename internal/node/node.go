@@ -54,6 +54,8 @@ type Config struct {
 	// Controller tunes how a cluster node reconciles the map with its
 	// groups.
 	Controller ControllerConfig
+	// Migration tunes slot migration (cluster mode).
+	Migration MigrationConfig
 	// ReadyTimeout bounds how long a standalone node waits for its leader.
 	ReadyTimeout time.Duration
 	// Logger receives every component's logs.
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Group:        raftfsm.DefaultConfig(),
 		Placement:    placement.DefaultConfig(),
 		Controller:   DefaultControllerConfig(),
+		Migration:    DefaultMigrationConfig(),
 		ReadyTimeout: 30 * time.Second,
 	}
 }
@@ -87,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BootstrapExpect > 0 {
 		if err := c.Controller.Validate(); err != nil {
+			return err
+		}
+		if err := c.Migration.Validate(); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,273 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/respclient"
+	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// TestClusterMigrateUnderLoad moves a slot range between groups with
+// SHOAL MIGRATE while a go-redis ClusterClient keeps writing to keys of
+// those slots and others, and checks that the client saw no error beyond
+// its own retries, every acknowledged write is there after the move, every
+// node's CLUSTER SLOTS names the new owner within a second of the flip, and
+// no key is left in two groups (the DBSIZE of the groups' leaders adds up
+// to the number of keys).
+func TestClusterMigrateUnderLoad(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	c := tc.clusterClient(nil)
+
+	conn, err := respclient.Dial(ctx, tc.Addrs()[1], 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The range to move: slots 0-199, from the group that serves them to
+	// another group, whose master serves its first slot.
+	const lo, hi = 0, 199
+	target, targetSlot := otherGroup(t, conn, lo, hi)
+	topo := clusterSlotsOwner(t, tc.Addrs()[0])
+	dst := topo[targetSlot]
+	for s := lo; s <= hi; s++ {
+		if topo[s] != topo[lo] || topo[s] == dst {
+			t.Fatalf("slots %d-%d are not all served by one master other than %s", lo, hi, dst)
+		}
+	}
+
+	// Keys: 4000 spread over all slots, and 20 per moved slot (hash tags
+	// of known slots are found by search).
+	keys := make([]string, 0, 8000)
+	for i := 0; i < 4000; i++ {
+		keys = append(keys, "k"+strconv.Itoa(i))
+	}
+	perSlot := make(map[int]int)
+	for i := 0; len(perSlot) < hi-lo+1 || minCount(perSlot, lo, hi) < 20; i++ {
+		k := "m" + strconv.Itoa(i)
+		if s := shard.Slot([]byte(k)); s >= lo && s <= hi && perSlot[s] < 20 {
+			perSlot[s]++
+			keys = append(keys, k)
+		}
+	}
+	acked := make([]atomic.Int64, len(keys)) // last acknowledged value + 1
+	for i, k := range keys {
+		if err := c.Set(ctx, k, 0, 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+		acked[i].Store(1)
+	}
+
+	// Writers: each owns a disjoint part of the keys, so the last
+	// acknowledged value of a key is known.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writeErrs atomic.Int64
+	var firstErr atomic.Pointer[string]
+	const writers = 8
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for n := int64(1); ; n++ {
+				for i := w; i < len(keys); i += writers {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if i%7 != int(n%7) {
+						continue
+					}
+					if err := c.Set(ctx, keys[i], n, 0).Err(); err != nil {
+						if writeErrs.Add(1) == 1 {
+							msg := keys[i] + ": " + err.Error()
+							firstErr.Store(&msg)
+						}
+						continue
+					}
+					acked[i].Store(n + 1)
+				}
+			}
+		}(w)
+	}
+
+	v, err := conn.Do(ctx, "SHOAL", "MIGRATE", fmt.Sprintf("%d-%d", lo, hi), target)
+	if err != nil {
+		t.Fatalf("SHOAL MIGRATE: %v", err)
+	}
+	job, _ := v.Text()
+	t.Logf("job %s moves slots %d-%d to %s", job, lo, hi, target)
+	var flipped time.Time
+	testutil.Eventually(t, 60*time.Second, "job "+job+" done", func() error {
+		phase, reason := jobPhase(t, conn, job)
+		switch phase {
+		case "done":
+			flipped = time.Now()
+			return nil
+		case "aborted":
+			t.Fatalf("job %s aborted: %s", job, reason)
+		}
+		return fmt.Errorf("phase %q", phase)
+	})
+	for _, addr := range tc.Addrs() {
+		testutil.Eventually(t, time.Second+time.Since(flipped), "CLUSTER SLOTS on "+addr+" names the new owner", func() error {
+			if o := clusterSlotsOwner(t, addr); o[lo] != dst || o[hi] != dst {
+				return fmt.Errorf("slot %d served by %s, slot %d by %s, want %s", lo, o[lo], hi, o[hi], dst)
+			}
+			return nil
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // writes keep going through the new owner
+	close(stop)
+	wg.Wait()
+	if n := writeErrs.Load(); n > 0 {
+		t.Errorf("%d writes failed after the client's retries; first: %s", n, *firstErr.Load())
+	}
+	for i, k := range keys {
+		want := acked[i].Load() - 1
+		got, err := c.Get(ctx, k).Int64()
+		if err != nil || got < want {
+			t.Fatalf("GET %s = %d (%v), want at least the last acknowledged %d", k, got, err, want)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
+		var total int64
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			n, err := m.DBSize(ctx).Result()
+			total += n
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if total != int64(len(keys)) {
+			return fmt.Errorf("the masters hold %d keys, want %d", total, len(keys))
+		}
+		return nil
+	})
+}
+
+// clusterSlotsOwner returns, for every slot, the address of its master in
+// the CLUSTER SLOTS reply of the node at addr.
+func clusterSlotsOwner(t *testing.T, addr string) []string {
+	t.Helper()
+	ctx := context.Background()
+	cl := redis.NewClient(&redis.Options{Addr: addr})
+	defer cl.Close()
+	slots, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatalf("CLUSTER SLOTS on %s: %v", addr, err)
+	}
+	out := make([]string, shard.NumSlots)
+	for _, r := range slots {
+		for s := r.Start; s <= r.End; s++ {
+			out[s] = r.Nodes[0].Addr
+		}
+	}
+	return out
+}
+
+// otherGroup returns, from SHOAL GROUPS, a group that serves none of the
+// slots lo-hi, and its first slot.
+func otherGroup(t *testing.T, conn *respclient.Conn, lo, hi int) (string, int) {
+	t.Helper()
+	v, err := conn.Do(context.Background(), "SHOAL", "GROUPS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range v.Array {
+		var id string
+		var slots []respclient.Value
+		for _, p := range g.Map {
+			k, _ := p.Key.Text()
+			switch k {
+			case "id":
+				id, _ = p.Value.Text()
+			case "slots":
+				slots = p.Value.Array
+			}
+		}
+		if len(g.Map) == 0 { // RESP2: a flat key-value array
+			for i := 0; i+1 < len(g.Array); i += 2 {
+				k, _ := g.Array[i].Text()
+				switch k {
+				case "id":
+					id, _ = g.Array[i+1].Text()
+				case "slots":
+					slots = g.Array[i+1].Array
+				}
+			}
+		}
+		if len(slots) < 2 {
+			continue
+		}
+		first, last := int(slots[0].Int), int(slots[len(slots)-1].Int)
+		if last < lo || first > hi {
+			return id, first
+		}
+	}
+	t.Fatalf("no group outside slots %d-%d in SHOAL GROUPS", lo, hi)
+	return "", 0
+}
+
+// jobPhase returns the phase and abort reason of job from SHOAL JOBS.
+func jobPhase(t *testing.T, conn *respclient.Conn, job string) (phase, reason string) {
+	t.Helper()
+	v, err := conn.Do(context.Background(), "SHOAL", "JOBS")
+	if err != nil {
+		var re *respclient.ReplyError
+		if errors.As(err, &re) {
+			t.Fatalf("SHOAL JOBS: %v", err)
+		}
+		return "", ""
+	}
+	for _, j := range v.Array {
+		f := fields(j)
+		if f["id"] == job {
+			return f["phase"], f["reason"]
+		}
+	}
+	return "", ""
+}
+
+// fields turns a map reply (RESP3) or a flat key-value array (RESP2) into
+// its text fields.
+func fields(v respclient.Value) map[string]string {
+	out := make(map[string]string)
+	kv := v.Array
+	if len(v.Map) > 0 {
+		for _, p := range v.Map {
+			k, _ := p.Key.Text()
+			val, _ := p.Value.Text()
+			out[k] = val
+		}
+		return out
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].Text()
+		val, _ := kv[i+1].Text()
+		out[k] = val
+	}
+	return out
+}
+
+func minCount(m map[int]int, lo, hi int) int {
+	n := -1
+	for s := lo; s <= hi; s++ {
+		if n < 0 || m[s] < n {
+			n = m[s]
+		}
+	}
+	return n
+}

@@ -1,0 +1,297 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/shoalcache/shoal/internal/topology"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Slot migration, the source side: the mover. See docs/migration.md.
+//
+// A mover runs on the node that leads a job's source group, on a goroutine
+// of its own that the controller starts for every active job of the map
+// whose source this node leads, and cancels when the job ends or the node
+// stops leading. It keeps no durable state: everything it relies on is in
+// the source group's FSM (migrating-out state, dirty indexes, fence), the
+// target group's FSM (importing state, watermark) and the map (the job).
+// A mover that fails returns an error; the controller starts a new one on
+// its next round, which begins again with IngestReset at the current term.
+
+// MigrationConfig tunes slot migration on a cluster node.
+type MigrationConfig struct {
+	// ChunkBytes is the most key and value bytes one Ingest entry carries.
+	// Default 1 MiB.
+	ChunkBytes int
+	// FenceKeys: once a delta round finds at most this many changed keys,
+	// the mover fences the source and sends the last delta. Default 512.
+	FenceKeys int
+	// MaxRounds bounds the delta rounds before the mover fences anyway (a
+	// write rate the copy cannot outrun). Default 8.
+	MaxRounds int
+	// MaxActive is the most jobs that may be active at once in the cluster
+	// (new ones are refused). Default 4.
+	MaxActive int
+	// RateBytes limits the bytes per second one mover sends (0: no limit).
+	RateBytes int64
+	// RPCTimeout bounds one call to the target's leader. Default 10 s.
+	RPCTimeout time.Duration
+	// StallTimeout: a job whose mover has failed without pause for this
+	// long, or whose target has had no leader that long, is aborted.
+	// Default 30 s.
+	StallTimeout time.Duration
+}
+
+// DefaultMigrationConfig returns the defaults.
+func DefaultMigrationConfig() MigrationConfig {
+	return MigrationConfig{
+		ChunkBytes:   1 << 20,
+		FenceKeys:    512,
+		MaxRounds:    8,
+		MaxActive:    4,
+		RPCTimeout:   10 * time.Second,
+		StallTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *MigrationConfig) Validate() error {
+	if c.ChunkBytes < 1024 || c.FenceKeys < 0 || c.MaxRounds < 1 || c.MaxActive < 1 ||
+		c.RateBytes < 0 || c.RPCTimeout <= 0 || c.StallTimeout <= 0 {
+		return fmt.Errorf("%w: migration: ChunkBytes >= 1024, MaxRounds and MaxActive >= 1, RPCTimeout and StallTimeout > 0, FenceKeys and RateBytes >= 0", ErrBadConfig)
+	}
+	return nil
+}
+
+// mover copies one job's slots from the source group g (led by this node)
+// to the target group's leader.
+type mover struct {
+	cs   *clusterState
+	cfg  MigrationConfig
+	log  *slog.Logger
+	job  topology.Job
+	g    *raftfsm.Group
+	term uint64
+
+	// sent counts what this mover shipped, for its log line.
+	sentKeys, sentBytes int64
+	// throttle state
+	windowStart time.Time
+	windowBytes int64
+}
+
+// run drives the job from MigrateOut to the flip. It returns nil once the
+// flip is committed (or the job is no longer active), an error otherwise.
+func (mv *mover) run(ctx context.Context) error {
+	job, g := mv.job, mv.g
+	slots := toShardRanges(job.Slots)
+	if _, ok := g.MigrationOut(job.ID); !ok {
+		if err := g.ProposeMigrateOut(ctx, job.ID, slots, job.Target, mv.cs.pl.Map().Epoch); err != nil {
+			return fmt.Errorf("migrate-out: %w", err)
+		}
+	}
+	out, ok := g.MigrationOut(job.ID)
+	if !ok {
+		return errors.New("the source group did not accept the job (does it own every slot?)")
+	}
+	start := time.Now()
+	if err := mv.ship(ctx, raftfsm.EncodeIngestReset(nil, job.ID, slots, job.Source, mv.term)); err != nil {
+		return fmt.Errorf("ingest-reset: %w", err)
+	}
+	// Full copy. Every change after MigrateOut is dirty, so a key read
+	// before a later change is sent again by a delta round.
+	st := g.Store()
+	st.RLock()
+	upTo := g.AppliedIndex()
+	st.RUnlock()
+	if upTo < out.StartIndex {
+		upTo = out.StartIndex
+	}
+	if err := mv.copySlots(ctx, slots, upTo); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	after := upTo
+	fenced := out.Fenced
+	for round := 0; !fenced && round < mv.cfg.MaxRounds; round++ {
+		var keys []string
+		upTo, keys = mv.dirty(after, 0)
+		if len(keys) <= mv.cfg.FenceKeys {
+			break
+		}
+		if err := mv.sendKeys(ctx, keys, upTo); err != nil {
+			return fmt.Errorf("delta: %w", err)
+		}
+		after = upTo
+	}
+	fenceAt := out.FenceIndex
+	if !fenced {
+		idx, err := g.ProposeFence(ctx, job.ID)
+		if err != nil {
+			return fmt.Errorf("fence: %w", err)
+		}
+		fenceAt = idx
+	}
+	fenceStart := time.Now()
+	// Nothing changes in the slots after the fence: this delta is the last.
+	_, last := mv.dirty(after, fenceAt)
+	if err := mv.sendKeys(ctx, last, fenceAt); err != nil {
+		return fmt.Errorf("last delta: %w", err)
+	}
+	if err := mv.cs.pl.FlipJob(ctx, job.ID); err != nil {
+		return fmt.Errorf("flip: %w", err)
+	}
+	mv.log.Info("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
+		"took", time.Since(start).String(), "fenced-for", time.Since(fenceStart).String())
+	return nil
+}
+
+// dirty returns the keys changed in (after, upTo] and upTo; upTo 0 means
+// the index applied now.
+func (mv *mover) dirty(after, upTo uint64) (uint64, []string) {
+	st := mv.g.Store()
+	st.RLock()
+	defer st.RUnlock()
+	if upTo == 0 {
+		upTo = mv.g.AppliedIndex()
+	}
+	return upTo, mv.g.DirtyKeys(mv.job.ID, after, upTo, nil)
+}
+
+// copySlots sends every key of slots, read from the live store under its
+// read lock one slot at a time, in chunks; the last chunk carries upTo.
+func (mv *mover) copySlots(ctx context.Context, slots []shard.SlotRange, upTo uint64) error {
+	st := mv.g.Store()
+	var chunk []raftfsm.IngestKey
+	size := 0
+	for _, r := range slots {
+		for slot := r.Start; slot <= r.End; slot++ {
+			st.RLock()
+			if st.SlotLen(slot) > 0 {
+				st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
+					chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt})
+					size += len(k) + len(e.Value) + 16
+					return true
+				})
+			}
+			st.RUnlock()
+			if size >= mv.cfg.ChunkBytes {
+				if err := mv.sendChunk(ctx, chunk, 0); err != nil {
+					return err
+				}
+				chunk, size = chunk[:0], 0
+			}
+		}
+	}
+	return mv.sendChunk(ctx, chunk, upTo)
+}
+
+// sendKeys sends the current value of each key (a deletion for a key that
+// is gone), in chunks; the last chunk carries upTo.
+func (mv *mover) sendKeys(ctx context.Context, keys []string, upTo uint64) error {
+	st := mv.g.Store()
+	var chunk []raftfsm.IngestKey
+	size := 0
+	for i := 0; i < len(keys); {
+		st.RLock()
+		for ; i < len(keys) && size < mv.cfg.ChunkBytes; i++ {
+			k := keys[i]
+			if e := st.Peek([]byte(k)); e != nil {
+				chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt})
+				size += len(k) + len(e.Value) + 16
+			} else {
+				chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Deleted: true})
+				size += len(k) + 16
+			}
+		}
+		st.RUnlock()
+		if i < len(keys) {
+			if err := mv.sendChunk(ctx, chunk, 0); err != nil {
+				return err
+			}
+			chunk, size = chunk[:0], 0
+		}
+	}
+	return mv.sendChunk(ctx, chunk, upTo)
+}
+
+// sendChunk ships one Ingest entry (skipped when empty and without upTo).
+func (mv *mover) sendChunk(ctx context.Context, keys []raftfsm.IngestKey, upTo uint64) error {
+	if len(keys) == 0 && upTo == 0 {
+		return nil
+	}
+	data := raftfsm.EncodeIngest(nil, mv.job.ID, mv.term, upTo, keys)
+	if err := mv.throttle(ctx, len(data)); err != nil {
+		return err
+	}
+	if err := mv.ship(ctx, data); err != nil {
+		return err
+	}
+	mv.sentKeys += int64(len(keys))
+	mv.sentBytes += int64(len(data))
+	return nil
+}
+
+// throttle waits so that this mover sends at most RateBytes per second.
+func (mv *mover) throttle(ctx context.Context, n int) error {
+	if mv.cfg.RateBytes <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if mv.windowStart.IsZero() || now.Sub(mv.windowStart) >= time.Second {
+		mv.windowStart, mv.windowBytes = now, 0
+	}
+	mv.windowBytes += int64(n)
+	if mv.windowBytes <= mv.cfg.RateBytes {
+		return nil
+	}
+	wait := time.Duration(float64(mv.windowBytes-mv.cfg.RateBytes) / float64(mv.cfg.RateBytes) * float64(time.Second))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ship has the target group's leader propose one encoded entry, retrying
+// on a leader change until ctx ends.
+func (mv *mover) ship(ctx context.Context, entry []byte) error {
+	var last error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			case <-time.After(min(time.Duration(attempt)*20*time.Millisecond, 500*time.Millisecond)):
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, mv.cfg.RPCTimeout)
+		resp, err := mv.cs.callGroup(cctx, mv.job.Target, rpcIngest, entry)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errRPCStale), errors.Is(err, errRPCNotImporting):
+			return err // a newer mover owns the job, or it ended: give up
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		}
+		_ = resp
+		last = err
+	}
+}
+
+func toShardRanges(rs []topology.SlotRange) []shard.SlotRange {
+	out := make([]shard.SlotRange, len(rs))
+	for i, r := range rs {
+		out[i] = shard.SlotRange{Start: r.Start, End: r.End}
+	}
+	return out
+}
