@@ -142,16 +142,16 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		}
 	}
 	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
-		var total int64
+		var total atomic.Int64 // ForEachMaster calls fn concurrently
 		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 			n, err := m.DBSize(ctx).Result()
-			total += n
+			total.Add(n)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		if total != int64(len(keys)) {
+		if total := total.Load(); total != int64(len(keys)) {
 			return fmt.Errorf("the masters hold %d keys, want %d", total, len(keys))
 		}
 		return nil
