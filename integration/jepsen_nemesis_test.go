@@ -620,13 +620,13 @@ func doWithin(addr string, d time.Duration, args ...string) (respclient.Value, e
 // allNemeses returns the nemeses by name.
 func allNemeses() map[string]*nemesis {
 	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
-		isolateSingleNemesis(), ringNemesis(), transferNemesis()}
+		isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis()}
 	m := map[string]*nemesis{"none": {name: "none"}}
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
 	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
-		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis()})
+		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis()})
 	return m
 }
 

@@ -3,8 +3,10 @@ package integration
 // TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
 // processes: concurrent clients run the register (linearizability, checked
 // with porcupine), set and counter workloads while a nemesis kills, pauses
-// or partitions nodes, or moves group leaderships. Each nemesis is a phase
-// with a fresh cluster; all workloads run in every phase.
+// or partitions nodes, moves group leaderships or migrates slots between
+// groups. Each nemesis is a phase with a fresh cluster; all workloads run
+// in every phase, and every phase ends with the history checks and a check
+// that every slot has an owner and every key lives in exactly one group.
 //
 // Environment:
 //
@@ -16,7 +18,8 @@ package integration
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring
-//	                       transfer (leader transfers) mixed
+//	                       transfer (leader transfers) migrate (slot
+//	                       migrations between random groups) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -97,13 +100,13 @@ func jepsenConfig(t *testing.T) *jConfig {
 		cfg.total = 3*time.Minute + 50*time.Second
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer"}
+			"transfer", "migrate"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "mixed"}
+			"partition-ring", "transfer", "migrate", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
@@ -276,6 +279,11 @@ func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, 
 	finals := finalReads(env, cfg, cfg.recoverTimeout)
 	ops = append(ops, finals...)
 	logf("final reads done")
+	if err := c.checkKeyPlacement(cfg.recoverTimeout, logf); err != nil {
+		t.Errorf("jepsen %s: key placement: %v (jobs: %s; seed %d, report %s)", nm.name, err, c.jobSummary(), cfg.seed, dir)
+	} else {
+		logf("key placement ok: every slot owned, no job active, every key in one group (jobs: %s)", c.jobSummary())
+	}
 	c.stopAll()
 
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })

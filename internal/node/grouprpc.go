@@ -72,7 +72,7 @@ func (cs *clusterState) handleGroupRPC(ctx context.Context, req []byte) []byte {
 			return []byte{rpcOK}
 		case errors.Is(err, raftfsm.ErrStaleSource):
 			return []byte{rpcStale}
-		case errors.Is(err, raftfsm.ErrNotImporting):
+		case errors.Is(err, raftfsm.ErrNotImporting), errors.Is(err, raftfsm.ErrJobEnded):
 			return []byte{rpcNotImporting}
 		case errors.Is(err, raftfsm.ErrNotLeader):
 			return []byte{rpcNotLeader}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,11 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 		select {
 		case <-h.done:
 			delete(c.movers, id)
-			if p := h.err.Load(); p != nil && *p != nil {
+			if p := h.err.Load(); p != nil && *p != nil && errors.Is(*p, errRPCNotImporting) {
+				// The target no longer imports the job (it ended there):
+				// the copy cannot complete.
+				c.abortJob(id, fmt.Sprintf("the target group refused the copy: %v", *p))
+			} else if p != nil && *p != nil {
 				if _, ok := c.moverFailSince[id]; !ok {
 					c.moverFailSince[id] = now
 				}
@@ -107,6 +112,8 @@ func (c *controller) endJobs(m *placement.Map) {
 		for _, id := range g.MigrationJobs() {
 			if j := m.Job(id); j != nil && j.Phase == topology.JobCopying {
 				continue
+			} else if j == nil && !jobPredates(id, m.Epoch) {
+				continue // this node's map does not have the job yet
 			}
 			var done bool
 			if out, ok := g.MigrationOut(id); ok {
@@ -126,6 +133,18 @@ func (c *controller) endJobs(m *placement.Map) {
 			c.log.Info("ended migration job in group", "job", id, "group", g.ID(), "done", done)
 		}
 	}
+}
+
+// jobPredates reports whether job id (named "j" and the epoch of the map
+// that created it) was created at or before epoch: a job missing from a map
+// that new has ended (and left the history); one missing from an older map
+// is simply not known here yet.
+func jobPredates(id string, epoch uint64) bool {
+	if len(id) < 2 || id[0] != 'j' {
+		return false
+	}
+	e, err := strconv.ParseUint(id[1:], 10, 64)
+	return err == nil && e <= epoch
 }
 
 // slotsOf reports whether m assigns every slot of rs to group gid.
