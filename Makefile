@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build run test bench bench-ab bench-failover fuzz jepsen lint clean
+.PHONY: all build run test bench bench-ab bench-migrate bench-failover fuzz jepsen lint clean
 
 all: build
 
@@ -28,6 +28,13 @@ bench: build
 BASE ?= HEAD~1
 bench-ab: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/ab.sh $(BASE)
+
+# Slot migration speed, Shoal (shoal cluster migrate) vs Redis Cluster
+# (redis-cli --cluster reshard), idle clusters: 1M keys of 64 B and 10k
+# keys of 100 KB, one third of the slots moved. See BENCHMARKS.md.
+bench-migrate: build
+	$(GO) run ./bench/migrate -shoal $(CURDIR)/$(BIN) -keys 1000000 -d 64
+	$(GO) run ./bench/migrate -shoal $(CURDIR)/$(BIN) -keys 10000 -d 102400
 
 # Failover time, Shoal vs Redis Cluster (cluster-node-timeout 15000 and 1000
 # ms): KILLS (20) master kills each; see BENCHMARKS.md. About 15 minutes.

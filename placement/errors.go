@@ -65,4 +65,7 @@ var (
 	ErrUnknownJob = errors.New("placement: unknown job")
 	// ErrJobNotActive: the job has already been flipped or aborted.
 	ErrJobNotActive = errors.New("placement: job not active")
+	// ErrNotCopier: a flip or claim by a mover whose claim on the job was
+	// replaced by a newer source leader's (or an older term's claim).
+	ErrNotCopier = errors.New("placement: job claimed by another source term")
 )

@@ -129,6 +129,38 @@ func FlipJob(m *Map, id string, now int64) (*Map, error) {
 	return next, nil
 }
 
+// ClaimJob returns a copy of m in which the mover of source term term
+// claims the copy of job id (phase copying): Copier becomes term and the
+// epoch is incremented. A mover claims the job before it touches the
+// target, and only the claiming term may flip it (FlipClaimedJob), so a
+// flip by a deposed source leader and a restart of the copy by its
+// successor are ordered by the meta group: whichever comes second fails.
+// Claiming again with the current term changes nothing (it returns m).
+// Errors wrap ErrUnknownJob, ErrJobNotActive or ErrNotCopier (a newer
+// term claimed the job).
+func ClaimJob(m *Map, id string, term uint64) (*Map, error) {
+	if j := m.Job(id); j != nil && j.Active() && j.Copier == term {
+		return m, nil
+	} else if j != nil && j.Active() && j.Copier > term {
+		return nil, fmt.Errorf("%w: job %s is claimed by term %d, not %d", ErrNotCopier, id, j.Copier, term)
+	}
+	next, j, err := endJob(m, id)
+	if err != nil {
+		return nil, err
+	}
+	j.Copier = term
+	return next, nil
+}
+
+// FlipClaimedJob is FlipJob for the mover of source term term: it refuses
+// with ErrNotCopier unless that term holds the job's claim.
+func FlipClaimedJob(m *Map, id string, term uint64, now int64) (*Map, error) {
+	if j := m.Job(id); j != nil && j.Active() && j.Copier != term {
+		return nil, fmt.Errorf("%w: job %s is claimed by term %d, not %d", ErrNotCopier, id, j.Copier, term)
+	}
+	return FlipJob(m, id, now)
+}
+
 // AbortJob returns a copy of m in which the job id, in phase copying, is
 // aborted for reason: the source keeps the slots, Ended is now (Unix
 // milliseconds) and the epoch is incremented. It changes nothing and
@@ -271,6 +303,28 @@ func (s *Service) FlipJob(ctx context.Context, id string) error {
 	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return FlipJob(old, id, now) })
 	if err == nil {
 		s.log.Info("migration job flipped", "job", id)
+	}
+	return err
+}
+
+// ClaimJob claims the copy of job id for the mover of source term term,
+// by compare-and-set through the meta group (see the ClaimJob function).
+func (s *Service) ClaimJob(ctx context.Context, id string, term uint64) error {
+	if m := s.Map(); m != nil {
+		if j := m.Job(id); j != nil && j.Active() && j.Copier == term {
+			return nil
+		}
+	}
+	return s.updateChecked(ctx, func(old *Map) (*Map, error) { return ClaimJob(old, id, term) })
+}
+
+// FlipClaimedJob flips job id for the mover of source term term (see the
+// FlipClaimedJob function).
+func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64) error {
+	now := time.Now().UnixMilli()
+	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return FlipClaimedJob(old, id, term, now) })
+	if err == nil {
+		s.log.Info("migration job flipped", "job", id, "copier-term", term)
 	}
 	return err
 }

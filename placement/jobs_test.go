@@ -297,3 +297,43 @@ func TestJobsOnService(t *testing.T) {
 		t.Fatalf("after abort: %+v", m.Job(job2.ID))
 	}
 }
+
+// TestClaimJob: a mover claims a job with its source term before it copies;
+// only the claiming term may flip it, a newer term's claim replaces an
+// older one, and an older term can neither claim nor flip afterwards, so a
+// deposed source leader's flip and its successor's restart of the copy
+// cannot both happen.
+func TestClaimJob(t *testing.T) {
+	m0 := jobMap(t)
+	m1, job, err := NewJob(m0, []SlotRange{{Start: 10, End: 19}}, "g2", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := ClaimJob(m1, job.ID, 3)
+	if err != nil || m2.Job(job.ID).Copier != 3 || m2.Epoch != m1.Epoch+1 {
+		t.Fatalf("claim by term 3: %v, job %+v", err, m2.Job(job.ID))
+	}
+	if again, err := ClaimJob(m2, job.ID, 3); err != nil || again != m2 {
+		t.Fatalf("claiming again with the same term: %v (map changed: %v)", err, again != m2)
+	}
+	if _, err := FlipClaimedJob(m2, job.ID, 2, 200); !errors.Is(err, ErrNotCopier) {
+		t.Fatalf("flip by an older term: %v, want ErrNotCopier", err)
+	}
+	m3, err := ClaimJob(m2, job.ID, 4)
+	if err != nil || m3.Job(job.ID).Copier != 4 {
+		t.Fatalf("claim by a newer term: %v", err)
+	}
+	if _, err := ClaimJob(m3, job.ID, 3); !errors.Is(err, ErrNotCopier) {
+		t.Fatalf("claim by the replaced term: %v, want ErrNotCopier", err)
+	}
+	if _, err := FlipClaimedJob(m3, job.ID, 3, 200); !errors.Is(err, ErrNotCopier) {
+		t.Fatalf("flip by the replaced term: %v, want ErrNotCopier", err)
+	}
+	flipped, err := FlipClaimedJob(m3, job.ID, 4, 200)
+	if err != nil || flipped.Job(job.ID).Phase != JobDone {
+		t.Fatalf("flip by the claiming term: %v", err)
+	}
+	if _, err := ClaimJob(flipped, job.ID, 5); !errors.Is(err, ErrJobNotActive) {
+		t.Fatalf("claim after the flip: %v, want ErrJobNotActive", err)
+	}
+}

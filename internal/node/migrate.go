@@ -100,6 +100,13 @@ func (mv *mover) run(ctx context.Context) error {
 		return errors.New("the source group did not accept the job (does it own every slot?)")
 	}
 	start := time.Now()
+	// Claim the copy for this term before touching the target: a flip by a
+	// deposed leader's mover and this restart are then ordered by the meta
+	// group (the second one fails), so a reset can never wipe a target
+	// whose copy was already flipped.
+	if err := mv.cs.pl.ClaimJob(ctx, job.ID, mv.term); err != nil {
+		return fmt.Errorf("claim: %w", err)
+	}
 	if err := mv.ship(ctx, raftfsm.EncodeIngestReset(nil, job.ID, slots, job.Source, mv.term)); err != nil {
 		return fmt.Errorf("ingest-reset: %w", err)
 	}
@@ -142,7 +149,7 @@ func (mv *mover) run(ctx context.Context) error {
 	if err := mv.sendKeys(ctx, last, fenceAt); err != nil {
 		return fmt.Errorf("last delta: %w", err)
 	}
-	if err := mv.cs.pl.FlipJob(ctx, job.ID); err != nil {
+	if err := mv.cs.pl.FlipClaimedJob(ctx, job.ID, mv.term); err != nil {
 		return fmt.Errorf("flip: %w", err)
 	}
 	mv.log.Info("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,

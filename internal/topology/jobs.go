@@ -45,6 +45,10 @@ type Job struct {
 	Ended int64 `json:"ended,omitempty"`
 	// Reason says why the job was aborted.
 	Reason string `json:"reason,omitempty"`
+	// Copier is the source group's Raft term of the mover that claimed the
+	// copy (0: none yet). Only that mover may flip the job: a mover of a
+	// deposed source leader, whose claim a newer leader replaced, cannot.
+	Copier uint64 `json:"copier,omitempty"`
 }
 
 // Active reports whether the job has not ended yet (phase copying).
