@@ -620,13 +620,15 @@ func doWithin(addr string, d time.Duration, args ...string) (respclient.Value, e
 // allNemeses returns the nemeses by name.
 func allNemeses() map[string]*nemesis {
 	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
-		isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis()}
+		isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
+		migrateFaultNemesis(false), migrateFaultNemesis(true)}
 	m := map[string]*nemesis{"none": {name: "none"}}
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
 	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
-		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis()})
+		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
+		migrateFaultNemesis(false), migrateFaultNemesis(true)})
 	return m
 }
 

@@ -19,7 +19,9 @@ package integration
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring
 //	                       transfer (leader transfers) migrate (slot
-//	                       migrations between random groups) mixed
+//	                       migrations between random groups) migrate-kill
+//	                       migrate-pause (a migration, then its source or
+//	                       target leader killed or stopped) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -93,20 +95,19 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 7 phases of about 33 s. The workload total is 10 s less than the
-		// 4m (6 phases of 40 s) before the transfer phase was added, which
-		// pays for that phase's start and checks (7 s in one run): the run
-		// stays at about 5m20s.
+		// 9 phases of about 26 s (the workload total is what it was with
+		// 7 phases, so that the run stays at about 5m30s; each phase ends
+		// with its checks, a few seconds).
 		cfg.total = 3*time.Minute + 50*time.Second
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate"}
+			"transfer", "migrate", "migrate-kill"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "migrate", "mixed"}
+			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
