@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/shoalcache/shoal/internal/topology"
@@ -39,6 +40,9 @@ type MigrationConfig struct {
 	MaxActive int
 	// RateBytes limits the bytes per second one mover sends (0: no limit).
 	RateBytes int64
+	// Inflight is how many chunks a mover keeps on their way to the
+	// target at once. Default 4.
+	Inflight int
 	// RPCTimeout bounds one call to the target's leader. Default 10 s.
 	RPCTimeout time.Duration
 	// StallTimeout: a job whose mover has failed without pause for this
@@ -54,6 +58,7 @@ func DefaultMigrationConfig() MigrationConfig {
 		FenceKeys:    512,
 		MaxRounds:    8,
 		MaxActive:    4,
+		Inflight:     4,
 		RPCTimeout:   10 * time.Second,
 		StallTimeout: 30 * time.Second,
 	}
@@ -61,9 +66,9 @@ func DefaultMigrationConfig() MigrationConfig {
 
 // Validate reports the first problem with c.
 func (c *MigrationConfig) Validate() error {
-	if c.ChunkBytes < 1024 || c.FenceKeys < 0 || c.MaxRounds < 1 || c.MaxActive < 1 ||
+	if c.ChunkBytes < 1024 || c.FenceKeys < 0 || c.MaxRounds < 1 || c.MaxActive < 1 || c.Inflight < 1 ||
 		c.RateBytes < 0 || c.RPCTimeout <= 0 || c.StallTimeout <= 0 {
-		return fmt.Errorf("%w: migration: ChunkBytes >= 1024, MaxRounds and MaxActive >= 1, RPCTimeout and StallTimeout > 0, FenceKeys and RateBytes >= 0", ErrBadConfig)
+		return fmt.Errorf("%w: migration: ChunkBytes >= 1024, MaxRounds, MaxActive and Inflight >= 1, RPCTimeout and StallTimeout > 0, FenceKeys and RateBytes >= 0", ErrBadConfig)
 	}
 	return nil
 }
@@ -80,14 +85,29 @@ type mover struct {
 
 	// sent counts what this mover shipped, for its log line.
 	sentKeys, sentBytes int64
+	// inflight holds a slot per chunk on its way to the target (at most
+	// Inflight at once); wg waits for them; errMu guards firstErr, the
+	// first chunk's failure.
+	inflight chan struct{}
+	wg       sync.WaitGroup
+	errMu    sync.Mutex
+	firstErr error
 	// throttle state
 	windowStart time.Time
 	windowBytes int64
 }
 
 // run drives the job from MigrateOut to the flip. It returns nil once the
-// flip is committed (or the job is no longer active), an error otherwise.
+// flip is committed, an error otherwise; no chunk is in flight after it.
 func (mv *mover) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	err := mv.drive(ctx)
+	cancel() // a failed run stops the chunks still in flight
+	mv.wg.Wait()
+	return err
+}
+
+func (mv *mover) drive(ctx context.Context) error {
 	job, g := mv.job, mv.g
 	slots := toShardRanges(job.Slots)
 	if _, ok := g.MigrationOut(job.ID); !ok {
@@ -227,6 +247,11 @@ func (mv *mover) sendKeys(ctx context.Context, keys []string, upTo uint64) error
 }
 
 // sendChunk ships one Ingest entry (skipped when empty and without upTo).
+// Chunks without upTo go out concurrently, up to Inflight at once: within a
+// round every key is in one chunk only, so their order does not matter. A
+// chunk with upTo (a round's last) waits for all earlier ones first and is
+// shipped alone, so that the target's watermark only rises once everything
+// below it is in its log.
 func (mv *mover) sendChunk(ctx context.Context, keys []raftfsm.IngestKey, upTo uint64) error {
 	if len(keys) == 0 && upTo == 0 {
 		return nil
@@ -235,12 +260,51 @@ func (mv *mover) sendChunk(ctx context.Context, keys []raftfsm.IngestKey, upTo u
 	if err := mv.throttle(ctx, len(data)); err != nil {
 		return err
 	}
-	if err := mv.ship(ctx, data); err != nil {
-		return err
-	}
 	mv.sentKeys += int64(len(keys))
 	mv.sentBytes += int64(len(data))
+	if upTo != 0 {
+		if err := mv.drain(); err != nil {
+			return err
+		}
+		return mv.ship(ctx, data)
+	}
+	if mv.inflight == nil {
+		mv.inflight = make(chan struct{}, max(mv.cfg.Inflight, 1))
+	}
+	select {
+	case mv.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := mv.failed(); err != nil {
+		<-mv.inflight
+		return err
+	}
+	mv.wg.Add(1)
+	go func() {
+		defer mv.wg.Done()
+		defer func() { <-mv.inflight }()
+		if err := mv.ship(ctx, data); err != nil {
+			mv.errMu.Lock()
+			if mv.firstErr == nil {
+				mv.firstErr = err
+			}
+			mv.errMu.Unlock()
+		}
+	}()
 	return nil
+}
+
+// drain waits for the chunks in flight and returns the first failure.
+func (mv *mover) drain() error {
+	mv.wg.Wait()
+	return mv.failed()
+}
+
+func (mv *mover) failed() error {
+	mv.errMu.Lock()
+	defer mv.errMu.Unlock()
+	return mv.firstErr
 }
 
 // throttle waits so that this mover sends at most RateBytes per second.
