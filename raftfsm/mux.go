@@ -364,11 +364,12 @@ func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	_ = conn.SetDeadline(dl)
-	msg := make([]byte, 8, 8+len(req))
-	binary.BigEndian.PutUint32(msg, uint32(len(req)))
-	binary.BigEndian.PutUint32(msg[4:], uint32(max(time.Until(dl).Milliseconds(), 1)))
-	msg = append(msg, req...)
-	if _, err := conn.Write(msg); err != nil {
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(req)))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(max(time.Until(dl).Milliseconds(), 1)))
+	// One writev for header and request: no copy of a large request.
+	bufs := net.Buffers{hdr[:], req}
+	if _, err := bufs.WriteTo(conn); err != nil {
 		return nil, ctxErr(ctx, err)
 	}
 	resp, err := ReadFrame(conn, limit)

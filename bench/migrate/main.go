@@ -32,6 +32,7 @@ func main() {
 	size := flag.Int("d", 64, "value size in bytes")
 	slots := flag.Int("slots", 5461, "slots to move (from the start of the first master's range)")
 	skipRedis := flag.Bool("skip-redis", false, "measure Shoal only")
+	profDir := flag.String("profile-dir", "", "write each Shoal node's CPU profile to DIR/shoal-<i>.prof (for a missed target)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "shoal-bench-migrate-")
 	if err != nil {
@@ -41,7 +42,7 @@ func main() {
 	ctx := context.Background()
 	fmt.Printf("| system | keys | value | slots moved | keys moved | seconds | keys/s | MB/s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 
-	sh, err := startShoal(*shoalBin, dir)
+	sh, err := startShoal(*shoalBin, dir, *profDir)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func redisReshard(p *proc.Process, from, to string, n int) error {
 	return nil
 }
 
-func startShoal(bin, dir string) ([]*proc.Process, error) {
+func startShoal(bin, dir, profDir string) ([]*proc.Process, error) {
 	ports, err := proc.FreePorts(9)
 	if err != nil {
 		return nil, err
@@ -210,6 +211,9 @@ func startShoal(bin, dir string) ([]*proc.Process, error) {
 		args := []string{"server", "--port", strconv.Itoa(ports[i]), "--bootstrap-expect", "3",
 			"--cluster-port", strconv.Itoa(ports[3+i]), "--gossip-port", strconv.Itoa(ports[6+i]),
 			"--join", "127.0.0.1:" + strconv.Itoa(ports[6]), "--log-level", "warn"}
+		if profDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(profDir, fmt.Sprintf("shoal-%d.prof", i)))
+		}
 		p, err := startProc(bin, args, ports[i], filepath.Join(dir, fmt.Sprintf("shoal-%d.log", i)))
 		if err != nil {
 			stopAll(out)

@@ -103,9 +103,22 @@ type outStatus struct {
 	Keys   int64 `json:"keys"` // keys the source holds in the job's slots
 }
 
+// appendRPCHeader appends the group-rpc request header for op on group gid
+// to dst; the payload follows it.
+func appendRPCHeader(dst []byte, op byte, gid string) []byte {
+	dst = append(dst, op, byte(len(gid)))
+	return append(dst, gid...)
+}
+
 // callGroup calls op on the leader of group gid, following one leader
 // hint. The body is returned for rpcOK; other statuses map to errors.
 func (cs *clusterState) callGroup(ctx context.Context, gid string, op byte, payload []byte) ([]byte, error) {
+	return cs.callGroupRaw(ctx, gid, append(appendRPCHeader(make([]byte, 0, 2+len(gid)+len(payload)), op, gid), payload...))
+}
+
+// callGroupRaw is callGroup for a request already framed by
+// appendRPCHeader (for group gid).
+func (cs *clusterState) callGroupRaw(ctx context.Context, gid string, req []byte) ([]byte, error) {
 	leader := cs.groupLeader(gid)
 	for hop := 0; hop < 2; hop++ {
 		if leader == "" {
@@ -116,10 +129,6 @@ func (cs *clusterState) callGroup(ctx context.Context, gid string, op byte, payl
 		if n == nil {
 			return nil, fmt.Errorf("%w: %s (leader %s not in the map)", errRPCNoLeader, gid, leader)
 		}
-		req := make([]byte, 0, 2+len(gid)+len(payload))
-		req = append(req, op, byte(len(gid)))
-		req = append(req, gid...)
-		req = append(req, payload...)
 		resp, err := raftfsm.Call(ctx, n.ClusterAddr, streamGroupRPC, req, 0)
 		if err != nil {
 			return nil, err

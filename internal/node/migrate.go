@@ -127,7 +127,8 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.cs.pl.ClaimJob(ctx, job.ID, mv.term); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	if err := mv.ship(ctx, raftfsm.EncodeIngestReset(nil, job.ID, slots, job.Source, mv.term)); err != nil {
+	reset := raftfsm.EncodeIngestReset(appendRPCHeader(nil, rpcIngest, job.Target), job.ID, slots, job.Source, mv.term)
+	if err := mv.ship(ctx, reset); err != nil {
 		return fmt.Errorf("ingest-reset: %w", err)
 	}
 	// Full copy. Every change after MigrateOut is dirty, so a key read
@@ -256,7 +257,13 @@ func (mv *mover) sendChunk(ctx context.Context, keys []raftfsm.IngestKey, upTo u
 	if len(keys) == 0 && upTo == 0 {
 		return nil
 	}
-	data := raftfsm.EncodeIngest(nil, mv.job.ID, mv.term, upTo, keys)
+	// One buffer, sized up front, holds the group-rpc header and the
+	// entry: no copy on the way to the socket.
+	size := 64 + len(mv.job.ID) + len(mv.job.Target)
+	for _, k := range keys {
+		size += raftfsm.IngestSize(k)
+	}
+	data := raftfsm.EncodeIngest(appendRPCHeader(make([]byte, 0, size), rpcIngest, mv.job.Target), mv.job.ID, mv.term, upTo, keys)
 	if err := mv.throttle(ctx, len(data)); err != nil {
 		return err
 	}
@@ -331,9 +338,10 @@ func (mv *mover) throttle(ctx context.Context, n int) error {
 	}
 }
 
-// ship has the target group's leader propose one encoded entry, retrying
-// on a leader change until ctx ends.
-func (mv *mover) ship(ctx context.Context, entry []byte) error {
+// ship has the target group's leader propose one encoded entry (req: a
+// group-rpc header for rpcIngest, then the entry), retrying on a leader
+// change until ctx ends.
+func (mv *mover) ship(ctx context.Context, req []byte) error {
 	var last error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -344,7 +352,7 @@ func (mv *mover) ship(ctx context.Context, entry []byte) error {
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, mv.cfg.RPCTimeout)
-		resp, err := mv.cs.callGroup(cctx, mv.job.Target, rpcIngest, entry)
+		resp, err := mv.cs.callGroupRaw(cctx, mv.job.Target, req)
 		cancel()
 		switch {
 		case err == nil:
