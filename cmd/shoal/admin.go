@@ -105,7 +105,12 @@ func runClusterNodes(cc *cli.Context) error {
 	return renderNodes(o.out, nodes, false)
 }
 
-func runClusterSlots(cc *cli.Context) error {
+func runClusterSlots(cc *cli.Context) error { return showQuery(cc, querySlots, renderSlots) }
+
+// showQuery runs a read-only admin subcommand: one connection to --addr,
+// query, then the result as JSON (--json) or as render draws it.
+func showQuery[T any](cc *cli.Context, query func(context.Context, *respclient.Conn, string) (T, error),
+	render func(io.Writer, T) error) error {
 	o := adminOptions(cc)
 	ctx, cancel := context.WithTimeout(cc.Context, 2*o.timeout)
 	defer cancel()
@@ -114,14 +119,14 @@ func runClusterSlots(cc *cli.Context) error {
 		return err
 	}
 	defer c.Close()
-	slots, err := querySlots(ctx, c, o.addr)
+	v, err := query(ctx, c, o.addr)
 	if err != nil {
 		return err
 	}
 	if o.json {
-		return writeJSON(o.out, slots)
+		return writeJSON(o.out, v)
 	}
-	return renderSlots(o.out, slots)
+	return render(o.out, v)
 }
 
 func runClusterCheck(cc *cli.Context) error {

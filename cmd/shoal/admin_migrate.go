@@ -204,24 +204,7 @@ func queryJobs(ctx context.Context, c *respclient.Conn, addr string) ([]jobStatu
 	return jobs, nil
 }
 
-func runClusterJobs(cc *cli.Context) error {
-	o := adminOptions(cc)
-	ctx, cancel := context.WithTimeout(cc.Context, 2*o.timeout)
-	defer cancel()
-	c, err := adminDial(ctx, o, o.addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	jobs, err := queryJobs(ctx, c, o.addr)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return writeJSON(o.out, jobs)
-	}
-	return renderJobs(o.out, jobs)
-}
+func runClusterJobs(cc *cli.Context) error { return showQuery(cc, queryJobs, renderJobs) }
 
 func runClusterCancel(cc *cli.Context) error {
 	o := adminOptions(cc)
