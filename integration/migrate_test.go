@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -270,4 +271,108 @@ func minCount(m map[int]int, lo, hi int) int {
 		}
 	}
 	return n
+}
+
+// TestClusterMigrateCancel cancels a slow migration (4 MB of keys, its
+// mover limited to 1 MB/s) while the target holds part of the copy: the job ends aborted,
+// the slots stay with their group on every node, every key keeps its value,
+// and the target drops its partial copy (no key in two groups).
+func TestClusterMigrateCancel(t *testing.T) {
+	tc := startCluster(t, 3, "--migrate-rate", "1mb")
+	ctx := context.Background()
+	c := tc.clusterClient(nil)
+	conn, err := respclient.Dial(ctx, tc.Addrs()[0], 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const lo, hi = 0, 199
+	target, _ := otherGroup(t, conn, lo, hi)
+	before := clusterSlotsOwner(t, tc.Addrs()[0])
+
+	val := strings.Repeat("v", 1000)
+	var keys []string
+	for i := 0; len(keys) < 4000; i++ {
+		k := "c" + strconv.Itoa(i)
+		if s := shard.Slot([]byte(k)); s >= lo && s <= hi {
+			keys = append(keys, k)
+		}
+	}
+	for i := 0; i < 2000; i++ {
+		keys = append(keys, "o"+strconv.Itoa(i))
+	}
+	pipe := c.Pipeline()
+	for _, k := range keys {
+		pipe.Set(ctx, k, val+k, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("loading the keys: %v", err)
+	}
+	v, err := conn.Do(ctx, "SHOAL", "MIGRATE", fmt.Sprintf("%d-%d", lo, hi), target)
+	if err != nil {
+		t.Fatalf("SHOAL MIGRATE: %v", err)
+	}
+	job, _ := v.Text()
+	testutil.Eventually(t, 30*time.Second, "the target to hold part of the copy", func() error {
+		f := jobFields(t, conn, job)
+		if f == nil {
+			return fmt.Errorf("job %s not in SHOAL JOBS yet", job)
+		}
+		if f["phase"] != "copying" {
+			t.Fatalf("job %s is %s before the cancel (reason %q)", job, f["phase"], f["reason"])
+		}
+		if n, _ := strconv.Atoi(f["keys"]); n == 0 {
+			return fmt.Errorf("no key ingested yet")
+		}
+		return nil
+	})
+	if _, err := conn.Do(ctx, "SHOAL", "CANCEL", job); err != nil {
+		t.Fatalf("SHOAL CANCEL %s: %v", job, err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the job to show aborted", func() error {
+		if phase, reason := jobPhase(t, conn, job); phase != "aborted" || !strings.Contains(reason, "cancel") {
+			return fmt.Errorf("the job is %q (reason %q), want aborted by an operator", phase, reason)
+		}
+		return nil
+	})
+	for _, addr := range tc.Addrs() {
+		if after := clusterSlotsOwner(t, addr); after[lo] != before[lo] || after[hi] != before[hi] {
+			t.Fatalf("%s: slots %d-%d moved to %s/%s despite the cancel (were %s)", addr, lo, hi, after[lo], after[hi], before[lo])
+		}
+	}
+	for _, k := range keys {
+		if got, err := c.Get(ctx, k).Result(); err != nil || got != val+k {
+			t.Fatalf("GET %s after the cancel: %.20q (%v)", k, got, err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "the target to drop its partial copy", func() error {
+		var total atomic.Int64
+		if err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			n, err := m.DBSize(ctx).Result()
+			total.Add(n)
+			return err
+		}); err != nil {
+			return err
+		}
+		if n := total.Load(); n != int64(len(keys)) {
+			return fmt.Errorf("the masters hold %d keys, want %d", n, len(keys))
+		}
+		return nil
+	})
+}
+
+// jobFields returns job's fields from SHOAL JOBS (nil when the node's map
+// does not have the job yet).
+func jobFields(t *testing.T, conn *respclient.Conn, job string) map[string]string {
+	t.Helper()
+	v, err := conn.Do(context.Background(), "SHOAL", "JOBS")
+	if err != nil {
+		t.Fatalf("SHOAL JOBS: %v", err)
+	}
+	for _, j := range v.Array {
+		if f := fields(j); f["id"] == job {
+			return f
+		}
+	}
+	return nil
 }

@@ -53,6 +53,7 @@ func (r *clusterTestRouter) HostedGroups() []Group {
 
 func (r *clusterTestRouter) Topology() *Topology { return r.topo }
 func (r *clusterTestRouter) Admin() Admin        { return nil }
+func (r *clusterTestRouter) Incoming(int) Group  { return nil }
 
 // Node ids of the test cluster, in id order.
 var (

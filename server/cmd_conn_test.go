@@ -17,6 +17,7 @@ func (connTestRouter) LocalGroups() []Group                  { return nil }
 func (connTestRouter) HostedGroups() []Group                 { return nil }
 func (connTestRouter) Topology() *Topology                   { return nil }
 func (connTestRouter) Admin() Admin                          { return nil }
+func (connTestRouter) Incoming(int) Group                    { return nil }
 
 // connTestCtx returns a command.Ctx for a front-end (KindLocal) command on a fresh connection
 // of a server (without a Raft group) configured with password.

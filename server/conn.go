@@ -272,14 +272,29 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		}
 	}
 	g, leader, redirect, owned := s.router.Route(slot)
-	if g != nil && leader && g.Fenced(slot) {
+	switch {
+	case g != nil && leader && g.Fenced(slot):
 		// A migration fenced the slot: wait for the map to move it, then
 		// route again (MOVED, or this node's replica of the new owner).
-		if !c.waitUnfenced(g, slot) {
+		if !c.waitRouteChange(slot, g, redirect) {
 			c.replyErr(command.ErrTryAgainOwnership)
 			return nil, false
 		}
 		g, leader, redirect, owned = s.router.Route(slot)
+	case redirect != "" && !leader && s.router.Incoming(slot) != nil:
+		// A group this node leads is the target of a migration of the
+		// slot: the client was most likely sent here by the source, whose
+		// map already has the flip this node's map has not yet. Sending it
+		// back would make it bounce between the two until it gives up:
+		// wait for this node's map instead.
+		if c.waitRouteChange(slot, g, redirect) {
+			g, leader, redirect, owned = s.router.Route(slot)
+		}
+	}
+	if g != nil && leader && !g.Owns(slot) && !g.Fenced(slot) {
+		// The map gives the slot to this group but its FSM does not own it
+		// yet: the leader is committing the map's slots (one Raft round).
+		c.waitOwned(g, slot)
 	}
 	switch {
 	case !owned:
@@ -311,22 +326,32 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 	}
 }
 
-// waitUnfenced waits, up to FenceHold, for the map to route slot, which
-// its group g has fenced for a migration, to another group (the
-// migration's flip), and reports whether it did. Nothing is held
-// meanwhile; the wait is rare and short.
-func (c *client) waitUnfenced(g Group, slot int) bool {
+// waitRouteChange waits, up to FenceHold, for the map to route slot
+// elsewhere than to group g or redirect (a migration's flip reaching this
+// node), and reports whether it did. Nothing is held meanwhile; the wait
+// is rare (only around a migration's handover) and short.
+func (c *client) waitRouteChange(slot int, g Group, redirect string) bool {
 	s := c.srv
 	c.runlock()
 	c.flushWrites()
 	deadline := time.Now().Add(s.cfg.FenceHold)
 	for {
-		if g2, _, _, _ := s.router.Route(slot); g2 != g {
+		if g2, _, r2, _ := s.router.Route(slot); g2 != g || r2 != redirect {
 			return true
 		}
 		if !time.Now().Before(deadline) {
 			return false
 		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitOwned waits, up to FenceHold, for group g's FSM to own slot.
+func (c *client) waitOwned(g Group, slot int) {
+	c.runlock()
+	c.flushWrites()
+	deadline := time.Now().Add(c.srv.cfg.FenceHold)
+	for !g.Owns(slot) && time.Now().Before(deadline) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }

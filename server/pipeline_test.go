@@ -184,6 +184,7 @@ func (r redirectRouter) LocalGroups() []Group  { return nil }
 func (r redirectRouter) HostedGroups() []Group { return []Group{r.g} }
 func (r redirectRouter) Topology() *Topology   { return nil }
 func (r redirectRouter) Admin() Admin          { return nil }
+func (r redirectRouter) Incoming(int) Group    { return nil }
 
 // TestNotOwnerReply: a write the group's FSM refused because the group does
 // not own the slot is answered TRYAGAIN while the map still routes the slot

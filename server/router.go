@@ -30,6 +30,10 @@ type Router interface {
 	// Admin returns the cluster administration the SHOAL commands use, or
 	// nil when the node offers none.
 	Admin() Admin
+	// Incoming returns the group this node leads that is the target of an
+	// active migration of slot in the node's map, or nil. Called only on
+	// the redirect path, around migrations.
+	Incoming(slot int) Group
 }
 
 // Topology is a snapshot of the cluster for the CLUSTER commands.
@@ -79,3 +83,6 @@ func (r SingleRouter) Topology() *Topology { return nil }
 
 // Admin implements Router: a standalone node has no cluster to administer.
 func (r SingleRouter) Admin() Admin { return nil }
+
+// Incoming implements Router: a standalone node migrates nothing.
+func (r SingleRouter) Incoming(int) Group { return nil }

@@ -154,6 +154,25 @@ func (cs *clusterState) LocalGroups() []server.Group {
 // HostedGroups implements server.Router.
 func (cs *clusterState) HostedGroups() []server.Group { return cs.rt.Load().front }
 
+// Incoming implements server.Router: this node's replica of the target
+// group of an active migration of slot, when this node leads it.
+func (cs *clusterState) Incoming(slot int) server.Group {
+	rt := cs.rt.Load()
+	if rt.m == nil {
+		return nil
+	}
+	j := rt.m.JobOfSlot(slot)
+	if j == nil {
+		return nil
+	}
+	if gi := rt.m.GroupIndex(j.Target); gi >= 0 {
+		if g := rt.local[gi]; g != nil && g.IsLeader() {
+			return g
+		}
+	}
+	return nil
+}
+
 // Admin implements server.Router: the cluster's administration (SHOAL
 // LEADER-TRANSFER).
 func (cs *clusterState) Admin() server.Admin { return cs }
