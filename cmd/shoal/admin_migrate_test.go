@@ -72,6 +72,7 @@ func (r *fakeAdminRouter) LocalGroups() []server.Group                  { return
 func (r *fakeAdminRouter) HostedGroups() []server.Group                 { return nil }
 func (r *fakeAdminRouter) Topology() *server.Topology                   { return r.topo }
 func (r *fakeAdminRouter) Admin() server.Admin                          { return r.admin }
+func (r *fakeAdminRouter) Incoming(int) server.Group                    { return nil }
 
 // startFakeAdmin serves Shoal's front end with a as its Admin on a loopback
 // port and returns the address.
