@@ -352,7 +352,7 @@ func (mv *mover) ship(ctx context.Context, req []byte) error {
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, mv.cfg.RPCTimeout)
-		resp, err := mv.cs.callGroupRaw(cctx, mv.job.Target, req)
+		_, err := mv.cs.callGroupRaw(cctx, mv.job.Target, req)
 		cancel()
 		switch {
 		case err == nil:
@@ -362,7 +362,6 @@ func (mv *mover) ship(ctx context.Context, req []byte) error {
 		case ctx.Err() != nil:
 			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
 		}
-		_ = resp
 		last = err
 	}
 }
