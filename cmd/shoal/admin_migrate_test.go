@@ -311,8 +311,10 @@ func TestJobsAndCancelCLI(t *testing.T) {
 	if _, err := runCLI(ctx, "cluster", "cancel", "--addr", addr); err == nil || !strings.Contains(err.Error(), "usage: shoal cluster cancel") {
 		t.Errorf("cancel without a job: %v", err)
 	}
-	closed := closedAddr(t)
+	// redis-server first: a port picked as closed before it starts could be
+	// the one it then takes.
 	redis := testutil.StartRedis(t)
+	closed := closedAddr(t)
 	for _, args := range [][]string{
 		{"jobs"}, {"cancel", "j1"}, {"migrate", "--slots", "1", "--to", "g1"},
 	} {
