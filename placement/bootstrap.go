@@ -157,6 +157,9 @@ func (s *Service) leaderReconcile(members []Member) {
 	}
 	s.markFormed()
 	s.registerNodes(members)
+	if s.moveMetaVotes(members, conf) {
+		return // the configuration changed: the next round reads it again
+	}
 	inConf := make(map[string]raft.Server, len(conf))
 	for _, srv := range conf {
 		inConf[string(srv.ID)] = srv

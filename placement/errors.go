@@ -68,4 +68,16 @@ var (
 	// ErrNotCopier: a flip or claim by a mover whose claim on the job was
 	// replaced by a newer source leader's (or an older term's claim).
 	ErrNotCopier = errors.New("placement: job claimed by another source term")
+
+	// Refusals of balancing (balance.go, balance_service.go); each changes
+	// nothing.
+
+	// ErrUnknownNode: the node is not in the map.
+	ErrUnknownNode = errors.New("placement: unknown node")
+	// ErrTooFewNodes: removing the node would leave fewer nodes than the
+	// replication factor.
+	ErrTooFewNodes = errors.New("placement: too few nodes would remain")
+	// ErrStaleStep: a balancing step no longer fits the map (it moved on
+	// since the step was planned); plan again.
+	ErrStaleStep = errors.New("placement: balancing step does not fit the map")
 )

@@ -35,6 +35,9 @@ const (
 // NumSlots is the number of hash slots.
 const NumSlots = topology.NumSlots
 
+// MaxRemoved bounds Map.Removed.
+const MaxRemoved = topology.MaxRemoved
+
 // InitialMap lays out a new cluster: groups groups of replicas members each,
 // the slots spread evenly in contiguous ranges, and preferred leaders spread
 // over the nodes (group i prefers node i mod len(nodes), so with as many

@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,7 +15,8 @@ import (
 // then be given replicas, and CLUSTER NODES shows it. A known node whose
 // gossiped addresses changed (restarted on other ports) gets them updated.
 // Nodes are never removed here: a failed or departed node stays in the map
-// until an operator (or a later rebalancer) takes it out.
+// until an operator takes it out (remove-node, balance.go). A removed node
+// (Map.Removed) is not registered again while its process still gossips.
 
 // registerMembers returns a copy of m in which every alive, usable member
 // (id, RESP, cluster and gossip addresses known) that m lacks is a node,
@@ -25,7 +27,7 @@ import (
 // time.
 func registerMembers(m *Map, members []Member) (next *Map, added, updated []string) {
 	for _, mem := range members {
-		if mem.Status != StatusAlive || !mem.usable() || mem.GossipAddr == "" {
+		if mem.Status != StatusAlive || !mem.usable() || mem.GossipAddr == "" || slices.Contains(m.Removed, mem.ID) {
 			continue
 		}
 		want := Node{ID: mem.ID, RESPAddr: mem.RESPAddr, ClusterAddr: mem.ClusterAddr, GossipAddr: mem.GossipAddr}

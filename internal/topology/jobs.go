@@ -123,8 +123,9 @@ func (m *Map) GroupIndex(id string) int {
 }
 
 // validateJobs checks the jobs' invariants: unique non-empty ids, known
-// phases, non-empty slot ranges within 0-16383, existing source and target
-// groups that differ, and for active jobs slots that no other active job
+// phases, non-empty slot ranges within 0-16383, source and target groups
+// that differ (and exist, for active jobs: a finished job may name a group
+// deleted since), and for active jobs slots that no other active job
 // (nor the job itself twice) holds and that their source group owns.
 func (m *Map) validateJobs() error {
 	if len(m.Jobs) == 0 {
@@ -154,12 +155,15 @@ func (m *Map) validateJobs() error {
 				return fmt.Errorf("%w: job %s has slot range %d-%d", ErrBadMap, j.ID, r.Start, r.End)
 			}
 		}
-		src := m.GroupIndex(j.Source)
-		if src < 0 || m.GroupIndex(j.Target) < 0 || j.Source == j.Target {
+		if j.Source == "" || j.Target == "" || j.Source == j.Target {
 			return fmt.Errorf("%w: job %s moves from group %q to group %q", ErrBadMap, j.ID, j.Source, j.Target)
 		}
 		if !j.Active() {
 			continue
+		}
+		src := m.GroupIndex(j.Source)
+		if src < 0 || m.GroupIndex(j.Target) < 0 {
+			return fmt.Errorf("%w: job %s moves from group %q to group %q", ErrBadMap, j.ID, j.Source, j.Target)
 		}
 		if busy == nil {
 			busy = make([]int16, NumSlots)

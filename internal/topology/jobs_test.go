@@ -52,7 +52,10 @@ func TestJobsValidate(t *testing.T) {
 		{"slot below 0", func(m *Map) { m.Jobs[1].Slots[0].Start = -1 }, false},
 		{"slot past the last", func(m *Map) { m.Jobs[0].Slots[0].End = NumSlots }, false},
 		{"start after end", func(m *Map) { m.Jobs[1].Slots[0] = SlotRange{19, 10} }, false},
-		{"unknown source", func(m *Map) { m.Jobs[0].Source = "g9" }, false},
+		{"unknown source", func(m *Map) { m.Jobs[1].Source = "g9" }, false},
+		// A group deleted after its job ended leaves the record valid.
+		{"finished job's group deleted", func(m *Map) { m.Jobs[0].Source = "g9" }, true},
+		{"no source", func(m *Map) { m.Jobs[0].Source = "" }, false},
 		{"unknown target", func(m *Map) { m.Jobs[1].Target = "g9" }, false},
 		{"source is target", func(m *Map) { m.Jobs[1].Target = "g0" }, false},
 		{"active slot not owned by source", func(m *Map) { m.Slots[30] = 1 }, false},

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/shoalcache/shoal/internal/slotranges"
 	"github.com/shoalcache/shoal/shard"
@@ -30,6 +32,10 @@ type Node struct {
 	ClusterAddr string `json:"cluster"`
 	// GossipAddr is the host:port of the node's Serf agent.
 	GossipAddr string `json:"gossip"`
+	// Draining is set by remove-node: the node gets no new replicas, and
+	// the meta leader moves its replicas and leaderships away and then
+	// takes it out of the map (placement's balancer).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Group is a shard group: a Raft group replicated on Members.
@@ -61,7 +67,34 @@ type Map struct {
 	// Jobs are the slot migration jobs: the active ones and the most
 	// recent finished ones, in creation order (see jobs.go).
 	Jobs []Job `json:"jobs,omitempty"`
+	// Removed lists the ids of the nodes taken out of the map, most recent
+	// last (at most MaxRemoved): the meta leader does not register them
+	// again while their processes still gossip.
+	Removed []string `json:"removed,omitempty"`
+	// Rebalance is set while an operator's (or --auto-rebalance's) request
+	// to balance the cluster is being carried out; the meta leader clears
+	// it when the plan is empty.
+	Rebalance bool `json:"rebalance,omitempty"`
+	// NextGroup is the least number a new group may take ("g" and the
+	// number): it only grows, so a deleted group's id is never reused.
+	// Groups named above it raise it too (see NewGroupID).
+	NextGroup int `json:"next_group,omitempty"`
 }
+
+// NewGroupID returns the id of the next group created in m: "g" and the
+// least number that is at least NextGroup and above every group's.
+func (m *Map) NewGroupID() (string, int) {
+	n := m.NextGroup
+	for _, g := range m.Groups {
+		if k, err := strconv.Atoi(strings.TrimPrefix(g.ID, "g")); err == nil && strings.HasPrefix(g.ID, "g") && k >= n {
+			n = k + 1
+		}
+	}
+	return "g" + strconv.Itoa(n), n
+}
+
+// MaxRemoved bounds Map.Removed.
+const MaxRemoved = 64
 
 // ErrBadMap is returned when a map does not validate.
 var ErrBadMap = errors.New("placement: invalid map")
@@ -164,6 +197,11 @@ func (m *Map) Validate() error {
 			mem[id] = true
 		}
 	}
+	for _, id := range m.Removed {
+		if m.Node(id) != nil {
+			return fmt.Errorf("%w: node %s is both in the map and removed", ErrBadMap, id)
+		}
+	}
 	for s, gi := range m.Slots {
 		if gi < -1 || int(gi) >= len(m.Groups) {
 			return fmt.Errorf("%w: slot %d points at group index %d", ErrBadMap, s, gi)
@@ -180,6 +218,7 @@ func (m *Map) Clone() *Map {
 	for i, g := range m.Groups {
 		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...), Formed: g.Formed}
 	}
+	c.Removed = append([]string(nil), m.Removed...)
 	c.Jobs = nil
 	if len(m.Jobs) > 0 {
 		c.Jobs = make([]Job, len(m.Jobs))
@@ -194,16 +233,19 @@ func (m *Map) Clone() *Map {
 // Jobs is omitted when empty, so a map without jobs encodes exactly as
 // before jobs existed, and older meta logs and snapshots decode.
 type jsonMap struct {
-	Epoch  uint64   `json:"epoch"`
-	Nodes  []Node   `json:"nodes"`
-	Groups []Group  `json:"groups"`
-	Slots  [][3]int `json:"slots"`
-	Jobs   []Job    `json:"jobs,omitempty"`
+	Epoch     uint64   `json:"epoch"`
+	Nodes     []Node   `json:"nodes"`
+	Groups    []Group  `json:"groups"`
+	Slots     [][3]int `json:"slots"`
+	Jobs      []Job    `json:"jobs,omitempty"`
+	Removed   []string `json:"removed,omitempty"`
+	Rebalance bool     `json:"rebalance,omitempty"`
+	NextGroup int      `json:"next_group,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (m *Map) MarshalJSON() ([]byte, error) {
-	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs}
+	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs, Removed: m.Removed, Rebalance: m.Rebalance, NextGroup: m.NextGroup}
 	for _, r := range slotranges.Of(m.Slots[:]) {
 		if r.Value >= 0 {
 			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
@@ -219,6 +261,7 @@ func (m *Map) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	m.Epoch, m.Nodes, m.Groups, m.Jobs = j.Epoch, j.Nodes, j.Groups, j.Jobs
+	m.Removed, m.Rebalance, m.NextGroup = j.Removed, j.Rebalance, j.NextGroup
 	for s := range m.Slots {
 		m.Slots[s] = -1
 	}
