@@ -144,7 +144,7 @@ func slotTolerance(groups int) int {
 type balView struct {
 	m        *Map
 	f        BalanceFacts
-	elig     []string       // eligible node ids (alive, not draining), sorted
+	elig     []string // eligible node ids (alive, not draining), sorted
 	isElig   map[string]bool
 	draining map[string]bool
 	repl     map[string]int // node -> groups it is a member of
