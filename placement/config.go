@@ -41,6 +41,10 @@ type Config struct {
 	// Replicas is the number of members of each group in the initial map;
 	// at most BootstrapExpect.
 	Replicas int
+	// AutoRebalance: when this node, as the meta leader, registers new
+	// nodes in the map, it also requests a rebalance (Map.Rebalance), so
+	// that they get groups, replicas and slots without an operator.
+	AutoRebalance bool
 	// DataDir holds the meta group's Raft log (raft-boltdb) and snapshots,
 	// under DataDir/meta. Empty keeps them in memory.
 	DataDir string

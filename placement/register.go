@@ -35,6 +35,9 @@ func registerMembers(m *Map, members []Member) (next *Map, added, updated []stri
 		if next != nil {
 			cur = next.Node(mem.ID)
 		}
+		if cur != nil {
+			want.Draining = cur.Draining // gossip does not know it
+		}
 		switch {
 		case cur != nil && *cur == want:
 			continue
@@ -59,7 +62,8 @@ func registerMembers(m *Map, members []Member) (next *Map, added, updated []stri
 
 // registerNodes is a meta leader duty (leaderReconcile): one
 // compare-and-set that adds the alive members missing from the map and
-// updates changed addresses, bumping the epoch; nothing when the map is
+// updates changed addresses, bumping the epoch (and with AutoRebalance,
+// requesting a rebalance when it adds a node); nothing when the map is
 // current, or before the initial map exists (bootstrap writes that).
 func (s *Service) registerNodes(members []Member) {
 	m := s.Map()
@@ -75,6 +79,9 @@ func (s *Service) registerNodes(members []Member) {
 	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
 		var next *Map
 		next, added, updated = registerMembers(old, members)
+		if next != nil && len(added) > 0 && s.cfg.AutoRebalance {
+			next.Rebalance = true
+		}
 		return next, nil
 	})
 	if err != nil {

@@ -171,3 +171,29 @@ func TestJoinFormedCluster(t *testing.T) {
 	})
 	t.Logf("flip: %v; abort: %v", flipErr, abortErr)
 }
+
+// TestRegisterKeepsDrainingAndRemoved: gossip neither undoes a drain (it
+// does not carry the mark) nor brings a removed node back.
+func TestRegisterKeepsDrainingAndRemoved(t *testing.T) {
+	all := testNodes(4)
+	m, err := InitialMap(all[:3], 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Nodes[1].Draining = true
+	m.Removed = []string{all[3].ID}
+	var members []Member
+	for _, n := range all {
+		members = append(members, memberOfNode(n))
+	}
+	if next, added, updated := registerMembers(m, members); next != nil {
+		t.Fatalf("registered %v, updated %v, want no change", added, updated)
+	}
+	moved := all[1]
+	moved.RESPAddr = "127.0.0.1:1"
+	members[1] = memberOfNode(moved)
+	next, _, updated := registerMembers(m, members)
+	if next == nil || len(updated) != 1 || !next.Nodes[1].Draining || next.Nodes[1].RESPAddr != "127.0.0.1:1" {
+		t.Fatalf("address change of a draining node: %+v, updated %v", next, updated)
+	}
+}

@@ -2,22 +2,80 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/server"
 )
 
-// Rebalance is a stub until the rebalancer is built.
+// planLimit bounds the steps a plan shows.
+const planLimit = 500
+
+// Rebalance implements server.Admin: the plan from the current map, as if
+// a rebalance were requested; without dryRun the request goes into the
+// map (unless the plan is empty) and the meta leader's balancer carries it
+// out.
 func (cs *clusterState) Rebalance(ctx context.Context, dryRun bool) ([]string, error) {
-	return nil, fmt.Errorf("node: rebalancing not built yet")
+	m := cs.pl.Map()
+	if m == nil {
+		return nil, placement.ErrNoMap
+	}
+	req := m.Clone()
+	req.Rebalance = true
+	plan := placement.Plan(req, cs.facts(ctx, m, false), planLimit)
+	out := make([]string, len(plan))
+	for i, s := range plan {
+		out[i] = s.String()
+	}
+	if dryRun || len(plan) == 0 {
+		return out, nil
+	}
+	if err := cs.pl.RequestRebalance(ctx); err != nil {
+		return nil, err
+	}
+	cs.n.log.Info("rebalance requested", "steps", len(plan))
+	return out, nil
 }
 
-// RemoveNode is a stub until the rebalancer is built.
+// RemoveNode implements server.Admin: it marks the node draining; the
+// balancer moves its replicas away and then takes it out of the map.
 func (cs *clusterState) RemoveNode(ctx context.Context, nodeID string) error {
-	return fmt.Errorf("node: rebalancing not built yet")
+	m := cs.pl.Map()
+	if m == nil {
+		return placement.ErrNoMap
+	}
+	err := cs.pl.DrainNode(ctx, nodeID, cs.replicas(m))
+	switch {
+	case errors.Is(err, placement.ErrUnknownNode):
+		return fmt.Errorf("%w: %v", server.ErrUnknownNode, err)
+	case errors.Is(err, placement.ErrTooFewNodes):
+		return fmt.Errorf("%w: %v", server.ErrTooFewNodes, err)
+	case err != nil:
+		return err
+	}
+	cs.n.log.Info("node draining", "node-id", nodeID)
+	return nil
 }
 
-// Balance is a stub until the rebalancer is built.
+// Balance implements server.Admin.
 func (cs *clusterState) Balance(ctx context.Context) (server.BalanceStatus, error) {
-	return server.BalanceStatus{}, fmt.Errorf("node: rebalancing not built yet")
+	var st server.BalanceStatus
+	m := cs.pl.Map()
+	if m == nil {
+		return st, placement.ErrNoMap
+	}
+	st.Requested = m.Rebalance
+	for _, n := range m.Nodes {
+		if n.Draining {
+			st.Draining = append(st.Draining, n.ID)
+		}
+	}
+	st.Removed = slices.Clone(m.Removed)
+	st.ActiveJobs = len(m.ActiveJobs())
+	for _, s := range placement.Plan(m, cs.facts(ctx, m, false), planLimit) {
+		st.Plan = append(st.Plan, s.String())
+	}
+	return st, nil
 }

@@ -28,6 +28,7 @@ type clusterState struct {
 	mux  *raftfsm.Mux
 	pl   *placement.Service
 	ctl  *controller
+	bal  *balancer
 
 	mu     sync.Mutex // guards groups; the controller is its only writer
 	groups map[string]*raftfsm.Group
@@ -100,6 +101,8 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 	go cs.serveGroupRPC()
 	cs.ctl = newController(cs, cfg.Controller, n.log)
 	cs.ctl.start()
+	cs.bal = newBalancer(cs)
+	cs.bal.start()
 	return cs, nil
 }
 
@@ -204,6 +207,7 @@ func (cs *clusterState) Topology() *server.Topology {
 }
 
 func (cs *clusterState) shutdown(ctx context.Context) error {
+	cs.bal.close()
 	cs.ctl.close()
 	cs.mu.Lock()
 	groups := make([]*raftfsm.Group, 0, len(cs.groups))

@@ -494,10 +494,11 @@ type groupPlan struct {
 
 // planGroup decides what this node does about one of its replicas.
 //
-// Followers and leaders alike mark the replica formed when every member
-// the map lists is a voter and the map says the group formed. A leader
-// missing members adds them (nothing else until they vote). A leader with
-// every member: announces it leads; removes the voters the map no longer
+// Followers and leaders alike mark the replica formed when the map says
+// the group formed: its leader once had every member as a voter; adding a
+// member later does not stop it serving. A leader missing members adds
+// them (nothing else until they vote; it announces its leadership only if
+// the group formed). A leader with every member: announces it leads; removes the voters the map no longer
 // lists (only on the newest map, and never itself); if the map no longer
 // lists it, hands leadership to the first alive member; otherwise, once
 // the group formed and it has led for PreferredLeaderAfter, hands
@@ -515,18 +516,27 @@ func planGroup(v groupView, st localGroup) groupPlan {
 	for _, id := range grp.Members {
 		all = all && voters[id]
 	}
-	p := groupPlan{Formed: all && grp.Formed}
-	if !st.Leader || !all {
-		if st.Leader && st.ConfKnown {
-			for _, id := range grp.Members {
-				if n := v.Map.Node(id); n != nil && !voters[id] {
-					p.Actions = append(p.Actions, action{Kind: actAddVoter, Group: grp.ID, Node: id, Addr: n.ClusterAddr})
-				}
+	// A group that formed keeps serving while the map adds a member (a
+	// replica moving to another node, see placement's balancer): the
+	// members it had still form a quorum.
+	p := groupPlan{Formed: grp.Formed && (all || st.ConfKnown)}
+	if st.Leader && st.ConfKnown && !all {
+		for _, id := range grp.Members {
+			if n := v.Map.Node(id); n != nil && !voters[id] {
+				p.Actions = append(p.Actions, action{Kind: actAddVoter, Group: grp.ID, Node: id, Addr: n.ClusterAddr})
 			}
 		}
+	}
+	if !st.Leader || !p.Formed && !all {
 		return p
 	}
 	p.Leads = true
+	if !all {
+		// Nothing else until the new member votes: raft makes one
+		// membership change at a time.
+		p.Since = st.Since
+		return p
+	}
 	// The FSM checks every write against the slots it owns: give it the
 	// map's slots, stamped with the map's epoch. A group only ever learns
 	// its slots this way when it forms; moving slots later is the

@@ -16,4 +16,5 @@ var (
 	errRPCStale        = errors.New("node: the target refused a chunk from an older source term")
 	errRPCNotImporting = errors.New("node: the target does not import the job")
 	errRPCNoLeader     = errors.New("node: the group has no known leader")
+	errRPCNoReplica    = errors.New("node: the node has no replica of the group")
 )

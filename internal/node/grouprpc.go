@@ -20,7 +20,8 @@ import (
 //
 // Ops: rpcIngest (payload: an encoded IngestReset or Ingest entry, which
 // the leader proposes with ProposeMigrationEntry; empty body),
-// rpcImportStatus and rpcOutStatus (payload: a job id; body: JSON).
+// rpcImportStatus and rpcOutStatus (payload: a job id; body: JSON),
+// rpcReplicaStatus (answered by any replica, see balancer.go).
 // Statuses: rpcOK; rpcNotLeader (body: the leader's node id, or empty);
 // rpcStale (a newer source term owns the job); rpcNotImporting (the
 // target does not import the job); rpcFailed (body: the error's text).
@@ -30,6 +31,9 @@ const (
 	rpcIngest byte = 1 + iota
 	rpcImportStatus
 	rpcOutStatus
+	// rpcReplicaStatus: answered by any replica of the group (not only
+	// its leader); body: JSON replicaStatusBody (balancer.go).
+	rpcReplicaStatus
 )
 
 const (
@@ -57,6 +61,12 @@ func (cs *clusterState) handleGroupRPC(ctx context.Context, req []byte) []byte {
 	}
 	op, gid, payload := req[0], string(req[2:2+int(req[1])]), req[2+int(req[1]):]
 	g := cs.localGroup(gid)
+	if op == rpcReplicaStatus {
+		if g == nil {
+			return []byte{rpcNotImporting}
+		}
+		return answerReplicaStatus(ctx, g)
+	}
 	if g == nil || !g.IsLeader() {
 		var hint string
 		if g != nil {

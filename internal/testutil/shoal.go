@@ -280,6 +280,50 @@ func tryStartCluster(t testing.TB, n int, extra ...string) (*ShoalCluster, error
 	return c, nil
 }
 
+// AddNode starts one more node that joins the running cluster (through
+// the first node's gossip port) with the cluster's flags and extra, and
+// appends it to Nodes. It returns once the node answers; it is in the map
+// once the meta leader registered it.
+func (c *ShoalCluster) AddNode(extra ...string) *ShoalNode {
+	c.t.Helper()
+	base := c.Nodes[0].Args
+	var join string
+	var kept []string // the cluster's own flags, without the per-node ports
+	for i := 0; i < len(base); i++ {
+		switch base[i] {
+		case "--gossip-port":
+			join = proc.LocalAddr(mustAtoi(c.t, base[i+1]))
+			i++
+		case "--cluster-port", "--join":
+			i++
+		default:
+			kept = append(kept, base[i])
+		}
+	}
+	var err error
+	for attempt := 0; attempt < maxStartAttempts; attempt++ {
+		ports := FreePorts(c.t, 3)
+		args := append([]string{"--join", join,
+			"--cluster-port", strconv.Itoa(ports[1]), "--gossip-port", strconv.Itoa(ports[2])}, kept...)
+		var nd *ShoalNode
+		if nd, err = TryStartShoal(c.t, ports[0], append(args, extra...)...); err == nil {
+			c.Nodes = append(c.Nodes, nd)
+			return nd
+		}
+	}
+	c.t.Fatalf("could not add a node: %v", err)
+	return nil
+}
+
+func mustAtoi(t testing.TB, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
+}
+
 // Addrs returns the RESP addresses of the nodes.
 func (c *ShoalCluster) Addrs() []string {
 	var out []string

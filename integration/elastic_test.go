@@ -1,0 +1,252 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+// elasticKeys is how many keys TestClusterGrowAndShrink loads before it
+// changes the cluster; SHOAL_ELASTIC_KEYS overrides it.
+func elasticKeys(t *testing.T) int {
+	if s := os.Getenv("SHOAL_ELASTIC_KEYS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("SHOAL_ELASTIC_KEYS=%q", s)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+// TestClusterGrowAndShrink is the elastic cluster end to end, as the
+// README's walkthrough does it with real processes: 3 nodes hold a million
+// keys while a go-redis ClusterClient writes and reads all the time; two
+// nodes join and `shoal cluster rebalance --wait` gives them groups,
+// replicas and slots; `shoal cluster remove-node --wait` drains one of the
+// original nodes, whose process is then stopped. After each step
+// `redis-cli --cluster check` is clean and every node leads slots; at the
+// end the client saw no error after its own retries, every acknowledged
+// write is there, every loaded key is there, and no key is in two groups.
+func TestClusterGrowAndShrink(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	c := tc.clusterClient(nil)
+	nkeys := elasticKeys(t)
+
+	// Load: pipelines of 1000 SETs from 8 goroutines.
+	start := time.Now()
+	var wg sync.WaitGroup
+	var loadErr atomic.Pointer[error]
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for lo := w * 1000; lo < nkeys; lo += 8 * 1000 {
+				p := c.Pipeline()
+				for i := lo; i < min(lo+1000, nkeys); i++ {
+					p.Set(ctx, "e:"+strconv.Itoa(i), i, 0)
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					loadErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if p := loadErr.Load(); p != nil {
+		t.Fatalf("load: %v", *p)
+	}
+	t.Logf("loaded %d keys in %v", nkeys, time.Since(start).Round(time.Millisecond))
+
+	// The load the client keeps up: writers own disjoint keys (so the
+	// last acknowledged value of each is known), readers read them.
+	const nlive = 5000
+	acked := make([]atomic.Int64, nlive) // last acknowledged value + 1
+	stop := make(chan struct{})
+	var errs atomic.Int64
+	var firstErr atomic.Pointer[string]
+	var ops atomic.Int64
+	fail := func(what string, err error) {
+		if errs.Add(1) == 1 {
+			msg := what + ": " + err.Error()
+			firstErr.Store(&msg)
+		}
+	}
+	var lwg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		lwg.Add(1)
+		go func(w int) {
+			defer lwg.Done()
+			for n := int64(1); ; n++ {
+				for i := w; i < nlive; i += 6 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := "live:" + strconv.Itoa(i)
+					if w%2 == 1 {
+						// Readers: a value never goes below what was acknowledged
+						// before the read started.
+						want := acked[i].Load() - 1
+						got, err := c.Get(ctx, k).Int64()
+						switch {
+						case err == redis.Nil && want < 0:
+						case err != nil:
+							fail("GET "+k, err)
+						case got < want:
+							fail("GET "+k, fmt.Errorf("read %d after %d was acknowledged", got, want))
+						}
+						ops.Add(1)
+						continue
+					}
+					if err := c.Set(ctx, k, n, 0).Err(); err != nil {
+						fail("SET "+k, err)
+						continue
+					}
+					acked[i].Store(n + 1)
+					ops.Add(1)
+				}
+			}
+		}(w)
+	}
+	stopLoad := func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+			lwg.Wait()
+		}
+	}
+	t.Cleanup(stopLoad)
+
+	check := func(step string, nodes []*testutil.ShoalNode) {
+		t.Helper()
+		addr := nodes[0].Addr
+		testutil.Eventually(t, 20*time.Second, "redis-cli --cluster check clean after "+step, func() error {
+			out, err := exec.Command("redis-cli", "--cluster", "check", addr).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "[OK] All 16384 slots covered.") ||
+				!strings.Contains(string(out), "[OK] All nodes agree about slots configuration.") ||
+				strings.Contains(string(out), "[WARNING]") || strings.Contains(string(out), "[ERR]") {
+				return fmt.Errorf("%v\n%s", err, out)
+			}
+			return nil
+		})
+		testutil.Eventually(t, 20*time.Second, "every node leads slots after "+step, func() error {
+			owners := clusterSlotsOwner(t, addr)
+			leads := map[string]int{}
+			for _, o := range owners {
+				leads[o]++
+			}
+			for _, nd := range nodes {
+				if leads[nd.Addr] == 0 {
+					return fmt.Errorf("%s leads no slot: %v", nd.Addr, leads)
+				}
+			}
+			return nil
+		})
+		t.Logf("%s: clean; %d client operations so far, %d errors", step, ops.Load(), errs.Load())
+	}
+	check("load", tc.Nodes)
+
+	// Grow: two nodes join; they are in the map once CLUSTER NODES lists them.
+	tc.AddNode()
+	tc.AddNode()
+	testutil.Eventually(t, 30*time.Second, "5 nodes in CLUSTER NODES", func() error {
+		out, err := c.ClusterNodes(ctx).Result()
+		if n := strings.Count(strings.TrimSpace(out), "\n") + 1; err != nil || n != 5 {
+			return fmt.Errorf("%d nodes (%v)", n, err)
+		}
+		return nil
+	})
+	start = time.Now()
+	out := shoalCLI(t, "cluster", "rebalance", "--wait", "--addr", tc.Nodes[1].Addr)
+	t.Logf("rebalance took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	check("rebalance to 5 nodes", tc.Nodes)
+
+	// Shrink: drain an original node, then stop it.
+	gone := tc.Nodes[0]
+	id := myID(t, gone.Addr)
+	start = time.Now()
+	out = shoalCLI(t, "cluster", "remove-node", id, "--wait", "--addr", tc.Nodes[1].Addr)
+	t.Logf("remove-node took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	rest := tc.Nodes[1:]
+	check("remove-node", rest)
+	gone.Stop(5 * time.Second)
+	// The client keeps working without the stopped node.
+	before := ops.Load()
+	testutil.Until(t, 30*time.Second, "5000 client operations after the stop", func() bool { return ops.Load() > before+5000 })
+	check("stopping the removed node", rest)
+	stopLoad()
+
+	if n := errs.Load(); n > 0 {
+		t.Errorf("%d client operations failed after the client's retries; first: %s", n, *firstErr.Load())
+	}
+	for i := range nlive {
+		want := acked[i].Load() - 1
+		if want < 0 {
+			continue
+		}
+		got, err := c.Get(ctx, "live:"+strconv.Itoa(i)).Int64()
+		if err != nil || got < want {
+			t.Fatalf("GET live:%d = %d (%v), want at least the last acknowledged %d", i, got, err, want)
+		}
+	}
+	// Every loaded key, in pipelines.
+	for lo := 0; lo < nkeys; lo += 5000 {
+		p := c.Pipeline()
+		cmds := make([]*redis.StringCmd, 0, 5000)
+		for i := lo; i < min(lo+5000, nkeys); i++ {
+			cmds = append(cmds, p.Get(ctx, "e:"+strconv.Itoa(i)))
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatalf("reading loaded keys from %d: %v", lo, err)
+		}
+		for j, cmd := range cmds {
+			if v, err := cmd.Int(); err != nil || v != lo+j {
+				t.Fatalf("GET e:%d = %d, %v", lo+j, v, err)
+			}
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
+		var total atomic.Int64
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			n, err := m.DBSize(ctx).Result()
+			total.Add(n)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if total, want := total.Load(), int64(nkeys+nlive); total < int64(nkeys) || total > want {
+			return fmt.Errorf("the masters hold %d keys, want %d to %d", total, nkeys, want)
+		}
+		return nil
+	})
+}
+
+// shoalCLI runs the shoal binary with args and returns its output; the
+// test fails if it exits non-zero.
+func shoalCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, testutil.ShoalBinary(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shoal %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

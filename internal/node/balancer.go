@@ -1,0 +1,215 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/shoalcache/shoal/placement"
+	"github.com/shoalcache/shoal/raftfsm"
+)
+
+// The balancer: the meta leader carries out rebalance and remove-node
+// requests, one step at a time (placement.NextStep plans each from the
+// current map). Nothing of the plan is kept here: a new meta leader plans
+// again from the map, so a crash between steps resumes the work.
+
+// BalanceInterval is how often the meta leader's balancer plans a step
+// when the map does not change (a map change wakes it at once).
+const balanceInterval = 500 * time.Millisecond
+
+// syncSlack is how many entries a new member's applied index may trail the
+// group leader's commit index and still count as caught up (a busy group
+// commits a few batches while the two are asked); at most half the
+// leader's commit index, so that an empty replica never counts.
+const syncSlack = 1024
+
+// balancer runs on its own goroutine (run) until stop is closed.
+type balancer struct {
+	cs   *clusterState
+	stop chan struct{}
+	done chan struct{}
+
+	// Run-goroutine-only state.
+	lastWait string // the last wait logged, so each is logged once
+}
+
+func newBalancer(cs *clusterState) *balancer {
+	return &balancer{cs: cs, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (b *balancer) start() { go b.run() }
+
+func (b *balancer) close() {
+	close(b.stop)
+	<-b.done
+}
+
+func (b *balancer) run() {
+	defer close(b.done)
+	tick := time.NewTicker(balanceInterval)
+	defer tick.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-b.stop
+		cancel()
+	}()
+	for {
+		changes := b.cs.pl.Changes()
+		if b.cs.pl.IsMetaLeader() {
+			b.round(ctx)
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-changes:
+		case <-tick.C:
+		}
+	}
+}
+
+// replicas is the replication factor the balancer keeps: --replicas, or
+// when this node was started without it, the first group's size.
+func (cs *clusterState) replicas(m *placement.Map) int {
+	if r := cs.n.cfg.Replicas; r > 0 {
+		return r
+	}
+	if len(m.Groups) > 0 {
+		return len(m.Groups[0].Members)
+	}
+	return 1
+}
+
+// facts returns what the planner needs besides the map; with probe, the
+// membership facts are asked of the groups (group-rpc), else assumed.
+func (cs *clusterState) facts(ctx context.Context, m *placement.Map, probe bool) placement.BalanceFacts {
+	alive := make(map[string]bool)
+	for _, mem := range cs.pl.Members() {
+		alive[mem.ID] = mem.Status == placement.StatusAlive
+	}
+	alive[cs.self] = true
+	f := placement.BalanceFacts{
+		Replicas:  cs.replicas(m),
+		MaxActive: cs.n.cfg.Migration.MaxActive,
+		Alive:     func(id string) bool { return alive[id] },
+	}
+	if probe {
+		f.MetaVoter = cs.pl.MetaVoter
+		f.Synced = func(group, node string) bool { return cs.replicaSynced(ctx, group, node) }
+	}
+	return f
+}
+
+// round plans and takes one step.
+func (b *balancer) round(ctx context.Context) {
+	cs := b.cs
+	m := cs.pl.Map()
+	if m == nil {
+		return
+	}
+	log := cs.n.log.With("component", "balancer")
+	step := placement.NextStep(m, cs.facts(ctx, m, true))
+	if step.Kind == placement.StepWait {
+		if step.Reason != b.lastWait {
+			log.Info("balancing waits", "for", step.Reason)
+			b.lastWait = step.Reason
+		}
+		return
+	}
+	b.lastWait = ""
+	if step.Kind == placement.StepNone && !m.Rebalance {
+		return
+	}
+	opCtx, cancel := context.WithTimeout(ctx, cs.n.cfg.Controller.OpTimeout)
+	defer cancel()
+	var err error
+	if step.Kind == placement.StepMoveSlots {
+		var id string
+		if id, err = cs.Migrate(opCtx, step.Slots, step.Target); err == nil {
+			log.Info("balancing step", "step", step.String(), "job", id)
+			return
+		}
+	} else if err = cs.pl.ApplyBalanceStep(opCtx, m.Epoch, step); err == nil {
+		if step.Kind == placement.StepNone {
+			log.Info("the cluster is balanced")
+		} else {
+			log.Info("balancing step", "step", step.String())
+		}
+		return
+	}
+	if errors.Is(err, placement.ErrStaleStep) || ctx.Err() != nil {
+		return // the map moved on: plan again
+	}
+	log.Warn("balancing step failed", "step", step.String(), "err", err)
+}
+
+// replicaSynced reports whether node's replica of group votes in the
+// group and has applied what the group's leader had committed (within
+// syncSlack entries).
+func (cs *clusterState) replicaSynced(ctx context.Context, group, node string) bool {
+	m := cs.pl.Map()
+	leader := cs.groupLeader(group)
+	if m == nil || leader == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ls, err := cs.replicaStatus(ctx, m, group, leader)
+	if err != nil || !ls.Leader || !slices.Contains(ls.Voters, node) {
+		return false
+	}
+	if node == leader {
+		return true
+	}
+	ns, err := cs.replicaStatus(ctx, m, group, node)
+	return err == nil && ns.Applied+min(syncSlack, ls.Commit/2) >= ls.Commit
+}
+
+// replicaStatusBody is the body of an rpcReplicaStatus answer.
+type replicaStatusBody struct {
+	Leader  bool     `json:"leader"`
+	Applied uint64   `json:"applied"`
+	Commit  uint64   `json:"commit"`
+	Voters  []string `json:"voters,omitempty"` // the leader's configuration's voters
+}
+
+// replicaStatus asks node for the status of its replica of group.
+func (cs *clusterState) replicaStatus(ctx context.Context, m *placement.Map, group, node string) (replicaStatusBody, error) {
+	var st replicaStatusBody
+	n := m.Node(node)
+	if n == nil {
+		return st, errRPCNoLeader
+	}
+	resp, err := raftfsm.Call(ctx, n.ClusterAddr, streamGroupRPC, appendRPCHeader(nil, rpcReplicaStatus, group), 0)
+	if err != nil {
+		return st, err
+	}
+	if len(resp) == 0 || resp[0] != rpcOK {
+		return st, errRPCNoReplica
+	}
+	err = json.Unmarshal(resp[1:], &st)
+	return st, err
+}
+
+// answerReplicaStatus answers rpcReplicaStatus for this node's replica g
+// (any replica answers, not only the leader).
+func answerReplicaStatus(ctx context.Context, g *raftfsm.Group) []byte {
+	s := g.Status()
+	st := replicaStatusBody{Leader: s.State == "leader", Applied: s.AppliedIndex, Commit: s.CommitIndex}
+	if st.Leader {
+		ms, err := g.Members(ctx)
+		if err != nil {
+			return append([]byte{rpcFailed}, err.Error()...)
+		}
+		for _, mem := range ms {
+			if mem.Voter {
+				st.Voters = append(st.Voters, mem.ID)
+			}
+		}
+	}
+	b, _ := json.Marshal(st)
+	return append([]byte{rpcOK}, b...)
+}
