@@ -621,7 +621,7 @@ func doWithin(addr string, d time.Duration, args ...string) (respclient.Value, e
 func allNemeses() map[string]*nemesis {
 	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
 		isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
-		migrateFaultNemesis(false), migrateFaultNemesis(true)}
+		migrateFaultNemesis(false), migrateFaultNemesis(true), replaceNemesis()}
 	m := map[string]*nemesis{"none": {name: "none"}}
 	for _, nm := range basic {
 		m[nm.name] = nm

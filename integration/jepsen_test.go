@@ -21,7 +21,9 @@ package integration
 //	                       transfer (leader transfers) migrate (slot
 //	                       migrations between random groups) migrate-kill
 //	                       migrate-pause (a migration, then its source or
-//	                       target leader killed or stopped) mixed
+//	                       target leader killed or stopped) replace (a node
+//	                       drained with SHOAL REMOVE-NODE, restarted empty as a
+//	                       new node, then a rebalance) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -95,19 +97,20 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 9 phases of about 26 s (the workload total is what it was with
-		// 7 phases, so that the run stays at about 5m30s; each phase ends
-		// with its checks, a few seconds).
+		// 10 phases of about 23 s (the workload total is what it was with
+		// 7 phases, so that the run stays at about 6 minutes; each phase
+		// ends with its checks, a few seconds, and replace's heal waits for
+		// its drain).
 		cfg.total = 3*time.Minute + 50*time.Second
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate", "migrate-kill"}
+			"transfer", "migrate", "migrate-kill", "replace"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "mixed"}
+			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
