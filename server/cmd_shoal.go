@@ -49,6 +49,19 @@ type Admin interface {
 	// returns once the abort is in the map. Requests it refuses return
 	// (wrapped) ErrUnknownJob or ErrJobNotActive.
 	CancelJob(ctx context.Context, jobID string) error
+
+	// Rebalance computes the plan that balances the cluster: groups created on nodes that lead none,
+	// group replicas moved between nodes, slots moved so that every node leads about the same number
+	// of slots (see placement.Plan). With dryRun it only returns the plan. Otherwise it also records
+	// the request in the map (the meta leader carries it out step by step, resuming after crashes)
+	// unless the plan is empty. Each step is one line of text, e.g. "add node 3f2a.. to group g1".
+	Rebalance(ctx context.Context, dryRun bool) (plan []string, err error)
+	// RemoveNode marks node nodeID draining: the meta leader moves its group replicas and
+	// leaderships away, then takes it out of the map. It returns once the mark is in the map;
+	// marking a draining node again is a no-op. Refusals: (wrapped) ErrUnknownNode, ErrTooFewNodes.
+	RemoveNode(ctx context.Context, nodeID string) error
+	// Balance reports the rebalancer's state.
+	Balance(ctx context.Context) (BalanceStatus, error)
 }
 
 // JobStatus is one migration job as SHOAL JOBS reports it.
@@ -63,6 +76,15 @@ type JobStatus struct {
 	ETA                     time.Duration // < 0 when unknown
 	Created, Ended          time.Time     // Ended zero while running
 	Reason                  string        // why it was aborted
+}
+
+// BalanceStatus is the rebalancer's state as SHOAL REBALANCE STATUS reports it.
+type BalanceStatus struct {
+	Requested  bool     // a rebalance was requested and is not finished
+	Draining   []string // ids of nodes being removed
+	Removed    []string // ids of nodes removed from the map (the most recent ones)
+	ActiveJobs int      // migration jobs still copying
+	Plan       []string // the steps still to take, as the plan stands now
 }
 
 // Errors an Admin returns, possibly wrapped, for the requests it
@@ -99,6 +121,9 @@ var (
 	ErrUnassignedSlots = errors.New("server: slots not assigned to a group")
 	// ErrTooManyJobs means the cap on active jobs is reached.
 	ErrTooManyJobs = errors.New("server: too many active jobs")
+	// ErrTooFewNodes means removing the node would leave fewer nodes than
+	// the groups' replicas need.
+	ErrTooFewNodes = errors.New("server: too few nodes would remain")
 )
 
 // leaderTransferTimeout bounds how long SHOAL LEADER-TRANSFER waits for the
@@ -147,6 +172,8 @@ func init() {
 			sub("jobs", 2, command.FlagStale, []string{"slow"}, shoalJobsCommand),
 			sub("leader-transfer", -3, adm, dangerous, shoalLeaderTransferCommand),
 			sub("migrate", 4, adm, dangerous, shoalMigrateCommand),
+			sub("rebalance", -2, adm, dangerous, shoalRebalanceCommand),
+			sub("remove-node", 3, adm, dangerous, shoalRemoveNodeCommand),
 		}})
 }
 
@@ -267,6 +294,16 @@ var shoalHelp = []string{
 	"MIGRATE <start>-<end>[,<start>-<end>...] <group-id>",
 	"    Move the slots from the group that owns them to <group-id> while both",
 	"    serve them; returns the id of the job (see JOBS).",
+	"REBALANCE [DRYRUN]",
+	"    Return the plan that balances the cluster (groups created on nodes that",
+	"    lead none, group replicas and slots moved between nodes), one step per",
+	"    line, and start carrying it out unless DRYRUN is given.",
+	"REBALANCE STATUS",
+	"    Return the rebalancer's state: requested (0/1), draining and removed",
+	"    node ids, active-jobs and the plan still to carry out.",
+	"REMOVE-NODE <node-id>",
+	"    Drain <node-id>: move its group replicas and leaderships to other nodes,",
+	"    then take it out of the map (see REBALANCE STATUS).",
 	"HELP",
 	"    Print this help.",
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/shoalcache/shoal/internal/topology"
 )
 
-// adminTimeout bounds how long SHOAL MIGRATE, JOBS and CANCEL wait for the
-// Admin: a compare-and-set on the map, forwarded to the meta leader.
+// adminTimeout bounds how long SHOAL MIGRATE, JOBS, CANCEL, REBALANCE and
+// REMOVE-NODE wait for the Admin: a compare-and-set on the map, forwarded
+// to the meta leader.
 const adminTimeout = 10 * time.Second
 
 // RESP error texts of the migration commands. The slot texts are Redis's
@@ -72,13 +73,28 @@ func adminErr(x *command.Ctx, err error, r adminReq) string {
 	case errors.Is(err, ErrTooManyJobs):
 		return "ERR too many active migration jobs" + detail(err, ErrTooManyJobs) +
 			"; wait for one to end or cancel one (SHOAL JOBS, SHOAL CANCEL)"
+	case errors.Is(err, ErrTooFewNodes):
+		why := detailText(err, ErrTooFewNodes)
+		if why == "" {
+			why = "too few nodes would remain"
+		}
+		return command.Sanitize(append([]byte("ERR cannot remove node "), truncNUL(r.node)...)) + ": " + why
 	}
 	return "ERR " + r.op + " failed: " + command.Sanitize([]byte(err.Error()))
 }
 
-// detail returns ": text" for the text an implementation wrapped after
+// detail returns " (text)" for the text an implementation wrapped after
 // sentinel in err ("" when none), cut to 200 bytes.
 func detail(err, sentinel error) string {
+	if s := detailText(err, sentinel); s != "" {
+		return " (" + s + ")"
+	}
+	return ""
+}
+
+// detailText returns the text an implementation wrapped after sentinel in
+// err, sanitized and cut to 200 bytes; "" when none.
+func detailText(err, sentinel error) string {
 	s := err.Error()
 	i := strings.Index(s, sentinel.Error())
 	if i < 0 {
@@ -88,7 +104,7 @@ func detail(err, sentinel error) string {
 	if s == "" {
 		return ""
 	}
-	return " (" + command.Sanitize(command.AppendTrunc(nil, []byte(s), 200)) + ")"
+	return command.Sanitize(command.AppendTrunc(nil, []byte(s), 200))
 }
 
 // parseSlotRanges parses "A-B[,C-D...]", where a range may be a single

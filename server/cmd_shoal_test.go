@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/shoalcache/shoal/command"
@@ -12,12 +13,15 @@ import (
 
 // transferTestRouter is a cluster-mode Router whose Admin records each
 // call and returns err (its migration methods are in
-// cmd_shoal_jobs_test.go).
+// cmd_shoal_jobs_test.go, its rebalancing ones in
+// cmd_shoal_balance_test.go).
 type transferTestRouter struct {
 	*clusterTestRouter
-	calls []string
-	err   error
-	jobs  []JobStatus // what Jobs returns
+	calls   []string
+	err     error
+	jobs    []JobStatus   // what Jobs returns
+	plan    []string      // what Rebalance returns
+	balance BalanceStatus // what Balance returns
 }
 
 func (r *transferTestRouter) Admin() Admin { return r }
@@ -121,7 +125,7 @@ func TestShoalWithoutTransfer(t *testing.T) {
 			{[]string{"SHOAL", "GROUPS"}, "-" + errClusterDisabled + "\r\n"},
 			{[]string{"SHOAL", "LEADER-TRANSFER", "g0"}, "-" + errClusterDisabled + "\r\n"},
 		})
-		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*21\r" {
+		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*31\r" {
 			t.Errorf("SHOAL HELP = %q", got)
 		}
 	}
@@ -139,9 +143,21 @@ func TestShoalCommandInfo(t *testing.T) {
 		{[]string{"COMMAND", "INFO", "shoal|leader-transfer"}, "*1\r\n*10\r\n$21\r\nshoal|leader-transfer\r\n:-3\r\n" +
 			"*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"},
 		{[]string{"COMMAND", "LIST", "FILTERBY", "pattern", "shoal*"},
-			"*7\r\n$5\r\nshoal\r\n$12\r\nshoal|cancel\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n" +
-				"$10\r\nshoal|jobs\r\n$21\r\nshoal|leader-transfer\r\n$13\r\nshoal|migrate\r\n"},
+			"*9\r\n$5\r\nshoal\r\n$12\r\nshoal|cancel\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n" +
+				"$10\r\nshoal|jobs\r\n$21\r\nshoal|leader-transfer\r\n$13\r\nshoal|migrate\r\n" +
+				"$15\r\nshoal|rebalance\r\n$17\r\nshoal|remove-node\r\n"},
+		{[]string{"COMMAND", "INFO", "shoal|rebalance", "shoal|remove-node"}, "*2\r\n" +
+			"*10\r\n$15\r\nshoal|rebalance\r\n:-2\r\n*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n" +
+			"*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n" +
+			"*10\r\n$17\r\nshoal|remove-node\r\n:3\r\n*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n" +
+			"*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"},
 		{[]string{"COMMAND", "INFO", "shoal|jobs"}, "*1\r\n*10\r\n$10\r\nshoal|jobs\r\n:2\r\n" +
 			"*1\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n"},
 	})
+	docs := runLocal(t, x, "COMMAND", "DOCS", "shoal")
+	for _, sub := range []string{"shoal|migrate", "shoal|rebalance", "shoal|remove-node"} {
+		if want := rBulk(sub) + "*2\r\n" + rBulk("group") + rBulk("server"); !strings.Contains(docs, want) {
+			t.Errorf("COMMAND DOCS shoal has no %q:\n%q", want, docs)
+		}
+	}
 }
