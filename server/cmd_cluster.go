@@ -37,25 +37,27 @@ func errClusterManaged(sub string) string {
 	case "SETSLOT", "ADDSLOTS", "ADDSLOTSRANGE", "DELSLOTS", "DELSLOTSRANGE", "FLUSHSLOTS":
 		return errMovesSlots("CLUSTER " + sub)
 	case "MEET":
-		return "ERR Shoal nodes join through gossip: start the node with 'shoal server --bootstrap-expect N " +
-			"--join HOST:GOSSIP-PORT' and check with 'shoal cluster nodes' (CLUSTER MEET is not supported)"
+		return "ERR Shoal nodes join through gossip: use 'shoal server --join HOST:GOSSIP-PORT' to add a node, " +
+			"then 'shoal cluster rebalance' to give it groups and slots (CLUSTER MEET is not supported)"
 	case "FORGET", "RESET":
-		return "ERR Shoal's placement service manages the members: stop the node ('shoal server' leaves the " +
-			"cluster on shutdown) and check with 'shoal cluster nodes' (CLUSTER " + sub + " is not supported)"
+		return "ERR Shoal's placement service manages the members: use 'shoal cluster remove-node NODE-ID' to " +
+			"drain a node and take it out of the cluster (CLUSTER " + sub + " is not supported)"
 	case "REPLICATE":
-		return "ERR Shoal's placement service chooses each group's replicas: see them with 'shoal cluster groups' " +
-			"(CLUSTER REPLICATE is not supported)"
+		return "ERR Shoal's placement service chooses each group's replicas: see them with 'shoal cluster groups', " +
+			"spread them with 'shoal cluster rebalance' (CLUSTER REPLICATE is not supported)"
 	case "FAILOVER":
 		return "ERR Shoal moves leaderships itself: use 'shoal cluster transfer-leader --group GROUP [--to NODE]' " +
 			"(CLUSTER FAILOVER is not supported)"
 	}
-	return "ERR CLUSTER " + sub + " is not supported: Shoal's placement service manages slots and replicas"
+	return "ERR CLUSTER " + sub + " is not supported: Shoal's placement service manages slots and replicas " +
+		"('shoal cluster rebalance' spreads them)"
 }
 
 // errMovesSlots is the reply to cmd, a Redis command that moves slots or
 // keys between nodes by hand.
 func errMovesSlots(cmd string) string {
-	return "ERR Shoal moves slots itself: use 'shoal cluster migrate --slots A-B --to GROUP' (" + cmd + " is not supported)"
+	return "ERR Shoal moves slots itself: use 'shoal cluster migrate --slots A-B --to GROUP' or " +
+		"'shoal cluster rebalance' (" + cmd + " is not supported)"
 }
 
 func init() {

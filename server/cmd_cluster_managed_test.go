@@ -9,9 +9,10 @@ import (
 // TestClusterManagedErrors checks that Redis's commands for changing the
 // topology by hand name the shoal command to use instead.
 func TestClusterManagedErrors(t *testing.T) {
-	const moves = "-ERR Shoal moves slots itself: use 'shoal cluster migrate --slots A-B --to GROUP' ("
-	members := "-ERR Shoal's placement service manages the members: stop the node ('shoal server' leaves the " +
-		"cluster on shutdown) and check with 'shoal cluster nodes' ("
+	const moves = "-ERR Shoal moves slots itself: use 'shoal cluster migrate --slots A-B --to GROUP' or " +
+		"'shoal cluster rebalance' ("
+	members := "-ERR Shoal's placement service manages the members: use 'shoal cluster remove-node NODE-ID' to " +
+		"drain a node and take it out of the cluster ("
 	x := clusterCtx(t, &clusterTestRouter{topo: testTopology(t)}, resp.RESP2, 1)
 	runCases(t, x, []lineCase{
 		{[]string{"CLUSTER", "SETSLOT", "1", "IMPORTING", idB}, moves + "CLUSTER SETSLOT is not supported)\r\n"},
@@ -24,17 +25,18 @@ func TestClusterManagedErrors(t *testing.T) {
 		{[]string{"MIGRATE", "127.0.0.1", "7001", "", "0", "5000", "KEYS", "a", "b"}, moves + "MIGRATE is not supported)\r\n"},
 		{[]string{"migrate", "127.0.0.1", "7001", "k", "0", "5000"}, moves + "MIGRATE is not supported)\r\n"},
 		{[]string{"MIGRATE", "127.0.0.1", "7001", "k", "0"}, "-ERR wrong number of arguments for 'migrate' command\r\n"},
-		{[]string{"CLUSTER", "MEET", "127.0.0.1", "7005"}, "-ERR Shoal nodes join through gossip: start the node with " +
-			"'shoal server --bootstrap-expect N --join HOST:GOSSIP-PORT' and check with 'shoal cluster nodes' " +
-			"(CLUSTER MEET is not supported)\r\n"},
+		{[]string{"CLUSTER", "MEET", "127.0.0.1", "7005"}, "-ERR Shoal nodes join through gossip: use " +
+			"'shoal server --join HOST:GOSSIP-PORT' to add a node, then 'shoal cluster rebalance' to give it groups " +
+			"and slots (CLUSTER MEET is not supported)\r\n"},
 		{[]string{"CLUSTER", "FORGET", idC}, members + "CLUSTER FORGET is not supported)\r\n"},
 		{[]string{"CLUSTER", "RESET", "SOFT"}, members + "CLUSTER RESET is not supported)\r\n"},
 		{[]string{"CLUSTER", "REPLICATE", idB}, "-ERR Shoal's placement service chooses each group's replicas: " +
-			"see them with 'shoal cluster groups' (CLUSTER REPLICATE is not supported)\r\n"},
+			"see them with 'shoal cluster groups', spread them with 'shoal cluster rebalance' " +
+			"(CLUSTER REPLICATE is not supported)\r\n"},
 		{[]string{"CLUSTER", "FAILOVER", "TAKEOVER"}, "-ERR Shoal moves leaderships itself: use 'shoal cluster " +
 			"transfer-leader --group GROUP [--to NODE]' (CLUSTER FAILOVER is not supported)\r\n"},
 		{[]string{"CLUSTER", "BUMPEPOCH"}, "-ERR CLUSTER BUMPEPOCH is not supported: Shoal's placement service " +
-			"manages slots and replicas\r\n"},
+			"manages slots and replicas ('shoal cluster rebalance' spreads them)\r\n"},
 	})
 	x = clusterCtx(t, nil, resp.RESP2, 1)
 	runCases(t, x, []lineCase{

@@ -4,8 +4,9 @@ package main
 // cluster. It speaks RESP to the nodes (internal/respclient) and reads the
 // Redis Cluster replies (CLUSTER INFO, NODES, SLOTS), so it works against
 // Shoal and against Redis Cluster alike; the latter is what its tests use as
-// the reference. `shoal cluster groups|transfer-leader` (admin_transfer.go)
-// and `shoal cluster migrate|jobs|cancel` (admin_migrate.go) use Shoal's own
+// the reference. `shoal cluster groups|transfer-leader` (admin_transfer.go),
+// `shoal cluster migrate|jobs|cancel` (admin_migrate.go) and
+// `shoal cluster rebalance|remove-node` (admin_rebalance.go) use Shoal's own
 // SHOAL commands.
 
 import (
@@ -42,7 +43,7 @@ func clusterCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect and check a running cluster, move group leaderships and slots",
+		Usage: "inspect and check a running cluster, move group leaderships and slots, rebalance it, remove nodes",
 		Subcommands: []*cli.Command{
 			sub("info", "print CLUSTER INFO of a node", runClusterInfo),
 			sub("nodes", "list the nodes (CLUSTER NODES) as a table", runClusterNodes),
@@ -53,6 +54,8 @@ func clusterCommand() *cli.Command {
 			migrateCommand(flags),
 			jobsCommand(flags),
 			cancelCommand(flags),
+			rebalanceCommand(flags),
+			removeNodeCommand(flags),
 		},
 	}
 }

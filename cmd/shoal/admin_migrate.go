@@ -283,11 +283,22 @@ type waitOpts struct {
 	tty             bool // redraw one progress line with \r
 }
 
-// waitJob polls SHOAL JOBS on o.addr until job id is done or aborted,
-// printing its progress (nothing with --json), then the outcome: the final
-// job with --json. An aborted job is an error carrying its reason. A node
-// that stops answering for 2*o.timeout ends the wait (not the job).
-func waitJob(ctx context.Context, o adminOpts, id string, w waitOpts) error {
+// pollResult is what one poll of a --wait loop found.
+type pollResult struct {
+	line string // the progress line
+	done bool   // the wait is over: reached its outcome, or failed with err
+	err  error  // with done, why the wait failed
+}
+
+// waitLoop polls addr every w.poll on one connection (dialled again after
+// a failure) until poll says the wait is done, and returns the err poll
+// gave with it. Meanwhile it shows poll's progress lines (nothing with
+// --json): one line redrawn with \r on a terminal, cleared when the wait
+// ends; otherwise one line every w.lineEvery. An error from poll is a
+// failed query, retried; when addr has not answered for 2*o.timeout,
+// waitLoop returns giveUp(the last such error).
+func waitLoop(ctx context.Context, o adminOpts, addr string, w waitOpts,
+	poll func(context.Context, *respclient.Conn) (pollResult, error), giveUp func(error) error) error {
 	var c *respclient.Conn
 	defer func() {
 		if c != nil {
@@ -297,33 +308,23 @@ func waitJob(ctx context.Context, o adminOpts, id string, w waitOpts) error {
 	lastOK := time.Now()
 	var lastLine time.Time
 	drawn := 0 // length of the progress line on a terminal
-	var lastErr error
 	for {
-		var job *jobStatus
+		var res pollResult
 		err := func() error {
 			qctx, cancel := context.WithTimeout(ctx, 2*o.timeout)
 			defer cancel()
 			if c == nil {
 				var err error
-				if c, err = adminDial(qctx, o, o.addr); err != nil {
+				if c, err = adminDial(qctx, o, addr); err != nil {
 					return err
 				}
 			}
-			jobs, err := queryJobs(qctx, c, o.addr)
-			if err != nil {
+			var err error
+			if res, err = poll(qctx, c); err != nil {
 				c.Close()
 				c = nil
-				return err
 			}
-			for i := range jobs {
-				if jobs[i].ID == id {
-					job = &jobs[i]
-				}
-			}
-			if job == nil {
-				return fmt.Errorf("%s lists no job %s in SHOAL JOBS", o.addr, id)
-			}
-			return nil
+			return err
 		}()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -331,30 +332,27 @@ func waitJob(ctx context.Context, o adminOpts, id string, w waitOpts) error {
 		now := time.Now()
 		switch {
 		case err != nil:
-			lastErr = err
 			if now.Sub(lastOK) > 2*o.timeout {
 				if drawn > 0 {
 					fmt.Fprintln(o.out)
 				}
-				return fmt.Errorf("stopped waiting for job %s: %w; the job goes on without this command: "+
-					"follow it with `shoal cluster jobs`", id, lastErr)
+				return giveUp(err)
 			}
-		case job.ended():
+		case res.done:
 			if drawn > 0 {
 				fmt.Fprintf(o.out, "\r%s\r", strings.Repeat(" ", drawn))
 			}
-			return reportJobEnd(o, *job)
+			return res.err
 		case o.json:
 		case w.tty:
-			line := progressLine(*job)
 			pad := ""
-			if n := drawn - len(line); n > 0 {
+			if n := drawn - len(res.line); n > 0 {
 				pad = strings.Repeat(" ", n)
 			}
-			fmt.Fprintf(o.out, "\r%s%s", line, pad)
-			drawn = len(line)
+			fmt.Fprintf(o.out, "\r%s%s", res.line, pad)
+			drawn = len(res.line)
 		case lastLine.IsZero() || now.Sub(lastLine) >= w.lineEvery:
-			fmt.Fprintln(o.out, progressLine(*job))
+			fmt.Fprintln(o.out, res.line)
 			lastLine = now
 		}
 		if err == nil {
@@ -364,6 +362,34 @@ func waitJob(ctx context.Context, o adminOpts, id string, w waitOpts) error {
 			return err
 		}
 	}
+}
+
+// waitJob polls SHOAL JOBS on o.addr until job id is done or aborted,
+// printing its progress (nothing with --json), then the outcome: the final
+// job with --json. An aborted job is an error carrying its reason. A node
+// that stops answering for 2*o.timeout ends the wait (not the job).
+func waitJob(ctx context.Context, o adminOpts, id string, w waitOpts) error {
+	var job jobStatus
+	err := waitLoop(ctx, o, o.addr, w, func(ctx context.Context, c *respclient.Conn) (pollResult, error) {
+		jobs, err := queryJobs(ctx, c, o.addr)
+		if err != nil {
+			return pollResult{}, err
+		}
+		for _, j := range jobs {
+			if j.ID == id {
+				job = j
+				return pollResult{line: progressLine(j), done: j.ended()}, nil
+			}
+		}
+		return pollResult{}, fmt.Errorf("%s lists no job %s in SHOAL JOBS", o.addr, id)
+	}, func(err error) error {
+		return fmt.Errorf("stopped waiting for job %s: %w; the job goes on without this command: "+
+			"follow it with `shoal cluster jobs`", id, err)
+	})
+	if err != nil {
+		return err
+	}
+	return reportJobEnd(o, job)
 }
 
 // reportJobEnd prints the outcome of an ended job; an aborted job is an
@@ -380,13 +406,18 @@ func reportJobEnd(o adminOpts, j jobStatus) error {
 		return err
 	}
 	if j.Phase == "aborted" {
-		reason := j.Reason
-		if reason == "" {
-			reason = "no reason given"
-		}
-		return fmt.Errorf("job %s aborted: %s; slots %s stay with group %s", j.ID, reason, rangesText(j.Slots), j.Source)
+		return jobAbortErr(j)
 	}
 	return nil
+}
+
+// jobAbortErr is the error for j, an aborted job.
+func jobAbortErr(j jobStatus) error {
+	reason := j.Reason
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return fmt.Errorf("job %s aborted: %s; slots %s stay with group %s", j.ID, reason, rangesText(j.Slots), j.Source)
 }
 
 // jobDuration is how long j ran, to 0.1 s.

@@ -14,7 +14,8 @@ import (
 // TestRedisCLIClusterCommandsNameShoal runs redis-cli --cluster reshard,
 // rebalance, add-node and del-node against a Shoal cluster: each must fail,
 // printing the error of the first command Shoal refuses (CLUSTER SETSLOT,
-// MEET, FORGET), which names the shoal command to use instead.
+// MEET, FORGET), which names the shoal command to use instead: migrate or
+// rebalance, server --join, remove-node.
 func TestRedisCLIClusterCommandsNameShoal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Shoal clusters")
@@ -54,7 +55,7 @@ func TestRedisCLIClusterCommandsNameShoal(t *testing.T) {
 		}
 		return nil
 	})
-	const moves = "shoal cluster migrate --slots A-B --to GROUP"
+	const moves = "'shoal cluster migrate --slots A-B --to GROUP' or 'shoal cluster rebalance'"
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -64,8 +65,8 @@ func TestRedisCLIClusterCommandsNameShoal(t *testing.T) {
 			"--cluster-slots", "10", "--cluster-yes"}, moves},
 		{"rebalance", []string{"--cluster", "rebalance", addr, "--cluster-weight", masters[0].ID + "=5",
 			"--cluster-yes"}, moves},
-		{"add-node", []string{"--cluster", "add-node", single.Nodes[0].Addr, addr}, "shoal server --bootstrap-expect N --join"},
-		{"del-node", []string{"--cluster", "del-node", addr, spare.ID}, "shoal cluster nodes"},
+		{"add-node", []string{"--cluster", "add-node", single.Nodes[0].Addr, addr}, "use 'shoal server --join HOST:GOSSIP-PORT' to add a node"},
+		{"del-node", []string{"--cluster", "del-node", addr, spare.ID}, "use 'shoal cluster remove-node NODE-ID'"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, rcli, tc.args...)

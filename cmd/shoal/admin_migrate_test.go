@@ -20,7 +20,9 @@ import (
 
 // fakeAdmin is the server.Admin behind a real front end (startFakeAdmin):
 // Migrate records its call and creates job "j1"; each Jobs call returns
-// the next of states (the last one repeats).
+// the next of states (the last one repeats), or with jobsAt set the list
+// for the number of Balance calls so far. Its rebalancing methods are in
+// admin_rebalance_test.go.
 type fakeAdmin struct {
 	mu         sync.Mutex
 	migrateErr error
@@ -28,6 +30,13 @@ type fakeAdmin struct {
 	states     []server.JobStatus
 	polls      int
 	calls      []string
+
+	plan         []string               // what Rebalance returns
+	rebalanceErr error                  // what Rebalance returns
+	removeErr    error                  // what RemoveNode returns
+	balances     []server.BalanceStatus // what Balance returns, call by call (the last one repeats)
+	jobsAt       [][]server.JobStatus   // what Jobs returns after n Balance calls (the last one repeats)
+	bpolls       int                    // Balance calls
 }
 
 func (a *fakeAdmin) TransferLeadership(context.Context, string, string) error {
@@ -44,6 +53,9 @@ func (a *fakeAdmin) Migrate(_ context.Context, slots []topology.SlotRange, targe
 func (a *fakeAdmin) Jobs(context.Context) ([]server.JobStatus, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.jobsAt != nil {
+		return a.jobsAt[min(a.bpolls, len(a.jobsAt)-1)], nil
+	}
 	if len(a.states) == 0 {
 		return nil, nil
 	}
@@ -85,13 +97,21 @@ func (r *fakeAdminRouter) Admin() server.Admin                          { return
 func (r *fakeAdminRouter) Incoming(int) server.Group                    { return nil }
 
 // startFakeAdmin serves Shoal's front end with a as its Admin on a loopback
-// port and returns the address.
+// port and returns the address. The map has three nodes, a..., b... and
+// c... (40 characters each).
 func startFakeAdmin(t *testing.T, a *fakeAdmin) string {
 	t.Helper()
+	return startFakeAdminNodes(t, a, strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40))
+}
+
+// startFakeAdminNodes is startFakeAdmin with a map of the nodes ids (at
+// least three; the first is the node answering, at 127.0.0.1:7000, the
+// others at 7001...).
+func startFakeAdminNodes(t *testing.T, a *fakeAdmin, ids ...string) string {
+	t.Helper()
 	var nodes []topology.Node
-	for i := 0; i < 3; i++ {
-		nodes = append(nodes, topology.Node{ID: strings.Repeat(string(rune('a'+i)), 40),
-			RESPAddr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	for i, id := range ids {
+		nodes = append(nodes, topology.Node{ID: id, RESPAddr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
 	}
 	m, err := placement.InitialMap(nodes, 3, 2)
 	if err != nil {
@@ -130,9 +150,9 @@ func jobStates(last server.JobStatus) []server.JobStatus {
 }
 
 func shortPolls(t *testing.T) {
-	poll, every := jobPoll, jobLineEvery
-	jobPoll, jobLineEvery = 5*time.Millisecond, time.Hour
-	t.Cleanup(func() { jobPoll, jobLineEvery = poll, every })
+	poll, every, bpoll := jobPoll, jobLineEvery, balancePoll
+	jobPoll, jobLineEvery, balancePoll = 5*time.Millisecond, time.Hour, 5*time.Millisecond
+	t.Cleanup(func() { jobPoll, jobLineEvery, balancePoll = poll, every, bpoll })
 }
 
 func TestMigrateCLI(t *testing.T) {
@@ -326,7 +346,7 @@ func TestJobsAndCancelCLI(t *testing.T) {
 	redis := testutil.StartRedis(t)
 	closed := closedAddr(t)
 	for _, args := range [][]string{
-		{"jobs"}, {"cancel", "j1"}, {"migrate", "--slots", "1", "--to", "g1"},
+		{"jobs"}, {"cancel", "j1"}, {"migrate", "--slots", "1", "--to", "g1"}, {"rebalance"}, {"rebalance", "--dry-run"},
 	} {
 		_, err := runCLI(ctx, append([]string{"cluster", args[0], "--addr", closed}, args[1:]...)...)
 		if err == nil || !strings.Contains(err.Error(), "cannot connect to "+closed) {

@@ -209,15 +209,7 @@ func resolveMember(g groupInfo, to string) (string, error) {
 	if to == "" {
 		return "", nil
 	}
-	var found []string
-	for _, m := range g.Members {
-		if m == to {
-			return m, nil
-		}
-		if strings.HasPrefix(m, to) {
-			found = append(found, m)
-		}
-	}
+	found := idsWithPrefix(g.Members, to)
 	switch len(found) {
 	case 1:
 		return found[0], nil
@@ -225,6 +217,21 @@ func resolveMember(g groupInfo, to string) (string, error) {
 		return "", fmt.Errorf("node %q is not a member of group %s (members: %s)", to, g.ID, strings.Join(g.Members, ", "))
 	}
 	return "", fmt.Errorf("%q names more than one member of group %s (%s): give more of the id", to, g.ID, strings.Join(found, ", "))
+}
+
+// idsWithPrefix returns the ids that start with prefix: only the id equal
+// to it when there is one.
+func idsWithPrefix(ids []string, prefix string) []string {
+	var found []string
+	for _, id := range ids {
+		if id == prefix {
+			return []string{id}
+		}
+		if strings.HasPrefix(id, prefix) {
+			found = append(found, id)
+		}
+	}
+	return found
 }
 
 // transferResult is what transfer-leader did.
