@@ -336,6 +336,9 @@ func (c *jCluster) leaderOfRandomGroup(rng *rand.Rand) int {
 type nemesis struct {
 	name      string
 	partition bool // needs network namespaces
+	// rebalances: the phase ends with a wait for a balanced cluster (each
+	// node leading a group), which the nemesis' heal set in motion.
+	rebalances bool
 	inject    func(c *jCluster, rng *rand.Rand) (string, error)
 	heal      func(c *jCluster) (string, error)
 }

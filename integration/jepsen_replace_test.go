@@ -25,7 +25,7 @@ import (
 // balanced cluster) cover them.
 func replaceNemesis() *nemesis {
 	pending := -1 // the node being drained
-	return &nemesis{name: "replace",
+	return &nemesis{name: "replace", rebalances: true,
 		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
 			if pending >= 0 {
 				return "replace: a replacement is still pending", nil

@@ -280,6 +280,13 @@ func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, 
 		}
 	}
 	logf("cluster healthy %v after healing", time.Since(recovered).Round(time.Millisecond))
+	if nm.rebalances {
+		if err := c.waitHealthy(cfg.recoverTimeout, true, logf); err != nil {
+			t.Errorf("jepsen %s: cluster not balanced within %v: %v", nm.name, cfg.recoverTimeout, err)
+		} else {
+			logf("cluster balanced %v after healing", time.Since(recovered).Round(time.Millisecond))
+		}
+	}
 	finals := finalReads(env, cfg, cfg.recoverTimeout)
 	ops = append(ops, finals...)
 	logf("final reads done")
