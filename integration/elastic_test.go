@@ -181,7 +181,7 @@ func TestClusterGrowAndShrink(t *testing.T) {
 	gone := tc.Nodes[0]
 	id := myID(t, gone.Addr)
 	start = time.Now()
-	out = shoalCLI(t, "cluster", "remove-node", id, "--wait", "--addr", tc.Nodes[1].Addr)
+	out = shoalCLI(t, "cluster", "remove-node", "--wait", "--addr", tc.Nodes[1].Addr, id)
 	t.Logf("remove-node took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 	rest := tc.Nodes[1:]
 	check("remove-node", rest)

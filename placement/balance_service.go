@@ -14,13 +14,32 @@ import (
 // which the meta leader's balancer carries out and clears when the cluster
 // is balanced. A request already recorded is left as is.
 func (s *Service) RequestRebalance(ctx context.Context) error {
-	return s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+	return s.updateAndWait(ctx, func(old *Map) (*Map, error) {
 		if old.Rebalance {
 			return nil, nil
 		}
 		old.Rebalance = true
 		return old, nil
 	})
+}
+
+// updateAndWait is UpdateMap, then a wait until this node's replica holds
+// the new map, so that what the caller reads next (SHOAL REBALANCE STATUS
+// on this node) shows the change.
+func (s *Service) updateAndWait(ctx context.Context, fn func(old *Map) (*Map, error)) error {
+	var epoch uint64
+	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
+		next, err := fn(old)
+		if next != nil {
+			epoch = old.Epoch + 1
+		}
+		return next, err
+	})
+	if err != nil || epoch == 0 {
+		return err
+	}
+	_, err = s.Wait(ctx, epoch-1) // a map newer than the one before the change
+	return err
 }
 
 // DrainNode marks node id draining (remove-node): the balancer moves its
@@ -30,7 +49,7 @@ func (s *Service) RequestRebalance(ctx context.Context) error {
 // not draining. A node already draining is left as is. It also requests a
 // rebalance, which evens out what the drained node leaves behind.
 func (s *Service) DrainNode(ctx context.Context, id string, replicas int) error {
-	return s.UpdateMap(ctx, func(old *Map) (*Map, error) { return drainNode(old, id, replicas) })
+	return s.updateAndWait(ctx, func(old *Map) (*Map, error) { return drainNode(old, id, replicas) })
 }
 
 // drainNode is DrainNode's change of m (nil when there is none).

@@ -71,16 +71,6 @@ func (a *fakeAdmin) CancelJob(_ context.Context, id string) error {
 	return a.cancelErr
 }
 
-func (a *fakeAdmin) Rebalance(context.Context, bool) ([]string, error) {
-	return nil, errors.New("not in this test")
-}
-
-func (a *fakeAdmin) RemoveNode(context.Context, string) error { return errors.New("not in this test") }
-
-func (a *fakeAdmin) Balance(context.Context) (server.BalanceStatus, error) {
-	return server.BalanceStatus{}, errors.New("not in this test")
-}
-
 // fakeAdminRouter is a cluster-mode server.Router without groups whose
 // Admin is a fakeAdmin.
 type fakeAdminRouter struct {

@@ -207,10 +207,16 @@ func runClusterRebalance(cc *cli.Context) error {
 // numbered lines (how to follow it unless wait).
 func printPlan(o adminOpts, plan []string, dryRun, wait bool) error {
 	if o.json {
-		return writeJSON(o.out, rebalanceResult{Plan: plan, Requested: !dryRun && len(plan) > 0})
+		return writeJSON(o.out, rebalanceResult{Plan: plan, Requested: !dryRun})
 	}
-	if len(plan) == 0 {
+	switch {
+	case len(plan) == 0 && dryRun:
 		_, err := fmt.Fprintln(o.out, "The cluster is balanced: nothing to do.")
+		return err
+	case len(plan) == 0:
+		// The request is in the map all the same: the meta leader plans
+		// with its own view (a node that just joined may not be known here).
+		_, err := fmt.Fprintln(o.out, "The cluster is balanced as this node sees it; the meta leader checks the request.")
 		return err
 	}
 	head := fmt.Sprintf("Rebalance started, %s:", plural(len(plan), "step"))

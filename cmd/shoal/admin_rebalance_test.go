@@ -75,11 +75,11 @@ func TestRebalanceCLI(t *testing.T) {
 		{ten, []string{"--dry-run"}, "Rebalance plan, 10 steps (dry run: nothing changed):\n" +
 			"   1. step 1\n   2. step 2\n   3. step 3\n   4. step 4\n   5. step 5\n   6. step 6\n   7. step 7\n" +
 			"   8. step 8\n   9. step 9\n  10. step 10\n", "rebalance dry-run=true"},
-		{nil, nil, "The cluster is balanced: nothing to do.\n", "rebalance dry-run=false"},
+		{nil, nil, "The cluster is balanced as this node sees it; the meta leader checks the request.\n", "rebalance dry-run=false"},
 		{nil, []string{"--dry-run"}, "The cluster is balanced: nothing to do.\n", "rebalance dry-run=true"},
 		{[]string{"s1", "s2"}, []string{"--json"}, `{ "plan": [ "s1", "s2" ], "requested": true }`, "rebalance dry-run=false"},
 		{[]string{"s1"}, []string{"--json", "--dry-run"}, `{ "plan": [ "s1" ], "requested": false }`, "rebalance dry-run=true"},
-		{nil, []string{"--json"}, `{ "plan": [], "requested": false }`, "rebalance dry-run=false"},
+		{nil, []string{"--json"}, `{ "plan": [], "requested": true }`, "rebalance dry-run=false"},
 	} {
 		a.plan, a.calls = tc.plan, nil
 		out, err := runCLI(ctx, append([]string{"cluster", "rebalance", "--addr", addr}, tc.args...)...)
@@ -156,13 +156,13 @@ func TestRebalanceWait(t *testing.T) {
 	// A balanced cluster: the wait ends at the first poll, quietly.
 	a.plan, a.bpolls, a.balances = nil, 0, []server.BalanceStatus{{}}
 	out, err = runCLI(ctx, "cluster", "rebalance", "--addr", addr, "--wait")
-	if err != nil || out != "The cluster is balanced: nothing to do.\n" || a.bpolls != 1 {
+	if err != nil || out != "The cluster is balanced as this node sees it; the meta leader checks the request.\n" || a.bpolls != 1 {
 		t.Errorf("rebalance --wait of a balanced cluster: %v, %d polls\n%q", err, a.bpolls, out)
 	}
 	// An empty plan while a rebalance still runs: wait for it.
 	a.bpolls, a.balances = 0, []server.BalanceStatus{{Requested: true, ActiveJobs: 1}, {}}
 	out, err = runCLI(ctx, "cluster", "rebalance", "--addr", addr, "--wait")
-	want = "The cluster is balanced: nothing to do.\nrebalancing: 0 steps left, 1 active job (j5 1500 keys/s ETA 2s)\n" +
+	want = "The cluster is balanced as this node sees it; the meta leader checks the request.\nrebalancing: 0 steps left, 1 active job (j5 1500 keys/s ETA 2s)\n" +
 		"Rebalance done: the cluster is balanced.\n"
 	if err != nil || out != want {
 		t.Errorf("rebalance --wait with a rebalance running: %v\n%q\nwant\n%q", err, out, want)

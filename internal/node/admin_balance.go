@@ -15,8 +15,7 @@ const planLimit = 500
 
 // Rebalance implements server.Admin: the plan from the current map, as if
 // a rebalance were requested; without dryRun the request goes into the
-// map (unless the plan is empty) and the meta leader's balancer carries it
-// out.
+// map and the meta leader's balancer carries it out.
 func (cs *clusterState) Rebalance(ctx context.Context, dryRun bool) ([]string, error) {
 	m := cs.pl.Map()
 	if m == nil {
@@ -29,9 +28,13 @@ func (cs *clusterState) Rebalance(ctx context.Context, dryRun bool) ([]string, e
 	for i, s := range plan {
 		out[i] = s.String()
 	}
-	if dryRun || len(plan) == 0 {
+	if dryRun {
 		return out, nil
 	}
+	// The request goes into the map even when this node's plan is empty:
+	// the meta leader plans again with its own view (a node that just
+	// joined may not be alive in this node's gossip yet), and clears the
+	// request when it finds nothing to do.
 	if err := cs.pl.RequestRebalance(ctx); err != nil {
 		return nil, err
 	}

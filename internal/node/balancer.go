@@ -86,6 +86,9 @@ func (cs *clusterState) replicas(m *placement.Map) int {
 // facts returns what the planner needs besides the map; with probe, the
 // membership facts are asked of the groups (group-rpc), else assumed.
 func (cs *clusterState) facts(ctx context.Context, m *placement.Map, probe bool) placement.BalanceFacts {
+	// A node of the map that gossip does not know yet (it just joined, and
+	// the news has not reached this node) counts as alive; one gossip
+	// knows as failed or gone does not.
 	alive := make(map[string]bool)
 	for _, mem := range cs.pl.Members() {
 		alive[mem.ID] = mem.Status == placement.StatusAlive
@@ -94,7 +97,10 @@ func (cs *clusterState) facts(ctx context.Context, m *placement.Map, probe bool)
 	f := placement.BalanceFacts{
 		Replicas:  cs.replicas(m),
 		MaxActive: cs.n.cfg.Migration.MaxActive,
-		Alive:     func(id string) bool { return alive[id] },
+		Alive: func(id string) bool {
+			a, known := alive[id]
+			return a || !known
+		},
 	}
 	if probe {
 		f.MetaVoter = cs.pl.MetaVoter
