@@ -339,8 +339,8 @@ type nemesis struct {
 	// rebalances: the phase ends with a wait for a balanced cluster (each
 	// node leading a group), which the nemesis' heal set in motion.
 	rebalances bool
-	inject    func(c *jCluster, rng *rand.Rand) (string, error)
-	heal      func(c *jCluster) (string, error)
+	inject     func(c *jCluster, rng *rand.Rand) (string, error)
+	heal       func(c *jCluster) (string, error)
 }
 
 // pickTargets chooses the nodes a kill or pause affects: the leader of a
