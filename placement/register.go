@@ -16,7 +16,8 @@ import (
 // gossiped addresses changed (restarted on other ports) gets them updated.
 // Nodes are never removed here: a failed or departed node stays in the map
 // until an operator takes it out (remove-node, balance.go). A removed node
-// (Map.Removed) is not registered again while its process still gossips.
+// (Map.Removed) is not registered again while its process still gossips
+// with the meta state it had; restarted without meta state, it is.
 
 // registerMembers returns a copy of m in which every alive, usable member
 // (id, RESP, cluster and gossip addresses known) that m lacks is a node,
@@ -27,8 +28,21 @@ import (
 // time.
 func registerMembers(m *Map, members []Member) (next *Map, added, updated []string) {
 	for _, mem := range members {
-		if mem.Status != StatusAlive || !mem.usable() || mem.GossipAddr == "" || slices.Contains(m.Removed, mem.ID) {
+		if mem.Status != StatusAlive || !mem.usable() || mem.GossipAddr == "" {
 			continue
+		}
+		if slices.Contains(m.Removed, mem.ID) {
+			// A removed node's process may run on, holding the meta
+			// replica it had: it stays out. One that restarted without
+			// meta state (no --data-dir, or an empty one) was started
+			// again on purpose: it comes back as a new node.
+			if mem.MetaState {
+				continue
+			}
+			if next == nil {
+				next = m.Clone()
+			}
+			next.Removed = slices.DeleteFunc(next.Removed, func(id string) bool { return id == mem.ID })
 		}
 		want := Node{ID: mem.ID, RESPAddr: mem.RESPAddr, ClusterAddr: mem.ClusterAddr, GossipAddr: mem.GossipAddr}
 		cur := m.Node(mem.ID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -184,10 +185,19 @@ func TestRegisterKeepsDrainingAndRemoved(t *testing.T) {
 	m.Removed = []string{all[3].ID}
 	var members []Member
 	for _, n := range all {
-		members = append(members, memberOfNode(n))
+		mem := memberOfNode(n)
+		mem.MetaState = true // the removed node's process runs on with its meta replica
+		members = append(members, mem)
 	}
 	if next, added, updated := registerMembers(m, members); next != nil {
 		t.Fatalf("registered %v, updated %v, want no change", added, updated)
+	}
+	// Restarted without meta state, the removed node comes back.
+	back := slices.Clone(members)
+	back[3].MetaState = false
+	next, added, _ := registerMembers(m, back)
+	if next == nil || !slices.Equal(added, []string{all[3].ID}) || len(next.Removed) != 0 || next.Validate() != nil {
+		t.Fatalf("restarted removed node: added %v, removed list %v", added, next.Removed)
 	}
 	moved := all[1]
 	moved.RESPAddr = "127.0.0.1:1"

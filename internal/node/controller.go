@@ -98,6 +98,7 @@ type controller struct {
 	leaderSince  map[string]time.Time              // group id -> since when this node leads it, formed
 	lastTransfer map[string]time.Time              // group id -> last transfer started here
 	published    []string                          // last SetLeading argument
+	removed      bool                              // the map lists this node as removed (warned)
 	// movers are the running migration movers, by job id;
 	// moverFailSince, since when each job's movers have been failing.
 	movers         map[string]*moverHandle
@@ -157,6 +158,14 @@ func (c *controller) round(now time.Time) {
 	latest := cs.pl.Map()
 	if latest == nil {
 		return
+	}
+	if removed := slices.Contains(latest.Removed, cs.self); removed != c.removed {
+		c.removed = removed
+		if removed {
+			c.log.Warn("this node was removed from the cluster (shoal cluster remove-node): it holds no data "+
+				"and answers redirects only; stop it, or restart it with an empty --data-dir (or a new --id) "+
+				"to bring it back as a new node", "node-id", cs.self)
+		}
 	}
 	members := cs.pl.Members()
 	// A meta replica catching up replays every map since the first:
