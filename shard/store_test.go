@@ -4,30 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
-	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // b returns a fresh copy of s as bytes (the store keeps the slices it is given).
 func b(s string) []byte { return []byte(s) }
-
-// testSeed returns the seed of a randomized test: SHOAL_SEED when set (to
-// replay a failure), otherwise a fresh one. It logs the seed either way.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SHOAL_SEED"); v != "" {
-		s, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("bad SHOAL_SEED %q: %v", v, err)
-		}
-		seed = s
-	}
-	t.Logf("seed %d (replay with SHOAL_SEED=%d)", seed, seed)
-	return seed
-}
 
 // checkInvariants recomputes the store's counters from its maps and compares
 // them with the incrementally maintained ones.
@@ -469,7 +453,7 @@ type modelEntry struct {
 // TestRandomOpsAgainstModel applies random operations to a Store and to a
 // map, and checks that they agree after every step.
 func TestRandomOpsAgainstModel(t *testing.T) {
-	seed := testSeed(t)
+	seed := testutil.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s := New()
 	s.Lock()

@@ -110,6 +110,9 @@ func (mv *mover) run(ctx context.Context) error {
 func (mv *mover) drive(ctx context.Context) error {
 	job, g := mv.job, mv.g
 	slots := toShardRanges(job.Slots)
+	if err := mv.failpoint(phaseStart); err != nil {
+		return err
+	}
 	if _, ok := g.MigrationOut(job.ID); !ok {
 		if err := g.ProposeMigrateOut(ctx, job.ID, slots, job.Target, mv.cs.pl.Map().Epoch); err != nil {
 			return fmt.Errorf("migrate-out: %w", err)
@@ -119,6 +122,9 @@ func (mv *mover) drive(ctx context.Context) error {
 	if !ok {
 		return errors.New("the source group did not accept the job (does it own every slot?)")
 	}
+	if err := mv.failpoint(phaseMigrateOut); err != nil {
+		return err
+	}
 	start := time.Now()
 	// Claim the copy for this term before touching the target: a flip by a
 	// deposed leader's mover and this restart are then ordered by the meta
@@ -127,9 +133,15 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.cs.pl.ClaimJob(ctx, job.ID, mv.term); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
+	if err := mv.failpoint(phaseClaim); err != nil {
+		return err
+	}
 	reset := raftfsm.EncodeIngestReset(appendRPCHeader(nil, rpcIngest, job.Target), job.ID, slots, job.Source, mv.term)
 	if err := mv.ship(ctx, reset); err != nil {
 		return fmt.Errorf("ingest-reset: %w", err)
+	}
+	if err := mv.failpoint(phaseIngestReset); err != nil {
+		return err
 	}
 	// Full copy. Every change after MigrateOut is dirty, so a key read
 	// before a later change is sent again by a delta round.
@@ -143,6 +155,9 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.copySlots(ctx, slots, upTo); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
+	if err := mv.failpoint(phaseCopy); err != nil {
+		return err
+	}
 	after := upTo
 	fenced := out.Fenced
 	for round := 0; !fenced && round < mv.cfg.MaxRounds; round++ {
@@ -154,6 +169,9 @@ func (mv *mover) drive(ctx context.Context) error {
 		if err := mv.sendKeys(ctx, keys, upTo); err != nil {
 			return fmt.Errorf("delta: %w", err)
 		}
+		if err := mv.failpoint(phaseDelta); err != nil {
+			return err
+		}
 		after = upTo
 	}
 	fenceAt := out.FenceIndex
@@ -164,14 +182,23 @@ func (mv *mover) drive(ctx context.Context) error {
 		}
 		fenceAt = idx
 	}
+	if err := mv.failpoint(phaseFence); err != nil {
+		return err
+	}
 	fenceStart := time.Now()
 	// Nothing changes in the slots after the fence: this delta is the last.
 	_, last := mv.dirty(after, fenceAt)
 	if err := mv.sendKeys(ctx, last, fenceAt); err != nil {
 		return fmt.Errorf("last delta: %w", err)
 	}
+	if err := mv.failpoint(phaseLastDelta); err != nil {
+		return err
+	}
 	if err := mv.cs.pl.FlipClaimedJob(ctx, job.ID, mv.term); err != nil {
 		return fmt.Errorf("flip: %w", err)
+	}
+	if err := mv.failpoint(phaseFlip); err != nil {
+		return err
 	}
 	mv.log.Info("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
 		"took", time.Since(start).String(), "fenced-for", time.Since(fenceStart).String())
@@ -209,6 +236,9 @@ func (mv *mover) copySlots(ctx context.Context, slots []shard.SlotRange, upTo ui
 			st.RUnlock()
 			if size >= mv.cfg.ChunkBytes {
 				if err := mv.sendChunk(ctx, chunk, 0); err != nil {
+					return err
+				}
+				if err := mv.failpoint(phaseCopyChunk); err != nil {
 					return err
 				}
 				chunk, size = chunk[:0], 0
