@@ -13,7 +13,8 @@ type Status struct {
 	// Term is the current Raft term.
 	Term uint64
 	// LastIndex is the index of the last entry in the log; AppliedIndex the
-	// last one applied to the FSM; CommitIndex the last one known committed.
+	// last one applied to the FSM (or the index of the snapshot it restored,
+	// whichever is later); CommitIndex the last one known committed.
 	LastIndex, AppliedIndex, CommitIndex uint64
 	// Peers is the number of other voters in the configuration, as raft's
 	// num_peers statistic.
@@ -30,7 +31,10 @@ func (g *Group) Status() Status {
 		Leader:       string(leader),
 		Term:         g.raft.CurrentTerm(),
 		LastIndex:    g.raft.LastIndex(),
-		AppliedIndex: g.fsm.AppliedIndex(),
+		// After a snapshot is restored the FSM knows no index until the
+		// next entry applies (raft does not pass the snapshot's index to
+		// Restore); raft's own applied index covers the snapshot.
+		AppliedIndex: max(g.fsm.AppliedIndex(), parseUint(stats["applied_index"])),
 		CommitIndex:  parseUint(stats["commit_index"]),
 		Peers:        stats["num_peers"],
 	}
