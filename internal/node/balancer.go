@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -34,10 +35,13 @@ type balancer struct {
 
 	// Run-goroutine-only state.
 	lastWait string // the last wait logged, so each is logged once
+	// leaderless maps an active job's id to when its source group was
+	// first seen without a leader (see stalledJobs).
+	leaderless map[string]time.Time
 }
 
 func newBalancer(cs *clusterState) *balancer {
-	return &balancer{cs: cs, stop: make(chan struct{}), done: make(chan struct{})}
+	return &balancer{cs: cs, stop: make(chan struct{}), done: make(chan struct{}), leaderless: make(map[string]time.Time)}
 }
 
 func (b *balancer) start() { go b.run() }
@@ -117,6 +121,17 @@ func (b *balancer) round(ctx context.Context) {
 		return
 	}
 	log := cs.n.log.With("component", "balancer")
+	for _, id := range stalledJobs(m, cs.groupLeader, b.leaderless, time.Now(), cs.n.cfg.Migration.StallTimeout) {
+		reason := fmt.Sprintf("its source group has had no leader for %s", cs.n.cfg.Migration.StallTimeout)
+		opCtx, cancel := context.WithTimeout(ctx, cs.n.cfg.Controller.OpTimeout)
+		err := cs.pl.AbortJob(opCtx, id, reason)
+		cancel()
+		if err != nil {
+			log.Warn("cannot abort a stalled migration job", "job", id, "err", err)
+		} else {
+			log.Warn("aborted migration job", "job", id, "reason", reason)
+		}
+	}
 	step := placement.NextStep(m, cs.facts(ctx, m, true))
 	if step.Kind == placement.StepWait {
 		if step.Reason != b.lastWait {
@@ -150,6 +165,38 @@ func (b *balancer) round(ctx context.Context) {
 		return // the map moved on: plan again
 	}
 	log.Warn("balancing step failed", "step", step.String(), "err", err)
+}
+
+// stalledJobs returns the active jobs of m whose source group has had no
+// leader (leaderOf returns "") for timeout or longer; since remembers when
+// each was first seen leaderless (entries of jobs that ended or whose
+// source has a leader again are dropped). A job whose source leader is
+// gone cannot copy, fence or flip; aborting it (the same compare-and-set as
+// a cancel, which a flip excludes) frees its slots for a new job.
+func stalledJobs(m *placement.Map, leaderOf func(group string) string, since map[string]time.Time, now time.Time, timeout time.Duration) []string {
+	var out []string
+	active := make(map[string]bool)
+	for _, j := range m.ActiveJobs() {
+		active[j.ID] = true
+		if leaderOf(j.Source) != "" {
+			delete(since, j.ID)
+			continue
+		}
+		first, ok := since[j.ID]
+		if !ok {
+			since[j.ID] = now
+			continue
+		}
+		if now.Sub(first) >= timeout {
+			out = append(out, j.ID)
+		}
+	}
+	for id := range since {
+		if !active[id] {
+			delete(since, id)
+		}
+	}
+	return out
 }
 
 // replicaSynced reports whether node's replica of group votes in the
