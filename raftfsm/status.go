@@ -27,10 +27,10 @@ func (g *Group) Status() Status {
 	stats := g.raft.Stats()
 	_, leader := g.raft.LeaderWithID()
 	return Status{
-		State:        strings.ToLower(g.raft.State().String()),
-		Leader:       string(leader),
-		Term:         g.raft.CurrentTerm(),
-		LastIndex:    g.raft.LastIndex(),
+		State:     strings.ToLower(g.raft.State().String()),
+		Leader:    string(leader),
+		Term:      g.raft.CurrentTerm(),
+		LastIndex: g.raft.LastIndex(),
 		// After a snapshot is restored the FSM knows no index until the
 		// next entry applies (raft does not pass the snapshot's index to
 		// Restore); raft's own applied index covers the snapshot.
