@@ -47,6 +47,13 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 		select {
 		case <-h.done:
 			delete(c.movers, id)
+			if _, ok := active[id]; !ok {
+				// The job ended (flipped, maybe by this very mover just
+				// before it was cancelled, or aborted): whatever the mover
+				// returned is no failure to retry.
+				delete(c.moverFailSince, id)
+				continue
+			}
 			if p := h.err.Load(); p != nil && *p != nil && errors.Is(*p, errRPCNotImporting) {
 				// The target no longer imports the job (it ended there):
 				// the copy cannot complete.
