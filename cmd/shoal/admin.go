@@ -94,13 +94,9 @@ func runClusterInfo(cc *cli.Context) error {
 
 func runClusterNodes(cc *cli.Context) error {
 	o := adminOptions(cc)
-	text, err := queryText(cc.Context, o, o.addr, "CLUSTER", "NODES")
+	nodes, err := queryNodes(cc.Context, o, o.addr)
 	if err != nil {
 		return err
-	}
-	nodes, err := parseClusterNodes(text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.addr, err)
 	}
 	if o.json {
 		return writeJSON(o.out, nodes)
@@ -134,13 +130,9 @@ func showQuery[T any](cc *cli.Context, query func(context.Context, *respclient.C
 
 func runClusterCheck(cc *cli.Context) error {
 	o := adminOptions(cc)
-	text, err := queryText(cc.Context, o, o.addr, "CLUSTER", "NODES")
+	nodes, err := queryNodes(cc.Context, o, o.addr)
 	if err != nil {
 		return err
-	}
-	nodes, err := parseClusterNodes(text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.addr, err)
 	}
 	views := gatherViews(cc.Context, o, nodes)
 	results := evaluateChecks(views)
@@ -386,6 +378,19 @@ func (n clusterNode) slotCount() int {
 		total += r.End - r.Start + 1
 	}
 	return total
+}
+
+// queryNodes asks addr for CLUSTER NODES and parses the reply.
+func queryNodes(ctx context.Context, o adminOpts, addr string) ([]clusterNode, error) {
+	text, err := queryText(ctx, o, addr, "CLUSTER", "NODES")
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := parseClusterNodes(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	return nodes, nil
 }
 
 // parseClusterNodes parses the text of CLUSTER NODES.

@@ -250,13 +250,9 @@ func runClusterRemoveNode(cc *cli.Context) error {
 		return errors.New("usage: shoal cluster remove-node [--addr HOST:PORT] [--wait] NODE-ID " +
 			"(`shoal cluster nodes` lists the ids)")
 	}
-	text, err := queryText(cc.Context, o, o.addr, "CLUSTER", "NODES")
+	nodes, err := queryNodes(cc.Context, o, o.addr)
 	if err != nil {
 		return err
-	}
-	nodes, err := parseClusterNodes(text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.addr, err)
 	}
 	node, err := resolveNode(nodes, cc.Args().First())
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
@@ -34,6 +36,11 @@ type clusterState struct {
 	groups map[string]*raftfsm.Group
 
 	rt atomic.Pointer[routeTable]
+
+	// leadersMu guards lastLeaders: by group id, the leader Topology last
+	// saw (connection goroutines call Topology concurrently).
+	leadersMu   sync.Mutex
+	lastLeaders map[string]seenLeader
 }
 
 // routeTable is what routing needs, rebuilt whenever the map or the set of
@@ -73,6 +80,8 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 		cln:    cln,
 		mux:    raftfsm.NewMux(cln, adv, n.log),
 		groups: make(map[string]*raftfsm.Group),
+
+		lastLeaders: make(map[string]seenLeader),
 	}
 	cs.rt.Store(&routeTable{})
 	go func() { _ = cs.mux.Serve() }()
@@ -192,18 +201,43 @@ func (cs *clusterState) Topology() *server.Topology {
 		return t
 	}
 	t.Leaders = make([]string, len(rt.m.Groups))
+	now := time.Now()
+	cs.leadersMu.Lock()
+	defer cs.leadersMu.Unlock()
 	for gi, grp := range rt.m.Groups {
+		var id string
 		if g := rt.local[gi]; g != nil {
 			// A group still adding its members serves nothing yet.
-			if g.Formed() {
-				id, _ := g.Leader()
-				t.Leaders[gi] = id
+			if !g.Formed() {
+				continue
 			}
-		} else if id, ok := cs.pl.LeaderHint(grp.ID); ok {
-			t.Leaders[gi] = id
+			id, _ = g.Leader()
+		} else {
+			id, _ = cs.pl.LeaderHint(grp.ID)
 		}
+		// While leadership moves (a transfer, the election after it) the
+		// leader is unknown for a moment: keep showing the last one for
+		// up to leaderGrace, so that CLUSTER SLOTS/NODES do not drop the
+		// group's slots (clients sent there get a redirect or TRYAGAIN).
+		// A group without a leader for longer shows none.
+		if id != "" {
+			cs.lastLeaders[grp.ID] = seenLeader{id: id, at: now}
+		} else if l, ok := cs.lastLeaders[grp.ID]; ok && now.Sub(l.at) < leaderGrace && slices.Contains(grp.Members, l.id) {
+			id = l.id
+		}
+		t.Leaders[gi] = id
 	}
 	return t
+}
+
+// leaderGrace is how long Topology keeps reporting a group's last known
+// leader once its leader is unknown: a little more than an election.
+const leaderGrace = 2 * time.Second
+
+// seenLeader is a group's leader as Topology last saw it.
+type seenLeader struct {
+	id string
+	at time.Time
 }
 
 func (cs *clusterState) shutdown(ctx context.Context) error {
