@@ -219,10 +219,11 @@ func (cs *clusterState) Topology() *server.Topology {
 		// leader is unknown for a moment: keep showing the last one for
 		// up to leaderGrace, so that CLUSTER SLOTS/NODES do not drop the
 		// group's slots (clients sent there get a redirect or TRYAGAIN).
-		// A group without a leader for longer shows none.
+		// A group without a leader for longer, or whose last leader
+		// gossip sees failed, shows none.
 		if id != "" {
 			cs.lastLeaders[grp.ID] = seenLeader{id: id, at: now}
-		} else if l, ok := cs.lastLeaders[grp.ID]; ok && now.Sub(l.at) < leaderGrace && slices.Contains(grp.Members, l.id) {
+		} else if l, ok := cs.lastLeaders[grp.ID]; ok && now.Sub(l.at) < leaderGrace && slices.Contains(grp.Members, l.id) && t.Alive[l.id] {
 			id = l.id
 		}
 		t.Leaders[gi] = id
