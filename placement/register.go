@@ -74,6 +74,16 @@ func registerMembers(m *Map, members []Member) (next *Map, added, updated []stri
 	return next, added, updated
 }
 
+// registerAndRequest is registerMembers, and with autoRebalance a
+// rebalance request (Map.Rebalance) in the same map when a node was added.
+func registerAndRequest(m *Map, members []Member, autoRebalance bool) (next *Map, added, updated []string) {
+	next, added, updated = registerMembers(m, members)
+	if next != nil && len(added) > 0 && autoRebalance {
+		next.Rebalance = true
+	}
+	return next, added, updated
+}
+
 // registerNodes is a meta leader duty (leaderReconcile): one
 // compare-and-set that adds the alive members missing from the map and
 // updates changed addresses, bumping the epoch (and with AutoRebalance,
@@ -92,10 +102,7 @@ func (s *Service) registerNodes(members []Member) {
 	defer cancel()
 	err := s.UpdateMap(ctx, func(old *Map) (*Map, error) {
 		var next *Map
-		next, added, updated = registerMembers(old, members)
-		if next != nil && len(added) > 0 && s.cfg.AutoRebalance {
-			next.Rebalance = true
-		}
+		next, added, updated = registerAndRequest(old, members, s.cfg.AutoRebalance)
 		return next, nil
 	})
 	if err != nil {

@@ -207,3 +207,29 @@ func TestRegisterKeepsDrainingAndRemoved(t *testing.T) {
 		t.Fatalf("address change of a draining node: %+v, updated %v", next, updated)
 	}
 }
+
+// TestRegisterAutoRebalance: with --auto-rebalance, registering a node
+// requests a rebalance in the same map; an address update does not.
+func TestRegisterAutoRebalance(t *testing.T) {
+	all := testNodes(4)
+	m, err := InitialMap(all[:3], 3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []Member
+	for _, n := range all {
+		members = append(members, memberOfNode(n))
+	}
+	for _, auto := range []bool{false, true} {
+		next, added, _ := registerAndRequest(m, members, auto)
+		if next == nil || len(added) != 1 || next.Rebalance != auto {
+			t.Errorf("auto %v: added %v, rebalance %v", auto, added, next != nil && next.Rebalance)
+		}
+	}
+	moved := all[1]
+	moved.RESPAddr = "127.0.0.1:1"
+	members = []Member{memberOfNode(moved)}
+	if next, _, updated := registerAndRequest(m, members, true); next == nil || len(updated) != 1 || next.Rebalance {
+		t.Errorf("an address update requested a rebalance")
+	}
+}
