@@ -47,11 +47,12 @@ type span struct {
 // moveTimeout bounds one move.
 const moveTimeout = 10 * time.Minute
 
-// newShoal starts a 3-node Shoal cluster. With profDir, each node writes
+// newShoal starts a 3-node Shoal cluster, extra added to each server's
+// arguments. With profDir, each node writes
 // its CPU profile from start to stop to profDir/shoal-<i>.prof, or, with
 // windows, serves net/http/pprof so that run can profile chosen windows.
-func newShoal(bin, dir, profDir string, windows bool) (*system, error) {
-	nodes, pprofAddrs, err := startShoal(bin, dir, profDir, windows)
+func newShoal(bin string, extra []string, dir, profDir string, windows bool) (*system, error) {
+	nodes, pprofAddrs, err := startShoal(bin, extra, dir, profDir, windows)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +210,7 @@ func waitMoved(ctx context.Context, nodes []*proc.Process, slot int, fromAddr st
 	return fmt.Errorf("nodes do not agree that slot %d left %s within 30 s: %v", slot, fromAddr, last)
 }
 
-func startShoal(bin, dir, profDir string, windows bool) (out []*proc.Process, pprofAddrs []string, err error) {
+func startShoal(bin string, extra []string, dir, profDir string, windows bool) (out []*proc.Process, pprofAddrs []string, err error) {
 	ports, err := proc.FreePorts(12)
 	if err != nil {
 		return nil, nil, err
@@ -218,6 +219,7 @@ func startShoal(bin, dir, profDir string, windows bool) (out []*proc.Process, pp
 		args := []string{"server", "--port", strconv.Itoa(ports[i]), "--bootstrap-expect", "3",
 			"--cluster-port", strconv.Itoa(ports[3+i]), "--gossip-port", strconv.Itoa(ports[6+i]),
 			"--join", "127.0.0.1:" + strconv.Itoa(ports[6]), "--log-level", "warn"}
+		args = append(args, extra...)
 		switch {
 		case profDir != "" && windows:
 			pprofAddrs = append(pprofAddrs, proc.LocalAddr(ports[9+i]))

@@ -68,6 +68,7 @@ func main() {
 	flag.StringVar(&cfg.profDir, "profile-dir", "", "write Shoal's CPU profiles to DIR (for a missed target): "+
 		"without load each node's whole run, shoal-<i>.prof; with load each node's baseline window, base-<i>.prof, "+
 		"and as long from the big move's start, move-<i>.prof")
+	shoalArgs := flag.String("shoal-args", "", "extra arguments for each shoal server, split at spaces (e.g. \"--migrate-rate 4mb\")")
 	keep := flag.Bool("keep-logs", false, "keep the servers' logs (the directory is printed)")
 	skipRedis := flag.Bool("skip-redis", false, "measure Shoal only")
 	flag.Parse()
@@ -86,7 +87,7 @@ func main() {
 	ctx := context.Background()
 
 	var all []rows
-	sh, err := newShoal(*shoalBin, dir, cfg.profDir, cfg.load)
+	sh, err := newShoal(*shoalBin, strings.Fields(*shoalArgs), dir, cfg.profDir, cfg.load)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 	}
 	defer stopLoad()
 	var base window // the load-only window before the moves
-	beginLoad := func(keys []string) error {
+	beginLoad := func(keys []string, profile bool) error {
 		if lg == nil {
 			if err := setAll(ctx, c, append(append(append([]string{}, bigKeys...), handKeys...), untouched...),
 				cfg.loadSize); err != nil {
@@ -210,6 +211,9 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 			measureFor(time.Second) // warm-up: connections, slot maps
 		}
 		lg.setMoved(keys)
+		if profile {
+			profileWindow(&profiling, sys.pprof, cfg.profDir, "base", cfg.baseline)
+		}
 		t := time.Now()
 		measureFor(cfg.baseline)
 		base = window{lg.at(t), lg.at(time.Now())}
@@ -220,17 +224,16 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 	var big handover
 	if cfg.slots > 0 {
 		if cfg.load {
-			if cfg.profDir != "" {
-				profileWindow(&profiling, sys.pprof, cfg.profDir, "base", cfg.baseline)
-			}
-			if err := beginLoad(bigKeys); err != nil {
+			if err := beginLoad(bigKeys, cfg.profDir != ""); err != nil {
 				return rows{}, err
 			}
-			if cfg.profDir != "" {
+		}
+		onStart := func() {
+			if cfg.load && cfg.profDir != "" {
 				profileWindow(&profiling, sys.pprof, cfg.profDir, "move", cfg.baseline)
 			}
 		}
-		if big, err = moveOnce(ctx, sys, a, b, 0, cfg.slots-1); err != nil {
+		if big, err = moveOnce(ctx, sys, a, b, 0, cfg.slots-1, onStart); err != nil {
 			return rows{}, err
 		}
 		if lg != nil {
@@ -240,7 +243,7 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 	bigBase := base
 	var hs []handover
 	if cfg.handovers > 0 {
-		if err := beginLoad(handKeys); err != nil {
+		if err := beginLoad(handKeys, false); err != nil {
 			return rows{}, err
 		}
 		for i := 0; i < cfg.handovers; i++ {
@@ -252,7 +255,7 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 			if from == a {
 				to = b
 			}
-			h, err := moveOnce(ctx, sys, from, to, 0, cfg.hslots-1)
+			h, err := moveOnce(ctx, sys, from, to, 0, cfg.hslots-1, func() {})
 			if err != nil {
 				return rows{}, fmt.Errorf("handover %d: %w", i+1, err)
 			}
@@ -321,9 +324,10 @@ func run(ctx context.Context, sys *system, cfg config) (rows, error) {
 	return out, nil
 }
 
-// moveOnce counts the keys of slots lo..hi on their owner from, moves them
-// to to, and waits until every node agrees on the new owner.
-func moveOnce(ctx context.Context, sys *system, from, to string, lo, hi int) (handover, error) {
+// moveOnce counts the keys of slots lo..hi on their owner from, calls
+// onStart, moves them to to, and waits until every node agrees on the new
+// owner.
+func moveOnce(ctx context.Context, sys *system, from, to string, lo, hi int, onStart func()) (handover, error) {
 	_, src, err := sys.owner(ctx, lo)
 	if err != nil {
 		return handover{}, err
@@ -333,6 +337,7 @@ func moveOnce(ctx context.Context, sys *system, from, to string, lo, hi int) (ha
 	if err != nil {
 		return handover{}, err
 	}
+	onStart()
 	sp, err := sys.move(ctx, from, to, lo, hi)
 	if err != nil {
 		return handover{}, err
