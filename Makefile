@@ -29,12 +29,17 @@ BASE ?= HEAD~1
 bench-ab: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/ab.sh $(BASE)
 
-# Slot migration speed, Shoal (shoal cluster migrate) vs Redis Cluster
-# (redis-cli --cluster reshard), idle clusters: 1M keys of 64 B and 10k
-# keys of 100 KB, one third of the slots moved. See BENCHMARKS.md.
+# Slot migration, Shoal (SHOAL MIGRATE) vs Redis Cluster (redis-cli
+# --cluster reshard): one third of the slots moved on idle clusters with 1M
+# keys of 64 B and 10k keys of 100 KB; then, with 1M keys of 64 B, the same
+# move under a go-redis load and 30 handovers of 64 slots back and forth
+# under it. About 4.5 minutes on 2 cores. See BENCHMARKS.md.
 bench-migrate: build
+	@echo "nproc $$(nproc); start: $$(uptime)"
 	$(GO) run ./bench/migrate -shoal $(CURDIR)/$(BIN) -keys 1000000 -d 64
 	$(GO) run ./bench/migrate -shoal $(CURDIR)/$(BIN) -keys 10000 -d 102400
+	$(GO) run ./bench/migrate -shoal $(CURDIR)/$(BIN) -keys 1000000 -d 64 -load -handovers 30
+	@echo "end: $$(uptime)"
 
 # Failover time, Shoal vs Redis Cluster (cluster-node-timeout 15000 and 1000
 # ms): KILLS (20) master kills each; see BENCHMARKS.md. About 15 minutes.
