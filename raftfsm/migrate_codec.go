@@ -75,30 +75,72 @@ func EncodeIngestReset(dst []byte, job string, slots []shard.SlotRange, source s
 // An ExpireAt below 0 or above 2^62 makes an entry the target refuses
 // (ErrBadEntry).
 func EncodeIngest(dst []byte, job string, sourceTerm, upTo uint64, keys []IngestKey) []byte {
+	var b IngestBody
+	for _, k := range keys {
+		if k.Deleted {
+			b.Delete(k.Key)
+		} else {
+			b.Add(k.Key, k.Value, k.ExpireAt)
+		}
+	}
+	return AppendIngest(dst, job, sourceTerm, upTo, &b)
+}
+
+// IngestBody collects the keys of an Ingest entry in their encoded form,
+// so that a source can read them from its store straight into the chunk
+// (one copy of each key and value, no allocation per key). The zero value
+// is empty; Reset empties it for reuse.
+type IngestBody struct {
+	buf []byte
+	n   int
+}
+
+// Add appends a key with its value and expiry time.
+func (b *IngestBody) Add(key, value []byte, expireAt int64) { addIngestKey(b, key, value, expireAt) }
+
+// AddString is Add for a key held as a string (as the store's are).
+func (b *IngestBody) AddString(key string, value []byte, expireAt int64) {
+	addIngestKey(b, key, value, expireAt)
+}
+
+func addIngestKey[T string | []byte](b *IngestBody, key T, value []byte, expireAt int64) {
+	b.buf = append(b.buf, 0)
+	b.buf = appendBytes(b.buf, key)
+	b.buf = appendBytes(b.buf, value)
+	b.buf = binary.AppendUvarint(b.buf, uint64(expireAt))
+	b.n++
+}
+
+// Delete appends the deletion of key.
+func (b *IngestBody) Delete(key []byte) {
+	b.buf = append(b.buf, ingestDeleted)
+	b.buf = appendBytes(b.buf, key)
+	b.n++
+}
+
+// Keys returns how many keys were added; Size the bytes they take.
+func (b *IngestBody) Keys() int { return b.n }
+
+// Size returns the encoded bytes of the keys added so far.
+func (b *IngestBody) Size() int { return len(b.buf) }
+
+// Reset empties b, keeping its buffer.
+func (b *IngestBody) Reset() { b.buf, b.n = b.buf[:0], 0 }
+
+// AppendIngest appends an Ingest entry (see EncodeIngest) holding body's
+// keys to dst. IngestHeaderSize bounds what it adds besides body.Size().
+func AppendIngest(dst []byte, job string, sourceTerm, upTo uint64, body *IngestBody) []byte {
 	dst = append(dst, byte(entryIngest), versionIngest)
 	dst = appendBytes(dst, job)
 	dst = binary.AppendUvarint(dst, sourceTerm)
 	dst = binary.AppendUvarint(dst, upTo)
-	dst = binary.AppendUvarint(dst, uint64(len(keys)))
-	for _, k := range keys {
-		if k.Deleted {
-			dst = append(dst, ingestDeleted)
-			dst = appendBytes(dst, k.Key)
-			continue
-		}
-		dst = append(dst, 0)
-		dst = appendBytes(dst, k.Key)
-		dst = appendBytes(dst, k.Value)
-		dst = binary.AppendUvarint(dst, uint64(k.ExpireAt))
-	}
-	return dst
+	dst = binary.AppendUvarint(dst, uint64(body.n))
+	return append(dst, body.buf...)
 }
 
-// IngestSize returns an upper bound of the bytes EncodeIngest adds for k,
-// to cut chunks to a size.
-func IngestSize(k IngestKey) int {
-	return 1 + 3*binary.MaxVarintLen64 + len(k.Key) + len(k.Value)
-}
+// IngestHeaderSize returns an upper bound of the bytes AppendIngest adds
+// before the keys for job.
+func IngestHeaderSize(job string) int { return 2 + 4*binary.MaxVarintLen64 + len(job) }
 
 // name reads a length-prefixed name of at most maxName bytes.
 func name(p []byte) ([]byte, []byte, bool) {

@@ -219,62 +219,58 @@ func (mv *mover) dirty(after, upTo uint64) (uint64, []string) {
 
 // copySlots sends every key of slots, read from the live store under its
 // read lock one slot at a time, in chunks; the last chunk carries upTo.
+// Keys and values are encoded straight into the chunk (one copy each).
 func (mv *mover) copySlots(ctx context.Context, slots []shard.SlotRange, upTo uint64) error {
 	st := mv.g.Store()
-	var chunk []raftfsm.IngestKey
-	size := 0
+	var chunk raftfsm.IngestBody
 	for _, r := range slots {
 		for slot := r.Start; slot <= r.End; slot++ {
 			st.RLock()
 			if st.SlotLen(slot) > 0 {
 				st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
-					chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt})
-					size += len(k) + len(e.Value) + 16
+					chunk.AddString(k, e.Value, e.ExpireAt)
 					return true
 				})
 			}
 			st.RUnlock()
-			if size >= mv.cfg.ChunkBytes {
-				if err := mv.sendChunk(ctx, chunk, 0); err != nil {
+			if chunk.Size() >= mv.cfg.ChunkBytes {
+				if err := mv.sendChunk(ctx, &chunk, 0); err != nil {
 					return err
 				}
 				if err := mv.failpoint(phaseCopyChunk); err != nil {
 					return err
 				}
-				chunk, size = chunk[:0], 0
+				chunk.Reset()
 			}
 		}
 	}
-	return mv.sendChunk(ctx, chunk, upTo)
+	return mv.sendChunk(ctx, &chunk, upTo)
 }
 
 // sendKeys sends the current value of each key (a deletion for a key that
 // is gone), in chunks; the last chunk carries upTo.
 func (mv *mover) sendKeys(ctx context.Context, keys []string, upTo uint64) error {
 	st := mv.g.Store()
-	var chunk []raftfsm.IngestKey
-	size := 0
+	var chunk raftfsm.IngestBody
 	for i := 0; i < len(keys); {
 		st.RLock()
-		for ; i < len(keys) && size < mv.cfg.ChunkBytes; i++ {
+		for ; i < len(keys) && chunk.Size() < mv.cfg.ChunkBytes; i++ {
 			k := keys[i]
 			if e := st.Peek([]byte(k)); e != nil {
-				chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Value: append([]byte(nil), e.Value...), ExpireAt: e.ExpireAt})
-				size += len(k) + len(e.Value) + 16
+				chunk.AddString(k, e.Value, e.ExpireAt)
 			} else {
-				chunk = append(chunk, raftfsm.IngestKey{Key: []byte(k), Deleted: true})
-				size += len(k) + 16
+				chunk.Delete([]byte(k))
 			}
 		}
 		st.RUnlock()
 		if i < len(keys) {
-			if err := mv.sendChunk(ctx, chunk, 0); err != nil {
+			if err := mv.sendChunk(ctx, &chunk, 0); err != nil {
 				return err
 			}
-			chunk, size = chunk[:0], 0
+			chunk.Reset()
 		}
 	}
-	return mv.sendChunk(ctx, chunk, upTo)
+	return mv.sendChunk(ctx, &chunk, upTo)
 }
 
 // sendChunk ships one Ingest entry (skipped when empty and without upTo).
@@ -282,22 +278,20 @@ func (mv *mover) sendKeys(ctx context.Context, keys []string, upTo uint64) error
 // round every key is in one chunk only, so their order does not matter. A
 // chunk with upTo (a round's last) waits for all earlier ones first and is
 // shipped alone, so that the target's watermark only rises once everything
-// below it is in its log.
-func (mv *mover) sendChunk(ctx context.Context, keys []raftfsm.IngestKey, upTo uint64) error {
-	if len(keys) == 0 && upTo == 0 {
+// below it is in its log. The entry is built before it returns: keys may
+// be reused for the next chunk.
+func (mv *mover) sendChunk(ctx context.Context, keys *raftfsm.IngestBody, upTo uint64) error {
+	if keys.Keys() == 0 && upTo == 0 {
 		return nil
 	}
 	// One buffer, sized up front, holds the group-rpc header and the
 	// entry: no copy on the way to the socket.
-	size := 64 + len(mv.job.ID) + len(mv.job.Target)
-	for _, k := range keys {
-		size += raftfsm.IngestSize(k)
-	}
-	data := raftfsm.EncodeIngest(appendRPCHeader(make([]byte, 0, size), rpcIngest, mv.job.Target), mv.job.ID, mv.term, upTo, keys)
+	size := 2 + len(mv.job.Target) + raftfsm.IngestHeaderSize(mv.job.ID) + keys.Size()
+	data := raftfsm.AppendIngest(appendRPCHeader(make([]byte, 0, size), rpcIngest, mv.job.Target), mv.job.ID, mv.term, upTo, keys)
 	if err := mv.throttle(ctx, len(data)); err != nil {
 		return err
 	}
-	mv.sentKeys += int64(len(keys))
+	mv.sentKeys += int64(keys.Keys())
 	mv.sentBytes += int64(len(data))
 	if upTo != 0 {
 		if err := mv.drain(); err != nil {
