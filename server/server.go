@@ -132,6 +132,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// CommandsProcessed returns how many client commands the server has run
+// (INFO's total_commands_processed). Safe for concurrent use.
+func (s *Server) CommandsProcessed() int64 { return s.stats.commands.Load() }
+
 // Addr returns the address Serve listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 

@@ -51,6 +51,7 @@ func serverCommand() *cli.Command {
 			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
 			&cli.BoolFlag{Name: "auto-rebalance", Usage: "when this node leads the meta group and a node joins, rebalance the cluster (as `shoal cluster rebalance`)"},
 			&cli.IntFlag{Name: "migrate-max-jobs", Value: node.DefaultMigrationConfig().MaxActive, Usage: "slot migration jobs that may be active at once in the cluster (checked by the node that creates a job)"},
+			&cli.StringFlag{Name: "migrate-busy-rate", Value: "2mb", Usage: "bytes per second one slot migration sends while clients are busy on its source node (so that they keep most of their throughput); 0 for no such cap"},
 			&cli.StringFlag{Name: "migrate-rate", Value: "0", Usage: "bytes per second one slot migration sends, with a unit as --maxmemory (100mb); 0 for no limit"},
 			&cli.StringFlag{Name: "read-consistency", Value: "linearizable", Usage: "linearizable: a leader confirms leadership with a quorum before serving reads; leader: it reads its own state (faster, may be stale after a partition)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -102,6 +103,9 @@ func runServer(cc *cli.Context) error {
 	cfg.Server.RequirePass = cc.String("requirepass")
 	cfg.Migration.MaxActive = cc.Int("migrate-max-jobs")
 	cfg.Placement.AutoRebalance = cc.Bool("auto-rebalance")
+	if cfg.Migration.BusyRateBytes, err = parseMemory(cc.String("migrate-busy-rate")); err != nil {
+		return fmt.Errorf("--migrate-busy-rate: %w", err)
+	}
 	if cfg.Migration.RateBytes, err = parseMemory(cc.String("migrate-rate")); err != nil {
 		return fmt.Errorf("--migrate-rate: %w", err)
 	}

@@ -31,6 +31,9 @@ type clusterState struct {
 	pl   *placement.Service
 	ctl  *controller
 	bal  *balancer
+	// commands returns the node's client command count (pacing.go); set
+	// once the RESP server exists.
+	commands atomic.Pointer[func() int64]
 
 	mu     sync.Mutex // guards groups; the controller is its only writer
 	groups map[string]*raftfsm.Group

@@ -49,26 +49,31 @@ type MigrationConfig struct {
 	// long, or whose target has had no leader that long, is aborted.
 	// Default 30 s.
 	StallTimeout time.Duration
+	// BusyRateBytes caps the bytes per second one mover sends while the
+	// source node's clients are busy (pacing.go); 0: no such cap. Default
+	// 2 MiB.
+	BusyRateBytes int64
 }
 
 // DefaultMigrationConfig returns the defaults.
 func DefaultMigrationConfig() MigrationConfig {
 	return MigrationConfig{
-		ChunkBytes:   1 << 20,
-		FenceKeys:    512,
-		MaxRounds:    8,
-		MaxActive:    4,
-		Inflight:     4,
-		RPCTimeout:   10 * time.Second,
-		StallTimeout: 30 * time.Second,
+		ChunkBytes:    1 << 20,
+		FenceKeys:     512,
+		MaxRounds:     8,
+		MaxActive:     4,
+		Inflight:      4,
+		RPCTimeout:    10 * time.Second,
+		StallTimeout:  30 * time.Second,
+		BusyRateBytes: 2 << 20,
 	}
 }
 
 // Validate reports the first problem with c.
 func (c *MigrationConfig) Validate() error {
 	if c.ChunkBytes < 1024 || c.FenceKeys < 0 || c.MaxRounds < 1 || c.MaxActive < 1 || c.Inflight < 1 ||
-		c.RateBytes < 0 || c.RPCTimeout <= 0 || c.StallTimeout <= 0 {
-		return fmt.Errorf("%w: migration: ChunkBytes >= 1024, MaxRounds, MaxActive and Inflight >= 1, RPCTimeout and StallTimeout > 0, FenceKeys and RateBytes >= 0", ErrBadConfig)
+		c.RateBytes < 0 || c.BusyRateBytes < 0 || c.RPCTimeout <= 0 || c.StallTimeout <= 0 {
+		return fmt.Errorf("%w: migration: ChunkBytes >= 1024, MaxRounds, MaxActive and Inflight >= 1, RPCTimeout and StallTimeout > 0, FenceKeys, RateBytes and BusyRateBytes >= 0", ErrBadConfig)
 	}
 	return nil
 }
@@ -95,11 +100,18 @@ type mover struct {
 	// throttle state
 	windowStart time.Time
 	windowBytes int64
+	// pace slows the copy while clients are busy (pacing.go); nil: never.
+	pace *pacer
 }
 
 // run drives the job from MigrateOut to the flip. It returns nil once the
 // flip is committed, an error otherwise; no chunk is in flight after it.
 func (mv *mover) run(ctx context.Context) error {
+	if mv.pace == nil && mv.cfg.BusyRateBytes > 0 {
+		if c := mv.cs.commands.Load(); c != nil {
+			mv.pace = newPacer(*c)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	err := mv.drive(ctx)
 	cancel() // a failed run stops the chunks still in flight
@@ -291,6 +303,7 @@ func (mv *mover) sendChunk(ctx context.Context, keys *raftfsm.IngestBody, upTo u
 	if err := mv.throttle(ctx, len(data)); err != nil {
 		return err
 	}
+
 	mv.sentKeys += int64(keys.Keys())
 	mv.sentBytes += int64(len(data))
 	if upTo != 0 {
@@ -340,7 +353,12 @@ func (mv *mover) failed() error {
 
 // throttle waits so that this mover sends at most RateBytes per second.
 func (mv *mover) throttle(ctx context.Context, n int) error {
-	if mv.cfg.RateBytes <= 0 {
+	rate := mv.cfg.RateBytes
+	if mv.pace != nil && mv.pace.Busy() && (rate <= 0 || mv.cfg.BusyRateBytes < rate) {
+		rate = mv.cfg.BusyRateBytes
+	}
+	if rate <= 0 {
+		mv.windowStart = time.Time{}
 		return nil
 	}
 	now := time.Now()
@@ -348,11 +366,18 @@ func (mv *mover) throttle(ctx context.Context, n int) error {
 		mv.windowStart, mv.windowBytes = now, 0
 	}
 	mv.windowBytes += int64(n)
-	if mv.windowBytes <= mv.cfg.RateBytes {
+	if mv.windowBytes <= rate {
 		return nil
 	}
-	wait := time.Duration(float64(mv.windowBytes-mv.cfg.RateBytes) / float64(mv.cfg.RateBytes) * float64(time.Second))
-	t := time.NewTimer(wait)
+	return pause(ctx, time.Duration(float64(mv.windowBytes-rate)/float64(rate)*float64(time.Second)))
+}
+
+// pause waits for d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -158,6 +158,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.srv = srv
+	if n.cluster != nil {
+		counter := srv.CommandsProcessed
+		n.cluster.commands.Store(&counter)
+	}
 	go func() { n.errc <- srv.Serve(ln) }()
 	lg.Info("serving", "addr", ln.Addr().String(), "node-id", cfg.ID, "cluster", cfg.BootstrapExpect > 0, "data-dir", cfg.DataDir)
 	return n, nil
