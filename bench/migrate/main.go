@@ -342,6 +342,9 @@ func moveOnce(ctx context.Context, sys *system, from, to string, lo, hi int, onS
 	if err != nil {
 		return handover{}, err
 	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		log.Printf("moveOnce %d-%d from %s (%s) to %s: %d keys", lo, hi, from, src, to, n)
+	}
 	return handover{sp: sp, moved: n}, waitMoved(ctx, sys.nodes, lo, src)
 }
 
