@@ -115,6 +115,10 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		switch phase {
 		case "done":
 			flipped = time.Now()
+			// The finished job keeps what it moved.
+			if n := jobKeys(t, conn, job); n < int64(hi-lo+1)*20 {
+				t.Errorf("SHOAL JOBS reports %d keys moved by the done job, want at least %d", n, (hi-lo+1)*20)
+			}
 			return nil
 		case "aborted":
 			t.Fatalf("job %s aborted: %s", job, reason)
@@ -220,6 +224,22 @@ func otherGroup(t *testing.T, conn *respclient.Conn, lo, hi int) (string, int) {
 	}
 	t.Fatalf("no group outside slots %d-%d in SHOAL GROUPS", lo, hi)
 	return "", 0
+}
+
+// jobKeys returns the keys SHOAL JOBS reports for job (-1 when absent).
+func jobKeys(t *testing.T, conn *respclient.Conn, job string) int64 {
+	t.Helper()
+	v, err := conn.Do(context.Background(), "SHOAL", "JOBS")
+	if err != nil {
+		t.Fatalf("SHOAL JOBS: %v", err)
+	}
+	for _, j := range v.Array {
+		if f := fields(j); f["id"] == job {
+			n, _ := strconv.ParseInt(f["keys"], 10, 64)
+			return n
+		}
+	}
+	return -1
 }
 
 // jobPhase returns the phase and abort reason of job from SHOAL JOBS.

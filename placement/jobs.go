@@ -319,10 +319,17 @@ func (s *Service) ClaimJob(ctx context.Context, id string, term uint64) error {
 }
 
 // FlipClaimedJob flips job id for the mover of source term term (see the
-// FlipClaimedJob function).
-func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64) error {
+// FlipClaimedJob function), recording the keys and bytes it shipped.
+func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64, keys, bytes int64) error {
 	now := time.Now().UnixMilli()
-	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return FlipClaimedJob(old, id, term, now) })
+	err := s.updateChecked(ctx, func(old *Map) (*Map, error) {
+		next, err := FlipClaimedJob(old, id, term, now)
+		if err == nil {
+			j := next.Job(id)
+			j.Keys, j.Bytes = keys, bytes
+		}
+		return next, err
+	})
 	if err == nil {
 		s.log.Info("migration job flipped", "job", id, "copier-term", term)
 	}

@@ -233,6 +233,12 @@ func (cs *clusterState) Jobs(ctx context.Context) ([]server.JobStatus, error) {
 		if j.Ended != 0 {
 			st.Ended = time.UnixMilli(j.Ended)
 		}
+		if j.Phase == topology.JobDone {
+			st.Keys, st.Bytes = j.Keys, j.Bytes
+			if secs := st.Ended.Sub(st.Created).Seconds(); secs > 0 {
+				st.KeysPerSec, st.BytesPerSec = float64(j.Keys)/secs, float64(j.Bytes)/secs
+			}
+		}
 		if j.Phase == topology.JobCopying {
 			cs.jobProgress(ctx, &st)
 		}

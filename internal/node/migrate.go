@@ -206,7 +206,7 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.failpoint(phaseLastDelta); err != nil {
 		return err
 	}
-	if err := mv.cs.pl.FlipClaimedJob(ctx, job.ID, mv.term); err != nil {
+	if err := mv.cs.pl.FlipClaimedJob(ctx, job.ID, mv.term, mv.sentKeys, mv.sentBytes); err != nil {
 		return fmt.Errorf("flip: %w", err)
 	}
 	if err := mv.failpoint(phaseFlip); err != nil {

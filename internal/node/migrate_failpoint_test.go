@@ -291,7 +291,7 @@ func (r *fpRun) checkStale(mv *mover, phase string) {
 	if err := pl.ClaimJob(r.f.ctx, r.job, r.oldTerm); !errors.Is(err, placement.ErrNotCopier) {
 		r.errorf("claim by the replaced term: %v, want ErrNotCopier", err)
 	}
-	if err := pl.FlipClaimedJob(r.f.ctx, r.job, r.oldTerm); !errors.Is(err, placement.ErrNotCopier) {
+	if err := pl.FlipClaimedJob(r.f.ctx, r.job, r.oldTerm, 0, 0); !errors.Is(err, placement.ErrNotCopier) {
 		r.errorf("flip by the replaced term: %v, want ErrNotCopier", err)
 	}
 	old := &mover{cs: mv.cs, cfg: mv.cfg, log: mv.log, job: mv.job, g: mv.g, term: r.oldTerm}

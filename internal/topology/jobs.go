@@ -49,6 +49,11 @@ type Job struct {
 	// copy (0: none yet). Only that mover may flip the job: a mover of a
 	// deposed source leader, whose claim a newer leader replaced, cannot.
 	Copier uint64 `json:"copier,omitempty"`
+	// Keys and Bytes are what the mover that flipped the job shipped: the
+	// keys (those changed during the copy counted again in the delta
+	// rounds) and the bytes of its Ingest entries; 0 until the flip.
+	Keys  int64 `json:"keys,omitempty"`
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // Active reports whether the job has not ended yet (phase copying).
