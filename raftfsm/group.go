@@ -54,6 +54,17 @@ type Group struct {
 	// until it has caught up (nil with a non-network transport).
 	guard    *VoteGuard
 	shutOnce sync.Once
+
+	// A leadership transfer holds new entries back and lets the ones in
+	// flight commit first (members.go, TransferLeadership), so that it
+	// fails no proposal as indeterminate. applyMu orders the batcher's
+	// raft.Apply with the transfer setting gate; gate, when not nil, is
+	// closed when the transfer ends; pending counts the batcher's entries
+	// proposed and not answered yet; transferMu serialises transfers.
+	applyMu    sync.Mutex
+	gate       chan struct{}
+	pending    atomic.Int64
+	transferMu sync.Mutex
 }
 
 type request struct {
@@ -387,7 +398,14 @@ func (g *Group) batcher() {
 		// The arguments have been copied: the proposers may go on as soon as
 		// their replies arrive. raft.Apply blocks when its queue is full,
 		// which holds further requests back to form larger entries.
-		f := g.raft.Apply(data, 0)
+		f, err := g.apply(data, batch)
+		if errors.Is(err, ErrShutdown) {
+			g.failQueued()
+			return
+		}
+		if err != nil {
+			continue
+		}
 		select {
 		case g.inflight <- inflight{f: f, batch: batch}:
 		case <-g.stop:
@@ -395,6 +413,43 @@ func (g *Group) batcher() {
 			g.failQueued()
 			return
 		}
+	}
+}
+
+// apply proposes one batch's entry, unless a leadership transfer holds
+// entries back: then it waits for the transfer to end and, if this node no
+// longer leads, answers the batch ErrNotLeader (it was never proposed) and
+// returns that error; it answers ErrShutdown, and returns it, when the
+// group stops meanwhile. The batch's requests must not be touched after an
+// error: their proposers own them again.
+func (g *Group) apply(data []byte, batch []*request) (raft.ApplyFuture, error) {
+	for {
+		g.applyMu.Lock()
+		gate := g.gate
+		if gate == nil {
+			f := g.raft.Apply(data, 0)
+			g.pending.Add(1)
+			g.applyMu.Unlock()
+			return f, nil
+		}
+		g.applyMu.Unlock()
+		select {
+		case <-gate:
+		case <-g.stop:
+			failBatch(batch, ErrShutdown)
+			return nil, ErrShutdown
+		}
+		if !g.IsLeader() {
+			failBatch(batch, ErrNotLeader)
+			return nil, ErrNotLeader
+		}
+	}
+}
+
+func failBatch(batch []*request, err error) {
+	for _, r := range batch {
+		r.err = err
+		r.done <- struct{}{}
 	}
 }
 
@@ -428,6 +483,7 @@ func (g *Group) waiter() {
 
 func (g *Group) finish(inf inflight) {
 	err := g.futureError(inf.f)
+	g.pending.Add(-1)
 	var res *Result
 	if err == nil {
 		switch v := inf.f.Response().(type) {

@@ -99,14 +99,56 @@ func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
 	if err := g.mayChange(ctx); err != nil {
 		return g.memberError(what, err)
 	}
+	g.transferMu.Lock()
+	defer g.transferMu.Unlock()
+	// Hold new entries back and let those in flight commit: raft fails
+	// the futures still pending when the transfer completes, and their
+	// writers would get an indeterminate answer for entries the new
+	// leader then commits. The entries held back are answered
+	// ErrNotLeader once the transfer succeeded (never proposed), or
+	// proposed as usual if it failed.
+	gate := make(chan struct{})
+	g.applyMu.Lock()
+	g.gate = gate
+	g.applyMu.Unlock()
+	defer func() {
+		g.applyMu.Lock()
+		g.gate = nil
+		g.applyMu.Unlock()
+		close(gate)
+	}()
+	drain, cancel := context.WithTimeout(ctx, transferDrain)
+	for g.pending.Load() > 0 && drain.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
 	var f raft.Future
 	if id == "" {
 		f = g.raft.LeadershipTransfer()
 	} else {
 		f = g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
 	}
-	return g.memberError(what, g.waitFuture(ctx, f))
+	err := g.waitFuture(ctx, f)
+	if err == nil {
+		// The target has been told to campaign; this node leads until it
+		// hears the new term. Entries proposed before then would be lost
+		// with its leadership: keep them held back until it steps down.
+		settle, cancel := context.WithTimeout(ctx, transferSettle)
+		for g.IsLeader() && settle.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}
+	return g.memberError(what, err)
 }
+
+// transferSettle bounds how long a successful transfer waits for this node
+// to step down before it lets entries through again.
+const transferSettle = 2 * time.Second
+
+// transferDrain bounds how long a leadership transfer waits for the
+// entries in flight to commit before it starts.
+const transferDrain = 500 * time.Millisecond
 
 // mayChange checks, before a configuration change, that ctx is live and
 // this node leads.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/shoalcache/shoal/placement"
@@ -29,9 +30,10 @@ const syncSlack = 1024
 
 // balancer runs on its own goroutine (run) until stop is closed.
 type balancer struct {
-	cs   *clusterState
-	stop chan struct{}
-	done chan struct{}
+	cs        *clusterState
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 
 	// Run-goroutine-only state.
 	lastWait string // the last wait logged, so each is logged once
@@ -46,8 +48,9 @@ func newBalancer(cs *clusterState) *balancer {
 
 func (b *balancer) start() { go b.run() }
 
+// close stops the balancer and waits for it; later calls do nothing.
 func (b *balancer) close() {
-	close(b.stop)
+	b.closeOnce.Do(func() { close(b.stop) })
 	<-b.done
 }
 

@@ -244,8 +244,43 @@ type seenLeader struct {
 	at time.Time
 }
 
-func (cs *clusterState) shutdown(ctx context.Context) error {
+// handOffTimeout bounds the leadership hand-off at shutdown.
+const handOffTimeout = 3 * time.Second
+
+// handOff stops the balancer and the controller (so that it does not take
+// leadership back), then hands the leadership of every group this node
+// leads to another voter, all at once, waiting at most handOffTimeout (a
+// transfer lets the writes in flight commit first: raftfsm's
+// TransferLeadership). A group whose transfer fails keeps its leader until
+// the node stops; its followers then elect one after an election timeout.
+// The other nodes' controllers hand leadership back to this node only
+// after leading for PreferredLeaderAfter and while gossip sees it alive,
+// which its shutdown ends first.
+func (cs *clusterState) handOff(ctx context.Context) {
 	cs.bal.close()
+	cs.ctl.close()
+	ctx, cancel := context.WithTimeout(ctx, handOffTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, g := range cs.rt.Load().hosted {
+		if !g.IsLeader() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.TransferLeadership(ctx, "", ""); err != nil {
+				cs.n.log.Warn("leadership hand-off at shutdown failed", "group", g.ID(), "err", err)
+				return
+			}
+			cs.n.log.Info("handed leadership off at shutdown", "group", g.ID())
+		}()
+	}
+	wg.Wait()
+}
+
+func (cs *clusterState) shutdown(ctx context.Context) error {
+	cs.bal.close() // both do nothing after handOff
 	cs.ctl.close()
 	cs.mu.Lock()
 	groups := make([]*raftfsm.Group, 0, len(cs.groups))

@@ -87,11 +87,12 @@ type controller struct {
 	cfg ControllerConfig
 	log *slog.Logger
 
-	stop   chan struct{}
-	done   chan struct{}
-	ctx    context.Context // ends at close: bounds background transfers
-	cancel context.CancelFunc
-	bg     sync.WaitGroup
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	ctx       context.Context // ends at close: bounds background transfers
+	cancel    context.CancelFunc
+	bg        sync.WaitGroup
 
 	// Run-goroutine-only state.
 	trans        map[string]*raft.NetworkTransport // by group id, of running replicas
@@ -127,10 +128,10 @@ func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *co
 // start runs the controller's goroutine.
 func (c *controller) start() { go c.run() }
 
-// close stops the controller and waits for its goroutines. The replicas
-// stay up: clusterState.shutdown stops them.
+// close stops the controller and waits for its goroutines; later calls do
+// nothing. The replicas stay up: clusterState.shutdown stops them.
 func (c *controller) close() {
-	close(c.stop)
+	c.closeOnce.Do(func() { close(c.stop) })
 	<-c.done
 	c.cancel()
 	c.bg.Wait()

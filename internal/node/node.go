@@ -211,7 +211,13 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 func (n *Node) Done() <-chan error { return n.errc }
 
 // Shutdown stops the front end, then the groups and the placement service.
+// A cluster node first hands the leadership of every group it leads to
+// another member (handOff), so that its clients are redirected to the new
+// leaders while it still answers, rather than cut off.
 func (n *Node) Shutdown(ctx context.Context) error {
+	if n.cluster != nil {
+		n.cluster.handOff(ctx)
+	}
 	err := n.srv.Shutdown(ctx)
 	return errors.Join(err, n.stopGroups(ctx))
 }
