@@ -71,67 +71,9 @@ func TestClusterGrowAndShrink(t *testing.T) {
 	}
 	t.Logf("loaded %d keys in %v", nkeys, time.Since(start).Round(time.Millisecond))
 
-	// The load the client keeps up: writers own disjoint keys (so the
-	// last acknowledged value of each is known), readers read them.
+	// The load the client keeps up while the cluster changes.
 	const nlive = 5000
-	acked := make([]atomic.Int64, nlive) // last acknowledged value + 1
-	stop := make(chan struct{})
-	var errs atomic.Int64
-	var firstErr atomic.Pointer[string]
-	var ops atomic.Int64
-	fail := func(what string, err error) {
-		if errs.Add(1) == 1 {
-			msg := what + ": " + err.Error()
-			firstErr.Store(&msg)
-		}
-	}
-	var lwg sync.WaitGroup
-	for w := 0; w < 6; w++ {
-		lwg.Add(1)
-		go func(w int) {
-			defer lwg.Done()
-			for n := int64(1); ; n++ {
-				for i := w; i < nlive; i += 6 {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					k := "live:" + strconv.Itoa(i)
-					if w%2 == 1 {
-						// Readers: a value never goes below what was acknowledged
-						// before the read started.
-						want := acked[i].Load() - 1
-						got, err := c.Get(ctx, k).Int64()
-						switch {
-						case err == redis.Nil && want < 0:
-						case err != nil:
-							fail("GET "+k, err)
-						case got < want:
-							fail("GET "+k, fmt.Errorf("read %d after %d was acknowledged", got, want))
-						}
-						ops.Add(1)
-						continue
-					}
-					if err := c.Set(ctx, k, n, 0).Err(); err != nil {
-						fail("SET "+k, err)
-						continue
-					}
-					acked[i].Store(n + 1)
-					ops.Add(1)
-				}
-			}
-		}(w)
-	}
-	stopLoad := func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-			lwg.Wait()
-		}
-	}
-	t.Cleanup(stopLoad)
+	live := startLiveLoad(t, c, "live:", nlive)
 
 	check := func(step string, nodes []*testutil.ShoalNode) {
 		t.Helper()
@@ -158,7 +100,7 @@ func TestClusterGrowAndShrink(t *testing.T) {
 			}
 			return nil
 		})
-		t.Logf("%s: clean; %d client operations so far, %d errors", step, ops.Load(), errs.Load())
+		t.Logf("%s: clean; %d client operations so far, %d errors", step, live.ops.Load(), live.errs.Load())
 	}
 	check("load", tc.Nodes)
 
@@ -191,24 +133,15 @@ func TestClusterGrowAndShrink(t *testing.T) {
 	check("remove-node", rest)
 	gone.Stop(5 * time.Second)
 	// The client keeps working without the stopped node.
-	before := ops.Load()
-	testutil.Until(t, 30*time.Second, "5000 client operations after the stop", func() bool { return ops.Load() > before+5000 })
+	before := live.ops.Load()
+	testutil.Until(t, 30*time.Second, "5000 client operations after the stop", func() bool { return live.ops.Load() > before+5000 })
 	check("stopping the removed node", rest)
-	stopLoad()
+	live.halt()
 
-	if n := errs.Load(); n > 0 {
-		t.Errorf("%d client operations failed after the client's retries; first: %s", n, *firstErr.Load())
+	if n := live.errs.Load(); n > 0 {
+		t.Errorf("%d client operations failed after the client's retries; first: %s", n, live.first())
 	}
-	for i := range nlive {
-		want := acked[i].Load() - 1
-		if want < 0 {
-			continue
-		}
-		got, err := c.Get(ctx, "live:"+strconv.Itoa(i)).Int64()
-		if err != nil || got < want {
-			t.Fatalf("GET live:%d = %d (%v), want at least the last acknowledged %d", i, got, err, want)
-		}
-	}
+	live.checkAcked(t)
 	// Every loaded key, in pipelines.
 	for lo := 0; lo < nkeys; lo += 5000 {
 		p := c.Pipeline()

@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// liveLoad is a client load that runs through a test's cluster changes:
+// writers own disjoint keys (so the last acknowledged value of each is
+// known), readers check that a value never goes below what was
+// acknowledged before the read started. It counts operations and the
+// errors left after the client's own retries.
+type liveLoad struct {
+	c      *redis.ClusterClient
+	prefix string
+	acked  []atomic.Int64 // last acknowledged value + 1
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	ops, errs atomic.Int64
+	firstErr  atomic.Pointer[string]
+}
+
+// startLiveLoad runs 3 writers and 3 readers over nkeys keys named
+// prefix+i until stop (also called at the test's end).
+func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys int) *liveLoad {
+	l := &liveLoad{c: c, prefix: prefix, acked: make([]atomic.Int64, nkeys), stop: make(chan struct{})}
+	const workers = 6
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			ctx := context.Background()
+			for n := int64(1); ; n++ {
+				for i := w; i < nkeys; i += workers {
+					select {
+					case <-l.stop:
+						return
+					default:
+					}
+					k := prefix + strconv.Itoa(i)
+					if w%2 == 1 {
+						want := l.acked[i].Load() - 1
+						got, err := c.Get(ctx, k).Int64()
+						switch {
+						case err == redis.Nil && want < 0:
+						case err != nil:
+							l.fail("GET "+k, err)
+						case got < want:
+							l.fail("GET "+k, fmt.Errorf("read %d after %d was acknowledged", got, want))
+						}
+					} else if err := c.Set(ctx, k, n, 0).Err(); err != nil {
+						l.fail("SET "+k, err)
+					} else {
+						l.acked[i].Store(n + 1)
+					}
+					l.ops.Add(1)
+				}
+			}
+		}(w)
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func (l *liveLoad) fail(what string, err error) {
+	if l.errs.Add(1) == 1 {
+		msg := what + ": " + err.Error()
+		l.firstErr.Store(&msg)
+	}
+}
+
+// halt stops the load and waits for it; later calls do nothing.
+func (l *liveLoad) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+		l.wg.Wait()
+	}
+}
+
+// first returns the first error's text, "" when none.
+func (l *liveLoad) first() string {
+	if p := l.firstErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// checkAcked fails the test if a key reads below its last acknowledged
+// value (call after halt).
+func (l *liveLoad) checkAcked(t *testing.T) {
+	t.Helper()
+	for i := range l.acked {
+		want := l.acked[i].Load() - 1
+		if want < 0 {
+			continue
+		}
+		k := l.prefix + strconv.Itoa(i)
+		got, err := l.c.Get(context.Background(), k).Int64()
+		if err != nil || got < want {
+			t.Fatalf("GET %s = %d (%v), want at least the last acknowledged %d", k, got, err, want)
+		}
+	}
+}
