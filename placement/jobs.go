@@ -310,11 +310,10 @@ func (s *Service) FlipJob(ctx context.Context, id string) error {
 // ClaimJob claims the copy of job id for the mover of source term term,
 // by compare-and-set through the meta group (see the ClaimJob function).
 func (s *Service) ClaimJob(ctx context.Context, id string, term uint64) error {
-	if m := s.Map(); m != nil {
-		if j := m.Job(id); j != nil && j.Active() && j.Copier == term {
-			return nil
-		}
-	}
+	// Always a compare-and-set through the meta group, even when this
+	// node's map shows the claim already held: that map may lag behind a
+	// flip, and a mover that went on from it would reset a target whose
+	// copy is already the slots' owner (the claim orders the two).
 	return s.updateChecked(ctx, func(old *Map) (*Map, error) { return ClaimJob(old, id, term) })
 }
 

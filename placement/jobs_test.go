@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // jobMap returns a valid map of 3 nodes and 3 groups at epoch 10: g0 owns
@@ -335,5 +337,57 @@ func TestClaimJob(t *testing.T) {
 	}
 	if _, err := ClaimJob(flipped, job.ID, 5); !errors.Is(err, ErrJobNotActive) {
 		t.Fatalf("claim after the flip: %v, want ErrJobNotActive", err)
+	}
+}
+
+// TestClaimJobOnLaggingMap: a claim is committed through the meta group
+// even when the caller's map shows its term already holding the claim.
+// Here the non-voter's map is set back to one from before the flip (a
+// replica that lags); a mover of the same term that claimed from it would
+// reset a target whose copy already owns the slots. The claim must be
+// refused once the node learns the map.
+func TestClaimJobOnLaggingMap(t *testing.T) {
+	nodes := formCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nv := nodes[3]
+	job, err := nv.svc.CreateJob(ctx, []SlotRange{{Start: 0, End: 9}}, "g1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nv.svc.ClaimJob(ctx, job.ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	var stale *Map
+	testutil.Eventually(t, 10*time.Second, "the claim in the non-voter's map", func() error {
+		stale = nv.svc.Map()
+		if j := stale.Job(job.ID); j == nil || !j.Active() || j.Copier != 3 {
+			return fmt.Errorf("job %+v", j)
+		}
+		return nil
+	})
+	if err := nv.svc.FlipClaimedJob(ctx, job.ID, 3, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nv.svc.Wait(ctx, stale.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	nv.svc.cur.Store(stale) // the node's map lags behind the flip
+	res := make(chan error, 1)
+	go func() { res <- nv.svc.ClaimJob(ctx, job.ID, 3) }()
+	// Another change reaches the node, so that a claim that compared its
+	// lagging map with the leader's can wait for a newer one.
+	leader, err := metaLeader(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.svc.UpdateMap(ctx, setSlot(100, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, ErrJobNotActive) {
+		t.Fatalf("claim by the flipping term on a lagging map: %v, want ErrJobNotActive", err)
+	}
+	if j := leader.svc.Map().Job(job.ID); j.Phase != JobDone {
+		t.Fatalf("job %+v after the refused claim", j)
 	}
 }

@@ -104,6 +104,9 @@ type controller struct {
 	// moverFailSince, since when each job's movers have been failing.
 	movers         map[string]*moverHandle
 	moverFailSince map[string]time.Time
+	// flipped are the jobs a mover of this node flipped, until the map
+	// shows them ended (see migrations).
+	flipped map[string]bool
 }
 
 func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *controller {
@@ -122,6 +125,7 @@ func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *co
 
 		movers:         make(map[string]*moverHandle),
 		moverFailSince: make(map[string]time.Time),
+		flipped:        make(map[string]bool),
 	}
 }
 

@@ -30,7 +30,10 @@ type moverHandle struct {
 }
 
 // migrations runs on the controller goroutine after each round: it starts
-// a mover for every active job whose source group this node leads, stops
+// a mover for every active job whose source group this node leads (not in
+// the pass in which the job's last mover ended, and never again after a
+// mover of the job returned success: m may predate that mover's flip, and a
+// mover restarted after the flip would reset the target's copy), stops
 // movers whose job ended or whose leadership was lost, aborts jobs whose
 // mover has failed for StallTimeout, and ends finished jobs in the FSMs of
 // the groups this node leads.
@@ -43,10 +46,20 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 			active[j.ID] = j
 		}
 	}
+	// ended holds the jobs whose mover ended during this pass: they are
+	// restarted on a later round only, from a newer map (this one may
+	// predate the flip the mover just committed).
+	ended := make(map[string]bool)
 	for id, h := range c.movers {
 		select {
 		case <-h.done:
 			delete(c.movers, id)
+			ended[id] = true
+			if p := h.err.Load(); p != nil && *p == nil {
+				// The mover committed the flip: the job is done, whatever
+				// this (maybe older) map says. Never restart it.
+				c.flipped[id] = true
+			}
 			if _, ok := active[id]; !ok {
 				// The job ended (flipped, maybe by this very mover just
 				// before it was cancelled, or aborted): whatever the mover
@@ -78,7 +91,7 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 		}
 	}
 	for id, j := range active {
-		if c.movers[id] != nil {
+		if c.movers[id] != nil || ended[id] || c.flipped[id] {
 			continue
 		}
 		g := cs.localGroup(j.Source)
@@ -101,6 +114,11 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 	for id := range c.moverFailSince {
 		if _, ok := active[id]; !ok {
 			delete(c.moverFailSince, id)
+		}
+	}
+	for id := range c.flipped {
+		if _, ok := active[id]; !ok {
+			delete(c.flipped, id)
 		}
 	}
 	c.endJobs(m)

@@ -202,7 +202,7 @@ func (f *fpCluster) writeSomeLocked() error {
 type fpRun struct {
 	f     *fpCluster
 	job   string
-	mode  string // "crash", "abort" or "deposed"
+	mode  string // "crash", "abort", "deposed" or "replay"
 	phase string // the boundary of the failpoint
 
 	// Under f.mu.
@@ -273,6 +273,20 @@ func (r *fpRun) hook(mv *mover, phase string) error {
 			}
 		} else if err != nil {
 			r.errorf("successor: %v", err)
+		}
+		return nil
+	case "replay":
+		// The controller starts a mover of the same term again from a map
+		// older than the flip (this node's map may lag): it must stop at
+		// its claim, before IngestReset would wipe the target's copy.
+		before := len(r.phases[mv.term])
+		again := &mover{cs: mv.cs, cfg: mv.cfg, log: mv.log, job: mv.job, g: mv.g, term: mv.term}
+		f.mu.Unlock()
+		err := again.run(f.ctx)
+		f.mu.Lock()
+		replayed := r.phases[mv.term][before:]
+		if err == nil || slices.Contains(replayed, phaseIngestReset) {
+			r.errorf("same-term mover after the flip: %v, passed %v", err, replayed)
 		}
 		return nil
 	}
@@ -471,7 +485,11 @@ func (f *fpCluster) checkKeys(t *testing.T, g map[string]*raftfsm.Group, m *plac
 //     there, then the first one goes on with its stale term: the
 //     successor's claim makes the old term's claim, flip and chunks fail,
 //     and the old mover never flips (after the flip, the successor's claim
-//     fails and resets nothing).
+//     fails and resets nothing);
+//   - replay (at the flip only): a mover of the same term runs again with
+//     the job as it was before the flip, as a controller acting on a map
+//     older than the flip would start it; its claim is refused and it
+//     resets nothing.
 //
 // In every case no acknowledged write is lost, no key is in two groups and
 // the groups' ownership matches the map. Each mode runs its jobs one after
@@ -481,10 +499,14 @@ func TestMoverFailpoints(t *testing.T) {
 		t.Skip("runs a cluster node and 30 jobs")
 	}
 	seed := testutil.Seed(t)
-	for _, mode := range []string{"crash", "abort", "deposed"} {
+	for _, mode := range []string{"crash", "abort", "deposed", "replay"} {
 		t.Run(mode, func(t *testing.T) {
 			f := startFPCluster(t, seed)
-			for _, phase := range moverPhases {
+			phases := moverPhases
+			if mode == "replay" {
+				phases = []string{phaseFlip}
+			}
+			for _, phase := range phases {
 				t.Run(phase, func(t *testing.T) {
 					for try := 1; !f.runJob(t, mode, phase); try++ {
 						if try == 3 {
