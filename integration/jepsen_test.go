@@ -10,11 +10,11 @@ package integration
 //
 // Environment:
 //
-//	SHOAL_JEPSEN_PROFILE   ci (default, about 5 minutes) or long (`make jepsen`)
+//	SHOAL_JEPSEN_PROFILE   ci (default, about 6 minutes) or long (`make jepsen`)
 //	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
 //	                       timings, operation mix); printed at the start
 //	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
-//	                       default 3m50s for ci, 12m for long
+//	                       default 4m10s for ci, 12m for long
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring
@@ -97,16 +97,12 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 9 phases of about 26 s (the workload total is what it was with
-		// 7 phases, so that the run stays at about 5m30s; each phase ends
-		// with its checks, a few seconds). replace is in the long profile
-		// only for now: in 1 of 5 runs (seed 276081732, network
-		// namespaces) it lost acknowledged writes, which issue 8 must fix
-		// before it joins this profile.
-		cfg.total = 3*time.Minute + 50*time.Second
+		// 10 phases of 25 s (each phase ends with its checks, a few
+		// seconds): the run stays at about 6 minutes.
+		cfg.total = 4*time.Minute + 10*time.Second
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate", "migrate-kill"}
+			"transfer", "migrate", "migrate-kill", "replace"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":

@@ -132,6 +132,13 @@ type BalanceFacts struct {
 	Synced func(group, node string) bool
 	// MetaVoter reports whether a node votes in the meta group.
 	MetaVoter func(nodeID string) bool
+	// InGroup reports whether a node may still vote in the Raft
+	// configuration of a group of the map (its removal from the map not yet
+	// carried out by the group's leader, or a group whose leader cannot
+	// tell). A drained node leaves the map only once no group counts it: a
+	// replacement that reuses its address would otherwise answer, and be
+	// counted, for both.
+	InGroup func(nodeID string) bool
 }
 
 // slotTolerance is how far apart (in slots) the largest and the smallest
@@ -204,6 +211,10 @@ func (v *balView) synced(group, node string) bool {
 
 func (v *balView) metaVoter(node string) bool {
 	return v.f.MetaVoter != nil && v.f.MetaVoter(node)
+}
+
+func (v *balView) inGroup(node string) bool {
+	return v.f.InGroup != nil && v.f.InGroup(node)
 }
 
 // nonRetiring is how many groups stay.
@@ -353,13 +364,17 @@ func NextStep(m *Map, f BalanceFacts) Step {
 	}
 
 	// 5. Drained nodes leave the map (once they no longer vote in the
-	// meta group: the meta leader moves its vote to another node).
+	// meta group, the meta leader moving its vote to another node, nor in
+	// any group's Raft configuration).
 	for _, n := range m.Nodes {
 		if !n.Draining || v.repl[n.ID] > 0 {
 			continue
 		}
 		if v.metaVoter(n.ID) {
 			return Step{Kind: StepWait, Node: n.ID, Reason: "node " + shortID(n.ID) + " to hand its meta group vote over"}
+		}
+		if v.inGroup(n.ID) {
+			return Step{Kind: StepWait, Node: n.ID, Reason: "node " + shortID(n.ID) + " to leave the Raft configuration of every group"}
 		}
 		return Step{Kind: StepRemoveNode, Node: n.ID}
 	}

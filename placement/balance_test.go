@@ -259,6 +259,13 @@ func TestBalanceWaits(t *testing.T) {
 		t.Fatalf("got %v, want a wait for the meta vote", s)
 	}
 	f.MetaVoter = nil
+	// A group's leader has not yet removed it from its configuration (or
+	// cannot say): it stays in the map.
+	f.InGroup = func(id string) bool { return id == nodes[2].ID }
+	if s = NextStep(m, f); s.Kind != StepWait || s.Node != nodes[2].ID || !strings.Contains(s.Reason, "Raft configuration") {
+		t.Fatalf("got %v, want a wait for the group configurations", s)
+	}
+	f.InGroup = nil
 	if s = NextStep(m, f); s.Kind != StepRemoveNode {
 		t.Fatalf("got %v, want the node removed", s)
 	}

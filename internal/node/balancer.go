@@ -112,6 +112,7 @@ func (cs *clusterState) facts(ctx context.Context, m *placement.Map, probe bool)
 	if probe {
 		f.MetaVoter = cs.pl.MetaVoter
 		f.Synced = func(group, node string) bool { return cs.replicaSynced(ctx, group, node) }
+		f.InGroup = func(node string) bool { return cs.inGroupConfig(ctx, m, node) }
 	}
 	return f
 }
@@ -222,6 +223,25 @@ func (cs *clusterState) replicaSynced(ctx context.Context, group, node string) b
 	}
 	ns, err := cs.replicaStatus(ctx, m, group, node)
 	return err == nil && ns.Applied+min(syncSlack, ls.Commit/2) >= ls.Commit
+}
+
+// inGroupConfig reports whether node may still vote in a group of m: a
+// group's leader lists it among its configuration's voters, or a group's
+// leader cannot be asked (no leader, no answer).
+func (cs *clusterState) inGroupConfig(ctx context.Context, m *placement.Map, node string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for _, g := range m.Groups {
+		leader := cs.groupLeader(g.ID)
+		if leader == "" {
+			return true
+		}
+		ls, err := cs.replicaStatus(ctx, m, g.ID, leader)
+		if err != nil || !ls.Leader || slices.Contains(ls.Voters, node) {
+			return true
+		}
+	}
+	return false
 }
 
 // replicaStatusBody is the body of an rpcReplicaStatus answer.
