@@ -159,14 +159,53 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 			n.port, n.cport, n.gport = 7000, 17000, 27000
 		} else {
 			n.ip = "127.0.0.1"
-			ports := testutil.FreePorts(t, 3)
-			n.port, n.cport, n.gport = ports[0], ports[1], ports[2]
 		}
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		c.nodes = append(c.nodes, n)
 	}
+	t.Cleanup(c.stopAll)
+	// On loopback another process may take a free port between probing and
+	// binding: the first start then tries new ports (a restart later in
+	// the phase must keep its node's ports, and retries them).
+	for attempt := 1; ; attempt++ {
+		if jn == nil {
+			for _, n := range c.nodes {
+				ports := testutil.FreePorts(t, 3)
+				n.port, n.cport, n.gport = ports[0], ports[1], ports[2]
+			}
+		}
+		c.setArgs(cfg)
+		err := c.startAll()
+		if err == nil {
+			break
+		}
+		if jn != nil || attempt == maxStartAttempts || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("jepsen: start cluster: %v (node logs in %s)", err, dir)
+		}
+		t.Logf("jepsen: start attempt %d: %v; retrying on new ports", attempt, err)
+		c.stopAll()
+		for _, n := range c.nodes {
+			if err := os.RemoveAll(n.dataDir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.waitHealthy(60*time.Second, true, nil); err != nil {
+		t.Fatalf("jepsen: cluster did not form: %v (node logs in %s)", err, dir)
+	}
+	return c
+}
+
+// maxStartAttempts bounds the sets of ports a loopback cluster start tries.
+const maxStartAttempts = 4
+
+// setArgs sets every node's command line from its ports.
+func (c *jCluster) setArgs(cfg *jConfig) {
 	// Every node joins every node's gossip address. With only node 0's (as
 	// in the other integration tests), a restarted node 0 joins only itself
 	// and reports cluster_state:fail until the others' Serf reconnects to
@@ -187,7 +226,10 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 		}
 		n.args = append(n.args, cfg.serverArgs...)
 	}
-	t.Cleanup(c.stopAll)
+}
+
+// startAll starts every node at once and returns the first failure.
+func (c *jCluster) startAll() error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(c.nodes))
 	for i, n := range c.nodes {
@@ -198,15 +240,7 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 		}(i, n)
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("jepsen: start cluster: %v (node logs in %s)", err, dir)
-		}
-	}
-	if err := c.waitHealthy(60*time.Second, true, nil); err != nil {
-		t.Fatalf("jepsen: cluster did not form: %v (node logs in %s)", err, dir)
-	}
-	return c
+	return errors.Join(errs...)
 }
 
 // stopAll kills every node (resuming paused ones is not needed for SIGKILL).
