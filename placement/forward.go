@@ -289,6 +289,11 @@ func (s *Service) UpdateMap(ctx context.Context, fn func(old *Map) (*Map, error)
 			}
 			backoff.reset()
 		default:
+			if pending != nil {
+				// An earlier attempt of this change may have applied: a
+				// refusal of the retry says nothing about it.
+				return fmt.Errorf("%w: %w", ErrIndeterminate, err)
+			}
 			return err
 		}
 	}

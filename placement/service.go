@@ -378,7 +378,10 @@ func (s *Service) waitFuture(ctx context.Context, f raft.Future) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Not proposed (raft refuses entries while it hands leadership
+		// over): the caller retries on the leader.
 		return fmt.Errorf("%w: %v", ErrNotMetaLeader, err)
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return fmt.Errorf("%w: %v", ErrIndeterminate, err)

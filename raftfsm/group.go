@@ -512,7 +512,11 @@ func (g *Group) futureError(f raft.Future) error {
 
 func mapRaftError(err error) error {
 	switch {
-	case errors.Is(err, raft.ErrNotLeader):
+	case errors.Is(err, raft.ErrNotLeader),
+		// raft refuses new entries during a leadership transfer, and
+		// ErrEnqueueTimeout means the entry never reached raft's queue:
+		// neither was proposed.
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrEnqueueTimeout):
 		return ErrNotLeader
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrShutdown
@@ -521,8 +525,8 @@ func mapRaftError(err error) error {
 		// apply the entry will.
 		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	default:
-		// ErrLeadershipLost, ErrEnqueueTimeout and others: the entry may
-		// still be committed by a later leader.
+		// ErrLeadershipLost and others: the entry may still be committed
+		// by a later leader.
 		return fmt.Errorf("%w: %v", ErrIndeterminate, err)
 	}
 }

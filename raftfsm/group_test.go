@@ -410,3 +410,25 @@ func testCompactsLogByBytes(t *testing.T, dir string) {
 		return nil
 	})
 }
+
+// TestMapRaftError: raft's refusals of entries it never took are "not
+// leader" (the caller may redirect and retry); only a loss after the entry
+// entered raft's log is indeterminate.
+func TestMapRaftError(t *testing.T) {
+	cases := []struct {
+		in   error
+		want error
+	}{
+		{raft.ErrNotLeader, ErrNotLeader},
+		{raft.ErrLeadershipTransferInProgress, ErrNotLeader},
+		{raft.ErrEnqueueTimeout, ErrNotLeader},
+		{raft.ErrRaftShutdown, ErrShutdown},
+		{raft.ErrLeadershipLost, ErrIndeterminate},
+		{ErrHalted, ErrIndeterminate},
+	}
+	for _, c := range cases {
+		if got := mapRaftError(c.in); !errors.Is(got, c.want) {
+			t.Errorf("mapRaftError(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
