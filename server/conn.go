@@ -82,6 +82,12 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.clientsMu.Lock()
 	s.clients[c.id] = c
 	s.clientsMu.Unlock()
+	select {
+	case <-s.stop:
+		// Accepted as Shutdown began: it may not have seen this one.
+		_ = nc.SetReadDeadline(time.Now())
+	default:
+	}
 	s.stats.connections.Add(1)
 	defer func() {
 		nc.Close()
@@ -109,6 +115,7 @@ func (s *Server) serveConn(nc net.Conn) {
 				return
 			}
 			s.stats.netOutput.Add(int64(len(c.out)))
+			c.out = c.out[:0] // written: a read error next must not send it again
 		}
 		if cap(c.out) > 1<<20 {
 			c.out = nil
@@ -461,7 +468,7 @@ func (c *client) flushWrites() {
 	}
 	if single {
 		replies, err := s.propose(c.pendG[0], c.pend)
-		c.appendReplies(replies, err, 0, len(c.pend))
+		c.appendReplies(c.pend, replies, err, 0, len(c.pend))
 	} else {
 		c.flushMulti()
 	}
@@ -515,12 +522,21 @@ func (c *client) flushMulti() {
 		}
 	}
 	for _, r := range order {
-		c.appendReplies(r.p.replies, r.p.err, r.j, r.j+1)
+		c.appendReplies(r.p.cmds, r.p.replies, r.p.err, r.j, r.j+1)
 	}
 }
 
-// appendReplies appends replies[from:to], or the error for each.
-func (c *client) appendReplies(replies raftfsm.Replies, err error, from, to int) {
+// appendReplies appends replies[from:to] of the proposal of cmds, or the
+// error for each. A proposal the group never took (its leader is changing:
+// ErrNotLeader) was not applied: each command is redirected to its slot's
+// leader, as a write the FSM refused for its slot is.
+func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err error, from, to int) {
+	if errors.Is(err, raftfsm.ErrNotLeader) {
+		for i := from; i < to; i++ {
+			c.out = c.srv.notOwnerReply(c.out, c.cmdSlot(cmds[i]))
+		}
+		return
+	}
 	if err != nil {
 		msg := proposeError(err)
 		for i := from; i < to; i++ {
@@ -543,6 +559,19 @@ func (c *client) appendReplies(replies raftfsm.Replies, err error, from, to int)
 			c.out = append(c.out, r...)
 		}
 	}
+}
+
+// cmdSlot returns the slot of a queued write's first key (a write is
+// queued only once its keys were found and routed).
+func (c *client) cmdSlot(args [][]byte) int {
+	cmd := command.Lookup(args[0])
+	if len(cmd.Subs) > 0 && len(args) >= 2 {
+		if sub := cmd.Sub(args[1]); sub != nil {
+			cmd = sub
+		}
+	}
+	c.keybuf = cmd.Keys(args, c.keybuf[:0])
+	return shard.Slot(c.keybuf[0])
 }
 
 // notOwnerReply appends the reply to a write the group's FSM refused

@@ -3,10 +3,12 @@ package server
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +33,15 @@ type fakeGroup struct {
 	// refuse makes Propose answer as the FSM does for a write to a slot
 	// the group does not own (the map changed after routing).
 	refuse bool
+	// notLeader makes Propose fail as raft does when leadership moved
+	// before the entry was taken (nothing applied); onPropose, when set,
+	// runs first.
+	notLeader bool
+	onPropose func()
+	// entered, when set, receives a value as a proposal starts; the
+	// proposal then waits for release to be closed.
+	entered chan struct{}
+	release chan struct{}
 }
 
 func newFakeGroup(t *testing.T) *fakeGroup { return &fakeGroup{t: t, st: shard.New()} }
@@ -58,8 +69,18 @@ func (g *fakeGroup) ProposeEvict(ctx context.Context, keys [][]byte) (int, error
 }
 
 func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
+	if g.entered != nil {
+		g.entered <- struct{}{}
+		<-g.release
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.onPropose != nil {
+		g.onPropose()
+	}
+	if g.notLeader {
+		return raftfsm.Replies{}, raftfsm.ErrNotLeader
+	}
 	g.proposals++
 	g.cmds += len(cmds)
 	// The FSM's apply takes the write lock; a connection still holding a
@@ -209,5 +230,125 @@ func TestNotOwnerReply(t *testing.T) {
 	b := s.notOwnerReply(nil, shard.Slot([]byte("a")))
 	if want := "-MOVED 15495 10.0.0.9:7001\r\n"; string(b) != want {
 		t.Fatalf("notOwnerReply = %q, want %q", b, want)
+	}
+}
+
+// movingRouter routes every slot to g, led here until moved is set; then
+// to the leader at addr.
+type movingRouter struct {
+	redirectRouter
+	moved *atomic.Bool
+}
+
+func (r movingRouter) Route(int) (Group, bool, string, bool) {
+	if r.moved.Load() {
+		return r.g, false, r.addr, true
+	}
+	return r.g, true, "", true
+}
+
+// TestProposeNotLeaderReply: writes whose proposal raft never took (the
+// leadership moved first) were not applied: they are redirected to the new
+// leader (MOVED) once the map names it, and answered TRYAGAIN while it
+// names none; never an indeterminate error.
+func TestProposeNotLeaderReply(t *testing.T) {
+	g := newFakeGroup(t)
+	g.notLeader = true
+	addr := startFakeServer(t, SingleRouter{Group: g})
+	want := "-" + command.ErrTryAgainOwnership + "\r\n"
+	if got := pipeline(t, addr, "SET a 1", "INCR b"); got[0] != want || got[1] != want {
+		t.Fatalf("replies %q, want %q each", got, want)
+	}
+
+	moved := new(atomic.Bool)
+	g2 := newFakeGroup(t)
+	g2.notLeader = true
+	g2.onPropose = func() { moved.Store(true) }
+	addr = startFakeServer(t, movingRouter{redirectRouter{g: g2, addr: "10.0.0.9:7001"}, moved})
+	got := pipeline(t, addr, "SET a 1", "INCR b")
+	if got[0] != "-MOVED 15495 10.0.0.9:7001\r\n" || got[1] != "-MOVED 3300 10.0.0.9:7001\r\n" {
+		t.Fatalf("replies %q, want MOVED for each", got)
+	}
+}
+
+// TestShutdownFinishesBatch: Shutdown lets a connection whose write is in
+// flight get its reply before the connection closes, and closes idle
+// connections at once.
+func TestShutdownFinishesBatch(t *testing.T) {
+	g := newFakeGroup(t)
+	g.entered, g.release = make(chan struct{}), make(chan struct{})
+	s, err := New(DefaultConfig(), SingleRouter{Group: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	dial := func() net.Conn {
+		nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+		return nc
+	}
+	idle, busy := dial(), dial()
+	if _, err := busy.Write([]byte("SET a 1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered // the write is being proposed
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	// The idle connection is closed without waiting for the write.
+	if n, err := idle.Read(make([]byte, 16)); err == nil {
+		t.Fatalf("idle connection read %d bytes, want it closed", n)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) while a write was in flight", err)
+	default:
+	}
+	close(g.release)
+	rd := bufio.NewReader(busy)
+	if line, err := rd.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("reply to the write in flight: %q, %v", line, err)
+	}
+	if line, err := rd.ReadString('\n'); err == nil {
+		t.Fatalf("the connection stayed open after its batch: read %q", line)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestHalfClosedClient: a client that sends its commands and then closes
+// its side (as `redis-cli < file` and `nc -q` do) gets each reply once.
+func TestHalfClosedClient(t *testing.T) {
+	addr := startFakeServer(t, SingleRouter{Group: newFakeGroup(t)})
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write([]byte("PING\r\nSET a 1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "+PONG\r\n+OK\r\n" {
+		t.Fatalf("replies %q, want each once", got)
 	}
 }

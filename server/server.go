@@ -139,8 +139,10 @@ func (s *Server) CommandsProcessed() int64 { return s.stats.commands.Load() }
 // Addr returns the address Serve listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Shutdown stops accepting connections, closes open ones and stops the
-// background loops. It does not stop the Raft groups.
+// Shutdown stops accepting connections, lets every connection finish the
+// batch it runs (its replies are written) and closes it, and stops the
+// background loops; connections still open when ctx ends are closed. It
+// does not stop the Raft groups.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutOnce.Do(func() {
@@ -150,9 +152,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				err = e
 			}
 		}
+		// Stop reading: an idle connection's read returns at once, and one
+		// running a batch finishes it and writes its replies first (a
+		// write in flight is answered, not cut off), then closes.
+		now := time.Now()
 		s.clientsMu.Lock()
 		for _, c := range s.clients {
-			c.nc.Close()
+			_ = c.nc.SetReadDeadline(now)
 		}
 		s.clientsMu.Unlock()
 		done := make(chan struct{})
@@ -161,6 +167,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-done:
 		case <-ctx.Done():
 			err = ctx.Err()
+			s.clientsMu.Lock()
+			for _, c := range s.clients {
+				c.nc.Close()
+			}
+			s.clientsMu.Unlock()
 		}
 	})
 	return err
