@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build run test bench bench-ab bench-migrate bench-failover fuzz jepsen lint clean
+.PHONY: all build deps run test bench bench-ab bench-migrate bench-failover fuzz jepsen lint clean
 
 all: build
 
@@ -17,7 +17,12 @@ build:
 run: build
 	./$(BIN) dev --nodes 3 --port 7000
 
-test: build
+# The Debian packages the tests need (redis-server, redis-cli, iptables,
+# redis-py, ...), installed when missing: the same script CI runs.
+deps:
+	.ci/deps
+
+test: build deps
 	$(GO) test -race -count=1 -timeout 25m ./...
 
 bench: build

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -25,13 +26,23 @@ type liveLoad struct {
 
 	ops, errs atomic.Int64
 	firstErr  atomic.Pointer[string]
+	// writes[w] are writer w's SETs: when each started and how long it
+	// took (acknowledged or not); read them after halt.
+	writes [][]timedOp
+}
+
+// timedOp is one operation's start and duration.
+type timedOp struct {
+	start time.Time
+	took  time.Duration
 }
 
 // startLiveLoad runs 3 writers and 3 readers over nkeys keys named
 // prefix+i until stop (also called at the test's end).
 func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys int) *liveLoad {
-	l := &liveLoad{c: c, prefix: prefix, acked: make([]atomic.Int64, nkeys), stop: make(chan struct{})}
 	const workers = 6
+	l := &liveLoad{c: c, prefix: prefix, acked: make([]atomic.Int64, nkeys), stop: make(chan struct{}),
+		writes: make([][]timedOp, workers)}
 	for w := 0; w < workers; w++ {
 		l.wg.Add(1)
 		go func(w int) {
@@ -55,10 +66,15 @@ func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys in
 						case got < want:
 							l.fail("GET "+k, fmt.Errorf("read %d after %d was acknowledged", got, want))
 						}
-					} else if err := c.Set(ctx, k, n, 0).Err(); err != nil {
-						l.fail("SET "+k, err)
 					} else {
-						l.acked[i].Store(n + 1)
+						start := time.Now()
+						err := c.Set(ctx, k, n, 0).Err()
+						l.writes[w] = append(l.writes[w], timedOp{start, time.Since(start)})
+						if err != nil {
+							l.fail("SET "+k, err)
+						} else {
+							l.acked[i].Store(n + 1)
+						}
 					}
 					l.ops.Add(1)
 				}
@@ -109,4 +125,17 @@ func (l *liveLoad) checkAcked(t *testing.T) {
 			t.Fatalf("GET %s = %d (%v), want at least the last acknowledged %d", k, got, err, want)
 		}
 	}
+}
+
+// writesBetween returns the writes that started in [from, to), after halt.
+func (l *liveLoad) writesBetween(from, to time.Time) []timedOp {
+	var out []timedOp
+	for _, ws := range l.writes {
+		for _, w := range ws {
+			if !w.start.Before(from) && w.start.Before(to) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }

@@ -247,7 +247,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 				// Confirm leadership once for this run of reads, before
 				// reading: a deposed leader must not answer.
 				if err := c.verify(g); err != nil {
-					c.out = resp.AppendError(c.out, proposeError(err))
+					// Not confirmed (leadership is moving): nothing was
+					// read, so the client may read again, from the new
+					// leader when the map names it.
+					c.out = s.notOwnerReply(c.out, c.cmdSlot(args))
 					return cmd
 				}
 			}

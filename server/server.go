@@ -139,6 +139,28 @@ func (s *Server) CommandsProcessed() int64 { return s.stats.commands.Load() }
 // Addr returns the address Serve listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// Drain waits until no client command has run for quiet, or ctx ends: a
+// node that handed its leaderships over keeps answering (redirects, which
+// move its clients to the new leaders) until its clients have moved. It
+// does not stop anything.
+func (s *Server) Drain(ctx context.Context, quiet time.Duration) {
+	t := time.NewTicker(quiet / 4)
+	defer t.Stop()
+	last, since := s.stats.commands.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n := s.stats.commands.Load(); n != last {
+				last, since = n, now
+			} else if now.Sub(since) >= quiet {
+				return
+			}
+		}
+	}
+}
+
 // Shutdown stops accepting connections, lets every connection finish the
 // batch it runs (its replies are written) and closes it, and stops the
 // background loops; connections still open when ctx ends are closed. It

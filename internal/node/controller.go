@@ -343,10 +343,41 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 				defer c.bg.Done()
 				ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
 				defer cancel()
+				if !c.waitCaughtUp(ctx, g, a.Node) {
+					c.log.Debug("leadership transfer not started: the target has not caught up", "group", a.Group, "to", a.Node)
+					return
+				}
 				if err := g.TransferLeadership(ctx, a.Node, a.Addr); err != nil {
 					c.log.Debug("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err)
 				}
 			}()
+		}
+	}
+}
+
+// transferSlack is how many entries a transfer's target may trail this
+// leader's commit index and still be handed leadership: raft sends it the
+// rest before the target campaigns, refusing new entries meanwhile, so the
+// rest must be small.
+const transferSlack = 256
+
+// waitCaughtUp waits, until ctx ends, for node's replica of g to have
+// applied what g had committed (within transferSlack entries), asking the
+// node over group-rpc every 50 ms. A replica that restarted empty needs a
+// snapshot first: raft would take that long to transfer to it, holding
+// every write of the group back all along.
+func (c *controller) waitCaughtUp(ctx context.Context, g *raftfsm.Group, node string) bool {
+	for {
+		if m := c.cs.pl.Map(); m != nil {
+			st, err := c.cs.replicaStatus(ctx, m, g.ID(), node)
+			if err == nil && st.Applied+transferSlack >= g.Status().CommitIndex {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

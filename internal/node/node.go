@@ -210,13 +210,26 @@ func (n *Node) Addr() net.Addr { return n.ln.Addr() }
 // serving on its own.
 func (n *Node) Done() <-chan error { return n.errc }
 
+// drainQuiet and drainMax bound how long a cluster node that handed its
+// leaderships over keeps serving at shutdown: until its clients sent
+// nothing for drainQuiet, at most drainMax.
+const (
+	drainQuiet = 150 * time.Millisecond
+	drainMax   = 2 * time.Second
+)
+
 // Shutdown stops the front end, then the groups and the placement service.
 // A cluster node first hands the leadership of every group it leads to
-// another member (handOff), so that its clients are redirected to the new
-// leaders while it still answers, rather than cut off.
+// another member (handOff) and keeps answering while its clients are busy
+// (at most drainMax): their commands get MOVED to the new leaders, which
+// moves them there at once, where a closed port would leave each client
+// retrying it until its own view of the cluster is reloaded.
 func (n *Node) Shutdown(ctx context.Context) error {
 	if n.cluster != nil {
 		n.cluster.handOff(ctx)
+		dctx, cancel := context.WithTimeout(ctx, drainMax)
+		n.srv.Drain(dctx, drainQuiet)
+		cancel()
 	}
 	err := n.srv.Shutdown(ctx)
 	return errors.Join(err, n.stopGroups(ctx))
