@@ -44,6 +44,7 @@ type Server struct {
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
 	password  atomic.Pointer[string]
+	rewrite   rewriteState // CONFIG REWRITE's state; see cmd_config_rewrite.go
 
 	clientsMu sync.Mutex
 	clients   map[int64]*client
@@ -100,6 +101,9 @@ func New(cfg Config, router Router) (*Server, error) {
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	pw := cfg.RequirePass
 	s.password.Store(&pw)
+	if err := s.initParams(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
