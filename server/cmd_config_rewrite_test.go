@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,6 +191,54 @@ func TestConfigRewriteMissingFile(t *testing.T) {
 	do(t, c, "CONFIG", "REWRITE")
 	if got, want := readFile(t, path), rewriteSignature+"\nmaxmemory 2gb\n"; got != want {
 		t.Errorf("file %q, want %q", got, want)
+	}
+}
+
+// TestConfigRewriteConcurrent: rewrites racing CONFIG SETs on several
+// connections never lose the file or leave a temporary file, and the
+// last rewrite writes the last values.
+func TestConfigRewriteConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shoal.conf")
+	if err := os.WriteFile(path, []byte("# keep me\nmaxmemory 1mb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ConfigFile = path
+	cfg.MaxMemory = 1 << 20
+	c := startConfigServer(t, cfg)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		conn := dialConfig(t, c.Addr())
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				ctx := context.Background()
+				if _, err := conn.Do(ctx, "CONFIG", "SET", "maxmemory", strconv.Itoa((w*100+i+1)<<10)); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := conn.Do(ctx, "CONFIG", "REWRITE"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	do(t, c, "CONFIG", "SET", "maxmemory", "7mb")
+	do(t, c, "CONFIG", "REWRITE")
+	if got, want := readFile(t, path), "# keep me\nmaxmemory 7mb\n"; got != want {
+		t.Errorf("file %q, want %q", got, want)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("files left: %v", ents)
 	}
 }
 

@@ -44,7 +44,6 @@ type Server struct {
 	maxMemory atomic.Int64
 	policy    atomic.Uint32
 	password  atomic.Pointer[string]
-	rewrite   rewriteState // CONFIG REWRITE's state; see cmd_config_rewrite.go
 
 	clientsMu sync.Mutex
 	clients   map[int64]*client
@@ -56,6 +55,7 @@ type Server struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	shutOnce   sync.Once
+	rewrite    rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
 }
 
 // stats are the counters INFO reports; all are updated atomically.
