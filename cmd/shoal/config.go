@@ -81,6 +81,15 @@ func (cf *configFile) errorf(name, format string, args ...any) error {
 	return fmt.Errorf("--"+name+": "+format, args...)
 }
 
+// wrap returns err at the file's line when the file set the flag name,
+// else err as it is (its text names the flag).
+func (cf *configFile) wrap(name string, err error) error {
+	if d, ok := cf.from[name]; ok {
+		return d.Errorf("%v", err)
+	}
+	return err
+}
+
 // loadConfigFile reads the --config file of the command running in cc, if
 // any, and sets the flags it names that neither the command line nor the
 // environment set. A directive may be a flag of the command (by any of its

@@ -189,6 +189,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"config other.conf\n", 1, `"config" is not a flag`},
 		{"port 1\nloglevel loud\n", 2, `log level "loud"`},
 		{"log-format xml\n", 1, `log format "xml"`},
+		{"id 12\n", 1, "--id must be 40 hex characters"},
 	}
 	for _, c := range cases {
 		file := writeConf(t, c.text)
@@ -221,6 +222,9 @@ func TestConfigFileErrors(t *testing.T) {
 	// Without a file, a bad flag is reported as the flag's.
 	if _, _, err := parseServerFlags(t, "--maxmemory", "1x"); err == nil || err.Error() != `--maxmemory: "1x" is not a memory size` {
 		t.Errorf("bad flag: %v", err)
+	}
+	if _, _, err := parseServerFlags(t, "--id", "12"); err == nil || err.Error() != "--id must be 40 hex characters" {
+		t.Errorf("bad --id: %v", err)
 	}
 }
 

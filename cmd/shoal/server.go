@@ -45,7 +45,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "maxmemory-policy", Value: "noeviction", Usage: "eviction policy: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-fifo"},
 			&cli.IntFlag{Name: "maxmemory-samples", Value: server.DefaultConfig().MaxMemorySamples, Usage: "keys eviction samples per victim (1 to 64)"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
-			&cli.IntFlag{Name: "hz", Value: 10, Usage: "how many times a second a group leader looks for expired keys to delete (1 to 500), as Redis's hz"},
+			&cli.IntFlag{Name: "hz", Value: int(time.Second / server.DefaultConfig().ExpiryInterval), Usage: "how many times a second a group leader looks for expired keys to delete (1 to 500), as Redis's hz"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); default: generated and kept in --data-dir, or without --data-dir derived from the advertised address (so that a restarted node keeps it)"},
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "gossip addresses (HOST:GOSSIPPORT) of cluster nodes to join; may include this node's own"},
@@ -136,7 +136,7 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
 	cfg.Advertise = cc.String("advertise")
 	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir, cfg.AdvertiseAddr()); err != nil {
-		return cfg, cf.errorf("id", "%v", err)
+		return cfg, cf.wrap("id", err)
 	}
 	if cfg.Server.MaxMemory, err = parseMemory(cc.String("maxmemory")); err != nil {
 		return cfg, cf.errorf("maxmemory", "%v", err)
