@@ -347,9 +347,6 @@ func configResetStatCommand(x *command.Ctx, args [][]byte) {
 	x.OK()
 }
 
-// configRewriteCommand: CONFIG REWRITE. Shoal has no configuration file.
-func configRewriteCommand(x *command.Ctx, args [][]byte) { x.Err(errConfigNoFile) }
-
 var configHelp = []string{
 	"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 	"GET <pattern>",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/buildinfo"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -124,9 +125,10 @@ func infoServer(s *Server, b []byte) []byte {
 	_, port := s.hostPort()
 	exe, _ := os.Executable()
 	b = infoLine(b, "redis_version", s.cfg.Version)
-	b = infoLine(b, "redis_git_sha1", "00000000")
-	b = infoLine(b, "redis_git_dirty", "0")
-	b = infoLine(b, "redis_build_id", "0")
+	bi := buildinfo.Get(s.cfg.Version)
+	b = infoLine(b, "redis_git_sha1", bi.GitSHA1())
+	b = infoLine(b, "redis_git_dirty", bi.GitDirty())
+	b = infoLine(b, "redis_build_id", bi.BuildID())
 	b = infoLine(b, "redis_mode", s.serverMode())
 	b = infoLine(b, "os", osString())
 	b = infoInt(b, "arch_bits", strconv.IntSize)

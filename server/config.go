@@ -41,6 +41,15 @@ type Config struct {
 	ReadConsistency ReadConsistency
 	// DataDir is reported by CONFIG GET dir; empty when in memory.
 	DataDir string
+	// ConfigFile is the configuration file the node was started with
+	// (shoal server --config); CONFIG REWRITE rewrites it. Empty: CONFIG
+	// REWRITE fails as Redis's does without a file.
+	ConfigFile string
+	// Params are CONFIG SET parameters (name to value) that New applies as
+	// CONFIG SET would, for settings that have no field of their own (a
+	// config file's save or appendonly). New fails on a name CONFIG SET
+	// does not know or a value it refuses.
+	Params map[string]string
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Logger receives the front end's logs. Nil discards them.

@@ -55,6 +55,7 @@ type Server struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	shutOnce   sync.Once
+	rewrite    rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -100,6 +101,9 @@ func New(cfg Config, router Router) (*Server, error) {
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	pw := cfg.RequirePass
 	s.password.Store(&pw)
+	if err := s.initParams(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

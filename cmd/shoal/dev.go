@@ -43,18 +43,23 @@ func devCommand() *cli.Command {
 		Description: "Starts --nodes children `shoal server --port P+i --bind 127.0.0.1 --bootstrap-expect N\n" +
 			"--join 127.0.0.1:P+20000`, waits for cluster_state:ok on every node and prints how to connect.\n" +
 			"Child logs go to --data-dir/node<i>.log, or to a temporary directory, or with --console-logs\n" +
-			"to this terminal prefixed with [node i].",
-		Flags: []cli.Flag{
+			"to this terminal prefixed with [node i].\n" +
+			"With --config FILE, every node runs with --config FILE (the flags above override it), and FILE may set\n" +
+			"the flags of shoal dev too (nodes 5); settings each node needs its own (id, cluster-port, gossip-port,\n" +
+			"log-file) are refused in it and in the environment.",
+		Flags: withEnvVars([]cli.Flag{
+			configFlag(),
 			&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of nodes"},
 			&cli.IntFlag{Name: "port", Value: 7000, Usage: "RESP port of the first node; node i listens on port+i"},
 			&cli.IntFlag{Name: "groups", Usage: "passed to each node's --groups", DefaultText: "the server's"},
 			&cli.IntFlag{Name: "replicas", Usage: "passed to each node's --replicas", DefaultText: "the server's"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep node i's data in DIR/node<i> and its log in DIR/node<i>.log; default: in memory"},
 			&cli.StringFlag{Name: "log-level", Usage: "passed to each node's --log-level"},
+			&cli.StringFlag{Name: "log-format", Usage: "passed to each node's --log-format"},
 			&cli.BoolFlag{Name: "console-logs", Usage: "write the nodes' logs to this terminal, each line prefixed with [node i]"},
 			&cli.DurationFlag{Name: "wait", Value: 60 * time.Second, Usage: "how long to wait for cluster_state:ok on every node"},
 			&cli.StringFlag{Name: "server-bin", Hidden: true, Usage: "binary to run as `server` (default: this one)"},
-		},
+		}),
 		Action: runDev,
 	}
 }
@@ -68,6 +73,9 @@ type devConfig struct {
 	Replicas int // 0: not passed
 	DataDir  string
 	LogLevel string
+	// LogFormat and ConfigFile (absolute) are passed to every node when set.
+	LogFormat  string
+	ConfigFile string
 }
 
 func (c devConfig) validate() error {
@@ -113,6 +121,12 @@ func (c devConfig) childArgs(i int) []string {
 	if c.LogLevel != "" {
 		args = append(args, "--log-level", c.LogLevel)
 	}
+	if c.LogFormat != "" {
+		args = append(args, "--log-format", c.LogFormat)
+	}
+	if c.ConfigFile != "" {
+		args = append(args, "--config", c.ConfigFile)
+	}
 	return args
 }
 
@@ -134,14 +148,23 @@ func (c devConfig) checkPorts() error {
 }
 
 func devConfigFrom(cc *cli.Context) (devConfig, error) {
+	cf, err := loadConfigFile(cc, serverCommand().Flags)
+	if err != nil {
+		return devConfig{}, err
+	}
+	if err := checkSharedSettings(cf); err != nil {
+		return devConfig{}, err
+	}
 	c := devConfig{
-		Bin:      cc.String("server-bin"),
-		Nodes:    cc.Int("nodes"),
-		Port:     cc.Int("port"),
-		Groups:   cc.Int("groups"),
-		Replicas: cc.Int("replicas"),
-		DataDir:  cc.String("data-dir"),
-		LogLevel: cc.String("log-level"),
+		Bin:        cc.String("server-bin"),
+		Nodes:      cc.Int("nodes"),
+		Port:       cc.Int("port"),
+		Groups:     cc.Int("groups"),
+		Replicas:   cc.Int("replicas"),
+		DataDir:    cc.String("data-dir"),
+		LogLevel:   cc.String("log-level"),
+		LogFormat:  cc.String("log-format"),
+		ConfigFile: cf.Path,
 	}
 	if cc.IsSet("groups") && c.Groups == 0 || cc.IsSet("replicas") && c.Replicas == 0 {
 		return c, errors.New("--groups and --replicas must be positive")

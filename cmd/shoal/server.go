@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/shoalcache/shoal/internal/logging"
 	"github.com/shoalcache/shoal/internal/node"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
@@ -31,13 +33,19 @@ func serverCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "server",
 		Usage: "run a Shoal node",
-		Flags: []cli.Flag{
+		Description: "Settings come from flags, SHOAL_<FLAG> environment variables and a --config file, in this\n" +
+			"order of precedence. The file has one directive a line: a flag's name or Redis's (dir, loglevel,\n" +
+			"logfile, save, appendonly) and its value, as redis.conf; CONFIG REWRITE writes CONFIG SET's changes back to it.",
+		Flags: withEnvVars([]cli.Flag{
+			configFlag(),
 			&cli.IntFlag{Name: "port", Value: 6379, Usage: "RESP port for clients"},
 			&cli.StringFlag{Name: "bind", Value: "127.0.0.1", Usage: "address to listen on"},
 			&cli.StringFlag{Name: "data-dir", Usage: "directory for the Raft logs and snapshots; empty keeps everything in memory"},
 			&cli.StringFlag{Name: "maxmemory", Value: "0", Usage: "memory limit for keys and values: bytes or with a unit (100mb, 1gb); 0 for none"},
 			&cli.StringFlag{Name: "maxmemory-policy", Value: "noeviction", Usage: "eviction policy: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-fifo"},
+			&cli.IntFlag{Name: "maxmemory-samples", Value: server.DefaultConfig().MaxMemorySamples, Usage: "keys eviction samples per victim (1 to 64)"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
+			&cli.IntFlag{Name: "hz", Value: int(time.Second / server.DefaultConfig().ExpiryInterval), Usage: "how many times a second a group leader looks for expired keys to delete (1 to 500), as Redis's hz"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); default: generated and kept in --data-dir, or without --data-dir derived from the advertised address (so that a restarted node keeps it)"},
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "gossip addresses (HOST:GOSSIPPORT) of cluster nodes to join; may include this node's own"},
@@ -54,18 +62,28 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "migrate-busy-rate", Value: "2mb", Usage: "bytes per second one slot migration sends while clients are busy on its source node (so that they keep most of their throughput); 0 for no such cap"},
 			&cli.StringFlag{Name: "migrate-rate", Value: "0", Usage: "bytes per second one slot migration sends, with a unit as --maxmemory (100mb); 0 for no limit"},
 			&cli.StringFlag{Name: "read-consistency", Value: "linearizable", Usage: "linearizable: a leader confirms leadership with a quorum before serving reads; leader: it reads its own state (faster, may be stale after a partition)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (with raft's and serf's debug lines), info, warn or error; or Redis's verbose, notice, warning, nothing"},
+			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "text or json (one JSON object a line)"},
+			&cli.StringFlag{Name: "log-file", TakesFile: true, Usage: "append the logs to this file instead of standard error"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
-		},
+		}),
 		Action: runServer,
 	}
 }
 
 func runServer(cc *cli.Context) error {
-	logger, err := newLogger(cc.String("log-level"))
+	cf, err := loadConfigFile(cc, devCommand().Flags)
 	if err != nil {
 		return err
+	}
+	logger, closeLog, err := serverLogger(cc, cf)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	for _, d := range cf.Ignored {
+		logger.Info("config file directive for shoal dev ignored", "file", d.File, "line", d.Line, "directive", d.Name)
 	}
 	if path := cc.String("cpuprofile"); path != "" {
 		f, err := os.Create(path)
@@ -80,54 +98,12 @@ func runServer(cc *cli.Context) error {
 	if addr := cc.String("pprof-addr"); addr != "" {
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
-	cfg := node.DefaultConfig()
-	cfg.Logger = logger
-	cfg.Bind, cfg.Port = cc.String("bind"), cc.Int("port")
-	cfg.DataDir = cc.String("data-dir")
-	cfg.Group.HeartbeatTimeout = cc.Duration("raft-heartbeat-timeout")
-	cfg.Group.ElectionTimeout = cc.Duration("raft-election-timeout")
-	cfg.Group.LeaderLeaseTimeout = min(cfg.Group.LeaderLeaseTimeout, cfg.Group.HeartbeatTimeout)
-	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
-	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
-	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
-	cfg.Advertise = cc.String("advertise")
-	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir, cfg.AdvertiseAddr()); err != nil {
+	cfg, err := nodeConfig(cc, cf)
+	if err != nil {
 		return err
 	}
-	if cfg.Server.MaxMemory, err = parseMemory(cc.String("maxmemory")); err != nil {
-		return fmt.Errorf("--maxmemory: %w", err)
-	}
-	if cfg.Server.MaxMemoryPolicy, err = shard.ParsePolicy(cc.String("maxmemory-policy")); err != nil {
-		return fmt.Errorf("--maxmemory-policy: %q is not a policy", cc.String("maxmemory-policy"))
-	}
-	cfg.Server.RequirePass = cc.String("requirepass")
-	cfg.Migration.MaxActive = cc.Int("migrate-max-jobs")
-	cfg.Placement.AutoRebalance = cc.Bool("auto-rebalance")
-	if cfg.Migration.BusyRateBytes, err = parseMemory(cc.String("migrate-busy-rate")); err != nil {
-		return fmt.Errorf("--migrate-busy-rate: %w", err)
-	}
-	if cfg.Migration.RateBytes, err = parseMemory(cc.String("migrate-rate")); err != nil {
-		return fmt.Errorf("--migrate-rate: %w", err)
-	}
-	if cfg.Server.ReadConsistency, err = server.ParseReadConsistency(cc.String("read-consistency")); err != nil {
-		return fmt.Errorf("--read-consistency: %w", err)
-	}
-	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
-	for _, j := range cc.StringSlice("join") {
-		for _, a := range strings.Split(j, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				cfg.Join = append(cfg.Join, a)
-			}
-		}
-	}
-	cfg.ClusterPort, cfg.GossipPort = cc.Int("cluster-port"), cc.Int("gossip-port")
-	cfg.Groups, cfg.Replicas = cc.Int("groups"), cc.Int("replicas")
-	if cfg.Groups == 0 {
-		cfg.Groups = max(cfg.BootstrapExpect, 1)
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = min(3, max(cfg.BootstrapExpect, 1))
-	}
+	cfg.Logger = logger
+	logger.Info("starting", "version", appVersion(), "config-file", cf.Path)
 	n, err := node.Start(cc.Context, cfg)
 	if err != nil {
 		return err
@@ -145,12 +121,92 @@ func runServer(cc *cli.Context) error {
 	return n.Shutdown(ctx)
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+// nodeConfig builds the node's configuration from the flags (and the file
+// cf came from, for error messages).
+func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
+	var err error
+	cfg := node.DefaultConfig()
+	cfg.Bind, cfg.Port = cc.String("bind"), cc.Int("port")
+	cfg.DataDir = cc.String("data-dir")
+	cfg.Group.HeartbeatTimeout = cc.Duration("raft-heartbeat-timeout")
+	cfg.Group.ElectionTimeout = cc.Duration("raft-election-timeout")
+	cfg.Group.LeaderLeaseTimeout = min(cfg.Group.LeaderLeaseTimeout, cfg.Group.HeartbeatTimeout)
+	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
+	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
+	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
+	cfg.Advertise = cc.String("advertise")
+	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir, cfg.AdvertiseAddr()); err != nil {
+		return cfg, cf.wrap("id", err)
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+	if cfg.Server.MaxMemory, err = parseMemory(cc.String("maxmemory")); err != nil {
+		return cfg, cf.errorf("maxmemory", "%v", err)
+	}
+	if cfg.Server.MaxMemoryPolicy, err = shard.ParsePolicy(cc.String("maxmemory-policy")); err != nil {
+		return cfg, cf.errorf("maxmemory-policy", "%q is not a policy", cc.String("maxmemory-policy"))
+	}
+	if n := cc.Int("maxmemory-samples"); n < 1 || n > 64 {
+		return cfg, cf.errorf("maxmemory-samples", "%d is not in [1, 64]", n)
+	}
+	cfg.Server.MaxMemorySamples = cc.Int("maxmemory-samples")
+	if hz := cc.Int("hz"); hz < 1 || hz > 500 {
+		return cfg, cf.errorf("hz", "%d is not in [1, 500]", hz)
+	}
+	cfg.Server.ExpiryInterval = time.Second / time.Duration(cc.Int("hz"))
+	cfg.Server.RequirePass = cc.String("requirepass")
+	cfg.Server.ConfigFile = cf.Path
+	cfg.Server.Params = cf.Params
+	cfg.Migration.MaxActive = cc.Int("migrate-max-jobs")
+	cfg.Placement.AutoRebalance = cc.Bool("auto-rebalance")
+	if cfg.Migration.BusyRateBytes, err = parseMemory(cc.String("migrate-busy-rate")); err != nil {
+		return cfg, cf.errorf("migrate-busy-rate", "%v", err)
+	}
+	if cfg.Migration.RateBytes, err = parseMemory(cc.String("migrate-rate")); err != nil {
+		return cfg, cf.errorf("migrate-rate", "%v", err)
+	}
+	if cfg.Server.ReadConsistency, err = server.ParseReadConsistency(cc.String("read-consistency")); err != nil {
+		return cfg, cf.errorf("read-consistency", "%v", err)
+	}
+	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
+	for _, j := range cc.StringSlice("join") {
+		for _, a := range strings.Split(j, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.Join = append(cfg.Join, a)
+			}
+		}
+	}
+	cfg.ClusterPort, cfg.GossipPort = cc.Int("cluster-port"), cc.Int("gossip-port")
+	cfg.Groups, cfg.Replicas = cc.Int("groups"), cc.Int("replicas")
+	if cfg.Groups == 0 {
+		cfg.Groups = max(cfg.BootstrapExpect, 1)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = min(3, max(cfg.BootstrapExpect, 1))
+	}
+	return cfg, nil
+}
+
+// serverLogger returns the logger --log-format, --log-level and
+// --log-file ask for, and the function that closes its file.
+func serverLogger(cc *cli.Context, cf *configFile) (*slog.Logger, func(), error) {
+	var w io.Writer = os.Stderr
+	closeLog := func() {}
+	if path := cc.String("log-file"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, cf.errorf("log-file", "%v", err)
+		}
+		w, closeLog = f, func() { f.Close() }
+	}
+	if _, _, err := logging.ParseLevel(cc.String("log-level")); err != nil {
+		closeLog()
+		return nil, nil, cf.errorf("log-level", "%v", err)
+	}
+	l, err := logging.New(w, cc.String("log-format"), cc.String("log-level"))
+	if err != nil {
+		closeLog()
+		return nil, nil, cf.errorf("log-format", "%v", err)
+	}
+	return l, closeLog, nil
 }
 
 // nodeID returns the node's id: the flag; else the one kept in dataDir, or

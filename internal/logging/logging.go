@@ -1,6 +1,7 @@
-// Package logging adapts Shoal's log/slog loggers to the hclog interface that
-// hashicorp/raft expects, so that every log line of a node goes through one
-// structured handler.
+// Package logging builds Shoal's log/slog loggers (New: text or JSON, a
+// level) and adapts them to the hclog interface that hashicorp/raft
+// expects, so that every log line of a node goes through one structured
+// handler.
 package logging
 
 import (
@@ -145,3 +146,48 @@ func (a *adapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// ParseLevel parses a log level: slog's debug, info, warn and error, or
+// Redis's loglevel values debug, verbose (debug), notice (info), warning
+// (warn) and nothing (no logs at all: Off). Case-insensitive.
+func ParseLevel(s string) (level slog.Level, off bool, err error) {
+	switch strings.ToLower(s) {
+	case "verbose":
+		return slog.LevelDebug, false, nil
+	case "notice":
+		return slog.LevelInfo, false, nil
+	case "warning":
+		return slog.LevelWarn, false, nil
+	case "nothing":
+		return 0, true, nil
+	}
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, false, fmt.Errorf("log level %q: want debug, info, warn or error (or Redis's verbose, notice, warning, nothing)", s)
+	}
+	return level, false, nil
+}
+
+// New returns a logger writing to w in format ("json" or "text", slog's
+// handlers) the records at level and above (see ParseLevel). With
+// level "debug", raft's and serf's debug lines are logged too: their
+// adapters (HCLog, placement's serf writer) follow the handler's level.
+func New(w io.Writer, format, level string) (*slog.Logger, error) {
+	lv, off, err := ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	switch strings.ToLower(format) {
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", format)
+	}
+	if off {
+		h = slog.DiscardHandler
+	}
+	return slog.New(h), nil
+}

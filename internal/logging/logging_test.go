@@ -68,3 +68,49 @@ func TestHCLogLevelFollowsHandler(t *testing.T) {
 		t.Error("SetLevel(NoLevel) did not go back to the handler's level")
 	}
 }
+
+func TestNew(t *testing.T) {
+	cases := []struct {
+		format, level string
+		want          []string // substrings of the output of one debug, info and warn line
+		not           []string
+	}{
+		{"json", "info", []string{`"msg":"i"`, `"msg":"w"`, `"the-key":1`}, []string{`"msg":"d"`}},
+		{"JSON", "debug", []string{`"msg":"d"`, `"msg":"i"`}, nil},
+		{"text", "warn", []string{"level=WARN msg=w the-key=1"}, []string{"msg=i", "msg=d"}},
+		{"text", "notice", []string{"msg=i", "msg=w"}, []string{"msg=d"}},
+		{"text", "verbose", []string{"msg=d"}, nil},
+		{"text", "warning", []string{"msg=w"}, []string{"msg=i"}},
+		{"text", "nothing", nil, []string{"msg="}},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		l, err := New(&buf, c.format, c.level)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.format, c.level, err)
+		}
+		l.Debug("d", "the-key", 1)
+		l.Info("i", "the-key", 1)
+		l.Warn("w", "the-key", 1)
+		HCLog(l, "raft").Debug("raft-debug")
+		out := buf.String()
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s %s: output lacks %s:\n%s", c.format, c.level, w, out)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(out, w) {
+				t.Errorf("%s %s: output has %s:\n%s", c.format, c.level, w, out)
+			}
+		}
+		if debug := c.level == "debug" || c.level == "verbose"; strings.Contains(out, "raft-debug") != debug {
+			t.Errorf("%s %s: raft's debug line logged: %v", c.format, c.level, !debug)
+		}
+	}
+	for _, bad := range [][2]string{{"xml", "info"}, {"json", "loud"}, {"text", ""}} {
+		if _, err := New(&bytes.Buffer{}, bad[0], bad[1]); err == nil {
+			t.Errorf("New(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
