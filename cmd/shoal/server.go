@@ -55,6 +55,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "migrate-rate", Value: "0", Usage: "bytes per second one slot migration sends, with a unit as --maxmemory (100mb); 0 for no limit"},
 			&cli.StringFlag{Name: "read-consistency", Value: "linearizable", Usage: "linearizable: a leader confirms leadership with a quorum before serving reads; leader: it reads its own state (faster, may be stale after a partition)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md); empty for none"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		},
@@ -112,6 +113,7 @@ func runServer(cc *cli.Context) error {
 	if cfg.Server.ReadConsistency, err = server.ParseReadConsistency(cc.String("read-consistency")); err != nil {
 		return fmt.Errorf("--read-consistency: %w", err)
 	}
+	cfg.MetricsAddr = cc.String("metrics-addr")
 	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
 	for _, j := range cc.StringSlice("join") {
 		for _, a := range strings.Split(j, ",") {
