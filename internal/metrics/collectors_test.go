@@ -406,3 +406,38 @@ shoal_errors_total{prefix="WRONGTYPE"} 1
 		t.Errorf("CommandSourceFuncs: %d series, want 10", n)
 	}
 }
+
+// frontEndCommandStat has the shape of the front end's server.CommandStat.
+type frontEndCommandStat struct {
+	Name                                    string
+	Calls, Usec, RejectedCalls, FailedCalls int64
+	Buckets                                 []int64
+}
+
+// TestCommandSourceOf adapts functions over another struct type of the
+// same shape, as the node does with the front end's CommandStats.
+func TestCommandSourceOf(t *testing.T) {
+	stats := func() []frontEndCommandStat {
+		return []frontEndCommandStat{{Name: "incr", Calls: 3, Usec: 6, FailedCalls: 1, RejectedCalls: 2, Buckets: []int64{0, 2, 3}}}
+	}
+	errs := func() map[string]int64 { return map[string]int64{"ERR": 1} }
+	check(t, NewCommandCollector(CommandSourceOf(stats, errs)), `
+# HELP shoal_command_duration_seconds Run time of each command (from INFO commandstats usec and the power-of-two latency buckets).
+# TYPE shoal_command_duration_seconds histogram
+shoal_command_duration_seconds_bucket{command="incr",le="1e-06"} 0
+shoal_command_duration_seconds_bucket{command="incr",le="2e-06"} 2
+shoal_command_duration_seconds_bucket{command="incr",le="4e-06"} 3
+shoal_command_duration_seconds_bucket{command="incr",le="+Inf"} 3
+shoal_command_duration_seconds_sum{command="incr"} 6e-06
+shoal_command_duration_seconds_count{command="incr"} 3
+# HELP shoal_command_errors_total Calls of each command that failed while running (INFO commandstats failed_calls).
+# TYPE shoal_command_errors_total counter
+shoal_command_errors_total{command="incr"} 1
+# HELP shoal_command_rejected_total Calls of each command rejected before running (INFO commandstats rejected_calls).
+# TYPE shoal_command_rejected_total counter
+shoal_command_rejected_total{command="incr"} 2
+# HELP shoal_errors_total Error replies by error prefix (INFO errorstats).
+# TYPE shoal_errors_total counter
+shoal_errors_total{prefix="ERR"} 1
+`, "shoal_command_duration_seconds", "shoal_command_errors_total", "shoal_command_rejected_total", "shoal_errors_total")
+}

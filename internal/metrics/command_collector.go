@@ -46,6 +46,35 @@ func (f CommandSourceFuncs) CommandStats() []CommandStat { return f.Commands() }
 // ErrorStats implements CommandSource.
 func (f CommandSourceFuncs) ErrorStats() map[string]int64 { return f.Errors() }
 
+// commandStatShape is the underlying type of CommandStat: any struct type
+// with these fields, in this order (the front end's server.CommandStat),
+// converts to CommandStat.
+type commandStatShape interface {
+	~struct {
+		Name                                    string
+		Calls, Usec, RejectedCalls, FailedCalls int64
+		Buckets                                 []int64
+	}
+}
+
+// CommandSourceOf adapts the front end's statistics functions to a
+// CommandSource, converting its CommandStat values to this package's:
+//
+//	src.Commands = metrics.CommandSourceOf(srv.CommandStats, srv.ErrorStats)
+func CommandSourceOf[S commandStatShape](stats func() []S, errors func() map[string]int64) CommandSource {
+	return CommandSourceFuncs{
+		Commands: func() []CommandStat {
+			in := stats()
+			out := make([]CommandStat, len(in))
+			for i, s := range in {
+				out[i] = CommandStat(s)
+			}
+			return out
+		},
+		Errors: errors,
+	}
+}
+
 var (
 	descCmdCalls    = newDesc("commands_total", "Calls of each command (INFO commandstats calls).", "command")
 	descCmdFailed   = newDesc("command_errors_total", "Calls of each command that failed while running (INFO commandstats failed_calls).", "command")
