@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -85,6 +86,9 @@ type FSM struct {
 	// goroutine.
 	halted atomic.Bool
 	onHalt func()
+	// snapStats, set before raft starts (nil outside a Group), records
+	// the snapshots persisted (metrics.go).
+	snapStats *snapshotStats
 
 	// owner is the group's slot ownership (see ownership.go): replaced
 	// whole, only by the FSM goroutine; read lock-free by anyone.
@@ -284,6 +288,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	var meta snapshot.Meta
 	f.store.Lock()
 	v := f.store.Snapshot()
+	dataBytes := f.store.Bytes()
 	f.snapshotMigrations(&meta)
 	f.store.Unlock()
 	f.logBytes.Store(0)
@@ -293,7 +298,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if !o.all {
 		meta.Slots = &o.slots // immutable
 	}
-	return &fsmSnapshot{view: v, meta: meta}, nil
+	return &fsmSnapshot{view: v, meta: meta, dataBytes: dataBytes, stats: f.snapStats}, nil
 }
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh store and
@@ -323,21 +328,31 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 type fsmSnapshot struct {
 	view *shard.View
 	meta snapshot.Meta
+	// dataBytes is the store's accounted bytes when the view was taken.
+	dataBytes int64
+	stats     *snapshotStats
 }
 
 // Persist implements raft.FSMSnapshot. It runs concurrently with Apply. An
 // in-memory snapshot store takes the view itself instead of its bytes.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	start := time.Now()
 	if vs, ok := sink.(viewSink); ok {
 		vs.setView(s.view, s.meta)
 		s.view = nil // owned by the store now
-		return sink.Close()
-	}
-	if err := snapshot.Write(sink, s.view, s.meta); err != nil {
-		sink.Cancel()
+		err := sink.Close()
+		s.stats.record(start, s.dataBytes, err)
 		return err
 	}
-	return sink.Close()
+	cs := &countingSink{SnapshotSink: sink}
+	if err := snapshot.Write(cs, s.view, s.meta); err != nil {
+		sink.Cancel()
+		s.stats.record(start, 0, err)
+		return err
+	}
+	err := sink.Close()
+	s.stats.record(start, cs.n, err)
+	return err
 }
 
 // Release implements raft.FSMSnapshot.

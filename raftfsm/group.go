@@ -65,6 +65,9 @@ type Group struct {
 	gate       chan struct{}
 	pending    atomic.Int64
 	transferMu sync.Mutex
+
+	// stats are the counters Metrics reports (metrics.go).
+	stats groupStats
 }
 
 type request struct {
@@ -78,6 +81,8 @@ type request struct {
 type inflight struct {
 	f     raft.ApplyFuture
 	batch []*request
+	// start is when the entry was proposed (for Metrics).
+	start time.Time
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
@@ -107,6 +112,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	g.lastSave.Store(time.Now().Unix())
 	g.formed.Store(true)
 	g.fsm.onHalt = g.haltShutdown
+	g.fsm.snapStats = &g.stats.snap
 	if !cfg.OwnAllSlots {
 		g.fsm.owner.Store(newOwnership(0, &shard.SlotSet{}))
 	}
@@ -171,6 +177,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		guard.Start(r.LastIndex, cfg.CatchUpTimeout)
 	}
 	g.raft, g.guard = r, guard
+	r.RegisterObserver(g.leaderObserver())
 	g.wg.Add(4)
 	go g.batcher()
 	go g.waiter()
@@ -389,7 +396,8 @@ func (g *Group) batcher() {
 				break drain
 			}
 		}
-		data := beginCommands(make([]byte, 0, size+32), time.Now().UnixMilli(), ncmds)
+		now := time.Now()
+		data := beginCommands(make([]byte, 0, size+32), now.UnixMilli(), ncmds)
 		for _, r := range batch {
 			for _, args := range r.cmds {
 				data = appendCommand(data, args)
@@ -406,10 +414,12 @@ func (g *Group) batcher() {
 		if err != nil {
 			continue
 		}
+		g.stats.batchCommands.observe(uint64(ncmds))
+		inf := inflight{f: f, batch: batch, start: now}
 		select {
-		case g.inflight <- inflight{f: f, batch: batch}:
+		case g.inflight <- inf:
 		case <-g.stop:
-			g.finish(inflight{f: f, batch: batch})
+			g.finish(inf)
 			g.failQueued()
 			return
 		}
@@ -436,17 +446,18 @@ func (g *Group) apply(data []byte, batch []*request) (raft.ApplyFuture, error) {
 		select {
 		case <-gate:
 		case <-g.stop:
-			failBatch(batch, ErrShutdown)
+			g.failBatch(batch, ErrShutdown)
 			return nil, ErrShutdown
 		}
 		if !g.IsLeader() {
-			failBatch(batch, ErrNotLeader)
+			g.failBatch(batch, ErrNotLeader)
 			return nil, ErrNotLeader
 		}
 	}
 }
 
-func failBatch(batch []*request, err error) {
+func (g *Group) failBatch(batch []*request, err error) {
+	g.stats.proposalFailures.Add(1)
 	for _, r := range batch {
 		r.err = err
 		r.done <- struct{}{}
@@ -493,7 +504,9 @@ func (g *Group) finish(inf inflight) {
 			err = v
 		}
 	}
+	g.stats.proposalMicros.observe(uint64(max(time.Since(inf.start).Microseconds(), 0)))
 	if err != nil {
+		g.stats.proposalFailures.Add(1)
 		err = mapRaftError(err)
 	}
 	off := 0

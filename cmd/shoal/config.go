@@ -227,6 +227,7 @@ var perNodeSettings = []struct{ name, why string }{
 	{"cluster-port", "shoal dev gives node i port+i+10000"},
 	{"gossip-port", "shoal dev gives node i port+i+20000"},
 	{"log-file", "shoal dev writes node i's log to node<i>.log or the console"},
+	{"metrics-addr", "use shoal dev --metrics-port: node i serves metrics on PORT+i"},
 }
 
 // checkSharedSettings fails when the file or environment given to every

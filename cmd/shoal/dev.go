@@ -56,6 +56,7 @@ func devCommand() *cli.Command {
 			&cli.StringFlag{Name: "data-dir", Usage: "keep node i's data in DIR/node<i> and its log in DIR/node<i>.log; default: in memory"},
 			&cli.StringFlag{Name: "log-level", Usage: "passed to each node's --log-level"},
 			&cli.StringFlag{Name: "log-format", Usage: "passed to each node's --log-format"},
+			&cli.IntFlag{Name: "metrics-port", Usage: "node i serves Prometheus metrics on 127.0.0.1:PORT+i (its --metrics-addr); 0 for none"},
 			&cli.BoolFlag{Name: "console-logs", Usage: "write the nodes' logs to this terminal, each line prefixed with [node i]"},
 			&cli.DurationFlag{Name: "wait", Value: 60 * time.Second, Usage: "how long to wait for cluster_state:ok on every node"},
 			&cli.StringFlag{Name: "server-bin", Hidden: true, Usage: "binary to run as `server` (default: this one)"},
@@ -76,6 +77,9 @@ type devConfig struct {
 	// LogFormat and ConfigFile (absolute) are passed to every node when set.
 	LogFormat  string
 	ConfigFile string
+	// MetricsPort is node 0's metrics port (node i's is MetricsPort+i);
+	// 0: no metrics.
+	MetricsPort int
 }
 
 func (c devConfig) validate() error {
@@ -89,6 +93,9 @@ func (c devConfig) validate() error {
 		return errors.New("--groups must be positive")
 	case c.Replicas < 0:
 		return errors.New("--replicas must be positive")
+	case c.MetricsPort < 0 || c.MetricsPort > 0 && c.MetricsPort+c.Nodes-1 > 65535:
+		return fmt.Errorf("--metrics-port %d with --nodes %d: ports up to %d must fit below 65536",
+			c.MetricsPort, c.Nodes, c.MetricsPort+c.Nodes-1)
 	}
 	return nil
 }
@@ -96,6 +103,11 @@ func (c devConfig) validate() error {
 // addr is node i's RESP address.
 func (c devConfig) addr(i int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port+i))
+}
+
+// metricsAddr is node i's metrics address.
+func (c devConfig) metricsAddr(i int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.MetricsPort+i))
 }
 
 // childArgs returns the arguments, after the binary, of node i (from 0).
@@ -127,6 +139,9 @@ func (c devConfig) childArgs(i int) []string {
 	if c.ConfigFile != "" {
 		args = append(args, "--config", c.ConfigFile)
 	}
+	if c.MetricsPort > 0 {
+		args = append(args, "--metrics-addr", c.metricsAddr(i))
+	}
 	return args
 }
 
@@ -143,6 +158,13 @@ func (c devConfig) checkPorts() error {
 			}
 			ln.Close()
 		}
+		if c.MetricsPort > 0 {
+			ln, err := net.Listen("tcp", c.metricsAddr(i))
+			if err != nil {
+				return fmt.Errorf("metrics port %d (node %d) is not free: %v; choose another --metrics-port", c.MetricsPort+i, i, err)
+			}
+			ln.Close()
+		}
 	}
 	return nil
 }
@@ -156,15 +178,16 @@ func devConfigFrom(cc *cli.Context) (devConfig, error) {
 		return devConfig{}, err
 	}
 	c := devConfig{
-		Bin:        cc.String("server-bin"),
-		Nodes:      cc.Int("nodes"),
-		Port:       cc.Int("port"),
-		Groups:     cc.Int("groups"),
-		Replicas:   cc.Int("replicas"),
-		DataDir:    cc.String("data-dir"),
-		LogLevel:   cc.String("log-level"),
-		LogFormat:  cc.String("log-format"),
-		ConfigFile: cf.Path,
+		Bin:         cc.String("server-bin"),
+		Nodes:       cc.Int("nodes"),
+		Port:        cc.Int("port"),
+		Groups:      cc.Int("groups"),
+		Replicas:    cc.Int("replicas"),
+		DataDir:     cc.String("data-dir"),
+		LogLevel:    cc.String("log-level"),
+		LogFormat:   cc.String("log-format"),
+		ConfigFile:  cf.Path,
+		MetricsPort: cc.Int("metrics-port"),
 	}
 	if cc.IsSet("groups") && c.Groups == 0 || cc.IsSet("replicas") && c.Replicas == 0 {
 		return c, errors.New("--groups and --replicas must be positive")
@@ -466,6 +489,13 @@ func devConnectHelp(cfg devConfig, addrs []string) string {
 	fmt.Fprintf(&b, "  go-redis: redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{%s}})\n",
 		strings.Join(quoted, ", "))
 	fmt.Fprintf(&b, "  shoal cluster check --addr %s\n", addrs[0])
+	if cfg.MetricsPort > 0 {
+		fmt.Fprintf(&b, "\nMetrics: http://%s/metrics", cfg.metricsAddr(0))
+		if cfg.Nodes > 1 {
+			fmt.Fprintf(&b, " .. http://%s/metrics", cfg.metricsAddr(cfg.Nodes-1))
+		}
+		fmt.Fprintf(&b, "\n")
+	}
 	fmt.Fprintf(&b, "\nPress Ctrl-C to stop the cluster.\n")
 	return b.String()
 }

@@ -65,6 +65,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug (with raft's and serf's debug lines), info, warn or error; or Redis's verbose, notice, warning, nothing"},
 			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "text or json (one JSON object a line)"},
 			&cli.StringFlag{Name: "log-file", TakesFile: true, Usage: "append the logs to this file instead of standard error"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md); empty for none"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		}),
@@ -166,6 +167,7 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	if cfg.Server.ReadConsistency, err = server.ParseReadConsistency(cc.String("read-consistency")); err != nil {
 		return cfg, cf.errorf("read-consistency", "%v", err)
 	}
+	cfg.MetricsAddr = cc.String("metrics-addr")
 	cfg.BootstrapExpect = cc.Int("bootstrap-expect")
 	for _, j := range cc.StringSlice("join") {
 		for _, a := range strings.Split(j, ",") {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/metrics"
 	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
@@ -58,6 +59,9 @@ type Config struct {
 	Migration MigrationConfig
 	// ReadyTimeout bounds how long a standalone node waits for its leader.
 	ReadyTimeout time.Duration
+	// MetricsAddr (HOST:PORT) serves Prometheus metrics on /metrics;
+	// empty serves none.
+	MetricsAddr string
 	// Logger receives every component's logs.
 	Logger *slog.Logger
 }
@@ -85,6 +89,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: Port out of range", ErrBadConfig)
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("%w: BootstrapExpect must not be negative", ErrBadConfig)
+	case c.MetricsAddr != "" && !validHostPort(c.MetricsAddr):
+		return fmt.Errorf("%w: MetricsAddr %q is not HOST:PORT", ErrBadConfig, c.MetricsAddr)
 	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):
 		return fmt.Errorf("%w: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", ErrBadConfig, c.Replicas, c.BootstrapExpect, c.Groups)
 	}
@@ -112,6 +118,9 @@ type Node struct {
 
 	// Cluster mode.
 	cluster *clusterState
+
+	// metrics serves Prometheus metrics (nil without MetricsAddr).
+	metrics *metrics.Server
 }
 
 // Start starts the node and returns once it accepts clients. A standalone
@@ -161,6 +170,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.cluster != nil {
 		counter := srv.CommandsProcessed
 		n.cluster.commands.Store(&counter)
+	}
+	if cfg.MetricsAddr != "" {
+		if err := n.startMetrics(); err != nil {
+			n.stopGroups(ctx)
+			ln.Close()
+			return nil, err
+		}
 	}
 	go func() { n.errc <- srv.Serve(ln) }()
 	lg.Info("serving", "addr", ln.Addr().String(), "node-id", cfg.ID, "cluster", cfg.BootstrapExpect > 0, "data-dir", cfg.DataDir)
@@ -231,7 +247,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.srv.Drain(dctx, drainQuiet)
 		cancel()
 	}
-	err := n.srv.Shutdown(ctx)
+	err := errors.Join(n.stopMetrics(ctx), n.srv.Shutdown(ctx))
 	return errors.Join(err, n.stopGroups(ctx))
 }
 
@@ -251,6 +267,16 @@ func (n *Node) stopGroups(ctx context.Context) error {
 // bind) with Port.
 func (c *Config) AdvertiseAddr() string {
 	return net.JoinHostPort(c.advertiseHost(), strconv.Itoa(c.Port))
+}
+
+// validHostPort reports whether addr is HOST:PORT with a numeric port.
+func validHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p >= 0 && p <= 65535
 }
 
 func (c *Config) advertiseHost() string {
