@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build deps run test bench bench-ab bench-migrate bench-failover fuzz jepsen lint clean
+.PHONY: all build deps run test bench bench-ab bench-metrics bench-migrate bench-failover fuzz jepsen lint clean
 
 all: build
 
@@ -33,6 +33,12 @@ bench: build
 BASE ?= HEAD~1
 bench-ab: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/ab.sh $(BASE)
+
+# The cost of metrics: bench/run.sh's cluster rows with the same binary on
+# both sides, metrics off (baseline) vs on and scraped every second.
+bench-metrics: build
+	SHOAL_BIN=$(CURDIR)/$(BIN) BENCH_BASELINE_BIN=$(CURDIR)/$(BIN) BENCH_BASELINE_REV="metrics off" \
+		SHOAL_METRICS=1 bench/run.sh cluster
 
 # Slot migration, Shoal (SHOAL MIGRATE) vs Redis Cluster (redis-cli
 # --cluster reshard): one third of the slots moved on idle clusters with 1M

@@ -31,6 +31,11 @@
 #   SHOAL_EXTRA_ARGS    extra args for single-node "shoal server" (memory,
 #                       ops), word-split []
 #   SHOAL_CLUSTER_EXTRA_ARGS  extra args for each cluster node, word-split []
+#   SHOAL_METRICS       1 = the Shoal cluster (not the baseline) serves
+#                       Prometheus metrics (--metrics-addr) and a scraper
+#                       reads every node's /metrics once a second during
+#                       the rows: with BENCH_BASELINE_BIN=SHOAL_BIN, the
+#                       cost of metrics side by side (make bench-metrics) [0]
 #   REDIS_SERVER        redis-server binary [redis-server]
 #   REDIS_BENCHMARK     redis-benchmark binary [redis-benchmark]
 #   REDIS_CLI           redis-cli binary [redis-cli]
@@ -108,6 +113,7 @@ BENCH_CLUSTER_WAIT=${BENCH_CLUSTER_WAIT:-60}
 BENCH_CLUSTER_SETTLE=${BENCH_CLUSTER_SETTLE:-3}
 BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
 BENCH_KEEP_LOGS=${BENCH_KEEP_LOGS:-0}
+SHOAL_METRICS=${SHOAL_METRICS:-0}
 
 # The single-node pair of the current row set.
 REDIS_PID="" REDIS_PORT="" SHOAL_PID="" SHOAL_PORT=""
@@ -671,12 +677,12 @@ start_redis_cluster() {
 start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 	local bin=${1:-$SHOAL_BIN} name=${2:-shoal}
 	local try i p ok g0 states masters sig m prev stable t0
-	local -a cmd pids cports gports extra
+	local -a cmd pids cports gports mports extra metrics
 	mapfile -t extra < <(shoal_extra "$SHOAL_CLUSTER_EXTRA_ARGS")
 	for try in 1 2 3; do
 		: >"$WORK/pending.tsv"
 		RECORD_TO="$WORK/pending.tsv"
-		SC_PORTS=() pids=() cports=() gports=()
+		SC_PORTS=() pids=() cports=() gports=() mports=()
 		for i in 0 1 2; do
 			alloc_port
 			SC_PORTS+=("$PORT_OUT")
@@ -684,11 +690,17 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 			cports+=("$PORT_OUT")
 			alloc_port
 			gports+=("$PORT_OUT")
+			alloc_port
+			mports+=("$PORT_OUT")
 		done
 		g0=${gports[0]}
 		for i in 0 1 2; do
+			metrics=()
+			if [[ $SHOAL_METRICS == 1 && $name == shoal ]]; then
+				metrics=(--metrics-addr "127.0.0.1:${mports[$i]}")
+			fi
 			cmd=("$bin" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
-				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${extra[@]}")
+				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${metrics[@]}" "${extra[@]}")
 			spawn $name-cluster-$i "$WORK/$name-cluster-node$i.log" "${cmd[@]}"
 			record 0 "${cmd[@]}"
 			pids+=("$SPAWNED_PID")
@@ -732,12 +744,35 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		RECORD_TO=""
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
+			if [[ $SHOAL_METRICS == 1 && $name == shoal ]]; then
+				start_scraper "${mports[@]}"
+			fi
 			return 0
 		fi
 		stop_servers "${pids[@]}"
 		log "shoal cluster start attempt $try failed"
 	done
 	die "shoal cluster failed to start"
+}
+
+# start_scraper PORT...: read http://127.0.0.1:PORT/metrics of every port
+# once a second (as Prometheus would), until cleanup stops it. Bash's
+# /dev/tcp: no curl needed.
+start_scraper() {
+	# shellcheck disable=SC2016 # expanded by the child bash
+	spawn metrics-scraper "$WORK/scraper.log" bash -c '
+		while :; do
+			for p in "$@"; do
+				if exec 3<>"/dev/tcp/127.0.0.1/$p"; then
+					printf "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+					n=$(wc -c <&3)
+					exec 3<&-
+					echo "$(date +%T) $p $n bytes"
+				fi
+			done
+			sleep 1
+		done' scraper "$@"
+	log "scraping /metrics of ports $* every second (pid $SPAWNED_PID)"
 }
 
 rows_cluster() {
@@ -756,6 +791,10 @@ rows_cluster() {
 		fi
 		echo
 		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all 9 server processes share its cores with redis-benchmark."
+		if [[ $SHOAL_METRICS == 1 ]]; then
+			echo
+			echo "The shoal side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the $BASE side runs without metrics."
+		fi
 		echo
 		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 |"
 		echo "|---|---:|---:|---:|---:|---:|---:|"

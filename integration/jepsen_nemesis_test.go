@@ -97,6 +97,19 @@ func (n *jNode) startOnce() error {
 	return nil
 }
 
+// stop sends SIGTERM, waits up to grace for the process to exit (then
+// SIGKILL) and reports whether it had to be killed.
+func (n *jNode) stop(grace time.Duration) (forced bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.p == nil {
+		return false
+	}
+	forced = n.p.Stop(grace)
+	n.p = nil
+	return forced
+}
+
 // kill sends SIGKILL and waits for the process to exit.
 func (n *jNode) kill() {
 	n.mu.Lock()
@@ -420,6 +433,27 @@ func killNemesis() *nemesis {
 		}}
 }
 
+// restartNemesis is a rolling restart's step: SIGTERM to one node (the
+// leader of a random group, or any node), which hands its leaderships
+// over, drains its clients and exits; healing starts it again. With
+// --data-dir it comes back with its state, without it empty.
+func restartNemesis() *nemesis {
+	return &nemesis{name: "restart",
+		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
+			i, why := rng.IntN(len(c.nodes)), "one"
+			if l := c.leaderOfRandomGroup(rng); l >= 0 && rng.IntN(2) == 0 {
+				i, why = l, "leader"
+			}
+			forced := c.nodes[i].stop(10 * time.Second)
+			what := fmt.Sprintf("SIGTERM %s n%d", why, i)
+			if forced {
+				return what, fmt.Errorf("n%d did not exit within 10 s of SIGTERM", i)
+			}
+			return what, nil
+		},
+		heal: killNemesis().heal}
+}
+
 func pauseNemesis() *nemesis {
 	return &nemesis{name: "pause",
 		inject: func(c *jCluster, rng *rand.Rand) (string, error) {
@@ -658,14 +692,14 @@ func doWithin(addr string, d time.Duration, args ...string) (respclient.Value, e
 func allNemeses() map[string]*nemesis {
 	basic := []*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(), isolateLeaderNemesis(),
 		isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
-		migrateFaultNemesis(false), migrateFaultNemesis(true), replaceNemesis()}
+		migrateFaultNemesis(false), migrateFaultNemesis(true), replaceNemesis(), restartNemesis()}
 	m := map[string]*nemesis{"none": {name: "none"}}
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
 	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
 		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
-		migrateFaultNemesis(false), migrateFaultNemesis(true)})
+		migrateFaultNemesis(false), migrateFaultNemesis(true), restartNemesis()})
 	return m
 }
 

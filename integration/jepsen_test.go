@@ -10,11 +10,11 @@ package integration
 //
 // Environment:
 //
-//	SHOAL_JEPSEN_PROFILE   ci (default, about 6 minutes) or long (`make jepsen`)
+//	SHOAL_JEPSEN_PROFILE   ci (default, about 6.5 minutes) or long (`make jepsen`)
 //	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
 //	                       timings, operation mix); printed at the start
 //	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
-//	                       default 4m10s for ci, 12m for long
+//	                       default 4m35s for ci, 12m for long
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring
@@ -23,7 +23,9 @@ package integration
 //	                       migrate-pause (a migration, then its source or
 //	                       target leader killed or stopped) replace (a node
 //	                       drained with SHOAL REMOVE-NODE, restarted empty as a
-//	                       new node, then a rebalance) mixed
+//	                       new node, then a rebalance) restart (SIGTERM: a
+//	                       graceful stop with leadership hand-off, then a
+//	                       start) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -97,18 +99,18 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 10 phases of 25 s (each phase ends with its checks, a few
-		// seconds): the run stays at about 6 minutes.
-		cfg.total = 4*time.Minute + 10*time.Second
+		// 11 phases of 25 s (each phase ends with its checks, a few
+		// seconds): the run stays at about 6.5 minutes.
+		cfg.total = 4*time.Minute + 35*time.Second
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate", "migrate-kill", "replace"}
+			"transfer", "migrate", "migrate-kill", "replace", "restart"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "mixed"}
+			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "restart", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
