@@ -72,8 +72,8 @@ var configParams = []*configParam{
 	}},
 	{name: "notify-keyspace-events", get: func(*Server) string { return "" }},
 	// Introspection (stats_cmd.go).
-	{name: "slowlog-log-slower-than", get: getIntroInt(slowlogThrOf), set: setIntroInt(slowlogThrOf, -1)},
 	{name: "slowlog-max-len", get: getIntroInt(slowlogMaxOf), set: setIntroInt(slowlogMaxOf, 0)},
+	{name: "slowlog-log-slower-than", get: getIntroInt(slowlogThrOf), set: setIntroInt(slowlogThrOf, -1)},
 	{name: "latency-monitor-threshold", get: getIntroInt(latencyThrOf), set: setIntroInt(latencyThrOf, 0)},
 	{name: "latency-tracking", get: getLatencyTracking, set: setLatencyTracking},
 	{name: "latency-tracking-info-percentiles", get: getPercentiles, set: setPercentiles},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,8 +12,18 @@ import (
 // RESP error texts of the SLOWLOG family.
 const (
 	errSlowlogCount = "ERR count should be greater than or equal to -1"
-	errSlowlogGet   = "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP."
 )
+
+// errSubcommandSyntax is Redis's addReplySubcommandSyntaxError: the
+// subcommand as given (at most 128 bytes) and the command in upper case.
+func errSubcommandSyntax(cmd string, sub []byte) string {
+	sub = truncNUL(sub)
+	if len(sub) > 128 {
+		sub = sub[:128]
+	}
+	b := append([]byte("ERR unknown subcommand or wrong number of arguments for '"), sub...)
+	return command.Sanitize(append(b, "'. Try "+strings.ToUpper(cmd)+" HELP."...))
+}
 
 // Limits of a slowlog entry's arguments (SLOWLOG_ENTRY_MAX_ARGC and
 // SLOWLOG_ENTRY_MAX_STRING).
@@ -97,7 +108,7 @@ func init() {
 // (default 10, -1 for all), newest first.
 func slowlogGetCommand(x *command.Ctx, args [][]byte) {
 	if len(args) > 3 {
-		x.Err(errSlowlogGet)
+		x.Err(errSubcommandSyntax("slowlog", args[1]))
 		return
 	}
 	count := int64(10)
