@@ -17,6 +17,8 @@ const monitorMaxBuffer = 256 << 20
 // monitor is one MONITOR client's feed. Feeding connections append lines
 // to buf under mu; the monitor's writer goroutine (runMonitor) writes them
 // to the client's socket, so that a slow monitor never blocks a command.
+// Once MONITOR's +OK is written, the monitor connection's own replies go
+// through buf too, so that they stay in order with the lines.
 type monitor struct {
 	c    *client
 	wake chan struct{} // capacity 1: buf has new lines
@@ -77,6 +79,12 @@ func (ms *monitorSet) feed(c *client, args [][]byte) {
 	}
 	line := monitorLine(nil, time.Now(), c.addr, args)
 	for _, m := range *l {
+		if m.c == c {
+			// The monitor's own command: its line follows its reply, as
+			// in Redis (this runs on c's goroutine).
+			c.out = append(c.out, line...)
+			continue
+		}
 		m.push(line)
 	}
 }
@@ -135,6 +143,9 @@ func appendRepr(b, s []byte) []byte {
 // push queues line for the monitor; a monitor that fell too far behind is
 // disconnected.
 func (m *monitor) push(line []byte) {
+	if len(line) == 0 {
+		return
+	}
 	m.mu.Lock()
 	if m.dead {
 		m.mu.Unlock()

@@ -132,7 +132,11 @@ func (s *Server) serveConn(nc net.Conn) {
 			s.countError(c.out[at:])
 			c.closing = true
 		}
-		if len(c.out) > 0 {
+		switch {
+		case c.monitor != nil && !c.monitorStart:
+			// A monitor's replies queue behind the lines fed to it.
+			c.monitor.push(c.out)
+		case len(c.out) > 0:
 			if _, werr := nc.Write(c.out); werr != nil {
 				return
 			}
