@@ -408,3 +408,145 @@ func TestStatsConcurrent(t *testing.T) {
 		t.Errorf("errorstat_ERR = %d, want %d", got, conns*per)
 	}
 }
+
+// infoHeaders returns the "# Section" lines of an INFO reply, without
+// Shoal's own Raft section.
+func infoHeaders(v respclient.Value) []string {
+	text, _ := v.Text()
+	var out []string
+	for _, line := range strings.Split(text, "\r\n") {
+		if strings.HasPrefix(line, "# ") && line != "# Raft" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestInfoSectionsMatchRedis compares which sections INFO's arguments
+// select, and the commandstats, errorstats and latencystats sections after
+// the same commands, with redis-server's (times aside).
+func TestInfoSectionsMatchRedis(t *testing.T) {
+	p, _ := newPair(t)
+	for _, args := range [][]string{
+		{"INFO"}, {"INFO", "default"}, {"INFO", "all"}, {"INFO", "everything"}, {"INFO", "ALL"},
+		{"INFO", "commandstats", "errorstats"}, {"INFO", "latencystats", "server"}, {"INFO", "foo"},
+		{"INFO", "errorstats", "ERRORSTATS"}, {"INFO", "default", "commandstats"}, {"INFO", "modules"},
+	} {
+		s, r := p.vals(args...)
+		if sh, rh := infoHeaders(s), infoHeaders(r); !reflect.DeepEqual(sh, rh) {
+			t.Errorf("%q sections:\nshoal %q\nredis %q", args, sh, rh)
+		}
+	}
+	p.same("CONFIG", "RESETSTAT")
+	for _, args := range [][]string{
+		{"SET", "a", "b"}, {"GET", "a"}, {"GET"}, {"INCR", "a"}, {"NOSUCH"}, {"CONFIG", "NOSUCH"},
+		{"CONFIG", "GET", "maxmemory"}, {"CONFIG"}, {"SET", "a"}, {"PING"}, {"PING", "a", "b"},
+		{"HELLO", "4"}, {"CLIENT", "SETNAME", "a b"}, {"SELECT", "x"},
+	} {
+		p.same(args...)
+	}
+	times := regexp.MustCompile(`(usec|usec_per_call|p50|p99|p99\.9)=[0-9.]+`)
+	sections := func(v respclient.Value) map[string]string {
+		text, _ := v.Text()
+		out := map[string]string{}
+		for _, line := range strings.Split(text, "\r\n") {
+			if k, val, ok := strings.Cut(line, ":"); ok {
+				out[k] = times.ReplaceAllString(val, "$1=T")
+			}
+		}
+		return out
+	}
+	s, r := p.vals("INFO", "commandstats", "errorstats", "latencystats")
+	if ss, rs := sections(s), sections(r); !reflect.DeepEqual(ss, rs) || len(rs) < 10 {
+		t.Errorf("INFO commandstats errorstats latencystats:\nshoal %v\nredis %v", ss, rs)
+	}
+	check := regexp.MustCompile(`^(cmdstat_[a-z|]+:calls=\d+,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=\d+,failed_calls=\d+|` +
+		`errorstat_[A-Z]+:count=\d+|latency_percentiles_usec_[a-z|]+:p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}|# \w+|)$`)
+	text, _ := s.Text()
+	for _, line := range strings.Split(text, "\r\n") {
+		if !check.MatchString(line) {
+			t.Errorf("malformed INFO line %q", line)
+		}
+	}
+	s, r = p.vals("INFO", "stats")
+	if sf, rf := infoFields(t, s), infoFields(t, r); sf["total_error_replies"] != rf["total_error_replies"] {
+		t.Errorf("total_error_replies: shoal %s, redis %s", sf["total_error_replies"], rf["total_error_replies"])
+	}
+}
+
+// clientFields splits a CLIENT LIST line into its keys, in order, and
+// values.
+func clientFields(line string) ([]string, map[string]string) {
+	var keys []string
+	vals := map[string]string{}
+	for _, f := range strings.Fields(line) {
+		k, v, _ := strings.Cut(f, "=")
+		keys = append(keys, k)
+		vals[k] = v
+	}
+	return keys, vals
+}
+
+// TestClientListMatchesRedis compares CLIENT INFO and CLIENT LIST with
+// redis-server's: the fields and their order (Redis 7.0's, then 7.2's
+// lib-name and lib-ver, which Shoal keeps for CLIENT SETINFO), and the
+// values that do not depend on the process (ids, addresses, descriptors,
+// buffer sizes and memory do).
+func TestClientListMatchesRedis(t *testing.T) {
+	p, s := newPair(t)
+	r := p.redis.nc.RemoteAddr().String()
+	comparable := []string{"name", "flags", "db", "sub", "psub", "ssub", "multi", "qbuf",
+		"argv-mem", "multi-mem", "obl", "oll", "omem", "events", "cmd", "user", "redir", "resp"}
+	compare := func(what, sl, rl string) {
+		t.Helper()
+		sk, sv := clientFields(sl)
+		rk, rv := clientFields(rl)
+		if want := append(rk, "lib-name", "lib-ver"); !reflect.DeepEqual(sk, want) {
+			t.Errorf("%s fields:\nshoal %q\nredis %q", what, sk, want)
+		}
+		for _, k := range comparable {
+			if sv[k] != rv[k] {
+				t.Errorf("%s %s: shoal %q, redis %q", what, k, sv[k], rv[k])
+			}
+		}
+		for _, k := range []string{"age", "idle"} {
+			if n, err := strconv.Atoi(sv[k]); err != nil || n > 2 {
+				t.Errorf("%s %s=%q, want a few seconds at most", what, k, sv[k])
+			}
+		}
+		for _, k := range []string{"qbuf-free", "rbs", "rbp", "tot-mem", "fd"} {
+			if n, err := strconv.Atoi(sv[k]); err != nil || n <= 0 {
+				t.Errorf("%s %s=%q, want a positive number", what, k, sv[k])
+			}
+		}
+	}
+	info := func() {
+		t.Helper()
+		sv, rv := p.vals("CLIENT", "INFO")
+		compare("CLIENT INFO", strings.TrimSuffix(sv.Str, "\n"), strings.TrimSuffix(rv.Str, "\n"))
+	}
+	info()
+	p.same("CLIENT", "SETNAME", "conn1")
+	info()
+	p.do("HELLO", "3")
+	info()
+
+	// A monitor, seen from another connection.
+	m := p.dial(s, r)
+	m.same("MONITOR")
+	sl, rl := p.vals("CLIENT", "LIST", "ID", "999999")
+	if sl.Str != rl.Str {
+		t.Errorf("CLIENT LIST ID 999999: shoal %q, redis %q", sl.Str, rl.Str)
+	}
+	sv, rv := p.vals("CLIENT", "LIST")
+	find := func(list, addr string) string {
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, " addr="+addr+" ") {
+				return line
+			}
+		}
+		t.Fatalf("no client %s in %q", addr, list)
+		return ""
+	}
+	compare("CLIENT LIST (monitor)", find(sv.Str, m.shoal.nc.LocalAddr().String()), find(rv.Str, m.redis.nc.LocalAddr().String()))
+}
