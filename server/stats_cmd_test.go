@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/raftfsm"
 )
@@ -549,4 +550,47 @@ func TestClientListMatchesRedis(t *testing.T) {
 		return ""
 	}
 	compare("CLIENT LIST (monitor)", find(sv.Str, m.shoal.nc.LocalAddr().String()), find(rv.Str, m.redis.nc.LocalAddr().String()))
+}
+
+// TestRejectedByClusterAndOOM: MOVED, CROSSSLOT and OOM refusals count as
+// rejected calls and in errorstats by their prefix.
+func TestRejectedByClusterAndOOM(t *testing.T) {
+	g := newFakeGroup(t)
+	cfg := DefaultConfig()
+	s, err := New(cfg, redirectRouter{g: g, addr: "10.0.0.9:7001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{srv: s, id: 1, authed: true, rng: command.NewRand()}
+	c.runBatch([][][]byte{
+		{[]byte("GET"), []byte("a")},
+		{[]byte("MSET"), []byte("a"), []byte("1"), []byte("b"), []byte("2")},
+	})
+	if got := string(c.out); got != "-MOVED 15495 10.0.0.9:7001\r\n-CROSSSLOT Keys in request don't hash to the same slot\r\n" {
+		t.Fatalf("replies %q", got)
+	}
+	oom, addr := introServer(t, newFakeGroup(t), func(c *Config) { c.MaxMemory = 1 })
+	oc := dialRaw(t, addr)
+	oc.do("SET", "a", "b") // fills the store past 1 byte
+	if got := oc.do("SET", "c", "d"); !strings.HasPrefix(got, "-OOM ") {
+		t.Fatalf("SET over maxmemory = %q", got)
+	}
+	got := map[string]int64{}
+	for _, srv := range []*Server{s, oom} {
+		for _, cs := range srv.CommandStats() {
+			if cs.FailedCalls != 0 {
+				t.Errorf("%s: %+v, want no failed calls", cs.Name, cs)
+			}
+			got[cs.Name] += cs.RejectedCalls
+			got["calls:"+cs.Name] += cs.Calls
+		}
+		for k, v := range srv.ErrorStats() {
+			got["err:"+k] += v
+		}
+	}
+	want := map[string]int64{"get": 1, "mset": 1, "set": 1, "err:MOVED": 1, "err:CROSSSLOT": 1, "err:OOM": 1,
+		"calls:get": 0, "calls:mset": 0, "calls:set": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
 }
