@@ -62,6 +62,9 @@ type client struct {
 	cur      *command.Command
 	tick     int64
 	flushEnd int64
+	// executed counts the commands of the batch that ran (refused ones do
+	// not count in total_commands_processed, as in Redis).
+	executed int64
 
 	// rd is the connection's request reader (nil in tests that run
 	// commands without a connection).
@@ -178,7 +181,10 @@ func (c *client) runBatch(cmds [][][]byte) {
 		s.stats.keyspaceMiss.Add(c.misses)
 		c.hits, c.misses = 0, 0
 	}
-	s.stats.commands.Add(int64(len(cmds)))
+	if c.executed != 0 {
+		s.stats.commands.Add(c.executed)
+		c.executed = 0
+	}
 	now := time.Now().UnixMilli()
 	c.mu.Lock()
 	if last != nil {

@@ -367,6 +367,7 @@ func (s *Server) countCall(cmd *command.Command, ns int64, failed bool) {
 func (c *client) ran(cmd *command.Command, args [][]byte, at int, t0 int64) {
 	end := nanotime()
 	c.tick = end
+	c.executed++
 	s := c.srv
 	failed := at < len(c.out) && c.out[at] == '-'
 	if failed {
@@ -405,6 +406,7 @@ func (c *client) wrote(p, at int, rejected bool) {
 		c.cur = nil
 		return
 	}
+	c.executed++
 	s := c.srv
 	failed := at < len(c.out) && c.out[at] == '-'
 	if failed {
