@@ -212,11 +212,19 @@ func (st *cmdStat) histogram() *hdrHist {
 type errStats struct {
 	m  atomic.Pointer[map[string]*atomic.Int64]
 	mu sync.Mutex
+	// disabled is set once maxErrorPrefixes prefixes were seen, as Redis
+	// 7.0's errors_enabled: the map then holds only ERRORSTATS_DISABLED
+	// until CONFIG RESETSTAT. Written under mu.
+	disabled atomic.Bool
 }
 
-// maxErrorPrefixes bounds the distinct prefixes kept (later ones count only
-// in total_error_replies).
-const maxErrorPrefixes = 128
+// maxErrorPrefixes is Redis's ERROR_STATS_NUMBER: one more distinct prefix
+// replaces them all with errorStatsDisabled (count 1), and nothing more is
+// counted by prefix until CONFIG RESETSTAT; total_error_replies goes on.
+const (
+	maxErrorPrefixes   = 128
+	errorStatsDisabled = "ERRORSTATS_DISABLED"
+)
 
 func (e *errStats) add(prefix []byte) {
 	if m := e.m.Load(); m != nil {
@@ -225,17 +233,28 @@ func (e *errStats) add(prefix []byte) {
 			return
 		}
 	}
+	if e.disabled.Load() {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.disabled.Load() {
+		return
+	}
 	old := e.m.Load()
 	if old != nil {
 		if n := (*old)[string(prefix)]; n != nil {
 			n.Add(1)
 			return
 		}
-		if len(*old) >= maxErrorPrefixes {
-			return
-		}
+	}
+	n := new(atomic.Int64)
+	n.Store(1)
+	if lenMap(old) >= maxErrorPrefixes {
+		e.disabled.Store(true)
+		m := map[string]*atomic.Int64{errorStatsDisabled: n}
+		e.m.Store(&m)
+		return
 	}
 	m := make(map[string]*atomic.Int64, 1+lenMap(old))
 	if old != nil {
@@ -243,10 +262,16 @@ func (e *errStats) add(prefix []byte) {
 			m[k] = v
 		}
 	}
-	n := new(atomic.Int64)
-	n.Store(1)
 	m[string(prefix)] = n
 	e.m.Store(&m)
+}
+
+// reset clears the counts (CONFIG RESETSTAT).
+func (e *errStats) reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.disabled.Store(false)
+	e.m.Store(nil)
 }
 
 func lenMap(m *map[string]*atomic.Int64) int {
@@ -489,7 +514,7 @@ func (in *introState) resetStats() {
 		st.failed.Store(0)
 		st.hist.Store(nil)
 	}
-	in.errs.m.Store(nil)
+	in.errs.reset()
 }
 
 // CommandStat is one command's counters (INFO commandstats).

@@ -97,6 +97,36 @@ func TestErrorPrefix(t *testing.T) {
 	}
 }
 
+// TestErrorStatsLimit: as Redis 7.0, the 129th distinct prefix replaces
+// them all with ERRORSTATS_DISABLED until the statistics are reset.
+func TestErrorStatsLimit(t *testing.T) {
+	s, err := New(DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxErrorPrefixes {
+		s.countError([]byte("-E" + strconv.Itoa(i) + " x\r\n"))
+	}
+	s.countError([]byte("-E0 x\r\n"))
+	if got := s.ErrorStats(); len(got) != maxErrorPrefixes || got["E0"] != 2 {
+		t.Fatalf("%d prefixes, E0 %d; want %d and 2", len(got), got["E0"], maxErrorPrefixes)
+	}
+	s.countError([]byte("-NEW x\r\n"))
+	s.countError([]byte("-E1 x\r\n"))
+	s.countError([]byte("-OTHER x\r\n"))
+	if got := s.ErrorStats(); !reflect.DeepEqual(got, map[string]int64{"ERRORSTATS_DISABLED": 1}) {
+		t.Errorf("after the limit: %v", got)
+	}
+	if got := s.stats.errorReplies.Load(); got != maxErrorPrefixes+4 {
+		t.Errorf("total_error_replies %d, want %d", got, maxErrorPrefixes+4)
+	}
+	s.intro.resetStats()
+	s.countError([]byte("-ERR x\r\n"))
+	if got := s.ErrorStats(); !reflect.DeepEqual(got, map[string]int64{"ERR": 1}) {
+		t.Errorf("after a reset: %v", got)
+	}
+}
+
 // introServer serves a standalone Server over a fakeGroup (writes apply at
 // once) on an OS-chosen port, with cfg's settings.
 func introServer(t *testing.T, g Group, edit func(*Config)) (*Server, string) {
