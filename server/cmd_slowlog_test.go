@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -172,5 +173,25 @@ func TestSlowlogArgs(t *testing.T) {
 	exact := args[:32]
 	if got := slowlogArgs(exact); len(got) != 32 || string(got[31]) != "31" {
 		t.Errorf("32 arguments were cut: %q", got)
+	}
+}
+
+// TestSlowlogSkipFlag: commands flagged skip_slowlog never enter the
+// slowlog; the others do once at least slowlog-log-slower-than µs.
+func TestSlowlogSkipFlag(t *testing.T) {
+	s, err := New(DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{srv: s, addr: "1.2.3.4:5"}
+	skip := &command.Command{Name: "secret", Flags: command.FlagSkipSlowlog}
+	plain := &command.Command{Name: "plain"}
+	args := [][]byte{[]byte("X")}
+	c.slowPath(skip, args, 20_000_000)
+	c.slowPath(plain, args, 9_999_999) // 9999 µs: under the default 10000
+	c.slowPath(plain, args, 10_000_000)
+	l := &s.intro.slowlog
+	if len(l.entries) != 1 || l.entries[0].usec != 10000 || l.entries[0].addr != "1.2.3.4:5" {
+		t.Errorf("slowlog %+v, want the 10000 µs plain command only", l.entries)
 	}
 }
