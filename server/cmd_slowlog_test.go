@@ -115,6 +115,13 @@ func TestSlowlogMatchesRedis(t *testing.T) {
 	if s, r := p.vals("SLOWLOG", "GET", "-1"); len(s.Elems()) != len(r.Elems()) {
 		t.Errorf("SLOWLOG GET -1: %d entries, redis %d", len(s.Elems()), len(r.Elems()))
 	}
+	p.do("HELLO", "3") // replies differ by the connection id
+	p.same("SLOWLOG", "HELP")
+	p.same("SLOWLOG", "LEN")
+	s, r = p.vals("SLOWLOG", "GET", "2")
+	if se, re := slowlogEntries(t, s, p.shoal.nc.LocalAddr().String()), slowlogEntries(t, r, p.redis.nc.LocalAddr().String()); !reflect.DeepEqual(se, re) || len(se) != 2 {
+		t.Errorf("SLOWLOG GET 2 in RESP3:\nshoal %q\nredis %q", se, re)
+	}
 	p.same("SLOWLOG", "RESET")
 	p.same("CONFIG", "SET", "slowlog-log-slower-than", "-1")
 	p.same("PING")
