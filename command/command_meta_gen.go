@@ -995,6 +995,85 @@ var commandMeta = map[string]cmdMeta{
 			"$4\r\nO(1)\r\n",
 		docFields: 4,
 	},
+	"latency": {
+		info: "$7\r\nlatency\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$44\r\nA container for latency diagnostics commands\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$22\r\nDepends on subcommand.\r\n",
+		docFields: 4,
+	},
+	"latency|doctor": {
+		info: "$14\r\nlatency|doctor\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n" +
+			"$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n" +
+			"~0\r\n",
+		docs: "$7\r\nsummary\r\n$48\r\nReturn a human readable latency analysis report.\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"latency|graph": {
+		info: "$13\r\nlatency|graph\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n" +
+			"$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n" +
+			"~0\r\n",
+		docs: "$7\r\nsummary\r\n$37\r\nReturn a latency graph for the event.\r\n$5\r\n" +
+			"since\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\n" +
+			"O(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n$6\r\n" +
+			"string\r\n",
+		docFields: 5,
+	},
+	"latency|help": {
+		info: "$12\r\nlatency|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n" +
+			"+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$50\r\nShow helpful text about the different subcommands.\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"latency|histogram": {
+		info: "$17\r\nlatency|histogram\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n" +
+			"+stale\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\n" +
+			"nondeterministic_output\r\n$24\r\nrequest_policy:all_nodes\r\n$23\r\n" +
+			"response_policy:special\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$79\r\nReturn the cumulative distribution of latencies of a subset of commands or all.\r\n" +
+			"$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$80\r\nO(N) where N is the number of commands with latency information being retrieved.\r\n" +
+			"$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n" +
+			"$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+		docFields: 5,
+	},
+	"latency|history": {
+		info: "$15\r\nlatency|history\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n" +
+			"$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n" +
+			"~0\r\n",
+		docs: "$7\r\nsummary\r\n$47\r\nReturn timestamp-latency samples for the event.\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n" +
+			"$6\r\nstring\r\n",
+		docFields: 5,
+	},
+	"latency|latest": {
+		info: "$14\r\nlatency|latest\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$23\r\nnondeterministic_output\r\n" +
+			"$24\r\nrequest_policy:all_nodes\r\n$23\r\nresponse_policy:special\r\n" +
+			"~0\r\n",
+		docs: "$7\r\nsummary\r\n$49\r\nReturn the latest latency samples for all events.\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"latency|reset": {
+		info: "$13\r\nlatency|reset\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n" +
+			"$29\r\nresponse_policy:all_succeeded\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$42\r\nReset latency data for one or more events.\r\n" +
+			"$5\r\nsince\r\n$6\r\n2.8.13\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\nevent\r\n$4\r\ntype\r\n" +
+			"$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n+multiple\r\n",
+		docFields: 5,
+	},
 	"mget": {
 		info: "$4\r\nmget\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@read\r\n" +
 			"+@string\r\n+@fast\r\n~1\r\n$26\r\nrequest_policy:multi_shard\r\n~1\r\n%3\r\n" +
@@ -1007,6 +1086,13 @@ var commandMeta = map[string]cmdMeta{
 			"$9\r\narguments\r\n*1\r\n%4\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n" +
 			"$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
 		docFields: 5,
+	},
+	"monitor": {
+		info: "$7\r\nmonitor\r\n:1\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$59\r\nListen for all requests received by the server in real time\r\n" +
+			"$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n",
+		docFields: 3,
 	},
 	"mset": {
 		info: "$4\r\nmset\r\n:-3\r\n~2\r\n+write\r\n+denyoom\r\n:1\r\n:-1\r\n:2\r\n~3\r\n+@write\r\n" +
@@ -1311,6 +1397,47 @@ var commandMeta = map[string]cmdMeta{
 			"$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$6\r\noffset\r\n$4\r\ntype\r\n" +
 			"$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
 		docFields: 5,
+	},
+	"slowlog": {
+		info: "$7\r\nslowlog\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$33\r\nA container for slow log commands\r\n$5\r\nsince\r\n" +
+			"$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$22\r\nDepends on subcommand.\r\n",
+		docFields: 4,
+	},
+	"slowlog|get": {
+		info: "$11\r\nslowlog|get\r\n:-2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n" +
+			":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n" +
+			"$23\r\nnondeterministic_output\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$26\r\nGet the slow log's entries\r\n$5\r\nsince\r\n$6\r\n" +
+			"2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$46\r\nO(N) where N is the number of entries returned\r\n" +
+			"$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n4.0.0\r\n$52\r\nAdded client IP address, port and name to the reply.\r\n" +
+			"$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\ntype\r\n$7\r\ninteger\r\n" +
+			"$5\r\nflags\r\n~1\r\n+optional\r\n",
+		docFields: 6,
+	},
+	"slowlog|help": {
+		info: "$12\r\nslowlog|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n" +
+			"+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.2.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"slowlog|len": {
+		info: "$11\r\nslowlog|len\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n" +
+			"~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~3\r\n$24\r\nrequest_policy:all_nodes\r\n" +
+			"$23\r\nresponse_policy:agg_sum\r\n$23\r\nnondeterministic_output\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$25\r\nGet the slow log's length\r\n$5\r\nsince\r\n$6\r\n2.2.12\r\n" +
+			"$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"slowlog|reset": {
+		info: "$13\r\nslowlog|reset\r\n:2\r\n~3\r\n+admin\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n" +
+			":0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~2\r\n$24\r\nrequest_policy:all_nodes\r\n" +
+			"$29\r\nresponse_policy:all_succeeded\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$35\r\nClear all entries from the slow log\r\n$5\r\nsince\r\n" +
+			"$6\r\n2.2.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$52\r\nO(N) where N is the number of entries in the slowlog\r\n",
+		docFields: 4,
 	},
 	"strlen": {
 		info: "$6\r\nstrlen\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n" +

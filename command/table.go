@@ -80,6 +80,10 @@ type Command struct {
 	Run func(x *Ctx, args [][]byte)
 	// subcommands, for container commands (CLIENT, CONFIG, COMMAND).
 	Subs []*Command
+	// ID is the command's slot in per-command tables (the front end's
+	// statistics), from 1 to NumIDs(), assigned by Register to the command
+	// and each of its subcommands; 0 for a command never registered.
+	ID int
 }
 
 // Keys returns the key arguments of args according to the key positions.
@@ -176,6 +180,15 @@ type table struct {
 
 var commands = &table{m: make(map[string]*Command)}
 
+// nextID is the last ID Register assigned; Register runs in init functions
+// only, before any reader of NumIDs.
+var nextID int
+
+// NumIDs returns the largest Command.ID assigned so far: per-command tables
+// sized NumIDs()+1 hold every registered command and subcommand. Call it
+// after package initialisation (command families register in init).
+func NumIDs() int { return nextID }
+
 // Register adds commands to the table; called from init functions of the
 // command family files.
 func Register(cmds ...*Command) {
@@ -184,6 +197,12 @@ func Register(cmds ...*Command) {
 			c.Step = 1
 		}
 		commands.m[c.Name] = c
+		for _, cc := range append([]*Command{c}, c.Subs...) {
+			if cc.ID == 0 {
+				nextID++
+				cc.ID = nextID
+			}
+		}
 	}
 }
 
@@ -216,6 +235,11 @@ func (c *Command) Sub(name []byte) *Command {
 // Lookup finds a command by name, case-insensitively, without allocating
 // for names of up to 32 bytes. It returns nil for an unknown name.
 func Lookup(name []byte) *Command { return commands.lookup(name) }
+
+// LookupFullName finds a command or subcommand by its full name ("get",
+// "config|get"), case-insensitively, as Redis's lookupCommandBySds; nil
+// when there is none.
+func LookupFullName(name []byte) *Command { return lookupFullName(name) }
 
 // NewRand returns a random source for one goroutine (a connection's, or
 // the leader's eviction sampling). Never used inside the FSM.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/shoalcache/shoal/command"
 )
@@ -147,7 +148,7 @@ func clientListCommand(x *command.Ctx, args [][]byte) {
 	now := time.Now()
 	var b []byte
 	for _, cl := range list {
-		b = appendClientInfo(x, b, cl, now, "client|list")
+		b = appendClientInfo(x, b, cl, now, "client|list", argvMem(args))
 		b = append(b, '\n')
 	}
 	x.Verbatim(b)
@@ -155,7 +156,7 @@ func clientListCommand(x *command.Ctx, args [][]byte) {
 
 // clientInfoCommand: CLIENT INFO.
 func clientInfoCommand(x *command.Ctx, args [][]byte) {
-	b := appendClientInfo(x, nil, connOf(x), time.Now(), "client|info")
+	b := appendClientInfo(x, nil, connOf(x), time.Now(), "client|info", argvMem(args))
 	x.Verbatim(append(b, '\n'))
 }
 
@@ -171,18 +172,53 @@ func (s *Server) clientList() []*client {
 	return list
 }
 
+// clientStructSize is what a connection costs besides its buffers, for
+// tot-mem.
+const clientStructSize = int(unsafe.Sizeof(client{})) + int(unsafe.Sizeof(reader{}))
+
+// replyChunk is the size of Redis's static reply buffer: obl counts the
+// bytes in it, oll and omem the chunks and bytes beyond.
+const replyChunk = 16 * 1024
+
+// argvMem is the bytes of a command's arguments (CLIENT LIST argv-mem).
+func argvMem(args [][]byte) int {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	return n
+}
+
 // appendClientInfo appends cl's CLIENT LIST line (without the newline) in
-// Redis 7.2's format; fields Shoal does not track are zero. cur names the
-// command being run, shown for the calling connection.
-func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur string) []byte {
+// Redis 7.2's format (Redis 7.0's fields, then lib-name and lib-ver). cur
+// names the command being run and argv its arguments' size, shown for the
+// calling connection, whose buffers are read live; other connections show
+// their buffers as they were at the end of their last batch of commands
+// (between batches a connection holds no arguments and no pending output).
+// Fields of features Shoal lacks (pub/sub, MULTI, tracking) are zero.
+func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur string, argv int) []byte {
 	cl.mu.Lock()
 	name, libName, libVer := cl.name, cl.libName, cl.libVer
 	lastCmd, lastTime := cl.lastCmd, cl.lastTime
-	proto, readonly := cl.proto, cl.readonly
+	proto, readonly, monitoring := cl.proto, cl.readonly, cl.monitoring
+	qbuf, qbufFree, rbs, rbp, outCap := cl.qbuf, cl.qbufFree, cl.rbs, cl.rbp, cl.outCap
 	cl.mu.Unlock()
-	if cl == connOf(x) {
+	out := 0
+	self := cl == connOf(x)
+	if self {
 		proto, readonly = connOf(x).proto, connOf(x).readonly
 		lastCmd, lastTime = cur, now.UnixMilli()
+		out, outCap = len(x.Out), cap(x.Out)
+		if rd := cl.rd; rd != nil {
+			start := rd.cmd
+			if len(rd.cmds) > 0 {
+				start = rd.cmds[0].start
+			}
+			qbuf, qbufFree, rbs = rd.w-start, len(rd.buf)-rd.w, len(rd.buf)
+			rbp = max(rbp, rd.w)
+		}
+	} else {
+		argv = 0
 	}
 	if lastCmd == "" {
 		lastCmd = "NULL"
@@ -191,10 +227,19 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	if lastTime != 0 {
 		idle = now.Sub(time.UnixMilli(lastTime))
 	}
-	flags := "N"
-	if readonly {
-		flags = "r"
+	var flags []byte
+	if monitoring {
+		flags = append(flags, 'O')
 	}
+	if readonly {
+		flags = append(flags, 'r')
+	}
+	if len(flags) == 0 {
+		flags = append(flags, 'N')
+	}
+	obl := min(out, replyChunk)
+	omem := out - obl
+	oll := (omem + replyChunk - 1) / replyChunk
 	b = append(b, "id="...)
 	b = strconv.AppendInt(b, cl.id, 10)
 	b = append(b, " addr="...)
@@ -211,8 +256,25 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	b = strconv.AppendInt(b, max(int64(idle/time.Second), 0), 10)
 	b = append(b, " flags="...)
 	b = append(b, flags...)
-	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0"+
-		" rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd="...)
+	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf="...)
+	b = strconv.AppendInt(b, int64(qbuf), 10)
+	b = append(b, " qbuf-free="...)
+	b = strconv.AppendInt(b, int64(qbufFree), 10)
+	b = append(b, " argv-mem="...)
+	b = strconv.AppendInt(b, int64(argv), 10)
+	b = append(b, " multi-mem=0 rbs="...)
+	b = strconv.AppendInt(b, int64(rbs), 10)
+	b = append(b, " rbp="...)
+	b = strconv.AppendInt(b, int64(rbp), 10)
+	b = append(b, " obl="...)
+	b = strconv.AppendInt(b, int64(obl), 10)
+	b = append(b, " oll="...)
+	b = strconv.AppendInt(b, int64(oll), 10)
+	b = append(b, " omem="...)
+	b = strconv.AppendInt(b, int64(omem), 10)
+	b = append(b, " tot-mem="...)
+	b = strconv.AppendInt(b, int64(clientStructSize+rbs+outCap+argv), 10)
+	b = append(b, " events=r cmd="...)
 	b = append(b, lastCmd...)
 	b = append(b, " user=default redir=-1 resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)

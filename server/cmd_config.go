@@ -71,6 +71,12 @@ var configParams = []*configParam{
 		return "no"
 	}},
 	{name: "notify-keyspace-events", get: func(*Server) string { return "" }},
+	// Introspection (stats_cmd.go).
+	{name: "slowlog-max-len", get: getIntroInt(slowlogMaxOf), set: setIntroInt(slowlogMaxOf, 0)},
+	{name: "slowlog-log-slower-than", get: getIntroInt(slowlogThrOf), set: setIntroInt(slowlogThrOf, -1)},
+	{name: "latency-monitor-threshold", get: getIntroInt(latencyThrOf), set: setIntroInt(latencyThrOf, 0)},
+	{name: "latency-tracking", get: getLatencyTracking, set: setLatencyTracking},
+	{name: "latency-tracking-info-percentiles", get: getPercentiles, set: setPercentiles},
 }
 
 // lookupConfig finds a parameter by name, case-insensitively.
@@ -344,6 +350,7 @@ func configResetStatCommand(x *command.Ctx, args [][]byte) {
 	e.expiredBase.Store(expired)
 	e.evictedBase.Store(evicted)
 	e.peakMemory.Store(0)
+	s.intro.resetStats()
 	x.OK()
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,8 +42,10 @@ type infoSection struct {
 	gen   func(s *Server, b []byte) []byte
 }
 
-// infoSections are INFO's sections in Redis's order, with Shoal's Raft
-// section after Replication.
+// infoSections are INFO's sections in Redis 7.0's order, with Shoal's Raft
+// section after Replication. As in Redis 7.0, the default set leaves out
+// commandstats and latencystats; "all" and "everything" are every section
+// (Shoal has no module sections, which only "everything" would add).
 var infoSections = []infoSection{
 	{"server", "Server", true, infoServer},
 	{"clients", "Clients", true, infoClients},
@@ -53,6 +56,9 @@ var infoSections = []infoSection{
 	{"raft", "Raft", true, infoRaft},
 	{"cpu", "CPU", true, infoCPU},
 	{"modules", "Modules", true, func(_ *Server, b []byte) []byte { return b }},
+	{"commandstats", "Commandstats", false, infoCommandStats},
+	{"errorstats", "Errorstats", true, infoErrorStats},
+	{"latencystats", "Latencystats", false, infoLatencyStats},
 	{"cluster", "Cluster", true, func(s *Server, b []byte) []byte {
 		if s.clusterEnabled() {
 			return infoLine(b, "cluster_enabled", "1")
@@ -400,4 +406,91 @@ func infoKeyspace(s *Server, b []byte) []byte {
 	b = append(b, ",expires="...)
 	b = strconv.AppendInt(b, expires, 10)
 	return append(b, ",avg_ttl=0\r\n"...)
+}
+
+// infoCommandStats: cmdstat_<name> for every command called (or refused)
+// since the last CONFIG RESETSTAT.
+func infoCommandStats(s *Server, b []byte) []byte {
+	for _, cs := range s.CommandStats() {
+		b = append(b, "cmdstat_"...)
+		b = append(b, cs.Name...)
+		b = append(b, ":calls="...)
+		b = strconv.AppendInt(b, cs.Calls, 10)
+		b = append(b, ",usec="...)
+		b = strconv.AppendInt(b, cs.Usec, 10)
+		b = append(b, ",usec_per_call="...)
+		perCall := 0.0
+		if cs.Calls != 0 {
+			perCall = float64(float32(cs.Usec) / float32(cs.Calls)) // Redis divides in float
+		}
+		b = strconv.AppendFloat(b, perCall, 'f', 2, 64)
+		b = append(b, ",rejected_calls="...)
+		b = strconv.AppendInt(b, cs.RejectedCalls, 10)
+		b = append(b, ",failed_calls="...)
+		b = strconv.AppendInt(b, cs.FailedCalls, 10)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// infoErrorStats: errorstat_<prefix>:count=N, by prefix (Redis keeps them
+// in a radix tree: byte order).
+func infoErrorStats(s *Server, b []byte) []byte {
+	errs := s.ErrorStats()
+	names := make([]string, 0, len(errs))
+	for k := range errs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		b = append(b, "errorstat_"...)
+		b = append(b, k...)
+		b = append(b, ":count="...)
+		b = strconv.AppendInt(b, errs[k], 10)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// infoLatencyStats: latency_percentiles_usec_<name>:p50=...,p99=... for
+// every command with a latency histogram, at the percentiles of
+// latency-tracking-info-percentiles.
+func infoLatencyStats(s *Server, b []byte) []byte {
+	ps := *s.intro.percentiles.Load()
+	for _, cmd := range allCommands() {
+		st := s.intro.stat(cmd)
+		if st == nil {
+			continue
+		}
+		h := st.hist.Load()
+		if h == nil {
+			continue
+		}
+		snap := h.snapshot()
+		b = append(b, "latency_percentiles_usec_"...)
+		b = append(b, cmd.Name...)
+		b = append(b, ':')
+		for j, p := range ps {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, 'p')
+			b = append(b, formatPercentile(p)...)
+			b = append(b, '=')
+			b = strconv.AppendFloat(b, float64(snap.percentile(p))/1000, 'f', 3, 64)
+		}
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// formatPercentile prints p as Redis does: %f without trailing zeros
+// (trimDoubleString).
+func formatPercentile(p float64) string {
+	f := strconv.FormatFloat(p, 'f', 6, 64)
+	if strings.Contains(f, ".") {
+		f = strings.TrimRight(f, "0")
+		f = strings.TrimSuffix(f, ".")
+	}
+	return f
 }

@@ -49,9 +49,36 @@ type client struct {
 	// hits and misses count keyspace lookups until the end of the batch.
 	hits, misses int64
 
-	out     []byte
-	pend    [][][]byte
-	pendG   []Group
+	out   []byte
+	pend  [][][]byte
+	pendG []Group
+	pendC []*command.Command // the table entry of each pending write
+	pendT []int64            // when each pending write was dispatched (nanotime)
+
+	// cur is the command being executed (nil before lookup succeeds);
+	// tick is when it started (nanotime): the end of the previous command,
+	// of the last commit wait, or the start of the batch. flushEnd is when
+	// the last proposal's replies came back. See stats_cmd.go.
+	cur      *command.Command
+	tick     int64
+	flushEnd int64
+	// executed counts the commands of the batch that ran (refused ones do
+	// not count in total_commands_processed, as in Redis).
+	executed int64
+
+	// rd is the connection's request reader (nil in tests that run
+	// commands without a connection).
+	rd *reader
+	// Buffer figures at the end of the last batch, for CLIENT LIST;
+	// guarded by mu.
+	qbuf, qbufFree, rbs, rbp, outCap int
+	monitoring                       bool // MONITOR ran; guarded by mu
+
+	// monitor is set by MONITOR; monitorStart asks serveConn to start its
+	// writer once the +OK is written.
+	monitor      *monitor
+	monitorStart bool
+
 	keybuf  [][]byte
 	scratch []byte
 	rng     *rand.Rand
@@ -96,7 +123,9 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.clientsMu.Unlock()
 		s.wg.Done()
 	}()
+	defer s.stopMonitor(c)
 	rd := newReader(nc)
+	c.rd = rd
 	var cmds [][][]byte
 	for {
 		rd.setAuthenticated(c.authed)
@@ -107,15 +136,24 @@ func (s *Server) serveConn(nc net.Conn) {
 		}
 		var pe *protoError
 		if errors.As(err, &pe) {
+			at := len(c.out)
 			c.out = resp.AppendError(c.out, "ERR "+pe.Error())
+			s.countError(c.out[at:])
 			c.closing = true
 		}
-		if len(c.out) > 0 {
+		switch {
+		case c.monitor != nil && !c.monitorStart:
+			// A monitor's replies queue behind the lines fed to it.
+			c.monitor.push(c.out)
+		case len(c.out) > 0:
 			if _, werr := nc.Write(c.out); werr != nil {
 				return
 			}
 			s.stats.netOutput.Add(int64(len(c.out)))
 			c.out = c.out[:0] // written: a read error next must not send it again
+		}
+		if c.monitorStart {
+			s.startMonitor(c)
 		}
 		if cap(c.out) > 1<<20 {
 			c.out = nil
@@ -132,6 +170,7 @@ func (c *client) runBatch(cmds [][][]byte) {
 	s := c.srv
 	c.out = c.out[:0]
 	c.now = time.Now().UnixMilli()
+	c.tick = nanotime()
 	var last *command.Command
 	for _, args := range cmds {
 		if c.closing {
@@ -149,13 +188,22 @@ func (c *client) runBatch(cmds [][][]byte) {
 		s.stats.keyspaceMiss.Add(c.misses)
 		c.hits, c.misses = 0, 0
 	}
-	s.stats.commands.Add(int64(len(cmds)))
-	if last != nil {
-		now := time.Now().UnixMilli()
-		c.mu.Lock()
-		c.lastCmd, c.lastTime = last.Name, now
-		c.mu.Unlock()
+	if c.executed != 0 {
+		s.stats.commands.Add(c.executed)
+		c.executed = 0
 	}
+	now := time.Now().UnixMilli()
+	c.mu.Lock()
+	if last != nil {
+		c.lastCmd = last.Name
+	}
+	c.lastTime = now
+	if c.rd != nil {
+		c.qbuf, c.qbufFree, c.rbs = c.rd.w-c.rd.cmd, len(c.rd.buf)-c.rd.w, len(c.rd.buf)
+		c.rbp = max(c.rbp, c.rd.w)
+	}
+	c.outCap = cap(c.out)
+	c.mu.Unlock()
 }
 
 // argsSize approximates a command's size on the wire, for INFO's
@@ -175,46 +223,39 @@ func (c *client) exec(args [][]byte) *command.Command {
 	if len(args) == 0 {
 		return nil
 	}
+	c.cur = nil
 	cmd := command.Lookup(args[0])
 	if cmd == nil {
-		c.runlock()
-		c.flushWrites()
-		c.out = resp.AppendError(c.out, command.UnknownCommand(args))
-		s.stats.errorReplies.Add(1)
+		c.replyErr(command.UnknownCommand(args))
 		return nil
 	}
 	if len(cmd.Subs) > 0 && len(args) >= 2 {
 		if sub := cmd.Sub(args[1]); sub != nil {
 			cmd = sub
 		} else if cmd.Run == nil {
-			c.runlock()
-			c.flushWrites()
-			c.out = resp.AppendError(c.out, command.UnknownSubcommand(cmd.Name, args[1]))
+			c.replyErr(command.UnknownSubcommand(cmd.Name, args[1]))
 			return nil
 		}
 	}
+	c.cur = cmd
 	if !cmd.ArityOK(len(args)) {
-		c.runlock()
-		c.flushWrites()
-		c.out = resp.AppendError(c.out, command.ErrWrongArgs(cmd.Name))
-		s.stats.errorReplies.Add(1)
+		c.replyErr(command.ErrWrongArgs(cmd.Name))
 		return cmd
 	}
 	if !c.authed && cmd.Flags&command.FlagNoAuth == 0 {
-		c.runlock()
-		c.flushWrites()
-		c.out = resp.AppendError(c.out, command.ErrNoAuth)
-		s.stats.errorReplies.Add(1)
+		c.replyErr(command.ErrNoAuth)
 		return cmd
 	}
 	switch {
 	case cmd.Kind == command.KindLocal:
 		c.runlock()
 		c.flushWrites()
+		at := len(c.out)
 		x := command.Ctx{St: s.primaryStore(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
 		cmd.Run(&x, args)
 		c.out = x.Out
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		c.ran(cmd, args, at, c.tick)
 	case cmd.FirstKey == 0:
 		c.keyless(cmd, args)
 	default:
@@ -225,13 +266,14 @@ func (c *client) exec(args [][]byte) *command.Command {
 		if cmd.Kind == command.KindWrite {
 			c.runlock()
 			if cmd.Flags&command.FlagDenyOOM != 0 && !s.makeRoom(g) {
-				c.flushWrites()
-				c.out = resp.AppendError(c.out, command.ErrOOM)
+				c.replyErr(command.ErrOOM)
 				s.stats.rejected.Add(1)
 				return cmd
 			}
 			c.pend = append(c.pend, args)
 			c.pendG = append(c.pendG, g)
+			c.pendC = append(c.pendC, cmd)
+			c.pendT = append(c.pendT, c.tick)
 			if len(c.pend) >= maxPendingWrites {
 				c.flushWrites()
 			}
@@ -250,17 +292,21 @@ func (c *client) exec(args [][]byte) *command.Command {
 					// Not confirmed (leadership is moving): nothing was
 					// read, so the client may read again, from the new
 					// leader when the map names it.
+					at := len(c.out)
 					c.out = s.notOwnerReply(c.out, c.cmdSlot(args))
+					c.reject(at)
 					return cmd
 				}
 			}
 			st.RLock()
 			c.rlocked = st
 		}
+		at := len(c.out)
 		x := command.Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
 		cmd.Run(&x, args)
 		c.out = x.Out
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		c.ran(cmd, args, at, c.tick)
 	}
 	return cmd
 }
@@ -328,7 +374,9 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 	case redirect != "":
 		c.runlock()
 		c.flushWrites()
+		at := len(c.out)
 		c.out = appendMoved(c.out, slot, redirect)
+		c.reject(at)
 		return nil, false
 	default:
 		c.replyErr(command.ErrClusterDown)
@@ -373,12 +421,14 @@ func (c *client) verify(g Group) error {
 	return g.VerifyRead(ctx)
 }
 
-// replyErr appends an error reply after the pending writes' replies.
+// replyErr appends an error reply after the pending writes' replies, for
+// a command refused before it ran (accounted as rejected).
 func (c *client) replyErr(msg string) {
 	c.runlock()
 	c.flushWrites()
+	at := len(c.out)
 	c.out = resp.AppendError(c.out, msg)
-	c.srv.stats.errorReplies.Add(1)
+	c.reject(at)
 }
 
 // appendMoved appends "-MOVED slot addr".
@@ -404,10 +454,13 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 		}
 		// Propose to each group; reply with the first group's reply, or the
 		// first error.
+		t0, at := c.tick, len(c.out)
 		var first []byte
 		for _, g := range groups {
 			c.pend = append(c.pend[:0], args)
 			c.pendG = append(c.pendG[:0], g)
+			c.pendC = append(c.pendC[:0], nil) // accounted below
+			c.pendT = append(c.pendT[:0], t0)
 			start := len(c.out)
 			c.flushWrites()
 			r := c.out[start:]
@@ -417,6 +470,7 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 			c.out = c.out[:start]
 		}
 		c.out = append(c.out, first...)
+		c.ran(cmd, args, at, t0)
 		return
 	}
 	stores := make([]*shard.Store, 0, len(groups))
@@ -432,6 +486,7 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 	if stores == nil {
 		stores = []*shard.Store{} // leads no group: an empty key space
 	}
+	at := len(c.out)
 	x := command.Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
 	if len(stores) == 1 {
 		x.St = stores[0]
@@ -439,6 +494,7 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 	cmd.Run(&x, args)
 	c.out = x.Out
 	c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+	c.ran(cmd, args, at, c.tick)
 }
 
 // runlock releases the store's RLock held across a run of reads.
@@ -471,15 +527,17 @@ func (c *client) flushWrites() {
 	}
 	if single {
 		replies, err := s.propose(c.pendG[0], c.pend)
-		c.appendReplies(c.pend, replies, err, 0, len(c.pend))
+		c.flushEnd = nanotime()
+		c.appendReplies(c.pend, replies, err, 0, len(c.pend), 0)
 	} else {
 		c.flushMulti()
 	}
 	for i := range c.pend {
-		c.pend[i], c.pendG[i] = nil, nil
+		c.pend[i], c.pendG[i], c.pendC[i] = nil, nil, nil
 	}
-	c.pend, c.pendG = c.pend[:0], c.pendG[:0]
+	c.pend, c.pendG, c.pendC, c.pendT = c.pend[:0], c.pendG[:0], c.pendC[:0], c.pendT[:0]
 	c.now = time.Now().UnixMilli()
+	c.tick = c.flushEnd
 }
 
 // flushMulti proposes writes that belong to several groups: each group's
@@ -514,6 +572,7 @@ func (c *client) flushMulti() {
 		}(p)
 	}
 	wg.Wait()
+	c.flushEnd = nanotime()
 	type ref struct {
 		p *part
 		j int
@@ -524,35 +583,41 @@ func (c *client) flushMulti() {
 			order[i] = ref{p, j}
 		}
 	}
-	for _, r := range order {
-		c.appendReplies(r.p.cmds, r.p.replies, r.p.err, r.j, r.j+1)
+	for i, r := range order {
+		c.appendReplies(r.p.cmds, r.p.replies, r.p.err, r.j, r.j+1, i)
 	}
 }
 
 // appendReplies appends replies[from:to] of the proposal of cmds, or the
-// error for each. A proposal the group never took (its leader is changing:
-// ErrNotLeader) was not applied: each command is redirected to its slot's
-// leader, as a write the FSM refused for its slot is.
-func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err error, from, to int) {
+// error for each, and accounts each write (pending index p+i-from). A
+// proposal the group never took (its leader is changing: ErrNotLeader) was
+// not applied: each command is redirected to its slot's leader, as a write
+// the FSM refused for its slot is.
+func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err error, from, to, p int) {
 	if errors.Is(err, raftfsm.ErrNotLeader) {
 		for i := from; i < to; i++ {
+			at := len(c.out)
 			c.out = c.srv.notOwnerReply(c.out, c.cmdSlot(cmds[i]))
+			c.wrote(p+i-from, at, true)
 		}
 		return
 	}
 	if err != nil {
 		msg := proposeError(err)
 		for i := from; i < to; i++ {
+			at := len(c.out)
 			c.out = resp.AppendError(c.out, msg)
+			c.wrote(p+i-from, at, false)
 		}
-		c.srv.stats.errorReplies.Add(int64(to - from))
 		return
 	}
 	for i := from; i < to; i++ {
+		at := len(c.out)
 		r := replies.Get(i)
 		if len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0] {
 			if slot, ok := raftfsm.ParseNotOwner(r); ok {
 				c.out = c.srv.notOwnerReply(c.out, slot)
+				c.wrote(p+i-from, at, true)
 				continue
 			}
 		}
@@ -561,6 +626,7 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 		} else {
 			c.out = append(c.out, r...)
 		}
+		c.wrote(p+i-from, at, false)
 	}
 }
 
@@ -582,7 +648,6 @@ func (c *client) cmdSlot(args [][]byte) int {
 // slot's leader when the map names another node, else TRYAGAIN. Either way
 // the write was not applied and the client retries it.
 func (s *Server) notOwnerReply(b []byte, slot int) []byte {
-	s.stats.errorReplies.Add(1)
 	if _, leader, redirect, owned := s.router.Route(slot); owned && !leader && redirect != "" {
 		return appendMoved(b, slot, redirect)
 	}

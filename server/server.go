@@ -50,6 +50,7 @@ type Server struct {
 	nextID    atomic.Int64
 
 	stats      stats
+	intro      introState // per-command statistics, SLOWLOG, LATENCY, MONITOR
 	extraState serverExtra
 	evictMu    sync.Mutex
 	stop       chan struct{}
@@ -97,6 +98,7 @@ func New(cfg Config, router Router) (*Server, error) {
 		s.group = hosted[0]
 	}
 	initServerExtra(&s.extraState)
+	initIntro(&s.intro)
 	s.maxMemory.Store(cfg.MaxMemory)
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	pw := cfg.RequirePass

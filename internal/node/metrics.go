@@ -12,7 +12,8 @@ import (
 // collectors read the front end, the hosted groups and, in cluster mode,
 // the placement service at each scrape.
 func (n *Node) startMetrics() error {
-	src := metrics.Sources{Server: n.srv, Groups: n.metricsGroups}
+	src := metrics.Sources{Server: n.srv, Groups: n.metricsGroups,
+		Commands: metrics.CommandSourceOf(n.srv.CommandStats, n.srv.ErrorStats)}
 	if n.cluster != nil {
 		src.Placement = n.cluster.pl
 	}

@@ -171,6 +171,7 @@ func TestMetricsStandalone(t *testing.T) {
 		[]string{"shoal_keys"}, []string{"shoal_keys_with_ttl"},
 		[]string{"shoal_keyspace_hits_total"}, []string{"shoal_keyspace_misses_total"},
 		[]string{"shoal_commands_processed_total"}, []string{"shoal_connected_clients"},
+		[]string{"shoal_commands_total", "command", "set"},
 		[]string{"shoal_net_input_bytes_total"}, []string{"shoal_net_output_bytes_total"},
 		[]string{"shoal_memory_used_bytes"}, []string{"shoal_memory_rss_bytes"},
 		[]string{"shoal_proposals_total"},
