@@ -1398,6 +1398,26 @@ var commandMeta = map[string]cmdMeta{
 			"$7\r\ninteger\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
 		docFields: 5,
 	},
+	"shutdown": {
+		info: "$8\r\nshutdown\r\n:-1\r\n~6\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n+no_multi\r\n" +
+			"+allow_busy\r\n:0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n" +
+			"~0\r\n",
+		docs: "$7\r\nsummary\r\n$68\r\nSynchronously save the dataset to disk and then shut down the server\r\n" +
+			"$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$103\r\nO(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)\r\n" +
+			"$7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n7.0.0\r\n$47\r\nAdded the `NOW`, `FORCE` and `ABORT` modifiers.\r\n" +
+			"$9\r\narguments\r\n*4\r\n%4\r\n$4\r\nname\r\n$11\r\nnosave_save\r\n$4\r\ntype\r\n" +
+			"$5\r\noneof\r\n$5\r\nflags\r\n~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\n" +
+			"name\r\n$6\r\nnosave\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOSAVE\r\n" +
+			"%3\r\n$4\r\nname\r\n$4\r\nsave\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n" +
+			"$4\r\nSAVE\r\n%5\r\n$4\r\nname\r\n$3\r\nnow\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\n" +
+			"token\r\n$3\r\nNOW\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n" +
+			"%5\r\n$4\r\nname\r\n$5\r\nforce\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n" +
+			"$5\r\nFORCE\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%5\r\n" +
+			"$4\r\nname\r\n$5\r\nabort\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\n" +
+			"ABORT\r\n$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+		docFields: 6,
+	},
 	"slowlog": {
 		info: "$7\r\nslowlog\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
 		docs: "$7\r\nsummary\r\n$33\r\nA container for slow log commands\r\n$5\r\nsince\r\n" +

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -12,7 +13,7 @@ import (
 )
 
 // TestClusterRollingRestart stops every node of a 3-node cluster in turn
-// with SIGTERM and starts it again, in memory (the node comes back empty
+// with SIGTERM (one with the SHUTDOWN command) and starts it again, in memory (the node comes back empty
 // and catches up) and with --data-dir, while a go-redis ClusterClient
 // writes and reads and a redis-py RedisCluster writes. A node hands the
 // leadership of its groups to other members before it stops reading
@@ -51,8 +52,24 @@ func rollingRestart(t *testing.T, extra []string) {
 		before := ops.Load()
 		testutil.Until(t, 20*time.Second, "1000 client operations", func() bool { return ops.Load() > before+1000 })
 		start := time.Now()
-		nd.Stop(10 * time.Second)
-		t.Logf("node %d stopped in %v; %d operations so far, %d errors", i, time.Since(start).Round(time.Millisecond), ops.Load(), live.errs.Load())
+		how := "SIGTERM"
+		if i == 1 {
+			// The SHUTDOWN command does what SIGTERM does; no reply, the
+			// connection closes (go-redis reports that as success), the
+			// process exits with status 0.
+			how = "SHUTDOWN"
+			one := redis.NewClient(&redis.Options{Addr: nd.Addr, MaxRetries: -1})
+			if err := one.Shutdown(context.Background()).Err(); err != nil {
+				t.Fatalf("SHUTDOWN: %v", err)
+			}
+			one.Close()
+			if err := nd.WaitExit(10 * time.Second); err != nil {
+				t.Fatalf("node %d after SHUTDOWN: %v", i, err)
+			}
+		} else {
+			nd.Stop(10 * time.Second)
+		}
+		t.Logf("node %d stopped (%s) in %v; %d operations so far, %d errors", i, how, time.Since(start).Round(time.Millisecond), ops.Load(), live.errs.Load())
 		if i == 0 {
 			// The others joined through node 0's gossip port: restarted,
 			// it joins them through another node's.

@@ -548,8 +548,10 @@ func appendSlotsNode(x *command.Ctx, n *topology.Node) {
 }
 
 // clusterSlotsCommand: CLUSTER SLOTS. One entry per contiguous slot range of
-// each group: [start, end, leader, live followers...]. Ranges whose group
-// has no known leader are left out, as Redis leaves unserved slots out.
+// each group: [start, end, leader, live followers...]. A group whose leader
+// is not known is listed under its first live member; only ranges whose
+// group has no live member are left out, as Redis leaves unserved slots
+// out.
 func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	t := clusterTopology(x)
 	if t == nil {
@@ -564,7 +566,22 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	for _, r := range slotranges.Of(m.Slots[:]) {
 		gi, s, e := int(r.Value), r.Start, r.End
 		if gi >= 0 && gi < len(m.Groups) {
-			if lead := m.Node(t.leaderOf(gi)); lead != nil {
+			// A group whose leader is not known right now (an election, a
+			// node that just started) still has its slots listed, under
+			// its first live member, as Redis lists a failing master's:
+			// a client that finds no master for a range cannot route (and
+			// redis-py fails outright); one sent to a non-leader is
+			// redirected.
+			lead := m.Node(t.leaderOf(gi))
+			if lead == nil {
+				for _, id := range m.Groups[gi].Members {
+					if n := m.Node(id); n != nil && !t.failed(id) {
+						lead = n
+						break
+					}
+				}
+			}
+			if lead != nil {
 				nodes := []*topology.Node{lead}
 				for _, id := range m.Groups[gi].Members {
 					if n := m.Node(id); n != nil && id != lead.ID && !t.failed(id) {

@@ -249,15 +249,28 @@ func TestClusterSlots(t *testing.T) {
 			t.Errorf("RESP%d SLOTS with B down =\n%q\nwant\n%q", p, got, want)
 		}
 
-		// g2 has no known leader: its slots are not served.
+		// g2 has no known leader: its slots are listed under its first
+		// live member (C), as Redis lists a failing master's; with C down
+		// too, under A.
 		topo.Leaders = []string{idA, idB, ""}
 		topo.Alive[idB] = true
-		want = rArr(2) +
+		want = rArr(3) +
 			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) + slotsNode(p, idB, 7001) +
-			rArr(4) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) + slotsNode(p, idC, 7002)
+			rArr(4) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) + slotsNode(p, idC, 7002) +
+			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
 			t.Errorf("RESP%d SLOTS without g2 leader =\n%q\nwant\n%q", p, got, want)
 		}
+		topo.Alive[idC] = false
+		want = rArr(3) +
+			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) + slotsNode(p, idB, 7001) +
+			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
+			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idA, 7000)
+		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
+			t.Errorf("RESP%d SLOTS without g2 leader, C down =\n%q\nwant\n%q", p, got, want)
+		}
+		// (A is this node, which never counts as down, so g2 always has a
+		// live member here.)
 	}
 }
 

@@ -54,9 +54,12 @@ type Server struct {
 	extraState serverExtra
 	evictMu    sync.Mutex
 	stop       chan struct{}
-	wg         sync.WaitGroup
-	shutOnce   sync.Once
-	rewrite    rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
+	// shutdownReq carries accepted SHUTDOWN commands to the embedding
+	// process (ShutdownRequests); buffered, one.
+	shutdownReq chan ShutdownRequest
+	wg          sync.WaitGroup
+	shutOnce    sync.Once
+	rewrite     rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -84,12 +87,13 @@ func New(cfg Config, router Router) (*Server, error) {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:     cfg,
-		router:  router,
-		log:     lg,
-		start:   time.Now(),
-		clients: make(map[int64]*client),
-		stop:    make(chan struct{}),
+		cfg:         cfg,
+		router:      router,
+		log:         lg,
+		start:       time.Now(),
+		clients:     make(map[int64]*client),
+		stop:        make(chan struct{}),
+		shutdownReq: make(chan ShutdownRequest, 1),
 	}
 	if router == nil {
 		// No groups: every keyed command is answered "slot not served".

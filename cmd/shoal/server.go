@@ -111,14 +111,21 @@ func runServer(cc *cli.Context) error {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	now := false
 	select {
 	case sig := <-sigs:
 		logger.Info("shutting down", "signal", sig.String())
+	case req := <-n.ShutdownRequests():
+		logger.Info("shutting down", "command", "SHUTDOWN", "now", req.Now)
+		now = req.Now
 	case err := <-n.Done():
-		logger.Error("server stopped", "error", err)
+		logger.Error("server stopped", "err", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if now {
+		return n.ShutdownNow(ctx)
+	}
 	return n.Shutdown(ctx)
 }
 

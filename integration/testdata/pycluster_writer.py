@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+import traceback
 
 from redis.cluster import ClusterNode, RedisCluster
 
@@ -46,6 +47,7 @@ def main():
                 errors += 1
                 if not first:
                     first = "SET %s: %s: %s" % (k, type(e).__name__, e)
+                    traceback.print_exc()  # to stderr: the test log
             ops += 1
     print(json.dumps({"ops": ops, "errors": errors, "first": first, "acked": acked}), flush=True)
 

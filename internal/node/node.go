@@ -240,12 +240,24 @@ const (
 // (at most drainMax): their commands get MOVED to the new leaders, which
 // moves them there at once, where a closed port would leave each client
 // retrying it until its own view of the cluster is reloaded.
-func (n *Node) Shutdown(ctx context.Context) error {
+func (n *Node) Shutdown(ctx context.Context) error { return n.shutdown(ctx, true) }
+
+// ShutdownNow is Shutdown without waiting for the clients to move after
+// the hand-off (SHUTDOWN NOW).
+func (n *Node) ShutdownNow(ctx context.Context) error { return n.shutdown(ctx, false) }
+
+// ShutdownRequests receives the SHUTDOWN commands clients send: the
+// process running the node shuts it down on one.
+func (n *Node) ShutdownRequests() <-chan server.ShutdownRequest { return n.srv.ShutdownRequests() }
+
+func (n *Node) shutdown(ctx context.Context, drain bool) error {
 	if n.cluster != nil {
 		n.cluster.handOff(ctx)
-		dctx, cancel := context.WithTimeout(ctx, drainMax)
-		n.srv.Drain(dctx, drainQuiet)
-		cancel()
+		if drain {
+			dctx, cancel := context.WithTimeout(ctx, drainMax)
+			n.srv.Drain(dctx, drainQuiet)
+			cancel()
+		}
 	}
 	err := errors.Join(n.stopMetrics(ctx), n.srv.Shutdown(ctx))
 	return errors.Join(err, n.stopGroups(ctx))

@@ -167,6 +167,26 @@ func (n *ShoalNode) Stop(grace time.Duration) {
 	n.p = nil
 }
 
+// WaitExit waits up to timeout for the process to exit on its own (after
+// a SHUTDOWN command, say) and returns its exit error (nil for status 0);
+// past the timeout it kills the process and fails the test.
+func (n *ShoalNode) WaitExit(timeout time.Duration) error {
+	n.t.Helper()
+	if n.p == nil {
+		return nil
+	}
+	select {
+	case <-n.p.Done():
+	case <-time.After(timeout):
+		n.Kill()
+		n.t.Fatalf("shoal on %s did not exit within %v", n.Addr, timeout)
+	}
+	err := n.p.Err()
+	n.logw.Close()
+	n.p = nil
+	return err
+}
+
 // Kill stops the process with SIGKILL.
 func (n *ShoalNode) Kill() { n.Stop(0) }
 
