@@ -1,11 +1,7 @@
 package placement
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log"
-	"log/slog"
 	"net"
 	"sort"
 	"strconv"
@@ -14,6 +10,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/shoalcache/shoal/internal/logging"
 )
 
 // Serf tags every Shoal node gossips. They are hints for discovery; the
@@ -202,7 +200,7 @@ func (s *Service) newSerfConfig() (*serf.Config, error) {
 	ml.IndirectChecks = 1
 	ml.RetransmitMult = 3
 	ml.GossipToTheDeadTime = 15 * c.ProbeInterval
-	stdlog := newStdLogger(s.baseLog.With("component", "serf"))
+	stdlog := logging.StdLogger(s.baseLog.With("component", "serf"))
 	ml.Logger = stdlog
 
 	sc := serf.DefaultConfig()
@@ -229,33 +227,6 @@ func splitHostPort(hp string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port in %q", hp)
 	}
 	return h, port, nil
-}
-
-// newStdLogger returns a *log.Logger for serf and memberlist that maps their
-// "[DEBUG]", "[INFO]", "[WARN]", "[ERR]" prefixes to slog levels.
-func newStdLogger(l *slog.Logger) *log.Logger {
-	return log.New(levelWriter{l}, "", 0)
-}
-
-type levelWriter struct{ l *slog.Logger }
-
-func (w levelWriter) Write(p []byte) (int, error) {
-	msg := string(bytes.TrimSpace(p))
-	level := slog.LevelInfo
-	for _, lv := range []struct {
-		prefix string
-		level  slog.Level
-	}{
-		{"[TRACE]", slog.LevelDebug - 4}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo},
-		{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
-	} {
-		if strings.HasPrefix(msg, lv.prefix) {
-			level, msg = lv.level, strings.TrimSpace(msg[len(lv.prefix):])
-			break
-		}
-	}
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
 }
 
 // GossipAddr returns the host:port this node's serf agent advertises (the
