@@ -1,7 +1,9 @@
 package placement
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strconv"
@@ -338,8 +340,7 @@ func (s *Service) eventLoop() {
 				continue
 			}
 			for _, m := range me.Members {
-				s.log.Debug("member event", "event", me.EventType().String(), "member-id", m.Name,
-					"member-addr", net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))))
+				s.logMemberEvent(me.Type, m)
 				if me.Type == serf.EventMemberReap {
 					delete(seen, m.Name)
 				}
@@ -352,6 +353,23 @@ func (s *Service) eventLoop() {
 			return
 		}
 	}
+}
+
+// logMemberEvent logs one serf member event: a membership change (join,
+// leave, failure, reap) as one "membership changed" line at info, a tag
+// update at debug. Serf's own "serf: EventMemberJoin: ..." lines come
+// through logging.StdLogger as they are. Called by the event loop only.
+func (s *Service) logMemberEvent(typ serf.EventType, m serf.Member) {
+	gossip := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
+	if typ == serf.EventMemberUpdate {
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("member updated", "event", typ.String(), "member-id", m.Name, "gossip-addr", gossip,
+				"epoch", m.Tags[tagEpoch], "lead", m.Tags[tagLead], "meta", m.Tags[tagMeta] == "1")
+		}
+		return
+	}
+	s.log.Info("membership changed", "event", typ.String(), "member-id", m.Name, "status", m.Status.String(),
+		"gossip-addr", gossip, "cluster-addr", m.Tags[tagCluster])
 }
 
 // tagLoop sends the node's tags on its own goroutine whenever the map
