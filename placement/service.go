@@ -79,7 +79,9 @@ type Service struct {
 	hintsPoke     chan struct{}
 	reconcilePoke chan struct{}
 	leaderObs     chan raft.Observation // meta leadership changes
+	raftDown      chan struct{}         // closed once the meta replica has shut down
 	wg            sync.WaitGroup        // event loop
+	leaderWG      sync.WaitGroup        // meta leadership logger
 	rpcWG         sync.WaitGroup        // meta-rpc server
 	loopsWG       sync.WaitGroup        // tag and join loops
 	reconcileWG   sync.WaitGroup        // reconcile loop
@@ -118,6 +120,7 @@ func New(cfg Config) (*Service, error) {
 		hintsPoke:     make(chan struct{}, 1),
 		reconcilePoke: make(chan struct{}, 1),
 		leaderObs:     make(chan raft.Observation, 16),
+		raftDown:      make(chan struct{}),
 	}, nil
 }
 
@@ -155,6 +158,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("placement: start serf: %w", err)
 	}
 	s.started.Store(true)
+	s.leaderWG.Add(1)
+	go s.watchMetaLeadership()
 	s.rpcWG.Add(1)
 	go func() {
 		defer s.rpcWG.Done()
@@ -251,6 +256,39 @@ func (s *Service) startRaft() error {
 		return ok
 	}))
 	return nil
+}
+
+// watchMetaLeadership logs this node's meta leadership changes as
+// raftfsm.Group logs a data group's: "leading group" with the term once
+// this replica leads, "lost leadership" with the term it led in. It is
+// raft's LeaderCh's only reader, on its own goroutine from Start until the
+// meta replica has shut down (then it reads raft's last notification: a
+// leader that shuts down loses leadership).
+func (s *Service) watchMetaLeadership() {
+	defer s.leaderWG.Done()
+	ch := s.raft.LeaderCh()
+	var term uint64
+	note := func(leader bool) {
+		if leader {
+			term = s.raft.CurrentTerm()
+			s.log.Info("leading group", "group", metaStream, "term", term)
+		} else {
+			s.log.Info("lost leadership", "group", metaStream, "term", term)
+		}
+	}
+	for {
+		select {
+		case leader := <-ch:
+			note(leader)
+		case <-s.raftDown:
+			select {
+			case leader := <-ch:
+				note(leader)
+			default:
+			}
+			return
+		}
+	}
 }
 
 // closeRaft undoes a partial Start.
@@ -441,6 +479,8 @@ func (s *Service) teardown() error {
 	if err := s.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("shut down meta raft: %w", err))
 	}
+	close(s.raftDown)
+	s.leaderWG.Wait()
 	s.rpcWG.Wait()
 	s.reconcileWG.Wait()
 	if err := sf.Shutdown(); err != nil {
