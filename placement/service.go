@@ -243,7 +243,9 @@ func (s *Service) startRaft() error {
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
 	rc.TrailingLogs = s.cfg.TrailingLogs
 	rc.Logger = logging.HCLog(s.baseLog, "meta-raft")
-	r, err := raft.NewRaft(rc, newMetaFSM(s.publish), logs, stable, snaps, s.guard)
+	fsm := newMetaFSM(s.publish)
+	fsm.log, fsm.snaps = s.log, snaps
+	r, err := raft.NewRaft(rc, fsm, logs, stable, snaps, s.guard)
 	if err != nil {
 		return fmt.Errorf("placement: start meta raft: %w", err)
 	}

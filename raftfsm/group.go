@@ -168,6 +168,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		guard = NewVoteGuard(nt, cfg.NodeID, !has && len(cfg.Bootstrap) == 0, lg)
 		trans = guard
 	}
+	g.fsm.snaps = snaps
 	r, err := raft.NewRaft(rc, g.fsm, logs, stable, snaps, trans)
 	if err != nil {
 		g.closeStores()
