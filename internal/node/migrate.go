@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/internal/topology"
+	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
@@ -200,6 +201,10 @@ func (mv *mover) drive(ctx context.Context) error {
 	fenceStart := time.Now()
 	// Nothing changes in the slots after the fence: this delta is the last.
 	_, last := mv.dirty(after, fenceAt)
+	if !fenced {
+		mv.log.Info("migration job fenced", "job", job.ID, "source-group", job.Source, "target-group", job.Target,
+			"slots", placement.FormatRanges(job.Slots), "index", fenceAt, "last-delta-keys", len(last))
+	}
 	if err := mv.sendKeys(ctx, last, fenceAt); err != nil {
 		return fmt.Errorf("last delta: %w", err)
 	}
@@ -212,7 +217,8 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.failpoint(phaseFlip); err != nil {
 		return err
 	}
-	mv.log.Info("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
+	// placement logged the flip ("migration job flipped", keys and bytes).
+	mv.log.Debug("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
 		"took", time.Since(start).String(), "fenced-for", time.Since(fenceStart).String())
 	return nil
 }
