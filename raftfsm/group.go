@@ -193,7 +193,7 @@ func (g *Group) haltShutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {
-		g.log.Warn("shutdown after the state machine halted failed", "error", err)
+		g.log.Warn("shutdown after the state machine halted failed", "err", err)
 	}
 }
 
@@ -317,7 +317,7 @@ func (g *Group) compactor() {
 		}
 		err := g.raft.Snapshot().Error()
 		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-			g.log.Warn("log compaction snapshot failed", "error", err, "log-bytes", logBytes)
+			g.log.Warn("log compaction snapshot failed", "err", err, "log-bytes", logBytes)
 			continue
 		}
 		g.lastSave.Store(time.Now().Unix())
