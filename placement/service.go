@@ -31,10 +31,10 @@ const metaStream = "meta"
 // Goroutines: after Start, the service runs an event loop (serf events,
 // leader hints), a tag loop (the only caller of serf.SetTags), a join loop
 // (until joined), a reconcile loop (bootstrap, meta leader duties, epoch
-// lag), the meta-rpc server (raftfsm.ServeCalls: one goroutine per
-// forwarded map update, see forward.go), plus raft's and serf's own
-// goroutines. The meta FSM publishes maps
-// from raft's FSM goroutine.
+// lag), a meta leadership logger (until the meta replica is down), the
+// meta-rpc server (raftfsm.ServeCalls: one goroutine per forwarded map
+// update, see forward.go), plus raft's and serf's own goroutines. The meta
+// FSM publishes maps from raft's FSM goroutine.
 //
 // Every exported method is safe for concurrent use. Map, Changes and
 // LeaderHint are lock-free and cheap enough for request paths; Members

@@ -194,6 +194,9 @@ func (mv *mover) drive(ctx context.Context) error {
 			return fmt.Errorf("fence: %w", err)
 		}
 		fenceAt = idx
+		// Once: a mover restarted after this finds the source fenced.
+		mv.log.Info("migration job fenced", "job", job.ID, "source-group", job.Source, "target-group", job.Target,
+			"slots", placement.FormatRanges(job.Slots), "index", fenceAt)
 	}
 	if err := mv.failpoint(phaseFence); err != nil {
 		return err
@@ -201,10 +204,6 @@ func (mv *mover) drive(ctx context.Context) error {
 	fenceStart := time.Now()
 	// Nothing changes in the slots after the fence: this delta is the last.
 	_, last := mv.dirty(after, fenceAt)
-	if !fenced {
-		mv.log.Info("migration job fenced", "job", job.ID, "source-group", job.Source, "target-group", job.Target,
-			"slots", placement.FormatRanges(job.Slots), "index", fenceAt, "last-delta-keys", len(last))
-	}
 	if err := mv.sendKeys(ctx, last, fenceAt); err != nil {
 		return fmt.Errorf("last delta: %w", err)
 	}
