@@ -92,7 +92,7 @@ func (s Step) String() string {
 		for _, r := range s.Slots {
 			n += r.End - r.Start + 1
 		}
-		return "migrate " + strconv.Itoa(n) + " slots (" + formatRanges(s.Slots) + ") from group " + s.Group + " to group " + s.Target
+		return "migrate " + strconv.Itoa(n) + " slots (" + FormatRanges(s.Slots) + ") from group " + s.Group + " to group " + s.Target
 	case StepDeleteGroup:
 		return "delete group " + s.Group + " (it owns no slot)"
 	case StepRemoveNode:

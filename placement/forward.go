@@ -107,7 +107,8 @@ func (s *Service) answerRPC(ctx context.Context, b []byte) rpcResponse {
 	err = s.casOnLeader(ctx, cmd)
 	switch {
 	case err == nil:
-		s.log.Info("map updated for another node", "epoch", cmd.Map.Epoch)
+		// Debug: the node that asked logs "map updated" (docs/logging.md).
+		s.log.Debug("map updated for another node", "epoch", cmd.Map.Epoch)
 		return rpcResponse{Status: statusOK}
 	case errors.Is(err, ErrNotMetaLeader):
 		return rpcResponse{Status: statusNotLeader}

@@ -62,7 +62,7 @@ func NewJob(m *Map, slots []SlotRange, target string, now int64, maxActive int) 
 		}
 	}
 	if src == ti {
-		return nil, nil, fmt.Errorf("%w: %s owns slots %s", ErrAlreadyOwner, target, formatRanges(ranges))
+		return nil, nil, fmt.Errorf("%w: %s owns slots %s", ErrAlreadyOwner, target, FormatRanges(ranges))
 	}
 	active := 0
 	for i := range m.Jobs {
@@ -251,8 +251,9 @@ func normalizeSlots(in []SlotRange) ([]SlotRange, error) {
 	return out, nil
 }
 
-// formatRanges renders ranges as "a-b,c".
-func formatRanges(rs []SlotRange) string {
+// FormatRanges renders ranges as "a-b,c" (the slots key of the migration
+// job lines, docs/logging.md).
+func FormatRanges(rs []SlotRange) string {
 	b := make([]byte, 0, 16*len(rs))
 	for i, r := range rs {
 		if i > 0 {
@@ -287,9 +288,34 @@ func (s *Service) CreateJob(ctx context.Context, slots []SlotRange, target strin
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("migration job created", "job", job.ID, "slots", formatRanges(job.Slots),
-		"source-group", job.Source, "target-group", job.Target)
+	s.log.Info("migration job created", jobAttrs(job)...)
 	return job, nil
+}
+
+// jobAttrs returns the keys every migration job line starts with: job,
+// source-group, target-group and slots ("a-b,c"). The job methods below
+// log each change they commit once, on the node that made it (see
+// docs/logging.md).
+func jobAttrs(j *Job, more ...any) []any {
+	return append([]any{"job", j.ID, "source-group", j.Source, "target-group", j.Target,
+		"slots", FormatRanges(j.Slots)}, more...)
+}
+
+// logEnded logs the flip or abort of job id that next committed: with
+// the keys and bytes shipped and the time since creation for a flip, the
+// reason for an abort.
+func (s *Service) logEnded(next *Map, id string, more ...any) {
+	j := next.Job(id)
+	if j == nil {
+		return
+	}
+	took := time.Duration(j.Ended-j.Created) * time.Millisecond
+	switch j.Phase {
+	case JobDone:
+		s.log.Info("migration job flipped", jobAttrs(j, append(more, "keys", j.Keys, "bytes", j.Bytes, "took", took.String())...)...)
+	case JobAborted:
+		s.log.Info("migration job aborted", jobAttrs(j, append(more, "reason", j.Reason, "took", took.String())...)...)
+	}
 }
 
 // FlipJob marks the job id done and gives its slots to its target, by
@@ -300,9 +326,13 @@ func (s *Service) CreateJob(ctx context.Context, slots []SlotRange, target strin
 // errors.Is.
 func (s *Service) FlipJob(ctx context.Context, id string) error {
 	now := time.Now().UnixMilli()
-	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return FlipJob(old, id, now) })
+	var next *Map
+	err := s.updateChecked(ctx, func(old *Map) (m *Map, err error) {
+		next, err = FlipJob(old, id, now)
+		return next, err
+	})
 	if err == nil {
-		s.log.Info("migration job flipped", "job", id)
+		s.logEnded(next, id)
 	}
 	return err
 }
@@ -314,15 +344,35 @@ func (s *Service) ClaimJob(ctx context.Context, id string, term uint64) error {
 	// node's map shows the claim already held: that map may lag behind a
 	// flip, and a mover that went on from it would reset a target whose
 	// copy is already the slots' owner (the claim orders the two).
-	return s.updateChecked(ctx, func(old *Map) (*Map, error) { return ClaimJob(old, id, term) })
+	var prev uint64
+	var next *Map
+	err := s.updateChecked(ctx, func(old *Map) (m *Map, err error) {
+		if j := old.Job(id); j != nil {
+			prev = j.Copier
+		}
+		next, err = ClaimJob(old, id, term)
+		return next, err
+	})
+	if err != nil {
+		return err
+	}
+	if j := next.Job(id); j != nil {
+		if prev != term {
+			s.log.Info("migration job claimed", jobAttrs(j, "copier-term", term, "previous-term", prev)...)
+		} else {
+			s.log.Debug("migration job claim renewed", jobAttrs(j, "copier-term", term)...)
+		}
+	}
+	return nil
 }
 
 // FlipClaimedJob flips job id for the mover of source term term (see the
 // FlipClaimedJob function), recording the keys and bytes it shipped.
 func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64, keys, bytes int64) error {
 	now := time.Now().UnixMilli()
-	err := s.updateChecked(ctx, func(old *Map) (*Map, error) {
-		next, err := FlipClaimedJob(old, id, term, now)
+	var next *Map
+	err := s.updateChecked(ctx, func(old *Map) (m *Map, err error) {
+		next, err = FlipClaimedJob(old, id, term, now)
 		if err == nil {
 			j := next.Job(id)
 			j.Keys, j.Bytes = keys, bytes
@@ -330,7 +380,7 @@ func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64, ke
 		return next, err
 	})
 	if err == nil {
-		s.log.Info("migration job flipped", "job", id, "copier-term", term)
+		s.logEnded(next, id, "copier-term", term)
 	}
 	return err
 }
@@ -341,9 +391,13 @@ func (s *Service) FlipClaimedJob(ctx context.Context, id string, term uint64, ke
 // job was already flipped or aborted) are comparable with errors.Is.
 func (s *Service) AbortJob(ctx context.Context, id, reason string) error {
 	now := time.Now().UnixMilli()
-	err := s.updateChecked(ctx, func(old *Map) (*Map, error) { return AbortJob(old, id, reason, now) })
+	var next *Map
+	err := s.updateChecked(ctx, func(old *Map) (m *Map, err error) {
+		next, err = AbortJob(old, id, reason, now)
+		return next, err
+	})
 	if err == nil {
-		s.log.Info("migration job aborted", "job", id, "reason", reason)
+		s.logEnded(next, id)
 	}
 	return err
 }

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // Meta log operations.
@@ -39,16 +43,25 @@ type metaSnapshotData struct {
 // (and Restore once during raft.NewRaft, before that goroutine starts), so
 // cur needs no lock. Every map the FSM adopts is handed to publish on that
 // goroutine; publish must be quick and must not call back into raft.
+//
+// Snapshots taken and restored are logged ("snapshot taken", "snapshot
+// restored", group "meta") to log, set before raft starts; snaps, likewise,
+// is the meta snapshot store, from which Restore names the snapshot it
+// restored (nil: unnamed).
 type metaFSM struct {
 	cur     *Map
 	publish func(*Map)
+	log     *slog.Logger
+	snaps   raft.SnapshotStore
+	// restoreFailed is set when the last Restore failed (see raftfsm.FSM).
+	restoreFailed bool
 }
 
 func newMetaFSM(publish func(*Map)) *metaFSM {
 	if publish == nil {
 		publish = func(*Map) {}
 	}
-	return &metaFSM{publish: publish}
+	return &metaFSM{publish: publish, log: slog.New(slog.DiscardHandler)}
 }
 
 // Apply implements raft.FSM. It returns nil when the entry changed the
@@ -92,32 +105,54 @@ func (f *metaFSM) Apply(l *raft.Log) interface{} {
 
 // Snapshot implements raft.FSM: it captures the current map pointer.
 func (f *metaFSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &metaSnapshot{m: f.cur}, nil
+	return &metaSnapshot{m: f.cur, log: f.log}, nil
 }
 
 // Restore implements raft.FSM: it replaces the state with the snapshot's.
 func (f *metaFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	start := time.Now()
 	var d metaSnapshotData
 	if err := json.NewDecoder(rc).Decode(&d); err != nil {
+		f.restoreFailed = true
+		f.log.Error("snapshot restore failed", "group", metaStream, "err", err)
 		return fmt.Errorf("placement: restore meta snapshot: %w", err)
 	}
 	f.cur = d.Map
 	if d.Map != nil {
 		f.publish(d.Map)
 	}
+	attrs := []any{"group", metaStream}
+	if term, index, ok := raftfsm.LatestSnapshot(f.snaps); ok && !f.restoreFailed {
+		attrs = append(attrs, "index", index, "term", term)
+	}
+	f.restoreFailed = false
+	attrs = append(attrs, mapAttrs(d.Map)...)
+	f.log.Info("snapshot restored", append(attrs, "took", time.Since(start).String())...)
 	return nil
+}
+
+// mapAttrs returns the log attributes of a snapshot's map: its epoch, nodes
+// and groups (all 0 before the cluster has a map).
+func mapAttrs(m *Map) []any {
+	if m == nil {
+		return []any{"epoch", 0, "nodes", 0, "groups", 0}
+	}
+	return []any{"epoch", m.Epoch, "nodes", len(m.Nodes), "groups", len(m.Groups)}
 }
 
 // metaSnapshot is a point-in-time meta state. Persist runs on a raft
 // goroutine, concurrently with later Applies; the map it holds is
 // immutable.
 type metaSnapshot struct {
-	m *Map
+	m   *Map
+	log *slog.Logger
 }
 
-// Persist implements raft.FSMSnapshot.
+// Persist implements raft.FSMSnapshot. A snapshot persisted is logged as
+// one "snapshot taken" line (failures are raft's to log).
 func (s *metaSnapshot) Persist(sink raft.SnapshotSink) error {
+	start := time.Now()
 	b, err := json.Marshal(metaSnapshotData{Map: s.m})
 	if err == nil {
 		_, err = sink.Write(b)
@@ -126,7 +161,16 @@ func (s *metaSnapshot) Persist(sink raft.SnapshotSink) error {
 		_ = sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	attrs := []any{"group", metaStream}
+	if term, index, ok := raftfsm.ParseSnapshotID(sink.ID()); ok {
+		attrs = append(attrs, "index", index, "term", term)
+	}
+	attrs = append(attrs, mapAttrs(s.m)...)
+	s.log.Info("snapshot taken", append(attrs, "bytes", len(b), "took", time.Since(start).String())...)
+	return nil
 }
 
 // Release implements raft.FSMSnapshot.

@@ -1,10 +1,8 @@
 package placement
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"sort"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/shoalcache/shoal/internal/logging"
 )
 
 // Serf tags every Shoal node gossips. They are hints for discovery; the
@@ -202,7 +202,7 @@ func (s *Service) newSerfConfig() (*serf.Config, error) {
 	ml.IndirectChecks = 1
 	ml.RetransmitMult = 3
 	ml.GossipToTheDeadTime = 15 * c.ProbeInterval
-	stdlog := newStdLogger(s.baseLog.With("component", "serf"))
+	stdlog := logging.StdLogger(s.baseLog.With("component", "serf"))
 	ml.Logger = stdlog
 
 	sc := serf.DefaultConfig()
@@ -229,33 +229,6 @@ func splitHostPort(hp string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port in %q", hp)
 	}
 	return h, port, nil
-}
-
-// newStdLogger returns a *log.Logger for serf and memberlist that maps their
-// "[DEBUG]", "[INFO]", "[WARN]", "[ERR]" prefixes to slog levels.
-func newStdLogger(l *slog.Logger) *log.Logger {
-	return log.New(levelWriter{l}, "", 0)
-}
-
-type levelWriter struct{ l *slog.Logger }
-
-func (w levelWriter) Write(p []byte) (int, error) {
-	msg := string(bytes.TrimSpace(p))
-	level := slog.LevelInfo
-	for _, lv := range []struct {
-		prefix string
-		level  slog.Level
-	}{
-		{"[TRACE]", slog.LevelDebug - 4}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo},
-		{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
-	} {
-		if strings.HasPrefix(msg, lv.prefix) {
-			level, msg = lv.level, strings.TrimSpace(msg[len(lv.prefix):])
-			break
-		}
-	}
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
 }
 
 // GossipAddr returns the host:port this node's serf agent advertises (the
@@ -367,8 +340,7 @@ func (s *Service) eventLoop() {
 				continue
 			}
 			for _, m := range me.Members {
-				s.log.Debug("member event", "event", me.EventType().String(), "member-id", m.Name,
-					"member-addr", net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port))))
+				s.logMemberEvent(me.Type, m)
 				if me.Type == serf.EventMemberReap {
 					delete(seen, m.Name)
 				}
@@ -381,6 +353,23 @@ func (s *Service) eventLoop() {
 			return
 		}
 	}
+}
+
+// logMemberEvent logs one serf member event: a membership change (join,
+// leave, failure, reap) as one "membership changed" line at info, a tag
+// update at debug. Serf's own "serf: EventMemberJoin: ..." lines come
+// through logging.StdLogger as they are. Called by the event loop only.
+func (s *Service) logMemberEvent(typ serf.EventType, m serf.Member) {
+	gossip := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
+	if typ == serf.EventMemberUpdate {
+		if s.log.Enabled(context.Background(), slog.LevelDebug) {
+			s.log.Debug("member updated", "event", typ.String(), "member-id", m.Name, "gossip-addr", gossip,
+				"epoch", m.Tags[tagEpoch], "lead", m.Tags[tagLead], "meta", m.Tags[tagMeta] == "1")
+		}
+		return
+	}
+	s.log.Info("membership changed", "event", typ.String(), "member-id", m.Name, "status", m.Status.String(),
+		"gossip-addr", gossip, "cluster-addr", m.Tags[tagCluster])
 }
 
 // tagLoop sends the node's tags on its own goroutine whenever the map

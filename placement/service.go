@@ -31,10 +31,10 @@ const metaStream = "meta"
 // Goroutines: after Start, the service runs an event loop (serf events,
 // leader hints), a tag loop (the only caller of serf.SetTags), a join loop
 // (until joined), a reconcile loop (bootstrap, meta leader duties, epoch
-// lag), the meta-rpc server (raftfsm.ServeCalls: one goroutine per
-// forwarded map update, see forward.go), plus raft's and serf's own
-// goroutines. The meta FSM publishes maps
-// from raft's FSM goroutine.
+// lag), a meta leadership logger (until the meta replica is down), the
+// meta-rpc server (raftfsm.ServeCalls: one goroutine per forwarded map
+// update, see forward.go), plus raft's and serf's own goroutines. The meta
+// FSM publishes maps from raft's FSM goroutine.
 //
 // Every exported method is safe for concurrent use. Map, Changes and
 // LeaderHint are lock-free and cheap enough for request paths; Members
@@ -79,7 +79,9 @@ type Service struct {
 	hintsPoke     chan struct{}
 	reconcilePoke chan struct{}
 	leaderObs     chan raft.Observation // meta leadership changes
+	raftDown      chan struct{}         // closed once the meta replica has shut down
 	wg            sync.WaitGroup        // event loop
+	leaderWG      sync.WaitGroup        // meta leadership logger
 	rpcWG         sync.WaitGroup        // meta-rpc server
 	loopsWG       sync.WaitGroup        // tag and join loops
 	reconcileWG   sync.WaitGroup        // reconcile loop
@@ -118,6 +120,7 @@ func New(cfg Config) (*Service, error) {
 		hintsPoke:     make(chan struct{}, 1),
 		reconcilePoke: make(chan struct{}, 1),
 		leaderObs:     make(chan raft.Observation, 16),
+		raftDown:      make(chan struct{}),
 	}, nil
 }
 
@@ -155,6 +158,8 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("placement: start serf: %w", err)
 	}
 	s.started.Store(true)
+	s.leaderWG.Add(1)
+	go s.watchMetaLeadership()
 	s.rpcWG.Add(1)
 	go func() {
 		defer s.rpcWG.Done()
@@ -238,7 +243,9 @@ func (s *Service) startRaft() error {
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
 	rc.TrailingLogs = s.cfg.TrailingLogs
 	rc.Logger = logging.HCLog(s.baseLog, "meta-raft")
-	r, err := raft.NewRaft(rc, newMetaFSM(s.publish), logs, stable, snaps, s.guard)
+	fsm := newMetaFSM(s.publish)
+	fsm.log, fsm.snaps = s.log, snaps
+	r, err := raft.NewRaft(rc, fsm, logs, stable, snaps, s.guard)
 	if err != nil {
 		return fmt.Errorf("placement: start meta raft: %w", err)
 	}
@@ -251,6 +258,39 @@ func (s *Service) startRaft() error {
 		return ok
 	}))
 	return nil
+}
+
+// watchMetaLeadership logs this node's meta leadership changes as
+// raftfsm.Group logs a data group's: "leading group" with the term once
+// this replica leads, "lost leadership" with the term it led in. It is
+// raft's LeaderCh's only reader, on its own goroutine from Start until the
+// meta replica has shut down (then it reads raft's last notification: a
+// leader that shuts down loses leadership).
+func (s *Service) watchMetaLeadership() {
+	defer s.leaderWG.Done()
+	ch := s.raft.LeaderCh()
+	var term uint64
+	note := func(leader bool) {
+		if leader {
+			term = s.raft.CurrentTerm()
+			s.log.Info("leading group", "group", metaStream, "term", term)
+		} else {
+			s.log.Info("lost leadership", "group", metaStream, "term", term)
+		}
+	}
+	for {
+		select {
+		case leader := <-ch:
+			note(leader)
+		case <-s.raftDown:
+			select {
+			case leader := <-ch:
+				note(leader)
+			default:
+			}
+			return
+		}
+	}
 }
 
 // closeRaft undoes a partial Start.
@@ -441,6 +481,8 @@ func (s *Service) teardown() error {
 	if err := s.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("shut down meta raft: %w", err))
 	}
+	close(s.raftDown)
+	s.leaderWG.Wait()
 	s.rpcWG.Wait()
 	s.reconcileWG.Wait()
 	if err := sf.Shutdown(); err != nil {

@@ -89,6 +89,12 @@ type FSM struct {
 	// snapStats, set before raft starts (nil outside a Group), records
 	// the snapshots persisted (metrics.go).
 	snapStats *snapshotStats
+	// snaps, set before raft starts (nil outside a Group), is the group's
+	// snapshot store: Restore names the snapshot it restored from it.
+	snaps raft.SnapshotStore
+	// restoreFailed is set when the last Restore failed, so that the next
+	// one does not name a snapshot raft may have skipped (FSM goroutine).
+	restoreFailed bool
 
 	// owner is the group's slot ownership (see ownership.go): replaced
 	// whole, only by the FSM goroutine; read lock-free by anyone.
@@ -181,7 +187,7 @@ func (f *FSM) halt(l *raft.Log, err error) {
 			"index", l.Index, "type", typ, "version", ver)
 	} else {
 		f.log.Error("malformed log entry: this replica cannot apply it; stopping the group",
-			"index", l.Index, "type", typ, "version", ver, "error", err)
+			"index", l.Index, "type", typ, "version", ver, "err", err)
 	}
 	if f.onHalt != nil {
 		// Not here: raft's Shutdown waits for this goroutine.
@@ -298,22 +304,31 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if !o.all {
 		meta.Slots = &o.slots // immutable
 	}
-	return &fsmSnapshot{view: v, meta: meta, dataBytes: dataBytes, stats: f.snapStats}, nil
+	return &fsmSnapshot{view: v, meta: meta, dataBytes: dataBytes, keys: v.Keys(), stats: f.snapStats, log: f.log}, nil
 }
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh store and
-// swaps it in, so readers never see a half-loaded store.
+// swaps it in, so readers never see a half-loaded store. It logs one
+// "snapshot restored" line (or "snapshot restore failed").
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if f.halted.Load() {
 		return ErrHalted
 	}
+	start := time.Now()
 	fresh := shard.New()
 	meta, err := snapshot.Read(rc, fresh)
 	if err != nil {
-		f.log.Error("snapshot restore failed", "error", err)
+		f.restoreFailed = true
+		f.log.Error("snapshot restore failed", "err", err)
 		return err
 	}
+	attrs := make([]any, 0, 10)
+	if term, index, ok := LatestSnapshot(f.snaps); ok && !f.restoreFailed {
+		attrs = append(attrs, "index", index, "term", term)
+	}
+	f.restoreFailed = false
+	attrs = append(attrs, "keys", fresh.Len(), "epoch", meta.Epoch, "took", time.Since(start).String())
 	f.store.Lock()
 	f.store.ReplaceWith(fresh)
 	f.now.Store(meta.Now)
@@ -322,6 +337,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	// One from before migrations (version 1 or 2) has no jobs.
 	f.restoreMigrations(&meta)
 	f.store.Unlock()
+	f.log.Info("snapshot restored", attrs...)
 	return nil
 }
 
@@ -330,11 +346,14 @@ type fsmSnapshot struct {
 	meta snapshot.Meta
 	// dataBytes is the store's accounted bytes when the view was taken.
 	dataBytes int64
+	keys      int64
 	stats     *snapshotStats
+	log       *slog.Logger
 }
 
 // Persist implements raft.FSMSnapshot. It runs concurrently with Apply. An
 // in-memory snapshot store takes the view itself instead of its bytes.
+// A snapshot persisted is logged as one "snapshot taken" line.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
 	if vs, ok := sink.(viewSink); ok {
@@ -342,6 +361,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 		s.view = nil // owned by the store now
 		err := sink.Close()
 		s.stats.record(start, s.dataBytes, err)
+		s.logTaken(sink.ID(), s.dataBytes, start, err)
 		return err
 	}
 	cs := &countingSink{SnapshotSink: sink}
@@ -352,7 +372,24 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	}
 	err := sink.Close()
 	s.stats.record(start, cs.n, err)
+	s.logTaken(sink.ID(), cs.n, start, err)
 	return err
+}
+
+// logTaken logs a snapshot persisted without error: its raft index and
+// term, its keys, its bytes (written; for an in-memory group, which keeps
+// the view itself, the data's accounted bytes) and the time Persist took.
+// A failure is raft's to log (it fails the snapshot).
+func (s *fsmSnapshot) logTaken(id string, bytes int64, start time.Time, err error) {
+	if err != nil || s.log == nil {
+		return
+	}
+	attrs := make([]any, 0, 12)
+	if term, index, ok := ParseSnapshotID(id); ok {
+		attrs = append(attrs, "index", index, "term", term)
+	}
+	attrs = append(attrs, "keys", s.keys, "bytes", bytes, "epoch", s.meta.Epoch, "took", time.Since(start).String())
+	s.log.Info("snapshot taken", attrs...)
 }
 
 // Release implements raft.FSMSnapshot.

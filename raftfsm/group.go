@@ -168,6 +168,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		guard = NewVoteGuard(nt, cfg.NodeID, !has && len(cfg.Bootstrap) == 0, lg)
 		trans = guard
 	}
+	g.fsm.snaps = snaps
 	r, err := raft.NewRaft(rc, g.fsm, logs, stable, snaps, trans)
 	if err != nil {
 		g.closeStores()
@@ -192,7 +193,7 @@ func (g *Group) haltShutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {
-		g.log.Warn("shutdown after the state machine halted failed", "error", err)
+		g.log.Warn("shutdown after the state machine halted failed", "err", err)
 	}
 }
 
@@ -232,24 +233,39 @@ func (g *Group) LastSave() int64 { return g.lastSave.Load() }
 func (g *Group) watchLeadership() {
 	defer g.wg.Done()
 	ch := g.raft.LeaderCh()
+	var term uint64 // the term this replica last led in
 	for {
+		var leader bool
 		select {
-		case <-g.stop:
-			return
-		case leader := <-ch:
-			g.ready.Store(false)
+		case <-g.raftDown:
+			// A leader that shuts down loses leadership: raft's last
+			// notification, if any, is in the channel by now.
+			select {
+			case leader = <-ch:
+			default:
+				return
+			}
 			if !leader {
-				g.log.Info("lost leadership")
-				continue
+				g.log.Info("lost leadership", "term", term)
 			}
-			// Apply everything earlier terms committed before serving reads.
-			if err := g.raft.Barrier(0).Error(); err != nil {
-				g.log.Warn("barrier after election failed", "error", err)
-				continue
-			}
-			g.ready.Store(g.IsLeader())
-			g.log.Info("leading group", "term", g.raft.CurrentTerm())
+			return
+		case leader = <-ch:
 		}
+		g.ready.Store(false)
+		if !leader {
+			g.log.Info("lost leadership", "term", term)
+			continue
+		}
+		term = g.raft.CurrentTerm()
+		// Apply everything earlier terms committed before serving reads.
+		if err := g.raft.Barrier(0).Error(); err != nil {
+			if !errors.Is(err, raft.ErrRaftShutdown) {
+				g.log.Warn("barrier after election failed", "term", term, "err", err)
+			}
+			continue
+		}
+		g.ready.Store(g.IsLeader())
+		g.log.Info("leading group", "term", term)
 	}
 }
 
@@ -301,7 +317,7 @@ func (g *Group) compactor() {
 		}
 		err := g.raft.Snapshot().Error()
 		if err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-			g.log.Warn("log compaction snapshot failed", "error", err, "log-bytes", logBytes)
+			g.log.Warn("log compaction snapshot failed", "err", err, "log-bytes", logBytes)
 			continue
 		}
 		g.lastSave.Store(time.Now().Unix())

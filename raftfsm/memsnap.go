@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,4 +174,38 @@ func (k *storeSink) Cancel() error {
 	}
 	k.done = true
 	return nil
+}
+
+// ParseSnapshotID returns the term and index a raft snapshot id names.
+// raft's file and in-memory snapshot stores name a snapshot
+// "term-index-milliseconds" (raft's snapshotName), and viewStore does the
+// same; ok is false for an id of another form. Logging uses it: raft gives
+// the FSM's Persist only the sink, whose ID is all it says of the snapshot.
+func ParseSnapshotID(id string) (term, index uint64, ok bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) != 3 {
+		return 0, 0, false
+	}
+	term, err1 := strconv.ParseUint(parts[0], 10, 64)
+	index, err2 := strconv.ParseUint(parts[1], 10, 64)
+	_, err3 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, false
+	}
+	return term, index, true
+}
+
+// LatestSnapshot returns the term and index of the newest snapshot in
+// store (ok false when there is none, store is nil or List fails). It is
+// the snapshot raft restores, at start and after receiving one from a
+// leader, unless restoring it failed and raft fell back to an older one.
+func LatestSnapshot(store raft.SnapshotStore) (term, index uint64, ok bool) {
+	if store == nil {
+		return 0, 0, false
+	}
+	list, err := store.List()
+	if err != nil || len(list) == 0 {
+		return 0, 0, false
+	}
+	return list[0].Term, list[0].Index, true
 }

@@ -259,7 +259,9 @@ func rangeSet(ranges []shard.SlotRange) shard.SlotSet {
 }
 
 // applyMigration applies a decoded migration entry at log index index.
-// Caller holds the store's Lock.
+// Caller holds the store's Lock. Its lines are debug: every replica
+// applies the entry, again when it replays its log at a restart; the
+// node that proposes a step logs it once at info (docs/logging.md).
 func (f *FSM) applyMigration(d *Decoded, index uint64) migResult {
 	m := f.migrations()
 	job := string(d.job)
@@ -279,7 +281,7 @@ func (f *FSM) applyMigration(d *Decoded, index uint64) migResult {
 		out := maps.Clone(m.out)
 		out[job] = &nj
 		f.publish(out, m.in, m.ended)
-		f.log.Info("slot migration fenced", "job", job, "index", index, "dirty-keys", len(j.dirty))
+		f.log.Debug("slot migration fenced", "job", job, "index", index, "dirty-keys", len(j.dirty))
 		return migResult{code: migOK, index: index}
 	case entryIngestReset:
 		return f.applyIngestReset(m, job, d)
@@ -317,7 +319,7 @@ func (f *FSM) applyMigrateOut(m *migState, job string, d *Decoded, index uint64)
 		start: index, dirty: make(map[string]uint64),
 	}
 	f.publish(out, m.in, m.ended)
-	f.log.Info("slot migration out started", "job", job, "target", string(d.peer), "slots", set.Count(), "index", index)
+	f.log.Debug("slot migration out started", "job", job, "target-group", string(d.peer), "slots", set.Count(), "index", index)
 	return migResult{code: migOK, index: index}
 }
 
@@ -348,7 +350,7 @@ func (f *FSM) applyIngestReset(m *migState, job string, d *Decoded) migResult {
 	in[job] = &inJob{slots: slices.Clone(d.ranges), set: set, source: string(d.peer), maxTerm: d.sourceTerm}
 	f.publish(m.out, in, m.ended)
 	f.flushSlots(&set)
-	f.log.Info("slot migration import (re)started", "job", job, "source", string(d.peer), "source-term", d.sourceTerm, "slots", set.Count())
+	f.log.Debug("slot migration import (re)started", "job", job, "source-group", string(d.peer), "source-term", d.sourceTerm, "slots", set.Count())
 	return migResult{code: migOK}
 }
 
@@ -401,7 +403,7 @@ func (f *FSM) applyMigrateEnd(m *migState, job string, done bool) migResult {
 		if done {
 			f.flushSlots(&j.set)
 		}
-		f.log.Info("slot migration out ended", "job", job, "done", done)
+		f.log.Debug("slot migration out ended", "job", job, "done", done)
 		return migResult{code: migOK}
 	}
 	if j := m.in[job]; j != nil {
@@ -414,7 +416,7 @@ func (f *FSM) applyMigrateEnd(m *migState, job string, done bool) migResult {
 		if !done {
 			f.flushSlots(&j.set)
 		}
-		f.log.Info("slot migration import ended", "job", job, "done", done, "keys", j.keys)
+		f.log.Debug("slot migration import ended", "job", job, "done", done, "keys", j.keys)
 		return migResult{code: migOK}
 	}
 	return migResult{code: migUnknownJob}

@@ -1,7 +1,8 @@
 // Package logging builds Shoal's log/slog loggers (New: text or JSON, a
-// level) and adapts them to the hclog interface that hashicorp/raft
-// expects, so that every log line of a node goes through one structured
-// handler.
+// level) and adapts them to what hashicorp's libraries take (HCLog for
+// raft, StdLogger for serf and memberlist), so that every log line of a
+// node goes through one structured handler. The lines Shoal itself logs
+// at info and above, and their keys, are listed in docs/logging.md.
 package logging
 
 import (
@@ -136,9 +137,24 @@ func (a *adapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger 
 	return log.New(a.StandardWriter(opts), "", 0)
 }
 
-func (a *adapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+// StandardWriter returns a writer that logs each write as one line: at
+// opts.ForceLevel when set, else, with opts.InferLevels, at the level of
+// a "[DEBUG]"-style prefix (see StdLogger), else at info.
+func (a *adapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
+	if opts == nil {
+		opts = &hclog.StandardLoggerOptions{}
+	}
 	return writerFunc(func(p []byte) (int, error) {
-		a.Info(strings.TrimSpace(string(p)))
+		msg := strings.TrimSpace(string(p))
+		level := hclog.Info
+		if opts.ForceLevel != hclog.NoLevel {
+			level = opts.ForceLevel
+		} else if opts.InferLevels {
+			var lv slog.Level
+			lv, msg = splitLevel(msg)
+			level = fromSlog(lv)
+		}
+		a.Log(level, msg)
 		return len(p), nil
 	})
 }
@@ -146,6 +162,60 @@ func (a *adapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func fromSlog(l slog.Level) hclog.Level {
+	switch {
+	case l < slog.LevelInfo:
+		return hclog.Debug
+	case l < slog.LevelWarn:
+		return hclog.Info
+	case l < slog.LevelError:
+		return hclog.Warn
+	}
+	return hclog.Error
+}
+
+// StdLogger returns a *log.Logger, as serf and memberlist take, that
+// writes each line to l as one record: the level comes from the line's
+// "[TRACE]", "[DEBUG]" (both slog debug, as HCLog maps raft's), "[INFO]",
+// "[WARN]", "[ERR]" or "[ERROR]" prefix, which is dropped (no prefix:
+// info); the rest of the line is the message, as the library wrote it
+// (for example "serf: EventMemberJoin: n1 127.0.0.1"). Safe for
+// concurrent use.
+func StdLogger(l *slog.Logger) *log.Logger {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return log.New(levelWriter{l}, "", 0)
+}
+
+type levelWriter struct{ l *slog.Logger }
+
+func (w levelWriter) Write(p []byte) (int, error) {
+	level, msg := splitLevel(strings.TrimSpace(string(p)))
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}
+
+// stdPrefixes are the level prefixes of hashicorp's log.Logger lines.
+var stdPrefixes = []struct {
+	prefix string
+	level  slog.Level
+}{
+	{"[TRACE]", slog.LevelDebug}, {"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo},
+	{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
+}
+
+// splitLevel returns the level of msg's prefix (info without one) and msg
+// without it.
+func splitLevel(msg string) (slog.Level, string) {
+	for _, lv := range stdPrefixes {
+		if strings.HasPrefix(msg, lv.prefix) {
+			return lv.level, strings.TrimSpace(msg[len(lv.prefix):])
+		}
+	}
+	return slog.LevelInfo, msg
+}
 
 // ParseLevel parses a log level: slog's debug, info, warn and error, or
 // Redis's loglevel values debug, verbose (debug), notice (info), warning

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -111,6 +112,60 @@ func TestNew(t *testing.T) {
 	for _, bad := range [][2]string{{"xml", "info"}, {"json", "loud"}, {"text", ""}} {
 		if _, err := New(&bytes.Buffer{}, bad[0], bad[1]); err == nil {
 			t.Errorf("New(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
+
+// TestStdLogger checks the serf/memberlist adapter: the "[LEVEL]" prefix
+// sets the record's level and leaves the message, trace lines are debug
+// lines (as raft's are through HCLog), and a line without a prefix is info.
+func TestStdLogger(t *testing.T) {
+	cases := []struct {
+		line, level, msg string
+	}{
+		{"[TRACE] serf: Rejected coordinate from n2: bad\n", "DEBUG", "serf: Rejected coordinate from n2: bad"},
+		{"[DEBUG] memberlist: Stream connection from=127.0.0.1:1", "DEBUG", "memberlist: Stream connection from=127.0.0.1:1"},
+		{"[INFO] serf: EventMemberJoin: n1 127.0.0.1", "INFO", "serf: EventMemberJoin: n1 127.0.0.1"},
+		{"[WARN] memberlist: Refuting a suspect message (from: n2)", "WARN", "memberlist: Refuting a suspect message (from: n2)"},
+		{"[ERR] memberlist: Failed to send ping: timeout", "ERROR", "memberlist: Failed to send ping: timeout"},
+		{"[ERROR] serf: Failed to update tags", "ERROR", "serf: Failed to update tags"},
+		{"no prefix at all", "INFO", "no prefix at all"},
+	}
+	for _, c := range cases {
+		var buf bytes.Buffer
+		l := StdLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "serf"))
+		l.Print(c.line)
+		var rec struct{ Level, Msg, Component string }
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatalf("%q: %v: %s", c.line, err, buf.String())
+		}
+		if rec.Level != c.level || rec.Msg != c.msg || rec.Component != "serf" {
+			t.Errorf("%q logged as level %s msg %q component %q; want %s %q serf", c.line, rec.Level, rec.Msg, rec.Component, c.level, c.msg)
+		}
+	}
+	var buf bytes.Buffer
+	StdLogger(slog.New(slog.NewTextHandler(&buf, nil))).Print("[DEBUG] memberlist: hidden")
+	if buf.Len() != 0 {
+		t.Errorf("debug line logged at info: %s", buf.String())
+	}
+}
+
+// TestHCLogStandardWriter checks hclog's standard-logger options: lines
+// are info unless InferLevels reads their prefix or ForceLevel sets one.
+func TestHCLogStandardWriter(t *testing.T) {
+	for _, c := range []struct {
+		opts *hclog.StandardLoggerOptions
+		want string
+	}{
+		{nil, `level=INFO msg="[WARN] raft: x"`},
+		{&hclog.StandardLoggerOptions{InferLevels: true}, `level=WARN msg="raft: x"`},
+		{&hclog.StandardLoggerOptions{ForceLevel: hclog.Error}, `level=ERROR msg="[WARN] raft: x"`},
+	} {
+		var buf bytes.Buffer
+		l := HCLog(slog.New(slog.NewTextHandler(&buf, nil)), "")
+		l.StandardLogger(c.opts).Print("[WARN] raft: x")
+		if got := buf.String(); !strings.Contains(got, c.want) {
+			t.Errorf("opts %+v: got %s, want %s", c.opts, got, c.want)
 		}
 	}
 }

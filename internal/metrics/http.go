@@ -53,7 +53,7 @@ func Listen(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, e
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "error", err)
+			log.Error("metrics server stopped", "err", err)
 		}
 	}()
 	log.Info("serving metrics", "addr", ln.Addr().String())
@@ -78,5 +78,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type slogErrorLog struct{ log *slog.Logger }
 
 func (l slogErrorLog) Println(v ...any) {
-	l.log.Warn("metrics scrape error", "error", fmt.Sprint(v...))
+	l.log.Warn("metrics scrape error", "err", fmt.Sprint(v...))
 }

@@ -130,10 +130,8 @@ func (b *balancer) round(ctx context.Context) {
 		opCtx, cancel := context.WithTimeout(ctx, cs.n.cfg.Controller.OpTimeout)
 		err := cs.pl.AbortJob(opCtx, id, reason)
 		cancel()
-		if err != nil {
-			log.Warn("cannot abort a stalled migration job", "job", id, "err", err)
-		} else {
-			log.Warn("aborted migration job", "job", id, "reason", reason)
+		if err != nil { // placement logs a success ("migration job aborted")
+			log.Warn("cannot abort a stalled migration job", "job", id, "reason", reason, "err", err)
 		}
 	}
 	step := placement.NextStep(m, cs.facts(ctx, m, true))

@@ -192,11 +192,10 @@ func (c *controller) abortJob(id, reason string) {
 		defer c.bg.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
 		defer cancel()
+		// placement logs the abort ("migration job aborted").
 		if err := c.cs.pl.AbortJob(ctx, id, reason); err != nil {
-			c.log.Warn("cannot abort migration job", "job", id, "err", err)
-			return
+			c.log.Warn("cannot abort migration job", "job", id, "reason", reason, "err", err)
 		}
-		c.log.Warn("aborted migration job", "job", id, "reason", reason)
 	}()
 }
 
@@ -221,11 +220,11 @@ func (cs *clusterState) Migrate(ctx context.Context, slots []topology.SlotRange,
 			}
 		}
 	}
+	// placement logs the job ("migration job created").
 	j, err := cs.pl.CreateJob(ctx, slots, targetGroup, cs.n.cfg.Migration.MaxActive)
 	if err != nil {
 		return "", adminError(err)
 	}
-	cs.n.log.Info("migration job created", "job", j.ID, "source", j.Source, "target", j.Target, "ranges", len(j.Slots))
 	return j.ID, nil
 }
 

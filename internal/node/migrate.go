@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/internal/topology"
+	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
@@ -193,6 +194,9 @@ func (mv *mover) drive(ctx context.Context) error {
 			return fmt.Errorf("fence: %w", err)
 		}
 		fenceAt = idx
+		// Once: a mover restarted after this finds the source fenced.
+		mv.log.Info("migration job fenced", "job", job.ID, "source-group", job.Source, "target-group", job.Target,
+			"slots", placement.FormatRanges(job.Slots), "index", fenceAt)
 	}
 	if err := mv.failpoint(phaseFence); err != nil {
 		return err
@@ -212,7 +216,8 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.failpoint(phaseFlip); err != nil {
 		return err
 	}
-	mv.log.Info("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
+	// placement logged the flip ("migration job flipped", keys and bytes).
+	mv.log.Debug("slots moved", "job", job.ID, "keys", mv.sentKeys, "bytes", mv.sentBytes,
 		"took", time.Since(start).String(), "fenced-for", time.Since(fenceStart).String())
 	return nil
 }

@@ -72,7 +72,7 @@ func (cs *clusterState) TransferLeadership(ctx context.Context, groupID, toNodeI
 	case ctx.Err() != nil:
 		return fmt.Errorf("no outcome in time, the transfer may still complete: %w", ctx.Err())
 	default:
-		cs.n.log.Warn("leadership transfer failed", "group", groupID, "to", toNodeID, "error", err)
+		cs.n.log.Warn("leadership transfer failed", "group", groupID, "to", toNodeID, "err", err)
 		return err
 	}
 }
