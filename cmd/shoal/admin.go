@@ -56,6 +56,7 @@ func clusterCommand() *cli.Command {
 			cancelCommand(flags),
 			rebalanceCommand(flags),
 			removeNodeCommand(flags),
+			topCommand(flags),
 		},
 	}
 }
