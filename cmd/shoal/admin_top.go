@@ -108,11 +108,14 @@ type raftReplica struct {
 
 // topGroup is one shard group of a snapshot.
 type topGroup struct {
-	ID         string        `json:"id"`
-	Slots      []slotRange   `json:"slots"`
-	Leader     string        `json:"leader,omitempty"` // "" when unknown
-	LeaderAddr string        `json:"leader_addr,omitempty"`
-	Followers  []topFollower `json:"followers"` // every member but the leader
+	ID         string      `json:"id"`
+	Slots      []slotRange `json:"slots"`
+	Leader     string      `json:"leader,omitempty"` // "" when unknown
+	LeaderAddr string      `json:"leader_addr,omitempty"`
+	// SteppedDown: the leader's own INFO raft says it does not lead the
+	// group (an election or a leadership transfer is under way).
+	SteppedDown bool          `json:"leader_stepped_down,omitempty"`
+	Followers   []topFollower `json:"followers"` // every member but the leader
 }
 
 // topFollower is a follower of a group and how far behind its leader it is.
@@ -628,6 +631,7 @@ func buildGroups(groups []groupInfo, nodes []topNode) []topGroup {
 			l.Leads++
 			if r, ok := l.Raft[g.ID]; ok {
 				lead = &r
+				tg.SteppedDown = r.State != "leader"
 			}
 		}
 		for _, m := range g.Members {

@@ -208,6 +208,9 @@ func groupTable(groups []topGroup, width int) []string {
 		leader := "-"
 		if g.Leader != "" {
 			leader = strings.TrimSpace(shortID(g.Leader) + " " + g.LeaderAddr)
+			if g.SteppedDown {
+				leader += " (stepped down)"
+			}
 		}
 		fs := make([]string, len(g.Followers))
 		for i, f := range g.Followers {
@@ -236,10 +239,13 @@ func jobLines(jobs []jobStatus, width int) []string {
 	}
 	ended := ""
 	if n := len(jobs) - len(running); n > 0 {
-		ended = fmt.Sprintf(" (%d ended recently: `shoal cluster jobs` lists them)", n)
+		ended = fmt.Sprintf("%d ended recently: `shoal cluster jobs` lists them", n)
 	}
 	if len(running) == 0 {
-		return []string{"JOBS  none running" + ended}
+		if ended != "" {
+			return []string{"JOBS  none running (" + ended + ")"}
+		}
+		return []string{"JOBS  none running"}
 	}
 	cols := []topColumn{{head: "JOB"}, {head: "SLOTS", drop: 3}, {head: "SOURCE → TARGET"}, {head: "PHASE"},
 		{head: "KEYS", right: true}, {head: "MB", drop: 2, right: true}, {head: "KEYS/S", drop: 1, right: true},
@@ -252,7 +258,7 @@ func jobLines(jobs []jobStatus, width int) []string {
 	}
 	out := fitTable(cols, rows, width)
 	if ended != "" {
-		out = append(out, strings.TrimSpace(ended))
+		out = append(out, ended)
 	}
 	return out
 }
