@@ -338,19 +338,20 @@ func (s *topSampler) conn(addr string) *topConn {
 	return tc
 }
 
-// do sends one command on addr's connection, dialling it first when
-// needed. A failed connection is dropped (dialled again next time).
+// do sends one command on addr's connection, dialling (and
+// authenticating) it first when needed. A failed connection is dropped
+// (dialled again next time). Its errors are undescribed: see describeErr.
 func (s *topSampler) do(ctx context.Context, tc *topConn, addr string, args ...any) (respclient.Value, error) {
 	if tc.c == nil {
 		c, err := respclient.Dial(ctx, addr, s.o.timeout)
 		if err != nil {
-			return respclient.Value{}, describeErr(addr, err)
+			return respclient.Value{}, err
 		}
 		if s.o.password != "" {
 			tc.sent++
 			if _, err := c.Do(ctx, "AUTH", s.o.password); err != nil {
 				c.Close()
-				return respclient.Value{}, describeErr(addr, err)
+				return respclient.Value{}, err
 			}
 		}
 		tc.c = c

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/server"
 )
 
 // redisInfo is `INFO clients memory stats keyspace commandstats
@@ -649,5 +650,39 @@ func TestQueryInfoOldRedis(t *testing.T) {
 	defer mu.Unlock()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("commands %q, want %q", got, want)
+	}
+}
+
+// TestTopJobsAndBalancer runs top on Shoal's front end with a fake Admin
+// in the middle of a rebalance: a job copying, node b... draining. (The
+// map's other nodes are at ports 7001 and 7002, whatever answers there:
+// only the cluster-wide part is checked.)
+func TestTopJobsAndBalancer(t *testing.T) {
+	job := jobStates(server.JobStatus{})[1]
+	a := &fakeAdmin{states: []server.JobStatus{job}, balances: []server.BalanceStatus{{Requested: true,
+		Draining: []string{tidB}, ActiveJobs: 1, Plan: []string{"migrate 100 slots (0-99) from group g0 to group g1"}}}}
+	addr := startFakeAdmin(t, a)
+	ctx := context.Background()
+	out, err := runCLI(ctx, "cluster", "top", "--addr", addr, "--once", "--interval", "10ms", "--timeout", "1s")
+	if err != nil {
+		t.Fatalf("top --once: %v\n%s", err, out)
+	}
+	t.Logf("top --once:\n%s", out)
+	if f := rowFields(out, "j1"); strings.Join(f, " ") != "j1 0-99 (100) g0 → g1 copying 1000 2.5 2000 2s" {
+		t.Errorf("job row %q", f)
+	}
+	if f := rowFields(out, shortID(tidB)); len(f) < 3 || f[2] != "draining" {
+		t.Errorf("node b row %q", f)
+	}
+	if f := rowFields(out, shortID(tidA)); len(f) != 9 || f[1] != addr || f[2] != "alive" || f[3] != "1/1" {
+		t.Errorf("node a row %q", f)
+	}
+	// Whatever happened at 7001, its error names the address once.
+	if !strings.Contains(out, "\n  node bbbbbbbb (127.0.0.1:7001): ") || strings.Contains(out, "(127.0.0.1:7001): 127.0.0.1:7001") {
+		t.Errorf("error line of node b")
+	}
+	if !strings.Contains(out, "\nBALANCER  rebalancing: 1 step left, 1 active job; next: migrate 100 slots (0-99) "+
+		"from group g0 to group g1; draining bbbbbbbb\n") {
+		t.Errorf("no balancer line")
 	}
 }
