@@ -7,7 +7,7 @@ package main
 // the reference. `shoal cluster groups|transfer-leader` (admin_transfer.go),
 // `shoal cluster migrate|jobs|cancel` (admin_migrate.go) and
 // `shoal cluster rebalance|remove-node` (admin_rebalance.go) use Shoal's own
-// SHOAL commands.
+// SHOAL commands; `shoal cluster top` (admin_top.go) shows them all live.
 
 import (
 	"context"
@@ -56,6 +56,7 @@ func clusterCommand() *cli.Command {
 			cancelCommand(flags),
 			rebalanceCommand(flags),
 			removeNodeCommand(flags),
+			topCommand(flags),
 		},
 	}
 }
