@@ -107,7 +107,7 @@ func configRewriteCommand(x *command.Ctx, args [][]byte) {
 	}
 	changed, err := s.rewriteConfig()
 	if err != nil {
-		s.log.Warn("config rewrite failed", "file", s.cfg.ConfigFile, "error", err)
+		s.log.Warn("config rewrite failed", "file", s.cfg.ConfigFile, "err", err)
 		x.Err(command.Sanitize([]byte("ERR Rewriting config file: " + errnoText(err))))
 		return
 	}

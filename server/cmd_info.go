@@ -311,7 +311,7 @@ func infoStats(s *Server, b []byte) []byte {
 	expired, evicted := s.storeStats()
 	b = infoInt(b, "total_connections_received", s.stats.connections.Load())
 	b = infoInt(b, "total_commands_processed", s.stats.commands.Load())
-	b = infoLine(b, "instantaneous_ops_per_sec", "0")
+	b = infoInt(b, "instantaneous_ops_per_sec", s.opsRate.value())
 	b = infoInt(b, "total_net_input_bytes", s.stats.netInput.Load())
 	b = infoInt(b, "total_net_output_bytes", s.stats.netOutput.Load())
 	b = infoLine(b, "rejected_connections", "0")

@@ -123,7 +123,7 @@ func saveCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	if err := srvOf(x).snapshot(e); err != nil {
-		srvOf(x).log.Warn("SAVE failed", "error", err)
+		srvOf(x).log.Warn("SAVE failed", "err", err)
 		x.Err(errSaveFailed)
 		return
 	}
@@ -148,7 +148,7 @@ func bgsaveCommand(x *command.Ctx, args [][]byte) {
 	go func() {
 		defer e.bgsave.Store(false)
 		if err := s.snapshot(e); err != nil {
-			s.log.Warn("BGSAVE failed", "error", err)
+			s.log.Warn("BGSAVE failed", "err", err)
 		}
 	}()
 	x.Simple("Background saving started")

@@ -10,17 +10,23 @@ import (
 
 // housekeeping is the leader's active-expiry loop: it finds keys whose time
 // has come and proposes their deletion, so that every replica deletes them
-// at the same point of the log.
+// at the same point of the log. It also samples the command counter for
+// instantaneous_ops_per_sec.
 func (s *Server) housekeeping() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.ExpiryInterval)
 	defer t.Stop()
+	inst := time.NewTicker(instPeriod)
+	defer inst.Stop()
 	cursors := make(map[Group]int)
 	var found []shard.ExpiredKey
 	for {
 		select {
 		case <-s.stop:
 			return
+		case now := <-inst.C:
+			s.opsRate.track(now, s.stats.commands.Load())
+			continue
 		case <-t.C:
 		}
 		for _, g := range s.router.LocalGroups() {
@@ -51,7 +57,7 @@ func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int
 		_, err := g.ProposeExpire(ctx, found)
 		cancel()
 		if err != nil {
-			s.log.Debug("active expiry proposal failed", "group", g.ID(), "error", err)
+			s.log.Debug("active expiry proposal failed", "group", g.ID(), "err", err)
 			break
 		}
 		if len(found) < s.cfg.ExpiryBudget/4 {

@@ -57,9 +57,11 @@ type Server struct {
 	// shutdownReq carries accepted SHUTDOWN commands to the embedding
 	// process (ShutdownRequests); buffered, one.
 	shutdownReq chan ShutdownRequest
-	wg          sync.WaitGroup
-	shutOnce    sync.Once
-	rewrite     rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
+	// opsRate is instantaneous_ops_per_sec (housekeeping samples it).
+	opsRate  instMetric
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+	rewrite  rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
 }
 
 // stats are the counters INFO reports; all are updated atomically.
