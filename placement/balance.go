@@ -444,21 +444,28 @@ func (v *balView) balanceStep(rf int) Step {
 			}
 		}
 	}
-	// Replicas: from the node with the most to the one with the fewest.
-	minR, maxR := "", ""
-	for _, id := range v.elig {
-		if minR == "" || v.repl[id] < v.repl[minR] {
-			minR = id
+	// Replicas: from a node with the most to one with the fewest. Any
+	// pair two or more apart will do (the node with the most may prefer
+	// all its groups, or share them all with the one with the fewest):
+	// receivers by fewest replicas first, donors by most first.
+	byRepl := slices.Clone(v.elig)
+	slices.SortFunc(byRepl, func(a, b string) int {
+		if v.repl[a] != v.repl[b] {
+			return v.repl[a] - v.repl[b]
 		}
-		if maxR == "" || v.repl[id] > v.repl[maxR] || (v.repl[id] == v.repl[maxR] && id > maxR) {
-			maxR = id
-		}
-	}
-	if minR != "" && v.repl[maxR] >= v.repl[minR]+2 {
-		for gi := range m.Groups {
-			g := &m.Groups[gi]
-			if g.Members[0] != maxR && slices.Contains(g.Members, maxR) && !slices.Contains(g.Members, minR) && len(g.Members) <= rf {
-				return Step{Kind: StepAddMember, Group: g.ID, Node: minR}
+		return strings.Compare(a, b)
+	})
+	for _, r := range byRepl {
+		for i := len(byRepl) - 1; i >= 0; i-- {
+			d := byRepl[i]
+			if v.repl[d] < v.repl[r]+2 {
+				break
+			}
+			for gi := range m.Groups {
+				g := &m.Groups[gi]
+				if g.Members[0] != d && slices.Contains(g.Members, d) && !slices.Contains(g.Members, r) && len(g.Members) <= rf {
+					return Step{Kind: StepAddMember, Group: g.ID, Node: r}
+				}
 			}
 		}
 	}
