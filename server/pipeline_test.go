@@ -352,3 +352,56 @@ func TestHalfClosedClient(t *testing.T) {
 		t.Fatalf("replies %q, want each once", got)
 	}
 }
+
+// TestDrainWaitsForRedirectedClients: Drain keeps waiting while requests
+// arrive, even ones that are refused (after a hand-off every keyed command
+// gets MOVED, and those do not count as commands processed), and returns
+// once they stop.
+func TestDrainWaitsForRedirectedClients(t *testing.T) {
+	s, err := New(DefaultConfig(), SingleRouter{Group: newFakeGroup(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rd := bufio.NewReader(nc)
+	drained := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.Drain(ctx, 200*time.Millisecond)
+		close(drained)
+	}()
+	// Refused requests every 20 ms for a second: Drain must not return.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		if _, err := nc.Write([]byte("NOSUCHCOMMAND\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "-ERR unknown command") {
+			t.Fatalf("reply %q, %v", line, err)
+		}
+		select {
+		case <-drained:
+			t.Fatal("Drain returned while requests kept arriving")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Drain did not return once requests stopped")
+	}
+}

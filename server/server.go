@@ -158,13 +158,15 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Drain(ctx context.Context, quiet time.Duration) {
 	t := time.NewTicker(quiet / 4)
 	defer t.Stop()
-	last, since := s.stats.commands.Load(), time.Now()
+	// Requests received, whatever their reply (a redirect is the point):
+	// total_commands_processed counts only commands that ran.
+	last, since := s.stats.netInput.Load(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if n := s.stats.commands.Load(); n != last {
+			if n := s.stats.netInput.Load(); n != last {
 				last, since = n, now
 			} else if now.Sub(since) >= quiet {
 				return
