@@ -557,6 +557,15 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	if t == nil {
 		return
 	}
+	if t.Map == emptyMap {
+		// A node that does not know the map yet (it just started, in
+		// memory) is not a fresh node with no slots: an empty answer
+		// would tell a client the cluster serves nothing, and redis-py
+		// then fails outright when the other nodes it asks are briefly
+		// unreachable. CLUSTERDOWN sends the client to another node.
+		x.Err(command.ErrClusterDown)
+		return
+	}
 	m := t.Map
 	type entry struct {
 		r     topology.SlotRange
