@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -153,5 +156,32 @@ func TestApplyClusterConfig(t *testing.T) {
 	}
 	if err := s.ApplyClusterConfig(nil); err != nil {
 		t.Errorf("no settings: %v", err)
+	}
+}
+
+// TestConfigRewriteClusterWide checks that CONFIG REWRITE writes the
+// cluster-wide values in force, the map's, as the node's own record.
+func TestConfigRewriteClusterWide(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.conf")
+	if err := os.WriteFile(path, []byte("maxmemory 1mb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ConfigFile = path
+	cfg.MaxMemory = 1 << 20
+	s, err := New(cfg, connTestRouter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyClusterConfig(map[string]string{"maxmemory": "2gb", "maxmemory-policy": "allkeys-lru"}); err != nil {
+		t.Fatal(err)
+	}
+	x := &command.Ctx{Proto: resp.RESP2, Conn: &client{srv: s, id: 1, proto: resp.RESP2, authed: true}, Rng: command.NewRand()}
+	if got := runLocal(t, x, "CONFIG", "REWRITE"); got != "+OK\r\n" {
+		t.Fatalf("CONFIG REWRITE = %q", got)
+	}
+	want := "maxmemory 2gb\n\n" + rewriteSignature + "\nmaxmemory-policy allkeys-lru\n"
+	if got := readFile(t, path); got != want {
+		t.Errorf("rewritten file %q, want %q", got, want)
 	}
 }
