@@ -24,6 +24,9 @@ const (
 	cfgErrSave      = "Invalid save parameters"
 	cfgErrImmutable = "can't set immutable config"
 	cfgErrDuplicate = "duplicate parameter"
+	// cfgErrClusterMap heads the error of a cluster-wide CONFIG SET whose
+	// map change failed (Admin.SetClusterConfig's error follows).
+	cfgErrClusterMap = "cannot record the cluster-wide setting in the cluster map: "
 	// cfgErrPolicy lists Shoal's ten policies in Redis's order, the FIFO
 	// ones after their group.
 	cfgErrPolicy = "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, " +
@@ -210,8 +213,7 @@ func configSetCommand(x *command.Ctx, args [][]byte) {
 			err := a.SetClusterConfig(ctx, shared)
 			cancel()
 			if err != nil {
-				x.Err(configSetError(first, "cannot record the cluster-wide setting in the cluster map: "+
-					command.Sanitize([]byte(err.Error()))))
+				x.Err(configSetError(first, cfgErrClusterMap+command.Sanitize([]byte(err.Error()))))
 				return
 			}
 		}
