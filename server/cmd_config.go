@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -21,6 +24,9 @@ const (
 	cfgErrSave      = "Invalid save parameters"
 	cfgErrImmutable = "can't set immutable config"
 	cfgErrDuplicate = "duplicate parameter"
+	// cfgErrClusterMap heads the error of a cluster-wide CONFIG SET whose
+	// map change failed (Admin.SetClusterConfig's error follows).
+	cfgErrClusterMap = "cannot record the cluster-wide setting in the cluster map: "
 	// cfgErrPolicy lists Shoal's ten policies in Redis's order, the FIFO
 	// ones after their group.
 	cfgErrPolicy = "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, " +
@@ -35,14 +41,18 @@ type configParam struct {
 	// error text (Redis's wording). Nil for parameters Shoal cannot change
 	// while running.
 	set func(s *Server, v string) (apply func(), errMsg string)
+	// cluster marks the cluster-wide parameters: in cluster mode CONFIG
+	// SET records them in the map (Admin.SetClusterConfig) and every node
+	// applies them (ApplyClusterConfig). The others stay per node.
+	cluster bool
 }
 
 // configParams are Shoal's parameters, in CONFIG GET's order for patterns.
 var configParams = []*configParam{
 	{name: "maxmemory", get: func(s *Server) string { return strconv.FormatInt(s.maxMemory.Load(), 10) },
-		set: setMaxMemory},
+		set: setMaxMemory, cluster: true},
 	{name: "maxmemory-policy", get: func(s *Server) string { return s.policyNow().String() },
-		set: setMaxMemoryPolicy},
+		set: setMaxMemoryPolicy, cluster: true},
 	{name: "maxmemory-samples", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxMemorySamples) }},
 	{name: "requirepass", get: func(s *Server) string { return s.currentPassword() },
 		set: func(s *Server, v string) (func(), string) {
@@ -72,11 +82,11 @@ var configParams = []*configParam{
 	}},
 	{name: "notify-keyspace-events", get: func(*Server) string { return "" }},
 	// Introspection (stats_cmd.go).
-	{name: "slowlog-max-len", get: getIntroInt(slowlogMaxOf), set: setIntroInt(slowlogMaxOf, 0)},
-	{name: "slowlog-log-slower-than", get: getIntroInt(slowlogThrOf), set: setIntroInt(slowlogThrOf, -1)},
-	{name: "latency-monitor-threshold", get: getIntroInt(latencyThrOf), set: setIntroInt(latencyThrOf, 0)},
-	{name: "latency-tracking", get: getLatencyTracking, set: setLatencyTracking},
-	{name: "latency-tracking-info-percentiles", get: getPercentiles, set: setPercentiles},
+	{name: "slowlog-max-len", get: getIntroInt(slowlogMaxOf), set: setIntroInt(slowlogMaxOf, 0), cluster: true},
+	{name: "slowlog-log-slower-than", get: getIntroInt(slowlogThrOf), set: setIntroInt(slowlogThrOf, -1), cluster: true},
+	{name: "latency-monitor-threshold", get: getIntroInt(latencyThrOf), set: setIntroInt(latencyThrOf, 0), cluster: true},
+	{name: "latency-tracking", get: getLatencyTracking, set: setLatencyTracking, cluster: true},
+	{name: "latency-tracking-info-percentiles", get: getPercentiles, set: setPercentiles, cluster: true},
 }
 
 // lookupConfig finds a parameter by name, case-insensitively.
@@ -144,7 +154,11 @@ func configGetCommand(x *command.Ctx, args [][]byte) {
 }
 
 // configSetCommand: CONFIG SET parameter value [parameter value ...]. All or
-// nothing: every value is validated before any is applied.
+// nothing: every value is validated before any is applied. In cluster mode
+// the cluster-wide parameters (configParam.cluster) go into the map in one
+// change through the router's Admin, which applies them on this node
+// before it returns (and every other node applies them from its map); the
+// per-node ones are applied here only once that succeeded.
 func configSetCommand(x *command.Ctx, args [][]byte) {
 	if len(args)%2 != 0 {
 		x.Err(command.ErrSyntax)
@@ -171,19 +185,82 @@ func configSetCommand(x *command.Ctx, args [][]byte) {
 		}
 		params[i] = p
 	}
+	s := srvOf(x)
 	applies := make([]func(), n)
 	for i, p := range params {
-		apply, msg := p.set(srvOf(x), string(args[3+2*i]))
+		apply, msg := p.set(s, string(args[3+2*i]))
 		if msg != "" {
 			x.Err(configSetError(p.name, msg))
 			return
 		}
 		applies[i] = apply
 	}
+	if a := s.clusterConfigAdmin(); a != nil {
+		var shared map[string]string
+		first := ""
+		for i, p := range params {
+			if !p.cluster {
+				continue
+			}
+			if shared == nil {
+				shared, first = make(map[string]string), p.name
+			}
+			shared[p.name] = string(args[3+2*i])
+			applies[i] = nil // the Admin applies it, from the map
+		}
+		if shared != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+			err := a.SetClusterConfig(ctx, shared)
+			cancel()
+			if err != nil {
+				x.Err(configSetError(first, cfgErrClusterMap+command.Sanitize([]byte(err.Error()))))
+				return
+			}
+		}
+	}
 	for _, apply := range applies {
-		apply()
+		if apply != nil {
+			apply()
+		}
 	}
 	x.OK()
+}
+
+// clusterConfigAdmin returns the Admin that records cluster-wide settings:
+// the router's, in cluster mode; nil for a standalone node (or a cluster
+// router without one), which sets every parameter locally.
+func (s *Server) clusterConfigAdmin() Admin {
+	if !s.router.ClusterEnabled() {
+		return nil
+	}
+	return s.router.Admin()
+}
+
+// ApplyClusterConfig applies the cluster-wide settings kv (parameter name
+// to value, as the map's Config holds them) through the parameters'
+// CONFIG SET setters, so that they are in force as if set here. Names that
+// are not cluster-wide parameters (per-node ones such as requirepass or
+// port, or ones this version does not know) are ignored, and a value the
+// setter refuses leaves its parameter unchanged; both are reported in the
+// error, the other settings applied regardless. Safe to call concurrently
+// with commands (the setters store atomically); a node calls it from one
+// goroutine at a time, in map order.
+func (s *Server) ApplyClusterConfig(kv map[string]string) error {
+	var errs []error
+	for name, v := range kv {
+		p := lookupConfig(name)
+		if p == nil || !p.cluster || p.set == nil {
+			errs = append(errs, fmt.Errorf("%w: %q", ErrNotClusterConfig, name))
+			continue
+		}
+		apply, msg := p.set(s, v)
+		if msg != "" {
+			errs = append(errs, fmt.Errorf("%w: %s %q: %s", ErrBadClusterConfig, p.name, v, msg))
+			continue
+		}
+		apply()
+	}
+	return errors.Join(errs...)
 }
 
 // configSetError formats Redis's CONFIG SET failure.

@@ -62,6 +62,16 @@ type Admin interface {
 	RemoveNode(ctx context.Context, nodeID string) error
 	// Balance reports the rebalancer's state.
 	Balance(ctx context.Context) (BalanceStatus, error)
+
+	// SetClusterConfig records the cluster-wide settings kv (CONFIG SET's
+	// parameter names, lower case, to values the caller validated) in the
+	// map, in one change through the meta group, and returns once the
+	// change is committed and in force on this node (applied through the
+	// Server's ApplyClusterConfig); every other node applies it when its
+	// map changes. Settings the map holds already change nothing. On an
+	// error nothing was applied here; when ctx ended first the change may
+	// still commit, and then applies everywhere.
+	SetClusterConfig(ctx context.Context, kv map[string]string) error
 }
 
 // JobStatus is one migration job as SHOAL JOBS reports it.
@@ -124,6 +134,13 @@ var (
 	// ErrTooFewNodes means removing the node would leave fewer nodes than
 	// the groups' replicas need.
 	ErrTooFewNodes = errors.New("server: too few nodes would remain")
+
+	// ErrNotClusterConfig means ApplyClusterConfig got a name that is not
+	// a cluster-wide parameter (ignored).
+	ErrNotClusterConfig = errors.New("server: not a cluster-wide parameter")
+	// ErrBadClusterConfig means ApplyClusterConfig got a value the
+	// parameter's setter refuses (the parameter is left unchanged).
+	ErrBadClusterConfig = errors.New("server: invalid cluster-wide setting")
 )
 
 // leaderTransferTimeout bounds how long SHOAL LEADER-TRANSFER waits for the

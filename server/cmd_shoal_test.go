@@ -14,7 +14,8 @@ import (
 // transferTestRouter is a cluster-mode Router whose Admin records each
 // call and returns err (its migration methods are in
 // cmd_shoal_jobs_test.go, its rebalancing ones in
-// cmd_shoal_balance_test.go).
+// cmd_shoal_balance_test.go, SetClusterConfig in
+// cmd_config_cluster_test.go).
 type transferTestRouter struct {
 	*clusterTestRouter
 	calls   []string
@@ -22,6 +23,7 @@ type transferTestRouter struct {
 	jobs    []JobStatus   // what Jobs returns
 	plan    []string      // what Rebalance returns
 	balance BalanceStatus // what Balance returns
+	srv     *Server       // SetClusterConfig applies its settings here when err is nil
 }
 
 func (r *transferTestRouter) Admin() Admin { return r }

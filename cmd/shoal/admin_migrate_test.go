@@ -43,6 +43,10 @@ func (a *fakeAdmin) TransferLeadership(context.Context, string, string) error {
 	return errors.New("not in this test")
 }
 
+func (a *fakeAdmin) SetClusterConfig(context.Context, map[string]string) error {
+	return errors.New("not in this test")
+}
+
 func (a *fakeAdmin) Migrate(_ context.Context, slots []topology.SlotRange, target string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -34,6 +34,8 @@ type clusterState struct {
 	// commands returns the node's client command count (pacing.go); set
 	// once the RESP server exists.
 	commands atomic.Pointer[func() int64]
+	// cfgSync applies the map's cluster-wide settings (admin_config.go).
+	cfgSync configSync
 
 	mu     sync.Mutex // guards groups; the controller is its only writer
 	groups map[string]*raftfsm.Group
@@ -280,6 +282,7 @@ func (cs *clusterState) handOff(ctx context.Context) {
 }
 
 func (cs *clusterState) shutdown(ctx context.Context) error {
+	cs.stopConfigSync()
 	cs.bal.close() // both do nothing after handOff
 	cs.ctl.close()
 	cs.mu.Lock()

@@ -170,6 +170,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.cluster != nil {
 		counter := srv.CommandsProcessed
 		n.cluster.commands.Store(&counter)
+		// The map's cluster-wide settings override the flags and the
+		// config file from here on (now, when the node has its map).
+		n.cluster.startConfigSync(srv)
 	}
 	if cfg.MetricsAddr != "" {
 		if err := n.startMetrics(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,13 @@ type Map struct {
 	// number): it only grows, so a deleted group's id is never reused.
 	// Groups named above it raise it too (see NewGroupID).
 	NextGroup int `json:"next_group,omitempty"`
+	// Config holds the cluster-wide settings CONFIG SET recorded, by
+	// parameter name (lower case, as CONFIG GET names it) with the value
+	// as given: every node applies them to its front end, over its own
+	// flags and config file (see server.Server.ApplyClusterConfig). Only
+	// the front end knows which parameters are cluster-wide; the map just
+	// carries them. Omitted from JSON when empty, so older maps decode.
+	Config map[string]string `json:"config,omitempty"`
 }
 
 // NewGroupID returns the id of the next group created in m: "g" and the
@@ -95,6 +103,16 @@ func (m *Map) NewGroupID() (string, int) {
 
 // MaxRemoved bounds Map.Removed.
 const MaxRemoved = 64
+
+// Bounds of Map.Config, so that a bad request cannot bloat every map.
+const (
+	// MaxConfigParams bounds the number of cluster-wide settings.
+	MaxConfigParams = 64
+	// MaxConfigName and MaxConfigValue bound a setting's name and value,
+	// in bytes.
+	MaxConfigName  = 128
+	MaxConfigValue = 4096
+)
 
 // ErrBadMap is returned when a map does not validate.
 var ErrBadMap = errors.New("placement: invalid map")
@@ -207,7 +225,27 @@ func (m *Map) Validate() error {
 			return fmt.Errorf("%w: slot %d points at group index %d", ErrBadMap, s, gi)
 		}
 	}
+	if err := m.validateConfig(); err != nil {
+		return err
+	}
 	return m.validateJobs()
+}
+
+// validateConfig checks Config's bounds: non-empty lower-case names
+// without spaces, values of bounded length (an empty value is valid).
+func (m *Map) validateConfig() error {
+	if len(m.Config) > MaxConfigParams {
+		return fmt.Errorf("%w: %d cluster-wide settings, at most %d", ErrBadMap, len(m.Config), MaxConfigParams)
+	}
+	for k, v := range m.Config {
+		if k == "" || len(k) > MaxConfigName || strings.ToLower(k) != k || strings.ContainsAny(k, " \t\r\n") {
+			return fmt.Errorf("%w: bad setting name %q", ErrBadMap, k)
+		}
+		if len(v) > MaxConfigValue {
+			return fmt.Errorf("%w: setting %s: value longer than %d bytes", ErrBadMap, k, MaxConfigValue)
+		}
+	}
+	return nil
 }
 
 // Clone returns a deep copy of m, for building the next map.
@@ -219,6 +257,7 @@ func (m *Map) Clone() *Map {
 		c.Groups[i] = Group{ID: g.ID, Members: append([]string(nil), g.Members...), Formed: g.Formed}
 	}
 	c.Removed = append([]string(nil), m.Removed...)
+	c.Config = maps.Clone(m.Config)
 	c.Jobs = nil
 	if len(m.Jobs) > 0 {
 		c.Jobs = make([]Job, len(m.Jobs))
@@ -241,11 +280,15 @@ type jsonMap struct {
 	Removed   []string `json:"removed,omitempty"`
 	Rebalance bool     `json:"rebalance,omitempty"`
 	NextGroup int      `json:"next_group,omitempty"`
+	// Config is omitted when empty: maps written before it existed
+	// decode with none, and maps without settings encode as before.
+	Config map[string]string `json:"config,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (m *Map) MarshalJSON() ([]byte, error) {
-	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs, Removed: m.Removed, Rebalance: m.Rebalance, NextGroup: m.NextGroup}
+	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs, Removed: m.Removed, Rebalance: m.Rebalance, NextGroup: m.NextGroup,
+		Config: m.Config}
 	for _, r := range slotranges.Of(m.Slots[:]) {
 		if r.Value >= 0 {
 			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
@@ -261,7 +304,7 @@ func (m *Map) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	m.Epoch, m.Nodes, m.Groups, m.Jobs = j.Epoch, j.Nodes, j.Groups, j.Jobs
-	m.Removed, m.Rebalance, m.NextGroup = j.Removed, j.Rebalance, j.NextGroup
+	m.Removed, m.Rebalance, m.NextGroup, m.Config = j.Removed, j.Rebalance, j.NextGroup, j.Config
 	for s := range m.Slots {
 		m.Slots[s] = -1
 	}
