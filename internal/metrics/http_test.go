@@ -43,7 +43,7 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 // collectors, and a go-metrics figure emitted the way raft, serf and
 // memberlist emit theirs.
 func TestListenServesRegistry(t *testing.T) {
-	reg, err := NewRegistry(Sources{Server: &fakeServer{st: server.InfoStats{CommandsProcessed: 42}}})
+	reg, err := NewRegistry(Sources{Server: &fakeServer{st: server.InfoStats{CommandsProcessed: 42}}, Libraries: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,5 +100,27 @@ func TestListenBadAddr(t *testing.T) {
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	if _, err := Listen(s.Addr().String(), reg, nil); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("Listen on a taken port: %v", err)
+	}
+}
+
+// TestRegistryWithoutLibraries: without Sources.Libraries the registry has
+// no go-metrics family, even once the process-wide sink receives some.
+func TestRegistryWithoutLibraries(t *testing.T) {
+	if _, err := NewRegistry(Sources{Libraries: true}); err != nil { // installs the sink
+		t.Fatal(err)
+	}
+	gometrics.IncrCounter([]string{"raft", "test_without"}, 1)
+	reg, err := NewRegistry(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "shoal_raft_") {
+			t.Errorf("registry without Libraries has %s", mf.GetName())
+		}
 	}
 }

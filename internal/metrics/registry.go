@@ -27,12 +27,19 @@ type Sources struct {
 	Placement PlacementSource
 	// Commands reports per-command statistics (see CommandSource).
 	Commands CommandSource
+	// Libraries adds raft's, serf's and memberlist's own go-metrics
+	// (hashicorpSink). Off by default: raft then records several figures
+	// per log entry through the sink, which cost about 10% of a cluster's
+	// SET throughput at pipeline 1 (BENCHMARKS.md); everything else is
+	// read at scrape time.
+	Libraries bool
 }
 
 // NewRegistry returns a registry (not Prometheus's global one) with the
-// collectors of src, the Go runtime and process collectors, and the
-// go-metrics sink that receives raft's, serf's and memberlist's metrics
-// (installed process-wide on first use; see hashicorpSink).
+// collectors of src, the Go runtime and process collectors, and, with
+// src.Libraries, the go-metrics sink that receives raft's, serf's and
+// memberlist's metrics (installed process-wide on first use; see
+// hashicorpSink).
 func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	cs := []prometheus.Collector{
@@ -51,11 +58,13 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	if src.Commands != nil {
 		cs = append(cs, NewCommandCollector(src.Commands))
 	}
-	sink, err := hashicorpSink()
-	if err != nil {
-		return nil, err
+	if src.Libraries {
+		sink, err := hashicorpSink()
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, sink)
 	}
-	cs = append(cs, sink)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register %T: %w", c, err)

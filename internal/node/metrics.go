@@ -13,7 +13,8 @@ import (
 // the placement service at each scrape.
 func (n *Node) startMetrics() error {
 	src := metrics.Sources{Server: n.srv, Groups: n.metricsGroups,
-		Commands: metrics.CommandSourceOf(n.srv.CommandStats, n.srv.ErrorStats)}
+		Commands:  metrics.CommandSourceOf(n.srv.CommandStats, n.srv.ErrorStats),
+		Libraries: n.cfg.MetricsLibraries}
 	if n.cluster != nil {
 		src.Placement = n.cluster.pl
 	}

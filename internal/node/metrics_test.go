@@ -147,6 +147,7 @@ func TestMetricsStandalone(t *testing.T) {
 	ports := testutil.FreePorts(t, 2)
 	cfg.Port = ports[0]
 	cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
+	cfg.MetricsLibraries = true
 	cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout, cfg.Group.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	cfg.Logger = testutil.Logger(t)
 	n, err := Start(context.Background(), cfg)
@@ -214,6 +215,7 @@ func TestMetricsCluster(t *testing.T) {
 	ports := testutil.FreePorts(t, 4)
 	cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
 	cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(ports[3])
+	cfg.MetricsLibraries = true
 	cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = 1, 2, 1
 	cfg.Controller.Interval = 20 * time.Millisecond
 	cfg.Logger = testutil.Logger(t)

@@ -62,6 +62,9 @@ type Config struct {
 	// MetricsAddr (HOST:PORT) serves Prometheus metrics on /metrics;
 	// empty serves none.
 	MetricsAddr string
+	// MetricsLibraries adds raft's, serf's and memberlist's own metrics
+	// to /metrics (they cost throughput: see metrics.Sources.Libraries).
+	MetricsLibraries bool
 	// Logger receives every component's logs.
 	Logger *slog.Logger
 }
