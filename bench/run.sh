@@ -35,7 +35,8 @@
 #                       Prometheus metrics (--metrics-addr) and a scraper
 #                       reads every node's /metrics once a second during
 #                       the rows: with BENCH_BASELINE_BIN=SHOAL_BIN, the
-#                       cost of metrics side by side (make bench-metrics) [0]
+#                       cost of metrics side by side (make bench-metrics);
+#                       BENCH_SCRAPE=0 leaves the scraper out [0]
 #   REDIS_SERVER        redis-server binary [redis-server]
 #   REDIS_BENCHMARK     redis-benchmark binary [redis-benchmark]
 #   REDIS_CLI           redis-cli binary [redis-cli]
@@ -744,7 +745,7 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		RECORD_TO=""
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
-			if [[ $SHOAL_METRICS == 1 && $name == shoal ]]; then
+			if [[ $SHOAL_METRICS == 1 && $name == shoal && ${BENCH_SCRAPE:-1} == 1 ]]; then
 				start_scraper "${mports[@]}"
 			fi
 			return 0
