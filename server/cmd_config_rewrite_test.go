@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,17 +28,8 @@ func startConfigServer(t *testing.T, cfg Config) *respclient.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return dialConfig(t, ln.Addr().String())
+	addr := serveTest(t, s)
+	return dialConfig(t, addr)
 }
 
 func dialConfig(t *testing.T, addr string) *respclient.Conn {

@@ -103,13 +103,10 @@ func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies
 	return raftfsm.NewReplies(replies...), nil
 }
 
-// startFakeServer serves a Server routed to g on an OS-chosen port.
-func startFakeServer(t *testing.T, r Router) string {
+// serveTest serves s on an OS-chosen loopback port until the test ends and
+// returns the address.
+func serveTest(t *testing.T, s *Server) string {
 	t.Helper()
-	s, err := New(DefaultConfig(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +118,16 @@ func startFakeServer(t *testing.T, r Router) string {
 		_ = s.Shutdown(ctx)
 	})
 	return ln.Addr().String()
+}
+
+// startFakeServer serves a Server routed to g on an OS-chosen port.
+func startFakeServer(t *testing.T, r Router) string {
+	t.Helper()
+	s, err := New(DefaultConfig(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveTest(t, s)
 }
 
 // pipeline sends cmds (inline commands) in one write and returns the raw
@@ -281,13 +288,9 @@ func TestShutdownFinishesBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
+	addr := serveTest(t, s) // the test shuts it down itself; the cleanup's call does nothing
 	dial := func() net.Conn {
-		nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,17 +365,8 @@ func TestDrainWaitsForRedirectedClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	addr := serveTest(t, s)
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

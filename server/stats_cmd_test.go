@@ -140,17 +140,8 @@ func introServer(t *testing.T, g Group, edit func(*Config)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return s, ln.Addr().String()
+	addr := serveTest(t, s)
+	return s, addr
 }
 
 // rawConn is a connection that returns replies as the server sent them.
