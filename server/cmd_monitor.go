@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/resp"
 )
 
 // monitorMaxBuffer bounds the bytes waiting for a MONITOR client; a client
@@ -106,39 +107,11 @@ func monitorLine(b []byte, now time.Time, addr string, args [][]byte) []byte {
 		if j > 0 {
 			b = append(b, ' ')
 		}
-		b = appendRepr(b, a)
+		b = resp.AppendRepr(b, a)
 	}
 	return append(b, '\r', '\n')
 }
 
-// appendRepr appends a quoted, escaped copy of s, as Redis's sdscatrepr.
-func appendRepr(b, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, ch := range s {
-		switch ch {
-		case '\\', '"':
-			b = append(b, '\\', ch)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if ch >= 0x20 && ch <= 0x7e {
-				b = append(b, ch)
-			} else {
-				b = append(b, '\\', 'x', hex[ch>>4], hex[ch&15])
-			}
-		}
-	}
-	return append(b, '"')
-}
 
 // push queues line for the monitor; a monitor that fell too far behind is
 // disconnected.

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/shoalcache/shoal/internal/resp"
 )
 
 // Reasons of *Error, Redis's wording where Redis has one.
@@ -288,33 +290,7 @@ func SplitArgs(s string) ([]string, bool) {
 // Quote returns s as Redis's sdscatrepr writes it, always in double
 // quotes: \\ \" \n \r \t \a \b escaped, other bytes outside printable
 // ASCII as \xHH. SplitArgs reads it back as s.
-func Quote(s string) string {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\a':
-			b = append(b, '\\', 'a')
-		case '\b':
-			b = append(b, '\\', 'b')
-		default:
-			if c < 0x20 || c > 0x7e {
-				b = append(b, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-			} else {
-				b = append(b, c)
-			}
-		}
-	}
-	return string(append(b, '"'))
-}
+func Quote(s string) string { return string(resp.AppendRepr(make([]byte, 0, len(s)+2), s)) }
 
 // QuoteIfNeeded returns s as is when SplitArgs reads it back as one
 // argument equal to s (no space, quote, control byte, or leading '#'),
