@@ -112,7 +112,6 @@ func monitorLine(b []byte, now time.Time, addr string, args [][]byte) []byte {
 	return append(b, '\r', '\n')
 }
 
-
 // push queues line for the monitor; a monitor that fell too far behind is
 // disconnected.
 func (m *monitor) push(line []byte) {
