@@ -20,6 +20,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -27,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shoalcache/shoal/internal/redisconf"
 	"github.com/shoalcache/shoal/internal/respclient"
 )
 
@@ -85,123 +87,19 @@ func isPrintable(s string) bool {
 	return true
 }
 
-func quoteArg(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if c < 0x20 || c > 0x7e {
-				fmt.Fprintf(&b, `\x%02x`, c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// quoteArg quotes s as redis-cli and Redis's sdscatrepr do.
+func quoteArg(s string) string { return redisconf.Quote(s) }
 
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-// splitArgs splits a line like redis-cli's sdssplitargs.
+// splitArgs splits a line like redis-cli's sdssplitargs (the config
+// file reader's splitter, which is Redis's).
 func splitArgs(line string) ([]string, error) {
-	var args []string
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n') {
-			i++
-		}
-		if i >= len(line) {
-			return args, nil
-		}
-		var cur []byte
-		inDQ, inSQ := false, false
-		for done := false; !done; {
-			if inDQ {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unterminated double quote")
-				}
-				c := line[i]
-				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					n, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
-					cur = append(cur, byte(n))
-					i += 3
-				} else if c == '\\' && i+1 < len(line) {
-					i++
-					switch e := line[i]; e {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, e)
-					}
-				} else if c == '"' {
-					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
-						return nil, fmt.Errorf("closing quote must be followed by a space")
-					}
-					done = true
-				} else {
-					cur = append(cur, c)
-				}
-			} else if inSQ {
-				if i >= len(line) {
-					return nil, fmt.Errorf("unterminated single quote")
-				}
-				c := line[i]
-				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					cur = append(cur, '\'')
-				} else if c == '\'' {
-					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
-						return nil, fmt.Errorf("closing quote must be followed by a space")
-					}
-					done = true
-				} else {
-					cur = append(cur, c)
-				}
-			} else {
-				if i >= len(line) {
-					break
-				}
-				switch c := line[i]; c {
-				case ' ', '\t', '\r', '\n':
-					done = true
-				case '"':
-					inDQ = true
-				case '\'':
-					inSQ = true
-				default:
-					cur = append(cur, c)
-				}
-			}
-			if i < len(line) {
-				i++
-			}
-		}
-		args = append(args, string(cur))
+	args, ok := redisconf.SplitArgs(line)
+	if !ok {
+		return nil, errors.New("unbalanced quotes, or a closing quote not followed by a space")
 	}
+	return args, nil
 }
 
-// parseScript reads a corpus file into steps.
 func parseScript(path string) ([]step, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
