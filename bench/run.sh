@@ -423,15 +423,16 @@ ratio() { # ratio A B -> A/B with 2 decimals, or n/a
 		printf "%.2f", a / b }'
 }
 
-# cpu_note BASE_PROCS SHOAL_PROCS N N_PIPE: the table note on the CPU
-# columns, with the resolution of each side's figure at N and N_PIPE.
+# cpu_note BASE_PROCS SHOAL_PROCS N N_PIPE [MORE]: the table note on the
+# CPU columns, with the resolution of each side's figure at N and N_PIPE;
+# MORE is appended to it.
 cpu_note() {
-	local bp=$1 sp=$2 n=$3 np=$4
+	local bp=$1 sp=$2 n=$3 np=$4 more=${5:-}
 	echo "CPU µs/op: the user+system time of the side's server processes ($BASE: $bp, shoal: $sp) from /proc/PID/stat (utime+stime), read just before and just after the run and divided by its N requests; that of the shown (best) run when runs repeat. It counts all the work of those processes during the run, background work (Raft heartbeats, replication, cron) included, and none of redis-benchmark's. shoal/$BASE cpu above 1.00: Shoal spends more CPU per operation."
-	awk -v hz="$CLK_TCK" -v bp="$bp" -v sp="$sp" -v n="$n" -v np="$np" -v base="$BASE" 'BEGIN {
+	awk -v hz="$CLK_TCK" -v bp="$bp" -v sp="$sp" -v n="$n" -v np="$np" -v base="$BASE" -v more="$more" 'BEGIN {
 		t = 1e6 / hz
-		printf "Resolution: clock ticks of %g ms, each reading truncated, so a figure is within 2 ticks per process: %s ±%.2f µs/op at -P 1, ±%.2f pipelined; shoal ±%.2f, ±%.2f (fewer requests, as for pipelined MSET, scale this up).\n",
-			t / 1000, base, 2 * bp * t / n, 2 * bp * t / np, 2 * sp * t / n, 2 * sp * t / np }'
+		printf "Resolution: clock ticks of %g ms, each reading truncated, so a figure is within 2 ticks per process: %s ±%.2f µs/op at -P 1, ±%.2f pipelined; shoal ±%.2f, ±%.2f%s.\n",
+			t / 1000, base, 2 * bp * t / n, 2 * bp * t / np, 2 * sp * t / n, 2 * sp * t / np, more }'
 }
 
 test_label() {
@@ -606,7 +607,7 @@ rows_ops() {
 		echo "### Throughput and latency (single node)"
 		echo
 		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
-		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE"
+		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" " (pipelined MSET, with N / $BENCH_MSET_DIV requests: ${BENCH_MSET_DIV}× that)"
 		echo
 		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
 		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
