@@ -52,6 +52,10 @@
 #                       p99 and CPU per operation) [1]
 #   BENCH_TIMEOUT       seconds before one benchmark or load is killed
 #                       (a TIMEOUT cell, or a failed load) [300]
+#   BENCH_IDLE          seconds over which the ops and cluster rows read
+#                       both sides' idle server CPU, after the preload and
+#                       before the rows (shown in the table note); 0 = not
+#                       read [3]
 #   memory:
 #   BENCH_MEM_KEYS      distinct keys written by loadkeys [1000000]
 #   BENCH_MEM_N         SET requests of the churn load [3000000]
@@ -100,6 +104,7 @@ BENCH_CLIENTS=${BENCH_CLIENTS:-50}
 BENCH_DATASIZE=${BENCH_DATASIZE:-64}
 BENCH_REPEAT=${BENCH_REPEAT:-1}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+BENCH_IDLE=${BENCH_IDLE:-3}
 BENCH_MEM_KEYS=${BENCH_MEM_KEYS:-1000000}
 BENCH_MEM_N=${BENCH_MEM_N:-3000000}
 BENCH_MEM_KEYSPACE=${BENCH_MEM_KEYSPACE:-1000000}
@@ -435,6 +440,31 @@ cpu_note() {
 			t / 1000, base, 2 * bp * t / n, 2 * bp * t / np, 2 * sp * t / n, 2 * sp * t / np, more }'
 }
 
+# idle_note BASE_PIDS SHOAL_PIDS: the CPU both sides' servers use, idle,
+# over BENCH_IDLE seconds, as a table note (nothing if BENCH_IDLE is 0).
+# This background work is part of every µs/op figure.
+idle_note() {
+	[[ $BENCH_IDLE != 0 ]] || return 0
+	local -a bp sp
+	local b0 s0 b1 s1
+	read -ra bp <<<"$1"
+	read -ra sp <<<"$2"
+	log "reading idle server CPU for ${BENCH_IDLE}s"
+	b0=$(cpu_ticks "${bp[@]}" || true) s0=$(cpu_ticks "${sp[@]}" || true)
+	sleep "$BENCH_IDLE"
+	b1=$(cpu_ticks "${bp[@]}" || true) s1=$(cpu_ticks "${sp[@]}" || true)
+	awk -v hz="$CLK_TCK" -v secs="$BENCH_IDLE" -v base="$BASE" -v b0="$b0" -v b1="$b1" -v s0="$s0" -v s1="$s1" \
+		-v bn="${#bp[@]}" -v sn="${#sp[@]}" '
+		function pct(a, b) {
+			if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/) return "n/a"
+			return sprintf("%.1f%%", (b - a) * 100 / hz / secs)
+		}
+		BEGIN {
+			printf "Idle: over %g s after the preload, before the rows, the %s servers used %s of one core (±%.1f%%), the shoal servers %s (±%.1f%%). Such background work is in the µs/op figures: at R rps, C%% of a core adds C × 10000 / R µs/op.\n",
+				secs, base, pct(b0, b1), 2 * bn * 100 / hz / secs, pct(s0, s1), 2 * sn * 100 / hz / secs
+		}'
+}
+
 test_label() {
 	case $1 in
 	set) echo SET ;; get) echo GET ;; incr) echo INCR ;; mset) echo "MSET (10 keys)" ;;
@@ -608,6 +638,7 @@ rows_ops() {
 		echo
 		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
 		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" " (pipelined MSET, with N / $BENCH_MSET_DIV requests: ${BENCH_MSET_DIV}× that)"
+		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo
 		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
 		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -838,6 +869,7 @@ rows_cluster() {
 		echo
 		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
 		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_N" "$BENCH_CLUSTER_N_PIPE"
+		idle_note "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 		if [[ $SHOAL_METRICS == 1 ]]; then
 			echo
 			echo "The shoal side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the $BASE side runs without metrics."
