@@ -18,9 +18,13 @@
 #            SET/GET at -P 1 and 16 with redis-benchmark --cluster
 # Each throughput row runs both sides back to back, alternating who goes
 # first row by row, so that machine drift affects both alike. Read the
-# ratios, not the absolute numbers. The results start with the machine's
-# nproc and load average and with the exact commands that were run. See
-# BENCHMARKS.md for the methodology.
+# ratios, not the absolute numbers. Each throughput cell also shows the
+# server CPU per operation: the user+system time (/proc/PID/stat) of all
+# server processes of that side during the run, divided by its requests;
+# it is exact to within 2 clock ticks (20 ms at CLK_TCK 100) per process,
+# so use large N. The results start with the machine's nproc and load
+# average and with the exact commands that were run. See BENCHMARKS.md for
+# the methodology.
 #
 # Environment (defaults in brackets):
 #   SHOAL_BIN           Shoal binary [<repo>/bin/shoal]
@@ -44,9 +48,14 @@
 #   BENCH_CLIENTS       -c for every redis-benchmark run [50]
 #   BENCH_DATASIZE      -d value size in bytes [64]
 #   BENCH_REPEAT        runs per throughput row and side; the table shows
-#                       each side's best run (highest rps, with its p99) [1]
+#                       each side's best run (highest rps, with that run's
+#                       p99 and CPU per operation) [1]
 #   BENCH_TIMEOUT       seconds before one benchmark or load is killed
 #                       (a TIMEOUT cell, or a failed load) [300]
+#   BENCH_IDLE          seconds over which the ops and cluster rows read
+#                       both sides' idle server CPU, after the preload and
+#                       before the rows (shown in the table note); 0 = not
+#                       read [3]
 #   memory:
 #   BENCH_MEM_KEYS      distinct keys written by loadkeys [1000000]
 #   BENCH_MEM_N         SET requests of the churn load [3000000]
@@ -95,6 +104,7 @@ BENCH_CLIENTS=${BENCH_CLIENTS:-50}
 BENCH_DATASIZE=${BENCH_DATASIZE:-64}
 BENCH_REPEAT=${BENCH_REPEAT:-1}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+BENCH_IDLE=${BENCH_IDLE:-3}
 BENCH_MEM_KEYS=${BENCH_MEM_KEYS:-1000000}
 BENCH_MEM_N=${BENCH_MEM_N:-3000000}
 BENCH_MEM_KEYSPACE=${BENCH_MEM_KEYSPACE:-1000000}
@@ -120,6 +130,9 @@ SHOAL_METRICS=${SHOAL_METRICS:-0}
 REDIS_PID="" REDIS_PORT="" SHOAL_PID="" SHOAL_PORT=""
 # Client ports of the two clusters; node 0 is the benchmark entry point.
 RC_PORTS=() SC_PORTS=()
+# Server PIDs of the two clusters, whose CPU time the cluster rows read.
+RC_PIDS=() SC_PIDS=()
+CLK_TCK=""     # clock ticks per second of /proc/PID/stat (getconf CLK_TCK)
 # Every server process this script started and has not stopped yet:
 # pid -> "name logfile". cleanup stops them all.
 declare -A SERVERS=()
@@ -341,20 +354,27 @@ start_shoal() { # fresh single-node Shoal: sets SHOAL_PORT and SHOAL_PID
 	die "shoal failed to start (command: ${cmd[*]})"
 }
 
-# bench_one WHO PORT TEST PIPELINE N KEYSPACE CLUSTER
-# Prints "rps p99" on success, or "ERR reason" on failure. Never fails.
+# bench_one WHO PORT TEST PIPELINE N KEYSPACE CLUSTER PID...
+# Prints "rps p99 cpu" on success, or "ERR reason" on failure. Never fails.
+# cpu is the server CPU per request in µs: the CPU ticks of the PIDs (the
+# side's server processes) read just before and just after the run,
+# divided by N; n/a if a PID is gone.
 bench_one() {
-	local who=$1 port=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 out rc line
+	local who=$1 port=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 out rc line c0 c1 cpu
+	local -a pids=("${@:8}")
 	local logf="$WORK/bench-$who-$t-P$p.log"
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
 	cmd+=(-h 127.0.0.1 -p "$port" -t "$t" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
 	record 1 "${cmd[@]}"
+	c0=$(cpu_ticks "${pids[@]}" || true)
 	set +e
 	out=$(timeout "$BENCH_TIMEOUT" "${cmd[@]}" 2>"$logf")
 	rc=$?
 	set -e
+	c1=$(cpu_ticks "${pids[@]}" || true)
 	printf '%s\n' "$out" >>"$logf"
+	printf 'server cpu ticks (CLK_TCK %s) of pids %s: %s -> %s\n' "$CLK_TCK" "${pids[*]}" "$c0" "$c1" >>"$logf"
 	if [[ $rc -eq 124 ]]; then
 		echo "ERR TIMEOUT"
 		return 0
@@ -371,12 +391,21 @@ bench_one() {
 		echo "ERR no CSV output"
 		return 0
 	fi
+	cpu=$(cpu_per_op "$c0" "$c1" "$n")
 	# Index from the end: the test name ("MSET (10 keys)") may contain spaces.
-	printf '%s\n' "$line" | awk -F, '{ gsub(/"/, ""); printf "%.0f %s\n", $(NF - 6), $(NF - 1) }'
+	printf '%s\n' "$line" | awk -F, -v cpu="$cpu" '{ gsub(/"/, ""); printf "%.0f %s %s\n", $(NF - 6), $(NF - 1), cpu }'
 }
 
-# best_of A B: of two bench_one results ("rps p99" or "ERR ..."), the one
-# with the higher rps; an error wins, so that it is never hidden.
+# cpu_per_op TICKS0 TICKS1 N: (TICKS1 - TICKS0) clock ticks over N requests
+# as µs per request, 2 decimals, or n/a.
+cpu_per_op() {
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN {
+		if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/ || b + 0 < a + 0 || n + 0 <= 0 || hz + 0 <= 0) { print "n/a"; exit }
+		printf "%.2f", (b - a) * 1e6 / hz / n }'
+}
+
+# best_of A B: of two bench_one results ("rps p99 cpu" or "ERR ..."), the
+# one with the higher rps; an error wins, so that it is never hidden.
 best_of() {
 	if [[ -z $1 ]]; then
 		echo "$2"
@@ -399,6 +428,43 @@ ratio() { # ratio A B -> A/B with 2 decimals, or n/a
 		printf "%.2f", a / b }'
 }
 
+# cpu_note BASE_PROCS SHOAL_PROCS N N_PIPE [MORE]: the table note on the
+# CPU columns, with the resolution of each side's figure at N and N_PIPE;
+# MORE is appended to it.
+cpu_note() {
+	local bp=$1 sp=$2 n=$3 np=$4 more=${5:-}
+	echo "CPU µs/op: the user+system time of the side's server processes ($BASE: $bp, shoal: $sp) from /proc/PID/stat (utime+stime), read just before and just after the run and divided by its N requests; that of the shown (best) run when runs repeat. It counts all the work of those processes during the run, background work (Raft heartbeats, replication, cron) included, and none of redis-benchmark's. shoal/$BASE cpu above 1.00: Shoal spends more CPU per operation."
+	awk -v hz="$CLK_TCK" -v bp="$bp" -v sp="$sp" -v n="$n" -v np="$np" -v base="$BASE" -v more="$more" 'BEGIN {
+		t = 1e6 / hz
+		printf "Resolution: clock ticks of %g ms, each reading truncated, so a figure is within 2 ticks per process: %s ±%.2f µs/op at -P 1, ±%.2f pipelined; shoal ±%.2f, ±%.2f%s.\n",
+			t / 1000, base, 2 * bp * t / n, 2 * bp * t / np, 2 * sp * t / n, 2 * sp * t / np, more }'
+}
+
+# idle_note BASE_PIDS SHOAL_PIDS: the CPU both sides' servers use, idle,
+# over BENCH_IDLE seconds, as a table note (nothing if BENCH_IDLE is 0).
+# This background work is part of every µs/op figure.
+idle_note() {
+	[[ $BENCH_IDLE != 0 ]] || return 0
+	local -a bp sp
+	local b0 s0 b1 s1
+	read -ra bp <<<"$1"
+	read -ra sp <<<"$2"
+	log "reading idle server CPU for ${BENCH_IDLE}s"
+	b0=$(cpu_ticks "${bp[@]}" || true) s0=$(cpu_ticks "${sp[@]}" || true)
+	sleep "$BENCH_IDLE"
+	b1=$(cpu_ticks "${bp[@]}" || true) s1=$(cpu_ticks "${sp[@]}" || true)
+	awk -v hz="$CLK_TCK" -v secs="$BENCH_IDLE" -v base="$BASE" -v b0="$b0" -v b1="$b1" -v s0="$s0" -v s1="$s1" \
+		-v bn="${#bp[@]}" -v sn="${#sp[@]}" '
+		function pct(a, b) {
+			if (a !~ /^[0-9]+$/ || b !~ /^[0-9]+$/) return "n/a"
+			return sprintf("%.1f%%", (b - a) * 100 / hz / secs)
+		}
+		BEGIN {
+			printf "Idle: over %g s after the preload, before the rows, the %s servers used %s of one core (±%.1f%%), the shoal servers %s (±%.1f%%). Such background work is in the µs/op figures: at R rps, C%% of a core adds C × 10000 / R µs/op.\n",
+				secs, base, pct(b0, b1), 2 * bn * 100 / hz / secs, pct(s0, s1), 2 * sn * 100 / hz / secs
+		}'
+}
+
 test_label() {
 	case $1 in
 	set) echo SET ;; get) echo GET ;; incr) echo INCR ;; mset) echo "MSET (10 keys)" ;;
@@ -407,33 +473,38 @@ test_label() {
 }
 
 # compare_row OUT ROW TEST PIPELINE N KEYSPACE CLUSTER REDIS_PORT SHOAL_PORT
+#             REDIS_PIDS SHOAL_PIDS
 # Runs one table row (BENCH_REPEAT times per side, alternating who goes
-# first) and appends it to OUT.
+# first) and appends it to OUT. REDIS_PIDS and SHOAL_PIDS: the server
+# processes of each side (space-separated), whose CPU time is read.
 compare_row() {
 	local out=$1 row=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 rport=$8 sport=$9
 	local rep a b r="" s="" label
+	local -a rpids spids
+	read -ra rpids <<<"${10}"
+	read -ra spids <<<"${11}"
 	label=$(test_label "$t")
 	for ((rep = 0; rep < BENCH_REPEAT; rep++)); do
 		check_alive
 		if (((row + rep) % 2 == 0)); then
 			log "$label -P $p -n $n: redis then shoal (run $((rep + 1))/$BENCH_REPEAT)"
-			a=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster")
-			b=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster")
+			a=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster" "${rpids[@]}")
+			b=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster" "${spids[@]}")
 			r=$(best_of "$r" "$a") s=$(best_of "$s" "$b")
 		else
 			log "$label -P $p -n $n: shoal then redis (run $((rep + 1))/$BENCH_REPEAT)"
-			a=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster")
-			b=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster")
+			a=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster" "${spids[@]}")
+			b=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster" "${rpids[@]}")
 			s=$(best_of "$s" "$a") r=$(best_of "$r" "$b")
 		fi
 	done
-	local r_rps r_p99 s_rps s_p99
-	read -r r_rps r_p99 <<<"$r"
-	read -r s_rps s_p99 <<<"$s"
-	if [[ $r_rps == ERR ]]; then r_p99="${r#ERR }"; fi
-	if [[ $s_rps == ERR ]]; then s_p99="${s#ERR }"; fi
-	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
-		"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" >>"$out"
+	local r_rps r_p99 r_cpu s_rps s_p99 s_cpu
+	read -r r_rps r_p99 r_cpu <<<"$r"
+	read -r s_rps s_p99 s_cpu <<<"$s"
+	if [[ $r_rps == ERR ]]; then r_p99="${r#ERR }" r_cpu=n/a; fi
+	if [[ $s_rps == ERR ]]; then s_p99="${s#ERR }" s_cpu=n/a; fi
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
+		"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" "$r_cpu" "$s_cpu" "$(ratio "$s_cpu" "$r_cpu")" >>"$out"
 	tail -n 1 "$out" >&2
 }
 
@@ -566,15 +637,17 @@ rows_ops() {
 		echo "### Throughput and latency (single node)"
 		echo
 		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined (pipelined MSET: N / $BENCH_MSET_DIV). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
+		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" " (pipelined MSET, with N / $BENCH_MSET_DIV requests: ${BENCH_MSET_DIV}× that)"
+		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo
-		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 |"
-		echo "|---|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_TESTS; do
 		for p in $BENCH_PIPELINES; do
 			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
 			if [[ $t == mset && $p -gt 1 ]]; then n=$((n / BENCH_MSET_DIV)); fi
-			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT"
+			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT" "$REDIS_PID" "$SHOAL_PID"
 			row=$((row + 1))
 		done
 	done
@@ -606,11 +679,12 @@ cluster_masters() {
 cluster_state() { cli "$1" cluster info 2>/dev/null | tr -d '\r' | awk -F: '$1 == "cluster_state" { print $2 }'; }
 
 # start_redis_cluster: 6 redis-server in cluster mode, joined by
-# redis-cli --cluster create into 3 masters with a replica each. Sets RC_PORTS.
+# redis-cli --cluster create into 3 masters with a replica each. Sets
+# RC_PORTS and RC_PIDS.
 start_redis_cluster() {
 	if [[ -n $BENCH_BASELINE_BIN ]]; then
 		start_shoal_cluster "$BENCH_BASELINE_BIN" baseline
-		RC_PORTS=("${SC_PORTS[@]}")
+		RC_PORTS=("${SC_PORTS[@]}") RC_PIDS=("${SC_PIDS[@]}")
 		return 0
 	fi
 	local try i p pid dir ok
@@ -659,6 +733,7 @@ start_redis_cluster() {
 		RECORD_TO=""
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
+			RC_PIDS=("${pids[@]}")
 			log "redis cluster up: ports ${RC_PORTS[*]} (pids ${pids[*]})"
 			return 0
 		fi
@@ -674,7 +749,7 @@ start_redis_cluster() {
 # distinct masters, and that has not changed for BENCH_CLUSTER_SETTLE s:
 # Shoal moves each group's leadership to its preferred node a second or two
 # after forming, and redis-benchmark --cluster stalls on the MOVED replies
-# of such a move. Sets SC_PORTS.
+# of such a move. Sets SC_PORTS and SC_PIDS.
 start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 	local bin=${1:-$SHOAL_BIN} name=${2:-shoal}
 	local try i p ok g0 states masters sig m prev stable t0
@@ -745,6 +820,7 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		RECORD_TO=""
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
+			SC_PIDS=("${pids[@]}")
 			if [[ $SHOAL_METRICS == 1 && $name == shoal && ${BENCH_SCRAPE:-1} == 1 ]]; then
 				start_scraper "${mports[@]}"
 			fi
@@ -791,19 +867,21 @@ rows_cluster() {
 			echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
 		fi
 		echo
-		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all 9 server processes share its cores with redis-benchmark."
+		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
+		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_N" "$BENCH_CLUSTER_N_PIPE"
+		idle_note "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 		if [[ $SHOAL_METRICS == 1 ]]; then
 			echo
 			echo "The shoal side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the $BASE side runs without metrics."
 		fi
 		echo
-		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 |"
-		echo "|---|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_CLUSTER_TESTS; do
 		for p in $BENCH_CLUSTER_PIPELINES; do
 			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_N; fi
-			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${RC_PORTS[0]}" "${SC_PORTS[0]}"
+			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${RC_PORTS[0]}" "${SC_PORTS[0]}" "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 			row=$((row + 1))
 		done
 	done
@@ -842,6 +920,9 @@ main() {
 	need "$REDIS_BENCHMARK" "apt-get install redis-tools"
 	need "$REDIS_CLI" "apt-get install redis-tools"
 	need timeout
+	need getconf
+	CLK_TCK=$(getconf CLK_TCK)
+	[[ $CLK_TCK =~ ^[1-9][0-9]*$ ]] || die "getconf CLK_TCK printed '$CLK_TCK'"
 	[[ -x $SHOAL_BIN ]] || die "Shoal binary $SHOAL_BIN not found or not executable (run make build, or set SHOAL_BIN)"
 
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
@@ -884,6 +965,7 @@ main() {
 			echo "- redis: $("$REDIS_SERVER" --version 2>/dev/null | head -n 1 || echo unknown)"
 		fi
 		echo "- duration: $((SECONDS - started))s"
+		echo "- clock ticks of /proc/PID/stat (CPU columns): CLK_TCK $CLK_TCK, $(awk -v hz="$CLK_TCK" 'BEGIN { printf "%g", 1000 / hz }') ms each"
 		echo
 		echo "Commands, in the order they first ran (repeats omitted). \$PORT is the port of the server"
 		echo "being measured (a free loopback port per server, chosen per run; for the cluster rows node 0),"
