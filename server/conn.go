@@ -663,11 +663,10 @@ func (s *Server) propose(g Group, cmds [][][]byte) (raftfsm.Replies, error) {
 	return g.Propose(ctx, cmds)
 }
 
-// proposeError maps a proposal failure to a reply.
+// proposeError maps a proposal failure other than ErrNotLeader (which
+// appendReplies redirects) to a reply.
 func proposeError(err error) string {
 	switch {
-	case errors.Is(err, raftfsm.ErrNotLeader):
-		return command.ErrClusterDown
 	case errors.Is(err, raftfsm.ErrShutdown):
 		return command.ErrShutdown
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
