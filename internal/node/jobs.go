@@ -101,7 +101,7 @@ func (c *controller) migrations(m *placement.Map, now time.Time) {
 		ctx, cancel := context.WithCancel(c.ctx)
 		h := &moverHandle{job: j, term: g.Term(), cancel: cancel, done: make(chan struct{})}
 		c.movers[id] = h
-		mv := &mover{cs: cs, cfg: cfg, log: c.log, job: j, g: g, term: h.term}
+		mv := &mover{cs: cs, cfg: cfg, log: c.log, job: j, g: g, term: h.term, life: c.ctx}
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()

@@ -88,6 +88,9 @@ type mover struct {
 	job  topology.Job
 	g    *raftfsm.Group
 	term uint64
+	// life ends when the controller shuts down (not when this mover is
+	// cancelled): the flip runs under it.
+	life context.Context
 
 	// sent counts what this mover shipped, for its log line.
 	sentKeys, sentBytes int64
@@ -210,7 +213,16 @@ func (mv *mover) drive(ctx context.Context) error {
 	if err := mv.failpoint(phaseLastDelta); err != nil {
 		return err
 	}
-	if err := mv.cs.pl.FlipClaimedJob(ctx, job.ID, mv.term, mv.sentKeys, mv.sentBytes); err != nil {
+	// The flip is the commit point. The controller cancels a mover once
+	// its map shows the job ended, and that is how the map looks the
+	// moment this flip applies: cancelled then, the call would return an
+	// unknown outcome for a flip that committed (and "migration job
+	// flipped" would go unlogged). So it runs under the node's lifetime
+	// (life, ended only by shutdown), bounded by OpTimeout.
+	flipCtx, flipCancel := context.WithTimeout(mv.life, mv.cs.n.cfg.Controller.OpTimeout)
+	err := mv.cs.pl.FlipClaimedJob(flipCtx, job.ID, mv.term, mv.sentKeys, mv.sentBytes)
+	flipCancel()
+	if err != nil {
 		return fmt.Errorf("flip: %w", err)
 	}
 	if err := mv.failpoint(phaseFlip); err != nil {
