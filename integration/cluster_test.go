@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,11 +43,30 @@ func (tc *testCluster) clusterClient(opt *redis.ClusterOptions) *redis.ClusterCl
 	return c
 }
 
+// TestClusterGoRedisClusterClient writes and reads keys of every group
+// through go-redis's ClusterClient, and with ReadOnly through a replica:
+// with 2 groups on 3 nodes one node leads none, CLUSTER SLOTS lists it as
+// the replica of both groups, and go-redis sends reads to it (its
+// commandstats count them).
 func TestClusterGoRedisClusterClient(t *testing.T) {
-	tc := startCluster(t, 3)
 	ctx := context.Background()
 	for _, readOnly := range []bool{false, true} {
 		t.Run(fmt.Sprintf("readonly=%v", readOnly), func(t *testing.T) {
+			var tc *testCluster
+			var replicas []string
+			if readOnly {
+				c := testutil.StartShoalClusterOK(t, 3, "--groups", "2")
+				tc = &testCluster{ShoalCluster: c, t: t, nodes: c.Nodes}
+				testutil.Eventually(t, 20*time.Second, "a node listed as a replica", func() error {
+					replicas = slotsReplicas(t, tc)
+					if len(replicas) != 1 {
+						return fmt.Errorf("replicas in CLUSTER SLOTS: %v", replicas)
+					}
+					return nil
+				})
+			} else {
+				tc = startCluster(t, 3)
+			}
 			c := tc.clusterClient(&redis.ClusterOptions{ReadOnly: readOnly})
 			// Keys of many slots, so that every group is written.
 			for i := 0; i < 600; i++ {
@@ -73,16 +93,51 @@ func TestClusterGoRedisClusterClient(t *testing.T) {
 					t.Fatalf("GET %s = %d, %v; want %d", k, v, err, i)
 				}
 			}
+			if readOnly {
+				// go-redis's ReadOnly sends reads to replicas or masters
+				// alike (it picks a node of the slot at random).
+				rc := redis.NewClient(&redis.Options{Addr: replicas[0]})
+				defer rc.Close()
+				stats, err := rc.Info(ctx, "commandstats").Result()
+				if err != nil || !strings.Contains(stats, "cmdstat_get:calls=") {
+					t.Fatalf("replica %s served no GET: %q, %v", replicas[0], stats, err)
+				}
+			}
 			// Multi-key commands within a hash tag work.
 			if err := c.MSet(ctx, "{u1}.a", "1", "{u1}.b", "2").Err(); err != nil {
 				t.Fatalf("MSET with a hash tag: %v", err)
 			}
-			vals, err := c.MGet(ctx, "{u1}.a", "{u1}.b").Result()
-			if err != nil || fmt.Sprint(vals) != "[1 2]" {
-				t.Fatalf("MGET = %v, %v", vals, err)
-			}
+			// (A follower read may lag here too.)
+			testutil.Eventually(t, 5*time.Second, "MGET of the hash tag", func() error {
+				vals, err := c.MGet(ctx, "{u1}.a", "{u1}.b").Result()
+				if err != nil || fmt.Sprint(vals) != "[1 2]" {
+					return fmt.Errorf("MGET = %v, %v", vals, err)
+				}
+				return nil
+			})
 		})
 	}
+}
+
+// slotsReplicas returns the addresses CLUSTER SLOTS (asked of the first
+// node) lists as replicas.
+func slotsReplicas(t *testing.T, tc *testCluster) []string {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: tc.Addrs()[0]})
+	defer c.Close()
+	slots, err := c.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		t.Fatalf("CLUSTER SLOTS: %v", err)
+	}
+	var out []string
+	for _, s := range slots {
+		for _, n := range s.Nodes[1:] {
+			if !slices.Contains(out, n.Addr) {
+				out = append(out, n.Addr)
+			}
+		}
+	}
+	return out
 }
 
 // TestClusterRedirects checks MOVED from every node that does not lead the

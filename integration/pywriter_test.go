@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -107,5 +108,47 @@ func checkPyAcked(t *testing.T, c *redis.ClusterClient, r pyResult) {
 		if err != nil || got < want {
 			t.Fatalf("GET %s = %d (%v), want at least redis-py's last acknowledged %d", k, got, err, want)
 		}
+	}
+}
+
+// TestRedisPyClusterView checks redis-py's RedisCluster sees every node of
+// a 3-node cluster as a primary (each leads a group) and so sends FLUSHALL
+// (and DBSIZE and KEYS when asked for every primary) to all of them. redis-py keeps one role per node and
+// takes it from the node's first appearance in CLUSTER SLOTS: had the
+// leaders also been listed as the replicas of each other's ranges, it
+// would have seen one primary only and counted (and flushed) a third of
+// the keys.
+func TestRedisPyClusterView(t *testing.T) {
+	tc := startCluster(t, 3)
+	script, err := filepath.Abs(filepath.Join("testdata", "pycluster_view.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nkeys = 100
+	args := append([]string{script, strconv.Itoa(nkeys)}, tc.Addrs()...)
+	cmd := exec.Command(pyPython, args...)
+	logw := testutil.NewLogWriter(t, "redis-py: ")
+	defer logw.Close()
+	cmd.Stderr = logw
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("redis-py (%s; .ci/deps installs python3-redis): %v", pyPython, err)
+	}
+	var view struct {
+		Primaries, Replicas []string
+		DBSize              int `json:"dbsize"`
+		Keys                int `json:"keys"`
+		AfterFlush          int `json:"dbsize_after_flushall"`
+	}
+	if err := json.Unmarshal(out, &view); err != nil {
+		t.Fatalf("redis-py's report %q: %v", out, err)
+	}
+	t.Logf("redis-py's view: %s", out)
+	want := slices.Sorted(slices.Values(tc.Addrs()))
+	if !slices.Equal(view.Primaries, want) || len(view.Replicas) != 0 {
+		t.Errorf("primaries %v, replicas %v; want primaries %v and no replicas", view.Primaries, view.Replicas, want)
+	}
+	if view.DBSize != nkeys || view.Keys != nkeys || view.AfterFlush != 0 {
+		t.Errorf("DBSIZE %d, KEYS %d, DBSIZE after FLUSHALL %d; want %d, %d, 0", view.DBSize, view.Keys, view.AfterFlush, nkeys, nkeys)
 	}
 }

@@ -548,10 +548,11 @@ func appendSlotsNode(x *command.Ctx, n *topology.Node) {
 }
 
 // clusterSlotsCommand: CLUSTER SLOTS. One entry per contiguous slot range of
-// each group: [start, end, leader, live followers...]. A group whose leader
-// is not known is listed under its first live member; only ranges whose
-// group has no live member are left out, as Redis leaves unserved slots
-// out.
+// each group: [start, end, leader, replicas...], the replicas being the
+// group's live members that lead no group (see below). A group whose
+// leader is not known is listed under its first live member; only ranges
+// whose group has no live member are left out, as Redis leaves unserved
+// slots out.
 func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	t := clusterTopology(x)
 	if t == nil {
@@ -569,47 +570,78 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	m := t.Map
 	type entry struct {
 		r     topology.SlotRange
-		nodes []*topology.Node
+		lead  *topology.Node
+		group int
 	}
+	// First each range's master: its group's leader or, when the leader
+	// is not known right now (an election, a node that just started),
+	// its first live member, as Redis lists a failing master's slots
+	// under it: a client that finds no master for a range cannot route
+	// (and redis-py fails outright); one sent to a non-leader is
+	// redirected.
 	var entries []entry
+	masters := t.leaders()
 	for _, r := range slotranges.Of(m.Slots[:]) {
-		gi, s, e := int(r.Value), r.Start, r.End
-		if gi >= 0 && gi < len(m.Groups) {
-			// A group whose leader is not known right now (an election, a
-			// node that just started) still has its slots listed, under
-			// its first live member, as Redis lists a failing master's:
-			// a client that finds no master for a range cannot route (and
-			// redis-py fails outright); one sent to a non-leader is
-			// redirected.
-			lead := m.Node(t.leaderOf(gi))
-			if lead == nil {
-				for _, id := range m.Groups[gi].Members {
-					if n := m.Node(id); n != nil && !t.failed(id) {
-						lead = n
-						break
-					}
+		gi := int(r.Value)
+		if gi < 0 || gi >= len(m.Groups) {
+			continue
+		}
+		lead := m.Node(t.leaderOf(gi))
+		if lead == nil {
+			for _, id := range m.Groups[gi].Members {
+				if n := m.Node(id); n != nil && !t.failed(id) {
+					lead = n
+					break
 				}
-			}
-			if lead != nil {
-				nodes := []*topology.Node{lead}
-				for _, id := range m.Groups[gi].Members {
-					if n := m.Node(id); n != nil && id != lead.ID && !t.failed(id) {
-						nodes = append(nodes, n)
-					}
-				}
-				entries = append(entries, entry{topology.SlotRange{Start: s, End: e}, nodes})
 			}
 		}
+		if lead != nil {
+			masters[lead.ID] = true
+			entries = append(entries, entry{topology.SlotRange{Start: r.Start, End: r.End}, lead, gi})
+		}
 	}
+	// Then the replicas: the group's other live members that are no
+	// master (lead no group and head no range). A node is listed as a master or as a replica, never
+	// both, as in Redis Cluster: clients keep one role per node, and
+	// redis-py, which takes a node's role from its first appearance,
+	// would otherwise see one master only (and send DBSIZE, KEYS or
+	// FLUSHALL to that node alone).
 	x.Array(len(entries))
 	for _, en := range entries {
-		x.Array(2 + len(en.nodes))
+		replicas := 0
+		for _, id := range m.Groups[en.group].Members {
+			if isReplica(t, id, masters) {
+				replicas++
+			}
+		}
+		x.Array(3 + replicas)
 		x.Int(int64(en.r.Start))
 		x.Int(int64(en.r.End))
-		for _, n := range en.nodes {
-			appendSlotsNode(x, n)
+		appendSlotsNode(x, en.lead)
+		for _, id := range m.Groups[en.group].Members {
+			if isReplica(t, id, masters) {
+				appendSlotsNode(x, m.Node(id))
+			}
 		}
 	}
+}
+
+// leaders returns the set of nodes leading a group: CLUSTER NODES's
+// masters.
+func (t *Topology) leaders() map[string]bool {
+	out := make(map[string]bool, len(t.Leaders))
+	for gi := range t.Map.Groups {
+		if l := t.leaderOf(gi); l != "" {
+			out[l] = true
+		}
+	}
+	return out
+}
+
+// isReplica reports whether member id of a group is listed as a replica:
+// a live node of the map that is not a master.
+func isReplica(t *Topology, id string, masters map[string]bool) bool {
+	return !masters[id] && t.Map.Node(id) != nil && !t.failed(id)
 }
 
 // clusterShardsCommand: CLUSTER SHARDS. One shard per group:
@@ -621,6 +653,7 @@ func clusterShardsCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	m := t.Map
+	masters := t.leaders()
 	x.Array(len(m.Groups))
 	for gi, g := range m.Groups {
 		lead := t.leaderOf(gi)
@@ -629,7 +662,10 @@ func clusterShardsCommand(x *command.Ctx, args [][]byte) {
 			ids = append(ids, lead)
 		}
 		for _, id := range g.Members {
-			if id != lead && m.Node(id) != nil {
+			// A member leading another group is that shard's master, not a
+			// replica here (see CLUSTER SLOTS); a shard without a leader
+			// lists all its members.
+			if id != lead && (lead == "" || !masters[id]) && m.Node(id) != nil {
 				ids = append(ids, id)
 			}
 		}

@@ -230,19 +230,34 @@ func TestClusterSlots(t *testing.T) {
 	for _, p := range []resp.Proto{resp.RESP2, resp.RESP3} {
 		topo := testTopology(t)
 		x := clusterCtx(t, &clusterTestRouter{topo: topo}, p, 1)
+		// Every node leads a group: each is a master only, never also
+		// listed as a replica of another range (one role per node, as in
+		// Redis Cluster).
 		want := rArr(3) +
-			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) + slotsNode(p, idB, 7001) +
-			rArr(4) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) + slotsNode(p, idC, 7002) +
-			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
+			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
+			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
 			t.Errorf("RESP%d healthy SLOTS =\n%q\nwant\n%q", p, got, want)
 		}
 
-		// B is down and C took over g1: failed replicas are left out.
-		topo.Leaders = []string{idA, idC, idC}
+		// A leads nothing: it is the replica of the groups it belongs to
+		// (g0, g2); C, a master, is not listed under g1.
+		topo.Leaders = []string{idB, idB, idC}
+		want = rArr(3) +
+			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idB, 7001) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
+			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
+		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
+			t.Errorf("RESP%d SLOTS with A a replica =\n%q\nwant\n%q", p, got, want)
+		}
+
+		// B is down, leads nothing, and C took over g1: a failed replica
+		// is left out.
+		topo.Leaders = []string{idC, idC, idC}
 		topo.Alive[idB] = false
 		want = rArr(3) +
-			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) +
+			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000) +
 			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idC, 7002) +
 			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
@@ -255,15 +270,15 @@ func TestClusterSlots(t *testing.T) {
 		topo.Leaders = []string{idA, idB, ""}
 		topo.Alive[idB] = true
 		want = rArr(3) +
-			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) + slotsNode(p, idB, 7001) +
-			rArr(4) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) + slotsNode(p, idC, 7002) +
-			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
+			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
+			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
 			t.Errorf("RESP%d SLOTS without g2 leader =\n%q\nwant\n%q", p, got, want)
 		}
 		topo.Alive[idC] = false
 		want = rArr(3) +
-			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) + slotsNode(p, idB, 7001) +
+			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idA, 7000) +
 			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
 			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idA, 7000)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
@@ -323,15 +338,28 @@ func TestClusterShards(t *testing.T) {
 	for _, p := range []resp.Proto{resp.RESP2, resp.RESP3} {
 		topo := testTopology(t)
 		x := clusterCtx(t, &clusterTestRouter{topo: topo}, p, 1)
+		// A node leading a group is that shard's master and no other
+		// shard's replica.
 		want := rArr(3) +
-			shard2(p, 0, 5460, shardNode(p, idA, 7000, "master", "online"), shardNode(p, idB, 7001, "replica", "online")) +
-			shard2(p, 5461, 10921, shardNode(p, idB, 7001, "master", "online"), shardNode(p, idC, 7002, "replica", "online")) +
-			shard2(p, 10922, 16383, shardNode(p, idC, 7002, "master", "online"), shardNode(p, idA, 7000, "replica", "online"))
+			shard2(p, 0, 5460, shardNode(p, idA, 7000, "master", "online")) +
+			shard2(p, 5461, 10921, shardNode(p, idB, 7001, "master", "online")) +
+			shard2(p, 10922, 16383, shardNode(p, idC, 7002, "master", "online"))
 		if got := runLocal(t, x, "CLUSTER", "SHARDS"); got != want {
 			t.Errorf("RESP%d SHARDS =\n%q\nwant\n%q", p, got, want)
 		}
 
-		// B down and g1 led by C; g2 without a leader.
+		// A leads nothing: a replica in both its shards.
+		topo.Leaders = []string{idB, idB, idC}
+		want = rArr(3) +
+			shard2(p, 0, 5460, shardNode(p, idB, 7001, "master", "online"), shardNode(p, idA, 7000, "replica", "online")) +
+			shard2(p, 5461, 10921, shardNode(p, idB, 7001, "master", "online")) +
+			shard2(p, 10922, 16383, shardNode(p, idC, 7002, "master", "online"), shardNode(p, idA, 7000, "replica", "online"))
+		if got := runLocal(t, x, "CLUSTER", "SHARDS"); got != want {
+			t.Errorf("RESP%d SHARDS with A a replica =\n%q\nwant\n%q", p, got, want)
+		}
+
+		// B down and g1 led by C; g2 without a leader lists all its
+		// members.
 		topo.Leaders = []string{idA, idC, ""}
 		topo.Alive[idB] = false
 		want = rArr(3) +
