@@ -40,7 +40,9 @@
 #                       reads every node's /metrics once a second during
 #                       the rows: with BENCH_BASELINE_BIN=SHOAL_BIN, the
 #                       cost of metrics side by side (make bench-metrics);
-#                       BENCH_SCRAPE=0 leaves the scraper out [0]
+#                       BENCH_SCRAPE=0 leaves the scraper out; baseline =
+#                       the same on the baseline side instead (to tell
+#                       the cost from a bias between the sides) [0]
 #   REDIS_SERVER        redis-server binary [redis-server]
 #   REDIS_BENCHMARK     redis-benchmark binary [redis-benchmark]
 #   REDIS_CLI           redis-cli binary [redis-cli]
@@ -772,7 +774,7 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		g0=${gports[0]}
 		for i in 0 1 2; do
 			metrics=()
-			if [[ $SHOAL_METRICS == 1 && $name == shoal ]]; then
+			if metrics_side "$name"; then
 				metrics=(--metrics-addr "127.0.0.1:${mports[$i]}")
 			fi
 			cmd=("$bin" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
@@ -821,7 +823,7 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
 			SC_PIDS=("${pids[@]}")
-			if [[ $SHOAL_METRICS == 1 && $name == shoal && ${BENCH_SCRAPE:-1} == 1 ]]; then
+			if metrics_side "$name" && [[ ${BENCH_SCRAPE:-1} == 1 ]]; then
 				start_scraper "${mports[@]}"
 			fi
 			return 0
@@ -830,6 +832,12 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		log "shoal cluster start attempt $try failed"
 	done
 	die "shoal cluster failed to start"
+}
+
+# metrics_side NAME: whether the cluster NAME (shoal or baseline) serves
+# metrics (SHOAL_METRICS).
+metrics_side() {
+	[[ ($SHOAL_METRICS == 1 && $1 == shoal) || ($SHOAL_METRICS == baseline && $1 == baseline) ]]
 }
 
 # start_scraper PORT...: read http://127.0.0.1:PORT/metrics of every port
@@ -873,6 +881,9 @@ rows_cluster() {
 		if [[ $SHOAL_METRICS == 1 ]]; then
 			echo
 			echo "The shoal side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the $BASE side runs without metrics."
+		elif [[ $SHOAL_METRICS == baseline ]]; then
+			echo
+			echo "Swapped: the $BASE side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the shoal side runs without metrics."
 		fi
 		echo
 		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"

@@ -29,20 +29,81 @@ type liveLoad struct {
 	// writes[w] are writer w's SETs: when each started and how long it
 	// took (acknowledged or not); read them after halt.
 	writes [][]timedOp
+	// failed holds the attempts a node answered with an error (or could
+	// not be reached for), up to maxFailed, in order: what a slow write
+	// went through.
+	failedMu sync.Mutex
+	failed   []failedAttempt
 }
 
-// timedOp is one operation's start and duration.
+// timedOp is one operation's key, start and duration.
 type timedOp struct {
+	key   string
 	start time.Time
 	took  time.Duration
 }
 
+// failedAttempt is one attempt of a command on one node that failed.
+type failedAttempt struct {
+	at   time.Time
+	node string
+	key  string
+	err  string
+}
+
+const maxFailed = 10000
+
+// attemptHook records the failed attempts on one node of the cluster
+// client (go-redis runs each attempt on a node's own client).
+type attemptHook struct {
+	l    *liveLoad
+	node string
+}
+
+func (attemptHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h attemptHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && err != redis.Nil && len(cmd.Args()) > 1 {
+			key, _ := cmd.Args()[1].(string)
+			h.l.failedMu.Lock()
+			if len(h.l.failed) < maxFailed {
+				h.l.failed = append(h.l.failed, failedAttempt{time.Now(), h.node, key, err.Error()})
+			}
+			h.l.failedMu.Unlock()
+		}
+		return err
+	}
+}
+
+func (attemptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// attempts describes the failed attempts of op (after halt): each one's
+// time since the op started, node and error.
+func (l *liveLoad) attempts(op timedOp) []string {
+	l.failedMu.Lock()
+	defer l.failedMu.Unlock()
+	var out []string
+	end := op.start.Add(op.took)
+	for _, a := range l.failed {
+		if a.key == op.key && !a.at.Before(op.start) && !a.at.After(end) {
+			out = append(out, fmt.Sprintf("+%v %s %s", a.at.Sub(op.start).Round(time.Millisecond), a.node, a.err))
+		}
+	}
+	return out
+}
+
 // startLiveLoad runs 3 writers and 3 readers over nkeys keys named
-// prefix+i until stop (also called at the test's end).
+// prefix+i until stop (also called at the test's end). Call it before c
+// sends its first command: it hooks every node client c creates.
 func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys int) *liveLoad {
 	const workers = 6
 	l := &liveLoad{c: c, prefix: prefix, acked: make([]atomic.Int64, nkeys), stop: make(chan struct{}),
 		writes: make([][]timedOp, workers)}
+	c.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(attemptHook{l, rdb.Options().Addr}) })
 	for w := 0; w < workers; w++ {
 		l.wg.Add(1)
 		go func(w int) {
@@ -69,7 +130,7 @@ func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys in
 					} else {
 						start := time.Now()
 						err := c.Set(ctx, k, n, 0).Err()
-						l.writes[w] = append(l.writes[w], timedOp{start, time.Since(start)})
+						l.writes[w] = append(l.writes[w], timedOp{k, start, time.Since(start)})
 						if err != nil {
 							l.fail("SET "+k, err)
 						} else {

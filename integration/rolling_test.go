@@ -106,8 +106,8 @@ func rollingRestart(t *testing.T, extra []string) {
 			all = append(all, op.took)
 			worst = max(worst, op.took)
 			if op.took > 100*time.Millisecond && len(slow) < 8 {
-				slow = append(slow, fmt.Sprintf("+%v(%s):%v", op.start.Sub(w[0]).Round(time.Millisecond),
-					op.start.UTC().Format("15:04:05.000"), op.took.Round(time.Millisecond)))
+				slow = append(slow, fmt.Sprintf("+%v(%s):%v %s failed attempts %q", op.start.Sub(w[0]).Round(time.Millisecond),
+					op.start.UTC().Format("15:04:05.000"), op.took.Round(time.Millisecond), op.key, live.attempts(op)))
 			}
 		}
 		stalls = append(stalls, fmt.Sprintf("node %d: %v over %d writes (slow: %v)", i, worst.Round(100*time.Microsecond), len(ws), slow))

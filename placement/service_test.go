@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -94,14 +95,21 @@ func newTestNode(t *testing.T, lg *slog.Logger, id string, mux *raftfsm.Mux, edi
 		}
 	}
 	n.svc = svc
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := svc.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown %s: %v", id[:4], err)
-		}
-	})
+	t.Cleanup(func() { shutdownOrDump(t, svc, id) })
 	return n
+}
+
+// shutdownOrDump shuts svc down within 10 s, or fails the test with every
+// goroutine's stack (to find what the shutdown waits for).
+func shutdownOrDump(t *testing.T, svc *Service, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := svc.Shutdown(ctx); err != nil {
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+		t.Errorf("shutdown %s: %v; goroutines:\n%s", id[:4], err, b.String())
+	}
 }
 
 // freeAddr returns 127.0.0.1:port with a port that was free a moment ago.
@@ -164,11 +172,7 @@ func shutdownAll(t *testing.T, nodes []*testNode) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := n.svc.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown %s: %v", n.id[:4], err)
-			}
+			shutdownOrDump(t, n.svc, n.id)
 		}()
 	}
 	wg.Wait()
