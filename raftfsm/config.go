@@ -33,6 +33,12 @@ type Config struct {
 	// LeaderLeaseTimeout is how long a leader stays leader without contact
 	// from a quorum. Must be at most HeartbeatTimeout.
 	LeaderLeaseTimeout time.Duration
+	// ReadLease is how long after a leadership confirmation round started
+	// the leader serves linearizable reads without another round (lease.go).
+	// It must be below HeartbeatTimeout, by a margin for the nodes' clock
+	// rates; a replica also refuses votes for ReadLease after it starts.
+	// 0 disables leases: every run of reads waits for a round.
+	ReadLease time.Duration
 	// CommitTimeout bounds how long followers may lag in learning the commit
 	// index when there is no traffic.
 	CommitTimeout time.Duration
@@ -104,6 +110,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:      500 * time.Millisecond,
 		ElectionTimeout:       500 * time.Millisecond,
 		LeaderLeaseTimeout:    250 * time.Millisecond,
+		ReadLease:             400 * time.Millisecond,
 		CommitTimeout:         5 * time.Millisecond,
 		SnapshotInterval:      5 * time.Second,
 		SnapshotThreshold:     16384,
@@ -136,6 +143,8 @@ func (c *Config) Validate() error {
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout || c.HeartbeatTimeout > c.ElectionTimeout:
 		return fmt.Errorf("raftfsm: need LeaderLeaseTimeout (%v) <= HeartbeatTimeout (%v) <= ElectionTimeout (%v)",
 			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
+	case c.ReadLease < 0 || (c.ReadLease > 0 && c.ReadLease >= c.HeartbeatTimeout):
+		return fmt.Errorf("raftfsm: ReadLease (%v) must be below HeartbeatTimeout (%v), or 0", c.ReadLease, c.HeartbeatTimeout)
 	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
 		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
 	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0 || c.CompactIdleAfter <= 0 || c.CompactIdleBytes < 0:

@@ -47,6 +47,9 @@ type Group struct {
 	lastSave atomic.Int64
 	verify   verifier
 	sole     atomic.Bool
+	// lease lets the leader serve linearizable reads without a round
+	// (lease.go).
+	lease readLease
 	// formed is false while the group's Raft configuration lacks members
 	// the placement map gives it (see SetFormed).
 	formed atomic.Bool
@@ -175,6 +178,9 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	if guard != nil {
+		// Before raft hears from anyone: this replica's vote must not help
+		// elect a leader while another may still hold a read lease.
+		guard.HoldVotes(cfg.ReadLease)
 		guard.Start(r.LastIndex, cfg.CatchUpTimeout)
 	}
 	g.raft, g.guard = r, guard

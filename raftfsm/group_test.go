@@ -30,6 +30,7 @@ func testConfig(dataDir string) Config {
 	cfg.HeartbeatTimeout = 50 * time.Millisecond
 	cfg.ElectionTimeout = 50 * time.Millisecond
 	cfg.LeaderLeaseTimeout = 50 * time.Millisecond
+	cfg.ReadLease = 40 * time.Millisecond
 	return cfg
 }
 

@@ -122,6 +122,10 @@ func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
+	// The target campaigns at once and voters grant a transfer's votes
+	// although they know this leader: no read lease from here on.
+	g.holdLease()
+	defer g.releaseLease()
 	var f raft.Future
 	if id == "" {
 		f = g.raft.LeadershipTransfer()

@@ -69,7 +69,10 @@ type groupStats struct {
 	proposalFailures atomic.Uint64
 	// leaderChanges: times this replica learned of a new leader.
 	leaderChanges atomic.Uint64
-	snap          snapshotStats
+	// verifyRounds: leadership confirmation rounds for reads (VerifyRead
+	// calls the read lease did not answer share them).
+	verifyRounds atomic.Uint64
+	snap         snapshotStats
 }
 
 // snapshotStats are the snapshots this replica's FSM persisted.
@@ -110,6 +113,9 @@ type GroupMetrics struct {
 	// LeaderChanges: times this replica learned of a new leader (raft's
 	// leader observations with a known leader).
 	LeaderChanges uint64
+	// ReadRounds: leadership confirmation rounds run for linearizable
+	// reads (the reads a read lease answered need none).
+	ReadRounds uint64
 	// Snapshots and SnapshotFailures: snapshots the FSM persisted, and
 	// those whose persistence failed. SnapshotMicros: time to persist each.
 	Snapshots, SnapshotFailures uint64
@@ -130,6 +136,7 @@ func (g *Group) Metrics() GroupMetrics {
 		BatchCommands:     s.batchCommands.snapshot(),
 		ProposalFailures:  s.proposalFailures.Load(),
 		LeaderChanges:     s.leaderChanges.Load(),
+		ReadRounds:        s.verifyRounds.Load(),
 		Snapshots:         s.snap.count.Load(),
 		SnapshotFailures:  s.snap.failed.Load(),
 		SnapshotMicros:    s.snap.micros.snapshot(),
@@ -142,8 +149,13 @@ func (g *Group) Metrics() GroupMetrics {
 // leader, and lets nothing through to its channel.
 func (g *Group) leaderObserver() *raft.Observer {
 	return raft.NewObserver(nil, false, func(o *raft.Observation) bool {
-		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" {
-			g.stats.leaderChanges.Add(1)
+		if lo, ok := o.Data.(raft.LeaderObservation); ok {
+			// Any change of leader ends this node's read lease, at once
+			// (raft calls this on its own goroutine as it changes state).
+			g.revokeLease()
+			if lo.LeaderID != "" {
+				g.stats.leaderChanges.Add(1)
+			}
 		}
 		return false
 	})

@@ -15,14 +15,27 @@ type verifier struct {
 	running bool
 }
 
-// VerifyRead returns nil once this node has confirmed, by a round of
-// heartbeats to a quorum that started after the call, that it still leads
-// the group. A read of the FSM after VerifyRead returns nil (on a Ready
-// group) sees every write acknowledged before the read began: a deposed
-// leader cannot confirm, so it never serves a stale read.
+// VerifyRead returns nil once this node has confirmed that it still leads
+// the group: at once while it holds a read lease (lease.go), else by a
+// round of heartbeats to a quorum that started after the call (which
+// extends the lease). A read of the FSM after VerifyRead returns nil (on a
+// Ready group) sees every write acknowledged before the read began, if
+// the lease still holds once the read is done (LeaseHolds; the answer of a
+// round needs no such check): a deposed leader cannot confirm, so it
+// never serves a stale read.
 //
 // Safe for concurrent use; concurrent callers share confirmation rounds.
 func (g *Group) VerifyRead(ctx context.Context) error {
+	if g.LeaseHolds() {
+		return nil
+	}
+	return g.VerifyRound(ctx)
+}
+
+// VerifyRound is VerifyRead without the lease: it waits for a
+// confirmation round that started after the call (except on a sole voter,
+// whose leadership needs none).
+func (g *Group) VerifyRound(ctx context.Context) error {
 	if g.sole.Load() {
 		// No other node can be elected: leadership needs no confirmation.
 		if !g.IsLeader() {
@@ -63,10 +76,14 @@ func (g *Group) verifyLoop() {
 			return
 		}
 		v.mu.Unlock()
+		gen := g.leaseRound()
 		err := g.raft.VerifyLeader().Error()
 		if err != nil {
 			err = mapRaftError(err)
+		} else if anchor, ok := g.leaseAnchor(); ok {
+			g.extendLease(gen, anchor)
 		}
+		g.stats.verifyRounds.Add(1)
 		for _, ch := range batch {
 			ch <- err
 		}

@@ -56,6 +56,17 @@ type VoteGuard struct {
 	// lastContact is when the last AppendEntries or InstallSnapshot
 	// arrived (unix ns).
 	lastContact atomic.Int64
+	// holdUntil: until then (monoNow ns) the replica refuses every vote and
+	// pre-vote that is not part of a leadership transfer (HoldVotes).
+	holdUntil atomic.Int64
+
+	// acks holds, per peer, the send time (monoNow ns) of the latest
+	// AppendEntries (a heartbeat, or entries sent outside the pipeline)
+	// that the peer accepted in the request's term: the peer reset its
+	// election timer after that time. The leader's read lease rests on
+	// them (AckedSince, lease.go).
+	ackMu sync.Mutex
+	acks  map[raft.ServerID]peerAck
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -80,6 +91,82 @@ func NewVoteGuard(t *raft.NetworkTransport, local raft.ServerID, guarding bool, 
 	v.voting.Store(!guarding)
 	v.target.Store(-1)
 	return v
+}
+
+// HoldVotes makes the replica refuse votes and pre-votes, except for a
+// leadership transfer, for d from now. Called before raft starts, with the
+// group's ReadLease: a replica that starts again knows no leader and would
+// vote at once, while a leader may still hold a read lease that rests on
+// this replica's answers from before (lease.go).
+func (v *VoteGuard) HoldVotes(d time.Duration) {
+	if d > 0 {
+		v.holdUntil.Store(monoNow() + int64(d))
+	}
+}
+
+// heldVote answers rpc with a refusal if it is a vote or pre-vote request
+// that the vote hold covers, and reports whether it did.
+func (v *VoteGuard) heldVote(rpc raft.RPC) bool {
+	h := v.holdUntil.Load()
+	if h == 0 {
+		return false
+	}
+	if monoNow() >= h {
+		v.holdUntil.Store(0)
+		return false
+	}
+	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(v.local)}
+	switch req := rpc.Command.(type) {
+	case *raft.RequestVoteRequest:
+		if req.LeadershipTransfer {
+			return false
+		}
+		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
+		return true
+	case *raft.RequestPreVoteRequest:
+		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
+		return true
+	}
+	return false
+}
+
+// peerAck is one peer's latest accepted AppendEntries: its term and when
+// it was sent.
+type peerAck struct {
+	term uint64
+	sent int64
+}
+
+// AppendEntries implements raft.Transport, recording when the request was
+// sent if the peer accepts it in its term (see acks).
+func (v *VoteGuard) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	sent := monoNow()
+	err := v.NetworkTransport.AppendEntries(id, target, args, resp)
+	if err == nil && resp.Success && resp.Term == args.Term {
+		v.ackMu.Lock()
+		if v.acks == nil {
+			v.acks = make(map[raft.ServerID]peerAck)
+		}
+		if a := v.acks[id]; a.term < args.Term || (a.term == args.Term && a.sent < sent) {
+			v.acks[id] = peerAck{args.Term, sent}
+		}
+		v.ackMu.Unlock()
+	}
+	return err
+}
+
+// AckedSince returns, for each of peers, the send time (monoNow ns) of the
+// latest AppendEntries it accepted in term, 0 for none.
+func (v *VoteGuard) AckedSince(term uint64, peers []raft.ServerID) []int64 {
+	out := make([]int64, len(peers))
+	v.ackMu.Lock()
+	defer v.ackMu.Unlock()
+	for i, id := range peers {
+		if a := v.acks[id]; a.term == term {
+			out[i] = a.sent
+		}
+	}
+	return out
 }
 
 // Consumer implements raft.Transport: raft reads its RPCs from here.
@@ -167,7 +254,7 @@ func (v *VoteGuard) forward() {
 		case <-v.stop:
 			return
 		}
-		if !v.caughtUp.Load() && v.intercept(rpc) {
+		if (!v.caughtUp.Load() && v.intercept(rpc)) || v.heldVote(rpc) {
 			continue
 		}
 		select {

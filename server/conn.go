@@ -44,6 +44,12 @@ type client struct {
 	// rlocked is set while the connection holds its store's RLock across a
 	// run of consecutive reads in one pipeline.
 	rlocked *shard.Store
+	// leaseG is the group whose read lease let the current run of reads
+	// skip a confirmation round; runlock checks the lease again once the
+	// reads are done. leaseLost: it had expired and a round then failed,
+	// so the batch's replies must not be sent (the connection closes).
+	leaseG    Group
+	leaseLost bool
 	// now caches the clock for one run of commands (milliseconds).
 	now int64
 	// hits and misses count keyspace lookups until the end of the batch.
@@ -133,6 +139,11 @@ func (s *Server) serveConn(nc net.Conn) {
 		cmds, err = rd.readBatch(cmds)
 		if len(cmds) > 0 {
 			c.runBatch(cmds)
+		}
+		if c.leaseLost {
+			// Reads served under a lease that ended meanwhile, and the
+			// leadership is not confirmed: send nothing.
+			return
 		}
 		var pe *protoError
 		if errors.As(err, &pe) {
@@ -287,8 +298,12 @@ func (c *client) exec(args [][]byte) *command.Command {
 			c.runlock()
 			if leader && s.cfg.ReadConsistency == ReadLinearizable {
 				// Confirm leadership once for this run of reads, before
-				// reading: a deposed leader must not answer.
-				if err := c.verify(g); err != nil {
+				// reading: a deposed leader must not answer. Under the read
+				// lease no round is needed, but the lease must still hold
+				// once the reads are done (runlock).
+				if g.LeaseHolds() {
+					c.leaseG = g
+				} else if err := c.verify(g); err != nil {
 					// Not confirmed (leadership is moving): nothing was
 					// read, so the client may read again, from the new
 					// leader when the map names it.
@@ -414,11 +429,12 @@ func (c *client) waitOwned(g Group, slot int) {
 	}
 }
 
-// verify confirms that this node still leads g (see Group.VerifyRead).
+// verify confirms with a quorum round that this node still leads g (see
+// Group.VerifyRound).
 func (c *client) verify(g Group) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
 	defer cancel()
-	return g.VerifyRead(ctx)
+	return g.VerifyRound(ctx)
 }
 
 // replyErr appends an error reply after the pending writes' replies, for
@@ -502,6 +518,27 @@ func (c *client) runlock() {
 	if c.rlocked != nil {
 		c.rlocked.RUnlock()
 		c.rlocked = nil
+		if c.leaseG != nil {
+			c.recheckLease()
+		}
+	}
+}
+
+// recheckLease runs after a run of reads served under a read lease: if the
+// lease no longer holds (the process was paused, or leadership moved while
+// it read), a confirmation round that starts now must succeed, or the
+// reads may be stale and the batch's replies are dropped with the
+// connection (the client retries elsewhere). A round that succeeds after
+// the reads proves that no other leader had been elected when they ran.
+func (c *client) recheckLease() {
+	g := c.leaseG
+	c.leaseG = nil
+	if g.LeaseHolds() {
+		return
+	}
+	if err := c.verify(g); err != nil {
+		c.leaseLost = true
+		c.closing = true
 	}
 }
 

@@ -29,9 +29,14 @@ type Group interface {
 	// committed in earlier terms, so that local reads see every
 	// acknowledged write.
 	Ready() bool
-	// VerifyRead confirms leadership with a quorum before a linearizable
-	// read (raftfsm.Group.VerifyRead).
-	VerifyRead(ctx context.Context) error
+	// VerifyRound confirms leadership with a quorum round that starts
+	// after the call, before a linearizable read (raftfsm.Group.VerifyRound;
+	// it also extends the read lease).
+	VerifyRound(ctx context.Context) error
+	// LeaseHolds reports whether the replica leads under a read lease now
+	// (raftfsm.Group.LeaseHolds): reads need no round then, and are checked
+	// against the lease again once done.
+	LeaseHolds() bool
 	// Propose replicates write commands and returns their replies once
 	// committed and applied (raftfsm.Group.Propose, whose errors it returns).
 	Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error)

@@ -46,17 +46,18 @@ type fakeGroup struct {
 
 func newFakeGroup(t *testing.T) *fakeGroup { return &fakeGroup{t: t, st: shard.New()} }
 
-func (g *fakeGroup) ID() string                       { return "fake" }
-func (g *fakeGroup) Store() *shard.Store              { return g.st }
-func (g *fakeGroup) IsLeader() bool                   { return true }
-func (g *fakeGroup) Ready() bool                      { return true }
-func (g *fakeGroup) VerifyRead(context.Context) error { return nil }
-func (g *fakeGroup) Snapshot(context.Context) error   { return nil }
-func (g *fakeGroup) LastSave() int64                  { return 0 }
-func (g *fakeGroup) AppliedIndex() uint64             { return 0 }
-func (g *fakeGroup) Status() raftfsm.Status           { return raftfsm.Status{State: "leader"} }
-func (g *fakeGroup) Owns(int) bool                    { return true }
-func (g *fakeGroup) Fenced(int) bool                  { return false }
+func (g *fakeGroup) ID() string                        { return "fake" }
+func (g *fakeGroup) Store() *shard.Store               { return g.st }
+func (g *fakeGroup) IsLeader() bool                    { return true }
+func (g *fakeGroup) Ready() bool                       { return true }
+func (g *fakeGroup) VerifyRound(context.Context) error { return nil }
+func (g *fakeGroup) LeaseHolds() bool                  { return false }
+func (g *fakeGroup) Snapshot(context.Context) error    { return nil }
+func (g *fakeGroup) LastSave() int64                   { return 0 }
+func (g *fakeGroup) AppliedIndex() uint64              { return 0 }
+func (g *fakeGroup) Status() raftfsm.Status            { return raftfsm.Status{State: "leader"} }
+func (g *fakeGroup) Owns(int) bool                     { return true }
+func (g *fakeGroup) Fenced(int) bool                   { return false }
 
 func (g *fakeGroup) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error) {
 	g.t.Error("unexpected ProposeExpire")

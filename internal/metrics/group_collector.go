@@ -30,6 +30,7 @@ var (
 	descGroupLast      = newDesc("group_raft_last_log_index", "Index of the last entry in the replica's log.", "group")
 	descGroupLag       = newDesc("group_raft_apply_lag_entries", "Committed entries not applied yet (commit index minus applied index).", "group")
 	descGroupLeaderChg = newDesc("group_raft_leader_changes_total", "Times the replica learned of a new leader of its group.", "group")
+	descGroupReadRnd   = newDesc("group_read_rounds_total", "Leadership confirmation rounds run for linearizable reads (reads served under a read lease need none).", "group")
 	descGroupPropDur   = newDesc("group_proposal_duration_seconds", "Time from proposing a log entry of client commands to its commit and apply (or failure); one observation per entry.", "group")
 	descGroupPropFail  = newDesc("group_proposal_failures_total", "Log entries of client commands that failed (not leader, shut down, indeterminate).", "group")
 	descGroupBatch     = newDesc("group_batch_commands", "Client commands packed into each log entry.", "group")
@@ -37,7 +38,7 @@ var (
 	descGroupSnapFail  = newDesc("group_snapshot_failures_total", "Snapshots whose persistence failed.", "group")
 	descGroupSnapDur   = newDesc("group_snapshot_duration_seconds", "Time to persist a snapshot.", "group")
 	descGroupSnapSize  = newDesc("group_last_snapshot_size_bytes", "Size of the last snapshot: bytes written with a data directory, the accounted bytes of its data in memory.", "group")
-	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
+	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupReadRnd, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
 	// microsPerSecond converts microseconds to seconds.
 	microsPerSecond float64 = 1e6
 )
@@ -83,6 +84,7 @@ func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- gauge(descGroupLag, lag, id)
 		ch <- counter(descGroupLeaderChg, float64(m.LeaderChanges), id)
+		ch <- counter(descGroupReadRnd, float64(m.ReadRounds), id)
 		// 16 µs .. 2^24 µs (about 17 s).
 		ch <- pow2Histogram(descGroupPropDur, m.ProposalMicros, microsPerSecond, 4, 24, id)
 		ch <- counter(descGroupPropFail, float64(m.ProposalFailures), id)
