@@ -63,8 +63,9 @@ func TestClusterLeaderKillFailover(t *testing.T) {
 
 // TestClusterPausedLeaderNoStaleRead pauses the leader of a key's group
 // (SIGSTOP), lets the others elect a new leader and overwrite the key, then
-// resumes the old leader and reads from it at once. In the default
-// linearizable mode the old leader must not answer with the old value:
+// resumes the old leader and reads from it at once. The old leader read
+// the key just before the pause, so it held a read lease then. In the
+// default linearizable mode it must not answer with the old value:
 // Redis Cluster does in this situation (reference.md section 7).
 //
 // SHOAL_STALE_EXTRA adds server flags: with "--read-consistency leader" the
@@ -75,8 +76,13 @@ func TestClusterPausedLeaderNoStaleRead(t *testing.T) {
 		key := fmt.Sprintf("stale:%d", trial)
 		old := tc.leaderOf(t, key, "old")
 		// Open the connection before the pause so the read goes out the
-		// moment the process runs again.
+		// moment the process runs again; read once first, so that the old
+		// leader holds a read lease when it is paused: the lease must have
+		// ended when it runs again (its clock ran on while it was stopped).
 		c := mustDial(t, tc.nodes[old].Addr)
+		if raw, err := c.Do("GET", key); err != nil || string(raw) != "$3\r\nold\r\n" {
+			t.Fatalf("trial %d: GET before the pause = %q, %v", trial, raw, err)
+		}
 		tc.nodes[old].Pause()
 		newer := tc.leaderOf(t, key, "new")
 		tc.nodes[old].Resume()
