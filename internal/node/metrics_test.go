@@ -149,6 +149,7 @@ func TestMetricsStandalone(t *testing.T) {
 	cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
 	cfg.MetricsLibraries = true
 	cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout, cfg.Group.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	cfg.Group.ReadLease = 80 * time.Millisecond
 	cfg.Logger = testutil.Logger(t)
 	n, err := Start(context.Background(), cfg)
 	if err != nil {
