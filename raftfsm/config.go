@@ -40,7 +40,13 @@ type Config struct {
 	// 0 disables leases: every run of reads waits for a round.
 	ReadLease time.Duration
 	// CommitTimeout bounds how long followers may lag in learning the commit
-	// index when there is no traffic.
+	// index when there is no traffic: raft's replication sends each
+	// follower an AppendEntries, empty when there is nothing new, after
+	// CommitTimeout to 2x CommitTimeout without one. It costs idle CPU on
+	// every group of every node (5 ms made an idle 3-node cluster use 31-33%
+	// of a core, 50 ms 8.6%) and does not delay writes, which are answered
+	// once the leader applies them; under load the next entries carry the
+	// commit index anyway.
 	CommitTimeout time.Duration
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	SnapshotInterval time.Duration
@@ -111,7 +117,7 @@ func DefaultConfig() Config {
 		ElectionTimeout:       500 * time.Millisecond,
 		LeaderLeaseTimeout:    250 * time.Millisecond,
 		ReadLease:             400 * time.Millisecond,
-		CommitTimeout:         5 * time.Millisecond,
+		CommitTimeout:         50 * time.Millisecond,
 		SnapshotInterval:      5 * time.Second,
 		SnapshotThreshold:     16384,
 		TrailingLogs:          4096,
