@@ -154,29 +154,21 @@ func (g *Group) extendLease(gen uint64, anchor int64) {
 }
 
 // revokeLease ends the lease now; rounds in progress extend nothing.
-func (g *Group) revokeLease() {
-	l := &g.lease
-	l.mu.Lock()
-	l.gen++
-	l.until.Store(0)
-	l.mu.Unlock()
-}
+func (g *Group) revokeLease() { g.changeHeld(0) }
 
 // holdLease revokes the lease and keeps it off until releaseLease: around
 // a leadership transfer.
-func (g *Group) holdLease() {
-	l := &g.lease
-	l.mu.Lock()
-	l.gen++
-	l.held++
-	l.until.Store(0)
-	l.mu.Unlock()
-}
+func (g *Group) holdLease() { g.changeHeld(1) }
 
-func (g *Group) releaseLease() {
+func (g *Group) releaseLease() { g.changeHeld(-1) }
+
+// changeHeld adds d to the transfers in progress and revokes the lease
+// (ends it, and voids the rounds in progress).
+func (g *Group) changeHeld(d int) {
 	l := &g.lease
 	l.mu.Lock()
-	l.held--
+	l.held += d
 	l.gen++
+	l.until.Store(0)
 	l.mu.Unlock()
 }

@@ -3,7 +3,6 @@ package raftfsm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/internal/testutil"
-	"github.com/shoalcache/shoal/shard"
 )
 
 // TestReadLease checks the leader's read lease on a 3-voter group: the
@@ -81,26 +79,7 @@ func TestReadLease(t *testing.T) {
 // bootstraps alone and leads; the others wait to be added.
 func tcpNodes(t *testing.T, n int, mutate func(*Config)) []*Group {
 	t.Helper()
-	groups := make([]*Group, n)
-	for i := range groups {
-		cfg := testConfig("")
-		cfg.NodeID = raft.ServerID(fmt.Sprintf("n%d", i+1))
-		tr := newTCPTransport(t)
-		cfg.Transport = tr
-		cfg.Bootstrap = nil
-		if i == 0 {
-			cfg.Bootstrap = []raft.Server{{ID: cfg.NodeID, Address: tr.LocalAddr()}}
-		}
-		mutate(&cfg)
-		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
-		if err != nil {
-			t.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
-		}
-		t.Cleanup(func() { shutdown(t, g) })
-		groups[i] = g
-	}
-	testutil.Until(t, 10*time.Second, "n1 to lead", groups[0].Ready)
-	return groups
+	return startNodes(t, n, func(int) raft.Transport { return newTCPTransport(t) }, mutate)
 }
 
 // TestReadLeaseRevocation checks the lease's bookkeeping: a round that

@@ -35,14 +35,21 @@ func testNodesWith(t *testing.T, n int, mutate func(*Config)) []*Group {
 			}
 		}
 	}
+	return startNodes(t, n, func(i int) raft.Transport { return trans[i] }, mutate)
+}
+
+// startNodes starts n groups n1..nN on the transports transport(i); only
+// n1 bootstraps (alone), so it leads; the others wait to be added.
+func startNodes(t *testing.T, n int, transport func(i int) raft.Transport, mutate func(*Config)) []*Group {
+	t.Helper()
 	groups := make([]*Group, n)
 	for i := range groups {
 		cfg := testConfig("")
 		cfg.NodeID = raft.ServerID(fmt.Sprintf("n%d", i+1))
-		cfg.Transport = trans[i]
+		cfg.Transport = transport(i)
 		cfg.Bootstrap = nil
 		if i == 0 {
-			cfg.Bootstrap = []raft.Server{{ID: cfg.NodeID, Address: trans[i].LocalAddr()}}
+			cfg.Bootstrap = []raft.Server{{ID: cfg.NodeID, Address: cfg.Transport.LocalAddr()}}
 		}
 		mutate(&cfg)
 		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
