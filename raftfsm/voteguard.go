@@ -115,12 +115,18 @@ func (v *VoteGuard) heldVote(rpc raft.RPC) bool {
 		v.holdUntil.Store(0)
 		return false
 	}
+	if req, ok := rpc.Command.(*raft.RequestVoteRequest); ok && req.LeadershipTransfer {
+		return false
+	}
+	return v.refuseVote(rpc)
+}
+
+// refuseVote answers rpc with a refusal if it is a vote or pre-vote
+// request, and reports whether it was.
+func (v *VoteGuard) refuseVote(rpc raft.RPC) bool {
 	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(v.local)}
 	switch req := rpc.Command.(type) {
 	case *raft.RequestVoteRequest:
-		if req.LeadershipTransfer {
-			return false
-		}
 		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
 		return true
 	case *raft.RequestPreVoteRequest:
@@ -272,7 +278,6 @@ func (v *VoteGuard) intercept(rpc raft.RPC) bool {
 		v.Release()
 		return false
 	}
-	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(v.local)}
 	switch req := rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
 		v.lastContact.Store(time.Now().UnixNano())
@@ -283,15 +288,9 @@ func (v *VoteGuard) intercept(rpc raft.RPC) bool {
 		}
 	case *raft.InstallSnapshotRequest:
 		v.lastContact.Store(time.Now().UnixNano())
-	case *raft.RequestVoteRequest:
+	case *raft.RequestVoteRequest, *raft.RequestPreVoteRequest:
 		if !v.voting.Load() {
-			rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
-			return true
-		}
-	case *raft.RequestPreVoteRequest:
-		if !v.voting.Load() {
-			rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
-			return true
+			return v.refuseVote(rpc)
 		}
 	case *raft.TimeoutNowRequest:
 		rpc.Respond(nil, errCatchingUp)

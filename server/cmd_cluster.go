@@ -601,27 +601,28 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 		}
 	}
 	// Then the replicas: the group's other live members that are no
-	// master (lead no group and head no range). A node is listed as a master or as a replica, never
-	// both, as in Redis Cluster: clients keep one role per node, and
-	// redis-py, which takes a node's role from its first appearance,
-	// would otherwise see one master only (and send DBSIZE, KEYS or
-	// FLUSHALL to that node alone).
+	// master (lead no group and head no range). A node is listed as a
+	// master or as a replica, never both, as in Redis Cluster: clients keep
+	// one role per node, and redis-py, which takes a node's role from its
+	// first appearance, would otherwise see one master only (and send the
+	// commands meant for every master, such as FLUSHALL, to it alone).
 	x.Array(len(entries))
+	var replicas []*topology.Node
 	for _, en := range entries {
-		replicas := 0
+		replicas = replicas[:0]
 		for _, id := range m.Groups[en.group].Members {
-			if isReplica(t, id, masters) {
-				replicas++
+			if !masters[id] && !t.failed(id) {
+				if n := m.Node(id); n != nil {
+					replicas = append(replicas, n)
+				}
 			}
 		}
-		x.Array(3 + replicas)
+		x.Array(3 + len(replicas))
 		x.Int(int64(en.r.Start))
 		x.Int(int64(en.r.End))
 		appendSlotsNode(x, en.lead)
-		for _, id := range m.Groups[en.group].Members {
-			if isReplica(t, id, masters) {
-				appendSlotsNode(x, m.Node(id))
-			}
+		for _, n := range replicas {
+			appendSlotsNode(x, n)
 		}
 	}
 }
@@ -636,12 +637,6 @@ func (t *Topology) leaders() map[string]bool {
 		}
 	}
 	return out
-}
-
-// isReplica reports whether member id of a group is listed as a replica:
-// a live node of the map that is not a master.
-func isReplica(t *Topology, id string, masters map[string]bool) bool {
-	return !masters[id] && t.Map.Node(id) != nil && !t.failed(id)
 }
 
 // clusterShardsCommand: CLUSTER SHARDS. One shard per group:

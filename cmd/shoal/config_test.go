@@ -280,3 +280,30 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftReadLeaseFlag checks --raft-read-lease: auto is 4/5 of the
+// heartbeat timeout (following --raft-heartbeat-timeout), 0 turns leases
+// off, and a lease at or above the heartbeat timeout is refused.
+func TestRaftReadLeaseFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+		ok   bool
+	}{
+		{nil, 400 * time.Millisecond, true},
+		{[]string{"--raft-heartbeat-timeout", "1s", "--raft-election-timeout", "1s"}, 800 * time.Millisecond, true},
+		{[]string{"--raft-read-lease", "0"}, 0, true},
+		{[]string{"--raft-read-lease", "300ms"}, 300 * time.Millisecond, true},
+		{[]string{"--raft-read-lease", "500ms"}, 0, false},
+		{[]string{"--raft-read-lease", "-1s"}, 0, false},
+		{[]string{"--raft-read-lease", "soon"}, 0, false},
+	} {
+		cfg, _, err := parseServerFlags(t, tc.args...)
+		if tc.ok && (err != nil || cfg.Group.ReadLease != tc.want) {
+			t.Errorf("%v: ReadLease %v, %v; want %v", tc.args, cfg.Group.ReadLease, err, tc.want)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "raft-read-lease")) {
+			t.Errorf("%v: %v, want an error naming raft-read-lease", tc.args, err)
+		}
+	}
+}
