@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -48,7 +49,14 @@ type jNode struct {
 	mu     sync.Mutex
 	p      *proc.Process // nil while down
 	starts int
+	// up is true once the node has started: its ports are its own from
+	// then on, and a restart must wait for them rather than give up.
+	up bool
 }
+
+// errAddrInUse marks a start that failed because another socket holds one
+// of the node's ports (the node's log says so).
+var errAddrInUse = errors.New("address already in use")
 
 func (n *jNode) addr() string { return net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
 
@@ -62,11 +70,17 @@ func (n *jNode) start() error {
 	var err error
 	for attempt := 0; attempt < 40; attempt++ {
 		if err = n.startOnce(); err == nil {
+			n.up = true
 			return nil
+		}
+		if !n.up && errors.Is(err, errAddrInUse) {
+			// A first start: another socket took a probed port; the
+			// cluster start tries new ones.
+			break
 		}
 		time.Sleep(250 * time.Millisecond) // the port may linger briefly
 	}
-	return fmt.Errorf("n%d: %v", n.idx, err)
+	return fmt.Errorf("n%d: %w", n.idx, err)
 }
 
 func (n *jNode) startOnce() error {
@@ -83,6 +97,7 @@ func (n *jNode) startOnce() error {
 	} else {
 		cmd = exec.Command(n.bin, n.args...)
 	}
+	from, _ := lf.Seek(0, io.SeekCurrent)
 	cmd.Dir = n.dataDir
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.WaitDelay = 2 * time.Second
@@ -91,10 +106,22 @@ func (n *jNode) startOnce() error {
 	p, err := proc.Start(cmd, n.addr(), proc.StartTimeout)
 	lf.Close()
 	if err != nil {
+		if logSince(n.logPath, from, "address already in use") {
+			return fmt.Errorf("%w: %v", errAddrInUse, err)
+		}
 		return err
 	}
 	n.p = p
 	return nil
+}
+
+// logSince reports whether the file at path holds text after offset from.
+func logSince(path string, from int64, text string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || from > int64(len(b)) {
+		return false
+	}
+	return strings.Contains(string(b[from:]), text)
 }
 
 // stop sends SIGTERM, waits up to grace for the process to exit (then
@@ -194,12 +221,13 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 		if err == nil {
 			break
 		}
-		if jn != nil || attempt == maxStartAttempts || !strings.Contains(err.Error(), "address already in use") {
+		if jn != nil || attempt == maxStartAttempts || !errors.Is(err, errAddrInUse) {
 			t.Fatalf("jepsen: start cluster: %v (node logs in %s)", err, dir)
 		}
 		t.Logf("jepsen: start attempt %d: %v; retrying on new ports", attempt, err)
 		c.stopAll()
 		for _, n := range c.nodes {
+			n.up = false
 			if err := os.RemoveAll(n.dataDir); err != nil {
 				t.Fatal(err)
 			}
