@@ -40,6 +40,14 @@ type Config struct {
 	// ReadLease after it starts. 0 disables leases: every run of reads
 	// waits for a round.
 	ReadLease time.Duration
+	// SuspectAfter is how long a follower hears nothing from its leader
+	// before it asks the other voters whether they lost it too and, if a
+	// quorum did, starts an election at once (plus up to a quarter of it,
+	// drawn at random; see failover.go). It must be at least
+	// StickyFor(HeartbeatTimeout, ReadLease). 0 leaves elections to raft's
+	// own timer, which fires HeartbeatTimeout to 3x HeartbeatTimeout after
+	// the last contact.
+	SuspectAfter time.Duration
 	// CommitTimeout bounds how long followers may lag in learning the commit
 	// index when there is no traffic: raft's replication sends each
 	// follower an AppendEntries, empty when there is nothing new, after
@@ -118,6 +126,7 @@ func DefaultConfig() Config {
 		ElectionTimeout:       500 * time.Millisecond,
 		LeaderLeaseTimeout:    250 * time.Millisecond,
 		ReadLease:             400 * time.Millisecond,
+		SuspectAfter:          500 * time.Millisecond,
 		CommitTimeout:         50 * time.Millisecond,
 		SnapshotInterval:      5 * time.Second,
 		SnapshotThreshold:     16384,
@@ -152,6 +161,9 @@ func (c *Config) Validate() error {
 			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
 	case c.ReadLease < 0 || (c.ReadLease > 0 && c.ReadLease >= c.HeartbeatTimeout):
 		return fmt.Errorf("raftfsm: ReadLease (%v) must be below HeartbeatTimeout (%v), or 0", c.ReadLease, c.HeartbeatTimeout)
+	case c.SuspectAfter < 0 || (c.SuspectAfter > 0 && c.SuspectAfter < StickyFor(c.HeartbeatTimeout, c.ReadLease)):
+		return fmt.Errorf("raftfsm: SuspectAfter (%v) must be at least %v (halfway from ReadLease to HeartbeatTimeout), or 0",
+			c.SuspectAfter, StickyFor(c.HeartbeatTimeout, c.ReadLease))
 	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
 		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
 	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0 || c.CompactIdleAfter <= 0 || c.CompactIdleBytes < 0:

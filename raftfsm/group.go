@@ -182,6 +182,9 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		// elect a leader while another may still hold a read lease.
 		guard.HoldVotes(cfg.ReadLease)
 		guard.Start(r.LastIndex, cfg.CatchUpTimeout)
+		if cfg.SuspectAfter > 0 {
+			guard.EnableFastElection(r, cfg.SuspectAfter, StickyFor(cfg.HeartbeatTimeout, cfg.ReadLease))
+		}
 	}
 	g.raft, g.guard = r, guard
 	r.RegisterObserver(g.leaderObserver())

@@ -28,11 +28,13 @@ import (
 // hashicorp/raft voter that knows a leader refuses votes and pre-votes
 // (unless the candidate carries a leadership transfer), and forgets its
 // leader only when its own heartbeat timer fires, HeartbeatTimeout or more
-// after it last heard from it. A new leader needs the votes of a majority,
-// which includes one voter of the anchor's quorum, so none is elected
-// before anchor + HeartbeatTimeout, by that voter's clock. ReadLease is
-// below HeartbeatTimeout; the difference is the margin for the clocks'
-// rates (monotonic clocks, so only their rates matter, never their offset).
+// after it last heard from it; with fast elections (failover.go) its guard
+// lets it grant them after Sticky of silence, halfway from ReadLease to
+// HeartbeatTimeout, and no sooner. A new leader needs the votes of a
+// majority, which includes one voter of the anchor's quorum, so none is
+// elected before anchor + Sticky, by that voter's clock. ReadLease is
+// below Sticky; the difference is the margin for the clocks' rates
+// (monotonic clocks, so only their rates matter, never their offset).
 //
 // What could break it, and what covers it:
 //   - A leadership transfer makes its target campaign at once, and voters

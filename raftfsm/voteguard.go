@@ -68,6 +68,9 @@ type VoteGuard struct {
 	ackMu sync.Mutex
 	acks  map[raft.ServerID]peerAck
 
+	// fast is the fast-election state (failover.go); nil while off.
+	fast atomic.Pointer[fastElection]
+
 	startOnce sync.Once
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -232,7 +235,7 @@ func (v *VoteGuard) RequestVote(id raft.ServerID, target raft.ServerAddress, arg
 	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
-	return v.NetworkTransport.RequestVote(id, target, args, resp)
+	return v.NetworkTransport.RequestVote(id, target, v.ownVote(args), resp)
 }
 
 // RequestPreVote implements raft.WithPreVote, refusing to campaign as
@@ -260,7 +263,7 @@ func (v *VoteGuard) forward() {
 		case <-v.stop:
 			return
 		}
-		if (!v.caughtUp.Load() && v.intercept(rpc)) || v.heldVote(rpc) {
+		if (!v.caughtUp.Load() && v.intercept(rpc)) || v.heldVote(rpc) || v.stale(rpc) {
 			continue
 		}
 		select {

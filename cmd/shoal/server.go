@@ -57,6 +57,7 @@ func serverCommand() *cli.Command {
 			&cli.DurationFlag{Name: "raft-heartbeat-timeout", Value: raftfsm.DefaultConfig().HeartbeatTimeout, Usage: "how long a follower waits for its leader before starting an election"},
 			&cli.DurationFlag{Name: "raft-election-timeout", Value: raftfsm.DefaultConfig().ElectionTimeout, Usage: "how long a candidate waits for votes before trying again"},
 			&cli.StringFlag{Name: "raft-read-lease", Value: "auto", Usage: "how long a group leader serves linearizable reads without another quorum round after one confirmed its leadership (a read lease); below --raft-heartbeat-timeout, the difference being the margin for clock rates; auto: 4/5 of it; 0: a round for every run of reads"},
+			&cli.StringFlag{Name: "raft-suspect-after", Value: "auto", Usage: "how long a follower hears nothing from its group leader before it asks the other voters whether they lost it too and, if a quorum did, starts an election at once; at least halfway from the read lease to the heartbeat timeout; auto: the heartbeat timeout; 0: raft's own timer only (heartbeat timeout to 3x)"},
 			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
 			&cli.BoolFlag{Name: "auto-rebalance", Usage: "when this node leads the meta group and a node joins, rebalance the cluster (as `shoal cluster rebalance`)"},
 			&cli.IntFlag{Name: "migrate-max-jobs", Value: node.DefaultMigrationConfig().MaxActive, Usage: "slot migration jobs that may be active at once in the cluster (checked by the node that creates a job)"},
@@ -146,6 +147,13 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	} else if cfg.Group.ReadLease, err = time.ParseDuration(v); err != nil || cfg.Group.ReadLease < 0 ||
 		(cfg.Group.ReadLease > 0 && cfg.Group.ReadLease >= cfg.Group.HeartbeatTimeout) {
 		return cfg, cf.errorf("raft-read-lease", "%q is not auto, 0 or a duration below the heartbeat timeout (%v)", v, cfg.Group.HeartbeatTimeout)
+	}
+	if v := cc.String("raft-suspect-after"); v == "auto" {
+		cfg.Group.SuspectAfter = cfg.Group.HeartbeatTimeout
+	} else if cfg.Group.SuspectAfter, err = time.ParseDuration(v); err != nil || cfg.Group.SuspectAfter < 0 ||
+		(cfg.Group.SuspectAfter > 0 && cfg.Group.SuspectAfter < raftfsm.StickyFor(cfg.Group.HeartbeatTimeout, cfg.Group.ReadLease)) {
+		return cfg, cf.errorf("raft-suspect-after", "%q is not auto, 0 or a duration of at least %v", v,
+			raftfsm.StickyFor(cfg.Group.HeartbeatTimeout, cfg.Group.ReadLease))
 	}
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
 	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout

@@ -1,0 +1,161 @@
+package raftfsm
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// fastNodes starts a group of 3 voters over TCP, bootstrapped together,
+// whose raft timers are slow (HeartbeatTimeout 4 s: raft's own timer
+// starts an election 4-12 s after the last contact) and whose watchers
+// suspect the leader after 2 s, so that every election within the test's
+// waits comes from a watcher. It returns once one leads and the others
+// know it.
+func fastNodes(t *testing.T) []*Group {
+	t.Helper()
+	trans := make([]*raft.NetworkTransport, 3)
+	var voters []raft.Server
+	for i := range trans {
+		trans[i] = newTCPTransport(t)
+		voters = append(voters, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: trans[i].LocalAddr()})
+	}
+	gs := make([]*Group, 3)
+	for i := range gs {
+		cfg := testConfig("")
+		cfg.NodeID, cfg.Transport, cfg.Bootstrap = voters[i].ID, trans[i], voters
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 4*time.Second, 4*time.Second, time.Second
+		cfg.ReadLease, cfg.SuspectAfter = 0, 2*time.Second
+		cfg.Logger = testutil.Logger(t).With("node", string(cfg.NodeID))
+		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
+		if err != nil {
+			t.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
+		}
+		t.Cleanup(func() { shutdown(t, g) })
+		gs[i] = g
+	}
+	testutil.Until(t, 20*time.Second, "a leader all three know", func() bool {
+		_, l0 := gs[0].Leader()
+		_, l1 := gs[1].Leader()
+		_, l2 := gs[2].Leader()
+		return l0 != "" && l0 == l1 && l1 == l2
+	})
+	// Leader first.
+	sort.Slice(gs, func(i, j int) bool { return gs[i].raft.State() == raft.Leader })
+	return gs
+}
+
+// TestFastElection checks that when a leader dies the survivors elect a new
+// one through the watcher (a pre-vote probe, then a TimeoutNow), well before
+// raft's own timer could, in one election.
+func TestFastElection(t *testing.T) {
+	gs := fastNodes(t)
+	if n := gs[0].guard.FastElections() + gs[1].guard.FastElections() + gs[2].guard.FastElections(); n < 1 {
+		t.Fatalf("the group's first leader was elected without a watcher (%d elections started)", n)
+	}
+	term := gs[1].raft.CurrentTerm()
+	before := gs[1].guard.FastElections() + gs[2].guard.FastElections()
+	shutdown(t, gs[0])
+	testutil.Until(t, 20*time.Second, "a survivor to lead", func() bool {
+		return gs[1].raft.State() == raft.Leader || gs[2].raft.State() == raft.Leader
+	})
+	started := gs[1].guard.FastElections() + gs[2].guard.FastElections() - before
+	if started != 1 {
+		t.Fatalf("the watchers started %d elections, want 1", started)
+	}
+	if got := max(gs[1].raft.CurrentTerm(), gs[2].raft.CurrentTerm()); got != term+1 {
+		t.Fatalf("term after the election %d, want %d (one election)", got, term+1)
+	}
+}
+
+// TestFastElectionLeaderAlive checks that voters that hear from their
+// leader refuse a follower's probe and a vote without the transfer flag,
+// and that the watcher's own candidacy sends its votes without it.
+func TestFastElectionLeaderAlive(t *testing.T) {
+	gs := fastNodes(t)
+	n2 := gs[1]
+	fe := n2.guard.fast.Load()
+	if _, ok := n2.guard.probe(fe); ok {
+		t.Fatal("a probe passed while the leader is alive")
+	}
+	// A vote for the next term from a follower, with a log as good as
+	// anyone's: the other follower knows a leader it hears from, so it refuses; with the transfer
+	// flag (a leader's transfer) it would grant it.
+	term, lastIndex, lastTerm := logState(n2.raft)
+	vote := func(transfer bool) bool {
+		t.Helper()
+		req := &raft.RequestVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1,
+			LastLogIndex: lastIndex, LastLogTerm: lastTerm, LeadershipTransfer: transfer}
+		var resp raft.RequestVoteResponse
+		if err := n2.guard.NetworkTransport.RequestVote(gs[2].cfg.NodeID, gs[2].cfg.Transport.LocalAddr(), req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.Granted
+	}
+	if vote(false) {
+		t.Fatal("a follower granted a vote while it hears from its leader")
+	}
+	if gs[0].raft.State() != raft.Leader {
+		t.Fatal("a refused vote deposed the leader")
+	}
+
+	// The watcher's candidacy: votes lose the transfer flag raft sets.
+	args := &raft.RequestVoteRequest{Term: 9, LeadershipTransfer: true}
+	if got := n2.guard.ownVote(args); !got.LeadershipTransfer {
+		t.Fatal("a leadership transfer's vote lost its flag")
+	}
+	fe.selfUntil.Store(monoNow() + int64(time.Minute))
+	if got := n2.guard.ownVote(args); got.LeadershipTransfer || !args.LeadershipTransfer {
+		t.Fatalf("the watcher's vote: flag %v (want cleared), raft's request %v (want untouched)",
+			got.LeadershipTransfer, args.LeadershipTransfer)
+	}
+}
+
+// TestFastElectionSilentVoter checks the voter's side once its leader has
+// been silent for Sticky: it grants a pre-vote and a vote without the
+// transfer flag that raft alone would refuse for knowing a leader, and
+// still refuses a candidate whose log is behind.
+func TestFastElectionSilentVoter(t *testing.T) {
+	gs := fastNodes(t)
+	n2, n3 := gs[1], gs[2]
+	// Stop n3's watcher from campaigning itself, and silence the leader.
+	n2.guard.fast.Load().suspect.Store(int64(time.Hour))
+	n3.guard.fast.Load().suspect.Store(int64(time.Hour))
+	leader, _ := n3.Leader()
+	shutdown(t, gs[0])
+	fe := n3.guard.fast.Load()
+	testutil.Until(t, 5*time.Second, "n3 to find its leader silent", func() bool { return n3.guard.leaderSilent(fe) })
+	if id, _ := n3.Leader(); id != leader {
+		t.Fatalf("n3's leader is %q, not %q: raft's timer fired, the test is void", id, leader)
+	}
+	term, lastIndex, lastTerm := logState(n2.raft)
+	pre := func(index uint64) bool {
+		t.Helper()
+		req := &raft.RequestPreVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1, LastLogIndex: index, LastLogTerm: lastTerm}
+		var resp raft.RequestPreVoteResponse
+		if err := n2.guard.NetworkTransport.RequestPreVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.Granted
+	}
+	if lastIndex > 0 && pre(lastIndex-1) {
+		t.Fatal("a pre-vote with a shorter log was granted")
+	}
+	if !pre(lastIndex) {
+		t.Fatal("a pre-vote was refused although the leader is silent")
+	}
+	req := &raft.RequestVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1, LastLogIndex: lastIndex, LastLogTerm: lastTerm}
+	var resp raft.RequestVoteResponse
+	if err := n2.guard.NetworkTransport.RequestVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Granted {
+		t.Fatal("a vote was refused although the leader is silent")
+	}
+}
