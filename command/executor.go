@@ -1,6 +1,8 @@
 package command
 
 import (
+	"sync"
+
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
@@ -22,10 +24,19 @@ func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []by
 		// replies the same error as every other replica.
 		return append(out, "-ERR unknown command\r\n"...)
 	}
-	x := Ctx{St: st, Now: now, Proto: 3, Out: out, LFURand: 0.5}
-	cmd.Run(&x, args)
-	return x.Out
+	// A pooled Ctx: a fresh one escapes to the heap (Run is a function
+	// value), one allocation per applied command on every replica.
+	x := execCtxs.Get().(*Ctx)
+	*x = Ctx{St: st, Now: now, Proto: 3, Out: out, LFURand: 0.5}
+	cmd.Run(x, args)
+	out = x.Out
+	*x = Ctx{}
+	execCtxs.Put(x)
+	return out
 }
+
+// execCtxs holds the FSM's command contexts between commands.
+var execCtxs = sync.Pool{New: func() any { return new(Ctx) }}
 
 // Keys implements raftfsm.Executor: the key arguments of a write command,
 // which the FSM checks against the slots its group owns.

@@ -73,6 +73,10 @@ type Group struct {
 	stats groupStats
 }
 
+// queueLen is how many proposals may wait for the batcher; Propose waits
+// for room beyond that, and TryPropose gives up.
+const queueLen = 4096
+
 type request struct {
 	cmds  [][][]byte
 	res   *Result
@@ -106,7 +110,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		cfg:      cfg,
 		fsm:      NewFSM(store, exec, lg),
 		log:      lg,
-		reqs:     make(chan *request, 4096),
+		reqs:     make(chan *request, queueLen),
 		inflight: make(chan inflight, cfg.MaxInflight),
 		stop:     make(chan struct{}),
 		raftDown: make(chan struct{}),
@@ -380,6 +384,31 @@ func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
 		reqPool.Put(r)
 		return Replies{}, ErrShutdown
 	}
+	return g.await(r, len(cmds))
+}
+
+// TryPropose is Propose when the group's queue has room: it reports
+// queued false, with a nil error, and proposes nothing when the queue is
+// full (the caller then calls Propose, with a deadline). It spares the
+// common case a context and a timer per call. Errors as Propose's.
+func (g *Group) TryPropose(cmds [][][]byte) (out Replies, queued bool, err error) {
+	if !g.IsLeader() {
+		return Replies{}, false, ErrNotLeader
+	}
+	r := reqPool.Get().(*request)
+	r.cmds = cmds
+	select {
+	case g.reqs <- r:
+	default:
+		reqPool.Put(r)
+		return Replies{}, false, nil
+	}
+	out, err = g.await(r, len(cmds))
+	return out, true, err
+}
+
+// await waits for the verdict on the queued request r of n commands.
+func (g *Group) await(r *request, n int) (Replies, error) {
 	select {
 	case <-r.done:
 	case <-g.down:
@@ -390,7 +419,7 @@ func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
 			return Replies{}, ErrShutdown
 		}
 	}
-	out, err := Replies{res: r.res, first: r.first, n: len(cmds)}, r.err
+	out, err := Replies{res: r.res, first: r.first, n: n}, r.err
 	r.cmds, r.res, r.err = nil, nil, nil
 	reqPool.Put(r)
 	return out, err

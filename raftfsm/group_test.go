@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -174,6 +175,57 @@ func TestGroupProposeConcurrent(t *testing.T) {
 		if e == nil || string(e.Value) != strconv.Itoa(2*perWorker) {
 			t.Errorf("ctr:%d = %v", w, e)
 		}
+	}
+}
+
+// TestGroupTryPropose checks TryPropose: it proposes like Propose while the
+// queue has room, proposes nothing and says so when the queue is full (the
+// FSM is held, so entries stop committing and requests pile up), and
+// refuses on a follower.
+func TestGroupTryPropose(t *testing.T) {
+	cfg := testConfig("")
+	cfg.MaxInflight = 1
+	g, _ := startGroup(t, cfg)
+	r, queued, err := g.TryPropose([][][]byte{cmd("SET", "k", "v")})
+	if err != nil || !queued || r.Len() != 1 || string(r.Get(0)) != "+OK\r\n" {
+		t.Fatalf("TryPropose with room: queued %v, err %v, %d replies", queued, err, r.Len())
+	}
+
+	// Hold the FSM (it applies under the store's write lock) and fill the
+	// queue behind the entries that wait for it.
+	st := g.Store()
+	st.RLock()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := 0; i < 2*queueLen; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := g.Propose(context.Background(), [][][]byte{cmd("INCR", "n")}); err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	testutil.Until(t, 10*time.Second, "the queue to fill", func() bool { return len(g.reqs) == cap(g.reqs) })
+	if _, queued, err := g.TryPropose([][][]byte{cmd("INCR", "n")}); queued || err != nil {
+		t.Fatalf("TryPropose on a full queue: queued %v, err %v; want neither", queued, err)
+	}
+	st.RUnlock()
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d proposals failed", failed.Load())
+	}
+	st.RLock()
+	got := string(st.Peek([]byte("n")).Value)
+	st.RUnlock()
+	if want := strconv.Itoa(2 * queueLen); got != want {
+		t.Fatalf("n = %s after the queue drained, want %s (the refused TryPropose must not count)", got, want)
+	}
+
+	follower := &Group{raft: g.raft}
+	shutdown(t, g)
+	if _, queued, err := follower.TryPropose([][][]byte{cmd("INCR", "n")}); queued || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("TryPropose when not leading: queued %v, err %v; want ErrNotLeader", queued, err)
 	}
 }
 

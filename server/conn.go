@@ -145,12 +145,15 @@ func (s *Server) serveConn(nc net.Conn) {
 			// leadership is not confirmed: send nothing.
 			return
 		}
-		var pe *protoError
-		if errors.As(err, &pe) {
-			at := len(c.out)
-			c.out = resp.AppendError(c.out, "ERR "+pe.Error())
-			s.countError(c.out[at:])
-			c.closing = true
+		if err != nil {
+			// Declared here: &pe escapes, and this is not per batch.
+			var pe *protoError
+			if errors.As(err, &pe) {
+				at := len(c.out)
+				c.out = resp.AppendError(c.out, "ERR "+pe.Error())
+				s.countError(c.out[at:])
+				c.closing = true
+			}
 		}
 		switch {
 		case c.monitor != nil && !c.monitorStart:
@@ -691,12 +694,17 @@ func (s *Server) notOwnerReply(b []byte, slot int) []byte {
 	return resp.AppendError(b, command.ErrTryAgainOwnership)
 }
 
-// propose sends cmds to g with the write timeout.
+// propose sends cmds to g. Only when the group's queue is full does it
+// wait, for at most the write timeout: the common case takes no context
+// and no timer.
 func (s *Server) propose(g Group, cmds [][][]byte) (raftfsm.Replies, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	defer cancel()
 	s.stats.proposals.Add(1)
 	s.stats.proposedCmds.Add(int64(len(cmds)))
+	if out, queued, err := g.TryPropose(cmds); queued || err != nil {
+		return out, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
 	return g.Propose(ctx, cmds)
 }
 

@@ -40,6 +40,10 @@ type Group interface {
 	// Propose replicates write commands and returns their replies once
 	// committed and applied (raftfsm.Group.Propose, whose errors it returns).
 	Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error)
+	// TryPropose is Propose without waiting for room in the group's queue
+	// (raftfsm.Group.TryPropose): queued false with a nil error means
+	// nothing was proposed.
+	TryPropose(cmds [][][]byte) (out raftfsm.Replies, queued bool, err error)
 	// ProposeExpire deletes keys whose time has come through the log, each
 	// with the expireAt the leader saw, and returns how many it deleted.
 	ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error)

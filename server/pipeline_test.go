@@ -69,6 +69,11 @@ func (g *fakeGroup) ProposeEvict(ctx context.Context, keys [][]byte) (int, error
 	return 0, nil
 }
 
+func (g *fakeGroup) TryPropose(cmds [][][]byte) (raftfsm.Replies, bool, error) {
+	out, err := g.Propose(context.Background(), cmds)
+	return out, true, err
+}
+
 func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
 	if g.entered != nil {
 		g.entered <- struct{}{}

@@ -362,6 +362,11 @@ func (g slowGroup) Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replie
 	return g.fakeGroup.Propose(ctx, cmds)
 }
 
+func (g slowGroup) TryPropose(cmds [][][]byte) (raftfsm.Replies, bool, error) {
+	out, err := g.Propose(context.Background(), cmds)
+	return out, true, err
+}
+
 // TestWriteLatencyIncludesCommit: a write's latency covers its commit wait,
 // and a read that forces pending writes out does not count their wait.
 func TestWriteLatencyIncludesCommit(t *testing.T) {
