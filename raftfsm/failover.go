@@ -102,6 +102,15 @@ func (v *VoteGuard) FastElections() uint64 {
 	return 0
 }
 
+// fastElections returns how many elections this replica's watcher started
+// (0 without a guard).
+func (g *Group) fastElections() uint64 {
+	if g.guard == nil {
+		return 0
+	}
+	return g.guard.FastElections()
+}
+
 // silentFor reports how long this follower has not heard from a leader,
 // and false when it is not a follower that may vote.
 func (v *VoteGuard) silentFor(fe *fastElection, since time.Time) (time.Duration, bool) {

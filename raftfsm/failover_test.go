@@ -69,6 +69,9 @@ func TestFastElection(t *testing.T) {
 	if started != 1 {
 		t.Fatalf("the watchers started %d elections, want 1", started)
 	}
+	if m := gs[1].Metrics().FastElections + gs[2].Metrics().FastElections - before; m != 1 {
+		t.Fatalf("Metrics().FastElections grew by %d, want 1", m)
+	}
 	if got := max(gs[1].raft.CurrentTerm(), gs[2].raft.CurrentTerm()); got != term+1 {
 		t.Fatalf("term after the election %d, want %d (one election)", got, term+1)
 	}

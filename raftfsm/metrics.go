@@ -116,6 +116,9 @@ type GroupMetrics struct {
 	// ReadRounds: leadership confirmation rounds run for linearizable
 	// reads (the reads a read lease answered need none).
 	ReadRounds uint64
+	// FastElections: elections this replica started because its leader
+	// fell silent and a quorum agreed (failover.go).
+	FastElections uint64
 	// Snapshots and SnapshotFailures: snapshots the FSM persisted, and
 	// those whose persistence failed. SnapshotMicros: time to persist each.
 	Snapshots, SnapshotFailures uint64
@@ -137,6 +140,7 @@ func (g *Group) Metrics() GroupMetrics {
 		ProposalFailures:  s.proposalFailures.Load(),
 		LeaderChanges:     s.leaderChanges.Load(),
 		ReadRounds:        s.verifyRounds.Load(),
+		FastElections:     g.fastElections(),
 		Snapshots:         s.snap.count.Load(),
 		SnapshotFailures:  s.snap.failed.Load(),
 		SnapshotMicros:    s.snap.micros.snapshot(),

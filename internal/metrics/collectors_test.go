@@ -132,7 +132,7 @@ func TestGroupCollector(t *testing.T) {
 	// Batches of 1, 3 and 3 commands.
 	g1.m.BatchCommands.Buckets[0], g1.m.BatchCommands.Buckets[2] = 1, 2
 	g1.m.BatchCommands.Count, g1.m.BatchCommands.Sum = 3, 7
-	g1.m.ProposalFailures, g1.m.LeaderChanges = 2, 4
+	g1.m.ProposalFailures, g1.m.LeaderChanges, g1.m.FastElections = 2, 4, 1
 	g1.m.Snapshots, g1.m.SnapshotFailures, g1.m.LastSnapshotBytes = 5, 1, 12345
 	g2 := &fakeGroup{id: "g2", st: raftfsm.Status{State: "follower", Term: 7, LastIndex: 9, CommitIndex: 9, AppliedIndex: 9}}
 	groups := []GroupSource{g1, g2}
@@ -168,6 +168,10 @@ shoal_group_raft_last_log_index{group="g2"} 9
 # TYPE shoal_group_raft_leader_changes_total counter
 shoal_group_raft_leader_changes_total{group="g1"} 4
 shoal_group_raft_leader_changes_total{group="g2"} 0
+# HELP shoal_group_fast_elections_total Elections the replica started because its leader fell silent for --raft-suspect-after and a quorum of voters agreed.
+# TYPE shoal_group_fast_elections_total counter
+shoal_group_fast_elections_total{group="g1"} 1
+shoal_group_fast_elections_total{group="g2"} 0
 # HELP shoal_group_proposal_failures_total Log entries of client commands that failed (not leader, shut down, indeterminate).
 # TYPE shoal_group_proposal_failures_total counter
 shoal_group_proposal_failures_total{group="g1"} 2
@@ -177,7 +181,7 @@ shoal_group_proposal_failures_total{group="g2"} 0
 shoal_group_last_snapshot_size_bytes{group="g1"} 12345
 shoal_group_last_snapshot_size_bytes{group="g2"} 0
 `, "shoal_groups", "shoal_group_raft_state", "shoal_group_raft_apply_lag_entries", "shoal_group_raft_term",
-		"shoal_group_raft_last_log_index", "shoal_group_raft_leader_changes_total", "shoal_group_proposal_failures_total",
+		"shoal_group_raft_last_log_index", "shoal_group_raft_leader_changes_total", "shoal_group_fast_elections_total", "shoal_group_proposal_failures_total",
 		"shoal_group_last_snapshot_size_bytes")
 
 	// Proposal latency in seconds: bounds 2^4..2^24 µs, the first taking

@@ -31,6 +31,7 @@ var (
 	descGroupLag       = newDesc("group_raft_apply_lag_entries", "Committed entries not applied yet (commit index minus applied index).", "group")
 	descGroupLeaderChg = newDesc("group_raft_leader_changes_total", "Times the replica learned of a new leader of its group.", "group")
 	descGroupReadRnd   = newDesc("group_read_rounds_total", "Leadership confirmation rounds run for linearizable reads (reads served under a read lease need none).", "group")
+	descGroupFastElect = newDesc("group_fast_elections_total", "Elections the replica started because its leader fell silent for --raft-suspect-after and a quorum of voters agreed.", "group")
 	descGroupPropDur   = newDesc("group_proposal_duration_seconds", "Time from proposing a log entry of client commands to its commit and apply (or failure); one observation per entry.", "group")
 	descGroupPropFail  = newDesc("group_proposal_failures_total", "Log entries of client commands that failed (not leader, shut down, indeterminate).", "group")
 	descGroupBatch     = newDesc("group_batch_commands", "Client commands packed into each log entry.", "group")
@@ -38,7 +39,7 @@ var (
 	descGroupSnapFail  = newDesc("group_snapshot_failures_total", "Snapshots whose persistence failed.", "group")
 	descGroupSnapDur   = newDesc("group_snapshot_duration_seconds", "Time to persist a snapshot.", "group")
 	descGroupSnapSize  = newDesc("group_last_snapshot_size_bytes", "Size of the last snapshot: bytes written with a data directory, the accounted bytes of its data in memory.", "group")
-	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupReadRnd, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
+	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupReadRnd, descGroupFastElect, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
 	// microsPerSecond converts microseconds to seconds.
 	microsPerSecond float64 = 1e6
 )
@@ -85,6 +86,7 @@ func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- gauge(descGroupLag, lag, id)
 		ch <- counter(descGroupLeaderChg, float64(m.LeaderChanges), id)
 		ch <- counter(descGroupReadRnd, float64(m.ReadRounds), id)
+		ch <- counter(descGroupFastElect, float64(m.FastElections), id)
 		// 16 µs .. 2^24 µs (about 17 s).
 		ch <- pow2Histogram(descGroupPropDur, m.ProposalMicros, microsPerSecond, 4, 24, id)
 		ch <- counter(descGroupPropFail, float64(m.ProposalFailures), id)
