@@ -13,4 +13,10 @@
 // target's importing jobs; Group proposes those entries and reads that state
 // (migrate_group.go). Group also offers membership changes (members.go) for
 // the cluster's controller.
+//
+// Between raft and its network transport sits the VoteGuard (voteguard.go):
+// it keeps a replica restarted without its state out of elections until it
+// has caught up, records the acknowledgements the leader's read lease
+// rests on (lease.go), and runs fast elections (failover.go): a follower
+// whose leader fell silent probes the voters and campaigns at once.
 package raftfsm
