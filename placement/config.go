@@ -66,6 +66,13 @@ type Config struct {
 	LeaderLeaseTimeout time.Duration
 	// CommitTimeout is the meta group's Raft CommitTimeout.
 	CommitTimeout time.Duration
+	// SuspectAfter is raftfsm.Config.SuspectAfter for the meta group: how
+	// long a follower hears nothing from the meta leader before it probes
+	// the voters and, on a quorum, starts an election at once. The meta
+	// group serves no read lease, so a voter grants such votes after half
+	// the heartbeat timeout of silence (raftfsm.StickyFor); SuspectAfter
+	// must be at least that. 0 leaves elections to raft's own timer.
+	SuspectAfter time.Duration
 	// SnapshotInterval is how often the meta group checks whether to
 	// snapshot.
 	SnapshotInterval time.Duration
@@ -140,6 +147,7 @@ func DefaultConfig() Config {
 		ElectionTimeout:         rc.ElectionTimeout,
 		LeaderLeaseTimeout:      rc.LeaderLeaseTimeout,
 		CommitTimeout:           rc.CommitTimeout,
+		SuspectAfter:            rc.SuspectAfter,
 		SnapshotInterval:        30 * time.Second,
 		SnapshotThreshold:       1024,
 		TrailingLogs:            1024,
@@ -203,6 +211,8 @@ func (c *Config) Validate() error {
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout || c.HeartbeatTimeout > c.ElectionTimeout:
 		return bad("need LeaderLeaseTimeout (%v) <= HeartbeatTimeout (%v) <= ElectionTimeout (%v)",
 			c.LeaderLeaseTimeout, c.HeartbeatTimeout, c.ElectionTimeout)
+	case c.SuspectAfter < 0 || (c.SuspectAfter > 0 && c.SuspectAfter < raftfsm.StickyFor(c.HeartbeatTimeout, 0)):
+		return bad("SuspectAfter (%v) must be at least half the HeartbeatTimeout (%v), or 0", c.SuspectAfter, c.HeartbeatTimeout)
 	case c.SnapshotInterval <= 0 || c.SnapshotThreshold == 0:
 		return bad("SnapshotInterval and SnapshotThreshold must be positive")
 	case c.ApplyTimeout <= 0 || c.ReconcileInterval <= 0 || c.JoinRetryInterval <= 0 || c.EpochLagWarn <= 0:

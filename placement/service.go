@@ -250,6 +250,11 @@ func (s *Service) startRaft() error {
 		return fmt.Errorf("placement: start meta raft: %w", err)
 	}
 	s.guard.Start(r.LastIndex, s.cfg.CatchUpTimeout)
+	if s.cfg.SuspectAfter > 0 {
+		// No read lease rests on the meta group's followers: a silence of
+		// half the heartbeat timeout lets them vote (raftfsm/failover.go).
+		s.guard.EnableFastElection(r, s.cfg.SuspectAfter, raftfsm.StickyFor(s.cfg.HeartbeatTimeout, 0))
+	}
 	s.raft = r
 	// Leadership changes wake the reconcile loop, so that a new meta leader
 	// does its duties at once rather than at the next tick.

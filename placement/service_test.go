@@ -528,6 +528,8 @@ func TestConfigValidate(t *testing.T) {
 		"no suspicion":     func(c *Config) { c.SuspicionMult = 0 },
 		"no gossip":        func(c *Config) { c.GossipInterval = 0 },
 		"zero snapshots":   func(c *Config) { c.SnapshotThreshold = 0 },
+		"suspect < hb/2":   func(c *Config) { c.SuspectAfter = c.HeartbeatTimeout/2 - time.Millisecond },
+		"negative suspect": func(c *Config) { c.SuspectAfter = -1 },
 	} {
 		c := good()
 		edit(&c)
@@ -650,5 +652,54 @@ func TestEpochLagWarning(t *testing.T) {
 	s.checkEpochLag(ahead)
 	if !strings.Contains(logs.String(), "caught up") || s.lagWarned || !s.lagSince.IsZero() {
 		t.Fatalf("no recovery: %s", logs.String())
+	}
+}
+
+// TestMetaFastElection checks that the meta group elects a new leader
+// through the followers' watchers when its leader falls silent (its mux
+// closed: no RPC in or out). Raft's own timers are slow (HeartbeatTimeout
+// 3 s, so 3-9 s after the last contact), the watchers suspect after 2 s:
+// the new leader within the wait comes from a watcher.
+func TestMetaFastElection(t *testing.T) {
+	lg := testLogger(t)
+	slow := func(c *Config) {
+		c.BootstrapExpect, c.Groups, c.Replicas = 3, 3, 3
+		c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, time.Second
+		c.SuspectAfter = 2 * time.Second
+	}
+	n1 := newTestNode(t, lg, nodeID('1'), nil, func(c *Config) { slow(c); c.GossipBind, c.Join = "", []string{"self"} })
+	seed := n1.svc.GossipAddr()
+	join := func(c *Config) { slow(c); c.Join = []string{seed} }
+	nodes := []*testNode{n1, newTestNode(t, lg, nodeID('2'), nil, join), newTestNode(t, lg, nodeID('3'), nil, join)}
+	testutil.Eventually(t, 30*time.Second, "three nodes agree on the initial map", func() error {
+		return checkSameMap(nodes, 1)
+	})
+	var old *testNode
+	testutil.Eventually(t, 10*time.Second, "one meta leader", func() (err error) {
+		old, err = metaLeader(nodes)
+		return err
+	})
+	var rest []*testNode
+	started := uint64(0)
+	for _, n := range nodes {
+		if n != old {
+			rest = append(rest, n)
+			started += n.svc.guard.FastElections()
+		}
+	}
+	old.mux.Close()
+	testutil.Eventually(t, 20*time.Second, "a new meta leader among the others", func() error {
+		l, err := metaLeader(rest)
+		if err == nil && l == old {
+			err = errors.New("the old leader")
+		}
+		return err
+	})
+	after := uint64(0)
+	for _, n := range rest {
+		after += n.svc.guard.FastElections()
+	}
+	if after == started {
+		t.Fatal("the new meta leader was not elected by a watcher")
 	}
 }

@@ -158,6 +158,7 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
 	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
 	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
+	cfg.Placement.SuspectAfter = cfg.Group.SuspectAfter
 	cfg.Advertise = cc.String("advertise")
 	if cfg.ID, err = nodeID(cc.String("id"), cfg.DataDir, cfg.AdvertiseAddr()); err != nil {
 		return cfg, cf.wrap("id", err)
