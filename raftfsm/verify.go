@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // verifier coalesces leadership confirmations for linearizable reads: every
@@ -76,16 +77,47 @@ func (g *Group) verifyLoop() {
 			return
 		}
 		v.mu.Unlock()
-		gen := g.leaseRound()
-		err := g.raft.VerifyLeader().Error()
-		if err != nil {
-			err = mapRaftError(err)
-		} else if anchor, ok := g.leaseAnchor(); ok {
-			g.extendLease(gen, anchor)
-		}
+		err := g.confirmRound()
 		g.stats.verifyRounds.Add(1)
 		for _, ch := range batch {
 			ch <- err
 		}
+	}
+}
+
+// confirmRound runs raft's VerifyLeader until a quorum has answered
+// heartbeats sent after the round started, and extends the read lease
+// from them. Raft's verdict alone is not enough: raft counts toward a
+// round any answer it processes after the round began, including one to a
+// heartbeat or entries sent before (a leader stopped by SIGSTOP finds its
+// followers' answers from before the pause in its sockets and, resumed,
+// would confirm its leadership with them while another leader already
+// took writes: TestClusterPausedLeaderNoStaleRead saw that stale read).
+// The transport wrapper's acknowledgements carry each heartbeat's send
+// time (leaseAnchor). A round whose quorum of heartbeats was sent before
+// it started is run again (each round makes raft send heartbeats at
+// once), for up to HeartbeatTimeout; a leader that another replaced fails
+// the next round, and one whose followers stay silent ends with
+// ErrNotLeader. Without a wrapper (in-memory transports in tests) raft's
+// verdict stands. Called on the verifier's goroutine.
+func (g *Group) confirmRound() error {
+	start := monoNow()
+	deadline := start + int64(g.cfg.HeartbeatTimeout)
+	for {
+		gen := g.leaseRound()
+		if err := g.raft.VerifyLeader().Error(); err != nil {
+			return mapRaftError(err)
+		}
+		if g.guard == nil {
+			return nil
+		}
+		if anchor, ok := g.leaseAnchor(); ok && anchor >= start {
+			g.extendLease(gen, anchor)
+			return nil
+		}
+		if monoNow() >= deadline {
+			return ErrNotLeader
+		}
+		time.Sleep(time.Millisecond) // let the fresh heartbeats' answers in
 	}
 }
