@@ -127,7 +127,7 @@ func (v *VoteGuard) heldVote(rpc raft.RPC) bool {
 // refuseVote answers rpc with a refusal if it is a vote or pre-vote
 // request, and reports whether it was.
 func (v *VoteGuard) refuseVote(rpc raft.RPC) bool {
-	hdr := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(v.local)}
+	hdr := v.header()
 	switch req := rpc.Command.(type) {
 	case *raft.RequestVoteRequest:
 		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: hdr, Term: req.Term, Granted: false}, nil)
