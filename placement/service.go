@@ -253,7 +253,7 @@ func (s *Service) startRaft() error {
 	if s.cfg.SuspectAfter > 0 {
 		// No read lease rests on the meta group's followers: a silence of
 		// half the heartbeat timeout lets them vote (raftfsm/failover.go).
-		s.guard.EnableFastElection(r, s.cfg.SuspectAfter, raftfsm.StickyFor(s.cfg.HeartbeatTimeout, 0))
+		s.guard.EnableFastElection(r, s.cfg.SuspectAfter, raftfsm.StickyFor(s.cfg.HeartbeatTimeout, 0), s.cfg.LeaderLeaseTimeout)
 	}
 	s.raft = r
 	// Leadership changes wake the reconcile loop, so that a new meta leader

@@ -28,13 +28,9 @@ import (
 //     SuspectAfter, plus a random quarter of it drawn per silence so that
 //     followers do not campaign at once, it asks the other voters for a
 //     pre-vote itself (probe), unless it granted another's probe within
-//     SuspectAfter/2. If a quorum grants it, it hands raft a
-//     TimeoutNow, as a leadership transfer does: raft becomes a candidate
-//     at once and asks for votes.
-//   - Those votes carry raft's leadership-transfer flag, which makes voters
-//     grant them although they know a leader. The guard clears it on the
-//     votes of an election it started (RequestVote), so voters judge them
-//     by the rule below.
+//     SuspectAfter/2. If a quorum grants it, it makes raft's own follower
+//     timer fire at once (campaign): raft becomes a candidate and runs its
+//     pre-vote and vote as after any heartbeat timeout.
 //   - A voter that has not heard from a leader for Sticky answers a
 //     pre-vote itself (raft would refuse it while it knows a leader) with
 //     raft's own checks of term and log, and sets the transfer flag on an
@@ -65,10 +61,9 @@ type fastElection struct {
 	sticky  time.Duration
 	// started counts the elections the watcher started.
 	started atomic.Uint64
-	// selfUntil: until then (monoNow ns), the votes of this replica's
-	// candidacy belong to an election the watcher started, not to a
-	// leadership transfer.
-	selfUntil atomic.Int64
+	// low is the heartbeat timeout (ns) the watcher sets while it
+	// campaigns: raft's LeaderLeaseTimeout, the lowest raft accepts.
+	low time.Duration
 	// yieldUntil: until then (monoNow ns) the watcher does not probe,
 	// because this replica granted another's probe.
 	yieldUntil atomic.Int64
@@ -85,10 +80,10 @@ func StickyFor(heartbeat, readLease time.Duration) time.Duration {
 // EnableFastElection starts the watcher of fast elections (see above) on
 // raft r once the guard has started; suspect is the silence after which
 // it probes (at least sticky), sticky the one after which this replica
-// grants votes although it knows a leader (StickyFor). Call it once,
-// after Start.
-func (v *VoteGuard) EnableFastElection(r *raft.Raft, suspect, sticky time.Duration) {
-	fe := &fastElection{r: r, sticky: sticky, waitFor: suspect / 2}
+// grants votes although it knows a leader (StickyFor), and leaderLease
+// raft's LeaderLeaseTimeout. Call it once, after Start.
+func (v *VoteGuard) EnableFastElection(r *raft.Raft, suspect, sticky, leaderLease time.Duration) {
+	fe := &fastElection{r: r, sticky: sticky, waitFor: suspect / 2, low: max(leaderLease, 5*time.Millisecond)}
 	fe.suspect.Store(int64(suspect))
 	v.fast.Store(fe)
 	go v.watchLeader(fe, suspect/5)
@@ -166,16 +161,56 @@ func (v *VoteGuard) watchLeader(fe *fastElection, every time.Duration) {
 		if !ok {
 			continue
 		}
-		if silent, ok = v.silentFor(fe, start); !ok || silent < fe.sticky || monoNow() < fe.yieldUntil.Load() {
+		if silent, ok = v.silentFor(fe, start); !ok || silent < max(fe.sticky, fe.low) || monoNow() < fe.yieldUntil.Load() {
 			continue
 		}
-		fe.selfUntil.Store(monoNow() + 4*fe.suspect.Load())
 		fe.started.Add(1)
 		v.log.Info("no word from the leader; a quorum agrees: starting an election",
 			"silent", silent.Round(time.Millisecond).String(), "term", term+1)
-		rpc := raft.RPC{Command: &raft.TimeoutNowRequest{RPCHeader: v.header()}, RespChan: make(chan raft.RPCResponse, 1)}
+		v.campaign(fe, every)
+	}
+}
+
+// campaign makes raft start an election now through its own follower
+// timer: it lowers raft's HeartbeatTimeout to fe.low, below the silence,
+// which makes raft's follower loop check the leader's silence at once, and
+// puts the timeout back once raft has acted on it, or after wait.
+//
+// Not a TimeoutNow, which also starts a candidacy at once: raft marks that
+// candidacy as a leadership transfer, and such a candidate does not step
+// down when another candidate wins its term. When two watchers campaigned
+// together, the loser stayed a candidate, refusing pre-votes, until its
+// election timer fired, up to 2x ElectionTimeout later.
+//
+// Only the watcher reloads raft's configuration, so restoring rc undoes
+// exactly this change.
+func (v *VoteGuard) campaign(fe *fastElection, wait time.Duration) {
+	rc := fe.r.ReloadableConfig()
+	low := rc
+	low.HeartbeatTimeout = fe.low
+	if err := fe.r.ReloadConfig(low); err != nil {
+		v.log.Warn("cannot start an election", "err", err)
+		return
+	}
+	defer func() {
+		if err := fe.r.ReloadConfig(rc); err != nil {
+			v.log.Error("cannot restore raft's heartbeat timeout", "err", err)
+		}
+	}()
+	term := fe.r.CurrentTerm()
+	leader, _ := fe.r.LeaderWithID()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		// Raft acted: it campaigns, or it already stepped down again (a
+		// newer term), or it forgot the silent leader (it does so as it
+		// becomes a candidate) or follows another.
+		if addr, _ := fe.r.LeaderWithID(); fe.r.State() != raft.Follower || fe.r.CurrentTerm() != term || addr != leader {
+			return
+		}
 		select {
-		case v.out <- rpc:
+		case <-tick.C:
 		case <-v.stop:
 			return
 		}
@@ -255,8 +290,7 @@ func (v *VoteGuard) probe(fe *fastElection) (uint64, bool) {
 // stale handles a vote or pre-vote request to a follower that has not heard
 // from its leader for Sticky (see fastElection): it answers a pre-vote
 // itself and marks a vote so that raft does not refuse it for knowing a
-// leader. It reports whether it answered rpc. A genuine TimeoutNow ends
-// the watcher's claim on this replica's candidacy. Called on the guard's
+// leader. It reports whether it answered rpc. Called on the guard's
 // forwarding goroutine.
 func (v *VoteGuard) stale(rpc raft.RPC) bool {
 	fe := v.fast.Load()
@@ -264,8 +298,6 @@ func (v *VoteGuard) stale(rpc raft.RPC) bool {
 		return false
 	}
 	switch req := rpc.Command.(type) {
-	case *raft.TimeoutNowRequest:
-		fe.selfUntil.Store(0)
 	case *raft.RequestVoteRequest:
 		if !req.LeadershipTransfer && v.leaderSilent(fe) {
 			req.LeadershipTransfer = true
@@ -310,17 +342,4 @@ func (v *VoteGuard) preVote(fe *fastElection, req *raft.RequestPreVoteRequest) *
 		v.log.Debug("leader silent: pre-vote granted", "candidate", string(req.ID), "term", req.Term)
 	}
 	return resp
-}
-
-// ownVote clears the leadership-transfer flag of args when this replica's
-// candidacy was started by the watcher, so that voters judge the vote by
-// their own silence.
-func (v *VoteGuard) ownVote(args *raft.RequestVoteRequest) *raft.RequestVoteRequest {
-	fe := v.fast.Load()
-	if fe == nil || !args.LeadershipTransfer || monoNow() >= fe.selfUntil.Load() {
-		return args
-	}
-	a := *args // shared by the requests to every peer
-	a.LeadershipTransfer = false
-	return &a
 }

@@ -187,7 +187,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		guard.HoldVotes(cfg.ReadLease)
 		guard.Start(r.LastIndex, cfg.CatchUpTimeout)
 		if cfg.SuspectAfter > 0 {
-			guard.EnableFastElection(r, cfg.SuspectAfter, StickyFor(cfg.HeartbeatTimeout, cfg.ReadLease))
+			guard.EnableFastElection(r, cfg.SuspectAfter, StickyFor(cfg.HeartbeatTimeout, cfg.ReadLease), cfg.LeaderLeaseTimeout)
 		}
 	}
 	g.raft, g.guard = r, guard

@@ -235,7 +235,7 @@ func (v *VoteGuard) RequestVote(id raft.ServerID, target raft.ServerAddress, arg
 	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
-	return v.NetworkTransport.RequestVote(id, target, v.ownVote(args), resp)
+	return v.NetworkTransport.RequestVote(id, target, args, resp)
 }
 
 // RequestPreVote implements raft.WithPreVote, refusing to campaign as
