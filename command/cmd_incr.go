@@ -3,6 +3,8 @@ package command
 import (
 	"math"
 	"strconv"
+
+	"github.com/shoalcache/shoal/shard"
 )
 
 func init() {
@@ -77,6 +79,7 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 		m := x.St.Mutable(key)
 		oldCap := cap(m.Value)
 		m.Value = strconv.AppendInt(m.Value[:0], v, 10)
+		m.SetEnc(shard.EncDefault) // an integer again, as Redis's INCR makes it
 		x.St.Resize(key, m, oldCap)
 	}
 	x.Int(v)
@@ -109,13 +112,15 @@ func incrbyfloatCommand(x *Ctx, args [][]byte) {
 	}
 	if e == nil {
 		s := appendLongDouble(nil, sum)
-		x.St.Set(key, s, 0, x.Now)
+		// createStringObject: embstr or raw, never an integer.
+		x.St.Set(key, s, 0, x.Now).SetEnc(shard.EncString)
 		x.Bulk(s)
 		return
 	}
 	m := x.St.Mutable(key)
 	oldCap := cap(m.Value)
 	m.Value = appendLongDouble(m.Value[:0], sum)
+	m.SetEnc(shard.EncString)
 	x.St.Resize(key, m, oldCap)
 	x.Bulk(m.Value)
 }

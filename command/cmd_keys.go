@@ -178,7 +178,8 @@ func copyCommand(x *Ctx, args [][]byte) {
 		x.Int(0)
 		return
 	}
-	x.St.Set(dst, clone(e.Value), e.ExpireAt, x.Now)
+	v, enc := dupObject(e)
+	x.St.Set(dst, v, e.ExpireAt, x.Now).SetEnc(enc)
 	x.Int(1)
 }
 

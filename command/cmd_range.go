@@ -1,5 +1,7 @@
 package command
 
+import "github.com/shoalcache/shoal/shard"
+
 func init() {
 	Register(
 		&Command{Name: "append", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagFast,
@@ -42,7 +44,9 @@ func appendCommand(x *Ctx, args [][]byte) {
 	}
 	m := x.St.Mutable(key)
 	oldCap := cap(m.Value)
-	m.Value = append(m.Value, val...)
+	// The value becomes a raw string that grows as Redis's sds does
+	// (robj.go), which OBJECT ENCODING and MEMORY USAGE report.
+	m.Value = append(toRaw(m, int64(len(m.Value)+len(val))), val...)
 	x.St.Resize(key, m, oldCap)
 	x.Int(int64(len(m.Value)))
 }
@@ -132,9 +136,9 @@ func setrangeCommand(x *Ctx, args [][]byte) {
 			x.Err(ErrStringTooLong)
 			return
 		}
-		v := make([]byte, offset+int64(len(val)))
+		v := newRaw(offset + int64(len(val)))
 		copy(v[offset:], val)
-		x.St.Set(key, v, 0, x.Now)
+		x.St.Set(key, v, 0, x.Now).SetEnc(shard.EncRaw)
 		x.Int(int64(len(v)))
 		return
 	}
@@ -148,7 +152,9 @@ func setrangeCommand(x *Ctx, args [][]byte) {
 	}
 	m := x.St.Mutable(key)
 	oldCap := cap(m.Value)
-	if need := int(offset) + len(val); need > len(m.Value) {
+	need := int(offset) + len(val)
+	m.Value = toRaw(m, int64(need))
+	if need > len(m.Value) {
 		m.Value = growZero(m.Value, need)
 	}
 	copy(m.Value[offset:], val)

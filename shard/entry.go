@@ -20,7 +20,8 @@ type Entry struct {
 	// lru is the time of the last access in seconds since the Unix epoch.
 	lru atomic.Uint32
 	// lfu packs the logarithmic access counter (low 8 bits) and the time of
-	// its last decrement in minutes, modulo 2^16 (high 16 bits).
+	// its last decrement in minutes, modulo 2^16 (next 16 bits); the top 8
+	// bits hold the value's Redis encoding hint (enc.go), which accesses keep.
 	lfu atomic.Uint32
 }
 
@@ -93,6 +94,7 @@ func (e *Entry) touch(nowMs int64, r float64) {
 		e.lru.Store(sec)
 	}
 	nowMin := uint32(nowMs / 60000)
+	hint := e.lfu.Load() & encMask // changed only under Lock: no reader races it
 	c := e.LFUCounter(nowMin)
 	if c < 255 {
 		base := float64(c) - LFUInitVal
@@ -103,7 +105,7 @@ func (e *Entry) touch(nowMs int64, r float64) {
 			c++
 		}
 	}
-	e.lfu.Store(uint32(c) | uint32(uint16(nowMin))<<8)
+	e.lfu.Store(uint32(c) | uint32(uint16(nowMin))<<8 | hint)
 }
 
 func (e *Entry) initAccess(nowMs int64) {

@@ -232,7 +232,7 @@ func (s *Store) Mutable(key []byte) *Entry {
 		s.changed(i, key)
 	}
 	if !s.private(e) {
-		c := s.newEntry(append([]byte(nil), e.Value...), e.ExpireAt, e.seq)
+		c := s.newEntry(copyValue(e.Value), e.ExpireAt, e.seq)
 		c.lru.Store(e.lru.Load())
 		c.lfu.Store(e.lfu.Load())
 		// The copy has its own value buffer, which Resize will account.
