@@ -1,6 +1,8 @@
 package command
 
 import (
+	"runtime/debug"
+
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -35,6 +37,8 @@ func init() {
 			FirstKey: 2, LastKey: 2, Step: 1, ACL: []string{"keyspace", "read", "slow"}, Run: run}
 	}
 	Register(&Command{Name: "object", Arity: -2, Kind: KindLocal, ACL: []string{"slow"},
+		// (Redis lists subcommands in its dict's order, which its random
+		// hash seed changes from one process to the next.)
 		Subs: []*Command{
 			objSub("encoding", objectEncodingCommand),
 			objSub("freq", objectFreqCommand),
@@ -44,11 +48,16 @@ func init() {
 				ACL: []string{"keyspace", "slow"}, Run: objectHelpCommand},
 		}})
 	Register(&Command{Name: "memory", Arity: -2, Kind: KindLocal, ACL: []string{"slow"},
+		// Redis's DOCTOR and STATS are missing.
 		Subs: []*Command{
 			{Name: "memory|usage", Arity: -3, Kind: KindRead, Flags: FlagReadOnly,
 				FirstKey: 2, LastKey: 2, Step: 1, ACL: []string{"read", "slow"}, Run: memoryUsageCommand},
 			{Name: "memory|help", Arity: 2, Kind: KindLocal, Flags: FlagLoading | FlagStale,
 				ACL: []string{"slow"}, Run: memoryHelpCommand},
+			{Name: "memory|malloc-stats", Arity: 2, Kind: KindLocal,
+				ACL: []string{"slow"}, Run: memoryMallocStatsCommand},
+			{Name: "memory|purge", Arity: 2, Kind: KindLocal,
+				ACL: []string{"slow"}, Run: memoryPurgeCommand},
 		}})
 }
 
@@ -149,9 +158,25 @@ var memoryHelp = []string{
 	"    Prints this help.",
 }
 
-// memoryHelpCommand: MEMORY HELP. Shoal implements USAGE and HELP of the
-// subcommands it lists, as Redis 7.0 lists them.
+// memoryHelpCommand: MEMORY HELP, Redis 7.0's text. Shoal implements
+// USAGE, PURGE, MALLOC-STATS and HELP; DOCTOR and STATS answer Redis's
+// unknown-subcommand error.
 func memoryHelpCommand(x *Ctx, _ [][]byte) { x.Help(memoryHelp) }
+
+// memoryMallocStatsCommand: MEMORY MALLOC-STATS. Redis replies jemalloc's
+// report, or this line when built with another allocator, as Shoal is (Go's
+// runtime; INFO memory has its figures).
+func memoryMallocStatsCommand(x *Ctx, _ [][]byte) {
+	x.BulkString("Stats not supported for the current allocator")
+}
+
+// memoryPurgeCommand: MEMORY PURGE. Redis asks jemalloc to return dirty
+// pages to the system; Go's debug.FreeOSMemory does the same for the Go
+// heap (it runs a garbage collection first).
+func memoryPurgeCommand(x *Ctx, _ [][]byte) {
+	debug.FreeOSMemory()
+	x.OK()
+}
 
 // memoryUsageCommand: MEMORY USAGE key [SAMPLES count]. The options are
 // checked before the key; as Redis, the key is found without checking its
