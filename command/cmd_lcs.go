@@ -84,19 +84,26 @@ func lcsLength(a, b []byte) uint32 {
 	prev := make([]uint32, len(b)+1)
 	cur := make([]uint32, len(b)+1)
 	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			switch {
-			case a[i-1] == b[j-1]:
-				cur[j] = prev[j-1] + 1
-			case prev[j] > cur[j-1]:
-				cur[j] = prev[j]
-			default:
-				cur[j] = cur[j-1]
-			}
-		}
+		lcsFillRow(a[i-1], b, prev, cur)
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// lcsFillRow computes a row of the LCS table, for the byte c of the first
+// string, from the row above it: row[j] is the LCS length of the first
+// string up to c and b[:j]. row[0] stays 0.
+func lcsFillRow(c byte, b []byte, up, row []uint32) {
+	for j := 1; j <= len(b); j++ {
+		switch {
+		case c == b[j-1]:
+			row[j] = up[j-1] + 1
+		case up[j] > row[j-1]:
+			row[j] = up[j]
+		default:
+			row[j] = row[j-1]
+		}
+	}
 }
 
 // lcsReply replies the LCS string, or with IDX the matching ranges, walking
@@ -107,17 +114,7 @@ func lcsReply(x *Ctx, a, b []byte, getIdx, withMatchLen bool, minMatchLen int64)
 	w := blen + 1
 	lcs := make([]uint32, (uint64(alen)+1)*uint64(w))
 	for i := uint32(1); i <= alen; i++ {
-		row, up := lcs[i*w:], lcs[(i-1)*w:]
-		for j := uint32(1); j <= blen; j++ {
-			switch {
-			case a[i-1] == b[j-1]:
-				row[j] = up[j-1] + 1
-			case up[j] > row[j-1]:
-				row[j] = up[j]
-			default:
-				row[j] = row[j-1]
-			}
-		}
+		lcsFillRow(a[i-1], b, lcs[(i-1)*w:i*w], lcs[i*w:(i+1)*w])
 	}
 	total := lcs[alen*w+blen]
 	var result []byte
