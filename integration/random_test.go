@@ -176,7 +176,7 @@ func mixCase(r *rand.Rand, s string) string {
 
 func (g *cmdGen) command(i int) []string {
 	k := g.key()
-	switch g.r.Intn(40) {
+	switch g.r.Intn(41) {
 	case 0, 1, 2:
 		return []string{"GET", k}
 	case 3, 4, 5:
@@ -310,6 +310,20 @@ func (g *cmdGen) command(i int) []string {
 			return []string{"PING", g.value()}
 		default:
 			return []string{"ECHO", g.value()}
+		}
+	case 39:
+		// How Redis represents the value: encodings, shared integers and
+		// sds sizes after any mix of writes; LCS of two keys.
+		switch g.r.Intn(5) {
+		case 0:
+			return []string{"OBJECT", "ENCODING", k}
+		case 1:
+			return []string{"OBJECT", g.pick([]string{"REFCOUNT", "FREQ"}), k}
+		case 2, 3:
+			return []string{"MEMORY", "USAGE", k}
+		default:
+			opts := [][]string{{}, {"LEN"}, {"IDX"}, {"IDX", "WITHMATCHLEN", "MINMATCHLEN", "2"}}
+			return append([]string{"LCS", k, g.key()}, opts[g.r.Intn(len(opts))]...)
 		}
 	default:
 		return []string{g.pick([]string{"FOO", "GETX", "SETT"}), k, g.value()}
