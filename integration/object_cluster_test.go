@@ -38,8 +38,7 @@ func TestClusterLCSObjectMemory(t *testing.T) {
 		if c := conns[addr]; c != nil {
 			return c
 		}
-		c := mustDial(t, addr)
-		t.Cleanup(func() { c.Close() })
+		c := mustDial(t, addr) // closed on cleanup
 		conns[addr] = c
 		return c
 	}
