@@ -1,0 +1,34 @@
+package proxy
+
+import "errors"
+
+// Errors of the proxy's API.
+var (
+	ErrBadListen   = errors.New("proxy: Listen is not HOST:PORT")
+	ErrNoCluster   = errors.New("proxy: Cluster names no node")
+	ErrBadCluster  = errors.New("proxy: a Cluster address is not HOST:PORT")
+	ErrBadConns    = errors.New("proxy: ConnsPerNode must be 1 to 64")
+	ErrBadDuration = errors.New("proxy: RetryBudget must be >= 0 and DialTimeout, NodeTimeout, RefreshInterval > 0")
+	ErrClosed      = errors.New("proxy: closed")
+	ErrNoSlotMap   = errors.New("proxy: no node answered CLUSTER SLOTS")
+
+	// errNodeDown fails the commands of a lost backend connection.
+	errNodeDown = errors.New("proxy: connection to the node lost")
+)
+
+// RESP error replies of the proxy.
+const (
+	errCrossSlot      = "CROSSSLOT Keys in request don't hash to the same slot"
+	errClusterOff     = "ERR This instance has cluster support disabled"
+	errNoAuth         = "NOAUTH Authentication required."
+	errNotInteger     = "ERR value is not an integer or out of range"
+	errSelectRange    = "ERR DB index is out of range"
+	errSyntax         = "ERR syntax error"
+	errInvalidCursor  = "ERR invalid cursor"
+	errNoProto        = "NOPROTO unsupported protocol version"
+	errHelloProto     = "ERR Protocol version is not an integer or out of range"
+	errClusterDown    = "CLUSTERDOWN The proxy cannot reach the node serving this slot"
+	errUnsupported    = "ERR this command is not supported by the Shoal proxy; connect to a node with a cluster client"
+	errHelloNoAuth    = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+	errUnknownSubPref = "ERR unknown subcommand '"
+)
