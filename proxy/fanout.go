@@ -263,23 +263,21 @@ func rewriteInfo(texts []string) string {
 	db0 := "db0:keys=" + strconv.FormatInt(keys, 10) + ",expires=" + strconv.FormatInt(expires, 10) +
 		",avg_ttl=" + strconv.FormatInt(ttl, 10)
 	lines := strings.Split(texts[0], "\r\n")
-	var b strings.Builder
-	for i, line := range lines {
+	add := found && !hasDB0(lines)
+	out := make([]string, 0, len(lines)+1)
+	for _, line := range lines {
 		switch {
 		case line == "cluster_enabled:1":
 			line = "cluster_enabled:0"
 		case strings.HasPrefix(line, "db0:"):
 			line = db0
 		}
-		b.WriteString(line)
-		if i < len(lines)-1 {
-			b.WriteString("\r\n")
-		}
-		if line == "# Keyspace" && found && !hasDB0(lines) {
-			b.WriteString("\r\n" + db0)
+		out = append(out, line)
+		if line == "# Keyspace" && add {
+			out = append(out, db0)
 		}
 	}
-	return b.String()
+	return strings.Join(out, "\r\n")
 }
 
 func hasDB0(lines []string) bool {
