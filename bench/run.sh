@@ -533,6 +533,19 @@ preload() {
 	if [[ $cluster != 1 ]]; then log "preloaded $who: dbsize $(cli "$port" dbsize)"; fi
 }
 
+# end_rows OUT: close a row set's table: its notes (OUT.notes) after it,
+# a last check that every server survived, and the servers stopped.
+end_rows() {
+	local out=$1
+	echo >>"$out"
+	if [[ -s $out.notes ]]; then
+		cat "$out.notes" >>"$out"
+		echo >>"$out"
+	fi
+	check_alive
+	stop_servers
+}
+
 # ---------------------------------------------------------------- memory rows
 
 used_memory() { cli "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
@@ -658,13 +671,7 @@ rows_ops() {
 			row=$((row + 1))
 		done
 	done
-	echo >>"$out"
-	if [[ -s $out.notes ]]; then
-		cat "$out.notes" >>"$out"
-		echo >>"$out"
-	fi
-	check_alive
-	stop_servers
+	end_rows "$out"
 }
 
 # ---------------------------------------------------------------- cluster rows
@@ -901,13 +908,7 @@ rows_cluster() {
 			row=$((row + 1))
 		done
 	done
-	echo >>"$out"
-	if [[ -s $out.notes ]]; then
-		cat "$out.notes" >>"$out"
-		echo >>"$out"
-	fi
-	check_alive
-	stop_servers
+	end_rows "$out"
 }
 
 # ---------------------------------------------------------------- proxy rows
@@ -945,13 +946,7 @@ rows_proxy() {
 			row=$((row + 1))
 		done
 	done
-	echo >>"$out"
-	if [[ -s $out.notes ]]; then
-		cat "$out.notes" >>"$out"
-		echo >>"$out"
-	fi
-	check_alive
-	stop_servers
+	end_rows "$out"
 }
 
 # ---------------------------------------------------------------- main

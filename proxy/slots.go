@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -45,19 +46,9 @@ func (m *slotMap) withSlot(slot int, n *node) *slotMap {
 	c.slot[slot] = uint16(i)
 	if !slices.Contains(c.masters, n) {
 		c.masters = append(slices.Clip(c.masters), n)
-		slices.SortFunc(c.masters, func(a, b *node) int { return cmpString(a.addr, b.addr) })
+		slices.SortFunc(c.masters, func(a, b *node) int { return cmp.Compare(a.addr, b.addr) })
 	}
 	return c
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // slotRange is one CLUSTER SLOTS entry: slots [start, end] led by addr.
@@ -112,7 +103,7 @@ func buildMap(ranges []slotRange, nodeOf func(string) *node) *slotMap {
 			m.slot[s] = i
 		}
 	}
-	slices.SortFunc(m.masters, func(a, b *node) int { return cmpString(a.addr, b.addr) })
+	slices.SortFunc(m.masters, func(a, b *node) int { return cmp.Compare(a.addr, b.addr) })
 	return m
 }
 
