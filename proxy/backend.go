@@ -54,32 +54,41 @@ type node struct {
 	p    *Proxy
 	addr string
 
-	mu    sync.Mutex // guards conns; held while dialling
-	conns []*backendConn
+	mu    sync.Mutex // serializes dials; conns are read without it
+	conns []atomic.Pointer[backendConn]
 }
 
 // conn returns backend connection i of the node, dialling it if needed.
-// Called on client goroutines.
+// Called on client goroutines; the common case is one atomic load.
 func (n *node) conn(i int) (*backendConn, error) {
+	if c := n.conns[i].Load(); c != nil && !c.dead.Load() {
+		return c, nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if c := n.conns[i]; c != nil && !c.isDead() {
+	if c := n.conns[i].Load(); c != nil && !c.dead.Load() {
 		return c, nil
 	}
 	c, err := n.p.dialBackend(n)
 	if err != nil {
 		return nil, err
 	}
-	n.conns[i] = c
+	n.conns[i].Store(c)
 	return c, nil
+}
+
+// live returns the node's backend connections (nil entries included).
+func (n *node) live() []*backendConn {
+	out := make([]*backendConn, len(n.conns))
+	for i := range n.conns {
+		out[i] = n.conns[i].Load()
+	}
+	return out
 }
 
 // closeAll closes every backend connection of the node.
 func (n *node) closeAll(err error) {
-	n.mu.Lock()
-	conns := append([]*backendConn(nil), n.conns...)
-	n.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range n.live() {
 		if c != nil {
 			c.fail(err)
 		}
@@ -98,7 +107,7 @@ type backendConn struct {
 	wbuf  []byte
 	queue []*call // calls owed a reply, oldest first, from head
 	head  int
-	dead  bool
+	dead  atomic.Bool   // set under mu, read without it by node.conn
 	wake  chan struct{} // cap 1: wbuf has bytes; closed when dead
 
 	owed    atomic.Int64 // calls sent, not answered
@@ -107,17 +116,11 @@ type backendConn struct {
 	lastRep int64        // replies at the previous watchdog tick (watchdog goroutine only)
 }
 
-func (c *backendConn) isDead() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dead
-}
-
 // send queues a command's bytes and its call. It reports false when the
 // connection is dead (the call is not queued).
 func (c *backendConn) send(cl *call, b []byte) bool {
 	c.mu.Lock()
-	if c.dead {
+	if c.dead.Load() {
 		c.mu.Unlock()
 		return false
 	}
@@ -140,7 +143,7 @@ func (c *backendConn) writer() {
 	var out []byte
 	for range c.wake {
 		c.mu.Lock()
-		if c.dead {
+		if c.dead.Load() {
 			c.mu.Unlock()
 			return
 		}
@@ -205,6 +208,12 @@ func (c *backendConn) reader(rd *bufio.Reader) {
 			c.head += n
 			if c.head == len(c.queue) {
 				c.queue, c.head = c.queue[:0], 0
+			} else if c.head >= 1024 && 2*c.head >= len(c.queue) {
+				// Never empty under steady load: slide the live calls down
+				// so that the queue does not grow without bound.
+				k := copy(c.queue, c.queue[c.head:])
+				clear(c.queue[k:])
+				c.queue, c.head = c.queue[:k], 0
 			}
 			c.mu.Unlock()
 			c.owed.Add(-int64(n))
@@ -253,11 +262,11 @@ func (c *backendConn) reader(rd *bufio.Reader) {
 // fail closes the connection and fails every call it owes.
 func (c *backendConn) fail(err error) {
 	c.mu.Lock()
-	if c.dead {
+	if c.dead.Load() {
 		c.mu.Unlock()
 		return
 	}
-	c.dead = true
+	c.dead.Store(true)
 	close(c.wake)
 	calls := c.queue[c.head:]
 	c.queue, c.head = nil, 0
@@ -342,10 +351,7 @@ func (p *Proxy) watchdog(ctx context.Context) {
 		case <-t.C:
 		}
 		for _, n := range p.allNodes() {
-			n.mu.Lock()
-			conns := append([]*backendConn(nil), n.conns...)
-			n.mu.Unlock()
-			for _, c := range conns {
+			for _, c := range n.live() {
 				if c == nil {
 					continue
 				}

@@ -15,6 +15,9 @@ import (
 // errNoNode is a slot no node serves in the proxy's map.
 var errNoNode = errors.New("proxy: no node serves the slot")
 
+// maxKeptReply is the largest reply buffer a call keeps for reuse.
+const maxKeptReply = 64 << 10
+
 // askingCmd is ASKING, sent before a command retried after -ASK.
 var askingCmd = []byte("*1\r\n$6\r\nASKING\r\n")
 
@@ -144,6 +147,9 @@ func (c *clientConn) runBatch(reqs []request) {
 			pc := c.calls[k]
 			c.settle(pc)
 			c.appendReply(pc.reply)
+			if cap(pc.reply) > maxKeptReply {
+				pc.reply = nil // a large reply's buffer is not kept per call
+			}
 		}
 		if j < len(reqs) {
 			c.ncalls = 0

@@ -81,7 +81,7 @@ func (p *Proxy) node(addr string) *node {
 	defer p.nodesMu.Unlock()
 	n := p.nodes[addr]
 	if n == nil {
-		n = &node{p: p, addr: addr, conns: make([]*backendConn, p.cfg.ConnsPerNode)}
+		n = &node{p: p, addr: addr, conns: make([]atomic.Pointer[backendConn], p.cfg.ConnsPerNode)}
 		p.nodes[addr] = n
 	}
 	return n
