@@ -416,3 +416,64 @@ func TestProxyNodeLost(t *testing.T) {
 		t.Fatalf("node b served %d GETs, want 1", b.gets.Load())
 	}
 }
+
+// With a password, clients must AUTH (passed through to a node) first;
+// HELLO AUTH works too and switches the protocol; node replies are in
+// RESP3 and reach RESP2 clients downgraded.
+func TestProxyAuthAndProtocols(t *testing.T) {
+	f := startFake(t)
+	f.hook = func(args [][]byte) []byte {
+		switch {
+		case isCmd(args, "auth"):
+			if string(args[len(args)-1]) == "pw" {
+				return []byte("+OK\r\n")
+			}
+			return []byte("-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+		case isCmd(args, "get") && string(args[1]) == "missing":
+			return []byte("_\r\n")
+		}
+		return nil
+	}
+	_, addr := startTestProxy(t, func(c *Config) { c.Password = "pw" }, f.addr)
+
+	c := dialRaw(t, addr)
+	for _, step := range []struct{ args, want string }{
+		{"GET k", "-NOAUTH Authentication required.\r\n"},
+		{"PING", "-NOAUTH Authentication required.\r\n"},
+		{"AUTH nope", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{"GET k", "-NOAUTH Authentication required.\r\n"},
+		{"AUTH pw", "+OK\r\n"},
+		{"GET k", "$1\r\nk\r\n"},
+		{"GET missing", "$-1\r\n"}, // RESP2: the node's RESP3 null, downgraded
+		{"HELLO 3", ""},
+		{"GET missing", "_\r\n"},
+		{"CLIENT SETNAME app", "+OK\r\n"},
+		{"CLIENT GETNAME", "$3\r\napp\r\n"},
+		{"SELECT 0", "+OK\r\n"},
+		{"SELECT 1", "-ERR DB index is out of range\r\n"},
+		{"READONLY", "-ERR This instance has cluster support disabled\r\n"},
+		{"MULTI", "-" + errUnsupported + "\r\n"},
+	} {
+		got := c.do(t, strings.Fields(step.args)...)
+		if step.want == "" {
+			if !strings.HasPrefix(got, "%7\r\n") || !strings.Contains(got, "$4\r\nmode\r\n$10\r\nstandalone\r\n") {
+				t.Fatalf("%s: %q", step.args, got)
+			}
+			continue
+		}
+		if got != step.want {
+			t.Fatalf("%s: %q, want %q", step.args, got, step.want)
+		}
+	}
+
+	c2 := dialRaw(t, addr)
+	if got := c2.do(t, "HELLO", "3", "AUTH", "default", "nope"); !strings.HasPrefix(got, "-WRONGPASS") {
+		t.Fatalf("HELLO with a wrong password: %q", got)
+	}
+	if got := c2.do(t, "HELLO", "3", "AUTH", "default", "pw"); !strings.HasPrefix(got, "%7\r\n") || !strings.Contains(got, "$5\r\nproto\r\n:3\r\n") {
+		t.Fatalf("HELLO 3 AUTH: %q", got)
+	}
+	if got := c2.do(t, "GET", "k"); got != "$1\r\nk\r\n" {
+		t.Fatalf("GET after HELLO AUTH: %q", got)
+	}
+}
