@@ -12,9 +12,6 @@ import (
 	"github.com/shoalcache/shoal/shard"
 )
 
-// errNoNode is a slot no node serves in the proxy's map.
-var errNoNode = errors.New("proxy: no node serves the slot")
-
 // maxKeptReply is the largest reply buffer a call keeps for reuse.
 const maxKeptReply = 64 << 10
 
@@ -330,7 +327,7 @@ func (c *clientConn) appendReply(r []byte) {
 	}
 	out, err := resp.Downgrade(c.out, r)
 	if err != nil {
-		c.out = resp.AppendError(out[:len(c.out)], "ERR the proxy could not convert a reply to RESP2")
+		c.out = resp.AppendError(out[:len(c.out)], errNoRESP2)
 		return
 	}
 	c.out = out

@@ -137,12 +137,12 @@ func mergeArrays(out []byte, proto resp.Proto, replies [][]byte) []byte {
 	bodies := make([][]byte, len(replies))
 	for i, r := range replies {
 		if len(r) == 0 || (r[0] != '*' && r[0] != '~') {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		nl, _ := lineEnd(r, 1)
 		n, ok := parseLen(r[1:nl])
 		if !ok || n < 0 {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		total += n
 		bodies[i] = r[nl+2:]
@@ -181,12 +181,12 @@ func (c *clientConn) scan(r *request) {
 	}
 	v, err := parseReply(rep)
 	if err != nil || len(v.Array) != 2 {
-		c.out = resp.AppendError(c.out, "ERR the proxy got an unexpected reply from a node")
+		c.out = resp.AppendError(c.out, errBadNodeReply)
 		return
 	}
 	next, ok := parseUint([]byte(v.Array[0].Str))
 	if !ok {
-		c.out = resp.AppendError(c.out, "ERR the proxy got an unexpected reply from a node")
+		c.out = resp.AppendError(c.out, errBadNodeReply)
 		return
 	}
 	nodes := len(c.p.smap.Load().masters)
@@ -226,7 +226,7 @@ func mergeInfo(out []byte, proto resp.Proto, replies [][]byte) []byte {
 	for _, r := range replies {
 		v, err := parseReply(r)
 		if err != nil {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		texts = append(texts, v.Str)
 	}

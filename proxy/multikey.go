@@ -132,7 +132,7 @@ func appendIn(out []byte, proto resp.Proto, r []byte) []byte {
 	}
 	o, err := resp.Downgrade(out, r)
 	if err != nil {
-		return resp.AppendError(out, "ERR the proxy could not convert a reply to RESP2")
+		return resp.AppendError(out, errNoRESP2)
 	}
 	return o
 }
@@ -154,11 +154,11 @@ func mergeSum(out []byte, proto resp.Proto, replies [][]byte) []byte {
 	var sum int64
 	for _, r := range replies {
 		if len(r) < 3 || r[0] != ':' {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		n, ok := parseInt(r[1 : len(r)-2])
 		if !ok {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		sum += n
 	}
@@ -175,7 +175,7 @@ func mergeMGet(out []byte, proto resp.Proto, replies [][]byte, where []int) []by
 	pos := make([]int, len(replies))
 	for g, r := range replies {
 		if len(r) == 0 || r[0] != '*' {
-			return resp.AppendError(out, "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out, errBadNodeReply)
 		}
 		nl, _ := lineEnd(r, 1)
 		pos[g] = nl + 2
@@ -186,7 +186,7 @@ func mergeMGet(out []byte, proto resp.Proto, replies [][]byte, where []int) []by
 		r := replies[g]
 		e, ok, err := replyEnd(r, pos[g])
 		if err != nil || !ok {
-			return resp.AppendError(out[:start], "ERR the proxy got an unexpected reply from a node")
+			return resp.AppendError(out[:start], errBadNodeReply)
 		}
 		out = appendIn(out, proto, r[pos[g]:e])
 		pos[g] = e

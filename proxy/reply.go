@@ -1,11 +1,5 @@
 package proxy
 
-import "errors"
-
-// errBadReply is a backend reply that is not valid RESP: the backend
-// connection is closed.
-var errBadReply = errors.New("proxy: malformed reply from a node")
-
 // maxReplyDepth bounds the nesting of a backend reply.
 const maxReplyDepth = 64
 

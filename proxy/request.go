@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"errors"
-	"io"
-)
+import "io"
 
 // Limits of the request parser, as Redis's.
 const (
@@ -243,6 +240,3 @@ func (rr *reqReader) inline(i int) (int, bool, error) {
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
 }
-
-// errClientClosed is returned for a client that closed its connection.
-var errClientClosed = errors.New("proxy: client closed the connection")
