@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -158,7 +159,7 @@ func mergeArrays(out []byte, proto resp.Proto, replies [][]byte) []byte {
 func (c *clientConn) scan(r *request) {
 	cur, ok := parseUint(r.args[1])
 	if !ok {
-		c.out = resp.AppendError(c.out, errInvalidCursor)
+		c.out = resp.AppendError(c.out, command.ErrInvalidCursor)
 		return
 	}
 	idx, nodeCur := decodeScanCursor(cur)

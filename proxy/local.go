@@ -31,12 +31,12 @@ func (c *clientConn) special(r *request) {
 		switch string(name) {
 		case "auth", "hello", "quit":
 		default:
-			c.out = resp.AppendError(c.out, errNoAuth)
+			c.out = resp.AppendError(c.out, command.ErrNoAuth)
 			return
 		}
 	}
 	if !isSpecial(name) {
-		c.out = resp.AppendError(c.out, errCrossSlot) // route found keys of several slots
+		c.out = resp.AppendError(c.out, command.ErrCrossSlot) // route found keys of several slots
 		return
 	}
 	if cmd := command.Lookup(args[0]); cmd != nil && !cmd.ArityOK(len(args)) {
@@ -119,7 +119,7 @@ func (c *clientConn) hello(args [][]byte) {
 			return
 		}
 		if v < 2 || v > 3 {
-			c.out = resp.AppendError(c.out, errNoProto)
+			c.out = resp.AppendError(c.out, command.ErrNoProto)
 			return
 		}
 		ver, next = v, 2
@@ -179,11 +179,11 @@ func (c *clientConn) selectDB(args [][]byte) {
 	n, ok := parseInt(args[1])
 	switch {
 	case !ok || n < -1<<31 || n > 1<<31-1:
-		c.out = resp.AppendError(c.out, errNotInteger)
+		c.out = resp.AppendError(c.out, command.ErrNotInteger)
 	case n == 0:
 		c.out = resp.AppendOK(c.out)
 	default:
-		c.out = resp.AppendError(c.out, errSelectRange)
+		c.out = resp.AppendError(c.out, command.ErrSelectDB)
 	}
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -85,7 +86,7 @@ func (c *clientConn) multiKey(name string, r *request) {
 		return
 	}
 	if name == "msetnx" {
-		c.out = resp.AppendError(c.out, errCrossSlot)
+		c.out = resp.AppendError(c.out, command.ErrCrossSlot)
 		return
 	}
 	pcs := make([]*pcall, len(c.split.slots))
