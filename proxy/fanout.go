@@ -237,8 +237,9 @@ func mergeInfo(out []byte, proto resp.Proto, replies [][]byte) []byte {
 	return resp.AppendVerbatim(out, proto, []byte(rewriteInfo(texts)))
 }
 
-// rewriteInfo returns texts[0] with cluster_enabled:0 and db0's keys and
-// expires summed over every text (avg_ttl: the largest).
+// rewriteInfo returns texts[0] as a standalone server's (cluster_enabled:0,
+// redis_mode:standalone) with db0's keys and expires summed over every
+// text (avg_ttl: the largest).
 func rewriteInfo(texts []string) string {
 	var keys, expires, ttl int64
 	found := false
@@ -270,6 +271,8 @@ func rewriteInfo(texts []string) string {
 		switch {
 		case line == "cluster_enabled:1":
 			line = "cluster_enabled:0"
+		case line == "redis_mode:cluster":
+			line = "redis_mode:standalone"
 		case strings.HasPrefix(line, "db0:"):
 			line = db0
 		}

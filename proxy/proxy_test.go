@@ -271,10 +271,10 @@ func TestRequestReaderProtocolErrors(t *testing.T) {
 }
 
 func TestRewriteInfo(t *testing.T) {
-	a := "# Cluster\r\ncluster_enabled:1\r\n\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=10\r\n"
+	a := "# Server\r\nredis_mode:cluster\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=10\r\n"
 	b := "# Cluster\r\ncluster_enabled:1\r\n\r\n# Keyspace\r\ndb0:keys=4,expires=0,avg_ttl=0\r\n"
 	got := rewriteInfo([]string{a, b})
-	want := "# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\ndb0:keys=7,expires=1,avg_ttl=10\r\n"
+	want := "# Server\r\nredis_mode:standalone\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\ndb0:keys=7,expires=1,avg_ttl=10\r\n"
 	if got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
