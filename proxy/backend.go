@@ -56,6 +56,9 @@ type node struct {
 
 	mu    sync.Mutex // serializes dials; conns are read without it
 	conns []atomic.Pointer[backendConn]
+	// dialFailed is when a dial to the node last failed (UnixNano), 0
+	// after a success: slot map reloads ask such nodes last.
+	dialFailed atomic.Int64
 }
 
 // conn returns backend connection i of the node, dialling it if needed.
@@ -71,8 +74,10 @@ func (n *node) conn(i int) (*backendConn, error) {
 	}
 	c, err := n.p.dialBackend(n)
 	if err != nil {
+		n.dialFailed.Store(time.Now().UnixNano())
 		return nil, err
 	}
+	n.dialFailed.Store(0)
 	n.conns[i].Store(c)
 	return c, nil
 }

@@ -477,3 +477,26 @@ func TestProxyAuthAndProtocols(t *testing.T) {
 		t.Fatalf("GET after HELLO AUTH: %q", got)
 	}
 }
+
+// A slot map reload asks a node that could not be reached last.
+func TestProxyRefreshSkipsFailedNodes(t *testing.T) {
+	a, b := startFake(t), startFake(t)
+	p, _ := startTestProxy(t, nil, a.addr, b.addr)
+	var asked atomic.Int64
+	b.hook = func(args [][]byte) []byte {
+		if isCmd(args, "cluster") {
+			asked.Add(1)
+		}
+		return nil
+	}
+	p.node(a.addr).dialFailed.Store(time.Now().UnixNano())
+	p.refreshMu.Lock()
+	p.lastRefresh = time.Time{} // no "reloaded just now" shortcut
+	p.refreshMu.Unlock()
+	if err := p.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if asked.Load() != 1 {
+		t.Fatalf("node b was asked %d times for CLUSTER SLOTS, want 1 (a failed lately)", asked.Load())
+	}
+}

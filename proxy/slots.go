@@ -127,7 +127,8 @@ func (p *Proxy) fetchSlots(ctx context.Context, addr string) ([]slotRange, error
 }
 
 // refresh reloads the slot map from the first node that answers: the
-// current leaders first, then the configured addresses. Concurrent callers
+// current leaders first, then the configured addresses, nodes whose last
+// dial failed last. Concurrent callers
 // share one reload; a caller arriving within minRefreshGap of the last one
 // reuses it.
 func (p *Proxy) refresh(ctx context.Context) error {
@@ -147,12 +148,22 @@ func (p *Proxy) refresh(ctx context.Context) error {
 			candidates = append(candidates, a)
 		}
 	}
+	// Nodes that could not be reached lately go last (a dead leader would
+	// otherwise cost a dial timeout on every reload during its failover).
+	failed := func(a string) int {
+		if p.node(a).dialFailed.Load() != 0 {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(candidates, func(a, b string) int { return failed(a) - failed(b) })
 	var errs []error
 	for _, a := range candidates {
 		ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout+time.Second)
 		ranges, err := p.fetchSlots(ctx, a)
 		cancel()
 		if err != nil {
+			p.node(a).dialFailed.Store(time.Now().UnixNano())
 			errs = append(errs, err)
 			continue
 		}
