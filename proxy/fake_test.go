@@ -16,15 +16,29 @@ import (
 )
 
 // fakeNode is an in-process RESP server standing in for a cluster node:
-// HELLO answers a RESP3 map, CLUSTER SLOTS the ranges in slots, GET k the
-// bulk "k" (so replies show which command they answer), SET +OK; hook, when
-// set, may answer any command first.
+// HELLO answers a RESP3 map, CLUSTER SLOTS the ranges of its slots
+// function, GET k the bulk "k" (so replies show which command they
+// answer), SET +OK; its hook, when set, may answer any command first.
 type fakeNode struct {
-	ln    net.Listener
-	addr  string
+	ln   net.Listener
+	addr string
+	gets atomic.Int64
+
+	mu    sync.Mutex // guards slots and hook, set by tests while it serves
 	slots func() []slotRange
 	hook  func(args [][]byte) []byte // nil reply: not handled
-	gets  atomic.Int64
+}
+
+func (f *fakeNode) setSlots(fn func() []slotRange) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.slots = fn
+}
+
+func (f *fakeNode) setHook(fn func(args [][]byte) []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = fn
 }
 
 func startFake(t *testing.T) *fakeNode {
@@ -83,20 +97,23 @@ func (f *fakeNode) serve(nc net.Conn) {
 var hangUp = []byte{}
 
 func (f *fakeNode) reply(out []byte, args [][]byte) ([]byte, bool) {
-	if f.hook != nil {
-		if r := f.hook(args); r != nil {
+	f.mu.Lock()
+	hook, slots := f.hook, f.slots
+	f.mu.Unlock()
+	if hook != nil {
+		if r := hook(args); r != nil {
 			return append(out, r...), len(r) == 0
 		}
 	}
-	return f.answer(out, args), false
+	return f.answer(out, args, slots), false
 }
 
-func (f *fakeNode) answer(out []byte, args [][]byte) []byte {
+func (f *fakeNode) answer(out []byte, args [][]byte, slots func() []slotRange) []byte {
 	switch {
 	case isCmd(args, "hello"):
 		return append(out, "%1\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n"...)
 	case isCmd(args, "cluster"):
-		rs := f.slots()
+		rs := slots()
 		out = resp.AppendArray(out, len(rs))
 		for _, r := range rs {
 			host, port, _ := net.SplitHostPort(r.addr)
@@ -232,7 +249,8 @@ func (c *rawClient) do(t testing.TB, args ...string) string {
 func TestProxyPipelinesInOrder(t *testing.T) {
 	a, b := startFake(t), startFake(t)
 	ranges := func() []slotRange { return []slotRange{{0, 8191, a.addr}, {8192, numSlots - 1, b.addr}} }
-	a.slots, b.slots = ranges, ranges
+	a.setSlots(ranges)
+	b.setSlots(ranges)
 	_, addr := startTestProxy(t, nil, a.addr)
 	const clients, batches, depth = 8, 50, 40
 	var wg sync.WaitGroup
@@ -302,13 +320,13 @@ func TestProxyForwardAllocs(t *testing.T) {
 func TestProxyMoved(t *testing.T) {
 	a, b := startFake(t), startFake(t)
 	var moved atomic.Int64
-	a.hook = func(args [][]byte) []byte {
+	a.setHook(func(args [][]byte) []byte {
 		if isCmd(args, "get") {
 			moved.Add(1)
 			return []byte("-MOVED " + strconv.Itoa(slotOf(args[1])) + " " + b.addr + "\r\n")
 		}
 		return nil
-	}
+	})
 	_, addr := startTestProxy(t, nil, a.addr)
 	c := dialRaw(t, addr)
 	for i := 0; i < 3; i++ {
@@ -326,19 +344,19 @@ func TestProxyMoved(t *testing.T) {
 func TestProxyAsk(t *testing.T) {
 	a, b := startFake(t), startFake(t)
 	var asking atomic.Int64
-	a.hook = func(args [][]byte) []byte {
+	a.setHook(func(args [][]byte) []byte {
 		if isCmd(args, "get") {
 			return []byte("-ASK " + strconv.Itoa(slotOf(args[1])) + " " + b.addr + "\r\n")
 		}
 		return nil
-	}
-	b.hook = func(args [][]byte) []byte {
+	})
+	b.setHook(func(args [][]byte) []byte {
 		if isCmd(args, "asking") {
 			asking.Add(1)
 			return []byte("+OK\r\n")
 		}
 		return nil
-	}
+	})
 	p, addr := startTestProxy(t, nil, a.addr)
 	c := dialRaw(t, addr)
 	for i := 0; i < 2; i++ {
@@ -360,19 +378,19 @@ func TestProxyTransientRetries(t *testing.T) {
 			f := startFake(t)
 			var left atomic.Int64
 			left.Store(3)
-			always := false
-			f.hook = func(args [][]byte) []byte {
-				if isCmd(args, "get") && (always || left.Add(-1) >= 0) {
+			var always atomic.Bool
+			f.setHook(func(args [][]byte) []byte {
+				if isCmd(args, "get") && (always.Load() || left.Add(-1) >= 0) {
 					return []byte(e)
 				}
 				return nil
-			}
+			})
 			_, addr := startTestProxy(t, func(c *Config) { c.RetryBudget = 300 * time.Millisecond }, f.addr)
 			c := dialRaw(t, addr)
 			if got := c.do(t, "GET", "k"); got != "$1\r\nk\r\n" {
 				t.Fatalf("GET after 3 %q: %q", e, got)
 			}
-			always = true
+			always.Store(true)
 			start := time.Now()
 			if got := c.do(t, "GET", "k"); got != e {
 				t.Fatalf("GET past the budget: %q, want %q", got, e)
@@ -395,14 +413,15 @@ func TestProxyNodeLost(t *testing.T) {
 		}
 		return []slotRange{{0, numSlots - 1, a.addr}}
 	}
-	a.slots, b.slots = owner, owner
-	a.hook = func(args [][]byte) []byte {
+	a.setSlots(owner)
+	b.setSlots(owner)
+	a.setHook(func(args [][]byte) []byte {
 		if isCmd(args, "get") && lost.Load() {
 			a.ln.Close()
 			return hangUp
 		}
 		return nil
-	}
+	})
 	_, addr := startTestProxy(t, nil, a.addr, b.addr)
 	c := dialRaw(t, addr)
 	if got := c.do(t, "GET", "k"); got != "$1\r\nk\r\n" {
@@ -422,7 +441,7 @@ func TestProxyNodeLost(t *testing.T) {
 // RESP3 and reach RESP2 clients downgraded.
 func TestProxyAuthAndProtocols(t *testing.T) {
 	f := startFake(t)
-	f.hook = func(args [][]byte) []byte {
+	f.setHook(func(args [][]byte) []byte {
 		switch {
 		case isCmd(args, "auth"):
 			if string(args[len(args)-1]) == "pw" {
@@ -433,7 +452,7 @@ func TestProxyAuthAndProtocols(t *testing.T) {
 			return []byte("_\r\n")
 		}
 		return nil
-	}
+	})
 	_, addr := startTestProxy(t, func(c *Config) { c.Password = "pw" }, f.addr)
 
 	c := dialRaw(t, addr)
@@ -483,12 +502,12 @@ func TestProxyRefreshSkipsFailedNodes(t *testing.T) {
 	a, b := startFake(t), startFake(t)
 	p, _ := startTestProxy(t, nil, a.addr, b.addr)
 	var asked atomic.Int64
-	b.hook = func(args [][]byte) []byte {
+	b.setHook(func(args [][]byte) []byte {
 		if isCmd(args, "cluster") {
 			asked.Add(1)
 		}
 		return nil
-	}
+	})
 	p.node(a.addr).dialFailed.Store(time.Now().UnixNano())
 	p.refreshMu.Lock()
 	p.lastRefresh = time.Time{} // no "reloaded just now" shortcut
