@@ -100,3 +100,14 @@ func TestNodeProxyLifecycle(t *testing.T) {
 	}
 	ln2.Close()
 }
+
+// A standalone node refuses --proxy-port: there is no cluster to proxy.
+func TestServerProxyPortNeedsCluster(t *testing.T) {
+	app := newApp()
+	app.Writer, app.ErrWriter = &bytes.Buffer{}, &bytes.Buffer{}
+	err := app.Run([]string{"shoal", "server", "--port", strconv.Itoa(testutil.FreePort(t)),
+		"--proxy-port", strconv.Itoa(testutil.FreePort(t)), "--log-level", "error"})
+	if err == nil || !strings.Contains(err.Error(), "--proxy-port") {
+		t.Fatalf("standalone server with --proxy-port: %v", err)
+	}
+}

@@ -108,6 +108,9 @@ func runServer(cc *cli.Context) error {
 		return err
 	}
 	cfg.Logger = logger
+	if cc.Int("proxy-port") > 0 && cfg.BootstrapExpect == 0 {
+		return cf.errorf("proxy-port", "the proxy serves a cluster: a standalone node (no --bootstrap-expect) needs none")
+	}
 	logger.Info("starting", "version", appVersion(), "config-file", cf.Path)
 	n, err := node.Start(cc.Context, cfg)
 	if err != nil {
