@@ -2,10 +2,11 @@
 # bench/run.sh - side-by-side benchmark of Redis and Shoal.
 #
 # Usage:
-#   bench/run.sh            # all row sets: memory, ops, cluster
+#   bench/run.sh            # all row sets: memory, ops, cluster, proxy
 #   bench/run.sh memory     # only the memory rows (distinct keys, churn)
 #   bench/run.sh ops        # only the single-node throughput/latency rows
 #   bench/run.sh cluster    # only the cluster rows
+#   bench/run.sh proxy      # only the proxy rows
 #   bench/run.sh ops memory # any combination; "all" = the default
 #
 # Every row set starts its own fresh servers on free loopback ports and
@@ -16,6 +17,9 @@
 #   ops      a redis-server and a Shoal; SET/GET/INCR/MSET at -P 1 and 16
 #   cluster  Redis Cluster (3 masters + 3 replicas) and a 3-node Shoal;
 #            SET/GET at -P 1 and 16 with redis-benchmark --cluster
+#   proxy    a 3-node Shoal and `shoal proxy` in front of it; SET/GET at
+#            -P 1 and 16, redis-benchmark --cluster against the nodes vs
+#            redis-benchmark (no --cluster) through the proxy
 # Each throughput row runs both sides back to back, alternating who goes
 # first row by row, so that machine drift affects both alike. Read the
 # ratios, not the absolute numbers. Each throughput cell also shows the
@@ -475,12 +479,13 @@ test_label() {
 }
 
 # compare_row OUT ROW TEST PIPELINE N KEYSPACE CLUSTER REDIS_PORT SHOAL_PORT
-#             REDIS_PIDS SHOAL_PIDS
+#             REDIS_PIDS SHOAL_PIDS [SHOAL_CLUSTER]
 # Runs one table row (BENCH_REPEAT times per side, alternating who goes
 # first) and appends it to OUT. REDIS_PIDS and SHOAL_PIDS: the server
 # processes of each side (space-separated), whose CPU time is read.
+# SHOAL_CLUSTER (default CLUSTER): --cluster for the shoal side's runs.
 compare_row() {
-	local out=$1 row=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 rport=$8 sport=$9
+	local out=$1 row=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 rport=$8 sport=$9 scluster=${12:-$7}
 	local rep a b r="" s="" label
 	local -a rpids spids
 	read -ra rpids <<<"${10}"
@@ -491,11 +496,11 @@ compare_row() {
 		if (((row + rep) % 2 == 0)); then
 			log "$label -P $p -n $n: redis then shoal (run $((rep + 1))/$BENCH_REPEAT)"
 			a=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster" "${rpids[@]}")
-			b=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster" "${spids[@]}")
+			b=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$scluster" "${spids[@]}")
 			r=$(best_of "$r" "$a") s=$(best_of "$s" "$b")
 		else
 			log "$label -P $p -n $n: shoal then redis (run $((rep + 1))/$BENCH_REPEAT)"
-			a=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$cluster" "${spids[@]}")
+			a=$(bench_one shoal "$sport" "$t" "$p" "$n" "$ks" "$scluster" "${spids[@]}")
 			b=$(bench_one redis "$rport" "$t" "$p" "$n" "$ks" "$cluster" "${rpids[@]}")
 			s=$(best_of "$s" "$a") r=$(best_of "$r" "$b")
 		fi
@@ -526,6 +531,19 @@ preload() {
 		return 0
 	fi
 	if [[ $cluster != 1 ]]; then log "preloaded $who: dbsize $(cli "$port" dbsize)"; fi
+}
+
+# end_rows OUT: close a row set's table: its notes (OUT.notes) after it,
+# a last check that every server survived, and the servers stopped.
+end_rows() {
+	local out=$1
+	echo >>"$out"
+	if [[ -s $out.notes ]]; then
+		cat "$out.notes" >>"$out"
+		echo >>"$out"
+	fi
+	check_alive
+	stop_servers
 }
 
 # ---------------------------------------------------------------- memory rows
@@ -653,13 +671,7 @@ rows_ops() {
 			row=$((row + 1))
 		done
 	done
-	echo >>"$out"
-	if [[ -s $out.notes ]]; then
-		cat "$out.notes" >>"$out"
-		echo >>"$out"
-	fi
-	check_alive
-	stop_servers
+	end_rows "$out"
 }
 
 # ---------------------------------------------------------------- cluster rows
@@ -896,31 +908,64 @@ rows_cluster() {
 			row=$((row + 1))
 		done
 	done
-	echo >>"$out"
-	if [[ -s $out.notes ]]; then
-		cat "$out.notes" >>"$out"
-		echo >>"$out"
-	fi
-	check_alive
-	stop_servers
+	end_rows "$out"
+}
+
+# ---------------------------------------------------------------- proxy rows
+
+# rows_proxy OUT: a 3-node Shoal; each row runs redis-benchmark --cluster
+# against the nodes (the "direct" side, in compare_row's redis columns) and
+# redis-benchmark without --cluster through `shoal proxy` (the shoal
+# columns). The proxy side's CPU is the nodes' plus the proxy's.
+rows_proxy() {
+	local out=$1 t p n row=0 ks=$BENCH_CLUSTER_KEYSPACE proxy_port proxy_pid
+	SECTION="proxy: Shoal (3 nodes) directly with --cluster, and through shoal proxy without; preload, then each row against both (order alternates); PORT = node 0 or the proxy"
+	start_shoal_cluster
+	alloc_port
+	proxy_port=$PORT_OUT
+	local -a cmd=("$SHOAL_BIN" proxy --listen "127.0.0.1:$proxy_port" --cluster "127.0.0.1:${SC_PORTS[0]},127.0.0.1:${SC_PORTS[1]},127.0.0.1:${SC_PORTS[2]}")
+	spawn shoal-proxy "$WORK/shoal-proxy.log" "${cmd[@]}"
+	record 0 "${cmd[@]}"
+	proxy_pid=$SPAWNED_PID
+	wait_ready "shoal proxy" "$proxy_pid" "$proxy_port" "$WORK/shoal-proxy.log" || die "shoal proxy did not start"
+	: >"$out.notes"
+	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
+	{
+		echo "### Proxy: Shoal (3 nodes, 3 groups of 3 replicas) with redis-benchmark --cluster vs through shoal proxy"
+		echo
+		echo "direct: redis-benchmark --cluster against node 0; proxy: redis-benchmark (no --cluster) against shoal proxy. -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Target: proxy/direct rps at least 0.70 (issue 10)."
+		echo "CPU µs/op: user+system time of the 3 nodes (direct) and of the 3 nodes plus the proxy (proxy), from /proc/PID/stat, over each run's N requests."
+		echo
+		echo "| test | pipeline | direct rps | proxy rps | proxy/direct | direct p99 | proxy p99 | direct µs/op | proxy µs/op | proxy/direct cpu |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	} >"$out"
+	for t in $BENCH_CLUSTER_TESTS; do
+		for p in $BENCH_CLUSTER_PIPELINES; do
+			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_N; fi
+			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${SC_PORTS[0]}" "$proxy_port" "${SC_PIDS[*]}" "${SC_PIDS[*]} $proxy_pid" 0
+			row=$((row + 1))
+		done
+	done
+	end_rows "$out"
 }
 
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0
 	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
 		ops) do_ops=1 ;;
 		memory | mem) do_mem=1 ;;
 		cluster) do_cluster=1 ;;
-		all) do_ops=1 do_mem=1 do_cluster=1 ;;
+		proxy) do_proxy=1 ;;
+		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 ;;
 		-h | --help | help)
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want memory, ops, cluster or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, cluster, proxy or all)" ;;
 		esac
 	done
 
@@ -956,6 +1001,7 @@ main() {
 	fi
 	if ((do_ops)); then rows_ops "$WORK/ops.md"; fi
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
+	if ((do_proxy)); then rows_proxy "$WORK/proxy.md"; fi
 
 	local rev cpu ts load_end
 	load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -987,7 +1033,7 @@ main() {
 		echo '```'
 		echo
 		local f
-		for f in memory-distinct memory-churn ops cluster; do
+		for f in memory-distinct memory-churn ops cluster proxy; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 	} >"$result"

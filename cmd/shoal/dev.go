@@ -59,6 +59,7 @@ func devCommand() *cli.Command {
 			&cli.IntFlag{Name: "metrics-port", Usage: "node i serves Prometheus metrics on 127.0.0.1:PORT+i (its --metrics-addr); 0 for none"},
 			&cli.BoolFlag{Name: "console-logs", Usage: "write the nodes' logs to this terminal, each line prefixed with [node i]"},
 			&cli.DurationFlag{Name: "wait", Value: 60 * time.Second, Usage: "how long to wait for cluster_state:ok on every node"},
+			&cli.IntFlag{Name: "proxy-port", Usage: "node i also runs the proxy for clients that are not cluster-aware on 127.0.0.1:PORT+i (its --proxy-port); 0 for none"},
 			&cli.StringFlag{Name: "server-bin", Hidden: true, Usage: "binary to run as `server` (default: this one)"},
 		}),
 		Action: runDev,
@@ -80,6 +81,9 @@ type devConfig struct {
 	// MetricsPort is node 0's metrics port (node i's is MetricsPort+i);
 	// 0: no metrics.
 	MetricsPort int
+	// ProxyPort is node 0's proxy port (node i's is ProxyPort+i); 0: no
+	// proxy.
+	ProxyPort int
 }
 
 func (c devConfig) validate() error {
@@ -96,6 +100,9 @@ func (c devConfig) validate() error {
 	case c.MetricsPort < 0 || c.MetricsPort > 0 && c.MetricsPort+c.Nodes-1 > 65535:
 		return fmt.Errorf("--metrics-port %d with --nodes %d: ports up to %d must fit below 65536",
 			c.MetricsPort, c.Nodes, c.MetricsPort+c.Nodes-1)
+	case c.ProxyPort < 0 || c.ProxyPort > 0 && c.ProxyPort+c.Nodes-1 > 65535:
+		return fmt.Errorf("--proxy-port %d with --nodes %d: ports up to %d must fit below 65536",
+			c.ProxyPort, c.Nodes, c.ProxyPort+c.Nodes-1)
 	}
 	return nil
 }
@@ -142,6 +149,9 @@ func (c devConfig) childArgs(i int) []string {
 	if c.MetricsPort > 0 {
 		args = append(args, "--metrics-addr", c.metricsAddr(i))
 	}
+	if c.ProxyPort > 0 {
+		args = append(args, "--proxy-port", strconv.Itoa(c.ProxyPort+i))
+	}
 	return args
 }
 
@@ -162,6 +172,13 @@ func (c devConfig) checkPorts() error {
 			ln, err := net.Listen("tcp", c.metricsAddr(i))
 			if err != nil {
 				return fmt.Errorf("metrics port %d (node %d) is not free: %v; choose another --metrics-port", c.MetricsPort+i, i, err)
+			}
+			ln.Close()
+		}
+		if c.ProxyPort > 0 {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.ProxyPort+i)))
+			if err != nil {
+				return fmt.Errorf("proxy port %d (node %d) is not free: %v; choose another --proxy-port", c.ProxyPort+i, i, err)
 			}
 			ln.Close()
 		}
@@ -188,6 +205,7 @@ func devConfigFrom(cc *cli.Context) (devConfig, error) {
 		LogFormat:   cc.String("log-format"),
 		ConfigFile:  cf.Path,
 		MetricsPort: cc.Int("metrics-port"),
+		ProxyPort:   cc.Int("proxy-port"),
 	}
 	if cc.IsSet("groups") && c.Groups == 0 || cc.IsSet("replicas") && c.Replicas == 0 {
 		return c, errors.New("--groups and --replicas must be positive")
@@ -489,6 +507,9 @@ func devConnectHelp(cfg devConfig, addrs []string) string {
 	fmt.Fprintf(&b, "  go-redis: redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{%s}})\n",
 		strings.Join(quoted, ", "))
 	fmt.Fprintf(&b, "  shoal cluster check --addr %s\n", addrs[0])
+	if cfg.ProxyPort > 0 {
+		fmt.Fprintf(&b, "  redis-cli -p %d   (through the proxy: no -c needed)\n", cfg.ProxyPort)
+	}
 	if cfg.MetricsPort > 0 {
 		fmt.Fprintf(&b, "\nMetrics: http://%s/metrics", cfg.metricsAddr(0))
 		if cfg.Nodes > 1 {

@@ -29,6 +29,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			serverCommand(),
 			devCommand(),
+			proxyCommand(),
 			clusterCommand(),
 			{
 				Name:  "version",

@@ -69,6 +69,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-file", TakesFile: true, Usage: "append the logs to this file instead of standard error"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md); empty for none"},
 			&cli.BoolFlag{Name: "metrics-libraries", Usage: "add raft's, serf's and memberlist's own metrics to --metrics-addr (costs about 10% of write throughput at pipeline 1)"},
+			&cli.IntFlag{Name: "proxy-port", Usage: "also run the proxy for clients that are not cluster-aware on this port of --bind (as `shoal proxy`, against this node's cluster); 0 for none"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		}),
@@ -107,10 +108,21 @@ func runServer(cc *cli.Context) error {
 		return err
 	}
 	cfg.Logger = logger
+	if cc.Int("proxy-port") > 0 && cfg.BootstrapExpect == 0 {
+		return cf.errorf("proxy-port", "the proxy serves a cluster: a standalone node (no --bootstrap-expect) needs none")
+	}
 	logger.Info("starting", "version", appVersion(), "config-file", cf.Path)
 	n, err := node.Start(cc.Context, cfg)
 	if err != nil {
 		return err
+	}
+	var np *nodeProxy
+	if port := cc.Int("proxy-port"); port > 0 {
+		if np, err = startNodeProxy(cfg.Bind, port, cfg.AdvertiseAddr(), cfg.Server.RequirePass, logger); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return errors.Join(err, n.Shutdown(ctx))
+		}
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -126,6 +138,11 @@ func runServer(cc *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if np != nil {
+		if err := np.Shutdown(ctx); err != nil {
+			logger.Warn("proxy shutdown", "err", err)
+		}
+	}
 	if now {
 		return n.ShutdownNow(ctx)
 	}
