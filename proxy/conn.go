@@ -172,6 +172,11 @@ func (c *clientConn) route(r *request) (slot int, fwd bool) {
 		return 0, false
 	}
 	cmd := command.Lookup(name)
+	if cmd != nil && len(cmd.Subs) > 0 && len(r.args) > 1 {
+		if sub := cmd.Sub(r.args[1]); sub != nil {
+			cmd = sub // OBJECT ENCODING key, MEMORY USAGE key: the key is the subcommand's
+		}
+	}
 	if cmd == nil || cmd.FirstKey <= 0 || !cmd.ArityOK(len(r.args)) {
 		return -1, true
 	}
@@ -267,6 +272,9 @@ func (c *clientConn) settle(pc *pcall) {
 		case replyMoved:
 			if slot, addr, ok := redirectAddr(pc.reply); ok {
 				c.p.moved(slot, addr)
+				// A command the proxy thought keyless (slot -1) goes
+				// where the node says too, not to any node again.
+				pc.to = c.p.node(addr)
 			}
 			if attempt >= 2 && !c.pause(attempt, deadline) {
 				c.giveUp(pc)

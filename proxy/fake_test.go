@@ -519,3 +519,55 @@ func TestProxyRefreshSkipsFailedNodes(t *testing.T) {
 		t.Fatalf("node b was asked %d times for CLUSTER SLOTS, want 1 (a failed lately)", asked.Load())
 	}
 }
+
+// TestProxySubcommandKeys checks that a subcommand's key routes the call
+// (OBJECT ENCODING key goes to the node of the key's slot), and that a
+// MOVED answering a command the proxy took for keyless sends it to the
+// node the MOVED names rather than to any node again.
+func TestProxySubcommandKeys(t *testing.T) {
+	a, b := startFake(t), startFake(t)
+	split := func() []slotRange { return []slotRange{{0, 8191, a.addr}, {8192, numSlots - 1, b.addr}} }
+	a.setSlots(split)
+	b.setSlots(split)
+	var aObject atomic.Int64
+	a.setHook(func(args [][]byte) []byte {
+		switch {
+		case isCmd(args, "object"):
+			aObject.Add(1)
+			return []byte("-MOVED 9000 " + b.addr + "\r\n")
+		case isCmd(args, "x-keyless"):
+			return []byte("-MOVED 9000 " + b.addr + "\r\n")
+		}
+		return nil
+	})
+	b.setHook(func(args [][]byte) []byte {
+		switch {
+		case isCmd(args, "object"):
+			return []byte("+embstr\r\n")
+		case isCmd(args, "x-keyless"):
+			return []byte("+b\r\n")
+		}
+		return nil
+	})
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := "k" + strconv.Itoa(i); slotOf([]byte(k)) >= 8192 {
+			key = k
+		}
+	}
+	_, addr := startTestProxy(t, func(c *Config) { c.RetryBudget = time.Second }, a.addr)
+	c := dialRaw(t, addr)
+	if got := c.do(t, "OBJECT", "ENCODING", key); got != "+embstr\r\n" {
+		t.Fatalf("OBJECT ENCODING %s: %q", key, got)
+	}
+	if n := aObject.Load(); n != 0 {
+		t.Fatalf("OBJECT ENCODING of a key of node b reached node a %d times", n)
+	}
+	// Keyless calls go to a node chosen by connection: several
+	// connections, so that some reach node a first.
+	for i := 0; i < 4; i++ {
+		if got := dialRaw(t, addr).do(t, "X-KEYLESS"); got != "+b\r\n" {
+			t.Fatalf("connection %d: X-KEYLESS: %q, want node b's +b", i, got)
+		}
+	}
+}
