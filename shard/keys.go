@@ -42,7 +42,7 @@ func (s *Store) Rename(src, dst []byte) bool {
 	}
 	size := entrySize(len(dst), cap(e.Value))
 	sd.bytes += size
-	s.bytes += size
+	s.root.bytes += size
 	s.keys++
 	return true
 }

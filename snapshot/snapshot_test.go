@@ -243,7 +243,7 @@ func TestReadRejectsForeignInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrFormat},
 		{"wrong magic", append([]byte("REDIS0011"), valid[9:]...), ErrFormat},
-		{"future version", append(append([]byte("SHOALSNP"), 0, 4), valid[10:]...), ErrFormat},
+		{"future version", append(append([]byte("SHOALSNP"), 0, 5), valid[10:]...), ErrFormat},
 		{"version 0", append(append([]byte("SHOALSNP"), 0, 0), valid[10:]...), ErrFormat},
 		{"header only", valid[:10], ErrCorrupt},
 		{"no header block", append([]byte("SHOALSNP\x00\x01"), 0, 0, 0, 0, 0, 0, 0, 0, 0), ErrCorrupt},
