@@ -53,17 +53,19 @@ func (s *Store) MoveTo(dst *Store, key []byte) bool {
 		return false
 	}
 	s.deleteFrom(i, key, e)
-	dst.insert(i, string(key), e)
+	dst.insert(i, key, e)
 	return true
 }
 
-// insert adds the entry e under key in slot i, where the key is missing.
-// e must be unchanged while a view may share it (it is moved, not copied).
-func (s *Store) insert(i int, k string, e *Entry) {
+// insert adds the entry e under key in slot i, where the key is missing
+// (RENAME, MOVE). e must be unchanged while a view may share it (it is
+// moved, not copied).
+func (s *Store) insert(i int, key []byte, e *Entry) {
 	if s.watch != nil {
-		s.changed(i, []byte(k))
+		s.changed(i, key)
 	}
 	sd := s.own(i)
+	k := string(key)
 	sd.m[k] = e
 	if e.ExpireAt != 0 {
 		s.addVolatile(sd, k)

@@ -107,23 +107,33 @@ func TestDatabasesCorruption(t *testing.T) {
 // written by the version 3 code from keys a=1, b=two expiring at 5000000,
 // {tag}c=00ff, Now 4321, epoch 2, ended job j9) reads into database 0.
 func TestReadVersion3(t *testing.T) {
-	data, err := os.ReadFile("testdata/v3.snap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if data[9] != 3 {
-		t.Fatalf("testdata/v3.snap is version %d", data[9])
-	}
-	st, meta := decode(t, data)
-	sameContents(t, contents(st), map[string]rec{
-		"a":      {"1", 0, 1},
-		"b":      {"two", 5_000_000, 2},
-		"{tag}c": {"\x00\xff", 0, 3},
-	})
+	st, meta := decodeTestdata(t, 3)
+	sameContents(t, contents(st), oldSnapKeys)
 	if meta.Now != 4321 || meta.Epoch != 2 || meta.Seq != 3 || len(meta.EndedJobs) != 1 || meta.EndedJobs[0] != "j9" {
 		t.Errorf("meta = %+v", meta)
 	}
 	if st.TotalLen() != 3 || len(st.Databases()) != 1 {
 		t.Errorf("%d keys in %d databases, want 3 in database 0 only", st.TotalLen(), len(st.Databases()))
 	}
+}
+
+// oldSnapKeys are the keys of testdata/v1.snap and v3.snap.
+var oldSnapKeys = map[string]rec{
+	"a":      {"1", 0, 1},
+	"b":      {"two", 5_000_000, 2},
+	"{tag}c": {"\x00\xff", 0, 3},
+}
+
+// decodeTestdata reads testdata/v<version>.snap, checking its version.
+func decodeTestdata(t *testing.T, version int) (*shard.Store, Meta) {
+	t.Helper()
+	name := fmt.Sprintf("testdata/v%d.snap", version)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(data[9]) != version {
+		t.Fatalf("%s is version %d", name, data[9])
+	}
+	return decode(t, data)
 }
