@@ -52,6 +52,11 @@ const (
 	FlagSkipSlowlog
 	FlagNoMulti
 	FlagMovableKeys
+	// FlagOtherDB marks a command that can act on a database other than
+	// the connection's (MOVE, SWAPDB, COPY ... DB): the front end refuses
+	// it in cluster mode, which has database 0 only (CrossDBRefusal). Not
+	// a Redis flag: COMMAND does not report it.
+	FlagOtherDB
 )
 
 var flagNames = []struct {

@@ -1,0 +1,181 @@
+package integration
+
+// Databases 0-15 on a standalone node (SELECT): a go-redis client
+// configured with a database, expiry in another database than 0, and a
+// restart from --data-dir with keys in several databases.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+// TestSelectGoRedisDB: a go-redis client with DB: 3 (it sends SELECT 3 on
+// every new connection) reads and writes database 3 only, pipelines
+// included; a DB: 0 client does not see its keys; INFO keyspace lists both
+// databases.
+func TestSelectGoRedisDB(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	c0 := nodeClient(t, n)
+	waitReady(t, c0)
+	c3 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 3, PoolSize: 4})
+	if err := c3.Set(ctx, "k", "three", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c0.Set(ctx, "k", "zero", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pipe := c3.Pipeline()
+	for i := 0; i < 50; i++ {
+		pipe.Set(ctx, fmt.Sprintf("p:%d", i), i, 0)
+	}
+	pipe.Incr(ctx, "ctr")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c    *redis.Client
+		want string
+		size int64
+	}{{c0, "zero", 1}, {c3, "three", 52}} {
+		if got, err := tc.c.Get(ctx, "k").Result(); err != nil || got != tc.want {
+			t.Errorf("GET k = %q, %v; want %q", got, err, tc.want)
+		}
+		if got, err := tc.c.DBSize(ctx).Result(); err != nil || got != tc.size {
+			t.Errorf("DBSIZE = %d, %v; want %d", got, err, tc.size)
+		}
+	}
+	if n, err := c0.Exists(ctx, "p:1", "ctr").Result(); err != nil || n != 0 {
+		t.Errorf("database 0 sees %d of database 3's keys (%v)", n, err)
+	}
+	keys, _, err := c3.Scan(ctx, 0, "p:4*", 1000).Result()
+	if err != nil || len(keys) != 11 {
+		t.Errorf("SCAN MATCH p:4* in database 3 = %d keys (%v), want 11", len(keys), err)
+	}
+	info, err := c0.Info(ctx, "keyspace").Result()
+	if err != nil || !strings.Contains(info, "db0:keys=1,expires=0") || !strings.Contains(info, "db3:keys=52,expires=0") {
+		t.Errorf("INFO keyspace = %q, %v", info, err)
+	}
+	// Concurrent clients of both databases on the pool's connections.
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		c := c0
+		if w%2 == 1 {
+			c = c3
+		}
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				err = c.Incr(ctx, "shared").Err()
+			}
+			errs <- err
+		}()
+	}
+	for w := 0; w < 8; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*redis.Client{c0, c3} {
+		if got, err := c.Get(ctx, "shared").Int(); err != nil || got != 200 {
+			t.Errorf("shared = %d, %v; want 200 in each database", got, err)
+		}
+	}
+}
+
+// TestSelectActiveExpiry: a key with a time to live in database 5 is
+// deleted by the leader's active expiry (through the log) without being
+// read, as in database 0.
+func TestSelectActiveExpiry(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	c0 := nodeClient(t, n)
+	waitReady(t, c0)
+	c5 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 5})
+	for i := 0; i < 20; i++ {
+		if err := c5.Set(ctx, fmt.Sprintf("e:%d", i), "v", 100*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c5.Set(ctx, "stays", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 15*time.Second, "active expiry in database 5", func() error {
+		// DBSIZE counts keys not yet deleted, expired or not.
+		if n, err := c5.DBSize(ctx).Result(); err != nil || n != 1 {
+			return fmt.Errorf("DBSIZE = %d, %v", n, err)
+		}
+		return nil
+	})
+	info, err := c0.Info(ctx, "stats").Result()
+	if err != nil || !strings.Contains(info, "expired_keys:20") {
+		t.Errorf("INFO stats: %v\n%s", err, info)
+	}
+}
+
+// TestSelectRestartFromDisk: a node restarted from its --data-dir has the
+// keys of every database, those in its last snapshot (SAVE) and those
+// written after it (the log), with their expiry; SWAPDB and MOVE replay.
+func TestSelectRestartFromDisk(t *testing.T) {
+	n := startNode(t, "--data-dir", "data")
+	ctx := context.Background()
+	clients := map[int]*redis.Client{}
+	client := func(db int) *redis.Client {
+		if clients[db] == nil {
+			clients[db] = newGoRedis(t, &redis.Options{Addr: n.Addr, DB: db, MaxRetries: -1})
+		}
+		return clients[db]
+	}
+	waitReady(t, client(0))
+	set := func(db int, k, v string, ttl time.Duration) {
+		t.Helper()
+		if err := client(db).Set(ctx, k, v, ttl).Err(); err != nil {
+			t.Fatalf("SET %s in database %d: %v", k, db, err)
+		}
+	}
+	set(0, "k", "zero", 0)
+	set(3, "k", "three", time.Hour)
+	set(15, "k", "fifteen", 0)
+	set(8, "swap", "from8", 0)
+	if err := client(0).Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	set(3, "after", "snapshot", 0)
+	set(0, "moved", "m", 0)
+	if n, err := client(0).Move(ctx, "moved", 12).Result(); err != nil || !n {
+		t.Fatalf("MOVE = %v, %v", n, err)
+	}
+	if err := client(0).Do(ctx, "SWAPDB", 8, 9).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n.Stop(5 * time.Second)
+	n.Restart()
+	clients = map[int]*redis.Client{}
+	waitReady(t, client(0))
+	want := map[int]map[string]string{
+		0: {"k": "zero"}, 3: {"k": "three", "after": "snapshot"}, 9: {"swap": "from8"},
+		12: {"moved": "m"}, 15: {"k": "fifteen"},
+	}
+	for db := 0; db < 16; db++ {
+		c := client(db)
+		size, err := c.DBSize(ctx).Result()
+		if err != nil || size != int64(len(want[db])) {
+			t.Errorf("database %d: DBSIZE = %d, %v; want %d", db, size, err, len(want[db]))
+		}
+		for k, v := range want[db] {
+			if got, err := c.Get(ctx, k).Result(); err != nil || got != v {
+				t.Errorf("database %d: GET %s = %q, %v; want %q", db, k, got, err, v)
+			}
+		}
+	}
+	if ttl, err := client(3).TTL(ctx, "k").Result(); err != nil || ttl <= 0 || ttl > time.Hour {
+		t.Errorf("database 3: TTL k = %v, %v; want up to an hour", ttl, err)
+	}
+}
