@@ -179,3 +179,38 @@ func TestSelectRestartFromDisk(t *testing.T) {
 		t.Errorf("database 3: TTL k = %v, %v; want up to an hour", ttl, err)
 	}
 }
+
+// TestSelectEviction: with maxmemory and allkeys-random, writes to database
+// 4 alone evict keys of database 4 (through the log) instead of failing
+// with OOM; database 0 stays empty.
+func TestSelectEviction(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	c0 := nodeClient(t, n)
+	waitReady(t, c0)
+	c4 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 4})
+	if err := c0.ConfigSet(ctx, "maxmemory-policy", "allkeys-random").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c0.ConfigSet(ctx, "maxmemory", "2mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 1000)
+	const writes = 5000 // about 5 MB of values: more than twice the limit
+	for i := 0; i < writes; i++ {
+		if err := c4.Set(ctx, fmt.Sprintf("ev:%d", i), value, 0).Err(); err != nil {
+			t.Fatalf("SET %d in database 4: %v", i, err)
+		}
+	}
+	size, err := c4.DBSize(ctx).Result()
+	if err != nil || size <= 0 || size >= writes {
+		t.Fatalf("database 4 holds %d keys (%v) after %d writes over maxmemory", size, err, writes)
+	}
+	info, err := c0.Info(ctx, "stats").Result()
+	if err != nil || strings.Contains(info, "evicted_keys:0\r") {
+		t.Errorf("no key evicted: %v\n%s", err, info)
+	}
+	if n, err := c0.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("database 0 holds %d keys (%v), want 0", n, err)
+	}
+}
