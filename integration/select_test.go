@@ -7,6 +7,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,37 @@ func TestSelectEviction(t *testing.T) {
 	info, err := c0.Info(ctx, "stats").Result()
 	if err != nil || strings.Contains(info, "evicted_keys:0\r") {
 		t.Errorf("no key evicted: %v\n%s", err, info)
+	}
+	if n, err := c0.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("database 0 holds %d keys (%v), want 0", n, err)
+	}
+}
+
+// TestSelectRedisPyDB: a redis-py client with db=3 (Debian's python3-redis,
+// which sends SELECT 3 on connect) writes, pipelines and reads database 3.
+func TestSelectRedisPyDB(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	c0 := nodeClient(t, n)
+	waitReady(t, c0)
+	host, port, _ := strings.Cut(n.Addr, ":")
+	script := `
+import sys, redis
+r = redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), db=3)
+r.set("py", "three")
+p = r.pipeline(transaction=False)
+for i in range(10):
+    p.set("pp:%d" % i, i)
+p.execute()
+print(r.get("py").decode(), r.dbsize())
+`
+	out, err := exec.CommandContext(ctx, pyPython, "-c", script, host, port).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "three 11" {
+		t.Fatalf("redis-py with db=3: %v\n%s", err, out)
+	}
+	c3 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 3})
+	if got, err := c3.Get(ctx, "pp:9").Result(); err != nil || got != "9" {
+		t.Errorf("database 3: pp:9 = %q, %v", got, err)
 	}
 	if n, err := c0.DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Errorf("database 0 holds %d keys (%v), want 0", n, err)
