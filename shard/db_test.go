@@ -156,3 +156,61 @@ func TestReplaceWithDatabases(t *testing.T) {
 	}
 	checkInvariants(t, s)
 }
+
+// TestDatabasesConcurrentUse: readers under RLock create and read
+// databases while a writer sets keys, swaps databases and opens views that
+// another goroutine reads and releases (run with -race).
+func TestDatabasesConcurrentUse(t *testing.T) {
+	s := New()
+	done := make(chan struct{})
+	views := make(chan *View, 16) // more than the views opened: the writer never waits holding Lock
+	var readers [3]chan struct{}
+	for r := range readers {
+		readers[r] = make(chan struct{})
+		go func(r int) {
+			defer close(readers[r])
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s.RLock()
+				d := s.DB((i + r) % NumDBs)
+				_ = d.Get(b(fmt.Sprintf("k%d", i%50)), 2000, 0.5)
+				_ = d.Len()
+				s.RUnlock()
+			}
+		}(r)
+	}
+	viewer := make(chan struct{})
+	go func() {
+		defer close(viewer)
+		for v := range views {
+			for _, db := range append(v.DBs(), 0) {
+				_ = dbViewContents(v, db)
+			}
+			v.Release()
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		s.Lock()
+		s.DB(i%NumDBs).Set(b(fmt.Sprintf("k%d", i%50)), b("v"), 0, 1000)
+		if i%97 == 0 {
+			s.SwapDB(i%NumDBs, (i/97)%NumDBs)
+		}
+		if i%250 == 0 {
+			views <- s.Snapshot()
+		}
+		s.Unlock()
+	}
+	close(views)
+	<-viewer
+	close(done)
+	for _, r := range readers {
+		<-r
+	}
+	s.Lock()
+	checkInvariants(t, s)
+	s.Unlock()
+}
