@@ -83,11 +83,11 @@ func monitorStream(t *testing.T, addr string) string {
 	return b.String()
 }
 
-var monitorTime = regexp.MustCompile(`(?m)^\+[0-9]{10}\.[0-9]{6} \[0 `)
+var monitorTime = regexp.MustCompile(`(?m)^\+[0-9]{10}\.[0-9]{6} \[([0-9]+) `)
 
 // normMonitor replaces the times and names the two clients M and C.
 func normMonitor(s string, monitor, client net.Addr) string {
-	s = monitorTime.ReplaceAllString(s, "+T [0 ")
+	s = monitorTime.ReplaceAllString(s, "+T [$1 ")
 	s = strings.ReplaceAll(s, monitor.String()+"]", ":P]")
 	return strings.ReplaceAll(s, client.String()+"]", ":C]")
 }
