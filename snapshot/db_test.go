@@ -12,7 +12,7 @@ import (
 
 // multiDB returns a store with keys in databases 0, 3 and 15 (the same
 // names in several), and an empty database 7 that was used.
-func multiDB(t *testing.T) *shard.Store {
+func multiDB(t testing.TB) *shard.Store {
 	t.Helper()
 	st := shard.New()
 	st.Lock()
