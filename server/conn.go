@@ -265,13 +265,6 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.replyErr(command.ErrNoAuth)
 		return cmd
 	}
-	if cmd.Flags&command.FlagOtherDB != 0 && s.router.ClusterEnabled() {
-		// Cluster mode has database 0 only (MOVE, SWAPDB, COPY ... DB).
-		if msg := command.CrossDBRefusal(cmd, args); msg != "" {
-			c.replyErr(msg)
-			return cmd
-		}
-	}
 	switch {
 	case cmd.Kind == command.KindLocal:
 		c.runlock()
@@ -283,10 +276,13 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
 		c.ran(cmd, args, at, c.tick)
 	case cmd.FirstKey == 0:
+		if c.refuseOtherDB(cmd, args) {
+			return cmd
+		}
 		c.keyless(cmd, args)
 	default:
 		g, leader := c.route(cmd, args)
-		if g == nil {
+		if g == nil || c.refuseOtherDB(cmd, args) {
 			return cmd
 		}
 		if cmd.Kind == command.KindWrite {
@@ -472,6 +468,21 @@ func appendMoved(b []byte, slot int, addr string) []byte {
 	b = append(b, ' ')
 	b = append(b, addr...)
 	return append(b, '\r', '\n')
+}
+
+// refuseOtherDB refuses, in cluster mode, a command that would act on a
+// database other than 0 (MOVE, SWAPDB, COPY ... DB: FlagOtherDB), with
+// Redis Cluster's reply, and reports whether it did. Like Redis Cluster it
+// runs after routing: a key of another node's slot gets MOVED first.
+func (c *client) refuseOtherDB(cmd *command.Command, args [][]byte) bool {
+	if cmd.Flags&command.FlagOtherDB == 0 || !c.srv.router.ClusterEnabled() {
+		return false
+	}
+	msg := command.CrossDBRefusal(cmd, args)
+	if msg != "" {
+		c.replyErr(msg)
+	}
+	return msg != ""
 }
 
 // keyless runs a command without keys that acts on the key space (DBSIZE,

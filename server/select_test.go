@@ -37,21 +37,42 @@ func TestSelectPipeline(t *testing.T) {
 	}
 }
 
+// clusterSingleRouter routes every slot to one local group, in cluster
+// mode.
+type clusterSingleRouter struct{ SingleRouter }
+
+func (clusterSingleRouter) ClusterEnabled() bool { return true }
+
 // TestCrossDBCommandsInClusterMode: in cluster mode MOVE, SWAPDB and COPY
-// into another database get Redis Cluster's replies before any routing;
-// COPY within database 0 is routed as usual.
+// into another database get Redis Cluster's replies, after routing as in
+// Redis Cluster (a slot not served here answers first); COPY within
+// database 0 runs.
 func TestCrossDBCommandsInClusterMode(t *testing.T) {
-	addr := startFakeServer(t, connTestRouter{cluster: true})
-	got := pipeline(t, addr, "MOVE k 1", "SWAPDB 0 1", "COPY a b DB 1", "COPY a b DB x", "COPY {t}a {t}b DB 0", "SELECT 1")
+	g := newFakeGroup(t)
+	addr := startFakeServer(t, clusterSingleRouter{SingleRouter{Group: g}})
+	got := pipeline(t, addr, "SET {t}a v", "MOVE {t}a 1", "SWAPDB 0 1", "COPY {t}a {t}b DB 1", "COPY {t}a {t}b DB x",
+		"COPY a b DB 1", "COPY {t}a {t}b DB 0", "SELECT 1", "GET {t}b")
 	want := []string{
+		"+OK\r\n",
 		"-ERR MOVE is not allowed in cluster mode\r\n",
 		"-ERR SWAPDB is not allowed in cluster mode\r\n",
 		"-ERR DB index is out of range\r\n",
 		"-ERR value is not an integer or out of range\r\n",
-		"-CLUSTERDOWN Hash slot not served\r\n",
+		"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+		":1\r\n",
 		"-ERR SELECT is not allowed in cluster mode\r\n",
+		"$1\r\nv\r\n",
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+	addr = startFakeServer(t, connTestRouter{cluster: true})
+	if got := pipeline(t, addr, "MOVE k 1"); got[0] != "-CLUSTERDOWN Hash slot not served\r\n" {
+		t.Errorf("MOVE of an unserved slot = %q, want CLUSTERDOWN (routing first)", got[0])
+	}
+	g.st.RLock()
+	defer g.st.RUnlock()
+	if n := g.st.TotalLen(); n != 2 {
+		t.Errorf("%d keys in all databases, want 2 (database 0 only)", n)
 	}
 }
