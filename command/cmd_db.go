@@ -9,6 +9,7 @@ import "github.com/shoalcache/shoal/shard"
 // RESP error texts of the databases family.
 const (
 	errMoveCluster  = "ERR MOVE is not allowed in cluster mode"
+	errCopyCluster  = "ERR Copying to another database is not allowed in cluster mode"
 	errSwapCluster  = "ERR SWAPDB is not allowed in cluster mode"
 	errSwapFirstDB  = "ERR invalid first DB index"
 	errSwapSecondDB = "ERR invalid second DB index"
@@ -83,16 +84,10 @@ func CrossDBRefusal(cmd *Command, args [][]byte) string {
 	case "swapdb":
 		return errSwapCluster
 	case "copy":
-		for j := 3; j+1 < len(args); j++ {
-			if cEqFold(args[j], "db") {
-				if db, msg := parseDB(args[j+1]); msg != "" || db != 0 {
-					if msg == "" {
-						msg = ErrSelectDB // as before databases: 0 only
-					}
-					return msg
-				}
-				j++
-			}
+		// As Redis: the options are checked first (a bad one gets its
+		// own error, from the FSM, which then changes nothing).
+		if db, _, msg := copyOptions(args); msg == "" && db > 0 {
+			return errCopyCluster
 		}
 	}
 	return ""

@@ -140,24 +140,14 @@ func renameGeneric(x *Ctx, args [][]byte, nx bool) {
 // The destination database is 0 to shard.NumDBs-1 (standalone mode; the
 // front end refuses another than 0 in cluster mode, CrossDBRefusal).
 func copyCommand(x *Ctx, args [][]byte) {
-	replace := false
+	db, replace, msg := copyOptions(args)
+	if msg != "" {
+		x.Err(msg)
+		return
+	}
 	dst := x.St
-	for j := 3; j < len(args); j++ {
-		switch {
-		case cEqFold(args[j], "replace"):
-			replace = true
-		case cEqFold(args[j], "db") && j+1 < len(args):
-			db, msg := parseDB(args[j+1])
-			if msg != "" {
-				x.Err(msg)
-				return
-			}
-			dst = x.St.DB(db)
-			j++
-		default:
-			x.Err(ErrSyntax)
-			return
-		}
+	if db >= 0 {
+		dst = x.St.DB(db)
 	}
 	src, dkey := args[1], args[2]
 	if dst == x.St && bytes.Equal(src, dkey) {
@@ -175,6 +165,26 @@ func copyCommand(x *Ctx, args [][]byte) {
 	}
 	dst.Set(dkey, clone(e.Value), e.ExpireAt, x.Now)
 	x.Int(1)
+}
+
+// copyOptions parses COPY's options: the DB option's database (-1 without
+// one) and REPLACE, or the error reply.
+func copyOptions(args [][]byte) (db int, replace bool, msg string) {
+	db = -1
+	for j := 3; j < len(args); j++ {
+		switch {
+		case cEqFold(args[j], "replace"):
+			replace = true
+		case cEqFold(args[j], "db") && j+1 < len(args):
+			if db, msg = parseDB(args[j+1]); msg != "" {
+				return 0, false, msg
+			}
+			j++
+		default:
+			return 0, false, ErrSyntax
+		}
+	}
+	return db, replace, ""
 }
 
 // parseDB parses a database index as Redis's getIntFromObjectOrReply then

@@ -56,7 +56,7 @@ func TestCrossDBCommandsInClusterMode(t *testing.T) {
 		"+OK\r\n",
 		"-ERR MOVE is not allowed in cluster mode\r\n",
 		"-ERR SWAPDB is not allowed in cluster mode\r\n",
-		"-ERR DB index is out of range\r\n",
+		"-ERR Copying to another database is not allowed in cluster mode\r\n",
 		"-ERR value is not an integer or out of range\r\n",
 		"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
 		":1\r\n",
