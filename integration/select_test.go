@@ -17,16 +17,23 @@ import (
 	"github.com/shoalcache/shoal/internal/testutil"
 )
 
+// selectNode starts a standalone node and returns it with a ready client
+// of database 0 and one of database db.
+func selectNode(t *testing.T, db int) (*shoalNode, *redis.Client, *redis.Client) {
+	t.Helper()
+	n := startNode(t)
+	c0 := nodeClient(t, n)
+	waitReady(t, c0)
+	return n, c0, newGoRedis(t, &redis.Options{Addr: n.Addr, DB: db, PoolSize: 4})
+}
+
 // TestSelectGoRedisDB: a go-redis client with DB: 3 (it sends SELECT 3 on
 // every new connection) reads and writes database 3 only, pipelines
 // included; a DB: 0 client does not see its keys; INFO keyspace lists both
 // databases.
 func TestSelectGoRedisDB(t *testing.T) {
-	n := startNode(t)
+	_, c0, c3 := selectNode(t, 3)
 	ctx := context.Background()
-	c0 := nodeClient(t, n)
-	waitReady(t, c0)
-	c3 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 3, PoolSize: 4})
 	if err := c3.Set(ctx, "k", "three", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +102,8 @@ func TestSelectGoRedisDB(t *testing.T) {
 // deleted by the leader's active expiry (through the log) without being
 // read, as in database 0.
 func TestSelectActiveExpiry(t *testing.T) {
-	n := startNode(t)
+	_, c0, c5 := selectNode(t, 5)
 	ctx := context.Background()
-	c0 := nodeClient(t, n)
-	waitReady(t, c0)
-	c5 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 5})
 	for i := 0; i < 20; i++ {
 		if err := c5.Set(ctx, fmt.Sprintf("e:%d", i), "v", 100*time.Millisecond).Err(); err != nil {
 			t.Fatal(err)
@@ -185,11 +189,8 @@ func TestSelectRestartFromDisk(t *testing.T) {
 // 4 alone evict keys of database 4 (through the log) instead of failing
 // with OOM; database 0 stays empty.
 func TestSelectEviction(t *testing.T) {
-	n := startNode(t)
+	_, c0, c4 := selectNode(t, 4)
 	ctx := context.Background()
-	c0 := nodeClient(t, n)
-	waitReady(t, c0)
-	c4 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 4})
 	if err := c0.ConfigSet(ctx, "maxmemory-policy", "allkeys-random").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,10 +220,8 @@ func TestSelectEviction(t *testing.T) {
 // TestSelectRedisPyDB: a redis-py client with db=3 (Debian's python3-redis,
 // which sends SELECT 3 on connect) writes, pipelines and reads database 3.
 func TestSelectRedisPyDB(t *testing.T) {
-	n := startNode(t)
+	n, c0, c3 := selectNode(t, 3)
 	ctx := context.Background()
-	c0 := nodeClient(t, n)
-	waitReady(t, c0)
 	host, port, _ := strings.Cut(n.Addr, ":")
 	script := `
 import sys, redis
@@ -238,7 +237,6 @@ print(r.get("py").decode(), r.dbsize())
 	if err != nil || strings.TrimSpace(string(out)) != "three 11" {
 		t.Fatalf("redis-py with db=3: %v\n%s", err, out)
 	}
-	c3 := newGoRedis(t, &redis.Options{Addr: n.Addr, DB: 3})
 	if got, err := c3.Get(ctx, "pp:9").Result(); err != nil || got != "9" {
 		t.Errorf("database 3: pp:9 = %q, %v", got, err)
 	}
