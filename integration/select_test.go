@@ -187,7 +187,8 @@ func TestSelectRestartFromDisk(t *testing.T) {
 
 // TestSelectEviction: with maxmemory and allkeys-random, writes to database
 // 4 alone evict keys of database 4 (through the log) instead of failing
-// with OOM; database 0 stays empty.
+// with OOM; database 0 stays empty. With volatile-ttl, writes to database 0
+// evict the keys with a TTL of database 6.
 func TestSelectEviction(t *testing.T) {
 	_, c0, c4 := selectNode(t, 4)
 	ctx := context.Background()
@@ -214,6 +215,38 @@ func TestSelectEviction(t *testing.T) {
 	}
 	if n, err := c0.DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Errorf("database 0 holds %d keys (%v), want 0", n, err)
+	}
+
+	// A volatile policy: writes to database 0 (no TTL) evict the keys
+	// with a TTL of database 6, not database 0's.
+	c6 := newGoRedis(t, &redis.Options{Addr: c0.Options().Addr, DB: 6})
+	for _, kv := range [][2]string{{"maxmemory", "0"}, {"maxmemory-policy", "volatile-ttl"}} {
+		if err := c0.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c0.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const volatile = 1500 // about 1.7 MB accounted
+	for i := 0; i < volatile; i++ {
+		if err := c6.Set(ctx, fmt.Sprintf("vol:%d", i), value, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c0.ConfigSet(ctx, "maxmemory", "2mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i++ { // 1.1 MB more: about 650 keys of database 6 must go
+		if err := c0.Set(ctx, fmt.Sprintf("keep:%d", i), value, 0).Err(); err != nil {
+			t.Fatalf("SET %d in database 0 under volatile-ttl: %v", i, err)
+		}
+	}
+	if n, err := c0.DBSize(ctx).Result(); err != nil || n != 1000 {
+		t.Errorf("database 0 holds %d keys (%v), want all 1000", n, err)
+	}
+	if n, err := c6.DBSize(ctx).Result(); err != nil || n <= 0 || n >= volatile {
+		t.Errorf("database 6 holds %d keys (%v), want some of the %d evicted", n, err, volatile)
 	}
 }
 

@@ -121,13 +121,15 @@ func (s *Server) makeRoom(g Group) bool {
 		if used <= limit {
 			return true
 		}
-		// Each round evicts from one database, the next one with keys
-		// from a random start (memory is shared by every database).
+		// Each round evicts from one database, the next one with keys the
+		// policy may evict from a random start (memory is shared by every
+		// database).
 		root.RLock()
 		dbs := root.Databases()
 		st := dbs[0]
 		for i, start := 0, rng.IntN(len(dbs)); i < len(dbs); i++ {
-			if d := dbs[(start+i)%len(dbs)]; d.Len() > 0 {
+			d := dbs[(start+i)%len(dbs)]
+			if (policy.Volatile() && d.VolatileLen() > 0) || (!policy.Volatile() && d.Len() > 0) {
 				st = d
 				break
 			}
