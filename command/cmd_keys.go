@@ -35,7 +35,7 @@ func init() {
 			FirstKey: 1, LastKey: 2, ACL: keyspaceWrite, Run: renameCommand},
 		&Command{Name: "renamenx", Arity: 3, Kind: KindWrite, Flags: FlagWrite | FlagFast,
 			FirstKey: 1, LastKey: 2, ACL: keyspaceWriteFast, Run: renamenxCommand},
-		&Command{Name: "copy", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM,
+		&Command{Name: "copy", Arity: -3, Kind: KindWrite, Flags: FlagWrite | FlagDenyOOM | FlagOtherDB,
 			FirstKey: 1, LastKey: 2, ACL: keyspaceWrite, Run: copyCommand},
 		&Command{Name: "keys", Arity: 2, Kind: KindRead, Flags: FlagReadOnly,
 			ACL: []string{"keyspace", "read", "slow", "dangerous"}, Run: keysCommand},
@@ -137,35 +137,20 @@ func renameGeneric(x *Ctx, args [][]byte, nx bool) {
 }
 
 // copyCommand: COPY source destination [DB destination-db] [REPLACE].
-// Shoal has only database 0: any other index is out of range.
+// The destination database is 0 to shard.NumDBs-1 (standalone mode; the
+// front end refuses another than 0 in cluster mode, CrossDBRefusal).
 func copyCommand(x *Ctx, args [][]byte) {
-	replace := false
-	for j := 3; j < len(args); j++ {
-		switch {
-		case cEqFold(args[j], "replace"):
-			replace = true
-		case cEqFold(args[j], "db") && j+1 < len(args):
-			db, ok := ParseInt(args[j+1])
-			if !ok {
-				x.Err(ErrNotInteger)
-				return
-			}
-			if db < math.MinInt32 || db > math.MaxInt32 {
-				x.Err(errIntRange)
-				return
-			}
-			if db != 0 {
-				x.Err(ErrSelectDB)
-				return
-			}
-			j++
-		default:
-			x.Err(ErrSyntax)
-			return
-		}
+	db, replace, msg := copyOptions(args)
+	if msg != "" {
+		x.Err(msg)
+		return
 	}
-	src, dst := args[1], args[2]
-	if bytes.Equal(src, dst) {
+	dst := x.St
+	if db >= 0 {
+		dst = x.St.DB(db)
+	}
+	src, dkey := args[1], args[2]
+	if dst == x.St && bytes.Equal(src, dkey) {
 		x.Err(errSameObject)
 		return
 	}
@@ -174,13 +159,48 @@ func copyCommand(x *Ctx, args [][]byte) {
 		x.Int(0)
 		return
 	}
-	if x.St.GetWrite(dst, x.Now) != nil && !replace {
+	if dst.GetWrite(dkey, x.Now) != nil && !replace {
 		x.Int(0)
 		return
 	}
 	v, enc := dupObject(e)
-	x.St.Set(dst, v, e.ExpireAt, x.Now).SetEnc(enc)
+	dst.Set(dkey, v, e.ExpireAt, x.Now).SetEnc(enc)
 	x.Int(1)
+}
+
+// copyOptions parses COPY's options: the DB option's database (-1 without
+// one) and REPLACE, or the error reply.
+func copyOptions(args [][]byte) (db int, replace bool, msg string) {
+	db = -1
+	for j := 3; j < len(args); j++ {
+		switch {
+		case cEqFold(args[j], "replace"):
+			replace = true
+		case cEqFold(args[j], "db") && j+1 < len(args):
+			if db, msg = parseDB(args[j+1]); msg != "" {
+				return 0, false, msg
+			}
+			j++
+		default:
+			return 0, false, ErrSyntax
+		}
+	}
+	return db, replace, ""
+}
+
+// parseDB parses a database index as Redis's getIntFromObjectOrReply then
+// selectDb do: the index, or the error reply.
+func parseDB(b []byte) (int, string) {
+	db, ok := ParseInt(b)
+	switch {
+	case !ok:
+		return 0, ErrNotInteger
+	case db < math.MinInt32 || db > math.MaxInt32:
+		return 0, errIntRange
+	case db < 0 || db >= shard.NumDBs:
+		return 0, ErrSelectDB
+	}
+	return int(db), ""
 }
 
 // keysCommand: KEYS pattern. Expired keys are left out.
@@ -242,14 +262,18 @@ func dbsizeCommand(x *Ctx, _ [][]byte) {
 	x.Int(n)
 }
 
-// flushCommand: FLUSHALL [ASYNC | SYNC] and FLUSHDB [ASYNC | SYNC]. Shoal
-// has one database, so both empty the store; the flush is always immediate.
+// flushCommand: FLUSHALL [ASYNC | SYNC] empties every database, FLUSHDB
+// [ASYNC | SYNC] the connection's; the flush is always immediate.
 func flushCommand(x *Ctx, args [][]byte) {
 	if len(args) > 2 || (len(args) == 2 && !cEqFold(args[1], "sync") && !cEqFold(args[1], "async")) {
 		x.Err(ErrSyntax)
 		return
 	}
-	x.St.Flush()
+	if EqFold(args[0], "flushall") {
+		x.St.FlushAll()
+	} else {
+		x.St.Flush()
+	}
 	x.OK()
 }
 

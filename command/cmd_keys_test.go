@@ -119,7 +119,8 @@ func TestRenameAndCopy(t *testing.T) {
 		{"COPY r4 d", ":0\r\n"},
 		{"COPY r4 d REPLACE", ":1\r\n"},
 		{"COPY r4 d DB 0 replace", ":1\r\n"},
-		{"COPY r4 d DB 1", "-ERR DB index is out of range\r\n"},
+		{"COPY r4 d DB 1", ":1\r\n"},
+		{"COPY r4 r4 DB 15", ":1\r\n"},
 		{"COPY r4 d DB 16", "-ERR DB index is out of range\r\n"},
 		{"COPY r4 d DB -1", "-ERR DB index is out of range\r\n"},
 		{"COPY r4 d DB abc", "-ERR value is not an integer or out of range\r\n"},
@@ -132,6 +133,15 @@ func TestRenameAndCopy(t *testing.T) {
 	a, b := st.Peek([]byte("r4")), st.Peek([]byte("d"))
 	if a == nil || b == nil || &a.Value[0] == &b.Value[0] {
 		t.Fatal("COPY shares the value buffer")
+	}
+	// COPY ... DB n copies into database n, with the expiry.
+	for _, c := range []struct {
+		db  int
+		key string
+	}{{1, "d"}, {15, "r4"}} {
+		if e := st.DB(c.db).Peek([]byte(c.key)); e == nil || string(e.Value) != string(a.Value) || e.ExpireAt != a.ExpireAt {
+			t.Errorf("database %d: %s = %+v, want a copy of r4", c.db, c.key, e)
+		}
 	}
 }
 

@@ -52,6 +52,11 @@ const (
 	FlagSkipSlowlog
 	FlagNoMulti
 	FlagMovableKeys
+	// FlagOtherDB marks a command that can act on a database other than
+	// the connection's (MOVE, SWAPDB, COPY ... DB): the front end refuses
+	// it in cluster mode, which has database 0 only (CrossDBRefusal). Not
+	// a Redis flag: COMMAND does not report it.
+	FlagOtherDB
 )
 
 var flagNames = []struct {
@@ -111,12 +116,15 @@ func (c *Command) ArityOK(n int) bool {
 
 // Ctx is what a command handler works with.
 type Ctx struct {
-	// St is the store of the group that owns the command's keys. For
-	// keyless key-space commands it is set only when Stores has one store.
+	// St is the store of the group that owns the command's keys, in the
+	// connection's database (shard.Store.DB; database 0 in cluster mode).
+	// For keyless key-space commands it is set only when Stores has one
+	// store.
 	St *shard.Store
-	// Stores are the stores of the groups this node leads, for keyless
-	// key-space reads (DBSIZE, KEYS, SCAN, RANDOMKEY); their RLocks are not
-	// held: the handler takes each in turn.
+	// Stores are the stores of the groups this node leads, in the
+	// connection's database, for keyless key-space reads (DBSIZE, KEYS,
+	// SCAN, RANDOMKEY); their RLocks are not held: the handler takes each
+	// in turn.
 	Stores []*shard.Store
 	// Now is the time in milliseconds: the leader's clock stamped on the log
 	// entry inside the FSM, the local clock for reads.

@@ -23,6 +23,14 @@ import (
 //	    argc  number of arguments (>= 1)
 //	    argc × (len, bytes)
 //
+//	2 Commands, version 2: client write commands, some of them in a
+//	  database other than 0 (SELECT, standalone mode). Written only when
+//	  a command of the entry is, so that version 1 stays the common case.
+//	  now, count as in version 1
+//	  count × command:
+//	    db    the database the command runs in (< shard.NumDBs)
+//	    argc, argc × (len, bytes) as in version 1
+//
 //	3 Expire, version 1: active expiry found these keys expired
 //	  now     the proposing leader's clock
 //	  count
@@ -30,9 +38,17 @@ import (
 //	  Each key is deleted if its expiry is still expireAt and not after now
 //	  (shard.Store.Expire).
 //
+//	3 Expire, version 2: version 1 with the database (1..shard.NumDBs-1)
+//	  after now: for databases other than 0 only (0 is malformed).
+//
 //	4 Evict, version 1: maxmemory eviction chose these keys
 //	  count
 //	  count × (len, key)
+//
+//	4 Evict, version 2: db ‖ version 1's payload, db in 1..shard.NumDBs-1
+//	  (0 is malformed).
+//
+//	Versions 1 of Commands, Expire and Evict act on database 0.
 //
 //	5 SetOwnership, version 1: the slots the group owns from now on
 //	  epoch   the ownership epoch; applied only if above the current one
@@ -96,11 +112,16 @@ const (
 	entryMigrateEnd     entryType = 10
 )
 
-// The payload version of each type this Shoal writes and reads.
+// The payload version of each type this Shoal writes and reads. Commands,
+// Expire and Evict have a second version, with databases, written only for
+// databases other than 0.
 const (
 	versionCommands     = 1
 	versionExpire       = 1
 	versionEvict        = 1
+	versionCommandsDB   = 2
+	versionExpireDB     = 2
+	versionEvictDB      = 2
 	versionSetOwnership = 1
 	versionMigrateOut   = 1
 	versionFence        = 1
@@ -143,6 +164,30 @@ func EncodeCommands(dst []byte, now int64, cmds [][][]byte) []byte {
 	return dst
 }
 
+// beginCommandsDB is beginCommands for an entry of version 2, whose
+// commands are appended with appendCommandDB.
+func beginCommandsDB(dst []byte, now int64, count int) []byte {
+	dst = append(dst, byte(entryCommands), versionCommandsDB)
+	dst = binary.AppendUvarint(dst, uint64(now))
+	return binary.AppendUvarint(dst, uint64(count))
+}
+
+// EncodeCommandsDB appends a Commands entry (version 2) holding cmds, each
+// in the database of the same index in dbs, stamped with now, to dst.
+func EncodeCommandsDB(dst []byte, now int64, dbs []int, cmds [][][]byte) []byte {
+	dst = beginCommandsDB(dst, now, len(cmds))
+	for i, args := range cmds {
+		dst = appendCommandDB(dst, dbs[i], args)
+	}
+	return dst
+}
+
+// appendCommandDB appends one command of a version 2 Commands entry.
+func appendCommandDB(dst []byte, db int, args [][]byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(db))
+	return appendCommand(dst, args)
+}
+
 func appendCommand(dst []byte, args [][]byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(args)))
 	for _, a := range args {
@@ -166,10 +211,17 @@ func EncodedSize(args [][]byte) int {
 	return n
 }
 
-// encodeExpire appends an Expire entry for keys, stamped with now, to dst.
-func encodeExpire(dst []byte, now int64, keys []shard.ExpiredKey) []byte {
-	dst = append(dst, byte(entryExpire), versionExpire)
-	dst = binary.AppendUvarint(dst, uint64(now))
+// encodeExpire appends an Expire entry for keys of database db, stamped with
+// now, to dst: version 1 for database 0, else version 2.
+func encodeExpire(dst []byte, now int64, db int, keys []shard.ExpiredKey) []byte {
+	if db == 0 {
+		dst = append(dst, byte(entryExpire), versionExpire)
+		dst = binary.AppendUvarint(dst, uint64(now))
+	} else {
+		dst = append(dst, byte(entryExpire), versionExpireDB)
+		dst = binary.AppendUvarint(dst, uint64(now))
+		dst = binary.AppendUvarint(dst, uint64(db))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
 		dst = appendBytes(dst, k.Key)
@@ -178,9 +230,15 @@ func encodeExpire(dst []byte, now int64, keys []shard.ExpiredKey) []byte {
 	return dst
 }
 
-// encodeEvict appends an Evict entry for keys to dst.
-func encodeEvict(dst []byte, keys [][]byte) []byte {
-	dst = append(dst, byte(entryEvict), versionEvict)
+// encodeEvict appends an Evict entry for keys of database db to dst:
+// version 1 for database 0, else version 2.
+func encodeEvict(dst []byte, db int, keys [][]byte) []byte {
+	if db == 0 {
+		dst = append(dst, byte(entryEvict), versionEvict)
+	} else {
+		dst = append(dst, byte(entryEvict), versionEvictDB)
+		dst = binary.AppendUvarint(dst, uint64(db))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
 		dst = appendBytes(dst, k)
@@ -218,6 +276,11 @@ type Decoded struct {
 	Now int64
 	// Cmds are the commands of a Commands entry.
 	Cmds [][][]byte
+	// DBs are the databases of Cmds, for a version 2 Commands entry; empty
+	// for version 1 (every command in database 0). See DB.
+	DBs []int
+	// db is the database of an Expire or Evict entry.
+	db int
 
 	typ     entryType
 	version byte
@@ -243,6 +306,14 @@ type Decoded struct {
 	starts []int
 }
 
+// DB returns the database of command i of a Commands entry.
+func (d *Decoded) DB(i int) int {
+	if len(d.DBs) == 0 {
+		return 0
+	}
+	return d.DBs[i]
+}
+
 // DecodeCommands decodes a Commands entry (or a legacy commands entry) into
 // d, reusing its buffers. An entry of another type is ErrBadEntry.
 func DecodeCommands(data []byte, d *Decoded) error {
@@ -265,7 +336,7 @@ func decodeEntry(data []byte, d *Decoded) error {
 	d.typ = entryType(data[0])
 	if d.typ == entryLegacyCommands {
 		d.legacy = true
-		return d.decodeCommands(data[1:])
+		return d.decodeCommands(data[1:], false)
 	}
 	if len(data) >= 2 {
 		d.version = data[1]
@@ -281,12 +352,12 @@ func decodeEntry(data []byte, d *Decoded) error {
 	}
 	p := data[2:]
 	switch {
-	case d.typ == entryCommands && d.version == versionCommands:
-		return d.decodeCommands(p)
-	case d.typ == entryExpire && d.version == versionExpire:
-		return d.decodeExpire(p)
-	case d.typ == entryEvict && d.version == versionEvict:
-		return d.decodeEvict(p)
+	case d.typ == entryCommands && (d.version == versionCommands || d.version == versionCommandsDB):
+		return d.decodeCommands(p, d.version == versionCommandsDB)
+	case d.typ == entryExpire && (d.version == versionExpire || d.version == versionExpireDB):
+		return d.decodeExpire(p, d.version == versionExpireDB)
+	case d.typ == entryEvict && (d.version == versionEvict || d.version == versionEvictDB):
+		return d.decodeEvict(p, d.version == versionEvictDB)
 	case d.typ == entrySetOwnership && d.version == versionSetOwnership:
 		return d.decodeOwnership(p)
 	case d.typ == entryMigrateOut && d.version == versionMigrateOut,
@@ -330,16 +401,44 @@ func nowAndCount(p []byte) (now int64, count uint64, rest []byte, ok bool) {
 	return int64(n), count, p, true
 }
 
-func (d *Decoded) decodeCommands(p []byte) error {
+// readDB reads a database number, which must be below shard.NumDBs.
+func readDB(p []byte) (int, []byte, bool) {
+	db, p, ok := uvarint(p)
+	if !ok || db >= shard.NumDBs {
+		return 0, nil, false
+	}
+	return int(db), p, true
+}
+
+// readTypedDB reads the database of a version 2 Expire or Evict entry
+// (withDB), 1 to shard.NumDBs-1: version 2 is for databases other than 0.
+// Without withDB it is database 0 and reads nothing.
+func readTypedDB(p []byte, withDB bool) (int, []byte, bool) {
+	if !withDB {
+		return 0, p, true
+	}
+	db, p, ok := readDB(p)
+	return db, p, ok && db != 0
+}
+
+func (d *Decoded) decodeCommands(p []byte, withDB bool) error {
 	now, count, p, ok := nowAndCount(p)
 	if !ok {
 		return ErrBadEntry
 	}
 	d.Now = now
 	d.Cmds = d.Cmds[:0]
+	d.DBs = d.DBs[:0]
 	d.args = d.args[:0]
 	d.starts = d.starts[:0]
 	for c := uint64(0); c < count; c++ {
+		if withDB {
+			var db int
+			if db, p, ok = readDB(p); !ok {
+				return ErrBadEntry
+			}
+			d.DBs = append(d.DBs, db)
+		}
 		argc, n := binary.Uvarint(p)
 		if n <= 0 || argc == 0 || argc > maxArgs || argc > uint64(len(p)) {
 			return ErrBadEntry
@@ -369,12 +468,19 @@ func (d *Decoded) decodeCommands(p []byte) error {
 	return nil
 }
 
-func (d *Decoded) decodeExpire(p []byte) error {
-	now, count, p, ok := nowAndCount(p)
-	if !ok {
+func (d *Decoded) decodeExpire(p []byte, withDB bool) error {
+	n, p, ok := uvarint(p)
+	if !ok || n > maxNow {
 		return ErrBadEntry
 	}
-	d.Now = now
+	if d.db, p, ok = readTypedDB(p, withDB); !ok {
+		return ErrBadEntry
+	}
+	count, p, ok := uvarint(p)
+	if !ok || count > uint64(len(p)) {
+		return ErrBadEntry
+	}
+	d.Now = int64(n)
 	d.keys, d.expireAt = d.keys[:0], d.expireAt[:0]
 	for i := uint64(0); i < count; i++ {
 		var key []byte
@@ -394,7 +500,11 @@ func (d *Decoded) decodeExpire(p []byte) error {
 	return nil
 }
 
-func (d *Decoded) decodeEvict(p []byte) error {
+func (d *Decoded) decodeEvict(p []byte, withDB bool) error {
+	var ok bool
+	if d.db, p, ok = readTypedDB(p, withDB); !ok {
+		return ErrBadEntry
+	}
 	count, p, ok := uvarint(p)
 	if !ok || count > uint64(len(p)) {
 		return ErrBadEntry

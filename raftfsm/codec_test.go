@@ -202,8 +202,11 @@ func validEntries() [][]byte {
 	return [][]byte{
 		EncodeCommands(nil, 1000, [][][]byte{cmd("SET", "k", "v"), cmd("DEL", "k")}),
 		legacyCommands(1000, cmd("SET", "k", "v"), cmd("\x00evict", "k")),
-		encodeExpire(nil, 1000, []shard.ExpiredKey{{Key: "a", ExpireAt: 900}, {Key: "", ExpireAt: 1 << 62}}),
-		encodeEvict(nil, [][]byte{[]byte("a"), {}}),
+		encodeExpire(nil, 1000, 0, []shard.ExpiredKey{{Key: "a", ExpireAt: 900}, {Key: "", ExpireAt: 1 << 62}}),
+		encodeEvict(nil, 0, [][]byte{[]byte("a"), {}}),
+		EncodeCommandsDB(nil, 1000, []int{3, 0, 15}, [][][]byte{cmd("SET", "k", "v"), cmd("DEL", "k"), cmd("INCR", "n")}),
+		encodeExpire(nil, 1000, 7, []shard.ExpiredKey{{Key: "a", ExpireAt: 900}}),
+		encodeEvict(nil, 15, [][]byte{[]byte("a")}),
 		encodeOwnership(nil, 3, []shard.SlotRange{{Start: 0, End: 0}, {Start: 5, End: 100}, {Start: 16383, End: 16383}}),
 		encodeMigrateOut(nil, "job-1", []shard.SlotRange{{Start: 10, End: 20}, {Start: 16383, End: 16383}}, "g2", 7),
 		encodeFence(nil, "job-1"),
@@ -244,9 +247,9 @@ func TestDecodeUnknown(t *testing.T) {
 		{"ingest version 2", hdr(entryIngest, 2, 1, 'j')},
 		{"migrate end version 2", hdr(entryMigrateEnd, 2, 0, 1)},
 		{"type 255", hdr(255, 255)},
-		{"commands version 2", hdr(entryCommands, 2, 1, 0)},
+		{"commands version 3", hdr(entryCommands, 3, 1, 0)},
 		{"commands version 0", hdr(entryCommands, 0, 1, 0)},
-		{"expire version 2", hdr(entryExpire, 2, 1, 0)},
+		{"expire version 3", hdr(entryExpire, 3, 1, 0)},
 		{"evict version 9", hdr(entryEvict, 9, 0)},
 		{"ownership version 2", hdr(entrySetOwnership, 2, 1, 0)},
 	}
@@ -276,11 +279,11 @@ func TestDecodeTypedEntries(t *testing.T) {
 		t.Fatalf("legacy entry decoded as legacy=%v now=%d %q", d.legacy, d.Now, d.Cmds)
 	}
 	// DecodeCommands refuses other types.
-	if err := DecodeCommands(encodeEvict(nil, [][]byte{[]byte("k")}), &d); !errors.Is(err, ErrBadEntry) {
+	if err := DecodeCommands(encodeEvict(nil, 0, [][]byte{[]byte("k")}), &d); !errors.Is(err, ErrBadEntry) {
 		t.Fatalf("DecodeCommands of an evict entry: %v", err)
 	}
 	keys := []shard.ExpiredKey{{Key: "a", ExpireAt: 5}, {Key: "bb", ExpireAt: 0}, {Key: "", ExpireAt: 1 << 62}}
-	if err := decodeEntry(encodeExpire(nil, 1234, keys), &d); err != nil {
+	if err := decodeEntry(encodeExpire(nil, 1234, 0, keys), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.typ != entryExpire || d.Now != 1234 || len(d.keys) != 3 {
@@ -291,7 +294,7 @@ func TestDecodeTypedEntries(t *testing.T) {
 			t.Errorf("key %d = %q at %d, want %+v", i, d.keys[i], d.expireAt[i], k)
 		}
 	}
-	if err := decodeEntry(encodeEvict(nil, [][]byte{[]byte("x"), []byte("yz")}), &d); err != nil {
+	if err := decodeEntry(encodeEvict(nil, 0, [][]byte{[]byte("x"), []byte("yz")}), &d); err != nil {
 		t.Fatal(err)
 	}
 	if d.typ != entryEvict || len(d.keys) != 2 || string(d.keys[0]) != "x" || string(d.keys[1]) != "yz" {

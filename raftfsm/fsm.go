@@ -30,6 +30,11 @@ import (
 // a keyless command such as FLUSHALL, or an unknown one) and returns dst. The
 // FSM calls it on the FSM goroutine to check slot ownership before Exec; it
 // must be deterministic and should not allocate beyond growing dst.
+//
+// Exec's st is the database the command runs in (shard.Store.DB of the
+// FSM's store): database 0, the FSM's store itself, unless the entry names
+// another. A command that acts on other databases (MOVE, SWAPDB, FLUSHALL)
+// reaches them through st.DB.
 type Executor interface {
 	Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte
 	Keys(args [][]byte, dst [][]byte) [][]byte
@@ -212,7 +217,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		now := f.advance(d.Now)
 		own, mig := f.owner.Load(), f.mig.Load()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
-		for _, args := range d.Cmds {
+		for i, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
 			} else if slot := f.refused(own, mig, args); slot >= 0 {
@@ -220,7 +225,11 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			} else if slot == refusedKeyless {
 				res.Replies = append(res.Replies, migrationKeylessReply...)
 			} else {
-				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
+				st := f.store
+				if db := d.DB(i); db != 0 {
+					st = st.DB(db)
+				}
+				res.Replies = f.exec.Exec(st, now, args, res.Replies)
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
 		}
@@ -228,24 +237,26 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	case entryExpire:
 		now := f.advance(d.Now)
 		fen := f.fencedSlots()
+		st := f.store.DB(d.db)
 		n := 0
 		for i, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
 				continue // fenced: nothing changes after the fence
 			}
-			if f.store.Expire(k, d.expireAt[i], now) {
+			if st.Expire(k, d.expireAt[i], now) {
 				n++
 			}
 		}
 		return n
 	case entryEvict:
 		fen := f.fencedSlots()
+		st := f.store.DB(d.db)
 		n := 0
 		for _, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
 				continue
 			}
-			if f.store.Evict(k) {
+			if st.Evict(k) {
 				n++
 			}
 		}
@@ -304,7 +315,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if !o.all {
 		meta.Slots = &o.slots // immutable
 	}
-	return &fsmSnapshot{view: v, meta: meta, dataBytes: dataBytes, keys: v.Keys(), stats: f.snapStats, log: f.log}, nil
+	return &fsmSnapshot{view: v, meta: meta, dataBytes: dataBytes, keys: v.TotalKeys(), stats: f.snapStats, log: f.log}, nil
 }
 
 // Restore implements raft.FSM: it loads the snapshot into a fresh store and
@@ -328,7 +339,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		attrs = append(attrs, "index", index, "term", term)
 	}
 	f.restoreFailed = false
-	attrs = append(attrs, "keys", fresh.Len(), "epoch", meta.Epoch, "took", time.Since(start).String())
+	attrs = append(attrs, "keys", fresh.TotalLen(), "epoch", meta.Epoch, "took", time.Since(start).String())
 	f.store.Lock()
 	f.store.ReplaceWith(fresh)
 	f.now.Store(meta.Now)

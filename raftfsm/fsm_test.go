@@ -182,7 +182,7 @@ func TestHaltOnUnappliableEntry(t *testing.T) {
 	truncated := cmdLog(0, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x")).Data
 	bad := map[string][]byte{
 		"unknown type":          hdr(11, 1, 1, 2, 3),
-		"unknown version":       append(hdr(entryCommands, versionCommands+1), EncodeCommands(nil, 2000, [][][]byte{cmd("SET", "never", "x")})[2:]...),
+		"unknown version":       append(hdr(entryCommands, versionCommandsDB+1), EncodeCommands(nil, 2000, [][][]byte{cmd("SET", "never", "x")})[2:]...),
 		"malformed commands":    truncated[:len(truncated)-1],
 		"malformed evict":       hdr(entryEvict, versionEvict, 2, 1, 'a'),
 		"not even a header":     {byte(entryExpire)},
@@ -366,7 +366,7 @@ func TestExpireAndEvictEntries(t *testing.T) {
 	st.Set([]byte("e1"), []byte("v"), 0, 1000)
 	st.Set([]byte("e2"), []byte("v"), 7000, 1000)
 	st.Unlock()
-	expire := &raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: encodeExpire(nil, 2000, []shard.ExpiredKey{
+	expire := &raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: encodeExpire(nil, 2000, 0, []shard.ExpiredKey{
 		{Key: "due", ExpireAt: 1400},   // stale expireAt
 		{Key: "later", ExpireAt: 9000}, // not due
 		{Key: "plain", ExpireAt: 0},    // no TTL
@@ -374,10 +374,10 @@ func TestExpireAndEvictEntries(t *testing.T) {
 		{Key: "due", ExpireAt: 1500}, // deletes
 		{Key: "due", ExpireAt: 1500}, // already gone
 	})}
-	evict := &raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, [][]byte{
+	evict := &raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, 0, [][]byte{
 		[]byte("e1"), []byte("e2"), []byte("missing"), []byte("e1"),
 	})}
-	empty := &raft.Log{Index: 3, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, nil)}
+	empty := &raft.Log{Index: 3, Term: 1, Type: raft.LogCommand, Data: encodeEvict(nil, 0, nil)}
 	out := f.ApplyBatch([]*raft.Log{expire, evict, empty})
 	if out[0] != 1 || out[1] != 2 || out[2] != 0 {
 		t.Errorf("results %v, want [1 2 0]", out)
@@ -528,18 +528,25 @@ func TestPersistFailureCancelsSink(t *testing.T) {
 	}
 }
 
-func TestRestoreReplacesStore(t *testing.T) {
-	src, _ := newTestFSM()
-	src.Apply(cmdLog(1, 7777, cmd("SET", "a", "1"), cmd("SET", "b", "2")))
-	snap, err := src.Snapshot()
+// persisted takes a snapshot of f and persists it to memory.
+func persisted(t *testing.T, f *FSM) *memSink {
+	t.Helper()
+	snap, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer snap.Release()
 	sink := &memSink{}
 	if err := snap.Persist(sink); err != nil {
 		t.Fatal(err)
 	}
-	snap.Release()
+	return sink
+}
+
+func TestRestoreReplacesStore(t *testing.T) {
+	src, _ := newTestFSM()
+	src.Apply(cmdLog(1, 7777, cmd("SET", "a", "1"), cmd("SET", "b", "2")))
+	sink := persisted(t, src)
 
 	dst, _ := newTestFSM()
 	dst.Apply(cmdLog(1, 100, cmd("SET", "old", "x"), cmd("SET", "a", "stale")))

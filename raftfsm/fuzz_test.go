@@ -15,15 +15,18 @@ func reencode(d *Decoded) []byte {
 	case entryLegacyCommands:
 		return legacyCommands(d.Now, d.Cmds...)
 	case entryCommands:
+		if d.version == versionCommandsDB {
+			return EncodeCommandsDB(nil, d.Now, d.DBs, d.Cmds)
+		}
 		return EncodeCommands(nil, d.Now, d.Cmds)
 	case entryExpire:
 		keys := make([]shard.ExpiredKey, len(d.keys))
 		for i, k := range d.keys {
 			keys[i] = shard.ExpiredKey{Key: string(k), ExpireAt: d.expireAt[i]}
 		}
-		return encodeExpire(nil, d.Now, keys)
+		return encodeExpire(nil, d.Now, d.db, keys)
 	case entryEvict:
-		return encodeEvict(nil, d.keys)
+		return encodeEvict(nil, d.db, d.keys)
 	case entrySetOwnership:
 		return encodeOwnership(nil, d.epoch, d.ranges)
 	case entryMigrateOut:
@@ -47,11 +50,11 @@ func sameDecoded(a, b *Decoded) bool {
 	}
 	switch a.typ {
 	case entryLegacyCommands, entryCommands:
-		return a.Now == b.Now && equalCmds(a.Cmds, b.Cmds)
+		return a.Now == b.Now && equalCmds(a.Cmds, b.Cmds) && fmt.Sprint(a.DBs) == fmt.Sprint(b.DBs)
 	case entryExpire:
-		return a.Now == b.Now && fmt.Sprint(a.expireAt) == fmt.Sprint(b.expireAt) && equalCmds([][][]byte{a.keys}, [][][]byte{b.keys})
+		return a.Now == b.Now && a.db == b.db && fmt.Sprint(a.expireAt) == fmt.Sprint(b.expireAt) && equalCmds([][][]byte{a.keys}, [][][]byte{b.keys})
 	case entryEvict:
-		return equalCmds([][][]byte{a.keys}, [][][]byte{b.keys})
+		return a.db == b.db && equalCmds([][][]byte{a.keys}, [][][]byte{b.keys})
 	case entrySetOwnership:
 		return a.epoch == b.epoch && fmt.Sprint(a.ranges) == fmt.Sprint(b.ranges)
 	case entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
@@ -84,6 +87,9 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add(EncodeCommands(nil, 0, nil))
 	f.Add(EncodeCommands(nil, 5, [][][]byte{cmd(""), cmd("\x00evict", "a", "b")}))
 	f.Add(EncodeCommands(nil, 5, manyCmds(20)))
+	f.Add(EncodeCommandsDB(nil, 5, []int{3, 0}, [][][]byte{cmd("SET", "k", "v"), cmd("DEL", "k")}))
+	f.Add(encodeExpire(nil, 7, 15, []shard.ExpiredKey{{Key: "a", ExpireAt: 6}}))
+	f.Add(encodeEvict(nil, 2, [][]byte{[]byte("a")}))
 	f.Add(hdr(entryCommands, versionCommands, 0x80, 0x00, 0x01, 0x01, 0x00))
 	for _, v := range validEntries() {
 		f.Add(v)

@@ -79,6 +79,7 @@ const queueLen = 4096
 
 type request struct {
 	cmds  [][][]byte
+	db    int // the database of cmds
 	res   *Result
 	first int
 	err   error
@@ -370,11 +371,17 @@ func (r Replies) Get(i int) []byte { return r.res.Reply(r.first + i) }
 // Errors: ErrNotLeader (not applied), ErrIndeterminate (may be applied),
 // ErrShutdown.
 func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
+	return g.ProposeDB(ctx, 0, cmds)
+}
+
+// ProposeDB is Propose for commands that run in database db (0 <= db <
+// shard.NumDBs; SELECT in standalone mode).
+func (g *Group) ProposeDB(ctx context.Context, db int, cmds [][][]byte) (Replies, error) {
 	if !g.IsLeader() {
 		return Replies{}, ErrNotLeader
 	}
 	r := reqPool.Get().(*request)
-	r.cmds = cmds
+	r.cmds, r.db = cmds, db
 	select {
 	case g.reqs <- r:
 	case <-ctx.Done():
@@ -392,11 +399,16 @@ func (g *Group) Propose(ctx context.Context, cmds [][][]byte) (Replies, error) {
 // full (the caller then calls Propose, with a deadline). It spares the
 // common case a context and a timer per call. Errors as Propose's.
 func (g *Group) TryPropose(cmds [][][]byte) (out Replies, queued bool, err error) {
+	return g.TryProposeDB(0, cmds)
+}
+
+// TryProposeDB is TryPropose for commands that run in database db.
+func (g *Group) TryProposeDB(db int, cmds [][][]byte) (out Replies, queued bool, err error) {
 	if !g.IsLeader() {
 		return Replies{}, false, ErrNotLeader
 	}
 	r := reqPool.Get().(*request)
-	r.cmds = cmds
+	r.cmds, r.db = cmds, db
 	select {
 	case g.reqs <- r:
 	default:
@@ -420,7 +432,7 @@ func (g *Group) await(r *request, n int) (Replies, error) {
 		}
 	}
 	out, err := Replies{res: r.res, first: r.first, n: n}, r.err
-	r.cmds, r.res, r.err = nil, nil, nil
+	r.cmds, r.res, r.err, r.db = nil, nil, nil, 0
 	reqPool.Put(r)
 	return out, err
 }
@@ -439,6 +451,7 @@ func (g *Group) batcher() {
 		}
 		batch := []*request{first}
 		ncmds, size := len(first.cmds), encodedSizeAll(first.cmds)
+		dbs := first.db != 0
 	drain:
 		for ncmds < g.cfg.MaxBatchCommands && size < g.cfg.MaxBatchBytes {
 			select {
@@ -446,15 +459,28 @@ func (g *Group) batcher() {
 				batch = append(batch, r)
 				ncmds += len(r.cmds)
 				size += encodedSizeAll(r.cmds)
+				dbs = dbs || r.db != 0
 			default:
 				break drain
 			}
 		}
 		now := time.Now()
-		data := beginCommands(make([]byte, 0, size+32), now.UnixMilli(), ncmds)
-		for _, r := range batch {
-			for _, args := range r.cmds {
-				data = appendCommand(data, args)
+		var data []byte
+		if !dbs {
+			data = beginCommands(make([]byte, 0, size+32), now.UnixMilli(), ncmds)
+			for _, r := range batch {
+				for _, args := range r.cmds {
+					data = appendCommand(data, args)
+				}
+			}
+		} else {
+			// Some command runs in another database than 0: version 2,
+			// with each command's database (one more byte per command).
+			data = beginCommandsDB(make([]byte, 0, size+ncmds+32), now.UnixMilli(), ncmds)
+			for _, r := range batch {
+				for _, args := range r.cmds {
+					data = appendCommandDB(data, r.db, args)
+				}
 			}
 		}
 		// The arguments have been copied: the proposers may go on as soon as

@@ -144,7 +144,7 @@ type storeSink struct {
 // setView hands the sink a view: the snapshot will be the view itself.
 func (k *storeSink) setView(v *shard.View, meta snapshot.Meta) {
 	k.snap.view, k.snap.fsm = v, meta
-	k.snap.meta.Size = v.Keys() // an estimate until opened
+	k.snap.meta.Size = v.TotalKeys() // an estimate until opened
 }
 
 // Write implements io.Writer, for snapshots received from a leader.

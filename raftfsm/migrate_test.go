@@ -47,7 +47,7 @@ func dirty(f *FSM, job string, after, upTo uint64) []string {
 }
 
 func expireLog(index uint64, now int64, keys ...shard.ExpiredKey) *raft.Log {
-	return entryLog(index, encodeExpire(nil, now, keys))
+	return entryLog(index, encodeExpire(nil, now, 0, keys))
 }
 
 // step is one entry applied to an FSM, and what it must do.
@@ -137,7 +137,7 @@ func TestMigrateOutSource(t *testing.T) {
 			wantDirty("j1", 6, 7, "{m}3", "{m}4")},
 		{"active expiry", expireLog(8, 2000, shard.ExpiredKey{Key: "{m}3", ExpireAt: 1500}), 1,
 			wantDirty("j1", 7, 8, "{m}3")},
-		{"eviction", entryLog(9, encodeEvict(nil, [][]byte{[]byte("{m}4")})), 1, wantDirty("j1", 8, 9, "{m}4")},
+		{"eviction", entryLog(9, encodeEvict(nil, 0, [][]byte{[]byte("{m}4")})), 1, wantDirty("j1", 8, 9, "{m}4")},
 		{"lazy expiry on write", cmdLog(10, 2100, cmd("SETAT", "{m}5", "z", "2150")), nil, nil},
 		{"incr of the expired key", cmdLog(11, 2200, cmd("INCR", "{m}5")), []string{":1\r\n"}, wantDirty("j1", 10, 11, "{m}5")},
 		{"flushall", cmdLog(12, 2300, cmd("SET", "{m}6", "w"), cmd("FLUSHALL")), nil, checks(
@@ -164,7 +164,7 @@ func TestMigrateOutSource(t *testing.T) {
 			cmd("SET", "{m}1", "no"), cmd("SET", "{o}2", "yes"), cmd("DEL", "{o}2", "{m}7"), cmd("FLUSHALL"), cmd("INCR", "{o}3")),
 			[]string{fmt.Sprintf("-NOTOWNER %d\r\n", slotM), "+OK\r\n", fmt.Sprintf("-NOTOWNER %d\r\n", slotM), migrationKeylessReply, ":1\r\n"},
 			wantStore(map[string]kv{"{m}1": {"A", 0}, "{m}7": {"B", 0}, "{o}2": {"yes", 0}, "{o}3": {"1", 0}})},
-		{"expiry and eviction skip fenced slots", entryLog(18, encodeEvict(nil, [][]byte{[]byte("{m}1"), []byte("{o}3")})), 1,
+		{"expiry and eviction skip fenced slots", entryLog(18, encodeEvict(nil, 0, [][]byte{[]byte("{m}1"), []byte("{o}3")})), 1,
 			checks(wantDirty("j1", 15, 100), wantStore(map[string]kv{"{m}1": {"A", 0}, "{m}7": {"B", 0}, "{o}2": {"yes", 0}}))},
 		{"done while still owning", entryLog(19, encodeMigrateEnd(nil, "j1", true)), migResult{code: migOwned}, func(t *testing.T, f *FSM) {
 			if !f.Fenced(slotM) {

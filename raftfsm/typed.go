@@ -20,8 +20,8 @@ import (
 // ProposeExpire deletes, on every replica, the keys that are still due to
 // expire at their ExpireAt when the entry applies (shard.Store.Expire, with
 // the entry stamped with this node's clock). It returns how many were
-// deleted.
-func (g *Group) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error) {
+// deleted. The keys are those of database db.
+func (g *Group) ProposeExpire(ctx context.Context, db int, keys []shard.ExpiredKey) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -29,13 +29,13 @@ func (g *Group) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int
 	for _, k := range keys {
 		size += len(k.Key) + 20
 	}
-	data := encodeExpire(make([]byte, 0, size), time.Now().UnixMilli(), keys)
+	data := encodeExpire(make([]byte, 0, size), time.Now().UnixMilli(), db, keys)
 	return g.proposeCount(ctx, data)
 }
 
 // ProposeEvict deletes keys on every replica, counting them as evicted. It
-// returns how many existed.
-func (g *Group) ProposeEvict(ctx context.Context, keys [][]byte) (int, error) {
+// returns how many existed. The keys are those of database db.
+func (g *Group) ProposeEvict(ctx context.Context, db int, keys [][]byte) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -43,7 +43,7 @@ func (g *Group) ProposeEvict(ctx context.Context, keys [][]byte) (int, error) {
 	for _, k := range keys {
 		size += len(k) + 10
 	}
-	return g.proposeCount(ctx, encodeEvict(make([]byte, 0, size), keys))
+	return g.proposeCount(ctx, encodeEvict(make([]byte, 0, size), db, keys))
 }
 
 func (g *Group) proposeCount(ctx context.Context, data []byte) (int, error) {

@@ -23,15 +23,15 @@ func TestGroupProposeExpireAndEvict(t *testing.T) {
 	st.Set([]byte("keep"), []byte("v"), 0, past)
 	st.Unlock()
 
-	n, err := g.ProposeExpire(ctx, []shard.ExpiredKey{{Key: "due", ExpireAt: past}, {Key: "rewritten", ExpireAt: past}})
+	n, err := g.ProposeExpire(ctx, 0, []shard.ExpiredKey{{Key: "due", ExpireAt: past}, {Key: "rewritten", ExpireAt: past}})
 	if err != nil || n != 1 {
 		t.Fatalf("ProposeExpire = %d, %v; want 1, nil", n, err)
 	}
-	n, err = g.ProposeEvict(ctx, [][]byte{[]byte("victim"), []byte("missing")})
+	n, err = g.ProposeEvict(ctx, 0, [][]byte{[]byte("victim"), []byte("missing")})
 	if err != nil || n != 1 {
 		t.Fatalf("ProposeEvict = %d, %v; want 1, nil", n, err)
 	}
-	if n, err := g.ProposeEvict(ctx, nil); n != 0 || err != nil {
+	if n, err := g.ProposeEvict(ctx, 0, nil); n != 0 || err != nil {
 		t.Fatalf("ProposeEvict(nil) = %d, %v", n, err)
 	}
 	storeHas(t, st, map[string]string{"rewritten": "v", "keep": "v"})
@@ -40,11 +40,11 @@ func TestGroupProposeExpireAndEvict(t *testing.T) {
 	}
 	canceled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	if _, err := g.ProposeEvict(canceled, [][]byte{[]byte("keep")}); !errors.Is(err, context.Canceled) {
+	if _, err := g.ProposeEvict(canceled, 0, [][]byte{[]byte("keep")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("ProposeEvict with a canceled context: %v", err)
 	}
 	shutdown(t, g)
-	if _, err := g.ProposeExpire(ctx, []shard.ExpiredKey{{Key: "rewritten", ExpireAt: past + 1}}); !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrShutdown) {
+	if _, err := g.ProposeExpire(ctx, 0, []shard.ExpiredKey{{Key: "rewritten", ExpireAt: past + 1}}); !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrShutdown) {
 		t.Errorf("ProposeExpire after shutdown: %v", err)
 	}
 }

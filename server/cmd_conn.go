@@ -6,6 +6,7 @@ import (
 
 	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // RESP error texts of the connection family.
@@ -36,6 +37,7 @@ func init() {
 			ACL: conn, Run: readonlyCommand},
 		&command.Command{Name: "readwrite", Arity: 1, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale | command.FlagFast,
 			ACL: conn, Run: readwriteCommand},
+		&command.Command{Name: "reset", Arity: 1, Kind: command.KindLocal, Flags: noAuth, ACL: conn, Run: resetCommand},
 		&command.Command{Name: "asking", Arity: 1, Kind: command.KindLocal, Flags: command.FlagFast, ACL: conn, Run: askingCommand},
 	)
 }
@@ -186,9 +188,11 @@ func (s *Server) checkPassword(user, pass []byte) bool {
 	return subtle.ConstantTimeCompare(pass, []byte(pw)) == 1
 }
 
-// selectCommand: SELECT index. Shoal has only database 0; in cluster mode
-// every other index, and in standalone mode the ones Redis would accept,
-// get Redis Cluster's reply.
+// selectCommand: SELECT index. In standalone mode the connection's
+// database becomes index, 0 to shard.NumDBs-1, as Redis's default
+// "databases 16"; in cluster mode only 0 is accepted, as in Redis Cluster.
+// The writes queued before it were proposed already (local commands flush
+// them), so every proposal holds the commands of one database.
 func selectCommand(x *command.Ctx, args [][]byte) {
 	id, ok := command.ParseInt(args[1])
 	switch {
@@ -196,13 +200,34 @@ func selectCommand(x *command.Ctx, args [][]byte) {
 		x.Err(command.ErrNotInteger)
 	case id < -1<<31 || id > 1<<31-1:
 		x.Err(errSelectRange)
-	case id == 0:
-		x.OK()
-	case srvOf(x).clusterEnabled() || (id > 0 && id < 16):
+	case id != 0 && srvOf(x).clusterEnabled():
 		x.Err(errSelectCluster)
-	default:
+	case id < 0 || id >= shard.NumDBs:
 		x.Err(command.ErrSelectDB)
+	default:
+		connOf(x).db.Store(int32(id))
+		x.OK()
 	}
+}
+
+// DB returns the connection's database (SELECT), for CLIENT LIST and
+// CLIENT INFO's db=; safe from any goroutine.
+func (c *client) DB() int { return int(c.db.Load()) }
+
+// resetCommand: RESET. As Redis's clearClientConnectionState: database 0,
+// RESP2, no name, no READONLY, authenticated only if the default user needs
+// no password; replies +RESET.
+func resetCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	c.db.Store(0)
+	c.authed = srvOf(x).currentPassword() == ""
+	c.mu.Lock()
+	c.readonly = false
+	c.proto = resp.RESP2
+	c.name = ""
+	c.mu.Unlock()
+	x.Proto = resp.RESP2
+	x.Simple("RESET")
 }
 
 // readonlyCommand: READONLY. Marks the connection as accepting reads served

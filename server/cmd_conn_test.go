@@ -73,6 +73,65 @@ func runCases(t *testing.T, x *command.Ctx, cases []lineCase) {
 	}
 }
 
+// TestSelectAndReset: SELECT sets the connection's database in standalone
+// mode (0 to 15), not in cluster mode (0 only, Redis Cluster's replies);
+// HELLO keeps it and RESET sets it back to 0 with the rest of the
+// connection's state, as Redis does.
+func TestSelectAndReset(t *testing.T) {
+	x := connTestCtx(t, "", resp.RESP2)
+	c := connOf(x)
+	for _, tc := range []struct {
+		arg  string
+		want string
+		db   int
+	}{
+		{"3", "+OK\r\n", 3},
+		{"15", "+OK\r\n", 15},
+		{"16", "-ERR DB index is out of range\r\n", 15},
+		{"-1", "-ERR DB index is out of range\r\n", 15},
+		{"x", "-ERR value is not an integer or out of range\r\n", 15},
+		{"0", "+OK\r\n", 0},
+		{"7", "+OK\r\n", 7},
+	} {
+		if got := runLocal(t, x, "SELECT", tc.arg); got != tc.want || c.DB() != tc.db {
+			t.Errorf("SELECT %s = %q, db %d; want %q, db %d", tc.arg, got, c.DB(), tc.want, tc.db)
+		}
+	}
+	if got := runLocal(t, x, "HELLO", "3", "SETNAME", "n"); got[0] != '%' || c.DB() != 7 {
+		t.Fatalf("HELLO 3 = %q, db %d; want a map and db 7 (HELLO keeps the database)", got, c.DB())
+	}
+	runLocal(t, x, "READONLY")
+	if got := runLocal(t, x, "RESET"); got != "+RESET\r\n" {
+		t.Fatalf("RESET = %q", got)
+	}
+	if c.DB() != 0 || c.proto != resp.RESP2 || c.name != "" || c.readonly || !c.authed {
+		t.Errorf("after RESET: db %d, proto %d, name %q, readonly %v, authed %v", c.DB(), c.proto, c.name, c.readonly, c.authed)
+	}
+
+	// With a password, RESET leaves the connection unauthenticated.
+	x = connTestCtx(t, "pw", resp.RESP2)
+	runCases(t, x, []lineCase{
+		{[]string{"AUTH", "pw"}, "+OK\r\n"},
+		{[]string{"RESET"}, "+RESET\r\n"},
+	})
+	if connOf(x).authed {
+		t.Error("RESET kept a password-authenticated connection authenticated")
+	}
+
+	// Cluster mode: database 0 only.
+	cx := connTestCtx(t, "", resp.RESP2)
+	connOf(cx).srv.router = connTestRouter{cluster: true}
+	runCases(t, cx, []lineCase{
+		{[]string{"SELECT", "0"}, "+OK\r\n"},
+		{[]string{"SELECT", "3"}, "-ERR SELECT is not allowed in cluster mode\r\n"},
+		{[]string{"SELECT", "16"}, "-ERR SELECT is not allowed in cluster mode\r\n"},
+		{[]string{"SELECT", "abc"}, "-ERR value is not an integer or out of range\r\n"},
+	})
+	if connOf(cx).DB() != 0 {
+		t.Errorf("cluster mode: db %d after SELECT 3", connOf(cx).DB())
+	}
+}
+
 func TestConnectionCommands(t *testing.T) {
 	x := connTestCtx(t, "", resp.RESP2)
 	runCases(t, x, []lineCase{
@@ -80,7 +139,6 @@ func TestConnectionCommands(t *testing.T) {
 		{[]string{"PING", "hi"}, "$2\r\nhi\r\n"},
 		{[]string{"ECHO", ""}, "$0\r\n\r\n"},
 		{[]string{"SELECT", "0"}, "+OK\r\n"},
-		{[]string{"SELECT", "3"}, "-ERR SELECT is not allowed in cluster mode\r\n"},
 		{[]string{"SELECT", "16"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "-1"}, "-ERR DB index is out of range\r\n"},
 		{[]string{"SELECT", "1.0"}, "-ERR value is not an integer or out of range\r\n"},

@@ -390,22 +390,29 @@ func infoCPU(s *Server, b []byte) []byte {
 	return infoLine(b, "used_cpu_user_children", "0.000000")
 }
 
-// infoKeyspace reports db0 over the groups this node leads, as DBSIZE
-// counts them.
+// infoKeyspace reports each database with keys (dbN, ascending, as Redis)
+// over the groups this node leads, as DBSIZE counts them.
 func infoKeyspace(s *Server, b []byte) []byte {
-	var keys, expires int64
+	var keys, expires [shard.NumDBs]int64
 	eachStore(s.localGroups(), func(st *shard.Store) {
-		keys += st.Len()
-		expires += st.VolatileLen()
+		for _, d := range st.Databases() {
+			keys[d.Index()] += d.Len()
+			expires[d.Index()] += d.VolatileLen()
+		}
 	})
-	if keys == 0 {
-		return b
+	for db := range keys {
+		if keys[db] == 0 {
+			continue
+		}
+		b = append(b, "db"...)
+		b = strconv.AppendInt(b, int64(db), 10)
+		b = append(b, ":keys="...)
+		b = strconv.AppendInt(b, keys[db], 10)
+		b = append(b, ",expires="...)
+		b = strconv.AppendInt(b, expires[db], 10)
+		b = append(b, ",avg_ttl=0\r\n"...)
 	}
-	b = append(b, "db0:keys="...)
-	b = strconv.AppendInt(b, keys, 10)
-	b = append(b, ",expires="...)
-	b = strconv.AppendInt(b, expires, 10)
-	return append(b, ",avg_ttl=0\r\n"...)
+	return b
 }
 
 // infoCommandStats: cmdstat_<name> for every command called (or refused)

@@ -72,13 +72,14 @@ func (ms *monitorSet) detach(m *monitor) {
 }
 
 // feed sends the command args of c to every monitor, as Redis's
-// replicationFeedMonitors: "+<unix>.<µs> [0 <addr>] "arg" ...".
+// replicationFeedMonitors: "+<unix>.<µs> [<db> <addr>] "arg" ...", db being
+// the connection's database once the command ran (SELECT 3 shows 3).
 func (ms *monitorSet) feed(c *client, args [][]byte) {
 	l := ms.list.Load()
 	if l == nil || len(*l) == 0 {
 		return
 	}
-	line := monitorLine(nil, time.Now(), c.addr, args)
+	line := monitorLine(nil, time.Now(), c.DB(), c.addr, args)
 	for _, m := range *l {
 		if m.c == c {
 			// The monitor's own command: its line follows its reply, as
@@ -90,8 +91,8 @@ func (ms *monitorSet) feed(c *client, args [][]byte) {
 	}
 }
 
-// monitorLine appends one MONITOR line.
-func monitorLine(b []byte, now time.Time, addr string, args [][]byte) []byte {
+// monitorLine appends one MONITOR line of a command run in database db.
+func monitorLine(b []byte, now time.Time, db int, addr string, args [][]byte) []byte {
 	b = append(b, '+')
 	b = strconv.AppendInt(b, now.Unix(), 10)
 	b = append(b, '.')
@@ -100,7 +101,9 @@ func monitorLine(b []byte, now time.Time, addr string, args [][]byte) []byte {
 		b = append(b, '0')
 	}
 	b = strconv.AppendInt(b, int64(us), 10)
-	b = append(b, " [0 "...)
+	b = append(b, " ["...)
+	b = strconv.AppendInt(b, int64(db), 10)
+	b = append(b, ' ')
 	b = append(b, addr...)
 	b = append(b, "] "...)
 	for j, a := range args {

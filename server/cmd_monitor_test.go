@@ -26,6 +26,9 @@ var monitorSession = [][]string{
 	{"CONFIG", "GET", "maxmemory"},                         // admin: hidden
 	{"SLOWLOG", "LEN"},                                     // admin: hidden
 	{"CLIENT", "SETNAME", "x"},
+	{"SELECT", "3"}, // the database once run: [3 ...]
+	{"SET", "in3", "v"},
+	{"SELECT", "0"},
 	{"PING"},
 	{"SET", "123", "456"},
 	{"ECHO", ""},
@@ -80,11 +83,11 @@ func monitorStream(t *testing.T, addr string) string {
 	return b.String()
 }
 
-var monitorTime = regexp.MustCompile(`(?m)^\+[0-9]{10}\.[0-9]{6} \[0 `)
+var monitorTime = regexp.MustCompile(`(?m)^\+[0-9]{10}\.[0-9]{6} \[([0-9]+) `)
 
 // normMonitor replaces the times and names the two clients M and C.
 func normMonitor(s string, monitor, client net.Addr) string {
-	s = monitorTime.ReplaceAllString(s, "+T [0 ")
+	s = monitorTime.ReplaceAllString(s, "+T [$1 ")
 	s = strings.ReplaceAll(s, monitor.String()+"]", ":P]")
 	return strings.ReplaceAll(s, client.String()+"]", ":C]")
 }
@@ -92,12 +95,12 @@ func normMonitor(s string, monitor, client net.Addr) string {
 // TestMonitorLine: the line format, microseconds zero-padded.
 func TestMonitorLine(t *testing.T) {
 	now := time.Unix(1700000000, 123456789)
-	got := string(monitorLine(nil, now, "127.0.0.1:5555", [][]byte{[]byte("SET"), []byte("k"), []byte("v\r")}))
+	got := string(monitorLine(nil, now, 0, "127.0.0.1:5555", [][]byte{[]byte("SET"), []byte("k"), []byte("v\r")}))
 	if want := "+1700000000.123456 [0 127.0.0.1:5555] \"SET\" \"k\" \"v\\r\"\r\n"; got != want {
 		t.Errorf("monitorLine = %q, want %q", got, want)
 	}
-	got = string(monitorLine(nil, time.Unix(5, 7000), "a", [][]byte{[]byte("PING")}))
-	if want := "+5.000007 [0 a] \"PING\"\r\n"; got != want {
+	got = string(monitorLine(nil, time.Unix(5, 7000), 15, "a", [][]byte{[]byte("PING")}))
+	if want := "+5.000007 [15 a] \"PING\"\r\n"; got != want {
 		t.Errorf("monitorLine = %q, want %q", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoalcache/shoal/command"
@@ -33,6 +34,10 @@ type client struct {
 	authed   bool
 	readonly bool
 	closing  bool
+	// db is the connection's database (SELECT; 0 in cluster mode): written
+	// only by the connection goroutine, read by it and, atomically, by
+	// CLIENT LIST/INFO on other connections (client.DB).
+	db atomic.Int32
 
 	mu       sync.Mutex
 	name     string // guarded by mu
@@ -271,10 +276,13 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
 		c.ran(cmd, args, at, c.tick)
 	case cmd.FirstKey == 0:
+		if c.refuseOtherDB(cmd, args) {
+			return cmd
+		}
 		c.keyless(cmd, args)
 	default:
 		g, leader := c.route(cmd, args)
-		if g == nil {
+		if g == nil || c.refuseOtherDB(cmd, args) {
 			return cmd
 		}
 		if cmd.Kind == command.KindWrite {
@@ -321,6 +329,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 		}
 		at := len(c.out)
 		x := command.Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+		if db := c.db.Load(); db != 0 {
+			x.St = st.DB(int(db)) // under the same lock as database 0
+		}
 		cmd.Run(&x, args)
 		c.out = x.Out
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
@@ -459,6 +470,21 @@ func appendMoved(b []byte, slot int, addr string) []byte {
 	return append(b, '\r', '\n')
 }
 
+// refuseOtherDB refuses, in cluster mode, a command that would act on a
+// database other than 0 (MOVE, SWAPDB, COPY ... DB: FlagOtherDB), with
+// Redis Cluster's reply, and reports whether it did. Like Redis Cluster it
+// runs after routing: a key of another node's slot gets MOVED first.
+func (c *client) refuseOtherDB(cmd *command.Command, args [][]byte) bool {
+	if cmd.Flags&command.FlagOtherDB == 0 || !c.srv.router.ClusterEnabled() {
+		return false
+	}
+	msg := command.CrossDBRefusal(cmd, args)
+	if msg != "" {
+		c.replyErr(msg)
+	}
+	return msg != ""
+}
+
 // keyless runs a command without keys that acts on the key space (DBSIZE,
 // KEYS, SCAN, RANDOMKEY, FLUSHALL, FLUSHDB): on every group this node leads.
 func (c *client) keyless(cmd *command.Command, args [][]byte) {
@@ -493,9 +519,10 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 		return
 	}
 	stores := make([]*shard.Store, 0, len(groups))
+	db := int(c.db.Load())
 	for _, g := range groups {
 		if g.Ready() {
-			stores = append(stores, g.Store())
+			stores = append(stores, g.Store().DB(db))
 		}
 	}
 	if len(stores) != len(groups) && !s.router.ClusterEnabled() {
@@ -566,7 +593,7 @@ func (c *client) flushWrites() {
 		}
 	}
 	if single {
-		replies, err := s.propose(c.pendG[0], c.pend)
+		replies, err := s.propose(c.pendG[0], int(c.db.Load()), c.pend)
 		c.flushEnd = nanotime()
 		c.appendReplies(c.pend, replies, err, 0, len(c.pend), 0)
 	} else {
@@ -604,11 +631,12 @@ func (c *client) flushMulti() {
 		p.cmds = append(p.cmds, c.pend[i])
 	}
 	var wg sync.WaitGroup
+	db := int(c.db.Load())
 	for _, p := range parts {
 		wg.Add(1)
 		go func(p *part) {
 			defer wg.Done()
-			p.replies, p.err = c.srv.propose(p.g, p.cmds)
+			p.replies, p.err = c.srv.propose(p.g, db, p.cmds)
 		}(p)
 	}
 	wg.Wait()
@@ -694,18 +722,18 @@ func (s *Server) notOwnerReply(b []byte, slot int) []byte {
 	return resp.AppendError(b, command.ErrTryAgainOwnership)
 }
 
-// propose sends cmds to g. Only when the group's queue is full does it
-// wait, for at most the write timeout: the common case takes no context
-// and no timer.
-func (s *Server) propose(g Group, cmds [][][]byte) (raftfsm.Replies, error) {
+// propose sends cmds, which run in database db, to g. Only when the group's
+// queue is full does it wait, for at most the write timeout: the common
+// case takes no context and no timer.
+func (s *Server) propose(g Group, db int, cmds [][][]byte) (raftfsm.Replies, error) {
 	s.stats.proposals.Add(1)
 	s.stats.proposedCmds.Add(int64(len(cmds)))
-	if out, queued, err := g.TryPropose(cmds); queued || err != nil {
+	if out, queued, err := g.TryProposeDB(db, cmds); queued || err != nil {
 		return out, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
-	return g.Propose(ctx, cmds)
+	return g.ProposeDB(ctx, db, cmds)
 }
 
 // proposeError maps a proposal failure other than ErrNotLeader (which

@@ -21,7 +21,8 @@ import (
 type Group interface {
 	// ID returns the group's id.
 	ID() string
-	// Store returns the FSM's store; reads take its RLock.
+	// Store returns the FSM's store (database 0; the others are its DB);
+	// reads take its RLock.
 	Store() *shard.Store
 	// IsLeader reports whether this replica leads the group.
 	IsLeader() bool
@@ -37,19 +38,21 @@ type Group interface {
 	// (raftfsm.Group.LeaseHolds): reads need no round then, and are checked
 	// against the lease again once done.
 	LeaseHolds() bool
-	// Propose replicates write commands and returns their replies once
-	// committed and applied (raftfsm.Group.Propose, whose errors it returns).
-	Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error)
-	// TryPropose is Propose without waiting for room in the group's queue
-	// (raftfsm.Group.TryPropose): queued false with a nil error means
-	// nothing was proposed.
-	TryPropose(cmds [][][]byte) (out raftfsm.Replies, queued bool, err error)
-	// ProposeExpire deletes keys whose time has come through the log, each
-	// with the expireAt the leader saw, and returns how many it deleted.
-	ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error)
-	// ProposeEvict deletes eviction victims through the log and returns
-	// how many existed.
-	ProposeEvict(ctx context.Context, keys [][]byte) (int, error)
+	// ProposeDB replicates write commands that run in database db and
+	// returns their replies once committed and applied
+	// (raftfsm.Group.ProposeDB, whose errors it returns).
+	ProposeDB(ctx context.Context, db int, cmds [][][]byte) (raftfsm.Replies, error)
+	// TryProposeDB is ProposeDB without waiting for room in the group's
+	// queue (raftfsm.Group.TryProposeDB): queued false with a nil error
+	// means nothing was proposed.
+	TryProposeDB(db int, cmds [][][]byte) (out raftfsm.Replies, queued bool, err error)
+	// ProposeExpire deletes keys of database db whose time has come through
+	// the log, each with the expireAt the leader saw, and returns how many
+	// it deleted.
+	ProposeExpire(ctx context.Context, db int, keys []shard.ExpiredKey) (int, error)
+	// ProposeEvict deletes eviction victims of database db through the log
+	// and returns how many existed.
+	ProposeEvict(ctx context.Context, db int, keys [][]byte) (int, error)
 	// Owns reports whether the group's FSM owns slot (lock-free). The FSM
 	// refuses writes to slots it does not own with a NOTOWNER reply.
 	Owns(slot int) bool

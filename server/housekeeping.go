@@ -18,7 +18,7 @@ func (s *Server) housekeeping() {
 	defer t.Stop()
 	inst := time.NewTicker(instPeriod)
 	defer inst.Stop()
-	cursors := make(map[Group]int)
+	cursors := make(map[dbCursor]int)
 	var found []shard.ExpiredKey
 	for {
 		select {
@@ -30,19 +30,32 @@ func (s *Server) housekeeping() {
 		case <-t.C:
 		}
 		for _, g := range s.router.LocalGroups() {
-			if g.Ready() {
-				cursors[g], found = s.expireGroup(g, cursors[g], found)
+			if !g.Ready() {
+				continue
+			}
+			root := g.Store()
+			root.RLock()
+			dbs := root.Databases()
+			root.RUnlock()
+			for _, st := range dbs {
+				c := dbCursor{g, st.Index()}
+				cursors[c], found = s.expireGroup(g, st, cursors[c], found)
 			}
 		}
 	}
 }
 
-// expireGroup deletes expired keys of g through its log, like Redis's
-// active expire cycle: it repeats while a good share of the checked keys had
-// expired, within a quarter of the interval.
-func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int, []shard.ExpiredKey) {
+// dbCursor names a database of a group, for the expiry cycle's cursors.
+type dbCursor struct {
+	g  Group
+	db int
+}
+
+// expireGroup deletes expired keys of g's database st through its log, like
+// Redis's active expire cycle: it repeats while a good share of the checked
+// keys had expired, within a quarter of the interval.
+func (s *Server) expireGroup(g Group, st *shard.Store, cursor int, found []shard.ExpiredKey) (int, []shard.ExpiredKey) {
 	deadline := time.Now().Add(s.cfg.ExpiryInterval / 4)
-	st := g.Store()
 	for time.Now().Before(deadline) {
 		now := time.Now().UnixMilli()
 		st.RLock()
@@ -54,7 +67,7 @@ func (s *Server) expireGroup(g Group, cursor int, found []shard.ExpiredKey) (int
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		s.stats.proposals.Add(1)
 		s.stats.proposedCmds.Add(int64(len(found)))
-		_, err := g.ProposeExpire(ctx, found)
+		_, err := g.ProposeExpire(ctx, st.Index(), found)
 		cancel()
 		if err != nil {
 			s.log.Debug("active expiry proposal failed", "group", g.ID(), "err", err)
@@ -102,16 +115,28 @@ func (s *Server) makeRoom(g Group) bool {
 	s.evictMu.Lock()
 	defer s.evictMu.Unlock()
 	rng := command.NewRand()
-	st := g.Store()
+	root := g.Store()
 	for round := 0; round < 8; round++ {
 		used = s.storeBytes()
 		if used <= limit {
 			return true
 		}
+		// Each round evicts from one database, the next one with keys the
+		// policy may evict from a random start (memory is shared by every
+		// database).
+		root.RLock()
+		dbs := root.Databases()
+		st := dbs[0]
+		for i, start := 0, rng.IntN(len(dbs)); i < len(dbs); i++ {
+			d := dbs[(start+i)%len(dbs)]
+			if (policy.Volatile() && d.VolatileLen() > 0) || (!policy.Volatile() && d.Len() > 0) {
+				st = d
+				break
+			}
+		}
 		now := time.Now().UnixMilli()
 		var args [][]byte
 		seen := make(map[string]bool)
-		st.RLock()
 		for len(args) < maxEvictPerWrite {
 			k := st.EvictionCandidate(rng, policy, s.cfg.MaxMemorySamples, now)
 			if k == "" || seen[k] {
@@ -127,14 +152,14 @@ func (s *Server) makeRoom(g Group) bool {
 				}
 			}
 		}
-		st.RUnlock()
+		root.RUnlock()
 		if len(args) == 0 {
 			return false // nothing evictable (e.g. volatile policy, no TTLs)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		s.stats.proposals.Add(1)
 		s.stats.proposedCmds.Add(int64(len(args)))
-		_, err := g.ProposeEvict(ctx, args)
+		_, err := g.ProposeEvict(ctx, st.Index(), args)
 		cancel()
 		if err != nil {
 			return false

@@ -47,8 +47,10 @@ func (s *Server) InfoStats() InfoStats {
 	used, dataset := s.usedMemory()
 	var keys, expires int64
 	eachStore(s.localGroups(), func(st *shard.Store) {
-		keys += st.Len()
-		expires += st.VolatileLen()
+		for _, d := range st.Databases() {
+			keys += d.Len()
+			expires += d.VolatileLen()
+		}
 	})
 	s.clientsMu.Lock()
 	clients := len(s.clients)

@@ -59,22 +59,27 @@ func (g *fakeGroup) Status() raftfsm.Status            { return raftfsm.Status{S
 func (g *fakeGroup) Owns(int) bool                     { return true }
 func (g *fakeGroup) Fenced(int) bool                   { return false }
 
-func (g *fakeGroup) ProposeExpire(ctx context.Context, keys []shard.ExpiredKey) (int, error) {
+func (g *fakeGroup) ProposeExpire(ctx context.Context, db int, keys []shard.ExpiredKey) (int, error) {
 	g.t.Error("unexpected ProposeExpire")
 	return 0, nil
 }
 
-func (g *fakeGroup) ProposeEvict(ctx context.Context, keys [][]byte) (int, error) {
+func (g *fakeGroup) ProposeEvict(ctx context.Context, db int, keys [][]byte) (int, error) {
 	g.t.Error("unexpected ProposeEvict")
 	return 0, nil
 }
 
-func (g *fakeGroup) TryPropose(cmds [][][]byte) (raftfsm.Replies, bool, error) {
-	out, err := g.Propose(context.Background(), cmds)
+func (g *fakeGroup) TryProposeDB(db int, cmds [][][]byte) (raftfsm.Replies, bool, error) {
+	out, err := g.ProposeDB(context.Background(), db, cmds)
 	return out, true, err
 }
 
-func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
+func (g *fakeGroup) Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
+	return g.ProposeDB(ctx, 0, cmds)
+}
+
+// ProposeDB applies cmds in database db at once, as the FSM would.
+func (g *fakeGroup) ProposeDB(_ context.Context, db int, cmds [][][]byte) (raftfsm.Replies, error) {
 	if g.entered != nil {
 		g.entered <- struct{}{}
 		<-g.release
@@ -104,7 +109,7 @@ func (g *fakeGroup) Propose(_ context.Context, cmds [][][]byte) (raftfsm.Replies
 			replies[i] = []byte("-" + raftfsm.NotOwnerPrefix + " " + strconv.Itoa(shard.Slot(args[1])) + "\r\n")
 			continue
 		}
-		replies[i] = exec.Exec(g.st, now, args, nil)
+		replies[i] = exec.Exec(g.st.DB(db), now, args, nil)
 	}
 	return raftfsm.NewReplies(replies...), nil
 }

@@ -357,13 +357,13 @@ type slowGroup struct {
 	delay time.Duration
 }
 
-func (g slowGroup) Propose(ctx context.Context, cmds [][][]byte) (raftfsm.Replies, error) {
+func (g slowGroup) ProposeDB(ctx context.Context, db int, cmds [][][]byte) (raftfsm.Replies, error) {
 	time.Sleep(g.delay)
-	return g.fakeGroup.Propose(ctx, cmds)
+	return g.fakeGroup.ProposeDB(ctx, db, cmds)
 }
 
-func (g slowGroup) TryPropose(cmds [][][]byte) (raftfsm.Replies, bool, error) {
-	out, err := g.Propose(context.Background(), cmds)
+func (g slowGroup) TryProposeDB(db int, cmds [][][]byte) (raftfsm.Replies, bool, error) {
+	out, err := g.ProposeDB(context.Background(), db, cmds)
 	return out, true, err
 }
 

@@ -159,7 +159,7 @@ func (s *Store) EvictionCandidate(rng *rand.Rand, p Policy, n int, now int64) st
 		case VolatileTTL:
 			score = -e.ExpireAt
 		case AllKeysFIFO, VolatileFIFO:
-			score = int64(s.seq - e.seq) // age in creations, wrap-safe
+			score = int64(s.root.seq - e.seq) // age in creations, wrap-safe
 		}
 		if !found || score > bestScore {
 			best, bestScore, found = key, score, true

@@ -31,19 +31,7 @@ func (s *Store) Rename(src, dst []byte) bool {
 	if old := s.slots[j].m[string(dst)]; old != nil {
 		s.deleteFrom(j, dst, old)
 	}
-	if s.watch != nil {
-		s.changed(j, dst)
-	}
-	sd := s.own(j)
-	k := string(dst)
-	sd.m[k] = e
-	if e.ExpireAt != 0 {
-		s.addVolatile(sd, k)
-	}
-	size := entrySize(len(dst), cap(e.Value))
-	sd.bytes += size
-	s.bytes += size
-	s.keys++
+	s.insert(j, dst, e)
 	return true
 }
 

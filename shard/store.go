@@ -2,6 +2,7 @@ package shard
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 type slotData struct {
@@ -24,72 +25,142 @@ type Stats struct {
 	EvictedKeys int64 // keys deleted by maxmemory eviction
 }
 
-// Store is the key space of one shard group. See the package documentation for
-// its locking rules.
-type Store struct {
-	mu sync.RWMutex
+// NumDBs is the number of databases of a store, as Redis's default
+// "databases 16". Cluster mode uses database 0 only.
+const NumDBs = 16
 
+// Store is the key space of one database of a shard group. New returns the
+// group's store, which is database 0; DB returns the others, which share its
+// lock, creation counter, statistics, memory accounting and snapshot
+// generation (their root). See the package documentation for the locking
+// rules: every database is guarded by the root's lock.
+type Store struct {
+	// root is the store of database 0, which holds the fields shared by
+	// every database; for database 0, the store itself.
+	root *Store
+	db   int
+
+	// Per database.
 	slots    [NumSlots]slotData
 	keys     int64
 	volatile int64
-	bytes    int64
-	seq      uint32
-	stats    Stats
 
+	// watch, when set, is told of changes to the keys of its slots
+	// (watch.go). Only database 0 has one (slot migration is cluster
+	// mode's, which has database 0 only).
+	watch *watch
+
+	// The root's only (shared by every database).
+	mu    sync.RWMutex
+	bytes int64
+	seq   uint32
+	stats Stats
 	// snapGen is incremented by Snapshot; views counts open Views.
 	snapGen uint32
 	views   int
-
-	// watch, when set, is told of changes to the keys of its slots
-	// (watch.go).
-	watch *watch
+	// dbs are the databases, created on first use; dbs[0] is the root.
+	// Loaded lock-free, so that a reader may create an empty database.
+	dbs [NumDBs]atomic.Pointer[Store]
 }
 
-// New returns an empty Store.
-func New() *Store { return &Store{} }
+// New returns an empty Store: database 0 of a new key space.
+func New() *Store {
+	s := &Store{}
+	s.root = s
+	s.dbs[0].Store(s)
+	return s
+}
 
-// Lock takes the write lock. The FSM holds it while applying commands.
-func (s *Store) Lock() { s.mu.Lock() }
+// DB returns database n (0 <= n < NumDBs) of the store's key space, creating
+// it empty on first use. Creating one changes no replicated state, so any
+// goroutine may call DB, under the root's RLock or Lock or none.
+func (s *Store) DB(n int) *Store {
+	r := s.root
+	if d := r.dbs[n].Load(); d != nil {
+		return d
+	}
+	d := &Store{root: r, db: n}
+	if r.dbs[n].CompareAndSwap(nil, d) {
+		return d
+	}
+	return r.dbs[n].Load()
+}
+
+// Index returns the store's database number.
+func (s *Store) Index() int { return s.db }
+
+// Lock takes the write lock (the root's, shared by every database). The FSM
+// holds it while applying commands.
+func (s *Store) Lock() { s.root.mu.Lock() }
 
 // Unlock releases the write lock.
-func (s *Store) Unlock() { s.mu.Unlock() }
+func (s *Store) Unlock() { s.root.mu.Unlock() }
 
 // RLock takes the read lock, for serving reads.
-func (s *Store) RLock() { s.mu.RLock() }
+func (s *Store) RLock() { s.root.mu.RLock() }
 
 // RUnlock releases the read lock.
-func (s *Store) RUnlock() { s.mu.RUnlock() }
+func (s *Store) RUnlock() { s.root.mu.RUnlock() }
 
-// Len returns the number of keys, including expired keys not yet deleted, as
-// Redis's DBSIZE does. Caller holds RLock.
+// Len returns the number of keys of the database, including expired keys
+// not yet deleted, as Redis's DBSIZE does. Caller holds RLock.
 func (s *Store) Len() int64 { return s.keys }
 
-// VolatileLen returns the number of keys with an expiry time. Caller holds RLock.
+// VolatileLen returns the number of keys of the database with an expiry
+// time. Caller holds RLock.
 func (s *Store) VolatileLen() int64 { return s.volatile }
 
-// Bytes returns the accounted memory of all keys. Caller holds RLock.
-func (s *Store) Bytes() int64 { return s.bytes }
+// TotalLen returns the number of keys of every database. Caller holds RLock.
+func (s *Store) TotalLen() int64 {
+	var n int64
+	for _, d := range s.Databases() {
+		n += d.keys
+	}
+	return n
+}
 
-// Stats returns the store's counters. Caller holds RLock.
-func (s *Store) Stats() Stats { return s.stats }
+// Databases returns the databases created so far, database 0 first, in
+// ascending order. Caller holds RLock.
+func (s *Store) Databases() []*Store {
+	r := s.root
+	out := make([]*Store, 0, 1)
+	for i := range r.dbs {
+		if d := r.dbs[i].Load(); d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Bytes returns the accounted memory of all keys, of every database (memory
+// is the group's, as maxmemory's). Caller holds RLock.
+func (s *Store) Bytes() int64 { return s.root.bytes }
+
+// Stats returns the counters of the key space (every database). Caller
+// holds RLock.
+func (s *Store) Stats() Stats { return s.root.stats }
 
 // SlotLen returns the number of keys in slot. Caller holds RLock.
 func (s *Store) SlotLen(slot int) int { return len(s.slots[slot].m) }
 
-// Seq returns the creation counter, part of the replicated state.
-func (s *Store) Seq() uint64 { return uint64(s.seq) }
+// Seq returns the creation counter (shared by every database), part of the
+// replicated state.
+func (s *Store) Seq() uint64 { return uint64(s.root.seq) }
 
 // SetSeq sets the creation counter (used when restoring a snapshot).
 // Caller holds Lock.
-func (s *Store) SetSeq(v uint64) { s.seq = uint32(v) }
+func (s *Store) SetSeq(v uint64) { s.root.seq = uint32(v) }
 
 // private reports whether e is in no open View, so that it may be changed in
 // place. Caller holds Lock.
-func (s *Store) private(e *Entry) bool { return s.views == 0 || e.gen == s.snapGen }
+func (s *Store) private(e *Entry) bool {
+	r := s.root
+	return r.views == 0 || e.gen == r.snapGen
+}
 
 // newEntry returns an entry of the current generation.
 func (s *Store) newEntry(value []byte, expireAt int64, seq uint32) *Entry {
-	return &Entry{Value: value, ExpireAt: expireAt, seq: seq, gen: s.snapGen}
+	return &Entry{Value: value, ExpireAt: expireAt, seq: seq, gen: s.root.snapGen}
 }
 
 // Peek returns the entry of key without checking expiry and without touching
@@ -122,13 +193,13 @@ func (s *Store) Exists(key []byte, now int64) bool {
 // shares it) and returns the slot. Caller holds Lock.
 func (s *Store) own(i int) *slotData {
 	sd := &s.slots[i]
-	if s.views > 0 && sd.cowGen != s.snapGen {
+	if r := s.root; r.views > 0 && sd.cowGen != r.snapGen {
 		m := make(map[string]*Entry, len(sd.m))
 		for k, v := range sd.m {
 			m[k] = v
 		}
 		sd.m = m
-		sd.cowGen = s.snapGen
+		sd.cowGen = r.snapGen
 	}
 	if sd.m == nil {
 		sd.m = make(map[string]*Entry)
@@ -147,7 +218,7 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 	}
 	if e.expired(now) {
 		s.deleteFrom(i, key, e)
-		s.stats.ExpiredKeys++
+		s.root.stats.ExpiredKeys++
 		return nil
 	}
 	return e
@@ -167,7 +238,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	if old != nil {
 		d := entrySize(len(key), cap(value)) - entrySize(len(key), cap(old.Value))
 		sd.bytes += d
-		s.bytes += d
+		s.root.bytes += d
 		switch {
 		case old.ExpireAt != 0 && expireAt == 0:
 			delete(sd.volatile, string(key))
@@ -188,8 +259,8 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		return e
 	}
 	k := string(key)
-	s.seq++
-	e := s.newEntry(value, expireAt, s.seq)
+	s.root.seq++
+	e := s.newEntry(value, expireAt, s.root.seq)
 	e.initAccess(now)
 	s.keys++
 	if expireAt != 0 {
@@ -198,7 +269,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	sd.m[k] = e
 	size := entrySize(len(key), cap(value))
 	sd.bytes += size
-	s.bytes += size
+	s.root.bytes += size
 	return e
 }
 
@@ -238,10 +309,10 @@ func (s *Store) Mutable(key []byte) *Entry {
 		// The copy has its own value buffer, which Resize will account.
 		size := entrySize(len(key), cap(e.Value))
 		sd.bytes -= size
-		s.bytes -= size
+		s.root.bytes -= size
 		size = entrySize(len(key), cap(c.Value))
 		sd.bytes += size
-		s.bytes += size
+		s.root.bytes += size
 		sd.m[string(key)] = c
 		e = c
 	}
@@ -255,7 +326,7 @@ func (s *Store) Resize(key []byte, e *Entry, oldCap int) {
 	d := int64(sizeClass(cap(e.Value)) - sizeClass(oldCap))
 	sd := &s.slots[Slot(key)]
 	sd.bytes += d
-	s.bytes += d
+	s.root.bytes += d
 }
 
 // SetExpire changes the expiry time of key's live entry (0 removes it).
@@ -312,7 +383,7 @@ func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
 	}
 	size := entrySize(len(key), cap(e.Value))
 	sd.bytes -= size
-	s.bytes -= size
+	s.root.bytes -= size
 	s.keys--
 }
 
@@ -327,7 +398,7 @@ func (s *Store) Expire(key []byte, expireAt, now int64) bool {
 		return false
 	}
 	s.deleteFrom(i, key, e)
-	s.stats.ExpiredKeys++
+	s.root.stats.ExpiredKeys++
 	return true
 }
 
@@ -337,12 +408,13 @@ func (s *Store) Evict(key []byte) bool {
 	if !s.Delete(key) {
 		return false
 	}
-	s.stats.EvictedKeys++
+	s.root.stats.EvictedKeys++
 	return true
 }
 
-// Flush removes every key. Caller holds Lock.
+// Flush removes every key of the database. Caller holds Lock.
 func (s *Store) Flush() {
+	var bytes int64
 	for i := range s.slots {
 		sd := &s.slots[i]
 		if len(sd.m) == 0 {
@@ -351,12 +423,14 @@ func (s *Store) Flush() {
 		if s.watch != nil {
 			s.flushWatched(i)
 		}
+		bytes += sd.bytes
 		sd.m = nil
 		sd.volatile = nil
 		sd.bytes = 0
 		sd.cowGen = 0
 	}
-	s.keys, s.volatile, s.bytes = 0, 0, 0
+	s.root.bytes -= bytes
+	s.keys, s.volatile = 0, 0
 }
 
 // FlushSlot removes every key of slot and returns how many there were.
@@ -369,7 +443,7 @@ func (s *Store) FlushSlot(slot int) int {
 	n := len(sd.m)
 	s.keys -= int64(n)
 	s.volatile -= int64(len(sd.volatile))
-	s.bytes -= sd.bytes
+	s.root.bytes -= sd.bytes
 	*sd = slotData{}
 	return n
 }
@@ -404,27 +478,12 @@ func (s *Store) Restore(key string, value []byte, expireAt int64, seq uint64, no
 	}
 	size := entrySize(len(key), cap(value))
 	sd.bytes += size
-	s.bytes += size
+	s.root.bytes += size
 	s.keys++
 }
 
 // SlotString returns the slot of a string key.
 func SlotString(key string) int { return Slot(key) }
-
-// ReplaceWith moves the contents of src into s, which is how a restored
-// snapshot replaces the live store without changing the pointer that readers
-// hold. src must not be used afterwards. Caller holds s's Lock.
-func (s *Store) ReplaceWith(src *Store) {
-	s.slots = src.slots
-	s.keys, s.volatile, s.bytes, s.seq = src.keys, src.volatile, src.bytes, src.seq
-	s.stats = src.stats
-	// Views opened on s keep the maps they captured; bump the generation so
-	// that no slot is written in place while they are open.
-	s.snapGen++
-	for i := range s.slots {
-		s.slots[i].cowGen = 0
-	}
-}
 
 // TryLock tries to take the write lock without blocking and reports whether
 // it did (for checks in tests that nobody holds the lock).

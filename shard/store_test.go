@@ -13,9 +13,22 @@ import (
 // b returns a fresh copy of s as bytes (the store keeps the slices it is given).
 func b(s string) []byte { return []byte(s) }
 
-// checkInvariants recomputes the store's counters from its maps and compares
-// them with the incrementally maintained ones.
+// checkInvariants recomputes the counters of every database of s's key
+// space from their maps and compares them with the incrementally maintained
+// ones (Bytes is shared by the databases).
 func checkInvariants(t *testing.T, s *Store) {
+	t.Helper()
+	var bytesTotal int64
+	for _, d := range s.Databases() {
+		bytesTotal += checkDBInvariants(t, d)
+	}
+	if bytesTotal != s.Bytes() {
+		t.Fatalf("Bytes() = %d, entries take %d", s.Bytes(), bytesTotal)
+	}
+}
+
+// checkDBInvariants checks one database and returns its entries' bytes.
+func checkDBInvariants(t *testing.T, s *Store) int64 {
 	t.Helper()
 	var keys, volatile, bytesTotal int64
 	for i := range s.slots {
@@ -23,13 +36,13 @@ func checkInvariants(t *testing.T, s *Store) {
 		var slotBytes int64
 		for k, e := range sd.m {
 			if Slot(k) != i {
-				t.Fatalf("key %q stored in slot %d, belongs to %d", k, i, Slot(k))
+				t.Fatalf("db %d: key %q stored in slot %d, belongs to %d", s.db, k, i, Slot(k))
 			}
 			keys++
 			slotBytes += entrySize(len(k), cap(e.Value))
 			_, inIndex := sd.volatile[k]
 			if (e.ExpireAt != 0) != inIndex {
-				t.Fatalf("key %q: ExpireAt=%d but in volatile index=%v", k, e.ExpireAt, inIndex)
+				t.Fatalf("db %d: key %q: ExpireAt=%d but in volatile index=%v", s.db, k, e.ExpireAt, inIndex)
 			}
 			if e.ExpireAt != 0 {
 				volatile++
@@ -37,23 +50,21 @@ func checkInvariants(t *testing.T, s *Store) {
 		}
 		for k := range sd.volatile {
 			if sd.m[k] == nil {
-				t.Fatalf("volatile index of slot %d holds missing key %q", i, k)
+				t.Fatalf("db %d: volatile index of slot %d holds missing key %q", s.db, i, k)
 			}
 		}
 		if slotBytes != sd.bytes {
-			t.Fatalf("slot %d: accounted %d bytes, entries take %d", i, sd.bytes, slotBytes)
+			t.Fatalf("db %d: slot %d: accounted %d bytes, entries take %d", s.db, i, sd.bytes, slotBytes)
 		}
 		bytesTotal += slotBytes
 	}
 	if keys != s.Len() {
-		t.Fatalf("Len() = %d, maps hold %d keys", s.Len(), keys)
+		t.Fatalf("db %d: Len() = %d, maps hold %d keys", s.db, s.Len(), keys)
 	}
 	if volatile != s.VolatileLen() {
-		t.Fatalf("VolatileLen() = %d, maps hold %d keys with a TTL", s.VolatileLen(), volatile)
+		t.Fatalf("db %d: VolatileLen() = %d, maps hold %d keys with a TTL", s.db, s.VolatileLen(), volatile)
 	}
-	if bytesTotal != s.Bytes() {
-		t.Fatalf("Bytes() = %d, entries take %d", s.Bytes(), bytesTotal)
-	}
+	return bytesTotal
 }
 
 // keyInSlot returns a key that hashes to slot.

@@ -2,10 +2,10 @@
 // stream, so that neither taking nor restoring a snapshot holds a second full
 // copy of the data in memory.
 //
-// # Format, version 3
+// # Format, version 4
 //
 //	magic    "SHOALSNP"
-//	version  uint16, big endian (3)
+//	version  uint16, big endian (4)
 //	block*   the header block, then data blocks, then an empty block
 //	trailer  uint64 big endian: total number of key records
 //
@@ -16,7 +16,8 @@
 //	uvarint(now) ‖ uvarint(seq) ‖ uvarint(len) ‖ extra ‖
 //	uvarint(epoch) ‖ kind (1 byte) ‖ [bitmap] ‖
 //	uvarint(nOut) ‖ nOut × out job ‖ uvarint(nIn) ‖ nIn × in job ‖
-//	uvarint(nEnded) ‖ nEnded × str(ended job)
+//	uvarint(nEnded) ‖ nEnded × str(ended job) ‖
+//	uvarint(nDB) ‖ nDB × (uvarint(db) ‖ uvarint(keys))
 //
 // epoch and the slot set are the group's slot ownership (Meta.Epoch,
 // Meta.Slots). kind 0 means every slot (Meta.Slots nil) and has no bitmap;
@@ -43,8 +44,18 @@
 //	uvarint(len(key)) ‖ key ‖ uvarint(len(value)) ‖ value ‖
 //	uvarint(expireAt) ‖ uvarint(seq)
 //
+// The header's database list names the databases other than 0 that have
+// keys (SELECT, standalone mode), ascending, each with its number of keys
+// (1 to NumDBs-1; keys > 0): their key records come first, in that order,
+// and every key record after them is database 0's.
+//
 // A record never spans two blocks. Readers verify every block's checksum
 // before using it, and the record count at the end.
+//
+// # Version 3
+//
+// Version 3 is version 4 without the database list: it predates databases,
+// and every key is database 0's. Read still accepts it.
 //
 // # Version 2
 //
@@ -56,7 +67,7 @@
 // Version 1 is version 2 without the ownership fields at the end of the
 // header: it predates slot ownership. Read still accepts it and reports
 // epoch 0 and every slot (Meta.Slots nil), which is what a group of that
-// time owned. Write produces version 3 only.
+// time owned. Write produces version 4 only.
 package snapshot
 
 import (
@@ -82,11 +93,13 @@ var (
 
 const (
 	magic   = "SHOALSNP"
-	version = 3
+	version = 4
 	// version1 is the format before slot ownership, version2 the format
-	// before slot migration; Read accepts both.
+	// before slot migration, version3 the one before databases; Read
+	// accepts them.
 	version1 = 1
 	version2 = 2
+	version3 = 3
 
 	// blockTarget is the payload size at which a data block is flushed.
 	blockTarget = 64 << 10
@@ -193,6 +206,16 @@ func Write(out io.Writer, v *shard.View, meta Meta) error {
 		}
 	}
 	w.appendJobs(&meta)
+	dbs := v.DBs()
+	w.block = binary.AppendUvarint(w.block, uint64(len(dbs)))
+	for _, db := range dbs {
+		n := 0
+		for slot := 0; slot < shard.NumSlots; slot++ {
+			n += v.DBSlotLen(db, slot)
+		}
+		w.block = binary.AppendUvarint(w.block, uint64(db))
+		w.block = binary.AppendUvarint(w.block, uint64(n))
+	}
 	if err := w.flushBlock(); err != nil {
 		return err
 	}
@@ -210,20 +233,22 @@ func Write(out io.Writer, v *shard.View, meta Meta) error {
 	}
 	var count uint64
 	var err error
-	for slot := 0; slot < shard.NumSlots && err == nil; slot++ {
-		v.RangeSlot(slot, func(key string, e *shard.Entry) bool {
-			w.block = binary.AppendUvarint(w.block, uint64(len(key)))
-			w.block = append(w.block, key...)
-			w.block = binary.AppendUvarint(w.block, uint64(len(e.Value)))
-			w.block = append(w.block, e.Value...)
-			w.block = binary.AppendUvarint(w.block, uint64(e.ExpireAt))
-			w.block = binary.AppendUvarint(w.block, e.Seq())
-			count++
-			if len(w.block) >= blockTarget {
-				err = w.flushBlock()
-			}
-			return err == nil
-		})
+	for _, db := range append(dbs, 0) { // database 0 last
+		for slot := 0; slot < shard.NumSlots && err == nil; slot++ {
+			v.RangeDBSlot(db, slot, func(key string, e *shard.Entry) bool {
+				w.block = binary.AppendUvarint(w.block, uint64(len(key)))
+				w.block = append(w.block, key...)
+				w.block = binary.AppendUvarint(w.block, uint64(len(e.Value)))
+				w.block = append(w.block, e.Value...)
+				w.block = binary.AppendUvarint(w.block, uint64(e.ExpireAt))
+				w.block = binary.AppendUvarint(w.block, e.Seq())
+				count++
+				if len(w.block) >= blockTarget {
+					err = w.flushBlock()
+				}
+				return err == nil
+			})
+		}
 	}
 	if err != nil {
 		return err
@@ -493,8 +518,43 @@ func readOwnership(p []byte) (uint64, *shard.SlotSet, []byte, error) {
 	return 0, nil, nil, fmt.Errorf("%w: unknown slot set kind %d", ErrCorrupt, kind)
 }
 
-// Read loads a snapshot from in into st, which must be empty and is not
-// shared yet, and returns the snapshot's meta. On error st holds a part of
+// dbCount is an entry of a version 4 header's database list.
+type dbCount struct {
+	db   int
+	keys uint64
+}
+
+// readDBs reads the database list of a version 4 header: databases 1 to
+// NumDBs-1, ascending, each with at least one key.
+func readDBs(p []byte) ([]dbCount, []byte, error) {
+	n, p, err := uvarint(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n >= shard.NumDBs {
+		return nil, nil, fmt.Errorf("%w: bad database list", ErrCorrupt)
+	}
+	out := make([]dbCount, 0, n)
+	prev := uint64(0)
+	for i := uint64(0); i < n; i++ {
+		var db, keys uint64
+		if db, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if keys, p, err = uvarint(p); err != nil {
+			return nil, nil, err
+		}
+		if db <= prev || db >= shard.NumDBs || keys == 0 {
+			return nil, nil, fmt.Errorf("%w: bad database list", ErrCorrupt)
+		}
+		prev = db
+		out = append(out, dbCount{db: int(db), keys: keys})
+	}
+	return out, p, nil
+}
+
+// Read loads a snapshot from in into st (database 0 of a key space, and its
+// other databases), which must be empty and is not shared yet, and returns the snapshot's meta. On error st holds a part of
 // the data and must be discarded.
 func Read(in io.Reader, st *shard.Store) (Meta, error) {
 	var meta Meta
@@ -504,7 +564,7 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 		return meta, ErrFormat
 	}
 	ver := binary.BigEndian.Uint16(head[len(magic):])
-	if string(head[:len(magic)]) != magic || (ver != version && ver != version1 && ver != version2) {
+	if string(head[:len(magic)]) != magic || ver < version1 || ver > version {
 		return meta, ErrFormat
 	}
 	p, err := r.next()
@@ -532,8 +592,16 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 	}
 	// dirty[job] is the number of dirty records of out job job still to read.
 	var dirty []uint64
-	if ver == version {
+	if ver >= version3 {
 		if dirty, p, err = readJobs(p, &meta); err != nil {
+			return meta, err
+		}
+	}
+	// dbs are the databases other than 0 whose records come first, with
+	// the number of records of each still to read.
+	var dbs []dbCount
+	if ver >= version {
+		if dbs, p, err = readDBs(p); err != nil {
 			return meta, err
 		}
 	}
@@ -586,13 +654,26 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 			if exp > 1<<62 {
 				return meta, fmt.Errorf("%w: bad expiry", ErrCorrupt)
 			}
-			st.Restore(string(key), append([]byte(nil), val...), int64(exp), seq, meta.Now)
+			for len(dbs) > 0 && dbs[0].keys == 0 {
+				dbs = dbs[1:]
+			}
+			into := st
+			if len(dbs) > 0 {
+				into = st.DB(dbs[0].db)
+				dbs[0].keys--
+			}
+			into.Restore(string(key), append([]byte(nil), val...), int64(exp), seq, meta.Now)
 			count++
 		}
 	}
 	for ; job < len(dirty); job++ {
 		if dirty[job] != 0 {
 			return meta, fmt.Errorf("%w: missing dirty records", ErrCorrupt)
+		}
+	}
+	for _, d := range dbs {
+		if d.keys != 0 {
+			return meta, fmt.Errorf("%w: missing key records of database %d", ErrCorrupt, d.db)
 		}
 	}
 	var tail [8]byte

@@ -41,8 +41,8 @@ import (
 var names = strings.Fields(`get set setnx setex psetex getset getdel getex mget mset
 msetnx append strlen getrange substr setrange incr decr incrby decrby incrbyfloat
 del unlink exists touch type expire pexpire expireat pexpireat ttl pttl expiretime
-pexpiretime persist rename renamenx copy keys scan randomkey dbsize flushall flushdb
-ping echo quit hello auth select client command info config time save bgsave
+pexpiretime persist rename renamenx copy move swapdb keys scan randomkey dbsize flushall flushdb
+ping echo quit hello auth select reset client command info config time save bgsave
 lastsave readonly readwrite asking cluster slowlog latency monitor shutdown
 lcs object memory`)
 
