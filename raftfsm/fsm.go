@@ -107,6 +107,9 @@ type FSM struct {
 	curIndex uint64
 	// keys is the FSM goroutine's buffer for a command's keys.
 	keys [][]byte
+	// hook, when set, is told the keys applied entries change
+	// (changes.go); set by anyone, read by the FSM goroutine.
+	hook atomic.Pointer[hookBox]
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -211,16 +214,23 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	case entryCommands, entryLegacyCommands:
 		now := f.advance(d.Now)
 		own, mig := f.owner.Load(), f.mig.Load()
+		hook := f.changeHook()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
 		for _, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
+				if hook != nil {
+					hook.AllChanged() // rare: logs from before typed entries
+				}
 			} else if slot := f.refused(own, mig, args); slot >= 0 {
 				res.Replies = appendNotOwner(res.Replies, slot)
 			} else if slot == refusedKeyless {
 				res.Replies = append(res.Replies, migrationKeylessReply...)
 			} else {
 				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
+				if hook != nil {
+					f.notifyCommand(hook, args)
+				}
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
 		}
@@ -228,6 +238,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	case entryExpire:
 		now := f.advance(d.Now)
 		fen := f.fencedSlots()
+		hook := f.changeHook()
 		n := 0
 		for i, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
@@ -235,18 +246,25 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if f.store.Expire(k, d.expireAt[i], now) {
 				n++
+				if hook != nil {
+					hook.KeysChanged(d.keys[i : i+1])
+				}
 			}
 		}
 		return n
 	case entryEvict:
 		fen := f.fencedSlots()
+		hook := f.changeHook()
 		n := 0
-		for _, k := range d.keys {
+		for i, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
 				continue
 			}
 			if f.store.Evict(k) {
 				n++
+				if hook != nil {
+					hook.KeysChanged(d.keys[i : i+1])
+				}
 			}
 		}
 		return n
@@ -336,6 +354,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
 	// One from before migrations (version 1 or 2) has no jobs.
 	f.restoreMigrations(&meta)
+	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)
 	return nil
