@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoalcache/shoal/command"
@@ -88,6 +89,18 @@ type client struct {
 	keybuf  [][]byte
 	scratch []byte
 	rng     *rand.Rand
+
+	// trk is the connection's CLIENT TRACKING mode (nil: off); see
+	// tracking.go. push queues the invalidation messages it receives;
+	// wmu serializes writes to nc once it receives any.
+	trk    *trackState
+	push   pushes
+	wmu    sync.Mutex
+	resp3  bool // the protocol push.resp3 was last set to
+	// ctl is CLIENT NO-EVICT's flag (guarded by mu); killed is set by
+	// CLIENT KILL from another connection.
+	ctl    clientCtl
+	killed atomic.Bool
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -124,6 +137,8 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.stats.connections.Add(1)
 	defer func() {
 		nc.Close()
+		s.track.disable(c)
+		c.closePushes()
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -137,9 +152,13 @@ func (s *Server) serveConn(nc net.Conn) {
 		rd.setAuthenticated(c.authed)
 		var err error
 		cmds, err = rd.readBatch(cmds)
+		if c.push.enabled.Load() {
+			c.beginPushBatch()
+		}
 		if len(cmds) > 0 {
 			c.runBatch(cmds)
 		}
+		pushing := c.push.enabled.Load() // CLIENT TRACKING may have set it
 		if c.leaseLost {
 			// Reads served under a lease that ended meanwhile, and the
 			// leadership is not confirmed: send nothing.
@@ -155,16 +174,28 @@ func (s *Server) serveConn(nc net.Conn) {
 				c.closing = true
 			}
 		}
+		if pushing {
+			// Invalidations queued during the batch follow its replies;
+			// later ones wait for this write (pushWriter).
+			c.wmu.Lock()
+			c.endPushBatch()
+		}
 		switch {
 		case c.monitor != nil && !c.monitorStart:
 			// A monitor's replies queue behind the lines fed to it.
 			c.monitor.push(c.out)
 		case len(c.out) > 0:
 			if _, werr := nc.Write(c.out); werr != nil {
+				if pushing {
+					c.wmu.Unlock()
+				}
 				return
 			}
 			s.stats.netOutput.Add(int64(len(c.out)))
 			c.out = c.out[:0] // written: a read error next must not send it again
+		}
+		if pushing {
+			c.wmu.Unlock()
 		}
 		if c.monitorStart {
 			s.startMonitor(c)
@@ -191,9 +222,19 @@ func (c *client) runBatch(cmds [][][]byte) {
 			break
 		}
 		s.stats.netInput.Add(int64(argsSize(args)))
-		if cmd := c.exec(args); cmd != nil {
+		cmd := c.exec(args)
+		if cmd != nil {
 			last = cmd
 		}
+		if c.trk != nil && c.trk.caching && !isClientSub(cmd) {
+			// CLIENT CACHING applies to the next command only (CLIENT
+			// subcommands aside, as in Redis).
+			c.trk.caching = false
+		}
+	}
+	if r3 := c.proto == resp.RESP3; r3 != c.resp3 {
+		c.resp3 = r3
+		c.push.resp3.Store(r3)
 	}
 	c.runlock()
 	c.flushWrites()
@@ -260,6 +301,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.replyErr(command.ErrNoAuth)
 		return cmd
 	}
+	if mode := s.pause.mode.Load(); mode != pauseOff && pausedFor(mode, cmd) {
+		c.waitPause(cmd) // CLIENT PAUSE: the command waits, it is not refused
+	}
 	switch {
 	case cmd.Kind == command.KindLocal:
 		c.runlock()
@@ -297,6 +341,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 			c.flushWrites()
 		}
 		st := g.Store()
+		if c.trk != nil {
+			s.track.watch(g) // before reading: no change may go untold
+		}
 		if c.rlocked != st {
 			c.runlock()
 			if leader && s.cfg.ReadConsistency == ReadLinearizable {
@@ -324,6 +371,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 		cmd.Run(&x, args)
 		c.out = x.Out
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		if c.trk != nil {
+			c.trackRead(cmd, args)
+		}
 		c.ran(cmd, args, at, c.tick)
 	}
 	return cmd
@@ -558,6 +608,10 @@ func (c *client) flushWrites() {
 		panic("server: a connection proposed while holding a store read lock")
 	}
 	s := c.srv
+	loop := c.trk != nil && c.trk.noloop
+	if loop {
+		s.track.beginLoop(c, c.pendC, c.pend)
+	}
 	single := true
 	for _, g := range c.pendG[1:] {
 		if g != c.pendG[0] {
@@ -576,6 +630,13 @@ func (c *client) flushWrites() {
 		c.pend[i], c.pendG[i], c.pendC[i] = nil, nil, nil
 	}
 	c.pend, c.pendG, c.pendC, c.pendT = c.pend[:0], c.pendG[:0], c.pendC[:0], c.pendT[:0]
+	if loop {
+		s.track.endLoop(c)
+	}
+	if c.trk != nil {
+		// The writes' invalidations follow their replies, as in Redis.
+		c.drainPushes()
+	}
 	c.now = time.Now().UnixMilli()
 	c.tick = c.flushEnd
 }

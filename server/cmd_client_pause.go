@@ -1,0 +1,177 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoalcache/shoal/command"
+)
+
+// RESP error texts of CLIENT PAUSE (Redis 7.0's).
+const (
+	errTimeoutNotInt   = "ERR timeout is not an integer or out of range"
+	errTimeoutNegative = "ERR timeout is negative"
+)
+
+// Pause modes, weakest first.
+const (
+	pauseOff   = 0
+	pauseWrite = 1 // writes (and active expiry) wait
+	pauseAll   = 2 // every client command waits
+)
+
+// pauseState is CLIENT PAUSE's: until end, the commands of the paused mode
+// wait (they are not refused). mode is read with one atomic load per
+// command; the rest under mu.
+type pauseState struct {
+	mode atomic.Int32
+
+	mu  sync.Mutex
+	end time.Time // guarded by mu
+	// changed is closed (and replaced) when the pause is lifted or
+	// changed, waking the waiting connections; guarded by mu.
+	changed chan struct{}
+	// now is the clock (tests replace it); set before serving.
+	now func() time.Time
+}
+
+// set pauses the mode until end, as Redis's pauseClients: the stronger
+// mode and the later end of the current pause and this one apply.
+func (p *pauseState) set(mode int32, end time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode.Load() == pauseOff || end.After(p.end) {
+		p.end = end
+	}
+	if mode > p.mode.Load() {
+		p.mode.Store(mode)
+	}
+	p.wake()
+}
+
+// lift ends the pause (CLIENT UNPAUSE).
+func (p *pauseState) lift() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode.Store(pauseOff)
+	p.wake()
+}
+
+// wake wakes the waiting connections. Caller holds mu.
+func (p *pauseState) wake() {
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// clock returns the current time.
+func (p *pauseState) clock() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}
+
+// current returns the mode in force now (pauseOff once the end passed),
+// and while paused a channel closed when it changes and the time left.
+func (p *pauseState) current() (int32, <-chan struct{}, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mode := p.mode.Load()
+	if mode == pauseOff {
+		return pauseOff, nil, 0
+	}
+	left := p.end.Sub(p.clock())
+	if left <= 0 {
+		p.mode.Store(pauseOff)
+		p.wake()
+		return pauseOff, nil, 0
+	}
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return mode, p.changed, left
+}
+
+// writesPaused reports whether writes wait now (housekeeping skips active
+// expiry then, as Redis does during a pause).
+func (p *pauseState) writesPaused() bool {
+	if p.mode.Load() == pauseOff {
+		return false
+	}
+	mode, _, _ := p.current()
+	return mode != pauseOff
+}
+
+// pausedFor reports whether cmd waits under mode: every command under
+// ALL, writes under WRITE (EXEC of a transaction with writes is checked by
+// EXEC itself).
+func pausedFor(mode int32, cmd *command.Command) bool {
+	switch mode {
+	case pauseAll:
+		return true
+	case pauseWrite:
+		return cmd.Kind == command.KindWrite || cmd.Flags&command.FlagWrite != 0
+	}
+	return false
+}
+
+// waitPause holds the connection while cmd is paused: until the pause
+// ends or is lifted, the server stops, or the connection is killed. The
+// connection holds nothing meanwhile.
+func (c *client) waitPause(cmd *command.Command) {
+	c.runlock()
+	c.flushWrites()
+	p := &c.srv.pause
+	for !c.killed.Load() {
+		mode, changed, left := p.current()
+		if !pausedFor(mode, cmd) {
+			return
+		}
+		// Polls for a kill at least every 100 ms.
+		t := time.NewTimer(min(left, 100*time.Millisecond))
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-c.srv.stop:
+			t.Stop()
+			return
+		}
+		t.Stop()
+	}
+}
+
+// clientPauseCommand: CLIENT PAUSE timeout [WRITE | ALL].
+func clientPauseCommand(x *command.Ctx, args [][]byte) {
+	ms, ok := command.ParseInt(args[2])
+	if !ok {
+		x.Err(errTimeoutNotInt)
+		return
+	}
+	if ms < 0 {
+		x.Err(errTimeoutNegative)
+		return
+	}
+	p := &srvOf(x).pause
+	mode := int32(pauseAll)
+	switch {
+	case len(args) == 4 && command.EqFold(args[3], "write"):
+		mode = pauseWrite
+	case len(args) == 4 && command.EqFold(args[3], "all"):
+	case len(args) > 3:
+		x.Err(command.ErrSyntax)
+		return
+	}
+	// In milliseconds since the epoch, wrapping on overflow as Redis's
+	// does (a timeout near 2^63 ends in the past: no pause).
+	p.set(mode, time.UnixMilli(p.clock().UnixMilli()+ms))
+	x.OK()
+}
+
+// clientUnpauseCommand: CLIENT UNPAUSE.
+func clientUnpauseCommand(x *command.Ctx, args [][]byte) {
+	srvOf(x).pause.lift()
+	x.OK()
+}
