@@ -93,10 +93,10 @@ type client struct {
 	// trk is the connection's CLIENT TRACKING mode (nil: off); see
 	// tracking.go. push queues the invalidation messages it receives;
 	// wmu serializes writes to nc once it receives any.
-	trk    *trackState
-	push   pushes
-	wmu    sync.Mutex
-	resp3  bool // the protocol push.resp3 was last set to
+	trk   *trackState
+	push  pushes
+	wmu   sync.Mutex
+	resp3 bool // the protocol push.resp3 was last set to
 	// ctl is CLIENT NO-EVICT's flag (guarded by mu); killed is set by
 	// CLIENT KILL from another connection.
 	ctl    clientCtl
