@@ -10,9 +10,9 @@ package raftfsm
 // FSM's buffers).
 type ChangeHook interface {
 	// KeysChanged reports keys that an applied write command, expiry or
-	// eviction may have changed: a superset of the changes (a write that
-	// turns out to change nothing, such as SET NX on an existing key, is
-	// reported too). A command is reported once, with its keys in
+	// eviction changed. A command that changed nothing (SET NX on an
+	// existing key, DEL of a missing one, an error) is not reported; one
+	// that changed some of its keys is reported with all of them. A command is reported once, with its keys in
 	// Executor.Keys order (a repeated key appears as often as in the
 	// command).
 	KeysChanged(keys [][]byte)

@@ -227,8 +227,14 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			} else if slot == refusedKeyless {
 				res.Replies = append(res.Replies, migrationKeylessReply...)
 			} else {
-				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
+				var mods uint64
 				if hook != nil {
+					mods = f.store.Mods()
+				}
+				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
+				if hook != nil && f.store.Mods() != mods {
+					// Only a command that changed the store (as Redis
+					// invalidates only keys it modified).
 					f.notifyCommand(hook, args)
 				}
 			}

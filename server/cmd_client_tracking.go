@@ -13,7 +13,7 @@ const (
 	errTrackingPrefixBcast   = "ERR PREFIX option requires BCAST mode to be enabled"
 	errTrackingSwitchBcast   = "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
 	errTrackingOptBcast      = "ERR OPTIN and OPTOUT are not compatible with BCAST"
-	errTrackingOptBoth       = "ERR You can't use both OPTIN and OPTOUT"
+	errTrackingOptBoth       = "ERR You can't specify both OPTIN mode and OPTOUT mode"
 	errTrackingSwitchOpt     = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
 	errCachingNotTracking    = "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"
 	errCachingYesNeedsOptin  = "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."

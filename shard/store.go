@@ -43,6 +43,8 @@ type Store struct {
 	// watch, when set, is told of changes to the keys of its slots
 	// (watch.go).
 	watch *watch
+	// mods counts changes (mods.go).
+	mods uint64
 }
 
 // New returns an empty Store.
@@ -159,6 +161,7 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // keeps its own. Caller holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	i := Slot(key)
+	s.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -228,6 +231,7 @@ func (s *Store) Mutable(key []byte) *Entry {
 	if e == nil {
 		return nil
 	}
+	s.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -267,6 +271,7 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 	if e == nil || e.ExpireAt == expireAt {
 		return
 	}
+	s.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -301,6 +306,7 @@ func (s *Store) Delete(key []byte) bool {
 }
 
 func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
+	s.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -348,6 +354,7 @@ func (s *Store) Flush() {
 		if len(sd.m) == 0 {
 			continue
 		}
+		s.mods++
 		if s.watch != nil {
 			s.flushWatched(i)
 		}
@@ -362,6 +369,7 @@ func (s *Store) Flush() {
 // FlushSlot removes every key of slot and returns how many there were.
 // Caller holds Lock.
 func (s *Store) FlushSlot(slot int) int {
+	s.mods++
 	if s.watch != nil {
 		s.flushWatched(slot)
 	}
