@@ -12,6 +12,7 @@ import (
 const (
 	errTimeoutNotInt   = "ERR timeout is not an integer or out of range"
 	errTimeoutNegative = "ERR timeout is negative"
+	errPauseMode       = "ERR CLIENT PAUSE mode must be WRITE or ALL"
 )
 
 // Pause modes, weakest first.
@@ -145,6 +146,18 @@ func (c *client) waitPause(cmd *command.Command) {
 
 // clientPauseCommand: CLIENT PAUSE timeout [WRITE | ALL].
 func clientPauseCommand(x *command.Ctx, args [][]byte) {
+	mode := int32(pauseAll)
+	switch {
+	case len(args) > 4:
+		x.Err(command.Sanitize(append(append([]byte("ERR unknown subcommand or wrong number of arguments for '"),
+			truncNUL(args[1])...), "'. Try CLIENT HELP."...)))
+		return
+	case len(args) == 4 && command.EqFold(args[3], "write"):
+		mode = pauseWrite
+	case len(args) == 4 && !command.EqFold(args[3], "all"):
+		x.Err(errPauseMode)
+		return
+	}
 	ms, ok := command.ParseInt(args[2])
 	if !ok {
 		x.Err(errTimeoutNotInt)
@@ -155,15 +168,6 @@ func clientPauseCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	p := &srvOf(x).pause
-	mode := int32(pauseAll)
-	switch {
-	case len(args) == 4 && command.EqFold(args[3], "write"):
-		mode = pauseWrite
-	case len(args) == 4 && command.EqFold(args[3], "all"):
-	case len(args) > 3:
-		x.Err(command.ErrSyntax)
-		return
-	}
 	// In milliseconds since the epoch, wrapping on overflow as Redis's
 	// does (a timeout near 2^63 ends in the past: no pause).
 	p.set(mode, time.UnixMilli(p.clock().UnixMilli()+ms))

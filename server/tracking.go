@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -450,7 +451,8 @@ func appendTrackingInfo(x *command.Ctx, st *trackState) {
 	x.Int(st.redirect)
 	x.BulkString("prefixes")
 	x.Array(len(st.prefixes))
-	for _, p := range st.prefixes {
+	// In byte order, as Redis keeps them (in a radix tree).
+	for _, p := range slices.SortedFunc(slices.Values(st.prefixes), bytes.Compare) {
 		x.Bulk(p)
 	}
 }
