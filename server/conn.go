@@ -101,6 +101,8 @@ type client struct {
 	// CLIENT KILL from another connection.
 	ctl    clientCtl
 	killed atomic.Bool
+	// multi is the open MULTI transaction (cmd_multi.go), nil outside one.
+	multi *multiState
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -226,9 +228,9 @@ func (c *client) runBatch(cmds [][][]byte) {
 		if cmd != nil {
 			last = cmd
 		}
-		if c.trk != nil && c.trk.caching && !isClientSub(cmd) {
+		if c.trk != nil && c.trk.caching && !isClientSub(cmd) && c.multi == nil {
 			// CLIENT CACHING applies to the next command only (CLIENT
-			// subcommands aside, as in Redis).
+			// subcommands aside; to a whole transaction), as in Redis.
 			c.trk.caching = false
 		}
 	}
@@ -294,11 +296,21 @@ func (c *client) exec(args [][]byte) *command.Command {
 	}
 	c.cur = cmd
 	if !cmd.ArityOK(len(args)) {
+		if cmd.Name == "exec" {
+			// As Redis, in a transaction or not.
+			c.multi = nil
+			c.replyErr(execAbortReason(command.ErrWrongArgs(cmd.Name)))
+			return cmd
+		}
 		c.replyErr(command.ErrWrongArgs(cmd.Name))
 		return cmd
 	}
 	if !c.authed && cmd.Flags&command.FlagNoAuth == 0 {
 		c.replyErr(command.ErrNoAuth)
+		return cmd
+	}
+	if c.multi != nil && !multiControl(cmd) {
+		c.queueMulti(cmd, args)
 		return cmd
 	}
 	if mode := s.pause.mode.Load(); mode != pauseOff && pausedFor(mode, cmd) {
@@ -493,6 +505,9 @@ func (c *client) verify(g Group) error {
 // replyErr appends an error reply after the pending writes' replies, for
 // a command refused before it ran (accounted as rejected).
 func (c *client) replyErr(msg string) {
+	if c.multi != nil {
+		c.multi.dirty = true // EXEC will abort
+	}
 	c.runlock()
 	c.flushWrites()
 	at := len(c.out)
