@@ -17,8 +17,8 @@ type ChangeHook interface {
 	// command).
 	KeysChanged(keys [][]byte)
 	// AllChanged reports a change to an unknown set of keys: a keyless
-	// write (FLUSHALL, FLUSHDB), a snapshot restored, slots dropped by a
-	// migration.
+	// write (FLUSHALL, FLUSHDB, even of an empty store), a snapshot
+	// restored, slots dropped by a migration.
 	AllChanged()
 }
 
@@ -51,15 +51,18 @@ func (f *FSM) changeHook() ChangeHook {
 	return nil
 }
 
-// notifyCommand tells h about the keys of an applied write command args: a
-// command without keys (FLUSHALL, FLUSHDB) changes everything.
-func (f *FSM) notifyCommand(h ChangeHook, args [][]byte) {
+// notifyCommand tells h about the keys of an applied write command args,
+// if it changed the store (as Redis invalidates only keys it modified); a
+// command without keys (FLUSHALL, FLUSHDB) is told as a change of
+// everything even on an empty store, as Redis tells of every flush.
+func (f *FSM) notifyCommand(h ChangeHook, args [][]byte, changed bool) {
 	f.keys = f.exec.Keys(args, f.keys[:0])
-	if len(f.keys) == 0 {
+	switch {
+	case len(f.keys) == 0:
 		h.AllChanged()
-		return
+	case changed:
+		h.KeysChanged(f.keys)
 	}
-	h.KeysChanged(f.keys)
 }
 
 // notifyAll tells the hook, if any, that an unknown set of keys changed.

@@ -232,10 +232,8 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 					mods = f.store.Mods()
 				}
 				res.Replies = f.exec.Exec(f.store, now, args, res.Replies)
-				if hook != nil && f.store.Mods() != mods {
-					// Only a command that changed the store (as Redis
-					// invalidates only keys it modified).
-					f.notifyCommand(hook, args)
+				if hook != nil {
+					f.notifyCommand(hook, args, f.store.Mods() != mods)
 				}
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
