@@ -120,16 +120,17 @@ func pausedFor(mode int32, cmd *command.Command) bool {
 }
 
 // waitPause holds the connection while cmd is paused: until the pause
-// ends or is lifted, the server stops, or the connection is killed. The
-// connection holds nothing meanwhile.
-func (c *client) waitPause(cmd *command.Command) {
+// ends or is lifted (true: run cmd), or the server stops or the
+// connection is killed (false: cmd must not run, the connection closes).
+// The connection holds nothing meanwhile.
+func (c *client) waitPause(cmd *command.Command) bool {
 	c.runlock()
 	c.flushWrites()
 	p := &c.srv.pause
 	for !c.killed.Load() {
 		mode, changed, left := p.current()
 		if !pausedFor(mode, cmd) {
-			return
+			return true
 		}
 		// Polls for a kill at least every 100 ms.
 		t := time.NewTimer(min(left, 100*time.Millisecond))
@@ -138,10 +139,13 @@ func (c *client) waitPause(cmd *command.Command) {
 		case <-t.C:
 		case <-c.srv.stop:
 			t.Stop()
-			return
+			c.closing = true
+			return false
 		}
 		t.Stop()
 	}
+	c.closing = true
+	return false
 }
 
 // clientPauseCommand: CLIENT PAUSE timeout [WRITE | ALL].

@@ -132,7 +132,9 @@ func execCommand(x *command.Ctx, args [][]byte) {
 	}
 	if writes > 0 {
 		if mode := c.srv.pause.mode.Load(); mode != pauseOff && pausedFor(mode, m.cmds[0]) {
-			c.waitPause(m.cmds[0])
+			if !c.waitPause(m.cmds[0]) {
+				return
+			}
 		}
 	}
 	// The queued commands run as if sent now; their replies follow the

@@ -314,7 +314,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 		return cmd
 	}
 	if mode := s.pause.mode.Load(); mode != pauseOff && pausedFor(mode, cmd) {
-		c.waitPause(cmd) // CLIENT PAUSE: the command waits, it is not refused
+		// CLIENT PAUSE: the command waits, it is not refused.
+		if !c.waitPause(cmd) {
+			return cmd // killed, or the server stops: not run
+		}
 	}
 	switch {
 	case cmd.Kind == command.KindLocal:

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,4 +186,31 @@ func clientID(c *rawConn) string {
 	c.t.Helper()
 	id := c.do("CLIENT", "ID")
 	return id[1 : len(id)-2]
+}
+
+// TestTrackingOnFollower: a READONLY client reading on a follower is told
+// when the follower applies a write that a client of the leader's node made
+// (here proposed to the leader directly).
+func TestTrackingOnFollower(t *testing.T) {
+	gs := startInmemGroups(t, 2)
+	_, addr := introServer(t, gs[1], nil)
+	a := resp3(t, addr)
+	a.do("READONLY")
+	a.do("CLIENT", "TRACKING", "on")
+	if got := a.do("GET", "k"); got != "_\r\n" {
+		t.Fatalf("GET k on the follower = %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := gs[0].Propose(ctx, [][][]byte{{[]byte("SET"), []byte("k"), []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	v, err := respclient.ReadRaw(a.rd)
+	if err != nil || string(v.Raw) != invalidation("k") {
+		t.Fatalf("read %q, %v; want the invalidation of k", v.Raw, err)
+	}
+	if got := a.do("GET", "k"); got != "$1\r\nv\r\n" {
+		t.Errorf("GET k after the invalidation = %q", got)
+	}
 }
