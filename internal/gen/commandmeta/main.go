@@ -43,7 +43,8 @@ msetnx append strlen getrange substr setrange incr decr incrby decrby incrbyfloa
 del unlink exists touch type expire pexpire expireat pexpireat ttl pttl expiretime
 pexpiretime persist rename renamenx copy keys scan randomkey dbsize flushall flushdb
 ping echo quit hello auth select client command info config time save bgsave
-lastsave readonly readwrite asking cluster slowlog latency monitor shutdown`)
+lastsave readonly readwrite asking cluster slowlog latency monitor shutdown
+multi exec discard`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
