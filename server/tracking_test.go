@@ -214,3 +214,27 @@ func TestTrackingOnFollower(t *testing.T) {
 		t.Errorf("GET k after the invalidation = %q", got)
 	}
 }
+
+// TestTrackingPushOrder: in a pipeline, the invalidation of the client's
+// own write follows that write's reply and comes before the next reply, as
+// Redis sends it.
+func TestTrackingPushOrder(t *testing.T) {
+	_, addr, _ := trackingServer(t)
+	a := resp3(t, addr)
+	a.do("CLIENT", "TRACKING", "on")
+	a.do("GET", "k")
+	// One write: the server reads both commands as one batch.
+	var b []byte
+	for _, cmd := range [][]any{{"SET", "k", "v"}, {"PING"}} {
+		var err error
+		if b, err = respclient.AppendCommand(b, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.nc.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	a.want("+OK\r\n")
+	a.want(invalidation("k"))
+	a.want("+PONG\r\n")
+}
