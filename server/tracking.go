@@ -55,14 +55,16 @@ type tracker struct {
 	mu sync.Mutex
 	// keys maps each remembered key to the ids of the clients that read it.
 	keys map[string]map[int64]struct{}
-	// clients are the tracking clients by id.
+	// clients are the tracking clients by id; bcast those in BCAST mode.
 	clients map[int64]*client
+	bcast   map[int64]*client
 }
 
 func (t *tracker) init(s *Server) {
 	t.srv = s
 	t.keys = make(map[string]map[int64]struct{})
 	t.clients = make(map[int64]*client)
+	t.bcast = make(map[int64]*client)
 }
 
 // changeHooker is implemented by groups that report applied changes
@@ -94,6 +96,9 @@ func (t *tracker) enable(c *client, st trackState) {
 		st.prefixes = append(old.prefixes, st.prefixes...)
 	}
 	c.trk = &st
+	if st.bcast {
+		t.bcast[c.id] = c
+	}
 	c.resp3 = c.proto == resp.RESP3
 	c.push.resp3.Store(c.resp3)
 	if !c.push.enabled.Load() {
@@ -126,6 +131,7 @@ func (t *tracker) disable(c *client) {
 	}
 	t.mu.Lock()
 	delete(t.clients, c.id)
+	delete(t.bcast, c.id)
 	c.trk = nil
 	t.active.Add(-1)
 	t.mu.Unlock()
@@ -202,8 +208,8 @@ func (t *tracker) KeysChanged(keys [][]byte) {
 				delete(t.keys, string(k))
 			}
 		}
-		for _, c := range t.clients {
-			if !c.trk.bcast || !hasPrefix(c.trk.prefixes, k) {
+		for _, c := range t.bcast {
+			if !hasPrefix(c.trk.prefixes, k) {
 				continue
 			}
 			if c.trk.noloop && c.trk.loop[string(k)] > 0 {
