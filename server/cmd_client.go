@@ -203,7 +203,7 @@ func argvMem(args [][]byte) int {
 // calling connection, whose buffers are read live; other connections show
 // their buffers as they were at the end of their last batch of commands
 // (between batches a connection holds no arguments and no pending output).
-// Fields of features Shoal lacks (pub/sub, MULTI) are zero.
+// Fields of features Shoal lacks (pub/sub) are zero.
 func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur string, argv int) []byte {
 	tracking, brokenRedir, bcast, redir := false, false, false, int64(-1)
 	cl.srv.track.mu.Lock()
@@ -212,7 +212,7 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	}
 	cl.srv.track.mu.Unlock()
 	cl.mu.Lock()
-	noEvict := cl.ctl.noEvict
+	noEvict, multiN := cl.ctl.noEvict, cl.multiN-1
 	name, libName, libVer := cl.name, cl.libName, cl.libVer
 	lastCmd, lastTime := cl.lastCmd, cl.lastTime
 	proto, readonly, monitoring := cl.proto, cl.readonly, cl.monitoring
@@ -245,6 +245,9 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	var flags []byte
 	if monitoring {
 		flags = append(flags, 'O')
+	}
+	if multiN >= 0 {
+		flags = append(flags, 'x')
 	}
 	if tracking {
 		flags = append(flags, 't')
@@ -283,7 +286,9 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	b = strconv.AppendInt(b, max(int64(idle/time.Second), 0), 10)
 	b = append(b, " flags="...)
 	b = append(b, flags...)
-	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf="...)
+	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi="...)
+	b = strconv.AppendInt(b, int64(multiN), 10)
+	b = append(b, " qbuf="...)
 	b = strconv.AppendInt(b, int64(qbuf), 10)
 	b = append(b, " qbuf-free="...)
 	b = strconv.AppendInt(b, int64(qbufFree), 10)

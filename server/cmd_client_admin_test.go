@@ -158,7 +158,8 @@ func clientID2(t *testing.T, a, b *rawConn) string {
 	return ""
 }
 
-// TestClientListFlags: NO-EVICT and tracking show in CLIENT LIST.
+// TestClientListFlags: NO-EVICT, tracking and an open transaction show in
+// CLIENT LIST.
 func TestClientListFlags(t *testing.T) {
 	addr := adminServer(t)
 	a := dialRaw(t, addr)
@@ -171,5 +172,15 @@ func TestClientListFlags(t *testing.T) {
 	a.do("CLIENT", "TRACKING", "off")
 	if got := a.do("CLIENT", "INFO"); !strings.Contains(got, " flags=N ") || !strings.Contains(got, " redir=-1 ") {
 		t.Errorf("CLIENT INFO = %q, want flags=N and redir=-1", got)
+	}
+	a.do("MULTI")
+	a.do("GET", "k")
+	b := dialRaw(t, addr)
+	if got := b.do("CLIENT", "LIST", "ID", clientID2(t, b, a)); !strings.Contains(got, " flags=x db=0 sub=0 psub=0 ssub=0 multi=1 ") {
+		t.Errorf("CLIENT LIST of a client in MULTI = %q, want flags=x and multi=1", got)
+	}
+	a.do("DISCARD")
+	if got := b.do("CLIENT", "LIST", "ID", clientID(a)); !strings.Contains(got, " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 ") {
+		t.Errorf("CLIENT LIST after DISCARD = %q, want flags=N and multi=-1", got)
 	}
 }

@@ -74,6 +74,7 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 	}
 	c.multi.cmds = append(c.multi.cmds, cmd)
 	c.multi.args = append(c.multi.args, cp)
+	c.setMultiN(len(c.multi.cmds))
 	c.out = resp.AppendSimple(c.out, "QUEUED")
 }
 
@@ -85,6 +86,7 @@ func multiCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	c.multi = &multiState{}
+	c.setMultiN(0)
 	x.OK()
 }
 
@@ -96,6 +98,7 @@ func discardCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	c.multi = nil
+	c.setMultiN(-1)
 	x.OK()
 }
 
@@ -108,6 +111,7 @@ func execCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	c.multi = nil
+	c.setMultiN(-1)
 	if m.dirty {
 		x.Err(errExecAbort)
 		return
@@ -171,4 +175,11 @@ func oneSlot(m *multiState) bool {
 // execCommandAbort does.
 func execAbortReason(msg string) string {
 	return "EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR ")
+}
+
+// setMultiN records the transaction's size for CLIENT LIST (-1: none).
+func (c *client) setMultiN(n int) {
+	c.mu.Lock()
+	c.multiN = n + 1
+	c.mu.Unlock()
 }

@@ -80,6 +80,10 @@ type client struct {
 	// guarded by mu.
 	qbuf, qbufFree, rbs, rbp, outCap int
 	monitoring                       bool // MONITOR ran; guarded by mu
+	// multiN is 1 + the number of commands queued in the open
+	// transaction, 0 outside one (CLIENT LIST's multi= and x flag);
+	// guarded by mu.
+	multiN int
 
 	// monitor is set by MONITOR; monitorStart asks serveConn to start its
 	// writer once the +OK is written.
@@ -298,7 +302,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 	if !cmd.ArityOK(len(args)) {
 		if cmd.Name == "exec" {
 			// As Redis, in a transaction or not.
-			c.multi = nil
+			if c.multi != nil {
+				c.multi = nil
+				c.setMultiN(-1)
+			}
 			c.replyErr(execAbortReason(command.ErrWrongArgs(cmd.Name)))
 			return cmd
 		}
