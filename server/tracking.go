@@ -27,6 +27,11 @@ import (
 // client-output-buffer-limit).
 const pushMaxBuffer = 64 << 20
 
+// trackingMaxKeys bounds the keys the tracking table remembers (Redis's
+// tracking-table-max-keys default): beyond it, remembered keys are
+// invalidated (their readers told, as if they changed) and forgotten.
+const trackingMaxKeys = 1_000_000
+
 // trackState is one tracking client's mode. The connection's goroutine
 // writes it under tracker.mu; the FSM goroutines read it under tracker.mu;
 // the connection's goroutine reads it without the lock.
@@ -58,6 +63,8 @@ type tracker struct {
 	// clients are the tracking clients by id; bcast those in BCAST mode.
 	clients map[int64]*client
 	bcast   map[int64]*client
+	// limit overrides trackingMaxKeys when set (tests).
+	limit int
 }
 
 func (t *tracker) init(s *Server) {
@@ -141,6 +148,9 @@ func (t *tracker) disable(c *client) {
 // of their store, so no change can come between the read and this).
 func (t *tracker) remember(c *client, keys [][]byte) {
 	t.mu.Lock()
+	for len(t.keys) > 0 && len(t.keys)+len(keys) > t.maxKeys() {
+		t.evictOne()
+	}
 	for _, k := range keys {
 		ids := t.keys[string(k)]
 		if ids == nil {
@@ -150,6 +160,28 @@ func (t *tracker) remember(c *client, keys [][]byte) {
 		ids[c.id] = struct{}{}
 	}
 	t.mu.Unlock()
+}
+
+// maxKeys is the table's bound (tests lower it).
+func (t *tracker) maxKeys() int {
+	if t.limit > 0 {
+		return t.limit
+	}
+	return trackingMaxKeys
+}
+
+// evictOne forgets one remembered key (the first the map's random order
+// gives), telling its readers as if it changed. Caller holds t.mu.
+func (t *tracker) evictOne() {
+	for k, ids := range t.keys {
+		delete(t.keys, k)
+		for id := range ids {
+			if c := t.clients[id]; c != nil && !c.trk.bcast {
+				t.invalidate(c, []byte(k))
+			}
+		}
+		return
+	}
 }
 
 // beginLoop records, for a NOLOOP client, the keys of the writes it is

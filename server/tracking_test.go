@@ -238,3 +238,31 @@ func TestTrackingPushOrder(t *testing.T) {
 	a.want(invalidation("k"))
 	a.want("+PONG\r\n")
 }
+
+// TestTrackingTableBound: beyond the table's bound, remembered keys are
+// invalidated and forgotten, so the table does not grow without limit.
+func TestTrackingTableBound(t *testing.T) {
+	s, addr, _ := trackingServer(t)
+	s.track.mu.Lock()
+	s.track.limit = 2
+	s.track.mu.Unlock()
+	a := resp3(t, addr)
+	a.do("CLIENT", "TRACKING", "on")
+	a.do("GET", "k1")
+	a.do("GET", "k2")
+	// The third key pushes one of the first two out: its message comes
+	// after the GET's reply.
+	if got := a.do("GET", "k3"); got != "_\r\n" {
+		t.Fatalf("GET k3 = %q", got)
+	}
+	got := string(a.read().Raw)
+	if got != invalidation("k1") && got != invalidation("k2") {
+		t.Fatalf("read %q, want the invalidation of k1 or k2", got)
+	}
+	s.track.mu.Lock()
+	n := len(s.track.keys)
+	s.track.mu.Unlock()
+	if n != 2 {
+		t.Errorf("the table holds %d keys, want 2", n)
+	}
+}
