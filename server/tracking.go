@@ -33,8 +33,10 @@ const pushMaxBuffer = 64 << 20
 const trackingMaxKeys = 1_000_000
 
 // trackState is one tracking client's mode. The connection's goroutine
-// writes it under tracker.mu; the FSM goroutines read it under tracker.mu;
-// the connection's goroutine reads it without the lock.
+// writes it under tracker.mu (except caching, which only it reads); the
+// FSM goroutines read it and change brokenRedir and loop under
+// tracker.mu; the connection's goroutine reads the other fields without
+// the lock.
 type trackState struct {
 	bcast, optin, optout, noloop bool
 	// caching is CLIENT CACHING YES (OPTIN) or NO (OPTOUT) for the next
