@@ -99,13 +99,13 @@ func TestClientPauseAllTimeout(t *testing.T) {
 // waiting in a pause is killed without running its command.
 func TestClientKill(t *testing.T) {
 	addr := adminServer(t)
-	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	a, b := dialRaw(t, addr), registered(t, addr)
 	if got := a.do("CLIENT", "KILL", b.nc.LocalAddr().String()); got != "+OK\r\n" {
 		t.Fatalf("CLIENT KILL addr = %q", got)
 	}
 	b.closed()
 
-	b = dialRaw(t, addr)
+	b = registered(t, addr)
 	for _, filter := range []func(b *rawConn) []string{
 		func(b *rawConn) []string { return []string{"ID", clientID(b)} },
 		func(b *rawConn) []string { return []string{"ADDR", b.nc.LocalAddr().String()} },
@@ -118,7 +118,7 @@ func TestClientKill(t *testing.T) {
 			t.Errorf("CLIENT KILL %q = %q, want :1", f, got)
 		}
 		b.closed()
-		b = dialRaw(t, addr)
+		b = registered(t, addr)
 	}
 	if got := a.do("CLIENT", "KILL", "MAXAGE", "1000"); got != ":0\r\n" {
 		t.Errorf("CLIENT KILL MAXAGE 1000 = %q", got)
@@ -182,5 +182,42 @@ func TestClientListFlags(t *testing.T) {
 	a.do("DISCARD")
 	if got := b.do("CLIENT", "LIST", "ID", clientID(a)); !strings.Contains(got, " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 ") {
 		t.Errorf("CLIENT LIST after DISCARD = %q, want flags=N and multi=-1", got)
+	}
+}
+
+// registered dials addr and waits for the server to have registered the
+// connection (one round trip), so that CLIENT KILL and LIST see it.
+func registered(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c := dialRaw(t, addr)
+	if got := c.do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING = %q", got)
+	}
+	return c
+}
+
+// TestPauseStateEnds: a pause that ended, even unobserved, does not make a
+// later weaker pause stronger; a timeout of 0 pauses nothing. The clock is
+// injected.
+func TestPauseStateEnds(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := &pauseState{now: func() time.Time { return now }}
+	p.set(pauseAll, now.Add(time.Second))
+	if m, _, _ := p.current(); m != pauseAll {
+		t.Fatalf("mode %d, want ALL", m)
+	}
+	now = now.Add(2 * time.Second) // the ALL pause ended; nobody looked
+	p.set(pauseWrite, now.Add(time.Second))
+	if m, _, left := p.current(); m != pauseWrite || left != time.Second {
+		t.Errorf("mode %d for %v, want WRITE for 1s", m, left)
+	}
+	p.set(pauseAll, now.Add(time.Second/2)) // stronger, shorter: ALL until the later end
+	if m, _, left := p.current(); m != pauseAll || left != time.Second {
+		t.Errorf("mode %d for %v, want ALL for 1s", m, left)
+	}
+	p.lift()
+	p.set(pauseAll, now)
+	if m, _, _ := p.current(); m != pauseOff || p.writesPaused() {
+		t.Errorf("a pause of 0 ms left mode %d", m)
 	}
 }

@@ -42,11 +42,17 @@ type pauseState struct {
 func (p *pauseState) set(mode int32, end time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.mode.Load() != pauseOff && !p.end.After(p.clock()) {
+		p.mode.Store(pauseOff) // ended, though nobody has looked since
+	}
 	if p.mode.Load() == pauseOff || end.After(p.end) {
 		p.end = end
 	}
 	if mode > p.mode.Load() {
 		p.mode.Store(mode)
+	}
+	if !p.end.After(p.clock()) {
+		p.mode.Store(pauseOff) // a timeout of 0 (or one that wrapped): no pause
 	}
 	p.wake()
 }
