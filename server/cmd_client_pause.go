@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,9 +179,19 @@ func clientPauseCommand(x *command.Ctx, args [][]byte) {
 		return
 	}
 	p := &srvOf(x).pause
-	// In milliseconds since the epoch, wrapping on overflow as Redis's
-	// does (a timeout near 2^63 ends in the past: no pause).
-	p.set(mode, time.UnixMilli(p.clock().UnixMilli()+ms))
+	now := p.clock()
+	var end time.Time
+	switch {
+	case ms > math.MaxInt64-now.UnixMilli():
+		// Redis's end time (ms since the epoch) wraps: it is in the
+		// past, so nothing is paused.
+		end = now
+	case ms > math.MaxInt64/int64(time.Millisecond):
+		end = now.Add(math.MaxInt64) // about 292 years
+	default:
+		end = now.Add(time.Duration(ms) * time.Millisecond)
+	}
+	p.set(mode, end)
 	x.OK()
 }
 
