@@ -731,6 +731,14 @@ var commandMeta = map[string]cmdMeta{
 			"$14\r\nkey_spec_index\r\n:0\r\n$5\r\nflags\r\n~1\r\n+multiple\r\n",
 		docFields: 5,
 	},
+	"discard": {
+		info: "$7\r\ndiscard\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n" +
+			":0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$39\r\nDiscard all commands issued after MULTI\r\n$5\r\n" +
+			"since\r\n$5\r\n2.0.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n" +
+			"$45\r\nO(N), when N is the number of queued commands\r\n",
+		docFields: 4,
+	},
 	"echo": {
 		info: "$4\r\necho\r\n:2\r\n~3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n" +
 			"+@connection\r\n~0\r\n~0\r\n",
@@ -738,6 +746,14 @@ var commandMeta = map[string]cmdMeta{
 			"$5\r\ngroup\r\n$10\r\nconnection\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n$9\r\narguments\r\n" +
 			"*1\r\n%2\r\n$4\r\nname\r\n$7\r\nmessage\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
 		docFields: 5,
+	},
+	"exec": {
+		info: "$4\r\nexec\r\n:1\r\n~4\r\n+noscript\r\n+loading\r\n+stale\r\n+skip_slowlog\r\n" +
+			":0\r\n:0\r\n:0\r\n~2\r\n+@slow\r\n+@transaction\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$39\r\nExecute all commands issued after MULTI\r\n$5\r\n" +
+			"since\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n" +
+			"$38\r\nDepends on commands in the transaction\r\n",
+		docFields: 4,
 	},
 	"exists": {
 		info: "$6\r\nexists\r\n:-2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:-1\r\n:1\r\n~3\r\n+@keyspace\r\n" +
@@ -1215,6 +1231,14 @@ var commandMeta = map[string]cmdMeta{
 			"type\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$5\r\nvalue\r\n" +
 			"$4\r\ntype\r\n$6\r\nstring\r\n",
 		docFields: 5,
+	},
+	"multi": {
+		info: "$5\r\nmulti\r\n:1\r\n~5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n" +
+			":0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@transaction\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$37\r\nMark the start of a transaction block\r\n$5\r\n" +
+			"since\r\n$5\r\n1.2.0\r\n$5\r\ngroup\r\n$12\r\ntransactions\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
 	},
 	"object": {
 		info: "$6\r\nobject\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",

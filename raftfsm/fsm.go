@@ -112,6 +112,9 @@ type FSM struct {
 	curIndex uint64
 	// keys is the FSM goroutine's buffer for a command's keys.
 	keys [][]byte
+	// hook, when set, is told the keys applied entries change
+	// (changes.go); set by anyone, read by the FSM goroutine.
+	hook atomic.Pointer[hookBox]
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -216,10 +219,14 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 	case entryCommands, entryLegacyCommands:
 		now := f.advance(d.Now)
 		own, mig := f.owner.Load(), f.mig.Load()
+		hook := f.changeHook()
 		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
 		for i, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)
+				if hook != nil {
+					hook.AllChanged() // rare: logs from before typed entries
+				}
 			} else if slot := f.refused(own, mig, args); slot >= 0 {
 				res.Replies = appendNotOwner(res.Replies, slot)
 			} else if slot == refusedKeyless {
@@ -229,7 +236,14 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 				if db := d.DB(i); db != 0 {
 					st = st.DB(db)
 				}
+				var mods uint64
+				if hook != nil {
+					mods = f.store.Mods()
+				}
 				res.Replies = f.exec.Exec(st, now, args, res.Replies)
+				if hook != nil {
+					f.notifyCommand(hook, args, f.store.Mods() != mods)
+				}
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
 		}
@@ -238,6 +252,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		now := f.advance(d.Now)
 		fen := f.fencedSlots()
 		st := f.store.DB(d.db)
+		hook := f.changeHook()
 		n := 0
 		for i, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
@@ -245,19 +260,26 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if st.Expire(k, d.expireAt[i], now) {
 				n++
+				if hook != nil {
+					hook.KeysChanged(d.keys[i : i+1])
+				}
 			}
 		}
 		return n
 	case entryEvict:
 		fen := f.fencedSlots()
 		st := f.store.DB(d.db)
+		hook := f.changeHook()
 		n := 0
-		for _, k := range d.keys {
+		for i, k := range d.keys {
 			if fen != nil && fen.Has(shard.Slot(k)) {
 				continue
 			}
 			if st.Evict(k) {
 				n++
+				if hook != nil {
+					hook.KeysChanged(d.keys[i : i+1])
+				}
 			}
 		}
 		return n
@@ -347,6 +369,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
 	// One from before migrations (version 1 or 2) has no jobs.
 	f.restoreMigrations(&meta)
+	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)
 	return nil

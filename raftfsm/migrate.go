@@ -248,6 +248,7 @@ func (f *FSM) flushSlots(set *shard.SlotSet) {
 			f.store.FlushSlot(s)
 		}
 	}
+	f.notifyAll()
 }
 
 func rangeSet(ranges []shard.SlotRange) shard.SlotSet {

@@ -34,6 +34,14 @@ func init() {
 			sub("list", -2, true, clientListCommand),
 			sub("info", 2, false, clientInfoCommand),
 			sub("help", 2, false, clientHelpCommand),
+			sub("tracking", -3, false, clientTrackingCommand),
+			sub("caching", 3, false, clientCachingCommand),
+			sub("getredir", 2, false, clientGetRedirCommand),
+			sub("trackinginfo", 2, false, clientTrackingInfoCommand),
+			sub("no-evict", 3, true, clientNoEvictCommand),
+			sub("kill", -3, true, clientKillCommand),
+			sub("pause", -3, true, clientPauseCommand),
+			sub("unpause", 2, true, clientUnpauseCommand),
 		}})
 }
 
@@ -195,9 +203,16 @@ func argvMem(args [][]byte) int {
 // calling connection, whose buffers are read live; other connections show
 // their buffers as they were at the end of their last batch of commands
 // (between batches a connection holds no arguments and no pending output).
-// Fields of features Shoal lacks (pub/sub, MULTI, tracking) are zero.
+// Fields of features Shoal lacks (pub/sub) are zero.
 func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur string, argv int) []byte {
+	tracking, brokenRedir, bcast, redir := false, false, false, int64(-1)
+	cl.srv.track.mu.Lock()
+	if st := cl.trk; st != nil {
+		tracking, brokenRedir, bcast, redir = true, st.brokenRedir, st.bcast, st.redirect
+	}
+	cl.srv.track.mu.Unlock()
 	cl.mu.Lock()
+	noEvict, multiN := cl.ctl.noEvict, cl.multiN-1
 	name, libName, libVer := cl.name, cl.libName, cl.libVer
 	lastCmd, lastTime := cl.lastCmd, cl.lastTime
 	proto, readonly, monitoring := cl.proto, cl.readonly, cl.monitoring
@@ -231,8 +246,23 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	if monitoring {
 		flags = append(flags, 'O')
 	}
+	if multiN >= 0 {
+		flags = append(flags, 'x')
+	}
+	if tracking {
+		flags = append(flags, 't')
+	}
+	if brokenRedir {
+		flags = append(flags, 'R')
+	}
+	if bcast {
+		flags = append(flags, 'B')
+	}
 	if readonly {
 		flags = append(flags, 'r')
+	}
+	if noEvict {
+		flags = append(flags, 'e')
 	}
 	if len(flags) == 0 {
 		flags = append(flags, 'N')
@@ -256,7 +286,11 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	b = strconv.AppendInt(b, max(int64(idle/time.Second), 0), 10)
 	b = append(b, " flags="...)
 	b = append(b, flags...)
-	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf="...)
+	b = append(b, " db="...)
+	b = strconv.AppendInt(b, int64(cl.DB()), 10)
+	b = append(b, " sub=0 psub=0 ssub=0 multi="...)
+	b = strconv.AppendInt(b, int64(multiN), 10)
+	b = append(b, " qbuf="...)
 	b = strconv.AppendInt(b, int64(qbuf), 10)
 	b = append(b, " qbuf-free="...)
 	b = strconv.AppendInt(b, int64(qbufFree), 10)
@@ -276,7 +310,9 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	b = strconv.AppendInt(b, int64(clientStructSize+rbs+outCap+argv), 10)
 	b = append(b, " events=r cmd="...)
 	b = append(b, lastCmd...)
-	b = append(b, " user=default redir=-1 resp="...)
+	b = append(b, " user=default redir="...)
+	b = strconv.AppendInt(b, redir, 10)
+	b = append(b, " resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)
 	b = append(b, " lib-name="...)
 	b = append(b, libName...)
@@ -304,26 +340,55 @@ func connFD(cl *client) int {
 
 var clientHelp = []string{
 	"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"CACHING (YES|NO)",
+	"    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+	"GETREDIR",
+	"    Return the client ID we are redirecting to when tracking is enabled.",
 	"GETNAME",
 	"    Return the name of the current connection.",
 	"ID",
 	"    Return the ID of the current connection.",
 	"INFO",
 	"    Return information about the current client connection.",
+	"KILL <ip:port>",
+	"    Kill connection made from <ip:port>.",
+	"KILL <option> <value> [<option> <value> [...]]",
+	"    Kill connections. Options are:",
+	"    * ADDR (<ip:port>|<unixsocket>:0)",
+	"      Kill connections made from the specified address",
+	"    * LADDR (<ip:port>|<unixsocket>:0)",
+	"      Kill connections made to specified local address",
+	"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+	"      Kill connections by type.",
+	"    * USER <username>",
+	"      Kill connections authenticated by <username>.",
+	"    * SKIPME (YES|NO)",
+	"      Skip killing current connection (default: yes).",
 	"LIST [options ...]",
 	"    Return information about client connections. Options:",
 	"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
 	"      Return clients of specified type.",
+	"UNPAUSE",
+	"    Stop the current client pause, resuming traffic.",
+	"PAUSE <timeout> [WRITE|ALL]",
+	"    Suspend all, or just write, clients for <timeout> milliseconds.",
 	"SETNAME <name>",
 	"    Assign the name <name> to the current connection.",
 	"SETINFO <option> <value>",
 	"    Set client meta attr. Options are:",
 	"    * LIB-NAME: the client lib name.",
 	"    * LIB-VER: the client lib version.",
+	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+	"         [OPTIN] [OPTOUT] [NOLOOP]",
+	"    Control server assisted client side caching.",
+	"TRACKINGINFO",
+	"    Report tracking status for the current connection.",
+	"NO-EVICT (ON|OFF)",
+	"    Protect current client connection from eviction.",
 	"HELP",
 	"    Prints this help.",
 }
 
-// clientHelpCommand: CLIENT HELP. The text is Redis 7.2's, limited to the
-// subcommands Shoal implements.
+// clientHelpCommand: CLIENT HELP. The text is Redis 7.0's (with 7.2's
+// SETINFO), limited to the subcommands Shoal implements.
 func clientHelpCommand(x *command.Ctx, args [][]byte) { x.Help(clientHelp) }

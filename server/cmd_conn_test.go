@@ -100,6 +100,9 @@ func TestSelectAndReset(t *testing.T) {
 	if got := runLocal(t, x, "HELLO", "3", "SETNAME", "n"); got[0] != '%' || c.DB() != 7 {
 		t.Fatalf("HELLO 3 = %q, db %d; want a map and db 7 (HELLO keeps the database)", got, c.DB())
 	}
+	if got := runLocal(t, x, "CLIENT", "INFO"); !contains(got, " db=7 sub=0 ") {
+		t.Errorf("CLIENT INFO after SELECT 7: %q, want db=7", got)
+	}
 	runLocal(t, x, "READONLY")
 	if got := runLocal(t, x, "RESET"); got != "+RESET\r\n" {
 		t.Fatalf("RESET = %q", got)

@@ -184,7 +184,7 @@ func infoClients(s *Server, b []byte) []byte {
 	b = infoLine(b, "client_recent_max_input_buffer", "0")
 	b = infoLine(b, "client_recent_max_output_buffer", "0")
 	b = infoLine(b, "blocked_clients", "0")
-	b = infoLine(b, "tracking_clients", "0")
+	b = infoInt(b, "tracking_clients", s.track.active.Load())
 	return infoLine(b, "clients_in_timeout_table", "0")
 }
 

@@ -84,6 +84,10 @@ type client struct {
 	// guarded by mu.
 	qbuf, qbufFree, rbs, rbp, outCap int
 	monitoring                       bool // MONITOR ran; guarded by mu
+	// multiN is 1 + the number of commands queued in the open
+	// transaction, 0 outside one (CLIENT LIST's multi= and x flag);
+	// guarded by mu.
+	multiN int
 
 	// monitor is set by MONITOR; monitorStart asks serveConn to start its
 	// writer once the +OK is written.
@@ -93,6 +97,20 @@ type client struct {
 	keybuf  [][]byte
 	scratch []byte
 	rng     *rand.Rand
+
+	// trk is the connection's CLIENT TRACKING mode (nil: off); see
+	// tracking.go. push queues the invalidation messages it receives;
+	// wmu serializes writes to nc once it receives any.
+	trk   *trackState
+	push  pushes
+	wmu   sync.Mutex
+	resp3 bool // the protocol push.resp3 was last set to
+	// ctl is CLIENT NO-EVICT's flag (guarded by mu); killed is set by
+	// CLIENT KILL from another connection.
+	ctl    clientCtl
+	killed atomic.Bool
+	// multi is the open MULTI transaction (cmd_multi.go), nil outside one.
+	multi *multiState
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -129,6 +147,8 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.stats.connections.Add(1)
 	defer func() {
 		nc.Close()
+		s.track.disable(c)
+		c.closePushes()
 		s.clientsMu.Lock()
 		delete(s.clients, c.id)
 		s.clientsMu.Unlock()
@@ -142,9 +162,13 @@ func (s *Server) serveConn(nc net.Conn) {
 		rd.setAuthenticated(c.authed)
 		var err error
 		cmds, err = rd.readBatch(cmds)
+		if c.push.enabled.Load() {
+			c.beginPushBatch()
+		}
 		if len(cmds) > 0 {
 			c.runBatch(cmds)
 		}
+		pushing := c.push.enabled.Load() // CLIENT TRACKING may have set it
 		if c.leaseLost {
 			// Reads served under a lease that ended meanwhile, and the
 			// leadership is not confirmed: send nothing.
@@ -160,16 +184,28 @@ func (s *Server) serveConn(nc net.Conn) {
 				c.closing = true
 			}
 		}
+		if pushing {
+			// Invalidations queued during the batch follow its replies;
+			// later ones wait for this write (pushWriter).
+			c.wmu.Lock()
+			c.endPushBatch()
+		}
 		switch {
 		case c.monitor != nil && !c.monitorStart:
 			// A monitor's replies queue behind the lines fed to it.
 			c.monitor.push(c.out)
 		case len(c.out) > 0:
 			if _, werr := nc.Write(c.out); werr != nil {
+				if pushing {
+					c.wmu.Unlock()
+				}
 				return
 			}
 			s.stats.netOutput.Add(int64(len(c.out)))
 			c.out = c.out[:0] // written: a read error next must not send it again
+		}
+		if pushing {
+			c.wmu.Unlock()
 		}
 		if c.monitorStart {
 			s.startMonitor(c)
@@ -196,9 +232,19 @@ func (c *client) runBatch(cmds [][][]byte) {
 			break
 		}
 		s.stats.netInput.Add(int64(argsSize(args)))
-		if cmd := c.exec(args); cmd != nil {
+		cmd := c.exec(args)
+		if cmd != nil {
 			last = cmd
 		}
+		if c.trk != nil && c.trk.caching && !isClientSub(cmd) && c.multi == nil {
+			// CLIENT CACHING applies to the next command only (CLIENT
+			// subcommands aside; to a whole transaction), as in Redis.
+			c.trk.caching = false
+		}
+	}
+	if r3 := c.proto == resp.RESP3; r3 != c.resp3 {
+		c.resp3 = r3
+		c.push.resp3.Store(r3)
 	}
 	c.runlock()
 	c.flushWrites()
@@ -258,12 +304,31 @@ func (c *client) exec(args [][]byte) *command.Command {
 	}
 	c.cur = cmd
 	if !cmd.ArityOK(len(args)) {
+		if cmd.Name == "exec" {
+			// As Redis, in a transaction or not.
+			if c.multi != nil {
+				c.multi = nil
+				c.setMultiN(-1)
+			}
+			c.replyErr(execAbortReason(command.ErrWrongArgs(cmd.Name)))
+			return cmd
+		}
 		c.replyErr(command.ErrWrongArgs(cmd.Name))
 		return cmd
 	}
 	if !c.authed && cmd.Flags&command.FlagNoAuth == 0 {
 		c.replyErr(command.ErrNoAuth)
 		return cmd
+	}
+	if c.multi != nil && !multiControl(cmd) {
+		c.queueMulti(cmd, args)
+		return cmd
+	}
+	if mode := s.pause.mode.Load(); mode != pauseOff && pausedFor(mode, cmd) {
+		// CLIENT PAUSE: the command waits, it is not refused.
+		if !c.waitPause(cmd) {
+			return cmd // killed, or the server stops: not run
+		}
 	}
 	switch {
 	case cmd.Kind == command.KindLocal:
@@ -305,6 +370,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 			c.flushWrites()
 		}
 		st := g.Store()
+		if c.trk != nil {
+			s.track.watch(g) // before reading: no change may go untold
+		}
 		if c.rlocked != st {
 			c.runlock()
 			if leader && s.cfg.ReadConsistency == ReadLinearizable {
@@ -335,6 +403,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 		cmd.Run(&x, args)
 		c.out = x.Out
 		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		if c.trk != nil {
+			c.trackRead(cmd, args)
+		}
 		c.ran(cmd, args, at, c.tick)
 	}
 	return cmd
@@ -454,6 +525,9 @@ func (c *client) verify(g Group) error {
 // replyErr appends an error reply after the pending writes' replies, for
 // a command refused before it ran (accounted as rejected).
 func (c *client) replyErr(msg string) {
+	if c.multi != nil {
+		c.multi.dirty = true // EXEC will abort
+	}
 	c.runlock()
 	c.flushWrites()
 	at := len(c.out)
@@ -585,6 +659,10 @@ func (c *client) flushWrites() {
 		panic("server: a connection proposed while holding a store read lock")
 	}
 	s := c.srv
+	loop := c.trk != nil && c.trk.noloop
+	if loop {
+		s.track.beginLoop(c, c.pendC, c.pend)
+	}
 	single := true
 	for _, g := range c.pendG[1:] {
 		if g != c.pendG[0] {
@@ -603,6 +681,13 @@ func (c *client) flushWrites() {
 		c.pend[i], c.pendG[i], c.pendC[i] = nil, nil, nil
 	}
 	c.pend, c.pendG, c.pendC, c.pendT = c.pend[:0], c.pendG[:0], c.pendC[:0], c.pendT[:0]
+	if loop {
+		s.track.endLoop(c)
+	}
+	if c.trk != nil {
+		// The writes' invalidations follow their replies, as in Redis.
+		c.drainPushes()
+	}
 	c.now = time.Now().UnixMilli()
 	c.tick = c.flushEnd
 }

@@ -29,6 +29,9 @@ func (s *Server) housekeeping() {
 			continue
 		case <-t.C:
 		}
+		if s.pause.writesPaused() {
+			continue // CLIENT PAUSE: keys do not expire meanwhile, as in Redis
+		}
 		for _, g := range s.router.LocalGroups() {
 			if !g.Ready() {
 				continue

@@ -62,6 +62,10 @@ type Server struct {
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 	rewrite  rewriteState // CONFIG REWRITE's; see cmd_config_rewrite.go
+	// track is the CLIENT TRACKING table (tracking.go); pause is CLIENT
+	// PAUSE's state (cmd_client_pause.go).
+	track tracker
+	pause pauseState
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -103,6 +107,7 @@ func New(cfg Config, router Router) (*Server, error) {
 	} else if hosted := router.HostedGroups(); len(hosted) > 0 {
 		s.group = hosted[0]
 	}
+	s.track.init(s)
 	initServerExtra(&s.extraState)
 	initIntro(&s.intro)
 	s.maxMemory.Store(cfg.MaxMemory)

@@ -21,6 +21,7 @@ func (s *Store) SwapDB(a, b int) {
 		return
 	}
 	da, db := s.DB(a), s.DB(b)
+	s.root.mods++
 	da.watchAll()
 	db.watchAll()
 	da.slots, db.slots = db.slots, da.slots

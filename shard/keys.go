@@ -31,6 +31,7 @@ func (s *Store) Rename(src, dst []byte) bool {
 	if old := s.slots[j].m[string(dst)]; old != nil {
 		s.deleteFrom(j, dst, old)
 	}
+	s.root.mods++
 	s.insert(j, dst, e)
 	return true
 }

@@ -61,6 +61,10 @@ type Store struct {
 	// dbs are the databases, created on first use; dbs[0] is the root.
 	// Loaded lock-free, so that a reader may create an empty database.
 	dbs [NumDBs]atomic.Pointer[Store]
+
+	// mods counts changes (mods.go), kept on the root: every database's
+	// changes count.
+	mods uint64
 }
 
 // New returns an empty Store: database 0 of a new key space.
@@ -230,6 +234,7 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // keeps its own. Caller holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	i := Slot(key)
+	s.root.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -299,6 +304,7 @@ func (s *Store) Mutable(key []byte) *Entry {
 	if e == nil {
 		return nil
 	}
+	s.root.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -338,6 +344,7 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 	if e == nil || e.ExpireAt == expireAt {
 		return
 	}
+	s.root.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -372,6 +379,7 @@ func (s *Store) Delete(key []byte) bool {
 }
 
 func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
+	s.root.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
@@ -420,6 +428,7 @@ func (s *Store) Flush() {
 		if len(sd.m) == 0 {
 			continue
 		}
+		s.root.mods++
 		if s.watch != nil {
 			s.flushWatched(i)
 		}
@@ -436,6 +445,7 @@ func (s *Store) Flush() {
 // FlushSlot removes every key of slot and returns how many there were.
 // Caller holds Lock.
 func (s *Store) FlushSlot(slot int) int {
+	s.root.mods++
 	if s.watch != nil {
 		s.flushWatched(slot)
 	}
