@@ -247,6 +247,16 @@ func (c *goClient) Do(ctx context.Context, req matrixReq) (json.RawMessage, erro
 		}
 		wg.Wait()
 		out = map[string]any{"set": set, "get": get}
+	case "touch":
+		errs, first := 0, ""
+		for _, k := range req.Keys {
+			if m, ok := o.get(ctx, k).(map[string]string); ok {
+				if errs++; first == "" {
+					first = m["err"]
+				}
+			}
+		}
+		out = map[string]any{"errors": errs, "first": first}
 	case "pipeline":
 		out = map[string]any{"replies": o.pipeline(ctx, req.Keys, req.Key), "cross": o.cross(ctx, req.CrossKeys)}
 	case "multikey":

@@ -52,6 +52,21 @@ function op_slots($rc, $req) {
     return ['set' => $set, 'get' => $get];
 }
 
+// GET every key: a client whose view of the cluster is stale meets a
+// MOVED and reloads it.
+function op_touch($rc, $req) {
+    $errors = 0;
+    $first = '';
+    foreach ($req['keys'] as $k) {
+        $r = attempt($rc, fn() => $rc->get($k));
+        if (is_array($r)) {
+            $errors++;
+            $first = $first ?: $r['err'];
+        }
+    }
+    return ['errors' => $errors, 'first' => $first];
+}
+
 function op_pipeline($rc, $req) {
     // RedisCluster has no pipeline mode, and its multi() is MULTI/EXEC,
     // which Shoal does not have (a multi(Redis::PIPELINE) call also

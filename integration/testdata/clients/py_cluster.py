@@ -43,6 +43,13 @@ def op_slots(rc, req):
     return {"set": sets, "get": gets}
 
 
+def op_touch(rc, req):
+    """GET every key: a client whose view of the cluster is stale meets a
+    MOVED and reloads it."""
+    errors = [r for r in (attempt(lambda k=k: rc.get(k)) for k in req["keys"]) if isinstance(r, dict)]
+    return {"errors": len(errors), "first": errors[0]["err"] if errors else ""}
+
+
 def op_pipeline(rc, req):
     def run():
         p = rc.pipeline()
@@ -130,7 +137,7 @@ def op_rw(rc, req):
 
 
 OPS = {
-    "slots": op_slots, "pipeline": op_pipeline, "multikey": op_multikey,
+    "slots": op_slots, "touch": op_touch, "pipeline": op_pipeline, "multikey": op_multikey,
     "crossslot": op_crossslot, "scan": op_scan, "ttl": op_ttl, "get": op_get, "rw": op_rw,
 }
 

@@ -144,6 +144,13 @@ const ops = {
     const get = await Promise.all(req.keys.map((k) => attempt(() => c.get(k))));
     return { set, get };
   },
+  // GET every key: a client whose view of the cluster is stale meets a
+  // MOVED and reloads it.
+  touch: async (c, req) => {
+    const got = await Promise.all(req.keys.map((k) => attempt(() => c.get(k))));
+    const errors = got.filter((g) => g !== null && typeof g === 'object');
+    return { errors: errors.length, first: errors.length ? errors[0].err : '' };
+  },
   pipeline: async (c, req) => {
     const replies = await attempt(() => c.pipeline(req.keys, req.key));
     const cross = await Promise.all(req.cross_keys.map((k) => attempt(() => c.set(k, k))));
