@@ -121,7 +121,7 @@ var knownClientBugs = []struct {
 			"redis_connection to None and calls NodesManager.initialize, which deep-copies connection_kwargs " +
 			"for it; they hold the bound method redis_connect_func, whose RedisCluster has locks, so the copy " +
 			"raises; the node stays in startup_nodes, so every later command fails the same way " +
-			"(redis/cluster.py lines 1097-1104 and 1450; fixed in later redis-py)"},
+			"(redis/cluster.py lines 1097-1104 and 1450; the traceback of redis/redis-py#2480)"},
 	{"node-redis", []string{"leader kill"}, "no reply within",
 		"node-redis 5 queues the commands for a node it cannot reach while that node's client reconnects " +
 			"(forever by default) and reloads its slot map only on MOVED and ASK " +
