@@ -124,6 +124,13 @@ var knownClientBugs = []struct {
 			"for it; they hold the bound method redis_connect_func, whose RedisCluster has locks, so the copy " +
 			"raises; the node stays in startup_nodes, so every later command fails the same way " +
 			"(redis/cluster.py lines 1097-1104 and 1450; the traceback of redis/redis-py#2480)"},
+	{"phpredis", []string{"SCAN/KEYS/DBSIZE after the leader changes", "SCAN/KEYS/DBSIZE after a hand-back"},
+		"KEYS on the primaries: ",
+		"phpredis 5.3.7's RedisCluster::keys sends KEYS to each known master by routing a slot that master " +
+			"served when phpredis mapped the cluster (node->slot through c->master[], redis_cluster.c); after " +
+			"a leadership moved and phpredis followed MOVED for single slots, such a slot belongs to another " +
+			"node, which then answers twice while a master is never asked (SCAN and DBSIZE with an explicit " +
+			"node are right)"},
 	{"node-redis", []string{"leader kill"}, "no reply within",
 		"node-redis 5 queues the commands for a node it cannot reach while that node's client reconnects " +
 			"(forever by default) and reloads its slot map only on MOVED and ASK " +
@@ -132,10 +139,18 @@ var knownClientBugs = []struct {
 }
 
 // knownBug returns why the failure err of client in phase is a known client
-// bug, or "".
+// bug, or "": every one of the failures err lists ("; "-separated) must
+// show the bug's signature.
 func knownBug(client, phase string, err error) string {
 	for _, b := range knownClientBugs {
-		if b.client == client && slices.Contains(b.phases, phase) && strings.Contains(err.Error(), b.sig) {
+		if b.client != client || !slices.Contains(b.phases, phase) {
+			continue
+		}
+		all := true
+		for _, part := range strings.Split(err.Error(), "; ") {
+			all = all && strings.Contains(part, b.sig)
+		}
+		if all {
 			return b.why
 		}
 	}
@@ -343,7 +358,7 @@ func keysOnce(what string, r json.RawMessage, want []string) error {
 		extra = append(extra, k)
 	}
 	if len(missing)+len(dup)+len(extra) > 0 {
-		return fmt.Errorf("%s: %d keys for %d; %d missing (%v), %d more than once (%v), %d foreign (%v)",
+		return fmt.Errorf("%s: %d keys for %d, %d missing %v, %d more than once %v, %d foreign %v",
 			what, len(got), len(want), len(missing), head(missing), len(dup), head(dup), len(extra), head(extra))
 	}
 	return nil
@@ -383,16 +398,15 @@ func TestClientMatrix(t *testing.T) {
 	tags := slotTags()
 
 	// The fan-out phase comes first, on keys this test writes, while the
-	// clients' views are those they read at connection: a node answers
-	// DBSIZE, KEYS and SCAN for the groups it leads, and a client learns of
-	// a leadership change only from MOVED, which some clients apply to the
-	// slot's nodes only (seen: after elections and the hand-back to the
-	// preferred leaders during a heavy phase, redis-py listed 2 primaries
-	// of 3 even after reading every key again; its MOVED handling,
-	// NodesManager._update_moved_slots, marks the slot's old master a
-	// replica, which in Shoal may still lead another group). Before its
-	// fan-out each client also reads every key (touch), so that clients
-	// that reload their view on MOVED have a current one.
+	// clients' views are those they read at connection, and again after
+	// the leader changes: a node answers DBSIZE, KEYS and SCAN for the
+	// groups it leads, and a client learns of a leadership change only
+	// from MOVED, which some clients apply to the slot's nodes only
+	// (redis-py swaps the roles of the slot's old master and new one when
+	// the new one was listed as its replica; see clusterSlotsCommand for
+	// why Shoal then lists none). Before its fan-out each client reads
+	// every key (touch), so that clients that reload their view on MOVED
+	// have a current one.
 	fanKeys := func(name string) []string {
 		ks := make([]string, len(tags))
 		for s, tag := range tags {
@@ -410,47 +424,55 @@ func TestClientMatrix(t *testing.T) {
 			}
 		}
 	})
-	total := len(tags) * len(m.clients)
-	scan := func(ctx context.Context, c matrixClient) error {
-		var touch struct {
-			Errors int
-			First  string
-		}
-		if err := call(ctx, c, matrixReq{Op: "touch", Keys: fanKeys(c.Name())}, &touch); err != nil {
-			return err
-		}
-		if touch.Errors > 0 {
-			return fmt.Errorf("reading every key before the fan-out: %d errors, first: %s", touch.Errors, touch.First)
-		}
-		var r struct {
-			Primaries          []string
-			Scan, Keys, DBSize json.RawMessage
-		}
-		if err := call(ctx, c, matrixReq{Op: "scan", Match: "*}f:" + c.Name()}, &r); err != nil {
-			return err
-		}
-		var errs []string
-		if want := slices.Sorted(slices.Values(tc.Addrs())); !slices.Equal(r.Primaries, want) {
-			errs = append(errs, fmt.Sprintf("the client's primaries are %v, want every node %v", r.Primaries, want))
-		}
-		for _, e := range []error{
-			keysOnce("SCAN over the primaries", r.Scan, fanKeys(c.Name())),
-			keysOnce("KEYS on the primaries", r.Keys, fanKeys(c.Name())),
-			intIn("DBSIZE over the primaries", r.DBSize, int64(total), int64(total)),
-		} {
-			if e != nil {
-				errs = append(errs, e.Error())
+	// fanOut checks a client's fan-out: every fan-out key once, and DBSIZE
+	// over the primaries total.
+	fanOut := func(total int) func(ctx context.Context, c matrixClient) error {
+		return func(ctx context.Context, c matrixClient) error {
+			var touch struct {
+				Errors int
+				First  string
 			}
+			if err := call(ctx, c, matrixReq{Op: "touch", Keys: fanKeys(c.Name())}, &touch); err != nil {
+				return err
+			}
+			if touch.Errors > 0 {
+				// The reads only refresh the client's view; the fan-out is
+				// judged below. (Seen: phpredis's first read of a key of a
+				// restarted node that took its group back timed out after
+				// 5 s: "Timed out attempting to find data in the correct
+				// node!".)
+				t.Logf("%s: reading every key before the fan-out: %d errors, first: %s", c.Name(), touch.Errors, touch.First)
+			}
+			var r struct {
+				Primaries          []string
+				Scan, Keys, DBSize json.RawMessage
+			}
+			if err := call(ctx, c, matrixReq{Op: "scan", Match: "*}f:" + c.Name()}, &r); err != nil {
+				return err
+			}
+			var errs []string
+			if want := slices.Sorted(slices.Values(tc.Addrs())); !slices.Equal(r.Primaries, want) {
+				errs = append(errs, fmt.Sprintf("the client's primaries are %v, want every node %v", r.Primaries, want))
+			}
+			for _, e := range []error{
+				keysOnce("SCAN over the primaries", r.Scan, fanKeys(c.Name())),
+				keysOnce("KEYS on the primaries", r.Keys, fanKeys(c.Name())),
+				intIn("DBSIZE over the primaries", r.DBSize, int64(total), int64(total)),
+			} {
+				if e != nil {
+					errs = append(errs, e.Error())
+				}
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%s", strings.Join(errs, "; "))
+			}
+			return nil
 		}
-		if len(errs) > 0 {
-			return fmt.Errorf("%s", strings.Join(errs, "; "))
-		}
-		return nil
 	}
 	if now := topoState(t, tc); now != connected {
 		t.Logf("leaderships moved since the clients connected (%s, now %s): a client may hold a view no MOVED repairs", connected, now)
 	}
-	m.stable(tc, "SCAN/KEYS/DBSIZE", 60*time.Second, scan)
+	m.stable(tc, "SCAN/KEYS/DBSIZE", 60*time.Second, fanOut(len(tags)*len(m.clients)))
 
 	m.stable(tc, "every slot", 120*time.Second, func(ctx context.Context, c matrixClient) error {
 		keys := make([]string, len(tags))
@@ -587,6 +609,70 @@ func TestClientMatrix(t *testing.T) {
 	})
 
 	matrixFailover(t, tc, m)
+
+	// After the kill, the restart and the transfer, each followed by the
+	// hand-back to the preferred leader, the clients' fan-outs still meet
+	// every group once (the clients' views follow the MOVED replies of
+	// touch). DBSIZE is the sum of the nodes' own, each leading one group.
+	tc.WaitBalanced(30 * time.Second)
+	keys := 0
+	for _, nd := range tc.nodes {
+		v, err := quickDo(nd.Addr, "DBSIZE")
+		if err != nil || v.Kind != respclient.KindInt {
+			t.Fatalf("DBSIZE on %s = %s, %v", nd.Addr, v, err)
+		}
+		keys += int(v.Int)
+	}
+	m.stable(tc, "SCAN/KEYS/DBSIZE after the leader changes", 60*time.Second, fanOut(keys))
+
+	// A group's leadership moves to the leader of another group, the
+	// clients read the group's keys (MOVED), and the preferred leader
+	// takes the group back: the fan-out must still meet every group
+	// (redis-py dropped the other group's leader from its primaries when
+	// CLUSTER SLOTS listed the preferred leader as a replica meanwhile).
+	groups, err := queryGroups(tc.nodes[0].Addr)
+	if err != nil || len(groups) < 2 {
+		t.Fatalf("SHOAL GROUPS: %+v, %v", groups, err)
+	}
+	x, y := groups[0], groups[1]
+	ids := map[string]int{}
+	for i, nd := range tc.nodes {
+		v, err := quickDo(nd.Addr, "CLUSTER", "MYID")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[v.Str] = i
+	}
+	if v, err := quickDo(tc.nodes[ids[x.Leader]].Addr, "SHOAL", "LEADER-TRANSFER", x.ID, y.Leader); err != nil || v.Str != "OK" {
+		t.Fatalf("SHOAL LEADER-TRANSFER %s %s = %s, %v", x.ID, y.Leader, v, err)
+	}
+	var xKeys []string
+	for _, k := range fanKeys("x") {
+		for _, r := range x.Slots {
+			if s := shard.Slot(k); r[0] <= s && s <= r[1] {
+				xKeys = append(xKeys, strings.TrimSuffix(k, "x"))
+			}
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, x.ID+" led by "+y.ID+"'s leader", func() error {
+		gs, err := queryGroups(tc.nodes[0].Addr)
+		if g, _ := groupByID(gs, x.ID); err != nil || g.Leader != y.Leader {
+			return fmt.Errorf("%s led by %q, %v", x.ID, g.Leader, err)
+		}
+		return nil
+	})
+	for _, c := range m.clients {
+		keys := make([]string, len(xKeys))
+		for i, k := range xKeys {
+			keys[i] = k + c.Name()
+		}
+		var touch struct{ Errors int }
+		if err := call(context.Background(), c, matrixReq{Op: "touch", Keys: keys}, &touch); err != nil {
+			t.Errorf("%s: reading %s's keys while another group's leader leads it: %v", c.Name(), x.ID, err)
+		}
+	}
+	tc.WaitBalanced(30 * time.Second)
+	m.stable(tc, "SCAN/KEYS/DBSIZE after a hand-back", 60*time.Second, fanOut(keys))
 }
 
 // writeAll writes every key of keys (its own name as its value) through a
