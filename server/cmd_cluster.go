@@ -606,12 +606,27 @@ func clusterSlotsCommand(x *command.Ctx, args [][]byte) {
 	// one role per node, and redis-py, which takes a node's role from its
 	// first appearance, would otherwise see one master only (and send the
 	// commands meant for every master, such as FLUSHALL, to it alone).
+	//
+	// Nor is a node listed as a replica of a range whose master leads
+	// other groups too (after an election, until the preferred leader takes
+	// its group back): when that replica becomes the range's master, a
+	// client that keeps one role per node and swaps roles on MOVED when the
+	// new master was the slot's replica (redis-py's
+	// NodesManager._update_moved_slots) would mark the old master a
+	// replica, although it still leads its own group, and leave it out of
+	// every fan-out to the primaries (DBSIZE, KEYS, SCAN, FLUSHALL).
+	led := make(map[string]int, len(masters))
+	for gi := range m.Groups {
+		if l := t.leaderOf(gi); l != "" {
+			led[l]++
+		}
+	}
 	x.Array(len(entries))
 	var replicas []*topology.Node
 	for _, en := range entries {
 		replicas = replicas[:0]
 		for _, id := range m.Groups[en.group].Members {
-			if !masters[id] && !t.failed(id) {
+			if led[en.lead.ID] <= 1 && !masters[id] && !t.failed(id) {
 				if n := m.Node(id); n != nil {
 					replicas = append(replicas, n)
 				}

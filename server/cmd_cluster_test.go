@@ -242,24 +242,41 @@ func TestClusterSlots(t *testing.T) {
 		}
 
 		// A leads nothing: it is the replica of the groups it belongs to
-		// (g0, g2); C, a master, is not listed under g1.
+		// whose leader leads that group only (g2); C, a master, is not
+		// listed under g1. B leads two groups, so A is not listed under
+		// g0: when A takes g0 back, redis-py would otherwise swap the
+		// roles of A and B and drop B, still g1's master, from its
+		// primaries (see clusterSlotsCommand).
 		topo.Leaders = []string{idB, idB, idC}
 		want = rArr(3) +
-			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idB, 7001) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idB, 7001) +
 			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idB, 7001) +
 			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
 			t.Errorf("RESP%d SLOTS with A a replica =\n%q\nwant\n%q", p, got, want)
 		}
 
-		// B is down, leads nothing, and C took over g1: a failed replica
-		// is left out.
+		// B leads g0 alone and A leads nothing: A is g0's replica
+		// (READONLY clients read from it); C leads g1 and g2, whose
+		// ranges list no replica.
+		topo.Leaders = []string{idB, idC, idC}
+		want = rArr(3) +
+			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idB, 7001) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idC, 7002) +
+			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002)
+		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
+			t.Errorf("RESP%d SLOTS with B leading g0 alone =\n%q\nwant\n%q", p, got, want)
+		}
+
+		// B is down, leads nothing, and C took over g0 and g1: C leads
+		// every group, so no range lists a replica (and B, failed,
+		// would not be listed anyway).
 		topo.Leaders = []string{idC, idC, idC}
 		topo.Alive[idB] = false
 		want = rArr(3) +
-			rArr(4) + rInt(0) + rInt(5460) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000) +
+			rArr(3) + rInt(0) + rInt(5460) + slotsNode(p, idC, 7002) +
 			rArr(3) + rInt(5461) + rInt(10921) + slotsNode(p, idC, 7002) +
-			rArr(4) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002) + slotsNode(p, idA, 7000)
+			rArr(3) + rInt(10922) + rInt(16383) + slotsNode(p, idC, 7002)
 		if got := runLocal(t, x, "CLUSTER", "SLOTS"); got != want {
 			t.Errorf("RESP%d SLOTS with B down =\n%q\nwant\n%q", p, got, want)
 		}
