@@ -83,9 +83,10 @@ func startMatrixClient(t *testing.T, name string, addrs []string) (matrixClient,
 		t.Cleanup(func() { c.Close() })
 		return &goClient{name: name, version: redis.Version(), ops: goRedisOps{c}}, nil
 	case "rueidis":
-		// DisableCache: rueidis turns on client-side caching (CLIENT
-		// TRACKING) by default, which Shoal does not have yet.
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+		// Default options: rueidis turns on client-side caching (CLIENT
+		// TRACKING ON OPTIN over RESP3); the matrix's reads do not ask
+		// for the cache (DoCache), TestTrackingRueidis does.
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs})
 		if err != nil {
 			return nil, fmt.Errorf("rueidis: %w", err)
 		}
