@@ -18,6 +18,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/redis/rueidis v1.0.80
 	github.com/urfave/cli/v2 v2.27.7
+	github.com/valkey-io/valkey-go v1.0.80
 )
 
 require (
