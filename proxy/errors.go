@@ -21,15 +21,11 @@ var (
 	errBadReply = errors.New("proxy: malformed reply from a node")
 )
 
-// RESP error replies of the proxy (those of data commands are command's;
-// server keeps the HELLO and CLUSTER ones unexported, so they are repeated
-// here).
+// RESP error replies of the proxy's own (those it shares with a node are
+// command's).
 const (
-	errClusterOff   = "ERR This instance has cluster support disabled"
-	errHelloProto   = "ERR Protocol version is not an integer or out of range"
 	errClusterDown  = "CLUSTERDOWN The proxy cannot reach the node serving this slot"
 	errUnsupported  = "ERR this command is not supported by the Shoal proxy; connect to a node with a cluster client"
 	errBadNodeReply = "ERR the proxy got an unexpected reply from a node"
 	errNoRESP2      = "ERR the proxy could not convert a reply to RESP2"
-	errHelloNoAuth  = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
 )

@@ -69,7 +69,7 @@ func (c *clientConn) special(r *request) {
 	case "select":
 		c.selectDB(args)
 	case "cluster", "readonly", "readwrite":
-		c.out = resp.AppendError(c.out, errClusterOff)
+		c.out = resp.AppendError(c.out, command.ErrClusterDisabled)
 	case "client":
 		c.client(r)
 	case "mget", "mset", "msetnx", "del", "unlink", "exists", "touch":
@@ -115,7 +115,7 @@ func (c *clientConn) hello(args [][]byte) {
 	if len(args) >= 2 {
 		v, ok := parseInt(args[1])
 		if !ok {
-			c.out = resp.AppendError(c.out, errHelloProto)
+			c.out = resp.AppendError(c.out, command.ErrHelloProto)
 			return
 		}
 		if v < 2 || v > 3 {
@@ -145,7 +145,7 @@ func (c *clientConn) hello(args [][]byte) {
 		}
 	}
 	if !c.authed {
-		c.out = resp.AppendError(c.out, errHelloNoAuth)
+		c.out = resp.AppendError(c.out, command.ErrHelloNoAuth)
 		return
 	}
 	c.proto = resp.Proto(ver)

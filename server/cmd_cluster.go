@@ -15,7 +15,6 @@ import (
 
 // RESP error texts of the CLUSTER family.
 const (
-	errClusterDisabled    = "ERR This instance has cluster support disabled"
 	errInvalidSlot        = "ERR Invalid slot"
 	errInvalidSlotOrCount = "ERR Invalid slot or number of keys"
 	errNotAMaster         = "ERR The specified node is not a master"
@@ -132,7 +131,7 @@ func clusterTopology(x *command.Ctx) *Topology {
 		t = srvOf(x).router.Topology()
 	}
 	if t == nil {
-		x.Err(errClusterDisabled)
+		x.Err(command.ErrClusterDisabled)
 		return nil
 	}
 	if t.Map == nil {

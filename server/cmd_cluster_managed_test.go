@@ -3,6 +3,7 @@ package server
 import (
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -41,6 +42,6 @@ func TestClusterManagedErrors(t *testing.T) {
 	x = clusterCtx(t, nil, resp.RESP2, 1)
 	runCases(t, x, []lineCase{
 		{[]string{"MIGRATE", "127.0.0.1", "7001", "k", "0", "5000"}, "-ERR MIGRATE is not supported by Shoal\r\n"},
-		{[]string{"CLUSTER", "SETSLOT", "1", "STABLE"}, "-" + errClusterDisabled + "\r\n"},
+		{[]string{"CLUSTER", "SETSLOT", "1", "STABLE"}, "-" + command.ErrClusterDisabled + "\r\n"},
 	})
 }

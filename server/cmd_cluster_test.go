@@ -164,7 +164,7 @@ func TestClusterStandalone(t *testing.T) {
 			{"CLUSTER", "LINKS"}, {"CLUSTER", "ADDSLOTS", "1"}, {"cluster", "replicas", idA},
 			{"CLUSTER", "COUNTKEYSINSLOT", "abc"},
 		} {
-			if got, want := runLocal(t, x, args...), "-"+errClusterDisabled+"\r\n"; got != want {
+			if got, want := runLocal(t, x, args...), "-"+command.ErrClusterDisabled+"\r\n"; got != want {
 				t.Errorf("standalone %q = %q, want %q", args, got, want)
 			}
 		}

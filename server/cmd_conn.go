@@ -11,8 +11,6 @@ import (
 
 // RESP error texts of the connection family.
 const (
-	errHelloProto    = "ERR Protocol version is not an integer or out of range"
-	errHelloNoAuth   = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
 	errSelectCluster = "ERR SELECT is not allowed in cluster mode"
 	errSelectRange   = "ERR value is out of range, value must between -2147483648 and 2147483647"
 	errClientName    = "ERR Client names cannot contain spaces, newlines or special characters."
@@ -75,7 +73,7 @@ func helloCommand(x *command.Ctx, args [][]byte) {
 	if len(args) >= 2 {
 		v, ok := command.ParseInt(args[1])
 		if !ok {
-			x.Err(errHelloProto)
+			x.Err(command.ErrHelloProto)
 			return
 		}
 		if v < 2 || v > 3 {
@@ -109,7 +107,7 @@ func helloCommand(x *command.Ctx, args [][]byte) {
 		}
 	}
 	if !c.authed {
-		x.Err(errHelloNoAuth)
+		x.Err(command.ErrHelloNoAuth)
 		return
 	}
 	c.mu.Lock()

@@ -204,7 +204,7 @@ func TestHello(t *testing.T) {
 func TestAuthWithPassword(t *testing.T) {
 	x := connTestCtx(t, "pw", resp.RESP2)
 	runCases(t, x, []lineCase{
-		{[]string{"HELLO", "3"}, "-" + errHelloNoAuth + "\r\n"},
+		{[]string{"HELLO", "3"}, "-" + command.ErrHelloNoAuth + "\r\n"},
 		{[]string{"HELLO", "3", "AUTH", "default", "bad"}, "-" + command.ErrWrongPass + "\r\n"},
 		{[]string{"AUTH", "bad"}, "-" + command.ErrWrongPass + "\r\n"},
 		{[]string{"AUTH", "Default", "pw"}, "-" + command.ErrWrongPass + "\r\n"},

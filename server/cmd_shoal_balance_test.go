@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 )
 
@@ -144,11 +145,11 @@ func TestShoalBalanceWithoutAdmin(t *testing.T) {
 	for _, r := range []Router{nil, SingleRouter{}} {
 		x := clusterCtx(t, r, resp.RESP2, 1)
 		runCases(t, x, []lineCase{
-			{[]string{"SHOAL", "REBALANCE"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "REBALANCE", "DRYRUN"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "REBALANCE", "STATUS"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "REBALANCE", "x"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "REMOVE-NODE", idA}, "-" + errClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "REBALANCE"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "REBALANCE", "DRYRUN"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "REBALANCE", "STATUS"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "REBALANCE", "x"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "REMOVE-NODE", idA}, "-" + command.ErrClusterDisabled + "\r\n"},
 		})
 	}
 	x := clusterCtx(t, &clusterTestRouter{topo: testTopology(t)}, resp.RESP2, 1)

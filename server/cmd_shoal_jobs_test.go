@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/internal/topology"
 )
@@ -187,10 +188,10 @@ func TestShoalMigrationWithoutAdmin(t *testing.T) {
 	for _, r := range []Router{nil, SingleRouter{}} {
 		x := clusterCtx(t, r, resp.RESP2, 1)
 		runCases(t, x, []lineCase{
-			{[]string{"SHOAL", "MIGRATE", "0-1", "g1"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "MIGRATE", "x", "g1"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "JOBS"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "CANCEL", "j1"}, "-" + errClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "MIGRATE", "0-1", "g1"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "MIGRATE", "x", "g1"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "JOBS"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "CANCEL", "j1"}, "-" + command.ErrClusterDisabled + "\r\n"},
 		})
 	}
 	x := clusterCtx(t, &clusterTestRouter{topo: testTopology(t)}, resp.RESP2, 1)

@@ -124,8 +124,8 @@ func TestShoalWithoutTransfer(t *testing.T) {
 	for _, r := range []Router{nil, SingleRouter{}} {
 		x := clusterCtx(t, r, resp.RESP2, 1)
 		runCases(t, x, []lineCase{
-			{[]string{"SHOAL", "GROUPS"}, "-" + errClusterDisabled + "\r\n"},
-			{[]string{"SHOAL", "LEADER-TRANSFER", "g0"}, "-" + errClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "GROUPS"}, "-" + command.ErrClusterDisabled + "\r\n"},
+			{[]string{"SHOAL", "LEADER-TRANSFER", "g0"}, "-" + command.ErrClusterDisabled + "\r\n"},
 		})
 		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*31\r" {
 			t.Errorf("SHOAL HELP = %q", got)
