@@ -23,7 +23,7 @@ deps:
 	.ci/deps
 
 test: build deps
-	$(GO) test -race -count=1 -timeout 25m ./...
+	.ci/gotest -race -count=1 -timeout 25m ./...
 
 bench: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/run.sh
