@@ -222,25 +222,21 @@ func (t *tracker) KeysChanged(keys [][]byte) {
 	defer t.mu.Unlock()
 	for _, k := range keys {
 		if ids := t.keys[string(k)]; ids != nil {
-			kept := false
+			// Every client tracking k is told and forgotten, as Redis drops
+			// the key's whole entry: a NOLOOP client's own write is not
+			// told, but the client is forgotten too until it reads k again.
 			for id := range ids {
 				c := t.clients[id]
 				if c == nil || c.trk.bcast {
-					delete(ids, id)
 					continue
 				}
 				if c.trk.noloop && c.trk.loop[string(k)] > 0 {
-					// This client's own write: not told, still tracked.
 					c.trk.loop[string(k)]--
-					kept = true
 					continue
 				}
-				delete(ids, id)
 				t.invalidate(c, k)
 			}
-			if !kept {
-				delete(t.keys, string(k))
-			}
+			delete(t.keys, string(k))
 		}
 		for _, c := range t.bcast {
 			if !hasPrefix(c.trk.prefixes, k) {

@@ -117,7 +117,9 @@ func TestTrackingActiveExpiry(t *testing.T) {
 	}
 }
 
-// TestTrackingModes: NOLOOP skips the client's own writes but not others';
+// TestTrackingModes: NOLOOP skips the client's own writes, and forgets the
+// key as Redis does (another client's later write is not told) until the
+// client reads it again;
 // OPTIN tracks only after CLIENT CACHING yes; BCAST sends every change
 // under its prefixes; REDIRECT sends to another RESP3 client, and says
 // when that client is gone.
@@ -130,6 +132,9 @@ func TestTrackingModes(t *testing.T) {
 	a.do("SET", "k", "mine")
 	a.quiet()
 	b.do("SET", "k", "theirs")
+	a.quiet()
+	a.do("GET", "k")
+	b.do("SET", "k", "again")
 	a.want(invalidation("k"))
 	a.do("CLIENT", "TRACKING", "off")
 
