@@ -57,3 +57,38 @@ func TestEncHint(t *testing.T) {
 		t.Errorf("after Set: Enc = %d, want EncDefault", got)
 	}
 }
+
+// TestSetKeepsLFU checks that overwriting a key keeps its LFU counter,
+// decayed to the time of the write, as Redis's dbOverwrite does, both when
+// the entry is updated in place and when a View shares it (a new entry).
+func TestSetKeepsLFU(t *testing.T) {
+	const now = int64(1_700_000_020_000)
+	for _, shared := range []bool{false, true} {
+		s := New()
+		s.Lock()
+		s.Set([]byte("k"), []byte("v"), 0, now)
+		s.Unlock()
+		s.RLock()
+		for range 3 {
+			s.Get([]byte("k"), now, 0) // r = 0: every read counts
+		}
+		s.RUnlock()
+		minute := uint32(now / 60_000)
+		if c := s.Peek([]byte("k")).LFUCounter(minute); c != LFUInitVal+3 {
+			t.Fatalf("after 3 reads: counter %d, want %d", c, LFUInitVal+3)
+		}
+		s.Lock()
+		var view *View
+		if shared {
+			view = s.Snapshot()
+		}
+		e := s.Set([]byte("k"), []byte("w"), 0, now+60_000)
+		s.Unlock()
+		if c := e.LFUCounter(minute + 1); c != LFUInitVal+2 {
+			t.Errorf("shared %v: after the overwrite a minute later: counter %d, want %d (kept, decayed by one)", shared, c, LFUInitVal+2)
+		}
+		if view != nil {
+			view.Release()
+		}
+	}
+}

@@ -108,6 +108,18 @@ func (e *Entry) touch(nowMs int64, r float64) {
 	e.lfu.Store(uint32(c) | uint32(uint16(nowMin))<<8 | hint)
 }
 
+// overwriteAccess sets the access data of e, which replaces old under the
+// same key at nowMs: the access time is now, and the LFU counter is old's,
+// decayed to now, as Redis's dbOverwrite keeps the old object's LFU data.
+// Unlike a read, a write does not increment it: the FSM has no random
+// source.
+func (e *Entry) overwriteAccess(old *Entry, nowMs int64) {
+	nowMin := uint32(nowMs / 60000)
+	c := old.LFUCounter(nowMin)
+	e.lru.Store(uint32(nowMs / 1000))
+	e.lfu.Store(uint32(c) | uint32(uint16(nowMin))<<8)
+}
+
 func (e *Entry) initAccess(nowMs int64) {
 	e.lru.Store(uint32(nowMs / 1000))
 	e.lfu.Store(LFUInitVal | uint32(uint16(nowMs/60000))<<8)

@@ -231,7 +231,8 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // Set stores value under key with the given expiry (0 for none), replacing
 // any existing entry. The store keeps value: the caller must not modify it
 // afterwards. A new key gets the next creation number; an overwritten key
-// keeps its own. Caller holds Lock.
+// keeps its own, and its LFU counter (Redis keeps the old object's). Caller
+// holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	i := Slot(key)
 	s.root.mods++
@@ -255,11 +256,11 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 			// No view can see old: update it in place, which spares the
 			// map assignment and its key allocation.
 			old.Value, old.ExpireAt = value, expireAt
-			old.initAccess(now)
+			old.overwriteAccess(old, now)
 			return old
 		}
 		e := s.newEntry(value, expireAt, old.seq)
-		e.initAccess(now)
+		e.overwriteAccess(old, now)
 		sd.m[string(key)] = e
 		return e
 	}
