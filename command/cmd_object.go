@@ -48,8 +48,11 @@ func init() {
 				ACL: []string{"keyspace", "slow"}, Run: objectHelpCommand},
 		}})
 	Register(&Command{Name: "memory", Arity: -2, Kind: KindLocal, ACL: []string{"slow"},
-		// Redis's DOCTOR and STATS are missing.
 		Subs: []*Command{
+			{Name: "memory|doctor", Arity: 2, Kind: KindLocal,
+				ACL: []string{"slow"}, Run: memoryDoctorCommand},
+			{Name: "memory|stats", Arity: 2, Kind: KindLocal,
+				ACL: []string{"slow"}, Run: memoryStatsCommand},
 			{Name: "memory|usage", Arity: -3, Kind: KindRead, Flags: FlagReadOnly,
 				FirstKey: 2, LastKey: 2, Step: 1, ACL: []string{"read", "slow"}, Run: memoryUsageCommand},
 			{Name: "memory|help", Arity: 2, Kind: KindLocal, Flags: FlagLoading | FlagStale,
@@ -158,9 +161,7 @@ var memoryHelp = []string{
 	"    Prints this help.",
 }
 
-// memoryHelpCommand: MEMORY HELP, Redis 7.0's text. Shoal implements
-// USAGE, PURGE, MALLOC-STATS and HELP; DOCTOR and STATS answer Redis's
-// unknown-subcommand error.
+// memoryHelpCommand: MEMORY HELP, Redis 7.0's text.
 func memoryHelpCommand(x *Ctx, _ [][]byte) { x.Help(memoryHelp) }
 
 // memoryMallocStatsCommand: MEMORY MALLOC-STATS. Redis replies jemalloc's

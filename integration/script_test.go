@@ -43,10 +43,11 @@ const (
 	modeAny
 	modeErrPrefix
 	modeTTLCategory // used by the random test: -2, -1 or positive
+	modeShape       // same structure, map keys and strings; any numbers
 )
 
 func (m compareMode) String() string {
-	return [...]string{"exact", "ttl", "sort", "scan", "any", "errprefix", "ttlcategory"}[m]
+	return [...]string{"exact", "ttl", "sort", "scan", "any", "errprefix", "ttlcategory", "shape"}[m]
 }
 
 // step is one executable line of a script.
@@ -141,6 +142,8 @@ func parseScript(path string) ([]step, error) {
 				pending = modeScan
 			case "any":
 				pending = modeAny
+			case "shape":
+				pending = modeShape
 			case "errprefix":
 				pending = modeErrPrefix
 			default:
@@ -186,6 +189,8 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 		return fmt.Sprintf("unparsable reply: %v / %v", errA, errB)
 	}
 	switch mode {
+	case modeShape:
+		return sameShape(va, vb, "")
 	case modeAny:
 		if ka, kb := wireKind(va), wireKind(vb); ka != kb {
 			return fmt.Sprintf("reply types differ: %q vs %q", ka, kb)
@@ -228,6 +233,44 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 		return ""
 	}
 	return "replies differ"
+}
+
+// sameShape compares two replies' structure: kinds, lengths, map keys and
+// strings must match, numbers may differ (integers, doubles, and strings
+// that parse as numbers, as RESP2 sends doubles). It returns "" or where
+// they differ.
+func sameShape(a, b respclient.Value, at string) string {
+	if ka, kb := wireKind(a), wireKind(b); ka != kb {
+		return fmt.Sprintf("%sreply types differ: %q vs %q", at, ka, kb)
+	}
+	switch {
+	case len(a.Array) != len(b.Array) || len(a.Map) != len(b.Map):
+		return fmt.Sprintf("%slengths differ: %d/%d vs %d/%d", at, len(a.Array), len(a.Map), len(b.Array), len(b.Map))
+	case a.Kind == respclient.KindInt || a.Kind == respclient.KindDouble:
+		return ""
+	}
+	for i := range a.Array {
+		if d := sameShape(a.Array[i], b.Array[i], fmt.Sprintf("%s[%d] ", at, i)); d != "" {
+			return d
+		}
+	}
+	for i := range a.Map {
+		if d := sameShape(a.Map[i].Key, b.Map[i].Key, fmt.Sprintf("%skey %d ", at, i)); d != "" {
+			return d
+		}
+		if d := sameShape(a.Map[i].Value, b.Map[i].Value, fmt.Sprintf("%s%s: ", at, a.Map[i].Key.Str)); d != "" {
+			return d
+		}
+	}
+	if len(a.Array) > 0 || len(a.Map) > 0 || a.Str == b.Str {
+		return ""
+	}
+	_, errA := strconv.ParseFloat(a.Str, 64)
+	_, errB := strconv.ParseFloat(b.Str, 64)
+	if errA == nil && errB == nil {
+		return ""
+	}
+	return fmt.Sprintf("%sstrings differ: %.80q vs %.80q", at, a.Str, b.Str)
 }
 
 func ttlCategory(n int64) int64 {
