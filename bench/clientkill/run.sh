@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/clientkill/run.sh - do redis-py and node-redis survive a master kill
-# in Redis Cluster itself? Shoal's client matrix (TestClientMatrix) records
+# in Redis Cluster itself, and does phpredis's keys() cover every key after
+# a failover there? Shoal's client matrix (TestClientMatrix) records
 # both as failing after a leader kill; this runs the same kill against a
 # real Redis Cluster (3 masters, 3 replicas, cluster-node-timeout 1000 ms)
 # with the same client versions, so that the README can say whether the
@@ -53,8 +54,19 @@ stop() {
 	rm -rf "${WORK:?}"/*
 }
 
-start
-/usr/bin/python3 "$HERE/kill.py" "$WORK" "${ports[@]}" 2>/dev/null
-stop
-start
-NODE_PATH="$HERE/../../integration/testdata/clients/node/node_modules" node "$HERE/kill.js" "$WORK" "${ports[@]}"
+# CLIENTKILL_ONLY=py|node|php runs one of the three.
+only=${CLIENTKILL_ONLY:-}
+if [[ -z $only || $only == py ]]; then
+	start
+	/usr/bin/python3 "$HERE/kill.py" "$WORK" "${ports[@]}" 2>/dev/null
+	stop
+fi
+if [[ -z $only || $only == node ]]; then
+	start
+	NODE_PATH="$HERE/../../integration/testdata/clients/node/node_modules" node "$HERE/kill.js" "$WORK" "${ports[@]}"
+	stop
+fi
+if [[ -z $only || $only == php ]]; then
+	start
+	php "$HERE/keys.php" "${ports[@]}"
+fi
