@@ -260,7 +260,11 @@ func aclGenpassCommand(x *command.Ctx, args [][]byte) {
 	bits := int64(256)
 	if len(args) == 3 {
 		n, ok := command.ParseInt(args[2])
-		if !ok || n <= 0 || n > 4096 {
+		if !ok {
+			x.Err(command.ErrNotInteger)
+			return
+		}
+		if n <= 0 || n > 4096 {
 			x.Err(command.ErrACLGenpass)
 			return
 		}

@@ -398,7 +398,7 @@ func (st *userState) addKeyPattern(op string) string {
 	} else {
 		flags = keyAll
 	}
-	if flags == 0 || off == len(op) || hasSpaces(op[off:]) {
+	if flags == 0 || hasSpaces(op[off:]) {
 		return command.ACLRuleSyntax
 	}
 	pat := op[off:]
