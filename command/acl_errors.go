@@ -10,7 +10,6 @@ const (
 	ErrACLDelDefault      = "ERR The 'default' user cannot be removed"
 	ErrACLGenpass         = "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096"
 	ErrACLNoFile          = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."
-	ErrACLLogCount        = "ERR value is out of range, must be positive"
 
 	// Rule errors (ACLSetUserStringError), after "Error in ACL SETUSER
 	// modifier '<rule>': ".

@@ -224,7 +224,7 @@ func aclWhoamiCommand(x *command.Ctx, args [][]byte) {
 // aclCatCommand: ACL CAT [category].
 func aclCatCommand(x *command.Ctx, args [][]byte) {
 	if len(args) > 3 {
-		x.Err(command.ErrWrongArgs("acl|cat"))
+		x.Err(errSubcommandSyntax("acl", args[1]))
 		return
 	}
 	if len(args) == 2 {
@@ -254,7 +254,7 @@ func aclCatCommand(x *command.Ctx, args [][]byte) {
 // aclGenpassCommand: ACL GENPASS [bits].
 func aclGenpassCommand(x *command.Ctx, args [][]byte) {
 	if len(args) > 3 {
-		x.Err(command.ErrWrongArgs("acl|genpass"))
+		x.Err(errSubcommandSyntax("acl", args[1]))
 		return
 	}
 	bits := int64(256)

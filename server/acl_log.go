@@ -64,6 +64,10 @@ func aclLogCommand(x *command.Ctx, args [][]byte) {
 	s := srvOf(x)
 	l := &s.acl.log
 	count := int64(10)
+	if len(args) > 3 {
+		x.Err(errSubcommandSyntax("acl", args[1]))
+		return
+	}
 	if len(args) == 3 {
 		if command.EqFold(args[2], "reset") {
 			l.mu.Lock()
@@ -77,15 +81,11 @@ func aclLogCommand(x *command.Ctx, args [][]byte) {
 			x.Err(command.ErrNotInteger)
 			return
 		}
-		if n < 0 {
-			x.Err(command.ErrACLLogCount)
-			return
-		}
-		count = n
+		count = n // negative: every entry, as Redis's while (count--)
 	}
 	l.mu.Lock()
 	entries := l.entries
-	if int64(len(entries)) > count {
+	if count >= 0 && int64(len(entries)) > count {
 		entries = entries[:count]
 	}
 	entries = append([]*aclLogEntry(nil), entries...)

@@ -179,7 +179,7 @@ func (c *client) authenticate(user, pass []byte) bool {
 	if c.multi != nil {
 		ctx = "multi"
 	}
-	s.aclLogDenial(c, aclDeniedAuth, ctx, "AUTH", string(user))
+	s.aclLogDenial(c, aclDeniedAuth, ctx, "auth", string(user))
 	return false
 }
 
