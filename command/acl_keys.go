@@ -15,12 +15,24 @@ var ACLCategories = []string{
 
 // KeyAccess says which key permissions a command needs, from its key
 // specs in Redis 7.0's metadata (command_meta_gen.go): Read for a spec
-// with the ACCESS flag, Write for INSERT, DELETE or UPDATE. Variable is
-// set for a command whose flags depend on its arguments (SET ... GET).
-// A command with several key specs (RENAME, COPY) gets their union for
-// every key: stricter than Redis, which applies each spec to its keys.
+// with the ACCESS flag, Write for INSERT, DELETE or UPDATE (Redis's
+// ACLSelectorCheckKey). Read and Write are the union over the specs;
+// Specs, when the command has several, says which keys each covers
+// (RENAME's source needs read and write, its destination write only).
+// Variable is set for a command whose flags depend on its arguments
+// (SET ... GET).
 type KeyAccess struct {
 	Read, Write, Variable bool
+	Specs                 []KeySpecAccess
+}
+
+// KeySpecAccess is one key spec of a command with several: the keys at
+// argument Index, then every Step-th up to LastKey (as Command.LastKey:
+// negative counts from the end, relative to Index when positive), and
+// the permissions they need.
+type KeySpecAccess struct {
+	Index, LastKey, Step int
+	Read, Write          bool
 }
 
 var (
@@ -30,33 +42,22 @@ var (
 
 // KeyAccessOf returns c's KeyAccess. Safe for concurrent use once the
 // table is registered (it is built on first call).
-func KeyAccessOf(c *Command) KeyAccess {
+func KeyAccessOf(c *Command) *KeyAccess {
 	keyAccessOnce.Do(buildKeyAccess)
 	if c.ID <= 0 || c.ID >= len(keyAccess) {
-		return KeyAccess{Read: true, Write: true}
+		return &KeyAccess{Read: true, Write: true}
 	}
-	return keyAccess[c.ID]
+	return &keyAccess[c.ID]
 }
 
 func buildKeyAccess() {
 	keyAccess = make([]KeyAccess, NumIDs()+1)
 	for _, c := range All() {
 		for _, cc := range append([]*Command{c}, c.Subs...) {
-			name := cc.Name
 			ka := KeyAccess{Read: true, Write: true}
-			if m, ok := commandMeta[name]; ok {
-				if flags, ok := keySpecFlags(m.info); ok {
-					ka = KeyAccess{}
-					for _, f := range flags {
-						switch f {
-						case "access":
-							ka.Read = true
-						case "insert", "delete", "update":
-							ka.Write = true
-						case "variable_flags":
-							ka.Variable = true
-						}
-					}
+			if m, ok := commandMeta[cc.Name]; ok {
+				if k, ok := parseKeyAccess(m.info); ok {
+					ka = k
 				}
 			}
 			if cc.ID > 0 && cc.ID < len(keyAccess) {
@@ -66,50 +67,60 @@ func buildKeyAccess() {
 	}
 }
 
-// keySpecFlags returns the flags of every key spec of a COMMAND INFO
-// reply (RESP3, as command_meta_gen.go holds it): its ninth element.
-func keySpecFlags(info string) ([]string, bool) {
+// parseKeyAccess reads the key specs of a COMMAND INFO reply (RESP3, as
+// command_meta_gen.go holds it): its ninth element.
+func parseKeyAccess(info string) (KeyAccess, bool) {
 	p := respWalker{s: info}
-	var flags []string
-	for i := 0; i < 8; i++ {
-		if !p.skip() {
-			return nil, false
-		}
-	}
-	n, ok := p.header('~', '*')
-	if !ok {
-		return nil, false
-	}
-	for i := 0; i < n; i++ {
-		fields, ok := p.header('%', 0)
+	var v []any
+	for i := 0; i < 9; i++ {
+		x, ok := p.value()
 		if !ok {
-			return nil, false
+			return KeyAccess{}, false
 		}
-		for j := 0; j < fields; j++ {
-			key, ok := p.str()
-			if !ok {
-				return nil, false
-			}
-			if key != "flags" {
-				if !p.skip() {
-					return nil, false
-				}
-				continue
-			}
-			k, ok := p.header('~', '*')
-			if !ok {
-				return nil, false
-			}
-			for l := 0; l < k; l++ {
-				f, ok := p.str()
-				if !ok {
-					return nil, false
-				}
-				flags = append(flags, toLower(f))
-			}
-		}
+		v = append(v, x)
 	}
-	return flags, true
+	specs, ok := v[8].([]any)
+	if !ok {
+		return KeyAccess{}, false
+	}
+	var ka KeyAccess
+	simple := true
+	for _, sp := range specs {
+		m, ok := sp.(map[string]any)
+		if !ok {
+			return KeyAccess{}, false
+		}
+		var s KeySpecAccess
+		flags, _ := m["flags"].([]any)
+		for _, f := range flags {
+			switch fs, _ := f.(string); toLower(fs) {
+			case "access":
+				s.Read = true
+			case "insert", "delete", "update":
+				s.Write = true
+			case "variable_flags":
+				ka.Variable = true
+			}
+		}
+		ka.Read, ka.Write = ka.Read || s.Read, ka.Write || s.Write
+		bs, _ := m["begin_search"].(map[string]any)
+		fk, _ := m["find_keys"].(map[string]any)
+		bspec, _ := bs["spec"].(map[string]any)
+		fspec, _ := fk["spec"].(map[string]any)
+		idx, ok1 := bspec["index"].(int)
+		last, ok2 := fspec["lastkey"].(int)
+		step, ok3 := fspec["keystep"].(int)
+		if bs["type"] != "index" || fk["type"] != "range" || !ok1 || !ok2 || !ok3 || step <= 0 {
+			simple = false
+			continue
+		}
+		s.Index, s.LastKey, s.Step = idx, last, step
+		ka.Specs = append(ka.Specs, s)
+	}
+	if !simple || len(ka.Specs) < 2 {
+		ka.Specs = nil // one spec (or one we cannot map): the union
+	}
+	return ka, true
 }
 
 func toLower(s string) string {
@@ -144,65 +155,62 @@ func (p *respWalker) line() (byte, string, bool) {
 	return 0, "", false
 }
 
-// header reads an aggregate header of type a or b and returns its count.
-func (p *respWalker) header(a, b byte) (int, bool) {
-	t, l, ok := p.line()
-	if !ok || (t != a && t != b) {
-		return 0, false
-	}
-	n, err := strconv.Atoi(l)
-	return n, err == nil
-}
-
-// str reads a simple or bulk string.
-func (p *respWalker) str() (string, bool) {
+// value reads one value: a string (simple or bulk), an int, a []any
+// (array or set) or a map[string]any.
+func (p *respWalker) value() (any, bool) {
 	t, l, ok := p.line()
 	if !ok {
-		return "", false
+		return nil, false
 	}
 	switch t {
 	case '+':
 		return l, true
+	case ':':
+		n, err := strconv.Atoi(l)
+		return n, err == nil
 	case '$':
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 || p.i+n+2 > len(p.s) {
-			return "", false
+			return nil, false
 		}
 		v := p.s[p.i : p.i+n]
 		p.i += n + 2
 		return v, true
-	}
-	return "", false
-}
-
-// skip reads one value of any type.
-func (p *respWalker) skip() bool {
-	if p.i >= len(p.s) {
-		return false
-	}
-	switch p.s[p.i] {
-	case '$':
-		_, ok := p.str()
-		return ok
-	case '*', '~', '%':
-		t := p.s[p.i]
-		n, ok := p.header(t, 0)
-		if !ok {
-			return false
+	case '*', '~':
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return nil, false
 		}
-		if t == '%' {
-			n *= 2
-		}
+		out := make([]any, 0, n)
 		for i := 0; i < n; i++ {
-			if !p.skip() {
-				return false
+			v, ok := p.value()
+			if !ok {
+				return nil, false
 			}
+			out = append(out, v)
 		}
-		return true
-	default:
-		_, _, ok := p.line()
-		return ok
+		return out, true
+	case '%':
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return nil, false
+		}
+		out := make(map[string]any, n)
+		for i := 0; i < n; i++ {
+			k, ok := p.value()
+			ks, isStr := k.(string)
+			if !ok || !isStr {
+				return nil, false
+			}
+			v, ok := p.value()
+			if !ok {
+				return nil, false
+			}
+			out[ks] = v
+		}
+		return out, true
 	}
+	return nil, false
 }
 
 // ACLKeyMatch reports whether key matches an ACL key pattern (Redis's

@@ -94,13 +94,23 @@ func aclCheck(st *userState, cmd *command.Command, args [][]byte, keybuf *[][]by
 		return aclOK, ""
 	}
 	ka := command.KeyAccessOf(cmd)
-	var need uint8
-	if ka.Read {
-		need |= keyRead
+	if len(ka.Specs) > 0 {
+		// Several key specs: each applies to its own keys.
+		for _, sp := range ka.Specs {
+			last := sp.Index + sp.LastKey
+			if sp.LastKey < 0 {
+				last = len(args) + sp.LastKey
+			}
+			need := specNeed(sp.Read, sp.Write)
+			for i := sp.Index; i <= last && i < len(args); i += sp.Step {
+				if !st.keyAllowed(args[i], need) {
+					return aclDeniedKey, string(args[i])
+				}
+			}
+		}
+		return aclOK, ""
 	}
-	if ka.Write {
-		need |= keyWrite
-	}
+	need := specNeed(ka.Read, ka.Write)
 	if ka.Variable && cmd.Name == "set" {
 		// SET's flags depend on GET (setGetKeys): OW update without it.
 		need = keyWrite
@@ -117,6 +127,18 @@ func aclCheck(st *userState, cmd *command.Command, args [][]byte, keybuf *[][]by
 		}
 	}
 	return aclOK, ""
+}
+
+// specNeed returns the key permissions of a key spec.
+func specNeed(read, write bool) uint8 {
+	var need uint8
+	if read {
+		need |= keyRead
+	}
+	if write {
+		need |= keyWrite
+	}
+	return need
 }
 
 // keyAllowed reports whether a pattern with the permissions need matches

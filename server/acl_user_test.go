@@ -128,6 +128,12 @@ func TestACLCheck(t *testing.T) {
 		{"MSET w1 a w2 b", aclOK, ""},
 		{"MSET w1 a r2 b", aclDeniedKey, "r2"},
 		{"DEL k1 r1", aclDeniedKey, "r1"},
+		{"COPY r1 w1", aclOK, ""}, // source RO access, destination OW update
+		{"COPY w1 r1", aclDeniedKey, "w1"},
+		{"RENAME r1 w1", aclDeniedKey, "r1"}, // source RW access delete
+		{"RENAME k1 w1", aclOK, ""},
+		{"LCS r1 r2", aclOK, ""},
+		{"LCS r1 w2", aclDeniedKey, "w2"},
 		{"PING", aclOK, ""},
 	} {
 		args := bytesArgs(strings.Fields(c.cmd))
