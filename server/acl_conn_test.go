@@ -86,3 +86,27 @@ func TestACLConnection(t *testing.T) {
 		t.Fatalf("ACL DELUSER self = %q, closing %v killed %v", got, admin.closing, admin.killed.Load())
 	}
 }
+
+// TestACLDisableAndRedact checks that switching a user off closes its
+// connections, and that SLOWLOG shows ACL SETUSER's user and rules as
+// "(redacted)", as Redis 7.0 does.
+func TestACLDisableAndRedact(t *testing.T) {
+	c, admin := aclTestClients(t)
+	admin.runLine("CONFIG SET slowlog-log-slower-than 0")
+	admin.runLine("ACL SETUSER v on >secret +@all ~*")
+	if got := c.runLine("AUTH v secret"); got != "+OK\r\n" {
+		t.Fatalf("AUTH v = %q", got)
+	}
+	admin.runLine("ACL SETUSER v on")
+	if c.killed.Load() {
+		t.Fatal("a change that keeps the user on closed its connection")
+	}
+	admin.runLine("ACL SETUSER v off")
+	if !c.killed.Load() {
+		t.Fatal("the disabled user's connection is still open")
+	}
+	log := admin.runLine("SLOWLOG GET 10")
+	if strings.Contains(log, "secret") || !strings.Contains(log, "$7\r\nSETUSER\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n") {
+		t.Fatalf("SLOWLOG %q", log)
+	}
+}
