@@ -110,10 +110,3 @@ func aclLogCommand(x *command.Ctx, args [][]byte) {
 		x.BulkString(e.clientInfo)
 	}
 }
-
-// aclLogLen is for tests.
-func (s *Server) aclLogLen() int {
-	s.acl.log.mu.Lock()
-	defer s.acl.log.mu.Unlock()
-	return len(s.acl.log.entries)
-}

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -44,16 +43,10 @@ type aclState struct {
 	log  aclLog
 }
 
-// Errors of table changes, turned into replies by the ACL command.
-var (
-	errACLRule = errors.New("acl: rule refused")
-)
-
-// ruleError is a rule ACL SETUSER refused.
+// ruleError is a rule ACL SETUSER refused (its Error is the reply).
 type ruleError struct{ rule, why string }
 
 func (e *ruleError) Error() string { return command.ErrACLSetUser(e.rule, e.why) }
-func (e *ruleError) Unwrap() error { return errACLRule }
 
 // initACL creates the default user from requirepass.
 func (s *Server) initACL(requirePass, file string) {
@@ -219,9 +212,10 @@ func (s *Server) changeUsers(fn func(users map[string]*userState) error) error {
 }
 
 // replaceUsersLocked makes users the table: existing users get their new
-// state, new ones are created, the others are deleted (the default user
-// only when keepDefault is false and users names it... it is never
-// deleted). Connections of deleted and disabled users are closed.
+// state (the default user keeps its own when keepDefault is set), new ones
+// are created, the others are deleted (never the default user).
+// Connections of deleted users, and of users switched off, are closed.
+// The caller holds s.acl.mu.
 func (s *Server) replaceUsersLocked(users map[string]*userState, keepDefault bool) {
 	var closeUsers []*aclUser
 	for name, st := range users {
