@@ -8,6 +8,138 @@ const commandMetaVersion = "7.0.15"
 // commandMeta holds Redis's COMMAND INFO and COMMAND DOCS data (RESP3), by
 // command name; subcommands are named "parent|sub".
 var commandMeta = map[string]cmdMeta{
+	"acl": {
+		info: "$3\r\nacl\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$45\r\nA container for Access List Control commands \r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$22\r\nDepends on subcommand.\r\n",
+		docFields: 4,
+	},
+	"acl|cat": {
+		info: "$7\r\nacl|cat\r\n:-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n" +
+			"~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$57\r\nList the ACL categories or the commands inside a category\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$55\r\nO(1) since the categories and commands are a fixed set.\r\n" +
+			"$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$12\r\ncategoryname\r\n$4\r\ntype\r\n" +
+			"$6\r\nstring\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+		docFields: 5,
+	},
+	"acl|deluser": {
+		info: "$11\r\nacl|deluser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$55\r\nRemove the specified ACL users and the associated rules\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$49\r\nO(1) amortized time considering the typical user.\r\n$9\r\narguments\r\n" +
+			"*1\r\n%3\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n" +
+			"~1\r\n+multiple\r\n",
+		docFields: 5,
+	},
+	"acl|dryrun": {
+		info: "$10\r\nacl|dryrun\r\n:-4\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$85\r\nReturns whether the user can execute the given command without executing the command.\r\n" +
+			"$5\r\nsince\r\n$5\r\n7.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$5\r\nO(1).\r\n$9\r\narguments\r\n*3\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\n" +
+			"type\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$7\r\ncommand\r\n$4\r\ntype\r\n$6\r\nstring\r\n" +
+			"%3\r\n$4\r\nname\r\n$3\r\narg\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n+optional\r\n" +
+			"+multiple\r\n",
+		docFields: 5,
+	},
+	"acl|genpass": {
+		info: "$11\r\nacl|genpass\r\n:-2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n" +
+			":0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$60\r\nGenerate a pseudorandom secure password to use for ACL users\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nbits\r\n$4\r\ntype\r\n" +
+			"$7\r\ninteger\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
+		docFields: 5,
+	},
+	"acl|getuser": {
+		info: "$11\r\nacl|getuser\r\n:3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$37\r\nGet the rules for a specific ACL user\r\n$5\r\n" +
+			"since\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$85\r\n" +
+			"O(N). Where N is the number of password, command and pattern rules that the user has.\r\n" +
+			"$7\r\nhistory\r\n~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n" +
+			"*2\r\n$5\r\n7.0.0\r\n$108\r\nAdded selectors and changed the format of key and channel patterns from a list to their rule representation.\r\n" +
+			"$9\r\narguments\r\n*1\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\n" +
+			"string\r\n",
+		docFields: 6,
+	},
+	"acl|help": {
+		info: "$8\r\nacl|help\r\n:2\r\n~2\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n" +
+			"~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$49\r\nShow helpful text about the different subcommands\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
+	"acl|list": {
+		info: "$8\r\nacl|list\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$52\r\nList the current ACL rules in ACL config file format\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$48\r\nO(N). Where N is the number of configured users.\r\n",
+		docFields: 4,
+	},
+	"acl|load": {
+		info: "$8\r\nacl|load\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$44\r\nReload the ACLs from the configured ACL file\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$48\r\nO(N). Where N is the number of configured users.\r\n",
+		docFields: 4,
+	},
+	"acl|log": {
+		info: "$7\r\nacl|log\r\n:-2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$50\r\nList latest events denied because of ACLs in place\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$46\r\nO(N) with N being the number of entries shown.\r\n$9\r\narguments\r\n" +
+			"*1\r\n%4\r\n$4\r\nname\r\n$9\r\noperation\r\n$4\r\ntype\r\n$5\r\noneof\r\n$5\r\nflags\r\n" +
+			"~1\r\n+optional\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$5\r\ncount\r\n$4\r\n" +
+			"type\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$5\r\nreset\r\n$4\r\ntype\r\n$10\r\npure-token\r\n" +
+			"$5\r\ntoken\r\n$5\r\nRESET\r\n",
+		docFields: 5,
+	},
+	"acl|save": {
+		info: "$8\r\nacl|save\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$53\r\nSave the current ACL rules in the configured ACL file\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$48\r\nO(N). Where N is the number of configured users.\r\n",
+		docFields: 4,
+	},
+	"acl|setuser": {
+		info: "$11\r\nacl|setuser\r\n:-3\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n" +
+			":0\r\n:0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$50\r\nModify or create the rules for a specific ACL user\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$46\r\nO(N). Where N is the number of rules provided.\r\n$7\r\nhistory\r\n" +
+			"~2\r\n*2\r\n$5\r\n6.2.0\r\n$31\r\nAdded Pub/Sub channel patterns.\r\n*2\r\n" +
+			"$5\r\n7.0.0\r\n$42\r\nAdded selectors and key based permissions.\r\n$9\r\n" +
+			"arguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$8\r\nusername\r\n$4\r\ntype\r\n$6\r\nstring\r\n" +
+			"%3\r\n$4\r\nname\r\n$4\r\nrule\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\nflags\r\n~2\r\n" +
+			"+optional\r\n+multiple\r\n",
+		docFields: 6,
+	},
+	"acl|users": {
+		info: "$9\r\nacl|users\r\n:2\r\n~4\r\n+admin\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n" +
+			":0\r\n:0\r\n~3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$49\r\nList the username of all the configured ACL rules\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$48\r\nO(N). Where N is the number of configured users.\r\n",
+		docFields: 4,
+	},
+	"acl|whoami": {
+		info: "$10\r\nacl|whoami\r\n:2\r\n~3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n" +
+			":0\r\n~1\r\n+@slow\r\n~0\r\n~0\r\n",
+		docs: "$7\r\nsummary\r\n$64\r\nReturn the name of the user associated to the current connection\r\n" +
+			"$5\r\nsince\r\n$5\r\n6.0.0\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n" +
+			"$4\r\nO(1)\r\n",
+		docFields: 4,
+	},
 	"append": {
 		info: "$6\r\nappend\r\n:3\r\n~3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n" +
 			"+@write\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RW\r\n+insert\r\n" +

@@ -30,10 +30,17 @@ type metaCommand struct {
 }
 
 // metaSnapshotData is the JSON form of a meta snapshot; Map is null before
-// the cluster is initialised.
+// the cluster is initialised. Version is metaSnapshotVersion; snapshots
+// written before it existed have none (version 1) and restore alike.
+// Version 2 added the map's ACL users (Map.ACL, absent in version 1).
 type metaSnapshotData struct {
-	Map *Map `json:"map"`
+	Version int  `json:"version,omitempty"`
+	Map     *Map `json:"map"`
 }
+
+// metaSnapshotVersion is the meta snapshot format this node writes; it
+// restores this one and every older one.
+const metaSnapshotVersion = 2
 
 // metaFSM is the meta group's state machine: its state is the current *Map
 // (nil before init). Maps are immutable, so a snapshot only captures the
@@ -113,7 +120,11 @@ func (f *metaFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	start := time.Now()
 	var d metaSnapshotData
-	if err := json.NewDecoder(rc).Decode(&d); err != nil {
+	err := json.NewDecoder(rc).Decode(&d)
+	if err == nil && d.Version > metaSnapshotVersion {
+		err = fmt.Errorf("format version %d, this node reads up to %d", d.Version, metaSnapshotVersion)
+	}
+	if err != nil {
 		f.restoreFailed = true
 		f.log.Error("snapshot restore failed", "group", metaStream, "err", err)
 		return fmt.Errorf("placement: restore meta snapshot: %w", err)
@@ -153,7 +164,7 @@ type metaSnapshot struct {
 // one "snapshot taken" line (failures are raft's to log).
 func (s *metaSnapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
-	b, err := json.Marshal(metaSnapshotData{Map: s.m})
+	b, err := json.Marshal(metaSnapshotData{Version: metaSnapshotVersion, Map: s.m})
 	if err == nil {
 		_, err = sink.Write(b)
 	}

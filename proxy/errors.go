@@ -24,8 +24,12 @@ var (
 // RESP error replies of the proxy's own (those it shares with a node are
 // command's).
 const (
-	errClusterDown  = "CLUSTERDOWN The proxy cannot reach the node serving this slot"
-	errUnsupported  = "ERR this command is not supported by the Shoal proxy; connect to a node with a cluster client"
+	errClusterDown = "CLUSTERDOWN The proxy cannot reach the node serving this slot"
+	errUnsupported = "ERR this command is not supported by the Shoal proxy; connect to a node with a cluster client"
+	// errProxyUser: the proxy's node connections are the default user's,
+	// so it cannot act as another ACL user (it would run their commands
+	// with the default user's rights).
+	errProxyUser    = "ERR the Shoal proxy authenticates the default user only; connect to a node to use another ACL user"
 	errBadNodeReply = "ERR the proxy got an unexpected reply from a node"
 	errNoRESP2      = "ERR the proxy could not convert a reply to RESP2"
 )

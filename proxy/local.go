@@ -100,6 +100,10 @@ func (c *clientConn) auth(r *request) {
 		c.out = resp.AppendError(c.out, errWrongArgs([]byte("auth")))
 		return
 	}
+	if len(r.args) == 3 && string(r.args[1]) != "default" {
+		c.out = resp.AppendError(c.out, errProxyUser)
+		return
+	}
 	rep := c.forwardAny(r)
 	if hasPrefix(rep, "+OK") {
 		c.authed = true
@@ -128,6 +132,10 @@ func (c *clientConn) hello(args [][]byte) {
 		more := len(args) - 1 - j
 		switch {
 		case command.EqFold(args[j], "auth") && more >= 2:
+			if string(args[j+1]) != "default" {
+				c.out = resp.AppendError(c.out, errProxyUser)
+				return
+			}
 			req := request{args: [][]byte{[]byte("AUTH"), args[j+1], args[j+2]}}
 			rep := c.forwardAny(&req)
 			if !hasPrefix(rep, "+OK") {

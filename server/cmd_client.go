@@ -216,6 +216,7 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	name, libName, libVer := cl.name, cl.libName, cl.libVer
 	lastCmd, lastTime := cl.lastCmd, cl.lastTime
 	proto, readonly, monitoring := cl.proto, cl.readonly, cl.monitoring
+	user := cl.userName()
 	qbuf, qbufFree, rbs, rbp, outCap := cl.qbuf, cl.qbufFree, cl.rbs, cl.rbp, cl.outCap
 	cl.mu.Unlock()
 	out := 0
@@ -310,7 +311,9 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	b = strconv.AppendInt(b, int64(clientStructSize+rbs+outCap+argv), 10)
 	b = append(b, " events=r cmd="...)
 	b = append(b, lastCmd...)
-	b = append(b, " user=default redir="...)
+	b = append(b, " user="...)
+	b = append(b, user...)
+	b = append(b, " redir="...)
 	b = strconv.AppendInt(b, redir, 10)
 	b = append(b, " resp="...)
 	b = strconv.AppendInt(b, int64(proto), 10)

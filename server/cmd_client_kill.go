@@ -49,6 +49,7 @@ type killFilter struct {
 	typ    string
 	maxAge int64 // seconds; 0: any
 	skipMe bool
+	user   *aclUser // USER; nil: any
 }
 
 // clientKillCommand: CLIENT KILL ip:port, or CLIENT KILL with filters
@@ -94,7 +95,7 @@ func clientKillCommand(x *command.Ctx, args [][]byte) {
 			case command.EqFold(opt, "laddr"):
 				f.laddr, f.hasLaddr = string(v), true
 			case command.EqFold(opt, "user"):
-				if string(v) != defaultUser {
+				if f.user = srvOf(x).aclUserByName(string(v)); f.user == nil {
 					x.Err(command.Sanitize(append(append([]byte("ERR No such user '"), truncNUL(v)...), '\'')))
 					return
 				}
@@ -145,7 +146,8 @@ func (s *Server) killClients(self *client, f killFilter) int {
 			f.typ != "" && f.typ != "normal",
 			f.id != 0 && cl.id != f.id,
 			f.maxAge != 0 && int64(now.Sub(cl.created)/time.Second) < f.maxAge,
-			cl == self && f.skipMe:
+			cl == self && f.skipMe,
+			f.user != nil && cl.userOf() != f.user:
 			continue
 		}
 		n++

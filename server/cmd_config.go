@@ -56,7 +56,7 @@ var configParams = []*configParam{
 	{name: "maxmemory-samples", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxMemorySamples) }},
 	{name: "requirepass", get: func(s *Server) string { return s.currentPassword() },
 		set: func(s *Server, v string) (func(), string) {
-			return func() { s.password.Store(&v) }, ""
+			return func() { s.password.Store(&v); s.aclRequirePass(v) }, ""
 		}},
 	{name: "save", get: func(s *Server) string { e := s.extra(); e.mu.Lock(); defer e.mu.Unlock(); return e.save },
 		set: setSave},

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/subtle"
 
 	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
@@ -15,9 +14,6 @@ const (
 	errSelectRange   = "ERR value is out of range, value must between -2147483648 and 2147483647"
 	errClientName    = "ERR Client names cannot contain spaces, newlines or special characters."
 )
-
-// defaultUser is the only ACL user Shoal has.
-const defaultUser = "default"
 
 func init() {
 	conn := []string{"fast", "connection"}
@@ -86,11 +82,10 @@ func helloCommand(x *command.Ctx, args [][]byte) {
 		more := len(args) - 1 - j
 		switch {
 		case command.EqFold(args[j], "auth") && more >= 2:
-			if !srvOf(x).checkPassword(args[j+1], args[j+2]) {
+			if !c.authenticate(args[j+1], args[j+2]) {
 				x.Err(command.ErrWrongPass)
 				return
 			}
-			c.authed = true
 			j += 2
 		case command.EqFold(args[j], "setname") && more >= 1:
 			if !validClientAttr(args[j+1]) {
@@ -155,35 +150,37 @@ func authCommand(x *command.Ctx, args [][]byte) {
 		x.Err(command.ErrSyntax)
 		return
 	}
-	user, pass := []byte(defaultUser), args[1]
+	user, pass := []byte("default"), args[1]
 	if len(args) == 2 {
-		if srvOf(x).currentPassword() == "" {
+		if srvOf(x).defaultUser().st.Load().nopass {
 			x.Err(command.ErrNoPassConfigured)
 			return
 		}
 	} else {
 		user, pass = args[1], args[2]
 	}
-	if !srvOf(x).checkPassword(user, pass) {
+	if !connOf(x).authenticate(user, pass) {
 		x.Err(command.ErrWrongPass)
 		return
 	}
-	connOf(x).authed = true
 	x.OK()
 }
 
-// checkPassword reports whether user and pass authenticate: the user must
-// be "default" and, when a password is set, pass must match it (with no
-// password the default user accepts any).
-func (s *Server) checkPassword(user, pass []byte) bool {
-	if string(user) != defaultUser {
-		return false
-	}
-	pw := s.currentPassword()
-	if pw == "" {
+// authenticate checks user and pass against the ACL users and, when they
+// match an enabled user, makes it the connection's user; a failure is
+// logged in ACL LOG (reason auth), as Redis's ACLAuthenticateUser.
+func (c *client) authenticate(user, pass []byte) bool {
+	s := c.srv
+	if u := s.aclUserByName(string(user)); u != nil && u.st.Load().checkPass(pass) {
+		c.setUser(u)
 		return true
 	}
-	return subtle.ConstantTimeCompare(pass, []byte(pw)) == 1
+	ctx := "toplevel"
+	if c.multi != nil {
+		ctx = "multi"
+	}
+	s.aclLogDenial(c, aclDeniedAuth, ctx, "auth", string(user))
+	return false
 }
 
 // selectCommand: SELECT index. In standalone mode the connection's
@@ -218,8 +215,9 @@ func (c *client) DB() int { return int(c.db.Load()) }
 func resetCommand(x *command.Ctx, args [][]byte) {
 	c := connOf(x)
 	c.db.Store(0)
-	c.authed = srvOf(x).currentPassword() == ""
+	c.authed = srvOf(x).defaultAuthenticated()
 	c.mu.Lock()
+	c.acl.user = srvOf(x).defaultUser()
 	c.readonly = false
 	c.proto = resp.RESP2
 	c.name = ""

@@ -13,6 +13,9 @@ type Config struct {
 	// RequirePass, when set, makes every command but AUTH, HELLO and QUIT
 	// fail with NOAUTH until the connection authenticates.
 	RequirePass string
+	// ACLFile is Redis's aclfile: ACL users loaded at start, written by
+	// ACL SAVE, reloaded by ACL LOAD ("" for none). See acl_file.go.
+	ACLFile string
 	// MaxMemory is the memory limit in bytes for keys and values as the
 	// store accounts them; 0 means no limit.
 	MaxMemory int64

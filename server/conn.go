@@ -111,6 +111,8 @@ type client struct {
 	killed atomic.Bool
 	// multi is the open MULTI transaction (cmd_multi.go), nil outside one.
 	multi *multiState
+	// acl is the connection's user (acl_check.go).
+	acl aclConn
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -124,7 +126,8 @@ func newClient(s *Server, nc net.Conn) *client {
 		proto:   resp.RESP2,
 		rng:     command.NewRand(),
 	}
-	c.authed = s.currentPassword() == ""
+	c.acl.user = s.defaultUser()
+	c.authed = s.defaultAuthenticated()
 	return c
 }
 
@@ -318,6 +321,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 	}
 	if !c.authed && cmd.Flags&command.FlagNoAuth == 0 {
 		c.replyErr(command.ErrNoAuth)
+		return cmd
+	}
+	if msg := c.aclDenied(cmd, args); msg != "" {
+		c.replyErr(msg)
 		return cmd
 	}
 	if c.multi != nil && !multiControl(cmd) {

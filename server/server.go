@@ -66,6 +66,8 @@ type Server struct {
 	// PAUSE's state (cmd_client_pause.go).
 	track tracker
 	pause pauseState
+	// acl is the ACL user table (acl_table.go).
+	acl aclState
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -114,6 +116,12 @@ func New(cfg Config, router Router) (*Server, error) {
 	s.policy.Store(uint32(cfg.MaxMemoryPolicy))
 	pw := cfg.RequirePass
 	s.password.Store(&pw)
+	s.initACL(cfg.RequirePass, cfg.ACLFile)
+	if cfg.ACLFile != "" {
+		if err := s.loadACLFileAtStart(); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.initParams(); err != nil {
 		return nil, err
 	}

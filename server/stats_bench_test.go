@@ -18,7 +18,7 @@ func benchClient(b *testing.B) *client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &client{srv: s, id: 1, proto: resp.RESP2, authed: true, rng: command.NewRand()}
+	return &client{srv: s, id: 1, proto: resp.RESP2, authed: true, rng: command.NewRand(), acl: aclConn{user: s.defaultUser()}}
 }
 
 // benchBatch is n commands name key:i [value].

@@ -359,10 +359,15 @@ var redacted = []byte("(redacted)")
 // and password replaced by "(redacted)" (a copy; args otherwise).
 func redactArgs(cmd *command.Command, args [][]byte) [][]byte {
 	switch cmd.Name {
-	case "auth":
+	case "auth", "acl|setuser":
+		// ACL SETUSER: the user and every rule, as Redis 7.0.
+		from := 1
+		if cmd.Name == "acl|setuser" {
+			from = 2
+		}
 		out := make([][]byte, len(args))
-		out[0] = args[0]
-		for i := 1; i < len(args); i++ {
+		copy(out, args[:from])
+		for i := from; i < len(args); i++ {
 			out[i] = redacted
 		}
 		return out

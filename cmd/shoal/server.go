@@ -45,6 +45,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "maxmemory-policy", Value: "noeviction", Usage: "eviction policy: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, allkeys-fifo, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-fifo"},
 			&cli.IntFlag{Name: "maxmemory-samples", Value: server.DefaultConfig().MaxMemorySamples, Usage: "keys eviction samples per victim (1 to 64)"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
+			&cli.StringFlag{Name: "aclfile", TakesFile: true, Usage: "ACL users file (Redis's format), loaded at start; ACL SAVE writes it, ACL LOAD reloads it"},
 			&cli.IntFlag{Name: "hz", Value: int(time.Second / server.DefaultConfig().ExpiryInterval), Usage: "how many times a second a group leader looks for expired keys to delete (1 to 500), as Redis's hz"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); default: generated and kept in --data-dir, or without --data-dir derived from the advertised address (so that a restarted node keeps it)"},
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
@@ -195,6 +196,7 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	}
 	cfg.Server.ExpiryInterval = time.Second / time.Duration(cc.Int("hz"))
 	cfg.Server.RequirePass = cc.String("requirepass")
+	cfg.Server.ACLFile = cc.String("aclfile")
 	cfg.Server.ConfigFile = cf.Path
 	cfg.Server.Params = cf.Params
 	cfg.Migration.MaxActive = cc.Int("migrate-max-jobs")

@@ -29,6 +29,10 @@ type configSync struct {
 	srv     *server.Server    // nil until start
 	epoch   uint64            // epoch of the map last applied
 	applied map[string]string // its settings
+	// aclLines are the map's ACL users last applied (aclSet: any were);
+	// see admin_acl.go.
+	aclLines []string
+	aclSet   bool
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -87,6 +91,7 @@ func (cs *clusterState) applyConfig(m *placement.Map) {
 			changed[k] = v
 		}
 	}
+	cs.applyACL(m)
 	c.epoch, c.applied = m.Epoch, maps.Clone(m.Config)
 	if c.applied == nil {
 		c.applied = map[string]string{}

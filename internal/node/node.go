@@ -176,6 +176,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		// The map's cluster-wide settings override the flags and the
 		// config file from here on (now, when the node has its map).
 		n.cluster.startConfigSync(srv)
+		n.cluster.seedACL(srv)
 	}
 	if cfg.MetricsAddr != "" {
 		if err := n.startMetrics(); err != nil {

@@ -87,6 +87,10 @@ type Map struct {
 	// the front end knows which parameters are cluster-wide; the map just
 	// carries them. Omitted from JSON when empty, so older maps decode.
 	Config map[string]string `json:"config,omitempty"`
+	// ACL holds the cluster's ACL users (acl.go); nil until the first
+	// cluster-wide ACL change. Omitted from JSON when nil, so older maps
+	// decode.
+	ACL *ACLUsers `json:"acl,omitempty"`
 }
 
 // NewGroupID returns the id of the next group created in m: "g" and the
@@ -228,6 +232,9 @@ func (m *Map) Validate() error {
 	if err := m.validateConfig(); err != nil {
 		return err
 	}
+	if err := m.validateACL(); err != nil {
+		return err
+	}
 	return m.validateJobs()
 }
 
@@ -283,12 +290,13 @@ type jsonMap struct {
 	// Config is omitted when empty: maps written before it existed
 	// decode with none, and maps without settings encode as before.
 	Config map[string]string `json:"config,omitempty"`
+	ACL    *ACLUsers         `json:"acl,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (m *Map) MarshalJSON() ([]byte, error) {
 	j := jsonMap{Epoch: m.Epoch, Nodes: m.Nodes, Groups: m.Groups, Jobs: m.Jobs, Removed: m.Removed, Rebalance: m.Rebalance, NextGroup: m.NextGroup,
-		Config: m.Config}
+		Config: m.Config, ACL: m.ACL}
 	for _, r := range slotranges.Of(m.Slots[:]) {
 		if r.Value >= 0 {
 			j.Slots = append(j.Slots, [3]int{r.Start, r.End, int(r.Value)})
@@ -305,6 +313,7 @@ func (m *Map) UnmarshalJSON(b []byte) error {
 	}
 	m.Epoch, m.Nodes, m.Groups, m.Jobs = j.Epoch, j.Nodes, j.Groups, j.Jobs
 	m.Removed, m.Rebalance, m.NextGroup, m.Config = j.Removed, j.Rebalance, j.NextGroup, j.Config
+	m.ACL = j.ACL
 	for s := range m.Slots {
 		m.Slots[s] = -1
 	}
