@@ -202,3 +202,25 @@ func (a *muxAuth) fail(log *slog.Logger, counter *atomic.Uint64, conn net.Conn, 
 		"remote-addr", conn.RemoteAddr().String(), "stream", name, "reason", reason, "suppressed", suppressed)
 	return false
 }
+
+// authProbeStream is the stream name of ProbeAuth's connections: no layer
+// registers it, so the acceptor closes the connection right after the
+// handshake.
+const authProbeStream = "auth-probe"
+
+// AuthRequired reports whether the Mux has a cluster secret.
+func (m *Mux) AuthRequired() bool { return m != nil && m.auth != nil }
+
+// ProbeAuth checks that the node whose cluster port is addr knows a
+// cluster secret of this Mux (both ends prove, as on every connection) and
+// closes the connection; nil without a secret. It blocks at most timeout.
+func (m *Mux) ProbeAuth(addr string, timeout time.Duration) error {
+	if !m.AuthRequired() {
+		return nil
+	}
+	c, err := m.DialStream(addr, authProbeStream, timeout)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
