@@ -91,6 +91,9 @@ func runClusterKeys(cc *cli.Context, op string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if len(keys) == 0 && len(st.Messages) == 0 {
+		return nil
+	}
 	tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tNODES\tPRIMARY ON")
 	for _, k := range keys {
