@@ -28,6 +28,18 @@ const (
 	gossipKeyWrong  = "Yh0mxRXr1ZxkSAhTQfMgjzGzzXfM+pRqQKGCvRmhT0s="
 )
 
+// argAfter returns the value of flag in the node's arguments.
+func argAfter(t *testing.T, n *testutil.ShoalNode, flag string) string {
+	t.Helper()
+	for i, a := range n.Args {
+		if a == flag && i+1 < len(n.Args) {
+			return n.Args[i+1]
+		}
+	}
+	t.Fatalf("%s: no %s in %q", n.Addr, flag, n.Args)
+	return ""
+}
+
 // clusterPortOf returns the --cluster-port a test cluster node was started
 // with.
 func clusterPortOf(t *testing.T, n *testutil.ShoalNode) string {
@@ -286,5 +298,59 @@ func TestClusterGossipKeyRotation(t *testing.T) {
 	clusterSet(t, nd.Addr, "rotated", "1")
 	if out := shoalCLI(t, "cluster", "keys", "list", "--json", "--addr", nd.Addr); !strings.Contains(out, `"`+gossipKey2+`": 4`) {
 		t.Fatalf("keys list with the new node:\n%s", out)
+	}
+}
+
+// TestClusterSecretRollingRotation: the documented rolling change of the
+// cluster secret (restart node by node with OLD,NEW, then NEW,OLD, then
+// NEW) keeps every node able to talk to every other: after each restart
+// the restarted node leads its preferred group again, which takes Raft
+// traffic both ways.
+func TestClusterSecretRollingRotation(t *testing.T) {
+	const newSecret = "integration-cluster-secret-2"
+	tc := testutil.StartShoalCluster(t, 3, "--cluster-secret", authSecret)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), MaxRedirects: 16, ClusterStateReloadInterval: time.Second})
+	defer c.Close()
+	ctx := context.Background()
+	written := 0
+	write := func() {
+		t.Helper()
+		for end := written + 50; written < end; written++ {
+			k := "rot:" + strconv.Itoa(written)
+			testutil.Eventually(t, 20*time.Second, "SET "+k, func() error { return c.Set(ctx, k, written, 0).Err() })
+		}
+	}
+	write()
+	for _, phase := range []string{authSecret + "," + newSecret, newSecret + "," + authSecret, newSecret} {
+		for _, i := range []int{1, 2, 0} {
+			nd := tc.Nodes[i]
+			for j, a := range nd.Args {
+				switch {
+				case a == "--cluster-secret":
+					nd.Args[j+1] = phase
+				case a == "--join" && i == 0:
+					// Node 0 joined itself: it rejoins through node 1.
+					nd.Args[j+1] = "127.0.0.1:" + argAfter(t, tc.Nodes[1], "--gossip-port")
+				}
+			}
+			nd.Stop(5 * time.Second)
+			nd.Restart()
+			tc.WaitOK(60 * time.Second)
+			tc.WaitBalanced(60 * time.Second)
+			t.Logf("node %d restarted with secrets %q", i, phase)
+			write()
+		}
+	}
+	for i := 0; i < written; i++ {
+		k := "rot:" + strconv.Itoa(i)
+		var got string
+		testutil.Eventually(t, 20*time.Second, "GET "+k, func() error {
+			var err error
+			got, err = c.Get(ctx, k).Result()
+			return err
+		})
+		if got != strconv.Itoa(i) {
+			t.Fatalf("GET %s = %q", k, got)
+		}
 	}
 }
