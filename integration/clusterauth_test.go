@@ -258,7 +258,9 @@ func TestClusterAuthRefusesStrangers(t *testing.T) {
 // the old one (shoal cluster keys); the cluster stays healthy and a node
 // that has only the new key joins.
 func TestClusterGossipKeyRotation(t *testing.T) {
-	tc := testutil.StartShoalCluster(t, 3, "--cluster-secret", authSecret, "--gossip-key", gossipKey1)
+	// --data-dir (relative: each node runs in its own directory) keeps the
+	// keyring in data/serf.keyring.
+	tc := testutil.StartShoalCluster(t, 3, "--cluster-secret", authSecret, "--gossip-key", gossipKey1, "--data-dir", "data")
 	addr := tc.Nodes[1].Addr
 	list := func() string { return shoalCLI(t, "cluster", "keys", "list", "--json", "--addr", addr) }
 	if out := list(); !strings.Contains(out, `"`+gossipKey1+`": 3`) {
@@ -299,6 +301,31 @@ func TestClusterGossipKeyRotation(t *testing.T) {
 	if out := shoalCLI(t, "cluster", "keys", "list", "--json", "--addr", nd.Addr); !strings.Contains(out, `"`+gossipKey2+`": 4`) {
 		t.Fatalf("keys list with the new node:\n%s", out)
 	}
+	// A node restarted with its old --gossip-key flag rejoins: the keyring
+	// file, which serf rewrote at each step, wins over the flag.
+	r := tc.Nodes[2]
+	r.Stop(5 * time.Second)
+	r.Restart()
+	testutil.Eventually(t, 60*time.Second, "the restarted node back in gossip with the new key only", func() error {
+		conn, err := dialRESP(nd.Addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, v, err := conn.DoValue("SHOAL", "KEYS", "LIST")
+		if err != nil {
+			return err
+		}
+		if v.IsError() {
+			return v.Err()
+		}
+		keys, _ := v.Get("keys")
+		if n, _ := keys.Get(gossipKey2); n.Int != 4 || len(keys.Elems()) != 2 {
+			return fmt.Errorf("SHOAL KEYS LIST: %s", v.String())
+		}
+		return nil
+	})
+	tc.WaitOK(60 * time.Second)
 }
 
 // TestClusterSecretRollingRotation: the documented rolling change of the
