@@ -146,6 +146,7 @@ func (s *Service) noteBootWait(reason string) {
 // is not in the meta configuration as a non-voter, so that it replicates
 // the map.
 func (s *Service) leaderReconcile(members []Member) {
+	members = s.provenMembers(members)
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		s.log.Warn("read meta configuration", "err", err)

@@ -26,6 +26,12 @@ type Config struct {
 	// at. Empty advertises the bind address (or, for an unspecified bind
 	// host, a private address of the host).
 	GossipAdvertise string
+	// GossipKey, when set, encrypts gossip: base64 of a 16, 24 or 32-byte
+	// AES key (`serf keygen`, Consul's encrypt). With DataDir the keyring
+	// lives in DataDir/serf.keyring from then on, and that file, when it
+	// exists, wins over GossipKey (see keyring.go). Empty, and no keyring
+	// file: gossip in clear.
+	GossipKey string
 	// Join lists gossip addresses (host:port) of nodes to join at start.
 	// It may include this node's own address, which is skipped.
 	Join []string
@@ -188,6 +194,11 @@ func (c *Config) Validate() error {
 	if c.GossipAdvertise != "" {
 		if err := checkHostPort(c.GossipAdvertise, false); err != nil {
 			return bad("GossipAdvertise: %v", err)
+		}
+	}
+	if c.GossipKey != "" {
+		if _, err := ParseGossipKey(c.GossipKey); err != nil {
+			return bad("GossipKey: %v", err)
 		}
 	}
 	for _, j := range c.Join {

@@ -14,6 +14,12 @@ var (
 	// ErrBadConfig is returned by Config.Validate and New for an invalid
 	// configuration.
 	ErrBadConfig = errors.New("placement: invalid config")
+	// ErrBadGossipKey means a gossip key (Config.GossipKey, the keyring
+	// file, a GossipKeys argument) is not base64 of 16, 24 or 32 bytes.
+	ErrBadGossipKey = errors.New("placement: invalid gossip key")
+	// ErrNoGossipEncryption is returned by GossipKeys on a node whose
+	// gossip is not encrypted (no GossipKey and no keyring file).
+	ErrNoGossipEncryption = errors.New("placement: gossip encryption is not enabled")
 	// ErrNotStarted is returned by operations that need Start to have
 	// succeeded first.
 	ErrNotStarted = errors.New("placement: service not started")

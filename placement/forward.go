@@ -161,7 +161,7 @@ func (s *Service) forwardCAS(ctx context.Context, addr string, cmd metaCommand) 
 	if err != nil {
 		return res, err
 	}
-	b, err := raftfsm.Call(ctx, addr, raftfsm.StreamMetaRPC, req, 0)
+	b, err := s.cfg.Mux.Call(ctx, addr, raftfsm.StreamMetaRPC, req, 0)
 	if err != nil {
 		if errors.Is(err, raftfsm.ErrUnreachable) {
 			return res, fmt.Errorf("%w: %w", ErrNotMetaLeader, err)
@@ -392,7 +392,7 @@ func (s *Service) leaderEpoch(ctx context.Context) (uint64, error) {
 		}
 		hint = ""
 		if addr != "" {
-			b, err := raftfsm.Call(ctx, addr, raftfsm.StreamMetaRPC, req, 0)
+			b, err := s.cfg.Mux.Call(ctx, addr, raftfsm.StreamMetaRPC, req, 0)
 			var res rpcResponse
 			if err == nil && json.Unmarshal(b, &res) == nil {
 				switch {

@@ -216,6 +216,9 @@ func (s *Service) newSerfConfig() (*serf.Config, error) {
 	sc.ReconnectTimeout = c.ReconnectTimeout
 	sc.TombstoneTimeout = c.TombstoneTimeout
 	sc.Tags, _ = s.buildTags(0, false, nil)
+	if ml.Keyring, sc.KeyringFile, err = s.gossipKeyring(); err != nil {
+		return nil, err
+	}
 	return sc, nil
 }
 

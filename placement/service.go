@@ -51,6 +51,8 @@ type Service struct {
 	chMu    sync.Mutex
 	changes chan struct{}
 
+	probes authProbes // cluster-secret probes of members (authprobe.go)
+
 	lead      atomic.Pointer[[]string]          // SetLeading's groups, sorted
 	hints     atomic.Pointer[map[string]string] // group id -> node id, from gossip
 	metaState atomic.Bool                       // the meta replica has Raft state

@@ -64,6 +64,13 @@ var (
 	ErrFrameTooLarge = errors.New("raftfsm: frame too large")
 	// ErrUnreachable wraps Call's dial errors: the request was not sent.
 	ErrUnreachable = errors.New("raftfsm: stream unreachable")
+	// ErrMuxAuth means the cluster-secret handshake of a dialed connection
+	// failed: the peer refused our proof, or did not prove a secret we
+	// accept (see Mux.RequireSecret). Call wraps it in ErrUnreachable.
+	ErrMuxAuth = errors.New("raftfsm: cluster-port authentication failed")
+	// ErrWeakSecret means a cluster secret is shorter than
+	// MinClusterSecretLen.
+	ErrWeakSecret = errors.New("raftfsm: cluster secret shorter than 16 bytes")
 	// errUnanswered is the outcome of an entry raft shut down without
 	// answering (still in its apply queue, or committed but not applied):
 	// indeterminate.

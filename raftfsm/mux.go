@@ -51,6 +51,9 @@ type Mux struct {
 	ln        net.Listener
 	advertise net.Addr
 	log       *slog.Logger
+	// auth, when set (RequireSecret, before Serve), authenticates every
+	// connection after its header (mux_auth.go).
+	auth *muxAuth
 
 	mu     sync.Mutex
 	layers map[string]*streamLayer
@@ -102,6 +105,10 @@ func (m *Mux) route(conn net.Conn) {
 	}
 	name := make([]byte, hdr[len(muxMagic)])
 	if _, err := io.ReadFull(conn, name); err != nil {
+		conn.Close()
+		return
+	}
+	if m.auth != nil && !m.auth.accept(conn, string(name), m.log) {
 		conn.Close()
 		return
 	}
@@ -180,8 +187,17 @@ func (m *Mux) Close() error {
 }
 
 // DialStream dials the stream name on the node at addr: the connection is
-// ready for that stream's protocol once it returns.
+// ready for that stream's protocol once it returns. It does not
+// authenticate: a cluster with a secret needs Mux.DialStream.
 func DialStream(addr, name string, timeout time.Duration) (net.Conn, error) {
+	return (*Mux)(nil).DialStream(addr, name, timeout)
+}
+
+// DialStream is the package's DialStream with the Mux's cluster secret
+// (RequireSecret): the handshake is done when it returns. A nil Mux dials
+// without a secret.
+func (m *Mux) DialStream(addr, name string, timeout time.Duration) (net.Conn, error) {
+	deadline := time.Now().Add(timeout)
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
@@ -196,6 +212,12 @@ func DialStream(addr, name string, timeout time.Duration) (net.Conn, error) {
 		return nil, err
 	}
 	_ = conn.SetWriteDeadline(time.Time{})
+	if m != nil && m.auth != nil {
+		if err := m.auth.dial(conn, name, deadline, m.log); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
 	return conn, nil
 }
 
@@ -287,7 +309,7 @@ func (l *streamLayer) Addr() net.Addr { return l.mux.advertise }
 
 // Dial implements raft.StreamLayer.
 func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return l.track(DialStream(string(address), l.name, timeout))
+	return l.track(l.mux.DialStream(string(address), l.name, timeout))
 }
 
 // Call-stream protocol. A request/response stream (such as StreamMetaRPC)
@@ -339,8 +361,15 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 // DefaultMaxFrame). ctx bounds the whole call: its deadline (30 s when it
 // has none) is the connection's deadline and is sent to the server, and
 // its cancellation closes the connection. After an error the server may or
-// may not have handled the request, except after ErrUnreachable.
+// may not have handled the request, except after ErrUnreachable. It does
+// not authenticate: a cluster with a secret needs Mux.Call.
 func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte, error) {
+	return (*Mux)(nil).Call(ctx, addr, name, req, limit)
+}
+
+// Call is the package's Call over Mux.DialStream (with the Mux's cluster
+// secret). A nil Mux calls without a secret.
+func (m *Mux) Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -355,7 +384,7 @@ func Call(ctx context.Context, addr, name string, req []byte, limit int) ([]byte
 	if uint64(len(req)) > 1<<32-1 {
 		return nil, ErrFrameTooLarge
 	}
-	conn, err := DialStream(addr, name, d)
+	conn, err := m.DialStream(addr, name, d)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}

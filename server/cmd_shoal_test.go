@@ -127,7 +127,7 @@ func TestShoalWithoutTransfer(t *testing.T) {
 			{[]string{"SHOAL", "GROUPS"}, "-" + command.ErrClusterDisabled + "\r\n"},
 			{[]string{"SHOAL", "LEADER-TRANSFER", "g0"}, "-" + command.ErrClusterDisabled + "\r\n"},
 		})
-		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*31\r" {
+		if got := runLocal(t, x, "SHOAL", "HELP"); len(got) < 100 || got[:4] != "*34\r" {
 			t.Errorf("SHOAL HELP = %q", got)
 		}
 	}
@@ -145,8 +145,8 @@ func TestShoalCommandInfo(t *testing.T) {
 		{[]string{"COMMAND", "INFO", "shoal|leader-transfer"}, "*1\r\n*10\r\n$21\r\nshoal|leader-transfer\r\n:-3\r\n" +
 			"*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"},
 		{[]string{"COMMAND", "LIST", "FILTERBY", "pattern", "shoal*"},
-			"*9\r\n$5\r\nshoal\r\n$12\r\nshoal|cancel\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n" +
-				"$10\r\nshoal|jobs\r\n$21\r\nshoal|leader-transfer\r\n$13\r\nshoal|migrate\r\n" +
+			"*10\r\n$5\r\nshoal\r\n$12\r\nshoal|cancel\r\n$12\r\nshoal|groups\r\n$10\r\nshoal|help\r\n" +
+				"$10\r\nshoal|jobs\r\n$10\r\nshoal|keys\r\n$21\r\nshoal|leader-transfer\r\n$13\r\nshoal|migrate\r\n" +
 				"$15\r\nshoal|rebalance\r\n$17\r\nshoal|remove-node\r\n"},
 		{[]string{"COMMAND", "INFO", "shoal|rebalance", "shoal|remove-node"}, "*2\r\n" +
 			"*10\r\n$15\r\nshoal|rebalance\r\n:-2\r\n*2\r\n+admin\r\n+noscript\r\n:0\r\n:0\r\n:0\r\n" +

@@ -43,7 +43,7 @@ func clusterCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "cluster",
-		Usage: "inspect and check a running cluster, move group leaderships and slots, rebalance it, remove nodes",
+		Usage: "inspect and check a running cluster, move group leaderships and slots, rebalance it, remove nodes, rotate gossip keys",
 		Subcommands: []*cli.Command{
 			sub("info", "print CLUSTER INFO of a node", runClusterInfo),
 			sub("nodes", "list the nodes (CLUSTER NODES) as a table", runClusterNodes),
@@ -56,6 +56,7 @@ func clusterCommand() *cli.Command {
 			cancelCommand(flags),
 			rebalanceCommand(flags),
 			removeNodeCommand(flags),
+			keysCommand(flags),
 			topCommand(flags),
 		},
 	}

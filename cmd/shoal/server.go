@@ -24,6 +24,7 @@ import (
 
 	"github.com/shoalcache/shoal/internal/logging"
 	"github.com/shoalcache/shoal/internal/node"
+	"github.com/shoalcache/shoal/placement"
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
 	"github.com/shoalcache/shoal/shard"
@@ -52,6 +53,8 @@ func serverCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "join", Usage: "gossip addresses (HOST:GOSSIPPORT) of cluster nodes to join; may include this node's own"},
 			&cli.IntFlag{Name: "cluster-port", Usage: "Raft port of this node (default: port+10000)"},
 			&cli.IntFlag{Name: "gossip-port", Usage: "Serf gossip port of this node (default: port+20000)"},
+			&cli.StringFlag{Name: "cluster-secret", Usage: "shared secret every connection on the cluster port must prove (HMAC challenge-response), at least 16 bytes; a comma-separated list rotates it: the first proves, any is accepted; empty: no authentication"},
+			&cli.StringFlag{Name: "gossip-key", Usage: "encrypt gossip with this key: base64 of 16, 24 or 32 bytes (shoal cluster keys generate, serf keygen); with --data-dir the keyring is kept in DATA-DIR/serf.keyring, which wins over the flag once it exists; rotate with shoal cluster keys"},
 			&cli.StringFlag{Name: "advertise", Usage: "host other nodes and clients use to reach this node (default: --bind, or 127.0.0.1 for a wildcard bind)"},
 			&cli.IntFlag{Name: "groups", Usage: "shard groups created at bootstrap (default: bootstrap-expect)"},
 			&cli.IntFlag{Name: "replicas", Usage: "Raft voters per group at bootstrap (default: min(3, bootstrap-expect))"},
@@ -221,6 +224,14 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 		}
 	}
 	cfg.ClusterPort, cfg.GossipPort = cc.Int("cluster-port"), cc.Int("gossip-port")
+	if cfg.ClusterSecrets, err = raftfsm.ParseClusterSecrets(cc.String("cluster-secret")); err != nil {
+		return cfg, cf.errorf("cluster-secret", "%v", err)
+	}
+	if cfg.Placement.GossipKey = cc.String("gossip-key"); cfg.Placement.GossipKey != "" {
+		if _, err := placement.ParseGossipKey(cfg.Placement.GossipKey); err != nil {
+			return cfg, cf.errorf("gossip-key", "%v", err)
+		}
+	}
 	cfg.Groups, cfg.Replicas = cc.Int("groups"), cc.Int("replicas")
 	if cfg.Groups == 0 {
 		cfg.Groups = max(cfg.BootstrapExpect, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/server"
 )
 
@@ -38,6 +39,7 @@ func TestDocsListEveryFamily(t *testing.T) {
 		NewServerCollector(&fakeServerLimits{fakeServer: fakeServer{st: server.InfoStats{}}}),
 		NewGroupCollector(func() []GroupSource { return nil }),
 		NewPlacementCollector(&fakePlacement{}),
+		NewMuxCollector(&raftfsm.Mux{}),
 		NewCommandCollector(&fakeCommands{}),
 	} {
 		families = append(families, described(c)...)

@@ -25,6 +25,9 @@ type Sources struct {
 	// Placement is the placement service (*placement.Service); nil on a
 	// standalone node.
 	Placement PlacementSource
+	// Mux is the cluster-port multiplexer (*raftfsm.Mux); nil on a
+	// standalone node.
+	Mux MuxSource
 	// Commands reports per-command statistics (see CommandSource).
 	Commands CommandSource
 	// Libraries adds raft's, serf's and memberlist's own go-metrics
@@ -54,6 +57,9 @@ func NewRegistry(src Sources) (*prometheus.Registry, error) {
 	}
 	if src.Placement != nil {
 		cs = append(cs, NewPlacementCollector(src.Placement))
+	}
+	if src.Mux != nil {
+		cs = append(cs, NewMuxCollector(src.Mux))
 	}
 	if src.Commands != nil {
 		cs = append(cs, NewCommandCollector(src.Commands))

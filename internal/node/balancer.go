@@ -257,7 +257,7 @@ func (cs *clusterState) replicaStatus(ctx context.Context, m *placement.Map, gro
 	if n == nil {
 		return st, errRPCNoLeader
 	}
-	resp, err := raftfsm.Call(ctx, n.ClusterAddr, streamGroupRPC, appendRPCHeader(nil, rpcReplicaStatus, group), 0)
+	resp, err := cs.mux.Call(ctx, n.ClusterAddr, streamGroupRPC, appendRPCHeader(nil, rpcReplicaStatus, group), 0)
 	if err != nil {
 		return st, err
 	}

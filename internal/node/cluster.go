@@ -89,6 +89,7 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 		lastLeaders: make(map[string]seenLeader),
 	}
 	cs.rt.Store(&routeTable{})
+	cs.mux.RequireSecret(cfg.ClusterSecrets)
 	go func() { _ = cs.mux.Serve() }()
 
 	pcfg := cfg.Placement

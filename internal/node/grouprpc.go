@@ -139,7 +139,7 @@ func (cs *clusterState) callGroupRaw(ctx context.Context, gid string, req []byte
 		if n == nil {
 			return nil, fmt.Errorf("%w: %s (leader %s not in the map)", errRPCNoLeader, gid, leader)
 		}
-		resp, err := raftfsm.Call(ctx, n.ClusterAddr, streamGroupRPC, req, 0)
+		resp, err := cs.mux.Call(ctx, n.ClusterAddr, streamGroupRPC, req, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ func (n *Node) startMetrics() error {
 		Libraries: n.cfg.MetricsLibraries}
 	if n.cluster != nil {
 		src.Placement = n.cluster.pl
+		src.Mux = n.cluster.mux
 	}
 	reg, err := metrics.NewRegistry(src)
 	if err != nil {

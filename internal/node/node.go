@@ -38,6 +38,9 @@ type Config struct {
 	// carries Serf (default Port+20000).
 	ClusterPort int
 	GossipPort  int
+	// ClusterSecrets, when set, authenticate every cluster-port connection
+	// (raftfsm.Mux.RequireSecret): the first proves, any is accepted.
+	ClusterSecrets [][]byte
 	// DataDir keeps Raft logs and snapshots; empty keeps them in memory.
 	DataDir string
 	// BootstrapExpect > 0 runs the node in cluster mode: the cluster forms
