@@ -23,7 +23,11 @@ const maxPendingWrites = 1024
 // client is one connection's state. Fields without a comment are only used
 // by the connection's goroutine; mu guards the ones CLIENT LIST reads.
 type client struct {
-	srv     *Server
+	srv *Server
+	// xs are the command contexts (ctx, done): xs[0] for a command, xs[1]
+	// for one EXEC runs; xdepth counts those in use.
+	xs      [2]command.Ctx
+	xdepth  int
 	nc      net.Conn
 	id      int64
 	addr    string
@@ -342,10 +346,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.runlock()
 		c.flushWrites()
 		at := len(c.out)
-		x := command.Ctx{St: s.primaryStore(), Now: time.Now().UnixMilli(), Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
-		cmd.Run(&x, args)
-		c.out = x.Out
-		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		x := c.ctx(s.primaryStore(), time.Now().UnixMilli())
+		cmd.Run(x, args)
+		c.done(x)
 		c.ran(cmd, args, at, c.tick)
 	case cmd.FirstKey == 0:
 		if c.refuseOtherDB(cmd, args) {
@@ -403,13 +406,12 @@ func (c *client) exec(args [][]byte) *command.Command {
 			c.rlocked = st
 		}
 		at := len(c.out)
-		x := command.Ctx{St: st, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+		x := c.ctx(st, c.now)
 		if db := c.db.Load(); db != 0 {
 			x.St = st.DB(int(db)) // under the same lock as database 0
 		}
-		cmd.Run(&x, args)
-		c.out = x.Out
-		c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
+		cmd.Run(x, args)
+		c.done(x)
 		if c.trk != nil {
 			c.trackRead(cmd, args)
 		}
@@ -614,14 +616,42 @@ func (c *client) keyless(cmd *command.Command, args [][]byte) {
 		stores = []*shard.Store{} // leads no group: an empty key space
 	}
 	at := len(c.out)
-	x := command.Ctx{Stores: stores, Now: c.now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+	x := c.ctx(nil, c.now)
+	x.Stores = stores
 	if len(stores) == 1 {
 		x.St = stores[0]
 	}
-	cmd.Run(&x, args)
+	cmd.Run(x, args)
+	c.done(x)
+	c.ran(cmd, args, at, c.tick)
+}
+
+// ctx returns the context for one command run on this connection, set for
+// store st at time now (ms) and the connection's reply buffer; done takes
+// its reply and counts back. The contexts are the connection's own, a
+// small stack (EXEC runs its queued commands inside its own run), so that
+// a command costs no allocation: a Ctx passed to a handler through a
+// function value escapes to the heap. Connection goroutine only.
+func (c *client) ctx(st *shard.Store, now int64) *command.Ctx {
+	var x *command.Ctx
+	if c.xdepth < len(c.xs) {
+		x = &c.xs[c.xdepth]
+	} else {
+		x = new(command.Ctx) // deeper than EXEC's nesting: never in practice
+	}
+	c.xdepth++
+	*x = command.Ctx{St: st, Now: now, Proto: c.proto, Out: c.out, LFURand: c.rng.Float64(), Rng: c.rng, Conn: c}
+	return x
+}
+
+// done ends the run of x (from ctx): its reply becomes the connection's
+// buffer and its keyspace hits and misses are counted; x is cleared so
+// that it holds no store or buffer.
+func (c *client) done(x *command.Ctx) {
 	c.out = x.Out
 	c.hits, c.misses = c.hits+x.Hits, c.misses+x.Misses
-	c.ran(cmd, args, at, c.tick)
+	*x = command.Ctx{}
+	c.xdepth--
 }
 
 // runlock releases the store's RLock held across a run of reads.
