@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+
 	"strings"
-	"sync"
+
 	"testing"
 	"time"
 
@@ -22,47 +22,15 @@ func TestClusterACLSeed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nodes")
 	}
-	lg := testutil.Logger(t)
 	file := filepath.Join(t.TempDir(), "users.acl")
 	if err := os.WriteFile(file, []byte("user ops on >pw ~ops:* +@all\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{nid('a'), nid('b'), nid('c')}
-	nodes := make([]*Node, len(ids))
-	var seed string
-	for i, id := range ids {
-		cfg := DefaultConfig()
-		cfg.ID = id
-		ports := testutil.FreePorts(t, 3)
-		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
-		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = 3, 1, 3
-		cfg.DataDir = t.TempDir()
-		cfg.Controller.Interval = 50 * time.Millisecond
-		cfg.Logger = lg.With("node", string(rune('a'+i)))
+	nodes := startNodes(t, []string{nid('a'), nid('b'), nid('c')}, 3, func(i int, cfg *Config) {
 		if i == 0 {
-			seed = "127.0.0.1:" + strconv.Itoa(cfg.GossipPort)
 			cfg.Server.ACLFile = file
 		}
-		cfg.Join = []string{seed}
-		n, err := Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = n
-	}
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				defer cancel()
-				_ = n.ShutdownNow(ctx)
-			}()
-		}
-		wg.Wait()
-	})
+	}).nodes
 	testutil.Eventually(t, 30*time.Second, "the aclfile's users in every node's map", func() error {
 		for i, n := range nodes {
 			m := n.cluster.pl.Map()

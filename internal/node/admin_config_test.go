@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+
 	"strings"
-	"sync"
+
 	"testing"
 	"time"
 
@@ -44,54 +44,13 @@ func TestClusterConfigSet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nodes")
 	}
-	lg := testutil.Logger(t)
-	ids := []string{nid('a'), nid('b'), nid('c')}
-	cfgs := make([]Config, len(ids))
-	nodes := make([]*Node, len(ids))
-	var mu sync.Mutex // guards nodes against the cleanup
-	var seed string
-	for i, id := range ids {
-		cfg := DefaultConfig()
-		cfg.ID = id
-		ports := testutil.FreePorts(t, 3)
-		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
-		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = 3, 1, 3
-		cfg.DataDir = t.TempDir()
-		cfg.Controller.Interval = 50 * time.Millisecond
-		cfg.Logger = lg.With("node", string(rune('a'+i)))
-		if i == 0 {
-			seed = "127.0.0.1:" + strconv.Itoa(cfg.GossipPort)
-		}
-		cfg.Join = []string{seed}
+	tn := startNodes(t, []string{nid('a'), nid('b'), nid('c')}, 3, func(i int, cfg *Config) {
 		// The last node's own setting, which the map's overrides.
 		if i == 2 {
 			cfg.Server.MaxMemory = 1 << 20
 		}
-		cfgs[i] = cfg
-		n, err := Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = n
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			if n == nil {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				defer cancel()
-				_ = n.ShutdownNow(ctx)
-			}()
-		}
-		wg.Wait()
 	})
+	nodes, cfgs := tn.nodes, tn.cfgs
 	testutil.Eventually(t, 30*time.Second, "every node to hold the map", func() error {
 		for i, n := range nodes {
 			if m := n.cluster.pl.Map(); m == nil || len(m.Nodes) != 3 {
@@ -174,16 +133,12 @@ func TestClusterConfigSet(t *testing.T) {
 	if err := nodes[2].ShutdownNow(ctx2); err != nil {
 		t.Fatalf("shutdown of node 2: %v", err)
 	}
-	mu.Lock()
-	nodes[2] = nil
-	mu.Unlock()
+	tn.set(2, nil)
 	n, err := Start(context.Background(), cfgs[2])
 	if err != nil {
 		t.Fatalf("restart of node 2: %v", err)
 	}
-	mu.Lock()
-	nodes[2] = n
-	mu.Unlock()
+	tn.set(2, n)
 	everywhere("maxmemory", "128974848")
 	everywhere("maxmemory-policy", "allkeys-lru")
 	everywhere("slowlog-max-len", "7")

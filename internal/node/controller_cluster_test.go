@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
+
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,37 +23,7 @@ func TestControllerMembershipChange(t *testing.T) {
 		t.Skip("starts four nodes")
 	}
 	ids := []string{nid('a'), nid('b'), nid('c'), nid('d')}
-	var nodes []*Node
-	var seed string
-	for i, id := range ids {
-		cfg := DefaultConfig()
-		cfg.ID = id
-		ports := testutil.FreePorts(t, 3)
-		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
-		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = 4, 1, 3
-		if i == 0 {
-			seed = "127.0.0.1:" + strconv.Itoa(cfg.GossipPort)
-		}
-		cfg.Join = []string{seed}
-		n, err := Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-	}
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				defer cancel()
-				_ = n.Shutdown(ctx)
-			}()
-		}
-		wg.Wait()
-	})
+	nodes := startNodes(t, ids, 3, nil).nodes
 	byID := func(id string) *Node { return nodes[slices.Index(ids, id)] }
 	// members returns the voters of g0 as its leader sees them.
 	voters := func() ([]string, error) {
