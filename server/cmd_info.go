@@ -392,14 +392,20 @@ func infoCPU(s *Server, b []byte) []byte {
 
 // infoKeyspace reports each database with keys (dbN, ascending, as Redis)
 // over the groups this node leads, as DBSIZE counts them.
-func infoKeyspace(s *Server, b []byte) []byte {
-	var keys, expires [shard.NumDBs]int64
-	eachStore(s.localGroups(), func(st *shard.Store) {
+// dbKeyCounts sums the keys and the keys with a TTL of each database over
+// the stores of groups, taking each store's RLock in turn.
+func dbKeyCounts(groups []Group) (keys, expires [shard.NumDBs]int64) {
+	eachStore(groups, func(st *shard.Store) {
 		for _, d := range st.Databases() {
 			keys[d.Index()] += d.Len()
 			expires[d.Index()] += d.VolatileLen()
 		}
 	})
+	return keys, expires
+}
+
+func infoKeyspace(s *Server, b []byte) []byte {
+	keys, expires := dbKeyCounts(s.localGroups())
 	for db := range keys {
 		if keys[db] == 0 {
 			continue

@@ -44,13 +44,7 @@ func (c *client) MemoryStats() command.MemoryStats {
 	m.Total += m.ClientsNormal
 	m.Peak = max(m.Peak, m.Total)
 
-	var keys, expires [shard.NumDBs]int64
-	eachStore(s.hostedGroups(), func(st *shard.Store) {
-		for _, d := range st.Databases() {
-			keys[d.Index()] += d.Len()
-			expires[d.Index()] += d.VolatileLen()
-		}
-	})
+	keys, expires := dbKeyCounts(s.hostedGroups())
 	for db := range keys {
 		if keys[db] > 0 {
 			m.DBs = append(m.DBs, command.DBMemory{ID: db, Keys: keys[db], Expires: expires[db]})
