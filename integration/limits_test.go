@@ -397,3 +397,38 @@ func TestLimitsProtectedMode(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsMaxMemoryClients: over maxmemory-clients the client using the
+// most memory (CLIENT LIST tot-mem: its 3 MB request buffer) is closed;
+// the small ones stay; evicted_clients counts it.
+func TestLimitsMaxMemoryClients(t *testing.T) {
+	n := startNode(t)
+	rc := newGoRedis(t, &redis.Options{Addr: n.Addr, PoolSize: 1})
+	ctx := context.Background()
+	big, err := net.Dial("tcp", n.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	v := strings.Repeat("b", 3<<20)
+	fmt.Fprintf(big, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n", len(v), v)
+	_ = big.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if l, err := bufio.NewReader(big).ReadString('\n'); l != "+OK\r\n" {
+		t.Fatalf("SET: %q %v", l, err)
+	}
+	if err := rc.ConfigSet(ctx, "maxmemory-clients", "2mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Until(t, 10*time.Second, "the big client is evicted", func() bool {
+		return infoField(t, rc, "stats", "evicted_clients") == "1"
+	})
+	if !isClosed(big) {
+		t.Error("the big client's connection is open")
+	}
+	if err := rc.Ping(ctx).Err(); err != nil {
+		t.Errorf("the small client: %v", err)
+	}
+	if err := rc.ConfigSet(ctx, "maxmemory-clients", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
