@@ -226,8 +226,8 @@ var limitParams = []*configParam{
 		set: memParam(1<<20, func(s *Server) *atomic.Int64 { return &s.lim.queryLimit })},
 	{name: "client-output-buffer-limit", get: func(s *Server) string { return s.lim.out.Load().String() },
 		set: func(s *Server, v string) (func(), string) {
-			// Parsed against the limits when applied: CONFIG SET of two
-			// classes in two parameters... is one parameter, so this is safe.
+			// Validated here; applied over the limits in force then, so
+			// that the classes it does not name keep their values.
 			if _, msg := parseOutputLimits(OutputLimits{}, v); msg != "" {
 				return nil, msg
 			}
