@@ -1,5 +1,5 @@
-# Shoal build, test and benchmark entry points. CI runs `make lint` and
-# `make test` (see .ci/run).
+# Shoal build, test and benchmark entry points. CI runs `make lint`,
+# `make test` and `make fuzz FUZZTIME=5s` (see .ci/run).
 
 GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
@@ -60,7 +60,8 @@ bench-failover: build
 
 # Run every fuzz target for FUZZTIME. Targets are discovered with
 # `go test -list '^Fuzz' ./...`, so new ones are picked up automatically.
-# All targets run even if one fails; the target fails if any did.
+# All targets run even if one fails; the target fails if any did. CI runs
+# it with FUZZTIME=5s (9 targets: under 3 minutes on 2 cores).
 fuzz:
 	@list=$$($(GO) test -list '^Fuzz' ./...) || { printf '%s\n' "$$list"; exit 1; }; \
 	targets=$$(printf '%s\n' "$$list" | awk '/^Fuzz/ { names[n++] = $$1; next } \

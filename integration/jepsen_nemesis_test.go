@@ -259,6 +259,8 @@ func (c *jCluster) setArgs(cfg *jConfig) {
 	}
 	for _, n := range c.nodes {
 		n.args = append([]string{"server", "--port", strconv.Itoa(n.port), "--bind", n.ip, "--advertise", n.ip,
+			// Clients connect from jn.clientIP, not 127.0.0.1: no protected mode.
+			"--protected-mode", "no",
 			"--bootstrap-expect", strconv.Itoa(cfg.nodes)}, join...)
 		n.args = append(n.args, "--cluster-port", strconv.Itoa(n.cport), "--gossip-port", strconv.Itoa(n.gport),
 			"--id", n.id)

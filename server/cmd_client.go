@@ -235,6 +235,7 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 		}
 	} else {
 		argv = 0
+		out = int(cl.outPending.Load()) // replies being written
 	}
 	if lastCmd == "" {
 		lastCmd = "NULL"

@@ -71,9 +71,6 @@ var configParams = []*configParam{
 	{name: "dir", get: configDir},
 	{name: "databases", get: func(*Server) string { return "1" }},
 	{name: "hz", get: func(s *Server) string { return strconv.Itoa(s.hz()) }},
-	{name: "timeout", get: func(*Server) string { return "0" }},
-	{name: "maxclients", get: func(*Server) string { return "10000" }},
-	{name: "proto-max-bulk-len", get: func(*Server) string { return "536870912" }},
 	{name: "cluster-enabled", get: func(s *Server) string {
 		if s.clusterEnabled() {
 			return "yes"
@@ -88,6 +85,8 @@ var configParams = []*configParam{
 	{name: "latency-tracking", get: getLatencyTracking, set: setLatencyTracking, cluster: true},
 	{name: "latency-tracking-info-percentiles", get: getPercentiles, set: setPercentiles, cluster: true},
 }
+
+func init() { configParams = append(configParams, limitParams...) }
 
 // lookupConfig finds a parameter by name, case-insensitively.
 func lookupConfig(name string) *configParam {
@@ -419,7 +418,8 @@ func configResetStatCommand(x *command.Ctx, args [][]byte) {
 	st := &s.stats
 	for _, c := range []interface{ Store(int64) }{&st.connections, &st.commands, &st.keyspaceHits,
 		&st.keyspaceMiss, &st.rejected, &st.netInput, &st.netOutput, &st.errorReplies,
-		&st.proposals, &st.proposedCmds} {
+		&st.proposals, &st.proposedCmds, &s.lim.rejected, &s.lim.evicted, &s.lim.outClosed,
+		&s.lim.queryClosed} {
 		c.Store(0)
 	}
 	expired, evicted := s.storeStats()

@@ -180,7 +180,7 @@ func infoClients(s *Server, b []byte) []byte {
 	s.clientsMu.Unlock()
 	b = infoInt(b, "connected_clients", int64(n))
 	b = infoLine(b, "cluster_connections", "0")
-	b = infoLine(b, "maxclients", "10000")
+	b = infoInt(b, "maxclients", s.lim.maxClients.Load())
 	b = infoLine(b, "client_recent_max_input_buffer", "0")
 	b = infoLine(b, "client_recent_max_output_buffer", "0")
 	b = infoLine(b, "blocked_clients", "0")
@@ -314,15 +314,19 @@ func infoStats(s *Server, b []byte) []byte {
 	b = infoInt(b, "instantaneous_ops_per_sec", s.opsRate.value())
 	b = infoInt(b, "total_net_input_bytes", s.stats.netInput.Load())
 	b = infoInt(b, "total_net_output_bytes", s.stats.netOutput.Load())
-	b = infoLine(b, "rejected_connections", "0")
+	b = infoInt(b, "rejected_connections", s.lim.rejected.Load())
 	b = infoInt(b, "expired_keys", max(expired-e.expiredBase.Load(), 0))
 	b = infoInt(b, "evicted_keys", max(evicted-e.evictedBase.Load(), 0))
+	b = infoInt(b, "evicted_clients", s.lim.evicted.Load())
 	b = infoInt(b, "keyspace_hits", s.stats.keyspaceHits.Load())
 	b = infoInt(b, "keyspace_misses", s.stats.keyspaceMiss.Load())
 	b = infoLine(b, "pubsub_channels", "0")
 	b = infoLine(b, "pubsub_patterns", "0")
 	b = infoInt(b, "total_error_replies", s.stats.errorReplies.Load())
-	return infoInt(b, "oom_rejected_commands", s.stats.rejected.Load())
+	b = infoInt(b, "oom_rejected_commands", s.stats.rejected.Load())
+	// Redis 7.2's names; 7.0 does not count these disconnections.
+	b = infoInt(b, "client_query_buffer_limit_disconnections", s.lim.queryClosed.Load())
+	return infoInt(b, "client_output_buffer_limit_disconnections", s.lim.outClosed.Load())
 }
 
 func infoReplication(s *Server, b []byte) []byte {

@@ -53,6 +53,8 @@ type Config struct {
 	// config file's save or appendonly). New fails on a name CONFIG SET
 	// does not know or a value it refuses.
 	Params map[string]string
+	// Limits are the client limits and protected mode (limits.go).
+	Limits LimitsConfig
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Logger receives the front end's logs. Nil discards them.
@@ -90,6 +92,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     10 * time.Second,
 		FenceHold:        100 * time.Millisecond,
 		Version:          "7.0.15",
+		Limits:           DefaultLimits(),
 	}
 }
 
@@ -107,5 +110,5 @@ func (c *Config) Validate() error {
 	case c.FenceHold < 0:
 		return errors.New("server: FenceHold must not be negative")
 	}
-	return nil
+	return c.Limits.Validate()
 }

@@ -117,6 +117,16 @@ type client struct {
 	multi *multiState
 	// acl is the connection's user (acl_check.go).
 	acl aclConn
+
+	// outCheck is the output size past which the batch checks the output
+	// limits (limitState.outCheckAt, loaded per batch). outPending is the
+	// size of the replies being written (CLIENT LIST's omem, the clients
+	// cron); busy is set while the connection runs a batch (the idle
+	// timeout spares it). Both atomics are written by the connection's
+	// goroutine only.
+	outCheck   int
+	outPending atomic.Int64
+	busy       atomic.Bool
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -132,6 +142,7 @@ func newClient(s *Server, nc net.Conn) *client {
 	}
 	c.acl.user = s.defaultUser()
 	c.authed = s.defaultAuthenticated()
+	c.outCheck = s.lim.outCheckAt()
 	return c
 }
 
@@ -142,9 +153,11 @@ func (s *Server) currentPassword() string { return *s.password.Load() }
 // one write, until the client leaves, QUIT, a protocol error, or Shutdown.
 func (s *Server) serveConn(nc net.Conn) {
 	c := newClient(s, nc)
-	s.clientsMu.Lock()
-	s.clients[c.id] = c
-	s.clientsMu.Unlock()
+	if !s.admit(c) {
+		nc.Close()
+		s.wg.Done()
+		return
+	}
 	select {
 	case <-s.stop:
 		// Accepted as Shutdown began: it may not have seen this one.
@@ -162,13 +175,19 @@ func (s *Server) serveConn(nc net.Conn) {
 		s.wg.Done()
 	}()
 	defer s.stopMonitor(c)
+	if s.protectedDenies(nc) {
+		return
+	}
 	rd := newReader(nc)
 	c.rd = rd
 	var cmds [][][]byte
 	for {
 		rd.setAuthenticated(c.authed)
+		rd.setLimits(s.lim.maxBulk.Load(), s.lim.queryLimit.Load())
 		var err error
 		cmds, err = rd.readBatch(cmds)
+		c.busy.Store(true)
+		c.outCheck = s.lim.outCheckAt()
 		if c.push.enabled.Load() {
 			c.beginPushBatch()
 		}
@@ -189,6 +208,10 @@ func (s *Server) serveConn(nc net.Conn) {
 				c.out = resp.AppendError(c.out, "ERR "+pe.Error())
 				s.countError(c.out[at:])
 				c.closing = true
+			} else if errors.Is(err, errQueryBufLimit) {
+				s.lim.queryClosed.Add(1)
+				s.log.Warn("closing client that reached max query buffer length",
+					"client-id", c.id, "client-addr", c.addr, "qbuf", rd.w-rd.cmd)
 			}
 		}
 		if pushing {
@@ -202,14 +225,14 @@ func (s *Server) serveConn(nc net.Conn) {
 			// A monitor's replies queue behind the lines fed to it.
 			c.monitor.push(c.out)
 		case len(c.out) > 0:
-			if _, werr := nc.Write(c.out); werr != nil {
+			// Written, or dropped over the output limits: a read error
+			// next must not send it again.
+			if !c.write() {
 				if pushing {
 					c.wmu.Unlock()
 				}
 				return
 			}
-			s.stats.netOutput.Add(int64(len(c.out)))
-			c.out = c.out[:0] // written: a read error next must not send it again
 		}
 		if pushing {
 			c.wmu.Unlock()
@@ -223,6 +246,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		if err != nil || c.closing {
 			return
 		}
+		c.busy.Store(false)
 	}
 }
 
@@ -242,6 +266,9 @@ func (c *client) runBatch(cmds [][][]byte) {
 		cmd := c.exec(args)
 		if cmd != nil {
 			last = cmd
+		}
+		if len(c.out) > c.outCheck && !c.checkOutput() {
+			break
 		}
 		if c.trk != nil && c.trk.caching && !isClientSub(cmd) && c.multi == nil {
 			// CLIENT CACHING applies to the next command only (CLIENT

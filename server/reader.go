@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/shoalcache/shoal/command"
 )
@@ -31,6 +33,11 @@ const (
 	// replaced by a small one.
 	readerShrinkAbove = 1 << 20
 )
+
+// errQueryBufLimit is returned by readBatch when a request buffers more
+// than client-query-buffer-limit: the connection closes without a reply,
+// as Redis's does.
+var errQueryBufLimit = errors.New("server: client query buffer limit reached")
 
 // protoError is a malformed request. The connection replies
 // "-ERR Protocol error: <msg>" and closes, as Redis does.
@@ -77,15 +84,28 @@ type reader struct {
 	args  [][]byte
 
 	authed bool
-	rerr   error // error of the last Read, returned once its bytes are used
-	err    error // sticky: a protocol error or rerr, returned ever after
+	// maxBulk is proto-max-bulk-len and maxQuery client-query-buffer-limit
+	// (bytes), set by setLimits.
+	maxBulk, maxQuery int64
+	rerr              error // error of the last Read, returned once its bytes are used
+	err               error // sticky: a protocol error or rerr, returned ever after
 }
 
 // newReader returns a reader of requests from rd. It starts authenticated
 // (no extra limits, as for a server without a password); the connection
 // calls setAuthenticated(false) when clients must AUTH first.
 func newReader(rd io.Reader) *reader {
-	return &reader{rd: rd, buf: make([]byte, readerInitSize), bulk: -1, authed: true}
+	return &reader{rd: rd, buf: make([]byte, readerInitSize), bulk: -1, authed: true,
+		maxBulk: command.ProtoMaxBulkLen, maxQuery: 1 << 30}
+}
+
+// setLimits sets proto-max-bulk-len and client-query-buffer-limit.
+func (r *reader) setLimits(maxBulk, maxQuery int64) { r.maxBulk, r.maxQuery = maxBulk, maxQuery }
+
+// queryBuf is the memory held for the request being read: its bytes and
+// the spans of its arguments so far.
+func (r *reader) queryBuf() int64 {
+	return int64(r.w-r.cmd) + int64(len(r.spans)-r.from)*int64(unsafe.Sizeof(span{}))
 }
 
 // setAuthenticated toggles Redis's stricter limits for unauthenticated
@@ -124,6 +144,10 @@ func (r *reader) readBatch(dst [][][]byte) ([][][]byte, error) {
 		n := r.fill()
 		if n > 0 {
 			idle = 0
+			if r.queryBuf() > r.maxQuery {
+				r.err = errQueryBufLimit
+				return r.batch(dst), r.err
+			}
 		} else if idle++; idle >= 100 && r.rerr == nil {
 			r.rerr = io.ErrNoProgress
 		}
@@ -356,7 +380,7 @@ func (r *reader) bulkCount() (bool, error) {
 		return false, &protoError{"expected '$', got '" + string([]byte{c}) + "'"}
 	}
 	n, ok := string2ll(r.buf[r.pos+1 : nl])
-	if !ok || n < 0 || n > command.ProtoMaxBulkLen {
+	if !ok || n < 0 || n > r.maxBulk {
 		return false, &protoError{"invalid bulk length"}
 	}
 	if n > unauthMaxBulkLen && !r.authed {

@@ -68,6 +68,7 @@ type Server struct {
 	pause pauseState
 	// acl is the ACL user table (acl_table.go).
 	acl aclState
+	lim   limitState // client limits and protected mode (limits.go)
 }
 
 // stats are the counters INFO reports; all are updated atomically.
@@ -110,6 +111,7 @@ func New(cfg Config, router Router) (*Server, error) {
 		s.group = hosted[0]
 	}
 	s.track.init(s)
+	s.lim.init(cfg.Limits)
 	initServerExtra(&s.extraState)
 	initIntro(&s.intro)
 	s.maxMemory.Store(cfg.MaxMemory)
@@ -132,8 +134,9 @@ func New(cfg Config, router Router) (*Server, error) {
 // Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.housekeeping()
+	go s.clientsCron()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {

@@ -47,6 +47,13 @@ func serverCommand() *cli.Command {
 			&cli.IntFlag{Name: "maxmemory-samples", Value: server.DefaultConfig().MaxMemorySamples, Usage: "keys eviction samples per victim (1 to 64)"},
 			&cli.StringFlag{Name: "requirepass", Usage: "password clients must send with AUTH or HELLO"},
 			&cli.StringFlag{Name: "aclfile", TakesFile: true, Usage: "ACL users file (Redis's format), loaded at start; ACL SAVE writes it, ACL LOAD reloads it"},
+			&cli.StringFlag{Name: "protected-mode", Value: "yes", Usage: "yes: without a password, refuse clients that connect from another address than 127.0.0.1 or ::1, as Redis's protected mode"},
+			&cli.StringFlag{Name: "maxclients", Value: "10000", Usage: "clients connected at once; one more gets -ERR max number of clients reached"},
+			&cli.StringFlag{Name: "timeout", Value: "0", Usage: "close a client idle this many seconds; 0: never"},
+			&cli.StringSliceFlag{Name: "client-output-buffer-limit", Usage: "Redis's 'class hard soft seconds' (class normal, replica or pubsub; default: normal 1gb 64mb 60, see README); may repeat"},
+			&cli.StringFlag{Name: "maxmemory-clients", Value: "0", Usage: "memory all clients may use (bytes with a unit, or a percentage of maxmemory such as 10%); over it, the largest are closed; 0: no limit"},
+			&cli.StringFlag{Name: "client-query-buffer-limit", Value: "1gb", Usage: "bytes one request may buffer; over it the client is closed"},
+			&cli.StringFlag{Name: "proto-max-bulk-len", Value: "512mb", Usage: "longest bulk string in a request"},
 			&cli.IntFlag{Name: "hz", Value: int(time.Second / server.DefaultConfig().ExpiryInterval), Usage: "how many times a second a group leader looks for expired keys to delete (1 to 500), as Redis's hz"},
 			&cli.StringFlag{Name: "id", Usage: "node id (40 hex characters); default: generated and kept in --data-dir, or without --data-dir derived from the advertised address (so that a restarted node keeps it)"},
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "run in cluster mode; the cluster forms once this many nodes see each other (0: standalone)"},
@@ -202,6 +209,9 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	cfg.Server.ACLFile = cc.String("aclfile")
 	cfg.Server.ConfigFile = cf.Path
 	cfg.Server.Params = cf.Params
+	if err := limitParams(cc, cf); err != nil {
+		return cfg, err
+	}
 	cfg.Migration.MaxActive = cc.Int("migrate-max-jobs")
 	cfg.Placement.AutoRebalance = cc.Bool("auto-rebalance")
 	if cfg.Migration.BusyRateBytes, err = parseMemory(cc.String("migrate-busy-rate")); err != nil {
@@ -323,4 +333,20 @@ func parseMemory(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a memory size", s)
 	}
 	return n * mul, nil
+}
+
+// limitParams passes the client limits' flags that were given (on the
+// command line, in the environment or in the config file) to the server
+// as CONFIG SET parameters, which validates them as CONFIG SET does.
+func limitParams(cc *cli.Context, cf *configFile) error {
+	for _, name := range []string{"protected-mode", "maxclients", "timeout", "maxmemory-clients",
+		"client-query-buffer-limit", "proto-max-bulk-len"} {
+		if cc.IsSet(name) {
+			cf.Params[name] = cc.String(name)
+		}
+	}
+	if cc.IsSet("client-output-buffer-limit") {
+		cf.Params["client-output-buffer-limit"] = strings.Join(cc.StringSlice("client-output-buffer-limit"), " ")
+	}
+	return nil
 }
