@@ -201,7 +201,7 @@ func TestAuthClients(t *testing.T) {
 	withCert, _ := tlsconf.ClientFiles{CACert: f.CA, Cert: f.Cert, Key: f.Key}.Config()
 	rogueCert, _ := tlsconf.ClientFiles{CACert: f.CA, Cert: rogue.Cert, Key: rogue.Key}.Config()
 	for _, tc := range []struct {
-		mode                     string
+		mode                    string
 		none, good, fromOtherCA bool // whether each client gets in
 	}{
 		{"yes", false, true, false},
