@@ -50,6 +50,8 @@ type Config struct {
 	// config file's save or appendonly). New fails on a name CONFIG SET
 	// does not know or a value it refuses.
 	Params map[string]string
+	// TLS is the client port's TLS (tls.go); zero without.
+	TLS TLSConfig
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Logger receives the front end's logs. Nil discards them.

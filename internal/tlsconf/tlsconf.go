@@ -108,9 +108,10 @@ type Config struct {
 }
 
 // DefaultConfig returns Redis's defaults: client certificates required,
-// TLSv1.2 and TLSv1.3, the library's ciphers; no files.
+// protocols and ciphers empty (TLSv1.2 and TLSv1.3, the library's
+// ciphers); no files.
 func DefaultConfig() Config {
-	return Config{AuthClients: AuthYes, Protocols: "TLSv1.2 TLSv1.3"}
+	return Config{AuthClients: AuthYes}
 }
 
 // Validate reports the first problem with c that does not need the files

@@ -1,0 +1,85 @@
+package main
+
+// TLS settings of `shoal server` (Redis's names), and the SIGHUP reload.
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/shoalcache/shoal/internal/node"
+	"github.com/shoalcache/shoal/internal/tlsconf"
+)
+
+// tlsServerFlags are the TLS flags of `shoal server`.
+func tlsServerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "tls-port", Usage: "RESP port for TLS clients (0: none); with --port 0 the only one"},
+		&cli.StringFlag{Name: "tls-cert-file", TakesFile: true, Usage: "PEM certificate the node presents to clients and, with --tls-cluster, to other nodes"},
+		&cli.StringFlag{Name: "tls-key-file", TakesFile: true, Usage: "PEM private key of --tls-cert-file"},
+		&cli.StringFlag{Name: "tls-ca-cert-file", TakesFile: true, Usage: "PEM CA bundle client and node certificates must be signed by"},
+		&cli.StringFlag{Name: "tls-auth-clients", Value: "yes", Usage: "yes: TLS clients must present a certificate signed by the CA; optional: checked when one is sent; no"},
+		&cli.StringFlag{Name: "tls-protocols", Usage: "TLS versions accepted, e.g. \"TLSv1.2 TLSv1.3\" (the default)"},
+		&cli.StringFlag{Name: "tls-ciphers", Usage: "TLSv1.2 cipher suites, colon-separated (OpenSSL or IANA names); default: Go's"},
+		&cli.StringFlag{Name: "tls-ciphersuites", Usage: "TLSv1.3 suites, colon-separated; checked, but Go always offers its three (all secure)"},
+		&cli.StringFlag{Name: "tls-cluster", Value: "no", Usage: "yes: mutual TLS between nodes on the cluster port, and CLUSTER SLOTS, NODES and MOVED give the TLS ports"},
+	}
+}
+
+// tlsNodeConfig reads the TLS flags into cfg.
+func tlsNodeConfig(cc *cli.Context, cf *configFile, cfg *node.Config) error {
+	t := &cfg.TLS
+	t.Port = cc.Int("tls-port")
+	switch strings.ToLower(cc.String("tls-cluster")) {
+	case "yes", "true":
+		t.Cluster = true
+	case "no", "false", "":
+	default:
+		return cf.errorf("tls-cluster", "%q is not yes or no", cc.String("tls-cluster"))
+	}
+	f := tlsconf.DefaultConfig()
+	f.CertFile, f.KeyFile, f.CAFile = cc.String("tls-cert-file"), cc.String("tls-key-file"), cc.String("tls-ca-cert-file")
+	var err error
+	if f.AuthClients, err = tlsconf.ParseAuthClients(cc.String("tls-auth-clients")); err != nil {
+		return cf.errorf("tls-auth-clients", "%q is not yes, no or optional", cc.String("tls-auth-clients"))
+	}
+	f.Protocols, f.Ciphers, f.Ciphersuites = cc.String("tls-protocols"), cc.String("tls-ciphers"), cc.String("tls-ciphersuites")
+	t.Files = f
+	switch {
+	case cfg.Port == 0 && t.Port == 0:
+		return cf.errorf("port", "0 turns the plain port off: set --tls-port")
+	case t.Cluster && t.Port == 0:
+		return cf.errorf("tls-cluster", "needs --tls-port")
+	}
+	if t.Port > 0 || t.Cluster {
+		if err := f.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reloadTLSOnSIGHUP reloads n's certificates on every SIGHUP until the
+// returned function is called.
+func reloadTLSOnSIGHUP(n *node.Node, logger *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := n.ReloadTLS(); err != nil {
+					logger.Error("TLS reload on SIGHUP failed; the previous certificates stay", "err", err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
