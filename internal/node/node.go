@@ -115,13 +115,13 @@ func (c *Config) Validate() error {
 
 // Node is a running Shoal node.
 type Node struct {
-	cfg  Config
-	log  *slog.Logger
-	ln   net.Listener
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
 	// tlsLn is the TLS port's listener (tls.go); nil without.
 	tlsLn net.Listener
 	srv   *server.Server
-	errc chan error
+	errc  chan error
 
 	// Standalone mode.
 	group *raftfsm.Group
