@@ -209,7 +209,7 @@ func (s *Service) proposeInit(members []Member, conf []raft.Server) {
 	var nodes []Node
 	add := func(m Member) {
 		chosen[m.ID] = true
-		nodes = append(nodes, Node{ID: m.ID, RESPAddr: m.RESPAddr, ClusterAddr: m.ClusterAddr, GossipAddr: m.GossipAddr})
+		nodes = append(nodes, Node{ID: m.ID, RESPAddr: m.RESPAddr, PlainPort: m.PlainPort, ClusterAddr: m.ClusterAddr, GossipAddr: m.GossipAddr})
 	}
 	for _, srv := range conf {
 		if srv.Suffrage != raft.Voter {

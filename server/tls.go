@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/tlsconf"
 )
 
@@ -206,4 +207,38 @@ func (s *Server) tlsSetCheck(pairs [][]byte) (apply func(), blame, msg string) {
 		}
 		s.log.Info("TLS settings updated", "by", "CONFIG SET", "took", time.Since(start).String())
 	}, "", ""
+}
+
+// usePlainPort reports whether x's replies should give nodes' plain ports:
+// a plain connection to a tls-cluster node (Redis's use_pport).
+func usePlainPort(x *command.Ctx) bool {
+	return srvOf(x).cfg.TLS.Cluster && !connOf(x).isTLS()
+}
+
+// PlainAddrs is implemented by a Router that can give, for a node's
+// advertised RESP address (its TLS one under tls-cluster), its plain one
+// (itself when the node has none). Called on the redirect path only.
+type PlainAddrs interface {
+	PlainAddr(addr string) string
+}
+
+// movedAddr is the address of a MOVED reply to c: a tls-cluster node
+// redirects plain connections to plain ports, as Redis.
+func (c *client) movedAddr(addr string) string {
+	if !c.srv.cfg.TLS.Cluster || c.isTLS() {
+		return addr
+	}
+	if pa, ok := c.srv.router.(PlainAddrs); ok {
+		return pa.PlainAddr(addr)
+	}
+	return addr
+}
+
+// notOwnerReply is Server.notOwnerReply with c's MOVED address.
+func (c *client) notOwnerReply(b []byte, slot int) []byte {
+	s := c.srv
+	if _, leader, redirect, owned := s.router.Route(slot); owned && !leader && redirect != "" {
+		return appendMoved(b, slot, c.movedAddr(redirect))
+	}
+	return s.notOwnerReply(b, slot)
 }

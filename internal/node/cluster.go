@@ -94,6 +94,7 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 	pcfg := cfg.Placement
 	pcfg.NodeID = cfg.ID
 	pcfg.RESPAddr = cfg.AdvertiseAddr()
+	pcfg.PlainPort = cfg.plainPort() // tls.go
 	pcfg.GossipBind = net.JoinHostPort(cfg.Bind, strconv.Itoa(gport))
 	pcfg.GossipAdvertise = net.JoinHostPort(host, strconv.Itoa(gport))
 	pcfg.Join = cfg.Join

@@ -124,3 +124,22 @@ func (n *Node) closeTLSListener() {
 		n.tlsLn.Close()
 	}
 }
+
+// PlainAddr implements server.PlainAddrs: the plain RESP address of the
+// node advertising addr (addr itself when it has no plain port). It scans
+// the map's nodes: called on the redirect path of plain connections to a
+// tls-cluster node only.
+func (cs *clusterState) PlainAddr(addr string) string {
+	rt := cs.rt.Load()
+	if rt.m == nil {
+		return addr
+	}
+	for i := range rt.m.Nodes {
+		if n := &rt.m.Nodes[i]; n.RESPAddr == addr && n.PlainPort > 0 {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				return net.JoinHostPort(host, strconv.Itoa(n.PlainPort))
+			}
+		}
+	}
+	return addr
+}
