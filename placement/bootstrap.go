@@ -152,6 +152,7 @@ func (s *Service) leaderReconcile(members []Member) {
 		return
 	}
 	conf := cf.Configuration().Servers
+	members = s.verifiedMembers(members, conf) // tls.go: unknown members must pass tls-cluster's check
 	if s.Map() == nil && s.cfg.BootstrapExpect > 0 {
 		s.proposeInit(members, conf)
 	}

@@ -81,3 +81,27 @@ func secureDialed(conn net.Conn, timeout time.Duration) (net.Conn, error) {
 	}
 	return tc, nil
 }
+
+// VerifyPeer checks, when mutual TLS is on, that the node whose cluster
+// port is addr completes the mutual handshake (its certificate is signed
+// by the CA, and it accepts ours); nil at once when TLS is off. Placement
+// calls it before it admits a node that gossip reports, since gossip
+// itself is not authenticated by TLS.
+func VerifyPeer(ctx context.Context, addr string) error {
+	if clusterTLS.Load() == nil {
+		return nil
+	}
+	timeout := muxHandshakeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	conn, err = secureDialed(conn, timeout)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
