@@ -243,6 +243,26 @@ print("ok", len(rc.get_nodes()))
 		}
 	})
 
+	t.Run("AdminCLI", func(t *testing.T) {
+		tlsArgs := []string{"--addr", nodes[1].addr(), "--tls", "--cacert", cf.CA, "--cert", cf.Cert, "--key", cf.Key}
+		out, err := exec.Command(testutil.ShoalBinary(t), append([]string{"cluster", "check"}, tlsArgs...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("shoal cluster check --tls: %v\n%s", err, out)
+		}
+		out, err = exec.Command(testutil.ShoalBinary(t), append([]string{"cluster", "nodes", "--json"}, tlsArgs...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("shoal cluster nodes --tls: %v\n%s", err, out)
+		}
+		for _, n := range nodes {
+			if !strings.Contains(string(out), n.id) {
+				t.Fatalf("shoal cluster nodes --tls lacks %s:\n%s", n.id, out)
+			}
+		}
+		if out, err := exec.Command(testutil.ShoalBinary(t), "cluster", "check", "--addr", nodes[1].addr(), "--timeout", "1s").CombinedOutput(); err == nil {
+			t.Fatalf("shoal cluster check without --tls succeeded:\n%s", out)
+		}
+	})
+
 	t.Run("ClientAuth", func(t *testing.T) {
 		noCert, err := tlsconf.ClientFiles{CACert: cf.CA}.Config()
 		if err != nil {

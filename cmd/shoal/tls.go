@@ -83,3 +83,24 @@ func reloadTLSOnSIGHUP(n *node.Node, logger *slog.Logger) func() {
 	}()
 	return func() { signal.Stop(hup); close(done) }
 }
+
+// adminTLSFlags are the TLS flags of `shoal cluster ...`, redis-cli's.
+func adminTLSFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "tls", Usage: "connect to the nodes over TLS (for nodes with --tls-port and --tls-cluster yes)"},
+		&cli.StringFlag{Name: "cacert", TakesFile: true, Usage: "PEM CA bundle the nodes' certificates must be signed by (with --tls)"},
+		&cli.StringFlag{Name: "cert", TakesFile: true, Usage: "PEM client certificate (with --tls, for nodes with tls-auth-clients yes)"},
+		&cli.StringFlag{Name: "key", TakesFile: true, Usage: "PEM private key of --cert"},
+		&cli.BoolFlag{Name: "insecure", Usage: "with --tls, do not check the nodes' certificates"},
+	}
+}
+
+// withTLS sets o's TLS configuration from --tls, --cacert, --cert, --key.
+func (o adminOpts) withTLS(cc *cli.Context) adminOpts {
+	if !cc.Bool("tls") {
+		return o
+	}
+	o.tls, o.tlsErr = tlsconf.ClientFiles{CACert: cc.String("cacert"), Cert: cc.String("cert"), Key: cc.String("key"),
+		Insecure: cc.Bool("insecure")}.Config()
+	return o
+}
