@@ -263,6 +263,34 @@ print("ok", len(rc.get_nodes()))
 		}
 	})
 
+	t.Run("Proxy", func(t *testing.T) {
+		port := testutil.FreePort(t)
+		cmd := exec.Command(testutil.ShoalBinary(t), "proxy", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--cluster", nodes[0].addr(),
+			"--tls", "--cacert", cf.CA, "--cert", cf.Cert, "--key", cf.Key, "--log-format", "text")
+		logw := testutil.NewLogWriter(t, "proxy: ")
+		defer logw.Close()
+		cmd.Stdout, cmd.Stderr = logw, logw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		// redis-cli without -c: the proxy routes each key over TLS.
+		testutil.Eventually(t, 20*time.Second, "SET and GET through the proxy", func() error {
+			for i := 0; i < 10; i++ {
+				k := "proxy:" + strconv.Itoa(i)
+				out, err := exec.Command("redis-cli", "-p", strconv.Itoa(port), "SET", k, "v"+k).CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "OK" {
+					return fmt.Errorf("SET %s: %q, %v", k, out, err)
+				}
+				out, err = exec.Command("redis-cli", "-p", strconv.Itoa(port), "GET", k).CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "v"+k {
+					return fmt.Errorf("GET %s: %q, %v", k, out, err)
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("ClientAuth", func(t *testing.T) {
 		noCert, err := tlsconf.ClientFiles{CACert: cf.CA}.Config()
 		if err != nil {
