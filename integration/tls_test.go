@@ -439,3 +439,121 @@ func tlsDoPlainID(addr string) (string, error) {
 	v, err := c.Do(ctx, "CLUSTER", "MYID")
 	return v.Str, err
 }
+
+// TestTLSClusterPlainPorts runs tls-cluster nodes that also have a plain
+// port: as Redis's, they give TLS ports to TLS connections and plain ports
+// (pport) to plain ones, in CLUSTER SLOTS, CLUSTER NODES and MOVED.
+func TestTLSClusterPlainPorts(t *testing.T) {
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Skip("redis-cli not installed (.ci/deps)")
+	}
+	ca := testutil.NewTLSCA(t, "shoal")
+	nodeFiles := ca.Issue(t, "node")
+	cf := ca.Issue(t, "client")
+	client, err := tlsconf.ClientFiles{CACert: cf.CA, Cert: cf.Cert, Key: cf.Key}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainPorts := testutil.FreePorts(t, 3)
+	first := startTLSNode(t, nodeFiles, client, "", "--port", strconv.Itoa(plainPorts[0]))
+	join := "127.0.0.1:" + strconv.Itoa(first.gport)
+	nodes := []*tlsNode{first,
+		startTLSNode(t, nodeFiles, client, join, "--port", strconv.Itoa(plainPorts[1])),
+		startTLSNode(t, nodeFiles, client, join, "--port", strconv.Itoa(plainPorts[2]))}
+	tlsPorts, plain := map[int64]bool{}, map[int64]bool{}
+	for i, n := range nodes {
+		tlsPorts[int64(n.port)], plain[int64(plainPorts[i])] = true, true
+	}
+	plainAddr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(plainPorts[i]) }
+	testutil.Eventually(t, 60*time.Second, "cluster_state:ok on every node", func() error {
+		for i := range nodes {
+			v, err := tlsDoPlain(plainAddr(i), "CLUSTER", "INFO")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(v.Str, "cluster_state:ok") {
+				return fmt.Errorf("%s: %s", plainAddr(i), v.Str)
+			}
+		}
+		return nil
+	})
+	slotPorts := func(v respclient.Value) map[int64]bool {
+		out := map[int64]bool{}
+		for _, r := range v.Array {
+			for _, nd := range r.Array[2:] {
+				out[nd.Array[1].Int] = true
+			}
+		}
+		return out
+	}
+	testutil.Eventually(t, 30*time.Second, "CLUSTER SLOTS with every node's ports", func() error {
+		v, err := tlsDoPlain(plainAddr(0), "CLUSTER", "SLOTS")
+		if err != nil {
+			return err
+		}
+		if got := slotPorts(v); fmt.Sprint(got) != fmt.Sprint(plain) {
+			return fmt.Errorf("plain connection: CLUSTER SLOTS ports %v, want the plain ports %v", got, plain)
+		}
+		if v, err = tlsDo(nodes[0].addr(), client, "CLUSTER", "SLOTS"); err != nil {
+			return err
+		}
+		if got := slotPorts(v); fmt.Sprint(got) != fmt.Sprint(tlsPorts) {
+			return fmt.Errorf("TLS connection: CLUSTER SLOTS ports %v, want the TLS ports %v", got, tlsPorts)
+		}
+		return nil
+	})
+	v, err := tlsDoPlain(plainAddr(1), "CLUSTER", "NODES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range plain {
+		if !strings.Contains(v.Str, ":"+strconv.FormatInt(p, 10)+"@") {
+			t.Fatalf("plain CLUSTER NODES lacks plain port %d:\n%s", p, v.Str)
+		}
+	}
+	// redis-cli -c follows MOVED: plain ones on the plain port, TLS ones
+	// on the TLS port (it could not connect otherwise).
+	for i := 0; i < 20; i++ {
+		k := "pp:" + strconv.Itoa(i)
+		out, err := exec.Command("redis-cli", "-c", "-p", strconv.Itoa(plainPorts[0]), "SET", k, "v").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "OK" {
+			t.Fatalf("plain redis-cli -c SET %s: %q, %v", k, out, err)
+		}
+		out, err = exec.Command("redis-cli", "--tls", "--cacert", cf.CA, "--cert", cf.Cert, "--key", cf.Key, "-c",
+			"-p", strconv.Itoa(nodes[0].port), "GET", k).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "v" {
+			t.Fatalf("TLS redis-cli -c GET %s: %q, %v", k, out, err)
+		}
+	}
+	// MOVED itself, on each kind of connection.
+	for i := 0; i < 50; i++ {
+		k := "moved:" + strconv.Itoa(i)
+		_, perr := tlsDoPlain(plainAddr(0), "GET", k)
+		_, terr := tlsDo(nodes[0].addr(), client, "GET", k)
+		if perr == nil || terr == nil {
+			continue // node 0 leads k's slot
+		}
+		pm, tm := strings.Fields(perr.Error()), strings.Fields(terr.Error())
+		_, pp, _ := strings.Cut(pm[len(pm)-1], ":")
+		_, tp, _ := strings.Cut(tm[len(tm)-1], ":")
+		ppn, _ := strconv.ParseInt(pp, 10, 64)
+		tpn, _ := strconv.ParseInt(tp, 10, 64)
+		if !strings.Contains(perr.Error(), "MOVED") || !plain[ppn] || !tlsPorts[tpn] {
+			t.Fatalf("MOVED to a plain connection %q, to a TLS one %q", perr, terr)
+		}
+		return
+	}
+	t.Fatal("no key of another node's slot among 50")
+}
+
+// tlsDoPlain sends one command on a new plain connection.
+func tlsDoPlain(addr string, args ...any) (respclient.Value, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := respclient.Dial(ctx, addr, time.Second)
+	if err != nil {
+		return respclient.Value{}, err
+	}
+	defer c.Close()
+	return c.Do(ctx, args...)
+}
