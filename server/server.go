@@ -40,9 +40,10 @@ type Server struct {
 	ln    net.Listener
 	// tlsLn is ServeTLS's listener (tls.go); hkOnce starts housekeeping
 	// once for both.
-	tlsLn  atomic.Pointer[net.Listener]
-	hkOnce sync.Once
-	start  time.Time
+	tlsLn   atomic.Pointer[net.Listener]
+	tlsIdle tlsIdleState // tls-* values set without TLS (tls.go)
+	hkOnce  sync.Once
+	start   time.Time
 
 	// Settings CONFIG SET may change while serving.
 	maxMemory atomic.Int64

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoalcache/shoal/command"
@@ -28,11 +29,36 @@ type TLSConfig struct {
 	Cluster bool
 }
 
-// Error texts of the tls-* parameters (Redis 7.0's).
-const (
-	cfgErrTLSUpdate = "Unable to update TLS configuration. Check server logs."
-	cfgErrTLSOff    = "TLS is not enabled on this node (no --tls-port)"
-)
+// cfgErrTLSUpdate is Redis 7.0's CONFIG SET error for tls-* values that
+// do not load.
+const cfgErrTLSUpdate = "Unable to update TLS configuration. Check server logs."
+
+// tlsIdleState keeps the tls-* values CONFIG SET gives a node without TLS
+// (CONFIG GET reports them, as Redis's); the zero value holds the
+// defaults. Safe for concurrent use.
+type tlsIdleState struct {
+	mu  sync.Mutex
+	cfg *tlsconf.Config // nil: tlsconf.DefaultConfig()
+}
+
+func (t *tlsIdleState) get() tlsconf.Config {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cfg == nil {
+		return tlsconf.DefaultConfig()
+	}
+	return *t.cfg
+}
+
+func (t *tlsIdleState) update(change func(*tlsconf.Config)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cfg == nil {
+		c := tlsconf.DefaultConfig()
+		t.cfg = &c
+	}
+	change(t.cfg)
+}
 
 // ServeTLS accepts TLS connections on ln (a plain TCP listener) until
 // Shutdown, with the configuration of Config.TLS.Loader in force at each
@@ -142,20 +168,21 @@ func init() {
 		configParams = append(configParams, &configParam{name: tp.name,
 			get: func(s *Server) string {
 				if s.cfg.TLS.Loader == nil {
-					return tp.get(tlsconf.DefaultConfig())
+					return tp.get(s.tlsIdle.get())
 				}
 				return tp.get(s.cfg.TLS.Loader.Config())
 			},
-			// Each value is checked alone here; tlsSetCheck checks them
-			// together (a new certificate needs its new key) and applies
-			// them at once.
+			// Each value is checked alone here; with TLS on, tlsSetCheck
+			// checks them together (a new certificate needs its new key)
+			// and applies them at once. With TLS off they are only kept,
+			// unchecked, as Redis does (it loads them once TLS is on).
 			set: func(s *Server, v string) (func(), string) {
-				if s.cfg.TLS.Loader == nil {
-					return nil, cfgErrTLSOff
-				}
 				var c tlsconf.Config
 				if msg := tp.change(&c, v); msg != "" {
 					return nil, msg
+				}
+				if s.cfg.TLS.Loader == nil {
+					return func() { s.tlsIdle.update(func(c *tlsconf.Config) { tp.change(c, v) }) }, ""
 				}
 				return func() {}, ""
 			}})
