@@ -13,11 +13,13 @@ import (
 // Admitting nodes under tls-cluster. Gossip (serf) is not authenticated by
 // the cluster port's mutual TLS, so a process that joins gossip could get
 // itself registered in the map and added to the meta group. Before the
-// meta leader admits a member it does not know yet (not in the map, not in
-// the meta configuration), it checks that the member's cluster port
-// completes the mutual TLS handshake (raftfsm.VerifyPeer): a node with
-// another CA's certificate, or none, stays out. Members already known are
-// never filtered: a slow handshake must not look like a departure.
+// meta leader admits a member it does not know yet, or one that gossips a
+// cluster address other than the one the map or the meta configuration
+// has for its id (a restart on new ports, or an impostor), it checks that
+// the member's cluster port completes the mutual TLS handshake
+// (raftfsm.VerifyPeer): a node with another CA's certificate, or none,
+// stays out. Members known at their address are never filtered: a slow
+// handshake must not look like a departure.
 
 // peerRecheck is how long a failed check is remembered before the member
 // is checked again.
@@ -38,14 +40,21 @@ type peerChecks struct {
 // verifiedMembers returns members without the unknown ones whose cluster
 // port fails the mutual TLS check (all of them when TLS is off).
 func (s *Service) verifiedMembers(members []Member, conf []raft.Server) []Member {
-	known := make(map[string]bool, len(conf))
+	if !raftfsm.ClusterTLSEnabled() {
+		return members
+	}
+	known := make(map[string]bool, len(conf)) // id+"@"+cluster address
 	for _, srv := range conf {
-		known[string(srv.ID)] = true
+		known[string(srv.ID)+"@"+string(srv.Address)] = true
 	}
 	m := s.Map()
 	out := members[:0:0]
 	for _, mem := range members {
-		if known[mem.ID] || (m != nil && m.Node(mem.ID) != nil) || mem.Status != StatusAlive || !mem.usable() {
+		var n *Node
+		if m != nil {
+			n = m.Node(mem.ID)
+		}
+		if known[mem.ID+"@"+mem.ClusterAddr] || (n != nil && n.ClusterAddr == mem.ClusterAddr) || mem.Status != StatusAlive || !mem.usable() {
 			out = append(out, mem)
 			continue
 		}

@@ -105,3 +105,6 @@ func VerifyPeer(ctx context.Context, addr string) error {
 	}
 	return conn.Close()
 }
+
+// ClusterTLSEnabled reports whether mutual TLS is on (SetClusterTLS).
+func ClusterTLSEnabled() bool { return clusterTLS.Load() != nil }
