@@ -3,9 +3,13 @@ package main
 // TLS settings of `shoal server` (Redis's names), and the SIGHUP reload.
 
 import (
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -103,4 +107,80 @@ func (o adminOpts) withTLS(cc *cli.Context) adminOpts {
 	o.tls, o.tlsErr = tlsconf.ClientFiles{CACert: cc.String("cacert"), Cert: cc.String("cert"), Key: cc.String("key"),
 		Insecure: cc.Bool("insecure")}.Config()
 	return o
+}
+
+// devTLS is `shoal dev --tls`: a throw-away CA and one certificate that
+// every node and the printed client commands use.
+type devTLS struct {
+	files tlsconf.DevFiles
+	cfg   *tls.Config
+	// tmp is the temporary directory to remove at the end ("" with a
+	// data directory, where the files stay).
+	tmp string
+}
+
+// cleanup removes the temporary certificates, if any.
+func (d *devTLS) cleanup() {
+	if d != nil && d.tmp != "" {
+		os.RemoveAll(d.tmp)
+	}
+}
+
+// newDevTLS generates the CA and the certificate in dataDir/tls, or in a
+// new temporary directory without a data directory.
+func newDevTLS(dataDir string) (*devTLS, error) {
+	var dir, tmp string
+	var err error
+	if dataDir != "" {
+		dir = filepath.Join(dataDir, "tls")
+		err = os.MkdirAll(dir, 0o700)
+	} else {
+		dir, err = os.MkdirTemp("", "shoal-dev-tls-")
+		tmp = dir
+	}
+	if err != nil {
+		return nil, err
+	}
+	ca, err := tlsconf.GenerateCA(dir, "shoal-dev")
+	var f tlsconf.DevFiles
+	if err == nil {
+		f, err = ca.Issue("node")
+	}
+	var cfg *tls.Config
+	if err == nil {
+		cfg, err = tlsconf.ClientFiles{CACert: f.CA, Cert: f.Cert, Key: f.Key}.Config()
+	}
+	if err != nil {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+		return nil, err
+	}
+	return &devTLS{files: f, cfg: cfg, tmp: tmp}, nil
+}
+
+// client is the dev tooling's client configuration (nil without --tls).
+func (d *devTLS) client() *tls.Config {
+	if d == nil {
+		return nil
+	}
+	return d.cfg
+}
+
+// childArgs appends to a node's arguments what makes port its TLS port
+// and turns its plain port off (a later --port wins).
+func (d *devTLS) childArgs(args []string, port int) []string {
+	if d == nil {
+		return args
+	}
+	return append(args, "--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cluster", "yes",
+		"--tls-cert-file", d.files.Cert, "--tls-key-file", d.files.Key, "--tls-ca-cert-file", d.files.CA)
+}
+
+// connectHelp is the "Connect" lines with the certificate files.
+func (d *devTLS) connectHelp(port int, addrs []string) string {
+	f := d.files
+	files := fmt.Sprintf("--cacert %s --cert %s --key %s", f.CA, f.Cert, f.Key)
+	return fmt.Sprintf("  redis-cli --tls %s -c -p %d\n  shoal cluster check --addr %s --tls %s\n"+
+		"  (certificates in %s, valid for 127.0.0.1 and localhost)\n", files, port, addrs[0], files, filepath.Dir(f.CA))
 }

@@ -47,3 +47,39 @@ func TestTLSFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDevTLS: `shoal dev --tls` makes certificates (in --data-dir/tls),
+// gives every node --port 0 and its port as --tls-port with them, and the
+// connect help names them; --proxy-port is refused with it.
+func TestDevTLS(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := parseDevFlags(t, "--tls", "--nodes", "2", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.TLS.cleanup()
+	f := cfg.TLS.files
+	if !strings.HasPrefix(f.Cert, dir) {
+		t.Fatalf("certificate %s not under --data-dir %s", f.Cert, dir)
+	}
+	args := strings.Join(cfg.childArgs(1), " ")
+	want := "--port 0 --tls-port 7001 --tls-cluster yes --tls-cert-file " + f.Cert + " --tls-key-file " + f.Key + " --tls-ca-cert-file " + f.CA
+	if !strings.HasSuffix(args, want) {
+		t.Fatalf("node 1: %q, want it to end with %q", args, want)
+	}
+	if _, err := tlsconf.New(tlsconf.Config{CertFile: f.Cert, KeyFile: f.Key, CAFile: f.CA}); err != nil {
+		t.Fatalf("the generated files do not load: %v", err)
+	}
+	if help := devConnectHelp(cfg, []string{cfg.addr(0), cfg.addr(1)}); !strings.Contains(help, "redis-cli --tls --cacert "+f.CA) {
+		t.Fatalf("connect help:\n%s", help)
+	}
+	bad, err := parseDevFlags(t, "--tls", "--proxy-port", "7400")
+	bad.TLS.cleanup()
+	if err == nil || !strings.Contains(err.Error(), "--proxy-port") {
+		t.Fatalf("--tls --proxy-port: %v", err)
+	}
+	// Without --tls, nothing changes.
+	if cfg, err = parseDevFlags(t); err != nil || cfg.TLS != nil || strings.Contains(strings.Join(cfg.childArgs(0), " "), "tls") {
+		t.Fatalf("without --tls: %+v, %v", cfg.TLS, err)
+	}
+}
