@@ -17,6 +17,7 @@
 package tlsconf
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -247,6 +248,20 @@ func load(cfg Config) (*material, error) {
 	m.mutualClient = base()
 	m.mutualClient.InsecureSkipVerify = true // verifyChain checks the chain; no host names
 	m.mutualClient.VerifyPeerCertificate = verifyChain(pool)
+	// Resumed sessions skip VerifyPeerCertificate: they must not outlive
+	// the material that verified them. Each load has its own session
+	// ticket key (servers; Go also checks a resumed client certificate
+	// against the current ClientCAs, so this is a second guard) and session
+	// cache (the cluster port's dialer, whose calls then resume instead of
+	// making a full handshake each).
+	for _, c := range []*tls.Config{m.server, m.mutualServer} {
+		var k [32]byte
+		if _, err := rand.Read(k[:]); err != nil {
+			return nil, err
+		}
+		c.SetSessionTicketKeys([][32]byte{k})
+	}
+	m.mutualClient.ClientSessionCache = tls.NewLRUClientSessionCache(256)
 	return m, nil
 }
 

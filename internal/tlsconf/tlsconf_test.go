@@ -269,3 +269,69 @@ func TestMutualRefusesOtherCA(t *testing.T) {
 		t.Fatal("a dialer without certificate got in")
 	}
 }
+
+// TestResumptionDoesNotOutliveReload: a TLS session resumes while the
+// material stays, but not after a reload: a client whose certificate the
+// new CA does not sign must not get in on an old session ticket (resumed
+// sessions skip the certificate checks).
+func TestResumptionDoesNotOutliveReload(t *testing.T) {
+	ca1 := testutil.NewTLSCA(t, "ca1")
+	f1 := ca1.Issue(t, "node")
+	l, err := tlsconf.New(config(f1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(f1.Cert, f1.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(8),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+	srv := l.ServerConfig()
+	// resumed connects once and reports whether the session resumed.
+	resumed := func() (bool, error) {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			if c.(*tls.Conn).Handshake() == nil {
+				_, _ = c.Write([]byte{1})
+				var b [1]byte
+				_, _ = c.Read(b[:])
+			}
+		}()
+		c, err := tls.Dial("tcp", ln.Addr().String(), cli)
+		if err != nil {
+			return false, err
+		}
+		defer c.Close()
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil { // also takes the session ticket
+			return false, err
+		}
+		return c.ConnectionState().DidResume, nil
+	}
+	if r, err := resumed(); err != nil || r {
+		t.Fatalf("first connection: resumed %v, %v", r, err)
+	}
+	if r, err := resumed(); err != nil || !r {
+		t.Fatalf("second connection: resumed %v, %v; want a resumed session", r, err)
+	}
+	// The node moves to another CA: the client's certificate is no longer
+	// acceptable, with or without its session ticket.
+	ca2 := testutil.NewTLSCA(t, "ca2")
+	f2 := ca2.Issue(t, "node2")
+	if err := l.Update(func(c *tlsconf.Config) { c.CertFile, c.KeyFile, c.CAFile = f2.Cert, f2.Key, f2.CA }); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := resumed(); err == nil {
+		t.Fatalf("after the reload to another CA, the old client got in (resumed %v)", r)
+	}
+}
