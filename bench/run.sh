@@ -7,6 +7,7 @@
 #   bench/run.sh ops        # only the single-node throughput/latency rows
 #   bench/run.sh cluster    # only the cluster rows
 #   bench/run.sh proxy      # only the proxy rows
+#   bench/run.sh tls        # only the TLS cluster rows (not part of "all")
 #   bench/run.sh ops memory # any combination; "all" = the default
 #
 # Every row set starts its own fresh servers on free loopback ports and
@@ -20,6 +21,10 @@
 #   proxy    a 3-node Shoal and `shoal proxy` in front of it; SET/GET at
 #            -P 1 and 16, redis-benchmark --cluster against the nodes vs
 #            redis-benchmark (no --cluster) through the proxy
+#   tls      the cluster rows with TLS everywhere: certificates made with
+#            openssl in $WORK/tls, both clusters with --port 0 --tls-port
+#            and --tls-cluster yes (Redis also --tls-replication yes),
+#            redis-benchmark --tls --cluster with a client certificate
 # Each throughput row runs both sides back to back, alternating who goes
 # first row by row, so that machine drift affects both alike. Read the
 # ratios, not the absolute numbers. Each throughput cell also shows the
@@ -148,6 +153,10 @@ RECORD_TO=""   # file record appends to
 USED_PORTS=" " # ports handed out in this run
 PORT_OUT=""    # alloc_port's result
 SPAWNED_PID="" # spawn's result
+# The tls row set: client flags of redis-cli and redis-benchmark, server
+# flags of both clusters (empty otherwise), the heading's label.
+TLS_ARGS=() TLS_SERVER_ARGS=() TLS_LABEL=""
+PORT_ARGS=() # port_args's result
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -250,7 +259,17 @@ alloc_port() {
 cli() { # cli PORT ARGS...
 	local port=$1
 	shift
-	timeout 30 "$REDIS_CLI" -h 127.0.0.1 -p "$port" "$@"
+	timeout 30 "$REDIS_CLI" "${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" "$@"
+}
+
+# port_args PORT: set PORT_ARGS to a server's port flags: --port PORT, or
+# in the tls row set --port 0 --tls-port PORT and TLS_SERVER_ARGS.
+port_args() {
+	if [[ ${#TLS_SERVER_ARGS[@]} -gt 0 ]]; then
+		PORT_ARGS=(--port 0 --tls-port "$1" "${TLS_SERVER_ARGS[@]}")
+	else
+		PORT_ARGS=(--port "$1")
+	fi
 }
 
 wait_ready() { # wait_ready NAME PID PORT LOGFILE
@@ -371,7 +390,7 @@ bench_one() {
 	local logf="$WORK/bench-$who-$t-P$p.log"
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
-	cmd+=(-h 127.0.0.1 -p "$port" -t "$t" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
+	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$t" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
 	record 1 "${cmd[@]}"
 	c0=$(cpu_ticks "${pids[@]}" || true)
 	set +e
@@ -522,7 +541,7 @@ preload() {
 	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 logf="$WORK/preload-$1.log" msg
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
-	cmd+=(-h 127.0.0.1 -p "$port" -t set -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t set -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
 	record 1 "${cmd[@]}"
 	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$logf" 2>&1 || grep -q 'Error from server' "$logf"; then
 		msg=$(tr '\r' '\n' <"$logf" | grep -m1 'Error from server' || true)
@@ -713,7 +732,9 @@ start_redis_cluster() {
 		for i in 0 1 2 3 4 5; do
 			alloc_port 1
 			p=$PORT_OUT
-			cmd=("$REDIS_SERVER" --port "$p" --bind 127.0.0.1 --cluster-enabled yes
+			port_args "$p"
+			if [[ ${#TLS_SERVER_ARGS[@]} -gt 0 ]]; then PORT_ARGS+=(--tls-replication yes); fi
+			cmd=("$REDIS_SERVER" "${PORT_ARGS[@]}" --bind 127.0.0.1 --cluster-enabled yes
 				--cluster-config-file "$dir/nodes-$p.conf" --dir "$dir" --save "" --appendonly no --daemonize no)
 			spawn redis-cluster-$i "$dir/node$i.log" "${cmd[@]}"
 			record 0 "${cmd[@]}"
@@ -724,7 +745,7 @@ start_redis_cluster() {
 			wait_ready "redis cluster node $i" "${pids[$i]}" "${RC_PORTS[$i]}" "$dir/node$i.log" || ok=0
 		done
 		if ((ok)); then
-			cmd=("$REDIS_CLI" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes)
+			cmd=("$REDIS_CLI" "${TLS_ARGS[@]}" --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes)
 			record 0 "${cmd[@]}"
 			if ! timeout 120 "${cmd[@]}" >"$dir/create.log" 2>&1; then
 				log "redis-cli --cluster create failed; log $dir/create.log:"
@@ -789,7 +810,8 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 			if metrics_side "$name"; then
 				metrics=(--metrics-addr "127.0.0.1:${mports[$i]}")
 			fi
-			cmd=("$bin" server --port "${SC_PORTS[$i]}" --bind 127.0.0.1 --bootstrap-expect 3
+			port_args "${SC_PORTS[$i]}"
+			cmd=("$bin" server "${PORT_ARGS[@]}" --bind 127.0.0.1 --bootstrap-expect 3
 				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${metrics[@]}" "${extra[@]}")
 			spawn $name-cluster-$i "$WORK/$name-cluster-node$i.log" "${cmd[@]}"
 			record 0 "${cmd[@]}"
@@ -874,7 +896,7 @@ start_scraper() {
 
 rows_cluster() {
 	local out=$1 t p n row=0 ks=$BENCH_CLUSTER_KEYSPACE
-	SECTION="cluster: Redis Cluster (3 masters + 3 replicas) and Shoal (3 nodes); preload, then each row against both (order alternates); PORT = node 0"
+	SECTION="cluster${TLS_LABEL}: Redis Cluster (3 masters + 3 replicas) and Shoal (3 nodes); preload, then each row against both (order alternates); PORT = node 0"
 	start_redis_cluster
 	start_shoal_cluster
 	: >"$out.notes"
@@ -882,9 +904,9 @@ rows_cluster() {
 	preload shoal-cluster "${SC_PORTS[0]}" "$ks" $((ks * 3)) 1 "$out.notes"
 	{
 		if [[ -n $BENCH_BASELINE_BIN ]]; then
-			echo "### Cluster: baseline Shoal vs Shoal (3 nodes each, 3 groups of 3 replicas)"
+			echo "### Cluster${TLS_LABEL}: baseline Shoal vs Shoal (3 nodes each, 3 groups of 3 replicas)"
 		else
-			echo "### Cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
+			echo "### Cluster${TLS_LABEL}: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
 		fi
 		echo
 		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
@@ -949,10 +971,38 @@ rows_proxy() {
 	end_rows "$out"
 }
 
+# ---------------------------------------------------------------- tls rows
+
+# rows_tls OUT: the cluster rows with TLS on every connection: a CA and one
+# certificate (for 127.0.0.1, used by every server and by the client) made
+# with openssl; both clusters TLS-only (--port 0 --tls-port, --tls-cluster
+# yes: Redis's bus and Shoal's cluster port are mutual TLS; Redis's
+# replication too), redis-benchmark --tls with the client certificate.
+rows_tls() {
+	local out=$1 dir="$WORK/tls"
+	need openssl "apt-get install openssl"
+	mkdir -p "$dir"
+	SECTION="tls: certificates"
+	local -a ca=(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 2 -subj /CN=bench-ca)
+	local -a csr=(openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/node.key" -out "$dir/node.csr" -subj /CN=127.0.0.1)
+	local -a sign=(openssl x509 -req -in "$dir/node.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -out "$dir/node.crt" -days 2)
+	record 0 "${ca[@]}"
+	"${ca[@]}" >"$dir/openssl.log" 2>&1 || die "openssl failed; see $dir/openssl.log"
+	record 0 "${csr[@]}"
+	"${csr[@]}" >>"$dir/openssl.log" 2>&1 || die "openssl failed; see $dir/openssl.log"
+	record 0 "${sign[@]}"
+	"${sign[@]}" >>"$dir/openssl.log" 2>&1 || die "openssl failed; see $dir/openssl.log"
+	TLS_ARGS=(--tls --cacert "$dir/ca.crt" --cert "$dir/node.crt" --key "$dir/node.key")
+	TLS_SERVER_ARGS=(--tls-cluster yes --tls-cert-file "$dir/node.crt" --tls-key-file "$dir/node.key" --tls-ca-cert-file "$dir/ca.crt")
+	TLS_LABEL=" with TLS"
+	rows_cluster "$out"
+	TLS_ARGS=() TLS_SERVER_ARGS=() TLS_LABEL=""
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0
 	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
@@ -960,12 +1010,13 @@ main() {
 		memory | mem) do_mem=1 ;;
 		cluster) do_cluster=1 ;;
 		proxy) do_proxy=1 ;;
+		tls) do_tls=1 ;;
 		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 ;;
 		-h | --help | help)
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want memory, ops, cluster, proxy or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, cluster, proxy, tls or all)" ;;
 		esac
 	done
 
@@ -1002,6 +1053,7 @@ main() {
 	if ((do_ops)); then rows_ops "$WORK/ops.md"; fi
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
 	if ((do_proxy)); then rows_proxy "$WORK/proxy.md"; fi
+	if ((do_tls)); then rows_tls "$WORK/tls.md"; fi
 
 	local rev cpu ts load_end
 	load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -1033,7 +1085,7 @@ main() {
 		echo '```'
 		echo
 		local f
-		for f in memory-distinct memory-churn ops cluster proxy; do
+		for f in memory-distinct memory-churn ops cluster proxy tls; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 	} >"$result"

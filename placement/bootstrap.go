@@ -153,6 +153,7 @@ func (s *Service) leaderReconcile(members []Member) {
 		return
 	}
 	conf := cf.Configuration().Servers
+	members = s.verifiedMembers(members, conf) // tls.go: unknown members must pass tls-cluster's check
 	if s.Map() == nil && s.cfg.BootstrapExpect > 0 {
 		s.proposeInit(members, conf)
 	}
@@ -210,7 +211,7 @@ func (s *Service) proposeInit(members []Member, conf []raft.Server) {
 	var nodes []Node
 	add := func(m Member) {
 		chosen[m.ID] = true
-		nodes = append(nodes, Node{ID: m.ID, RESPAddr: m.RESPAddr, ClusterAddr: m.ClusterAddr, GossipAddr: m.GossipAddr})
+		nodes = append(nodes, Node{ID: m.ID, RESPAddr: m.RESPAddr, PlainPort: m.PlainPort, ClusterAddr: m.ClusterAddr, GossipAddr: m.GossipAddr})
 	}
 	for _, srv := range conf {
 		if srv.Suffrage != raft.Voter {

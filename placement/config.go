@@ -18,6 +18,9 @@ type Config struct {
 	NodeID string
 	// RESPAddr is the host:port clients use (gossiped in the "resp" tag).
 	RESPAddr string
+	// PlainPort is the plain RESP port of a node whose RESPAddr is its TLS
+	// port (tls-cluster), gossiped in the "pport" tag; 0 for none.
+	PlainPort int
 	// GossipBind is the host:port serf binds, TCP and UDP. Port 0 lets the
 	// OS pick one (see Service.GossipAddr); host "" or "0.0.0.0" binds all
 	// interfaces.

@@ -44,7 +44,7 @@ func registerMembers(m *Map, members []Member) (next *Map, added, updated []stri
 			}
 			next.Removed = slices.DeleteFunc(next.Removed, func(id string) bool { return id == mem.ID })
 		}
-		want := Node{ID: mem.ID, RESPAddr: mem.RESPAddr, ClusterAddr: mem.ClusterAddr, GossipAddr: mem.GossipAddr}
+		want := Node{ID: mem.ID, RESPAddr: mem.RESPAddr, PlainPort: mem.PlainPort, ClusterAddr: mem.ClusterAddr, GossipAddr: mem.GossipAddr}
 		cur := m.Node(mem.ID)
 		if next != nil {
 			cur = next.Node(mem.ID)

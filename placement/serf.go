@@ -22,6 +22,7 @@ const (
 	tagID      = "id"      // node id (also the serf node name)
 	tagRESP    = "resp"    // RESP host:port
 	tagCluster = "cluster" // cluster (mux) host:port, the Raft address
+	tagPPort   = "pport"   // plain RESP port of a tls-cluster node (absent: none)
 	tagEpoch   = "epoch"   // epoch of the map this node holds; 0 = none
 	tagLead    = "lead"    // comma-separated data groups this node leads
 	tagMeta    = "meta"    // "1" once the node's meta replica has state
@@ -68,6 +69,9 @@ type Member struct {
 	ID string
 	// RESPAddr is the host:port clients use.
 	RESPAddr string
+	// PlainPort is the plain RESP port of a node whose RESPAddr is its TLS
+	// port (0: none).
+	PlainPort int
 	// ClusterAddr is the host:port of the node's cluster port (Raft mux).
 	ClusterAddr string
 	// GossipAddr is the host:port of the node's serf agent.
@@ -105,6 +109,7 @@ func memberFromSerf(sm serf.Member, suspect map[string]bool) (Member, bool) {
 		MetaState:   sm.Tags[tagMeta] == "1",
 	}
 	m.Epoch, _ = strconv.ParseUint(sm.Tags[tagEpoch], 10, 64)
+	m.PlainPort, _ = strconv.Atoi(sm.Tags[tagPPort])
 	switch sm.Status {
 	case serf.StatusAlive:
 		m.Status = StatusAlive
@@ -148,6 +153,9 @@ func (s *Service) buildTags(epoch uint64, meta bool, lead []string) (tags map[st
 	}
 	if meta {
 		tags[tagMeta] = "1"
+	}
+	if s.cfg.PlainPort > 0 {
+		tags[tagPPort] = strconv.Itoa(s.cfg.PlainPort)
 	}
 	room := maxTagBytes - tagsSize(tags) - len(tagLead) - 2*5
 	var b strings.Builder

@@ -56,6 +56,7 @@ type Service struct {
 	lead      atomic.Pointer[[]string]          // SetLeading's groups, sorted
 	hints     atomic.Pointer[map[string]string] // group id -> node id, from gossip
 	metaState atomic.Bool                       // the meta replica has Raft state
+	peers     peerChecks                        // tls-cluster admission checks (tls.go)
 
 	// mu serialises Start and Shutdown.
 	mu       sync.Mutex

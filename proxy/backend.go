@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -302,6 +303,9 @@ func (p *Proxy) dialBackend(n *node) (*backendConn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	if p.cfg.TLS != nil {
+		nc = tls.Client(nc, p.cfg.TLS) // the handshake runs at HELLO's write, under its deadline
 	}
 	args := []any{"HELLO", "3"}
 	if p.cfg.Password != "" {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,6 +35,10 @@ type Config struct {
 	// RefreshInterval is how often the slot map is reloaded from CLUSTER
 	// SLOTS when nothing prompted it (MOVED and errors reload it at once).
 	RefreshInterval time.Duration
+	// TLS, when set, is the client configuration of the connections to
+	// the nodes (nodes with --tls-port and --tls-cluster yes). Nil: plain
+	// TCP.
+	TLS *tls.Config
 	// Logger receives the proxy's log lines; nil discards them.
 	Logger *slog.Logger
 }

@@ -109,7 +109,7 @@ func buildMap(ranges []slotRange, nodeOf func(string) *node) *slotMap {
 
 // fetchSlots asks one node for CLUSTER SLOTS.
 func (p *Proxy) fetchSlots(ctx context.Context, addr string) ([]slotRange, error) {
-	c, err := respclient.Dial(ctx, addr, p.cfg.DialTimeout)
+	c, err := respclient.DialTLS(ctx, addr, p.cfg.DialTimeout, p.cfg.TLS)
 	if err != nil {
 		return nil, err
 	}

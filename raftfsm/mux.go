@@ -97,6 +97,10 @@ func (m *Mux) Serve() error {
 }
 
 func (m *Mux) route(conn net.Conn) {
+	conn, ok := m.secureAccepted(conn) // mux_tls.go
+	if !ok {
+		return
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(muxHandshakeTimeout))
 	var hdr [len(muxMagic) + 1]byte
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil || string(hdr[:len(muxMagic)]) != muxMagic {
@@ -200,6 +204,9 @@ func (m *Mux) DialStream(addr, name string, timeout time.Duration) (net.Conn, er
 	deadline := time.Now().Add(timeout)
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
+		return nil, err
+	}
+	if conn, err = secureDialed(conn, timeout); err != nil { // mux_tls.go
 		return nil, err
 	}
 	hdr := make([]byte, 0, len(muxMagic)+1+len(name))

@@ -134,6 +134,7 @@ func clusterTopology(x *command.Ctx) *Topology {
 		x.Err(command.ErrClusterDisabled)
 		return nil
 	}
+	t.plain = usePlainPort(x)
 	if t.Map == nil {
 		// No map yet (the node is joining): report an empty cluster.
 		c := *t
@@ -196,12 +197,17 @@ func member(ids []string, id string) bool {
 
 // nodeAddr splits a node's RESP address into ip and port and returns the
 // port of its cluster address (the cluster bus port of CLUSTER NODES).
-func nodeAddr(n *topology.Node) (ip string, port, cport int64) {
+// plain (usePlainPort) gives a tls-cluster node's plain port, if it has
+// one, instead of its TLS port.
+func nodeAddr(n *topology.Node, plain bool) (ip string, port, cport int64) {
 	ip, p, err := net.SplitHostPort(n.RESPAddr)
 	if err != nil {
 		ip = n.RESPAddr
 	}
 	port, _ = strconv.ParseInt(p, 10, 32)
+	if plain && n.PlainPort > 0 {
+		port = int64(n.PlainPort)
+	}
 	if _, cp, err := net.SplitHostPort(n.ClusterAddr); err == nil {
 		cport, _ = strconv.ParseInt(cp, 10, 32)
 	}
@@ -406,7 +412,7 @@ func clusterInfoCommand(x *command.Ctx, args [][]byte) {
 // <id> <ip>:<port>@<cport> <flags> <master-id|-> <ping-sent> <pong-recv>
 // <config-epoch> <link-state> <slot-range>...
 func (t *Topology) appendNodeLine(b []byte, n *topology.Node, ranges []topology.SlotRange, now int64) []byte {
-	ip, port, cport := nodeAddr(n)
+	ip, port, cport := nodeAddr(n, t.plain)
 	master := t.masterOf(n.ID)
 	down := t.failed(n.ID)
 	b = append(b, n.ID...)
@@ -538,7 +544,7 @@ func clusterSaveConfigCommand(x *command.Ctx, args [][]byte) {
 // appendSlotsNode appends one node of a CLUSTER SLOTS range: ip, port, id
 // and an empty map of extra fields.
 func appendSlotsNode(x *command.Ctx, n *topology.Node) {
-	ip, port, _ := nodeAddr(n)
+	ip, port, _ := nodeAddr(n, usePlainPort(x))
 	x.Array(4)
 	x.BulkString(ip)
 	x.Int(port)
@@ -710,12 +716,31 @@ func replOffset(x *command.Ctx, t *Topology, gid, id string) int64 {
 
 // appendShardNode appends one node map of a CLUSTER SHARDS shard.
 func appendShardNode(x *command.Ctx, t *Topology, n *topology.Node, master bool, offset int64) {
-	ip, port, _ := nodeAddr(n)
-	x.MapHeader(7)
+	ip, port, _ := nodeAddr(n, false)
+	// Under tls-cluster, as Redis: "port" is the plain port (left out
+	// when none), "tls-port" the TLS port.
+	tlsPort, cluster := port, srvOf(x).cfg.TLS.Cluster
+	if cluster {
+		port = int64(n.PlainPort)
+	}
+	fields := 7
+	if cluster {
+		fields++
+		if port == 0 {
+			fields--
+		}
+	}
+	x.MapHeader(fields)
 	x.BulkString("id")
 	x.BulkString(n.ID)
-	x.BulkString("port")
-	x.Int(port)
+	if port > 0 || !cluster {
+		x.BulkString("port")
+		x.Int(port)
+	}
+	if cluster {
+		x.BulkString("tls-port")
+		x.Int(tlsPort)
+	}
 	x.BulkString("ip")
 	x.BulkString(ip)
 	x.BulkString("endpoint")

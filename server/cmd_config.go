@@ -194,6 +194,12 @@ func configSetCommand(x *command.Ctx, args [][]byte) {
 		}
 		applies[i] = apply
 	}
+	tlsApply, blame, msg := s.tlsSetCheck(args[2:]) // tls.go: tls-* values go together
+	if msg != "" {
+		x.Err(configSetError(blame, msg))
+		return
+	}
+	applies = append(applies, tlsApply)
 	if a := s.clusterConfigAdmin(); a != nil {
 		var shared map[string]string
 		first := ""

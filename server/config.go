@@ -55,6 +55,8 @@ type Config struct {
 	Params map[string]string
 	// Limits are the client limits and protected mode (limits.go).
 	Limits LimitsConfig
+	// TLS is the client port's TLS (tls.go); zero without.
+	TLS TLSConfig
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Logger receives the front end's logs. Nil discards them.

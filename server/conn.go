@@ -424,7 +424,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 					// read, so the client may read again, from the new
 					// leader when the map names it.
 					at := len(c.out)
-					c.out = s.notOwnerReply(c.out, c.cmdSlot(args))
+					c.out = c.notOwnerReply(c.out, c.cmdSlot(args)) // tls.go
 					c.reject(at)
 					return cmd
 				}
@@ -511,7 +511,7 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		c.runlock()
 		c.flushWrites()
 		at := len(c.out)
-		c.out = appendMoved(c.out, slot, redirect)
+		c.out = appendMoved(c.out, slot, c.movedAddr(redirect)) // tls.go
 		c.reject(at)
 		return nil, false
 	default:
@@ -814,7 +814,7 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 	if errors.Is(err, raftfsm.ErrNotLeader) {
 		for i := from; i < to; i++ {
 			at := len(c.out)
-			c.out = c.srv.notOwnerReply(c.out, c.cmdSlot(cmds[i]))
+			c.out = c.notOwnerReply(c.out, c.cmdSlot(cmds[i])) // tls.go
 			c.wrote(p+i-from, at, true)
 		}
 		return
@@ -833,7 +833,7 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 		r := replies.Get(i)
 		if len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0] {
 			if slot, ok := raftfsm.ParseNotOwner(r); ok {
-				c.out = c.srv.notOwnerReply(c.out, slot)
+				c.out = c.notOwnerReply(c.out, slot) // tls.go
 				c.wrote(p+i-from, at, true)
 				continue
 			}

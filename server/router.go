@@ -47,6 +47,9 @@ type Topology struct {
 	Leaders []string
 	// Alive reports, by node id, whether membership sees the node alive.
 	Alive map[string]bool
+	// plain is set for a plain connection to a tls-cluster node: its
+	// replies give the nodes' plain ports (tls.go, usePlainPort).
+	plain bool
 }
 
 // SingleRouter routes every slot to one group: a standalone node. With a

@@ -38,7 +38,12 @@ type Server struct {
 	group Group
 	log   *slog.Logger
 	ln    net.Listener
-	start time.Time
+	// tlsLn is ServeTLS's listener (tls.go); hkOnce starts housekeeping
+	// once for both.
+	tlsLn   atomic.Pointer[net.Listener]
+	tlsIdle tlsIdleState // tls-* values set without TLS (tls.go)
+	hkOnce  sync.Once
+	start   time.Time
 
 	// Settings CONFIG SET may change while serving.
 	maxMemory atomic.Int64
@@ -131,12 +136,20 @@ func New(cfg Config, router Router) (*Server, error) {
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after
-// Shutdown.
+// Shutdown. ServeTLS (tls.go) may run alongside it.
 func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
-	s.wg.Add(2)
-	go s.housekeeping()
-	go s.clientsCron()
+	return s.serve(ln)
+}
+
+// serve is the accept loop of Serve and ServeTLS; the first to run starts
+// housekeeping.
+func (s *Server) serve(ln net.Listener) error {
+	s.hkOnce.Do(func() {
+		s.wg.Add(2)
+		go s.housekeeping()
+		go s.clientsCron()
+	})
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -164,8 +177,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // (INFO's total_commands_processed). Safe for concurrent use.
 func (s *Server) CommandsProcessed() int64 { return s.stats.commands.Load() }
 
-// Addr returns the address Serve listens on.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr returns the address Serve listens on (ServeTLS's when Serve runs
+// on none).
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return s.TLSAddr()
+	}
+	return s.ln.Addr()
+}
 
 // Drain waits until no client command has run for quiet, or ctx ends: a
 // node that handed its leaderships over keeps answering (redirects, which
@@ -203,6 +222,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			if e := s.ln.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
 				err = e
 			}
+		}
+		if e := s.closeTLS(); e != nil {
+			err = e
 		}
 		// Stop reading: an idle connection's read returns at once, and one
 		// running a batch finishes it and writes its replies first (a

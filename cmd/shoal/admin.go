@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ func clusterCommand() *cli.Command {
 		&cli.StringFlag{Name: "password", EnvVars: []string{"SHOAL_PASSWORD"}, Usage: "password for AUTH (the nodes' --requirepass)"},
 		&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "bound on connecting to and waiting for each node"},
 	}
+	flags = append(flags, adminTLSFlags()...) // tls.go
 	sub := func(name, usage string, action cli.ActionFunc) *cli.Command {
 		return &cli.Command{Name: name, Usage: usage, Flags: flags, Action: action}
 	}
@@ -69,6 +71,10 @@ type adminOpts struct {
 	password string
 	timeout  time.Duration
 	out      io.Writer
+	// tls is the TLS client configuration (--tls); nil for plain TCP.
+	tls *tls.Config
+	// tlsErr is --tls's flags' error, reported by adminDial.
+	tlsErr error
 }
 
 func adminOptions(cc *cli.Context) adminOpts {
@@ -78,7 +84,7 @@ func adminOptions(cc *cli.Context) adminOpts {
 		password: cc.String("password"),
 		timeout:  cc.Duration("timeout"),
 		out:      cc.App.Writer,
-	}
+	}.withTLS(cc) // tls.go
 }
 
 func runClusterInfo(cc *cli.Context) error {
@@ -161,7 +167,10 @@ func runClusterCheck(cc *cli.Context) error {
 // adminDial connects to addr and authenticates when a password is given.
 // Its errors say what to do about them.
 func adminDial(ctx context.Context, o adminOpts, addr string) (*respclient.Conn, error) {
-	c, err := respclient.Dial(ctx, addr, o.timeout)
+	if o.tlsErr != nil {
+		return nil, o.tlsErr
+	}
+	c, err := respclient.DialTLS(ctx, addr, o.timeout, o.tls)
 	if err != nil {
 		return nil, describeErr(addr, err)
 	}

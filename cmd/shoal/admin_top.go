@@ -343,7 +343,7 @@ func (s *topSampler) conn(addr string) *topConn {
 // (dialled again next time). Its errors are undescribed: see describeErr.
 func (s *topSampler) do(ctx context.Context, tc *topConn, addr string, args ...any) (respclient.Value, error) {
 	if tc.c == nil {
-		c, err := respclient.Dial(ctx, addr, s.o.timeout)
+		c, err := respclient.DialTLS(ctx, addr, s.o.timeout, s.o.tls)
 		if err != nil {
 			return respclient.Value{}, err
 		}

@@ -239,7 +239,7 @@ func preferredLeaders(addrs []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, a := range addrs {
-		if err := nodeClusterOK(ctx, a); err != nil {
+		if err := nodeClusterOK(ctx, a, nil); err != nil {
 			return err
 		}
 		view, err := queryGroups(ctx, adminOpts{timeout: time.Second}, a)

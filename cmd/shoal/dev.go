@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,7 @@ func devCommand() *cli.Command {
 			&cli.BoolFlag{Name: "console-logs", Usage: "write the nodes' logs to this terminal, each line prefixed with [node i]"},
 			&cli.DurationFlag{Name: "wait", Value: 60 * time.Second, Usage: "how long to wait for cluster_state:ok on every node"},
 			&cli.IntFlag{Name: "proxy-port", Usage: "node i also runs the proxy for clients that are not cluster-aware on 127.0.0.1:PORT+i (its --proxy-port); 0 for none"},
+			&cli.BoolFlag{Name: "tls", Usage: "TLS only: a throw-away CA and certificate in a temporary directory, every node with --port 0 --tls-port PORT+i --tls-cluster yes (see tls.go)"},
 			&cli.StringFlag{Name: "server-bin", Hidden: true, Usage: "binary to run as `server` (default: this one)"},
 		}),
 		Action: runDev,
@@ -84,6 +86,8 @@ type devConfig struct {
 	// ProxyPort is node 0's proxy port (node i's is ProxyPort+i); 0: no
 	// proxy.
 	ProxyPort int
+	// TLS is --tls's certificates (tls.go); nil without.
+	TLS *devTLS
 }
 
 func (c devConfig) validate() error {
@@ -100,6 +104,8 @@ func (c devConfig) validate() error {
 	case c.MetricsPort < 0 || c.MetricsPort > 0 && c.MetricsPort+c.Nodes-1 > 65535:
 		return fmt.Errorf("--metrics-port %d with --nodes %d: ports up to %d must fit below 65536",
 			c.MetricsPort, c.Nodes, c.MetricsPort+c.Nodes-1)
+	case c.TLS != nil && c.ProxyPort > 0:
+		return errors.New("--tls with --proxy-port: the proxy needs the nodes' plain ports, which --tls turns off")
 	case c.ProxyPort < 0 || c.ProxyPort > 0 && c.ProxyPort+c.Nodes-1 > 65535:
 		return fmt.Errorf("--proxy-port %d with --nodes %d: ports up to %d must fit below 65536",
 			c.ProxyPort, c.Nodes, c.ProxyPort+c.Nodes-1)
@@ -152,7 +158,7 @@ func (c devConfig) childArgs(i int) []string {
 	if c.ProxyPort > 0 {
 		args = append(args, "--proxy-port", strconv.Itoa(c.ProxyPort+i))
 	}
-	return args
+	return c.TLS.childArgs(args, c.Port+i) // tls.go
 }
 
 // checkPorts fails early, with a readable message, when a port the nodes
@@ -224,11 +230,17 @@ func devConfigFrom(cc *cli.Context) (devConfig, error) {
 		}
 		c.DataDir = abs
 	}
+	if cc.Bool("tls") {
+		if c.TLS, err = newDevTLS(c.DataDir); err != nil { // tls.go
+			return c, err
+		}
+	}
 	return c, c.validate()
 }
 
 func runDev(cc *cli.Context) error {
 	cfg, err := devConfigFrom(cc)
+	defer cfg.TLS.cleanup() // tls.go
 	if err != nil {
 		return err
 	}
@@ -266,7 +278,7 @@ func runDev(cc *cli.Context) error {
 	ready := make(chan error, 1)
 	waitCtx, cancelWait := context.WithTimeout(ctx, cc.Duration("wait"))
 	defer cancelWait()
-	go func() { ready <- waitClusterOK(waitCtx, addrs, out) }()
+	go func() { ready <- waitClusterOK(waitCtx, addrs, out, cfg.TLS.client()) }()
 	select {
 	case err := <-ready:
 		fmt.Fprintln(out)
@@ -282,7 +294,7 @@ func runDev(cc *cli.Context) error {
 		fmt.Fprintln(out)
 		return ch.died(out)
 	}
-	settleCluster(ctx, out, addrs, devSettle)
+	settleCluster(ctx, out, addrs, devSettle, cfg.TLS.client())
 	printDevCluster(ctx, out, cfg, addrs)
 
 	select {
@@ -400,14 +412,14 @@ func stopChildren(w io.Writer, children []*devChild) {
 // waitClusterOK polls CLUSTER INFO on every address until all say
 // cluster_state:ok, printing a dot a second. It returns the last reason a
 // node was not ready when ctx ends first.
-func waitClusterOK(ctx context.Context, addrs []string, progress io.Writer) error {
+func waitClusterOK(ctx context.Context, addrs []string, progress io.Writer, tlsCfg *tls.Config) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	lastDot := time.Now()
 	for {
 		why := ""
 		for _, addr := range addrs {
-			if err := nodeClusterOK(ctx, addr); err != nil {
+			if err := nodeClusterOK(ctx, addr, tlsCfg); err != nil {
 				why = err.Error()
 				break
 			}
@@ -427,11 +439,12 @@ func waitClusterOK(ctx context.Context, addrs []string, progress io.Writer) erro
 	}
 }
 
-// nodeClusterOK returns nil when addr answers cluster_state:ok.
-func nodeClusterOK(ctx context.Context, addr string) error {
+// nodeClusterOK returns nil when addr answers cluster_state:ok (over TLS
+// with tlsCfg when not nil).
+func nodeClusterOK(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	c, err := respclient.Dial(ctx, addr, time.Second)
+	c, err := respclient.DialTLS(ctx, addr, time.Second, tlsCfg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", addr, err)
 	}
@@ -451,8 +464,8 @@ func nodeClusterOK(ctx context.Context, addr string) error {
 // check` pass on addrs: cluster_state:ok alone can be reported while
 // leaderships still move, and the table printed next should be the settled
 // one. It warns when they do not pass in time.
-func settleCluster(ctx context.Context, w io.Writer, addrs []string, limit time.Duration) {
-	o := adminOpts{timeout: 2 * time.Second}
+func settleCluster(ctx context.Context, w io.Writer, addrs []string, limit time.Duration, tlsCfg *tls.Config) {
+	o := adminOpts{timeout: 2 * time.Second, tls: tlsCfg}
 	deadline := time.Now().Add(limit)
 	for {
 		views := make([]nodeView, len(addrs))
@@ -483,7 +496,7 @@ func settleCluster(ctx context.Context, w io.Writer, addrs []string, limit time.
 
 // printDevCluster prints the nodes as node 0 sees them and how to connect.
 func printDevCluster(ctx context.Context, w io.Writer, cfg devConfig, addrs []string) {
-	o := adminOpts{addr: addrs[0], timeout: 5 * time.Second}
+	o := adminOpts{addr: addrs[0], timeout: 5 * time.Second, tls: cfg.TLS.client()}
 	if text, err := queryText(ctx, o, addrs[0], "CLUSTER", "NODES"); err != nil {
 		fmt.Fprintf(w, "(CLUSTER NODES failed: %v)\n", err)
 	} else if nodes, err := parseClusterNodes(text); err != nil {
@@ -503,10 +516,16 @@ func devConnectHelp(cfg devConfig, addrs []string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nConnect:\n")
-	fmt.Fprintf(&b, "  redis-cli -c -p %d\n", cfg.Port)
-	fmt.Fprintf(&b, "  go-redis: redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{%s}})\n",
-		strings.Join(quoted, ", "))
-	fmt.Fprintf(&b, "  shoal cluster check --addr %s\n", addrs[0])
+	if cfg.TLS != nil {
+		b.WriteString(cfg.TLS.connectHelp(cfg.Port, addrs)) // tls.go
+	} else {
+		fmt.Fprintf(&b, "  redis-cli -c -p %d\n", cfg.Port)
+	}
+	if cfg.TLS == nil {
+		fmt.Fprintf(&b, "  go-redis: redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{%s}})\n",
+			strings.Join(quoted, ", "))
+		fmt.Fprintf(&b, "  shoal cluster check --addr %s\n", addrs[0])
+	}
 	if cfg.ProxyPort > 0 {
 		fmt.Fprintf(&b, "  redis-cli -p %d   (through the proxy: no -c needed)\n", cfg.ProxyPort)
 	}

@@ -45,7 +45,9 @@ func TestDevMetricsPort(t *testing.T) {
 // the start before anything listens.
 func TestServerMetricsAddrFlag(t *testing.T) {
 	app := &cli.App{Name: "shoal", Commands: []*cli.Command{serverCommand()}, Writer: &bytes.Buffer{}, ErrWriter: &bytes.Buffer{}}
-	err := app.Run([]string{"shoal", "server", "--port", "0", "--log-level", "error", "--metrics-addr", "9100"})
+	// Port 1: never bound, the check comes first (--port 0 means no plain
+	// port, and then needs --tls-port).
+	err := app.Run([]string{"shoal", "server", "--port", "1", "--log-level", "error", "--metrics-addr", "9100"})
 	if err == nil || !strings.Contains(err.Error(), "MetricsAddr") {
 		t.Errorf("--metrics-addr 9100: %v, want a MetricsAddr error", err)
 	}

@@ -27,7 +27,7 @@ func proxyCommand() *cli.Command {
 		Description: "Listens on --listen and sends each command to the node leading its slot, splitting multi-key\n" +
 			"commands by slot and sending DBSIZE, KEYS, SCAN, FLUSHALL, RANDOMKEY and INFO to every group leader,\n" +
 			"so that redis-cli without -c, redis-benchmark without --cluster and single-endpoint clients work.",
-		Flags: withEnvVars([]cli.Flag{
+		Flags: withEnvVars(append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: def.Listen, Usage: "HOST:PORT clients connect to"},
 			&cli.StringSliceFlag{Name: "cluster", Required: true, Usage: "RESP addresses (HOST:PORT, comma-separated or repeated) of cluster nodes to learn the slot map from"},
 			&cli.StringFlag{Name: "password", Usage: "the nodes' requirepass; clients must then AUTH too"},
@@ -37,7 +37,7 @@ func proxyCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "text or json"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
-		}),
+		}, adminTLSFlags()...)), // tls.go: --tls --cacert --cert --key to the nodes
 		Action: runProxy,
 	}
 }
@@ -57,6 +57,11 @@ func proxyConfig(cc *cli.Context) (proxy.Config, error) {
 	cfg.ConnsPerNode = cc.Int("conns-per-node")
 	cfg.RetryBudget = cc.Duration("retry-budget")
 	cfg.NodeTimeout = cc.Duration("node-timeout")
+	o := adminOpts{}.withTLS(cc) // tls.go
+	if o.tlsErr != nil {
+		return cfg, o.tlsErr
+	}
+	cfg.TLS = o.tls
 	return cfg, cfg.Validate()
 }
 

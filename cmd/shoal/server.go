@@ -37,9 +37,9 @@ func serverCommand() *cli.Command {
 		Description: "Settings come from flags, SHOAL_<FLAG> environment variables and a --config file, in this\n" +
 			"order of precedence. The file has one directive a line: a flag's name or Redis's (dir, loglevel,\n" +
 			"logfile, save, appendonly) and its value, as redis.conf; CONFIG REWRITE writes CONFIG SET's changes back to it.",
-		Flags: withEnvVars([]cli.Flag{
+		Flags: withEnvVars(append([]cli.Flag{
 			configFlag(),
-			&cli.IntFlag{Name: "port", Value: 6379, Usage: "RESP port for clients"},
+			&cli.IntFlag{Name: "port", Value: 6379, Usage: "RESP port for clients (0: none, TLS only: see --tls-port)"},
 			&cli.StringFlag{Name: "bind", Value: "127.0.0.1", Usage: "address to listen on"},
 			&cli.StringFlag{Name: "data-dir", Usage: "directory for the Raft logs and snapshots; empty keeps everything in memory"},
 			&cli.StringFlag{Name: "maxmemory", Value: "0", Usage: "memory limit for keys and values: bytes or with a unit (100mb, 1gb); 0 for none"},
@@ -83,7 +83,7 @@ func serverCommand() *cli.Command {
 			&cli.IntFlag{Name: "proxy-port", Usage: "also run the proxy for clients that are not cluster-aware on this port of --bind (as `shoal proxy`, against this node's cluster); 0 for none"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
-		}),
+		}, tlsServerFlags()...)), // tls.go
 		Action: runServer,
 	}
 }
@@ -129,12 +129,16 @@ func runServer(cc *cli.Context) error {
 	}
 	var np *nodeProxy
 	if port := cc.Int("proxy-port"); port > 0 {
-		if np, err = startNodeProxy(cfg.Bind, port, cfg.AdvertiseAddr(), cfg.Server.RequirePass, logger); err != nil {
+		if cfg.PlainAddr() == "" {
+			return cf.errorf("proxy-port", "the proxy speaks to its node on the plain port: --port 0 leaves none")
+		}
+		if np, err = startNodeProxy(cfg.Bind, port, cfg.PlainAddr(), cfg.Server.RequirePass, logger); err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			return errors.Join(err, n.Shutdown(ctx))
 		}
 	}
+	defer reloadTLSOnSIGHUP(n, logger)() // tls.go
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	now := false
@@ -166,6 +170,9 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 	var err error
 	cfg := node.DefaultConfig()
 	cfg.Bind, cfg.Port = cc.String("bind"), cc.Int("port")
+	if err := tlsNodeConfig(cc, cf, &cfg); err != nil { // tls.go; before nodeID (the advertised port)
+		return cfg, err
+	}
 	cfg.DataDir = cc.String("data-dir")
 	cfg.Group.HeartbeatTimeout = cc.Duration("raft-heartbeat-timeout")
 	cfg.Group.ElectionTimeout = cc.Duration("raft-election-timeout")

@@ -65,10 +65,10 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 	host := cfg.advertiseHost()
 	cport, gport := cfg.ClusterPort, cfg.GossipPort
 	if cport == 0 {
-		cport = cfg.Port + 10000
+		cport = cfg.clientPort() + 10000 // the TLS port's with tls-cluster (tls.go)
 	}
 	if gport == 0 {
-		gport = cfg.Port + 20000
+		gport = cfg.clientPort() + 20000
 	}
 	cln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cport)))
 	if err != nil {
@@ -94,7 +94,8 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 
 	pcfg := cfg.Placement
 	pcfg.NodeID = cfg.ID
-	pcfg.RESPAddr = net.JoinHostPort(host, strconv.Itoa(cfg.Port))
+	pcfg.RESPAddr = cfg.AdvertiseAddr()
+	pcfg.PlainPort = cfg.plainPort() // tls.go
 	pcfg.GossipBind = net.JoinHostPort(cfg.Bind, strconv.Itoa(gport))
 	pcfg.GossipAdvertise = net.JoinHostPort(host, strconv.Itoa(gport))
 	pcfg.Join = cfg.Join

@@ -49,6 +49,8 @@ type Config struct {
 	Join            []string
 	// Groups and Replicas shape the cluster at bootstrap.
 	Groups, Replicas int
+	// TLS is the node's TLS (tls.go): tls-port, tls-cluster, the files.
+	TLS TLSConfig
 	// Server configures the RESP front end.
 	Server server.Config
 	// Group is the template for every data group's Raft settings.
@@ -100,6 +102,9 @@ func (c *Config) Validate() error {
 	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):
 		return fmt.Errorf("%w: need 1 <= replicas (%d) <= bootstrap-expect (%d) and groups >= 1 (%d)", ErrBadConfig, c.Replicas, c.BootstrapExpect, c.Groups)
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	if c.BootstrapExpect > 0 {
 		if err := c.Controller.Validate(); err != nil {
 			return err
@@ -113,11 +118,13 @@ func (c *Config) Validate() error {
 
 // Node is a running Shoal node.
 type Node struct {
-	cfg  Config
-	log  *slog.Logger
-	ln   net.Listener
-	srv  *server.Server
-	errc chan error
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+	// tlsLn is the TLS port's listener (tls.go); nil without.
+	tlsLn net.Listener
+	srv   *server.Server
+	errc  chan error
 
 	// Standalone mode.
 	group *raftfsm.Group
@@ -139,10 +146,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: lg, errc: make(chan error, 1)}
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
-	if err != nil {
+	n := &Node{cfg: cfg, log: lg, errc: make(chan error, 2)}
+	if err := n.startTLS(); err != nil {
 		return nil, err
+	}
+	ln := n.tlsLn // port 0: TLS only
+	if cfg.Port > 0 {
+		var err error
+		if ln, err = net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port))); err != nil {
+			n.closeTLSListener()
+			return nil, err
+		}
 	}
 	n.ln = ln
 	var router server.Router
@@ -150,6 +164,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cs, err := startCluster(ctx, n)
 		if err != nil {
 			ln.Close()
+			n.closeTLSListener()
 			return nil, err
 		}
 		n.cluster = cs
@@ -158,12 +173,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		g, err := n.startStandalone(ctx)
 		if err != nil {
 			ln.Close()
+			n.closeTLSListener()
 			return nil, err
 		}
 		n.group = g
 		router = server.SingleRouter{Group: g}
 	}
-	scfg := cfg.Server
+	scfg := n.cfg.Server // with startTLS's Loader
 	scfg.Logger = lg
 	scfg.DataDir = cfg.DataDir
 	srv, err := server.New(scfg, router)
@@ -185,10 +201,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if err := n.startMetrics(); err != nil {
 			n.stopGroups(ctx)
 			ln.Close()
+			n.closeTLSListener()
 			return nil, err
 		}
 	}
-	go func() { n.errc <- srv.Serve(ln) }()
+	if cfg.Port > 0 {
+		go func() { n.errc <- srv.Serve(ln) }()
+	}
+	if n.tlsLn != nil {
+		go func() { n.errc <- srv.ServeTLS(n.tlsLn) }()
+	}
 	lg.Info("serving", "addr", ln.Addr().String(), "node-id", cfg.ID, "cluster", cfg.BootstrapExpect > 0, "data-dir", cfg.DataDir)
 	return n, nil
 }
@@ -286,9 +308,9 @@ func (n *Node) stopGroups(ctx context.Context) error {
 // advertiseHost returns the host others should use to reach this node.
 // AdvertiseAddr returns the RESP address other nodes and clients are told
 // to use: Advertise (or the bind address, or 127.0.0.1 for a wildcard
-// bind) with Port.
+// bind) with Port, or with TLS.Port under tls-cluster or port 0.
 func (c *Config) AdvertiseAddr() string {
-	return net.JoinHostPort(c.advertiseHost(), strconv.Itoa(c.Port))
+	return net.JoinHostPort(c.advertiseHost(), strconv.Itoa(c.clientPort()))
 }
 
 // validHostPort reports whether addr is HOST:PORT with a numeric port.

@@ -15,6 +15,7 @@ package respclient
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,25 @@ type Conn struct {
 // means no bound beyond ctx.
 func Dial(ctx context.Context, addr string, timeout time.Duration) (*Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(nc, timeout), nil
+}
+
+// DialTLS is Dial over TLS with cfg (nil: Dial); the handshake is bounded
+// by timeout and ctx too.
+func DialTLS(ctx context.Context, addr string, timeout time.Duration, cfg *tls.Config) (*Conn, error) {
+	if cfg == nil {
+		return Dial(ctx, addr, timeout)
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

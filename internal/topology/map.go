@@ -29,6 +29,10 @@ type Node struct {
 	ID string `json:"id"`
 	// RESPAddr is the host:port clients use.
 	RESPAddr string `json:"resp"`
+	// PlainPort is, for a node whose RESPAddr is its TLS port
+	// (tls-cluster), its plain RESP port, given to plain connections
+	// (Redis's pport); 0 when it has none.
+	PlainPort int `json:"pport,omitempty"`
 	// ClusterAddr is the host:port of the node's Raft mux (cluster port).
 	ClusterAddr string `json:"cluster"`
 	// GossipAddr is the host:port of the node's Serf agent.
