@@ -9,20 +9,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/internal/testutil"
-	"github.com/shoalcache/shoal/internal/tlsconf"
 	"github.com/shoalcache/shoal/raftfsm"
 )
-
-func tlsLoader(t *testing.T, f testutil.TLSFiles) *tlsconf.Loader {
-	t.Helper()
-	c := tlsconf.DefaultConfig()
-	c.CertFile, c.KeyFile, c.CAFile = f.Cert, f.Key, f.CA
-	l, err := tlsconf.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // tlsPort accepts TLS handshakes with cfg on a loopback port until the
 // test ends, and returns its address.
@@ -50,8 +38,8 @@ func tlsPort(t *testing.T, cfg *tls.Config) string {
 // check; members known at their address always are; with TLS off, all.
 func TestVerifiedMembers(t *testing.T) {
 	ca := testutil.NewTLSCA(t, "ca")
-	ours := tlsLoader(t, ca.Issue(t, "node"))
-	rogue := tlsLoader(t, testutil.NewTLSCA(t, "rogue").Issue(t, "rogue"))
+	ours := testutil.TLSLoader(t, ca.Issue(t, "node"))
+	rogue := testutil.TLSLoader(t, testutil.NewTLSCA(t, "rogue").Issue(t, "rogue"))
 	good := tlsPort(t, ours.MutualServerConfig())
 	bad := tlsPort(t, rogue.MutualServerConfig())
 	dead, err := net.Listen("tcp", "127.0.0.1:0")

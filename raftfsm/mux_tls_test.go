@@ -8,26 +8,14 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/internal/testutil"
-	"github.com/shoalcache/shoal/internal/tlsconf"
 )
-
-func tlsLoader(t *testing.T, f testutil.TLSFiles) *tlsconf.Loader {
-	t.Helper()
-	c := tlsconf.DefaultConfig()
-	c.CertFile, c.KeyFile, c.CAFile = f.Cert, f.Key, f.CA
-	l, err := tlsconf.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // TestMuxMutualTLS: with SetClusterTLS, calls between nodes of one CA go
 // through, and a dialer without TLS, or with another CA's certificate,
 // never reaches a stream.
 func TestMuxMutualTLS(t *testing.T) {
 	ca := testutil.NewTLSCA(t, "ca")
-	SetClusterTLS(tlsLoader(t, ca.Issue(t, "node")))
+	SetClusterTLS(testutil.TLSLoader(t, ca.Issue(t, "node")))
 	t.Cleanup(func() { SetClusterTLS(nil) })
 	m := newTestMux(t)
 	l, err := m.Layer(StreamMetaRPC)
@@ -66,7 +54,7 @@ func TestMuxMutualTLS(t *testing.T) {
 		}
 		return c
 	}
-	if !answered(tls.Client(dial(), tlsLoader(t, ca.Issue(t, "peer")).MutualClientConfig())) {
+	if !answered(tls.Client(dial(), testutil.TLSLoader(t, ca.Issue(t, "peer")).MutualClientConfig())) {
 		t.Fatal("a peer of the same CA was not answered")
 	}
 	if answered(dial()) {
@@ -74,14 +62,14 @@ func TestMuxMutualTLS(t *testing.T) {
 	}
 	rogue := testutil.NewTLSCA(t, "rogue").Issue(t, "rogue")
 	rogue.CA = ca.CertFile // it trusts our CA, but its certificate is another's
-	if answered(tls.Client(dial(), tlsLoader(t, rogue).MutualClientConfig())) {
+	if answered(tls.Client(dial(), testutil.TLSLoader(t, rogue).MutualClientConfig())) {
 		t.Fatal("a peer with another CA's certificate was answered")
 	}
 	if answered(tls.Client(dial(), &tls.Config{InsecureSkipVerify: true})) {
 		t.Fatal("a peer without a certificate was answered")
 	}
 	// And a node of another CA is not dialed: its server certificate fails.
-	rln, err := tls.Listen("tcp", "127.0.0.1:0", tlsLoader(t, rogue).MutualServerConfig())
+	rln, err := tls.Listen("tcp", "127.0.0.1:0", testutil.TLSLoader(t, rogue).MutualServerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

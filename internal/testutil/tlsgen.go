@@ -40,3 +40,15 @@ func (ca *TLSCA) Issue(t testing.TB, name string) TLSFiles {
 	}
 	return f
 }
+
+// TLSLoader returns a tlsconf.Loader over f's certificate, key and CA.
+func TLSLoader(t testing.TB, f TLSFiles) *tlsconf.Loader {
+	t.Helper()
+	c := tlsconf.DefaultConfig()
+	c.CertFile, c.KeyFile, c.CAFile = f.Cert, f.Key, f.CA
+	l, err := tlsconf.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
