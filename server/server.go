@@ -73,7 +73,7 @@ type Server struct {
 	pause pauseState
 	// acl is the ACL user table (acl_table.go).
 	acl aclState
-	lim   limitState // client limits and protected mode (limits.go)
+	lim limitState // client limits and protected mode (limits.go)
 }
 
 // stats are the counters INFO reports; all are updated atomically.
