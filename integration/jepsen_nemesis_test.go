@@ -40,6 +40,7 @@ type jNode struct {
 	port    int
 	cport   int
 	gport   int
+	tport   int // the TLS client port of a secure phase
 	id      string
 	dataDir string
 	logPath string
@@ -196,7 +197,7 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 			logPath: filepath.Join(dir, fmt.Sprintf("n%d.log", i))}
 		if jn != nil {
 			n.ns, n.ip = jn.nodeNS[i], jn.nodeIPs[i]
-			n.port, n.cport, n.gport = 7000, 17000, 27000
+			n.port, n.cport, n.gport, n.tport = 7000, 17000, 27000, 7443
 		} else {
 			n.ip = "127.0.0.1"
 		}
@@ -212,8 +213,8 @@ func startJCluster(t *testing.T, cfg *jConfig, jn *jNet, phase int, dir string) 
 	for attempt := 1; ; attempt++ {
 		if jn == nil {
 			for _, n := range c.nodes {
-				ports := testutil.FreePorts(t, 3)
-				n.port, n.cport, n.gport = ports[0], ports[1], ports[2]
+				ports := testutil.FreePorts(t, 4)
+				n.port, n.cport, n.gport, n.tport = ports[0], ports[1], ports[2], ports[3]
 			}
 		}
 		c.setArgs(cfg)
@@ -266,6 +267,10 @@ func (c *jCluster) setArgs(cfg *jConfig) {
 			"--id", n.id)
 		if !cfg.noDataDir {
 			n.args = append(n.args, "--data-dir", n.dataDir)
+		}
+		if len(cfg.secureArgs) > 0 {
+			n.args = append(n.args, "--tls-port", strconv.Itoa(n.tport))
+			n.args = append(n.args, cfg.secureArgs...)
 		}
 		n.args = append(n.args, cfg.serverArgs...)
 	}
@@ -416,8 +421,11 @@ type nemesis struct {
 	// rebalances: the phase ends with a wait for a balanced cluster (each
 	// node leading a group), which the nemesis' heal set in motion.
 	rebalances bool
-	inject     func(c *jCluster, rng *rand.Rand) (string, error)
-	heal       func(c *jCluster) (string, error)
+	// secure: the phase's cluster runs with mutual TLS on its cluster
+	// ports, a cluster secret and a gossip key (jConfig.secureArgs).
+	secure bool
+	inject func(c *jCluster, rng *rand.Rand) (string, error)
+	heal   func(c *jCluster) (string, error)
 }
 
 // pickTargets chooses the nodes a kill or pause affects: the leader of a
@@ -727,6 +735,9 @@ func allNemeses() map[string]*nemesis {
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
+	secure := mixedNemesis([]*nemesis{killNemesis(), halvesNemesis(), transferNemesis()})
+	secure.name, secure.secure = "secure", true
+	m["secure"] = secure
 	m["mixed"] = mixedNemesis([]*nemesis{killNemesis(), pauseNemesis(), halvesNemesis(),
 		isolateLeaderNemesis(), isolateSingleNemesis(), ringNemesis(), transferNemesis(), migrateNemesis(),
 		migrateFaultNemesis(false), migrateFaultNemesis(true), restartNemesis()})

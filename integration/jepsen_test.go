@@ -10,11 +10,11 @@ package integration
 //
 // Environment:
 //
-//	SHOAL_JEPSEN_PROFILE   ci (default, about 6.5 minutes) or long (`make jepsen`)
+//	SHOAL_JEPSEN_PROFILE   ci (default, about 7 minutes) or long (`make jepsen`)
 //	SHOAL_JEPSEN_SEED      replay a run's schedule (node ids, fault choices and
 //	                       timings, operation mix); printed at the start
 //	SHOAL_JEPSEN_DURATION  total workload time over all phases (Go duration);
-//	                       default 4m35s for ci, 12m for long
+//	                       default 5m for ci, 12m for long
 //	SHOAL_JEPSEN_NEMESES   comma-separated phases, e.g. kill,pause (default:
 //	                       the profile's); none kill pause partition-halves
 //	                       partition-leader partition-single partition-ring
@@ -25,7 +25,9 @@ package integration
 //	                       drained with SHOAL REMOVE-NODE, restarted empty as a
 //	                       new node, then a rebalance) restart (SIGTERM: a
 //	                       graceful stop with leadership hand-off, then a
-//	                       start) mixed
+//	                       start) secure (kills, halves and transfers on a
+//	                       cluster with mutual TLS on its cluster ports, a
+//	                       cluster secret and a gossip key) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -41,6 +43,9 @@ package integration
 import (
 	"bufio"
 	"compress/gzip"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -54,6 +59,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // jConfig is a run's configuration.
@@ -67,6 +74,9 @@ type jConfig struct {
 	nodes      int
 	noDataDir  bool
 	serverArgs []string
+	// secureArgs are the TLS, secret and gossip-key flags of a secure
+	// phase's nodes (set by runJepsenPhase; each node adds its --tls-port).
+	secureArgs []string
 
 	regWorkers, setWorkers, ctrWorkers int
 	regKeys, setKeys, ctrKeys          int
@@ -99,18 +109,18 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 11 phases of 25 s (each phase ends with its checks, a few
-		// seconds): the run stays at about 6.5 minutes.
-		cfg.total = 4*time.Minute + 35*time.Second
+		// 12 phases of 25 s (each phase ends with its checks, a few
+		// seconds): the run stays at about 7 minutes.
+		cfg.total = 5 * time.Minute
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate", "migrate-kill", "replace", "restart"}
+			"transfer", "migrate", "migrate-kill", "replace", "restart", "secure"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "restart", "mixed"}
+			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "restart", "secure", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
@@ -228,6 +238,9 @@ func TestJepsen(t *testing.T) {
 // runJepsenPhase runs every workload under one nemesis on a fresh cluster
 // and checks the histories.
 func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, dir string) []jRow {
+	if nm.secure {
+		cfg = secureConfig(t, cfg)
+	}
 	c := startJCluster(t, cfg, jn, idx, dir)
 	defer c.stopAll()
 	if jn != nil {
@@ -486,4 +499,24 @@ func recheck(t *testing.T, dir string, ops []jOp, events []jEvent) map[string]st
 	t.Logf("counter: %s %s", v, d)
 	out["counter"] = v
 	return out
+}
+
+// secureConfig returns cfg for a secure phase: every node presents a
+// certificate of a throw-away CA, checks its peers' against it on the
+// cluster port (--tls-cluster yes), proves a cluster secret on every
+// cluster connection and encrypts its gossip with a key. Clients still use
+// the plain port.
+func secureConfig(t *testing.T, cfg *jConfig) *jConfig {
+	t.Helper()
+	ca := testutil.NewTLSCA(t, "jepsen")
+	f := ca.Issue(t, "node")
+	var key [32]byte
+	if _, err := crand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	c := *cfg
+	c.secureArgs = []string{"--tls-cluster", "yes", "--tls-cert-file", f.Cert, "--tls-key-file", f.Key,
+		"--tls-ca-cert-file", f.CA, "--cluster-secret", "jepsen-" + hex.EncodeToString(key[:8]),
+		"--gossip-key", base64.StdEncoding.EncodeToString(key[:])}
+	return &c
 }
