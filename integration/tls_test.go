@@ -128,7 +128,7 @@ func groupState(t *testing.T, nodes []*tlsNode, client *tls.Config) string {
 // reloads and that nodes of another CA, or without TLS, cannot join.
 func TestTLSCluster(t *testing.T) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed (.ci/deps)")
+		t.Fatal("redis-cli not installed: run .ci/deps (make test does)")
 	}
 	ca := testutil.NewTLSCA(t, "shoal")
 	nodeFiles := ca.Issue(t, "node")
@@ -445,7 +445,7 @@ func tlsDoPlainID(addr string) (string, error) {
 // (pport) to plain ones, in CLUSTER SLOTS, CLUSTER NODES and MOVED.
 func TestTLSClusterPlainPorts(t *testing.T) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed (.ci/deps)")
+		t.Fatal("redis-cli not installed: run .ci/deps (make test does)")
 	}
 	ca := testutil.NewTLSCA(t, "shoal")
 	nodeFiles := ca.Issue(t, "node")
