@@ -33,6 +33,11 @@ type Group struct {
 
 	reqs     chan *request
 	inflight chan inflight
+	// slots holds a token for each entry proposed and not answered yet:
+	// the batcher takes one before it packs an entry, finish gives it
+	// back, so that at most MaxInflight entries are in flight and the
+	// requests arriving meanwhile join the next entry (group commit).
+	slots chan struct{}
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	// raftDown is closed once raft has shut down: a future it has not
@@ -113,6 +118,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		log:      lg,
 		reqs:     make(chan *request, queueLen),
 		inflight: make(chan inflight, cfg.MaxInflight),
+		slots:    make(chan struct{}, cfg.MaxInflight),
 		stop:     make(chan struct{}),
 		raftDown: make(chan struct{}),
 		down:     make(chan struct{}),
@@ -449,6 +455,15 @@ func (g *Group) batcher() {
 			g.failQueued()
 			return
 		}
+		// Wait for room in flight; requests queue up meanwhile and join
+		// this entry.
+		select {
+		case g.slots <- struct{}{}:
+		case <-g.stop:
+			g.failBatch([]*request{first}, ErrShutdown)
+			g.failQueued()
+			return
+		}
 		batch := []*request{first}
 		ncmds, size := len(first.cmds), encodedSizeAll(first.cmds)
 		dbs := first.db != 0
@@ -492,6 +507,7 @@ func (g *Group) batcher() {
 			return
 		}
 		if err != nil {
+			<-g.slots
 			continue
 		}
 		g.stats.batchCommands.observe(uint64(ncmds))
@@ -595,6 +611,7 @@ func (g *Group) finish(inf inflight) {
 		off += len(r.cmds)
 		r.done <- struct{}{}
 	}
+	<-g.slots
 }
 
 // futureError waits for f, or for raft to shut down without answering it
