@@ -179,7 +179,7 @@ func setGeneric(x *Ctx, cmdName string, flags int, key, val, expire []byte, intR
 	if flags&setKeepTTL != 0 && old != nil {
 		expireAt = old.ExpireAt
 	}
-	x.St.Set(key, clone(val), expireAt, x.Now)
+	x.St.SetCopy(key, val, expireAt, x.Now)
 	if flags&setGet == 0 {
 		if intReply {
 			x.Int(1)
@@ -209,7 +209,7 @@ func psetexCommand(x *Ctx, args [][]byte) {
 func getsetCommand(x *Ctx, args [][]byte) {
 	old := x.St.GetWrite(args[1], x.Now)
 	x.BulkOrNull(old)
-	x.St.Set(args[1], clone(args[2]), 0, x.Now)
+	x.St.SetCopy(args[1], args[2], 0, x.Now)
 }
 
 // getdelCommand: GETDEL key.
@@ -273,7 +273,7 @@ func msetCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	for j := 1; j < len(args); j += 2 {
-		x.St.Set(args[j], clone(args[j+1]), 0, x.Now)
+		x.St.SetCopy(args[j], args[j+1], 0, x.Now)
 	}
 	x.OK()
 }
@@ -292,7 +292,7 @@ func msetnxCommand(x *Ctx, args [][]byte) {
 		}
 	}
 	for j := 1; j < len(args); j += 2 {
-		x.St.Set(args[j], clone(args[j+1]), 0, x.Now)
+		x.St.SetCopy(args[j], args[j+1], 0, x.Now)
 	}
 	x.Int(1)
 }

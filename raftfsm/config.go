@@ -113,6 +113,14 @@ type Config struct {
 	// then. Every replica of a group must use the same value.
 	OwnAllSlots bool
 
+	// SoleReplica: the group has one replica for its whole life (a
+	// standalone node). Without DataDir its snapshots then keep no
+	// copy-on-write view of the store (viewStore.discard): nothing will
+	// ever read them, and an open view costs a copy of each slot map and
+	// entry written after the snapshot. Never set it on a group that may
+	// gain members.
+	SoleReplica bool
+
 	// Logger receives the group's logs. Nil discards them.
 	Logger *slog.Logger
 }

@@ -38,8 +38,8 @@ type Group struct {
 	// back, so that at most MaxInflight entries are in flight and the
 	// requests arriving meanwhile join the next entry (group commit).
 	slots chan struct{}
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	stop  chan struct{}
+	wg    sync.WaitGroup
 	// raftDown is closed once raft has shut down: a future it has not
 	// answered by then never will be. down is closed once the batcher and
 	// the waiter have exited: nothing answers a queued request any more.
@@ -138,7 +138,9 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	)
 	if cfg.DataDir == "" {
 		mem := raft.NewInmemStore()
-		logs, stable, snaps = mem, mem, newViewStore()
+		vs := newViewStore()
+		vs.discard = cfg.SoleReplica
+		logs, stable, snaps = mem, mem, vs
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, err

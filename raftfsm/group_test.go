@@ -488,3 +488,52 @@ func TestMapRaftError(t *testing.T) {
 		}
 	}
 }
+
+// TestSoleReplicaKeepsNoView: a sole replica in memory releases each
+// snapshot's view at once, so a write after a snapshot updates the entry in
+// place (no copy-on-write) and the snapshot cannot be opened; a group that
+// may have followers keeps the view, and the write copies the entry.
+func TestSoleReplicaKeepsNoView(t *testing.T) {
+	for _, sole := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sole=%v", sole), func(t *testing.T) {
+			cfg := testConfig("")
+			cfg.SoleReplica = sole
+			g, _ := startGroup(t, cfg)
+			propose(t, g, cmd("SET", "k", "v1"))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := g.Snapshot(ctx); err != nil {
+				t.Fatalf("Snapshot: %v", err)
+			}
+			st := g.Store()
+			st.RLock()
+			before := st.Peek([]byte("k"))
+			st.RUnlock()
+			propose(t, g, cmd("SET", "k", "v2"))
+			st.RLock()
+			after := st.Peek([]byte("k"))
+			st.RUnlock()
+			if string(after.Value) != "v2" {
+				t.Fatalf("value %q after SET", after.Value)
+			}
+			if inPlace := before == after; inPlace != sole {
+				t.Fatalf("entry updated in place: %v, want %v (a view is open: %v)", inPlace, sole, !sole)
+			}
+			snaps, err := g.fsm.snaps.List()
+			if err != nil || len(snaps) != 1 {
+				t.Fatalf("List: %d snapshots, %v", len(snaps), err)
+			}
+			_, rc, err := g.fsm.snaps.Open(snaps[0].ID)
+			if sole {
+				if err == nil {
+					t.Fatal("a sole replica's snapshot opened")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			rc.Close()
+		})
+	}
+}

@@ -25,9 +25,17 @@ import (
 //
 // Methods are called by raft's snapshot and FSM goroutines and by the
 // replication goroutines that send snapshots; all are safe for concurrent use.
+//
+// A store made with discard keeps no view: for a group that has one
+// replica for its whole life (a standalone node in memory), no follower
+// will ever need a snapshot, and an open view makes every write after a
+// snapshot copy the slot map and the entry it touches (copy-on-write), the
+// garbage that fragments the heap under churn. The snapshot then only
+// marks the point up to which raft may compact the log.
 type viewStore struct {
-	mu     sync.Mutex
-	latest *memSnap
+	mu      sync.Mutex
+	latest  *memSnap
+	discard bool
 }
 
 // memSnap is one stored snapshot: a view or bytes. refs counts the store's
@@ -38,6 +46,9 @@ type memSnap struct {
 	fsm  snapshot.Meta
 	data []byte
 	refs int
+	// discarded: the view was released at once (viewStore.discard); the
+	// snapshot cannot be opened.
+	discarded bool
 }
 
 func newViewStore() *viewStore { return &viewStore{} }
@@ -87,6 +98,10 @@ func (s *viewStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	snap.refs++
 	s.mu.Unlock()
 	meta := snap.meta
+	if snap.discarded {
+		s.unref(snap)
+		return nil, nil, fmt.Errorf("raftfsm: snapshot %s was not kept (a sole replica keeps none)", id)
+	}
 	if snap.view == nil {
 		s.unref(snap)
 		return &meta, io.NopCloser(bytes.NewReader(snap.data)), nil
@@ -159,7 +174,10 @@ func (k *storeSink) Close() error {
 		return nil // raft closes again after Persist did
 	}
 	k.done = true
-	if k.snap.view == nil {
+	if k.snap.view != nil && k.store.discard {
+		k.snap.view.Release()
+		k.snap.view, k.snap.discarded = nil, true
+	} else if k.snap.view == nil {
 		k.snap.data = k.buf.Bytes()
 		k.snap.meta.Size = int64(len(k.snap.data))
 	}

@@ -279,6 +279,30 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	return e
 }
 
+// SetCopy is Set with a value the store copies (val may alias a log entry
+// or a read buffer). When the key's live value is in no open View and its
+// buffer is of val's size class, val is copied into that buffer instead of
+// a new one: overwriting a key with a value of about the same size then
+// allocates nothing, and leaves no garbage behind, which under churn is
+// what fragments the heap (a freed value leaves a hole in a span that
+// still holds live values). Caller holds Lock.
+func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
+	if old := s.slots[Slot(key)].m[string(key)]; old != nil && len(val) > 0 && len(val) <= cap(old.Value) &&
+		sizeClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
+		v := old.Value[:len(val)]
+		copy(v, val)
+		return s.Set(key, v, expireAt, now)
+	}
+	var v []byte
+	if len(val) == 0 {
+		v = []byte{}
+	} else {
+		v = make([]byte, len(val))
+		copy(v, val)
+	}
+	return s.Set(key, v, expireAt, now)
+}
+
 func (s *Store) addVolatile(sd *slotData, k string) {
 	if sd.volatile == nil {
 		sd.volatile = make(map[string]struct{})

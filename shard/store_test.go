@@ -334,6 +334,59 @@ func TestMutableResize(t *testing.T) {
 	}
 }
 
+// TestSetCopyReusesPrivateBuffer: SetCopy copies into the value's own
+// buffer when no view can see it and the size class matches, allocates a
+// new one otherwise, and never lets a view see the new value.
+func TestSetCopyReusesPrivateBuffer(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	arg := bytes.Repeat(b("a"), 64)
+	s.SetCopy(b("k"), arg, 0, 1000)
+	arg[0] = 'X' // the store copied the argument
+	first := s.Peek(b("k")).Value
+	if string(first) != string(bytes.Repeat(b("a"), 64)) {
+		t.Fatalf("value %q: the store kept the argument instead of a copy", first)
+	}
+
+	// Same size class, no view: the same buffer.
+	s.SetCopy(b("k"), bytes.Repeat(b("b"), 60), 5000, 1000)
+	e := s.Peek(b("k"))
+	if &e.Value[0] != &first[0] || string(e.Value) != string(bytes.Repeat(b("b"), 60)) || e.ExpireAt != 5000 {
+		t.Fatalf("same size class: new buffer %v or value %q expire %d", &e.Value[0] != &first[0], e.Value, e.ExpireAt)
+	}
+	checkInvariants(t, s)
+
+	// Another size class: a new buffer.
+	s.SetCopy(b("k"), bytes.Repeat(b("c"), 200), 0, 1000)
+	e = s.Peek(b("k"))
+	if &e.Value[0] == &first[0] || len(e.Value) != 200 {
+		t.Fatal("a value of another size class reused the old buffer")
+	}
+	checkInvariants(t, s)
+
+	// An open view keeps the old value: the write must not touch it.
+	buf := e.Value
+	v := s.Snapshot()
+	s.SetCopy(b("k"), bytes.Repeat(b("d"), 200), 0, 1000)
+	if &s.Peek(b("k")).Value[0] == &buf[0] {
+		t.Fatal("SetCopy wrote into a buffer an open view shares")
+	}
+	var seen []byte
+	v.RangeSlot(Slot(b("k")), func(key string, e *Entry) bool { seen = e.Value; return true })
+	if string(seen) != string(bytes.Repeat(b("c"), 200)) {
+		t.Fatalf("the view sees %q, want the value before the write", seen[:8])
+	}
+	s.Unlock()
+	v.Release()
+	s.Lock()
+	s.SetCopy(b("k"), b(""), 0, 1000)
+	if e := s.Peek(b("k")); e.Value == nil || len(e.Value) != 0 {
+		t.Fatalf("empty value stored as %#v", e.Value)
+	}
+	checkInvariants(t, s)
+}
+
 func TestBytesAccounting(t *testing.T) {
 	s := New()
 	s.Lock()

@@ -228,6 +228,7 @@ func (n *Node) startStandalone(ctx context.Context) (*raftfsm.Group, error) {
 	// covers: keeping the default trailing entries (big group-commit
 	// batches) held about 64 MB after loading 1M keys.
 	gcfg.TrailingLogs = 0
+	gcfg.SoleReplica = true
 	if n.cfg.DataDir != "" {
 		gcfg.DataDir = filepath.Join(n.cfg.DataDir, "groups", gcfg.GroupID)
 	}
