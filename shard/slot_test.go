@@ -1,13 +1,61 @@
 package shard
 
 import (
+	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 func TestCRC16CheckValue(t *testing.T) {
 	if got := CRC16("123456789"); got != 0x31C3 {
 		t.Fatalf("CRC16(123456789) = %#x, want 0x31c3", got)
+	}
+}
+
+// crc16Bitwise is the CRC16/XMODEM definition, a bit at a time.
+func crc16Bitwise(b []byte) uint16 {
+	var crc uint16
+	for _, c := range b {
+		crc ^= uint16(c) << 8
+		for j := 0; j < 8; j++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// TestCRC16MatchesDefinition: the sliced CRC16 equals the bitwise
+// definition for every length from 0 to 100 (every split of 8-byte steps
+// and tail), on random bytes; testutil.Seed's variable replays a run.
+func TestCRC16MatchesDefinition(t *testing.T) {
+	seed := testutil.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for n := 0; n <= 100; n++ {
+		for r := 0; r < 20; r++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			if got, want := CRC16(b), crc16Bitwise(b); got != want {
+				t.Fatalf("CRC16(%x) = %#x, want %#x", b, got, want)
+			}
+			if got, want := CRC16(string(b)), crc16Bitwise(b); got != want {
+				t.Fatalf("CRC16(string %x) = %#x, want %#x", b, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkSlot16(b *testing.B) {
+	key := []byte("key:000000012345")
+	for i := 0; i < b.N; i++ {
+		_ = Slot(key)
 	}
 }
 
