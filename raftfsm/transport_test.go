@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"net"
@@ -202,18 +203,17 @@ func TestTransportPipeline(t *testing.T) {
 	defer p.Close()
 	errc := make(chan error, 1)
 	go func() {
+		var first error // keep draining after it, so that the sender never blocks
 		for i := range n {
 			f := <-p.Consumer()
-			if err := f.Error(); err != nil {
-				errc <- err
-				return
+			if err := f.Error(); err != nil && first == nil {
+				first = err
 			}
-			if f.Request().PrevLogEntry != uint64(i) || f.Response().LastLog != uint64(i)+1 || !f.Response().Success {
-				errc <- errors.New("answer out of order")
-				return
+			if (f.Request().PrevLogEntry != uint64(i) || f.Response().LastLog != uint64(i)+1 || !f.Response().Success) && first == nil {
+				first = fmt.Errorf("answer %d: request %d, answer %+v", i, f.Request().PrevLogEntry, *f.Response())
 			}
 		}
-		errc <- nil
+		errc <- first
 	}()
 	for i := range n {
 		req := &raft.AppendEntriesRequest{RPCHeader: testHeader, Term: 3, PrevLogEntry: uint64(i), PrevLogTerm: 3,
