@@ -380,9 +380,9 @@ func TestTransportGarbage(t *testing.T) {
 	frame, _ := appendRequest(nil, &raft.RequestVoteRequest{RPCHeader: testHeader, Term: 2})
 	bad := [][]byte{
 		[]byte("\x00\x01hello"), // wrong preamble
-		append([]byte{transportMagic, transportVersion}, 0xff, 0xff, 0xff, 0xff, rpcAppendEntries), // 4 GiB frame
-		append([]byte{transportMagic, transportVersion}, 0, 0, 0, 3, 99, 1, 2),                    // unknown type
-		append([]byte{transportMagic, transportVersion}, frame[:len(frame)-1]...),                  // truncated frame
+		append([]byte{transportMagic, transportVersion}, 0xff, 0xff, 0xff, 0xff, rpcAppendEntries),                                // 4 GiB frame
+		append([]byte{transportMagic, transportVersion}, 0, 0, 0, 3, 99, 1, 2),                                                    // unknown type
+		append([]byte{transportMagic, transportVersion}, frame[:len(frame)-1]...),                                                 // truncated frame
 		append(append([]byte{transportMagic, transportVersion}, frame[:4]...), append([]byte{rpcAppendEntries}, frame[5:]...)...), // wrong type for the body
 	}
 	for i, g := range bad {
