@@ -255,13 +255,24 @@ func (t *Transport) serveConn(conn net.Conn) {
 		t.log.Warn("raft transport connection dropped", "remote-addr", conn.RemoteAddr().String(), "err", ErrTransportPreamble)
 		return
 	}
+	// Answers go out two ways. While requests come one at a time (nothing
+	// more buffered, nothing queued), this goroutine waits for raft's
+	// answer and writes it, as NetworkTransport does: no hand-off. When
+	// requests arrive faster (a pipeline under load), it queues their
+	// answers to the writer goroutine, which writes those ready together at
+	// once. unwritten counts answers queued and not yet written: this
+	// goroutine adds, the writer subtracts once they are out, so at 0 the
+	// writer has nothing left to write and this goroutine may write.
+	var unwritten atomic.Int64
 	queue := make(chan pendingResp, t.cfg.MaxInflight+16)
 	writerDone := make(chan struct{})
-	go t.answer(conn, queue, writerDone)
+	go t.answer(conn, queue, &unwritten, writerDone)
 	defer func() {
 		close(queue)
 		<-writerDone
 	}()
+	var own []byte // this goroutine's answer buffer
+	var dl deadline
 	for {
 		typ, body, err := readFrame(br, t.cfg.MaxFrame)
 		if err != nil {
@@ -282,9 +293,11 @@ func (t *Transport) serveConn(conn net.Conn) {
 			snap = &io.LimitedReader{R: br, N: cmd.(*raft.InstallSnapshotRequest).Size}
 			rpc.Reader = snap
 		}
-		if snap == nil {
+		direct := snap != nil || (br.Buffered() == 0 && unwritten.Load() == 0)
+		if !direct {
 			// Queued first, so that the writer waits for the answer from
 			// the moment raft may give it.
+			unwritten.Add(1)
 			select {
 			case queue <- pendingResp{typ: typ, ch: ch}:
 			case <-t.shutdown:
@@ -300,26 +313,40 @@ func (t *Transport) serveConn(conn net.Conn) {
 				return
 			}
 		}
-		if snap != nil {
-			// The snapshot's bytes precede the next frame: wait until raft
-			// has read them, then skip what it left.
-			var resp raft.RPCResponse
-			select {
-			case resp = <-ch:
-			case <-t.shutdown:
+		if !direct {
+			continue
+		}
+		var resp raft.RPCResponse
+		select {
+		case resp = <-ch:
+		case <-t.shutdown:
+			return
+		}
+		if snap != nil && snap.N > 0 {
+			// The snapshot's bytes precede the next frame: skip what raft
+			// left.
+			if _, err := io.Copy(io.Discard, snap); err != nil {
 				return
 			}
+		}
+		if unwritten.Load() != 0 { // a snapshot behind queued answers
+			unwritten.Add(1)
 			ch <- resp
-			if snap.N > 0 {
-				if _, err := io.Copy(io.Discard, snap); err != nil {
-					return
-				}
-			}
 			select {
 			case queue <- pendingResp{typ: typ, ch: ch}:
 			case <-t.shutdown:
 				return
 			}
+			continue
+		}
+		errText := ""
+		if resp.Error != nil {
+			errText = resp.Error.Error()
+		}
+		own = appendResponse(own[:0], typ, resp.Response, errText)
+		dl.refreshWrite(conn, t.cfg.Timeout)
+		if _, err := conn.Write(own); err != nil {
+			return
 		}
 	}
 }
@@ -342,34 +369,36 @@ func isHeartbeat(cmd any) bool {
 // answer writes the answers of a connection's requests in order, on its
 // own goroutine. It writes whenever the next answer is not ready yet (or
 // the buffer is full), so answers ready together share one write and none
-// waits for a later one.
-func (t *Transport) answer(conn net.Conn, queue <-chan pendingResp, done chan<- struct{}) {
+// waits for a later one. It subtracts the answers it wrote (or dropped
+// after a failed write) from unwritten.
+func (t *Transport) answer(conn net.Conn, queue <-chan pendingResp, unwritten *atomic.Int64, done chan<- struct{}) {
 	defer close(done)
 	var dl deadline
 	buf := make([]byte, 0, 4096)
-	flush := func() bool {
-		if len(buf) == 0 {
-			return true
-		}
-		dl.refreshWrite(conn, t.cfg.Timeout)
-		_, err := conn.Write(buf)
-		buf = buf[:0]
-		if err != nil {
-			conn.Close() // the reader stops too
-			return false
-		}
-		return true
-	}
+	n := 0 // answers in buf
 	failed := false
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		if !failed {
+			dl.refreshWrite(conn, t.cfg.Timeout)
+			if _, err := conn.Write(buf); err != nil {
+				failed = true
+				conn.Close() // the reader stops too
+			}
+		}
+		buf = buf[:0]
+		unwritten.Add(int64(-n))
+		n = 0
+	}
 	for {
 		var p pendingResp
 		var ok bool
 		select {
 		case p, ok = <-queue:
 		default:
-			if !failed && !flush() {
-				failed = true
-			}
+			flush()
 			select {
 			case p, ok = <-queue:
 			case <-t.shutdown:
@@ -377,34 +406,30 @@ func (t *Transport) answer(conn net.Conn, queue <-chan pendingResp, done chan<- 
 			}
 		}
 		if !ok {
-			if !failed {
-				flush()
-			}
+			flush()
 			return
 		}
 		var resp raft.RPCResponse
 		select {
 		case resp = <-p.ch:
 		default:
-			if !failed && !flush() {
-				failed = true
-			}
+			flush()
 			select {
 			case resp = <-p.ch:
 			case <-t.shutdown:
 				return
 			}
 		}
-		if failed {
-			continue // drain the queue so that the reader never blocks
-		}
 		errText := ""
 		if resp.Error != nil {
 			errText = resp.Error.Error()
 		}
-		buf = appendResponse(buf, p.typ, resp.Response, errText)
-		if len(buf) >= 64<<10 && !flush() {
-			failed = true
+		if !failed {
+			buf = appendResponse(buf, p.typ, resp.Response, errText)
+		}
+		n++
+		if len(buf) >= 64<<10 || failed {
+			flush()
 		}
 	}
 }

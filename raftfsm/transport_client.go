@@ -172,34 +172,28 @@ func (t *Transport) AppendEntriesPipeline(_ raft.ServerID, target raft.ServerAdd
 	p := &pipeline{
 		t:          t,
 		c:          c,
-		pending:    c.buf,
-		wake:       make(chan struct{}, 1),
 		inprogress: make(chan *appendFuture, t.cfg.MaxInflight),
 		done:       make(chan raft.AppendFuture, t.cfg.MaxInflight),
 		shutdown:   make(chan struct{}),
 	}
-	c.buf = nil
-	go p.write()
 	go p.read()
 	return p, nil
 }
 
 // pipeline sends AppendEntries on one connection without waiting for
-// their answers. AppendEntries (raft's replication goroutine) appends the
-// frame to pending; the writer goroutine writes everything pending at
-// once, so frames queued while it was writing share its next write. The
-// reader goroutine matches answers to requests in order.
+// their answers. AppendEntries (raft's replication goroutine for the peer)
+// writes each request itself: a writer goroutine would let requests queued
+// during a write share the next one, but raft's replication already puts
+// every entry appended meanwhile into its next request, and the hand-off
+// to another goroutine cost more than the writes it saved. The reader
+// goroutine matches answers to requests in order.
 type pipeline struct {
 	t *Transport
-	c *clientConn
+	c *clientConn // c.buf and c.dl.write are guarded by sendMu
 
 	// sendMu orders AppendEntries calls (raft makes them from one
 	// goroutine).
 	sendMu sync.Mutex
-	// mu guards pending.
-	mu      sync.Mutex
-	pending []byte
-	wake    chan struct{}
 
 	inprogress chan *appendFuture
 	done       chan raft.AppendFuture
@@ -219,28 +213,32 @@ func (p *pipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.App
 		return nil, raft.ErrPipelineShutdown
 	default:
 	}
-	p.mu.Lock()
-	start := len(p.pending)
-	buf, _ := appendRequest(p.pending, args)
+	c := p.c
+	start := len(c.buf) // after the preamble on a new connection
+	buf, _ := appendRequest(c.buf, args)
 	if len(buf)-start-4 > p.t.cfg.MaxFrame {
-		p.pending = buf[:start]
-		p.mu.Unlock()
+		c.buf = buf[:start]
 		return nil, ErrFrameTooLarge
 	}
-	p.pending = buf
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	// Queued before it is written, so that the reader expects its answer.
 	select {
 	case p.inprogress <- f:
-		return f, nil
 	case <-p.shutdown:
 		return nil, raft.ErrPipelineShutdown
 	case <-p.t.shutdown:
 		return nil, raft.ErrPipelineShutdown
 	}
+	c.dl.refreshWrite(c.conn, p.t.cfg.Timeout)
+	_, err := c.conn.Write(buf)
+	if cap(buf) > 1<<20 {
+		buf = nil // do not keep a large request's buffer
+	}
+	c.buf = buf[:0]
+	if err != nil {
+		c.conn.Close() // the reader fails the requests in flight
+		return nil, err
+	}
+	return f, nil
 }
 
 // Consumer implements raft.AppendPipeline.
@@ -253,37 +251,6 @@ func (p *pipeline) Close() error {
 		p.t.untrack(p.c.conn)
 	})
 	return nil
-}
-
-// write is the pipeline's writer goroutine.
-func (p *pipeline) write() {
-	var spare []byte
-	for {
-		select {
-		case <-p.wake:
-		case <-p.shutdown:
-			return
-		case <-p.t.shutdown:
-			return
-		}
-		p.mu.Lock()
-		out := p.pending
-		p.pending = spare[:0]
-		p.mu.Unlock()
-		if len(out) == 0 {
-			spare = out
-			continue
-		}
-		p.c.dl.refreshWrite(p.c.conn, p.t.cfg.Timeout)
-		if _, err := p.c.conn.Write(out); err != nil {
-			p.c.conn.Close() // the reader fails the requests in flight
-			return
-		}
-		if cap(out) > 1<<20 {
-			out = nil // do not keep a large batch's buffer
-		}
-		spare = out
-	}
 }
 
 // read is the pipeline's reader goroutine.
