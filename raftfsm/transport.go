@@ -83,15 +83,17 @@ func (c *TransportConfig) Validate() error {
 
 // Transport is Shoal's raft.Transport, tuned for many small entries: a
 // hand-written binary codec (transport_codec.go) instead of msgpack
-// reflection, and writes that coalesce under load. Each accepted
-// connection has a reader goroutine, which decodes requests and hands them
-// to raft (heartbeats straight to the heartbeat handler, as
-// NetworkTransport does), and a writer goroutine, which answers them in
-// order and writes when no further answer is ready, so that a run of
-// answers shares one write. A pipeline (AppendEntriesPipeline) has a
-// writer goroutine that writes every frame queued since its last write at
-// once, and a reader goroutine for the answers. Other RPCs run on the
-// caller's goroutine over a pool of connections, one RPC at a time each.
+// reflection, answers that share writes under load, and deadlines set
+// every Timeout/8 rather than per RPC. Each accepted connection has a
+// reader goroutine, which decodes requests and hands them to raft
+// (heartbeats straight to the heartbeat handler, as NetworkTransport
+// does); it answers a lone request itself, and while requests arrive
+// faster than raft answers them it queues the answers to the connection's
+// writer goroutine, which writes those ready together at once (serveConn).
+// A pipeline (AppendEntriesPipeline) writes each request on raft's
+// replication goroutine and has a reader goroutine for the answers. Other
+// RPCs run on the caller's goroutine over a pool of connections, one RPC at
+// a time each.
 //
 // All methods are safe for concurrent use. Close stops every goroutine and
 // closes every connection; RPCs in progress fail.
