@@ -71,6 +71,13 @@ var (
 	// ErrWeakSecret means a cluster secret is shorter than
 	// MinClusterSecretLen.
 	ErrWeakSecret = errors.New("raftfsm: cluster secret shorter than 16 bytes")
+	// ErrTransportFrame means a frame of Shoal's Raft transport could not
+	// be decoded (or exceeds the size limit); the connection is dropped.
+	ErrTransportFrame = errors.New("raftfsm: malformed raft transport frame")
+	// ErrTransportPreamble means a connection to Shoal's Raft transport did
+	// not start with its magic and version (a node running another
+	// transport or version); the connection is dropped.
+	ErrTransportPreamble = errors.New("raftfsm: raft transport connection of another transport or version")
 	// errUnanswered is the outcome of an entry raft shut down without
 	// answering (still in its apply queue, or committed but not applied):
 	// indeterminate.

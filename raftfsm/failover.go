@@ -262,7 +262,7 @@ func (v *VoteGuard) probe(fe *fastElection) (uint64, bool) {
 	for _, p := range peers {
 		go func(p raft.Server) {
 			var resp raft.RequestPreVoteResponse
-			err := v.NetworkTransport.RequestPreVote(p.ID, p.Address, req, &resp)
+			err := v.RaftTransport.RequestPreVote(p.ID, p.Address, req, &resp)
 			answers <- err == nil && resp.Granted && resp.Term <= req.Term
 		}(p)
 	}

@@ -103,7 +103,7 @@ func TestFastElectionLeaderAlive(t *testing.T) {
 		req := &raft.RequestVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1,
 			LastLogIndex: lastIndex, LastLogTerm: lastTerm, LeadershipTransfer: transfer}
 		var resp raft.RequestVoteResponse
-		if err := n2.guard.NetworkTransport.RequestVote(gs[2].cfg.NodeID, gs[2].cfg.Transport.LocalAddr(), req, &resp); err != nil {
+		if err := n2.guard.RaftTransport.RequestVote(gs[2].cfg.NodeID, gs[2].cfg.Transport.LocalAddr(), req, &resp); err != nil {
 			t.Fatal(err)
 		}
 		return resp.Granted
@@ -218,7 +218,7 @@ func TestFastElectionSilentVoter(t *testing.T) {
 		t.Helper()
 		req := &raft.RequestPreVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1, LastLogIndex: index, LastLogTerm: lastTerm}
 		var resp raft.RequestPreVoteResponse
-		if err := n2.guard.NetworkTransport.RequestPreVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
+		if err := n2.guard.RaftTransport.RequestPreVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
 			t.Fatal(err)
 		}
 		return resp.Granted
@@ -231,7 +231,7 @@ func TestFastElectionSilentVoter(t *testing.T) {
 	}
 	req := &raft.RequestVoteRequest{RPCHeader: n2.guard.header(), Term: term + 1, LastLogIndex: lastIndex, LastLogTerm: lastTerm}
 	var resp raft.RequestVoteResponse
-	if err := n2.guard.NetworkTransport.RequestVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
+	if err := n2.guard.RaftTransport.RequestVote(n3.cfg.NodeID, n3.cfg.Transport.LocalAddr(), req, &resp); err != nil {
 		t.Fatal(err)
 	}
 	if !resp.Granted {

@@ -178,7 +178,14 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 	}
 	trans := cfg.Transport
 	var guard *VoteGuard
-	if nt, ok := trans.(*raft.NetworkTransport); ok {
+	var nt RaftTransport
+	switch t := trans.(type) {
+	case *raft.NetworkTransport:
+		nt = t
+	case *Transport:
+		nt = t
+	}
+	if nt != nil {
 		// A replica that neither has state nor bootstraps may be a member
 		// that lost its state: it must not vote until it has caught up.
 		guard = NewVoteGuard(nt, cfg.NodeID, !has && len(cfg.Bootstrap) == 0, lg)

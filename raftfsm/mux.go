@@ -55,6 +55,9 @@ type Mux struct {
 	// connection after its header (mux_auth.go).
 	auth *muxAuth
 
+	// transport is what Transport returns (UseTransport).
+	transport string
+
 	mu     sync.Mutex
 	layers map[string]*streamLayer
 	closed bool
@@ -153,11 +156,29 @@ func (m *Mux) Layer(name string) (raft.StreamLayer, error) {
 	return l, nil
 }
 
-// Transport returns a raft NetworkTransport for the stream name.
-func (m *Mux) Transport(name string, log *slog.Logger) (*raft.NetworkTransport, error) {
+// UseTransport selects what Transport returns: TransportShoal (also for
+// "") or TransportHashicorp. Call it before Transport.
+func (m *Mux) UseTransport(kind string) { m.transport = kind }
+
+// Transport returns a Raft transport for the stream name: Shoal's
+// (transport.go) unless UseTransport chose hashicorp's NetworkTransport.
+func (m *Mux) Transport(name string, log *slog.Logger) (RaftTransport, error) {
 	l, err := m.Layer(name)
 	if err != nil {
 		return nil, err
+	}
+	if m.transport != TransportHashicorp {
+		tc := DefaultTransportConfig()
+		tc.Stream = l
+		if log != nil {
+			tc.Logger = log.With("group", name)
+		}
+		t, err := NewTransport(tc)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		return t, nil
 	}
 	cfg := &raft.NetworkTransportConfig{
 		Stream:  l,

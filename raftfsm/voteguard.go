@@ -42,7 +42,7 @@ import (
 // RPCs pass through one goroutine between the network transport's consumer
 // channel and raft's. The other methods may be called from any goroutine.
 type VoteGuard struct {
-	*raft.NetworkTransport
+	RaftTransport
 	local raft.ServerID
 	out   chan raft.RPC
 	log   *slog.Logger
@@ -82,13 +82,13 @@ var errCatchingUp = errors.New("raftfsm: replica is catching up after a restart 
 // NewVoteGuard wraps t for the replica local. guarding says whether the
 // replica starts without state (else the guard is a plain pass-through).
 // Call Start with the raft's LastIndex once raft is running.
-func NewVoteGuard(t *raft.NetworkTransport, local raft.ServerID, guarding bool, log *slog.Logger) *VoteGuard {
+func NewVoteGuard(t RaftTransport, local raft.ServerID, guarding bool, log *slog.Logger) *VoteGuard {
 	v := &VoteGuard{
-		NetworkTransport: t,
-		local:            local,
-		out:              make(chan raft.RPC),
-		log:              log,
-		stop:             make(chan struct{}),
+		RaftTransport: t,
+		local:         local,
+		out:           make(chan raft.RPC),
+		log:           log,
+		stop:          make(chan struct{}),
 	}
 	v.caughtUp.Store(!guarding)
 	v.voting.Store(!guarding)
@@ -150,7 +150,7 @@ type peerAck struct {
 // sent if the peer accepts it in its term (see acks).
 func (v *VoteGuard) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	sent := monoNow()
-	err := v.NetworkTransport.AppendEntries(id, target, args, resp)
+	err := v.RaftTransport.AppendEntries(id, target, args, resp)
 	if err == nil && resp.Success && resp.Term == args.Term {
 		v.ackMu.Lock()
 		if v.acks == nil {
@@ -235,7 +235,7 @@ func (v *VoteGuard) RequestVote(id raft.ServerID, target raft.ServerAddress, arg
 	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
-	return v.NetworkTransport.RequestVote(id, target, args, resp)
+	return v.RaftTransport.RequestVote(id, target, args, resp)
 }
 
 // RequestPreVote implements raft.WithPreVote, refusing to campaign as
@@ -244,18 +244,18 @@ func (v *VoteGuard) RequestPreVote(id raft.ServerID, target raft.ServerAddress, 
 	if !v.caughtUp.Load() {
 		return errCatchingUp
 	}
-	return v.NetworkTransport.RequestPreVote(id, target, args, resp)
+	return v.RaftTransport.RequestPreVote(id, target, args, resp)
 }
 
 // Close implements raft.WithClose: it stops forwarding and closes the
 // network transport.
 func (v *VoteGuard) Close() error {
 	v.closeOnce.Do(func() { close(v.stop) })
-	return v.NetworkTransport.Close()
+	return v.RaftTransport.Close()
 }
 
 func (v *VoteGuard) forward() {
-	in := v.NetworkTransport.Consumer()
+	in := v.RaftTransport.Consumer()
 	for {
 		var rpc raft.RPC
 		select {

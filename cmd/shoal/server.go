@@ -69,6 +69,7 @@ func serverCommand() *cli.Command {
 			&cli.DurationFlag{Name: "raft-election-timeout", Value: raftfsm.DefaultConfig().ElectionTimeout, Usage: "how long a candidate waits for votes before trying again"},
 			&cli.StringFlag{Name: "raft-read-lease", Value: "auto", Usage: "how long a group leader serves linearizable reads without another quorum round after one confirmed its leadership (a read lease); below --raft-heartbeat-timeout, the difference being the margin for clock rates; auto: 4/5 of it; 0: a round for every run of reads"},
 			&cli.StringFlag{Name: "raft-suspect-after", Value: "auto", Usage: "how long a follower hears nothing from its group leader before it asks the other voters whether they lost it too and, if a quorum did, starts an election at once; at least halfway from the read lease to the heartbeat timeout; auto: the heartbeat timeout; 0: raft's own timer only (heartbeat timeout to 3x)"},
+			&cli.StringFlag{Name: "raft-transport", Value: raftfsm.TransportShoal, Hidden: true, Usage: "Raft transport of the data groups: shoal (a binary codec with coalesced writes) or hashicorp (raft's NetworkTransport); every node of a cluster must use the same"},
 			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
 			&cli.BoolFlag{Name: "auto-rebalance", Usage: "when this node leads the meta group and a node joins, rebalance the cluster (as `shoal cluster rebalance`)"},
 			&cli.IntFlag{Name: "migrate-max-jobs", Value: node.DefaultMigrationConfig().MaxActive, Usage: "slot migration jobs that may be active at once in the cluster (checked by the node that creates a job)"},
@@ -191,6 +192,9 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 			raftfsm.StickyFor(cfg.Group.HeartbeatTimeout, cfg.Group.ReadLease))
 	}
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
+	if cfg.RaftTransport = cc.String("raft-transport"); cfg.RaftTransport != raftfsm.TransportShoal && cfg.RaftTransport != raftfsm.TransportHashicorp {
+		return cfg, cf.errorf("raft-transport", "%q is not shoal or hashicorp", cfg.RaftTransport)
+	}
 	cfg.Placement.HeartbeatTimeout, cfg.Placement.ElectionTimeout = cfg.Group.HeartbeatTimeout, cfg.Group.ElectionTimeout
 	cfg.Placement.LeaderLeaseTimeout = cfg.Group.LeaderLeaseTimeout
 	cfg.Placement.SuspectAfter = cfg.Group.SuspectAfter

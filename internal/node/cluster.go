@@ -90,6 +90,7 @@ func startCluster(ctx context.Context, n *Node) (*clusterState, error) {
 	}
 	cs.rt.Store(&routeTable{})
 	cs.mux.RequireSecret(cfg.ClusterSecrets)
+	cs.mux.UseTransport(cfg.RaftTransport)
 	go func() { _ = cs.mux.Serve() }()
 
 	pcfg := cfg.Placement

@@ -95,11 +95,11 @@ type controller struct {
 	bg        sync.WaitGroup
 
 	// Run-goroutine-only state.
-	trans        map[string]*raft.NetworkTransport // by group id, of running replicas
-	leaderSince  map[string]time.Time              // group id -> since when this node leads it, formed
-	lastTransfer map[string]time.Time              // group id -> last transfer started here
-	published    []string                          // last SetLeading argument
-	removed      bool                              // the map lists this node as removed (warned)
+	trans        map[string]raftfsm.RaftTransport // by group id, of running replicas
+	leaderSince  map[string]time.Time             // group id -> since when this node leads it, formed
+	lastTransfer map[string]time.Time             // group id -> last transfer started here
+	published    []string                         // last SetLeading argument
+	removed      bool                             // the map lists this node as removed (warned)
 	// movers are the running migration movers, by job id;
 	// moverFailSince, since when each job's movers have been failing.
 	movers         map[string]*moverHandle
@@ -119,7 +119,7 @@ func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *co
 		done:         make(chan struct{}),
 		ctx:          ctx,
 		cancel:       cancel,
-		trans:        make(map[string]*raft.NetworkTransport),
+		trans:        make(map[string]raftfsm.RaftTransport),
 		leaderSince:  make(map[string]time.Time),
 		lastTransfer: make(map[string]time.Time),
 

@@ -55,6 +55,10 @@ type Config struct {
 	Server server.Config
 	// Group is the template for every data group's Raft settings.
 	Group raftfsm.Config
+	// RaftTransport carries the data groups' Raft RPCs:
+	// raftfsm.TransportShoal (default) or raftfsm.TransportHashicorp. Every
+	// node of a cluster must use the same.
+	RaftTransport string
 	// Placement is the template for the placement service's settings.
 	Placement placement.Config
 	// Controller tunes how a cluster node reconciles the map with its
@@ -77,14 +81,15 @@ type Config struct {
 // DefaultConfig returns the defaults for a standalone node on port 6379.
 func DefaultConfig() Config {
 	return Config{
-		Bind:         "127.0.0.1",
-		Port:         6379,
-		Server:       server.DefaultConfig(),
-		Group:        raftfsm.DefaultConfig(),
-		Placement:    placement.DefaultConfig(),
-		Controller:   DefaultControllerConfig(),
-		Migration:    DefaultMigrationConfig(),
-		ReadyTimeout: 30 * time.Second,
+		Bind:          "127.0.0.1",
+		Port:          6379,
+		Server:        server.DefaultConfig(),
+		Group:         raftfsm.DefaultConfig(),
+		RaftTransport: raftfsm.TransportShoal,
+		Placement:     placement.DefaultConfig(),
+		Controller:    DefaultControllerConfig(),
+		Migration:     DefaultMigrationConfig(),
+		ReadyTimeout:  30 * time.Second,
 	}
 }
 
@@ -97,6 +102,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: Port out of range", ErrBadConfig)
 	case c.BootstrapExpect < 0:
 		return fmt.Errorf("%w: BootstrapExpect must not be negative", ErrBadConfig)
+	case c.RaftTransport != "" && c.RaftTransport != raftfsm.TransportShoal && c.RaftTransport != raftfsm.TransportHashicorp:
+		return fmt.Errorf("%w: RaftTransport %q is not shoal or hashicorp", ErrBadConfig, c.RaftTransport)
 	case c.MetricsAddr != "" && !validHostPort(c.MetricsAddr):
 		return fmt.Errorf("%w: MetricsAddr %q is not HOST:PORT", ErrBadConfig, c.MetricsAddr)
 	case c.BootstrapExpect > 0 && (c.Groups < 1 || c.Replicas < 1 || c.Replicas > c.BootstrapExpect):

@@ -1,0 +1,122 @@
+package raftfsm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// TestTransportGroup runs a 3-voter group over Shoal's transport on real
+// TCP Muxes: it elects a leader (through the vote guard's fast election),
+// replicates thousands of entries to every replica, and elects another
+// leader that keeps replicating after the first shuts down.
+func TestTransportGroup(t *testing.T) {
+	muxes := make([]*Mux, 3)
+	var voters []raft.Server
+	for i := range muxes {
+		muxes[i] = newTestMux(t)
+		voters = append(voters, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: raft.ServerAddress(muxes[i].Addr().String())})
+	}
+	gs := make([]*Group, 3)
+	for i := range gs {
+		tr, err := muxes[i].Transport("g1", testutil.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := tr.(*Transport); !ok {
+			t.Fatalf("Mux.Transport returned %T, want Shoal's", tr)
+		}
+		cfg := testConfig("")
+		cfg.GroupID = "g1"
+		cfg.NodeID, cfg.Transport, cfg.Bootstrap = voters[i].ID, tr, voters
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
+		cfg.ReadLease, cfg.SuspectAfter = 0, time.Second
+		cfg.Logger = testutil.Logger(t).With("node", string(cfg.NodeID))
+		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
+		if err != nil {
+			t.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
+		}
+		if g.guard == nil {
+			t.Fatal("no vote guard over Shoal's transport")
+		}
+		t.Cleanup(func() { shutdown(t, g); tr.Close() })
+		gs[i] = g
+	}
+	leader := func(among []*Group) *Group {
+		var l *Group
+		testutil.Until(t, 30*time.Second, "a ready leader", func() bool {
+			for _, g := range among {
+				if g.Ready() {
+					l = g
+					return true
+				}
+			}
+			return false
+		})
+		return l
+	}
+	write := func(g *Group, from, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for w := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := from + w; i < from+n; i += 20 {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					_, err := g.Propose(ctx, [][][]byte{{[]byte("SET"), fmt.Appendf(nil, "k%d", i), fmt.Appendf(nil, "v%d", i)}})
+					cancel()
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("Propose: %v", err)
+		}
+	}
+	has := func(among []*Group, n int) {
+		t.Helper()
+		for _, g := range among {
+			testutil.Eventually(t, 30*time.Second, "every entry on a replica", func() error {
+				st := g.Store()
+				st.RLock()
+				defer st.RUnlock()
+				for i := range n {
+					if e := st.Peek(fmt.Appendf(nil, "k%d", i)); e == nil || string(e.Value) != fmt.Sprintf("v%d", i) {
+						return fmt.Errorf("k%d missing", i)
+					}
+				}
+				if got := st.Len(); got != int64(n) {
+					return fmt.Errorf("%d keys, want %d", got, n)
+				}
+				return nil
+			})
+		}
+	}
+	l := leader(gs)
+	write(l, 0, 3000)
+	has(gs, 3000)
+	var rest []*Group
+	for _, g := range gs {
+		if g != l {
+			rest = append(rest, g)
+		}
+	}
+	shutdown(t, l)
+	l2 := leader(rest)
+	write(l2, 3000, 1000)
+	has(rest, 4000)
+}
