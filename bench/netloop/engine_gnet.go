@@ -93,7 +93,10 @@ func (e *gnetEngine) handle(c gnet.Conn) gnet.Action {
 	}
 	consumed, out, args, closeAfter := process(e.st, in, s.out[:0], s.args)
 	s.out, s.args = out, args
-	_, _ = c.Discard(consumed)
+	if consumed > 0 {
+		// Discard(0) would discard everything buffered (n <= 0 means all).
+		_, _ = c.Discard(consumed)
+	}
 	if len(out) > 0 {
 		if _, err := c.Write(out); err != nil {
 			return gnet.Close

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,42 +72,69 @@ func main() {
 		<-ch
 		os.Exit(0)
 	}()
-	if err := serve(cfg, nil); err != nil {
+	if err := serve(cfg); err != nil {
 		slog.Error("netloop", "err", err)
 		os.Exit(1)
 	}
 }
 
-// serve runs the configured engine until it fails; started, if not nil, is
-// called with the listening address once it accepts connections.
-func serve(cfg Config, started func(addr string)) error {
+// serve runs the configured engine until it fails.
+func serve(cfg Config) error {
+	slog.Info("netloop", "engine", cfg.Engine, "addr", cfg.Addr, "loops", cfg.Loops, "handoff", cfg.Handoff, "commit-delay", cfg.CommitDelay)
+	_, stop, errc, err := start(cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return <-errc
+}
+
+// start runs the configured engine in the background and returns once it
+// accepts connections: its address, a stop function (idempotent) and a
+// channel that receives the engine's error when it ends.
+func start(cfg Config) (addr string, stop func(), errc chan error, err error) {
 	st := shard.New()
 	var cm *committer
 	if cfg.Handoff {
 		cm = newCommitter(st, cfg.CommitDelay)
 	}
-	slog.Info("netloop", "engine", cfg.Engine, "addr", cfg.Addr, "loops", cfg.Loops, "handoff", cfg.Handoff, "commit-delay", cfg.CommitDelay)
+	errc = make(chan error, 1)
+	var once sync.Once
 	switch cfg.Engine {
 	case "goroutine":
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
-			return err
+			return "", nil, nil, err
 		}
-		if started != nil {
-			started(ln.Addr().String())
-		}
-		return (&goroutineEngine{st: st, cm: cm}).serve(ln)
+		go func() { errc <- (&goroutineEngine{st: st, cm: cm}).serve(ln) }()
+		return ln.Addr().String(), func() { once.Do(func() { ln.Close() }) }, errc, nil
 	case "gnet":
 		e := &gnetEngine{st: st, cm: cm, loops: cfg.Loops, ready: make(chan struct{})}
-		if started != nil {
-			go func() { <-e.ready; started(cfg.Addr) }()
+		go func() { errc <- e.run(cfg.Addr) }()
+		select {
+		case <-e.ready:
+		case err := <-errc:
+			return "", nil, nil, err
 		}
-		return e.run(cfg.Addr)
+		return cfg.Addr, func() { once.Do(func() { _ = e.stop() }) }, errc, nil
 	default:
-		return evio.Serve(evioEvents(st, cfg.Loops, func(s evio.Server) {
-			if started != nil {
-				started(s.Addrs[0].String())
+		var stopping atomic.Bool
+		ready := make(chan string, 1)
+		ev := evioEvents(st, cfg.Loops, func(s evio.Server) { ready <- s.Addrs[0].String() })
+		// evio stops only through an event's Shutdown action: a tick every
+		// 100 ms checks for it.
+		ev.Tick = func() (time.Duration, evio.Action) {
+			if stopping.Load() {
+				return 0, evio.Shutdown
 			}
-		}), "tcp://"+cfg.Addr)
+			return 100 * time.Millisecond, evio.None
+		}
+		go func() { errc <- evio.Serve(ev, "tcp://"+cfg.Addr) }()
+		select {
+		case addr = <-ready:
+		case err := <-errc:
+			return "", nil, nil, err
+		}
+		return addr, func() { stopping.Store(true) }, errc, nil
 	}
 }
