@@ -14,7 +14,8 @@
 #   gor-ho       netloop -engine goroutine -handoff (writes via a committer goroutine)
 #   gnet-ho      netloop -engine gnet -handoff      (writes answered by AsyncWrite)
 # and, only when named in SERVERS, gor-ho-d and gnet-ho-d: the same with a
-# 200 us simulated commit per group (-commit-delay 200us);
+# 200 us simulated commit per group (-commit-delay 200us), and shoal-mp1:
+# shoal with GOMAXPROCS=1;
 # It runs the rows SET -P 1, GET -P 1, SET -P 16, GET -P 16 against each
 # (redis-benchmark -t T -n N -r 100000 -d 64 -c 50 -P P --precision 3
 # --csv), the servers in forward order on even rows and in reverse order on
@@ -26,7 +27,8 @@
 # stdout and $OUT/summary.md.
 #
 # Environment: ROUNDS [3], N_P1 [1000000] and N_P16 [1000000] (requests per
-# run), SERVERS (space-separated subset of the names above) [all],
+# run), SERVERS (space-separated subset of the names above) [all], ROWS
+# (TEST:PIPELINE words) [set:1 get:1 set:16 get:16],
 # OUT [bench/netloop/results], REDIS_SERVER, REDIS_BENCHMARK.
 set -euo pipefail
 
@@ -39,6 +41,7 @@ REDIS_SERVER=${REDIS_SERVER:-redis-server}
 REDIS_BENCHMARK=${REDIS_BENCHMARK:-redis-benchmark}
 ALL="redis shoal gor gor-mp1 gnet gnet-l1 gnet-l1-mp1 evio gor-ho gnet-ho"
 read -ra NAMES <<<"${SERVERS:-$ALL}"
+ROWS=${ROWS:-set:1 get:1 set:16 get:16}
 OUT=${OUT:-$here/results}
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
@@ -79,6 +82,7 @@ cmd_of() {
 	case $n in
 	redis) echo "$REDIS_SERVER --port $p --bind 127.0.0.1 --save '' --appendonly no" ;;
 	shoal) echo "$repo/bin/shoal server --port $p --bind 127.0.0.1" ;;
+	shoal-mp1) echo "env GOMAXPROCS=1 $repo/bin/shoal server --port $p --bind 127.0.0.1" ;;
 	gor) echo "$nl -engine goroutine" ;;
 	gor-mp1) echo "env GOMAXPROCS=1 $nl -engine goroutine" ;;
 	gnet) echo "$nl -engine gnet" ;;
@@ -142,7 +146,7 @@ log "building bin/shoal and netloop"
 	echo "# nproc $(nproc), $(redis-server --version | cut -d' ' -f1-3), $(go version | cut -d' ' -f3)"
 	echo "# ROUNDS=$ROUNDS N_P1=$N_P1 N_P16=$N_P16 servers: ${NAMES[*]}"
 	for n in "${NAMES[@]}"; do echo "#   $n: $(cmd_of "$n" '$PORT' | sed "s|$WORK/|\$WORK/|; s|$repo/||")"; done
-	echo "#   redis-benchmark -h 127.0.0.1 -p \$PORT -t {set,get} -n {$N_P1,$N_P16} -r 100000 -d 64 -c 50 -P {1,16} --precision 3 --csv"
+	echo "#   redis-benchmark -h 127.0.0.1 -p \$PORT -t {set,get} -n {$N_P1 at -P 1,$N_P16 otherwise} -r 100000 -d 64 -c 50 -P \$P (rows: $ROWS) --precision 3 --csv"
 } >"$OUT/header.txt"
 cat "$OUT/header.txt" >&2
 printf 'round\ttest\tP\tserver\trps\tp99_ms\tcpu_us_per_op\n' >"$OUT/raw.tsv"
@@ -155,8 +159,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	if awk -v l="$load" 'BEGIN{exit !(l > 1.5)}'; then note=" (above 1.5)"; fi
 	echo "round $round: load average $load$note before the round" | tee -a "$OUT/load.txt" >&2
 	start_all
-	for spec in "set 1 $N_P1" "get 1 $N_P1" "set 16 $N_P16" "get 16 $N_P16"; do
-		read -r t pl num <<<"$spec"
+	for spec in $ROWS; do
+		t=${spec%%:*} pl=${spec##*:}
+		num=$N_P1
+		if [[ $pl != 1 ]]; then num=$N_P16; fi
 		order=("${NAMES[@]}")
 		if (((row + round) % 2 == 1)); then
 			order=()
