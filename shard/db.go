@@ -71,7 +71,7 @@ func (s *Store) insert(i int, key []byte, e *Entry) {
 	if e.ExpireAt != 0 {
 		s.addVolatile(sd, k)
 	}
-	size := entrySize(len(k), cap(e.Value))
+	size := e.memSize(len(k))
 	sd.bytes += size
 	s.root.bytes += size
 	s.keys++

@@ -24,14 +24,16 @@ const (
 	EncIntCopy
 )
 
-// encShift places the hint in the top 8 bits of Entry.lfu.
+// encShift places the hint in bits 24-27 of Entry.lfu; the type is above
+// it (object.go). metaMask covers both: access updates keep them.
 const (
 	encShift = 24
-	encMask  = 0xff << encShift
+	encMask  = 0x0f << encShift
+	metaMask = 0xff << encShift
 )
 
 // Enc returns the entry's encoding hint. Caller holds RLock.
-func (e *Entry) Enc() Enc { return Enc(e.lfu.Load() >> encShift) }
+func (e *Entry) Enc() Enc { return Enc(e.lfu.Load() & encMask >> encShift) }
 
 // SetEnc sets the entry's encoding hint, keeping its access counters. e must
 // be an entry the caller may modify: just stored by Set or returned by

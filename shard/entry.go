@@ -21,7 +21,8 @@ type Entry struct {
 	lru atomic.Uint32
 	// lfu packs the logarithmic access counter (low 8 bits) and the time of
 	// its last decrement in minutes, modulo 2^16 (next 16 bits); the top 8
-	// bits hold the value's Redis encoding hint (enc.go), which accesses keep.
+	// bits hold the value's Redis encoding hint (enc.go, 4 bits) and its
+	// data type (object.go, 4 bits), which accesses keep.
 	lfu atomic.Uint32
 }
 
@@ -94,7 +95,7 @@ func (e *Entry) touch(nowMs int64, r float64) {
 		e.lru.Store(sec)
 	}
 	nowMin := uint32(nowMs / 60000)
-	hint := e.lfu.Load() & encMask // changed only under Lock: no reader races it
+	hint := e.lfu.Load() & metaMask // changed only under Lock: no reader races it
 	c := e.LFUCounter(nowMin)
 	if c < 255 {
 		base := float64(c) - LFUInitVal

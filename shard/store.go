@@ -242,7 +242,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	sd := s.own(i)
 	old := sd.m[string(key)]
 	if old != nil {
-		d := entrySize(len(key), cap(value)) - entrySize(len(key), cap(old.Value))
+		d := entrySize(len(key), cap(value)) - old.memSize(len(key))
 		sd.bytes += d
 		s.root.bytes += d
 		switch {
@@ -252,7 +252,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		case old.ExpireAt == 0 && expireAt != 0:
 			s.addVolatile(sd, string(key))
 		}
-		if s.private(old) {
+		if s.private(old) && old.Type() == TypeString {
 			// No view can see old: update it in place, which spares the
 			// map assignment and its key allocation.
 			old.Value, old.ExpireAt = value, expireAt
@@ -287,7 +287,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 // what fragments the heap (a freed value leaves a hole in a span that
 // still holds live values). Caller holds Lock.
 func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
-	if old := s.slots[Slot(key)].m[string(key)]; old != nil && len(val) > 0 && len(val) <= cap(old.Value) &&
+	if old := s.slots[Slot(key)].m[string(key)]; old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
 		sizeClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
 		v := old.Value[:len(val)]
 		copy(v, val)
@@ -319,14 +319,15 @@ func (s *Store) SetValue(key []byte, e *Entry, value []byte, now int64) *Entry {
 }
 
 // Mutable returns an entry for key that the caller may modify in place (its
-// Value, growing it with append), or nil if the key is missing. When open
+// Value, growing it with append), or nil if the key is missing or holds
+// another type than a string (callers check the type first). When open
 // Views may share the entry, it is copied first. After modifying, the caller
 // must call Resize with the value's previous capacity. Caller holds Lock.
 func (s *Store) Mutable(key []byte) *Entry {
 	i := Slot(key)
 	sd := s.own(i)
 	e := sd.m[string(key)]
-	if e == nil {
+	if e == nil || e.Type() != TypeString {
 		return nil
 	}
 	s.root.mods++
@@ -374,9 +375,7 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 		s.changed(i, key)
 	}
 	if !s.private(e) {
-		c := s.newEntry(e.Value, e.ExpireAt, e.seq)
-		c.lru.Store(e.lru.Load())
-		c.lfu.Store(e.lfu.Load())
+		c := s.copyEntry(e)
 		sd.m[string(key)] = c
 		e = c
 	}
@@ -414,7 +413,7 @@ func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
 		delete(sd.volatile, string(key))
 		s.volatile--
 	}
-	size := entrySize(len(key), cap(e.Value))
+	size := e.memSize(len(key))
 	sd.bytes -= size
 	s.root.bytes -= size
 	s.keys--
