@@ -58,6 +58,9 @@ func decrbyCommand(x *Ctx, args [][]byte) {
 // (0 when missing), keeping the key's expiry, and replies the result.
 func incrDecr(x *Ctx, key []byte, by int64) {
 	e := x.St.LookupWrite(key, x.Now, x.LFURand)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	var v int64
 	if e != nil {
 		var ok bool
@@ -92,6 +95,9 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 func incrbyfloatCommand(x *Ctx, args [][]byte) {
 	key := args[1]
 	e := x.St.LookupWrite(key, x.Now, x.LFURand)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	value := newLD()
 	if e != nil {
 		var ok bool

@@ -90,12 +90,14 @@ func touchCommand(x *Ctx, args [][]byte) {
 	x.Int(n)
 }
 
-// typeCommand: TYPE key. Every Shoal value is a string.
+// typeCommand: TYPE key. As Redis, the lookup does not touch the key but
+// counts in the keyspace statistics.
 func typeCommand(x *Ctx, args [][]byte) {
-	ok := x.St.Exists(args[1], x.Now)
-	x.hitOrMiss(ok)
-	if ok {
-		x.Simple("string")
+	e := x.St.Peek(args[1])
+	live := e != nil && !expiredAt(e, x.Now)
+	x.hitOrMiss(live)
+	if live {
+		x.Simple(e.Type().String())
 	} else {
 		x.Simple("none")
 	}
@@ -161,6 +163,11 @@ func copyCommand(x *Ctx, args [][]byte) {
 	}
 	if dst.GetWrite(dkey, x.Now) != nil && !replace {
 		x.Int(0)
+		return
+	}
+	if o := e.Object(); o != nil {
+		dst.SetObject(dkey, shard.CloneObject(o), e.ExpireAt, x.Now)
+		x.Int(1)
 		return
 	}
 	v, enc := dupObject(e)

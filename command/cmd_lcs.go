@@ -1,11 +1,16 @@
 package command
 
-import "math"
+import (
+	"math"
+
+	"github.com/shoalcache/shoal/shard"
+)
 
 // RESP error texts of LCS.
 const (
 	errLCSLenAndIdx = "ERR If you want both the length and indexes, please just use IDX."
 	errLCSTooLong   = "ERR String too long for LCS"
+	errLCSNotString = "ERR The specified keys must contain string values"
 	errLCSMemory    = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
 )
 
@@ -20,14 +25,15 @@ func init() {
 // empty string; the table of LCS lengths, 4 bytes a cell, may not exceed
 // proto-max-bulk-len. It runs under the store's read lock, as Redis runs it
 // on its one thread: its cost is (len1+1)*(len2+1) cells.
-//
-// Every Shoal value is a string, so Redis's "The specified keys must contain
-// string values" cannot happen.
 func lcsCommand(x *Ctx, args [][]byte) {
 	ea := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(ea != nil)
 	eb := x.St.Get(args[2], x.Now, x.LFURand)
 	x.hitOrMiss(eb != nil)
+	if (ea != nil && ea.Type() != shard.TypeString) || (eb != nil && eb.Type() != shard.TypeString) {
+		x.Err(errLCSNotString)
+		return
+	}
 	var a, b []byte
 	if ea != nil {
 		a = ea.Value

@@ -82,6 +82,10 @@ func objectLookup(x *Ctx, key []byte) *shard.Entry {
 // objectEncodingCommand: OBJECT ENCODING key.
 func objectEncodingCommand(x *Ctx, args [][]byte) {
 	if e := objectLookup(x, args[2]); e != nil {
+		if o := e.Object(); o != nil {
+			x.BulkString(collectionEncoding(o))
+			return
+		}
 		x.BulkString(objEncoding(e.Value, e.Enc()))
 	}
 }
@@ -89,6 +93,10 @@ func objectEncodingCommand(x *Ctx, args [][]byte) {
 // objectRefcountCommand: OBJECT REFCOUNT key.
 func objectRefcountCommand(x *Ctx, args [][]byte) {
 	if e := objectLookup(x, args[2]); e != nil {
+		if e.Type() != shard.TypeString {
+			x.Int(1)
+			return
+		}
 		maxmemory, policy, _ := x.memoryConfig()
 		x.Int(objRefcount(e.Value, e.Enc(), noSharedIntegers(maxmemory, policy)))
 	}
@@ -181,9 +189,11 @@ func memoryPurgeCommand(x *Ctx, _ [][]byte) {
 
 // memoryUsageCommand: MEMORY USAGE key [SAMPLES count]. The options are
 // checked before the key; as Redis, the key is found without checking its
-// expiry, touching it or counting a hit. SAMPLES only matters for nested
-// values, which Shoal does not have. See memoryUsage for the formula.
+// expiry, touching it or counting a hit. SAMPLES (default 5, 0 for all)
+// is how many elements of a collection are measured to estimate the rest.
+// See memoryUsage and collectionMemoryUsage for the formulas.
 func memoryUsageCommand(x *Ctx, args [][]byte) {
+	samples := int64(memorySamplesDefault)
 	for j := 3; j < len(args); j++ {
 		if !cEqFold(args[j], "samples") || j+1 >= len(args) {
 			x.Err(ErrSyntax)
@@ -198,6 +208,7 @@ func memoryUsageCommand(x *Ctx, args [][]byte) {
 			x.Err(ErrSyntax)
 			return
 		}
+		samples = n
 		j++
 	}
 	e := x.St.Peek(args[2])
@@ -206,5 +217,9 @@ func memoryUsageCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	_, _, cluster := x.memoryConfig()
+	if o := e.Object(); o != nil {
+		x.Int(collectionMemoryUsage(args[2], o, samples, cluster))
+		return
+	}
 	x.Int(memoryUsage(args[2], e.Value, e.Enc(), cluster))
 }

@@ -33,6 +33,9 @@ func checkStringLength(size, add int64) bool {
 func appendCommand(x *Ctx, args [][]byte) {
 	key, val := args[1], args[2]
 	e := x.St.LookupWrite(key, x.Now, x.LFURand)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	if e == nil {
 		x.St.Set(key, clone(val), 0, x.Now)
 		x.Int(int64(len(val)))
@@ -55,6 +58,9 @@ func appendCommand(x *Ctx, args [][]byte) {
 func strlenCommand(x *Ctx, args [][]byte) {
 	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	if e == nil {
 		x.Int(0)
 		return
@@ -77,6 +83,9 @@ func getrangeCommand(x *Ctx, args [][]byte) {
 	}
 	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	if e == nil {
 		x.Bulk(nil)
 		return
@@ -127,6 +136,9 @@ func setrangeCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	e := x.St.LookupWrite(key, x.Now, x.LFURand)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	if e == nil {
 		if len(val) == 0 {
 			x.Int(0)

@@ -23,8 +23,8 @@ const scanDefaultCount = 10
 // slots, from the cursor on, until at least COUNT keys were examined, and
 // replies the following slot as the new cursor (0 once the last slot is
 // done). Every key present for the whole iteration is therefore returned
-// exactly once; expired keys are skipped. Every value is a string, so TYPE
-// string (in any case) keeps all keys and any other type name none.
+// exactly once; expired keys are skipped. TYPE keeps the keys whose type
+// has that name (in any case); an unknown name keeps none, as Redis 7.0.
 func scanCommand(x *Ctx, args [][]byte) {
 	cursor, ok := parseCursor(args[1])
 	if !ok {
@@ -62,7 +62,6 @@ func scanCommand(x *Ctx, args [][]byte) {
 			return
 		}
 	}
-	typeOK := !useType || cEqFold(typ, "string")
 
 	var keys []string
 	slot := shard.NumSlots
@@ -86,7 +85,7 @@ func scanCommand(x *Ctx, args [][]byte) {
 						// counts in the keyspace hit/miss statistics.
 						x.hitOrMiss(live)
 					}
-					if live && typeOK {
+					if live && (!useType || cEqFold(typ, e.Type().String())) {
 						keys = append(keys, k)
 					}
 					return true

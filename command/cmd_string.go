@@ -2,6 +2,8 @@ package command
 
 import (
 	"math"
+
+	"github.com/shoalcache/shoal/shard"
 )
 
 func init() {
@@ -35,6 +37,9 @@ func init() {
 func getCommand(x *Ctx, args [][]byte) {
 	e := x.St.Get(args[1], x.Now, x.LFURand)
 	x.hitOrMiss(e != nil)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	x.BulkOrNull(e)
 }
 
@@ -164,6 +169,9 @@ func setGeneric(x *Ctx, cmdName string, flags int, key, val, expire []byte, intR
 	}
 	old := x.St.GetWrite(key, x.Now)
 	if flags&setGet != 0 {
+		if x.wrongType(old, shard.TypeString) {
+			return
+		}
 		x.BulkOrNull(old)
 	}
 	if (flags&setNX != 0 && old != nil) || (flags&setXX != 0 && old == nil) {
@@ -208,6 +216,9 @@ func psetexCommand(x *Ctx, args [][]byte) {
 // one without any expiry.
 func getsetCommand(x *Ctx, args [][]byte) {
 	old := x.St.GetWrite(args[1], x.Now)
+	if x.wrongType(old, shard.TypeString) {
+		return
+	}
 	x.BulkOrNull(old)
 	x.St.SetCopy(args[1], args[2], 0, x.Now)
 }
@@ -215,6 +226,9 @@ func getsetCommand(x *Ctx, args [][]byte) {
 // getdelCommand: GETDEL key.
 func getdelCommand(x *Ctx, args [][]byte) {
 	e := x.St.GetWrite(args[1], x.Now)
+	if x.wrongType(e, shard.TypeString) {
+		return
+	}
 	x.BulkOrNull(e)
 	if e != nil {
 		x.St.Delete(args[1])
@@ -234,6 +248,9 @@ func getexCommand(x *Ctx, args [][]byte) {
 	e := x.St.LookupWrite(key, x.Now, x.LFURand)
 	if e == nil {
 		x.Null()
+		return
+	}
+	if x.wrongType(e, shard.TypeString) {
 		return
 	}
 	var expireAt int64

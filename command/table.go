@@ -174,7 +174,7 @@ func (x *Ctx) keySpace() []*shard.Store {
 
 func (x *Ctx) InFSM() bool { return x.Conn == nil }
 func (x *Ctx) BulkOrNull(e *shard.Entry) {
-	if e == nil {
+	if e == nil || e.Type() != shard.TypeString {
 		x.Null()
 		return
 	}

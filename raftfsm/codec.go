@@ -78,6 +78,12 @@ import (
 //	    len, key
 //	    if set: len, value, expireAt (0 = no expiry)
 //
+//	9 Ingest, version 2: version 1 with collections: flags 2 = set to a
+//	  collection, followed by its type (1 byte, shard.Type), then len, the
+//	  value encoded by shard.AppendObject, expireAt. Written only for a
+//	  chunk that holds a collection, so that strings-only chunks stay
+//	  readable by replicas that predate data types.
+//
 //	10 MigrateEnd, version 1: the job is over, in the source or target
 //	  job, outcome (1 byte: 1 done, 0 aborted)
 //
@@ -127,6 +133,7 @@ const (
 	versionFence        = 1
 	versionIngestReset  = 1
 	versionIngest       = 1
+	versionIngestTyped  = 2
 	versionMigrateEnd   = 1
 )
 
@@ -363,7 +370,7 @@ func decodeEntry(data []byte, d *Decoded) error {
 	case d.typ == entryMigrateOut && d.version == versionMigrateOut,
 		d.typ == entryFence && d.version == versionFence,
 		d.typ == entryIngestReset && d.version == versionIngestReset,
-		d.typ == entryIngest && d.version == versionIngest,
+		d.typ == entryIngest && (d.version == versionIngest || d.version == versionIngestTyped),
 		d.typ == entryMigrateEnd && d.version == versionMigrateEnd:
 		return d.decodeMigration(p)
 	}

@@ -244,7 +244,7 @@ func TestDecodeUnknown(t *testing.T) {
 		{"migrate out version 2", hdr(entryMigrateOut, 2, 0)},
 		{"fence version 0", hdr(entryFence, 0, 0)},
 		{"ingest reset version 2", hdr(entryIngestReset, 2)},
-		{"ingest version 2", hdr(entryIngest, 2, 1, 'j')},
+		{"ingest version 3", hdr(entryIngest, 3, 1, 'j')},
 		{"migrate end version 2", hdr(entryMigrateEnd, 2, 0, 1)},
 		{"type 255", hdr(255, 255)},
 		{"commands version 3", hdr(entryCommands, 3, 1, 0)},
@@ -381,6 +381,55 @@ func TestMigrationEntriesRoundTrip(t *testing.T) {
 		"trailing byte":              append(encodeFence(nil, "j"), 0),
 	} {
 		if err := decodeEntry(data, &d); !errors.Is(err, ErrBadEntry) {
+			t.Errorf("%s: err = %v, want ErrBadEntry", name, err)
+		}
+	}
+}
+
+// TestIngestCollections: a chunk with a hash is written as version 2 and
+// decodes to the same hash; a strings-only chunk stays version 1; the
+// typed flag is refused in version 1, and a malformed object is a bad
+// entry.
+func TestIngestCollections(t *testing.T) {
+	h := shard.NewHash()
+	for i := 0; i < 200; i++ { // a hashtable
+		h.Set([]byte(fmt.Sprint("f", i)), []byte(fmt.Sprint(i)))
+	}
+	data := EncodeIngest(nil, "j1", 4, 77, []IngestKey{
+		{Key: []byte("a"), Value: []byte("1")},
+		{Key: []byte("h"), Obj: h, ExpireAt: 9000},
+	})
+	if data[1] != versionIngestTyped {
+		t.Fatalf("version %d, want %d", data[1], versionIngestTyped)
+	}
+	var d Decoded
+	if err := decodeEntry(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.ingest) != 2 || d.ingest[0].Obj != nil || string(d.ingest[0].Value) != "1" {
+		t.Fatalf("decoded %+v", d.ingest)
+	}
+	got, ok := d.ingest[1].Obj.(*shard.Hash)
+	if !ok || got.Len() != 200 || got.Listpack() || d.ingest[1].ExpireAt != 9000 {
+		t.Fatalf("decoded hash: %+v", d.ingest[1])
+	}
+	if v, _ := got.Get([]byte("f42")); string(v) != "42" {
+		t.Fatalf("f42 = %q", v)
+	}
+	for n := 0; n < len(data); n++ {
+		if err := decodeEntry(data[:n], &d); err == nil {
+			t.Fatalf("truncated to %d bytes decodes", n)
+		}
+	}
+	if s := EncodeIngest(nil, "j", 1, 0, []IngestKey{{Key: []byte("a"), Value: []byte("1")}}); s[1] != versionIngest {
+		t.Fatalf("strings-only chunk is version %d", s[1])
+	}
+	for name, p := range map[string][]byte{
+		"typed flag in version 1": hdr(entryIngest, versionIngest, 1, 'j', 1, 0, 1, ingestTyped, 1, 'k', byte(shard.TypeHash), 0, 0),
+		"malformed hash":          hdr(entryIngest, versionIngestTyped, 1, 'j', 1, 0, 1, ingestTyped, 1, 'k', byte(shard.TypeHash), 2, 9, 9, 0),
+		"unknown type":            hdr(entryIngest, versionIngestTyped, 1, 'j', 1, 0, 1, ingestTyped, 1, 'k', 77, 0, 0),
+	} {
+		if err := decodeEntry(p, &d); !errors.Is(err, ErrBadEntry) {
 			t.Errorf("%s: err = %v, want ErrBadEntry", name, err)
 		}
 	}

@@ -375,9 +375,13 @@ func (f *FSM) applyIngest(m *migState, job string, d *Decoded) migResult {
 		if !j.set.Has(slot) || own.slots.Has(slot) {
 			continue
 		}
-		if k.Deleted || (k.ExpireAt != 0 && k.ExpireAt <= now) {
+		switch {
+		case k.Deleted || (k.ExpireAt != 0 && k.ExpireAt <= now):
 			f.store.Delete(k.Key)
-		} else {
+		case k.Obj != nil:
+			// The decoded object is the entry's own: the store keeps it.
+			f.store.SetObject(k.Key, k.Obj, k.ExpireAt, now)
+		default:
 			f.store.Set(k.Key, bytes.Clone(k.Value), k.ExpireAt, now)
 		}
 		nj.keys++

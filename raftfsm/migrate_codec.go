@@ -14,14 +14,20 @@ import (
 // keys and values alias the entry's bytes.
 type IngestKey struct {
 	Key, Value []byte
-	ExpireAt   int64
+	// Obj is the key's collection (Value is then its encoding), nil for a
+	// string. Decoding builds it, so that a malformed one is a bad entry.
+	Obj      shard.Object
+	ExpireAt int64
 	// Deleted means the key no longer exists in the source: the target
 	// deletes it. Value and ExpireAt are then not encoded.
 	Deleted bool
 }
 
 // Flags of an Ingest key.
-const ingestDeleted = 1
+const (
+	ingestDeleted = 1
+	ingestTyped   = 2
+)
 
 // canonical returns slots as ascending ranges that neither overlap nor
 // touch, clipped to [0, NumSlots).
@@ -77,9 +83,12 @@ func EncodeIngestReset(dst []byte, job string, slots []shard.SlotRange, source s
 func EncodeIngest(dst []byte, job string, sourceTerm, upTo uint64, keys []IngestKey) []byte {
 	var b IngestBody
 	for _, k := range keys {
-		if k.Deleted {
+		switch {
+		case k.Deleted:
 			b.Delete(k.Key)
-		} else {
+		case k.Obj != nil:
+			b.AddObject(string(k.Key), k.Obj, k.ExpireAt)
+		default:
 			b.Add(k.Key, k.Value, k.ExpireAt)
 		}
 	}
@@ -91,8 +100,9 @@ func EncodeIngest(dst []byte, job string, sourceTerm, upTo uint64, keys []Ingest
 // (one copy of each key and value, no allocation per key). The zero value
 // is empty; Reset empties it for reuse.
 type IngestBody struct {
-	buf []byte
-	n   int
+	buf   []byte
+	n     int
+	typed bool // a collection was added: the entry is version 2
 }
 
 // Add appends a key with its value and expiry time.
@@ -111,6 +121,30 @@ func addIngestKey[T string | []byte](b *IngestBody, key T, value []byte, expireA
 	b.n++
 }
 
+// AddObject appends a key holding a collection, with its expiry time.
+func (b *IngestBody) AddObject(key string, o shard.Object, expireAt int64) {
+	b.buf = append(b.buf, ingestTyped)
+	b.buf = appendBytes(b.buf, key)
+	b.buf = append(b.buf, byte(o.Type()))
+	start := len(b.buf)
+	b.buf = shard.AppendObject(b.buf, o)
+	enc := append([]byte(nil), b.buf[start:]...)
+	b.buf = appendBytes(b.buf[:start], enc)
+	b.buf = binary.AppendUvarint(b.buf, uint64(expireAt))
+	b.n++
+	b.typed = true
+}
+
+// AddEntry appends key with the value of e, a string or a collection.
+// Caller holds the store's RLock.
+func (b *IngestBody) AddEntry(key string, e *shard.Entry) {
+	if o := e.Object(); o != nil {
+		b.AddObject(key, o, e.ExpireAt)
+		return
+	}
+	addIngestKey(b, key, e.Value, e.ExpireAt)
+}
+
 // Delete appends the deletion of key.
 func (b *IngestBody) Delete(key []byte) {
 	b.buf = append(b.buf, ingestDeleted)
@@ -125,12 +159,16 @@ func (b *IngestBody) Keys() int { return b.n }
 func (b *IngestBody) Size() int { return len(b.buf) }
 
 // Reset empties b, keeping its buffer.
-func (b *IngestBody) Reset() { b.buf, b.n = b.buf[:0], 0 }
+func (b *IngestBody) Reset() { b.buf, b.n, b.typed = b.buf[:0], 0, false }
 
 // AppendIngest appends an Ingest entry (see EncodeIngest) holding body's
 // keys to dst. IngestHeaderSize bounds what it adds besides body.Size().
 func AppendIngest(dst []byte, job string, sourceTerm, upTo uint64, body *IngestBody) []byte {
-	dst = append(dst, byte(entryIngest), versionIngest)
+	ver := byte(versionIngest)
+	if body.typed {
+		ver = versionIngestTyped
+	}
+	dst = append(dst, byte(entryIngest), ver)
 	dst = appendBytes(dst, job)
 	dst = binary.AppendUvarint(dst, sourceTerm)
 	dst = binary.AppendUvarint(dst, upTo)
@@ -183,7 +221,7 @@ func (d *Decoded) decodeMigration(p []byte) error {
 			return ErrBadEntry
 		}
 	case entryIngest:
-		if p, ok = d.decodeIngestKeys(p); !ok {
+		if p, ok = d.decodeIngestKeys(p, d.version == versionIngestTyped); !ok {
 			return ErrBadEntry
 		}
 	case entryMigrateEnd:
@@ -198,7 +236,7 @@ func (d *Decoded) decodeMigration(p []byte) error {
 	return nil
 }
 
-func (d *Decoded) decodeIngestKeys(p []byte) ([]byte, bool) {
+func (d *Decoded) decodeIngestKeys(p []byte, typed bool) ([]byte, bool) {
 	var ok bool
 	if d.sourceTerm, p, ok = uvarint(p); !ok {
 		return nil, false
@@ -213,16 +251,31 @@ func (d *Decoded) decodeIngestKeys(p []byte) ([]byte, bool) {
 		return nil, false
 	}
 	for i := uint64(0); i < count; i++ {
-		if len(p) == 0 || p[0]&^ingestDeleted != 0 {
+		if len(p) == 0 || (p[0] != 0 && p[0] != ingestDeleted && (!typed || p[0] != ingestTyped)) {
 			return nil, false
 		}
 		k := IngestKey{Deleted: p[0] == ingestDeleted}
+		isObj := p[0] == ingestTyped
 		if k.Key, p, ok = field(p[1:]); !ok {
 			return nil, false
 		}
 		if !k.Deleted {
+			t := shard.TypeString
+			if isObj {
+				if len(p) == 0 {
+					return nil, false
+				}
+				t, p = shard.Type(p[0]), p[1:]
+			}
 			if k.Value, p, ok = field(p); !ok {
 				return nil, false
+			}
+			if isObj {
+				o, err := shard.DecodeObject(t, k.Value)
+				if err != nil {
+					return nil, false
+				}
+				k.Obj = o
 			}
 			var at uint64
 			if at, p, ok = uvarint(p); !ok || at > maxNow {

@@ -149,7 +149,7 @@ func (s *Server) makeRoom(g Group) bool {
 			args = append(args, []byte(k))
 			// Estimate: stop once the chosen victims cover the excess.
 			if e := st.Peek([]byte(k)); e != nil {
-				used -= int64(len(k) + len(e.Value) + 80)
+				used -= e.Size(len(k))
 				if used <= limit {
 					break
 				}

@@ -100,6 +100,10 @@ func (e *Entry) Object() Object {
 	return (*objEntry)(unsafe.Pointer(e)).obj
 }
 
+// Size returns the accounted memory of the entry under a key of klen bytes
+// (what the store's Bytes counts for it). Caller holds RLock.
+func (e *Entry) Size(klen int) int64 { return e.memSize(klen) }
+
 // memSize is the accounted memory of the entry under a key of klen bytes.
 func (e *Entry) memSize(klen int) int64 {
 	if e.Type() == TypeString {

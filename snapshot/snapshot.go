@@ -2,10 +2,10 @@
 // stream, so that neither taking nor restoring a snapshot holds a second full
 // copy of the data in memory.
 //
-// # Format, version 4
+// # Format, version 5
 //
 //	magic    "SHOALSNP"
-//	version  uint16, big endian (4)
+//	version  uint16, big endian (5)
 //	block*   the header block, then data blocks, then an empty block
 //	trailer  uint64 big endian: total number of key records
 //
@@ -41,8 +41,12 @@
 //
 // then the key records:
 //
-//	uvarint(len(key)) ‖ key ‖ uvarint(len(value)) ‖ value ‖
+//	uvarint(len(key)) ‖ key ‖ type (1 byte) ‖ uvarint(len(value)) ‖ value ‖
 //	uvarint(expireAt) ‖ uvarint(seq)
+//
+// type is the value's data type (shard.Type: 0 string, 1 list, 2 set,
+// 3 zset, 4 hash); a string's value is its bytes, a collection's the
+// encoding of shard.AppendObject (its encoding, then its elements).
 //
 // The header's database list names the databases other than 0 that have
 // keys (SELECT, standalone mode), ascending, each with its number of keys
@@ -51,6 +55,11 @@
 //
 // A record never spans two blocks. Readers verify every block's checksum
 // before using it, and the record count at the end.
+//
+// # Version 4
+//
+// Version 4 is version 5 without the type byte of the key records: it
+// predates data types, and every value is a string. Read still accepts it.
 //
 // # Version 3
 //
@@ -67,7 +76,7 @@
 // Version 1 is version 2 without the ownership fields at the end of the
 // header: it predates slot ownership. Read still accepts it and reports
 // epoch 0 and every slot (Meta.Slots nil), which is what a group of that
-// time owned. Write produces version 4 only.
+// time owned. Write produces version 5 only.
 package snapshot
 
 import (
@@ -93,13 +102,14 @@ var (
 
 const (
 	magic   = "SHOALSNP"
-	version = 4
+	version = 5
 	// version1 is the format before slot ownership, version2 the format
-	// before slot migration, version3 the one before databases; Read
-	// accepts them.
+	// before slot migration, version3 the one before databases, version4
+	// the one before data types; Read accepts them.
 	version1 = 1
 	version2 = 2
 	version3 = 3
+	version4 = 4
 
 	// blockTarget is the payload size at which a data block is flushed.
 	blockTarget = 64 << 10
@@ -238,8 +248,13 @@ func Write(out io.Writer, v *shard.View, meta Meta) error {
 			v.RangeDBSlot(db, slot, func(key string, e *shard.Entry) bool {
 				w.block = binary.AppendUvarint(w.block, uint64(len(key)))
 				w.block = append(w.block, key...)
-				w.block = binary.AppendUvarint(w.block, uint64(len(e.Value)))
-				w.block = append(w.block, e.Value...)
+				w.block = append(w.block, byte(e.Type()))
+				if o := e.Object(); o != nil {
+					w.block = appendObject(w.block, o)
+				} else {
+					w.block = binary.AppendUvarint(w.block, uint64(len(e.Value)))
+					w.block = append(w.block, e.Value...)
+				}
 				w.block = binary.AppendUvarint(w.block, uint64(e.ExpireAt))
 				w.block = binary.AppendUvarint(w.block, e.Seq())
 				count++
@@ -325,6 +340,16 @@ func bytesField(p []byte) ([]byte, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: field overruns block", ErrCorrupt)
 	}
 	return p[:l], p[l:], nil
+}
+
+// appendObject appends a collection's record value: uvarint(len) ‖ its
+// shard.AppendObject encoding, built in place.
+func appendObject(b []byte, o shard.Object) []byte {
+	start := len(b)
+	b = shard.AppendObject(b, o)
+	enc := append([]byte(nil), b[start:]...)
+	b = binary.AppendUvarint(b[:start], uint64(len(enc)))
+	return append(b, enc...)
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -600,7 +625,7 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 	// dbs are the databases other than 0 whose records come first, with
 	// the number of records of each still to read.
 	var dbs []dbCount
-	if ver >= version {
+	if ver >= version4 {
 		if dbs, p, err = readDBs(p); err != nil {
 			return meta, err
 		}
@@ -642,6 +667,13 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 			if key, p, err = bytesField(p); err != nil {
 				return meta, err
 			}
+			typ := shard.TypeString
+			if ver >= version {
+				if len(p) == 0 {
+					return meta, fmt.Errorf("%w: truncated record", ErrCorrupt)
+				}
+				typ, p = shard.Type(p[0]), p[1:]
+			}
 			if val, p, err = bytesField(p); err != nil {
 				return meta, err
 			}
@@ -662,7 +694,15 @@ func Read(in io.Reader, st *shard.Store) (Meta, error) {
 				into = st.DB(dbs[0].db)
 				dbs[0].keys--
 			}
-			into.Restore(string(key), append([]byte(nil), val...), int64(exp), seq, meta.Now)
+			if typ == shard.TypeString {
+				into.Restore(string(key), append([]byte(nil), val...), int64(exp), seq, meta.Now)
+			} else {
+				o, err := shard.DecodeObject(typ, val)
+				if err != nil {
+					return meta, fmt.Errorf("%w: key %q: %v", ErrCorrupt, key, err)
+				}
+				into.RestoreObject(string(key), o, int64(exp), seq, meta.Now)
+			}
 			count++
 		}
 	}

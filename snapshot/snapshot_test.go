@@ -29,7 +29,7 @@ func contents(st *shard.Store) map[string]rec {
 	m := map[string]rec{}
 	for i := 0; i < shard.NumSlots; i++ {
 		st.RangeSlot(i, func(k string, e *shard.Entry) bool {
-			m[k] = rec{string(e.Value), e.ExpireAt, e.Seq()}
+			m[k] = rec{valueString(e), e.ExpireAt, e.Seq()}
 			return true
 		})
 	}
@@ -243,7 +243,7 @@ func TestReadRejectsForeignInput(t *testing.T) {
 	}{
 		{"empty", nil, ErrFormat},
 		{"wrong magic", append([]byte("REDIS0011"), valid[9:]...), ErrFormat},
-		{"future version", append(append([]byte("SHOALSNP"), 0, 5), valid[10:]...), ErrFormat},
+		{"future version", append(append([]byte("SHOALSNP"), 0, version+1), valid[10:]...), ErrFormat},
 		{"version 0", append(append([]byte("SHOALSNP"), 0, 0), valid[10:]...), ErrFormat},
 		{"header only", valid[:10], ErrCorrupt},
 		{"no header block", append([]byte("SHOALSNP\x00\x01"), 0, 0, 0, 0, 0, 0, 0, 0, 0), ErrCorrupt},

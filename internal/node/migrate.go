@@ -257,7 +257,7 @@ func (mv *mover) copySlots(ctx context.Context, slots []shard.SlotRange, upTo ui
 			st.RLock()
 			if st.SlotLen(slot) > 0 {
 				st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
-					chunk.AddString(k, e.Value, e.ExpireAt)
+					chunk.AddEntry(k, e)
 					return true
 				})
 			}
@@ -286,7 +286,7 @@ func (mv *mover) sendKeys(ctx context.Context, keys []string, upTo uint64) error
 		for ; i < len(keys) && chunk.Size() < mv.cfg.ChunkBytes; i++ {
 			k := keys[i]
 			if e := st.Peek([]byte(k)); e != nil {
-				chunk.AddString(k, e.Value, e.ExpireAt)
+				chunk.AddEntry(k, e)
 			} else {
 				chunk.Delete([]byte(k))
 			}

@@ -1,0 +1,523 @@
+package command
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// The hash commands (Redis 7.0's t_hash.c): HSET, HSETNX, HMSET, HGET,
+// HMGET, HGETALL, HKEYS, HVALS, HDEL, HLEN, HSTRLEN, HEXISTS, HINCRBY,
+// HINCRBYFLOAT, HRANDFIELD, HSCAN. The value is a shard.Hash; writes change
+// it in place through Store.EditObject, which copies it first when a
+// snapshot shares it.
+
+func init() {
+	w := func(name string, arity int, acl string, run func(*Ctx, [][]byte)) *Command {
+		fl := FlagWrite | FlagDenyOOM
+		if acl == "fast" {
+			fl |= FlagFast
+		}
+		return &Command{Name: name, Arity: arity, Kind: KindWrite, Flags: fl,
+			FirstKey: 1, LastKey: 1, Step: 1, ACL: []string{"write", "hash", acl}, Run: run}
+	}
+	r := func(name string, arity int, acl string, run func(*Ctx, [][]byte)) *Command {
+		fl := FlagReadOnly
+		if acl == "fast" {
+			fl |= FlagFast
+		}
+		return &Command{Name: name, Arity: arity, Kind: KindRead, Flags: fl,
+			FirstKey: 1, LastKey: 1, Step: 1, ACL: []string{"read", "hash", acl}, Run: run}
+	}
+	hdel := w("hdel", -3, "fast", hdelCommand)
+	hdel.Flags = FlagWrite | FlagFast
+	Register(
+		w("hset", -4, "fast", hsetCommand),
+		w("hsetnx", 4, "fast", hsetnxCommand),
+		w("hmset", -4, "fast", hmsetCommand),
+		w("hincrby", 4, "fast", hincrbyCommand),
+		w("hincrbyfloat", 4, "fast", hincrbyfloatCommand),
+		hdel,
+		r("hget", 3, "fast", hgetCommand),
+		r("hmget", -3, "fast", hmgetCommand),
+		r("hgetall", 2, "slow", hgetallCommand),
+		r("hkeys", 2, "slow", hkeysCommand),
+		r("hvals", 2, "slow", hvalsCommand),
+		r("hlen", 2, "fast", hlenCommand),
+		r("hstrlen", 3, "fast", hstrlenCommand),
+		r("hexists", 3, "fast", hexistsCommand),
+		r("hrandfield", -2, "slow", hrandfieldCommand),
+		r("hscan", -3, "slow", hscanCommand),
+	)
+}
+
+// hashRead returns the hash of key for a read: nil when the key is missing,
+// and false after replying WRONGTYPE when it holds another type. It counts
+// the lookup in the keyspace statistics, as lookupKeyRead.
+func (x *Ctx) hashRead(key []byte) (*shard.Hash, bool) {
+	e := x.St.Get(key, x.Now, x.LFURand)
+	x.hitOrMiss(e != nil)
+	if e == nil {
+		return nil, true
+	}
+	if x.wrongType(e, shard.TypeHash) {
+		return nil, false
+	}
+	return e.Object().(*shard.Hash), true
+}
+
+// hashEdit is a hash being changed by a write command.
+type hashEdit struct {
+	e      *shard.Entry
+	h      *shard.Hash
+	before int64
+}
+
+// hashWrite returns key's hash, ready to change, for a write command: with
+// create, an empty hash is stored when the key is missing (as Redis's
+// hashTypeLookupWriteOrCreate); without, h is nil then. It replies
+// WRONGTYPE and returns false when the key holds another type. The caller
+// finishes with done.
+func (x *Ctx) hashWrite(key []byte, create bool) (hashEdit, bool) {
+	e := x.St.GetWrite(key, x.Now)
+	if e == nil {
+		if !create {
+			return hashEdit{}, true
+		}
+		h := shard.NewHash()
+		e = x.St.SetObject(key, h, 0, x.Now)
+		return hashEdit{e: e, h: h, before: shard.ObjectSize(e)}, true
+	}
+	if x.wrongType(e, shard.TypeHash) {
+		return hashEdit{}, false
+	}
+	e = x.St.EditObject(key)
+	return hashEdit{e: e, h: e.Object().(*shard.Hash), before: shard.ObjectSize(e)}, true
+}
+
+// done accounts the change and deletes the key if the hash is now empty.
+func (w hashEdit) done(x *Ctx, key []byte) {
+	if w.e != nil {
+		x.St.ObjectDone(key, w.e, w.before)
+	}
+}
+
+// hsetCommand: HSET key field value [field value ...]; replies the number
+// of fields added.
+func hsetCommand(x *Ctx, args [][]byte) {
+	if len(args)%2 == 1 {
+		x.Err(ErrWrongArgs("hset"))
+		return
+	}
+	x.Int(hsetPairs(x, args))
+}
+
+// hmsetCommand: HMSET key field value [field value ...]; replies OK.
+func hmsetCommand(x *Ctx, args [][]byte) {
+	if len(args)%2 == 1 {
+		x.Err(ErrWrongArgs("hmset"))
+		return
+	}
+	if hsetPairs(x, args) >= 0 {
+		x.OK()
+	}
+}
+
+// hsetPairs sets the pairs of args[2:] and returns how many fields were
+// new, or -1 after replying WRONGTYPE.
+func hsetPairs(x *Ctx, args [][]byte) int64 {
+	w, ok := x.hashWrite(args[1], true)
+	if !ok {
+		return -1
+	}
+	var added int64
+	for j := 2; j < len(args); j += 2 {
+		if w.h.Set(args[j], args[j+1]) {
+			added++
+		}
+	}
+	w.done(x, args[1])
+	return added
+}
+
+// hsetnxCommand: HSETNX key field value.
+func hsetnxCommand(x *Ctx, args [][]byte) {
+	e := x.St.GetWrite(args[1], x.Now)
+	if x.wrongType(e, shard.TypeHash) {
+		return
+	}
+	if e != nil {
+		if _, ok := e.Object().(*shard.Hash).Get(args[2]); ok {
+			x.Int(0)
+			return
+		}
+	}
+	w, _ := x.hashWrite(args[1], true)
+	w.h.Set(args[2], args[3])
+	w.done(x, args[1])
+	x.Int(1)
+}
+
+// hgetCommand: HGET key field.
+func hgetCommand(x *Ctx, args [][]byte) {
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	if h != nil {
+		if v, found := h.Get(args[2]); found {
+			x.Bulk(v)
+			return
+		}
+	}
+	x.Null()
+}
+
+// hmgetCommand: HMGET key field [field ...].
+func hmgetCommand(x *Ctx, args [][]byte) {
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	x.Array(len(args) - 2)
+	for _, f := range args[2:] {
+		if h != nil {
+			if v, found := h.Get(f); found {
+				x.Bulk(v)
+				continue
+			}
+		}
+		x.Null()
+	}
+}
+
+// hdelCommand: HDEL key field [field ...]; deletes the key once empty.
+func hdelCommand(x *Ctx, args [][]byte) {
+	w, ok := x.hashWrite(args[1], false)
+	if !ok {
+		return
+	}
+	if w.h == nil {
+		x.Int(0)
+		return
+	}
+	var n int64
+	for _, f := range args[2:] {
+		if w.h.Delete(f) {
+			n++
+			if w.h.Len() == 0 {
+				break
+			}
+		}
+	}
+	w.done(x, args[1])
+	x.Int(n)
+}
+
+// hlenCommand: HLEN key.
+func hlenCommand(x *Ctx, args [][]byte) {
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	if h == nil {
+		x.Int(0)
+		return
+	}
+	x.Int(int64(h.Len()))
+}
+
+// hstrlenCommand: HSTRLEN key field.
+func hstrlenCommand(x *Ctx, args [][]byte) {
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	var n int
+	if h != nil {
+		v, _ := h.Get(args[2])
+		n = len(v)
+	}
+	x.Int(int64(n))
+}
+
+// hexistsCommand: HEXISTS key field.
+func hexistsCommand(x *Ctx, args [][]byte) {
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	found := false
+	if h != nil {
+		_, found = h.Get(args[2])
+	}
+	if found {
+		x.Int(1)
+	} else {
+		x.Int(0)
+	}
+}
+
+// What hgetallGeneric replies.
+const (
+	hashKeys = 1 << iota
+	hashVals
+)
+
+func hgetallCommand(x *Ctx, args [][]byte) { hgetallGeneric(x, args[1], hashKeys|hashVals) }
+func hkeysCommand(x *Ctx, args [][]byte)   { hgetallGeneric(x, args[1], hashKeys) }
+func hvalsCommand(x *Ctx, args [][]byte)   { hgetallGeneric(x, args[1], hashVals) }
+
+// hgetallGeneric is Redis's genericHgetallCommand: a map of fields and
+// values (RESP3; a flat array in RESP2) for HGETALL, an array otherwise.
+func hgetallGeneric(x *Ctx, key []byte, what int) {
+	h, ok := x.hashRead(key)
+	if !ok {
+		return
+	}
+	n := 0
+	if h != nil {
+		n = h.Len()
+	}
+	if what == hashKeys|hashVals {
+		x.MapHeader(n)
+	} else {
+		x.Array(n)
+	}
+	if h == nil {
+		return
+	}
+	h.Range(func(f, v []byte) bool {
+		if what&hashKeys != 0 {
+			x.Bulk(f)
+		}
+		if what&hashVals != 0 {
+			x.Bulk(v)
+		}
+		return true
+	})
+}
+
+// hincrbyCommand: HINCRBY key field increment.
+func hincrbyCommand(x *Ctx, args [][]byte) {
+	incr, ok := ParseInt(args[3])
+	if !ok {
+		x.Err(ErrNotInteger)
+		return
+	}
+	key := args[1]
+	e := x.St.GetWrite(key, x.Now)
+	if x.wrongType(e, shard.TypeHash) {
+		return
+	}
+	var v int64
+	if e != nil {
+		if cur, found := e.Object().(*shard.Hash).Get(args[2]); found {
+			if v, ok = ParseInt(cur); !ok {
+				x.Err(ErrHashNotInt)
+				return
+			}
+		}
+	}
+	if (incr < 0 && v < 0 && incr < math.MinInt64-v) || (incr > 0 && v > 0 && incr > math.MaxInt64-v) {
+		x.Err(ErrOverflow)
+		return
+	}
+	v += incr
+	var buf [20]byte
+	w, _ := x.hashWrite(key, true)
+	w.h.Set(args[2], strconv.AppendInt(buf[:0], v, 10))
+	w.done(x, key)
+	x.Int(v)
+}
+
+// hincrbyfloatCommand: HINCRBYFLOAT key field increment, in C long double
+// as Redis (see float.go); the result is stored and replied as a string.
+func hincrbyfloatCommand(x *Ctx, args [][]byte) {
+	incr, ok := parseLongDouble(args[3])
+	if !ok {
+		x.Err(ErrNotFloat)
+		return
+	}
+	if incr.IsInf() {
+		x.Err(ErrNaNOrInf)
+		return
+	}
+	key := args[1]
+	e := x.St.GetWrite(key, x.Now)
+	if x.wrongType(e, shard.TypeHash) {
+		return
+	}
+	value := newLD()
+	if e != nil {
+		if cur, found := e.Object().(*shard.Hash).Get(args[2]); found {
+			if value, ok = parseLongDouble(cur); !ok {
+				x.Err(ErrHashNotFloat)
+				return
+			}
+		}
+	}
+	sum, ok := addLongDouble(value, incr)
+	if !ok {
+		x.Err(ErrIncrFloatNaN)
+		return
+	}
+	s := appendLongDouble(nil, sum)
+	w, _ := x.hashWrite(key, true)
+	w.h.Set(args[2], s)
+	w.done(x, key)
+	x.Bulk(s)
+}
+
+// hrandfieldCommand: HRANDFIELD key [count [WITHVALUES]].
+func hrandfieldCommand(x *Ctx, args [][]byte) {
+	if len(args) == 2 {
+		h, ok := x.hashRead(args[1])
+		if !ok {
+			return
+		}
+		if h == nil {
+			x.Null()
+			return
+		}
+		f, _ := h.At(x.rand().IntN(h.Len()))
+		x.Bulk(f)
+		return
+	}
+	count, ok := ParseInt(args[2])
+	if !ok {
+		x.Err(ErrNotInteger)
+		return
+	}
+	if count == math.MinInt64 {
+		x.Err(ErrLongRange)
+		return
+	}
+	withValues := false
+	if len(args) >= 4 {
+		if len(args) != 4 || !cEqFold(args[3], "withvalues") {
+			x.Err(ErrSyntax)
+			return
+		}
+		withValues = true
+	}
+	if withValues && count < -math.MaxInt64/2 {
+		x.Err(ErrOutOfRange)
+		return
+	}
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	if h == nil || count == 0 {
+		x.Array(0)
+		return
+	}
+	rng := x.rand()
+	pair := func(f, v []byte) {
+		if withValues && x.Proto == 3 {
+			x.Array(2)
+		}
+		x.Bulk(f)
+		if withValues {
+			x.Bulk(v)
+		}
+	}
+	n := h.Len()
+	replyLen := func(k int) {
+		if withValues && x.Proto != 3 {
+			x.Array(2 * k)
+		} else {
+			x.Array(k)
+		}
+	}
+	if count < 0 {
+		// Repetitions allowed: -count independent draws.
+		k := -count
+		replyLen(int(k))
+		for ; k > 0; k-- {
+			pair(h.At(rng.IntN(n)))
+		}
+		return
+	}
+	if count >= int64(n) {
+		replyLen(n)
+		h.Range(func(f, v []byte) bool { pair(f, v); return true })
+		return
+	}
+	// count distinct fields: a partial Fisher-Yates shuffle of the indexes.
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	replyLen(int(count))
+	for i := 0; i < int(count); i++ {
+		j := i + rng.IntN(n-i)
+		idx[i], idx[j] = idx[j], idx[i]
+		pair(h.At(idx[i]))
+	}
+}
+
+// hscanCommand: HSCAN key cursor [MATCH pattern] [COUNT count]. The
+// cursor is checked first; a missing key replies an empty scan without
+// looking at the options, as Redis. See shard.Hash.Scan for the cursor.
+func hscanCommand(x *Ctx, args [][]byte) {
+	cursor, ok := parseCursor(args[2])
+	if !ok {
+		x.Err(ErrInvalidCursor)
+		return
+	}
+	h, ok := x.hashRead(args[1])
+	if !ok {
+		return
+	}
+	if h == nil {
+		x.Array(2)
+		x.BulkString("0")
+		x.Array(0)
+		return
+	}
+	count := int64(scanDefaultCount)
+	var pat []byte
+	usePat := false
+	for i := 3; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			x.Err(ErrSyntax)
+			return
+		}
+		switch {
+		case cEqFold(args[i], "count"):
+			n, ok := ParseInt(args[i+1])
+			if !ok {
+				x.Err(ErrNotInteger)
+				return
+			}
+			if n < 1 {
+				x.Err(ErrSyntax)
+				return
+			}
+			count = n
+		case cEqFold(args[i], "match"):
+			pat = args[i+1]
+			usePat = !(len(pat) == 1 && pat[0] == '*')
+		default:
+			x.Err(ErrSyntax)
+			return
+		}
+	}
+	var out [][]byte
+	next := h.Scan(cursor, int(min(count, math.MaxInt32)), func(f, v []byte) {
+		if usePat && !globMatch(pat, string(f)) {
+			return
+		}
+		out = append(out, f, v)
+	})
+	x.Array(2)
+	var buf [20]byte
+	x.Bulk(strconv.AppendUint(buf[:0], next, 10))
+	x.Array(len(out))
+	for _, b := range out {
+		x.Bulk(b)
+	}
+}

@@ -1,0 +1,121 @@
+package command
+
+import "github.com/shoalcache/shoal/shard"
+
+// The model of Redis 7.0's collection objects behind OBJECT ENCODING and
+// MEMORY USAGE (object.c's objectComputeSize, listpack.c's entry sizes,
+// dict.c's tables), as robj.go models strings.
+
+// memorySamplesDefault is OBJ_COMPUTE_SIZE_DEF_SAMPLES.
+const memorySamplesDefault = 5
+
+// Sizes of Redis 7.0's structures on a 64-bit build.
+const (
+	robjStructSize = 16 // sizeof(robj)
+	dictStructSize = 56 // sizeof(dict)
+	listpackHeader = 6  // total bytes (4) and element count (2)
+	listpackEnd    = 1  // the 0xFF terminator
+)
+
+// collectionEncoding returns OBJECT ENCODING of a collection.
+func collectionEncoding(o shard.Object) string {
+	switch o := o.(type) {
+	case *shard.Hash:
+		if o.Listpack() {
+			return "listpack"
+		}
+		return "hashtable"
+	}
+	return "unknown"
+}
+
+// lpEntrySize is the size of one listpack element holding s: its encoding
+// byte(s) and data (an integer when s is one that lpStringToInt64 takes,
+// in the smallest integer encoding), then its back-length.
+func lpEntrySize(s []byte) int64 {
+	var n int64
+	if v, ok := isLong(s); ok {
+		switch {
+		case v >= 0 && v <= 127:
+			n = 1
+		case v >= -4096 && v <= 4095:
+			n = 2
+		case v >= -32768 && v <= 32767:
+			n = 3
+		case v >= -8388608 && v <= 8388607:
+			n = 4
+		case v >= -2147483648 && v <= 2147483647:
+			n = 5
+		default:
+			n = 9
+		}
+	} else {
+		l := int64(len(s))
+		switch {
+		case l < 64:
+			n = 1 + l
+		case l < 4096:
+			n = 2 + l
+		default:
+			n = 5 + l
+		}
+	}
+	switch {
+	case n < 128:
+		return n + 1
+	case n < 16384:
+		return n + 2
+	case n < 2097152:
+		return n + 3
+	case n < 268435456:
+		return n + 4
+	}
+	return n + 5
+}
+
+// dictSlots is the bucket count of a dict holding n elements that grew by
+// insertion: the smallest power of two at least n (4 at least).
+func dictSlots(n int64) int64 {
+	s := int64(4)
+	for s < n {
+		s *= 2
+	}
+	return s
+}
+
+// collectionMemoryUsage is MEMORY USAGE for a collection: Redis's
+// objectComputeSize (the listpack's allocation; for a dict, its table plus
+// the average of the first samples elements times the count, 0 meaning
+// all), plus the key and the main dict entry as for a string.
+func collectionMemoryUsage(key []byte, o shard.Object, samples int64, cluster bool) int64 {
+	var n int64
+	switch o := o.(type) {
+	case *shard.Hash:
+		if o.Listpack() {
+			lp := int64(listpackHeader + listpackEnd)
+			o.Range(func(f, v []byte) bool {
+				lp += lpEntrySize(f) + lpEntrySize(v)
+				return true
+			})
+			n = robjStructSize + jemallocSize(lp)
+		} else {
+			count := int64(o.Len())
+			n = robjStructSize + dictStructSize + 8*dictSlots(count)
+			var elems, seen int64
+			o.Range(func(f, v []byte) bool {
+				fl, vl := int64(len(f)), int64(len(v))
+				elems += sdsAllocSize(fl, sdsNewAlloc(fl)) + sdsAllocSize(vl, sdsNewAlloc(vl)) + dictEntrySize
+				seen++
+				return samples == 0 || seen < samples
+			})
+			if seen > 0 {
+				n += int64(float64(elems) / float64(seen) * float64(count))
+			}
+		}
+	}
+	n += keySdsSize(key) + dictEntrySize
+	if cluster {
+		n += clusterEntryExtra
+	}
+	return n
+}

@@ -1,0 +1,26 @@
+package command
+
+import (
+	"math/rand/v2"
+
+	"github.com/shoalcache/shoal/shard"
+)
+
+// wrongType replies WRONGTYPE and reports true when e, a live entry or nil
+// for a missing key, holds another type than t, as Redis's checkType does.
+func (x *Ctx) wrongType(e *shard.Entry, t shard.Type) bool {
+	if e != nil && e.Type() != t {
+		x.Err(ErrWrongType)
+		return true
+	}
+	return false
+}
+
+// rand returns the connection's random source (a fresh one outside a
+// connection, which no read command expects).
+func (x *Ctx) rand() *rand.Rand {
+	if x.Rng != nil {
+		return x.Rng
+	}
+	return NewRand()
+}
