@@ -39,8 +39,8 @@ const (
 	ErrNaNOrInf      = "ERR value is NaN or Infinity"
 	ErrOutOfRange    = "ERR value is out of range"
 	// ErrLongRange is getRangeLongFromObjectOrReply's error for -LONG_MAX..LONG_MAX.
-	ErrLongRange = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-	ErrOffsetRange   = "ERR offset is out of range"
+	ErrLongRange   = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+	ErrOffsetRange = "ERR offset is out of range"
 )
 
 // ErrWrongArgs returns Redis's wrong-arity error for a command name (lower case).
