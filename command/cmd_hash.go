@@ -110,7 +110,9 @@ func hsetCommand(x *Ctx, args [][]byte) {
 		x.Err(ErrWrongArgs("hset"))
 		return
 	}
-	x.Int(hsetPairs(x, args))
+	if n := hsetPairs(x, args); n >= 0 {
+		x.Int(n)
+	}
 }
 
 // hmsetCommand: HMSET key field value [field value ...]; replies OK.

@@ -139,7 +139,8 @@ func (g *cmdGen) next(i int) step {
 	switch strings.ToUpper(st.args[0]) {
 	case "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME":
 		st.mode = modeTTLCategory
-	case "KEYS":
+	case "KEYS", "HKEYS", "HVALS", "HRANDFIELD":
+		// A hashtable's order is not Redis's.
 		st.mode = modeSort
 	case "SCAN":
 		st.mode = modeScan
@@ -176,7 +177,7 @@ func mixCase(r *rand.Rand, s string) string {
 
 func (g *cmdGen) command(i int) []string {
 	k := g.key()
-	switch g.r.Intn(41) {
+	switch g.r.Intn(45) {
 	case 0, 1, 2:
 		return []string{"GET", k}
 	case 3, 4, 5:
@@ -325,7 +326,41 @@ func (g *cmdGen) command(i int) []string {
 			opts := [][]string{{}, {"LEN"}, {"IDX"}, {"IDX", "WITHMATCHLEN", "MINMATCHLEN", "2"}}
 			return append([]string{"LCS", k, g.key()}, opts[g.r.Intn(len(opts))]...)
 		}
+	case 40, 41:
+		// Hash writes: fields from a small set, so that they collide.
+		switch g.r.Intn(5) {
+		case 0, 1:
+			args := []string{g.pick([]string{"HSET", "HMSET"}), k}
+			for n := 1 + g.r.Intn(3); n > 0; n-- {
+				args = append(args, g.field(), g.value())
+			}
+			return args
+		case 2:
+			return append([]string{"HDEL", k}, g.field(), g.field())
+		case 3:
+			return []string{"HINCRBY", k, g.field(), strconv.Itoa(g.r.Intn(200) - 100)}
+		default:
+			return []string{g.pick([]string{"HSETNX", "HINCRBYFLOAT"}), k, g.field(), g.pick([]string{"1.5", "-2", "x", g.value()})}
+		}
+	case 42, 43:
+		switch g.r.Intn(6) {
+		case 0:
+			return []string{"HGET", k, g.field()}
+		case 1:
+			return []string{"HMGET", k, g.field(), g.field()}
+		case 2:
+			return []string{g.pick([]string{"HLEN", "HKEYS", "HVALS"}), k}
+		case 3:
+			return []string{g.pick([]string{"HEXISTS", "HSTRLEN"}), k, g.field()}
+		case 4:
+			return []string{"TYPE", k}
+		default:
+			return []string{"HRANDFIELD", k, g.pick([]string{"0", "50", "-0"})}
+		}
 	default:
 		return []string{g.pick([]string{"FOO", "GETX", "SETT"}), k, g.value()}
 	}
 }
+
+// field returns a hash field name from a small set.
+func (g *cmdGen) field() string { return g.pick([]string{"f1", "f2", "f3", "", "long-field-name"}) }

@@ -37,7 +37,7 @@ type Hash struct {
 // Redis 7.0's defaults of hash-max-listpack-entries and
 // hash-max-listpack-value.
 const (
-	HashMaxListpackEntries = 128
+	HashMaxListpackEntries = 512
 	HashMaxListpackValue   = 64
 )
 
