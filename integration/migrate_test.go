@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,34 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		}
 		acked[i].Store(1)
 	}
+	// Hashes in the moved slots: small ones (listpack), a large one
+	// (hashtable), and a counter field that a writer increments during the
+	// migration. Migration must carry them whole, encoding included.
+	hashes := map[string]map[string]string{}
+	var hashKeys []string
+	for i := 0; len(hashKeys) < 41; i++ {
+		k := "hm" + strconv.Itoa(i)
+		if s := shard.Slot([]byte(k)); s < lo || s > hi {
+			continue
+		}
+		fields := map[string]string{}
+		n := 5
+		if len(hashKeys) == 0 {
+			n = 600
+		}
+		args := []any{}
+		for f := 0; f < n; f++ {
+			fields["f"+strconv.Itoa(f)] = k + "-" + strconv.Itoa(f)
+			args = append(args, "f"+strconv.Itoa(f), k+"-"+strconv.Itoa(f))
+		}
+		if err := c.HSet(ctx, k, args...).Err(); err != nil {
+			t.Fatalf("HSET %s: %v", k, err)
+		}
+		hashes[k] = fields
+		hashKeys = append(hashKeys, k)
+	}
+	counterKey := hashKeys[1]
+	var counterAcked atomic.Int64
 
 	// Writers: each owns a disjoint part of the keys, so the last
 	// acknowledged value of a key is known.
@@ -76,6 +105,25 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 	var writeErrs atomic.Int64
 	var firstErr atomic.Pointer[string]
 	const writers = 8
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := c.HIncrBy(ctx, counterKey, "counter", 1).Err(); err != nil {
+				if writeErrs.Add(1) == 1 {
+					msg := counterKey + ": " + err.Error()
+					firstErr.Store(&msg)
+				}
+				continue
+			}
+			counterAcked.Add(1)
+		}
+	}()
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -146,6 +194,29 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 			t.Fatalf("GET %s = %d (%v), want at least the last acknowledged %d", k, got, err, want)
 		}
 	}
+	for _, k := range hashKeys {
+		got, err := c.HGetAll(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("HGETALL %s: %v", k, err)
+		}
+		want := hashes[k]
+		if k == counterKey {
+			if n, _ := strconv.ParseInt(got["counter"], 10, 64); n < counterAcked.Load() {
+				t.Fatalf("HGET %s counter = %d, want at least the %d acknowledged HINCRBYs", k, n, counterAcked.Load())
+			}
+			delete(got, "counter")
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("HGETALL %s after the migration: %d fields, want %d", k, len(got), len(want))
+		}
+	}
+	if enc, err := c.ObjectEncoding(ctx, hashKeys[0]).Result(); err != nil || enc != "hashtable" {
+		t.Fatalf("OBJECT ENCODING of the moved 600-field hash = %q, %v; want hashtable", enc, err)
+	}
+	if typ, err := c.Type(ctx, hashKeys[1]).Result(); err != nil || typ != "hash" {
+		t.Fatalf("TYPE %s = %q, %v", hashKeys[1], typ, err)
+	}
+	keys = append(keys, hashKeys...) // for the count below
 	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
 		var total atomic.Int64 // ForEachMaster calls fn concurrently
 		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
