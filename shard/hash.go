@@ -41,16 +41,43 @@ const (
 	HashMaxListpackValue   = 64
 )
 
-// hashItem is a field of a hashtable-encoded hash; h is the field's hash
-// (never 0: HSCAN's cursor 0 means done).
+// hashItem is a field of a hashtable-encoded hash: kv holds the field
+// (its first flen bytes) and the value in one allocation; h is the field's
+// hash (never 0: HSCAN's cursor 0 means done).
 type hashItem struct {
 	h    uint64
-	f, v string
+	kv   string
+	flen uint32
+}
+
+func (it hashItem) field() string { return it.kv[:it.flen] }
+func (it hashItem) value() string { return it.kv[it.flen:] }
+
+// newHashItem returns the item of field and value, copied into one
+// allocation.
+func newHashItem(field, value []byte) hashItem {
+	n := len(field) + len(value)
+	it := hashItem{h: FieldHash(field), flen: uint32(len(field))}
+	if n > 0 {
+		buf := make([]byte, n)
+		copy(buf, field)
+		copy(buf[len(field):], value)
+		it.kv = unsafe.String(&buf[0], n) // buf is never written again
+	}
+	return it
+}
+
+// probe returns the item that finds field (it aliases field).
+func probe(field []byte) hashItem {
+	return hashItem{h: FieldHash(field), kv: unsafe.String(unsafe.SliceData(field), len(field)), flen: uint32(len(field))}
 }
 
 // hashItemSize is the accounted size of an item's slot in the B-tree's
-// nodes (40 bytes, with the nodes' free space).
-const hashItemSize = 52
+// nodes (32 bytes, with the nodes' free space).
+const hashItemSize = 44
+
+// itemSize is the accounted memory of an item.
+func itemSize(it hashItem) int64 { return hashItemSize + int64(sizeClass(len(it.kv))) }
 
 // hashHeader is the accounted size of the Hash struct and its buffer's or
 // tree's header.
@@ -60,7 +87,7 @@ func hashItemLess(a, b hashItem) bool {
 	if a.h != b.h {
 		return a.h < b.h
 	}
-	return a.f < b.f
+	return a.field() < b.field()
 }
 
 // FieldHash returns the hash that orders field in a hashtable-encoded hash.
@@ -144,11 +171,11 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // must not change it, and must not keep it past the lock it holds.
 func (h *Hash) Get(field []byte) ([]byte, bool) {
 	if h.big != nil {
-		it, ok := h.big.Get(hashItem{h: FieldHash(field), f: unsafe.String(unsafe.SliceData(field), len(field))})
+		it, ok := h.big.Get(probe(field))
 		if !ok {
 			return nil, false
 		}
-		return bytesOf(it.v), true
+		return bytesOf(it.value()), true
 	}
 	start, _, v := h.lpFind(field)
 	return v, start >= 0
@@ -162,7 +189,7 @@ func (h *Hash) Set(field, value []byte) bool {
 		h.convert()
 	}
 	if h.big != nil {
-		return h.bigSet(string(field), string(value))
+		return h.bigSet(field, value)
 	}
 	start, end, old := h.lpFind(field)
 	if start >= 0 {
@@ -178,21 +205,21 @@ func (h *Hash) Set(field, value []byte) bool {
 	}
 	if h.n+1 > HashMaxListpackEntries {
 		h.convert()
-		return h.bigSet(string(field), string(value))
+		return h.bigSet(field, value)
 	}
 	h.lp = appendPair(h.lp, field, value)
 	h.n++
 	return true
 }
 
-func (h *Hash) bigSet(f, v string) bool {
-	it := hashItem{h: FieldHash(bytesOf(f)), f: f, v: v}
+func (h *Hash) bigSet(f, v []byte) bool {
+	it := newHashItem(f, v)
 	old, replaced := h.big.Set(it)
+	h.mem += itemSize(it)
 	if replaced {
-		h.mem += int64(sizeClass(len(v)) - sizeClass(len(old.v)))
+		h.mem -= itemSize(old)
 		return false
 	}
-	h.mem += hashItemSize + int64(sizeClass(len(f))+sizeClass(len(v)))
 	return true
 }
 
@@ -202,7 +229,7 @@ func (h *Hash) convert() {
 	h.mem = 0
 	for off := 0; off < len(h.lp); {
 		f, v, next := lpNext(h.lp, off)
-		h.bigSet(string(f), string(v))
+		h.bigSet(f, v)
 		off = next
 	}
 	h.lp, h.n = nil, 0
@@ -211,9 +238,9 @@ func (h *Hash) convert() {
 // Delete removes field and reports whether it existed.
 func (h *Hash) Delete(field []byte) bool {
 	if h.big != nil {
-		old, ok := h.big.Delete(hashItem{h: FieldHash(field), f: unsafe.String(unsafe.SliceData(field), len(field))})
+		old, ok := h.big.Delete(probe(field))
 		if ok {
-			h.mem -= hashItemSize + int64(sizeClass(len(old.f))+sizeClass(len(old.v)))
+			h.mem -= itemSize(old)
 		}
 		return ok
 	}
@@ -234,7 +261,7 @@ func (h *Hash) Delete(field []byte) bool {
 // false. The slices alias the hash (see Get); fn must not change the hash.
 func (h *Hash) Range(fn func(field, value []byte) bool) {
 	if h.big != nil {
-		h.big.Scan(func(it hashItem) bool { return fn(bytesOf(it.f), bytesOf(it.v)) })
+		h.big.Scan(func(it hashItem) bool { return fn(bytesOf(it.field()), bytesOf(it.value())) })
 		return
 	}
 	for off := 0; off < len(h.lp); {
@@ -251,7 +278,7 @@ func (h *Hash) Range(fn func(field, value []byte) bool) {
 func (h *Hash) At(i int) (field, value []byte) {
 	if h.big != nil {
 		it, _ := h.big.GetAt(i)
-		return bytesOf(it.f), bytesOf(it.v)
+		return bytesOf(it.field()), bytesOf(it.value())
 	}
 	off := 0
 	for ; i > 0; i-- {
@@ -279,7 +306,7 @@ func (h *Hash) Scan(cursor uint64, count int, fn func(field, value []byte)) uint
 			next = it.h
 			return false
 		}
-		fn(bytesOf(it.f), bytesOf(it.v))
+		fn(bytesOf(it.field()), bytesOf(it.value()))
 		last = it.h
 		n++
 		return true
@@ -299,7 +326,7 @@ func (h *Hash) appendBinary(b []byte) []byte {
 	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(h.big.Len()))
 	h.big.Scan(func(it hashItem) bool {
-		b = appendPair(b, bytesOf(it.f), bytesOf(it.v))
+		b = appendPair(b, bytesOf(it.field()), bytesOf(it.value()))
 		return true
 	})
 	return b
@@ -330,7 +357,7 @@ func decodeHash(p []byte) (Object, error) {
 		}
 		p = rest
 		if big {
-			if !h.bigSet(string(f), string(v)) {
+			if !h.bigSet(f, v) {
 				return nil, ErrBadObject // a field twice
 			}
 			continue
