@@ -2,9 +2,10 @@
 # bench/run.sh - side-by-side benchmark of Redis and Shoal.
 #
 # Usage:
-#   bench/run.sh            # all row sets: memory, ops, cluster, proxy
+#   bench/run.sh            # all row sets: memory, ops, types, cluster, proxy
 #   bench/run.sh memory     # only the memory rows (distinct keys, churn)
 #   bench/run.sh ops        # only the single-node throughput/latency rows
+#   bench/run.sh types      # only the data-type rows (HSET, HGET; single node)
 #   bench/run.sh cluster    # only the cluster rows
 #   bench/run.sh proxy      # only the proxy rows
 #   bench/run.sh tls        # only the TLS cluster rows (not part of "all")
@@ -79,6 +80,9 @@
 #   BENCH_MSET_DIV      divide BENCH_N_PIPE by this for pipelined MSET,
 #                       which writes 10 keys per request [4]
 #   BENCH_TESTS         tests [set get incr mset]
+#   types:
+#   BENCH_TYPE_TESTS    data-type tests (also BENCH_N, BENCH_N_PIPE,
+#                       BENCH_PIPELINES, BENCH_KEYSPACE) [hset hget]
 #   BENCH_PIPELINES     pipeline depths [1 16]
 #   BENCH_KEYSPACE      -r [100000]
 #   cluster:
@@ -124,6 +128,7 @@ BENCH_N=${BENCH_N:-200000}
 BENCH_N_PIPE=${BENCH_N_PIPE:-2000000}
 BENCH_MSET_DIV=${BENCH_MSET_DIV:-4}
 BENCH_TESTS=${BENCH_TESTS:-set get incr mset}
+BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget}
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
 BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-100000}
@@ -390,7 +395,13 @@ bench_one() {
 	local logf="$WORK/bench-$who-$t-P$p.log"
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
-	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$t" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
+	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
+	case $t in
+	# Tests redis-benchmark has no -t for: a command line. HGET reads the
+	# fields that -t hset writes (HSET myhash element:__rand_int__ <data>).
+	hget) cmd+=(HGET myhash 'element:__rand_int__') ;;
+	*) cmd+=(-t "$t") ;;
+	esac
 	record 1 "${cmd[@]}"
 	c0=$(cpu_ticks "${pids[@]}" || true)
 	set +e
@@ -493,6 +504,7 @@ idle_note() {
 test_label() {
 	case $1 in
 	set) echo SET ;; get) echo GET ;; incr) echo INCR ;; mset) echo "MSET (10 keys)" ;;
+	hset) echo "HSET (one hash)" ;; hget) echo "HGET (one hash)" ;;
 	*) echo "$1" | tr '[:lower:]' '[:upper:]' ;;
 	esac
 }
@@ -534,14 +546,14 @@ compare_row() {
 	tail -n 1 "$out" >&2
 }
 
-# preload WHO PORT KEYSPACE N CLUSTER OUT: SET N random keys of KEYSPACE so
-# that GET hits. A failure is logged and noted in OUT, not fatal: the rows
-# still run (and show any errors themselves).
+# preload WHO PORT KEYSPACE N CLUSTER OUT [TEST]: SET (or TEST, e.g. hset)
+# N random keys of KEYSPACE so that GET hits. A failure is logged and noted
+# in OUT, not fatal: the rows still run (and show any errors themselves).
 preload() {
-	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 logf="$WORK/preload-$1.log" msg
+	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 test=${7:-set} logf="$WORK/preload-$1.log" msg
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
-	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t set -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$test" -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
 	record 1 "${cmd[@]}"
 	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$logf" 2>&1 || grep -q 'Error from server' "$logf"; then
 		msg=$(tr '\r' '\n' <"$logf" | grep -m1 'Error from server' || true)
@@ -686,6 +698,38 @@ rows_ops() {
 		for p in $BENCH_PIPELINES; do
 			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
 			if [[ $t == mset && $p -gt 1 ]]; then n=$((n / BENCH_MSET_DIV)); fi
+			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT" "$REDIS_PID" "$SHOAL_PID"
+			row=$((row + 1))
+		done
+	done
+	end_rows "$out"
+}
+
+# ---------------------------------------------------------------- types rows
+
+# rows_types OUT: the data-type commands on a single node, as rows_ops: a
+# hash of BENCH_KEYSPACE fields preloaded with -t hset, then each test.
+rows_types() {
+	local out=$1 t p n row=0
+	SECTION="data types, single node: fresh servers; preload a hash, then each row against both (order alternates)"
+	start_redis
+	start_shoal
+	: >"$out.notes"
+	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
+	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
+	{
+		echo "### Data types (single node)"
+		echo
+		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined. Every HSET/HGET goes to one hash (myhash) of up to $BENCH_KEYSPACE fields: a hashtable. p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
+		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" ""
+		idle_note "$REDIS_PID" "$SHOAL_PID"
+		echo
+		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	} >"$out"
+	for t in $BENCH_TYPE_TESTS; do
+		for p in $BENCH_PIPELINES; do
+			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
 			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT" "$REDIS_PID" "$SHOAL_PID"
 			row=$((row + 1))
 		done
@@ -1002,21 +1046,22 @@ rows_tls() {
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0 do_types=0
 	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
 		ops) do_ops=1 ;;
+		types) do_types=1 ;;
 		memory | mem) do_mem=1 ;;
 		cluster) do_cluster=1 ;;
 		proxy) do_proxy=1 ;;
 		tls) do_tls=1 ;;
-		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 ;;
+		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 do_types=1 ;;
 		-h | --help | help)
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want memory, ops, cluster, proxy, tls or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, types, cluster, proxy, tls or all)" ;;
 		esac
 	done
 
@@ -1051,6 +1096,7 @@ main() {
 		rows_memory churn "$WORK/memory-churn.md"
 	fi
 	if ((do_ops)); then rows_ops "$WORK/ops.md"; fi
+	if ((do_types)); then rows_types "$WORK/types.md"; fi
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
 	if ((do_proxy)); then rows_proxy "$WORK/proxy.md"; fi
 	if ((do_tls)); then rows_tls "$WORK/tls.md"; fi
@@ -1085,7 +1131,7 @@ main() {
 		echo '```'
 		echo
 		local f
-		for f in memory-distinct memory-churn ops cluster proxy tls; do
+		for f in memory-distinct memory-churn ops types cluster proxy tls; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 	} >"$result"

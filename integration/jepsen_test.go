@@ -2,7 +2,9 @@ package integration
 
 // TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
 // processes: concurrent clients run the register (linearizability, checked
-// with porcupine), set and counter workloads while a nemesis kills, pauses
+// with porcupine; two thirds of its registers are hash fields, HSET/HGET,
+// two per hash), set and counter (a half of them hash fields, HINCRBY)
+// workloads while a nemesis kills, pauses
 // or partitions nodes, moves group leaderships or migrates slots between
 // groups. Each nemesis is a phase with a fresh cluster; all workloads run
 // in every phase, and every phase ends with the history checks and a check

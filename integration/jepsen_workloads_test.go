@@ -145,14 +145,28 @@ func (e *jEnv) now() int64 { return time.Since(e.base).Nanoseconds() }
 
 func newJEnv(addrs []string, seed uint64, phase int, cfg *jConfig) *jEnv {
 	e := &jEnv{base: time.Now(), addrs: addrs, seed: seed, phase: phase}
+	// A third of the registers are strings; the others are fields of
+	// hashes, two per hash, so that fields of one hash change concurrently.
 	for i := 0; i < cfg.regKeys; i++ {
-		e.regKeys = append(e.regKeys, fmt.Sprintf("jr:%d", i))
+		switch i % 3 {
+		case 0:
+			e.regKeys = append(e.regKeys, fmt.Sprintf("jr:%d", i))
+		case 1:
+			e.regKeys = append(e.regKeys, fmt.Sprintf("jh:%d.a", i/3))
+		default:
+			e.regKeys = append(e.regKeys, fmt.Sprintf("jh:%d.b", i/3))
+		}
 	}
 	for i := 0; i < cfg.setKeys; i++ {
 		e.setKeys = append(e.setKeys, fmt.Sprintf("js:%d", i))
 	}
+	// Every other counter is a hash field (HINCRBY).
 	for i := 0; i < cfg.ctrKeys; i++ {
-		e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jc:%d", i))
+		if i%2 == 1 {
+			e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jh:c%d.n", i))
+		} else {
+			e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jc:%d", i))
+		}
 	}
 	return e
 }
@@ -221,11 +235,42 @@ func (w *jWorker) run(stop <-chan struct{}) {
 	}
 }
 
+// hashField splits a workload key "jh:<n>.<field>" into the hash and the
+// field it stands for; other keys are strings.
+func hashField(key string) (hash, field string, ok bool) {
+	if !strings.HasPrefix(key, "jh:") {
+		return "", "", false
+	}
+	hash, field, ok = strings.Cut(key, ".")
+	return hash, field, ok
+}
+
+// get reads a workload key: GET, or HGET of a hash field.
+func (w *jWorker) get(ctx context.Context, key string) (string, error) {
+	if h, f, ok := hashField(key); ok {
+		return w.cli.HGet(ctx, h, f).Result()
+	}
+	return w.cli.Get(ctx, key).Result()
+}
+
 // registerOp: GET, SET of a unique value, or SET k v XX GET (a swap that
-// only writes when the key exists and returns the old value).
+// only writes when the key exists and returns the old value); for a hash
+// field, HGET or HSET.
 func (w *jWorker) registerOp(ctx context.Context) {
 	key := w.env.regKeys[w.rng.IntN(len(w.env.regKeys))]
 	op := jOp{Key: key, Call: w.env.now()}
+	if h, f, ok := hashField(key); ok {
+		if w.rng.IntN(10) < 5 {
+			op.F = "read"
+			v, err := w.cli.HGet(ctx, h, f).Result()
+			op.Out, op.OutNil = v, err == redis.Nil
+			w.record(op, err)
+			return
+		}
+		op.F, op.Value = "write", w.uniq("v")
+		w.record(op, w.cli.HSet(ctx, h, f, op.Value).Err())
+		return
+	}
 	switch r := w.rng.IntN(10); {
 	case r < 5:
 		op.F = "read"
@@ -264,7 +309,13 @@ func (w *jWorker) counterOp(ctx context.Context) {
 	op := jOp{Key: key, Call: w.env.now()}
 	if w.rng.IntN(10) < 7 {
 		op.F = "incr"
-		n, err := w.cli.Incr(ctx, key).Result()
+		var n int64
+		var err error
+		if h, f, ok := hashField(key); ok {
+			n, err = w.cli.HIncrBy(ctx, h, f, 1).Result()
+		} else {
+			n, err = w.cli.Incr(ctx, key).Result()
+		}
 		if err == nil {
 			op.Out = strconv.FormatInt(n, 10)
 		}
@@ -272,7 +323,7 @@ func (w *jWorker) counterOp(ctx context.Context) {
 		return
 	}
 	op.F = "read"
-	v, err := w.cli.Get(ctx, key).Result()
+	v, err := w.get(ctx, key)
 	op.Out, op.OutNil = v, err == redis.Nil
 	w.record(op, err)
 }
@@ -345,7 +396,13 @@ func finalReads(env *jEnv, cfg *jConfig, timeout time.Duration) []jOp {
 	for _, wk := range keys {
 		for {
 			op := jOp{Workload: wk[0], Key: wk[1], F: "final-read", Worker: -1, Process: -1, Call: env.now()}
-			v, err := cli.Get(ctx, wk[1]).Result()
+			var v string
+			var err error
+			if h, f, ok := hashField(wk[1]); ok {
+				v, err = cli.HGet(ctx, h, f).Result()
+			} else {
+				v, err = cli.Get(ctx, wk[1]).Result()
+			}
 			op.Return = env.now()
 			if err == nil || err == redis.Nil {
 				op.Type, op.Out, op.OutNil = "ok", v, err == redis.Nil
