@@ -480,36 +480,13 @@ func hscanCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	count := int64(scanDefaultCount)
-	var pat []byte
-	usePat := false
-	for i := 3; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			x.Err(ErrSyntax)
-			return
-		}
-		switch {
-		case cEqFold(args[i], "count"):
-			n, ok := ParseInt(args[i+1])
-			if !ok {
-				x.Err(ErrNotInteger)
-				return
-			}
-			if n < 1 {
-				x.Err(ErrSyntax)
-				return
-			}
-			count = n
-		case cEqFold(args[i], "match"):
-			pat = args[i+1]
-			usePat = !(len(pat) == 1 && pat[0] == '*')
-		default:
-			x.Err(ErrSyntax)
-			return
-		}
+	count, pat, usePat, msg := scanOptions(args[3:])
+	if msg != "" {
+		x.Err(msg)
+		return
 	}
 	var out [][]byte
-	next := h.Scan(cursor, int(min(count, math.MaxInt32)), func(f, v []byte) {
+	next := h.Scan(cursor, count, func(f, v []byte) {
 		if usePat && !globMatch(pat, string(f)) {
 			return
 		}

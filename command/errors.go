@@ -38,6 +38,8 @@ const (
 	ErrHashNotFloat  = "ERR hash value is not a float"
 	ErrNaNOrInf      = "ERR value is NaN or Infinity"
 	ErrOutOfRange    = "ERR value is out of range"
+	// ErrMustBePositive is getPositiveLongFromObjectOrReply's error.
+	ErrMustBePositive = "ERR value is out of range, must be positive"
 	// ErrLongRange is getRangeLongFromObjectOrReply's error for -LONG_MAX..LONG_MAX.
 	ErrLongRange   = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 	ErrOffsetRange = "ERR offset is out of range"

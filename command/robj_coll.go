@@ -15,6 +15,7 @@ const (
 	dictStructSize = 56 // sizeof(dict)
 	listpackHeader = 6  // total bytes (4) and element count (2)
 	listpackEnd    = 1  // the 0xFF terminator
+	intsetHeader   = 8  // encoding and length
 )
 
 // collectionEncoding returns OBJECT ENCODING of a collection.
@@ -23,6 +24,11 @@ func collectionEncoding(o shard.Object) string {
 	case *shard.Hash:
 		if o.Listpack() {
 			return "listpack"
+		}
+		return "hashtable"
+	case *shard.Set:
+		if o.Intset() {
+			return "intset"
 		}
 		return "hashtable"
 	}
@@ -111,6 +117,23 @@ func collectionMemoryUsage(key []byte, o shard.Object, samples int64, cluster bo
 			if seen > 0 {
 				n += int64(float64(elems) / float64(seen) * float64(count))
 			}
+		}
+	case *shard.Set:
+		if o.Intset() {
+			n = robjStructSize + jemallocSize(intsetHeader+int64(o.IntsetWidth()*o.Len()))
+			break
+		}
+		count := int64(o.Len())
+		n = robjStructSize + dictStructSize + 8*dictSlots(count)
+		var elems, seen int64
+		o.Range(func(m []byte) bool {
+			l := int64(len(m))
+			elems += sdsAllocSize(l, sdsNewAlloc(l)) + dictEntrySize
+			seen++
+			return samples == 0 || seen < samples
+		})
+		if seen > 0 {
+			n += int64(float64(elems) / float64(seen) * float64(count))
 		}
 	}
 	n += keySdsSize(key) + dictEntrySize

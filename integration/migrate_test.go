@@ -96,6 +96,22 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		hashKeys = append(hashKeys, k)
 	}
 	counterKey := hashKeys[1]
+	// And a set of each encoding.
+	var setKeys []string
+	for i := 0; len(setKeys) < 2; i++ {
+		k := "sm" + strconv.Itoa(i)
+		if s := shard.Slot([]byte(k)); s < lo || s > hi {
+			continue
+		}
+		members := []any{"1", "2", "3"}
+		if len(setKeys) == 1 {
+			members = append(members, "x")
+		}
+		if err := c.SAdd(ctx, k, members...).Err(); err != nil {
+			t.Fatalf("SADD %s: %v", k, err)
+		}
+		setKeys = append(setKeys, k)
+	}
 	var counterAcked atomic.Int64
 
 	// Writers: each owns a disjoint part of the keys, so the last
@@ -216,7 +232,20 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 	if typ, err := c.Type(ctx, hashKeys[1]).Result(); err != nil || typ != "hash" {
 		t.Fatalf("TYPE %s = %q, %v", hashKeys[1], typ, err)
 	}
+	for i, k := range setKeys {
+		wantEnc, n := "intset", int64(3)
+		if i == 1 {
+			wantEnc, n = "hashtable", 4
+		}
+		if enc, err := c.ObjectEncoding(ctx, k).Result(); err != nil || enc != wantEnc {
+			t.Fatalf("OBJECT ENCODING %s = %q, %v; want %s", k, enc, err, wantEnc)
+		}
+		if got, err := c.SCard(ctx, k).Result(); err != nil || got != n {
+			t.Fatalf("SCARD %s = %d, %v; want %d", k, got, err, n)
+		}
+	}
 	keys = append(keys, hashKeys...) // for the count below
+	keys = append(keys, setKeys...)
 	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
 		var total atomic.Int64 // ForEachMaster calls fn concurrently
 		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {

@@ -139,7 +139,7 @@ func (g *cmdGen) next(i int) step {
 	switch strings.ToUpper(st.args[0]) {
 	case "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME":
 		st.mode = modeTTLCategory
-	case "KEYS", "HKEYS", "HVALS", "HRANDFIELD":
+	case "KEYS", "HKEYS", "HVALS", "HRANDFIELD", "SMEMBERS", "SINTER", "SUNION", "SDIFF":
 		// A hashtable's order is not Redis's.
 		st.mode = modeSort
 	case "SCAN":
@@ -177,7 +177,7 @@ func mixCase(r *rand.Rand, s string) string {
 
 func (g *cmdGen) command(i int) []string {
 	k := g.key()
-	switch g.r.Intn(45) {
+	switch g.r.Intn(48) {
 	case 0, 1, 2:
 		return []string{"GET", k}
 	case 3, 4, 5:
@@ -357,9 +357,33 @@ func (g *cmdGen) command(i int) []string {
 		default:
 			return []string{"HRANDFIELD", k, g.pick([]string{"0", "50", "-0"})}
 		}
+	case 45, 46:
+		// Sets (no SPOP or SRANDMEMBER: their choices are random, and a
+		// popped member would make the two stores differ).
+		switch g.r.Intn(8) {
+		case 0, 1:
+			return append([]string{"SADD", k}, g.member(), g.member(), g.member())
+		case 2:
+			return append([]string{"SREM", k}, g.member(), g.member())
+		case 3:
+			return []string{"SMOVE", k, g.key(), g.member()}
+		case 4:
+			return []string{g.pick([]string{"SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"}), k, g.key(), g.key()}
+		case 5:
+			return []string{g.pick([]string{"SMEMBERS", "SCARD"}), k}
+		case 6:
+			return []string{g.pick([]string{"SINTER", "SUNION", "SDIFF"}), k, g.key()}
+		default:
+			return []string{g.pick([]string{"SISMEMBER", "SMISMEMBER"}), k, g.member()}
+		}
 	default:
 		return []string{g.pick([]string{"FOO", "GETX", "SETT"}), k, g.value()}
 	}
+}
+
+// member returns a set member from a small set of integers and strings.
+func (g *cmdGen) member() string {
+	return g.pick([]string{"1", "2", "-3", "10", "x", "y", "01", "", "9223372036854775807"})
 }
 
 // field returns a hash field name from a small set.

@@ -128,7 +128,7 @@ func (h *Hash) size() int64 {
 	if h.big != nil {
 		return hashHeader + h.mem
 	}
-	return hashHeader + int64(sizeClass(cap(h.lp)))
+	return hashHeader + int64(sizeClass(len(h.lp)))
 }
 
 // lpNext decodes the pair at off of a listpack: the field, the value and the

@@ -46,8 +46,8 @@ var (
 	ErrBadObject = errors.New("shard: malformed object encoding")
 )
 
-// Object is a collection value: a Hash today, and the list, set and sorted
-// set types as they come. Its methods are unexported: only this package's
+// Object is a collection value: a Hash or a Set today, and the list and
+// sorted set types as they come. Its methods are unexported: only this package's
 // types implement it, and only the Store changes which object a key holds.
 //
 // Concurrency: an object is read under the store's RLock (or from a View,
@@ -274,6 +274,8 @@ func AppendObject(b []byte, o Object) []byte {
 	switch o := o.(type) {
 	case *Hash:
 		return o.appendBinary(b)
+	case *Set:
+		return o.appendBinary(b)
 	}
 	panic("shard: AppendObject of an unknown object type")
 }
@@ -284,6 +286,8 @@ func DecodeObject(t Type, p []byte) (Object, error) {
 	switch t {
 	case TypeHash:
 		return decodeHash(p)
+	case TypeSet:
+		return decodeSet(p)
 	}
 	return nil, ErrBadObject
 }

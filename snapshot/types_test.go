@@ -19,6 +19,14 @@ func valueString(e *shard.Entry) string {
 	if o == nil {
 		return string(e.Value)
 	}
+	if set, ok := o.(*shard.Set); ok {
+		var ms []string
+		set.Range(func(m []byte) bool { ms = append(ms, string(m)); return true })
+		if !set.Intset() {
+			sort.Strings(ms)
+		}
+		return fmt.Sprintf("set intset=%v {%s}", set.Intset(), strings.Join(ms, ","))
+	}
 	h := o.(*shard.Hash)
 	var pairs []string
 	h.Range(func(f, v []byte) bool {
@@ -31,7 +39,7 @@ func valueString(e *shard.Entry) string {
 	return fmt.Sprintf("%s listpack=%v {%s}", e.Type(), h.Listpack(), strings.Join(pairs, ","))
 }
 
-// typedStore returns a store with strings and hashes of both encodings, in
+// typedStore returns a store with strings, hashes and sets of both encodings, in
 // databases 0 and 2, some expiring.
 func typedStore(t testing.TB) *shard.Store {
 	t.Helper()
@@ -56,6 +64,16 @@ func typedStore(t testing.TB) *shard.Store {
 		long.Delete([]byte("a"))
 		long.Set([]byte("b"), []byte("1")) // a hashtable of one field: stays one
 		d.SetObject([]byte("long"), long, 0, 1000)
+		ints := shard.NewSet([]byte("1"))
+		for _, m := range []string{"5", "-3", "9223372036854775807"} {
+			ints.Add([]byte(m))
+		}
+		d.SetObject([]byte("ints"), ints, 7_000_000, 1000)
+		strs := shard.NewSet([]byte("a"))
+		for i := 0; i < 1000; i++ {
+			strs.Add([]byte(fmt.Sprint("m", i)))
+		}
+		d.SetObject([]byte("strs"), strs, 0, 1000)
 	}
 	return st
 }

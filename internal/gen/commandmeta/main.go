@@ -46,7 +46,9 @@ ping echo quit hello auth select reset client command info config time save bgsa
 lastsave readonly readwrite asking cluster slowlog latency monitor shutdown
 lcs object memory multi exec discard acl
 hset hsetnx hmset hget hmget hgetall hkeys hvals hdel hlen hstrlen hexists hincrby
-hincrbyfloat hrandfield hscan`)
+hincrbyfloat hrandfield hscan
+sadd srem spop smove sinterstore sunionstore sdiffstore smembers sismember smismember
+scard srandmember sinter sunion sdiff sscan`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
