@@ -7,11 +7,14 @@ import (
 
 // The FSM's change index for WATCH (raftfsm/txapply.go) travels in
 // Meta.Extra, which the format keeps opaque, so it needs no format version
-// of its own. Extra is a sequence of sections:
+// of its own. Such an Extra starts with the 4 bytes extraMagic, then a
+// sequence of sections:
 //
 //	tag (1 byte) ‖ uvarint(len) ‖ payload
 //
-// Readers skip sections of tags they do not know. Tags:
+// Readers skip sections of tags they do not know, and an Extra without the
+// magic (written by tests, or before sections existed) has no section.
+// Tags:
 //
 //	1 TxWatch: uvarint(from) ‖ uvarint(global) ‖ uvarint(buckets) ‖
 //	  uvarint(n) ‖ n × (uvarint(gap) ‖ uvarint(max - index))
@@ -23,6 +26,9 @@ import (
 
 // ExtraTxWatch is the tag of the TxWatch section of Meta.Extra.
 const ExtraTxWatch = 1
+
+// extraMagic starts an Extra made of sections.
+const extraMagic = "\x00SX1"
 
 // maxTxBuckets bounds a TxWatch section's bucket count.
 const maxTxBuckets = 1 << 20
@@ -36,7 +42,8 @@ type TxWatch struct {
 	Buckets      []uint64
 }
 
-// AppendTxWatch appends t as a TxWatch section to extra.
+// AppendTxWatch appends t as a TxWatch section to extra, which must be
+// empty or already hold sections.
 func AppendTxWatch(extra []byte, t *TxWatch) []byte {
 	var mx uint64
 	n := 0
@@ -61,6 +68,9 @@ func AppendTxWatch(extra []byte, t *TxWatch) []byte {
 		body = binary.AppendUvarint(body, mx-v)
 		prev = i
 	}
+	if len(extra) == 0 {
+		extra = append(extra, extraMagic...)
+	}
 	extra = append(extra, ExtraTxWatch)
 	extra = binary.AppendUvarint(extra, uint64(len(body)))
 	return append(extra, body...)
@@ -69,7 +79,10 @@ func AppendTxWatch(extra []byte, t *TxWatch) []byte {
 // ReadTxWatch returns the TxWatch section of extra, or nil when it has
 // none. A malformed Extra is ErrCorrupt.
 func ReadTxWatch(extra []byte) (*TxWatch, error) {
-	p := extra
+	if len(extra) < len(extraMagic) || string(extra[:len(extraMagic)]) != extraMagic {
+		return nil, nil
+	}
+	p := extra[len(extraMagic):]
 	for len(p) > 0 {
 		tag := p[0]
 		body, rest, err := bytesField(p[1:])
