@@ -2,6 +2,9 @@ package server
 
 import (
 	"testing"
+	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
 )
 
 // txServer serves a standalone Server over a one-replica in-memory Raft
@@ -183,9 +186,7 @@ func TestWatchExpire(t *testing.T) {
 	a := dialRaw(t, addr)
 	a.do("SET", "k", "v", "PX", "30")
 	a.do("WATCH", "k")
-	// Wait for expiry without sleeping in the test's logic: PTTL turns -2.
-	for a.do("PTTL", "k") != ":-2\r\n" {
-	}
+	testutil.Until(t, 5*time.Second, "k expired", func() bool { return a.do("PTTL", "k") == ":-2\r\n" })
 	a.do("MULTI")
 	a.do("SET", "x", "1")
 	if got := a.do("EXEC"); got != "*-1\r\n" {
@@ -219,4 +220,32 @@ func TestMultiSelect(t *testing.T) {
 	if got := a.do("GET", "k"); got != "$3\r\ndb0\r\n" {
 		t.Errorf("GET k in database 0 = %q", got)
 	}
+}
+
+// TestMultiTracking: writes inside a transaction invalidate what tracking
+// clients read, and a transaction's reads are tracked (here through the
+// FSM path, as the transaction also writes).
+func TestMultiTracking(t *testing.T) {
+	addr, _ := txServer(t)
+	a, b := resp3(t, addr), dialRaw(t, addr)
+	if got := a.do("CLIENT", "TRACKING", "on"); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	a.do("GET", "k")
+	b.do("MULTI")
+	b.do("SET", "k", "1")
+	b.do("SET", "other", "1")
+	b.do("EXEC")
+	a.want(invalidation("k"))
+	a.quiet()
+
+	a.do("MULTI")
+	a.do("GET", "t")
+	a.do("SET", "w", "1")
+	if got := a.do("EXEC"); got != "*2\r\n_\r\n+OK\r\n" {
+		t.Fatalf("EXEC = %q", got)
+	}
+	b.do("SET", "t", "x")
+	a.want(invalidation("t"))
+	a.quiet()
 }
