@@ -227,3 +227,62 @@ func jsonList(v []any) string {
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
+
+// TestTxWatchLeaderKill: go-redis Watch increments from several goroutines
+// while the leader of the counter's slot is killed. No acknowledged
+// increment is lost (counter >= acknowledged) and none is made up
+// (counter <= acknowledged + attempts that failed with an error, which may
+// or may not have applied: a reply lost with the leader).
+func TestTxWatchLeaderKill(t *testing.T) {
+	tc := testutil.StartShoalCluster(t, 3)
+	key := "{kill}counter"
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second,
+		MaxRedirects: 16, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
+		return c.Set(ctx, key, "0", 0).Err()
+	})
+	leader := leaderOf(t, tc, key)
+
+	const workers, each = 4, 40
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(60 * time.Second)
+			for done := 0; done < each && time.Now().Before(deadline); {
+				n, _, err := optimisticIncr(ctx, c, key, 1)
+				if err != nil {
+					failed.Add(1) // may have applied
+					continue
+				}
+				ok.Add(n)
+				done++
+			}
+		}()
+	}
+	testutil.Until(t, 30*time.Second, "a quarter of the increments", func() bool { return ok.Load() >= workers*each/4 })
+	for _, nd := range tc.Nodes {
+		if nd.Addr == leader {
+			t.Logf("killing %s, the leader of %s's slot, after %d increments", nd.Addr, key, ok.Load())
+			nd.Kill()
+		}
+	}
+	wg.Wait()
+	var final int64
+	testutil.Eventually(t, 30*time.Second, "reading the counter", func() error {
+		v, err := c.Get(ctx, key).Int64()
+		final = v
+		return err
+	})
+	t.Logf("acknowledged %d, failed %d, counter %d", ok.Load(), failed.Load(), final)
+	if ok.Load() != workers*each {
+		t.Errorf("%d of %d increments acknowledged in time", ok.Load(), workers*each)
+	}
+	if final < ok.Load() || final > ok.Load()+failed.Load() {
+		t.Errorf("counter %d outside [acknowledged %d, acknowledged + failed %d]", final, ok.Load(), ok.Load()+failed.Load())
+	}
+}
