@@ -82,3 +82,10 @@ func (executor) IsWrite(args [][]byte) bool {
 	cmd := Lookup(args[0])
 	return cmd != nil && cmd.Kind == KindWrite
 }
+
+// CrossDB reports whether the write args may change keys of a database other
+// than its own (MOVE, COPY ... DB: FlagOtherDB), for the FSM's change index.
+func (executor) CrossDB(args [][]byte) bool {
+	cmd := Lookup(args[0])
+	return cmd != nil && cmd.Flags&FlagOtherDB != 0
+}

@@ -249,7 +249,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 					f.notifyCommand(hook, args, f.store.Mods() != mods)
 				}
 				if f.txi != nil && f.store.Mods() != mods {
-					f.markCommand(args) // WATCH (txapply.go)
+					f.markCommand(d.DB(i), args) // WATCH (txapply.go)
 				}
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
@@ -267,7 +267,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if st.Expire(k, d.expireAt[i], now) {
 				n++
-				f.markKey(k)
+				f.markKey(d.db, k)
 				if hook != nil {
 					hook.KeysChanged(d.keys[i : i+1])
 				}
@@ -285,7 +285,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if st.Evict(k) {
 				n++
-				f.markKey(k)
+				f.markKey(d.db, k)
 				if hook != nil {
 					hook.KeysChanged(d.keys[i : i+1])
 				}

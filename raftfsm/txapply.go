@@ -51,32 +51,23 @@ type TxResult struct {
 	Res *Result
 }
 
-// txHash is FNV-1a over key: fixed, so that every replica (and every
-// version reading a snapshot) puts a key in the same bucket.
-func txHash(key []byte) uint64 {
+// txBucket returns the bucket of key of database db: FNV-1a over the key,
+// offset by the database (an odd multiplier keeps the 16 databases' buckets
+// of one key apart). Fixed, so that every replica (and every version
+// reading a snapshot) puts a key in the same bucket.
+func txBucket(db int, key []byte) int {
 	h := uint64(14695981039346656037)
 	for _, c := range key {
 		h ^= uint64(c)
 		h *= 1099511628211
 	}
-	return h
+	h += uint64(db) * 0x9e3779b97f4a7c15
+	return int(h & (txBuckets - 1))
 }
 
-// mark records a change of key at index.
-func (t *txIndex) mark(key []byte, index uint64) {
-	t.buckets[txHash(key)&(txBuckets-1)] = index
-}
-
-// markKeys records the change of a command's keys at index; a change
-// without keys (a flush) is a change of everything.
-func (t *txIndex) markKeys(keys [][]byte, index uint64) {
-	if len(keys) == 0 {
-		t.global = index
-		return
-	}
-	for _, k := range keys {
-		t.mark(k, index)
-	}
+// mark records a change of key of database db at index.
+func (t *txIndex) mark(db int, key []byte, index uint64) {
+	t.buckets[txBucket(db, key)] = index
 }
 
 // markAll records, at the entry being applied, a change of unknown keys,
@@ -87,19 +78,45 @@ func (f *FSM) markAll() {
 	}
 }
 
-// markKey records a change of key at the entry being applied, when the
-// index is kept.
-func (f *FSM) markKey(key []byte) {
+// markKey records a change of key of database db at the entry being
+// applied, when the index is kept.
+func (f *FSM) markKey(db int, key []byte) {
 	if t := f.txi; t != nil {
-		t.mark(key, f.curIndex)
+		t.mark(db, key, f.curIndex)
 	}
 }
 
-// markCommand records the keys of an applied command that changed the
-// store.
-func (f *FSM) markCommand(args [][]byte) {
+// markCommand records the keys of a command applied in database db that
+// changed the store (f.txi set). A keyless one (FLUSHALL, FLUSHDB, SWAPDB)
+// changes unknown keys; one that reaches other databases (MOVE, COPY ...
+// DB: the executor's CrossDB) changes its keys in every database.
+func (f *FSM) markCommand(db int, args [][]byte) {
 	f.keys = f.exec.Keys(args, f.keys[:0])
-	f.txi.markKeys(f.keys, f.curIndex)
+	if len(f.keys) == 0 {
+		f.txi.global = f.curIndex
+		return
+	}
+	if f.crossDB(args) {
+		for d := range shard.NumDBs {
+			for _, k := range f.keys {
+				f.txi.mark(d, k, f.curIndex)
+			}
+		}
+		return
+	}
+	for _, k := range f.keys {
+		f.txi.mark(db, k, f.curIndex)
+	}
+}
+
+// crossDB reports whether the write args may change keys of another
+// database than its own; an executor that cannot tell (no CrossDB) is
+// taken to say no.
+func (f *FSM) crossDB(args [][]byte) bool {
+	if x, ok := f.exec.(interface{ CrossDB(args [][]byte) bool }); ok {
+		return x.CrossDB(args)
+	}
+	return false
 }
 
 // watchChanged reports whether watch w must abort the transaction applied
@@ -110,7 +127,7 @@ func (f *FSM) watchChanged(w *TxWatch, now int64) bool {
 	if t == nil || w.Since < t.from {
 		return true
 	}
-	if t.buckets[txHash(w.Key)&(txBuckets-1)] > w.Since {
+	if t.buckets[txBucket(w.DB, w.Key)] > w.Since {
 		return true
 	}
 	if w.Existed && !w.Expired && t.global > w.Since {
@@ -170,7 +187,7 @@ func (f *FSM) applyTx(d *Decoded) *TxResult {
 		}
 		changed := f.store.Mods() != mods
 		if changed {
-			f.markCommand(args)
+			f.markCommand(d.DB(i), args)
 		}
 		if hook != nil && (changed || f.isWrite(args)) {
 			f.notifyCommand(hook, args, changed)

@@ -246,6 +246,23 @@ func BenchmarkTxIndexMark(b *testing.B) {
 	t := &txIndex{buckets: make([]uint64, txBuckets)}
 	k := []byte("key:000012345")
 	for i := uint64(1); b.Loop(); i++ {
-		t.mark(k, i)
+		t.mark(0, k, i)
+	}
+}
+
+// TestTxWatchDatabases: a change of the same key name in another database
+// does not abort a watch; a Commands entry of version 2 marks its own
+// database.
+func TestTxWatchDatabases(t *testing.T) {
+	f, _ := newTestFSM()
+	f.Apply(txLog(1, 1000, &Tx{}))
+	w := TxWatch{DB: 3, Key: []byte("k"), Since: 1}
+	f.Apply(dbLog(2, 1000, []int{5}, cmd("SET", "k", "other db")))
+	if got := txOutcome(t, f.Apply(txLog(3, 1000, &Tx{Watches: []TxWatch{w}}))); got != `ran ""` {
+		t.Errorf("after a change of k in another database: %s", got)
+	}
+	f.Apply(dbLog(4, 1000, []int{3}, cmd("SET", "k", "same db")))
+	if got := txOutcome(t, f.Apply(txLog(5, 1000, &Tx{Watches: []TxWatch{w}}))); got != "aborted" {
+		t.Errorf("after a change of k in its database: %s", got)
 	}
 }
