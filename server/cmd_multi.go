@@ -61,6 +61,8 @@ type multiState struct {
 // watchState is a connection's watched keys (connection goroutine only).
 type watchState struct {
 	keys []raftfsm.TxWatch // keys are copies
+	// g is the group whose log the keys' since indexes are of.
+	g Group
 	// slot of the first watched key, and whether some other key is in
 	// another slot (CROSSSLOT at EXEC in cluster mode).
 	slot  int
@@ -228,7 +230,16 @@ func watchCommand(x *command.Ctx, args [][]byte) {
 	}
 	w := c.watch
 	if w == nil {
-		w = &watchState{slot: shard.Slot(args[1])}
+		w = &watchState{slot: shard.Slot(args[1]), g: g}
+	} else if w.g != g {
+		// Another group (cluster mode: another slot, CROSSSLOT at EXEC;
+		// or the slot moved between groups of this node): its log
+		// indexes do not compare. Watch from scratch in g, keeping the
+		// earlier keys as changed (their since is 0, below any index).
+		for i := range w.keys {
+			w.keys[i].Since = 0
+		}
+		w.g = g
 	}
 	db := int(c.db.Load())
 	now := time.Now().UnixMilli()
@@ -352,6 +363,12 @@ func (c *client) execTx(m *multiState, w *watchState) {
 				return
 			}
 		}
+	}
+	if w != nil && w.g != g {
+		// The slot moved to another group of this node since WATCH (a
+		// migration): its keys changed hands, count them as changed.
+		c.out = resp.AppendNullArray(c.out, c.proto)
+		return
 	}
 	tx := &raftfsm.Tx{}
 	if w != nil {
