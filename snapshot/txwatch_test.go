@@ -43,3 +43,27 @@ func TestTxWatchRoundTrip(t *testing.T) {
 		t.Errorf("after an unknown section: %+v, %v", got, err)
 	}
 }
+
+// FuzzReadTxWatch reads arbitrary Extra bytes: no panic, errors are
+// ErrCorrupt, and an accepted section re-encodes to the same index.
+func FuzzReadTxWatch(f *testing.F) {
+	f.Add(AppendTxWatch(nil, &TxWatch{From: 3, Global: 4, Buckets: []uint64{0, 5, 0, 9}}))
+	f.Add([]byte(extraMagic))
+	f.Add([]byte("x"))
+	f.Fuzz(func(t *testing.T, extra []byte) {
+		tw, err := ReadTxWatch(extra)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if tw == nil {
+			return
+		}
+		again, err := ReadTxWatch(AppendTxWatch(nil, tw))
+		if err != nil || again.From != tw.From || again.Global != tw.Global || !slices.Equal(again.Buckets, tw.Buckets) {
+			t.Fatalf("round trip: %+v, %v", again, err)
+		}
+	})
+}
