@@ -168,6 +168,25 @@ func TestTxGoRedisCluster(t *testing.T) {
 			t.Errorf("%s = %q, want %q", s[0], raw, s[1])
 		}
 	}
+	// A queued command of another node's slot is redirected at once and
+	// aborts the transaction, as Redis Cluster.
+	var far string
+	for i := 0; far == "" && i < 1000; i++ {
+		k := "{f" + string(rune('a'+i%26)) + strings.Repeat("y", i/26) + "}k"
+		if leaderOf(t, tc, k) != addr {
+			far = k
+		}
+	}
+	for _, s := range [][2]string{{"MULTI", "+OK\r\n"}, {"SET " + far + " 1", "-MOVED "},
+		{"SET {tx}a 5", "+QUEUED\r\n"}, {"EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n"}, {"GET {tx}a", "$1\r\n2\r\n"}} {
+		raw, err := rc.Do(strings.Fields(s[0])...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(raw), s[1]) {
+			t.Errorf("%s = %q, want %q...", s[0], raw, s[1])
+		}
+	}
 	// WATCH of a key another node serves is MOVED.
 	for _, nd := range tc.Nodes {
 		if nd.Addr == addr {
