@@ -25,8 +25,9 @@ import (
 // txapply.go): nothing of it when a key of a command or a watched key is
 // in a slot the group does not own, nothing when a watched key changed
 // after its since index; else every command, reads included, with the
-// entry's clock. Any transaction entry also turns on the FSM's change
-// index, which WATCH needs (the front end proposes an empty one first).
+// entry's clock. An empty transaction entry, or one with watched keys,
+// turns on the FSM's change index, which WATCH needs (the front end
+// proposes an empty one first).
 //
 // Type 12 is reserved (scripts).
 const versionTransaction = 1

@@ -21,12 +21,13 @@ import (
 // (snapshot.TxWatch in Meta.Extra), so every replica, restarted or
 // restored, reaches the same commit or abort decision for an entry.
 //
-// The index is kept only from the first Transaction entry on (From):
+// The index is kept only from the first Transaction entry that is empty
+// (the one WATCH proposes when the index is off) or watches keys (From):
 // until then the write path pays one nil check. A watch whose since index
 // is below From aborts.
 
 // txBuckets is the number of buckets of the change index (a power of 2):
-// 512 KiB per group once a transaction ran. Two keys of a bucket share
+// 512 KiB per group once on. Two keys of a bucket share
 // their changes: a change of one aborts a watch of the other (a false
 // abort, 1 in txBuckets per other key changed meanwhile).
 const txBuckets = 1 << 16
@@ -153,7 +154,10 @@ type TxExecutor interface {
 // applyTx applies a decoded Transaction entry (store locked).
 func (f *FSM) applyTx(d *Decoded) *TxResult {
 	now := f.advance(d.Now)
-	if f.txi == nil {
+	if f.txi == nil && (len(d.watches) > 0 || len(d.Cmds) == 0) {
+		// WATCH's first entry (empty), or a watching transaction, turns
+		// the index on; transactions without WATCH leave it off, so
+		// that their users do not pay for it on every write.
 		f.txi = &txIndex{from: f.curIndex, buckets: make([]uint64, txBuckets)}
 	}
 	own, mig := f.owner.Load(), f.mig.Load()
@@ -186,7 +190,7 @@ func (f *FSM) applyTx(d *Decoded) *TxResult {
 			res.Replies = f.exec.Exec(st, now, args, res.Replies)
 		}
 		changed := f.store.Mods() != mods
-		if changed {
+		if changed && f.txi != nil {
 			f.markCommand(d.DB(i), args)
 		}
 		if hook != nil && (changed || f.isWrite(args)) {

@@ -266,3 +266,20 @@ func TestTxWatchDatabases(t *testing.T) {
 		t.Errorf("after a change of k in its database: %s", got)
 	}
 }
+
+// TestTxIndexOnlyForWatch: a transaction without WATCH leaves the change
+// index off (its users pay nothing on later writes); an empty one (what
+// WATCH proposes) turns it on.
+func TestTxIndexOnlyForWatch(t *testing.T) {
+	f, _ := newTestFSM()
+	if got := txOutcome(t, f.Apply(txLog(1, 1000, &Tx{Cmds: [][][]byte{cmd("SET", "a", "1")}}))); got != `ran "+OK\r\n"` {
+		t.Fatalf("transaction: %s", got)
+	}
+	if f.txi != nil {
+		t.Fatal("a transaction without WATCH turned the change index on")
+	}
+	f.Apply(txLog(2, 1000, &Tx{}))
+	if f.txi == nil || f.txi.from != 2 {
+		t.Fatalf("an empty transaction did not turn the index on at its index: %+v", f.txi)
+	}
+}
