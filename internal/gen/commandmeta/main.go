@@ -44,7 +44,8 @@ del unlink exists touch type expire pexpire expireat pexpireat ttl pttl expireti
 pexpiretime persist rename renamenx copy move swapdb keys scan randomkey dbsize flushall flushdb
 ping echo quit hello auth select reset client command info config time save bgsave
 lastsave readonly readwrite asking cluster slowlog latency monitor shutdown
-lcs object memory multi exec discard watch unwatch acl`)
+watch unwatch
+lcs object memory multi exec discard acl`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
