@@ -1,10 +1,14 @@
 package server
 
 import (
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // txServer serves a standalone Server over a one-replica in-memory Raft
@@ -248,4 +252,65 @@ func TestMultiTracking(t *testing.T) {
 	b.do("SET", "t", "x")
 	a.want(invalidation("t"))
 	a.quiet()
+}
+
+// TestTxReplicasAgree: transactions with WATCH from two clients, aborted
+// or not, leave every replica of a 3-replica Raft group with the same
+// data (each replica's FSM decides the aborts itself).
+func TestTxReplicasAgree(t *testing.T) {
+	gs := startInmemGroups(t, 3)
+	waitReady(t, gs[0])
+	_, addr := introServer(t, gs[0], nil)
+	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	aborted, ran := 0, 0
+	for i := range 60 {
+		key := "k" + strconv.Itoa(i%3)
+		a.do("WATCH", key, "other")
+		a.do("GET", key)
+		if i%2 == 0 {
+			b.do("INCR", key) // aborts a's transaction
+		}
+		if i%5 == 0 {
+			b.do("SET", "unrelated"+strconv.Itoa(i), "x")
+		}
+		a.do("MULTI")
+		a.do("INCR", key)
+		a.do("GET", key)
+		a.do("SET", "last", strconv.Itoa(i))
+		switch got := a.do("EXEC"); {
+		case got == "*-1\r\n":
+			aborted++
+		case strings.HasPrefix(got, "*3\r\n"):
+			ran++
+		default:
+			t.Fatalf("EXEC = %q", got)
+		}
+	}
+	if aborted != 30 || ran != 30 {
+		t.Errorf("%d aborted, %d ran; want 30 and 30", aborted, ran)
+	}
+	testutil.Until(t, 10*time.Second, "replicas caught up", func() bool {
+		return gs[1].AppliedIndex() == gs[0].AppliedIndex() && gs[2].AppliedIndex() == gs[0].AppliedIndex()
+	})
+	want := dumpStore(gs[0].Store())
+	for i, g := range gs[1:] {
+		if got := dumpStore(g.Store()); got != want {
+			t.Errorf("replica %d differs from the leader:\n%s\nleader:\n%s", i+1, got, want)
+		}
+	}
+}
+
+// dumpStore renders every key and value of database 0 of st, sorted.
+func dumpStore(st *shard.Store) string {
+	st.RLock()
+	defer st.RUnlock()
+	var lines []string
+	for slot := range shard.NumSlots {
+		st.RangeSlot(slot, func(k string, e *shard.Entry) bool {
+			lines = append(lines, k+"="+string(e.Value))
+			return true
+		})
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }
