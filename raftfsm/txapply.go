@@ -88,12 +88,22 @@ func (f *FSM) markKey(db int, key []byte) {
 }
 
 // markCommand records the keys of a command applied in database db that
-// changed the store (f.txi set). A keyless one (FLUSHALL, FLUSHDB, SWAPDB)
-// changes unknown keys; one that reaches other databases (MOVE, COPY ...
-// DB: the executor's CrossDB) changes its keys in every database.
+// changed the store (f.txi set). A keyless one (FLUSHALL, FLUSHDB)
+// changes unknown keys that existed; a keyless one that reaches other
+// databases (SWAPDB) any key; one with keys that reaches other databases
+// (MOVE, COPY ... DB: the executor's CrossDB) its keys in every database.
 func (f *FSM) markCommand(db int, args [][]byte) {
 	f.keys = f.exec.Keys(args, f.keys[:0])
 	if len(f.keys) == 0 {
+		if f.crossDB(args) {
+			// SWAPDB: a key missing before may exist now, which the
+			// global index (for keys that existed) would not abort.
+			// Rare: every bucket takes the index.
+			for i := range f.txi.buckets {
+				f.txi.buckets[i] = f.curIndex
+			}
+			return
+		}
 		f.txi.global = f.curIndex
 		return
 	}
