@@ -1,6 +1,7 @@
 package command
 
 import (
+	"math/rand/v2"
 	"sync"
 
 	"github.com/shoalcache/shoal/raftfsm"
@@ -45,4 +46,46 @@ func (executor) Keys(args [][]byte, dst [][]byte) [][]byte {
 		return cmd.Keys(args, dst)
 	}
 	return dst
+}
+
+// ExecTx implements raftfsm.TxExecutor: it runs a command of a transaction
+// (MULTI ... EXEC) inside the FSM, a read or keyless data command as well as
+// a write, with Exec's contract. Reads see the FSM's clock and fixed LFU
+// randomness, and a random source seeded from the clock (RANDOMKEY): the
+// same state on every replica. Front-end commands (KindLocal) never reach
+// here; a replica that meets one replies as Exec does to an unknown one.
+func (executor) ExecTx(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	cmd := Lookup(args[0])
+	if cmd != nil && len(cmd.Subs) > 0 && len(args) >= 2 {
+		if sub := cmd.Sub(args[1]); sub != nil {
+			cmd = sub
+		}
+	}
+	if cmd == nil || cmd.Kind == KindLocal || cmd.Run == nil || !cmd.ArityOK(len(args)) {
+		return append(out, "-ERR unknown command\r\n"...)
+	}
+	x := execCtxs.Get().(*Ctx)
+	*x = Ctx{St: st, Now: now, Proto: 3, Out: out, LFURand: 0.5}
+	if cmd.Kind == KindRead {
+		x.Rng = rand.New(rand.NewPCG(uint64(now), 0x5f3759df))
+	}
+	cmd.Run(x, args)
+	out = x.Out
+	*x = Ctx{}
+	execCtxs.Put(x)
+	return out
+}
+
+// IsWrite reports whether args is a write command, for the FSM's change
+// hook (a keyless read in a transaction changes nothing).
+func (executor) IsWrite(args [][]byte) bool {
+	cmd := Lookup(args[0])
+	return cmd != nil && cmd.Kind == KindWrite
+}
+
+// CrossDB reports whether the write args may change keys of a database other
+// than its own (MOVE, COPY ... DB: FlagOtherDB), for the FSM's change index.
+func (executor) CrossDB(args [][]byte) bool {
+	cmd := Lookup(args[0])
+	return cmd != nil && cmd.Flags&FlagOtherDB != 0
 }

@@ -30,27 +30,51 @@ import (
 	"github.com/shoalcache/shoal/internal/testutil"
 )
 
-// diffPair is one connection to the reference Redis and one to the target.
+// diffPair is one connection to the reference Redis and one to the target
+// (the current pair: a "!conn N" step switches to pair N, dialed then).
 type diffPair struct {
 	ref, tgt   *respConn
 	tgtName    string
 	transcript bool
+
+	refAddr, tgtAddr string
+	conns            [maxDiffConns][2]*respConn
 }
+
+// maxDiffConns is the number of connections a corpus may use (!conn).
+const maxDiffConns = 4
 
 func newDiffPair(t *testing.T, refAddr, tgtAddr, tgtName string) *diffPair {
 	t.Helper()
-	return &diffPair{
+	p := &diffPair{
 		ref:        mustDial(t, refAddr),
 		tgt:        mustDial(t, tgtAddr),
 		tgtName:    tgtName,
 		transcript: os.Getenv("SHOAL_DIFF_TRANSCRIPT") != "",
+		refAddr:    refAddr,
+		tgtAddr:    tgtAddr,
 	}
+	p.conns[0] = [2]*respConn{p.ref, p.tgt}
+	return p
+}
+
+// use makes connection pair n the current one, dialing it the first time.
+func (p *diffPair) use(t *testing.T, n int) {
+	t.Helper()
+	if p.conns[n][0] == nil {
+		p.conns[n] = [2]*respConn{mustDial(t, p.refAddr), mustDial(t, p.tgtAddr)}
+	}
+	p.ref, p.tgt = p.conns[n][0], p.conns[n][1]
 }
 
 // run executes st on both servers and returns a mismatch report or "".
 // A transport error is fatal: the connections are out of sync after it.
 func (p *diffPair) run(t *testing.T, where string, st step) string {
 	t.Helper()
+	if st.conn != 0 {
+		p.use(t, st.conn-1)
+		return ""
+	}
 	if st.proto != 0 {
 		ra, err := p.ref.Hello(st.proto)
 		if err != nil {

@@ -57,11 +57,18 @@ type step struct {
 	mode  compareMode
 	tol   int64 // tolerance for modeTTL
 	proto int   // 2 or 3 for a protocol switch step, else 0
+	// conn is 1 + the connection a "!conn N" step switches to, else 0:
+	// the commands after it run on connection N of each server (0 is the
+	// first; corpora such as multi.txt need a second client).
+	conn int
 }
 
 func (s step) String() string {
 	if s.proto != 0 {
 		return fmt.Sprintf("!resp%d", s.proto)
+	}
+	if s.conn != 0 {
+		return fmt.Sprintf("!conn %d", s.conn-1)
 	}
 	return formatArgs(s.args)
 }
@@ -128,6 +135,16 @@ func parseScript(path string) ([]step, error) {
 			switch d := strings.ToLower(f[0]); d {
 			case "resp2", "resp3":
 				steps = append(steps, step{line: n, proto: int(d[4] - '0')})
+				continue
+			case "conn":
+				c := -1
+				if len(f) == 2 {
+					c, err = strconv.Atoi(f[1])
+				}
+				if err != nil || c < 0 || c >= maxDiffConns {
+					return nil, fmt.Errorf("%s:%d: !conn wants a connection number below %d", path, n, maxDiffConns)
+				}
+				steps = append(steps, step{line: n, conn: c + 1})
 				continue
 			case "ttl":
 				pending, pendingTol = modeTTL, 1

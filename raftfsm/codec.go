@@ -116,6 +116,7 @@ const (
 	entryIngestReset    entryType = 8
 	entryIngest         entryType = 9
 	entryMigrateEnd     entryType = 10
+	entryTransaction    entryType = 11 // codec_tx.go
 )
 
 // The payload version of each type this Shoal writes and reads. Commands,
@@ -308,6 +309,8 @@ type Decoded struct {
 	upTo       uint64
 	ingest     []IngestKey
 	done       bool
+	// watches of a Transaction entry (codec_tx.go).
+	watches []TxWatch
 
 	args   [][]byte
 	starts []int
@@ -350,7 +353,8 @@ func decodeEntry(data []byte, d *Decoded) error {
 	}
 	switch d.typ {
 	case entryCommands, entryExpire, entryEvict, entrySetOwnership,
-		entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
+		entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd,
+		entryTransaction:
 	default:
 		return ErrUnknownEntry
 	}
@@ -373,6 +377,8 @@ func decodeEntry(data []byte, d *Decoded) error {
 		d.typ == entryIngest && (d.version == versionIngest || d.version == versionIngestTyped),
 		d.typ == entryMigrateEnd && d.version == versionMigrateEnd:
 		return d.decodeMigration(p)
+	case d.typ == entryTransaction && d.version == versionTransaction:
+		return d.decodeTx(p)
 	}
 	return ErrUnknownEntry
 }

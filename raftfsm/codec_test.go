@@ -240,7 +240,7 @@ func TestDecodeUnknown(t *testing.T) {
 	}{
 		{"type 0", []byte{0, 1, 1, 0}},
 		{"type 0 alone", []byte{0}},
-		{"type 11", hdr(11, 1)},
+		{"type 13", hdr(13, 1)},
 		{"migrate out version 2", hdr(entryMigrateOut, 2, 0)},
 		{"fence version 0", hdr(entryFence, 0, 0)},
 		{"ingest reset version 2", hdr(entryIngestReset, 2)},

@@ -115,6 +115,9 @@ type FSM struct {
 	// hook, when set, is told the keys applied entries change
 	// (changes.go); set by anyone, read by the FSM goroutine.
 	hook atomic.Pointer[hookBox]
+	// txi is the change index for WATCH (txapply.go), nil until the first
+	// Transaction entry: FSM goroutine, under the store's write lock.
+	txi *txIndex
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -227,6 +230,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 				if hook != nil {
 					hook.AllChanged() // rare: logs from before typed entries
 				}
+				f.markAll()
 			} else if slot := f.refused(own, mig, args); slot >= 0 {
 				res.Replies = appendNotOwner(res.Replies, slot)
 			} else if slot == refusedKeyless {
@@ -237,12 +241,15 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 					st = st.DB(db)
 				}
 				var mods uint64
-				if hook != nil {
+				if hook != nil || f.txi != nil {
 					mods = f.store.Mods()
 				}
 				res.Replies = f.exec.Exec(st, now, args, res.Replies)
 				if hook != nil {
 					f.notifyCommand(hook, args, f.store.Mods() != mods)
+				}
+				if f.txi != nil && f.store.Mods() != mods {
+					f.markCommand(d.DB(i), args) // WATCH (txapply.go)
 				}
 			}
 			res.Ends = append(res.Ends, len(res.Replies))
@@ -260,6 +267,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if st.Expire(k, d.expireAt[i], now) {
 				n++
+				f.markKey(d.db, k)
 				if hook != nil {
 					hook.KeysChanged(d.keys[i : i+1])
 				}
@@ -277,6 +285,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			}
 			if st.Evict(k) {
 				n++
+				f.markKey(d.db, k)
 				if hook != nil {
 					hook.KeysChanged(d.keys[i : i+1])
 				}
@@ -284,9 +293,13 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		}
 		return n
 	case entrySetOwnership:
+		f.markAll()
 		return f.applyOwnership(d)
 	case entryMigrateOut, entryFence, entryIngestReset, entryIngest, entryMigrateEnd:
+		f.markAll()
 		return f.applyMigration(d, f.curIndex)
+	case entryTransaction:
+		return f.applyTx(d)
 	}
 	// decodeEntry returns no other type; if it did, applying nothing and
 	// halting is the only safe answer.
@@ -329,6 +342,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	v := f.store.Snapshot()
 	dataBytes := f.store.Bytes()
 	f.snapshotMigrations(&meta)
+	f.snapshotTx(&meta) // WATCH's change index, in meta.Extra (txapply.go)
 	f.store.Unlock()
 	f.logBytes.Store(0)
 	meta.Now, meta.Seq = f.now.Load(), v.Seq()
@@ -351,6 +365,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	start := time.Now()
 	fresh := shard.New()
 	meta, err := snapshot.Read(rc, fresh)
+	var txi *txIndex
+	if err == nil {
+		txi, err = restoreTx(&meta) // WATCH's change index (txapply.go)
+	}
 	if err != nil {
 		f.restoreFailed = true
 		f.log.Error("snapshot restore failed", "err", err)
@@ -369,6 +387,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.owner.Store(newOwnership(meta.Epoch, meta.Slots))
 	// One from before migrations (version 1 or 2) has no jobs.
 	f.restoreMigrations(&meta)
+	f.txi = txi
 	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)

@@ -181,7 +181,7 @@ func TestApplyBatch(t *testing.T) {
 func TestHaltOnUnappliableEntry(t *testing.T) {
 	truncated := cmdLog(0, 2000, cmd("SET", "never", "applied"), cmd("ECHO", "x")).Data
 	bad := map[string][]byte{
-		"unknown type":          hdr(11, 1, 1, 2, 3),
+		"unknown type":          hdr(13, 1, 1, 2, 3),
 		"unknown version":       append(hdr(entryCommands, versionCommandsDB+1), EncodeCommands(nil, 2000, [][][]byte{cmd("SET", "never", "x")})[2:]...),
 		"malformed commands":    truncated[:len(truncated)-1],
 		"malformed evict":       hdr(entryEvict, versionEvict, 2, 1, 'a'),

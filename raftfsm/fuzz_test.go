@@ -39,6 +39,8 @@ func reencode(d *Decoded) []byte {
 		return EncodeIngest(nil, string(d.job), d.sourceTerm, d.upTo, d.ingest)
 	case entryMigrateEnd:
 		return encodeMigrateEnd(nil, string(d.job), d.done)
+	case entryTransaction:
+		return EncodeTx(nil, d.Now, decodedTx(d))
 	}
 	panic(fmt.Sprintf("decoded an entry of type %d", d.typ))
 }
@@ -61,6 +63,8 @@ func sameDecoded(a, b *Decoded) bool {
 		return bytes.Equal(a.job, b.job) && bytes.Equal(a.peer, b.peer) && a.epoch == b.epoch &&
 			a.sourceTerm == b.sourceTerm && a.upTo == b.upTo && a.done == b.done &&
 			fmt.Sprint(a.ranges) == fmt.Sprint(b.ranges) && sameIngest(a.ingest, b.ingest)
+	case entryTransaction:
+		return a.Now == b.Now && sameTx(a, decodedTx(b))
 	}
 	return false
 }

@@ -214,6 +214,7 @@ func (c *client) DB() int { return int(c.db.Load()) }
 // no password; replies +RESET.
 func resetCommand(x *command.Ctx, args [][]byte) {
 	c := connOf(x)
+	c.resetTx() // DISCARD and UNWATCH (cmd_multi.go)
 	c.db.Store(0)
 	c.authed = srvOf(x).defaultAuthenticated()
 	c.mu.Lock()

@@ -2,32 +2,52 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/shard"
 )
 
-// MULTI, EXEC and DISCARD: enough of Redis transactions for clients that
-// wrap reads in them (rueidis' client-side caching sends CLIENT CACHING
-// YES, MULTI, PTTL k, GET k, EXEC) and for batches of writes.
+// MULTI, EXEC, DISCARD, WATCH and UNWATCH, as Redis 7.0 does them
+// (docs/transactions.md).
 //
-// EXEC runs the queued commands atomically when they all read keys (one
-// run of reads under their store's read lock, so no write comes between
-// them) or all write keys of one group (one proposal: one log entry,
-// applied at once). A transaction that mixes reads and writes, or holds
-// commands without keys, is refused at EXEC (and discarded) rather than
-// run without isolation. WATCH is not implemented.
+// Commands queue on the connection (+QUEUED); an unknown one, a wrong
+// arity, an ACL or OOM refusal (and, in cluster mode, a key of another
+// node's slot or keys of several slots) is refused at once and makes EXEC
+// answer EXECABORT. EXEC then runs the transaction in one of two ways:
+//
+//   - only keyed reads and no WATCH: one run of reads on the connection,
+//     under the store's read lock (no write comes between them), without a
+//     log entry (rueidis' client-side caching: MULTI, PTTL k, GET k, EXEC);
+//   - anything else: one Transaction log entry (raftfsm/codec_tx.go) that
+//     the FSM applies whole under the store's write lock, reads included,
+//     after checking the watched keys against its change index
+//     (raftfsm/txapply.go). Front-end commands queued in it (PING, ECHO,
+//     CLIENT, CONFIG...) do not go into the entry: they run on the
+//     connection once the entry applied, their replies in their place.
+//
+// WATCH records, per key, the log index its group had applied and whether
+// the key was there (and already expired); the FSM aborts the transaction
+// (EXEC replies a null array) when the key changed after that index. In
+// cluster mode every key of a transaction and its watched keys must be in
+// one slot (CROSSSLOT); a transaction without any key or watch runs its
+// commands one after the other (keyless commands act on every group this
+// node leads: not atomic across them).
 
-// RESP error texts of transactions (Redis 7.0's, and Shoal's limit).
+// RESP error texts of transactions (Redis 7.0's).
 const (
 	errMultiNested  = "ERR MULTI calls can not be nested"
 	errExecNoMulti  = "ERR EXEC without MULTI"
 	errDiscardNo    = "ERR DISCARD without MULTI"
 	errExecAbort    = "EXECABORT Transaction discarded because of previous errors."
 	errNotInMulti   = "ERR Command not allowed inside a transaction"
-	errMultiIsolate = "ERR Shoal runs a transaction only when all its commands read keys, or all write keys of one slot group; transaction discarded"
+	errWatchInMulti = "ERR WATCH inside MULTI is not allowed"
+	errTxNoGroup    = "ERR transactions are not available on this group"
 )
 
 // multiState is a connection's open transaction (connection goroutine
@@ -37,6 +57,29 @@ type multiState struct {
 	args  [][][]byte // copies: the reader's buffer is reused
 	dirty bool       // a command was refused while queuing: EXEC aborts
 }
+
+// watchState is a connection's watched keys (connection goroutine only).
+type watchState struct {
+	keys []raftfsm.TxWatch // keys are copies
+	// g is the group whose log the keys' since indexes are of.
+	g Group
+	// slot of the first watched key, and whether some other key is in
+	// another slot (CROSSSLOT at EXEC in cluster mode).
+	slot  int
+	cross bool
+}
+
+// txGroup is what transactions need of a group beyond Group
+// (raftfsm.Group implements it).
+type txGroup interface {
+	// WatchReady reports whether the FSM keeps its change index (caller
+	// holds the store's RLock).
+	WatchReady() bool
+	// ProposeTx proposes a Transaction entry and returns its result.
+	ProposeTx(ctx context.Context, tx *raftfsm.Tx) (*raftfsm.TxResult, error)
+}
+
+var _ txGroup = (*raftfsm.Group)(nil)
 
 func init() {
 	tx := []string{"fast", "transaction"}
@@ -48,6 +91,10 @@ func init() {
 			ACL: []string{"slow", "transaction"}, Run: execCommand},
 		&command.Command{Name: "discard", Arity: 1, Kind: command.KindLocal, Flags: fl | command.FlagFast | command.FlagAllowBusy,
 			ACL: tx, Run: discardCommand},
+		&command.Command{Name: "watch", Arity: -2, Kind: command.KindLocal, Flags: fl | command.FlagFast | command.FlagAllowBusy,
+			FirstKey: 1, LastKey: -1, Step: 1, ACL: tx, Run: watchCommand},
+		&command.Command{Name: "unwatch", Arity: 1, Kind: command.KindLocal, Flags: fl | command.FlagFast | command.FlagAllowBusy,
+			ACL: tx, Run: unwatchCommand},
 	)
 }
 
@@ -55,7 +102,7 @@ func init() {
 // being queued.
 func multiControl(cmd *command.Command) bool {
 	switch cmd.Name {
-	case "exec", "discard", "multi", "quit", "reset":
+	case "exec", "discard", "multi", "watch", "quit", "reset":
 		return true
 	}
 	return false
@@ -68,6 +115,23 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 		c.replyErr(errNotInMulti)
 		return
 	}
+	if cmd.Kind != command.KindLocal && cmd.FirstKey != 0 && c.srv.router.ClusterEnabled() {
+		// As Redis Cluster: a command of another node's slot, or with keys
+		// of several slots, is redirected or refused at once.
+		if g, _ := c.route(cmd, args); g == nil {
+			c.multi.dirty = true
+			return
+		}
+		if c.refuseOtherDB(cmd, args) {
+			return
+		}
+	}
+	if cmd.Kind == command.KindWrite && cmd.Flags&command.FlagDenyOOM != 0 {
+		if g, _, _, _ := c.srv.router.Route(c.cmdSlotOf(cmd, args)); g != nil && !c.srv.makeRoom(g) {
+			c.replyErr(command.ErrOOM)
+			return
+		}
+	}
 	cp := make([][]byte, len(args))
 	for i, a := range args {
 		cp[i] = bytes.Clone(a)
@@ -76,6 +140,15 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 	c.multi.args = append(c.multi.args, cp)
 	c.setMultiN(len(c.multi.cmds))
 	c.out = resp.AppendSimple(c.out, "QUEUED")
+}
+
+// cmdSlotOf returns the slot of cmd's first key (0 for a keyless one).
+func (c *client) cmdSlotOf(cmd *command.Command, args [][]byte) int {
+	c.keybuf = cmd.Keys(args, c.keybuf[:0])
+	if len(c.keybuf) == 0 {
+		return 0
+	}
+	return shard.Slot(c.keybuf[0])
 }
 
 // multiCommand: MULTI.
@@ -90,16 +163,106 @@ func multiCommand(x *command.Ctx, args [][]byte) {
 	x.OK()
 }
 
-// discardCommand: DISCARD.
+// discardCommand: DISCARD. It also forgets the watched keys, as Redis.
 func discardCommand(x *command.Ctx, args [][]byte) {
 	c := connOf(x)
 	if c.multi == nil {
 		x.Err(errDiscardNo)
 		return
 	}
-	c.multi = nil
-	c.setMultiN(-1)
+	c.resetTx()
 	x.OK()
+}
+
+// resetTx discards the open transaction and the watched keys (DISCARD,
+// RESET).
+func (c *client) resetTx() {
+	if c.multi != nil {
+		c.multi = nil
+		c.setMultiN(-1)
+	}
+	c.watch = nil
+}
+
+// unwatchCommand: UNWATCH.
+func unwatchCommand(x *command.Ctx, args [][]byte) {
+	connOf(x).watch = nil
+	x.OK()
+}
+
+// watchRouteCmd routes a transaction by one of its keys: as a write, so
+// that only the slot's leader takes it.
+var watchRouteCmd = &command.Command{Name: "exec", Kind: command.KindWrite, FirstKey: 1, LastKey: 1, Step: 1}
+
+// watchCommand: WATCH key [key ...].
+func watchCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	if c.multi != nil {
+		x.Err(errWatchInMulti)
+		return
+	}
+	s := c.srv
+	c.out = x.Out
+	defer func() { x.Out = c.out }()
+	// Routed as the keys' write would be: CROSSSLOT, MOVED, TRYAGAIN.
+	g, _ := c.route(&command.Command{Name: "watch", Kind: command.KindWrite, FirstKey: 1, LastKey: -1, Step: 1}, args)
+	if g == nil {
+		return
+	}
+	tg, ok := g.(txGroup)
+	if !ok {
+		c.out = resp.AppendError(c.out, errTxNoGroup)
+		return
+	}
+	st := g.Store()
+	st.RLock()
+	ready := tg.WatchReady()
+	st.RUnlock()
+	if !ready {
+		// The first transaction of the group turns its change index on.
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		_, err := tg.ProposeTx(ctx, &raftfsm.Tx{})
+		cancel()
+		if err != nil {
+			c.appendTxError(err, shard.Slot(args[1]))
+			return
+		}
+	}
+	w := c.watch
+	if w == nil {
+		w = &watchState{slot: shard.Slot(args[1]), g: g}
+	} else if w.g != g {
+		// Another group (cluster mode: another slot, CROSSSLOT at EXEC;
+		// or the slot moved between groups of this node): its log
+		// indexes do not compare. Watch from scratch in g, keeping the
+		// earlier keys as changed (their since is 0, below any index).
+		for i := range w.keys {
+			w.keys[i].Since = 0
+		}
+		w.g = g
+	}
+	db := int(c.db.Load())
+	now := time.Now().UnixMilli()
+	st.RLock()
+	since := g.AppliedIndex()
+	sdb := st.DB(db)
+keys:
+	for _, k := range args[1:] {
+		for _, o := range w.keys {
+			if o.DB == db && bytes.Equal(o.Key, k) {
+				continue keys // watched already: the first WATCH counts
+			}
+		}
+		e := sdb.Peek(k)
+		w.keys = append(w.keys, raftfsm.TxWatch{DB: db, Key: bytes.Clone(k), Since: since,
+			Existed: e != nil, Expired: e != nil && e.ExpireAt != 0 && e.ExpireAt <= now})
+		if shard.Slot(k) != w.slot {
+			w.cross = true
+		}
+	}
+	st.RUnlock()
+	c.watch = w
+	c.out = resp.AppendOK(c.out)
 }
 
 // execCommand: EXEC.
@@ -110,64 +273,193 @@ func execCommand(x *command.Ctx, args [][]byte) {
 		x.Err(errExecNoMulti)
 		return
 	}
-	c.multi = nil
-	c.setMultiN(-1)
+	w := c.watch
+	c.resetTx() // EXEC discards and unwatches, whatever the outcome
 	if m.dirty {
 		x.Err(errExecAbort)
 		return
 	}
-	reads, writes := 0, 0
-	for _, cmd := range m.cmds {
-		switch {
-		case cmd.FirstKey == 0:
-		case cmd.Kind == command.KindRead:
-			reads++
-		case cmd.Kind == command.KindWrite:
-			writes++
+	c.out = x.Out
+	c.execTx(m, w)
+	x.Out = c.out
+}
+
+// execTx runs transaction m with the watched keys w (nil: none) and
+// appends EXEC's reply.
+func (c *client) execTx(m *multiState, w *watchState) {
+	s := c.srv
+	cluster := s.router.ClusterEnabled()
+	slot, cross, keyedReads := -1, false, w == nil
+	write, oom := false, false
+	var key []byte // a key of the transaction, to route it
+	var keys [][]byte
+	for i, cmd := range m.cmds {
+		if cmd.Kind == command.KindLocal {
+			keyedReads = false
+			continue
+		}
+		if cmd.Kind == command.KindWrite {
+			write, keyedReads = true, false
+			oom = oom || cmd.Flags&command.FlagDenyOOM != 0
+		}
+		keys = cmd.Keys(m.args[i], keys[:0])
+		if len(keys) == 0 {
+			keyedReads = false
+		}
+		for _, k := range keys {
+			if s := shard.Slot(k); slot == -1 {
+				slot, key = s, k
+			} else if s != slot {
+				cross = true
+			}
 		}
 	}
-	if n := len(m.cmds); (reads != n && writes != n) || n > maxPendingWrites {
-		x.Err(errMultiIsolate)
+	if w != nil {
+		if slot == -1 {
+			slot, key = w.slot, w.keys[0].Key
+		} else if w.slot != slot {
+			cross = true
+		}
+		cross = cross || w.cross
+	}
+	if cluster && cross {
+		c.out = resp.AppendError(c.out, command.ErrCrossSlot)
 		return
 	}
-	if c.srv.router.ClusterEnabled() && !oneSlot(m) {
-		x.Err(command.ErrCrossSlot)
+	if len(m.cmds) == 0 && w == nil {
+		c.out = resp.AppendArray(c.out, 0)
 		return
 	}
-	if writes > 0 {
-		if mode := c.srv.pause.mode.Load(); mode != pauseOff && pausedFor(mode, m.cmds[0]) {
-			if !c.waitPause(m.cmds[0]) {
+	if keyedReads || (cluster && key == nil) {
+		// Keyed reads only: one run under the store's read lock. Or, in
+		// cluster mode, nothing to route by: each command on its own.
+		c.out = resp.AppendArray(c.out, len(m.cmds))
+		for _, a := range m.args {
+			c.exec(a)
+		}
+		c.runlock()
+		c.flushWrites()
+		return
+	}
+	if key == nil {
+		key = []byte{} // standalone: slot 0, the one group
+	}
+	g, _ := c.route(watchRouteCmd, [][]byte{nil, key})
+	if g == nil {
+		return // MOVED, TRYAGAIN, CLUSTERDOWN: discarded, as Redis Cluster
+	}
+	tg, ok := g.(txGroup)
+	if !ok {
+		c.out = resp.AppendError(c.out, errTxNoGroup)
+		return
+	}
+	if oom && !s.makeRoom(g) {
+		c.out = resp.AppendError(c.out, command.ErrOOM)
+		return
+	}
+	if write {
+		if mode := s.pause.mode.Load(); mode != pauseOff && pausedFor(mode, watchRouteCmd) {
+			if !c.waitPause(watchRouteCmd) {
 				return
 			}
 		}
 	}
-	// The queued commands run as if sent now; their replies follow the
-	// array header. Reads share one run under the store's read lock;
-	// writes share one proposal.
-	c.out = resp.AppendArray(x.Out, len(m.cmds))
-	for _, a := range m.args {
-		c.exec(a)
+	if w != nil && w.g != g {
+		// The slot moved to another group of this node since WATCH (a
+		// migration): its keys changed hands, count them as changed.
+		c.out = resp.AppendNullArray(c.out, c.proto)
+		return
 	}
-	c.runlock()
-	c.flushWrites()
-	x.Out = c.out
-}
-
-// oneSlot reports whether every key of the transaction is in one slot.
-func oneSlot(m *multiState) bool {
-	slot := -1
-	var keys [][]byte
+	tx := &raftfsm.Tx{}
+	if w != nil {
+		tx.Watches = w.keys
+	}
+	var wcmds []*command.Command // the writes, for NOLOOP tracking
+	db := int(c.db.Load())
 	for i, cmd := range m.cmds {
-		keys = cmd.Keys(m.args[i], keys[:0])
-		for _, k := range keys {
-			if s := shard.Slot(k); slot == -1 {
-				slot = s
-			} else if s != slot {
-				return false
+		if cmd.Kind == command.KindLocal {
+			if cmd.Name == "select" {
+				if n, ok := command.ParseInt(m.args[i][1]); ok && n >= 0 && n < shard.NumDBs && (n == 0 || !cluster) {
+					db = int(n)
+				}
+			}
+			continue
+		}
+		tx.Cmds = append(tx.Cmds, m.args[i])
+		tx.DBs = append(tx.DBs, db)
+		if cmd.Kind == command.KindWrite {
+			wcmds = append(wcmds, cmd)
+		} else {
+			wcmds = append(wcmds, nil)
+		}
+	}
+	if c.trk != nil {
+		s.track.watch(g)
+		for i, cmd := range m.cmds {
+			if cmd.Kind == command.KindRead && cmd.FirstKey != 0 {
+				c.trackRead(cmd, m.args[i])
+			}
+		}
+		if c.trk.noloop {
+			s.track.beginLoop(c, wcmds, tx.Cmds)
+			defer s.track.endLoop(c)
+		}
+	}
+	s.stats.proposals.Add(1)
+	s.stats.proposedCmds.Add(int64(len(tx.Cmds)))
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	r, err := tg.ProposeTx(ctx, tx)
+	cancel()
+	c.flushEnd = nanotime()
+	switch {
+	case err != nil:
+		c.appendTxError(err, slot)
+	case r.Refused != nil:
+		if sl, ok := raftfsm.ParseNotOwner(r.Refused); ok {
+			c.out = s.notOwnerReply(c.out, sl)
+		} else {
+			c.out = append(c.out, r.Refused...)
+		}
+	case r.Aborted:
+		c.out = resp.AppendNullArray(c.out, c.proto)
+	default:
+		c.out = resp.AppendArray(c.out, len(m.cmds))
+		j := 0
+		for i, cmd := range m.cmds {
+			if cmd.Kind == command.KindLocal {
+				// Front-end commands run now, in their place.
+				x := c.ctx(s.primaryStore(), time.Now().UnixMilli())
+				cmd.Run(x, m.args[i])
+				c.done(x)
+				continue
+			}
+			rep := r.Res.Reply(j)
+			j++
+			if c.proto == resp.RESP2 && resp.NeedsDowngrade(rep) {
+				c.out, _ = resp.Downgrade(c.out, rep)
+			} else {
+				c.out = append(c.out, rep...)
 			}
 		}
 	}
-	return true
+	if c.trk != nil {
+		c.drainPushes() // the writes' invalidations follow the reply
+	}
+	c.now = time.Now().UnixMilli()
+}
+
+// appendTxError appends the reply to a transaction (or WATCH's first
+// entry) whose proposal failed: MOVED or TRYAGAIN when this node no longer
+// leads the slot's group (nothing applied), else the proposal's error.
+func (c *client) appendTxError(err error, slot int) {
+	if errors.Is(err, raftfsm.ErrNotLeader) {
+		if slot < 0 {
+			slot = 0
+		}
+		c.out = c.srv.notOwnerReply(c.out, slot)
+		return
+	}
+	c.out = resp.AppendError(c.out, proposeError(err))
 }
 
 // execAbortReason is the reply to an EXEC refused before it ran (its own

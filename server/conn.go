@@ -115,6 +115,8 @@ type client struct {
 	killed atomic.Bool
 	// multi is the open MULTI transaction (cmd_multi.go), nil outside one.
 	multi *multiState
+	// watch holds the keys WATCH watches (cmd_multi.go), nil when none.
+	watch *watchState
 	// acl is the connection's user (acl_check.go).
 	acl aclConn
 

@@ -1,0 +1,307 @@
+package integration
+
+// Transactions (MULTI/EXEC/WATCH) through real clients against a 3-node
+// cluster: go-redis's TxPipeline and Watch, redis-py's transaction
+// pipeline and pipeline.watch (docs/transactions.md).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+// leaderOf returns the address of the node of tc that serves key (the
+// others answer MOVED).
+func leaderOf(t *testing.T, tc *testutil.ShoalCluster, key string) string {
+	t.Helper()
+	var addr string
+	testutil.Eventually(t, 20*time.Second, "the leader of "+key, func() error {
+		for _, nd := range tc.Nodes {
+			if !nd.Running() {
+				continue
+			}
+			c, err := dialRESP(nd.Addr)
+			if err != nil {
+				continue
+			}
+			raw, err := c.Do("EXISTS", key)
+			c.Close()
+			if err == nil && raw[0] == ':' {
+				addr = nd.Addr
+				return nil
+			}
+		}
+		return errors.New("no node serves " + key)
+	})
+	return addr
+}
+
+// optimisticIncr adds n to key with go-redis's Watch, retrying on
+// TxFailedErr, and returns the increments acknowledged and the retries.
+func optimisticIncr(ctx context.Context, c *redis.ClusterClient, key string, n int) (ok, retries int64, err error) {
+	for i := 0; i < n; i++ {
+		for {
+			err = c.Watch(ctx, func(tx *redis.Tx) error {
+				v, err := tx.Get(ctx, key).Int64()
+				if err != nil && !errors.Is(err, redis.Nil) {
+					return err
+				}
+				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Set(ctx, key, v+1, 0)
+					return nil
+				})
+				return err
+			}, key)
+			if errors.Is(err, redis.TxFailedErr) {
+				retries++
+				continue
+			}
+			if err != nil {
+				return ok, retries, err
+			}
+			ok++
+			break
+		}
+	}
+	return ok, retries, nil
+}
+
+// TestTxGoRedisCluster: go-redis's TxPipeline runs mixed commands as one
+// transaction; Watch's optimistic increments from several goroutines lose
+// no update and count every retry (the final counter is the number of
+// successful transactions); a transaction over keys of two slots is
+// CROSSSLOT, and a watched key's slot must be the transaction's.
+func TestTxGoRedisCluster(t *testing.T) {
+	tc := testutil.StartShoalCluster(t, 3)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
+		return c.Set(ctx, "{tx}probe", "1", 0).Err()
+	})
+
+	cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "{tx}a", "1", 0)
+		p.Incr(ctx, "{tx}a")
+		p.Get(ctx, "{tx}a")
+		p.Exists(ctx, "{tx}none")
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("TxPipelined: %v", err)
+	}
+	if got := cmds[2].(*redis.StringCmd).Val(); got != "2" || cmds[3].(*redis.IntCmd).Val() != 0 {
+		t.Errorf("TxPipelined: GET = %q, EXISTS = %d", got, cmds[3].(*redis.IntCmd).Val())
+	}
+
+	const workers, each = 6, 20
+	key := "{tx}counter"
+	var ok, retries atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, r, err := optimisticIncr(ctx, c, key, each)
+			ok.Add(n)
+			retries.Add(r)
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("optimistic increment: %v", err)
+	}
+	final, err := c.Get(ctx, key).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d increments acknowledged, %d retries (WATCH aborts), counter %d", ok.Load(), retries.Load(), final)
+	if final != ok.Load() || final != workers*each {
+		t.Errorf("counter = %d, acknowledged %d, want %d", final, ok.Load(), workers*each)
+	}
+	if retries.Load() == 0 {
+		t.Log("no WATCH abort happened: the goroutines did not contend")
+	}
+
+	// Raw: CROSSSLOT for keys of two slots on one node, and for a
+	// watched key of another slot than the transaction's.
+	addr := leaderOf(t, tc, "{tx}a")
+	var other string
+	for i := 0; other == "" && i < 1000; i++ {
+		k := "{o" + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + "}k"
+		if leaderOf(t, tc, k) == addr {
+			other = k
+		}
+	}
+	rc := mustDial(t, addr)
+	steps := [][2]string{
+		{"MULTI", "+OK\r\n"}, {"SET {tx}a 1", "+QUEUED\r\n"}, {"SET " + other + " 1", "+QUEUED\r\n"},
+		{"EXEC", "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{"WATCH " + other, "+OK\r\n"}, {"MULTI", "+OK\r\n"}, {"SET {tx}a 1", "+QUEUED\r\n"},
+		{"EXEC", "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+		{"WATCH {tx}a " + other, "-CROSSSLOT Keys in request don't hash to the same slot\r\n"},
+	}
+	for _, s := range steps {
+		raw, err := rc.Do(strings.Fields(s[0])...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(raw) != s[1] {
+			t.Errorf("%s = %q, want %q", s[0], raw, s[1])
+		}
+	}
+	// A queued command of another node's slot is redirected at once and
+	// aborts the transaction, as Redis Cluster.
+	var far string
+	for i := 0; far == "" && i < 1000; i++ {
+		k := "{f" + string(rune('a'+i%26)) + strings.Repeat("y", i/26) + "}k"
+		if leaderOf(t, tc, k) != addr {
+			far = k
+		}
+	}
+	for _, s := range [][2]string{{"MULTI", "+OK\r\n"}, {"SET " + far + " 1", "-MOVED "},
+		{"SET {tx}a 5", "+QUEUED\r\n"}, {"EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n"}, {"GET {tx}a", "$1\r\n2\r\n"}} {
+		raw, err := rc.Do(strings.Fields(s[0])...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(raw), s[1]) {
+			t.Errorf("%s = %q, want %q...", s[0], raw, s[1])
+		}
+	}
+	// WATCH of a key another node serves is MOVED.
+	for _, nd := range tc.Nodes {
+		if nd.Addr == addr {
+			continue
+		}
+		c2 := mustDial(t, nd.Addr)
+		if raw, err := c2.Do("WATCH", "{tx}a"); err != nil || !strings.HasPrefix(string(raw), "-MOVED ") {
+			t.Errorf("WATCH on a node that does not serve the key = %q, %v", raw, err)
+		}
+		break
+	}
+}
+
+// TestTxRedisPy: redis-py's pipeline(transaction=True), and the
+// optimistic-lock recipe with pipeline.watch from several threads, against
+// the node that serves the keys.
+func TestTxRedisPy(t *testing.T) {
+	if _, err := exec.LookPath(pyPython); err != nil {
+		t.Skipf("%s not found (.ci/deps installs python3-redis)", pyPython)
+	}
+	tc := testutil.StartShoalCluster(t, 3)
+	key := "{py}counter"
+	addr := leaderOf(t, tc, key)
+	host, port, _ := net.SplitHostPort(addr)
+	script, _ := filepath.Abs(filepath.Join("testdata", "clients", "py_tx.py"))
+	const threads, each = 4, 15
+	cmd := exec.Command(pyPython, script, host, port, key, strconv.Itoa(threads), strconv.Itoa(each))
+	cmd.Stderr = testutil.NewLogWriter(t, "redis-py: ")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("redis-py: %v", err)
+	}
+	var res struct {
+		Tx      []any `json:"tx"`
+		OK      int   `json:"ok"`
+		Retries int   `json:"retries"`
+		Final   int   `json:"final"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("redis-py output %q: %v", out, err)
+	}
+	t.Logf("redis-py: %s", strings.TrimSpace(string(out)))
+	if got, want := jsonList(res.Tx), `[true 2 "2" 0]`; got != want {
+		t.Errorf("transaction pipeline = %s, want %s", got, want)
+	}
+	if res.Final != res.OK || res.OK != threads*each {
+		t.Errorf("counter %d, acknowledged %d, want %d", res.Final, res.OK, threads*each)
+	}
+}
+
+// jsonList renders a decoded JSON list compactly for comparisons.
+func jsonList(v []any) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		b, _ := json.Marshal(x)
+		parts[i] = string(b)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// TestTxWatchLeaderKill: go-redis Watch increments from several goroutines
+// while the leader of the counter's slot is killed. No acknowledged
+// increment is lost (counter >= acknowledged) and none is made up
+// (counter <= acknowledged + attempts that failed with an error, which may
+// or may not have applied: a reply lost with the leader).
+func TestTxWatchLeaderKill(t *testing.T) {
+	tc := testutil.StartShoalCluster(t, 3)
+	key := "{kill}counter"
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second,
+		MaxRedirects: 16, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
+		return c.Set(ctx, key, "0", 0).Err()
+	})
+	leader := leaderOf(t, tc, key)
+
+	const workers, each = 4, 40
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(60 * time.Second)
+			for done := 0; done < each && time.Now().Before(deadline); {
+				n, _, err := optimisticIncr(ctx, c, key, 1)
+				if err != nil {
+					failed.Add(1) // may have applied
+					continue
+				}
+				ok.Add(n)
+				done++
+			}
+		}()
+	}
+	testutil.Until(t, 30*time.Second, "a quarter of the increments", func() bool { return ok.Load() >= workers*each/4 })
+	for _, nd := range tc.Nodes {
+		if nd.Addr == leader {
+			t.Logf("killing %s, the leader of %s's slot, after %d increments", nd.Addr, key, ok.Load())
+			nd.Kill()
+		}
+	}
+	wg.Wait()
+	var final int64
+	testutil.Eventually(t, 30*time.Second, "reading the counter", func() error {
+		v, err := c.Get(ctx, key).Int64()
+		final = v
+		return err
+	})
+	t.Logf("acknowledged %d, failed %d, counter %d", ok.Load(), failed.Load(), final)
+	if ok.Load() != workers*each {
+		t.Errorf("%d of %d increments acknowledged in time", ok.Load(), workers*each)
+	}
+	if final < ok.Load() || final > ok.Load()+failed.Load() {
+		t.Errorf("counter %d outside [acknowledged %d, acknowledged + failed %d]", final, ok.Load(), ok.Load()+failed.Load())
+	}
+}
