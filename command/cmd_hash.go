@@ -2,6 +2,7 @@ package command
 
 import (
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/shoalcache/shoal/shard"
@@ -194,16 +195,22 @@ func hmgetCommand(x *Ctx, args [][]byte) {
 	}
 }
 
-// hdelCommand: HDEL key field [field ...]; deletes the key once empty.
+// hdelCommand: HDEL key field [field ...]; deletes the key once empty. A
+// key that loses no field is not changed (WATCH, tracking and migration
+// see no change), as Redis.
 func hdelCommand(x *Ctx, args [][]byte) {
-	w, ok := x.hashWrite(args[1], false)
-	if !ok {
+	e := x.St.GetWrite(args[1], x.Now)
+	if x.wrongType(e, shard.TypeHash) {
 		return
 	}
-	if w.h == nil {
+	if e == nil || !slices.ContainsFunc(args[2:], func(f []byte) bool {
+		_, found := e.Object().(*shard.Hash).Get(f)
+		return found
+	}) {
 		x.Int(0)
 		return
 	}
+	w, _ := x.hashWrite(args[1], false)
 	var n int64
 	for _, f := range args[2:] {
 		if w.h.Delete(f) {

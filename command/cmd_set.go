@@ -71,6 +71,20 @@ func (x *Ctx) setRead(key []byte) (*shard.Set, bool) {
 	return e.Object().(*shard.Set), true
 }
 
+// setPeekWrite returns key's set for a write command to look at before
+// changing it (nil when missing; expired keys are deleted), or false after
+// replying WRONGTYPE. The set must not be changed: see setWrite.
+func (x *Ctx) setPeekWrite(key []byte) (*shard.Set, bool) {
+	e := x.St.GetWrite(key, x.Now)
+	if e == nil {
+		return nil, true
+	}
+	if x.wrongType(e, shard.TypeSet) {
+		return nil, false
+	}
+	return e.Object().(*shard.Set), true
+}
+
 // setEdit is a set being changed by a write command.
 type setEdit struct {
 	e      *shard.Entry
@@ -105,8 +119,15 @@ func (w setEdit) done(x *Ctx, key []byte) {
 	}
 }
 
-// saddCommand: SADD key member [member ...].
+// saddCommand: SADD key member [member ...]. A key that gains no member is
+// not changed (WATCH, tracking and migration see no change), as Redis.
 func saddCommand(x *Ctx, args [][]byte) {
+	if s, ok := x.setPeekWrite(args[1]); !ok {
+		return
+	} else if s != nil && !slices.ContainsFunc(args[2:], func(m []byte) bool { return !s.Has(m) }) {
+		x.Int(0)
+		return
+	}
 	w, ok := x.setWrite(args[1], args[2])
 	if !ok {
 		return
@@ -122,7 +143,14 @@ func saddCommand(x *Ctx, args [][]byte) {
 }
 
 // sremCommand: SREM key member [member ...]; deletes the key once empty.
+// A key that loses no member is not changed.
 func sremCommand(x *Ctx, args [][]byte) {
+	if s, ok := x.setPeekWrite(args[1]); !ok {
+		return
+	} else if s == nil || !slices.ContainsFunc(args[2:], s.Has) {
+		x.Int(0)
+		return
+	}
 	w, ok := x.setWrite(args[1], nil)
 	if !ok {
 		return

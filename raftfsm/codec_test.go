@@ -392,7 +392,7 @@ func TestMigrationEntriesRoundTrip(t *testing.T) {
 // entry.
 func TestIngestCollections(t *testing.T) {
 	h := shard.NewHash()
-	for i := 0; i < 200; i++ { // a hashtable
+	for i := 0; i < 600; i++ { // a hashtable
 		h.Set([]byte(fmt.Sprint("f", i)), []byte(fmt.Sprint(i)))
 	}
 	data := EncodeIngest(nil, "j1", 4, 77, []IngestKey{
@@ -410,7 +410,7 @@ func TestIngestCollections(t *testing.T) {
 		t.Fatalf("decoded %+v", d.ingest)
 	}
 	got, ok := d.ingest[1].Obj.(*shard.Hash)
-	if !ok || got.Len() != 200 || got.Listpack() || d.ingest[1].ExpireAt != 9000 {
+	if !ok || got.Len() != 600 || got.Listpack() || d.ingest[1].ExpireAt != 9000 {
 		t.Fatalf("decoded hash: %+v", d.ingest[1])
 	}
 	if v, _ := got.Get([]byte("f42")); string(v) != "42" {
