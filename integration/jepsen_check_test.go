@@ -518,4 +518,20 @@ func TestJepsenCheckers(t *testing.T) {
 			t.Errorf("counter %s: %s (%s), want %s", tc.name, got, detail, tc.want)
 		}
 	}
+	bank := func(f, out, typ string) jOp { return jOp{Workload: "bank", F: f, Key: bankKey, Out: out, Type: typ} }
+	for _, tc := range []struct {
+		name string
+		ops  []jOp
+		want string
+	}{
+		{"conserved", []jOp{bank("transfer", "", "ok"), bank("read", "a0=-3,a1=3", "ok"), bank("final-read", "a0=-3,a1=1,a2=2", "ok")}, "ok"},
+		{"failed read ignored", []jOp{bank("checked-transfer", "", "ok"), bank("read", "a0=5", "fail"), bank("final-read", "", "ok")}, "ok"},
+		{"lost update", []jOp{bank("checked-transfer", "", "ok"), bank("read", "a0=-3,a1=2", "ok"), bank("final-read", "a0=-3,a1=3", "ok")}, "VIOLATION"},
+		{"final drift", []jOp{bank("transfer", "", "ok"), bank("final-read", "a0=1", "ok")}, "VIOLATION"},
+		{"no final read", []jOp{bank("transfer", "", "ok")}, "unknown"},
+	} {
+		if got, detail := checkBank(tc.ops); got != tc.want {
+			t.Errorf("bank %s: %s (%s), want %s", tc.name, got, detail, tc.want)
+		}
+	}
 }

@@ -3,8 +3,9 @@ package integration
 // TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
 // processes: concurrent clients run the register (linearizability, checked
 // with porcupine; two thirds of its registers are hash fields, HSET/HGET,
-// two per hash), set and counter (a half of them hash fields, HINCRBY)
-// workloads while a nemesis kills, pauses
+// two per hash), set, counter (a half of them hash fields, HINCRBY) and
+// bank (MULTI/EXEC transfers between the fields of a hash, some under
+// WATCH; every read sums to zero) workloads while a nemesis kills, pauses
 // or partitions nodes, moves group leaderships or migrates slots between
 // groups. Each nemesis is a phase with a fresh cluster; all workloads run
 // in every phase, and every phase ends with the history checks and a check
@@ -30,7 +31,7 @@ package integration
 //	                       start) secure (kills, halves and transfers on a
 //	                       cluster with mutual TLS on its cluster ports, a
 //	                       cluster secret and a gossip key) mixed
-//	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter
+//	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter,bank
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
 //	                       comes back empty)
@@ -80,11 +81,11 @@ type jConfig struct {
 	// phase's nodes (set by runJepsenPhase; each node adds its --tls-port).
 	secureArgs []string
 
-	regWorkers, setWorkers, ctrWorkers int
-	regKeys, setKeys, ctrKeys          int
-	quiet, fault                       [2]time.Duration
-	checkTimeout                       time.Duration
-	recoverTimeout                     time.Duration
+	regWorkers, setWorkers, ctrWorkers, bankWorkers int
+	regKeys, setKeys, ctrKeys                       int
+	quiet, fault                                    [2]time.Duration
+	checkTimeout                                    time.Duration
+	recoverTimeout                                  time.Duration
 }
 
 func splitList(s string) []string {
@@ -101,9 +102,9 @@ func jepsenConfig(t *testing.T) *jConfig {
 	t.Helper()
 	cfg := &jConfig{
 		profile:    os.Getenv("SHOAL_JEPSEN_PROFILE"),
-		workloads:  []string{"register", "set", "counter"},
+		workloads:  []string{"register", "set", "counter", "bank"},
 		nodes:      5,
-		regWorkers: 8, setWorkers: 4, ctrWorkers: 4,
+		regWorkers: 8, setWorkers: 4, ctrWorkers: 4, bankWorkers: 3,
 		regKeys: 12, setKeys: 8, ctrKeys: 4,
 		checkTimeout:   2 * time.Minute,
 		recoverTimeout: 90 * time.Second,
@@ -150,7 +151,7 @@ func jepsenConfig(t *testing.T) *jConfig {
 	if s := os.Getenv("SHOAL_JEPSEN_WORKLOADS"); s != "" {
 		cfg.workloads = splitList(s)
 		for _, w := range cfg.workloads {
-			if w != "register" && w != "set" && w != "counter" {
+			if w != "register" && w != "set" && w != "counter" && w != "bank" {
 				t.Fatalf("SHOAL_JEPSEN_WORKLOADS: unknown workload %q", w)
 			}
 		}
@@ -325,6 +326,8 @@ func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, 
 			r.Verdict, r.Detail = checkSet(ops)
 		case "counter":
 			r.Verdict, r.Detail = checkCounter(ops)
+		case "bank":
+			r.Verdict, r.Detail = checkBank(ops)
 		}
 		t.Logf("jepsen %s / %s: %d ops, %d ok, %d failed, %d indeterminate: %s %s",
 			nm.name, wl, r.Ops, r.OK, r.Fail, r.Info, r.Verdict, r.Detail)
@@ -392,6 +395,8 @@ func TestJepsenRecheck(t *testing.T) {
 			{Workload: "set", Key: "s", F: "final-read", Out: "t1,", Type: "ok", Call: 100, Return: 110},
 			{Workload: "counter", Key: "c", F: "incr", Out: "1", Type: "ok", Call: 0, Return: 10},
 			{Workload: "counter", Key: "c", F: "final-read", Out: "1", Type: "ok", Call: 100, Return: 110},
+			{Workload: "bank", Key: bankKey, F: "transfer", Value: "a0->a1 2", Type: "ok", Call: 0, Return: 10},
+			{Workload: "bank", Key: bankKey, F: "final-read", Out: "a0=-2,a1=2", Type: "ok", Call: 100, Return: 110},
 		}
 		events := []jEvent{{Start: 5, End: 50, What: "SIGKILL one [n1]", Heal: "restarted [n1]"}}
 		dir = t.TempDir()
@@ -442,7 +447,7 @@ func recheckDir(t *testing.T, dir string) []string {
 	}
 	verdicts := recheck(t, dir, ops, events)
 	var problems []string
-	for _, name := range []string{"register", "set", "counter"} {
+	for _, name := range []string{"register", "set", "counter", "bank"} {
 		if v := verdicts[name]; held[name] && v != "ok" && v != "unknown" {
 			problems = append(problems, name+": "+v+" (details logged above)")
 		}
@@ -500,6 +505,9 @@ func recheck(t *testing.T, dir string, ops []jOp, events []jEvent) map[string]st
 	v, d = checkCounter(ops)
 	t.Logf("counter: %s %s", v, d)
 	out["counter"] = v
+	v, d = checkBank(ops)
+	t.Logf("bank: %s %s", v, d)
+	out["bank"] = v
 	return out
 }
 

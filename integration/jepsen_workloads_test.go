@@ -231,6 +231,8 @@ func (w *jWorker) run(stop <-chan struct{}) {
 			w.setOp(ctx)
 		case "counter":
 			w.counterOp(ctx)
+		case "bank":
+			w.bankOp(ctx)
 		}
 	}
 }
@@ -353,6 +355,8 @@ func runWorkloads(env *jEnv, cfg *jConfig, stop <-chan struct{}) []jOp {
 			add(wl, cfg.setWorkers)
 		case "counter":
 			add(wl, cfg.ctrWorkers)
+		case "bank":
+			add(wl, cfg.bankWorkers)
 		}
 	}
 	var wg sync.WaitGroup
@@ -389,6 +393,8 @@ func finalReads(env *jEnv, cfg *jConfig, timeout time.Duration) []jOp {
 			for _, k := range env.ctrKeys {
 				keys = append(keys, [2]string{wl, k})
 			}
+		case "bank":
+			keys = append(keys, [2]string{wl, bankKey})
 		}
 	}
 	var ops []jOp
@@ -398,7 +404,11 @@ func finalReads(env *jEnv, cfg *jConfig, timeout time.Duration) []jOp {
 			op := jOp{Workload: wk[0], Key: wk[1], F: "final-read", Worker: -1, Process: -1, Call: env.now()}
 			var v string
 			var err error
-			if h, f, ok := hashField(wk[1]); ok {
+			if wk[0] == "bank" {
+				var m map[string]string
+				m, err = cli.HGetAll(ctx, wk[1]).Result()
+				v = bankString(m)
+			} else if h, f, ok := hashField(wk[1]); ok {
 				v, err = cli.HGet(ctx, h, f).Result()
 			} else {
 				v, err = cli.Get(ctx, wk[1]).Result()
