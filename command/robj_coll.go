@@ -11,11 +11,14 @@ const memorySamplesDefault = 5
 
 // Sizes of Redis 7.0's structures on a 64-bit build.
 const (
-	robjStructSize = 16 // sizeof(robj)
-	dictStructSize = 56 // sizeof(dict)
-	listpackHeader = 6  // total bytes (4) and element count (2)
-	listpackEnd    = 1  // the 0xFF terminator
-	intsetHeader   = 8  // encoding and length
+	robjStructSize = 16   // sizeof(robj)
+	dictStructSize = 56   // sizeof(dict)
+	listpackHeader = 6    // total bytes (4) and element count (2)
+	listpackEnd    = 1    // the 0xFF terminator
+	intsetHeader   = 8    // encoding and length
+	quicklistSize  = 40   // sizeof(quicklist)
+	qlNodeSize     = 40   // sizeof(quicklistNode)
+	qlNodeBytes    = 8192 // list-max-listpack-size -2: 8 KB listpacks
 )
 
 // collectionEncoding returns OBJECT ENCODING of a collection.
@@ -31,6 +34,8 @@ func collectionEncoding(o shard.Object) string {
 			return "intset"
 		}
 		return "hashtable"
+	case *shard.List:
+		return "quicklist"
 	}
 	return "unknown"
 }
@@ -135,10 +140,40 @@ func collectionMemoryUsage(key []byte, o shard.Object, samples int64, cluster bo
 		if seen > 0 {
 			n += int64(float64(elems) / float64(seen) * float64(count))
 		}
+	case *shard.List:
+		n = listMemoryUsage(o, samples)
 	}
 	n += keySdsSize(key) + dictEntrySize
 	if cluster {
 		n += clusterEntryExtra
 	}
 	return n
+}
+
+// listMemoryUsage is objectComputeSize for a quicklist: the robj and the
+// quicklist, and the average of the first samples nodes (node struct and
+// listpack allocation) times the node count. The nodes are modelled as
+// Redis fills them by pushes at the tail: listpacks of up to 8 KB.
+func listMemoryUsage(l *shard.List, samples int64) int64 {
+	var nodes []int64 // listpack bytes of each node
+	cur := int64(listpackHeader + listpackEnd)
+	l.Range(0, l.Len()-1, func(_ int, v string) bool {
+		sz := lpEntrySize([]byte(v))
+		if cur+sz > qlNodeBytes && cur > listpackHeader+listpackEnd {
+			nodes = append(nodes, cur)
+			cur = listpackHeader + listpackEnd
+		}
+		cur += sz
+		return true
+	})
+	nodes = append(nodes, cur)
+	var elems, seen int64
+	for _, b := range nodes {
+		if samples != 0 && seen >= samples {
+			break
+		}
+		elems += qlNodeSize + jemallocSize(b)
+		seen++
+	}
+	return robjStructSize + quicklistSize + int64(float64(elems)/float64(seen)*float64(len(nodes)))
 }

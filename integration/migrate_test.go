@@ -96,7 +96,18 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		hashKeys = append(hashKeys, k)
 	}
 	counterKey := hashKeys[1]
-	// And a set of each encoding.
+	// A list of 300 elements, and a set of each encoding.
+	listKey := ""
+	for i := 0; listKey == ""; i++ {
+		if k := "lm" + strconv.Itoa(i); shard.Slot([]byte(k)) >= lo && shard.Slot([]byte(k)) <= hi {
+			listKey = k
+		}
+	}
+	for i := 0; i < 300; i++ {
+		if err := c.RPush(ctx, listKey, i).Err(); err != nil {
+			t.Fatalf("RPUSH %s: %v", listKey, err)
+		}
+	}
 	var setKeys []string
 	for i := 0; len(setKeys) < 2; i++ {
 		k := "sm" + strconv.Itoa(i)
@@ -246,6 +257,10 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 	}
 	keys = append(keys, hashKeys...) // for the count below
 	keys = append(keys, setKeys...)
+	if got, err := c.LRange(ctx, listKey, 0, -1).Result(); err != nil || len(got) != 300 || got[0] != "0" || got[299] != "299" {
+		t.Fatalf("LRANGE %s after the migration: %d elements, %v", listKey, len(got), err)
+	}
+	keys = append(keys, listKey)
 	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
 		var total atomic.Int64 // ForEachMaster calls fn concurrently
 		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {

@@ -177,7 +177,7 @@ func mixCase(r *rand.Rand, s string) string {
 
 func (g *cmdGen) command(i int) []string {
 	k := g.key()
-	switch g.r.Intn(48) {
+	switch g.r.Intn(51) {
 	case 0, 1, 2:
 		return []string{"GET", k}
 	case 3, 4, 5:
@@ -375,6 +375,29 @@ func (g *cmdGen) command(i int) []string {
 			return []string{g.pick([]string{"SINTER", "SUNION", "SDIFF"}), k, g.key()}
 		default:
 			return []string{g.pick([]string{"SISMEMBER", "SMISMEMBER"}), k, g.member()}
+		}
+	case 48, 49:
+		switch g.r.Intn(9) {
+		case 0, 1:
+			return []string{g.pick([]string{"LPUSH", "RPUSH", "LPUSHX", "RPUSHX"}), k, g.member(), g.member()}
+		case 2:
+			args := []string{g.pick([]string{"LPOP", "RPOP"}), k}
+			if g.chance(0.5) {
+				args = append(args, g.pick([]string{"0", "1", "3"}))
+			}
+			return args
+		case 3:
+			return []string{"LRANGE", k, g.pick([]string{"0", "1", "-2"}), g.pick([]string{"-1", "2", "0"})}
+		case 4:
+			return []string{g.pick([]string{"LINDEX", "LSET"}), k, g.pick([]string{"0", "-1", "2", "9"}), g.member()}[:3+g.r.Intn(2)]
+		case 5:
+			return []string{"LREM", k, g.pick([]string{"0", "1", "-1"}), g.member()}
+		case 6:
+			return []string{"LINSERT", k, g.pick([]string{"BEFORE", "AFTER"}), g.member(), g.member()}
+		case 7:
+			return []string{"LMOVE", k, g.key(), g.pick([]string{"LEFT", "RIGHT"}), g.pick([]string{"LEFT", "RIGHT"})}
+		default:
+			return []string{g.pick([]string{"LLEN", "LTRIM"}), k, "1", "-2"}[:2+2*g.r.Intn(2)]
 		}
 	default:
 		return []string{g.pick([]string{"FOO", "GETX", "SETT"}), k, g.value()}

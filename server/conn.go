@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -841,7 +842,11 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 			}
 		}
 		if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
-			c.out, _ = resp.Downgrade(c.out, r)
+			if bytes.Equal(r, resp.Null3) && command.NullArrayInRESP2(cmds[i]) {
+				c.out = append(c.out, resp.NullArr2...)
+			} else {
+				c.out, _ = resp.Downgrade(c.out, r)
+			}
 		} else {
 			c.out = append(c.out, r...)
 		}

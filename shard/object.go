@@ -46,8 +46,8 @@ var (
 	ErrBadObject = errors.New("shard: malformed object encoding")
 )
 
-// Object is a collection value: a Hash or a Set today, and the list and
-// sorted set types as they come. Its methods are unexported: only this package's
+// Object is a collection value: a Hash, a Set or a List today, and the
+// sorted set as it comes. Its methods are unexported: only this package's
 // types implement it, and only the Store changes which object a key holds.
 //
 // Concurrency: an object is read under the store's RLock (or from a View,
@@ -276,6 +276,8 @@ func AppendObject(b []byte, o Object) []byte {
 		return o.appendBinary(b)
 	case *Set:
 		return o.appendBinary(b)
+	case *List:
+		return o.appendBinary(b)
 	}
 	panic("shard: AppendObject of an unknown object type")
 }
@@ -288,6 +290,8 @@ func DecodeObject(t Type, p []byte) (Object, error) {
 		return decodeHash(p)
 	case TypeSet:
 		return decodeSet(p)
+	case TypeList:
+		return decodeList(p)
 	}
 	return nil, ErrBadObject
 }

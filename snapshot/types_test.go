@@ -19,6 +19,11 @@ func valueString(e *shard.Entry) string {
 	if o == nil {
 		return string(e.Value)
 	}
+	if l, ok := o.(*shard.List); ok {
+		var vs []string
+		l.Range(0, l.Len()-1, func(_ int, v string) bool { vs = append(vs, v); return true })
+		return fmt.Sprintf("list [%s]", strings.Join(vs, ","))
+	}
 	if set, ok := o.(*shard.Set); ok {
 		var ms []string
 		set.Range(func(m []byte) bool { ms = append(ms, string(m)); return true })
@@ -74,6 +79,11 @@ func typedStore(t testing.TB) *shard.Store {
 			strs.Add([]byte(fmt.Sprint("m", i)))
 		}
 		d.SetObject([]byte("strs"), strs, 0, 1000)
+		list := shard.NewList()
+		for i := 0; i < 300; i++ {
+			list.PushFront([]byte(fmt.Sprint("e", i)))
+		}
+		d.SetObject([]byte("list"), list, 0, 1000)
 	}
 	return st
 }

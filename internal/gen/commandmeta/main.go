@@ -49,7 +49,9 @@ lcs object memory multi exec discard acl
 hset hsetnx hmset hget hmget hgetall hkeys hvals hdel hlen hstrlen hexists hincrby
 hincrbyfloat hrandfield hscan
 sadd srem spop smove sinterstore sunionstore sdiffstore smembers sismember smismember
-scard srandmember sinter sunion sdiff sscan`)
+scard srandmember sinter sunion sdiff sscan
+lpush rpush lpushx rpushx lpop rpop lset linsert lrem ltrim lmove rpoplpush llen lindex
+lrange lpos`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
