@@ -41,10 +41,10 @@ func init() {
 
 // RESP error texts of the list commands (Redis 7.0's).
 const (
-	errIndexRange  = "ERR index out of range"
-	errRankZero    = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
-	errCountNeg    = "ERR COUNT can't be negative"
-	errMaxLenNeg   = "ERR MAXLEN can't be negative"
+	errIndexRange = "ERR index out of range"
+	errRankZero   = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+	errCountNeg   = "ERR COUNT can't be negative"
+	errMaxLenNeg  = "ERR MAXLEN can't be negative"
 )
 
 // listRead returns the list of key for a read (nil when missing), or false
