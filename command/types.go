@@ -16,11 +16,15 @@ func (x *Ctx) wrongType(e *shard.Entry, t shard.Type) bool {
 	return false
 }
 
-// rand returns the connection's random source (a fresh one outside a
-// connection, which no read command expects).
+// rand returns the connection's random source; inside the FSM (a read
+// command run by a script or a transaction) a generator seeded with the
+// entry's time, so that every replica draws the same.
 func (x *Ctx) rand() *rand.Rand {
 	if x.Rng != nil {
 		return x.Rng
+	}
+	if x.InFSM() {
+		return rand.New(rand.NewPCG(uint64(x.Now), 0x5eed))
 	}
 	return NewRand()
 }

@@ -46,8 +46,7 @@ var (
 	ErrBadObject = errors.New("shard: malformed object encoding")
 )
 
-// Object is a collection value: a Hash, a Set or a List today, and the
-// sorted set as it comes. Its methods are unexported: only this package's
+// Object is a collection value: a Hash, a Set, a List or a ZSet. Its methods are unexported: only this package's
 // types implement it, and only the Store changes which object a key holds.
 //
 // Concurrency: an object is read under the store's RLock (or from a View,
@@ -278,6 +277,8 @@ func AppendObject(b []byte, o Object) []byte {
 		return o.appendBinary(b)
 	case *List:
 		return o.appendBinary(b)
+	case *ZSet:
+		return o.appendBinary(b)
 	}
 	panic("shard: AppendObject of an unknown object type")
 }
@@ -292,6 +293,8 @@ func DecodeObject(t Type, p []byte) (Object, error) {
 		return decodeSet(p)
 	case TypeList:
 		return decodeList(p)
+	case TypeZSet:
+		return decodeZSet(p)
 	}
 	return nil, ErrBadObject
 }
