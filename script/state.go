@@ -1,0 +1,316 @@
+package script
+
+import (
+	"strconv"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// state is one Lua interpreter with Redis's sandbox. It runs one script at
+// a time, on the goroutine of Engine.Run.
+type state struct {
+	L *lua.LState
+	// real is the globals table; scripts see it through env, a read-only
+	// proxy (Redis 7 makes the globals and the libraries read-only).
+	real *lua.LTable
+	env  *lua.LTable
+	// readonly holds the proxies scripts may not modify, rawset included.
+	readonly map[*lua.LTable]bool
+	handler  *lua.LFunction
+
+	// Per run: the run, the script's RESP version (redis.setresp), its
+	// random generator (reseeded at each run: see rand48), the ids
+	// tostring gives tables and functions, a buffer for the arguments of
+	// redis.call, and the reply buffer of the last call.
+	cur    *Run
+	resp   int
+	rng    rand48
+	ids    map[any]int
+	argbuf []byte
+	args   [][]byte
+	reply  []byte
+	// broken is set when a run left the state unusable (a panic or a
+	// kill): it is closed instead of pooled.
+	broken bool
+}
+
+// The globals Redis 7.0 leaves in the base library; gopher-lua's others
+// (dofile, loadfile, print, require, module, getfenv, setfenv, newproxy,
+// _printregs, _GOPHER_LUA_VERSION) are removed.
+var removedGlobals = []string{
+	"dofile", "loadfile", "print", "require", "module", "getfenv", "setfenv",
+	"newproxy", "_printregs", "_GOPHER_LUA_VERSION", "package", "channel",
+}
+
+func newState() *state {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 4, RegistryMaxSize: 1024 * 1024})
+	for _, lib := range []struct {
+		name string
+		fn   lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.CoroutineLibName, lua.OpenCoroutine},
+	} {
+		L.Push(L.NewFunction(lib.fn))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	s := &state{L: L, real: L.G.Global, readonly: make(map[*lua.LTable]bool), ids: make(map[any]int)}
+	g := s.real
+	for _, name := range removedGlobals {
+		g.RawSetString(name, lua.LNil)
+	}
+	g.RawSetString("gcinfo", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(0)); return 1 }))
+	// Deterministic replacements: a write script's result may reach the
+	// store, which every replica must compute alike.
+	g.RawSetString("collectgarbage", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(0)); return 1 }))
+	g.RawSetString("tostring", L.NewFunction(s.tostring))
+	g.RawSetString("rawset", L.NewFunction(s.rawset))
+	math := g.RawGetString("math").(*lua.LTable)
+	math.RawSetString("random", L.NewFunction(s.mathRandom))
+	math.RawSetString("randomseed", L.NewFunction(s.mathRandomseed))
+	string_ := g.RawGetString("string").(*lua.LTable)
+	string_.RawSetString("gfind", string_.RawGetString("gmatch"))
+	table := g.RawGetString("table").(*lua.LTable)
+	table.RawSetString("foreach", L.NewFunction(tableForeach))
+	table.RawSetString("foreachi", L.NewFunction(tableForeachi))
+	table.RawSetString("getn", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(L.CheckTable(1).Len())); return 1 }))
+	table.RawSetString("setn", L.NewFunction(func(L *lua.LState) int { L.CheckTable(1); L.RaiseError("'setn' is obsolete"); return 0 }))
+	g.RawSetString("redis", s.redisLib())
+	g.RawSetString("cjson", cjsonLib(L))
+	g.RawSetString("bit", bitLib(L))
+	s.handler = L.NewFunction(s.errorHandler)
+
+	// Read-only proxies over the libraries and the globals.
+	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit"} {
+		g.RawSetString(name, s.protect(g.RawGetString(name).(*lua.LTable), false))
+	}
+	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__index", g.RawGetString("string"))
+		mt.RawSetString("__metatable", lua.LFalse)
+	}
+	s.env = s.protect(g, true)
+	g.RawSetString("_G", s.env)
+	L.Env = s.env
+	return s
+}
+
+// protect returns a read-only proxy of t: reads go to t, writes fail with
+// Redis's "Attempt to modify a readonly table". For the globals (strict), a
+// read of a missing name fails as Redis's does.
+func (s *state) protect(t *lua.LTable, strict bool) *lua.LTable {
+	L := s.L
+	proxy := L.NewTable()
+	mt := L.NewTable()
+	if strict {
+		mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+			k := L.Get(2)
+			v := t.RawGet(k)
+			if v == lua.LNil {
+				L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(k))
+			}
+			L.Push(v)
+			return 1
+		}))
+	} else {
+		mt.RawSetString("__index", t)
+	}
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Attempt to modify a readonly table")
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(proxy, mt)
+	s.readonly[proxy] = true
+	return proxy
+}
+
+// rawset is the base library's, refusing the read-only proxies.
+func (s *state) rawset(L *lua.LState) int {
+	t := L.CheckTable(1)
+	L.CheckAny(2)
+	L.CheckAny(3)
+	if s.readonly[t] {
+		L.RaiseError("Attempt to modify a readonly table")
+	}
+	t.RawSet(L.Get(2), L.Get(3))
+	L.SetTop(1)
+	return 1
+}
+
+// tostring is the base library's, with deterministic names for tables,
+// functions and the like ("table: 0x1" in order of first appearance in the
+// run) instead of their addresses, which differ between replicas.
+func (s *state) tostring(L *lua.LState) int {
+	v := L.CheckAny(1)
+	switch v.(type) {
+	case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState:
+		if mt, ok := L.GetMetatable(v).(*lua.LTable); ok && mt.RawGetString("__tostring") != lua.LNil {
+			L.Push(L.ToStringMeta(v))
+			return 1
+		}
+		id, ok := s.ids[v]
+		if !ok {
+			id = len(s.ids) + 1
+			s.ids[v] = id
+		}
+		L.Push(lua.LString(v.Type().String() + ": 0x" + strconv.FormatInt(int64(id), 16)))
+		return 1
+	}
+	L.Push(L.ToStringMeta(v))
+	return 1
+}
+
+func tableForeach(L *lua.LState) int {
+	t := L.CheckTable(1)
+	f := L.CheckFunction(2)
+	k, v := t.Next(lua.LNil)
+	for k != lua.LNil {
+		L.Push(f)
+		L.Push(k)
+		L.Push(v)
+		L.Call(2, 1)
+		if r := L.Get(-1); r != lua.LNil {
+			return 1
+		}
+		L.Pop(1)
+		k, v = t.Next(k)
+	}
+	return 0
+}
+
+func tableForeachi(L *lua.LState) int {
+	t := L.CheckTable(1)
+	f := L.CheckFunction(2)
+	for i := 1; i <= t.Len(); i++ {
+		L.Push(f)
+		L.Push(lua.LNumber(i))
+		L.Push(t.RawGetInt(i))
+		L.Call(2, 1)
+		if r := L.Get(-1); r != lua.LNil {
+			return 1
+		}
+		L.Pop(1)
+	}
+	return 0
+}
+
+// run executes the compiled script p for r and appends its reply.
+func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
+	L := s.L
+	s.cur, s.resp = r, 2
+	s.rng.reset()
+	clear(s.ids)
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug in gopher-lua or in this package: the reply is an
+			// error, and the state is not reused.
+			s.broken = true
+			res = appendError(out, "ERR Error running script: internal error")
+		}
+		s.cur = nil
+		L.SetTop(0)
+	}()
+	s.real.RawSetString("KEYS", stringsTable(L, r.Keys))
+	s.real.RawSetString("ARGV", stringsTable(L, r.Args))
+	if r.Ctx != nil {
+		L.SetContext(r.Ctx)
+		defer L.RemoveContext()
+	}
+	L.Push(L.NewFunctionFromProto(p))
+	err := L.PCall(0, 1, s.handler)
+	if err != nil {
+		if r.Ctx != nil && r.Ctx.Err() != nil {
+			s.broken = true
+		}
+		return s.appendRaised(out, err)
+	}
+	out = s.toResp(L.Get(-1), out, 0)
+	return out
+}
+
+func stringsTable(L *lua.LState, items [][]byte) *lua.LTable {
+	t := L.CreateTable(len(items), 0)
+	for i, b := range items {
+		t.RawSetInt(i+1, lua.LString(b))
+	}
+	return t
+}
+
+// errorHandler is Redis 7's __redis__err__handler: it turns the error into
+// a table {err=..., source=..., line=...}, adding "ERR " to an error that
+// is not already such a table, and the place of the first Lua frame.
+func (s *state) errorHandler(L *lua.LState) int {
+	v := L.Get(1)
+	var t *lua.LTable
+	if tb, ok := v.(*lua.LTable); ok {
+		t = tb
+	} else {
+		t = L.NewTable()
+		msg := L.ToStringMeta(v).String()
+		if r := s.cur; r != nil && r.Ctx != nil && r.Ctx.Err() != nil {
+			msg = "Script killed by user with SCRIPT KILL..."
+		}
+		t.RawSetString("err", lua.LString("ERR "+msg))
+	}
+	for level := 0; level < 64; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			break
+		}
+		if dbg.What == "G" || dbg.CurrentLine < 0 {
+			continue
+		}
+		src := dbg.Source
+		if src == chunkName {
+			src = "@" + chunkName
+		}
+		t.RawSetString("source", lua.LString(src))
+		t.RawSetString("line", lua.LNumber(dbg.CurrentLine))
+		break
+	}
+	L.Push(t)
+	return 1
+}
+
+// appendRaised appends the reply to a script that raised an error: the
+// table's err, then " script: <sha>, on <source>:<line>." as Redis 7 does.
+func (s *state) appendRaised(out []byte, err error) []byte {
+	msg := "ERR Error running script: execution failure"
+	var t *lua.LTable
+	if ae, ok := err.(*lua.ApiError); ok {
+		t, _ = ae.Object.(*lua.LTable)
+		if t == nil {
+			if str, ok := ae.Object.(lua.LString); ok {
+				msg = "ERR Error running script: " + string(str)
+			}
+		}
+	}
+	if t == nil {
+		return appendError(out, msg)
+	}
+	e, ok := t.RawGetString("err").(lua.LString)
+	if !ok {
+		return appendError(out, "ERR Error running script: execution failure")
+	}
+	b := make([]byte, 0, len(e)+80)
+	b = append(b, e...)
+	src, _ := t.RawGetString("source").(lua.LString)
+	line, lok := t.RawGetString("line").(lua.LNumber)
+	if src != "" && lok {
+		b = append(b, " script: "...)
+		b = append(b, s.cur.SHA...)
+		b = append(b, ", on "...)
+		b = append(b, src...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(line), 10)
+		b = append(b, '.')
+	}
+	return appendError(out, string(b))
+}
