@@ -42,9 +42,9 @@ func (s *state) redisLib() *lua.LTable {
 	L := s.L
 	t := L.NewTable()
 	fns := map[string]lua.LGFunction{
-		"call":      func(L *lua.LState) int { return s.call(L, true) },
-		"pcall":     func(L *lua.LState) int { return s.call(L, false) },
-		"sha1hex":   redisSha1hex,
+		"call":    func(L *lua.LState) int { return s.call(L, true) },
+		"pcall":   func(L *lua.LState) int { return s.call(L, false) },
+		"sha1hex": redisSha1hex,
 		"error_reply": func(L *lua.LState) int {
 			if L.GetTop() != 1 || L.Get(1).Type() != lua.LTString {
 				raise(L, "ERR wrong number or type of arguments")
