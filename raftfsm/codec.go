@@ -110,6 +110,7 @@ const (
 	entryIngestReset    entryType = 8
 	entryIngest         entryType = 9
 	entryMigrateEnd     entryType = 10
+	entryScript         entryType = 12 // codec_script.go
 )
 
 // The payload version of each type this Shoal writes and reads. Commands,

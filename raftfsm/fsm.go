@@ -115,6 +115,8 @@ type FSM struct {
 	// hook, when set, is told the keys applied entries change
 	// (changes.go); set by anyone, read by the FSM goroutine.
 	hook atomic.Pointer[hookBox]
+	// scr is the script cache (script.go).
+	scr scriptState
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -167,6 +169,23 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		if l.Type == raft.LogCommand {
 			f.logBytes.Add(int64(len(l.Data)))
+			if len(l.Data) > 0 && entryType(l.Data[0]) == entryScript {
+				// Script entries have their own codec (codec_script.go).
+				f.curIndex = l.Index
+				res := f.applyScript(l.Data)
+				if err, ok := res.(error); ok {
+					f.dec.typ, f.dec.version = entryScript, 0
+					if len(l.Data) > 1 {
+						f.dec.version = l.Data[1]
+					}
+					f.halt(l, err)
+					out[i] = err
+					continue
+				}
+				out[i] = res
+				f.applied.Store(l.Index)
+				continue
+			}
 			if err := decodeEntry(l.Data, &f.dec); err != nil {
 				f.halt(l, err)
 				out[i] = err

@@ -69,6 +69,16 @@ func newState() *state {
 	g.RawSetString("collectgarbage", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(0)); return 1 }))
 	g.RawSetString("tostring", L.NewFunction(s.tostring))
 	g.RawSetString("rawset", L.NewFunction(s.rawset))
+	g.RawSetString("pcall", L.NewFunction(s.pcall))
+	setmt := g.RawGetString("setmetatable").(*lua.LFunction)
+	g.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && s.readonly[t] {
+			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
+		}
+		L.Insert(setmt, 1)
+		L.Call(L.GetTop()-1, 1)
+		return 1
+	}))
 	math := g.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(s.mathRandom))
 	math.RawSetString("randomseed", L.NewFunction(s.mathRandomseed))
@@ -134,11 +144,34 @@ func (s *state) rawset(L *lua.LState) int {
 	L.CheckAny(2)
 	L.CheckAny(3)
 	if s.readonly[t] {
-		L.RaiseError("Attempt to modify a readonly table")
+		L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 	}
 	t.RawSet(L.Get(2), L.Get(3))
 	L.SetTop(1)
 	return 1
+}
+
+// pcall is Redis 7's: an error table (from redis.call) is caught as its
+// err string.
+func (s *state) pcall(L *lua.LState) int {
+	L.CheckAny(1)
+	if err := L.PCall(L.GetTop()-1, lua.MultRet, nil); err != nil {
+		var obj lua.LValue = lua.LString(err.Error())
+		if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
+			obj = ae.Object
+		}
+		if t, ok := obj.(*lua.LTable); ok {
+			if e, ok := t.RawGetString("err").(lua.LString); ok {
+				obj = e
+			}
+		}
+		L.SetTop(0)
+		L.Push(lua.LFalse)
+		L.Push(obj)
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
 }
 
 // tostring is the base library's, with deterministic names for tables,

@@ -358,6 +358,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.replyErr(msg)
 		return cmd
 	}
+	if scriptBusy(cmd) { // cmd_script.go: BUSY while a script runs too long
+		c.replyErr(command.ErrScriptBusy)
+		return cmd
+	}
 	if c.multi != nil && !multiControl(cmd) {
 		c.queueMulti(cmd, args)
 		return cmd

@@ -1,0 +1,21 @@
+package command
+
+// RESP error texts of scripting (EVAL, EVALSHA, SCRIPT and the commands a
+// script calls), as Redis 7.0 words them; without the leading '-'.
+const (
+	ErrNoScript            = "NOSCRIPT No matching script. Please use EVAL."
+	ErrNumKeysNegative     = "ERR Number of keys can't be negative"
+	ErrNumKeysTooMany      = "ERR Number of keys can't be greater than number of args"
+	ErrScriptUnknownCmd    = "ERR Unknown Redis command called from script"
+	ErrScriptWrongArgs     = "ERR Wrong number of args calling Redis command from script"
+	ErrScriptNotAllowed    = "ERR This Redis command is not allowed from script"
+	ErrScriptWriteReadOnly = "ERR Write commands are not allowed from read-only scripts."
+	ErrScriptNoCluster     = "ERR Can not run script on cluster, 'no-cluster' flag is set."
+	ErrScriptBusy          = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+	ErrScriptNotBusy       = "NOTBUSY No scripts in execution right now."
+	ErrScriptUnkillable    = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+	ErrScriptFlushArg      = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+	ErrEvalROWrite         = "ERR Write commands are not allowed from read-only scripts."
+	// ErrScriptNoWritesShebang: EVAL of a no-writes script that wrote.
+	ErrScriptStaleReplica = "ERR Can not run script with write flag on readonly replica"
+)

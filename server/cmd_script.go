@@ -1,0 +1,357 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/script"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (design in
+// docs/scripting.md). A write script is proposed as one log entry of its
+// group (raftfsm.Group.ProposeScript) and runs inside every replica's FSM;
+// a read-only one (the _RO commands, a no-writes shebang) runs here on the
+// leader under the store's read lock, after the confirmation a read gets.
+
+// scriptGroup is what a group offers scripts (raftfsm.Group implements it;
+// test fakes need not: scripts then answer ErrScriptsUnsupported).
+type scriptGroup interface {
+	ProposeScript(ctx context.Context, db int, flags raftfsm.ScriptFlag, body []byte, keys, args [][]byte) ([]byte, error)
+	ProposeScriptLoad(ctx context.Context, body []byte) ([]byte, error)
+	ProposeScriptFlush(ctx context.Context) ([]byte, error)
+	Script(sha string) ([]byte, bool)
+}
+
+var _ scriptGroup = (*raftfsm.Group)(nil)
+
+// busyThreshold is busy-reply-threshold (alias lua-time-limit), in
+// milliseconds: past it, a running script makes other commands answer
+// BUSY. Process-wide, as the script engine is.
+var busyThreshold atomic.Int64
+
+func init() {
+	busyThreshold.Store(5000)
+	get := func(*Server) string { return strconv.FormatInt(busyThreshold.Load(), 10) }
+	set := func(_ *Server, v string) (func(), string) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, "argument couldn't be parsed into an integer"
+		}
+		return func() { busyThreshold.Store(n) }, ""
+	}
+	configParams = append(configParams,
+		&configParam{name: "busy-reply-threshold", get: get, set: set},
+		&configParam{name: "lua-time-limit", get: get, set: set})
+
+	fl := command.FlagNoScript | command.FlagStale | command.FlagMovableKeys
+	acl := []string{"slow", "scripting"}
+	command.Register(
+		&command.Command{Name: "eval", Arity: -3, Kind: command.KindLocal, Flags: fl, ACL: acl, Run: evalCommand},
+		&command.Command{Name: "evalsha", Arity: -3, Kind: command.KindLocal, Flags: fl, ACL: acl, Run: evalCommand},
+		&command.Command{Name: "eval_ro", Arity: -3, Kind: command.KindLocal, Flags: fl | command.FlagReadOnly, ACL: acl, Run: evalCommand},
+		&command.Command{Name: "evalsha_ro", Arity: -3, Kind: command.KindLocal, Flags: fl | command.FlagReadOnly, ACL: acl, Run: evalCommand},
+		&command.Command{Name: "script", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"}, Subs: []*command.Command{
+			{Name: "script|load", Arity: 3, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagStale, ACL: acl, Run: scriptLoadCommand},
+			{Name: "script|exists", Arity: -3, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagStale, ACL: acl, Run: scriptExistsCommand},
+			{Name: "script|flush", Arity: -2, Kind: command.KindLocal, Flags: command.FlagNoScript, ACL: acl, Run: scriptFlushCommand},
+			{Name: "script|kill", Arity: 2, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagAllowBusy, ACL: acl, Run: scriptKillCommand},
+		}},
+	)
+}
+
+// scriptBusy reports whether cmd must be answered BUSY: a script has run
+// past busy-reply-threshold and cmd is not one Redis allows meanwhile.
+func scriptBusy(cmd *command.Command) bool {
+	if cmd.Flags&command.FlagAllowBusy != 0 || cmd.Name == "shutdown" {
+		return false
+	}
+	return command.ScriptBusy(time.Duration(busyThreshold.Load()) * time.Millisecond)
+}
+
+// evalCommand: EVAL script numkeys [key ...] [arg ...], EVALSHA sha1 ...,
+// EVAL_RO and EVALSHA_RO.
+func evalCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	c.out = x.Out
+	c.eval(args)
+	x.Out = c.out
+}
+
+func (c *client) eval(args [][]byte) {
+	s := c.srv
+	name := c.cur.Name
+	byHash := name == "evalsha" || name == "evalsha_ro"
+	ro := name == "eval_ro" || name == "evalsha_ro"
+	n, err := strconv.ParseInt(string(args[2]), 10, 64)
+	switch {
+	case err != nil:
+		c.out = resp.AppendError(c.out, command.ErrNotInteger)
+		return
+	case n < 0:
+		c.out = resp.AppendError(c.out, command.ErrNumKeysNegative)
+		return
+	case n > int64(len(args)-3):
+		c.out = resp.AppendError(c.out, command.ErrNumKeysTooMany)
+		return
+	}
+	nkeys := int(n)
+	keys, argv := args[3:3+nkeys], args[3+nkeys:]
+	var body []byte
+	var flags script.Flags
+	if !byHash {
+		body = args[1]
+		var msg string
+		if flags, msg = script.ParseFlags(body); msg != "" {
+			c.out = resp.AppendError(c.out, msg)
+			return
+		}
+		ro = ro || flags&script.FlagNoWrites != 0
+	}
+	// Route as a command on the declared keys would be: CROSSSLOT, MOVED,
+	// TRYAGAIN; a keyless script runs on a group this node leads.
+	var g Group
+	leader := true
+	if nkeys > 0 {
+		kind := command.KindWrite
+		if ro {
+			kind = command.KindRead
+		}
+		rc := command.Command{Name: name, Kind: kind, FirstKey: 3, LastKey: 2 + nkeys, Step: 1}
+		if g, leader = c.route(&rc, args); g == nil {
+			return
+		}
+	} else {
+		for _, lg := range s.router.LocalGroups() {
+			if lg.IsLeader() {
+				g = lg
+				break
+			}
+		}
+		if g == nil {
+			c.out = resp.AppendError(c.out, command.ErrClusterDown)
+			return
+		}
+	}
+	sg, ok := g.(scriptGroup)
+	if !ok {
+		c.out = resp.AppendError(c.out, raftfsm.ErrScriptsUnsupported)
+		return
+	}
+	sha := ""
+	if byHash {
+		sha = string(bytes.ToLower(args[1]))
+		if body, ok = sg.Script(sha); !ok {
+			c.out = resp.AppendError(c.out, command.ErrNoScript)
+			return
+		}
+		flags, _ = script.ParseFlags(body) // cached scripts parsed when loaded
+		ro = ro || flags&script.FlagNoWrites != 0
+	}
+	cluster := s.router.ClusterEnabled()
+	if cluster && flags&script.FlagNoCluster != 0 {
+		c.out = resp.AppendError(c.out, command.ErrScriptNoCluster)
+		return
+	}
+	if ro {
+		c.evalReadOnly(g, leader, body, sha, keys, argv, cluster, flags)
+		return
+	}
+	var ff raftfsm.ScriptFlag
+	if cluster {
+		ff |= raftfsm.ScriptCluster
+	}
+	if flags&script.FlagAllowCrossSlot != 0 {
+		ff |= raftfsm.ScriptCrossSlot
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	r, err := sg.ProposeScript(ctx, int(c.db.Load()), ff, body, keys, argv)
+	cancel()
+	c.flushEnd = nanotime()
+	slot := 0
+	if nkeys > 0 {
+		slot = shard.Slot(keys[0])
+	}
+	switch {
+	case errors.Is(err, raftfsm.ErrNotLeader):
+		c.out = c.notOwnerReply(c.out, slot)
+		return
+	case err != nil:
+		c.out = resp.AppendError(c.out, proposeError(err))
+		return
+	}
+	if len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0] {
+		if sl, ok := raftfsm.ParseNotOwner(r); ok {
+			c.out = c.notOwnerReply(c.out, sl)
+			return
+		}
+	}
+	c.appendScriptReply(r)
+}
+
+// appendScriptReply appends a script's RESP3 reply, downgraded for RESP2.
+func (c *client) appendScriptReply(r []byte) {
+	if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
+		c.out, _ = resp.Downgrade(c.out, r)
+		return
+	}
+	c.out = append(c.out, r...)
+}
+
+// evalReadOnly runs a read-only script on this replica: on the leader after
+// the linearizable-read confirmation, on a follower for a READONLY
+// connection (stale, as its reads are).
+func (c *client) evalReadOnly(g Group, leader bool, body []byte, sha string, keys, argv [][]byte, cluster bool, flags script.Flags) {
+	s := c.srv
+	lease := false
+	if leader && s.cfg.ReadConsistency == ReadLinearizable {
+		lease = g.LeaseHolds()
+	}
+	if leader && s.cfg.ReadConsistency == ReadLinearizable && !lease {
+		if err := c.verify(g); err != nil {
+			slot := 0
+			if len(keys) > 0 {
+				slot = shard.Slot(keys[0])
+			}
+			c.out = c.notOwnerReply(c.out, slot)
+			return
+		}
+	}
+	slot := -1
+	if len(keys) > 0 {
+		slot = shard.Slot(keys[0])
+	}
+	crossOK := !cluster || flags&script.FlagAllowCrossSlot != 0
+	check := func(k []byte) string {
+		sl := shard.Slot(k)
+		if !g.Owns(sl) || g.Fenced(sl) {
+			return raftfsm.ErrScriptNonLocalKey
+		}
+		if !crossOK {
+			if slot == -1 {
+				slot = sl
+			} else if sl != slot {
+				return raftfsm.ErrScriptCrossSlot
+			}
+		}
+		return ""
+	}
+	ctx, done := command.KillableContext()
+	st := g.Store()
+	if db := c.db.Load(); db != 0 {
+		st = st.DB(int(db))
+	}
+	rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64, Body: body, SHA: sha,
+		Keys: keys, Args: argv, Check: check, Ctx: ctx}
+	g.Store().RLock()
+	r := rs.Run(make([]byte, 0, 64))
+	g.Store().RUnlock()
+	done()
+	if lease && !g.LeaseHolds() {
+		// The lease may have ended while the script read (a pause): as
+		// for reads, a round must succeed before the reply goes out.
+		if err := c.verify(g); err != nil {
+			c.out = c.notOwnerReply(c.out, max(slot, 0))
+			return
+		}
+	}
+	c.appendScriptReply(r)
+}
+
+// scriptLoadCommand: SCRIPT LOAD script. The script is checked here, then
+// replicated into the cache of every group this node leads.
+func scriptLoadCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	body := args[2]
+	if _, msg := script.ParseFlags(body); msg != "" {
+		x.Out = resp.AppendError(x.Out, msg)
+		return
+	}
+	sha := script.SHA1(body)
+	if msg := command.ScriptEngine().Compile(body, sha); msg != "" {
+		x.Out = resp.AppendError(x.Out, msg)
+		return
+	}
+	for _, g := range c.srv.router.LocalGroups() {
+		sg, ok := g.(scriptGroup)
+		if !ok || !g.IsLeader() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
+		r, err := sg.ProposeScriptLoad(ctx, body)
+		cancel()
+		if err != nil {
+			x.Out = resp.AppendError(x.Out, proposeError(err))
+			return
+		}
+		if len(r) > 0 && r[0] == '-' {
+			x.Out = append(x.Out, r...)
+			return
+		}
+	}
+	x.Out = resp.AppendBulkString(x.Out, sha)
+}
+
+// scriptExistsCommand: SCRIPT EXISTS sha1 [sha1 ...]: 1 for a script the
+// cache of a group this node hosts holds.
+func scriptExistsCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	groups := c.srv.router.LocalGroups()
+	x.Out = resp.AppendArray(x.Out, len(args)-2)
+	for _, a := range args[2:] {
+		sha := string(bytes.ToLower(a))
+		n := int64(0)
+		for _, g := range groups {
+			if sg, ok := g.(scriptGroup); ok {
+				if _, ok := sg.Script(sha); ok {
+					n = 1
+					break
+				}
+			}
+		}
+		x.Out = resp.AppendInt(x.Out, n)
+	}
+}
+
+// scriptFlushCommand: SCRIPT FLUSH [ASYNC|SYNC], replicated to every group
+// this node leads.
+func scriptFlushCommand(x *command.Ctx, args [][]byte) {
+	c := connOf(x)
+	if len(args) > 3 || (len(args) == 3 && !bytes.EqualFold(args[2], []byte("sync")) && !bytes.EqualFold(args[2], []byte("async"))) {
+		x.Out = resp.AppendError(x.Out, command.ErrScriptFlushArg)
+		return
+	}
+	for _, g := range c.srv.router.LocalGroups() {
+		sg, ok := g.(scriptGroup)
+		if !ok || !g.IsLeader() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
+		_, err := sg.ProposeScriptFlush(ctx)
+		cancel()
+		if err != nil {
+			x.Out = resp.AppendError(x.Out, proposeError(err))
+			return
+		}
+	}
+	command.ScriptEngine().Flush()
+	x.Out = resp.AppendOK(x.Out)
+}
+
+// scriptKillCommand: SCRIPT KILL stops the running read-only scripts.
+// Write scripts run inside the FSM of every replica and cannot be stopped
+// on one alone: UNKILLABLE (docs/scripting.md).
+func scriptKillCommand(x *command.Ctx, _ [][]byte) {
+	if msg := command.KillScripts(); msg != "" {
+		x.Out = resp.AppendError(x.Out, msg)
+		return
+	}
+	x.Out = resp.AppendOK(x.Out)
+}
