@@ -56,8 +56,9 @@ type scriptEntry struct {
 	args  [][]byte
 }
 
-// encodeScriptEval appends an Eval entry.
-func encodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, body []byte, keys, args [][]byte) []byte {
+// EncodeScriptEval appends an Eval entry: the script body run in database
+// db with flags, stamped with now.
+func EncodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, body []byte, keys, args [][]byte) []byte {
 	dst = append(dst, byte(entryScript), versionScript, scriptEval)
 	dst = binary.AppendUvarint(dst, uint64(now))
 	dst = binary.AppendUvarint(dst, uint64(db))
@@ -74,14 +75,14 @@ func encodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, body []by
 	return dst
 }
 
-// encodeScriptLoad appends a Load entry.
-func encodeScriptLoad(dst []byte, body []byte) []byte {
+// EncodeScriptLoad appends a Load entry.
+func EncodeScriptLoad(dst []byte, body []byte) []byte {
 	dst = append(dst, byte(entryScript), versionScript, scriptLoad)
 	return appendBytes(dst, body)
 }
 
-// encodeScriptFlush appends a Flush entry.
-func encodeScriptFlush(dst []byte) []byte {
+// EncodeScriptFlush appends a Flush entry.
+func EncodeScriptFlush(dst []byte) []byte {
 	return append(dst, byte(entryScript), versionScript, scriptFlush)
 }
 

@@ -227,20 +227,20 @@ func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, bod
 	for _, a := range args {
 		size += len(a) + 5
 	}
-	data := encodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
+	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
 	return g.proposeReply(ctx, data)
 }
 
 // ProposeScriptLoad replicates SCRIPT LOAD: every replica caches body. The
 // reply is the SHA1 (a bulk string) or the compile error.
 func (g *Group) ProposeScriptLoad(ctx context.Context, body []byte) ([]byte, error) {
-	return g.proposeReply(ctx, encodeScriptLoad(make([]byte, 0, len(body)+8), body))
+	return g.proposeReply(ctx, EncodeScriptLoad(make([]byte, 0, len(body)+8), body))
 }
 
 // ProposeScriptFlush replicates SCRIPT FLUSH: every replica empties its
 // script cache.
 func (g *Group) ProposeScriptFlush(ctx context.Context) ([]byte, error) {
-	return g.proposeReply(ctx, encodeScriptFlush(nil))
+	return g.proposeReply(ctx, EncodeScriptFlush(nil))
 }
 
 // Script returns the body of the script sha in this replica's cache.

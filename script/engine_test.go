@@ -82,7 +82,7 @@ func TestEngineReplies(t *testing.T) {
 		{"local t = {} return tostring(t) == tostring(t)", ":1\r\n"},
 		{"return redis.REDIS_VERSION", "$6\r\n7.0.15\r\n"},
 		{"return loadstring('return 5')()", ":5\r\n"},
-		{"rawset(_G, 'y', 1)", "-ERR user_script:1: Attempt to modify a readonly table script: " + sha("rawset(_G, 'y', 1)") + ", on @user_script:1.\r\n"},
+		{"rawset(_G, 'y', 1)", "-ERR Attempt to modify a readonly table script: " + sha("rawset(_G, 'y', 1)") + ", on @user_script:1.\r\n"},
 		{"string.upper = nil", "-ERR user_script:1: Attempt to modify a readonly table script: " + sha("string.upper = nil") + ", on @user_script:1.\r\n"},
 		{"return ('abc'):upper()", "$3\r\nABC\r\n"},
 		{"#!lua flags=no-writes\nreturn 2", ":2\r\n"},
