@@ -143,4 +143,3 @@ func TestScriptEntriesDeterministic(t *testing.T) {
 type nopCloser struct{ *scriptSink }
 
 func (nopCloser) Close() error { return nil }
-
