@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -272,4 +273,22 @@ func KillScripts() string {
 		return ErrScriptUnkillable
 	}
 	return ErrScriptNotBusy
+}
+
+// MovableKeys returns the keys of a command whose keys are not at fixed
+// positions (COMMAND GETKEYS): EVAL, EVALSHA, EVAL_RO and EVALSHA_RO,
+// "name script numkeys key... arg...". Nil for others, or a bad numkeys.
+func MovableKeys(args [][]byte, dst [][]byte) [][]byte {
+	if len(args) < 3 {
+		return dst
+	}
+	switch strings.ToLower(string(args[0])) {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+		n, err := strconv.Atoi(string(args[2]))
+		if err != nil || n < 0 || n > len(args)-3 {
+			return dst
+		}
+		return append(dst, args[3:3+n]...)
+	}
+	return dst
 }
