@@ -9,8 +9,8 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
