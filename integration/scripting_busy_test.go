@@ -1,0 +1,79 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+// TestScriptingBusyAndKill: a read-only script that loops makes other
+// clients' commands answer BUSY once it has run past busy-reply-threshold;
+// SCRIPT KILL stops it (its client gets the kill error) and the server
+// serves again. A write script that loops runs in the FSM of every
+// replica: SCRIPT KILL answers UNKILLABLE (docs/scripting.md).
+func TestScriptingBusyAndKill(t *testing.T) {
+	addr := startShoal(t)
+	ctl := mustDial(t, addr)
+	if raw, err := ctl.Do("CONFIG", "SET", "busy-reply-threshold", "100"); err != nil || string(raw) != "+OK\r\n" {
+		t.Fatalf("CONFIG SET busy-reply-threshold: %q %v", raw, err)
+	}
+	if raw, _ := ctl.Do("CONFIG", "GET", "lua-time-limit"); !strings.Contains(string(raw), "100") {
+		t.Fatalf("CONFIG GET lua-time-limit: %q", raw)
+	}
+	if raw, _ := ctl.Do("SCRIPT", "KILL"); string(raw) != "-NOTBUSY No scripts in execution right now.\r\n" {
+		t.Fatalf("SCRIPT KILL with nothing running: %q", raw)
+	}
+	ctl.Do("SET", "k", "v")
+
+	runner := mustDial(t, addr)
+	done := make(chan string, 1)
+	go func() {
+		raw, err := runner.Do("EVAL_RO", "local n = 0 while true do n = n + 1 end", "1", "k")
+		if err != nil {
+			done <- "error: " + err.Error()
+			return
+		}
+		done <- string(raw)
+	}()
+	testutil.Eventually(t, 10*time.Second, "BUSY from another client", func() error {
+		raw, err := ctl.Do("GET", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(raw) != "-"+"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."+"\r\n" {
+			return fmt.Errorf("GET = %q", raw)
+		}
+		return nil
+	})
+	if raw, _ := ctl.Do("SCRIPT", "KILL"); string(raw) != "+OK\r\n" {
+		t.Fatalf("SCRIPT KILL: %q", raw)
+	}
+	select {
+	case r := <-done:
+		if !strings.HasPrefix(r, "-ERR Script killed by user with SCRIPT KILL... script: ") {
+			t.Fatalf("killed script replied %q", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the script did not stop after SCRIPT KILL")
+	}
+	if raw, _ := ctl.Do("GET", "k"); string(raw) != "$1\r\nv\r\n" {
+		t.Fatalf("GET after the kill: %q", raw)
+	}
+
+	// A looping write script cannot be killed: it runs in the FSM.
+	writer := mustDial(t, addr)
+	go func() { writer.Do("EVAL", "while true do end", "1", "k") }()
+	testutil.Eventually(t, 10*time.Second, "UNKILLABLE", func() error {
+		raw, err := ctl.Do("SCRIPT", "KILL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(raw), "-UNKILLABLE ") {
+			return fmt.Errorf("SCRIPT KILL = %q", raw)
+		}
+		return nil
+	})
+}
