@@ -15,7 +15,4 @@ const (
 	ErrScriptNotBusy       = "NOTBUSY No scripts in execution right now."
 	ErrScriptUnkillable    = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	ErrScriptFlushArg      = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
-	ErrEvalROWrite         = "ERR Write commands are not allowed from read-only scripts."
-	// ErrScriptNoWritesShebang: EVAL of a no-writes script that wrote.
-	ErrScriptStaleReplica = "ERR Can not run script with write flag on readonly replica"
 )

@@ -164,6 +164,13 @@ func (c *client) eval(args [][]byte) {
 		c.evalReadOnly(g, leader, body, sha, keys, argv, cluster, flags)
 		return
 	}
+	if flags&script.FlagAllowOOM == 0 && !s.makeRoom(g) {
+		// Over maxmemory and eviction cannot make room: refused before it
+		// runs (Redis refuses a compatibility-mode script at its first
+		// write; Shoal cannot stop a script midway on every replica).
+		c.out = resp.AppendError(c.out, command.ErrOOM)
+		return
+	}
 	var ff raftfsm.ScriptFlag
 	if cluster {
 		ff |= raftfsm.ScriptCluster
