@@ -1,7 +1,9 @@
 package command
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,11 +76,19 @@ func (h *fsmHost) Call(args [][]byte, out []byte) []byte {
 	if msg := h.call.Check(h.keys); msg != "" {
 		return resp.AppendError(out, msg)
 	}
+	order := unorderedReply(cmd.Name)
+	if order == orderRandom {
+		return resp.AppendError(out, ErrScriptNondeterministic)
+	}
 	mods := h.st.Mods()
+	at := len(out)
 	h.x = Ctx{St: h.st, Stores: []*shard.Store{h.st}, Now: h.now, Proto: 3, Out: out, LFURand: 0.5}
 	cmd.Run(&h.x, args)
 	out = h.x.Out
 	h.x = Ctx{}
+	if order != orderFixed {
+		sortReply(out[at:], order == orderNested)
+	}
 	if h.call.Changed != nil && h.st.Mods() != mods {
 		h.call.Changed(h.keys)
 	}
@@ -291,4 +301,87 @@ func MovableKeys(args [][]byte, dst [][]byte) [][]byte {
 		return append(dst, args[3:3+n]...)
 	}
 	return dst
+}
+
+// Replies whose content or order Go's map iteration decides (Redis's
+// nondeterministic_output and nondeterministic_output_order flags): inside
+// the FSM every replica must compute the same, so KEYS's keys and SCAN's
+// page are sorted, and RANDOMKEY is refused in write scripts.
+const (
+	orderFixed  = iota
+	orderFlat   // an array of bulks: sorted
+	orderNested // [cursor, array of bulks]: the inner array sorted
+	orderRandom // refused
+)
+
+func unorderedReply(name string) int {
+	switch name {
+	case "keys":
+		return orderFlat
+	case "scan":
+		return orderNested
+	case "randomkey":
+		return orderRandom
+	}
+	return orderFixed
+}
+
+// sortReply sorts, in place, the bulk strings of the array r (or of the
+// second element of r, nested). Anything else is left alone.
+func sortReply(r []byte, nested bool) {
+	if nested {
+		// Skip "*2\r\n" and the cursor bulk.
+		if len(r) < 4 || r[0] != '*' {
+			return
+		}
+		p := bytes.Index(r, []byte("\r\n"))
+		if p < 0 {
+			return
+		}
+		rest := r[p+2:]
+		_, n, ok := nextBulk(rest)
+		if !ok {
+			return
+		}
+		r = rest[n:]
+	}
+	if len(r) < 4 || r[0] != '*' {
+		return
+	}
+	p := bytes.Index(r, []byte("\r\n"))
+	if p < 0 {
+		return
+	}
+	body := r[p+2:]
+	var items [][]byte
+	for rest := body; len(rest) > 0; {
+		_, n, ok := nextBulk(rest)
+		if !ok {
+			return
+		}
+		items = append(items, bytes.Clone(rest[:n]))
+		rest = rest[n:]
+	}
+	slices.SortFunc(items, bytes.Compare)
+	w := body[:0]
+	for _, it := range items {
+		w = append(w, it...)
+	}
+}
+
+// nextBulk parses the bulk string at the start of r: its body and its
+// whole length.
+func nextBulk(r []byte) ([]byte, int, bool) {
+	if len(r) < 4 || r[0] != '$' {
+		return nil, 0, false
+	}
+	p := bytes.Index(r, []byte("\r\n"))
+	if p < 0 {
+		return nil, 0, false
+	}
+	l, err := strconv.Atoi(string(r[1:p]))
+	if err != nil || l < 0 || p+2+l+2 > len(r) {
+		return nil, 0, false
+	}
+	return r[p+2 : p+2+l], p + 2 + l + 2, true
 }

@@ -63,13 +63,17 @@ func scriptEntries(rng *rand.Rand, n int) [][]byte {
 		"redis.call('SET', KEYS[1], cjson.encode({a = ARGV[1], n = 1.5})) return redis.call('DEL', 'nonexistent')",
 		"error('fails after a write? no: before') ",
 		"redis.call('SET', KEYS[1], 'x') error('fails after a write')",
+		// KEYS and SCAN iterate Go maps: the FSM sorts their replies.
+		"redis.call('SET', KEYS[1], table.concat(redis.call('KEYS', '*'), ',')) return 1",
+		"local r = redis.call('SCAN', 0, 'COUNT', 1000) redis.call('SET', KEYS[1], r[1] .. table.concat(r[2], ',')) return 1",
+		"return redis.pcall('RANDOMKEY')",
 	}
 	var out [][]byte
 	now := int64(1_700_000_000_000)
 	for i := 0; i < n; i++ {
 		now += int64(rng.IntN(50))
 		body := bodies[rng.IntN(len(bodies))]
-		key := fmt.Sprintf("k%d", rng.IntN(8))
+		key := fmt.Sprintf("{t}k%d", rng.IntN(8)) // one slot: KEYS's order is the map's
 		switch rng.IntN(10) {
 		case 0:
 			out = append(out, raftfsm.EncodeScriptLoad(nil, []byte(body)))
