@@ -78,7 +78,7 @@ func encodeJSON(L *lua.LState, b *strings.Builder, v lua.LValue, depth int) {
 		n, isArray := jsonArrayLen(v)
 		if isArray && n > 0 {
 			items := 0
-			v.ForEach(func(lua.LValue, lua.LValue) { items++ })
+			forEach(v, func(lua.LValue, lua.LValue) { items++ })
 			if n > items*2 && n > 10 {
 				L.RaiseError("Cannot serialise table: excessively sparse array")
 			}
@@ -94,7 +94,7 @@ func encodeJSON(L *lua.LState, b *strings.Builder, v lua.LValue, depth int) {
 		}
 		b.WriteByte('{')
 		first := true
-		v.ForEach(func(k, val lua.LValue) {
+		forEach(v, func(k, val lua.LValue) {
 			if !first {
 				b.WriteByte(',')
 			}
@@ -120,7 +120,7 @@ func encodeJSON(L *lua.LState, b *strings.Builder, v lua.LValue, depth int) {
 // the largest.
 func jsonArrayLen(t *lua.LTable) (int, bool) {
 	max, ok := 0, true
-	t.ForEach(func(k, _ lua.LValue) {
+	forEach(t, func(k, _ lua.LValue) {
 		n, isNum := k.(lua.LNumber)
 		if !isNum || float64(n) != math.Floor(float64(n)) || n < 1 {
 			ok = false

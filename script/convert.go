@@ -192,9 +192,9 @@ func (s *state) toResp(v lua.LValue, out []byte, depth int) []byte {
 		}
 		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
 			n := 0
-			m.ForEach(func(lua.LValue, lua.LValue) { n++ })
+			forEach(m, func(lua.LValue, lua.LValue) { n++ })
 			out = resp.AppendMap(out, resp.RESP3, n)
-			m.ForEach(func(k, val lua.LValue) {
+			forEach(m, func(k, val lua.LValue) {
 				out = s.toResp(k, out, depth+1)
 				out = s.toResp(val, out, depth+1)
 			})
@@ -202,9 +202,9 @@ func (s *state) toResp(v lua.LValue, out []byte, depth int) []byte {
 		}
 		if m, ok := v.RawGetString("set").(*lua.LTable); ok {
 			n := 0
-			m.ForEach(func(lua.LValue, lua.LValue) { n++ })
+			forEach(m, func(lua.LValue, lua.LValue) { n++ })
 			out = resp.AppendSet(out, resp.RESP3, n)
-			m.ForEach(func(k, _ lua.LValue) { out = s.toResp(k, out, depth+1) })
+			forEach(m, func(k, _ lua.LValue) { out = s.toResp(k, out, depth+1) })
 			return out
 		}
 		n := 0
@@ -247,4 +247,14 @@ func sanitize(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// forEach calls fn for every key and value of t in the order of Lua's next
+// (the array part, then keys in insertion order). gopher-lua's ForEach
+// ranges over a Go map for string keys, in a random order: a write script
+// that encodes a table must produce the same bytes on every replica.
+func forEach(t *lua.LTable, fn func(k, v lua.LValue)) {
+	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+		fn(k, v)
+	}
 }

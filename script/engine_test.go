@@ -80,6 +80,7 @@ func TestEngineReplies(t *testing.T) {
 		{"return redis.sha1hex('')", "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n"},
 		{"return tostring({}) == tostring({})", "_\r\n"},
 		{"local t = {} return tostring(t) == tostring(t)", ":1\r\n"},
+		{"local t = {} return string.format('%s %s', t, tostring(t))", "$21\r\ntable: 0x1 table: 0x1\r\n"},
 		{"return redis.REDIS_VERSION", "$6\r\n7.0.15\r\n"},
 		{"return loadstring('return 5')()", ":5\r\n"},
 		{"rawset(_G, 'y', 1)", "-ERR Attempt to modify a readonly table script: " + sha("rawset(_G, 'y', 1)") + ", on @user_script:1.\r\n"},

@@ -84,6 +84,19 @@ func newState() *state {
 	math.RawSetString("randomseed", L.NewFunction(s.mathRandomseed))
 	string_ := g.RawGetString("string").(*lua.LTable)
 	string_.RawSetString("gfind", string_.RawGetString("gmatch"))
+	format := string_.RawGetString("format").(*lua.LFunction)
+	string_.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
+		// %s of a table or function prints its deterministic name.
+		for i := 2; i <= L.GetTop(); i++ {
+			switch v := L.Get(i).(type) {
+			case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState:
+				L.Replace(i, lua.LString(s.name(v)))
+			}
+		}
+		L.Insert(format, 1)
+		L.Call(L.GetTop()-1, 1)
+		return 1
+	}))
 	table := g.RawGetString("table").(*lua.LTable)
 	table.RawSetString("foreach", L.NewFunction(tableForeach))
 	table.RawSetString("foreachi", L.NewFunction(tableForeachi))
@@ -185,16 +198,21 @@ func (s *state) tostring(L *lua.LState) int {
 			L.Push(L.ToStringMeta(v))
 			return 1
 		}
-		id, ok := s.ids[v]
-		if !ok {
-			id = len(s.ids) + 1
-			s.ids[v] = id
-		}
-		L.Push(lua.LString(v.Type().String() + ": 0x" + strconv.FormatInt(int64(id), 16)))
+		L.Push(lua.LString(s.name(v)))
 		return 1
 	}
 	L.Push(L.ToStringMeta(v))
 	return 1
+}
+
+// name is the deterministic name of a table, function or the like.
+func (s *state) name(v lua.LValue) string {
+	id, ok := s.ids[v]
+	if !ok {
+		id = len(s.ids) + 1
+		s.ids[v] = id
+	}
+	return v.Type().String() + ": 0x" + strconv.FormatInt(int64(id), 16)
 }
 
 func tableForeach(L *lua.LState) int {
