@@ -17,5 +17,9 @@ const (
 	// ErrScriptNondeterministic: a write script runs on every replica,
 	// which must all compute the same (docs/scripting.md).
 	ErrScriptNondeterministic = "ERR RANDOMKEY is not allowed from write scripts: they run on every replica (use EVAL_RO or a no-writes script)"
-	ErrScriptFlushArg         = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+	// ErrScriptACLWrite: a user with restricted ACL rules ran a write
+	// script, whose commands run in the FSM where the user's rules are
+	// unknown (docs/scripting.md).
+	ErrScriptACLWrite = "NOPERM this user has no permissions to run write scripts: the commands of a replicated script cannot be checked against restricted ACL rules (use EVAL_RO or a no-writes script)"
+	ErrScriptFlushArg = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
 )

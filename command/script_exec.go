@@ -147,6 +147,9 @@ type ReadScript struct {
 	Check func(key []byte) string
 	// Ctx stops the script when cancelled (SCRIPT KILL).
 	Ctx context.Context
+	// Allow, when set, checks each command the script calls against the
+	// user's ACL rules: the NOPERM reply text, or "".
+	Allow func(cmd *Command, args [][]byte) string
 }
 
 // Run runs the script and appends its RESP3 reply to out. The caller holds
@@ -175,6 +178,11 @@ func (h *readHost) Call(args [][]byte, out []byte) []byte {
 	}
 	if cmd.Kind != KindRead {
 		return resp.AppendError(out, ErrScriptWriteReadOnly)
+	}
+	if h.r.Allow != nil {
+		if msg := h.r.Allow(cmd, args); msg != "" {
+			return resp.AppendError(out, msg)
+		}
 	}
 	h.keys = cmd.Keys(args, h.keys[:0])
 	for _, k := range h.keys {

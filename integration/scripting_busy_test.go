@@ -77,3 +77,38 @@ func TestScriptingBusyAndKill(t *testing.T) {
 		return nil
 	})
 }
+
+// TestScriptingACL: a user with restricted rules may not run write scripts
+// (their commands run in the FSM, which does not know the rules); its
+// read-only scripts have each command checked.
+func TestScriptingACL(t *testing.T) {
+	addr := startShoal(t)
+	admin := mustDial(t, addr)
+	admin.Do("SET", "k", "v")
+	for _, rule := range [][]string{
+		{"ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all", "-set"},
+		{"ACL", "SETUSER", "noget", "on", ">pw", "~*", "+@all", "-get"},
+	} {
+		if raw, err := admin.Do(rule...); err != nil || string(raw) != "+OK\r\n" {
+			t.Fatalf("%v: %q %v", rule, raw, err)
+		}
+	}
+	if raw, _ := admin.Do("EVAL", "return redis.call('SET', KEYS[1], 'w')", "1", "k"); string(raw) != "+OK\r\n" {
+		t.Fatalf("default user's write script: %q", raw)
+	}
+	c := mustDial(t, addr)
+	c.Do("AUTH", "limited", "pw")
+	raw, _ := c.Do("EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "k")
+	if !strings.HasPrefix(string(raw), "-NOPERM this user has no permissions to run write scripts") {
+		t.Fatalf("restricted user's write script: %q", raw)
+	}
+	if raw, _ := c.Do("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k"); string(raw) != "$1\r\nw\r\n" {
+		t.Fatalf("restricted user's read-only script: %q", raw)
+	}
+	d := mustDial(t, addr)
+	d.Do("AUTH", "noget", "pw")
+	raw, _ = d.Do("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k")
+	if !strings.HasPrefix(string(raw), "-NOPERM ") {
+		t.Fatalf("read-only script calling a denied command: %q", raw)
+	}
+}

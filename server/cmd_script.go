@@ -164,6 +164,10 @@ func (c *client) eval(args [][]byte) {
 		c.evalReadOnly(g, leader, body, sha, keys, argv, cluster, flags)
 		return
 	}
+	if u := c.acl.user; u != nil && !u.st.Load().unrestricted {
+		c.out = resp.AppendError(c.out, command.ErrScriptACLWrite)
+		return
+	}
 	if flags&script.FlagAllowOOM == 0 && !s.makeRoom(g) {
 		// Over maxmemory and eviction cannot make room: refused before it
 		// runs (Redis refuses a compatibility-mode script at its first
@@ -256,7 +260,7 @@ func (c *client) evalReadOnly(g Group, leader bool, body []byte, sha string, key
 		st = st.DB(int(db))
 	}
 	rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64, Body: body, SHA: sha,
-		Keys: keys, Args: argv, Check: check, Ctx: ctx}
+		Keys: keys, Args: argv, Check: check, Ctx: ctx, Allow: c.aclDenied}
 	g.Store().RLock()
 	r := rs.Run(make([]byte, 0, 64))
 	g.Store().RUnlock()
