@@ -181,7 +181,7 @@ func (h *readHost) Call(args [][]byte, out []byte) []byte {
 	}
 	if h.r.Allow != nil {
 		if msg := h.r.Allow(cmd, args); msg != "" {
-			return resp.AppendError(out, msg)
+			return resp.AppendError(out, ErrScriptACLDenied)
 		}
 	}
 	h.keys = cmd.Keys(args, h.keys[:0])

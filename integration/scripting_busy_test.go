@@ -108,7 +108,7 @@ func TestScriptingACL(t *testing.T) {
 	d := mustDial(t, addr)
 	d.Do("AUTH", "noget", "pw")
 	raw, _ = d.Do("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "k")
-	if !strings.HasPrefix(string(raw), "-NOPERM ") {
+	if !strings.HasPrefix(string(raw), "-ERR The user executing the script can't run this command or subcommand script: ") {
 		t.Fatalf("read-only script calling a denied command: %q", raw)
 	}
 }
