@@ -112,3 +112,52 @@ func TestScriptingACL(t *testing.T) {
 		t.Fatalf("read-only script calling a denied command: %q", raw)
 	}
 }
+
+// TestScriptingPipeline: write scripts of a pipeline are proposed back to
+// back and answered in order, interleaved with writes, reads and errors;
+// an EVALSHA right after the EVAL that caches its script finds it.
+func TestScriptingPipeline(t *testing.T) {
+	addr := startShoal(t)
+	c := mustDial(t, addr)
+	incr := "return redis.call('INCR', KEYS[1])"
+	sha := "61636018f4e6b5817b89791bbed242f93fa089e3" // SHA1 of incr
+	cmds := [][]string{
+		{"SET", "p", "1"},
+		{"EVAL", incr, "1", "p"},
+		{"EVALSHA", sha, "1", "p"},
+		{"EVAL", incr, "1", "p"},
+		{"GET", "p"},
+		{"EVAL", "return {err='E1'}", "0"},
+		{"EVAL", incr, "1", "p"},
+		{"SET", "q", "x"},
+		{"EVAL", incr, "1", "p"},
+		{"EVAL", "return 1", "-1"},
+		{"EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "p"},
+		{"EVAL", incr, "1", "q"},
+		{"INCR", "p"},
+	}
+	want := []string{
+		"+OK\r\n", ":2\r\n", ":3\r\n", ":4\r\n", "$1\r\n4\r\n", "-E1\r\n", ":5\r\n", "+OK\r\n", ":6\r\n",
+		"-ERR Number of keys can't be negative\r\n", "$1\r\n6\r\n",
+		"-ERR value is not an integer or out of range script: " + sha + ", on @user_script:1.\r\n", ":7\r\n",
+	}
+	var buf []byte
+	for _, a := range cmds {
+		buf = append(buf, encodeCommand(a)...)
+	}
+	if err := c.conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.conn.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		raw, _, err := readReply(c.r)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if string(raw) != w {
+			t.Fatalf("reply %d to %q: %q, want %q", i, cmds[i], raw, w)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -229,6 +231,61 @@ func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, bod
 	}
 	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
 	return g.proposeReply(ctx, data)
+}
+
+// ScriptFuture is a write script handed to raft by StartScript.
+type ScriptFuture struct {
+	g   *Group
+	f   raft.ApplyFuture
+	err error
+}
+
+// StartScript hands a write script to raft like ProposeScript but returns
+// at once (once raft queued the entry), so that a connection can pipeline
+// several; Wait gives the reply. Entries started one after the other are
+// applied in that order.
+func (g *Group) StartScript(db int, flags ScriptFlag, body []byte, keys, args [][]byte) *ScriptFuture {
+	if !g.IsLeader() {
+		return &ScriptFuture{err: ErrNotLeader}
+	}
+	select {
+	case <-g.stop:
+		return &ScriptFuture{err: ErrShutdown}
+	default:
+	}
+	size := 32 + len(body)
+	for _, k := range keys {
+		size += len(k) + 5
+	}
+	for _, a := range args {
+		size += len(a) + 5
+	}
+	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
+	return &ScriptFuture{g: g, f: g.raft.Apply(data, 0)}
+}
+
+// Wait returns the reply of the script once applied (as ProposeScript), or
+// the error: ErrNotLeader (not proposed), ErrShutdown, ErrIndeterminate
+// (wrapping ctx.Err() when ctx ended first).
+func (sf *ScriptFuture) Wait(ctx context.Context) ([]byte, error) {
+	if sf.err != nil {
+		return nil, sf.err
+	}
+	if err := sf.g.waitFuture(ctx, sf.f); err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return nil, fmt.Errorf("%w: %w", ErrIndeterminate, err)
+		}
+		return nil, mapRaftError(err)
+	}
+	v := sf.f.Response()
+	if err, ok := v.(error); ok {
+		return nil, mapRaftError(err)
+	}
+	b, ok := v.([]byte)
+	if !ok {
+		return nil, fmt.Errorf("raftfsm: unexpected apply result %T", v)
+	}
+	return b, nil
 }
 
 // ProposeScriptLoad replicates SCRIPT LOAD: every replica caches body. The

@@ -24,7 +24,7 @@ import (
 // scriptGroup is what a group offers scripts (raftfsm.Group implements it;
 // test fakes need not: scripts then answer ErrScriptsUnsupported).
 type scriptGroup interface {
-	ProposeScript(ctx context.Context, db int, flags raftfsm.ScriptFlag, body []byte, keys, args [][]byte) ([]byte, error)
+	StartScript(db int, flags raftfsm.ScriptFlag, body []byte, keys, args [][]byte) *raftfsm.ScriptFuture
 	ProposeScriptLoad(ctx context.Context, body []byte) ([]byte, error)
 	ProposeScriptFlush(ctx context.Context) ([]byte, error)
 	Script(sha string) ([]byte, bool)
@@ -85,6 +85,70 @@ func evalCommand(x *command.Ctx, args [][]byte) {
 	x.Out = c.out
 }
 
+// pipelinesScripts reports whether cmd may be dispatched while write
+// scripts of the connection are in flight (EVAL and EVALSHA: the write
+// scripts of a pipeline are proposed back to back, answered in order by
+// flushScripts). Every other reply needs them answered first.
+func pipelinesScripts(cmd *command.Command) bool {
+	return cmd.Name == "eval" || cmd.Name == "evalsha"
+}
+
+// pendingScript is a write script proposed and not yet answered.
+type pendingScript struct {
+	fut  *raftfsm.ScriptFuture
+	slot int
+}
+
+// maxPendingScripts bounds a connection's write scripts in flight.
+const maxPendingScripts = 64
+
+// flushScripts waits for the connection's write scripts in flight and
+// appends their replies in order.
+func (c *client) flushScripts() {
+	s := c.srv
+	var ctx context.Context
+	var cancel context.CancelFunc
+	for i, p := range c.scripts {
+		if ctx == nil {
+			ctx, cancel = context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		}
+		r, err := p.fut.Wait(ctx)
+		at := len(c.out)
+		switch {
+		case errors.Is(err, raftfsm.ErrNotLeader):
+			c.out = c.notOwnerReply(c.out, p.slot)
+		case err != nil:
+			c.out = resp.AppendError(c.out, proposeError(err))
+		case len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0]:
+			if sl, ok := raftfsm.ParseNotOwner(r); ok {
+				c.out = c.notOwnerReply(c.out, sl)
+			} else {
+				c.appendScriptReply(r)
+			}
+		default:
+			c.appendScriptReply(r)
+		}
+		if at < len(c.out) && c.out[at] == '-' {
+			s.countError(c.out[at:])
+		}
+		c.scripts[i] = pendingScript{}
+	}
+	if cancel != nil {
+		cancel()
+	}
+	c.scripts = c.scripts[:0]
+	c.flushEnd = nanotime()
+}
+
+// scriptReplyErr appends an error reply after the replies of the write
+// scripts in flight.
+func (c *client) scriptReplyErr(msg string) {
+	if len(c.scripts) > 0 {
+		c.flushScripts()
+	}
+	c.out = resp.AppendError(c.out, msg)
+}
+
 func (c *client) eval(args [][]byte) {
 	s := c.srv
 	name := c.cur.Name
@@ -93,13 +157,13 @@ func (c *client) eval(args [][]byte) {
 	n, err := strconv.ParseInt(string(args[2]), 10, 64)
 	switch {
 	case err != nil:
-		c.out = resp.AppendError(c.out, command.ErrNotInteger)
+		c.scriptReplyErr(command.ErrNotInteger)
 		return
 	case n < 0:
-		c.out = resp.AppendError(c.out, command.ErrNumKeysNegative)
+		c.scriptReplyErr(command.ErrNumKeysNegative)
 		return
 	case n > int64(len(args)-3):
-		c.out = resp.AppendError(c.out, command.ErrNumKeysTooMany)
+		c.scriptReplyErr(command.ErrNumKeysTooMany)
 		return
 	}
 	nkeys := int(n)
@@ -110,7 +174,7 @@ func (c *client) eval(args [][]byte) {
 		body = args[1]
 		var msg string
 		if flags, msg = script.ParseFlags(body); msg != "" {
-			c.out = resp.AppendError(c.out, msg)
+			c.scriptReplyErr(msg)
 			return
 		}
 		ro = ro || flags&script.FlagNoWrites != 0
@@ -136,20 +200,25 @@ func (c *client) eval(args [][]byte) {
 			}
 		}
 		if g == nil {
-			c.out = resp.AppendError(c.out, command.ErrClusterDown)
+			c.scriptReplyErr(command.ErrClusterDown)
 			return
 		}
 	}
 	sg, ok := g.(scriptGroup)
 	if !ok {
-		c.out = resp.AppendError(c.out, raftfsm.ErrScriptsUnsupported)
+		c.scriptReplyErr(raftfsm.ErrScriptsUnsupported)
 		return
 	}
 	sha := ""
 	if byHash {
 		sha = string(bytes.ToLower(args[1]))
-		if body, ok = sg.Script(sha); !ok {
-			c.out = resp.AppendError(c.out, command.ErrNoScript)
+		if body, ok = sg.Script(sha); !ok && len(c.scripts) > 0 {
+			// An EVAL earlier in the pipeline may be caching it.
+			c.flushScripts()
+			body, ok = sg.Script(sha)
+		}
+		if !ok {
+			c.scriptReplyErr(command.ErrNoScript)
 			return
 		}
 		flags, _ = script.ParseFlags(body) // cached scripts parsed when loaded
@@ -157,22 +226,23 @@ func (c *client) eval(args [][]byte) {
 	}
 	cluster := s.router.ClusterEnabled()
 	if cluster && flags&script.FlagNoCluster != 0 {
-		c.out = resp.AppendError(c.out, command.ErrScriptNoCluster)
+		c.scriptReplyErr(command.ErrScriptNoCluster)
 		return
 	}
 	if ro {
+		c.flushWrites() // reads see the connection's own scripts' writes
 		c.evalReadOnly(g, leader, body, sha, keys, argv, cluster, flags)
 		return
 	}
 	if u := c.acl.user; u != nil && !u.st.Load().unrestricted {
-		c.out = resp.AppendError(c.out, command.ErrScriptACLWrite)
+		c.scriptReplyErr(command.ErrScriptACLWrite)
 		return
 	}
 	if flags&script.FlagAllowOOM == 0 && !s.makeRoom(g) {
 		// Over maxmemory and eviction cannot make room: refused before it
 		// runs (Redis refuses a compatibility-mode script at its first
 		// write; Shoal cannot stop a script midway on every replica).
-		c.out = resp.AppendError(c.out, command.ErrOOM)
+		c.scriptReplyErr(command.ErrOOM)
 		return
 	}
 	var ff raftfsm.ScriptFlag
@@ -182,29 +252,17 @@ func (c *client) eval(args [][]byte) {
 	if flags&script.FlagAllowCrossSlot != 0 {
 		ff |= raftfsm.ScriptCrossSlot
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	r, err := sg.ProposeScript(ctx, int(c.db.Load()), ff, body, keys, argv)
-	cancel()
-	c.flushEnd = nanotime()
 	slot := 0
 	if nkeys > 0 {
 		slot = shard.Slot(keys[0])
 	}
-	switch {
-	case errors.Is(err, raftfsm.ErrNotLeader):
-		c.out = c.notOwnerReply(c.out, slot)
-		return
-	case err != nil:
-		c.out = resp.AppendError(c.out, proposeError(err))
-		return
+	// Proposed now, answered in order once the pipeline needs the reply
+	// (flushScripts): a pipeline of scripts shares the commit waits.
+	fut := sg.StartScript(int(c.db.Load()), ff, body, keys, argv)
+	c.scripts = append(c.scripts, pendingScript{fut: fut, slot: slot})
+	if len(c.scripts) >= maxPendingScripts {
+		c.flushScripts()
 	}
-	if len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0] {
-		if sl, ok := raftfsm.ParseNotOwner(r); ok {
-			c.out = c.notOwnerReply(c.out, sl)
-			return
-		}
-	}
-	c.appendScriptReply(r)
 }
 
 // appendScriptReply appends a script's RESP3 reply, downgraded for RESP2.

@@ -69,6 +69,9 @@ type client struct {
 	pendG []Group
 	pendC []*command.Command // the table entry of each pending write
 	pendT []int64            // when each pending write was dispatched (nanotime)
+	// scripts are the write scripts proposed and not yet answered
+	// (cmd_script.go); they always precede the writes of pend.
+	scripts []pendingScript
 
 	// cur is the command being executed (nil before lookup succeeds);
 	// tick is when it started (nanotime): the end of the previous command,
@@ -375,7 +378,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 	switch {
 	case cmd.Kind == command.KindLocal:
 		c.runlock()
-		c.flushWrites()
+		if len(c.pend) > 0 || !pipelinesScripts(cmd) { // cmd_script.go
+			c.flushWrites()
+		}
 		at := len(c.out)
 		x := c.ctx(s.primaryStore(), time.Now().UnixMilli())
 		cmd.Run(x, args)
@@ -407,7 +412,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 			}
 			return cmd
 		}
-		if len(c.pend) > 0 {
+		if len(c.pend) > 0 || len(c.scripts) > 0 {
 			c.flushWrites()
 		}
 		st := g.Store()
@@ -717,6 +722,9 @@ func (c *client) recheckLease() {
 // flushWrites proposes the queued writes, one proposal per group (in
 // parallel when there are several), and appends their replies in order.
 func (c *client) flushWrites() {
+	if len(c.scripts) > 0 {
+		c.flushScripts() // cmd_script.go; they precede every pending write
+	}
 	if len(c.pend) == 0 {
 		return
 	}
