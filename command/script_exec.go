@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -392,4 +393,22 @@ func nextBulk(r []byte) ([]byte, int, bool) {
 		return nil, 0, false
 	}
 	return r[p+2 : p+2+l], p + 2 + l + 2, true
+}
+
+// ScriptLog implements script.Logger for both hosts: redis.log lines go to
+// the process's log (on every replica for a write script, as each runs it).
+func (*fsmHost) ScriptLog(level int, msg string) { scriptLog(level, msg) }
+
+// ScriptLog implements script.Logger.
+func (*readHost) ScriptLog(level int, msg string) { scriptLog(level, msg) }
+
+func scriptLog(level int, msg string) {
+	l := slog.LevelInfo
+	switch level {
+	case script.LogDebug, script.LogVerbose:
+		l = slog.LevelDebug
+	case script.LogWarning:
+		l = slog.LevelWarn
+	}
+	slog.Default().Log(context.Background(), l, "script log", "msg", msg)
 }

@@ -62,6 +62,8 @@ func init() {
 			{Name: "script|load", Arity: 3, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagStale, ACL: acl, Run: scriptLoadCommand},
 			{Name: "script|exists", Arity: -3, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagStale, ACL: acl, Run: scriptExistsCommand},
 			{Name: "script|flush", Arity: -2, Kind: command.KindLocal, Flags: command.FlagNoScript, ACL: acl, Run: scriptFlushCommand},
+			{Name: "script|help", Arity: 2, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale, ACL: acl,
+				Run: func(x *command.Ctx, _ [][]byte) { x.Help(scriptHelp) }},
 			{Name: "script|kill", Arity: 2, Kind: command.KindLocal, Flags: command.FlagNoScript | command.FlagAllowBusy, ACL: acl, Run: scriptKillCommand},
 		}},
 	)
@@ -423,4 +425,26 @@ func scriptKillCommand(x *command.Ctx, _ [][]byte) {
 		return
 	}
 	x.Out = resp.AppendOK(x.Out)
+}
+
+// scriptHelp is SCRIPT HELP's text, Redis 7.0's (DEBUG is listed but not
+// supported).
+var scriptHelp = []string{
+	"SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"DEBUG (YES|SYNC|NO)",
+	"    Set the debug mode for subsequent scripts executed.",
+	"EXISTS <sha1> [<sha1> ...]",
+	"    Return information about the existence of the scripts in the script cache.",
+	"FLUSH [ASYNC|SYNC]",
+	"    Flush the Lua scripts cache. Very dangerous on replicas.",
+	"    When called without the optional mode argument, the behavior is determined by the",
+	"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+	"    * ASYNC: Asynchronously flush the scripts cache.",
+	"    * SYNC: Synchronously flush the scripts cache.",
+	"KILL",
+	"    Kill the currently executing Lua script.",
+	"LOAD <script>",
+	"    Load a script into the scripts cache without executing it.",
+	"HELP",
+	"    Prints this help.",
 }
