@@ -148,6 +148,8 @@ type ReadScript struct {
 	Check func(key []byte) string
 	// Ctx stops the script when cancelled (SCRIPT KILL).
 	Ctx context.Context
+	// Log receives redis.log lines (nil: dropped).
+	Log *slog.Logger
 	// Allow, when set, checks each command the script calls against the
 	// user's ACL rules: the NOPERM reply text, or "".
 	Allow func(cmd *Command, args [][]byte) string
@@ -397,12 +399,15 @@ func nextBulk(r []byte) ([]byte, int, bool) {
 
 // ScriptLog implements script.Logger for both hosts: redis.log lines go to
 // the process's log (on every replica for a write script, as each runs it).
-func (*fsmHost) ScriptLog(level int, msg string) { scriptLog(level, msg) }
+func (h *fsmHost) ScriptLog(level int, msg string) { scriptLog(h.call.Log, level, msg) }
 
 // ScriptLog implements script.Logger.
-func (*readHost) ScriptLog(level int, msg string) { scriptLog(level, msg) }
+func (h *readHost) ScriptLog(level int, msg string) { scriptLog(h.r.Log, level, msg) }
 
-func scriptLog(level int, msg string) {
+func scriptLog(log *slog.Logger, level int, msg string) {
+	if log == nil {
+		return
+	}
 	l := slog.LevelInfo
 	switch level {
 	case script.LogDebug, script.LogVerbose:
@@ -410,5 +415,5 @@ func scriptLog(level int, msg string) {
 	case script.LogWarning:
 		l = slog.LevelWarn
 	}
-	slog.Default().Log(context.Background(), l, "script log", "msg", msg)
+	log.Log(context.Background(), l, "script log", "msg", msg)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -48,6 +49,8 @@ type ScriptCall struct {
 	// Changed is told the keys of each command that changed the store
 	// (nil keys: a keyless one such as FLUSHALL).
 	Changed func(keys [][]byte)
+	// Log is the group's logger (redis.log).
+	Log *slog.Logger
 }
 
 // Texts of the FSM's refusals of keys a script touches (Redis Cluster's).
@@ -177,7 +180,7 @@ func (f *FSM) applyScript(data []byte) interface{} {
 		slot = shard.Slot(e.keys[0])
 	}
 	hook := f.changeHook()
-	call := &ScriptCall{Body: e.body, SHA: sha, Keys: e.keys, Args: e.args, Flags: e.flags}
+	call := &ScriptCall{Body: e.body, SHA: sha, Keys: e.keys, Args: e.args, Flags: e.flags, Log: f.log}
 	call.Check = func(keys [][]byte) string {
 		for _, k := range keys {
 			s := shard.Slot(k)
