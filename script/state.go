@@ -105,10 +105,11 @@ func newState() *state {
 	g.RawSetString("redis", s.redisLib())
 	g.RawSetString("cjson", cjsonLib(L))
 	g.RawSetString("bit", bitLib(L))
+	g.RawSetString("cmsgpack", cmsgpackLib(L))
 	s.handler = L.NewFunction(s.errorHandler)
 
 	// Read-only proxies over the libraries and the globals.
-	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit"} {
+	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack"} {
 		g.RawSetString(name, s.protect(g.RawGetString(name).(*lua.LTable), false))
 	}
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
