@@ -106,10 +106,11 @@ func newState() *state {
 	g.RawSetString("cjson", cjsonLib(L))
 	g.RawSetString("bit", bitLib(L))
 	g.RawSetString("cmsgpack", cmsgpackLib(L))
+	g.RawSetString("struct", structLib(L))
 	s.handler = L.NewFunction(s.errorHandler)
 
 	// Read-only proxies over the libraries and the globals.
-	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack"} {
+	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack", "struct"} {
 		g.RawSetString(name, s.protect(g.RawGetString(name).(*lua.LTable), false))
 	}
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
