@@ -95,6 +95,22 @@ func TestEngineReplies(t *testing.T) {
 	}
 }
 
+func TestLuaErrorText(t *testing.T) {
+	cases := map[string]string{
+		"user_script:1: cannot perform add operation between nil and number":      "user_script:1: attempt to perform arithmetic on a nil value",
+		"user_script:1: cannot perform mul operation between number and table":    "user_script:1: attempt to perform arithmetic on a table value",
+		"user_script:1: cannot perform concat operation between string and table": "user_script:1: attempt to concatenate a table value",
+		"user_script:1: bad argument #1 to tonumber (value expected)":             "user_script:1: bad argument #1 to 'tonumber' (value expected)",
+		"user_script:1: invalid value (table) at index 1 in table for concat":     "user_script:1: invalid value (table) at index 1 in table for 'concat'",
+		"user_script:1: boom": "user_script:1: boom",
+	}
+	for in, want := range cases {
+		if got := luaErrorText(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestEngineCompileError(t *testing.T) {
 	got := run(t, NewEngine(), "return (")
 	if !strings.HasPrefix(got, "-ERR Error compiling script (new function): user_script:1: ") {

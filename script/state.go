@@ -303,7 +303,7 @@ func (s *state) errorHandler(L *lua.LState) int {
 		t = tb
 	} else {
 		t = L.NewTable()
-		msg := L.ToStringMeta(v).String()
+		msg := luaErrorText(L.ToStringMeta(v).String())
 		if r := s.cur; r != nil && r.Ctx != nil && r.Ctx.Err() != nil {
 			msg = "Script killed by user with SCRIPT KILL..."
 		}
