@@ -373,7 +373,11 @@ func sortReply(r []byte, nested bool) {
 		items = append(items, bytes.Clone(rest[:n]))
 		rest = rest[n:]
 	}
-	slices.SortFunc(items, bytes.Compare)
+	slices.SortFunc(items, func(a, b []byte) int {
+		ba, _, _ := nextBulk(a)
+		bb, _, _ := nextBulk(b)
+		return bytes.Compare(ba, bb)
+	})
 	w := body[:0]
 	for _, it := range items {
 		w = append(w, it...)
