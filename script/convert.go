@@ -190,6 +190,20 @@ func (s *state) toResp(v lua.LValue, out []byte, depth int) []byte {
 			out = append(out, sanitize(string(b))...)
 			return append(out, '\r', '\n')
 		}
+		if vs, ok := v.RawGetString("verbatim_string").(*lua.LTable); ok {
+			str, _ := vs.RawGetString("string").(lua.LString)
+			format, _ := vs.RawGetString("format").(lua.LString)
+			if len(format) != 3 {
+				format = "txt"
+			}
+			out = append(out, '=')
+			out = strconv.AppendInt(out, int64(len(str)+4), 10)
+			out = append(out, '\r', '\n')
+			out = append(out, format...)
+			out = append(out, ':')
+			out = append(out, str...)
+			return append(out, '\r', '\n')
+		}
 		if m, ok := v.RawGetString("map").(*lua.LTable); ok {
 			n := 0
 			forEach(m, func(lua.LValue, lua.LValue) { n++ })
@@ -257,4 +271,21 @@ func forEach(t *lua.LTable, fn func(k, v lua.LValue)) {
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
 		fn(k, v)
 	}
+}
+
+// cNumber formats f as C's printf("%.<prec>g") does on glibc: Lua 5.1's
+// tostring (prec 14) and Redis's number arguments of redis.call (prec 17).
+func cNumber(f float64, prec int) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		if math.Signbit(f) {
+			return "-nan"
+		}
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', prec, 64)
 }

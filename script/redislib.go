@@ -47,7 +47,8 @@ func (s *state) redisLib() *lua.LTable {
 		"sha1hex": redisSha1hex,
 		"error_reply": func(L *lua.LState) int {
 			if L.GetTop() != 1 || L.Get(1).Type() != lua.LTString {
-				raise(L, "ERR wrong number or type of arguments")
+				L.Push(errorTable(L, "-ERR wrong number or type of arguments")) // returned, as Redis does
+				return 1
 			}
 			msg := L.ToString(1)
 			if !strings.HasPrefix(msg, "-") {
@@ -58,7 +59,8 @@ func (s *state) redisLib() *lua.LTable {
 		},
 		"status_reply": func(L *lua.LState) int {
 			if L.GetTop() != 1 || L.Get(1).Type() != lua.LTString {
-				raise(L, "ERR wrong number or type of arguments")
+				L.Push(errorTable(L, "-ERR wrong number or type of arguments")) // returned, as Redis does
+				return 1
 			}
 			t := L.NewTable()
 			t.RawSetString("ok", L.Get(1))
@@ -101,7 +103,7 @@ func (s *state) redisLib() *lua.LTable {
 		},
 		"set_repl": func(L *lua.LState) int {
 			if L.GetTop() != 1 {
-				raise(L, "ERR redis.set_repl() requires one argument.")
+				raise(L, "ERR redis.set_repl() requires two arguments.") // sic
 			}
 			n := L.CheckInt(1)
 			if n&^replAll != 0 {
@@ -137,7 +139,7 @@ func raise(L *lua.LState, msg string) {
 
 func redisSha1hex(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		L.RaiseError("wrong number of arguments")
+		raise(L, "ERR wrong number of arguments")
 	}
 	sum := sha1.Sum([]byte(lua.LVAsString(L.Get(1))))
 	L.Push(lua.LString(hex.EncodeToString(sum[:])))
@@ -177,7 +179,7 @@ func (s *state) call(L *lua.LState, raiseErr bool) int {
 		case lua.LString:
 			s.argbuf = append(s.argbuf, v...)
 		case lua.LNumber:
-			s.argbuf = append(s.argbuf, v.String()...)
+			s.argbuf = append(s.argbuf, cNumber(float64(v), 17)...)
 		default:
 			s.callError(L, raiseErr, "ERR Lua redis lib command arguments must be strings or integers")
 			return 1

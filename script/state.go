@@ -1,7 +1,9 @@
 package script
 
 import (
+	gomath "math"
 	"strconv"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -82,10 +84,15 @@ func newState() *state {
 	math := g.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(s.mathRandom))
 	math.RawSetString("randomseed", L.NewFunction(s.mathRandomseed))
+	math.RawSetString("huge", lua.LNumber(gomath.Inf(1))) // gopher-lua's is MaxFloat64
 	string_ := g.RawGetString("string").(*lua.LTable)
 	string_.RawSetString("gfind", string_.RawGetString("gmatch"))
 	format := string_.RawGetString("format").(*lua.LFunction)
 	string_.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
+		// %q quotes as Lua 5.1 does (gopher-lua uses Go's quoting).
+		if f, ok := L.Get(1).(lua.LString); ok && strings.Contains(string(f), "%q") {
+			L.Replace(1, lua.LString(luaQuoteFormat(L, string(f))))
+		}
 		// %s of a table or function prints its deterministic name.
 		for i := 2; i <= L.GetTop(); i++ {
 			switch v := L.Get(i).(type) {
@@ -115,9 +122,13 @@ func newState() *state {
 	}
 	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
 		mt.RawSetString("__index", g.RawGetString("string"))
-		mt.RawSetString("__metatable", lua.LFalse)
+		// getmetatable('') gives a read-only view of it.
+		mt.RawSetString("__metatable", s.protect(mt, false))
 	}
 	s.env = s.protect(g, true)
+	// getmetatable(_G) gives an empty read-only table (Redis's is a table
+	// of functions, which converts to an empty array as well).
+	s.env.Metatable.(*lua.LTable).RawSetString("__metatable", s.protect(L.NewTable(), false))
 	g.RawSetString("_G", s.env)
 	L.Env = s.env
 	return s
@@ -194,7 +205,10 @@ func (s *state) pcall(L *lua.LState) int {
 // run) instead of their addresses, which differ between replicas.
 func (s *state) tostring(L *lua.LState) int {
 	v := L.CheckAny(1)
-	switch v.(type) {
+	switch n := v.(type) {
+	case lua.LNumber:
+		L.Push(lua.LString(cNumber(float64(n), 14))) // Lua 5.1's "%.14g"
+		return 1
 	case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState:
 		if mt, ok := L.GetMetatable(v).(*lua.LTable); ok && mt.RawGetString("__tostring") != lua.LNil {
 			L.Push(L.ToStringMeta(v))
@@ -366,4 +380,57 @@ func (s *state) appendRaised(out []byte, err error) []byte {
 		b = append(b, '.')
 	}
 	return appendError(out, string(b))
+}
+
+// luaQuoteFormat rewrites each %q of a string.format format into %s and
+// replaces its argument with the string quoted as Lua 5.1's %q does.
+func luaQuoteFormat(L *lua.LState, f string) string {
+	var out strings.Builder
+	arg := 1
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		out.WriteByte(c)
+		if c != '%' {
+			continue
+		}
+		if i+1 < len(f) && f[i+1] == '%' {
+			out.WriteByte('%')
+			i++
+			continue
+		}
+		arg++
+		j := i + 1
+		for j < len(f) && strings.IndexByte("-+ #0123456789.", f[j]) >= 0 {
+			j++
+		}
+		if j < len(f) && f[j] == 'q' {
+			out.WriteString(f[i+1 : j])
+			out.WriteByte('s')
+			if arg <= L.GetTop() {
+				L.Replace(arg, lua.LString(luaQuote(lua.LVAsString(L.Get(arg)))))
+			}
+			i = j
+		}
+	}
+	return out.String()
+}
+
+func luaQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\', '\n':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\r':
+			b.WriteString(`\r`)
+		case 0:
+			b.WriteString(`\000`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
