@@ -20,7 +20,8 @@ const (
 	// ErrScriptACLWrite: a user with restricted ACL rules ran a write
 	// script, whose commands run in the FSM where the user's rules are
 	// unknown (docs/scripting.md).
-	ErrScriptACLWrite  = "NOPERM this user has no permissions to run write scripts: the commands of a replicated script cannot be checked against restricted ACL rules (use EVAL_RO or a no-writes script)"
-	ErrScriptACLDenied = "ERR The user executing the script can't run this command or subcommand"
-	ErrScriptFlushArg  = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
+	ErrScriptACLWrite      = "NOPERM this user has no permissions to run write scripts: the commands of a replicated script cannot be checked against restricted ACL rules (use EVAL_RO or a no-writes script)"
+	ErrScriptACLDenied     = "ERR The user executing the script can't run this command or subcommand"
+	ErrScriptSelectCluster = "ERR SELECT is not allowed in cluster mode"
+	ErrScriptFlushArg      = "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
 )

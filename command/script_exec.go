@@ -67,6 +67,13 @@ func (h *fsmHost) Call(args [][]byte, out []byte) []byte {
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.st, args, h.call.Flags&raftfsm.ScriptCluster != 0, out); st != nil {
+			h.st = st
+		}
+		return out
+	}
 	if cmd.Kind == KindLocal {
 		return localCall(cmd, args, h.now, out)
 	}
@@ -112,15 +119,45 @@ func scriptCommand(args [][]byte) (*Command, string) {
 	if !cmd.ArityOK(len(args)) {
 		return nil, ErrScriptWrongArgs
 	}
-	if cmd.Flags&FlagNoScript != 0 || (cmd.Kind == KindLocal && cmd.Name != "time" && cmd.Name != "ping") || cmd.Run == nil {
+	if cmd.Flags&FlagNoScript != 0 || (cmd.Kind == KindLocal && !scriptLocalOK(cmd.Name)) || cmd.Run == nil {
 		return nil, ErrScriptNotAllowed
 	}
 	return cmd, ""
 }
 
+// scriptLocalOK lists the front-end commands scripts may call, which the
+// hosts answer without a connection (localCall, SELECT).
+func scriptLocalOK(name string) bool {
+	switch name {
+	case "time", "ping", "select", "command":
+		return true
+	}
+	return strings.HasPrefix(name, "command|")
+}
+
+// scriptSelect is SELECT inside a script: the script's database (not the
+// caller's), from st's databases. cluster: database 0 only.
+func scriptSelect(st *shard.Store, args [][]byte, cluster bool, out []byte) (*shard.Store, []byte) {
+	n, err := strconv.Atoi(string(args[1]))
+	switch {
+	case err != nil:
+		return nil, resp.AppendError(out, ErrNotInteger)
+	case cluster && n != 0:
+		return nil, resp.AppendError(out, ErrScriptSelectCluster)
+	case n < 0 || n >= shard.NumDBs:
+		return nil, resp.AppendError(out, ErrSelectDB)
+	}
+	return st.DB(n), resp.AppendOK(out)
+}
+
 // localCall answers the front-end commands scripts may call: TIME (the
-// script's clock: the entry's in the FSM) and PING.
+// script's clock: the entry's in the FSM), PING and COMMAND (the table).
 func localCall(cmd *Command, args [][]byte, now int64, out []byte) []byte {
+	if cmd.Name == "command" || strings.HasPrefix(cmd.Name, "command|") {
+		x := Ctx{Proto: 3, Out: out}
+		cmd.Run(&x, args)
+		return x.Out
+	}
 	if cmd.Name == "ping" {
 		if len(args) > 1 {
 			return resp.AppendBulk(out, args[1])
@@ -148,6 +185,8 @@ type ReadScript struct {
 	Check func(key []byte) string
 	// Ctx stops the script when cancelled (SCRIPT KILL).
 	Ctx context.Context
+	// Cluster: the front end runs in cluster mode (SELECT 0 only).
+	Cluster bool
 	// Log receives redis.log lines (nil: dropped).
 	Log *slog.Logger
 	// Allow, when set, checks each command the script calls against the
@@ -175,6 +214,13 @@ func (h *readHost) Call(args [][]byte, out []byte) []byte {
 	cmd, msg := scriptCommand(args)
 	if msg != "" {
 		return resp.AppendError(out, msg)
+	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
+			h.r.St = st
+		}
+		return out
 	}
 	if cmd.Kind == KindLocal {
 		return localCall(cmd, args, h.r.Now, out)

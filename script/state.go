@@ -72,6 +72,8 @@ func newState() *state {
 	g.RawSetString("tostring", L.NewFunction(s.tostring))
 	g.RawSetString("rawset", L.NewFunction(s.rawset))
 	g.RawSetString("pcall", L.NewFunction(s.pcall))
+	g.RawSetString("error", L.NewFunction(luaErrorFn))
+	g.RawSetString("tonumber", L.NewFunction(luaToNumber(g.RawGetString("tonumber").(*lua.LFunction))))
 	setmt := g.RawGetString("setmetatable").(*lua.LFunction)
 	g.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
 		if t, ok := L.Get(1).(*lua.LTable); ok && s.readonly[t] {
@@ -433,4 +435,61 @@ func luaQuote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// luaErrorFn is Lua 5.1's error(v [, level]): a string or number message
+// gets the position of the function at level (1: error's caller), if that
+// is a Lua function with a current line; gopher-lua's differs for
+// numbers, a missing value and levels above 1.
+func luaErrorFn(L *lua.LState) int {
+	v := L.Get(1)
+	level := L.OptInt(2, 1)
+	switch v.(type) {
+	case lua.LString, lua.LNumber:
+		if level > 0 {
+			v = lua.LString(where(L, level) + lua.LVAsString(v))
+		}
+	}
+	L.Error(v, 0)
+	return 0
+}
+
+// where is Lua 5.1's luaL_where: "chunk:line: " for the Lua function at
+// level (1: the caller of the running Go function), "" otherwise.
+func where(L *lua.LState, level int) string {
+	dbg, ok := L.GetStack(level)
+	if !ok {
+		return ""
+	}
+	if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil || dbg.What == "G" || dbg.CurrentLine <= 0 {
+		return ""
+	}
+	return dbg.Source + ":" + strconv.Itoa(dbg.CurrentLine) + ": "
+}
+
+// luaToNumber is tonumber with Lua 5.1's parsing of strings in base 10
+// (C's strtod: exponents, surrounding spaces, hex "0x"), which gopher-lua
+// misses for exponents; other bases go to gopher-lua's.
+func luaToNumber(orig *lua.LFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		str, isStr := L.Get(1).(lua.LString)
+		if !isStr || (L.GetTop() >= 2 && L.Get(2) != lua.LNil && L.CheckInt(2) != 10) {
+			L.Insert(orig, 1)
+			L.Call(L.GetTop()-1, 1)
+			return 1
+		}
+		t := strings.Trim(string(str), " \t\n\r\f\v")
+		if f, err := strconv.ParseFloat(t, 64); err == nil && !strings.ContainsAny(t, "_pP") {
+			L.Push(lua.LNumber(f))
+			return 1
+		}
+		if h, ok := strings.CutPrefix(strings.ToLower(t), "0x"); ok && h != "" {
+			if n, err := strconv.ParseUint(h, 16, 64); err == nil {
+				L.Push(lua.LNumber(n))
+				return 1
+			}
+		}
+		L.Push(lua.LNil)
+		return 1
+	}
 }

@@ -320,7 +320,7 @@ func (c *client) evalReadOnly(g Group, leader bool, body []byte, sha string, key
 		st = st.DB(int(db))
 	}
 	rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64, Body: body, SHA: sha,
-		Keys: keys, Args: argv, Check: check, Ctx: ctx, Allow: c.aclDenied, Log: s.log}
+		Keys: keys, Args: argv, Check: check, Ctx: ctx, Allow: c.aclDenied, Log: s.log, Cluster: cluster}
 	g.Store().RLock()
 	r := rs.Run(make([]byte, 0, 64))
 	g.Store().RUnlock()
