@@ -79,9 +79,7 @@ func newState() *state {
 		if t, ok := L.Get(1).(*lua.LTable); ok && s.readonly[t] {
 			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 		}
-		L.Insert(setmt, 1)
-		L.Call(L.GetTop()-1, 1)
-		return 1
+		return setmt.GFunction(L) // same frame: errors name the function as Lua does
 	}))
 	math := g.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(s.mathRandom))
@@ -102,9 +100,7 @@ func newState() *state {
 				L.Replace(i, lua.LString(s.name(v)))
 			}
 		}
-		L.Insert(format, 1)
-		L.Call(L.GetTop()-1, 1)
-		return 1
+		return format.GFunction(L) // same frame: errors name the function as Lua does
 	}))
 	table := g.RawGetString("table").(*lua.LTable)
 	table.RawSetString("foreach", L.NewFunction(tableForeach))
@@ -474,9 +470,7 @@ func luaToNumber(orig *lua.LFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		str, isStr := L.Get(1).(lua.LString)
 		if !isStr || (L.GetTop() >= 2 && L.Get(2) != lua.LNil && L.CheckInt(2) != 10) {
-			L.Insert(orig, 1)
-			L.Call(L.GetTop()-1, 1)
-			return 1
+			return orig.GFunction(L) // same frame: errors name the function as Lua does
 		}
 		t := strings.Trim(string(str), " \t\n\r\f\v")
 		if f, err := strconv.ParseFloat(t, 64); err == nil && !strings.ContainsAny(t, "_pP") {
