@@ -67,6 +67,9 @@ func scriptEntries(rng *rand.Rand, n int) [][]byte {
 		"redis.call('SET', KEYS[1], table.concat(redis.call('KEYS', '*'), ',')) return 1",
 		"local r = redis.call('SCAN', 0, 'COUNT', 1000) redis.call('SET', KEYS[1], r[1] .. table.concat(r[2], ',')) return 1",
 		"return redis.pcall('RANDOMKEY')",
+		// Never ends: the entry's step budget stops it at the same step on
+		// every replica (its INCRs before that are kept).
+		"while true do redis.call('INCR', KEYS[1]) end",
 	}
 	var out [][]byte
 	now := int64(1_700_000_000_000)
@@ -84,7 +87,7 @@ func scriptEntries(rng *rand.Rand, n int) [][]byte {
 			}
 			fallthrough
 		default:
-			out = append(out, raftfsm.EncodeScriptEval(nil, now, 0, 0, []byte(body),
+			out = append(out, raftfsm.EncodeScriptEval(nil, now, 0, 0, 5000, []byte(body),
 				[][]byte{[]byte(key)}, [][]byte{[]byte(fmt.Sprint(1 + rng.IntN(100)))}))
 		}
 	}

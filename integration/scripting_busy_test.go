@@ -161,3 +161,25 @@ func TestScriptingPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptingStepBudget: a write script that never ends fails once it
+// exceeds script-step-budget (the same step on every replica), keeping
+// the writes it made, and the group serves on.
+func TestScriptingStepBudget(t *testing.T) {
+	addr := startShoal(t)
+	c := mustDial(t, addr)
+	if raw, _ := c.Do("CONFIG", "SET", "script-step-budget", "1000"); string(raw) != "+OK\r\n" {
+		t.Fatalf("CONFIG SET script-step-budget: %q", raw)
+	}
+	raw, _ := c.Do("EVAL", "while true do redis.call('INCR', KEYS[1]) end", "1", "n")
+	if !strings.HasPrefix(string(raw), "-ERR Script exceeded the step budget of write scripts") {
+		t.Fatalf("looping write script: %q", raw)
+	}
+	if raw, _ := c.Do("GET", "n"); string(raw) != "$4\r\n1000\r\n" {
+		t.Fatalf("GET n after the budget stopped the script: %q", raw)
+	}
+	// Read-only scripts have no budget (SCRIPT KILL stops them).
+	if raw, _ := c.Do("EVAL_RO", "local n = 0 for i = 1, 5000 do n = n + 1 end return n", "0"); string(raw) != ":5000\r\n" {
+		t.Fatalf("read-only loop over the budget: %q", raw)
+	}
+}

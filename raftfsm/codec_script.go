@@ -8,8 +8,8 @@ import "encoding/binary"
 //	12 Script, version 1:
 //	  kind    1 byte: 1 Eval, 2 Load, 3 Flush
 //	  Eval:   now, db (< shard.NumDBs), flags (uvarint, ScriptFlag bits),
-//	          body (len, bytes), nkeys, nkeys × (len, key),
-//	          nargs, nargs × (len, arg)
+//	          budget (steps; 0 = none), body (len, bytes),
+//	          nkeys, nkeys × (len, key), nargs, nargs × (len, arg)
 //	  Load:   body (len, bytes)
 //	  Flush:  nothing
 //
@@ -47,22 +47,24 @@ const maxScriptBody = 512 << 20
 
 // scriptEntry is a decoded script entry; its slices alias the entry.
 type scriptEntry struct {
-	kind  byte
-	now   int64
-	db    int
-	flags ScriptFlag
-	body  []byte
-	keys  [][]byte
-	args  [][]byte
+	kind   byte
+	now    int64
+	db     int
+	flags  ScriptFlag
+	budget int64
+	body   []byte
+	keys   [][]byte
+	args   [][]byte
 }
 
 // EncodeScriptEval appends an Eval entry: the script body run in database
-// db with flags, stamped with now.
-func EncodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, body []byte, keys, args [][]byte) []byte {
+// db with flags and a step budget (0: none), stamped with now.
+func EncodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) []byte {
 	dst = append(dst, byte(entryScript), versionScript, scriptEval)
 	dst = binary.AppendUvarint(dst, uint64(now))
 	dst = binary.AppendUvarint(dst, uint64(db))
 	dst = binary.AppendUvarint(dst, uint64(flags))
+	dst = binary.AppendUvarint(dst, uint64(budget))
 	dst = appendBytes(dst, body)
 	dst = binary.AppendUvarint(dst, uint64(len(keys)))
 	for _, k := range keys {
@@ -121,6 +123,11 @@ func decodeScript(data []byte, e *scriptEntry) error {
 			return ErrBadEntry
 		}
 		e.flags = ScriptFlag(flags)
+		var budget uint64
+		if budget, p, ok = uvarint(p); !ok || budget > maxNow {
+			return ErrBadEntry
+		}
+		e.budget = int64(budget)
 		if e.body, p, ok = field(p); !ok || len(e.body) > maxScriptBody {
 			return ErrBadEntry
 		}

@@ -13,9 +13,9 @@ func TestScriptEntryRoundTrip(t *testing.T) {
 		data []byte
 		want scriptEntry
 	}{
-		{EncodeScriptEval(nil, 1234, 3, ScriptCluster|ScriptNoWrites, []byte("return 1"), keys, args),
-			scriptEntry{kind: scriptEval, now: 1234, db: 3, flags: ScriptCluster | ScriptNoWrites, body: []byte("return 1"), keys: keys, args: args}},
-		{EncodeScriptEval(nil, 0, 0, 0, nil, nil, nil), scriptEntry{kind: scriptEval}},
+		{EncodeScriptEval(nil, 1234, 3, ScriptCluster|ScriptNoWrites, 777, []byte("return 1"), keys, args),
+			scriptEntry{kind: scriptEval, now: 1234, db: 3, flags: ScriptCluster | ScriptNoWrites, budget: 777, body: []byte("return 1"), keys: keys, args: args}},
+		{EncodeScriptEval(nil, 0, 0, 0, 0, nil, nil, nil), scriptEntry{kind: scriptEval}},
 		{EncodeScriptLoad(nil, []byte("return 2")), scriptEntry{kind: scriptLoad, body: []byte("return 2")}},
 		{EncodeScriptFlush(nil), scriptEntry{kind: scriptFlush}},
 	}
@@ -34,7 +34,7 @@ func TestScriptEntryRoundTrip(t *testing.T) {
 }
 
 func TestScriptEntryMalformed(t *testing.T) {
-	valid := EncodeScriptEval(nil, 5, 1, ScriptCluster, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("a")})
+	valid := EncodeScriptEval(nil, 5, 1, ScriptCluster, 0, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("a")})
 	// Every truncation is malformed, never a panic.
 	for n := 0; n < len(valid); n++ {
 		var e scriptEntry
@@ -44,9 +44,9 @@ func TestScriptEntryMalformed(t *testing.T) {
 	}
 	bad := map[string][]byte{
 		"trailing byte": append(bytes.Clone(valid), 0),
-		"db too large":  {byte(entryScript), versionScript, scriptEval, 5, 99, 0, 0, 0, 0},
-		"unknown flag":  {byte(entryScript), versionScript, scriptEval, 5, 0, 64, 0, 0, 0},
-		"key count":     {byte(entryScript), versionScript, scriptEval, 5, 0, 0, 0, 200, 0},
+		"db too large":  {byte(entryScript), versionScript, scriptEval, 5, 99, 0, 0, 0, 0, 0},
+		"unknown flag":  {byte(entryScript), versionScript, scriptEval, 5, 0, 64, 0, 0, 0, 0},
+		"key count":     {byte(entryScript), versionScript, scriptEval, 5, 0, 0, 0, 0, 200, 0},
 		"body length":   {byte(entryScript), versionScript, scriptLoad, 10, 'a'},
 	}
 	for name, data := range bad {
@@ -69,7 +69,7 @@ func TestScriptEntryMalformed(t *testing.T) {
 // FuzzScriptDecode: decoding never panics, and what decodes re-encodes to
 // the same bytes.
 func FuzzScriptDecode(f *testing.F) {
-	f.Add(EncodeScriptEval(nil, 1, 0, ScriptCluster, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("v")}))
+	f.Add(EncodeScriptEval(nil, 1, 0, ScriptCluster, 0, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("v")}))
 	f.Add(EncodeScriptLoad(nil, []byte("return 2")))
 	f.Add(EncodeScriptFlush(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -91,7 +91,7 @@ func FuzzScriptDecode(f *testing.F) {
 func reencodeScript(e *scriptEntry) []byte {
 	switch e.kind {
 	case scriptEval:
-		return EncodeScriptEval(nil, e.now, e.db, e.flags, e.body, e.keys, e.args)
+		return EncodeScriptEval(nil, e.now, e.db, e.flags, e.budget, e.body, e.keys, e.args)
 	case scriptLoad:
 		return EncodeScriptLoad(nil, e.body)
 	}
@@ -99,7 +99,7 @@ func reencodeScript(e *scriptEntry) []byte {
 }
 
 func sameScriptEntry(a, b *scriptEntry) bool {
-	if a.kind != b.kind || a.now != b.now || a.db != b.db || a.flags != b.flags || !bytes.Equal(a.body, b.body) ||
+	if a.kind != b.kind || a.budget != b.budget || a.now != b.now || a.db != b.db || a.flags != b.flags || !bytes.Equal(a.body, b.body) ||
 		len(a.keys) != len(b.keys) || len(a.args) != len(b.args) {
 		return false
 	}

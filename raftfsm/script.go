@@ -43,6 +43,8 @@ type ScriptCall struct {
 	Keys  [][]byte
 	Args  [][]byte
 	Flags ScriptFlag
+	// Budget is the run's step budget (0: none), from the entry.
+	Budget int64
 	// Check returns the error reply text (without '-') refusing a command
 	// the script calls, whose keys are keys, or "" to let it run.
 	Check func(keys [][]byte) string
@@ -180,7 +182,7 @@ func (f *FSM) applyScript(data []byte) interface{} {
 		slot = shard.Slot(e.keys[0])
 	}
 	hook := f.changeHook()
-	call := &ScriptCall{Body: e.body, SHA: sha, Keys: e.keys, Args: e.args, Flags: e.flags, Log: f.log}
+	call := &ScriptCall{Body: e.body, SHA: sha, Keys: e.keys, Args: e.args, Flags: e.flags, Budget: e.budget, Log: f.log}
 	call.Check = func(keys [][]byte) string {
 		for _, k := range keys {
 			s := shard.Slot(k)
@@ -224,7 +226,7 @@ func appendErrorLine(out []byte, msg string) []byte {
 // (RESP3) once every replica will apply it. A reply "-NOTOWNER <slot>"
 // means a declared key's slot is not the group's (see ParseNotOwner).
 // Errors as for the typed proposals (typed.go).
-func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, body []byte, keys, args [][]byte) ([]byte, error) {
+func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) ([]byte, error) {
 	size := 32 + len(body)
 	for _, k := range keys {
 		size += len(k) + 5
@@ -232,7 +234,7 @@ func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, bod
 	for _, a := range args {
 		size += len(a) + 5
 	}
-	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
+	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
 	return g.proposeReply(ctx, data)
 }
 
@@ -247,7 +249,7 @@ type ScriptFuture struct {
 // at once (once raft queued the entry), so that a connection can pipeline
 // several; Wait gives the reply. Entries started one after the other are
 // applied in that order.
-func (g *Group) StartScript(db int, flags ScriptFlag, body []byte, keys, args [][]byte) *ScriptFuture {
+func (g *Group) StartScript(db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) *ScriptFuture {
 	if !g.IsLeader() {
 		return &ScriptFuture{err: ErrNotLeader}
 	}
@@ -263,7 +265,7 @@ func (g *Group) StartScript(db int, flags ScriptFlag, body []byte, keys, args []
 	for _, a := range args {
 		size += len(a) + 5
 	}
-	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, body, keys, args)
+	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
 	return &ScriptFuture{g: g, f: g.raft.Apply(data, 0)}
 }
 

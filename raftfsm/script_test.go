@@ -54,7 +54,7 @@ func TestScriptEntryOwnership(t *testing.T) {
 		if keys != nil {
 			ks = [][]byte{keys}
 		}
-		return apply(EncodeScriptEval(nil, 1, 0, flags, []byte(body), ks, touched))
+		return apply(EncodeScriptEval(nil, 1, 0, flags, 0, []byte(body), ks, touched))
 	}
 	if got := eval(ScriptCluster, "s", b); !strings.HasPrefix(got, "-NOTOWNER ") {
 		t.Fatalf("unowned declared key: %q", got)

@@ -51,6 +51,10 @@ type Run struct {
 	// KILL); the run then returns Killed. Nil for scripts that must run
 	// to their end (write scripts in the FSM).
 	Ctx context.Context
+	// Budget, when > 0, is the number of steps (loop iterations and
+	// function calls) after which the run fails with BudgetExceeded
+	// (budget.go): write scripts carry it in their log entry.
+	Budget int64
 }
 
 // Killed is the reply of a script stopped through its Run.Ctx.
@@ -123,7 +127,7 @@ func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
 	if err != nil {
 		return nil, compileError(err, 1+bytes.Count(body, []byte("\n")))
 	}
-	p, err = lua.Compile(chunk, chunkName)
+	p, err = lua.Compile(instrument(chunk), chunkName)
 	if err != nil {
 		return nil, "ERR Error compiling script (new function): " + chunkName + ": " + err.Error()
 	}

@@ -139,3 +139,34 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestStepBudget(t *testing.T) {
+	e := NewEngine()
+	for _, body := range []string{
+		"while true do end",
+		"repeat until false",
+		"for i = 1, 1e9 do end",
+		"for k, v in function() return 1, 1 end do end",
+		"local function f() return f() end return f()",
+		"while true do pcall(function() while true do end end) end",
+		"local ok = pcall(function() while true do end end) while true do end",
+	} {
+		r := &Run{Body: []byte(body), Host: &fakeHost{}, Budget: 1000}
+		got := string(e.Run(r, nil))
+		if !strings.HasPrefix(got, "-"+BudgetExceeded+" script: ") {
+			t.Errorf("%q: %q", body, got)
+		}
+	}
+	r := &Run{Body: []byte("local n = 0 for i = 1, 100 do n = n + i end return n"), Host: &fakeHost{}, Budget: 1000}
+	if got := string(e.Run(r, nil)); got != ":5050\r\n" {
+		t.Errorf("a short loop under the budget: %q", got)
+	}
+	r.Budget = 50
+	if got := string(e.Run(r, nil)); !strings.HasPrefix(got, "-"+BudgetExceeded) {
+		t.Errorf("the same loop over a budget of 50: %q", got)
+	}
+	r.Budget = 0
+	if got := string(e.Run(r, nil)); got != ":5050\r\n" {
+		t.Errorf("no budget: %q", got)
+	}
+}

@@ -31,6 +31,8 @@ type state struct {
 	argbuf []byte
 	args   [][]byte
 	reply  []byte
+	// steps counts the run's steps against budget (budget.go).
+	steps, budget int64
 	// broken is set when a run left the state unusable (a panic or a
 	// kill): it is closed instead of pooled.
 	broken bool
@@ -113,6 +115,7 @@ func newState() *state {
 	g.RawSetString("cmsgpack", cmsgpackLib(L))
 	g.RawSetString("struct", structLib(L))
 	s.handler = L.NewFunction(s.errorHandler)
+	g.RawSetString(tickName, L.NewFunction(s.step))
 
 	// Read-only proxies over the libraries and the globals.
 	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack", "struct"} {
@@ -267,6 +270,7 @@ func tableForeachi(L *lua.LState) int {
 func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 	L := s.L
 	s.cur, s.resp = r, 2
+	s.steps, s.budget = 0, r.Budget
 	s.rng.reset()
 	clear(s.ids)
 	defer func() {

@@ -24,7 +24,7 @@ import (
 // scriptGroup is what a group offers scripts (raftfsm.Group implements it;
 // test fakes need not: scripts then answer ErrScriptsUnsupported).
 type scriptGroup interface {
-	StartScript(db int, flags raftfsm.ScriptFlag, body []byte, keys, args [][]byte) *raftfsm.ScriptFuture
+	StartScript(db int, flags raftfsm.ScriptFlag, budget int64, body []byte, keys, args [][]byte) *raftfsm.ScriptFuture
 	ProposeScriptLoad(ctx context.Context, body []byte) ([]byte, error)
 	ProposeScriptFlush(ctx context.Context) ([]byte, error)
 	Script(sha string) ([]byte, bool)
@@ -37,8 +37,15 @@ var _ scriptGroup = (*raftfsm.Group)(nil)
 // BUSY. Process-wide, as the script engine is.
 var busyThreshold atomic.Int64
 
+// stepBudget is script-step-budget (Shoal's own setting): the steps (loop
+// iterations, function calls) after which a write script fails, carried
+// in its log entry so that every replica stops it at the same step (0:
+// none). Process-wide.
+var stepBudget atomic.Int64
+
 func init() {
 	busyThreshold.Store(5000)
+	stepBudget.Store(100_000_000)
 	get := func(*Server) string { return strconv.FormatInt(busyThreshold.Load(), 10) }
 	set := func(_ *Server, v string) (func(), string) {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -49,7 +56,16 @@ func init() {
 	}
 	configParams = append(configParams,
 		&configParam{name: "busy-reply-threshold", get: get, set: set},
-		&configParam{name: "lua-time-limit", get: get, set: set})
+		&configParam{name: "lua-time-limit", get: get, set: set},
+		&configParam{name: "script-step-budget",
+			get: func(*Server) string { return strconv.FormatInt(stepBudget.Load(), 10) },
+			set: func(_ *Server, v string) (func(), string) {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 {
+					return nil, "argument couldn't be parsed into an integer"
+				}
+				return func() { stepBudget.Store(n) }, ""
+			}})
 
 	fl := command.FlagNoScript | command.FlagStale | command.FlagMovableKeys
 	acl := []string{"slow", "scripting"}
@@ -260,7 +276,7 @@ func (c *client) eval(args [][]byte) {
 	}
 	// Proposed now, answered in order once the pipeline needs the reply
 	// (flushScripts): a pipeline of scripts shares the commit waits.
-	fut := sg.StartScript(int(c.db.Load()), ff, body, keys, argv)
+	fut := sg.StartScript(int(c.db.Load()), ff, stepBudget.Load(), body, keys, argv)
 	c.scripts = append(c.scripts, pendingScript{fut: fut, slot: slot})
 	if len(c.scripts) >= maxPendingScripts {
 		c.flushScripts()
