@@ -247,8 +247,9 @@ func (h *readHost) Call(args [][]byte, out []byte) []byte {
 }
 
 // running tracks the scripts running in this process, for BUSY replies
-// and SCRIPT KILL: how many, since when the oldest runs, and the cancel
-// functions of the killable (read-only) ones.
+// and SCRIPT KILL: how many and since when each runs (killable holds the
+// cancel functions of the read-only ones). Any goroutine; n is read
+// lock-free on every command (ScriptBusy).
 var running scriptRegistry
 
 type scriptRegistry struct {
@@ -257,15 +258,12 @@ type scriptRegistry struct {
 	start map[*scriptRun]struct{}
 }
 
-type scriptRun struct {
-	begun    time.Time
-	readOnly bool
-	cancel   context.CancelFunc
-}
+type scriptRun struct{ begun time.Time }
 
-// begin records a script that starts; the returned function ends it.
+// begin records a script that starts (a read-only one, or a write script
+// in an FSM); the returned function ends it.
 func (g *scriptRegistry) begin(readOnly bool) func() {
-	r := &scriptRun{begun: time.Now(), readOnly: readOnly}
+	r := &scriptRun{begun: time.Now()}
 	g.mu.Lock()
 	if g.start == nil {
 		g.start = make(map[*scriptRun]struct{})

@@ -48,17 +48,15 @@ type Run struct {
 	// Host runs the script's redis.call commands.
 	Host Host
 	// Ctx, when not nil, stops the script when it is cancelled (SCRIPT
-	// KILL); the run then returns Killed. Nil for scripts that must run
-	// to their end (write scripts in the FSM).
+	// KILL); the reply is then Redis's "ERR Script killed by user with
+	// SCRIPT KILL... script: <sha>, on @user_script:<line>.". Nil for
+	// scripts that run to their end or their Budget (write scripts).
 	Ctx context.Context
 	// Budget, when > 0, is the number of steps (loop iterations and
 	// function calls) after which the run fails with BudgetExceeded
 	// (budget.go): write scripts carry it in their log entry.
 	Budget int64
 }
-
-// Killed is the reply of a script stopped through its Run.Ctx.
-const Killed = "ERR Error running script: Script killed by user with SCRIPT KILL..."
 
 // Engine runs scripts on pooled Lua states, with a shared cache of compiled
 // scripts. The zero value is not usable: use NewEngine.
