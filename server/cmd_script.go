@@ -235,6 +235,13 @@ func (c *client) eval(args [][]byte) {
 			c.flushScripts()
 			body, ok = sg.Script(sha)
 		}
+		if !ok && leader && !g.Ready() {
+			// A new leader that has not applied its predecessors' entries
+			// yet may lack a script they loaded: as a read would, answer
+			// CLUSTERDOWN (clients retry) rather than a false NOSCRIPT.
+			c.scriptReplyErr(command.ErrClusterDown)
+			return
+		}
 		if !ok {
 			c.scriptReplyErr(command.ErrNoScript)
 			return
