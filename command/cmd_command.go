@@ -206,6 +206,8 @@ func commandGetKeysCommand(x *Ctx, args [][]byte) {
 	var keys [][]byte
 	if c.FirstKey > 0 {
 		keys = c.Keys(argv, nil)
+	} else if c.Flags&FlagMovableKeys != 0 {
+		keys = MovableKeys(argv, nil) // script_exec.go
 	}
 	if len(keys) == 0 {
 		x.Err(errGetKeysInvalidArgs)

@@ -117,6 +117,7 @@ const (
 	entryIngest         entryType = 9
 	entryMigrateEnd     entryType = 10
 	entryTransaction    entryType = 11 // codec_tx.go
+	entryScript         entryType = 12 // codec_script.go
 )
 
 // The payload version of each type this Shoal writes and reads. Commands,

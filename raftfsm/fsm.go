@@ -118,6 +118,8 @@ type FSM struct {
 	// txi is the change index for WATCH (txapply.go), nil until the first
 	// Transaction entry: FSM goroutine, under the store's write lock.
 	txi *txIndex
+	// scr is the script cache (script.go).
+	scr scriptState
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -170,6 +172,23 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		if l.Type == raft.LogCommand {
 			f.logBytes.Add(int64(len(l.Data)))
+			if len(l.Data) > 0 && entryType(l.Data[0]) == entryScript {
+				// Script entries have their own codec (codec_script.go).
+				f.curIndex = l.Index
+				res := f.applyScript(l.Data)
+				if err, ok := res.(error); ok {
+					f.dec.typ, f.dec.version = entryScript, 0
+					if len(l.Data) > 1 {
+						f.dec.version = l.Data[1]
+					}
+					f.halt(l, err)
+					out[i] = err
+					continue
+				}
+				out[i] = res
+				f.applied.Store(l.Index)
+				continue
+			}
 			if err := decodeEntry(l.Data, &f.dec); err != nil {
 				f.halt(l, err)
 				out[i] = err
@@ -343,6 +362,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	dataBytes := f.store.Bytes()
 	f.snapshotMigrations(&meta)
 	f.snapshotTx(&meta) // WATCH's change index, in meta.Extra (txapply.go)
+	meta.Extra = snapshot.AppendScripts(meta.Extra, f.Scripts()) // script.go
 	f.store.Unlock()
 	f.logBytes.Store(0)
 	meta.Now, meta.Seq = f.now.Load(), v.Seq()
@@ -366,8 +386,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	fresh := shard.New()
 	meta, err := snapshot.Read(rc, fresh)
 	var txi *txIndex
+	var scripts [][]byte
 	if err == nil {
 		txi, err = restoreTx(&meta) // WATCH's change index (txapply.go)
+	}
+	if err == nil {
+		scripts, err = snapshot.ReadScripts(meta.Extra) // the script cache (script.go)
 	}
 	if err != nil {
 		f.restoreFailed = true
@@ -388,6 +412,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	// One from before migrations (version 1 or 2) has no jobs.
 	f.restoreMigrations(&meta)
 	f.txi = txi
+	f.RestoreScripts(scripts)
 	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)

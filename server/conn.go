@@ -70,6 +70,9 @@ type client struct {
 	pendG []Group
 	pendC []*command.Command // the table entry of each pending write
 	pendT []int64            // when each pending write was dispatched (nanotime)
+	// scripts are the write scripts proposed and not yet answered
+	// (cmd_script.go); they always precede the writes of pend.
+	scripts []pendingScript
 
 	// cur is the command being executed (nil before lookup succeeds);
 	// tick is when it started (nanotime): the end of the previous command,
@@ -361,6 +364,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 		c.replyErr(msg)
 		return cmd
 	}
+	if scriptBusy(cmd) { // cmd_script.go: BUSY while a script runs too long
+		c.replyErr(command.ErrScriptBusy)
+		return cmd
+	}
 	if c.multi != nil && !multiControl(cmd) {
 		c.queueMulti(cmd, args)
 		return cmd
@@ -374,7 +381,9 @@ func (c *client) exec(args [][]byte) *command.Command {
 	switch {
 	case cmd.Kind == command.KindLocal:
 		c.runlock()
-		c.flushWrites()
+		if len(c.pend) > 0 || !pipelinesScripts(cmd) { // cmd_script.go
+			c.flushWrites()
+		}
 		at := len(c.out)
 		x := c.ctx(s.primaryStore(), time.Now().UnixMilli())
 		cmd.Run(x, args)
@@ -406,7 +415,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 			}
 			return cmd
 		}
-		if len(c.pend) > 0 {
+		if len(c.pend) > 0 || len(c.scripts) > 0 {
 			c.flushWrites()
 		}
 		st := g.Store()
@@ -716,6 +725,9 @@ func (c *client) recheckLease() {
 // flushWrites proposes the queued writes, one proposal per group (in
 // parallel when there are several), and appends their replies in order.
 func (c *client) flushWrites() {
+	if len(c.scripts) > 0 {
+		c.flushScripts() // cmd_script.go; they precede every pending write
+	}
 	if len(c.pend) == 0 {
 		return
 	}

@@ -16,6 +16,8 @@ import (
 // magic (written by tests, or before sections existed) has no section.
 // Tags:
 //
+//	2 Scripts: uvarint(n) ‖ n × (uvarint(len) ‖ script body), the
+//	  group's script cache (extra_scripts.go)
 //	1 TxWatch: uvarint(from) ‖ uvarint(global) ‖ uvarint(buckets) ‖
 //	  uvarint(n) ‖ n × (uvarint(gap) ‖ uvarint(max - index))
 //
@@ -68,33 +70,49 @@ func AppendTxWatch(extra []byte, t *TxWatch) []byte {
 		body = binary.AppendUvarint(body, mx-v)
 		prev = i
 	}
-	if len(extra) == 0 {
-		extra = append(extra, extraMagic...)
-	}
-	extra = append(extra, ExtraTxWatch)
-	extra = binary.AppendUvarint(extra, uint64(len(body)))
-	return append(extra, body...)
+	return appendSection(extra, ExtraTxWatch, body)
 }
 
 // ReadTxWatch returns the TxWatch section of extra, or nil when it has
 // none. A malformed Extra is ErrCorrupt.
 func ReadTxWatch(extra []byte) (*TxWatch, error) {
+	body, err := extraSection(extra, ExtraTxWatch)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	return readTxWatch(body)
+}
+
+// extraSection returns the payload of extra's section tag, nil when it has
+// none.
+func extraSection(extra []byte, tag byte) ([]byte, error) {
 	if len(extra) < len(extraMagic) || string(extra[:len(extraMagic)]) != extraMagic {
 		return nil, nil
 	}
 	p := extra[len(extraMagic):]
 	for len(p) > 0 {
-		tag := p[0]
+		t := p[0]
 		body, rest, err := bytesField(p[1:])
 		if err != nil {
 			return nil, err
 		}
 		p = rest
-		if tag == ExtraTxWatch {
-			return readTxWatch(body)
+		if t == tag {
+			return body, nil
 		}
 	}
 	return nil, nil
+}
+
+// appendSection appends a section to extra, which must be empty or
+// already hold sections.
+func appendSection(extra []byte, tag byte, body []byte) []byte {
+	if len(extra) == 0 {
+		extra = append(extra, extraMagic...)
+	}
+	extra = append(extra, tag)
+	extra = binary.AppendUvarint(extra, uint64(len(body)))
+	return append(extra, body...)
 }
 
 func readTxWatch(p []byte) (*TxWatch, error) {

@@ -1,0 +1,467 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoalcache/shoal/internal/resp"
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/script"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Scripts: the glue between the Lua runtime (package script) and the
+// command table. One engine per process (Redis keeps one Lua interpreter):
+// its Lua states are pooled, its compiled scripts shared by every group's
+// FSM and the connections' read-only scripts.
+var engine = script.NewEngine()
+
+// ScriptEngine returns the process's script engine.
+func ScriptEngine() *script.Engine { return engine }
+
+// ExecScript implements raftfsm.ScriptExecutor: it runs a write script
+// inside the FSM (FSM goroutine, store Lock held), every command through the
+// table with the entry's clock and the FSM's fixed LFU randomness, each
+// command's keys checked by call.Check. Scripts in the FSM are not
+// killable (see docs/scripting.md).
+func (executor) ExecScript(st *shard.Store, now int64, call *raftfsm.ScriptCall, out []byte) []byte {
+	h := fsmHosts.Get().(*fsmHost)
+	h.st, h.now, h.call = st, now, call
+	done := running.begin(false)
+	out = engine.Run(&script.Run{Body: call.Body, SHA: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget}, out)
+	done()
+	h.st, h.call = nil, nil
+	fsmHosts.Put(h)
+	return out
+}
+
+// CheckScript implements raftfsm.ScriptExecutor.
+func (executor) CheckScript(body []byte, sha string) string {
+	if _, msg := script.ParseFlags(body); msg != "" {
+		return msg
+	}
+	return engine.Compile(body, sha)
+}
+
+var fsmHosts = sync.Pool{New: func() any { return new(fsmHost) }}
+
+// fsmHost runs a write script's commands inside the FSM.
+type fsmHost struct {
+	st   *shard.Store
+	now  int64
+	call *raftfsm.ScriptCall
+	keys [][]byte
+	x    Ctx
+}
+
+// Call implements script.Host.
+func (h *fsmHost) Call(args [][]byte, out []byte) []byte {
+	cmd, msg := scriptCommand(args)
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.st, args, h.call.Flags&raftfsm.ScriptCluster != 0, out); st != nil {
+			h.st = st
+		}
+		return out
+	}
+	if cmd.Kind == KindLocal {
+		return localCall(cmd, args, h.now, out)
+	}
+	if cmd.Kind == KindWrite && h.call.Flags&raftfsm.ScriptNoWrites != 0 {
+		return resp.AppendError(out, ErrScriptWriteReadOnly)
+	}
+	h.keys = cmd.Keys(args, h.keys[:0])
+	if msg := h.call.Check(h.keys); msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	order := unorderedReply(cmd.Name)
+	if order == orderRandom {
+		return resp.AppendError(out, ErrScriptNondeterministic)
+	}
+	mods := h.st.Mods()
+	at := len(out)
+	h.x = Ctx{St: h.st, Stores: []*shard.Store{h.st}, Now: h.now, Proto: 3, Out: out, LFURand: 0.5}
+	cmd.Run(&h.x, args)
+	out = h.x.Out
+	h.x = Ctx{}
+	if order != orderFixed {
+		sortReply(out[at:], order == orderNested)
+	}
+	if h.call.Changed != nil && h.st.Mods() != mods {
+		h.call.Changed(h.keys)
+	}
+	return out
+}
+
+// scriptCommand finds the command a script calls, or Redis's refusal.
+// Front-end commands (KindLocal) cannot run in a script, TIME and PING
+// aside, which the hosts answer themselves (localCall).
+func scriptCommand(args [][]byte) (*Command, string) {
+	cmd := Lookup(args[0])
+	if cmd == nil {
+		return nil, ErrScriptUnknownCmd
+	}
+	if len(cmd.Subs) > 0 && len(args) >= 2 {
+		if sub := cmd.Sub(args[1]); sub != nil {
+			cmd = sub
+		}
+	}
+	if !cmd.ArityOK(len(args)) {
+		return nil, ErrScriptWrongArgs
+	}
+	if cmd.Flags&FlagNoScript != 0 || (cmd.Kind == KindLocal && !scriptLocalOK(cmd.Name)) || cmd.Run == nil {
+		return nil, ErrScriptNotAllowed
+	}
+	return cmd, ""
+}
+
+// scriptLocalOK lists the front-end commands scripts may call, which the
+// hosts answer without a connection (localCall, SELECT).
+func scriptLocalOK(name string) bool {
+	switch name {
+	case "time", "ping", "select", "command":
+		return true
+	}
+	return strings.HasPrefix(name, "command|")
+}
+
+// scriptSelect is SELECT inside a script: the script's database (not the
+// caller's), from st's databases. cluster: database 0 only.
+func scriptSelect(st *shard.Store, args [][]byte, cluster bool, out []byte) (*shard.Store, []byte) {
+	n, err := strconv.Atoi(string(args[1]))
+	switch {
+	case err != nil:
+		return nil, resp.AppendError(out, ErrNotInteger)
+	case cluster && n != 0:
+		return nil, resp.AppendError(out, ErrScriptSelectCluster)
+	case n < 0 || n >= shard.NumDBs:
+		return nil, resp.AppendError(out, ErrSelectDB)
+	}
+	return st.DB(n), resp.AppendOK(out)
+}
+
+// localCall answers the front-end commands scripts may call: TIME (the
+// script's clock: the entry's in the FSM), PING and COMMAND (the table).
+func localCall(cmd *Command, args [][]byte, now int64, out []byte) []byte {
+	if cmd.Name == "command" || strings.HasPrefix(cmd.Name, "command|") {
+		x := Ctx{Proto: 3, Out: out}
+		cmd.Run(&x, args)
+		return x.Out
+	}
+	if cmd.Name == "ping" {
+		if len(args) > 1 {
+			return resp.AppendBulk(out, args[1])
+		}
+		return append(out, "+PONG\r\n"...)
+	}
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, strconv.FormatInt(now/1000, 10))
+	return resp.AppendBulkString(out, strconv.FormatInt(now%1000*1000, 10))
+}
+
+// ReadScript is a read-only script run on a leader (EVAL_RO, EVALSHA_RO, a
+// no-writes script) under its store's read lock, with the connection's
+// clock and randomness.
+type ReadScript struct {
+	St   *shard.Store
+	Now  int64
+	Rng  func() float64
+	Body []byte
+	SHA  string
+	Keys [][]byte
+	Args [][]byte
+	// Check refuses a key the script touches (another group's slot,
+	// another slot than the script's in cluster mode): the error text, or "".
+	Check func(key []byte) string
+	// Ctx stops the script when cancelled (SCRIPT KILL).
+	Ctx context.Context
+	// Cluster: the front end runs in cluster mode (SELECT 0 only).
+	Cluster bool
+	// Log receives redis.log lines (nil: dropped).
+	Log *slog.Logger
+	// Allow, when set, checks each command the script calls against the
+	// user's ACL rules: the NOPERM reply text, or "".
+	Allow func(cmd *Command, args [][]byte) string
+}
+
+// Run runs the script and appends its RESP3 reply to out. The caller holds
+// r.St's RLock.
+func (r *ReadScript) Run(out []byte) []byte {
+	h := &readHost{r: r}
+	done := running.begin(true)
+	out = engine.Run(&script.Run{Body: r.Body, SHA: r.SHA, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx}, out)
+	done()
+	return out
+}
+
+type readHost struct {
+	r    *ReadScript
+	keys [][]byte
+	x    Ctx
+}
+
+func (h *readHost) Call(args [][]byte, out []byte) []byte {
+	cmd, msg := scriptCommand(args)
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
+			h.r.St = st
+		}
+		return out
+	}
+	if cmd.Kind == KindLocal {
+		return localCall(cmd, args, h.r.Now, out)
+	}
+	if cmd.Kind != KindRead {
+		return resp.AppendError(out, ErrScriptWriteReadOnly)
+	}
+	if h.r.Allow != nil {
+		if msg := h.r.Allow(cmd, args); msg != "" {
+			return resp.AppendError(out, ErrScriptACLDenied)
+		}
+	}
+	h.keys = cmd.Keys(args, h.keys[:0])
+	for _, k := range h.keys {
+		if msg := h.r.Check(k); msg != "" {
+			return resp.AppendError(out, msg)
+		}
+	}
+	h.x = Ctx{St: h.r.St, Stores: []*shard.Store{h.r.St}, Now: h.r.Now, Proto: 3, Out: out, LFURand: h.r.Rng()}
+	cmd.Run(&h.x, args)
+	out = h.x.Out
+	h.x = Ctx{}
+	return out
+}
+
+// running tracks the scripts running in this process, for BUSY replies
+// and SCRIPT KILL: how many and since when each runs (killable holds the
+// cancel functions of the read-only ones). Any goroutine; n is read
+// lock-free on every command (ScriptBusy).
+var running scriptRegistry
+
+type scriptRegistry struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	start map[*scriptRun]struct{}
+}
+
+type scriptRun struct{ begun time.Time }
+
+// begin records a script that starts (a read-only one, or a write script
+// in an FSM); the returned function ends it.
+func (g *scriptRegistry) begin(readOnly bool) func() {
+	r := &scriptRun{begun: time.Now()}
+	g.mu.Lock()
+	if g.start == nil {
+		g.start = make(map[*scriptRun]struct{})
+	}
+	g.start[r] = struct{}{}
+	g.mu.Unlock()
+	g.n.Add(1)
+	return func() {
+		g.n.Add(-1)
+		g.mu.Lock()
+		delete(g.start, r)
+		g.mu.Unlock()
+	}
+}
+
+// ScriptBusy reports whether a script has been running for at least
+// threshold: the front end then answers BUSY to commands that do not
+// allow it. One atomic load when no script runs.
+func ScriptBusy(threshold time.Duration) bool {
+	if running.n.Load() == 0 || threshold <= 0 {
+		return false
+	}
+	running.mu.Lock()
+	defer running.mu.Unlock()
+	for r := range running.start {
+		if time.Since(r.begun) >= threshold {
+			return true
+		}
+	}
+	return false
+}
+
+// Killable tracks the cancel functions of read-only scripts (SCRIPT KILL).
+var killable = struct {
+	mu sync.Mutex
+	m  map[int64]context.CancelFunc
+	id int64
+}{m: make(map[int64]context.CancelFunc)}
+
+// KillableContext returns a context for a read-only script that SCRIPT KILL
+// cancels, and the function to call when the script ends.
+func KillableContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	killable.mu.Lock()
+	killable.id++
+	id := killable.id
+	killable.m[id] = cancel
+	killable.mu.Unlock()
+	return ctx, func() {
+		killable.mu.Lock()
+		delete(killable.m, id)
+		killable.mu.Unlock()
+		cancel()
+	}
+}
+
+// KillScripts is SCRIPT KILL: it stops every running read-only script and
+// returns the reply text ("" for +OK): NOTBUSY when no script runs,
+// UNKILLABLE when only write scripts run (they run in the FSM on every
+// replica; see docs/scripting.md).
+func KillScripts() string {
+	killable.mu.Lock()
+	n := len(killable.m)
+	for _, cancel := range killable.m {
+		cancel()
+	}
+	killable.mu.Unlock()
+	if n > 0 {
+		return ""
+	}
+	if running.n.Load() > 0 {
+		return ErrScriptUnkillable
+	}
+	return ErrScriptNotBusy
+}
+
+// MovableKeys returns the keys of a command whose keys are not at fixed
+// positions (COMMAND GETKEYS): EVAL, EVALSHA, EVAL_RO and EVALSHA_RO,
+// "name script numkeys key... arg...". Nil for others, or a bad numkeys.
+func MovableKeys(args [][]byte, dst [][]byte) [][]byte {
+	if len(args) < 3 {
+		return dst
+	}
+	switch strings.ToLower(string(args[0])) {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+		n, err := strconv.Atoi(string(args[2]))
+		if err != nil || n < 0 || n > len(args)-3 {
+			return dst
+		}
+		return append(dst, args[3:3+n]...)
+	}
+	return dst
+}
+
+// Replies whose content or order Go's map iteration decides (Redis's
+// nondeterministic_output and nondeterministic_output_order flags): inside
+// the FSM every replica must compute the same, so KEYS's keys and SCAN's
+// page are sorted, and RANDOMKEY is refused in write scripts.
+const (
+	orderFixed  = iota
+	orderFlat   // an array of bulks: sorted
+	orderNested // [cursor, array of bulks]: the inner array sorted
+	orderRandom // refused
+)
+
+func unorderedReply(name string) int {
+	switch name {
+	case "keys":
+		return orderFlat
+	case "scan":
+		return orderNested
+	case "randomkey":
+		return orderRandom
+	}
+	return orderFixed
+}
+
+// sortReply sorts, in place, the bulk strings of the array r (or of the
+// second element of r, nested). Anything else is left alone.
+func sortReply(r []byte, nested bool) {
+	if nested {
+		// Skip "*2\r\n" and the cursor bulk.
+		if len(r) < 4 || r[0] != '*' {
+			return
+		}
+		p := bytes.Index(r, []byte("\r\n"))
+		if p < 0 {
+			return
+		}
+		rest := r[p+2:]
+		_, n, ok := nextBulk(rest)
+		if !ok {
+			return
+		}
+		r = rest[n:]
+	}
+	if len(r) < 4 || r[0] != '*' {
+		return
+	}
+	p := bytes.Index(r, []byte("\r\n"))
+	if p < 0 {
+		return
+	}
+	body := r[p+2:]
+	var items [][]byte
+	for rest := body; len(rest) > 0; {
+		_, n, ok := nextBulk(rest)
+		if !ok {
+			return
+		}
+		items = append(items, bytes.Clone(rest[:n]))
+		rest = rest[n:]
+	}
+	slices.SortFunc(items, func(a, b []byte) int {
+		ba, _, _ := nextBulk(a)
+		bb, _, _ := nextBulk(b)
+		return bytes.Compare(ba, bb)
+	})
+	w := body[:0]
+	for _, it := range items {
+		w = append(w, it...)
+	}
+}
+
+// nextBulk parses the bulk string at the start of r: its body and its
+// whole length.
+func nextBulk(r []byte) ([]byte, int, bool) {
+	if len(r) < 4 || r[0] != '$' {
+		return nil, 0, false
+	}
+	p := bytes.Index(r, []byte("\r\n"))
+	if p < 0 {
+		return nil, 0, false
+	}
+	l, err := strconv.Atoi(string(r[1:p]))
+	if err != nil || l < 0 || p+2+l+2 > len(r) {
+		return nil, 0, false
+	}
+	return r[p+2 : p+2+l], p + 2 + l + 2, true
+}
+
+// ScriptLog implements script.Logger for both hosts: redis.log lines go to
+// the process's log (on every replica for a write script, as each runs it).
+func (h *fsmHost) ScriptLog(level int, msg string) { scriptLog(h.call.Log, level, msg) }
+
+// ScriptLog implements script.Logger.
+func (h *readHost) ScriptLog(level int, msg string) { scriptLog(h.r.Log, level, msg) }
+
+func scriptLog(log *slog.Logger, level int, msg string) {
+	if log == nil {
+		return
+	}
+	l := slog.LevelInfo
+	switch level {
+	case script.LogDebug, script.LogVerbose:
+		l = slog.LevelDebug
+	case script.LogWarning:
+		l = slog.LevelWarn
+	}
+	log.Log(context.Background(), l, "script log", "msg", msg)
+}
