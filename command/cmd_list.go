@@ -180,6 +180,13 @@ func popGeneric(x *Ctx, args [][]byte, head bool) {
 	w.done(x, args[1])
 }
 
+// PairsFlatInRESP2 reports whether a write command's RESP3 reply, an
+// array of [member, score] pairs, is one flat array for a RESP2 connection
+// (ZPOPMIN and ZPOPMAX with a count): the FSM replies in RESP3 only.
+func PairsFlatInRESP2(args [][]byte) bool {
+	return len(args) == 3 && (cEqFold(args[0], "zpopmin") || cEqFold(args[0], "zpopmax"))
+}
+
 // NullArrayInRESP2 reports whether a write command's RESP3 null reply
 // ("_", the only null the FSM's RESP3 replies have) is a null array
 // rather than a null bulk for a RESP2 connection: LPOP and RPOP with a

@@ -104,6 +104,9 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		}
 	}
 	for i := 0; i < 300; i++ {
+		if err := c.ZAdd(ctx, "{"+listKey+"}z", redis.Z{Score: float64(i) / 4, Member: i}).Err(); err != nil {
+			t.Fatalf("ZADD: %v", err)
+		}
 		if err := c.RPush(ctx, listKey, i).Err(); err != nil {
 			t.Fatalf("RPUSH %s: %v", listKey, err)
 		}
@@ -261,6 +264,13 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		t.Fatalf("LRANGE %s after the migration: %d elements, %v", listKey, len(got), err)
 	}
 	keys = append(keys, listKey)
+	if got, err := c.ZRangeWithScores(ctx, "{"+listKey+"}z", 0, -1).Result(); err != nil || len(got) != 300 || got[299].Score != 299.0/4 {
+		t.Fatalf("ZRANGE {%s}z after the migration: %d members, %v", listKey, len(got), err)
+	}
+	if enc, _ := c.ObjectEncoding(ctx, "{"+listKey+"}z").Result(); enc != "skiplist" {
+		t.Fatalf("OBJECT ENCODING {%s}z = %q after the migration", listKey, enc)
+	}
+	keys = append(keys, "{"+listKey+"}z")
 	testutil.Eventually(t, 10*time.Second, "every key in exactly one group", func() error {
 		var total atomic.Int64 // ForEachMaster calls fn concurrently
 		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {

@@ -177,7 +177,7 @@ func mixCase(r *rand.Rand, s string) string {
 
 func (g *cmdGen) command(i int) []string {
 	k := g.key()
-	switch g.r.Intn(51) {
+	switch g.r.Intn(54) {
 	case 0, 1, 2:
 		return []string{"GET", k}
 	case 3, 4, 5:
@@ -398,6 +398,31 @@ func (g *cmdGen) command(i int) []string {
 			return []string{"LMOVE", k, g.key(), g.pick([]string{"LEFT", "RIGHT"}), g.pick([]string{"LEFT", "RIGHT"})}
 		default:
 			return []string{g.pick([]string{"LLEN", "LTRIM"}), k, "1", "-2"}[:2+2*g.r.Intn(2)]
+		}
+	case 51, 52:
+		score := func() string { return g.pick([]string{"1", "2", "-1.5", "0", "+inf", "-inf", "3e2", "x", "(1"}) }
+		switch g.r.Intn(9) {
+		case 0, 1:
+			args := []string{"ZADD", k}
+			if g.chance(0.3) {
+				args = append(args, g.pick([]string{"NX", "XX", "GT", "LT", "CH", "INCR"}))
+			}
+			return append(args, score(), g.member(), score(), g.member())[:len(args)+2+2*g.r.Intn(2)]
+		case 2:
+			return []string{"ZINCRBY", k, score(), g.member()}
+		case 3:
+			return []string{g.pick([]string{"ZSCORE", "ZRANK", "ZREVRANK"}), k, g.member()}
+		case 4:
+			return []string{"ZRANGE", k, g.pick([]string{"0", "1", "-inf", "(1"}), g.pick([]string{"-1", "2", "+inf"}),
+				g.pick([]string{"BYSCORE", "REV", "WITHSCORES", "BYSCORE"})}
+		case 5:
+			return []string{g.pick([]string{"ZCOUNT", "ZREMRANGEBYSCORE"}), k, score(), score()}
+		case 6:
+			return []string{"ZREM", k, g.member(), g.member()}
+		case 7:
+			return []string{g.pick([]string{"ZPOPMIN", "ZPOPMAX"}), k, g.pick([]string{"1", "2"})}[:2+g.r.Intn(2)]
+		default:
+			return []string{"ZCARD", k}
 		}
 	default:
 		return []string{g.pick([]string{"FOO", "GETX", "SETT"}), k, g.value()}

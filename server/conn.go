@@ -856,6 +856,8 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 		if c.proto == resp.RESP2 && resp.NeedsDowngrade(r) {
 			if bytes.Equal(r, resp.Null3) && command.NullArrayInRESP2(cmds[i]) {
 				c.out = append(c.out, resp.NullArr2...)
+			} else if command.PairsFlatInRESP2(cmds[i]) {
+				c.out, _ = resp.DowngradeFlatPairs(c.out, r)
 			} else {
 				c.out, _ = resp.Downgrade(c.out, r)
 			}

@@ -98,7 +98,12 @@ func (z *ZSet) Score(member []byte) (float64, bool) {
 }
 
 // Set sets member's score (adding it if new) and reports whether it is new.
+// A listpack keeps -0 as 0: Redis writes a listpack score as text and reads
+// "-0" back as the integer 0.
 func (z *ZSet) Set(member []byte, score float64) bool {
+	if score == 0 && !z.skiplist {
+		score = 0
+	}
 	if it, ok := z.byMember.Get(memberProbe(member)); ok {
 		if it.score != score || math.Signbit(it.score) != math.Signbit(score) {
 			z.byScore.Delete(zItem{it.score, it.m})

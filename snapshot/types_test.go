@@ -19,6 +19,11 @@ func valueString(e *shard.Entry) string {
 	if o == nil {
 		return string(e.Value)
 	}
+	if z, ok := o.(*shard.ZSet); ok {
+		var ps []string
+		z.AscendFrom(0, func(m string, sc float64) bool { ps = append(ps, fmt.Sprint(m, "=", sc)); return true })
+		return fmt.Sprintf("zset listpack=%v [%s]", z.Listpack(), strings.Join(ps, ","))
+	}
 	if l, ok := o.(*shard.List); ok {
 		var vs []string
 		l.Range(0, l.Len()-1, func(_ int, v string) bool { vs = append(vs, v); return true })
@@ -84,6 +89,13 @@ func typedStore(t testing.TB) *shard.Store {
 			list.PushFront([]byte(fmt.Sprint("e", i)))
 		}
 		d.SetObject([]byte("list"), list, 0, 1000)
+		for _, n := range []int{3, 500} {
+			z := shard.NewZSet(0, 0)
+			for i := 0; i < n; i++ {
+				z.Set([]byte(fmt.Sprint("z", i)), float64(i%7)/3)
+			}
+			d.SetObject([]byte(fmt.Sprint("zset", n)), z, 0, 1000)
+		}
 	}
 	return st
 }

@@ -140,3 +140,47 @@ func downgradeOne(dst, src []byte) ([]byte, []byte, error) {
 	}
 	return dst, src, ErrMalformed
 }
+
+// DowngradeFlatPairs is Downgrade for a reply that is an array of
+// two-element arrays (RESP3's [member, score] pairs), which RESP2 has as
+// one flat array of 2n elements (ZPOPMIN with a count). Any other reply is
+// downgraded as Downgrade does.
+func DowngradeFlatPairs(dst, src []byte) ([]byte, error) {
+	if len(src) == 0 || src[0] != '*' {
+		return Downgrade(dst, src)
+	}
+	line, rest, err := readLine(src[1:])
+	if err != nil {
+		return dst, err
+	}
+	n, err := strconv.Atoi(string(line))
+	if err != nil || n <= 0 {
+		return Downgrade(dst, src)
+	}
+	// Check the shape first: every element a two-element array.
+	p := rest
+	for i := 0; i < n; i++ {
+		if !bytes.HasPrefix(p, []byte("*2\r\n")) {
+			return Downgrade(dst, src)
+		}
+		p = p[4:]
+		for k := 0; k < 2; k++ {
+			if _, p, err = downgradeOne(nil, p); err != nil {
+				return dst, err
+			}
+		}
+	}
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(2*n), 10)
+	dst = append(dst, '\r', '\n')
+	p = rest
+	for i := 0; i < n; i++ {
+		p = p[4:]
+		for k := 0; k < 2; k++ {
+			if dst, p, err = downgradeOne(dst, p); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return dst, nil
+}

@@ -217,3 +217,21 @@ func TestDowngradeEncoders(t *testing.T) {
 		t.Fatal("downgrade left a RESP3 type")
 	}
 }
+
+func TestDowngradeFlatPairs(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n", "*4\r\n$1\r\na\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n"},
+		{"*0\r\n", "*0\r\n"},
+		{"_\r\n", "$-1\r\n"},
+		{"*1\r\n$1\r\na\r\n", "*1\r\n$1\r\na\r\n"},
+		{"*1\r\n*3\r\n:1\r\n:2\r\n:3\r\n", "*1\r\n*3\r\n:1\r\n:2\r\n:3\r\n"},
+	} {
+		got, err := DowngradeFlatPairs(nil, []byte(c.in))
+		if err != nil || string(got) != c.want {
+			t.Errorf("DowngradeFlatPairs(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	if _, err := DowngradeFlatPairs(nil, []byte("*2\r\n*2\r\n$1\r\na\r\n")); err == nil {
+		t.Error("truncated reply accepted")
+	}
+}

@@ -51,7 +51,11 @@ hincrbyfloat hrandfield hscan
 sadd srem spop smove sinterstore sunionstore sdiffstore smembers sismember smismember
 scard srandmember sinter sunion sdiff sscan
 lpush rpush lpushx rpushx lpop rpop lset linsert lrem ltrim lmove rpoplpush llen lindex
-lrange lpos`)
+lrange lpos
+eval evalsha eval_ro evalsha_ro script
+zadd zincrby zrem zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrangestore
+zscore zmscore zrank zrevrank zcard zcount zlexcount zrange zrevrange zrangebyscore
+zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
