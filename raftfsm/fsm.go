@@ -361,7 +361,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	v := f.store.Snapshot()
 	dataBytes := f.store.Bytes()
 	f.snapshotMigrations(&meta)
-	f.snapshotTx(&meta) // WATCH's change index, in meta.Extra (txapply.go)
+	f.snapshotTx(&meta)                                          // WATCH's change index, in meta.Extra (txapply.go)
 	meta.Extra = snapshot.AppendScripts(meta.Extra, f.Scripts()) // script.go
 	f.store.Unlock()
 	f.logBytes.Store(0)
