@@ -5,7 +5,8 @@
 #   bench/run.sh            # all row sets: memory, ops, types, cluster, proxy
 #   bench/run.sh memory     # only the memory rows (distinct keys, churn)
 #   bench/run.sh ops        # only the single-node throughput/latency rows
-#   bench/run.sh types      # only the data-type rows (HSET, HGET; single node)
+#   bench/run.sh types      # only the data-type rows (HSET, HGET, ZADD, LPUSH,
+#                           # LPOP, SADD, EVALSHA; single node)
 #   bench/run.sh cluster    # only the cluster rows
 #   bench/run.sh proxy      # only the proxy rows
 #   bench/run.sh tls        # only the TLS cluster rows (not part of "all")
@@ -82,7 +83,8 @@
 #   BENCH_TESTS         tests [set get incr mset]
 #   types:
 #   BENCH_TYPE_TESTS    data-type tests (also BENCH_N, BENCH_N_PIPE,
-#                       BENCH_PIPELINES, BENCH_KEYSPACE) [hset hget]
+#                       BENCH_PIPELINES, BENCH_KEYSPACE)
+#                       [hset hget zadd lpush lpop sadd evalsha]
 #   BENCH_PIPELINES     pipeline depths [1 16]
 #   BENCH_KEYSPACE      -r [100000]
 #   cluster:
@@ -128,7 +130,9 @@ BENCH_N=${BENCH_N:-200000}
 BENCH_N_PIPE=${BENCH_N_PIPE:-2000000}
 BENCH_MSET_DIV=${BENCH_MSET_DIV:-4}
 BENCH_TESTS=${BENCH_TESTS:-set get incr mset}
-BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget}
+BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget zadd lpush lpop sadd evalsha}
+BENCH_SCRIPT="return redis.call('INCR', KEYS[1])"
+BENCH_SCRIPT_SHA=""
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
 BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-100000}
@@ -400,6 +404,8 @@ bench_one() {
 	# Tests redis-benchmark has no -t for: a command line. HGET reads the
 	# fields that -t hset writes (HSET myhash element:__rand_int__ <data>).
 	hget) cmd+=(HGET myhash 'element:__rand_int__') ;;
+	# EVALSHA of BENCH_SCRIPT (loaded by rows_types) on a random key.
+	evalsha) cmd+=(EVALSHA "$BENCH_SCRIPT_SHA" 1 'key:__rand_int__') ;;
 	*) cmd+=(-t "$t") ;;
 	esac
 	record 1 "${cmd[@]}"
@@ -505,6 +511,8 @@ test_label() {
 	case $1 in
 	set) echo SET ;; get) echo GET ;; incr) echo INCR ;; mset) echo "MSET (10 keys)" ;;
 	hset) echo "HSET (one hash)" ;; hget) echo "HGET (one hash)" ;;
+	zadd) echo "ZADD (one zset)" ;; lpush) echo "LPUSH (one list)" ;; lpop) echo "LPOP (one list)" ;;
+	sadd) echo "SADD (one set)" ;; evalsha) echo "EVALSHA (INCR script)" ;;
 	*) echo "$1" | tr '[:lower:]' '[:upper:]' ;;
 	esac
 }
@@ -717,10 +725,18 @@ rows_types() {
 	: >"$out.notes"
 	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
 	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
+	BENCH_SCRIPT_SHA=$(printf '%s' "$BENCH_SCRIPT" | sha1sum | cut -d' ' -f1)
+	local who port
+	for who in redis shoal; do
+		if [[ $who == redis ]]; then port=$REDIS_PORT; else port=$SHOAL_PORT; fi
+		record 1 "$REDIS_CLI" -p "$port" SCRIPT LOAD "$BENCH_SCRIPT"
+		[[ $(cli "$port" SCRIPT LOAD "$BENCH_SCRIPT" | tr -d '\r') == "$BENCH_SCRIPT_SHA" ]] ||
+			log "WARNING: SCRIPT LOAD on $who did not answer $BENCH_SCRIPT_SHA"
+	done
 	{
 		echo "### Data types (single node)"
 		echo
-		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined. Every HSET/HGET goes to one hash (myhash) of up to $BENCH_KEYSPACE fields: a hashtable. p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
+		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined. redis-benchmark's own tests write one key each (myhash, myzset, mylist, myset: every command of a row goes to one key, so to one group); HGET reads the fields of myhash; EVALSHA runs \`$BENCH_SCRIPT\` on random keys. p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
 		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" ""
 		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo

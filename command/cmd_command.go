@@ -196,7 +196,7 @@ func commandGetKeysCommand(x *Ctx, args [][]byte) {
 	case c == nil:
 		x.Err(errGetKeysInvalidCmd)
 		return
-	case c.FirstKey <= 0 && c.Flags&FlagMovableKeys == 0:
+	case c.FirstKey <= 0 && c.KeysFunc == nil && c.Flags&FlagMovableKeys == 0:
 		x.Err(errGetKeysNoKeys)
 		return
 	case !c.ArityOK(len(argv)):
@@ -204,7 +204,7 @@ func commandGetKeysCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	var keys [][]byte
-	if c.FirstKey > 0 {
+	if c.FirstKey > 0 || c.KeysFunc != nil {
 		keys = c.Keys(argv, nil)
 	} else if c.Flags&FlagMovableKeys != 0 {
 		keys = MovableKeys(argv, nil) // script_exec.go

@@ -190,9 +190,10 @@ func PairsFlatInRESP2(args [][]byte) bool {
 // NullArrayInRESP2 reports whether a write command's RESP3 null reply
 // ("_", the only null the FSM's RESP3 replies have) is a null array
 // rather than a null bulk for a RESP2 connection: LPOP and RPOP with a
-// count. The front end asks only for a reply that is a bare null.
+// count, LMPOP and ZMPOP. The front end asks only for a reply that is a bare null.
 func NullArrayInRESP2(args [][]byte) bool {
-	return len(args) == 3 && (cEqFold(args[0], "lpop") || cEqFold(args[0], "rpop"))
+	return (len(args) == 3 && (cEqFold(args[0], "lpop") || cEqFold(args[0], "rpop"))) ||
+		cEqFold(args[0], "lmpop") || cEqFold(args[0], "zmpop")
 }
 
 func pop(l *shard.List, head bool) string {

@@ -79,6 +79,11 @@ type Command struct {
 	// Key positions as in COMMAND INFO: first and last key argument (last
 	// may be negative, counting from the end) and the Step between keys.
 	FirstKey, LastKey, Step int
+	// KeysFunc, when set, returns the key arguments of a command whose
+	// keys are not all at fixed positions (the numkeys commands: ZUNION,
+	// SINTERCARD, LMPOP...); Keys calls it. It returns none for a bad
+	// numkeys, which the command's handler then refuses.
+	KeysFunc func(args [][]byte, dst [][]byte) [][]byte
 	// ACL lists the ACL categories, without '@'.
 	ACL []string
 	// Run executes the command, appending its reply to x.Out.
@@ -91,8 +96,22 @@ type Command struct {
 	ID int
 }
 
-// Keys returns the key arguments of args according to the key positions.
+// Keyed reports whether args (a call of c) name keys: always for a command
+// with fixed key positions, for a numkeys command when its numkeys is
+// valid. buf is scratch space.
+func (c *Command) Keyed(args [][]byte, buf [][]byte) bool {
+	if c.FirstKey > 0 {
+		return true
+	}
+	return c.KeysFunc != nil && len(c.KeysFunc(args, buf[:0])) > 0
+}
+
+// Keys returns the key arguments of args according to the key positions
+// (or KeysFunc).
 func (c *Command) Keys(args [][]byte, dst [][]byte) [][]byte {
+	if c.KeysFunc != nil {
+		return c.KeysFunc(args, dst)
+	}
 	if c.FirstKey <= 0 {
 		return dst
 	}

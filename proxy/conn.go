@@ -177,7 +177,7 @@ func (c *clientConn) route(r *request) (slot int, fwd bool) {
 			cmd = sub // OBJECT ENCODING key, MEMORY USAGE key: the key is the subcommand's
 		}
 	}
-	if cmd == nil || cmd.FirstKey <= 0 || !cmd.ArityOK(len(r.args)) {
+	if cmd == nil || !cmd.ArityOK(len(r.args)) || !cmd.Keyed(r.args, c.keys) {
 		return -1, true
 	}
 	c.keys = cmd.Keys(r.args, c.keys[:0])

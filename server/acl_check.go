@@ -90,7 +90,7 @@ func aclCheck(st *userState, cmd *command.Command, args [][]byte, keybuf *[][]by
 	if !st.allCmds && cmd.Flags&command.FlagNoAuth == 0 && !st.bit(cmd.ID) {
 		return aclDeniedCmd, cmd.Name
 	}
-	if st.allKeys || cmd.FirstKey <= 0 {
+	if st.allKeys || !cmd.Keyed(args, *keybuf) {
 		return aclOK, ""
 	}
 	ka := command.KeyAccessOf(cmd)

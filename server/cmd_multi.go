@@ -115,7 +115,7 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 		c.replyErr(errNotInMulti)
 		return
 	}
-	if cmd.Kind != command.KindLocal && cmd.FirstKey != 0 && c.srv.router.ClusterEnabled() {
+	if cmd.Kind != command.KindLocal && cmd.Keyed(args, c.keybuf) && c.srv.router.ClusterEnabled() {
 		// As Redis Cluster: a command of another node's slot, or with keys
 		// of several slots, is redirected or refused at once.
 		if g, _ := c.route(cmd, args); g == nil {
@@ -396,7 +396,7 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	if c.trk != nil {
 		s.track.watch(g)
 		for i, cmd := range m.cmds {
-			if cmd.Kind == command.KindRead && cmd.FirstKey != 0 {
+			if cmd.Kind == command.KindRead && cmd.Keyed(m.args[i], c.keybuf) {
 				c.trackRead(cmd, m.args[i])
 			}
 		}

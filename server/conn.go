@@ -389,7 +389,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 		cmd.Run(x, args)
 		c.done(x)
 		c.ran(cmd, args, at, c.tick)
-	case cmd.FirstKey == 0:
+	case cmd.FirstKey == 0 && !cmd.Keyed(args, c.keybuf):
 		if c.refuseOtherDB(cmd, args) {
 			return cmd
 		}

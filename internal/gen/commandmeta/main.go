@@ -55,7 +55,8 @@ lrange lpos
 eval evalsha eval_ro evalsha_ro script
 zadd zincrby zrem zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrangestore
 zscore zmscore zrank zrevrank zcard zcount zlexcount zrange zrevrange zrangebyscore
-zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan`)
+zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan
+sintercard zintercard zunion zinter zdiff zunionstore zinterstore zdiffstore lmpop zmpop`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
