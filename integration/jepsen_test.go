@@ -3,7 +3,8 @@ package integration
 // TestJepsen is a Jepsen-style test of a Shoal cluster made of real node
 // processes: concurrent clients run the register (linearizability, checked
 // with porcupine; two thirds of its registers are hash fields, HSET/HGET,
-// two per hash), set, counter (a half of them hash fields, HINCRBY) and
+// two per hash), set, counter (strings, hash fields with HINCRBY and sorted
+// set members with ZINCRBY, in turn) and
 // bank (MULTI/EXEC transfers between the fields of a hash, some under
 // WATCH; every read sums to zero) workloads while a nemesis kills, pauses
 // or partitions nodes, moves group leaderships or migrates slots between

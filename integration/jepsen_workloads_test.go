@@ -160,11 +160,15 @@ func newJEnv(addrs []string, seed uint64, phase int, cfg *jConfig) *jEnv {
 	for i := 0; i < cfg.setKeys; i++ {
 		e.setKeys = append(e.setKeys, fmt.Sprintf("js:%d", i))
 	}
-	// Every other counter is a hash field (HINCRBY).
+	// Counters are strings (INCR), hash fields (HINCRBY) and sorted set
+	// members (ZINCRBY), in turn.
 	for i := 0; i < cfg.ctrKeys; i++ {
-		if i%2 == 1 {
+		switch i % 3 {
+		case 1:
 			e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jh:c%d.n", i))
-		} else {
+		case 2:
+			e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jz:c%d.m", i))
+		default:
 			e.ctrKeys = append(e.ctrKeys, fmt.Sprintf("jc:%d", i))
 		}
 	}
@@ -247,12 +251,30 @@ func hashField(key string) (hash, field string, ok bool) {
 	return hash, field, ok
 }
 
-// get reads a workload key: GET, or HGET of a hash field.
-func (w *jWorker) get(ctx context.Context, key string) (string, error) {
-	if h, f, ok := hashField(key); ok {
-		return w.cli.HGet(ctx, h, f).Result()
+// zsetMember splits a workload key "jz:<n>.<member>" into the sorted set
+// and the member it stands for.
+func zsetMember(key string) (zset, member string, ok bool) {
+	if !strings.HasPrefix(key, "jz:") {
+		return "", "", false
 	}
-	return w.cli.Get(ctx, key).Result()
+	return strings.Cut(key, ".")
+}
+
+// get reads a workload key: GET, HGET of a hash field, or ZSCORE of a
+// sorted set member (an integer score, formatted as one).
+func (w *jWorker) get(ctx context.Context, key string) (string, error) {
+	return readKey(ctx, w.cli, key)
+}
+
+func readKey(ctx context.Context, cli *redis.ClusterClient, key string) (string, error) {
+	if h, f, ok := hashField(key); ok {
+		return cli.HGet(ctx, h, f).Result()
+	}
+	if z, m, ok := zsetMember(key); ok {
+		v, err := cli.ZScore(ctx, z, m).Result()
+		return strconv.FormatInt(int64(v), 10), err
+	}
+	return cli.Get(ctx, key).Result()
 }
 
 // registerOp: GET, SET of a unique value, or SET k v XX GET (a swap that
@@ -315,6 +337,10 @@ func (w *jWorker) counterOp(ctx context.Context) {
 		var err error
 		if h, f, ok := hashField(key); ok {
 			n, err = w.cli.HIncrBy(ctx, h, f, 1).Result()
+		} else if z, m, ok := zsetMember(key); ok {
+			var v float64
+			v, err = w.cli.ZIncrBy(ctx, z, 1, m).Result()
+			n = int64(v)
 		} else {
 			n, err = w.cli.Incr(ctx, key).Result()
 		}
@@ -408,10 +434,8 @@ func finalReads(env *jEnv, cfg *jConfig, timeout time.Duration) []jOp {
 				var m map[string]string
 				m, err = cli.HGetAll(ctx, wk[1]).Result()
 				v = bankString(m)
-			} else if h, f, ok := hashField(wk[1]); ok {
-				v, err = cli.HGet(ctx, h, f).Result()
 			} else {
-				v, err = cli.Get(ctx, wk[1]).Result()
+				v, err = readKey(ctx, cli, wk[1])
 			}
 			op.Return = env.now()
 			if err == nil || err == redis.Nil {
