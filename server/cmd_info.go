@@ -183,7 +183,7 @@ func infoClients(s *Server, b []byte) []byte {
 	b = infoInt(b, "maxclients", s.lim.maxClients.Load())
 	b = infoLine(b, "client_recent_max_input_buffer", "0")
 	b = infoLine(b, "client_recent_max_output_buffer", "0")
-	b = infoLine(b, "blocked_clients", "0")
+	b = infoInt(b, "blocked_clients", s.track.blockers.Load())
 	b = infoInt(b, "tracking_clients", s.track.active.Load())
 	return infoLine(b, "clients_in_timeout_table", "0")
 }

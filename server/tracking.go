@@ -67,6 +67,11 @@ type tracker struct {
 	bcast   map[int64]*client
 	// limit overrides trackingMaxKeys when set (tests).
 	limit int
+
+	// blockers counts the connections blocked on keys (cmd_blocking.go):
+	// with none, a change costs one more atomic load.
+	blockers atomic.Int64
+	blocked  blocked
 }
 
 func (t *tracker) init(s *Server) {
@@ -215,6 +220,9 @@ func (t *tracker) endLoop(c *client) {
 // KeysChanged implements raftfsm.ChangeHook (FSM goroutine, store write
 // lock held).
 func (t *tracker) KeysChanged(keys [][]byte) {
+	if t.blockers.Load() > 0 {
+		t.wakeBlocked(keys)
+	}
 	if t.active.Load() == 0 {
 		return
 	}
@@ -254,6 +262,9 @@ func (t *tracker) KeysChanged(keys [][]byte) {
 // AllChanged implements raftfsm.ChangeHook: every tracking client is told
 // to drop everything (a null invalidation, as Redis on FLUSHALL).
 func (t *tracker) AllChanged() {
+	if t.blockers.Load() > 0 {
+		t.wakeBlocked(nil)
+	}
 	if t.active.Load() == 0 {
 		return
 	}

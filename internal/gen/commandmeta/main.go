@@ -56,7 +56,8 @@ eval evalsha eval_ro evalsha_ro script
 zadd zincrby zrem zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrangestore
 zscore zmscore zrank zrevrank zcard zcount zlexcount zrange zrevrange zrangebyscore
 zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan
-sintercard zintercard zunion zinter zdiff zunionstore zinterstore zdiffstore lmpop zmpop`)
+sintercard zintercard zunion zinter zdiff zunionstore zinterstore zdiffstore lmpop zmpop
+blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
