@@ -53,19 +53,9 @@ func init() {
 	)
 }
 
-// hashRead returns the hash of key for a read: nil when the key is missing,
-// and false after replying WRONGTYPE when it holds another type. It counts
-// the lookup in the keyspace statistics, as lookupKeyRead.
+// hashRead returns the hash of key for a read (see objRead).
 func (x *Ctx) hashRead(key []byte) (*shard.Hash, bool) {
-	e := x.St.Get(key, x.Now, x.LFURand)
-	x.hitOrMiss(e != nil)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeHash) {
-		return nil, false
-	}
-	return e.Object().(*shard.Hash), true
+	return objRead[*shard.Hash](x, key, shard.TypeHash)
 }
 
 // hashEdit is a hash being changed by a write command.
@@ -423,8 +413,14 @@ func hrandfieldCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	rng := x.rand()
-	pair := func(f, v []byte) {
+	header := func(k int) {
+		if withValues && x.Proto != 3 {
+			k *= 2
+		}
+		x.Array(k)
+	}
+	randomPicks(x.rand(), h.Len(), count, header, func(i int) {
+		f, v := h.At(i)
 		if withValues && x.Proto == 3 {
 			x.Array(2)
 		}
@@ -432,40 +428,7 @@ func hrandfieldCommand(x *Ctx, args [][]byte) {
 		if withValues {
 			x.Bulk(v)
 		}
-	}
-	n := h.Len()
-	replyLen := func(k int) {
-		if withValues && x.Proto != 3 {
-			x.Array(2 * k)
-		} else {
-			x.Array(k)
-		}
-	}
-	if count < 0 {
-		// Repetitions allowed: -count independent draws.
-		k := -count
-		replyLen(int(k))
-		for ; k > 0; k-- {
-			pair(h.At(rng.IntN(n)))
-		}
-		return
-	}
-	if count >= int64(n) {
-		replyLen(n)
-		h.Range(func(f, v []byte) bool { pair(f, v); return true })
-		return
-	}
-	// count distinct fields: a partial Fisher-Yates shuffle of the indexes.
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	replyLen(int(count))
-	for i := 0; i < int(count); i++ {
-		j := i + rng.IntN(n-i)
-		idx[i], idx[j] = idx[j], idx[i]
-		pair(h.At(idx[i]))
-	}
+	})
 }
 
 // hscanCommand: HSCAN key cursor [MATCH pattern] [COUNT count]. The

@@ -47,18 +47,9 @@ const (
 	errMaxLenNeg  = "ERR MAXLEN can't be negative"
 )
 
-// listRead returns the list of key for a read (nil when missing), or false
-// after replying WRONGTYPE.
+// listRead returns the list of key for a read (see objRead).
 func (x *Ctx) listRead(key []byte) (*shard.List, bool) {
-	e := x.St.Get(key, x.Now, x.LFURand)
-	x.hitOrMiss(e != nil)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeList) {
-		return nil, false
-	}
-	return e.Object().(*shard.List), true
+	return objRead[*shard.List](x, key, shard.TypeList)
 }
 
 // listEdit is a list being changed by a write command.
@@ -68,17 +59,9 @@ type listEdit struct {
 	before int64
 }
 
-// listPeekWrite returns key's list for a write command to look at (nil when
-// missing), or false after replying WRONGTYPE; it must not be changed.
+// listPeekWrite returns key's list for a write to look at (see objPeekWrite).
 func (x *Ctx) listPeekWrite(key []byte) (*shard.List, bool) {
-	e := x.St.GetWrite(key, x.Now)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeList) {
-		return nil, false
-	}
-	return e.Object().(*shard.List), true
+	return objPeekWrite[*shard.List](x, key, shard.TypeList)
 }
 
 // listWrite returns key's list ready to change, created when missing and

@@ -57,32 +57,14 @@ func init() {
 	)
 }
 
-// setRead returns the set of key for a read (nil when missing), or false
-// after replying WRONGTYPE.
+// setRead returns the set of key for a read (see objRead).
 func (x *Ctx) setRead(key []byte) (*shard.Set, bool) {
-	e := x.St.Get(key, x.Now, x.LFURand)
-	x.hitOrMiss(e != nil)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeSet) {
-		return nil, false
-	}
-	return e.Object().(*shard.Set), true
+	return objRead[*shard.Set](x, key, shard.TypeSet)
 }
 
-// setPeekWrite returns key's set for a write command to look at before
-// changing it (nil when missing; expired keys are deleted), or false after
-// replying WRONGTYPE. The set must not be changed: see setWrite.
+// setPeekWrite returns key's set for a write to look at (see objPeekWrite).
 func (x *Ctx) setPeekWrite(key []byte) (*shard.Set, bool) {
-	e := x.St.GetWrite(key, x.Now)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeSet) {
-		return nil, false
-	}
-	return e.Object().(*shard.Set), true
+	return objPeekWrite[*shard.Set](x, key, shard.TypeSet)
 }
 
 // setEdit is a set being changed by a write command.
@@ -330,33 +312,11 @@ func srandmemberCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	rng := x.rand()
-	n := s.Len()
 	var buf []byte
-	if count < 0 {
-		x.Array(int(-count))
-		for k := -count; k > 0; k-- {
-			buf = s.At(buf[:0], rng.IntN(n))
-			x.Bulk(buf)
-		}
-		return
-	}
-	if count >= int64(n) {
-		x.Array(n)
-		s.Range(func(m []byte) bool { x.Bulk(m); return true })
-		return
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	x.Array(int(count))
-	for i := 0; i < int(count); i++ {
-		j := i + rng.IntN(n-i)
-		idx[i], idx[j] = idx[j], idx[i]
-		buf = s.At(buf[:0], idx[i])
+	randomPicks(x.rand(), s.Len(), count, x.Array, func(i int) {
+		buf = s.At(buf[:0], i)
 		x.Bulk(buf)
-	}
+	})
 }
 
 // smoveCommand: SMOVE source destination member, as Redis's smoveCommand.

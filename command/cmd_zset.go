@@ -64,31 +64,15 @@ const (
 	errZMinMaxString = "ERR min or max not valid string range item"
 )
 
-// zsetRead returns the sorted set of key for a read (nil when missing), or
-// false after replying WRONGTYPE.
+// zsetRead returns the sorted set of key for a read (see objRead).
 func (x *Ctx) zsetRead(key []byte) (*shard.ZSet, bool) {
-	e := x.St.Get(key, x.Now, x.LFURand)
-	x.hitOrMiss(e != nil)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeZSet) {
-		return nil, false
-	}
-	return e.Object().(*shard.ZSet), true
+	return objRead[*shard.ZSet](x, key, shard.TypeZSet)
 }
 
-// zsetPeekWrite returns key's sorted set for a write command to look at
-// (nil when missing), or false after replying WRONGTYPE.
+// zsetPeekWrite returns key's sorted set for a write to look at (see
+// objPeekWrite).
 func (x *Ctx) zsetPeekWrite(key []byte) (*shard.ZSet, bool) {
-	e := x.St.GetWrite(key, x.Now)
-	if e == nil {
-		return nil, true
-	}
-	if x.wrongType(e, shard.TypeZSet) {
-		return nil, false
-	}
-	return e.Object().(*shard.ZSet), true
+	return objPeekWrite[*shard.ZSet](x, key, shard.TypeZSet)
 }
 
 // zsetEdit is a sorted set being changed by a write command.
@@ -470,9 +454,13 @@ func zrandmemberCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	rng := x.rand()
-	n := z.Len()
-	emit := func(i int) {
+	header := func(k int) {
+		if withScores && x.Proto != 3 {
+			k *= 2
+		}
+		x.Array(k)
+	}
+	randomPicks(x.rand(), z.Len(), count, header, func(i int) {
 		m, s := z.At(i)
 		if withScores && x.Proto == 3 {
 			x.Array(2)
@@ -481,37 +469,7 @@ func zrandmemberCommand(x *Ctx, args [][]byte) {
 		if withScores {
 			x.Double(s)
 		}
-	}
-	replyLen := func(k int) {
-		if withScores && x.Proto != 3 {
-			x.Array(2 * k)
-		} else {
-			x.Array(k)
-		}
-	}
-	switch {
-	case count < 0:
-		replyLen(int(-count))
-		for k := -count; k > 0; k-- {
-			emit(rng.IntN(n))
-		}
-	case count >= int64(n):
-		replyLen(n)
-		for i := 0; i < n; i++ {
-			emit(i)
-		}
-	default:
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		replyLen(int(count))
-		for i := 0; i < int(count); i++ {
-			j := i + rng.IntN(n-i)
-			idx[i], idx[j] = idx[j], idx[i]
-			emit(idx[i])
-		}
-	}
+	})
 }
 
 // zscanCommand: ZSCAN key cursor [MATCH pattern] [COUNT count]; scores as
