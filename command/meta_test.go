@@ -1,6 +1,7 @@
 package command_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,4 +58,35 @@ func metaPositions(t *testing.T, info string) [4]int {
 	flags := num(3, '~')
 	i := 4 + flags
 	return [4]int{arity, num(i, ':'), num(i+1, ':'), num(i+2, ':')}
+}
+
+// TestCommandACLAgainstMeta checks that every command with Redis metadata
+// has Redis's ACL categories (COMMAND INFO's seventh field), so that ACL
+// rules by category (+@hash, -@dangerous...) select the same commands.
+func TestCommandACLAgainstMeta(t *testing.T) {
+	for _, c := range command.All() {
+		for _, cmd := range append([]*command.Command{c}, c.Subs...) {
+			m, ok := command.Meta[cmd.Name]
+			if !ok {
+				continue
+			}
+			lines := strings.Split(command.MetaInfo(m), "\r\n")
+			nflags, _ := strconv.Atoi(lines[3][1:])
+			i := 4 + nflags + 3 // past the flags and first, last, step
+			ncat, err := strconv.Atoi(lines[i][1:])
+			if err != nil || lines[i][0] != '~' {
+				t.Fatalf("%s: unexpected COMMAND INFO entry %q", cmd.Name, lines)
+			}
+			var want []string
+			for _, l := range lines[i+1 : i+1+ncat] {
+				want = append(want, strings.TrimPrefix(l, "+@"))
+			}
+			got := append([]string(nil), cmd.ACL...)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: ACL categories %v, Redis has %v", cmd.Name, got, want)
+			}
+		}
+	}
 }

@@ -27,8 +27,12 @@ import (
 func init() {
 	fl := command.FlagWrite | command.FlagNoScript | command.FlagNoMulti
 	reg := func(name string, arity, first, last int, acl string) *command.Command {
+		speed := "slow"
+		if name == "bzpopmin" || name == "bzpopmax" {
+			speed = "fast" // as Redis's categories
+		}
 		c := &command.Command{Name: name, Arity: arity, Kind: command.KindLocal, Flags: fl,
-			FirstKey: first, LastKey: last, Step: 1, ACL: []string{"write", acl, "slow", "blocking"}, Run: blockingCommand}
+			FirstKey: first, LastKey: last, Step: 1, ACL: []string{"write", acl, speed, "blocking"}, Run: blockingCommand}
 		if first == 0 {
 			c.Step = 0
 			c.Flags |= command.FlagMovableKeys
