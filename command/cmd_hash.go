@@ -58,40 +58,25 @@ func (x *Ctx) hashRead(key []byte) (*shard.Hash, bool) {
 	return objRead[*shard.Hash](x, key, shard.TypeHash)
 }
 
-// hashEdit is a hash being changed by a write command.
-type hashEdit struct {
-	e      *shard.Entry
-	h      *shard.Hash
-	before int64
-}
-
 // hashWrite returns key's hash, ready to change, for a write command: with
 // create, an empty hash is stored when the key is missing (as Redis's
-// hashTypeLookupWriteOrCreate); without, h is nil then. It replies
-// WRONGTYPE and returns false when the key holds another type. The caller
-// finishes with done.
-func (x *Ctx) hashWrite(key []byte, create bool) (hashEdit, bool) {
-	e := x.St.GetWrite(key, x.Now)
-	if e == nil {
-		if !create {
-			return hashEdit{}, true
-		}
-		h := shard.NewHash()
-		e = x.St.SetObject(key, h, 0, x.Now)
-		return hashEdit{e: e, h: h, before: shard.ObjectSize(e)}, true
+// hashTypeLookupWriteOrCreate); without, the edit's o is nil then. It
+// replies WRONGTYPE and returns false when the key holds another type.
+func (x *Ctx) hashWrite(key []byte, create bool) (objEdit[*shard.Hash], bool) {
+	if _, ok := x.hashPeekWrite(key); !ok {
+		return objEdit[*shard.Hash]{}, false
 	}
-	if x.wrongType(e, shard.TypeHash) {
-		return hashEdit{}, false
+	var newObj func() *shard.Hash
+	if create {
+		newObj = shard.NewHash
 	}
-	e = x.St.EditObject(key)
-	return hashEdit{e: e, h: e.Object().(*shard.Hash), before: shard.ObjectSize(e)}, true
+	return objWrite(x, key, newObj), true
 }
 
-// done accounts the change and deletes the key if the hash is now empty.
-func (w hashEdit) done(x *Ctx, key []byte) {
-	if w.e != nil {
-		x.St.ObjectDone(key, w.e, w.before)
-	}
+// hashPeekWrite returns key's hash for a write to look at (see
+// objPeekWrite).
+func (x *Ctx) hashPeekWrite(key []byte) (*shard.Hash, bool) {
+	return objPeekWrite[*shard.Hash](x, key, shard.TypeHash)
 }
 
 // hsetCommand: HSET key field value [field value ...]; replies the number
@@ -126,7 +111,7 @@ func hsetPairs(x *Ctx, args [][]byte) int64 {
 	}
 	var added int64
 	for j := 2; j < len(args); j += 2 {
-		if w.h.Set(args[j], args[j+1]) {
+		if w.o.Set(args[j], args[j+1]) {
 			added++
 		}
 	}
@@ -147,7 +132,7 @@ func hsetnxCommand(x *Ctx, args [][]byte) {
 		}
 	}
 	w, _ := x.hashWrite(args[1], true)
-	w.h.Set(args[2], args[3])
+	w.o.Set(args[2], args[3])
 	w.done(x, args[1])
 	x.Int(1)
 }
@@ -203,9 +188,9 @@ func hdelCommand(x *Ctx, args [][]byte) {
 	w, _ := x.hashWrite(args[1], false)
 	var n int64
 	for _, f := range args[2:] {
-		if w.h.Delete(f) {
+		if w.o.Delete(f) {
 			n++
-			if w.h.Len() == 0 {
+			if w.o.Len() == 0 {
 				break
 			}
 		}
@@ -326,7 +311,7 @@ func hincrbyCommand(x *Ctx, args [][]byte) {
 	v += incr
 	var buf [20]byte
 	w, _ := x.hashWrite(key, true)
-	w.h.Set(args[2], strconv.AppendInt(buf[:0], v, 10))
+	w.o.Set(args[2], strconv.AppendInt(buf[:0], v, 10))
 	w.done(x, key)
 	x.Int(v)
 }
@@ -364,7 +349,7 @@ func hincrbyfloatCommand(x *Ctx, args [][]byte) {
 	}
 	s := appendLongDouble(nil, sum)
 	w, _ := x.hashWrite(key, true)
-	w.h.Set(args[2], s)
+	w.o.Set(args[2], s)
 	w.done(x, key)
 	x.Bulk(s)
 }
@@ -384,25 +369,8 @@ func hrandfieldCommand(x *Ctx, args [][]byte) {
 		x.Bulk(f)
 		return
 	}
-	count, ok := ParseInt(args[2])
+	count, withValues, ok := randCountArgs(x, args, "withvalues")
 	if !ok {
-		x.Err(ErrNotInteger)
-		return
-	}
-	if count == math.MinInt64 {
-		x.Err(ErrLongRange)
-		return
-	}
-	withValues := false
-	if len(args) >= 4 {
-		if len(args) != 4 || !cEqFold(args[3], "withvalues") {
-			x.Err(ErrSyntax)
-			return
-		}
-		withValues = true
-	}
-	if withValues && count < -math.MaxInt64/2 {
-		x.Err(ErrOutOfRange)
 		return
 	}
 	h, ok := x.hashRead(args[1])
@@ -413,13 +381,7 @@ func hrandfieldCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	header := func(k int) {
-		if withValues && x.Proto != 3 {
-			k *= 2
-		}
-		x.Array(k)
-	}
-	randomPicks(x.rand(), h.Len(), count, header, func(i int) {
+	randomPicks(x.rand(), h.Len(), count, x.pairsHeader(withValues), func(i int) {
 		f, v := h.At(i)
 		if withValues && x.Proto == 3 {
 			x.Array(2)
@@ -445,9 +407,7 @@ func hscanCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	if h == nil {
-		x.Array(2)
-		x.BulkString("0")
-		x.Array(0)
+		x.scanHeader(0, 0)
 		return
 	}
 	count, pat, usePat, msg := scanOptions(args[3:])
@@ -462,10 +422,7 @@ func hscanCommand(x *Ctx, args [][]byte) {
 		}
 		out = append(out, f, v)
 	})
-	x.Array(2)
-	var buf [20]byte
-	x.Bulk(strconv.AppendUint(buf[:0], next, 10))
-	x.Array(len(out))
+	x.scanHeader(next, len(out))
 	for _, b := range out {
 		x.Bulk(b)
 	}

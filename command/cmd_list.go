@@ -52,37 +52,20 @@ func (x *Ctx) listRead(key []byte) (*shard.List, bool) {
 	return objRead[*shard.List](x, key, shard.TypeList)
 }
 
-// listEdit is a list being changed by a write command.
-type listEdit struct {
-	e      *shard.Entry
-	l      *shard.List
-	before int64
-}
-
 // listPeekWrite returns key's list for a write to look at (see objPeekWrite).
 func (x *Ctx) listPeekWrite(key []byte) (*shard.List, bool) {
 	return objPeekWrite[*shard.List](x, key, shard.TypeList)
 }
 
 // listWrite returns key's list ready to change, created when missing and
-// create is set (l is nil otherwise). The caller has checked the type.
-func (x *Ctx) listWrite(key []byte, create bool) listEdit {
-	if x.St.GetWrite(key, x.Now) == nil {
-		if !create {
-			return listEdit{}
-		}
-		l := shard.NewList()
-		e := x.St.SetObject(key, l, 0, x.Now)
-		return listEdit{e: e, l: l, before: shard.ObjectSize(e)}
+// create is set (the edit's o is nil otherwise). The caller has checked
+// the type.
+func (x *Ctx) listWrite(key []byte, create bool) objEdit[*shard.List] {
+	var newObj func() *shard.List
+	if create {
+		newObj = shard.NewList
 	}
-	e := x.St.EditObject(key)
-	return listEdit{e: e, l: e.Object().(*shard.List), before: shard.ObjectSize(e)}
-}
-
-func (w listEdit) done(x *Ctx, key []byte) {
-	if w.e != nil {
-		x.St.ObjectDone(key, w.e, w.before)
-	}
+	return objWrite(x, key, newObj)
 }
 
 func lpushCommand(x *Ctx, args [][]byte)  { pushGeneric(x, args, true, false) }
@@ -104,12 +87,12 @@ func pushGeneric(x *Ctx, args [][]byte, head, xx bool) {
 	w := x.listWrite(args[1], true)
 	for _, v := range args[2:] {
 		if head {
-			w.l.PushFront(v)
+			w.o.PushFront(v)
 		} else {
-			w.l.PushBack(v)
+			w.o.PushBack(v)
 		}
 	}
-	n := w.l.Len()
+	n := w.o.Len()
 	w.done(x, args[1])
 	x.Int(int64(n))
 }
@@ -151,14 +134,14 @@ func popGeneric(x *Ctx, args [][]byte, head bool) {
 	}
 	w := x.listWrite(args[1], false)
 	if !hasCount {
-		x.BulkString(pop(w.l, head))
+		x.BulkString(pop(w.o, head))
 		w.done(x, args[1])
 		return
 	}
-	count = min(count, int64(w.l.Len()))
+	count = min(count, int64(w.o.Len()))
 	x.Array(int(count))
 	for ; count > 0; count-- {
-		x.BulkString(pop(w.l, head))
+		x.BulkString(pop(w.o, head))
 	}
 	w.done(x, args[1])
 }
@@ -263,7 +246,7 @@ func lsetCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	w := x.listWrite(args[1], false)
-	w.l.Set(i, args[3])
+	w.o.Set(i, args[3])
 	w.done(x, args[1])
 	x.OK()
 }
@@ -333,7 +316,7 @@ func ltrimCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	w := x.listWrite(args[1], false)
-	w.l.Trim(s, e)
+	w.o.Trim(s, e)
 	w.done(x, args[1])
 	x.OK()
 }
@@ -373,8 +356,8 @@ func linsertCommand(x *Ctx, args [][]byte) {
 		pos++
 	}
 	w := x.listWrite(args[1], false)
-	w.l.Insert(pos, args[4])
-	n := w.l.Len()
+	w.o.Insert(pos, args[4])
+	n := w.o.Len()
 	w.done(x, args[1])
 	x.Int(int64(n))
 }
@@ -414,7 +397,7 @@ func lremCommand(x *Ctx, args [][]byte) {
 	}
 	w := x.listWrite(args[1], false)
 	i := 0
-	w.l.Filter(func(string) bool {
+	w.o.Filter(func(string) bool {
 		keep := !drop[i]
 		i++
 		return keep
@@ -577,13 +560,13 @@ func lmoveGeneric(x *Ctx, src, dst []byte, fromLeft, toLeft bool) {
 		return
 	}
 	w := x.listWrite(src, false)
-	v := pop(w.l, fromLeft)
+	v := pop(w.o, fromLeft)
 	w.done(x, src)
 	d := x.listWrite(dst, true)
 	if toLeft {
-		d.l.PushFront([]byte(v))
+		d.o.PushFront([]byte(v))
 	} else {
-		d.l.PushBack([]byte(v))
+		d.o.PushBack([]byte(v))
 	}
 	d.done(x, dst)
 	x.BulkString(v)

@@ -469,12 +469,12 @@ func lmpopCommand(x *Ctx, args [][]byte) {
 			continue
 		}
 		w := x.listWrite(k, false)
-		count = min(count, int64(w.l.Len()))
+		count = min(count, int64(w.o.Len()))
 		x.Array(2)
 		x.Bulk(k)
 		x.Array(int(count))
 		for ; count > 0; count-- {
-			x.BulkString(pop(w.l, left))
+			x.BulkString(pop(w.o, left))
 		}
 		w.done(x, k)
 		return
@@ -500,17 +500,17 @@ func zmpopCommand(x *Ctx, args [][]byte) {
 			continue
 		}
 		w := x.zsetWrite(k, 0, 0)
-		count = min(count, int64(w.z.Len()))
+		count = min(count, int64(w.o.Len()))
 		x.Array(2)
 		x.Bulk(k)
 		x.Array(int(count))
 		for ; count > 0; count-- {
 			i := 0
 			if !minFirst {
-				i = w.z.Len() - 1
+				i = w.o.Len() - 1
 			}
-			m, s := w.z.At(i)
-			w.z.Remove([]byte(m))
+			m, s := w.o.At(i)
+			w.o.Remove([]byte(m))
 			x.Array(2)
 			x.BulkString(m)
 			x.Double(s)

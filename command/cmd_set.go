@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -67,38 +66,19 @@ func (x *Ctx) setPeekWrite(key []byte) (*shard.Set, bool) {
 	return objPeekWrite[*shard.Set](x, key, shard.TypeSet)
 }
 
-// setEdit is a set being changed by a write command.
-type setEdit struct {
-	e      *shard.Entry
-	s      *shard.Set
-	before int64
-}
-
 // setWrite returns key's set ready to change: with first != nil a missing
 // key gets a new set in the encoding Redis's setTypeCreate picks for
-// first; without, s is nil then. It replies WRONGTYPE and returns false
-// when the key holds another type.
-func (x *Ctx) setWrite(key, first []byte) (setEdit, bool) {
-	e := x.St.GetWrite(key, x.Now)
-	if e == nil {
-		if first == nil {
-			return setEdit{}, true
-		}
-		s := shard.NewSet(first)
-		e = x.St.SetObject(key, s, 0, x.Now)
-		return setEdit{e: e, s: s, before: shard.ObjectSize(e)}, true
+// first; without, the edit's o is nil then. It replies WRONGTYPE and
+// returns false when the key holds another type.
+func (x *Ctx) setWrite(key, first []byte) (objEdit[*shard.Set], bool) {
+	if _, ok := x.setPeekWrite(key); !ok {
+		return objEdit[*shard.Set]{}, false
 	}
-	if x.wrongType(e, shard.TypeSet) {
-		return setEdit{}, false
+	var newObj func() *shard.Set
+	if first != nil {
+		newObj = func() *shard.Set { return shard.NewSet(first) }
 	}
-	e = x.St.EditObject(key)
-	return setEdit{e: e, s: e.Object().(*shard.Set), before: shard.ObjectSize(e)}, true
-}
-
-func (w setEdit) done(x *Ctx, key []byte) {
-	if w.e != nil {
-		x.St.ObjectDone(key, w.e, w.before)
-	}
+	return objWrite(x, key, newObj), true
 }
 
 // saddCommand: SADD key member [member ...]. A key that gains no member is
@@ -116,7 +96,7 @@ func saddCommand(x *Ctx, args [][]byte) {
 	}
 	var n int64
 	for _, m := range args[2:] {
-		if w.s.Add(m) {
+		if w.o.Add(m) {
 			n++
 		}
 	}
@@ -137,15 +117,15 @@ func sremCommand(x *Ctx, args [][]byte) {
 	if !ok {
 		return
 	}
-	if w.s == nil {
+	if w.o == nil {
 		x.Int(0)
 		return
 	}
 	var n int64
 	for _, m := range args[2:] {
-		if w.s.Remove(m) {
+		if w.o.Remove(m) {
 			n++
-			if w.s.Len() == 0 {
+			if w.o.Len() == 0 {
 				break
 			}
 		}
@@ -255,22 +235,22 @@ func spopCommand(x *Ctx, args [][]byte) {
 	w, _ := x.setWrite(args[1], nil)
 	rng := x.fsmRand(args[1])
 	if count < 0 {
-		m := w.s.At(nil, rng.IntN(w.s.Len()))
-		w.s.Remove(m)
+		m := w.o.At(nil, rng.IntN(w.o.Len()))
+		w.o.Remove(m)
 		w.done(x, args[1])
 		x.Bulk(m)
 		return
 	}
-	if count >= int64(w.s.Len()) {
-		x.SetHeader(w.s.Len())
-		w.s.Range(func(m []byte) bool { x.Bulk(m); return true })
+	if count >= int64(w.o.Len()) {
+		x.SetHeader(w.o.Len())
+		w.o.Range(func(m []byte) bool { x.Bulk(m); return true })
 		x.St.Delete(args[1])
 		return
 	}
 	x.SetHeader(int(count))
 	for ; count > 0; count-- {
-		m := w.s.At(nil, rng.IntN(w.s.Len()))
-		w.s.Remove(m)
+		m := w.o.At(nil, rng.IntN(w.o.Len()))
+		w.o.Remove(m)
 		x.Bulk(m)
 	}
 	w.done(x, args[1])
@@ -340,10 +320,10 @@ func smoveCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	w, _ := x.setWrite(src, nil)
-	w.s.Remove(m)
+	w.o.Remove(m)
 	w.done(x, src)
 	d, _ := x.setWrite(dst, m)
-	d.s.Add(m)
+	d.o.Add(m)
 	d.done(x, dst)
 	x.Int(1)
 }
@@ -497,9 +477,7 @@ func sscanCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	if s == nil {
-		x.Array(2)
-		x.BulkString("0")
-		x.Array(0)
+		x.scanHeader(0, 0)
 		return
 	}
 	count, pat, usePat, msg := scanOptions(args[3:])
@@ -514,10 +492,7 @@ func sscanCommand(x *Ctx, args [][]byte) {
 		}
 		out = append(out, append([]byte(nil), m...))
 	})
-	x.Array(2)
-	var buf [20]byte
-	x.Bulk(strconv.AppendUint(buf[:0], next, 10))
-	x.Array(len(out))
+	x.scanHeader(next, len(out))
 	for _, b := range out {
 		x.Bulk(b)
 	}

@@ -408,7 +408,7 @@ func zremrangeGeneric(x *Ctx, args [][]byte, kind int) {
 	}
 	w := x.zsetWrite(args[1], 0, 0)
 	for _, zm := range ms {
-		w.z.Remove([]byte(zm.m))
+		w.o.Remove([]byte(zm.m))
 	}
 	w.done(x, args[1])
 	x.Int(int64(len(ms)))

@@ -75,28 +75,11 @@ func (x *Ctx) zsetPeekWrite(key []byte) (*shard.ZSet, bool) {
 	return objPeekWrite[*shard.ZSet](x, key, shard.TypeZSet)
 }
 
-// zsetEdit is a sorted set being changed by a write command.
-type zsetEdit struct {
-	e      *shard.Entry
-	z      *shard.ZSet
-	before int64
-}
-
 // zsetWrite returns key's sorted set ready to change, creating it for size
 // members of up to maxLen bytes when missing (the caller checked the
 // type).
-func (x *Ctx) zsetWrite(key []byte, size, maxLen int) zsetEdit {
-	if x.St.GetWrite(key, x.Now) == nil {
-		z := shard.NewZSet(size, maxLen)
-		e := x.St.SetObject(key, z, 0, x.Now)
-		return zsetEdit{e: e, z: z, before: shard.ObjectSize(e)}
-	}
-	e := x.St.EditObject(key)
-	return zsetEdit{e: e, z: e.Object().(*shard.ZSet), before: shard.ObjectSize(e)}
-}
-
-func (w zsetEdit) done(x *Ctx, key []byte) {
-	x.St.ObjectDone(key, w.e, w.before)
+func (x *Ctx) zsetWrite(key []byte, size, maxLen int) objEdit[*shard.ZSet] {
+	return objWrite(x, key, func() *shard.ZSet { return shard.NewZSet(size, maxLen) })
 }
 
 // parseScore parses a score as Redis's getDoubleFromObject: strtod of the
@@ -248,7 +231,7 @@ pairs:
 	if len(changes) > 0 {
 		w := x.zsetWrite(args[1], n, maxLen)
 		for _, c := range changes {
-			w.z.Set(c.m, c.score)
+			w.o.Set(c.m, c.score)
 		}
 		w.done(x, args[1])
 	}
@@ -285,7 +268,7 @@ func zremCommand(x *Ctx, args [][]byte) {
 	w := x.zsetWrite(args[1], 0, 0)
 	var n int64
 	for _, m := range hit {
-		if w.z.Remove(m) {
+		if w.o.Remove(m) {
 			n++
 		}
 	}
@@ -387,7 +370,7 @@ func zpopGeneric(x *Ctx, args [][]byte, maxFirst bool) {
 		return
 	}
 	w := x.zsetWrite(args[1], 0, 0)
-	count = min(count, int64(w.z.Len()))
+	count = min(count, int64(w.o.Len()))
 	nested := hasCount && x.Proto == 3
 	if nested {
 		x.Array(int(count))
@@ -397,10 +380,10 @@ func zpopGeneric(x *Ctx, args [][]byte, maxFirst bool) {
 	for ; count > 0; count-- {
 		i := 0
 		if maxFirst {
-			i = w.z.Len() - 1
+			i = w.o.Len() - 1
 		}
-		m, s := w.z.At(i)
-		w.z.Remove([]byte(m))
+		m, s := w.o.At(i)
+		w.o.Remove([]byte(m))
 		if nested {
 			x.Array(2)
 		}
@@ -425,25 +408,8 @@ func zrandmemberCommand(x *Ctx, args [][]byte) {
 		x.BulkString(m)
 		return
 	}
-	count, ok := ParseInt(args[2])
+	count, withScores, ok := randCountArgs(x, args, "withscores")
 	if !ok {
-		x.Err(ErrNotInteger)
-		return
-	}
-	if count == math.MinInt64 {
-		x.Err(ErrLongRange)
-		return
-	}
-	withScores := false
-	if len(args) >= 4 {
-		if len(args) != 4 || !cEqFold(args[3], "withscores") {
-			x.Err(ErrSyntax)
-			return
-		}
-		withScores = true
-	}
-	if withScores && count < -math.MaxInt64/2 {
-		x.Err(ErrOutOfRange)
 		return
 	}
 	z, ok := x.zsetRead(args[1])
@@ -454,13 +420,7 @@ func zrandmemberCommand(x *Ctx, args [][]byte) {
 		x.Array(0)
 		return
 	}
-	header := func(k int) {
-		if withScores && x.Proto != 3 {
-			k *= 2
-		}
-		x.Array(k)
-	}
-	randomPicks(x.rand(), z.Len(), count, header, func(i int) {
+	randomPicks(x.rand(), z.Len(), count, x.pairsHeader(withScores), func(i int) {
 		m, s := z.At(i)
 		if withScores && x.Proto == 3 {
 			x.Array(2)
@@ -485,9 +445,7 @@ func zscanCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	if z == nil {
-		x.Array(2)
-		x.BulkString("0")
-		x.Array(0)
+		x.scanHeader(0, 0)
 		return
 	}
 	count, pat, usePat, msg := scanOptions(args[3:])
@@ -503,10 +461,7 @@ func zscanCommand(x *Ctx, args [][]byte) {
 		}
 		out = append(out, m, string(formatScore(sbuf[:0], s)))
 	})
-	x.Array(2)
-	var buf [20]byte
-	x.Bulk(strconv.AppendUint(buf[:0], next, 10))
-	x.Array(len(out))
+	x.scanHeader(next, len(out))
 	for _, s := range out {
 		x.BulkString(s)
 	}

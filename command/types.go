@@ -1,7 +1,9 @@
 package command
 
 import (
+	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/shoalcache/shoal/shard"
 )
@@ -92,4 +94,85 @@ func randomPicks(rng *rand.Rand, n int, count int64, header func(k int), fn func
 		idx[i], idx[j] = idx[j], idx[i]
 		fn(idx[i])
 	}
+}
+
+// objEdit is a collection being changed by a write command; done finishes
+// the change.
+type objEdit[T shard.Object] struct {
+	e      *shard.Entry
+	o      T
+	before int64
+}
+
+// objWrite returns key's collection ready to change (copied first when a
+// snapshot shares it). When the key is missing, newObj's collection is
+// stored under it, or, with newObj nil, the zero objEdit (o nil) is
+// returned. The caller has checked the type (objPeekWrite).
+func objWrite[T shard.Object](x *Ctx, key []byte, newObj func() T) objEdit[T] {
+	if x.St.GetWrite(key, x.Now) == nil {
+		if newObj == nil {
+			return objEdit[T]{}
+		}
+		o := newObj()
+		e := x.St.SetObject(key, o, 0, x.Now)
+		return objEdit[T]{e: e, o: o, before: shard.ObjectSize(e)}
+	}
+	e := x.St.EditObject(key)
+	return objEdit[T]{e: e, o: e.Object().(T), before: shard.ObjectSize(e)}
+}
+
+// done accounts the change and deletes the key when the collection is left
+// empty, as Redis.
+func (w objEdit[T]) done(x *Ctx, key []byte) {
+	if w.e != nil {
+		x.St.ObjectDone(key, w.e, w.before)
+	}
+}
+
+// randCountArgs parses HRANDFIELD's and ZRANDMEMBER's "count [opt]"
+// (opt: withvalues, withscores): the count and whether opt was given, or
+// false after replying the error, as Redis checks them before the key.
+func randCountArgs(x *Ctx, args [][]byte, opt string) (count int64, with, ok bool) {
+	count, ok = ParseInt(args[2])
+	if !ok {
+		x.Err(ErrNotInteger)
+		return 0, false, false
+	}
+	if count == math.MinInt64 {
+		x.Err(ErrLongRange)
+		return 0, false, false
+	}
+	if len(args) >= 4 {
+		if len(args) != 4 || !cEqFold(args[3], opt) {
+			x.Err(ErrSyntax)
+			return 0, false, false
+		}
+		with = true
+	}
+	if with && count < -math.MaxInt64/2 {
+		x.Err(ErrOutOfRange)
+		return 0, false, false
+	}
+	return count, with, true
+}
+
+// pairsHeader returns the array header of k replies that are pairs when
+// paired (a flat array of 2k in RESP2, k arrays of two in RESP3, whose
+// own headers the caller writes).
+func (x *Ctx) pairsHeader(paired bool) func(k int) {
+	return func(k int) {
+		if paired && x.Proto != 3 {
+			k *= 2
+		}
+		x.Array(k)
+	}
+}
+
+// scanHeader writes the start of a HSCAN/SSCAN/ZSCAN reply: the next
+// cursor, then the header of n elements.
+func (x *Ctx) scanHeader(next uint64, n int) {
+	x.Array(2)
+	var buf [20]byte
+	x.Bulk(strconv.AppendUint(buf[:0], next, 10))
+	x.Array(n)
 }

@@ -1,5 +1,6 @@
-// Package shard is Shoal's in-memory key space: string values with absolute
-// expiry times, grouped by hash slot so that a slot can be counted, listed,
+// Package shard is Shoal's in-memory key space: strings and collections
+// (hashes, sets, lists, sorted sets: object.go) with absolute expiry times,
+// grouped by hash slot so that a slot can be counted, listed,
 // snapshotted and moved on its own.
 //
 // # Concurrency
