@@ -10,9 +10,9 @@ import (
 
 // The hash commands (Redis 7.0's t_hash.c): HSET, HSETNX, HMSET, HGET,
 // HMGET, HGETALL, HKEYS, HVALS, HDEL, HLEN, HSTRLEN, HEXISTS, HINCRBY,
-// HINCRBYFLOAT, HRANDFIELD, HSCAN. The value is a shard.Hash; writes change
-// it in place through Store.EditObject, which copies it first when a
-// snapshot shares it.
+// HINCRBYFLOAT, HRANDFIELD, HSCAN (field expiry: cmd_hash_ttl.go). The
+// value is a shard.Hash; writes change it in place through
+// Store.EditObject, which copies it first when a snapshot shares it.
 
 func init() {
 	w := func(name string, arity int, acl string, run func(*Ctx, [][]byte)) *Command {
@@ -53,9 +53,16 @@ func init() {
 	)
 }
 
-// hashRead returns the hash of key for a read (see objRead).
+// hashRead returns the hash of key for a read (see objRead), as seen at
+// x.Now: without its expired fields (nil when none is left).
 func (x *Ctx) hashRead(key []byte) (*shard.Hash, bool) {
-	return objRead[*shard.Hash](x, key, shard.TypeHash)
+	h, ok := objRead[*shard.Hash](x, key, shard.TypeHash)
+	if h != nil && h.FieldsDue(x.Now) {
+		if h = h.Live(x.Now); h.Len() == 0 {
+			return nil, true
+		}
+	}
+	return h, ok
 }
 
 // hashWrite returns key's hash, ready to change, for a write command: with
@@ -74,9 +81,16 @@ func (x *Ctx) hashWrite(key []byte, create bool) (objEdit[*shard.Hash], bool) {
 }
 
 // hashPeekWrite returns key's hash for a write to look at (see
-// objPeekWrite).
+// objPeekWrite), after deleting its fields expired at x.Now (and the key
+// with its last field): inside the FSM, at the entry's time, so every
+// replica deletes the same.
 func (x *Ctx) hashPeekWrite(key []byte) (*shard.Hash, bool) {
-	return objPeekWrite[*shard.Hash](x, key, shard.TypeHash)
+	h, ok := objPeekWrite[*shard.Hash](x, key, shard.TypeHash)
+	if h != nil && h.FieldsDue(x.Now) {
+		x.St.ExpireFields(key, x.Now)
+		h, ok = objPeekWrite[*shard.Hash](x, key, shard.TypeHash)
+	}
+	return h, ok
 }
 
 // hsetCommand: HSET key field value [field value ...]; replies the number
@@ -121,12 +135,12 @@ func hsetPairs(x *Ctx, args [][]byte) int64 {
 
 // hsetnxCommand: HSETNX key field value.
 func hsetnxCommand(x *Ctx, args [][]byte) {
-	e := x.St.GetWrite(args[1], x.Now)
-	if x.wrongType(e, shard.TypeHash) {
+	h, ok := x.hashPeekWrite(args[1])
+	if !ok {
 		return
 	}
-	if e != nil {
-		if _, ok := e.Object().(*shard.Hash).Get(args[2]); ok {
+	if h != nil {
+		if _, ok := h.Get(args[2]); ok {
 			x.Int(0)
 			return
 		}
@@ -174,12 +188,12 @@ func hmgetCommand(x *Ctx, args [][]byte) {
 // key that loses no field is not changed (WATCH, tracking and migration
 // see no change), as Redis.
 func hdelCommand(x *Ctx, args [][]byte) {
-	e := x.St.GetWrite(args[1], x.Now)
-	if x.wrongType(e, shard.TypeHash) {
+	h, ok := x.hashPeekWrite(args[1])
+	if !ok {
 		return
 	}
-	if e == nil || !slices.ContainsFunc(args[2:], func(f []byte) bool {
-		_, found := e.Object().(*shard.Hash).Get(f)
+	if h == nil || !slices.ContainsFunc(args[2:], func(f []byte) bool {
+		_, found := h.Get(f)
 		return found
 	}) {
 		x.Int(0)
@@ -291,13 +305,13 @@ func hincrbyCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	key := args[1]
-	e := x.St.GetWrite(key, x.Now)
-	if x.wrongType(e, shard.TypeHash) {
+	h, ok := x.hashPeekWrite(key)
+	if !ok {
 		return
 	}
 	var v int64
-	if e != nil {
-		if cur, found := e.Object().(*shard.Hash).Get(args[2]); found {
+	if h != nil {
+		if cur, found := h.Get(args[2]); found {
 			if v, ok = ParseInt(cur); !ok {
 				x.Err(ErrHashNotInt)
 				return
@@ -311,7 +325,7 @@ func hincrbyCommand(x *Ctx, args [][]byte) {
 	v += incr
 	var buf [20]byte
 	w, _ := x.hashWrite(key, true)
-	w.o.Set(args[2], strconv.AppendInt(buf[:0], v, 10))
+	w.o.SetKeepTTL(args[2], strconv.AppendInt(buf[:0], v, 10))
 	w.done(x, key)
 	x.Int(v)
 }
@@ -329,13 +343,13 @@ func hincrbyfloatCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	key := args[1]
-	e := x.St.GetWrite(key, x.Now)
-	if x.wrongType(e, shard.TypeHash) {
+	h, ok := x.hashPeekWrite(key)
+	if !ok {
 		return
 	}
 	value := newLD()
-	if e != nil {
-		if cur, found := e.Object().(*shard.Hash).Get(args[2]); found {
+	if h != nil {
+		if cur, found := h.Get(args[2]); found {
 			if value, ok = parseLongDouble(cur); !ok {
 				x.Err(ErrHashNotFloat)
 				return
@@ -349,7 +363,7 @@ func hincrbyfloatCommand(x *Ctx, args [][]byte) {
 	}
 	s := appendLongDouble(nil, sum)
 	w, _ := x.hashWrite(key, true)
-	w.o.Set(args[2], s)
+	w.o.SetKeepTTL(args[2], s)
 	w.done(x, key)
 	x.Bulk(s)
 }

@@ -43,6 +43,12 @@ const (
 	// ErrLongRange is getRangeLongFromObjectOrReply's error for -LONG_MAX..LONG_MAX.
 	ErrLongRange   = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 	ErrOffsetRange = "ERR offset is out of range"
+	// Hash field expiry (Redis 7.4's t_hash.c).
+	ErrFieldsMissing    = "ERR Mandatory argument FIELDS is missing or not at the right position"
+	ErrNumFieldsSet     = "ERR Parameter `numFields` should be greater than 0"
+	ErrNumFieldsGet     = "ERR Number of fields must be a positive integer"
+	ErrNumFieldsMatch   = "ERR The `numfields` parameter must match the number of arguments"
+	ErrFieldExpireRange = "ERR invalid expire time, must be >= 0"
 )
 
 // ErrWrongArgs returns Redis's wrong-arity error for a command name (lower case).

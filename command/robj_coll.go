@@ -25,6 +25,9 @@ const (
 func collectionEncoding(o shard.Object) string {
 	switch o := o.(type) {
 	case *shard.Hash:
+		if o.Listpack() && o.HasTTLs() {
+			return "listpackex" // Redis 7.4: a listpack with field times
+		}
 		if o.Listpack() {
 			return "listpack"
 		}

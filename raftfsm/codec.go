@@ -36,7 +36,10 @@ import (
 //	  count
 //	  count × (len, key, expireAt)
 //	  Each key is deleted if its expiry is still expireAt and not after now
-//	  (shard.Store.Expire).
+//	  (shard.Store.Expire). expireAt 0 (no key of the store is volatile
+//	  with it) asks instead for the key's hash fields expired at now to be
+//	  deleted (shard.Store.ExpireFields: per-field expiry); replicas that
+//	  predate it did nothing for such a key, which is what they must do.
 //
 //	3 Expire, version 2: version 1 with the database (1..shard.NumDBs-1)
 //	  after now: for databases other than 0 only (0 is malformed).

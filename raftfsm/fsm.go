@@ -284,7 +284,13 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 			if fen != nil && fen.Has(shard.Slot(k)) {
 				continue // fenced: nothing changes after the fence
 			}
-			if st.Expire(k, d.expireAt[i], now) {
+			var changed bool
+			if d.expireAt[i] == 0 {
+				changed = st.ExpireFields(k, now) > 0 // hash fields (codec.go)
+			} else {
+				changed = st.Expire(k, d.expireAt[i], now)
+			}
+			if changed {
 				n++
 				f.markKey(d.db, k)
 				if hook != nil {

@@ -431,6 +431,7 @@ func configResetStatCommand(x *command.Ctx, args [][]byte) {
 	expired, evicted := s.storeStats()
 	e := s.extra()
 	e.expiredBase.Store(expired)
+	e.expiredFieldsBase.Store(s.expiredFields())
 	e.evictedBase.Store(evicted)
 	e.peakMemory.Store(0)
 	s.intro.resetStats()

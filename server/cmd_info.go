@@ -252,6 +252,13 @@ func (s *Server) storeStats() (expired, evicted int64) {
 	return expired, evicted
 }
 
+// expiredFields sums the hash fields the hosted groups' stores deleted
+// because their time had come (Redis 7.4's expired_subkeys).
+func (s *Server) expiredFields() (n int64) {
+	eachStore(s.hostedGroups(), func(st *shard.Store) { n += st.Stats().ExpiredFields })
+	return n
+}
+
 func infoMemory(s *Server, b []byte) []byte {
 	e := s.extra()
 	used, dataset := s.usedMemory()
@@ -315,6 +322,7 @@ func infoStats(s *Server, b []byte) []byte {
 	b = infoInt(b, "total_net_input_bytes", s.stats.netInput.Load())
 	b = infoInt(b, "total_net_output_bytes", s.stats.netOutput.Load())
 	b = infoInt(b, "rejected_connections", s.lim.rejected.Load())
+	b = infoInt(b, "expired_subkeys", max(s.expiredFields()-e.expiredFieldsBase.Load(), 0)) // Redis 7.4
 	b = infoInt(b, "expired_keys", max(expired-e.expiredBase.Load(), 0))
 	b = infoInt(b, "evicted_keys", max(evicted-e.evictedBase.Load(), 0))
 	b = infoInt(b, "evicted_clients", s.lim.evicted.Load())

@@ -34,13 +34,16 @@ type serverExtra struct {
 	save       string // guarded by mu
 	appendonly string // guarded by mu
 
-	bgsave       atomic.Bool
-	lastSaveOK   atomic.Bool
-	saves        atomic.Int64
-	peakMemory   atomic.Int64
-	expiredBase  atomic.Int64 // store expired-key count at the last CONFIG RESETSTAT
-	evictedBase  atomic.Int64 // store evicted-key count at the last CONFIG RESETSTAT
-	startupBytes int64
+	bgsave      atomic.Bool
+	lastSaveOK  atomic.Bool
+	saves       atomic.Int64
+	peakMemory  atomic.Int64
+	expiredBase atomic.Int64 // store expired-key count at the last CONFIG RESETSTAT
+	// expiredFieldsBase is the expired hash field count at the last CONFIG
+	// RESETSTAT.
+	expiredFieldsBase atomic.Int64
+	evictedBase       atomic.Int64 // store evicted-key count at the last CONFIG RESETSTAT
+	startupBytes      int64
 }
 
 // extra returns s's serverExtra.

@@ -9,7 +9,8 @@ import (
 )
 
 // housekeeping is the leader's active-expiry loop: it finds keys whose time
-// has come and proposes their deletion, so that every replica deletes them
+// has come, and hashes with fields whose time has come, and proposes their
+// deletion, so that every replica deletes them
 // at the same point of the log. It also samples the command counter for
 // instantaneous_ops_per_sec.
 func (s *Server) housekeeping() {
@@ -63,6 +64,7 @@ func (s *Server) expireGroup(g Group, st *shard.Store, cursor int, found []shard
 		now := time.Now().UnixMilli()
 		st.RLock()
 		found, cursor = st.CollectExpired(found[:0], cursor, s.cfg.ExpiryBudget, now)
+		found = st.CollectExpiredFields(found, s.cfg.ExpiryBudget, now) // hash fields
 		st.RUnlock()
 		if len(found) == 0 {
 			break

@@ -27,6 +27,7 @@ func (s *Store) SwapDB(a, b int) {
 	da.slots, db.slots = db.slots, da.slots
 	da.keys, db.keys = db.keys, da.keys
 	da.volatile, db.volatile = db.volatile, da.volatile
+	da.hfe, db.hfe = db.hfe, da.hfe
 	da.watchAll()
 	db.watchAll()
 }
@@ -71,6 +72,7 @@ func (s *Store) insert(i int, key []byte, e *Entry) {
 	if e.ExpireAt != 0 {
 		s.addVolatile(sd, k)
 	}
+	s.noteFieldTTLs(k, e)
 	size := e.memSize(len(k))
 	sd.bytes += size
 	s.root.bytes += size
@@ -89,7 +91,7 @@ func (s *Store) ReplaceWith(src *Store) {
 		if from == nil {
 			if d != nil && n != 0 {
 				d.slots = [NumSlots]slotData{}
-				d.keys, d.volatile = 0, 0
+				d.keys, d.volatile, d.hfe = 0, 0, nil
 			}
 			continue
 		}
@@ -97,11 +99,11 @@ func (s *Store) ReplaceWith(src *Store) {
 			d = r.DB(n)
 		}
 		d.slots = from.slots
-		d.keys, d.volatile = from.keys, from.volatile
+		d.keys, d.volatile, d.hfe = from.keys, from.volatile, from.hfe
 	}
 	if sr.dbs[0].Load() == nil {
 		r.slots = [NumSlots]slotData{}
-		r.keys, r.volatile = 0, 0
+		r.keys, r.volatile, r.hfe = 0, 0, nil
 	}
 	r.bytes, r.seq = sr.bytes, sr.seq
 	r.stats = sr.stats

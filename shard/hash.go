@@ -32,6 +32,12 @@ type Hash struct {
 	big *btree.BTreeG[hashItem]
 	// mem is the accounted memory of big's items.
 	mem int64
+	// ttl holds the fields' expiry times, nil for a hash that never had
+	// one (hash_ttl.go); ttlMem is their accounted memory and minAt is at
+	// or before the earliest of them.
+	ttl    *btree.BTreeG[fieldTTL]
+	ttlMem int64
+	minAt  int64
 }
 
 // Redis 7.0's defaults of hash-max-listpack-entries and
@@ -113,22 +119,27 @@ func (h *Hash) Len() int {
 func (h *Hash) Listpack() bool { return h.big == nil }
 
 func (h *Hash) clone() Object {
+	var c *Hash
 	if h.big != nil {
-		return &Hash{big: h.big.Copy(), mem: h.mem}
+		c = &Hash{big: h.big.Copy(), mem: h.mem}
+	} else {
+		c = &Hash{n: h.n}
+		if h.lp != nil {
+			c.lp = make([]byte, len(h.lp), cap(h.lp))
+			copy(c.lp, h.lp)
+		}
 	}
-	c := &Hash{n: h.n}
-	if h.lp != nil {
-		c.lp = make([]byte, len(h.lp), cap(h.lp))
-		copy(c.lp, h.lp)
+	if h.ttl != nil {
+		c.ttl, c.ttlMem, c.minAt = h.ttl.Copy(), h.ttlMem, h.minAt
 	}
 	return c
 }
 
 func (h *Hash) size() int64 {
 	if h.big != nil {
-		return hashHeader + h.mem
+		return hashHeader + h.mem + h.ttlMem
 	}
-	return hashHeader + int64(sizeClass(len(h.lp)))
+	return hashHeader + int64(sizeClass(len(h.lp))) + h.ttlMem
 }
 
 // lpNext decodes the pair at off of a listpack: the field, the value and the
@@ -182,9 +193,17 @@ func (h *Hash) Get(field []byte) ([]byte, bool) {
 }
 
 // Set sets field to value (both copied) and reports whether the field is
-// new. It converts the hash to the hashtable encoding first when it would
-// exceed the listpack limits.
+// new; the field loses any expiry time, as HSET's do. It converts the hash
+// to the hashtable encoding first when it would exceed the listpack limits.
 func (h *Hash) Set(field, value []byte) bool {
+	if h.ttl != nil {
+		h.PersistField(field)
+	}
+	return h.SetKeepTTL(field, value)
+}
+
+// SetKeepTTL is Set keeping field's expiry time (HINCRBY, HINCRBYFLOAT).
+func (h *Hash) SetKeepTTL(field, value []byte) bool {
 	if h.big == nil && (len(field) > HashMaxListpackValue || len(value) > HashMaxListpackValue) {
 		h.convert()
 	}
@@ -237,6 +256,9 @@ func (h *Hash) convert() {
 
 // Delete removes field and reports whether it existed.
 func (h *Hash) Delete(field []byte) bool {
+	if h.ttl != nil {
+		h.dropTTL(field)
+	}
 	if h.big != nil {
 		old, ok := h.big.Delete(probe(field))
 		if ok {
@@ -315,28 +337,41 @@ func (h *Hash) Scan(cursor uint64, count int, fn func(field, value []byte)) uint
 }
 
 // appendBinary appends the hash's encoding: its encoding (0 listpack, 1
-// hashtable) ‖ uvarint(fields) ‖ fields × (uvarint(len) ‖ field ‖
-// uvarint(len) ‖ value), in the hash's order.
+// hashtable; +2 with expiry times) ‖ uvarint(fields) ‖ fields ×
+// (uvarint(len) ‖ field ‖ uvarint(len) ‖ value), in the hash's order, then
+// for +2 the times (appendTTLs). Hashes without times encode as before
+// per-field expiry existed.
 func (h *Hash) appendBinary(b []byte) []byte {
-	if h.big == nil {
-		b = append(b, 0)
-		b = binary.AppendUvarint(b, uint64(h.n))
-		return append(b, h.lp...)
+	var enc byte
+	if h.big != nil {
+		enc = 1
 	}
-	b = append(b, 1)
-	b = binary.AppendUvarint(b, uint64(h.big.Len()))
-	h.big.Scan(func(it hashItem) bool {
-		b = appendPair(b, bytesOf(it.field()), bytesOf(it.value()))
-		return true
-	})
+	if h.ttl != nil {
+		enc += 2
+	}
+	b = append(b, enc)
+	if h.big == nil {
+		b = binary.AppendUvarint(b, uint64(h.n))
+		b = append(b, h.lp...)
+	} else {
+		b = binary.AppendUvarint(b, uint64(h.big.Len()))
+		h.big.Scan(func(it hashItem) bool {
+			b = appendPair(b, bytesOf(it.field()), bytesOf(it.value()))
+			return true
+		})
+	}
+	if h.ttl != nil {
+		b = h.appendTTLs(b)
+	}
 	return b
 }
 
 func decodeHash(p []byte) (Object, error) {
-	if len(p) < 1 || p[0] > 1 {
+	if len(p) < 1 || p[0] > 3 {
 		return nil, ErrBadObject
 	}
-	big := p[0] == 1
+	withTTL := p[0]&2 != 0
+	big := p[0]&1 == 1
 	n, k := binary.Uvarint(p[1:])
 	if k <= 0 || n > uint64(len(p)) {
 		return nil, ErrBadObject
@@ -368,6 +403,12 @@ func decodeHash(p []byte) (Object, error) {
 		}
 		h.lp = appendPair(h.lp, f, v)
 		h.n++
+	}
+	if withTTL {
+		var err error
+		if p, err = h.decodeTTLs(p); err != nil {
+			return nil, err
+		}
 	}
 	if len(p) != 0 || h.Len() == 0 {
 		return nil, ErrBadObject

@@ -168,6 +168,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 			s.addVolatile(sd, string(key))
 		}
 		sd.m[string(key)] = e
+		s.noteFieldTTLs(string(key), e)
 		return e
 	}
 	k := string(key)
@@ -180,6 +181,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 		s.addVolatile(sd, k)
 	}
 	sd.m[k] = e
+	s.noteFieldTTLs(k, e)
 	size := e.memSize(len(key))
 	sd.bytes += size
 	s.root.bytes += size
@@ -237,6 +239,7 @@ func (s *Store) ObjectDone(key []byte, e *Entry, before int64) bool {
 		}
 		return true
 	}
+	s.noteFieldTTLs(string(key), e)
 	return false
 }
 
@@ -257,6 +260,7 @@ func (s *Store) RestoreObject(key string, obj Object, expireAt int64, seq uint64
 	if expireAt != 0 {
 		s.addVolatile(sd, key)
 	}
+	s.noteFieldTTLs(key, e)
 	size := e.memSize(len(key))
 	sd.bytes += size
 	s.root.bytes += size

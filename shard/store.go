@@ -21,8 +21,9 @@ type slotData struct {
 // Stats are counters the Store keeps for INFO. They are updated by the
 // goroutine holding Lock, and read with the same lock held (or RLock).
 type Stats struct {
-	ExpiredKeys int64 // keys deleted because their time had come
-	EvictedKeys int64 // keys deleted by maxmemory eviction
+	ExpiredKeys   int64 // keys deleted because their time had come
+	ExpiredFields int64 // hash fields deleted because their time had come
+	EvictedKeys   int64 // keys deleted by maxmemory eviction
 }
 
 // NumDBs is the number of databases of a store, as Redis's default
@@ -44,6 +45,9 @@ type Store struct {
 	slots    [NumSlots]slotData
 	keys     int64
 	volatile int64
+	// hfe lists keys that held a hash with field expiry times when last
+	// changed (hash_ttl_store.go); stale names are dropped by ExpireFields.
+	hfe map[string]struct{}
 
 	// watch, when set, is told of changes to the keys of its slots
 	// (watch.go). Only database 0 has one (slot migration is cluster
@@ -464,6 +468,7 @@ func (s *Store) Flush() {
 	}
 	s.root.bytes -= bytes
 	s.keys, s.volatile = 0, 0
+	s.hfe = nil
 }
 
 // FlushSlot removes every key of slot and returns how many there were.
