@@ -129,6 +129,11 @@ func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
 	if err != nil {
 		return nil, "ERR Error compiling script (new function): " + chunkName + ": " + err.Error()
 	}
+	// The main chunk is a vararg function, for which gopher-lua's
+	// LUA_COMPAT_VARARG builds an "arg" table (a map) on every call; only
+	// a nested function can name it (compile.go registers the local for
+	// those alone), so the chunk's is garbage from birth: skip it.
+	p.IsVarArg &^= lua.VarArgNeedsArg
 	e.mu.Lock()
 	if len(e.protos) >= maxProtos {
 		e.protos = make(map[string]*lua.FunctionProto)
