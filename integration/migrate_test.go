@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,23 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 		hashKeys = append(hashKeys, k)
 	}
 	counterKey := hashKeys[1]
+	// Field times travel with their hashes: two far ones on a listpack, one
+	// on the hashtable, and a hash whose fields all expire a few seconds
+	// from now, which active expiry must delete wherever it is by then.
+	ttlKey, goneKey := hashKeys[2], hashKeys[3]
+	farAt := time.Now().Add(time.Hour).UnixMilli()
+	for _, args := range [][]any{
+		{"HPEXPIREAT", ttlKey, farAt, "FIELDS", 1, "f1"},
+		{"HPEXPIREAT", ttlKey, farAt + 1000, "FIELDS", 1, "f2"},
+		{"HPEXPIREAT", hashKeys[0], farAt, "FIELDS", 1, "f7"},
+		{"HPEXPIRE", goneKey, 3000, "FIELDS", 5, "f0", "f1", "f2", "f3", "f4"},
+	} {
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	delete(hashes, goneKey)
+	hashKeys = slices.DeleteFunc(hashKeys, func(k string) bool { return k == goneKey })
 	// A list of 300 elements, and a set of each encoding.
 	listKey := ""
 	for i := 0; listKey == ""; i++ {
@@ -243,6 +261,23 @@ func TestClusterMigrateUnderLoad(t *testing.T) {
 	if enc, err := c.ObjectEncoding(ctx, hashKeys[0]).Result(); err != nil || enc != "hashtable" {
 		t.Fatalf("OBJECT ENCODING of the moved 600-field hash = %q, %v; want hashtable", enc, err)
 	}
+	if got, err := c.Do(ctx, "HPEXPIRETIME", ttlKey, "FIELDS", 3, "f1", "f2", "f3").Int64Slice(); err != nil ||
+		!slices.Equal(got, []int64{farAt, farAt + 1000, -1}) {
+		t.Fatalf("HPEXPIRETIME %s after the migration = %v, %v", ttlKey, got, err)
+	}
+	if enc, err := c.ObjectEncoding(ctx, ttlKey).Result(); err != nil || enc != "listpackex" {
+		t.Fatalf("OBJECT ENCODING %s = %q, %v; want listpackex", ttlKey, enc, err)
+	}
+	if got, err := c.Do(ctx, "HPEXPIRETIME", hashKeys[0], "FIELDS", 2, "f7", "f8").Int64Slice(); err != nil ||
+		!slices.Equal(got, []int64{farAt, -1}) {
+		t.Fatalf("HPEXPIRETIME %s after the migration = %v, %v", hashKeys[0], got, err)
+	}
+	testutil.Eventually(t, 20*time.Second, "the hash whose fields expired deleted", func() error {
+		if n, err := c.Exists(ctx, goneKey).Result(); err != nil || n != 0 {
+			return fmt.Errorf("EXISTS %s = %d, %v", goneKey, n, err)
+		}
+		return nil
+	})
 	if typ, err := c.Type(ctx, hashKeys[1]).Result(); err != nil || typ != "hash" {
 		t.Fatalf("TYPE %s = %q, %v", hashKeys[1], typ, err)
 	}
