@@ -24,20 +24,18 @@ import (
 //
 // Concurrency: see Object.
 type Hash struct {
-	// lp holds the listpack encoding while big is nil: n pairs of
+	// lp holds the listpack encoding while big is nil: aux pairs of
 	// uvarint(len(field)) ‖ field ‖ uvarint(len(value)) ‖ value.
 	lp []byte
-	n  int
 	// big is the hashtable encoding.
 	big *btree.BTreeG[hashItem]
-	// mem is the accounted memory of big's items.
-	mem int64
+	// aux is the listpack's number of pairs, or the accounted memory of
+	// big's items: one field for both keeps the struct at 48 bytes (a
+	// size class), which many small hashes (sessions) notice.
+	aux int64
 	// ttl holds the fields' expiry times, nil for a hash that never had
-	// one (hash_ttl.go); ttlMem is their accounted memory and minAt is at
-	// or before the earliest of them.
-	ttl    *btree.BTreeG[fieldTTL]
-	ttlMem int64
-	minAt  int64
+	// one (hash_ttl.go).
+	ttl *hashTTL
 }
 
 // Redis 7.0's defaults of hash-max-listpack-entries and
@@ -112,7 +110,7 @@ func (h *Hash) Len() int {
 	if h.big != nil {
 		return h.big.Len()
 	}
-	return h.n
+	return int(h.aux)
 }
 
 // Listpack reports whether the hash is listpack-encoded (OBJECT ENCODING).
@@ -121,25 +119,29 @@ func (h *Hash) Listpack() bool { return h.big == nil }
 func (h *Hash) clone() Object {
 	var c *Hash
 	if h.big != nil {
-		c = &Hash{big: h.big.Copy(), mem: h.mem}
+		c = &Hash{big: h.big.Copy(), aux: h.aux}
 	} else {
-		c = &Hash{n: h.n}
+		c = &Hash{aux: h.aux}
 		if h.lp != nil {
 			c.lp = make([]byte, len(h.lp), cap(h.lp))
 			copy(c.lp, h.lp)
 		}
 	}
 	if h.ttl != nil {
-		c.ttl, c.ttlMem, c.minAt = h.ttl.Copy(), h.ttlMem, h.minAt
+		c.ttl = &hashTTL{times: h.ttl.times.Copy(), mem: h.ttl.mem, minAt: h.ttl.minAt}
 	}
 	return c
 }
 
 func (h *Hash) size() int64 {
-	if h.big != nil {
-		return hashHeader + h.mem + h.ttlMem
+	var n int64 = hashHeader
+	if h.ttl != nil {
+		n += hashTTLHeader + h.ttl.mem
 	}
-	return hashHeader + int64(sizeClass(len(h.lp))) + h.ttlMem
+	if h.big != nil {
+		return n + h.aux
+	}
+	return n + int64(sizeClass(len(h.lp)))
 }
 
 // lpNext decodes the pair at off of a listpack: the field, the value and the
@@ -222,21 +224,21 @@ func (h *Hash) SetKeepTTL(field, value []byte) bool {
 		h.lp = append(nb, h.lp[end:]...)
 		return false
 	}
-	if h.n+1 > HashMaxListpackEntries {
+	if h.aux+1 > HashMaxListpackEntries {
 		h.convert()
 		return h.bigSet(field, value)
 	}
 	h.lp = appendPair(h.lp, field, value)
-	h.n++
+	h.aux++
 	return true
 }
 
 func (h *Hash) bigSet(f, v []byte) bool {
 	it := newHashItem(f, v)
 	old, replaced := h.big.Set(it)
-	h.mem += itemSize(it)
+	h.aux += itemSize(it)
 	if replaced {
-		h.mem -= itemSize(old)
+		h.aux -= itemSize(old)
 		return false
 	}
 	return true
@@ -244,14 +246,14 @@ func (h *Hash) bigSet(f, v []byte) bool {
 
 // convert moves a listpack-encoded hash to the hashtable encoding.
 func (h *Hash) convert() {
+	lp := h.lp
 	h.big = btree.NewBTreeGOptions(hashItemLess, btree.Options{NoLocks: true})
-	h.mem = 0
-	for off := 0; off < len(h.lp); {
-		f, v, next := lpNext(h.lp, off)
+	h.lp, h.aux = nil, 0 // aux now counts the items' memory
+	for off := 0; off < len(lp); {
+		f, v, next := lpNext(lp, off)
 		h.bigSet(f, v)
 		off = next
 	}
-	h.lp, h.n = nil, 0
 }
 
 // Delete removes field and reports whether it existed.
@@ -262,7 +264,7 @@ func (h *Hash) Delete(field []byte) bool {
 	if h.big != nil {
 		old, ok := h.big.Delete(probe(field))
 		if ok {
-			h.mem -= itemSize(old)
+			h.aux -= itemSize(old)
 		}
 		return ok
 	}
@@ -271,8 +273,8 @@ func (h *Hash) Delete(field []byte) bool {
 		return false
 	}
 	h.lp = append(h.lp[:start], h.lp[end:]...)
-	h.n--
-	if h.n == 0 {
+	h.aux--
+	if h.aux == 0 {
 		h.lp = nil
 	}
 	return true
@@ -351,7 +353,7 @@ func (h *Hash) appendBinary(b []byte) []byte {
 	}
 	b = append(b, enc)
 	if h.big == nil {
-		b = binary.AppendUvarint(b, uint64(h.n))
+		b = binary.AppendUvarint(b, uint64(h.aux))
 		b = append(b, h.lp...)
 	} else {
 		b = binary.AppendUvarint(b, uint64(h.big.Len()))
@@ -397,12 +399,12 @@ func decodeHash(p []byte) (Object, error) {
 			}
 			continue
 		}
-		if start, _, _ := h.lpFind(f); start >= 0 || h.n >= HashMaxListpackEntries ||
+		if start, _, _ := h.lpFind(f); start >= 0 || h.aux >= HashMaxListpackEntries ||
 			len(f) > HashMaxListpackValue || len(v) > HashMaxListpackValue {
 			return nil, ErrBadObject // a field twice, or beyond the listpack's limits
 		}
 		h.lp = appendPair(h.lp, f, v)
-		h.n++
+		h.aux++
 	}
 	if withTTL {
 		var err error

@@ -19,6 +19,17 @@ import (
 // removal of the fields of the hashes the store lists as having times
 // (Store.CollectExpiredFields).
 
+// hashTTL is a hash's field times: times ordered as the hashtable
+// encoding, their accounted memory, and minAt, at or before the earliest.
+type hashTTL struct {
+	times *btree.BTreeG[fieldTTL]
+	mem   int64
+	minAt int64
+}
+
+// hashTTLHeader is the accounted size of a hashTTL and its tree's header.
+const hashTTLHeader = 48
+
 // fieldTTL is the time to live of one field.
 type fieldTTL struct {
 	h  uint64 // FieldHash(f)
@@ -50,7 +61,7 @@ func (h *Hash) FieldTTL(field []byte) int64 {
 	if h.ttl == nil {
 		return 0
 	}
-	t, ok := h.ttl.Get(ttlProbe(field))
+	t, ok := h.ttl.times.Get(ttlProbe(field))
 	if !ok {
 		return 0
 	}
@@ -70,15 +81,15 @@ func (h *Hash) SetFieldTTL(field []byte, at int64) {
 // setTTL records field's time, without moving the field.
 func (h *Hash) setTTL(field []byte, at int64) {
 	if h.ttl == nil {
-		h.ttl = btree.NewBTreeGOptions(fieldTTLLess, btree.Options{NoLocks: true})
+		h.ttl = &hashTTL{times: btree.NewBTreeGOptions(fieldTTLLess, btree.Options{NoLocks: true})}
 	}
 	t := ttlProbe(field)
 	t.at = at
-	if _, replaced := h.ttl.Set(t); !replaced {
-		h.ttlMem += fieldTTLSize + int64(sizeClass(len(field)))
+	if _, replaced := h.ttl.times.Set(t); !replaced {
+		h.ttl.mem += fieldTTLSize + int64(sizeClass(len(field)))
 	}
-	if h.minAt == 0 || at < h.minAt {
-		h.minAt = at
+	if h.ttl.minAt == 0 || at < h.ttl.minAt {
+		h.ttl.minAt = at
 	}
 }
 
@@ -99,8 +110,8 @@ func (h *Hash) dropTTL(field []byte) bool {
 	if h.ttl == nil {
 		return false
 	}
-	if _, ok := h.ttl.Delete(ttlProbe(field)); ok {
-		h.ttlMem -= fieldTTLSize + int64(sizeClass(len(field)))
+	if _, ok := h.ttl.times.Delete(ttlProbe(field)); ok {
+		h.ttl.mem -= fieldTTLSize + int64(sizeClass(len(field)))
 		return true
 	}
 	return false
@@ -109,16 +120,16 @@ func (h *Hash) dropTTL(field []byte) bool {
 // MinFieldTTL returns a time at or before the earliest field expiry time of
 // the hash (exactly it after ExpireFields), or 0 when no field has one.
 func (h *Hash) MinFieldTTL() int64 {
-	if h.ttl == nil || h.ttl.Len() == 0 {
+	if h.ttl == nil || h.ttl.times.Len() == 0 {
 		return 0
 	}
-	return h.minAt
+	return h.ttl.minAt
 }
 
 // FieldsDue reports whether a field may have expired at now: ExpireFields
 // then has work to do (or recomputes the earliest time).
 func (h *Hash) FieldsDue(now int64) bool {
-	return h.ttl != nil && h.ttl.Len() > 0 && h.minAt < now
+	return h.ttl != nil && h.ttl.times.Len() > 0 && h.ttl.minAt < now
 }
 
 // ExpireFields deletes the fields whose time is before now and returns how
@@ -129,7 +140,7 @@ func (h *Hash) ExpireFields(now int64) int {
 	}
 	var due []fieldTTL
 	var minAt int64
-	h.ttl.Scan(func(t fieldTTL) bool {
+	h.ttl.times.Scan(func(t fieldTTL) bool {
 		if t.at < now {
 			due = append(due, t)
 		} else if minAt == 0 || t.at < minAt {
@@ -140,7 +151,7 @@ func (h *Hash) ExpireFields(now int64) int {
 	for _, t := range due {
 		h.Delete(bytesOf(t.f)) // removes the time too
 	}
-	h.minAt = minAt
+	h.ttl.minAt = minAt
 	return len(due)
 }
 
@@ -151,7 +162,7 @@ func (h *Hash) ExpireFields(now int64) int {
 func (h *Hash) refreshMin(now int64) bool {
 	var minAt int64
 	due := false
-	h.ttl.Scan(func(t fieldTTL) bool {
+	h.ttl.times.Scan(func(t fieldTTL) bool {
 		if t.at < now {
 			due = true
 			return false
@@ -162,7 +173,7 @@ func (h *Hash) refreshMin(now int64) bool {
 		return true
 	})
 	if !due {
-		h.minAt = minAt
+		h.ttl.minAt = minAt
 	}
 	return !due
 }
@@ -211,8 +222,8 @@ func (h *Hash) lpReposition(field []byte, at int64) {
 // appendTTLs appends the times of a hash with times: uvarint(count) ‖
 // count × (uvarint(len) ‖ field ‖ uvarint(at)).
 func (h *Hash) appendTTLs(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(h.ttl.Len()))
-	h.ttl.Scan(func(t fieldTTL) bool {
+	b = binary.AppendUvarint(b, uint64(h.ttl.times.Len()))
+	h.ttl.times.Scan(func(t fieldTTL) bool {
 		b = binary.AppendUvarint(b, uint64(len(t.f)))
 		b = append(b, t.f...)
 		b = binary.AppendUvarint(b, uint64(t.at))
@@ -229,7 +240,7 @@ func (h *Hash) decodeTTLs(p []byte) ([]byte, error) {
 		return nil, ErrBadObject
 	}
 	p = p[k:]
-	h.ttl = btree.NewBTreeGOptions(fieldTTLLess, btree.Options{NoLocks: true})
+	h.ttl = &hashTTL{times: btree.NewBTreeGOptions(fieldTTLLess, btree.Options{NoLocks: true})}
 	for i := uint64(0); i < n; i++ {
 		f, rest, ok := readBytes(p)
 		if !ok {

@@ -13,7 +13,7 @@ func (s *Store) noteFieldTTLs(key string, e *Entry) {
 		return
 	}
 	h := e.Object().(*Hash)
-	if h.ttl == nil || h.ttl.Len() == 0 {
+	if h.ttl == nil || h.ttl.times.Len() == 0 {
 		return
 	}
 	if _, ok := s.hfe[key]; ok {
@@ -44,7 +44,7 @@ func (s *Store) CollectExpiredFields(dst []ExpiredKey, budget int, now int64) []
 			dst = append(dst, ExpiredKey{Key: k})
 			continue
 		}
-		if h := e.Object().(*Hash); h.ttl == nil || h.ttl.Len() == 0 || h.FieldsDue(now) {
+		if h := e.Object().(*Hash); h.ttl == nil || h.ttl.times.Len() == 0 || h.FieldsDue(now) {
 			dst = append(dst, ExpiredKey{Key: k})
 		}
 	}
@@ -78,7 +78,7 @@ func (s *Store) ExpireFields(key []byte, now int64) int {
 			return n
 		}
 	}
-	if h.ttl == nil || h.ttl.Len() == 0 {
+	if h.ttl == nil || h.ttl.times.Len() == 0 {
 		delete(s.hfe, string(key))
 	}
 	return n

@@ -90,4 +90,8 @@ func TestEntryStaysInItsSizeClass(t *testing.T) {
 	if got := unsafe.Sizeof(Entry{}); got != 48 {
 		t.Fatalf("sizeof(Entry) = %d, want 48", got)
 	}
+	// Likewise a Hash, once per hash key (many small session hashes).
+	if got := unsafe.Sizeof(Hash{}); got != 48 {
+		t.Fatalf("sizeof(Hash) = %d, want 48", got)
+	}
 }
