@@ -1,6 +1,6 @@
 package command
 
-//go:generate go run ../internal/gen/commandmeta -out command_meta_gen.go
+//go:generate go run ../internal/gen/commandmeta -out command_meta_gen.go -newer-redis ${SHOAL_REDIS_NEWER}
 
 import (
 	"sort"

@@ -16,6 +16,12 @@
 // Without -addr it starts a throw-away redis-server (from $PATH, or -redis)
 // on a free port and stops it afterwards. Add a command to the names list
 // below when Shoal gains one.
+//
+// Commands newer than that Redis (newerNames: Redis 7.4's hash field
+// expiry) take their metadata from a newer redis-server, given with
+// -newer-addr or started from -newer-redis: Debian has none, so build one
+// from Redis's sources (git checkout 7.4.1 && make) beside the project,
+// never inside it. Without either, generation fails rather than drop them.
 package main
 
 import (
@@ -59,20 +65,26 @@ zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan
 sintercard zintercard zunion zinter zdiff zunionstore zinterstore zdiffstore lmpop zmpop
 blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop`)
 
+// newerNames are commands of a newer Redis than names' (see above).
+var newerNames = strings.Fields(`hexpire hpexpire hexpireat hpexpireat httl hpttl
+hexpiretime hpexpiretime hpersist`)
+
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
 	redisBin := flag.String("redis", "redis-server", "redis-server binary used when -addr is empty")
 	out := flag.String("out", "command_meta_gen.go", "output file")
+	newerAddr := flag.String("newer-addr", "", "address of a running newer redis-server (7.4) for newerNames")
+	newerBin := flag.String("newer-redis", "", "newer redis-server binary (7.4) started for newerNames when -newer-addr is empty")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("commandmeta: ")
 
-	if err := run(*addr, *redisBin, *out); err != nil {
+	if err := run(*addr, *redisBin, *newerAddr, *newerBin, *out); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, redisBin, out string) error {
+func run(addr, redisBin, newerAddr, newerBin, out string) error {
 	if addr == "" {
 		a, stop, err := startRedis(redisBin)
 		if err != nil {
@@ -81,7 +93,18 @@ func run(addr, redisBin, out string) error {
 		defer stop()
 		addr = a
 	}
-	src, err := generate(addr)
+	if newerAddr == "" {
+		if newerBin == "" {
+			return fmt.Errorf("%d commands (%s ...) need a newer redis-server: -newer-addr or -newer-redis (see the package comment)", len(newerNames), newerNames[0])
+		}
+		a, stop, err := startRedis(newerBin)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		newerAddr = a
+	}
+	src, err := generate(addr, newerAddr)
 	if err != nil {
 		return err
 	}
@@ -95,19 +118,22 @@ type meta struct {
 	docFields int    // how many fields docs holds
 }
 
-func generate(addr string) ([]byte, error) {
+// dialMeta connects to the redis-server at addr in RESP3 and returns the
+// client and the server's version.
+func dialMeta(addr string) (*client, string, error) {
 	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	c := &client{conn: nc, r: bufio.NewReader(nc)}
-	defer c.conn.Close()
 	if _, err := c.do("HELLO", "3"); err != nil {
-		return nil, err
+		nc.Close()
+		return nil, "", err
 	}
 	ver, err := c.do("INFO", "server")
 	if err != nil {
-		return nil, err
+		nc.Close()
+		return nil, "", err
 	}
 	version := "unknown"
 	for _, line := range strings.Split(ver.Str, "\r\n") {
@@ -115,38 +141,67 @@ func generate(addr string) ([]byte, error) {
 			version = v
 		}
 	}
+	return c, version, nil
+}
 
+func generate(addr, newerAddr string) ([]byte, error) {
+	c, version, err := dialMeta(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.conn.Close()
 	all := map[string]*meta{}
+	if err := collect(c, names, all); err != nil {
+		return nil, err
+	}
+	cn, newerVersion, err := dialMeta(newerAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer cn.conn.Close()
+	if err := collect(cn, newerNames, all); err != nil {
+		return nil, err
+	}
+	return render(all, version, newerVersion)
+}
+
+// collect adds the COMMAND INFO and COMMAND DOCS of each name to all.
+func collect(c *client, names []string, all map[string]*meta) error {
 	for _, name := range names {
 		info, err := c.do("COMMAND", "INFO", name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if info.Kind != respclient.KindArray || len(info.Array) != 1 || info.Array[0].Kind != respclient.KindArray {
-			return nil, fmt.Errorf("COMMAND INFO %s: unexpected reply %q", name, info.Raw)
+			return fmt.Errorf("COMMAND INFO %s: unexpected reply %q", name, info.Raw)
 		}
 		if err := addInfo(all, info.Array[0]); err != nil {
-			return nil, fmt.Errorf("COMMAND INFO %s: %w", name, err)
+			return fmt.Errorf("COMMAND INFO %s: %w", name, err)
 		}
 		docs, err := c.do("COMMAND", "DOCS", name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if docs.Kind != respclient.KindMap || len(docs.Map) != 1 {
-			return nil, fmt.Errorf("COMMAND DOCS %s: unexpected reply %q", name, docs.Raw)
+			return fmt.Errorf("COMMAND DOCS %s: unexpected reply %q", name, docs.Raw)
 		}
 		if err := addDocs(all, docs.Map[0].Key.Str, docs.Map[0].Value); err != nil {
-			return nil, fmt.Errorf("COMMAND DOCS %s: %w", name, err)
+			return fmt.Errorf("COMMAND DOCS %s: %w", name, err)
 		}
 	}
+	return nil
+}
 
+// render writes the generated file.
+func render(all map[string]*meta, version, newerVersion string) ([]byte, error) {
 	keys := make([]string, 0, len(all))
 	for k := range all {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// Code generated by go run ./internal/gen/commandmeta from redis-server %s; DO NOT EDIT.\n\n", version)
+	fmt.Fprintf(&b, "// Code generated by go run ./internal/gen/commandmeta from redis-server %s (and %s for %s); DO NOT EDIT.\n\n",
+		version, newerVersion, strings.Join(newerNames, " "))
 	b.WriteString("package command\n\n")
 	fmt.Fprintf(&b, "// commandMetaVersion is the Redis version the metadata was taken from.\n")
 	fmt.Fprintf(&b, "const commandMetaVersion = %q\n\n", version)
