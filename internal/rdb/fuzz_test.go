@@ -10,9 +10,11 @@ import (
 // FuzzDecodePayload feeds Restore arbitrary payloads: it must never panic,
 // and what it accepts must encode again to a payload that decodes to the
 // same value. The seeds are redis-server 7.0.15's DUMP outputs
-// (testdata/golden.json); the fuzzer mostly mutates their objects, so the
-// footer is recomputed for half of the inputs (else nearly every mutation
-// would stop at the CRC check).
+// (testdata/golden.json) and a few hand-made containers. mode says what p
+// is: 0 a whole payload; 1 an object whose footer is recomputed (else
+// nearly every mutation would stop at the CRC check); 2 a bare container
+// (listpack, ziplist, intset, LZF stream), which the fuzzer then mutates
+// directly rather than through LZF compression.
 func FuzzDecodePayload(f *testing.F) {
 	b, err := os.ReadFile(goldenFile)
 	if err != nil {
@@ -27,12 +29,28 @@ func FuzzDecodePayload(f *testing.F) {
 		if len(p) > 4096 {
 			continue
 		}
-		f.Add(p, false)
-		f.Add(p[:len(p)-10], true)
+		f.Add(p, uint8(0))
+		f.Add(p[:len(p)-10], uint8(1))
 	}
-	f.Fuzz(func(t *testing.T, p []byte, refooter bool) {
-		if refooter {
+	lp := newListpack(nil)
+	for _, s := range []string{"a", "127", "-4096", "30000", "-8000000", "2000000000", "-9000000000000", rep("x", 70), rep("y", 5000)} {
+		lp.appendString([]byte(s))
+	}
+	f.Add(lp.finish(0), uint8(2))
+	f.Add(zlBuild("a", "5", "-300", "70000", "5000000000", "12", rep("q", 300)), uint8(2))
+	f.Add([]byte{2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 2, 0}, uint8(2))
+	f.Add(rawStr([]byte{typeHashListpack}, lp.finish(0)), uint8(1))
+	f.Add(rawStr([]byte{typeHashZiplist}, zlBuild("f", "1", "g", "two")), uint8(1))
+	f.Fuzz(func(t *testing.T, p []byte, mode uint8) {
+		switch mode % 3 {
+		case 1:
 			p = payload(p)
+		case 2:
+			lpRange(p, func(lpEntry) bool { return true })
+			zlRange(p, func(lpEntry) bool { return true })
+			intsetRange(p, func(int64) {})
+			lzfDecompress(p, make([]byte, len(p)*4))
+			return
 		}
 		str, obj, err := Restore(p)
 		if err != nil {
