@@ -148,3 +148,17 @@ func TestRestoreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreKeys: the FSM checks the slot of RESTORE's key (argument 1)
+// against its group's ownership, as for every keyed write.
+func TestRestoreKeys(t *testing.T) {
+	for _, args := range [][]string{{"restore", "thekey", "0", "payload", "REPLACE"}, {"dump", "thekey"}} {
+		argv := make([][]byte, len(args))
+		for i, a := range args {
+			argv[i] = []byte(a)
+		}
+		if keys := Executor().Keys(argv, nil); len(keys) != 1 || string(keys[0]) != "thekey" {
+			t.Errorf("%s keys: %q", args[0], keys)
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"context"
 	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
@@ -172,4 +174,47 @@ func TestDumpRestoreRedis(t *testing.T) {
 		}
 	}
 	t.Logf("%d values moved both ways", len(values))
+}
+
+// TestClusterDumpRestore runs DUMP and RESTORE in cluster mode through
+// go-redis's ClusterClient (routing by the key's slot) and checks that a
+// node answers MOVED for a key of a slot it does not lead: RESTORE is a
+// keyed write, routed and checked against slot ownership like SET.
+func TestClusterDumpRestore(t *testing.T) {
+	ctx := context.Background()
+	tc := startCluster(t, 3)
+	cc := tc.clusterClient(nil)
+	moved := 0
+	raw := mustDial(t, tc.nodes[0].Addr)
+	for i := 0; i < 40; i++ {
+		k := "k" + strconv.Itoa(i)
+		testutil.Eventually(t, 30*time.Second, "SET "+k, func() error { return cc.RPush(ctx, k, "a", k).Err() })
+		p, err := cc.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("DUMP %s: %v", k, err)
+		}
+		dst := "copy-" + k
+		if err := cc.Restore(ctx, dst, 0, p).Err(); err != nil {
+			t.Fatalf("RESTORE %s: %v", dst, err)
+		}
+		if got, err := cc.LRange(ctx, dst, 0, -1).Result(); err != nil || len(got) != 2 || got[1] != k {
+			t.Fatalf("LRANGE %s: %q %v", dst, got, err)
+		}
+		if err := cc.Restore(ctx, dst, 0, p).Err(); err == nil || !strings.HasPrefix(err.Error(), "BUSYKEY") {
+			t.Fatalf("second RESTORE %s: %v", dst, err)
+		}
+		b, err := raw.Do("RESTORE", "direct-"+k, "0", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch r := string(b); {
+		case strings.HasPrefix(r, "-MOVED "):
+			moved++
+		case r != "+OK\r\n":
+			t.Fatalf("RESTORE direct-%s on node 0: %q", k, r)
+		}
+	}
+	if moved == 0 {
+		t.Fatal("node 0 led every key's slot: no MOVED seen")
+	}
 }
