@@ -21,7 +21,7 @@ const (
 	lzfMaxOff = 1 << 13
 	lzfMaxRef = (1 << 8) + (1 << 3)
 	// lzfMaxRatio bounds how much LZF can expand: a 2-byte back reference
-	// yields at most 9 bytes, a 3-byte one at most 264.
+	// yields at most 8 bytes, a 3-byte one at most 264.
 	lzfMaxRatio = 88
 )
 
