@@ -266,6 +266,19 @@ RESTORE f4 0 %(good)s FREQ 255
 OBJECT FREQ f4
 OBJECT IDLETIME f4
 CONFIG SET maxmemory-policy noeviction
+
+# --- in a transaction and a script
+MULTI
+RESTORE m1 0 %(good)s
+RESTORE m1 0 %(good)s
+DUMP m1
+RESTORE m2 0 %(bad_crc)s
+EXEC
+EXISTS m2
+EVAL "return redis.call('DUMP', KEYS[1])" 1 m1
+EVAL "return redis.call('RESTORE', KEYS[1], 0, ARGV[1])" 1 m3 %(list)s
+LRANGE m3 0 -1
+EVAL "return redis.pcall('RESTORE', KEYS[1], 0, ARGV[1])" 1 m3 %(list)s
 ''' % dict(good=q(good), bad_crc=q(bad_crc), bad_data=q(bad_data), v11=q(v11), v9=q(v9), garbage=q(garbage),
           settype20=q(settype20), stream=q(stream), empty_list=q(empty_list), trunc=q(trunc), dupset=q(dupset),
           nanz=q(nanz), zl_hash=q(zl_hash), list=q(P('list-small'))))
