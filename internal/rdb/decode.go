@@ -242,9 +242,11 @@ func (d *decoder) object(t byte) (shard.Object, bool) {
 		return d.packedZSet(t == typeZSetListpack)
 	case typeHashZiplist, typeHashListpack:
 		return d.packedHash(t == typeHashListpack)
+	case typeHashZipmap:
+		return d.zipmap()
 	}
-	// 6, 7: modules; 9: zipmap (Redis before 2.6); 15, 19: streams; 20+:
-	// Redis 7.2's types, which 7.0 refuses too.
+	// 6, 7: modules; 15, 19: streams; 20+: Redis 7.2's types, which 7.0
+	// refuses too.
 	return nil, false
 }
 
@@ -474,4 +476,19 @@ func (d *decoder) packedZSet(listpack bool) (shard.Object, bool) {
 		ms[i] = zmember{p[0], f}
 	}
 	return newZSet(ms, true)
+}
+
+// zipmap reads HASH_ZIPMAP (a hash of Redis before 2.6); a duplicate field
+// is refused.
+func (d *decoder) zipmap() (shard.Object, bool) {
+	b, ok := d.string()
+	if !ok {
+		return nil, false
+	}
+	h := shard.NewHash()
+	dup := false
+	if !zipmapRange(b, func(f, v []byte) { dup = dup || !h.Set(f, v) }) || dup {
+		return nil, false
+	}
+	return h, true
 }

@@ -16,6 +16,7 @@ const (
 	typeZSet          = 3
 	typeHash          = 4
 	typeZSet2         = 5
+	typeHashZipmap    = 9
 	typeListZiplist   = 10
 	typeSetIntset     = 11
 	typeZSetZiplist   = 12

@@ -39,6 +39,7 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add(lp.finish(0), uint8(2))
 	f.Add(zlBuild("a", "5", "-300", "70000", "5000000000", "12", rep("q", 300)), uint8(2))
 	f.Add([]byte{2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 2, 0}, uint8(2))
+	f.Add([]byte("\x02\x01f\x01\x01vx\x03big\xfe\x2c\x01\x00\x00\x00"+rep("h", 300)+"\xff"), uint8(2))
 	f.Add(rawStr([]byte{typeHashListpack}, lp.finish(0)), uint8(1))
 	f.Add(rawStr([]byte{typeHashZiplist}, zlBuild("f", "1", "g", "two")), uint8(1))
 	f.Fuzz(func(t *testing.T, p []byte, mode uint8) {
@@ -49,6 +50,7 @@ func FuzzDecodePayload(f *testing.F) {
 			lpRange(p, func(lpEntry) bool { return true })
 			zlRange(p, func(lpEntry) bool { return true })
 			intsetRange(p, func(int64) {})
+			zipmapRange(p, func(_, _ []byte) {})
 			lzfDecompress(p, make([]byte, len(p)*4))
 			return
 		}

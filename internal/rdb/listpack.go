@@ -7,7 +7,7 @@ import (
 
 // The packed containers of RDB payloads: listpack (Redis 7's small hashes,
 // sorted sets and list nodes), ziplist (their format before 7.0, still
-// accepted by RESTORE) and intset.
+// accepted by RESTORE), zipmap (small hashes before Redis 2.6) and intset.
 
 // listpack builds a listpack as Redis's lpAppend does.
 type listpack struct {
@@ -428,4 +428,54 @@ func intsetRange(p []byte, fn func(int64)) bool {
 		fn(v)
 	}
 	return true
+}
+
+// zipmapRange validates a zipmap (Redis's zipmapValidateIntegrity with
+// deep checks; unlike it, nothing may follow the terminator) and calls fn
+// for each field and value.
+func zipmapRange(p []byte, fn func(f, v []byte)) bool {
+	if len(p) < 2 || p[len(p)-1] != 0xFF {
+		return false
+	}
+	end := len(p) - 1
+	off, n := 1, 0
+	// zmLen reads a length: one byte below 254, else 254 and 4 bytes LE.
+	// Redis's iterator assumes the shortest form (zipmapRawKeyLength), so
+	// a longer one is refused, as Redis ends up refusing it.
+	zmLen := func() (int, bool) {
+		if off >= end {
+			return 0, false
+		}
+		if p[off] < 254 {
+			off++
+			return int(p[off-1]), true
+		}
+		if off+5 > end {
+			return 0, false
+		}
+		l := binary.LittleEndian.Uint32(p[off+1:])
+		off += 5
+		return int(l), l >= 254 && uint64(l) <= uint64(end-off)
+	}
+	for off < end && p[off] != 0xFF {
+		fl, ok := zmLen()
+		if !ok || fl > end-off {
+			return false
+		}
+		f := p[off : off+fl]
+		off += fl
+		vl, ok := zmLen()
+		if !ok || off >= end {
+			return false
+		}
+		free := int(p[off])
+		off++
+		if vl+free > end-off {
+			return false
+		}
+		fn(f, p[off:off+vl])
+		off += vl + free
+		n++
+	}
+	return off == end && n > 0 && (p[0] == 254 || int(p[0]) == n)
 }

@@ -75,8 +75,8 @@ func rawStr(b []byte, s []byte) []byte { return append(appendLen(b, uint64(len(s
 
 // TestLegacyTypes decodes the types Redis 7.0 still restores but no
 // longer writes: LIST, ZSET (text scores), LIST_QUICKLIST and
-// LIST_ZIPLIST (ziplist nodes), HASH_ZIPLIST, ZSET_ZIPLIST, and a
-// QUICKLIST_2 plain node.
+// LIST_ZIPLIST (ziplist nodes), HASH_ZIPLIST, ZSET_ZIPLIST, HASH_ZIPMAP
+// and a QUICKLIST_2 plain node.
 func TestLegacyTypes(t *testing.T) {
 	lst := func(vs ...string) string {
 		l := shard.NewList()
@@ -129,7 +129,18 @@ func TestLegacyTypes(t *testing.T) {
 		{"list-empty", appendLen([]byte{typeList}, 0), ""},
 		{"list-quicklist-empty-nodes", rawStr(appendLen([]byte{typeListQuicklist}, 1), zlBuild()), ""},
 		{"set-dup", rawStr(rawStr(appendLen([]byte{typeSet}, 2), []byte("a")), []byte("a")), ""},
-		{"zipmap", rawStr([]byte{9}, []byte{0, 0xFF}), ""},
+		{"zipmap-empty", rawStr([]byte{typeHashZipmap}, []byte{0, 0xFF}), ""},
+		{"zipmap", rawStr([]byte{typeHashZipmap}, []byte("\x02\x01f\x01\x01vx\x03big\xfe\x2c\x01\x00\x00\x00"+rep("h", 300)+"\xff")),
+			func() string {
+				h := shard.NewHash()
+				h.Set([]byte("f"), []byte("v"))
+				h.Set([]byte("big"), []byte(rep("h", 300)))
+				return describe(nil, h)
+			}()},
+		{"zipmap-long-form", rawStr([]byte{typeHashZipmap}, []byte("\x01\x03big\xfe\x05\x00\x00\x00\x00hello\xff")), ""},
+		{"zipmap-bad-count", rawStr([]byte{typeHashZipmap}, []byte("\x03\x01f\x01\x00v\xff")), ""},
+		{"zipmap-dup", rawStr([]byte{typeHashZipmap}, []byte("\x02\x01f\x01\x00v\x01f\x01\x00w\xff")), ""},
+		{"zipmap-overrun", rawStr([]byte{typeHashZipmap}, []byte("\x01\x01f\x09\x00v\xff")), ""},
 		{"stream", append([]byte{15}, 0), ""},
 		{"set-listpack-7.2", rawStr([]byte{20}, func() []byte { lp := newListpack(nil); lp.appendString([]byte("a")); return lp.finish(0) }()), ""},
 		{"unknown-type", []byte{99}, ""},

@@ -164,6 +164,12 @@ trunc = footer(P('hash-small')[:-14])
 dupset = footer(b'\x02\x02\x01a\x01a')
 nanz = footer(b'\x03\x01\x01a\xfd')
 zl_hash = footer(b'\x0d' + bytes([0x18]) + bytes.fromhex('18000000120000000400') + b'\x00\x01f' + bytes([3]) + b'\xf2' + bytes([2]) + b'\x01g' + bytes([3]) + b'\x03two' + b'\xff')
+zm_blob = b'\x02\x01f\x01\x01vx\x03big\xfe\x2c\x01\x00\x00\x00' + b'h' * 300 + b'\xff'
+zipmap = footer(b'\x09' + bytes([0x40 | len(zm_blob) >> 8, len(zm_blob) & 0xff]) + zm_blob)
+zm_long = b'\x01\x03big\xfe\x05\x00\x00\x00\x00hello\xff'
+zipmap_long = footer(b'\x09' + bytes([len(zm_long)]) + zm_long)
+zm_bad = b'\x03\x01f\x01\x00v\xff'
+zipmap_bad = footer(b'\x09' + bytes([len(zm_bad)]) + zm_bad)
 w('''# --- errors
 DUMP
 DUMP a b
@@ -212,6 +218,12 @@ GET v9
 RESTORE zl 0 %(zl_hash)s
 HGETALL zl
 OBJECT ENCODING zl
+RESTORE zm 0 %(zipmap)s
+!sort
+HGETALL zm
+OBJECT ENCODING zm
+RESTORE zm1 0 %(zipmap_long)s
+RESTORE zm2 0 %(zipmap_bad)s
 
 # --- REPLACE over another type; TYPE after
 RPUSH other x
@@ -281,5 +293,5 @@ LRANGE m3 0 -1
 EVAL "return redis.pcall('RESTORE', KEYS[1], 0, ARGV[1])" 1 m3 %(list)s
 ''' % dict(good=q(good), bad_crc=q(bad_crc), bad_data=q(bad_data), v11=q(v11), v9=q(v9), garbage=q(garbage),
           settype20=q(settype20), stream=q(stream), empty_list=q(empty_list), trunc=q(trunc), dupset=q(dupset),
-          nanz=q(nanz), zl_hash=q(zl_hash), list=q(P('list-small'))))
+          nanz=q(nanz), zl_hash=q(zl_hash), zipmap=q(zipmap), zipmap_long=q(zipmap_long), zipmap_bad=q(zipmap_bad), list=q(P('list-small'))))
 open('integration/testdata/diff/dump.txt', 'w').write('\n'.join(L))
