@@ -48,6 +48,7 @@ var names = strings.Fields(`get set setnx setex psetex getset getdel getex mget 
 msetnx append strlen getrange substr setrange incr decr incrby decrby incrbyfloat
 del unlink exists touch type expire pexpire expireat pexpireat ttl pttl expiretime
 pexpiretime persist rename renamenx copy move swapdb keys scan randomkey dbsize flushall flushdb
+dump restore
 watch unwatch
 ping echo quit hello auth select reset client command info config time save bgsave
 lastsave readonly readwrite asking cluster slowlog latency monitor shutdown
