@@ -62,8 +62,9 @@ func Verify(p []byte) error {
 		return ErrVersionOrChecksum
 	}
 	footer := p[len(p)-10:]
-	if binary.LittleEndian.Uint16(footer) > Version {
-		return ErrVersionOrChecksum
+	if v := binary.LittleEndian.Uint16(footer); v > Version &&
+		(v > VersionFieldTTL || p[0] != typeHashMetadata && p[0] != typeHashListpackEx) {
+		return ErrVersionOrChecksum // Redis 7.0's check, but for 7.4's field times
 	}
 	if CRC64(0, p[:len(p)-8]) != binary.LittleEndian.Uint64(footer[2:]) {
 		return ErrVersionOrChecksum
@@ -244,6 +245,10 @@ func (d *decoder) object(t byte) (shard.Object, bool) {
 		return d.packedHash(t == typeHashListpack)
 	case typeHashZipmap:
 		return d.zipmap()
+	case typeHashMetadata:
+		return d.hashMetadata()
+	case typeHashListpackEx:
+		return d.packedHashEx()
 	}
 	// 6, 7: modules; 15, 19: streams; 20+: Redis 7.2's types, which 7.0
 	// refuses too.
@@ -489,6 +494,112 @@ func (d *decoder) zipmap() (shard.Object, bool) {
 	dup := false
 	if !zipmapRange(b, func(f, v []byte) { dup = dup || !h.Set(f, v) }) || dup {
 		return nil, false
+	}
+	return h, true
+}
+
+// millis reads rdbLoadMillisecondTime's 8 little-endian bytes as a field
+// time: at most Redis's EB_EXPIRE_TIME_MAX (2^48-1).
+func (d *decoder) millis() (int64, bool) {
+	b, ok := d.take(8)
+	if !ok {
+		return 0, false
+	}
+	v := binary.LittleEndian.Uint64(b)
+	return int64(v), v <= maxFieldTime
+}
+
+// maxFieldTime is Redis 7.4's EB_EXPIRE_TIME_MAX.
+const maxFieldTime = 1<<48 - 1
+
+// hashMetadata reads Redis 7.4's HASH_METADATA: the earliest field time,
+// the field count, then per field its time (0: none, else relative to the
+// earliest, plus one), the field and the value. Fields are added as
+// Redis's loader adds them (a small hash becomes a listpackex, fields with
+// times placed by time); a field twice is refused.
+func (d *decoder) hashMetadata() (shard.Object, bool) {
+	minAt, ok := d.millis()
+	if !ok {
+		return nil, false
+	}
+	n, ok := d.plainLen()
+	if !ok || n == 0 {
+		return nil, false
+	}
+	h := shard.NewHash()
+	h.EnableFieldTTLs()
+	for ; n > 0; n-- {
+		rel, ok := d.plainLen()
+		if !ok {
+			return nil, false
+		}
+		var at uint64
+		if rel != 0 {
+			if at = rel + uint64(minAt) - 1; at > maxFieldTime || at < rel {
+				return nil, false
+			}
+		}
+		f, ok1 := d.string()
+		if !ok1 {
+			return nil, false
+		}
+		v, ok2 := d.string()
+		if !ok2 || !h.Set(f, v) {
+			return nil, false
+		}
+		if at != 0 {
+			h.SetFieldTTL(f, int64(at))
+		}
+	}
+	return h, true
+}
+
+// packedHashEx reads Redis 7.4's HASH_LISTPACK_EX: the earliest field time
+// (not needed: the times are absolute), then a listpack of (field, value,
+// time) triples, time 0 for none, kept in their order (listpackex's).
+func (d *decoder) packedHashEx() (shard.Object, bool) {
+	if _, ok := d.millis(); !ok {
+		return nil, false
+	}
+	b, ok := d.string()
+	if !ok {
+		return nil, false
+	}
+	type triple struct {
+		f, v []byte
+		at   int64
+	}
+	var ts []triple
+	var cur triple
+	i := 0
+	fn := func(e lpEntry) bool {
+		switch i % 3 {
+		case 0:
+			cur.f = e.bytes()
+		case 1:
+			cur.v = e.bytes()
+		case 2:
+			if !e.isInt || e.v < 0 || e.v > maxFieldTime {
+				return false
+			}
+			cur.at = e.v
+			ts = append(ts, cur)
+		}
+		i++
+		return true
+	}
+	if !lpRange(b, fn) || i%3 != 0 || len(ts) == 0 {
+		return nil, false
+	}
+	h := shard.NewHash()
+	h.EnableFieldTTLs()
+	for _, t := range ts {
+		if !h.Set(t.f, t.v) {
+			return nil, false // a field twice
+		}
+		if t.at != 0 {
+			h.RestoreFieldTTL(t.f, t.at)
+		}
 	}
 	return h, true
 }

@@ -25,11 +25,21 @@ const (
 	typeHashListpack  = 16
 	typeZSetListpack  = 17
 	typeListQuick2    = 18
+	// Redis 7.4's hashes with field times (RDB version 12): a hashtable
+	// (fields with times relative to the hash's earliest) and a
+	// listpackex (triples field, value, time; 0 for none).
+	typeHashMetadata   = 24
+	typeHashListpackEx = 25
 )
 
 // Version is the RDB version of Redis 7.0, which DUMP payloads carry and
 // RESTORE accepts up to.
 const Version = 10
+
+// VersionFieldTTL is Redis 7.4's RDB version, which the payloads of hashes
+// with field times carry (Redis 7.0 has no such hashes); RESTORE accepts
+// it for those two types only.
+const VersionFieldTTL = 12
 
 // Quicklist node containers (quicklist.h).
 const (
@@ -78,6 +88,9 @@ func DumpObject(o shard.Object) []byte {
 	var b []byte
 	switch o := o.(type) {
 	case *shard.Hash:
+		if o.HasTTLs() && (o.Listpack() || minFieldTTL(o) != 0) {
+			return finishVersion(appendHashTTL(b, o), VersionFieldTTL)
+		}
 		b = appendHash(b, o)
 	case *shard.Set:
 		b = appendSet(b, o)
@@ -93,8 +106,11 @@ func DumpObject(o shard.Object) []byte {
 
 // finish appends the footer: the RDB version (2 bytes) and the CRC-64 of
 // everything before (8 bytes), both little endian.
-func finish(b []byte) []byte {
-	b = binary.LittleEndian.AppendUint16(b, Version)
+func finish(b []byte) []byte { return finishVersion(b, Version) }
+
+// finishVersion is finish with the RDB version v.
+func finishVersion(b []byte, v uint16) []byte {
+	b = binary.LittleEndian.AppendUint16(b, v)
 	return binary.LittleEndian.AppendUint64(b, CRC64(0, b))
 }
 
@@ -160,6 +176,54 @@ func appendHash(b []byte, h *shard.Hash) []byte {
 	b = append(b, typeHash)
 	b = appendLen(b, uint64(h.Len()))
 	h.Range(func(f, v []byte) bool {
+		b = appendString(b, f)
+		b = appendString(b, v)
+		return true
+	})
+	return b
+}
+
+// minFieldTTL returns the earliest field time of h (0: none), exactly, as
+// Redis's hashTypeGetMinExpire (Shoal's MinFieldTTL may be earlier).
+func minFieldTTL(h *shard.Hash) int64 {
+	var m int64
+	h.Range(func(f, _ []byte) bool {
+		if at := h.FieldTTL(f); at != 0 && (m == 0 || at < m) {
+			m = at
+		}
+		return true
+	})
+	return m
+}
+
+// appendHashTTL appends a hash with field times as Redis 7.4 saves it
+// (rdbSaveObject): a listpackex as HASH_LISTPACK_EX (the earliest time,
+// 0 if none, then the listpack of field, value, time triples in the
+// hash's order), a hashtable as HASH_METADATA (the earliest time, then
+// each field's time relative to it plus one, 0 for none, field, value).
+func appendHashTTL(b []byte, h *shard.Hash) []byte {
+	minAt := minFieldTTL(h)
+	if h.Listpack() {
+		b = append(b, typeHashListpackEx)
+		b = binary.LittleEndian.AppendUint64(b, uint64(minAt))
+		lp := newListpack(nil)
+		h.Range(func(f, v []byte) bool {
+			lp.appendString(f)
+			lp.appendString(v)
+			lp.appendInt(h.FieldTTL(f))
+			return true
+		})
+		return appendString(b, lp.finish(0))
+	}
+	b = append(b, typeHashMetadata)
+	b = binary.LittleEndian.AppendUint64(b, uint64(minAt))
+	b = appendLen(b, uint64(h.Len()))
+	h.Range(func(f, v []byte) bool {
+		var rel uint64
+		if at := h.FieldTTL(f); at != 0 {
+			rel = uint64(at-minAt) + 1
+		}
+		b = appendLen(b, rel)
 		b = appendString(b, f)
 		b = appendString(b, v)
 		return true

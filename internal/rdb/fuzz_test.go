@@ -3,6 +3,7 @@ package rdb
 import (
 	"encoding/hex"
 	"encoding/json"
+	"github.com/shoalcache/shoal/shard"
 	"os"
 	"testing"
 )
@@ -42,6 +43,18 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add([]byte("\x02\x01f\x01\x01vx\x03big\xfe\x2c\x01\x00\x00\x00"+rep("h", 300)+"\xff"), uint8(2))
 	f.Add(rawStr([]byte{typeHashListpack}, lp.finish(0)), uint8(1))
 	f.Add(rawStr([]byte{typeHashZiplist}, zlBuild("f", "1", "g", "two")), uint8(1))
+	// Redis 7.4's hashes with field times, as Shoal dumps them.
+	for _, big := range []bool{false, true} {
+		h := shard.NewHash()
+		h.Set([]byte("a"), []byte("1"))
+		h.Set([]byte("b"), []byte(rep("v", 70*btoi(big))))
+		h.Set([]byte("c"), []byte("3"))
+		h.SetFieldTTL([]byte("a"), 4102444800000)
+		h.SetFieldTTL([]byte("c"), 4102444700000)
+		p := DumpObject(h)
+		f.Add(p, uint8(0))
+		f.Add(p[:len(p)-10], uint8(1))
+	}
 	f.Fuzz(func(t *testing.T, p []byte, mode uint8) {
 		switch mode % 3 {
 		case 1:
@@ -75,4 +88,11 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("re-encoded value differs:\n got %.300s\nwant %.300s", got, want)
 		}
 	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

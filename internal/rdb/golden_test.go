@@ -329,11 +329,19 @@ func describe(str []byte, obj shard.Object) string {
 		}
 	case *shard.Hash:
 		var kv []string
-		o.Range(func(f, v []byte) bool { kv = append(kv, fmt.Sprintf("%q=%q", f, v)); return true })
+		o.Range(func(f, v []byte) bool {
+			if at := o.FieldTTL(f); at != 0 {
+				kv = append(kv, fmt.Sprintf("%q=%q@%d", f, v, at))
+			} else {
+				kv = append(kv, fmt.Sprintf("%q=%q", f, v))
+			}
+			return true
+		})
 		if !o.Listpack() {
 			sortStrings(kv)
 		}
-		fmt.Fprintf(&b, "hash %s %v", encodingOf(nil, o), kv)
+		// A hashtable without times is a plain HASH payload, as in Redis.
+		fmt.Fprintf(&b, "hash %s ex=%v %v", encodingOf(nil, o), o.HasTTLs() && o.Listpack(), kv)
 	case *shard.Set:
 		var ms []string
 		o.Range(func(m []byte) bool { ms = append(ms, fmt.Sprintf("%q", m)); return true })

@@ -255,7 +255,19 @@ func TestRoundTrip(t *testing.T) {
 				s.Add(str())
 			}
 		}
-		objs = append(objs, h, l, z, s)
+		// Field times (Redis 7.4's HASH_LISTPACK_EX / HASH_METADATA): on a
+		// copy, some fields timed, or none on a listpackex.
+		ht := shard.CloneObject(h).(*shard.Hash)
+		ht.EnableFieldTTLs()
+		if iter%3 != 0 {
+			ht.Range(func(f, _ []byte) bool {
+				if rng.IntN(3) == 0 {
+					ht.SetFieldTTL(append([]byte(nil), f...), 1+rng.Int64N(1<<47))
+				}
+				return true
+			})
+		}
+		objs = append(objs, h, l, z, s, ht)
 		for _, o := range objs {
 			p := DumpObject(o)
 			s2, o2, err := Restore(p)
