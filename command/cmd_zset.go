@@ -159,7 +159,6 @@ pairs:
 	}
 	n := elems / 2
 	scores := make([]float64, n)
-	maxLen := 0
 	for i := 0; i < n; i++ {
 		s, ok := parseScore(args[j+2*i])
 		if !ok {
@@ -167,7 +166,6 @@ pairs:
 			return
 		}
 		scores[i] = s
-		maxLen = max(maxLen, len(args[j+2*i+1]))
 	}
 	z, ok := x.zsetPeekWrite(args[1])
 	if !ok {
@@ -229,7 +227,10 @@ pairs:
 		added++
 	}
 	if len(changes) > 0 {
-		w := x.zsetWrite(args[1], n, maxLen)
+		// Redis 7.0's zaddGenericCommand creates a skiplist only for a
+		// first member too long for a listpack; the others convert it as
+		// they are added (after a -0 became 0 in the listpack).
+		w := x.zsetWrite(args[1], 0, len(args[j+1]))
 		for _, c := range changes {
 			w.o.Set(c.m, c.score)
 		}
