@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
@@ -179,4 +182,56 @@ func unblockScript(t *testing.T, name, addr string) []string {
 	out = append(out, "A flags="+flagsOfA())
 	do(a, "A", "PING")
 	return out
+}
+
+// TestClusterMultiBlocking: on a 3-node cluster, blocking commands inside
+// a transaction (go-redis TxPipelined, routed by their keys' slot) reply at
+// once: a pop with data in the blocking command's shape, nil without; a
+// blocking command on another slot's key is refused as any command would
+// be (CROSSSLOT).
+func TestClusterMultiBlocking(t *testing.T) {
+	tc := startCluster(t, 3)
+	ctx := context.Background()
+	c := tc.clusterClient(nil)
+	if err := c.RPush(ctx, "{m}l", "a", "b").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ZAdd(ctx, "{m}z", redis.Z{Score: 1.5, Member: "x"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var blpop, empty *redis.StringSliceCmd
+	var bzpop *redis.ZWithKeyCmd
+	var blmove *redis.StringCmd
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		blpop = p.BLPop(ctx, 0, "{m}nokey", "{m}l")
+		bzpop = p.BZPopMin(ctx, 0, "{m}z")
+		blmove = p.BLMove(ctx, "{m}l", "{m}l2", "LEFT", "RIGHT", 0)
+		empty = p.BRPop(ctx, 0, "{m}l")
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		t.Fatalf("TxPipelined: %v", err)
+	}
+	if got := blpop.Val(); len(got) != 2 || got[0] != "{m}l" || got[1] != "a" {
+		t.Errorf("BLPOP in MULTI = %q, %v", got, blpop.Err())
+	}
+	if z := bzpop.Val(); z == nil || z.Key != "{m}z" || z.Member != "x" || z.Score != 1.5 {
+		t.Errorf("BZPOPMIN in MULTI = %+v, %v", z, bzpop.Err())
+	}
+	if blmove.Val() != "b" {
+		t.Errorf("BLMOVE in MULTI = %q, %v", blmove.Val(), blmove.Err())
+	}
+	if empty.Err() != redis.Nil {
+		t.Errorf("BRPOP of an empty list in MULTI = %q, %v; want nil", empty.Val(), empty.Err())
+	}
+	if got := c.LRange(ctx, "{m}l2", 0, -1).Val(); len(got) != 1 || got[0] != "b" {
+		t.Errorf("{m}l2 = %q", got)
+	}
+	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.BLPop(ctx, 0, "{m}l", "{other}l")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Errorf("BLPOP of two slots in MULTI: %v, want CROSSSLOT", err)
+	}
 }
