@@ -538,7 +538,7 @@ idle_note() {
 
 test_label() {
 	if [[ $PER_SLOT == 1 ]]; then # types-cluster: one key per slot
-		test_label "$1" | sed 's/(one \([a-z]*\))/(one \1 per slot)/'
+		PER_SLOT=0 test_label "$1" | sed 's/(one \([a-z]*\))/(one \1 per slot)/'
 		return 0
 	fi
 	case $1 in
