@@ -458,11 +458,7 @@ func (c *client) execTx(m *multiState, w *watchState) {
 				c.out = shapes[i].reshape(c.out, rep, c.proto)
 				continue
 			}
-			if c.proto == resp.RESP2 && resp.NeedsDowngrade(rep) {
-				c.out, _ = resp.Downgrade(c.out, rep)
-			} else {
-				c.out = append(c.out, rep...)
-			}
+			c.out = appendTxReply(c.out, rep, margs[i], c.proto)
 		}
 	}
 	if c.trk != nil {
@@ -470,6 +466,57 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	}
 	c.now = time.Now().UnixMilli()
 }
+
+// appendTxReply appends rep, the FSM's RESP3 reply to the queued command
+// args, in protocol proto. RESP2 differs from RESP3 downgraded where the
+// pipelined path knows it (conn.go: LMPOP's null array, ZPOPMIN's flat
+// pairs) and for the reads that reply [member, score] pairs in RESP3 and
+// one flat array in RESP2, which in a transaction run in the FSM too.
+func appendTxReply(out, rep []byte, args [][]byte, proto resp.Proto) []byte {
+	switch {
+	case proto != resp.RESP2:
+		return append(out, rep...)
+	case bytes.Equal(rep, resp.Null3) && command.NullArrayInRESP2(args):
+		return append(out, resp.NullArr2...)
+	case command.PairsFlatInRESP2(args) || pairsInRESP3(args):
+		out, _ = resp.DowngradeFlatPairs(out, rep)
+		return out
+	case resp.NeedsDowngrade(rep):
+		out, _ = resp.Downgrade(out, rep)
+		return out
+	}
+	return append(out, rep...)
+}
+
+// pairsInRESP3 reports whether a read replies [member, score] (or [field,
+// value]) pairs in RESP3 and a flat array in RESP2: the sorted set ranges
+// and ZUNION, ZINTER, ZDIFF, ZRANDMEMBER with WITHSCORES, HRANDFIELD with
+// WITHVALUES. A reply of another shape is left to Downgrade
+// (DowngradeFlatPairs checks).
+func pairsInRESP3(args [][]byte) bool {
+	opt := ""
+	if len(args[0]) > 0 && (args[0][0]|0x20) == 'z' {
+		for _, n := range pairReads {
+			if command.EqFold(args[0], n) {
+				opt = "withscores"
+				break
+			}
+		}
+	} else if command.EqFold(args[0], "hrandfield") {
+		opt = "withvalues"
+	}
+	if opt == "" || len(args) < 3 {
+		return false
+	}
+	for _, a := range args[2:] {
+		if command.EqFold(a, opt) {
+			return true
+		}
+	}
+	return false
+}
+
+var pairReads = []string{"zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrandmember", "zunion", "zinter", "zdiff"}
 
 // appendTxError appends the reply to a transaction (or WATCH's first
 // entry) whose proposal failed: MOVED or TRYAGAIN when this node no longer
