@@ -2,11 +2,14 @@
 # bench/run.sh - side-by-side benchmark of Redis and Shoal.
 #
 # Usage:
-#   bench/run.sh            # all row sets: memory, ops, types, cluster, proxy
+#   bench/run.sh            # all row sets: memory, ops, types, types-cluster,
+#                           # cluster, proxy
 #   bench/run.sh memory     # only the memory rows (distinct keys, churn)
 #   bench/run.sh ops        # only the single-node throughput/latency rows
 #   bench/run.sh types      # only the data-type rows (HSET, HGET, ZADD, LPUSH,
-#                           # LPOP, SADD, EVALSHA; single node)
+#                           # LPOP, SADD, EVALSHA, ZRANGE; single node)
+#   bench/run.sh types-cluster  # the same data-type rows against Redis
+#                           # Cluster and a 3-node Shoal (--cluster)
 #   bench/run.sh cluster    # only the cluster rows
 #   bench/run.sh proxy      # only the proxy rows
 #   bench/run.sh tls        # only the TLS cluster rows (not part of "all")
@@ -18,6 +21,11 @@
 #            loads each, waits BENCH_MEM_SETTLE s, reads used_memory
 #            (INFO memory) and VmRSS (/proc/PID/status) before and after
 #   ops      a redis-server and a Shoal; SET/GET/INCR/MSET at -P 1 and 16
+#   types    a redis-server and a Shoal; a preloaded hash and BENCH_ZSET_SIZE
+#            sorted sets; HSET/HGET/ZADD/LPUSH/LPOP/SADD/EVALSHA/ZRANGE
+#   types-cluster  both clusters as the cluster rows; the types rows with
+#            redis-benchmark --cluster, keys spread over every slot
+#            ({tag} keys: a random slot of the client's node per request)
 #   cluster  Redis Cluster (3 masters + 3 replicas) and a 3-node Shoal;
 #            SET/GET at -P 1 and 16 with redis-benchmark --cluster
 #   proxy    a 3-node Shoal and `shoal proxy` in front of it; SET/GET at
@@ -84,9 +92,19 @@
 #   types:
 #   BENCH_TYPE_TESTS    data-type tests (also BENCH_N, BENCH_N_PIPE,
 #                       BENCH_PIPELINES, BENCH_KEYSPACE)
-#                       [hset hget zadd lpush lpop sadd evalsha]
+#                       [hset hget zadd lpush lpop sadd evalsha zrange]
 #   BENCH_PIPELINES     pipeline depths [1 16]
 #   BENCH_KEYSPACE      -r [100000]
+#   BENCH_ZSET_SIZE     the zrange row's sorted sets: single node, this many
+#                       sets (zr:N) of up to this many members, preloaded
+#                       with 3 x SIZE x SIZE random ZADDs; -r of its runs and
+#                       preloads (members per set in the cluster too) [100]
+#   types-cluster:
+#   BENCH_CLUSTER_TYPE_TESTS  tests [BENCH_TYPE_TESTS]; N, pipelines and -r
+#                       are the cluster rows' (BENCH_CLUSTER_N, ...)
+#   BENCH_CLUSTER_ZSET_N  ZADDs preloading the zrange row's sorted sets in the
+#                       cluster: one per slot (zr:{tag}), 16384 sets, so
+#                       about N/16384 members each [327680]
 #   cluster:
 #   BENCH_CLUSTER_N       requests per run at -P 1 [100000]
 #   BENCH_CLUSTER_N_PIPE  requests per run at -P > 1 [1000000]
@@ -130,7 +148,8 @@ BENCH_N=${BENCH_N:-200000}
 BENCH_N_PIPE=${BENCH_N_PIPE:-2000000}
 BENCH_MSET_DIV=${BENCH_MSET_DIV:-4}
 BENCH_TESTS=${BENCH_TESTS:-set get incr mset}
-BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget zadd lpush lpop sadd evalsha}
+BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget zadd lpush lpop sadd evalsha zrange}
+BENCH_ZSET_SIZE=${BENCH_ZSET_SIZE:-100}
 BENCH_SCRIPT="return redis.call('INCR', KEYS[1])"
 BENCH_SCRIPT_SHA=""
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
@@ -138,6 +157,8 @@ BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
 BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-100000}
 BENCH_CLUSTER_N_PIPE=${BENCH_CLUSTER_N_PIPE:-1000000}
 BENCH_CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set get}
+BENCH_CLUSTER_TYPE_TESTS=${BENCH_CLUSTER_TYPE_TESTS:-$BENCH_TYPE_TESTS}
+BENCH_CLUSTER_ZSET_N=${BENCH_CLUSTER_ZSET_N:-327680}
 BENCH_CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES:-1 16}
 BENCH_CLUSTER_KEYSPACE=${BENCH_CLUSTER_KEYSPACE:-100000}
 BENCH_CLUSTER_WAIT=${BENCH_CLUSTER_WAIT:-60}
@@ -166,6 +187,7 @@ SPAWNED_PID="" # spawn's result
 # flags of both clusters (empty otherwise), the heading's label.
 TLS_ARGS=() TLS_SERVER_ARGS=() TLS_LABEL=""
 PORT_ARGS=() # port_args's result
+PER_SLOT=0   # 1 during the types-cluster rows: test_label says "per slot"
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -400,12 +422,19 @@ bench_one() {
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
 	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -n "$n" -P "$p" -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" --csv)
+	# With --cluster a command line's keys must hold "{tag}", which
+	# redis-benchmark replaces per request with a hash tag of a random
+	# slot of the client's node (its own tests do the same: myhash{tag}).
+	local tag=""
+	if [[ $cluster == 1 ]]; then tag="{tag}"; fi
 	case $t in
 	# Tests redis-benchmark has no -t for: a command line. HGET reads the
 	# fields that -t hset writes (HSET myhash element:__rand_int__ <data>).
-	hget) cmd+=(HGET myhash 'element:__rand_int__') ;;
+	hget) cmd+=(HGET "myhash$tag" 'element:__rand_int__') ;;
 	# EVALSHA of BENCH_SCRIPT (loaded by rows_types) on a random key.
-	evalsha) cmd+=(EVALSHA "$BENCH_SCRIPT_SHA" 1 'key:__rand_int__') ;;
+	evalsha) cmd+=(EVALSHA "$BENCH_SCRIPT_SHA" 1 "key:${tag:+$tag:}__rand_int__") ;;
+	# The first 10 members of a preloaded sorted set (preload_zsets).
+	zrange) cmd+=(ZRANGE "$(zset_key "$cluster")" 0 9 WITHSCORES) ;;
 	*) cmd+=(-t "$t") ;;
 	esac
 	record 1 "${cmd[@]}"
@@ -508,11 +537,16 @@ idle_note() {
 }
 
 test_label() {
+	if [[ $PER_SLOT == 1 ]]; then # types-cluster: one key per slot
+		PER_SLOT=0 test_label "$1" | sed 's/(one \([a-z]*\))/(one \1 per slot)/'
+		return 0
+	fi
 	case $1 in
 	set) echo SET ;; get) echo GET ;; incr) echo INCR ;; mset) echo "MSET (10 keys)" ;;
 	hset) echo "HSET (one hash)" ;; hget) echo "HGET (one hash)" ;;
 	zadd) echo "ZADD (one zset)" ;; lpush) echo "LPUSH (one list)" ;; lpop) echo "LPOP (one list)" ;;
 	sadd) echo "SADD (one set)" ;; evalsha) echo "EVALSHA (INCR script)" ;;
+	zrange) echo "ZRANGE 0 9 WITHSCORES" ;;
 	*) echo "$1" | tr '[:lower:]' '[:upper:]' ;;
 	esac
 }
@@ -554,14 +588,18 @@ compare_row() {
 	tail -n 1 "$out" >&2
 }
 
-# preload WHO PORT KEYSPACE N CLUSTER OUT [TEST]: SET (or TEST, e.g. hset)
-# N random keys of KEYSPACE so that GET hits. A failure is logged and noted
+# preload WHO PORT KEYSPACE N CLUSTER OUT [TEST [COMMAND...]]: SET (or TEST,
+# e.g. hset; or the command line COMMAND, TEST then naming the log) N
+# random keys of KEYSPACE so that GET hits. A failure is logged and noted
 # in OUT, not fatal: the rows still run (and show any errors themselves).
 preload() {
-	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 test=${7:-set} logf="$WORK/preload-$1.log" msg
+	local who=$1 port=$2 ks=$3 n=$4 cluster=$5 out=$6 test=${7:-set} msg
+	local logf="$WORK/preload-$who-$test.log"
+	local -a what=(-t "$test")
+	if [[ $# -gt 7 ]]; then what=("${@:8}"); fi
 	local -a cmd=("$REDIS_BENCHMARK")
 	if [[ $cluster == 1 ]]; then cmd+=(--cluster); fi
-	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -t "$test" -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	cmd+=("${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" -n "$n" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q "${what[@]}")
 	record 1 "${cmd[@]}"
 	if ! timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$logf" 2>&1 || grep -q 'Error from server' "$logf"; then
 		msg=$(tr '\r' '\n' <"$logf" | grep -m1 'Error from server' || true)
@@ -715,28 +753,59 @@ rows_ops() {
 
 # ---------------------------------------------------------------- types rows
 
+# zset_key CLUSTER: the key of the zrange row: one of BENCH_ZSET_SIZE
+# sorted sets (zr:N) on a single node, the set of a random slot of the
+# client's node (zr:{tag}) with --cluster.
+zset_key() { if [[ $1 == 1 ]]; then echo 'zr:{tag}'; else echo 'zr:__rand_int__'; fi; }
+
+# preload_zsets WHO PORT CLUSTER OUT: the zrange row's sorted sets: random
+# ZADDs of scores and members (m:N) of -r BENCH_ZSET_SIZE; single node,
+# 3 x SIZE x SIZE of them (each set gets ~95% of the SIZE members), in the
+# cluster BENCH_CLUSTER_ZSET_N over the 16384 sets.
+preload_zsets() {
+	local who=$1 port=$2 cluster=$3 out=$4 n
+	if [[ $cluster == 1 ]]; then n=$BENCH_CLUSTER_ZSET_N; else n=$((3 * BENCH_ZSET_SIZE * BENCH_ZSET_SIZE)); fi
+	preload "$who" "$port" "$BENCH_ZSET_SIZE" "$n" "$cluster" "$out" zadd-zr \
+		ZADD "$(zset_key "$cluster")" __rand_int__ 'm:__rand_int__'
+}
+
+# has_test TEST TESTS: whether the word TEST is in the list TESTS.
+has_test() { [[ " $2 " == *" $1 "* ]]; }
+
+# load_script WHO PORT...: SCRIPT LOAD BENCH_SCRIPT on every port (each
+# node of a Redis Cluster has its own script cache) and set
+# BENCH_SCRIPT_SHA.
+load_script() {
+	local who=$1 port
+	BENCH_SCRIPT_SHA=$(printf '%s' "$BENCH_SCRIPT" | sha1sum | cut -d' ' -f1)
+	for port in "${@:2}"; do
+		record 1 "$REDIS_CLI" -p "$port" SCRIPT LOAD "$BENCH_SCRIPT"
+		[[ $(cli "$port" SCRIPT LOAD "$BENCH_SCRIPT" | tr -d '\r') == "$BENCH_SCRIPT_SHA" ]] ||
+			log "WARNING: SCRIPT LOAD on $who port $port did not answer $BENCH_SCRIPT_SHA"
+	done
+}
+
 # rows_types OUT: the data-type commands on a single node, as rows_ops: a
-# hash of BENCH_KEYSPACE fields preloaded with -t hset, then each test.
+# hash of BENCH_KEYSPACE fields preloaded with -t hset (and the zrange
+# row's sorted sets), then each test.
 rows_types() {
-	local out=$1 t p n row=0
-	SECTION="data types, single node: fresh servers; preload a hash, then each row against both (order alternates)"
+	local out=$1 t p n ks row=0
+	SECTION="data types, single node: fresh servers; preload a hash and sorted sets, then each row against both (order alternates)"
 	start_redis
 	start_shoal
 	: >"$out.notes"
 	preload redis "$REDIS_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
 	preload shoal "$SHOAL_PORT" "$BENCH_KEYSPACE" $((BENCH_KEYSPACE * 10)) 0 "$out.notes" hset
-	BENCH_SCRIPT_SHA=$(printf '%s' "$BENCH_SCRIPT" | sha1sum | cut -d' ' -f1)
-	local who port
-	for who in redis shoal; do
-		if [[ $who == redis ]]; then port=$REDIS_PORT; else port=$SHOAL_PORT; fi
-		record 1 "$REDIS_CLI" -p "$port" SCRIPT LOAD "$BENCH_SCRIPT"
-		[[ $(cli "$port" SCRIPT LOAD "$BENCH_SCRIPT" | tr -d '\r') == "$BENCH_SCRIPT_SHA" ]] ||
-			log "WARNING: SCRIPT LOAD on $who did not answer $BENCH_SCRIPT_SHA"
-	done
+	if has_test zrange "$BENCH_TYPE_TESTS"; then
+		preload_zsets redis "$REDIS_PORT" 0 "$out.notes"
+		preload_zsets shoal "$SHOAL_PORT" 0 "$out.notes"
+	fi
+	load_script redis "$REDIS_PORT"
+	load_script shoal "$SHOAL_PORT"
 	{
 		echo "### Data types (single node)"
 		echo
-		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined. redis-benchmark's own tests write one key each (myhash, myzset, mylist, myset: every command of a row goes to one key, so to one group); HGET reads the fields of myhash; EVALSHA runs \`$BENCH_SCRIPT\` on random keys. p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
+		echo "-c $BENCH_CLIENTS, -r $BENCH_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_N at -P 1, $BENCH_N_PIPE when pipelined. redis-benchmark's own tests write one key each (myhash, myzset, mylist, myset: every command of a row goes to one key, so to one group); HGET reads the fields of myhash; EVALSHA runs \`$BENCH_SCRIPT\` on random keys; ZRANGE reads the first 10 members of one of $BENCH_ZSET_SIZE preloaded sorted sets of up to $BENCH_ZSET_SIZE members (-r $BENCH_ZSET_SIZE). p99 in ms. Best of $BENCH_REPEAT run(s) per cell."
 		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" ""
 		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo
@@ -744,9 +813,11 @@ rows_types() {
 		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_TYPE_TESTS; do
+		ks=$BENCH_KEYSPACE
+		if [[ $t == zrange ]]; then ks=$BENCH_ZSET_SIZE; fi
 		for p in $BENCH_PIPELINES; do
 			if [[ $p -gt 1 ]]; then n=$BENCH_N_PIPE; else n=$BENCH_N; fi
-			compare_row "$out" "$row" "$t" "$p" "$n" "$BENCH_KEYSPACE" 0 "$REDIS_PORT" "$SHOAL_PORT" "$REDIS_PID" "$SHOAL_PID"
+			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 0 "$REDIS_PORT" "$SHOAL_PORT" "$REDIS_PID" "$SHOAL_PID"
 			row=$((row + 1))
 		done
 	done
@@ -993,6 +1064,55 @@ rows_cluster() {
 	end_rows "$out"
 }
 
+# ---------------------------------------------------------- types-cluster rows
+
+# rows_types_cluster OUT: the types rows against both clusters (started as
+# the cluster rows start them) with redis-benchmark --cluster: every key
+# holds {tag}, a random slot of the client's node per request, so the
+# commands of a row spread over all slots (and Shoal's 3 groups); the hash
+# (myhash{tag}) and the sorted sets (zr:{tag}) are one per slot.
+rows_types_cluster() {
+	local out=$1 t p n ks row=0
+	SECTION="data types, cluster: Redis Cluster (3 masters + 3 replicas) and Shoal (3 nodes); preload hashes and sorted sets, then each row against both (order alternates); PORT = node 0"
+	start_redis_cluster
+	start_shoal_cluster
+	: >"$out.notes"
+	preload redis-cluster "${RC_PORTS[0]}" "$BENCH_CLUSTER_KEYSPACE" $((BENCH_CLUSTER_KEYSPACE * 3)) 1 "$out.notes" hset
+	preload shoal-cluster "${SC_PORTS[0]}" "$BENCH_CLUSTER_KEYSPACE" $((BENCH_CLUSTER_KEYSPACE * 3)) 1 "$out.notes" hset
+	if has_test zrange "$BENCH_CLUSTER_TYPE_TESTS"; then
+		preload_zsets redis-cluster "${RC_PORTS[0]}" 1 "$out.notes"
+		preload_zsets shoal-cluster "${SC_PORTS[0]}" 1 "$out.notes"
+	fi
+	load_script redis-cluster "${RC_PORTS[@]}"
+	load_script shoal-cluster "${SC_PORTS[@]}"
+	{
+		if [[ -n $BENCH_BASELINE_BIN ]]; then
+			echo "### Data types, cluster: baseline Shoal vs Shoal (3 nodes each, 3 groups of 3 replicas)"
+		else
+			echo "### Data types, cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
+		fi
+		echo
+		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $BENCH_CLUSTER_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. Every key holds redis-benchmark's {tag}, replaced per request by a hash tag of a random slot of the client's node: one hash, zset, list, set per slot (myhash{tag}...), EVALSHA's keys key:{tag}:N. HGET reads fields written by a preload of $((BENCH_CLUSTER_KEYSPACE * 3)) HSETs over all slots' hashes, so most miss (alike on both sides); ZRANGE reads the first 10 members of a slot's sorted set zr:{tag}, preloaded with $BENCH_CLUSTER_ZSET_N ZADDs (about $((BENCH_CLUSTER_ZSET_N / 16384)) per set, members of -r $BENCH_ZSET_SIZE). p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
+		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_N" "$BENCH_CLUSTER_N_PIPE"
+		idle_note "${RC_PIDS[*]}" "${SC_PIDS[*]}"
+		echo
+		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	} >"$out"
+	PER_SLOT=1
+	for t in $BENCH_CLUSTER_TYPE_TESTS; do
+		ks=$BENCH_CLUSTER_KEYSPACE
+		if [[ $t == zrange ]]; then ks=$BENCH_ZSET_SIZE; fi
+		for p in $BENCH_CLUSTER_PIPELINES; do
+			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_N; fi
+			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${RC_PORTS[0]}" "${SC_PORTS[0]}" "${RC_PIDS[*]}" "${SC_PIDS[*]}"
+			row=$((row + 1))
+		done
+	done
+	PER_SLOT=0
+	end_rows "$out"
+}
+
 # ---------------------------------------------------------------- proxy rows
 
 # rows_proxy OUT: a 3-node Shoal; each row runs redis-benchmark --cluster
@@ -1062,22 +1182,23 @@ rows_tls() {
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0 do_types=0
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0 do_types=0 do_types_cluster=0
 	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
 		ops) do_ops=1 ;;
 		types) do_types=1 ;;
+		types-cluster) do_types_cluster=1 ;;
 		memory | mem) do_mem=1 ;;
 		cluster) do_cluster=1 ;;
 		proxy) do_proxy=1 ;;
 		tls) do_tls=1 ;;
-		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 do_types=1 ;;
+		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 do_types=1 do_types_cluster=1 ;;
 		-h | --help | help)
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want memory, ops, types, cluster, proxy, tls or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, types, types-cluster, cluster, proxy, tls or all)" ;;
 		esac
 	done
 
@@ -1113,6 +1234,7 @@ main() {
 	fi
 	if ((do_ops)); then rows_ops "$WORK/ops.md"; fi
 	if ((do_types)); then rows_types "$WORK/types.md"; fi
+	if ((do_types_cluster)); then rows_types_cluster "$WORK/types-cluster.md"; fi
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
 	if ((do_proxy)); then rows_proxy "$WORK/proxy.md"; fi
 	if ((do_tls)); then rows_tls "$WORK/tls.md"; fi
@@ -1147,7 +1269,7 @@ main() {
 		echo '```'
 		echo
 		local f
-		for f in memory-distinct memory-churn ops types cluster proxy tls; do
+		for f in memory-distinct memory-churn ops types types-cluster cluster proxy tls; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 	} >"$result"

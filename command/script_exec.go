@@ -50,6 +50,25 @@ func (executor) CheckScript(body []byte, sha string) string {
 	return engine.Compile(body, sha)
 }
 
+// ScriptNonBlocking, set by package server at init, maps a blocking
+// command a script calls to what runs instead (Redis 7.0 lets scripts call
+// BLMPOP and BZMPOP, which never block there): the arguments of the
+// non-blocking form, or the error reply text; ok is false for any other
+// command. Any goroutine.
+var ScriptNonBlocking func(args [][]byte) (try [][]byte, msg string, ok bool)
+
+// scriptBlocking applies ScriptNonBlocking to a script's call: the
+// arguments to run, or the error text.
+func scriptBlocking(args [][]byte) ([][]byte, string) {
+	if ScriptNonBlocking == nil || len(args[0]) != 6 {
+		return args, ""
+	}
+	if try, msg, ok := ScriptNonBlocking(args); ok {
+		return try, msg
+	}
+	return args, ""
+}
+
 var fsmHosts = sync.Pool{New: func() any { return new(fsmHost) }}
 
 // fsmHost runs a write script's commands inside the FSM.
@@ -63,6 +82,10 @@ type fsmHost struct {
 
 // Call implements script.Host.
 func (h *fsmHost) Call(args [][]byte, out []byte) []byte {
+	args, msg := scriptBlocking(args)
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
 	cmd, msg := scriptCommand(args)
 	if msg != "" {
 		return resp.AppendError(out, msg)
@@ -211,6 +234,9 @@ type readHost struct {
 }
 
 func (h *readHost) Call(args [][]byte, out []byte) []byte {
+	if try, msg := scriptBlocking(args); msg != "" || len(try) != len(args) {
+		return resp.AppendError(out, ErrScriptWriteReadOnly) // BLMPOP, BZMPOP
+	}
 	cmd, msg := scriptCommand(args)
 	if msg != "" {
 		return resp.AppendError(out, msg)

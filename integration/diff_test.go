@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/respclient"
 	"github.com/shoalcache/shoal/internal/testutil"
 )
 
@@ -39,6 +40,10 @@ type diffPair struct {
 
 	refAddr, tgtAddr string
 	conns            [maxDiffConns][2]*respConn
+	// cur is the current pair; sent[n] is the !send step whose replies
+	// pair n has not read yet (!recv), or nil.
+	cur  int
+	sent [maxDiffConns]*step
 }
 
 // maxDiffConns is the number of connections a corpus may use (!conn).
@@ -65,6 +70,70 @@ func (p *diffPair) use(t *testing.T, n int) {
 		p.conns[n] = [2]*respConn{mustDial(t, p.refAddr), mustDial(t, p.tgtAddr)}
 	}
 	p.ref, p.tgt = p.conns[n][0], p.conns[n][1]
+	p.cur = n
+}
+
+// runAsync runs the steps of a command left waiting: !send writes it on the
+// current pair, !recv reads and compares its replies, !blocked waits until
+// both servers count that many blocked clients. handled is false for any
+// other step, which must not run on a pair with a command pending.
+func (p *diffPair) runAsync(t *testing.T, where string, st step) (msg string, handled bool) {
+	t.Helper()
+	pending := p.sent[p.cur]
+	switch {
+	case st.recv:
+		if pending == nil {
+			t.Fatalf("%s: !recv without a !send pending on connection %d", where, p.cur)
+		}
+		p.sent[p.cur] = nil
+		var raw [2][]byte
+		for i, c := range []*respConn{p.ref, p.tgt} {
+			if err := c.conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+				t.Fatal(err)
+			}
+			v, err := respclient.ReadRaw(c.r)
+			if err != nil {
+				t.Fatalf("%s: reply to %s (line %d) on %s: %v", where, pending, pending.line, [2]string{"redis", p.tgtName}[i], err)
+			}
+			raw[i] = v.Raw
+		}
+		if p.transcript {
+			t.Logf("%s: %s -> %q", where, pending, raw[0])
+		}
+		if d := compareReplies(pending.mode, pending.tol, raw[0], raw[1]); d != "" {
+			return p.report(where, *pending, d, raw[0], raw[1]), true
+		}
+		return "", true
+	case pending != nil:
+		t.Fatalf("%s: %s on connection %d, which waits for the reply to line %d (!recv first)", where, st, p.cur, pending.line)
+	case st.send:
+		for i, c := range []*respConn{p.ref, p.tgt} {
+			if err := c.conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.conn.Write(encodeCommand(st.args)); err != nil {
+				t.Fatalf("%s: %s on %s: %v", where, st, [2]string{"redis", p.tgtName}[i], err)
+			}
+		}
+		p.sent[p.cur] = &st
+		return "", true
+	case st.blocked != 0:
+		want := strconv.Itoa(st.blocked - 1)
+		testutil.Eventually(t, 10*time.Second, where+": blocked_clients:"+want+" on both servers", func() error {
+			for i, c := range []*respConn{p.ref, p.tgt} {
+				raw, err := c.Do("INFO", "clients")
+				if err != nil {
+					t.Fatalf("%s: INFO: %v", where, err)
+				}
+				if !strings.Contains(string(raw), "\r\nblocked_clients:"+want+"\r\n") {
+					return fmt.Errorf("%s: %q", [2]string{"redis", p.tgtName}[i], raw)
+				}
+			}
+			return nil
+		})
+		return "", true
+	}
+	return "", false
 }
 
 // run executes st on both servers and returns a mismatch report or "".
@@ -74,6 +143,9 @@ func (p *diffPair) run(t *testing.T, where string, st step) string {
 	if st.conn != 0 {
 		p.use(t, st.conn-1)
 		return ""
+	}
+	if msg, ok := p.runAsync(t, where, st); ok {
+		return msg
 	}
 	if st.proto != 0 {
 		ra, err := p.ref.Hello(st.proto)
@@ -203,6 +275,11 @@ func TestDiffCorpus(t *testing.T) {
 					t.Error(msg)
 				}
 			}
+			for n, st := range p.sent {
+				if st != nil {
+					t.Errorf("%s:%d: !send on connection %d without !recv", f, st.line, n)
+				}
+			}
 			if mismatches > 0 {
 				t.Logf("%s: %d of %d commands mismatched", f, mismatches, len(scripts[f]))
 			}
@@ -236,6 +313,31 @@ func TestDiffScriptParsing(t *testing.T) {
 	for _, bad := range []string{`SET "k`, `SET 'k`, `SET "k"x`, `SET 'k'x`} {
 		if got, err := splitArgs(bad); err == nil {
 			t.Errorf("splitArgs(%q) = %q, want error", bad, got)
+		}
+	}
+}
+
+// TestDiffAsyncDirectives checks the parsing of !send, !recv and !blocked.
+func TestDiffAsyncDirectives(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.txt")
+	if err := os.WriteFile(good, []byte("FLUSHALL\n!send\nBLPOP k 0\n!blocked 1\n!recv\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := parseScript(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 4 || !steps[1].send || steps[1].args[0] != "BLPOP" || steps[2].blocked != 2 || !steps[3].recv {
+		t.Errorf("parsed %+v", steps)
+	}
+	for _, bad := range []string{"!blocked\n", "!blocked x\n", "!send\n", "!send\n!sort\nGET k\n"} {
+		f := filepath.Join(dir, "bad.txt")
+		if err := os.WriteFile(f, []byte("FLUSHALL\n"+bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseScript(f); err == nil {
+			t.Errorf("parseScript accepted %q", bad)
 		}
 	}
 }

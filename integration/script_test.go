@@ -16,6 +16,17 @@ package integration
 //	!errprefix   next replies must both be errors with the same first word
 //	!resp3       send HELLO 3 on both connections now (only the reply type is
 //	             compared); !resp2 switches back with HELLO 2
+//	!conn N      the next commands run on connection N of each server (0 is
+//	             the first, dialed on first use)
+//	!send        the next command is written on both servers without reading
+//	             its replies: a blocking command (BLPOP...) that waits; the
+//	             connection takes no other command until !recv
+//	!recv        read the replies a !send left pending on the current
+//	             connection and compare them (as exact, or in the !send's mode)
+//	!blocked N   wait (10 s at most) until INFO's blocked_clients is N on both
+//	             servers, asked on the current connection (not one with a
+//	             pending !send): before waking a !send's command, so that it
+//	             is blocked on both servers, not yet sent to one of them
 
 import (
 	"bufio"
@@ -61,6 +72,11 @@ type step struct {
 	// the commands after it run on connection N of each server (0 is the
 	// first; corpora such as multi.txt need a second client).
 	conn int
+	// send: the command is written without reading its replies (!send);
+	// recv: the step reads the replies a send step left pending (!recv);
+	// blocked is 1 + the blocked_clients count a !blocked step waits for.
+	send, recv bool
+	blocked    int
 }
 
 func (s step) String() string {
@@ -69,6 +85,15 @@ func (s step) String() string {
 	}
 	if s.conn != 0 {
 		return fmt.Sprintf("!conn %d", s.conn-1)
+	}
+	if s.recv {
+		return "!recv"
+	}
+	if s.blocked != 0 {
+		return fmt.Sprintf("!blocked %d", s.blocked-1)
+	}
+	if s.send {
+		return "!send " + formatArgs(s.args)
 	}
 	return formatArgs(s.args)
 }
@@ -117,6 +142,7 @@ func parseScript(path string) ([]step, error) {
 	pending := modeExact
 	var pendingTol int64
 	pendingLine := 0
+	pendingSend := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for n := 1; sc.Scan(); n++ {
@@ -146,6 +172,21 @@ func parseScript(path string) ([]step, error) {
 				}
 				steps = append(steps, step{line: n, conn: c + 1})
 				continue
+			case "recv":
+				steps = append(steps, step{line: n, recv: true})
+				continue
+			case "blocked":
+				b := -1
+				if len(f) == 2 {
+					b, err = strconv.Atoi(f[1])
+				}
+				if err != nil || b < 0 {
+					return nil, fmt.Errorf("%s:%d: !blocked wants a count of blocked clients", path, n)
+				}
+				steps = append(steps, step{line: n, blocked: b + 1})
+				continue
+			case "send":
+				pendingSend = true
 			case "ttl":
 				pending, pendingTol = modeTTL, 1
 				if len(f) > 1 {
@@ -179,8 +220,8 @@ func parseScript(path string) ([]step, error) {
 		if pending == modeScan && !strings.EqualFold(args[0], "scan") {
 			return nil, fmt.Errorf("%s:%d: !scan applies to SCAN only", path, n)
 		}
-		steps = append(steps, step{line: n, args: args, mode: pending, tol: pendingTol})
-		pending, pendingTol, pendingLine = modeExact, 0, 0
+		steps = append(steps, step{line: n, args: args, mode: pending, tol: pendingTol, send: pendingSend})
+		pending, pendingTol, pendingLine, pendingSend = modeExact, 0, 0, false
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err

@@ -25,11 +25,16 @@ import (
 // and the client asks the new leader.
 
 func init() {
-	fl := command.FlagWrite | command.FlagNoScript | command.FlagNoMulti
 	reg := func(name string, arity, first, last int, acl string) *command.Command {
 		speed := "slow"
 		if name == "bzpopmin" || name == "bzpopmax" {
 			speed = "fast" // as Redis's categories
+		}
+		fl := command.FlagWrite
+		if first != 0 {
+			// As Redis 7.0: scripts may call BLMPOP and BZMPOP only
+			// (scriptNonBlocking), transactions all of them (txForm).
+			fl |= command.FlagNoScript
 		}
 		c := &command.Command{Name: name, Arity: arity, Kind: command.KindLocal, Flags: fl,
 			FirstKey: first, LastKey: last, Step: 1, ACL: []string{"write", acl, speed, "blocking"}, Run: blockingCommand}
@@ -56,19 +61,29 @@ func init() {
 	reg("bzpopmin", -3, 1, -2, "sortedset")
 	reg("bzpopmax", -3, 1, -2, "sortedset")
 	reg("bzmpop", -5, 0, 0, "sortedset")
+	command.ScriptNonBlocking = scriptNonBlocking
+}
+
+// isBlocking reports whether cmd is one of the blocking commands.
+func isBlocking(cmd *command.Command) bool {
+	switch cmd.Name {
+	case "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop":
+		return true
+	}
+	return false
 }
 
 // RESP error texts of the blocking commands (Redis 7.0's).
 const (
 	errTimeoutFloat = "ERR timeout is not a float or out of range"
+	errUnblocked    = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 )
 
 // blockingPlan is a blocking command's non-blocking form and how to turn
 // its reply into the blocking command's.
 type blockingPlan struct {
-	try     [][]byte
-	keys    [][]byte
-	timeout []byte
+	try  [][]byte
+	keys [][]byte
 	// dropLines is how many header lines to drop after the reply's first
 	// element (the key): LMPOP's [key, [v]] becomes BLPOP's [key, v].
 	dropLines int
@@ -79,7 +94,6 @@ func lower(b []byte) string { return string(bytes.ToLower(b)) }
 // planBlocking maps a blocking command to its non-blocking form.
 func planBlocking(args [][]byte) blockingPlan {
 	name := lower(args[0])
-	last := args[len(args)-1]
 	keysOf := func(ks [][]byte) [][]byte { return ks }
 	switch name {
 	case "blpop", "brpop", "bzpopmin", "bzpopmax":
@@ -93,12 +107,12 @@ func planBlocking(args [][]byte) blockingPlan {
 		try := [][]byte{[]byte(pop), []byte(strconv.Itoa(len(keys)))}
 		try = append(try, keys...)
 		try = append(try, []byte(where))
-		return blockingPlan{try: try, keys: keys, timeout: last, dropLines: drop}
+		return blockingPlan{try: try, keys: keys, dropLines: drop}
 	case "blmove":
 		return blockingPlan{try: [][]byte{[]byte("LMOVE"), args[1], args[2], args[3], args[4]},
-			keys: args[1:3], timeout: last}
+			keys: args[1:3]}
 	case "brpoplpush":
-		return blockingPlan{try: [][]byte{[]byte("RPOPLPUSH"), args[1], args[2]}, keys: args[1:3], timeout: last}
+		return blockingPlan{try: [][]byte{[]byte("RPOPLPUSH"), args[1], args[2]}, keys: args[1:3]}
 	default: // blmpop, bzmpop: timeout numkeys key... where [COUNT n]
 		pop := "LMPOP"
 		if name == "bzmpop" {
@@ -106,7 +120,7 @@ func planBlocking(args [][]byte) blockingPlan {
 		}
 		try := append([][]byte{[]byte(pop)}, args[2:]...)
 		cmd := command.Lookup(try[0])
-		return blockingPlan{try: try, keys: cmd.Keys(try, nil), timeout: args[1]}
+		return blockingPlan{try: try, keys: cmd.Keys(try, nil)}
 	}
 }
 
@@ -129,6 +143,126 @@ func parseTimeout(b []byte) (time.Duration, string) {
 	return time.Duration(ms * float64(time.Millisecond)), ""
 }
 
+// blockingArgs checks a blocking command's arguments in Redis 7.0's
+// order: BLMPOP's, BZMPOP's and BLMOVE's syntax before the timeout, the
+// timeout first for the others. It returns the timeout, or the error text;
+// bad reports a syntax error, which the non-blocking form replies itself
+// (msg is then empty).
+func blockingArgs(args [][]byte) (timeout time.Duration, msg string, bad bool) {
+	switch lower(args[0]) {
+	case "blmove":
+		if !isWhere(args[3], "left", "right") || !isWhere(args[4], "left", "right") {
+			return 0, "", true
+		}
+	case "blmpop":
+		if !mpopSyntaxOK(args, "left", "right") {
+			return 0, "", true
+		}
+	case "bzmpop":
+		if !mpopSyntaxOK(args, "min", "max") {
+			return 0, "", true
+		}
+	}
+	t := args[len(args)-1]
+	if n := lower(args[0]); n == "blmpop" || n == "bzmpop" {
+		t = args[1]
+	}
+	timeout, msg = parseTimeout(t)
+	return timeout, msg, false
+}
+
+func isWhere(b []byte, a, z string) bool { return command.EqFold(b, a) || command.EqFold(b, z) }
+
+// mpopSyntaxOK reports whether BLMPOP's or BZMPOP's arguments after the
+// timeout (numkeys key... where [COUNT count]) parse as Redis's
+// lmpopGenericCommand and zmpopGenericCommand parse them.
+func mpopSyntaxOK(args [][]byte, a, z string) bool {
+	n, ok := command.ParseInt(args[2])
+	if !ok || n < 1 || n > int64(len(args)) {
+		return false
+	}
+	where := 3 + int(n)
+	if where >= len(args) || !isWhere(args[where], a, z) {
+		return false
+	}
+	count := false
+	for j := where + 1; j < len(args); j++ {
+		if count || !command.EqFold(args[j], "count") || j+1 >= len(args) {
+			return false
+		}
+		j++
+		if c, ok := command.ParseInt(args[j]); !ok || c < 1 {
+			return false
+		}
+		count = true
+	}
+	return true
+}
+
+// txForm is what a blocking command queued in a transaction runs as:
+// Redis 7.0 never blocks there, it replies at once as on a timeout when
+// there is nothing to pop. That is its non-blocking form (LMPOP, LMOVE,
+// ZMPOP...), carried by the Transaction entry, whose reply drop lines are
+// then removed from (dropAfterFirst) for the blocking command's shape; its
+// null replies are already the blocking command's in a transaction (a
+// null array, a null bulk for BLMOVE and BRPOPLPUSH). For an argument
+// error it is a front-end command replying the error in place.
+func txForm(args [][]byte) (*command.Command, [][]byte, txShape) {
+	if _, msg, bad := blockingArgs(args); msg != "" && !bad {
+		return &command.Command{Name: lower(args[0]), Kind: command.KindLocal,
+			Run: func(x *command.Ctx, _ [][]byte) { x.Err(msg) }}, args, txShape{}
+	}
+	plan := planBlocking(args)
+	cmd := command.Lookup(plan.try[0])
+	if !cmd.ArityOK(len(plan.try)) {
+		msg := command.ErrWrongArgs(lower(args[0]))
+		return &command.Command{Name: lower(args[0]), Kind: command.KindLocal,
+			Run: func(x *command.Ctx, _ [][]byte) { x.Err(msg) }}, args, txShape{}
+	}
+	return cmd, plan.try, txShape{drop: plan.dropLines, nullArray: cmd.Name != "lmove" && cmd.Name != "rpoplpush"}
+}
+
+// txShape is how a blocking command's reply in a transaction differs from
+// its non-blocking form's RESP3 reply (txForm).
+type txShape struct {
+	drop      int  // lines dropped after the key (dropAfterFirst)
+	nullArray bool // its null is a null array in RESP2, not a null bulk
+}
+
+// reshape turns rep, the RESP3 reply of the non-blocking form, into the
+// blocking command's reply in protocol proto, appended to out.
+func (sh txShape) reshape(out, rep []byte, proto resp.Proto) []byte {
+	switch {
+	case sh.nullArray && proto == resp.RESP2 && bytes.Equal(rep, resp.Null3):
+		return resp.AppendNullArray(out, proto)
+	case sh.drop > 0 && len(rep) > 0 && rep[0] == '*':
+		rep = dropAfterFirst(rep, sh.drop)
+	}
+	if proto == resp.RESP2 && resp.NeedsDowngrade(rep) {
+		out, _ = resp.Downgrade(out, rep)
+		return out
+	}
+	return append(out, rep...)
+}
+
+// scriptNonBlocking implements command.ScriptNonBlocking: BLMPOP and
+// BZMPOP called by a script run as LMPOP and ZMPOP (same replies) once
+// their timeout is checked, as Redis 7.0 runs them there without
+// blocking. A wrong arity is left to the script host's check.
+func scriptNonBlocking(args [][]byte) ([][]byte, string, bool) {
+	a := args[0]
+	if len(a) != 6 || !(command.EqFold(a, "blmpop") || command.EqFold(a, "bzmpop")) {
+		return nil, "", false
+	}
+	if len(args) < 5 {
+		return args, "", true
+	}
+	if _, msg, bad := blockingArgs(args); msg != "" && !bad {
+		return nil, msg, true
+	}
+	return planBlocking(args).try, "", true
+}
+
 // isNullReply reports whether r is a null reply in either protocol.
 func isNullReply(r []byte) bool {
 	return bytes.Equal(r, resp.NullArr2) || bytes.Equal(r, resp.Null3) || bytes.Equal(r, []byte("$-1\r\n"))
@@ -140,7 +274,7 @@ func blockingCommand(x *command.Ctx, args [][]byte) {
 	c.out = x.Out
 	defer func() { x.Out = c.out }()
 	plan := planBlocking(args)
-	timeout, msg := parseTimeout(plan.timeout)
+	timeout, msg, bad := blockingArgs(args)
 	if msg != "" {
 		c.replyErr(msg)
 		return
@@ -160,10 +294,15 @@ func blockingCommand(x *command.Ctx, args [][]byte) {
 	if g == nil {
 		return // redirected or refused
 	}
+	if bad {
+		// A syntax error: the non-blocking form replies it.
+		c.tryBlocking(g, tryCmd, plan)
+		return
+	}
 	s := c.srv
 	s.track.watch(g)
-	w := s.track.block(plan.keys)
-	defer s.track.unblock(w, plan.keys)
+	w := s.track.block(c.id, plan.keys)
+	defer s.track.unblock(c.id, w, plan.keys)
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -182,6 +321,13 @@ func blockingCommand(x *command.Ctx, args [][]byte) {
 				waiting = false
 			case <-deadline:
 				c.out = resp.AppendNullArray(c.out, c.proto)
+				return
+			case asError := <-w.ub: // CLIENT UNBLOCK
+				if asError {
+					c.out = resp.AppendError(c.out, errUnblocked)
+				} else {
+					c.out = resp.AppendNullArray(c.out, c.proto)
+				}
 				return
 			case <-s.stop:
 				c.closing = true
@@ -257,24 +403,32 @@ func dropAfterFirst(r []byte, n int) []byte {
 	return append(out, tail...)
 }
 
-// blockWait is one blocked connection's wake-up signal.
-type blockWait struct{ ch chan struct{} }
-
-// blocked are the connections waiting for changes of keys (part of the
-// tracker, which the FSMs tell of every change).
-type blocked struct {
-	mu sync.Mutex
-	by map[string]map[*blockWait]struct{}
+// blockWait is one blocked connection's wake-up signals: ch for a change
+// of one of its keys, ub for CLIENT UNBLOCK (true: ERROR, false: TIMEOUT).
+type blockWait struct {
+	ch chan struct{}
+	ub chan bool
 }
 
-// block registers a waiter for changes of keys.
-func (t *tracker) block(keys [][]byte) *blockWait {
-	w := &blockWait{ch: make(chan struct{}, 1)}
+// blocked are the connections waiting for changes of keys (part of the
+// tracker, which the FSMs tell of every change), by key and by connection
+// id (CLIENT UNBLOCK, CLIENT LIST's b flag). Any goroutine, under mu.
+type blocked struct {
+	mu    sync.Mutex
+	by    map[string]map[*blockWait]struct{}
+	conns map[int64]*blockWait
+}
+
+// block registers connection id's waiter for changes of keys.
+func (t *tracker) block(id int64, keys [][]byte) *blockWait {
+	w := &blockWait{ch: make(chan struct{}, 1), ub: make(chan bool, 1)}
 	b := &t.blocked
 	b.mu.Lock()
 	if b.by == nil {
 		b.by = make(map[string]map[*blockWait]struct{})
+		b.conns = make(map[int64]*blockWait)
 	}
+	b.conns[id] = w
 	for _, k := range keys {
 		m := b.by[string(k)]
 		if m == nil {
@@ -288,10 +442,13 @@ func (t *tracker) block(keys [][]byte) *blockWait {
 	return w
 }
 
-// unblock removes a waiter.
-func (t *tracker) unblock(w *blockWait, keys [][]byte) {
+// unblock removes connection id's waiter.
+func (t *tracker) unblock(id int64, w *blockWait, keys [][]byte) {
 	b := &t.blocked
 	b.mu.Lock()
+	if b.conns[id] == w {
+		delete(b.conns, id)
+	}
 	for _, k := range keys {
 		if m := b.by[string(k)]; m != nil {
 			delete(m, w)
@@ -327,4 +484,29 @@ func (t *tracker) wakeBlocked(keys [][]byte) {
 	for _, k := range keys {
 		wake(b.by[string(k)])
 	}
+}
+
+// unblockConn is CLIENT UNBLOCK: it tells connection id, if blocked, to
+// reply as on its timeout (asError false) or with the UNBLOCKED error, and
+// reports whether it was blocked. The connection stops counting as blocked
+// at once (a second UNBLOCK replies 0).
+func (t *tracker) unblockConn(id int64, asError bool) bool {
+	b := &t.blocked
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.conns[id]
+	if w == nil {
+		return false
+	}
+	delete(b.conns, id)
+	w.ub <- asError // buffered, sent once: the entry is gone
+	return true
+}
+
+// isBlocked reports whether connection id waits in a blocking command.
+func (t *tracker) isBlocked(id int64) bool {
+	b := &t.blocked
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conns[id] != nil
 }

@@ -42,6 +42,7 @@ func init() {
 			sub("kill", -3, true, clientKillCommand),
 			sub("pause", -3, true, clientPauseCommand),
 			sub("unpause", 2, true, clientUnpauseCommand),
+			sub("unblock", -3, true, clientUnblockCommand),
 		}})
 }
 
@@ -251,6 +252,9 @@ func appendClientInfo(x *command.Ctx, b []byte, cl *client, now time.Time, cur s
 	if multiN >= 0 {
 		flags = append(flags, 'x')
 	}
+	if cl.srv.track.isBlocked(cl.id) {
+		flags = append(flags, 'b')
+	}
 	if tracking {
 		flags = append(flags, 't')
 	}
@@ -382,6 +386,8 @@ var clientHelp = []string{
 	"    Set client meta attr. Options are:",
 	"    * LIB-NAME: the client lib name.",
 	"    * LIB-VER: the client lib version.",
+	"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+	"    Unblock the specified blocked client.",
 	"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
 	"         [OPTIN] [OPTOUT] [NOLOOP]",
 	"    Control server assisted client side caching.",

@@ -56,6 +56,9 @@ type multiState struct {
 	cmds  []*command.Command
 	args  [][][]byte // copies: the reader's buffer is reused
 	dirty bool       // a command was refused while queuing: EXEC aborts
+	// blocking: a blocking command (BLPOP...) is queued, which EXEC runs
+	// as its non-blocking form (txForm).
+	blocking bool
 }
 
 // watchState is a connection's watched keys (connection goroutine only).
@@ -115,7 +118,8 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 		c.replyErr(errNotInMulti)
 		return
 	}
-	if cmd.Kind != command.KindLocal && cmd.Keyed(args, c.keybuf) && c.srv.router.ClusterEnabled() {
+	blocking := isBlocking(cmd)
+	if (cmd.Kind != command.KindLocal || blocking) && cmd.Keyed(args, c.keybuf) && c.srv.router.ClusterEnabled() {
 		// As Redis Cluster: a command of another node's slot, or with keys
 		// of several slots, is redirected or refused at once.
 		if g, _ := c.route(cmd, args); g == nil {
@@ -136,6 +140,7 @@ func (c *client) queueMulti(cmd *command.Command, args [][]byte) {
 	for i, a := range args {
 		cp[i] = bytes.Clone(a)
 	}
+	c.multi.blocking = c.multi.blocking || blocking
 	c.multi.cmds = append(c.multi.cmds, cmd)
 	c.multi.args = append(c.multi.args, cp)
 	c.setMultiN(len(c.multi.cmds))
@@ -288,12 +293,26 @@ func execCommand(x *command.Ctx, args [][]byte) {
 // appends EXEC's reply.
 func (c *client) execTx(m *multiState, w *watchState) {
 	s := c.srv
+	// cmds and margs are what runs: the queued commands, blocking ones as
+	// their non-blocking forms whose replies shapes[i] reshapes.
+	cmds, margs := m.cmds, m.args
+	var shapes []txShape
+	if m.blocking {
+		cmds = append([]*command.Command(nil), m.cmds...)
+		margs = append([][][]byte(nil), m.args...)
+		shapes = make([]txShape, len(cmds))
+		for i, cmd := range cmds {
+			if isBlocking(cmd) {
+				cmds[i], margs[i], shapes[i] = txForm(m.args[i])
+			}
+		}
+	}
 	cluster := s.router.ClusterEnabled()
 	slot, cross, keyedReads := -1, false, w == nil
 	write, oom := false, false
 	var key []byte // a key of the transaction, to route it
 	var keys [][]byte
-	for i, cmd := range m.cmds {
+	for i, cmd := range cmds {
 		if cmd.Kind == command.KindLocal {
 			keyedReads = false
 			continue
@@ -302,7 +321,7 @@ func (c *client) execTx(m *multiState, w *watchState) {
 			write, keyedReads = true, false
 			oom = oom || cmd.Flags&command.FlagDenyOOM != 0
 		}
-		keys = cmd.Keys(m.args[i], keys[:0])
+		keys = cmd.Keys(margs[i], keys[:0])
 		if len(keys) == 0 {
 			keyedReads = false
 		}
@@ -326,7 +345,7 @@ func (c *client) execTx(m *multiState, w *watchState) {
 		c.out = resp.AppendError(c.out, command.ErrCrossSlot)
 		return
 	}
-	if len(m.cmds) == 0 && w == nil {
+	if len(cmds) == 0 && w == nil {
 		c.out = resp.AppendArray(c.out, 0)
 		return
 	}
@@ -376,16 +395,16 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	}
 	var wcmds []*command.Command // the writes, for NOLOOP tracking
 	db := int(c.db.Load())
-	for i, cmd := range m.cmds {
+	for i, cmd := range cmds {
 		if cmd.Kind == command.KindLocal {
 			if cmd.Name == "select" {
-				if n, ok := command.ParseInt(m.args[i][1]); ok && n >= 0 && n < shard.NumDBs && (n == 0 || !cluster) {
+				if n, ok := command.ParseInt(margs[i][1]); ok && n >= 0 && n < shard.NumDBs && (n == 0 || !cluster) {
 					db = int(n)
 				}
 			}
 			continue
 		}
-		tx.Cmds = append(tx.Cmds, m.args[i])
+		tx.Cmds = append(tx.Cmds, margs[i])
 		tx.DBs = append(tx.DBs, db)
 		if cmd.Kind == command.KindWrite {
 			wcmds = append(wcmds, cmd)
@@ -395,9 +414,9 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	}
 	if c.trk != nil {
 		s.track.watch(g)
-		for i, cmd := range m.cmds {
-			if cmd.Kind == command.KindRead && cmd.Keyed(m.args[i], c.keybuf) {
-				c.trackRead(cmd, m.args[i])
+		for i, cmd := range cmds {
+			if cmd.Kind == command.KindRead && cmd.Keyed(margs[i], c.keybuf) {
+				c.trackRead(cmd, margs[i])
 			}
 		}
 		if c.trk.noloop {
@@ -425,21 +444,21 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	default:
 		c.out = resp.AppendArray(c.out, len(m.cmds))
 		j := 0
-		for i, cmd := range m.cmds {
+		for i, cmd := range cmds {
 			if cmd.Kind == command.KindLocal {
 				// Front-end commands run now, in their place.
 				x := c.ctx(s.primaryStore(), time.Now().UnixMilli())
-				cmd.Run(x, m.args[i])
+				cmd.Run(x, margs[i])
 				c.done(x)
 				continue
 			}
 			rep := r.Res.Reply(j)
 			j++
-			if c.proto == resp.RESP2 && resp.NeedsDowngrade(rep) {
-				c.out, _ = resp.Downgrade(c.out, rep)
-			} else {
-				c.out = append(c.out, rep...)
+			if shapes != nil && isBlocking(m.cmds[i]) {
+				c.out = shapes[i].reshape(c.out, rep, c.proto)
+				continue
 			}
+			c.out = appendTxReply(c.out, rep, margs[i], c.proto)
 		}
 	}
 	if c.trk != nil {
@@ -447,6 +466,57 @@ func (c *client) execTx(m *multiState, w *watchState) {
 	}
 	c.now = time.Now().UnixMilli()
 }
+
+// appendTxReply appends rep, the FSM's RESP3 reply to the queued command
+// args, in protocol proto. RESP2 differs from RESP3 downgraded where the
+// pipelined path knows it (conn.go: LMPOP's null array, ZPOPMIN's flat
+// pairs) and for the reads that reply [member, score] pairs in RESP3 and
+// one flat array in RESP2, which in a transaction run in the FSM too.
+func appendTxReply(out, rep []byte, args [][]byte, proto resp.Proto) []byte {
+	switch {
+	case proto != resp.RESP2:
+		return append(out, rep...)
+	case bytes.Equal(rep, resp.Null3) && command.NullArrayInRESP2(args):
+		return append(out, resp.NullArr2...)
+	case command.PairsFlatInRESP2(args) || pairsInRESP3(args):
+		out, _ = resp.DowngradeFlatPairs(out, rep)
+		return out
+	case resp.NeedsDowngrade(rep):
+		out, _ = resp.Downgrade(out, rep)
+		return out
+	}
+	return append(out, rep...)
+}
+
+// pairsInRESP3 reports whether a read replies [member, score] (or [field,
+// value]) pairs in RESP3 and a flat array in RESP2: the sorted set ranges
+// and ZUNION, ZINTER, ZDIFF, ZRANDMEMBER with WITHSCORES, HRANDFIELD with
+// WITHVALUES. A reply of another shape is left to Downgrade
+// (DowngradeFlatPairs checks).
+func pairsInRESP3(args [][]byte) bool {
+	opt := ""
+	if len(args[0]) > 0 && (args[0][0]|0x20) == 'z' {
+		for _, n := range pairReads {
+			if command.EqFold(args[0], n) {
+				opt = "withscores"
+				break
+			}
+		}
+	} else if command.EqFold(args[0], "hrandfield") {
+		opt = "withvalues"
+	}
+	if opt == "" || len(args) < 3 {
+		return false
+	}
+	for _, a := range args[2:] {
+		if command.EqFold(a, opt) {
+			return true
+		}
+	}
+	return false
+}
+
+var pairReads = []string{"zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrandmember", "zunion", "zinter", "zdiff"}
 
 // appendTxError appends the reply to a transaction (or WATCH's first
 // entry) whose proposal failed: MOVED or TRYAGAIN when this node no longer

@@ -314,3 +314,46 @@ func dumpStore(st *shard.Store) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+// TestMultiBlocking: blocking commands inside MULTI never block (Redis
+// 7.0): they run as their non-blocking form inside the transaction's one
+// log entry, in the blocking command's reply shape, their argument errors
+// in place; every replica applies the pops.
+func TestMultiBlocking(t *testing.T) {
+	gs := startInmemGroups(t, 3)
+	waitReady(t, gs[0])
+	_, addr := introServer(t, gs[0], nil)
+	a := dialRaw(t, addr)
+	a.do("RPUSH", "l", "a", "b")
+	a.do("ZADD", "z", "1", "m")
+	a.do("MULTI")
+	for _, c := range [][]string{
+		{"BLPOP", "nokey", "l", "0"},
+		{"BZPOPMIN", "z", "0"},
+		{"BLMOVE", "nokey", "l", "LEFT", "LEFT", "0"},
+		{"BLMPOP", "0", "1", "nokey", "LEFT"},
+		{"BLPOP", "l", "x"},
+		{"BRPOPLPUSH", "l", "l2", "0"},
+	} {
+		if got := a.do(c...); got != "+QUEUED\r\n" {
+			t.Fatalf("%v in MULTI = %q", c, got)
+		}
+	}
+	before := gs[0].AppliedIndex()
+	want := "*6\r\n*2\r\n$1\r\nl\r\n$1\r\na\r\n*3\r\n$1\r\nz\r\n$1\r\nm\r\n$1\r\n1\r\n$-1\r\n*-1\r\n" +
+		"-" + errTimeoutFloat + "\r\n$1\r\nb\r\n"
+	if got := a.do("EXEC"); got != want {
+		t.Fatalf("EXEC = %q, want %q", got, want)
+	}
+	if n := gs[0].AppliedIndex() - before; n != 1 {
+		t.Errorf("the transaction took %d log entries, want 1", n)
+	}
+	testutil.Until(t, 10*time.Second, "replicas caught up", func() bool {
+		return gs[1].AppliedIndex() == gs[0].AppliedIndex() && gs[2].AppliedIndex() == gs[0].AppliedIndex()
+	})
+	for i, g := range gs {
+		if got := dumpStore(g.Store()); got != "l2=" {
+			t.Errorf("replica %d holds %q, want only l2", i, got)
+		}
+	}
+}
