@@ -309,7 +309,11 @@ func blockingCommand(x *command.Ctx, args [][]byte) {
 		defer t.Stop()
 		deadline = t.C
 	}
-	poll := time.NewTicker(100 * time.Millisecond) // a kill is polled
+	// A kill is polled, and so is leadership: a node that stops leading
+	// the slot without applying another write to the keys (a transfer or
+	// a partition with no write after it) would otherwise keep the client
+	// until its timeout; the next try answers the redirect.
+	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
 	for {
 		if c.tryBlocking(g, tryCmd, plan) {
@@ -336,6 +340,9 @@ func blockingCommand(x *command.Ctx, args [][]byte) {
 				if c.killed.Load() {
 					c.closing = true
 					return
+				}
+				if !g.IsLeader() {
+					waiting = false
 				}
 			}
 		}
