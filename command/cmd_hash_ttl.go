@@ -195,16 +195,10 @@ func httlGeneric(x *Ctx, name string, args [][]byte) {
 	seconds := name == "httl" || name == "hexpiretime"
 	x.Array(len(fields))
 	for _, f := range fields {
-		if h == nil {
-			x.Int(hfeNoField)
-			continue
-		}
-		if _, found := h.Get(f); !found {
-			x.Int(hfeNoField)
-			continue
-		}
-		at := h.FieldTTL(f)
+		at := fieldTime(h, f)
 		switch {
+		case at < 0:
+			x.Int(hfeNoField)
 		case at == 0:
 			x.Int(hfeNoTTL)
 		case seconds:
@@ -230,15 +224,11 @@ func hpersistCommand(x *Ctx, args [][]byte) {
 	x.Array(len(fields))
 	var ed objEdit[*shard.Hash]
 	for _, f := range fields {
-		if h == nil {
+		switch at := fieldTime(h, f); {
+		case at < 0:
 			x.Int(hfeNoField)
 			continue
-		}
-		if _, found := h.Get(f); !found {
-			x.Int(hfeNoField)
-			continue
-		}
-		if h.FieldTTL(f) == 0 {
+		case at == 0:
 			x.Int(hfeNoTTL)
 			continue
 		}
@@ -252,4 +242,16 @@ func hpersistCommand(x *Ctx, args [][]byte) {
 	if ed.o != nil {
 		ed.done(x, key)
 	}
+}
+
+// fieldTime returns field f's time in h: -1 when there is no such field
+// (or no hash), 0 when it has no time.
+func fieldTime(h *shard.Hash, f []byte) int64 {
+	if h == nil {
+		return -1
+	}
+	if _, found := h.Get(f); !found {
+		return -1
+	}
+	return h.FieldTTL(f)
 }

@@ -113,18 +113,7 @@ func TestScriptEntriesDeterministic(t *testing.T) {
 			continue
 		}
 		if i == mid {
-			snap, err := a.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sink scriptSink
-			if err := snap.Persist(&sink); err != nil {
-				t.Fatal(err)
-			}
-			snap.Release()
-			if err := b.Restore(nopCloser{&sink}); err != nil {
-				t.Fatal(err)
-			}
+			restoreFrom(t, b, a)
 			b.RestoreScripts(a.Scripts())
 			repB = append(repB, repA[i])
 			continue
@@ -144,6 +133,24 @@ func TestScriptEntriesDeterministic(t *testing.T) {
 	}
 	if dumpStore(a.Store()) == "" {
 		t.Fatal("the scripts wrote nothing: the test tests nothing")
+	}
+}
+
+// restoreFrom restores dst from a snapshot of src, as a replica that
+// installs its leader's snapshot.
+func restoreFrom(t *testing.T, dst, src *raftfsm.FSM) {
+	t.Helper()
+	snap, err := src.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink scriptSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	if err := dst.Restore(nopCloser{&sink}); err != nil {
+		t.Fatal(err)
 	}
 }
 
