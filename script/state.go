@@ -337,8 +337,8 @@ func (s *state) errorHandler(L *lua.LState) int {
 			continue
 		}
 		src := dbg.Source
-		if src == chunkName {
-			src = "@" + chunkName
+		if src == chunkName || src == functionChunk {
+			src = "@" + src
 		}
 		t.RawSetString("source", lua.LString(src))
 		t.RawSetString("line", lua.LNumber(dbg.CurrentLine))
