@@ -75,6 +75,9 @@ const (
 	errRegFlags     = "ERR flags argument to redis.register_function must be a table representing function flags"
 	errRegFlag      = "ERR unknown flag given"
 	errRegDuplicate = "ERR Function already exists in the library"
+	errRegNameType  = "ERR function_name argument given to redis.register_function must be a string"
+	errRegCBType    = "ERR callback argument given to redis.register_function must be a function"
+	errRegDescType  = "ERR description argument given to redis.register_function must be a string"
 )
 
 // ParseLibraryMeta returns the library name of code's shebang line
@@ -358,20 +361,20 @@ func parseRegistration(L *lua.LState) (registered, string) {
 			switch string(ks) {
 			case "function_name":
 				if !isStringy(v) {
-					msg = errRegNoName
+					msg = errRegNameType
 					return
 				}
 				r.Name = lua.LVAsString(v)
 			case "callback":
 				fn, ok := v.(*lua.LFunction)
 				if !ok {
-					msg = errRegNoCB
+					msg = errRegCBType
 					return
 				}
 				r.fn = fn
 			case "description":
 				if !isStringy(v) {
-					msg = errRegUnknown
+					msg = errRegDescType
 					return
 				}
 				r.Desc, r.HasDesc = lua.LVAsString(v), true
