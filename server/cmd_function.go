@@ -52,7 +52,7 @@ func init() {
 			{Name: "function|list", Arity: -2, Kind: command.KindLocal, Flags: nos, ACL: acl, Run: functionListCommand},
 			{Name: "function|stats", Arity: 2, Kind: command.KindLocal, Flags: nos | command.FlagAllowBusy, ACL: acl, Run: functionStatsCommand},
 			{Name: "function|dump", Arity: 2, Kind: command.KindLocal, Flags: nos, ACL: acl, Run: functionDumpCommand},
-			{Name: "function|kill", Arity: 2, Kind: command.KindLocal, Flags: nos | command.FlagAllowBusy, ACL: acl, Run: scriptKillCommand},
+			{Name: "function|kill", Arity: 2, Kind: command.KindLocal, Flags: nos | command.FlagAllowBusy, ACL: acl, Run: functionKillCommand},
 			{Name: "function|help", Arity: 2, Kind: command.KindLocal, Flags: command.FlagLoading | command.FlagStale, ACL: acl,
 				Run: func(x *command.Ctx, _ [][]byte) { x.Help(functionHelp) }},
 		}},
@@ -237,7 +237,7 @@ func (c *client) fcallReadOnly(g Group, leader bool, lib *script.Library, cmdArg
 		}
 		return ""
 	}
-	ctx, done := command.KillableContext()
+	ctx, done := command.KillableFunctionContext()
 	st := g.Store()
 	if db := c.db.Load(); db != 0 {
 		st = st.DB(int(db))
@@ -570,6 +570,17 @@ func functionDumpCommand(x *command.Ctx, _ [][]byte) {
 		codes[i] = l.Code
 	}
 	x.Out = resp.AppendBulk(x.Out, script.DumpPayload(codes))
+}
+
+// functionKillCommand: FUNCTION KILL stops the running read-only
+// functions; write functions run in the FSM of every replica: UNKILLABLE
+// (docs/scripting.md).
+func functionKillCommand(x *command.Ctx, _ [][]byte) {
+	if msg := command.KillFunctions(); msg != "" {
+		x.Out = resp.AppendError(x.Out, msg)
+		return
+	}
+	x.Out = resp.AppendOK(x.Out)
 }
 
 // functionHelp is FUNCTION HELP's text, Redis 7.0's.
