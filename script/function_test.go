@@ -146,3 +146,42 @@ func TestDumpRestore(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseDump: FUNCTION RESTORE's payload parser never panics, and what
+// it accepts re-dumps to a payload it parses to the same codes.
+func FuzzParseDump(f *testing.F) {
+	p, _ := hex.DecodeString(redisDump)
+	f.Add(p)
+	f.Add(DumpPayload(nil))
+	f.Add(DumpPayload([][]byte{[]byte("#!lua name=x\nredis.register_function('f', function() end)")}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		codes, msg := ParseDump(data)
+		if msg != "" {
+			return
+		}
+		again, msg := ParseDump(DumpPayload(codes))
+		if msg != "" || len(again) != len(codes) {
+			t.Fatalf("re-dump of %x: %q", data, msg)
+		}
+		for i := range codes {
+			if string(again[i]) != string(codes[i]) {
+				t.Fatalf("code %d differs after a re-dump", i)
+			}
+		}
+	})
+}
+
+// FuzzLoadLibrary: loading any code never panics and answers a library or
+// an error text.
+func FuzzLoadLibrary(f *testing.F) {
+	f.Add([]byte("#!lua name=x\nredis.register_function('f', function() end)"))
+	f.Add([]byte("#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'no-writes'}}"))
+	f.Add([]byte("#!lua name=x\nredis.register_function{function_name='f'}"))
+	e := NewEngine()
+	f.Fuzz(func(t *testing.T, code []byte) {
+		lib, msg := e.LoadLibrary(code)
+		if (lib == nil) == (msg == "") {
+			t.Fatalf("LoadLibrary(%q) = %v, %q", code, lib, msg)
+		}
+	})
+}
