@@ -103,3 +103,10 @@ func KillFunctions() string {
 	}
 	return ErrScriptNotBusy
 }
+
+// FCallKeys is the KeysFunc of FCALL and FCALL_RO ("name function numkeys
+// key... arg..."): the declared keys, none for a bad numkeys. ACL key
+// patterns and COMMAND GETKEYS see them.
+func FCallKeys(args [][]byte, dst [][]byte) [][]byte {
+	return numkeysKeys(2, false)(args, dst)
+}

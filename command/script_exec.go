@@ -348,7 +348,7 @@ func MovableKeys(args [][]byte, dst [][]byte) [][]byte {
 		return dst
 	}
 	switch strings.ToLower(string(args[0])) {
-	case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
 		n, err := strconv.Atoi(string(args[2]))
 		if err != nil || n < 0 || n > len(args)-3 {
 			return dst

@@ -42,8 +42,8 @@ func init() {
 	nos := command.FlagNoScript
 	fl := nos | command.FlagStale | command.FlagMovableKeys
 	command.Register(
-		&command.Command{Name: "fcall", Arity: -3, Kind: command.KindLocal, Flags: fl, ACL: acl, Run: fcallCommand},
-		&command.Command{Name: "fcall_ro", Arity: -3, Kind: command.KindLocal, Flags: fl | command.FlagReadOnly, ACL: acl, Run: fcallCommand},
+		&command.Command{Name: "fcall", Arity: -3, Kind: command.KindLocal, Flags: fl, ACL: acl, KeysFunc: command.FCallKeys, Run: fcallCommand},
+		&command.Command{Name: "fcall_ro", Arity: -3, Kind: command.KindLocal, Flags: fl | command.FlagReadOnly, ACL: acl, KeysFunc: command.FCallKeys, Run: fcallCommand},
 		&command.Command{Name: "function", Arity: -2, Kind: command.KindLocal, ACL: []string{"slow"}, Subs: []*command.Command{
 			{Name: "function|load", Arity: -3, Kind: command.KindLocal, Flags: nos, ACL: wacl, Run: functionLoadCommand},
 			{Name: "function|delete", Arity: 3, Kind: command.KindLocal, Flags: nos, ACL: wacl, Run: functionDeleteCommand},
