@@ -176,16 +176,17 @@ func (e *Engine) LoadLibrary(code []byte) (*Library, string) {
 	}
 	s := e.get()
 	lib := &Library{Name: name, Code: append([]byte(nil), code...)}
-	regs, msg := s.loadLibrary(p, &Run{}, nil)
+	regs, msg := s.loadLibrary(p, &Run{})
+	for _, r := range regs {
+		lib.Funcs = append(lib.Funcs, r.Function)
+	}
+	s.cur = nil
 	e.put(s)
 	if msg != "" {
 		return nil, msg
 	}
-	if len(regs) == 0 {
+	if len(lib.Funcs) == 0 {
 		return nil, errNoFunctions
-	}
-	for _, r := range regs {
-		lib.Funcs = append(lib.Funcs, r.Function)
 	}
 	sortFuncs(lib.Funcs)
 	return lib, ""
@@ -205,44 +206,32 @@ type registered struct {
 	fn *lua.LFunction
 }
 
-// libEnv is the globals table of a library's code: empty, read-only, its
-// reads going to the load API while the library loads, then to the real
-// globals (read-only proxy) while a function runs.
-type libEnv struct {
+// libCache is a state's environment for libraries, built once per state:
+// the globals table of a library's code (empty, read-only, its reads going
+// to the load API while the library loads, then to the real globals while
+// a function runs) and the load API whose register_function appends to
+// regs. Nothing a library does can write to them, so reusing them across
+// runs leaks nothing from one run into the next.
+type libCache struct {
 	env     *lua.LTable
-	mt      *lua.LTable
 	loading bool
+	regs    []registered
 }
 
-// loadLibrary runs the compiled library p's top level in a fresh
-// environment and returns the functions it registered and that
-// environment's switch (to run them), or the error text.
-func (s *state) loadLibrary(p *lua.FunctionProto, r *Run, env *libEnv) (regs []registered, msg string) {
-	L := s.L
-	s.cur, s.resp = r, 2
-	s.steps, s.budget = 0, loadBudget
-	defer func() {
-		if v := recover(); v != nil {
-			s.broken = true
-			regs, msg = nil, "ERR Error registering functions: internal error"
-		}
-		if env == nil {
-			s.cur = nil
-		}
-		L.SetTop(0)
-	}()
-	if env == nil {
-		env = &libEnv{}
+// libEnv returns the state's libCache, building it on first use.
+func (s *state) libEnv() *libCache {
+	if s.lib != nil {
+		return s.lib
 	}
-	env.loading = true
-	api, redis := s.loadAPI(&regs)
-	defer delete(s.readonly, redis)
+	L := s.L
+	c := &libCache{}
+	api := s.loadAPI(c)
 	step := L.NewFunction(s.loadStep)
-	env.env = L.NewTable()
-	env.mt = L.NewTable()
-	env.mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	c.env = L.NewTable()
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		k := L.Get(2)
-		if env.loading {
+		if c.loading {
 			if ks, ok := k.(lua.LString); ok && string(ks) == tickName {
 				L.Push(step)
 				return 1
@@ -260,21 +249,43 @@ func (s *state) loadLibrary(p *lua.FunctionProto, r *Run, env *libEnv) (regs []r
 		L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(k))
 		return 0
 	}))
-	env.mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("Attempt to modify a readonly table")
 		return 0
 	}))
-	env.mt.RawSetString("__metatable", lua.LFalse)
-	L.SetMetatable(env.env, env.mt)
-	s.readonly[env.env] = true
-	defer delete(s.readonly, env.env)
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(c.env, mt)
+	s.readonly[c.env] = true
+	s.lib = c
+	return c
+}
+
+// loadLibrary runs the compiled library p's top level in the load
+// environment (r is the run the load belongs to) and returns the
+// functions it registered, valid until the state's next load, or the
+// error text. The environment is left in load mode.
+func (s *state) loadLibrary(p *lua.FunctionProto, r *Run) (regs []registered, msg string) {
+	L := s.L
+	s.cur, s.resp = r, 2
+	s.steps, s.budget = 0, loadBudget
+	defer func() {
+		if v := recover(); v != nil {
+			s.broken = true
+			regs, msg = nil, "ERR Error registering functions: internal error"
+		}
+		L.SetTop(0)
+	}()
+	c := s.libEnv()
+	c.loading = true
+	clear(c.regs)
+	c.regs = c.regs[:0]
 	fn := L.NewFunctionFromProto(p)
-	fn.Env = env.env
+	fn.Env = c.env
 	L.Push(fn)
 	if err := L.PCall(0, 0, s.handler); err != nil {
 		return nil, errRegistering + raisedText(err)
 	}
-	return regs, ""
+	return c.regs, ""
 }
 
 // raisedText is the err text of a raised error (a table from the error
@@ -304,10 +315,9 @@ func (s *state) loadStep(L *lua.LState) int {
 }
 
 // loadAPI returns the globals a library's top level sees: redis with
-// register_function, log, the LOG_* levels and the version, read-only and
-// strict (the returned proxy, which the caller must drop from
-// s.readonly).
-func (s *state) loadAPI(regs *[]registered) (*lua.LTable, *lua.LTable) {
+// register_function (appending to c.regs), log, the LOG_* levels and the
+// version, read-only and strict.
+func (s *state) loadAPI(c *libCache) *lua.LTable {
 	L := s.L
 	redis := L.NewTable()
 	redis.RawSetString("register_function", L.NewFunction(func(L *lua.LState) int {
@@ -318,24 +328,22 @@ func (s *state) loadAPI(regs *[]registered) (*lua.LTable, *lua.LTable) {
 		if !ValidName(reg.Name) {
 			raise(L, errBadName)
 		}
-		for _, r := range *regs {
+		for _, r := range c.regs {
 			if r.Name == reg.Name {
 				raise(L, errRegDuplicate)
 			}
 		}
-		*regs = append(*regs, reg)
+		c.regs = append(c.regs, reg)
 		return 0
 	}))
-	full := s.real.RawGetString("redis")
-	if ft, ok := full.(*lua.LTable); ok {
+	if ft, ok := s.real.RawGetString("redis").(*lua.LTable); ok {
 		for _, name := range []string{"log", "LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION", "REDIS_VERSION_NUM"} {
 			redis.RawSetString(name, L.GetField(ft, name))
 		}
 	}
 	api := L.NewTable()
-	proxy := s.protect(redis, true)
-	api.RawSetString("redis", proxy)
-	return api, proxy
+	api.RawSetString("redis", s.protect(redis, true))
+	return api
 }
 
 // parseRegistration reads redis.register_function's arguments: (name,
@@ -491,8 +499,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	r := &Run{SHA: c.Name, Keys: c.Keys, Args: c.Args, Host: c.Host, Ctx: c.Ctx, Budget: c.Budget}
 	s.rng.reset()
 	clear(s.ids)
-	env := &libEnv{}
-	regs, msg := s.loadLibrary(p, r, env)
+	regs, msg := s.loadLibrary(p, r)
 	defer func() {
 		if v := recover(); v != nil {
 			s.broken = true
@@ -513,11 +520,9 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	if fn == nil {
 		return appendError(out, "ERR Function not found")
 	}
-	env.loading = false
+	s.lib.loading = false
 	s.cur, s.resp = r, 2
 	s.steps, s.budget = 0, c.Budget
-	s.readonly[env.env] = true
-	defer delete(s.readonly, env.env)
 	if r.Ctx != nil {
 		L.SetContext(r.Ctx)
 		defer L.RemoveContext()

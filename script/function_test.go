@@ -185,3 +185,23 @@ func FuzzLoadLibrary(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCallFunction: one FCALL of a one-function library (its top
+// level runs again at each call), host answering at once; compare with
+// BenchmarkRunIncr.
+func BenchmarkCallFunction(b *testing.B) {
+	e := NewEngine()
+	var r *Registry
+	r, _, msg := r.Load(e, []byte("#!lua name=b\nredis.register_function('incr', function(keys) return redis.call('INCR', keys[1]) end)"), false)
+	if msg != "" {
+		b.Fatal(msg)
+	}
+	lib, _, _ := r.Function("incr")
+	c := &Call{Lib: lib, Name: "incr", Keys: [][]byte{[]byte("k")}}
+	out := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c.Host = &echoHost{}
+		out = e.CallFunction(c, out[:0])
+	}
+}
