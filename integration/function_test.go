@@ -165,3 +165,45 @@ func TestFunctionsDumpRestoreRedis(t *testing.T) {
 		t.Fatalf("Redis: FCALL fincr = %d, %v", n, err)
 	}
 }
+
+// TestFunctionsPipeline: write FCALLs of a pipeline are proposed back to
+// back and answered in order, interleaved with EVAL, plain writes and a
+// read-only FCALL that must see them.
+func TestFunctionsPipeline(t *testing.T) {
+	ctx := context.Background()
+	sh := redis.NewClient(&redis.Options{Addr: startShoal(t)})
+	defer sh.Close()
+	if err := sh.FunctionLoad(ctx, funcLib).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := sh.Pipeline()
+	var cmds []redis.Cmder
+	for i := 0; i < 5; i++ {
+		cmds = append(cmds, p.FCall(ctx, "fincr", []string{"pk"}, 1))
+		cmds = append(cmds, p.Eval(ctx, "return redis.call('INCRBY', KEYS[1], 10)", []string{"pk"}))
+	}
+	cmds = append(cmds, p.IncrBy(ctx, "pk", 100), p.FCallRo(ctx, "fget", []string{"pk"}), p.FCall(ctx, "nope", nil))
+	if _, err := p.Exec(ctx); err != nil && !strings.Contains(err.Error(), "Function not found") {
+		t.Fatal(err)
+	}
+	want := int64(0)
+	for i := 0; i < 10; i++ {
+		if i%2 == 0 {
+			want++
+		} else {
+			want += 10
+		}
+		if n, err := cmds[i].(*redis.Cmd).Int64(); err != nil || n != want {
+			t.Fatalf("reply %d = %d, %v; want %d", i, n, err, want)
+		}
+	}
+	if n, err := cmds[10].(*redis.IntCmd).Result(); err != nil || n != want+100 {
+		t.Fatalf("INCRBY = %d, %v", n, err)
+	}
+	if v, err := cmds[11].(*redis.Cmd).Text(); err != nil || v != fmt.Sprint(want+100) {
+		t.Fatalf("FCALL_RO after the pipeline's writes = %q, %v", v, err)
+	}
+	if err := cmds[12].Err(); err == nil || err.Error() != "ERR Function not found" {
+		t.Fatalf("FCALL nope: %v", err)
+	}
+}

@@ -129,10 +129,18 @@ func (f *FSM) applyFCall(fe FunctionExecutor, e *scriptEntry) interface{} {
 	return fe.ExecFunction(st, now, call, lib, nil)
 }
 
-// ProposeFCall replicates a write FCALL of the function name, as
-// ProposeScript (the reply, RESP3; "-NOTOWNER <slot>" for a key the group
-// does not own).
-func (g *Group) ProposeFCall(ctx context.Context, db int, flags ScriptFlag, budget int64, name []byte, keys, args [][]byte) ([]byte, error) {
+// StartFCall hands a write FCALL to raft as StartScript does (the reply
+// comes from the future's Wait), so that a connection can pipeline them
+// with its write scripts.
+func (g *Group) StartFCall(db int, flags ScriptFlag, budget int64, name []byte, keys, args [][]byte) *ScriptFuture {
+	if !g.IsLeader() {
+		return &ScriptFuture{err: ErrNotLeader}
+	}
+	select {
+	case <-g.stop:
+		return &ScriptFuture{err: ErrShutdown}
+	default:
+	}
 	size := 32 + len(name)
 	for _, k := range keys {
 		size += len(k) + 5
@@ -140,7 +148,8 @@ func (g *Group) ProposeFCall(ctx context.Context, db int, flags ScriptFlag, budg
 	for _, a := range args {
 		size += len(a) + 5
 	}
-	return g.proposeReply(ctx, EncodeFCall(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, name, keys, args))
+	data := EncodeFCall(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, name, keys, args)
+	return &ScriptFuture{g: g, f: g.raft.Apply(data, 0)}
 }
 
 // ProposeFunctionLoad replicates FUNCTION LOAD [REPLACE]: the library's

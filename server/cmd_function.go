@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +26,7 @@ import (
 // functionGroup is what a group offers functions (raftfsm.Group).
 type functionGroup interface {
 	Functions() *script.Registry
-	ProposeFCall(ctx context.Context, db int, flags raftfsm.ScriptFlag, budget int64, name []byte, keys, args [][]byte) ([]byte, error)
+	StartFCall(db int, flags raftfsm.ScriptFlag, budget int64, name []byte, keys, args [][]byte) *raftfsm.ScriptFuture
 	ProposeFunctionLoad(ctx context.Context, replace bool, code []byte) ([]byte, error)
 	ProposeFunctionDelete(ctx context.Context, name []byte) ([]byte, error)
 	ProposeFunctionFlush(ctx context.Context) ([]byte, error)
@@ -125,7 +124,6 @@ func (c *client) fcall(args [][]byte) {
 		c.scriptReplyErr(raftfsm.ErrScriptsUnsupported)
 		return
 	}
-	c.flushWrites() // a FUNCTION LOAD or the writes before it are applied
 	lib, fn, ok := fg.Functions().Function(string(name))
 	if !ok && leader && !g.Ready() {
 		// A new leader that has not applied its predecessors' entries may
@@ -148,6 +146,7 @@ func (c *client) fcall(args [][]byte) {
 		return
 	}
 	if ro {
+		c.flushWrites() // reads see the connection's own writes
 		c.fcallReadOnly(g, leader, lib, args, keys, argv, cluster, fn.Flags)
 		return
 	}
@@ -170,23 +169,12 @@ func (c *client) fcall(args [][]byte) {
 	if nkeys > 0 {
 		slot = shard.Slot(keys[0])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-	r, err := fg.ProposeFCall(ctx, int(c.db.Load()), ff, stepBudget.Load(), name, keys, argv)
-	cancel()
-	c.flushEnd = nanotime()
-	switch {
-	case errors.Is(err, raftfsm.ErrNotLeader):
-		c.out = c.notOwnerReply(c.out, slot)
-	case err != nil:
-		c.out = resp.AppendError(c.out, proposeError(err))
-	case len(r) > 1 && r[0] == '-' && r[1] == raftfsm.NotOwnerPrefix[0]:
-		if sl, ok := raftfsm.ParseNotOwner(r); ok {
-			c.out = c.notOwnerReply(c.out, sl)
-		} else {
-			c.appendScriptReply(r)
-		}
-	default:
-		c.appendScriptReply(r)
+	// Proposed now, answered in order with the connection's pipelined
+	// write scripts (flushScripts, cmd_script.go).
+	fut := fg.StartFCall(int(c.db.Load()), ff, stepBudget.Load(), name, keys, argv)
+	c.scripts = append(c.scripts, pendingScript{fut: fut, slot: slot})
+	if len(c.scripts) >= maxPendingScripts {
+		c.flushScripts()
 	}
 }
 
