@@ -53,7 +53,7 @@ const functionChunk = "user_function"
 // loadBudget is the step budget of a library's top level (Redis stops a
 // load after 500 ms: "FUNCTION LOAD timeout"; a budget stops it at the same
 // step on every replica).
-const loadBudget = 10_000_000
+const loadBudget = 1_000_000
 
 // Error texts of library loading (Redis 7.0's).
 const (
