@@ -37,10 +37,11 @@ type Library struct {
 	Funcs []Function
 }
 
-// Func returns the library's function name.
+// Func returns the library's function name (case-insensitive, as Redis's
+// function names).
 func (l *Library) Func(name string) (Function, bool) {
 	for _, f := range l.Funcs {
-		if f.Name == name {
+		if strings.EqualFold(f.Name, name) {
 			return f, true
 		}
 	}
@@ -513,8 +514,9 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	}
 	var fn *lua.LFunction
 	for _, reg := range regs {
-		if reg.Name == c.Name {
-			fn = reg.fn
+		if strings.EqualFold(reg.Name, c.Name) {
+			fn, r.SHA = reg.fn, reg.Name // errors name it as registered
+			break
 		}
 	}
 	if fn == nil {

@@ -1,9 +1,14 @@
 package script
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Registry is a set of loaded libraries (Redis's functions library
-// context): library name → library, function name → its library. A
+// context): library name → library, function name → its library.
+// Function names are case-insensitive (funcs is keyed by the lower-case
+// name), library names are not, as in Redis. A
 // Registry is immutable: the changing methods return a new one (the old
 // one stays valid for its readers), so a holder can publish it through an
 // atomic pointer. The zero value and nil are empty registries.
@@ -64,7 +69,7 @@ func (r *Registry) Function(name string) (*Library, Function, bool) {
 	if r == nil {
 		return nil, Function{}, false
 	}
-	l, ok := r.funcs[name]
+	l, ok := r.funcs[strings.ToLower(name)]
 	if !ok {
 		return nil, Function{}, false
 	}
@@ -127,17 +132,17 @@ func (r *Registry) add(lib *Library, replace bool) string {
 			return "ERR Library " + lib.Name + " already exists"
 		}
 		for _, f := range old.Funcs {
-			delete(r.funcs, f.Name)
+			delete(r.funcs, strings.ToLower(f.Name))
 		}
 	}
 	for _, f := range lib.Funcs {
-		if _, ok := r.funcs[f.Name]; ok {
+		if _, ok := r.funcs[strings.ToLower(f.Name)]; ok {
 			return "ERR Function " + f.Name + " already exists"
 		}
 	}
 	r.libs[lib.Name] = lib
 	for _, f := range lib.Funcs {
-		r.funcs[f.Name] = lib
+		r.funcs[strings.ToLower(f.Name)] = lib
 	}
 	return ""
 }
@@ -151,7 +156,7 @@ func (r *Registry) Delete(name string) (*Registry, string) {
 	n := r.clone()
 	delete(n.libs, name)
 	for _, f := range lib.Funcs {
-		delete(n.funcs, f.Name)
+		delete(n.funcs, strings.ToLower(f.Name))
 	}
 	return n, ""
 }
