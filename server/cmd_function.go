@@ -80,11 +80,11 @@ func (c *client) fcall(args [][]byte) {
 	s := c.srv
 	ro := c.cur.Name == "fcall_ro"
 	name := args[1]
-	n, err := strconv.ParseInt(string(args[2]), 10, 64)
+	n, ok := command.ParseInt(args[2]) // Redis's string2ll: no "01", "+1", "-0"
 	nkeys := -1
 	msg := ""
 	switch {
-	case err != nil:
+	case !ok:
 		msg = command.ErrFunctionNumKeys
 	case n < 0:
 		msg = command.ErrNumKeysNegative
