@@ -1,10 +1,10 @@
 package integration
 
 // Functions on a real 3-node cluster (docs/scripting.md, "Functions"):
-// FUNCTION LOAD on the leader of a key's group, FCALL and FCALL_RO through
-// go-redis's ClusterClient, FCALL after that leader is killed (the library
-// registry is replicated with the group), and FUNCTION DUMP/RESTORE
-// between redis-server 7.0.15 and Shoal both ways.
+// FUNCTION LOAD on the leader of a key's group and on every master, FCALL
+// and FCALL_RO through go-redis's ClusterClient, FCALL after that leader is
+// killed (the library registry is replicated with the group), and
+// FUNCTION DUMP/RESTORE between redis-server 7.0.15 and Shoal both ways.
 
 import (
 	"context"
@@ -49,6 +49,21 @@ func TestFunctionsCluster(t *testing.T) {
 	}
 	if err := cc.FCall(ctx, "fincr", []string{key, "fn:other"}, 1).Err(); err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
 		t.Fatalf("FCALL with keys of two slots: %v", err)
+	}
+
+	// Loaded on every master (as Redis Cluster needs: go-redis 9.23's
+	// FunctionLoad goes to one node), FCALL works on keys of every group.
+	lib2 := "#!lua name=tagger\nredis.register_function('ftag', function(keys, args) return redis.call('SET', keys[1], args[1]) end)"
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return m.FunctionLoad(ctx, lib2).Err()
+	}); err != nil {
+		t.Fatalf("FUNCTION LOAD on every master: %v", err)
+	}
+	for i := 0; i < 32; i++ {
+		k := fmt.Sprintf("fn:spread:%d", i)
+		if err := cc.FCall(ctx, "ftag", []string{k}, "v").Err(); err != nil {
+			t.Fatalf("FCALL ftag on %s: %v", k, err)
+		}
 	}
 
 	// Kill the leader: a new leader of the group has the library (never
@@ -109,12 +124,12 @@ func TestFunctionsCluster(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(list) != 1 {
+		if len(list) != 2 {
 			return fmt.Errorf("FUNCTION LIST on node %d: %d libraries", nl, len(list))
 		}
 		return nil
 	})
-	if list[0].Name != "counters" || list[0].Code != funcLib || len(list[0].Functions) != 2 {
+	if list[0].Name != "counters" || list[0].Code != funcLib || len(list[0].Functions) != 2 || list[1].Name != "tagger" {
 		t.Fatalf("FUNCTION LIST = %+v", list)
 	}
 }
