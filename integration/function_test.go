@@ -23,7 +23,9 @@ const funcLib = "#!lua name=counters\n" +
 	"redis.register_function{function_name='fget', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}"
 
 func TestFunctionsCluster(t *testing.T) {
-	tc := startCluster(t, 3)
+	// 6 groups: each node leads about two, which FUNCTION LOAD must all
+	// reach.
+	tc := startCluster(t, 3, "--groups", "6")
 	cc := tc.clusterClient(nil)
 	ctx := context.Background()
 	key := "fn:{f1}:n"
