@@ -6,12 +6,20 @@ import "encoding/binary"
 // payload starts with a kind byte:
 //
 //	12 Script, version 1:
-//	  kind    1 byte: 1 Eval, 2 Load, 3 Flush
+//	  kind    1 byte: 1 Eval, 2 Load, 3 Flush; functions (function.go):
+//	          4 FunctionLoad, 5 FunctionDelete, 6 FunctionFlush,
+//	          7 FunctionRestore, 8 FCall
 //	  Eval:   now, db (< shard.NumDBs), flags (uvarint, ScriptFlag bits),
 //	          budget (steps; 0 = none), body (len, bytes),
 //	          nkeys, nkeys × (len, key), nargs, nargs × (len, arg)
 //	  Load:   body (len, bytes)
 //	  Flush:  nothing
+//	  FunctionLoad:    replace (1 byte, 0 or 1), code (len, bytes)
+//	  FunctionDelete:  library name (len, bytes)
+//	  FunctionFlush:   nothing
+//	  FunctionRestore: policy (1 byte: 0 append, 1 replace, 2 flush),
+//	                   ncodes, ncodes × (len, library code)
+//	  FCall:  as Eval, the body being the function's name
 //
 // The entry carries the script's body also for EVALSHA (the leader looks
 // it up in its cache), so that applying it never depends on a cache a
@@ -23,6 +31,12 @@ const (
 	scriptEval  byte = 1
 	scriptLoad  byte = 2
 	scriptFlush byte = 3
+
+	scriptFuncLoad    byte = 4
+	scriptFuncDelete  byte = 5
+	scriptFuncFlush   byte = 6
+	scriptFuncRestore byte = 7
+	scriptFCall       byte = 8
 )
 
 // ScriptFlag are the bits of an Eval entry's flags.
@@ -60,7 +74,17 @@ type scriptEntry struct {
 // EncodeScriptEval appends an Eval entry: the script body run in database
 // db with flags and a step budget (0: none), stamped with now.
 func EncodeScriptEval(dst []byte, now int64, db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) []byte {
-	dst = append(dst, byte(entryScript), versionScript, scriptEval)
+	return appendScriptRun(dst, scriptEval, now, db, flags, budget, body, keys, args)
+}
+
+// EncodeFCall appends an FCall entry: the registered function name run
+// with keys and args, as EncodeScriptEval.
+func EncodeFCall(dst []byte, now int64, db int, flags ScriptFlag, budget int64, name []byte, keys, args [][]byte) []byte {
+	return appendScriptRun(dst, scriptFCall, now, db, flags, budget, name, keys, args)
+}
+
+func appendScriptRun(dst []byte, kind byte, now int64, db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) []byte {
+	dst = append(dst, byte(entryScript), versionScript, kind)
 	dst = binary.AppendUvarint(dst, uint64(now))
 	dst = binary.AppendUvarint(dst, uint64(db))
 	dst = binary.AppendUvarint(dst, uint64(flags))
@@ -88,6 +112,39 @@ func EncodeScriptFlush(dst []byte) []byte {
 	return append(dst, byte(entryScript), versionScript, scriptFlush)
 }
 
+// EncodeFunctionLoad appends a FunctionLoad entry (FUNCTION LOAD).
+func EncodeFunctionLoad(dst []byte, replace bool, code []byte) []byte {
+	r := byte(0)
+	if replace {
+		r = 1
+	}
+	dst = append(dst, byte(entryScript), versionScript, scriptFuncLoad, r)
+	return appendBytes(dst, code)
+}
+
+// EncodeFunctionDelete appends a FunctionDelete entry (FUNCTION DELETE).
+func EncodeFunctionDelete(dst []byte, name []byte) []byte {
+	dst = append(dst, byte(entryScript), versionScript, scriptFuncDelete)
+	return appendBytes(dst, name)
+}
+
+// EncodeFunctionFlush appends a FunctionFlush entry (FUNCTION FLUSH).
+func EncodeFunctionFlush(dst []byte) []byte {
+	return append(dst, byte(entryScript), versionScript, scriptFuncFlush)
+}
+
+// EncodeFunctionRestore appends a FunctionRestore entry: the libraries'
+// codes of a FUNCTION RESTORE payload and the policy (0 append, 1
+// replace, 2 flush: script.RestorePolicy).
+func EncodeFunctionRestore(dst []byte, policy byte, codes [][]byte) []byte {
+	dst = append(dst, byte(entryScript), versionScript, scriptFuncRestore, policy)
+	dst = binary.AppendUvarint(dst, uint64(len(codes)))
+	for _, c := range codes {
+		dst = appendBytes(dst, c)
+	}
+	return dst
+}
+
 // decodeScript decodes a script entry (data starts with its type byte)
 // into e, reusing its slices. ErrUnknownEntry for another version or kind,
 // ErrBadEntry for a malformed one.
@@ -102,15 +159,30 @@ func decodeScript(data []byte, e *scriptEntry) error {
 		return ErrBadEntry
 	}
 	e.kind = data[2]
+	e.now, e.db, e.flags, e.budget, e.body = 0, 0, 0, 0, nil
+	e.keys, e.args = e.keys[:0], e.args[:0]
 	p := data[3:]
 	var ok bool
 	switch e.kind {
-	case scriptFlush:
-	case scriptLoad:
+	case scriptFlush, scriptFuncFlush:
+	case scriptLoad, scriptFuncDelete:
 		if e.body, p, ok = field(p); !ok || len(e.body) > maxScriptBody {
 			return ErrBadEntry
 		}
-	case scriptEval:
+	case scriptFuncLoad, scriptFuncRestore:
+		// flags holds the replace flag or the restore policy.
+		if len(p) < 1 || p[0] > 1 && (e.kind == scriptFuncLoad || p[0] > 2) {
+			return ErrBadEntry
+		}
+		e.flags, p = ScriptFlag(p[0]), p[1:]
+		if e.kind == scriptFuncLoad {
+			if e.body, p, ok = field(p); !ok || len(e.body) > maxScriptBody {
+				return ErrBadEntry
+			}
+		} else if e.args, p, ok = readFields(p, e.args[:0]); !ok {
+			return ErrBadEntry
+		}
+	case scriptEval, scriptFCall:
 		var now, flags uint64
 		if now, p, ok = uvarint(p); !ok || now > maxNow {
 			return ErrBadEntry

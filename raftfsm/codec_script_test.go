@@ -18,6 +18,13 @@ func TestScriptEntryRoundTrip(t *testing.T) {
 		{EncodeScriptEval(nil, 0, 0, 0, 0, nil, nil, nil), scriptEntry{kind: scriptEval}},
 		{EncodeScriptLoad(nil, []byte("return 2")), scriptEntry{kind: scriptLoad, body: []byte("return 2")}},
 		{EncodeScriptFlush(nil), scriptEntry{kind: scriptFlush}},
+		{EncodeFCall(nil, 99, 1, ScriptNoWrites, 5, []byte("fn"), keys, args),
+			scriptEntry{kind: scriptFCall, now: 99, db: 1, flags: ScriptNoWrites, budget: 5, body: []byte("fn"), keys: keys, args: args}},
+		{EncodeFunctionLoad(nil, true, []byte("#!lua name=l")), scriptEntry{kind: scriptFuncLoad, flags: 1, body: []byte("#!lua name=l")}},
+		{EncodeFunctionLoad(nil, false, nil), scriptEntry{kind: scriptFuncLoad}},
+		{EncodeFunctionDelete(nil, []byte("l")), scriptEntry{kind: scriptFuncDelete, body: []byte("l")}},
+		{EncodeFunctionFlush(nil), scriptEntry{kind: scriptFuncFlush}},
+		{EncodeFunctionRestore(nil, 2, args), scriptEntry{kind: scriptFuncRestore, flags: 2, args: args}},
 	}
 	for i, c := range cases {
 		var e scriptEntry
@@ -48,6 +55,9 @@ func TestScriptEntryMalformed(t *testing.T) {
 		"unknown flag":  {byte(entryScript), versionScript, scriptEval, 5, 0, 64, 0, 0, 0, 0},
 		"key count":     {byte(entryScript), versionScript, scriptEval, 5, 0, 0, 0, 0, 200, 0},
 		"body length":   {byte(entryScript), versionScript, scriptLoad, 10, 'a'},
+		"load replace":  {byte(entryScript), versionScript, scriptFuncLoad, 2, 0},
+		"policy":        {byte(entryScript), versionScript, scriptFuncRestore, 3, 0},
+		"restore count": {byte(entryScript), versionScript, scriptFuncRestore, 0, 5, 1, 'a'},
 	}
 	for name, data := range bad {
 		var e scriptEntry
@@ -72,6 +82,11 @@ func FuzzScriptDecode(f *testing.F) {
 	f.Add(EncodeScriptEval(nil, 1, 0, ScriptCluster, 0, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("v")}))
 	f.Add(EncodeScriptLoad(nil, []byte("return 2")))
 	f.Add(EncodeScriptFlush(nil))
+	f.Add(EncodeFCall(nil, 1, 0, ScriptNoWrites, 3, []byte("f"), [][]byte{[]byte("k")}, nil))
+	f.Add(EncodeFunctionLoad(nil, true, []byte("#!lua name=l\nredis.register_function('f', function() end)")))
+	f.Add(EncodeFunctionDelete(nil, []byte("l")))
+	f.Add(EncodeFunctionFlush(nil))
+	f.Add(EncodeFunctionRestore(nil, 1, [][]byte{[]byte("a"), []byte("b")}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e scriptEntry
 		if err := decodeScript(data, &e); err != nil {
@@ -94,6 +109,16 @@ func reencodeScript(e *scriptEntry) []byte {
 		return EncodeScriptEval(nil, e.now, e.db, e.flags, e.budget, e.body, e.keys, e.args)
 	case scriptLoad:
 		return EncodeScriptLoad(nil, e.body)
+	case scriptFCall:
+		return EncodeFCall(nil, e.now, e.db, e.flags, e.budget, e.body, e.keys, e.args)
+	case scriptFuncLoad:
+		return EncodeFunctionLoad(nil, e.flags == 1, e.body)
+	case scriptFuncDelete:
+		return EncodeFunctionDelete(nil, e.body)
+	case scriptFuncFlush:
+		return EncodeFunctionFlush(nil)
+	case scriptFuncRestore:
+		return EncodeFunctionRestore(nil, byte(e.flags), e.args)
 	}
 	return EncodeScriptFlush(nil)
 }

@@ -120,6 +120,8 @@ type FSM struct {
 	txi *txIndex
 	// scr is the script cache (script.go).
 	scr scriptState
+	// fn is the function library registry (function.go).
+	fn functionState
 }
 
 // Halted reports whether the FSM stopped applying entries (see FSM).
@@ -367,8 +369,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	v := f.store.Snapshot()
 	dataBytes := f.store.Bytes()
 	f.snapshotMigrations(&meta)
-	f.snapshotTx(&meta)                                          // WATCH's change index, in meta.Extra (txapply.go)
-	meta.Extra = snapshot.AppendScripts(meta.Extra, f.Scripts()) // script.go
+	f.snapshotTx(&meta)                                                  // WATCH's change index, in meta.Extra (txapply.go)
+	meta.Extra = snapshot.AppendScripts(meta.Extra, f.Scripts())         // script.go
+	meta.Extra = snapshot.AppendFunctions(meta.Extra, f.FunctionCodes()) // function.go
 	f.store.Unlock()
 	f.logBytes.Store(0)
 	meta.Now, meta.Seq = f.now.Load(), v.Seq()
@@ -392,12 +395,15 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	fresh := shard.New()
 	meta, err := snapshot.Read(rc, fresh)
 	var txi *txIndex
-	var scripts [][]byte
+	var scripts, libs [][]byte
 	if err == nil {
 		txi, err = restoreTx(&meta) // WATCH's change index (txapply.go)
 	}
 	if err == nil {
 		scripts, err = snapshot.ReadScripts(meta.Extra) // the script cache (script.go)
+	}
+	if err == nil {
+		libs, err = snapshot.ReadFunctions(meta.Extra) // the function libraries (function.go)
 	}
 	if err != nil {
 		f.restoreFailed = true
@@ -419,6 +425,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.restoreMigrations(&meta)
 	f.txi = txi
 	f.RestoreScripts(scripts)
+	f.RestoreFunctions(libs)
 	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)

@@ -136,6 +136,10 @@ func (f *FSM) applyScript(data []byte) interface{} {
 	if err := decodeScript(data, e); err != nil {
 		return err
 	}
+	switch e.kind {
+	case scriptFuncLoad, scriptFuncDelete, scriptFuncFlush, scriptFuncRestore, scriptFCall:
+		return f.applyFunction(e) // function.go
+	}
 	se, ok := f.exec.(ScriptExecutor)
 	switch e.kind {
 	case scriptFlush:
@@ -177,12 +181,25 @@ func (f *FSM) applyScript(data []byte) interface{} {
 		return appendErrorLine(nil, msg)
 	}
 	f.cacheScript(sha, e.body)
+	call := f.scriptCall(e, own, fenced)
+	call.SHA = sha
+	st := f.store
+	if e.db != 0 {
+		st = st.DB(e.db)
+	}
+	return se.ExecScript(st, now, call, nil)
+}
+
+// scriptCall returns the call of a script or function entry e: its keys
+// and arguments, and the checks of the keys its commands touch (against
+// own and fenced, and the script's slot in cluster mode).
+func (f *FSM) scriptCall(e *scriptEntry, own *ownership, fenced *shard.SlotSet) *ScriptCall {
 	slot := -1
 	if len(e.keys) > 0 {
 		slot = shard.Slot(e.keys[0])
 	}
 	hook := f.changeHook()
-	call := &ScriptCall{Body: e.body, SHA: sha, Keys: e.keys, Args: e.args, Flags: e.flags, Budget: e.budget, Log: f.log}
+	call := &ScriptCall{Body: e.body, Keys: e.keys, Args: e.args, Flags: e.flags, Budget: e.budget, Log: f.log}
 	call.Check = func(keys [][]byte) string {
 		for _, k := range keys {
 			s := shard.Slot(k)
@@ -208,11 +225,7 @@ func (f *FSM) applyScript(data []byte) interface{} {
 			}
 		}
 	}
-	st := f.store
-	if e.db != 0 {
-		st = st.DB(e.db)
-	}
-	return se.ExecScript(st, now, call, nil)
+	return call
 }
 
 func appendErrorLine(out []byte, msg string) []byte {

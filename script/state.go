@@ -36,6 +36,9 @@ type state struct {
 	// broken is set when a run left the state unusable (a panic or a
 	// kill): it is closed instead of pooled.
 	broken bool
+	// lib is the environment of function libraries (function.go), built
+	// on first use.
+	lib *libCache
 }
 
 // The globals Redis 7.0 leaves in the base library; gopher-lua's others
@@ -337,8 +340,8 @@ func (s *state) errorHandler(L *lua.LState) int {
 			continue
 		}
 		src := dbg.Source
-		if src == chunkName {
-			src = "@" + chunkName
+		if src == chunkName || src == functionChunk {
+			src = "@" + src
 		}
 		t.RawSetString("source", lua.LString(src))
 		t.RawSetString("line", lua.LNumber(dbg.CurrentLine))

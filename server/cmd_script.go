@@ -104,11 +104,11 @@ func evalCommand(x *command.Ctx, args [][]byte) {
 }
 
 // pipelinesScripts reports whether cmd may be dispatched while write
-// scripts of the connection are in flight (EVAL and EVALSHA: the write
+// scripts of the connection are in flight (EVAL, EVALSHA and FCALL: the write
 // scripts of a pipeline are proposed back to back, answered in order by
 // flushScripts). Every other reply needs them answered first.
 func pipelinesScripts(cmd *command.Command) bool {
-	return cmd.Name == "eval" || cmd.Name == "evalsha"
+	return cmd.Name == "eval" || cmd.Name == "evalsha" || cmd.Name == "fcall" // cmd_function.go
 }
 
 // pendingScript is a write script proposed and not yet answered.

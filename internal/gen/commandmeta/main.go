@@ -60,6 +60,7 @@ scard srandmember sinter sunion sdiff sscan
 lpush rpush lpushx rpushx lpop rpop lset linsert lrem ltrim lmove rpoplpush llen lindex
 lrange lpos
 eval evalsha eval_ro evalsha_ro script
+function fcall fcall_ro
 zadd zincrby zrem zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrangestore
 zscore zmscore zrank zrevrank zcard zcount zlexcount zrange zrevrange zrangebyscore
 zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan

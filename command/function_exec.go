@@ -1,0 +1,112 @@
+package command
+
+import (
+	"context"
+	"sync"
+
+	"github.com/shoalcache/shoal/raftfsm"
+	"github.com/shoalcache/shoal/script"
+	"github.com/shoalcache/shoal/shard"
+)
+
+// Functions (FCALL, FCALL_RO; docs/scripting.md): the glue between the
+// FSM's library registry and the script engine, as script_exec.go is for
+// scripts. A function runs through the same hosts as a script.
+
+// FunctionEngine implements raftfsm.FunctionExecutor: the process's
+// engine (libraries compile with it; compiling is a pure function of the
+// code).
+func (executor) FunctionEngine() *script.Engine { return engine }
+
+// ExecFunction implements raftfsm.FunctionExecutor: it runs the write
+// function call.SHA (the function's name) of lib inside the FSM (FSM
+// goroutine, store Lock held), as ExecScript runs a script.
+func (executor) ExecFunction(st *shard.Store, now int64, call *raftfsm.ScriptCall, lib *script.Library, out []byte) []byte {
+	h := fsmHosts.Get().(*fsmHost)
+	h.st, h.now, h.call = st, now, call
+	done := running.begin(false)
+	out = engine.CallFunction(&script.Call{Lib: lib, Name: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget}, out)
+	done()
+	h.st, h.call = nil, nil
+	fsmHosts.Put(h)
+	return out
+}
+
+// ReadFunction is a read-only function run (FCALL_RO, a no-writes
+// function) on a leader under its store's read lock, as ReadScript: its
+// Body and SHA are unused, Lib and Name name the function.
+type ReadFunction struct {
+	ReadScript
+	Lib  *script.Library
+	Name string
+}
+
+// Run runs the function and appends its RESP3 reply to out. The caller
+// holds r.St's RLock.
+func (r *ReadFunction) Run(out []byte) []byte {
+	h := &readHost{r: &r.ReadScript}
+	done := running.begin(true)
+	out = engine.CallFunction(&script.Call{Lib: r.Lib, Name: r.Name, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx}, out)
+	done()
+	return out
+}
+
+// killableFuncs tracks the cancel functions of running read-only
+// functions (FUNCTION KILL), apart from scripts' (SCRIPT KILL), as Redis
+// kills each kind with its own command. Any goroutine, under mu.
+var killableFuncs = struct {
+	mu sync.Mutex
+	m  map[int64]context.CancelFunc
+	id int64
+}{m: make(map[int64]context.CancelFunc)}
+
+// KillableFunctionContext returns a context for a read-only function that
+// FUNCTION KILL cancels, and the function to call when it ends.
+func KillableFunctionContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	killableFuncs.mu.Lock()
+	killableFuncs.id++
+	id := killableFuncs.id
+	killableFuncs.m[id] = cancel
+	killableFuncs.mu.Unlock()
+	return ctx, func() {
+		killableFuncs.mu.Lock()
+		delete(killableFuncs.m, id)
+		killableFuncs.mu.Unlock()
+		cancel()
+	}
+}
+
+// KillFunctions is FUNCTION KILL: it stops every running read-only
+// function and returns the reply text ("" for +OK): BUSY (use SCRIPT
+// KILL) when only read-only scripts run, UNKILLABLE when only write
+// scripts or functions run (they run in the FSM), NOTBUSY when nothing
+// runs.
+func KillFunctions() string {
+	killableFuncs.mu.Lock()
+	n := len(killableFuncs.m)
+	for _, cancel := range killableFuncs.m {
+		cancel()
+	}
+	killableFuncs.mu.Unlock()
+	if n > 0 {
+		return ""
+	}
+	killable.mu.Lock()
+	scripts := len(killable.m)
+	killable.mu.Unlock()
+	switch {
+	case scripts > 0:
+		return ErrScriptBusy
+	case running.n.Load() > 0:
+		return ErrScriptUnkillable
+	}
+	return ErrScriptNotBusy
+}
+
+// FCallKeys is the KeysFunc of FCALL and FCALL_RO ("name function numkeys
+// key... arg..."): the declared keys, none for a bad numkeys. ACL key
+// patterns and COMMAND GETKEYS see them.
+func FCallKeys(args [][]byte, dst [][]byte) [][]byte {
+	return numkeysKeys(2, false)(args, dst)
+}
