@@ -159,7 +159,8 @@ func PairsFlatInRESP2(args [][]byte) bool {
 // count, LMPOP and ZMPOP. The front end asks only for a reply that is a bare null.
 func NullArrayInRESP2(args [][]byte) bool {
 	return (len(args) == 3 && (cEqFold(args[0], "lpop") || cEqFold(args[0], "rpop"))) ||
-		cEqFold(args[0], "lmpop") || cEqFold(args[0], "zmpop")
+		cEqFold(args[0], "lmpop") || cEqFold(args[0], "zmpop") ||
+		(len(args) == 4 && (cEqFold(args[0], "zrank") || cEqFold(args[0], "zrevrank")))
 }
 
 func pop(l *shard.List, head bool) string {

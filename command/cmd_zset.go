@@ -38,8 +38,8 @@ func init() {
 			FirstKey: 1, LastKey: 2, Step: 1, ACL: []string{"write", "sortedset", "slow"}, Run: zrangestoreCommand},
 		r("zscore", 3, FlagFast, "fast", zscoreCommand),
 		r("zmscore", -3, FlagFast, "fast", zmscoreCommand),
-		r("zrank", 3, FlagFast, "fast", zrankCommand),
-		r("zrevrank", 3, FlagFast, "fast", zrevrankCommand),
+		r("zrank", -3, FlagFast, "fast", zrankCommand), // WITHSCORE: Redis 7.2
+		r("zrevrank", -3, FlagFast, "fast", zrevrankCommand),
 		r("zcard", 2, FlagFast, "fast", zcardCommand),
 		r("zcount", 4, FlagFast, "fast", zcountCommand),
 		r("zlexcount", 4, FlagFast, "fast", zlexcountCommand),
@@ -313,7 +313,19 @@ func zmscoreCommand(x *Ctx, args [][]byte) {
 func zrankCommand(x *Ctx, args [][]byte)    { zrankGeneric(x, args, false) }
 func zrevrankCommand(x *Ctx, args [][]byte) { zrankGeneric(x, args, true) }
 
+// zrankGeneric is Redis 7.2's zrankGenericCommand: ZRANK/ZREVRANK key
+// member [WITHSCORE] (the rank, or [rank, score]; a null, or a null
+// array with WITHSCORE).
 func zrankGeneric(x *Ctx, args [][]byte, rev bool) {
+	if len(args) > 4 {
+		x.Err(ErrWrongArgs(lowerName(args[0])))
+		return
+	}
+	withScore := len(args) == 4
+	if withScore && !cEqFold(args[3], "withscore") {
+		x.Err(ErrSyntax)
+		return
+	}
 	z, ok := x.zsetRead(args[1])
 	if !ok {
 		return
@@ -323,9 +335,20 @@ func zrankGeneric(x *Ctx, args [][]byte, rev bool) {
 			if rev {
 				r = z.Len() - 1 - r
 			}
+			if withScore {
+				score, _ := z.Score(args[2])
+				x.Array(2)
+				x.Int(int64(r))
+				x.Double(score)
+				return
+			}
 			x.Int(int64(r))
 			return
 		}
+	}
+	if withScore {
+		x.NullArray()
+		return
 	}
 	x.Null()
 }

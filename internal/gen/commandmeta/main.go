@@ -17,9 +17,10 @@
 // on a free port and stops it afterwards. Add a command to the names list
 // below when Shoal gains one.
 //
-// Commands newer than that Redis (newerNames: Redis 7.4's hash field
-// expiry) take their metadata from a newer redis-server, given with
-// -newer-addr or started from -newer-redis: Debian has none, so build one
+// Commands newer than that Redis, or changed since (newerNames: Redis
+// 7.4's hash field expiry, 7.2's ZRANK/ZREVRANK WITHSCORE) take their
+// metadata from a newer redis-server, given with -newer-addr or started
+// from -newer-redis: Debian has none, so build one
 // from Redis's sources (git checkout 7.4.1 && make) beside the project,
 // never inside it. Without either, generation fails rather than drop them.
 package main
@@ -62,14 +63,14 @@ lrange lpos
 eval evalsha eval_ro evalsha_ro script
 function fcall fcall_ro
 zadd zincrby zrem zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zrangestore
-zscore zmscore zrank zrevrank zcard zcount zlexcount zrange zrevrange zrangebyscore
+zscore zmscore zcard zcount zlexcount zrange zrevrange zrangebyscore
 zrevrangebyscore zrangebylex zrevrangebylex zrandmember zscan
 sintercard zintercard zunion zinter zdiff zunionstore zinterstore zdiffstore lmpop zmpop
 blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop`)
 
 // newerNames are commands of a newer Redis than names' (see above).
 var newerNames = strings.Fields(`hexpire hpexpire hexpireat hpexpireat httl hpttl
-hexpiretime hpexpiretime hpersist`)
+hexpiretime hpexpiretime hpersist zrank zrevrank`)
 
 func main() {
 	addr := flag.String("addr", "", "address of a running redis-server; empty starts one")
