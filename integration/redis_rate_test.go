@@ -85,6 +85,7 @@ func TestRedisRate(t *testing.T) {
 		res, err = limiter.Allow(ctx, key, hourly)
 		if err != nil {
 			errs++
+			t.Logf("Allow after the kill: %v", err)
 			return err
 		}
 		return nil
