@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -201,23 +200,28 @@ func TestTxGoRedisCluster(t *testing.T) {
 }
 
 // TestTxRedisPy: redis-py's pipeline(transaction=True), and the
-// optimistic-lock recipe with pipeline.watch from several threads, against
-// the node that serves the keys.
+// optimistic-lock recipe with pipeline.watch from several threads, on the
+// node that serves the keys (py_tx.py finds it with RedisCluster); then
+// across a SIGKILL of that node (py_tx.py waits on its stdin for it):
+// transactions of two increments apply both or neither, the threads'
+// increments are all counted (none lost, none made up), and WATCH still
+// aborts an EXEC after a concurrent change.
 func TestTxRedisPy(t *testing.T) {
 	if _, err := exec.LookPath(pyPython); err != nil {
-		t.Skipf("%s not found (.ci/deps installs python3-redis)", pyPython)
+		t.Fatalf("%s not found (.ci/deps installs python3-redis)", pyPython)
 	}
-	tc := testutil.StartShoalCluster(t, 3)
+	tc := startCluster(t, 3)
 	key := "{py}counter"
-	addr := leaderOf(t, tc, key)
-	host, port, _ := net.SplitHostPort(addr)
 	script, _ := filepath.Abs(filepath.Join("testdata", "clients", "py_tx.py"))
 	const threads, each = 4, 15
-	cmd := exec.Command(pyPython, script, host, port, key, strconv.Itoa(threads), strconv.Itoa(each))
-	cmd.Stderr = testutil.NewLogWriter(t, "redis-py: ")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("redis-py: %v", err)
+	args := append([]string{script, key, strconv.Itoa(threads), strconv.Itoa(each)}, tc.Addrs()...)
+	lines := runAcrossKill(t, pyPython, args, func() {
+		leader := tc.leaderOf(t, "{py}probe", "x")
+		t.Logf("killing node %d, the leader of %s's group", leader, key)
+		tc.nodes[leader].Kill()
+	})
+	if len(lines) != 2 {
+		t.Fatalf("py_tx.py printed %d lines, want 2: %q", len(lines), lines)
 	}
 	var res struct {
 		Tx      []any `json:"tx"`
@@ -225,15 +229,47 @@ func TestTxRedisPy(t *testing.T) {
 		Retries int   `json:"retries"`
 		Final   int   `json:"final"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("redis-py output %q: %v", out, err)
+	if err := json.Unmarshal([]byte(lines[0]), &res); err != nil {
+		t.Fatalf("redis-py output %q: %v", lines[0], err)
 	}
-	t.Logf("redis-py: %s", strings.TrimSpace(string(out)))
 	if got, want := jsonList(res.Tx), `[true 2 "2" 0]`; got != want {
 		t.Errorf("transaction pipeline = %s, want %s", got, want)
 	}
 	if res.Final != res.OK || res.OK != threads*each {
 		t.Errorf("counter %d, acknowledged %d, want %d", res.Final, res.OK, threads*each)
+	}
+
+	var post struct {
+		TxAfter      [][2]int `json:"tx_after"`
+		X, Y         int
+		OK           int  `json:"ok"`
+		Retries      int  `json:"retries"`
+		Final        int  `json:"final"`
+		Uncertain    int  `json:"uncertain"`
+		WatchAborted bool `json:"watch_aborted"`
+		Watched      int  `json:"watched"`
+		AfterWatch   int  `json:"after_watch"`
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &post); err != nil {
+		t.Fatalf("redis-py output %q: %v", lines[1], err)
+	}
+	// Each transaction's replies show both increments of every earlier
+	// one or neither; those that failed uncertainly may have applied.
+	for i, r := range post.TxAfter {
+		if r[1] != 10*r[0] {
+			t.Errorf("transaction %d after the kill: INCR x = %d, INCRBY y 10 = %d: not atomic", i, r[0], r[1])
+		}
+	}
+	if len(post.TxAfter) != 10 || post.Y != 10*post.X || post.X < 10 || post.X > 10+post.Uncertain {
+		t.Errorf("after 10 transactions (%d uncertain): %d replies, x = %d, y = %d", post.Uncertain, len(post.TxAfter), post.X, post.Y)
+	}
+	if post.OK != threads*each || post.Final < res.Final+post.OK || post.Final > res.Final+post.OK+post.Uncertain {
+		t.Errorf("after the kill: counter %d, acknowledged %d more (%d uncertain), want %d more than %d",
+			post.Final, post.OK, post.Uncertain, threads*each, res.Final)
+	}
+	if !post.WatchAborted || post.AfterWatch != post.Watched {
+		t.Errorf("WATCH after the kill: aborted %v, counter %d, want aborted and %d (the concurrent SET)",
+			post.WatchAborted, post.AfterWatch, post.Watched)
 	}
 }
 
