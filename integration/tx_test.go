@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,10 +83,17 @@ func optimisticIncr(ctx context.Context, c *redis.ClusterClient, key string, n i
 // transaction; Watch's optimistic increments from several goroutines lose
 // no update and count every retry (the final counter is the number of
 // successful transactions); a transaction over keys of two slots is
-// CROSSSLOT, and a watched key's slot must be the transaction's.
+// CROSSSLOT, and a watched key's slot must be the transaction's. Then
+// across a SIGKILL of the leader of the keys' group: TxPipelines of two
+// increments apply both or neither, and WATCH still aborts a transaction
+// after a concurrent change.
 func TestTxGoRedisCluster(t *testing.T) {
 	tc := testutil.StartShoalCluster(t, 3)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second})
+	// go-redis's own failover handling: it follows MOVED, retries
+	// TRYAGAIN, CLUSTERDOWN and network errors up to MaxRedirects times,
+	// and reloads its slot map every ClusterStateReloadInterval.
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second,
+		MaxRedirects: 16, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
 	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
@@ -196,6 +204,96 @@ func TestTxGoRedisCluster(t *testing.T) {
 			t.Errorf("WATCH on a node that does not serve the key = %q, %v", raw, err)
 		}
 		break
+	}
+
+	txAcrossKill(ctx, t, c, tc, addr)
+}
+
+// txAcrossKill kills the node at addr, the leader of the {tx} keys'
+// group, then runs TxPipelines of INCR {tx}x, INCRBY {tx}y 10 through c:
+// each reply, and the keys at the end, must show y = 10 x (every earlier
+// transaction applied both increments or neither; one that failed with an
+// error other than a refused connection may have applied). Then a WATCH of {tx}x changed through another
+// connection must abort the transaction.
+func txAcrossKill(ctx context.Context, t *testing.T, c *redis.ClusterClient, tc *testutil.ShoalCluster, addr string) {
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "{tx}x", 0, 0)
+		p.Set(ctx, "{tx}y", 0, 0)
+		return nil
+	}); err != nil {
+		t.Fatalf("TxPipelined before the kill: %v", err)
+	}
+	for _, nd := range tc.Nodes {
+		if nd.Addr == addr {
+			t.Logf("killing %s, the leader of the {tx} keys' group", addr)
+			nd.Kill()
+		}
+	}
+	const rounds = 10
+	failed := 0
+	for i := 0; i < rounds; i++ {
+		var x, y int64
+		testutil.Eventually(t, 90*time.Second, "a TxPipeline after the kill", func() error {
+			cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Incr(ctx, "{tx}x")
+				p.IncrBy(ctx, "{tx}y", 10)
+				return nil
+			})
+			if err != nil {
+				if !errors.Is(err, syscall.ECONNREFUSED) {
+					failed++ // may have applied
+				}
+				t.Logf("TxPipelined after the kill: %v", err)
+				return err
+			}
+			x, y = cmds[0].(*redis.IntCmd).Val(), cmds[1].(*redis.IntCmd).Val()
+			return nil
+		})
+		if y != 10*x {
+			t.Errorf("transaction %d after the kill: INCR {tx}x = %d, INCRBY {tx}y 10 = %d: not atomic", i, x, y)
+		}
+	}
+	vals, err := c.MGet(ctx, "{tx}x", "{tx}y").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := strconv.Atoi(vals[0].(string))
+	y, _ := strconv.Atoi(vals[1].(string))
+	t.Logf("after %d transactions (%d failed): x = %d, y = %d", rounds, failed, x, y)
+	if y != 10*x || x < rounds || x > rounds+failed {
+		t.Errorf("after %d transactions (%d failed) x = %d, y = %d; want y = 10 x, x in [%d, %d]", rounds, failed, x, y, rounds, rounds+failed)
+	}
+
+	// WATCH, a concurrent SET through another connection of the pool,
+	// then the transaction: aborted, the concurrent value stays.
+	var concurrent int64
+	testutil.Eventually(t, 60*time.Second, "a WATCH after the kill", func() error {
+		err := c.Watch(ctx, func(tx *redis.Tx) error {
+			v, err := tx.Get(ctx, "{tx}x").Int64()
+			if err != nil {
+				return err
+			}
+			concurrent = v + 1000
+			if err := c.Set(ctx, "{tx}x", concurrent, 0).Err(); err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "{tx}x", -1, 0)
+				return nil
+			})
+			return err
+		}, "{tx}x")
+		if errors.Is(err, redis.TxFailedErr) {
+			return nil
+		}
+		if err == nil {
+			t.Fatal("WATCH after the kill: the transaction ran over a concurrent change of the watched key")
+		}
+		t.Logf("WATCH after the kill: %v", err)
+		return err
+	})
+	if v, err := c.Get(ctx, "{tx}x").Int64(); err != nil || v != concurrent {
+		t.Errorf("{tx}x after the aborted transaction = %d, %v; want %d (the concurrent SET)", v, err, concurrent)
 	}
 }
 
