@@ -24,9 +24,12 @@ func TestRedisRate(t *testing.T) {
 	ctx := context.Background()
 	// go-redis's own failover handling: it follows MOVED, retries
 	// TRYAGAIN, CLUSTERDOWN and network errors up to MaxRedirects times,
-	// and reloads its slot map every ClusterStateReloadInterval.
+	// and reloads its slot map every ClusterStateReloadInterval. A read
+	// timeout makes it send a command again that may have applied: a
+	// generous one keeps a slow commit on a loaded machine from counting
+	// twice.
 	c := tc.clusterClient(&redis.ClusterOptions{MaxRedirects: 16, ClusterStateReloadInterval: time.Second,
-		ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	limiter := redis_rate.NewLimiter(c)
 	limit := redis_rate.PerMinute(10) // burst 10, then one per 6 s
 	allowed := 0

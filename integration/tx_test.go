@@ -91,9 +91,12 @@ func TestTxGoRedisCluster(t *testing.T) {
 	tc := testutil.StartShoalCluster(t, 3)
 	// go-redis's own failover handling: it follows MOVED, retries
 	// TRYAGAIN, CLUSTERDOWN and network errors up to MaxRedirects times,
-	// and reloads its slot map every ClusterStateReloadInterval.
+	// and reloads its slot map every ClusterStateReloadInterval. A read
+	// timeout makes it send a command again that may have applied: a
+	// generous one keeps a slow commit on a loaded machine from counting
+	// twice.
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second,
-		MaxRedirects: 16, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+		MaxRedirects: 16, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
@@ -213,8 +216,14 @@ func TestTxGoRedisCluster(t *testing.T) {
 // group, then runs TxPipelines of INCR {tx}x, INCRBY {tx}y 10 through c:
 // each reply, and the keys at the end, must show y = 10 x (every earlier
 // transaction applied both increments or neither; one that failed with an
-// error other than a refused connection may have applied). Then a WATCH of {tx}x changed through another
-// connection must abort the transaction.
+// error other than a refused connection may have applied). Then a WATCH
+// of {tx}x changed through another connection must abort the transaction.
+//
+// go-redis (v9.23) retries a TxPipeline on a connection error against the
+// same node, MaxRedirects times with its backoff, without rereading the
+// slot map: the first TxPipelines after the kill fail after several
+// seconds each although CLUSTER SLOTS names the new leader within a
+// second; a later one, with the reloaded map, reaches it.
 func txAcrossKill(ctx context.Context, t *testing.T, c *redis.ClusterClient, tc *testutil.ShoalCluster, addr string) {
 	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, "{tx}x", 0, 0)

@@ -34,7 +34,7 @@ if tuple(int(x) for x in redis.__version__.split(".")[:2]) < (4, 4):
     redis.cluster.copy = types.SimpleNamespace(deepcopy=copy.copy)
 
 # The timed lock's timeout, in seconds: longer than a failover under load.
-TTL = 20
+TTL = 30
 
 
 def main():
