@@ -2,7 +2,8 @@ package integration
 
 // Transactions (MULTI/EXEC/WATCH) through real clients against a 3-node
 // cluster: go-redis's TxPipeline and Watch, redis-py's transaction
-// pipeline and pipeline.watch (docs/transactions.md).
+// pipeline and pipeline.watch (docs/transactions.md), each also across a
+// SIGKILL of the leader of the keys' group.
 
 import (
 	"context"
