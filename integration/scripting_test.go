@@ -223,8 +223,8 @@ func TestScriptingRedisPy(t *testing.T) {
 		t.Errorf("PTTL of the timed lock after the kill = %v ms, want in (0, %v]", post["ttl_pttl"], ttl*1000)
 	}
 	// The timed lock expired no earlier than its timeout after it was
-	// taken (py_scripts.py read the wall clock, the one expiry uses, before the acquire), and the
-	// waiter got it: the TTL survived the failover.
+	// taken (py_scripts.py read the wall clock, the one expiry uses, before
+	// the acquire), and the waiter got it: the TTL survived the failover.
 	if w, _ := post["ttl_waited"].(float64); w < ttl-0.05 {
 		t.Errorf("the timed lock was taken over %.3f s after it was acquired, before its %v s timeout", w, ttl)
 	}
