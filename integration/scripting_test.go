@@ -7,11 +7,14 @@ package integration
 // cluster-mode refusals (CROSSSLOT, MOVED, keys of another slot).
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,18 +161,34 @@ func transferAway(t *testing.T, tc *testCluster, from int, key string) {
 }
 
 // TestScriptingRedisPy runs redis-py's register_script and Lock against a
-// cluster.
+// cluster, then across a SIGKILL of the leader of their keys' group
+// (py_scripts.py waits on its stdin for the kill): the scripts' counter
+// goes on from its value, the script cache survived (a plain EVALSHA
+// works, and no node answered NOSCRIPT or ran EVAL after the kill), a lock
+// held before the kill is still held (another client cannot take it, its
+// owner releases it), and a lock with a timeout keeps its TTL and expires
+// when it should.
 func TestScriptingRedisPy(t *testing.T) {
 	tc := startCluster(t, 3)
-	cmd := exec.Command(pyPython, append([]string{filepath.Join("testdata", "clients", "py_scripts.py")}, tc.Addrs()...)...)
-	out, err := cmd.CombinedOutput()
-	t.Logf("py_scripts.py: %s", out)
-	if err != nil {
-		t.Fatalf("py_scripts.py: %v", err)
+	var survivors []*shoalNode
+	var before scriptCounts
+	lines := runAcrossKill(t, pyPython, append([]string{filepath.Join("testdata", "clients", "py_scripts.py")}, tc.Addrs()...), func() {
+		leader := tc.leaderOf(t, "py:{s}:probe", "x")
+		for i, nd := range tc.nodes {
+			if i != leader {
+				survivors = append(survivors, nd)
+			}
+		}
+		before = scriptStats(t, survivors)
+		t.Logf("killing node %d, the leader of py:{s}'s group", leader)
+		tc.nodes[leader].Kill()
+	})
+	after := scriptStats(t, survivors)
+	if len(lines) != 3 {
+		t.Fatalf("py_scripts.py printed %d lines, want 3: %q", len(lines), lines)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var got map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{
@@ -192,4 +211,165 @@ func TestScriptingRedisPy(t *testing.T) {
 			t.Errorf("%s = %s, want %s", k, gj, wj)
 		}
 	}
+
+	// Before the kill, then after it.
+	checkJSON(t, "before the kill", lines[1], map[string]any{"incr": 10.0, "held": true, "ttl_acquired": true})
+	var post map[string]any
+	if err := json.Unmarshal([]byte(lines[2]), &post); err != nil {
+		t.Fatal(err)
+	}
+	ttl := post["ttl"].(float64)
+	if p, _ := post["ttl_pttl"].(float64); p <= 0 || p > ttl*1000 {
+		t.Errorf("PTTL of the timed lock after the kill = %v ms, want in (0, %v]", post["ttl_pttl"], ttl*1000)
+	}
+	// The timed lock expired no earlier than its timeout after it was
+	// taken (py_scripts.py read the wall clock, the one expiry uses, before
+	// the acquire), and the waiter got it: the TTL survived the failover.
+	if w, _ := post["ttl_waited"].(float64); w < ttl-0.05 {
+		t.Errorf("the timed lock was taken over %.3f s after it was acquired, before its %v s timeout", w, ttl)
+	}
+	checkJSON(t, "after the kill", lines[2], map[string]any{
+		"evalsha": 11.0, "incr": 13.0, "echo": []any{"py:{s}:k", "b", 3.0, 1.0, nil},
+		"held_stolen": false, "held_owned": true, "held_owned_after_release": false, "held_reacquired": true,
+		"ttl_stolen": false, "ttl_expired": true, "ttl_owner_release": "LockNotOwnedError",
+	}, "ttl_pttl", "ttl_waited", "ttl")
+	t.Logf("script calls on the surviving nodes: before the kill %+v, after %+v", before, after)
+	if after.noscript != before.noscript || after.eval != before.eval {
+		t.Errorf("after the kill the new leader answered NOSCRIPT %d times and ran EVAL %d times: the script cache did not survive",
+			after.noscript-before.noscript, after.eval-before.eval)
+	}
+	if after.evalsha <= before.evalsha {
+		t.Errorf("no EVALSHA reached the surviving nodes after the kill (%d, then %d)", before.evalsha, after.evalsha)
+	}
+}
+
+// checkJSON compares the JSON object line with want, key by key; the keys
+// of ignore may be present in line without being in want.
+func checkJSON(t *testing.T, what, line string, want map[string]any, ignore ...string) {
+	t.Helper()
+	var got map[string]any
+	if err := json.Unmarshal([]byte(line), &got); err != nil {
+		t.Fatalf("%s: %q: %v", what, line, err)
+	}
+	for k, w := range want {
+		gj, _ := json.Marshal(got[k])
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
+			t.Errorf("%s: %s = %s, want %s", what, k, gj, wj)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && !slices.Contains(ignore, k) {
+			t.Errorf("%s: unexpected %s = %v", what, k, got[k])
+		}
+	}
+}
+
+// scriptCounts are a cluster's script calls, summed over some nodes.
+type scriptCounts struct {
+	eval, evalsha int64 // calls, rejected and failed ones included (INFO commandstats)
+	noscript      int64 // NOSCRIPT replies (INFO errorstats)
+}
+
+// scriptStats sums the script calls of the running nodes among nodes.
+// Counters are per node: compare two calls on the same nodes.
+func scriptStats(t *testing.T, nodes []*shoalNode) scriptCounts {
+	t.Helper()
+	var sc scriptCounts
+	for _, nd := range nodes {
+		if !nd.Running() {
+			continue
+		}
+		c := mustDial(t, nd.Addr)
+		for _, section := range []string{"commandstats", "errorstats"} {
+			raw, err := c.Do("INFO", section)
+			if err != nil {
+				t.Fatalf("INFO %s on %s: %v", section, nd.Addr, err)
+			}
+			for _, line := range strings.Split(string(raw), "\r\n") {
+				name, fields, ok := strings.Cut(line, ":")
+				if !ok {
+					continue
+				}
+				var dst *int64
+				switch name {
+				case "cmdstat_eval":
+					dst = &sc.eval
+				case "cmdstat_evalsha":
+					dst = &sc.evalsha
+				case "errorstat_NOSCRIPT":
+					dst = &sc.noscript
+				default:
+					continue
+				}
+				for _, f := range strings.Split(fields, ",") {
+					k, v, _ := strings.Cut(f, "=")
+					if k == "calls" || k == "rejected_calls" || k == "failed_calls" || k == "count" {
+						n, err := strconv.ParseInt(v, 10, 64)
+						if err != nil {
+							t.Fatalf("%s on %s: %q", name, nd.Addr, line)
+						}
+						*dst += n
+					}
+				}
+			}
+		}
+		c.Close()
+	}
+	return sc
+}
+
+// runAcrossKill runs a client script (name args...) that prints JSON lines
+// and, once, a line "KILL" after which it waits for a line on its stdin:
+// runAcrossKill then calls kill (the script's client is idle, no command
+// is in flight), writes "killed\n", and returns the script's other lines
+// once it exited with status 0. Its stderr goes to t.Log; it gets 5
+// minutes.
+func runAcrossKill(t *testing.T, name string, args []string, kill func()) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	logw := testutil.NewLogWriter(t, filepath.Base(args[0])+": ")
+	defer logw.Close()
+	cmd.Stderr = logw
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var lines []string
+	killed := false
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line != "KILL" {
+			t.Logf("%s: %s", filepath.Base(args[0]), line)
+			lines = append(lines, line)
+			continue
+		}
+		if killed {
+			t.Fatalf("%s asked for a second kill", args[0])
+		}
+		killed = true
+		kill()
+		if _, err := io.WriteString(stdin, "killed\n"); err != nil {
+			t.Fatalf("writing to %s: %v", args[0], err)
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%s: %v (its stderr is in the log)", args[0], err)
+	}
+	if !killed {
+		t.Fatalf("%s never asked for the kill", args[0])
+	}
+	return lines
 }

@@ -2,19 +2,20 @@ package integration
 
 // Transactions (MULTI/EXEC/WATCH) through real clients against a 3-node
 // cluster: go-redis's TxPipeline and Watch, redis-py's transaction
-// pipeline and pipeline.watch (docs/transactions.md).
+// pipeline and pipeline.watch (docs/transactions.md), each also across a
+// SIGKILL of the leader of the keys' group.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,10 +84,20 @@ func optimisticIncr(ctx context.Context, c *redis.ClusterClient, key string, n i
 // transaction; Watch's optimistic increments from several goroutines lose
 // no update and count every retry (the final counter is the number of
 // successful transactions); a transaction over keys of two slots is
-// CROSSSLOT, and a watched key's slot must be the transaction's.
+// CROSSSLOT, and a watched key's slot must be the transaction's. Then
+// across a SIGKILL of the leader of the keys' group: TxPipelines of two
+// increments apply both or neither, and WATCH still aborts a transaction
+// after a concurrent change.
 func TestTxGoRedisCluster(t *testing.T) {
 	tc := testutil.StartShoalCluster(t, 3)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second})
+	// go-redis's own failover handling: it follows MOVED, retries
+	// TRYAGAIN, CLUSTERDOWN and network errors up to MaxRedirects times,
+	// and reloads its slot map every ClusterStateReloadInterval. A read
+	// timeout makes it send a command again that may have applied: a
+	// generous one keeps a slow commit on a loaded machine from counting
+	// twice.
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.Addrs(), ClusterStateReloadInterval: time.Second,
+		MaxRedirects: 16, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
 	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	testutil.Eventually(t, 20*time.Second, "a writable cluster", func() error {
@@ -198,26 +209,127 @@ func TestTxGoRedisCluster(t *testing.T) {
 		}
 		break
 	}
+
+	txAcrossKill(ctx, t, c, tc, addr)
+}
+
+// txAcrossKill kills the node at addr, the leader of the {tx} keys'
+// group, then runs TxPipelines of INCR {tx}x, INCRBY {tx}y 10 through c:
+// each reply, and the keys at the end, must show y = 10 x (every earlier
+// transaction applied both increments or neither; one that failed with an
+// error other than a refused connection may have applied). Then a WATCH
+// of {tx}x changed through another connection must abort the transaction.
+//
+// go-redis (v9.23) retries a TxPipeline on a connection error against the
+// same node, MaxRedirects times with its backoff, without rereading the
+// slot map: the first TxPipelines after the kill fail after several
+// seconds each although CLUSTER SLOTS names the new leader within a
+// second; a later one, with the reloaded map, reaches it.
+func txAcrossKill(ctx context.Context, t *testing.T, c *redis.ClusterClient, tc *testutil.ShoalCluster, addr string) {
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "{tx}x", 0, 0)
+		p.Set(ctx, "{tx}y", 0, 0)
+		return nil
+	}); err != nil {
+		t.Fatalf("TxPipelined before the kill: %v", err)
+	}
+	for _, nd := range tc.Nodes {
+		if nd.Addr == addr {
+			t.Logf("killing %s, the leader of the {tx} keys' group", addr)
+			nd.Kill()
+		}
+	}
+	const rounds = 10
+	failed := 0
+	for i := 0; i < rounds; i++ {
+		var x, y int64
+		testutil.Eventually(t, 90*time.Second, "a TxPipeline after the kill", func() error {
+			cmds, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Incr(ctx, "{tx}x")
+				p.IncrBy(ctx, "{tx}y", 10)
+				return nil
+			})
+			if err != nil {
+				if !errors.Is(err, syscall.ECONNREFUSED) {
+					failed++ // may have applied
+				}
+				t.Logf("TxPipelined after the kill: %v", err)
+				return err
+			}
+			x, y = cmds[0].(*redis.IntCmd).Val(), cmds[1].(*redis.IntCmd).Val()
+			return nil
+		})
+		if y != 10*x {
+			t.Errorf("transaction %d after the kill: INCR {tx}x = %d, INCRBY {tx}y 10 = %d: not atomic", i, x, y)
+		}
+	}
+	vals, err := c.MGet(ctx, "{tx}x", "{tx}y").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := strconv.Atoi(vals[0].(string))
+	y, _ := strconv.Atoi(vals[1].(string))
+	t.Logf("after %d transactions (%d failed): x = %d, y = %d", rounds, failed, x, y)
+	if y != 10*x || x < rounds || x > rounds+failed {
+		t.Errorf("after %d transactions (%d failed) x = %d, y = %d; want y = 10 x, x in [%d, %d]", rounds, failed, x, y, rounds, rounds+failed)
+	}
+
+	// WATCH, a concurrent SET through another connection of the pool,
+	// then the transaction: aborted, the concurrent value stays.
+	var concurrent int64
+	testutil.Eventually(t, 60*time.Second, "a WATCH after the kill", func() error {
+		err := c.Watch(ctx, func(tx *redis.Tx) error {
+			v, err := tx.Get(ctx, "{tx}x").Int64()
+			if err != nil {
+				return err
+			}
+			concurrent = v + 1000
+			if err := c.Set(ctx, "{tx}x", concurrent, 0).Err(); err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "{tx}x", -1, 0)
+				return nil
+			})
+			return err
+		}, "{tx}x")
+		if errors.Is(err, redis.TxFailedErr) {
+			return nil
+		}
+		if err == nil {
+			t.Fatal("WATCH after the kill: the transaction ran over a concurrent change of the watched key")
+		}
+		t.Logf("WATCH after the kill: %v", err)
+		return err
+	})
+	if v, err := c.Get(ctx, "{tx}x").Int64(); err != nil || v != concurrent {
+		t.Errorf("{tx}x after the aborted transaction = %d, %v; want %d (the concurrent SET)", v, err, concurrent)
+	}
 }
 
 // TestTxRedisPy: redis-py's pipeline(transaction=True), and the
-// optimistic-lock recipe with pipeline.watch from several threads, against
-// the node that serves the keys.
+// optimistic-lock recipe with pipeline.watch from several threads, on the
+// node that serves the keys (py_tx.py finds it with RedisCluster); then
+// across a SIGKILL of that node (py_tx.py waits on its stdin for it):
+// transactions of two increments apply both or neither, the threads'
+// increments are all counted (none lost, none made up), and WATCH still
+// aborts an EXEC after a concurrent change.
 func TestTxRedisPy(t *testing.T) {
 	if _, err := exec.LookPath(pyPython); err != nil {
-		t.Skipf("%s not found (.ci/deps installs python3-redis)", pyPython)
+		t.Fatalf("%s not found (.ci/deps installs python3-redis)", pyPython)
 	}
-	tc := testutil.StartShoalCluster(t, 3)
+	tc := startCluster(t, 3)
 	key := "{py}counter"
-	addr := leaderOf(t, tc, key)
-	host, port, _ := net.SplitHostPort(addr)
 	script, _ := filepath.Abs(filepath.Join("testdata", "clients", "py_tx.py"))
 	const threads, each = 4, 15
-	cmd := exec.Command(pyPython, script, host, port, key, strconv.Itoa(threads), strconv.Itoa(each))
-	cmd.Stderr = testutil.NewLogWriter(t, "redis-py: ")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("redis-py: %v", err)
+	args := append([]string{script, key, strconv.Itoa(threads), strconv.Itoa(each)}, tc.Addrs()...)
+	lines := runAcrossKill(t, pyPython, args, func() {
+		leader := tc.leaderOf(t, "{py}probe", "x")
+		t.Logf("killing node %d, the leader of %s's group", leader, key)
+		tc.nodes[leader].Kill()
+	})
+	if len(lines) != 2 {
+		t.Fatalf("py_tx.py printed %d lines, want 2: %q", len(lines), lines)
 	}
 	var res struct {
 		Tx      []any `json:"tx"`
@@ -225,15 +337,47 @@ func TestTxRedisPy(t *testing.T) {
 		Retries int   `json:"retries"`
 		Final   int   `json:"final"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("redis-py output %q: %v", out, err)
+	if err := json.Unmarshal([]byte(lines[0]), &res); err != nil {
+		t.Fatalf("redis-py output %q: %v", lines[0], err)
 	}
-	t.Logf("redis-py: %s", strings.TrimSpace(string(out)))
 	if got, want := jsonList(res.Tx), `[true 2 "2" 0]`; got != want {
 		t.Errorf("transaction pipeline = %s, want %s", got, want)
 	}
 	if res.Final != res.OK || res.OK != threads*each {
 		t.Errorf("counter %d, acknowledged %d, want %d", res.Final, res.OK, threads*each)
+	}
+
+	var post struct {
+		TxAfter      [][2]int `json:"tx_after"`
+		X, Y         int
+		OK           int  `json:"ok"`
+		Retries      int  `json:"retries"`
+		Final        int  `json:"final"`
+		Uncertain    int  `json:"uncertain"`
+		WatchAborted bool `json:"watch_aborted"`
+		Watched      int  `json:"watched"`
+		AfterWatch   int  `json:"after_watch"`
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &post); err != nil {
+		t.Fatalf("redis-py output %q: %v", lines[1], err)
+	}
+	// Each transaction's replies show both increments of every earlier
+	// one or neither; those that failed uncertainly may have applied.
+	for i, r := range post.TxAfter {
+		if r[1] != 10*r[0] {
+			t.Errorf("transaction %d after the kill: INCR x = %d, INCRBY y 10 = %d: not atomic", i, r[0], r[1])
+		}
+	}
+	if len(post.TxAfter) != 10 || post.Y != 10*post.X || post.X < 10 || post.X > 10+post.Uncertain {
+		t.Errorf("after 10 transactions (%d uncertain): %d replies, x = %d, y = %d", post.Uncertain, len(post.TxAfter), post.X, post.Y)
+	}
+	if post.OK != threads*each || post.Final < res.Final+post.OK || post.Final > res.Final+post.OK+post.Uncertain {
+		t.Errorf("after the kill: counter %d, acknowledged %d more (%d uncertain), want %d more than %d",
+			post.Final, post.OK, post.Uncertain, threads*each, res.Final)
+	}
+	if !post.WatchAborted || post.AfterWatch != post.Watched {
+		t.Errorf("WATCH after the kill: aborted %v, counter %d, want aborted and %d (the concurrent SET)",
+			post.WatchAborted, post.AfterWatch, post.Watched)
 	}
 }
 
