@@ -355,6 +355,10 @@ func TestDiffReplyReader(t *testing.T) {
 		{modeTTL, 1, ":100\r\n", ":98\r\n", false},
 		{modeTTL, 1, ":-1\r\n", ":-2\r\n", false},
 		{modeTTL, 1000, ":100000\r\n", ":99100\r\n", true},
+		{modeTTL, 1000, "*2\r\n:100000\r\n:-1\r\n", "*2\r\n:99999\r\n:-1\r\n", true}, // HPTTL
+		{modeTTL, 1000, "*2\r\n:100000\r\n:-1\r\n", "*2\r\n:99999\r\n:-2\r\n", false},
+		{modeTTL, 1, "*1\r\n:100\r\n", "*2\r\n:100\r\n:1\r\n", false},
+		{modeTTL, 1, "*1\r\n:100\r\n", "*1\r\n:97\r\n", false},
 		{modeSort, 0, "*2\r\n$1\r\na\r\n$1\r\nb\r\n", "*2\r\n$1\r\nb\r\n$1\r\na\r\n", true},
 		{modeSort, 0, "*2\r\n$1\r\na\r\n$1\r\na\r\n", "*2\r\n$1\r\na\r\n$1\r\nb\r\n", false},
 		{modeAny, 0, ":1\r\n", ":2\r\n", true},

@@ -7,8 +7,9 @@ package integration
 // quotes with \' only). Lines starting with '#' are comments; blank lines are
 // ignored. Lines starting with '!' are directives:
 //
-//	!ttl [tol]   next reply is an integer compared within tol (default 1);
-//	             negative values (-1, -2) must match exactly
+//	!ttl [tol]   next reply is an integer compared within tol (default 1),
+//	             or an array of them (HTTL), each compared so; negative
+//	             values (-1, -2) must match exactly
 //	!sort        next reply is an array compared as a sorted multiset
 //	!scan        next command is a SCAN from cursor 0: iterate to cursor 0 on
 //	             each server and compare the sorted set of keys returned
@@ -263,6 +264,19 @@ func compareReplies(mode compareMode, tol int64, a, b []byte) string {
 		}
 		return ""
 	case modeTTL, modeTTLCategory:
+		if isArrayKind(va.Kind) && va.Kind == vb.Kind && !va.IsNull() && !vb.IsNull() {
+			// HTTL and friends: an integer per field, each compared so.
+			ea, eb := va.Elems(), vb.Elems()
+			if len(ea) != len(eb) {
+				return "array lengths differ"
+			}
+			for i := range ea {
+				if d := compareReplies(mode, tol, ea[i].Raw, eb[i].Raw); d != "" {
+					return fmt.Sprintf("element %d: %s", i, d)
+				}
+			}
+			return ""
+		}
 		if va.Kind != ':' || vb.Kind != ':' {
 			return "replies differ (expected integers)"
 		}
