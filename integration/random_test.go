@@ -151,6 +151,11 @@ func (g *cmdGen) next(i int) step {
 			st.args = st.args[:g.r.Intn(len(st.args))+1]
 		} else {
 			st.args = append(st.args, g.pick([]string{"FOO", "NX", "1", ""}))
+			if up := strings.ToUpper(st.args[0]); up == "ZRANK" || up == "ZREVRANK" {
+				// Shoal has Redis 7.2's WITHSCORE: a fourth argument
+				// is a syntax error there, an arity error in 7.0.
+				st.mode = modeErrPrefix
+			}
 		}
 		if st.mode == modeTTLCategory {
 			st.mode = modeExact
