@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"sync"
 
 	"github.com/shoalcache/shoal/raftfsm"
 	"github.com/shoalcache/shoal/script"
@@ -51,31 +50,12 @@ func (r *ReadFunction) Run(out []byte) []byte {
 	return out
 }
 
-// killableFuncs tracks the cancel functions of running read-only
-// functions (FUNCTION KILL), apart from scripts' (SCRIPT KILL), as Redis
-// kills each kind with its own command. Any goroutine, under mu.
-var killableFuncs = struct {
-	mu sync.Mutex
-	m  map[int64]context.CancelFunc
-	id int64
-}{m: make(map[int64]context.CancelFunc)}
+// killableFuncs holds the read-only functions (FUNCTION KILL).
+var killableFuncs killRegistry
 
 // KillableFunctionContext returns a context for a read-only function that
 // FUNCTION KILL cancels, and the function to call when it ends.
-func KillableFunctionContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	killableFuncs.mu.Lock()
-	killableFuncs.id++
-	id := killableFuncs.id
-	killableFuncs.m[id] = cancel
-	killableFuncs.mu.Unlock()
-	return ctx, func() {
-		killableFuncs.mu.Lock()
-		delete(killableFuncs.m, id)
-		killableFuncs.mu.Unlock()
-		cancel()
-	}
-}
+func KillableFunctionContext() (context.Context, func()) { return killableFuncs.context() }
 
 // KillFunctions is FUNCTION KILL: it stops every running read-only
 // function and returns the reply text ("" for +OK): BUSY (use SCRIPT
@@ -83,18 +63,10 @@ func KillableFunctionContext() (context.Context, func()) {
 // scripts or functions run (they run in the FSM), NOTBUSY when nothing
 // runs.
 func KillFunctions() string {
-	killableFuncs.mu.Lock()
-	n := len(killableFuncs.m)
-	for _, cancel := range killableFuncs.m {
-		cancel()
-	}
-	killableFuncs.mu.Unlock()
-	if n > 0 {
+	if killableFuncs.kill() > 0 {
 		return ""
 	}
-	killable.mu.Lock()
-	scripts := len(killable.m)
-	killable.mu.Unlock()
+	scripts := killable.running()
 	switch {
 	case scripts > 0:
 		return ErrScriptBusy

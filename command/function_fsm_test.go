@@ -91,18 +91,7 @@ func TestFunctionEntriesDeterministic(t *testing.T) {
 			continue
 		}
 		if i == mid {
-			snap, err := a.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sink scriptSink
-			if err := snap.Persist(&sink); err != nil {
-				t.Fatal(err)
-			}
-			snap.Release()
-			if err := b.Restore(nopCloser{&sink}); err != nil {
-				t.Fatal(err)
-			}
+			restoreFrom(t, b, a)
 			repB = append(repB, repA[i])
 			continue
 		}

@@ -322,42 +322,65 @@ func ScriptBusy(threshold time.Duration) bool {
 	return false
 }
 
-// Killable tracks the cancel functions of read-only scripts (SCRIPT KILL).
-var killable = struct {
+// killRegistry tracks the cancel functions of running read-only scripts
+// or functions, for SCRIPT KILL and FUNCTION KILL (one registry each, as
+// Redis kills each kind with its own command). Any goroutine, under mu.
+type killRegistry struct {
 	mu sync.Mutex
 	m  map[int64]context.CancelFunc
 	id int64
-}{m: make(map[int64]context.CancelFunc)}
+}
 
-// KillableContext returns a context for a read-only script that SCRIPT KILL
-// cancels, and the function to call when the script ends.
-func KillableContext() (context.Context, func()) {
+// context returns a context that kill cancels, and the function to call
+// when the run ends.
+func (k *killRegistry) context() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	killable.mu.Lock()
-	killable.id++
-	id := killable.id
-	killable.m[id] = cancel
-	killable.mu.Unlock()
+	k.mu.Lock()
+	k.id++
+	id := k.id
+	if k.m == nil {
+		k.m = make(map[int64]context.CancelFunc)
+	}
+	k.m[id] = cancel
+	k.mu.Unlock()
 	return ctx, func() {
-		killable.mu.Lock()
-		delete(killable.m, id)
-		killable.mu.Unlock()
+		k.mu.Lock()
+		delete(k.m, id)
+		k.mu.Unlock()
 		cancel()
 	}
 }
+
+// kill cancels every registered run and returns how many there were.
+func (k *killRegistry) kill() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, cancel := range k.m {
+		cancel()
+	}
+	return len(k.m)
+}
+
+// running returns how many runs are registered.
+func (k *killRegistry) running() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
+}
+
+// killable holds the read-only scripts (SCRIPT KILL).
+var killable killRegistry
+
+// KillableContext returns a context for a read-only script that SCRIPT KILL
+// cancels, and the function to call when the script ends.
+func KillableContext() (context.Context, func()) { return killable.context() }
 
 // KillScripts is SCRIPT KILL: it stops every running read-only script and
 // returns the reply text ("" for +OK): NOTBUSY when no script runs,
 // UNKILLABLE when only write scripts run (they run in the FSM on every
 // replica; see docs/scripting.md).
 func KillScripts() string {
-	killable.mu.Lock()
-	n := len(killable.m)
-	for _, cancel := range killable.m {
-		cancel()
-	}
-	killable.mu.Unlock()
-	if n > 0 {
+	if killable.kill() > 0 {
 		return ""
 	}
 	if running.n.Load() > 0 {

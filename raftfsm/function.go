@@ -133,23 +133,9 @@ func (f *FSM) applyFCall(fe FunctionExecutor, e *scriptEntry) interface{} {
 // comes from the future's Wait), so that a connection can pipeline them
 // with its write scripts.
 func (g *Group) StartFCall(db int, flags ScriptFlag, budget int64, name []byte, keys, args [][]byte) *ScriptFuture {
-	if !g.IsLeader() {
-		return &ScriptFuture{err: ErrNotLeader}
-	}
-	select {
-	case <-g.stop:
-		return &ScriptFuture{err: ErrShutdown}
-	default:
-	}
-	size := 32 + len(name)
-	for _, k := range keys {
-		size += len(k) + 5
-	}
-	for _, a := range args {
-		size += len(a) + 5
-	}
-	data := EncodeFCall(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, name, keys, args)
-	return &ScriptFuture{g: g, f: g.raft.Apply(data, 0)}
+	return g.startEntry(func() []byte {
+		return EncodeFCall(make([]byte, 0, evalSize(name, keys, args)), time.Now().UnixMilli(), db, flags, budget, name, keys, args)
+	})
 }
 
 // ProposeFunctionLoad replicates FUNCTION LOAD [REPLACE]: the library's

@@ -240,6 +240,13 @@ func appendErrorLine(out []byte, msg string) []byte {
 // means a declared key's slot is not the group's (see ParseNotOwner).
 // Errors as for the typed proposals (typed.go).
 func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) ([]byte, error) {
+	data := EncodeScriptEval(make([]byte, 0, evalSize(body, keys, args)), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
+	return g.proposeReply(ctx, data)
+}
+
+// evalSize is the room an Eval or FCall entry of body (or a function's
+// name), keys and args needs.
+func evalSize(body []byte, keys, args [][]byte) int {
 	size := 32 + len(body)
 	for _, k := range keys {
 		size += len(k) + 5
@@ -247,8 +254,7 @@ func (g *Group) ProposeScript(ctx context.Context, db int, flags ScriptFlag, bud
 	for _, a := range args {
 		size += len(a) + 5
 	}
-	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
-	return g.proposeReply(ctx, data)
+	return size
 }
 
 // ScriptFuture is a write script handed to raft by StartScript.
@@ -263,6 +269,14 @@ type ScriptFuture struct {
 // several; Wait gives the reply. Entries started one after the other are
 // applied in that order.
 func (g *Group) StartScript(db int, flags ScriptFlag, budget int64, body []byte, keys, args [][]byte) *ScriptFuture {
+	return g.startEntry(func() []byte {
+		return EncodeScriptEval(make([]byte, 0, evalSize(body, keys, args)), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
+	})
+}
+
+// startEntry hands the entry mk makes to raft at once, on the leader, for
+// StartScript and StartFCall.
+func (g *Group) startEntry(mk func() []byte) *ScriptFuture {
 	if !g.IsLeader() {
 		return &ScriptFuture{err: ErrNotLeader}
 	}
@@ -271,15 +285,7 @@ func (g *Group) StartScript(db int, flags ScriptFlag, budget int64, body []byte,
 		return &ScriptFuture{err: ErrShutdown}
 	default:
 	}
-	size := 32 + len(body)
-	for _, k := range keys {
-		size += len(k) + 5
-	}
-	for _, a := range args {
-		size += len(a) + 5
-	}
-	data := EncodeScriptEval(make([]byte, 0, size), time.Now().UnixMilli(), db, flags, budget, body, keys, args)
-	return &ScriptFuture{g: g, f: g.raft.Apply(data, 0)}
+	return &ScriptFuture{g: g, f: g.raft.Apply(mk(), 0)}
 }
 
 // Wait returns the reply of the script once applied (as ProposeScript), or

@@ -188,70 +188,23 @@ var runningFunction struct {
 }
 
 // fcallReadOnly runs a read-only function on this replica, as
-// evalReadOnly runs a read-only script.
+// evalReadOnly runs a read-only script (runReadOnly), recording it for
+// FUNCTION STATS while it runs.
 func (c *client) fcallReadOnly(g Group, leader bool, lib *script.Library, cmdArgs, keys, argv [][]byte, cluster bool, flags script.Flags) {
-	s := c.srv
 	name := string(cmdArgs[1])
-	lease := false
-	if leader && s.cfg.ReadConsistency == ReadLinearizable {
-		lease = g.LeaseHolds()
-	}
-	if leader && s.cfg.ReadConsistency == ReadLinearizable && !lease {
-		if err := c.verify(g); err != nil {
-			slot := 0
-			if len(keys) > 0 {
-				slot = shard.Slot(keys[0])
-			}
-			c.out = c.notOwnerReply(c.out, slot)
-			return
+	c.runReadOnly(g, leader, keys, argv, cluster, flags, command.KillableFunctionContext, func(rs *command.ReadScript) []byte {
+		runningFunction.mu.Lock()
+		runningFunction.name, runningFunction.args, runningFunction.begun = name, cloneArgs(cmdArgs), time.Now()
+		runningFunction.mu.Unlock()
+		rf := command.ReadFunction{ReadScript: *rs, Lib: lib, Name: name}
+		r := rf.Run(make([]byte, 0, 64))
+		runningFunction.mu.Lock()
+		if runningFunction.name == name {
+			runningFunction.name, runningFunction.args = "", nil
 		}
-	}
-	slot := -1
-	if len(keys) > 0 {
-		slot = shard.Slot(keys[0])
-	}
-	crossOK := !cluster || flags&script.FlagAllowCrossSlot != 0
-	check := func(k []byte) string {
-		sl := shard.Slot(k)
-		if !g.Owns(sl) || g.Fenced(sl) {
-			return raftfsm.ErrScriptNonLocalKey
-		}
-		if !crossOK {
-			if slot == -1 {
-				slot = sl
-			} else if sl != slot {
-				return raftfsm.ErrScriptCrossSlot
-			}
-		}
-		return ""
-	}
-	ctx, done := command.KillableFunctionContext()
-	st := g.Store()
-	if db := c.db.Load(); db != 0 {
-		st = st.DB(int(db))
-	}
-	rf := command.ReadFunction{Lib: lib, Name: name}
-	rf.ReadScript = command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64,
-		Keys: keys, Args: argv, Check: check, Ctx: ctx, Allow: c.aclDenied, Log: s.log, Cluster: cluster}
-	runningFunction.mu.Lock()
-	runningFunction.name, runningFunction.args, runningFunction.begun = name, cloneArgs(cmdArgs), time.Now()
-	runningFunction.mu.Unlock()
-	g.Store().RLock()
-	r := rf.Run(make([]byte, 0, 64))
-	g.Store().RUnlock()
-	runningFunction.mu.Lock()
-	if runningFunction.name == name {
-		runningFunction.name, runningFunction.args = "", nil
-	}
-	runningFunction.mu.Unlock()
-	done()
-	if lease && !g.LeaseHolds() {
-		if err := c.verify(g); err != nil {
-			c.out = c.notOwnerReply(c.out, max(slot, 0))
-			return
-		}
-	}
-	c.appendScriptReply(r)
+		runningFunction.mu.Unlock()
+		return r
+	})
 }
 
 // cloneArgs returns a copy of a command's arguments (FUNCTION STATS shows

@@ -299,10 +299,21 @@ func (c *client) appendScriptReply(r []byte) {
 	c.out = append(c.out, r...)
 }
 
-// evalReadOnly runs a read-only script on this replica: on the leader after
-// the linearizable-read confirmation, on a follower for a READONLY
-// connection (stale, as its reads are).
+// evalReadOnly runs a read-only script on this replica (see runReadOnly).
 func (c *client) evalReadOnly(g Group, leader bool, body []byte, sha string, keys, argv [][]byte, cluster bool, flags script.Flags) {
+	c.runReadOnly(g, leader, keys, argv, cluster, flags, command.KillableContext, func(rs *command.ReadScript) []byte {
+		rs.Body, rs.SHA = body, sha
+		return rs.Run(make([]byte, 0, 64))
+	})
+}
+
+// runReadOnly runs a read-only script or function on this replica: on the
+// leader after the linearizable-read confirmation, on a follower for a
+// READONLY connection (stale, as its reads are). run executes it under the
+// store's RLock with the ReadScript filled but for what names the code;
+// killable gives the context SCRIPT KILL or FUNCTION KILL cancels.
+func (c *client) runReadOnly(g Group, leader bool, keys, argv [][]byte, cluster bool, flags script.Flags,
+	killable func() (context.Context, func()), run func(rs *command.ReadScript) []byte) {
 	s := c.srv
 	lease := false
 	if leader && s.cfg.ReadConsistency == ReadLinearizable {
@@ -337,15 +348,15 @@ func (c *client) evalReadOnly(g Group, leader bool, body []byte, sha string, key
 		}
 		return ""
 	}
-	ctx, done := command.KillableContext()
+	ctx, done := killable()
 	st := g.Store()
 	if db := c.db.Load(); db != 0 {
 		st = st.DB(int(db))
 	}
-	rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64, Body: body, SHA: sha,
+	rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64,
 		Keys: keys, Args: argv, Check: check, Ctx: ctx, Allow: c.aclDenied, Log: s.log, Cluster: cluster}
 	g.Store().RLock()
-	r := rs.Run(make([]byte, 0, 64))
+	r := run(&rs)
 	g.Store().RUnlock()
 	done()
 	if lease && !g.LeaseHolds() {
