@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"github.com/shoalcache/shoal/internal/testutil"
 	"io"
 	"net"
 	"strings"
@@ -118,6 +119,11 @@ func TestClientKill(t *testing.T) {
 			t.Errorf("CLIENT KILL %q = %q, want :1", f, got)
 		}
 		b.closed()
+		// The server drops the killed client from its list on its own
+		// goroutine: wait for it, or the next filter may count it too.
+		testutil.Until(t, 5*time.Second, "the killed client gone", func() bool {
+			return strings.Count(a.do("CLIENT", "LIST"), "id=") == 1
+		})
 		b = registered(t, addr)
 	}
 	if got := a.do("CLIENT", "KILL", "MAXAGE", "1000"); got != ":0\r\n" {
