@@ -248,10 +248,13 @@ const maxStartAttempts = 4
 
 // setArgs sets every node's command line from its ports.
 func (c *jCluster) setArgs(cfg *jConfig) {
-	// Every node joins every node's gossip address. With only node 0's (as
-	// in the other integration tests), a restarted node 0 joins only itself
-	// and reports cluster_state:fail until the others' Serf reconnects to
-	// it, which took 80 s in one run; SHOAL_JEPSEN_JOIN=first shows it.
+	// Every node joins every node's gossip address, as an operator would
+	// list them. With only node 0's (as in the other integration tests), a
+	// restarted node 0 joins only itself: it used to report
+	// cluster_state:fail until the others' serf reconnected to it (80 s in
+	// one run); it now rejoins through the map's gossip addresses
+	// (placement's joinLoop, TestSeedRestartRejoinsGossip).
+	// SHOAL_JEPSEN_JOIN=first runs that way.
 	var join []string
 	for i, n := range c.nodes {
 		if i == 0 || os.Getenv("SHOAL_JEPSEN_JOIN") != "first" {

@@ -99,3 +99,45 @@ func myID(t *testing.T, addr string) string {
 	}
 	return strings.TrimSpace(v.Str)
 }
+
+// TestSeedRestartRejoinsGossip restarts node 0, the node every other node
+// joined through: restarted with the same flags, its --join names only
+// itself. It must get back into the gossip cluster by itself, through the
+// other nodes' gossip addresses in the map the meta group replicates to it,
+// well before serf's reconnect would bring it back (the others try a failed
+// member every 30 s, each with a probability, which took up to 80 s in
+// Jepsen runs): until then it sees the others failed, and they see it
+// failed and never hand it the leadership of its preferred group.
+func TestSeedRestartRejoinsGossip(t *testing.T) {
+	tc := startCluster(t, 3)
+	seed := tc.nodes[0]
+	seed.Kill()
+	testutil.Eventually(t, 20*time.Second, "node 0 failed in node 1's CLUSTER NODES", func() error {
+		v, err := quickDo(tc.nodes[1].Addr, "CLUSTER", "NODES")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(v.Str, ",fail") && !strings.Contains(v.Str, " fail") {
+			return fmt.Errorf("no failed node yet:\n%s", v.Str)
+		}
+		return nil
+	})
+	seed.Restart()
+	start := time.Now()
+	// 10 s: the map arrives within a second or two, serf's reconnect
+	// would be a matter of luck within this bound.
+	testutil.Eventually(t, 10*time.Second, "every node sees every other node alive", func() error {
+		for _, nd := range tc.nodes {
+			v, err := quickDo(nd.Addr, "CLUSTER", "NODES")
+			if err != nil {
+				return err
+			}
+			if lines := strings.Count(v.Str, "\n"); lines != 3 || strings.Contains(v.Str, "fail") {
+				return fmt.Errorf("%s's CLUSTER NODES:\n%s", nd.Addr, v.Str)
+			}
+		}
+		return nil
+	})
+	t.Logf("node 0 back in gossip %v after its restart", time.Since(start).Round(time.Millisecond))
+	tc.WaitBalanced(30 * time.Second)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -434,27 +435,33 @@ func equalTags(a, b map[string]string) bool {
 }
 
 // joinLoop joins the Join addresses on its own goroutine, retrying every
-// JoinRetryInterval until serf sees another alive member, or at once when
-// Join names only this node.
+// JoinRetryInterval until serf sees another alive member, and then keeps
+// the node in the gossip cluster: whenever serf sees no other alive member
+// while the map (which the meta group replicates to this node over Raft,
+// gossip or not) lists other nodes, it joins their gossip addresses. That
+// is how a restarted node whose Join names only itself (the seed every
+// other node joined through) gets back without waiting for the others'
+// serf to try a reconnect (every 30 s, serf's ReconnectInterval). A node
+// the map no longer lists (removed) does not rejoin.
 func (s *Service) joinLoop() {
 	defer s.loopsWG.Done()
 	sf := s.serfAgent()
-	addrs := s.otherJoinAddrs(sf)
-	if len(addrs) == 0 {
-		return
-	}
+	joined := false
 	for attempt := 1; ; attempt++ {
 		if aliveOthers(sf) > 0 {
-			s.log.Info("joined gossip cluster", "members", sf.NumNodes())
-			return
-		}
-		n, err := sf.Join(addrs, true)
-		if err == nil && n > 0 && aliveOthers(sf) > 0 {
-			s.log.Info("joined gossip cluster", "contacted", n, "members", sf.NumNodes())
-			return
-		}
-		if attempt%10 == 1 {
-			s.log.Info("join attempt failed; retrying", "join", strings.Join(addrs, ","), "attempt", attempt, "err", err)
+			if !joined {
+				s.log.Info("joined gossip cluster", "members", sf.NumNodes())
+				joined = true
+			}
+		} else if addrs := s.rejoinAddrs(sf, joined); len(addrs) > 0 {
+			n, err := sf.Join(addrs, true)
+			switch {
+			case err == nil && n > 0 && aliveOthers(sf) > 0:
+				s.log.Info("joined gossip cluster", "contacted", n, "members", sf.NumNodes(), "again", joined)
+				joined = true
+			case attempt%10 == 1:
+				s.log.Info("join attempt failed; retrying", "join", strings.Join(addrs, ","), "attempt", attempt, "err", err)
+			}
 		}
 		select {
 		case <-s.stop:
@@ -462,6 +469,25 @@ func (s *Service) joinLoop() {
 		case <-time.After(s.cfg.JoinRetryInterval):
 		}
 	}
+}
+
+// rejoinAddrs returns the gossip addresses to join while serf sees no
+// other alive member: the Join addresses that are not this node's own
+// (until it first joined), and those of the other nodes of the map when
+// the map lists this node.
+func (s *Service) rejoinAddrs(sf *serf.Serf, joined bool) []string {
+	var addrs []string
+	if !joined {
+		addrs = s.otherJoinAddrs(sf)
+	}
+	if m := s.Map(); m != nil && m.Node(s.cfg.NodeID) != nil {
+		for _, n := range m.Nodes {
+			if n.ID != s.cfg.NodeID && n.GossipAddr != "" && !slices.Contains(addrs, n.GossipAddr) {
+				addrs = append(addrs, n.GossipAddr)
+			}
+		}
+	}
+	return addrs
 }
 
 // aliveOthers counts alive members other than the local node.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -343,13 +344,15 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 				defer c.bg.Done()
 				ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
 				defer cancel()
-				if !c.waitCaughtUp(ctx, g, a.Node) {
-					c.log.Debug("leadership transfer not started: the target has not caught up", "group", a.Group, "to", a.Node)
+				if err := c.waitCaughtUp(ctx, g, a.Node); err != nil {
+					c.log.Info("leadership transfer not started: the target has not caught up", "group", a.Group, "to", a.Node, "err", err)
 					return
 				}
 				if err := g.TransferLeadership(ctx, a.Node, a.Addr); err != nil {
-					c.log.Debug("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err)
+					c.log.Info("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err)
+					return
 				}
+				c.log.Info("handed leadership over", "group", a.Group, "to", a.Node)
 			}()
 		}
 	}
@@ -361,22 +364,28 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 // rest must be small.
 const transferSlack = 256
 
-// waitCaughtUp waits, until ctx ends, for node's replica of g to have
+// waitCaughtUp waits, until ctx ends (returning why it is not done), for node's replica of g to have
 // applied what g had committed (within transferSlack entries), asking the
 // node over group-rpc every 50 ms. A replica that restarted empty needs a
 // snapshot first: raft would take that long to transfer to it, holding
 // every write of the group back all along.
-func (c *controller) waitCaughtUp(ctx context.Context, g *raftfsm.Group, node string) bool {
+func (c *controller) waitCaughtUp(ctx context.Context, g *raftfsm.Group, node string) error {
+	var last error
 	for {
 		if m := c.cs.pl.Map(); m != nil {
 			st, err := c.cs.replicaStatus(ctx, m, g.ID(), node)
-			if err == nil && st.Applied+transferSlack >= g.Status().CommitIndex {
-				return true
+			commit := g.Status().CommitIndex
+			if err == nil && st.Applied+transferSlack >= commit {
+				return nil
 			}
+			if err == nil {
+				err = fmt.Errorf("applied %d of %d", st.Applied, commit)
+			}
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return cmp.Or(last, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
