@@ -45,7 +45,7 @@ type ReadFunction struct {
 func (r *ReadFunction) Run(out []byte) []byte {
 	h := &readHost{r: &r.ReadScript}
 	done := running.begin(true)
-	out = engine.CallFunction(&script.Call{Lib: r.Lib, Name: r.Name, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx}, out)
+	out = engine.CallFunction(&script.Call{Lib: r.Lib, Name: r.Name, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx, Budget: r.Budget}, out)
 	done()
 	return out
 }
@@ -57,10 +57,11 @@ var killableFuncs killRegistry
 // FUNCTION KILL cancels, and the function to call when it ends.
 func KillableFunctionContext() (context.Context, func()) { return killableFuncs.context() }
 
-// KillFunctions is FUNCTION KILL: it stops every running read-only
-// function and returns the reply text ("" for +OK): BUSY (use SCRIPT
-// KILL) when only read-only scripts run, UNKILLABLE when only write
-// scripts or functions run (they run in the FSM), NOTBUSY when nothing
+// KillFunctions is FUNCTION KILL: it stops every running function that
+// has not written (a read-only one, or a write function's probe before its
+// first write) and returns the reply text ("" for +OK): BUSY (use SCRIPT
+// KILL) when only scripts that may be killed run, UNKILLABLE when only
+// scripts or functions that wrote run (in the FSM), NOTBUSY when nothing
 // runs.
 func KillFunctions() string {
 	if killableFuncs.kill() > 0 {

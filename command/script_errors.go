@@ -13,7 +13,10 @@ const (
 	ErrScriptNoCluster     = "ERR Can not run script on cluster, 'no-cluster' flag is set."
 	ErrScriptBusy          = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 	ErrScriptNotBusy       = "NOTBUSY No scripts in execution right now."
-	ErrScriptUnkillable    = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+	// ErrFunctionBusy: SCRIPT KILL while only a function that may be
+	// killed runs.
+	ErrFunctionBusy     = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+	ErrScriptUnkillable = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
 	// ErrScriptNondeterministic: a write script runs on every replica,
 	// which must all compute the same (docs/scripting.md).
 	ErrScriptNondeterministic = "ERR RANDOMKEY is not allowed from write scripts: they run on every replica (use EVAL_RO or a no-writes script)"

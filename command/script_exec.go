@@ -215,6 +215,25 @@ type ReadScript struct {
 	// Allow, when set, checks each command the script calls against the
 	// user's ACL rules: the NOPERM reply text, or "".
 	Allow func(cmd *Command, args [][]byte) string
+
+	// Probe runs a write script on the leader before it is proposed, up to
+	// its first write only: the script's commands are refused, checked and
+	// answered as the FSM's run would (probeCall), and the run halts at the
+	// first write command that would run (Reached). Until then the script
+	// has written nothing and SCRIPT KILL (Ctx) stops it as Redis does; a
+	// probe that reaches a write, ends or fails leaves the script to its
+	// log entry, and its reply is dropped (docs/scripting.md, "SCRIPT KILL
+	// of write scripts").
+	Probe bool
+	// Budget, when > 0, stops a probe after that many steps (its reply is
+	// then script.BudgetExceeded's error).
+	Budget int64
+	// Reach, when set, is called by a probe at its first write, before it
+	// halts: false means SCRIPT KILL stopped the run first (the write
+	// then fails and the run ends as killed). See KillableProbe.
+	Reach func() bool
+	// Reached is set by a probe that reached a write.
+	Reached bool
 }
 
 // Run runs the script and appends its RESP3 reply to out. The caller holds
@@ -222,8 +241,61 @@ type ReadScript struct {
 func (r *ReadScript) Run(out []byte) []byte {
 	h := &readHost{r: r}
 	done := running.begin(true)
-	out = engine.Run(&script.Run{Body: r.Body, SHA: r.SHA, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx}, out)
+	out = engine.Run(&script.Run{Body: r.Body, SHA: r.SHA, Keys: r.Keys, Args: r.Args, Host: h, Ctx: r.Ctx, Budget: r.Budget}, out)
 	done()
+	return out
+}
+
+// Halted implements script.Halter: a probe halts at its first write.
+func (h *readHost) Halted() bool { return h.r.Reached }
+
+// probeCall is Call for a probe: fsmHost.Call's refusals and checks in its
+// order, reads run and their replies ordered as the FSM orders them, and a
+// halt instead of the first write command that passed them.
+func (h *readHost) probeCall(args [][]byte, out []byte) []byte {
+	args, msg := scriptBlocking(args)
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	cmd, msg := scriptCommand(args)
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
+			h.r.St = st
+		}
+		return out
+	}
+	if cmd.Kind == KindLocal {
+		return localCall(cmd, args, h.r.Now, out)
+	}
+	h.keys = cmd.Keys(args, h.keys[:0])
+	for _, k := range h.keys {
+		if msg := h.r.Check(k); msg != "" {
+			return resp.AppendError(out, msg)
+		}
+	}
+	order := unorderedReply(cmd.Name)
+	if order == orderRandom {
+		return resp.AppendError(out, ErrScriptNondeterministic)
+	}
+	if cmd.Kind != KindRead {
+		if h.r.Reach != nil && !h.r.Reach() {
+			return resp.AppendError(out, errScriptKilled)
+		}
+		h.r.Reached = true
+		return out
+	}
+	at := len(out)
+	h.x = Ctx{St: h.r.St, Stores: []*shard.Store{h.r.St}, Now: h.r.Now, Proto: 3, Out: out, LFURand: h.r.Rng()}
+	cmd.Run(&h.x, args)
+	out = h.x.Out
+	h.x = Ctx{}
+	if order != orderFixed {
+		sortReply(out[at:], order == orderNested)
+	}
 	return out
 }
 
@@ -234,6 +306,9 @@ type readHost struct {
 }
 
 func (h *readHost) Call(args [][]byte, out []byte) []byte {
+	if h.r.Probe {
+		return h.probeCall(args, out)
+	}
 	if try, msg := scriptBlocking(args); msg != "" || len(try) != len(args) {
 		return resp.AppendError(out, ErrScriptWriteReadOnly) // BLMPOP, BZMPOP
 	}
@@ -334,6 +409,12 @@ type killRegistry struct {
 // context returns a context that kill cancels, and the function to call
 // when the run ends.
 func (k *killRegistry) context() (context.Context, func()) {
+	ctx, _, done := k.register()
+	return ctx, done
+}
+
+// register is context, with the run's id in the registry.
+func (k *killRegistry) register() (context.Context, int64, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	k.mu.Lock()
 	k.id++
@@ -343,7 +424,7 @@ func (k *killRegistry) context() (context.Context, func()) {
 	}
 	k.m[id] = cancel
 	k.mu.Unlock()
-	return ctx, func() {
+	return ctx, id, func() {
 		k.mu.Lock()
 		delete(k.m, id)
 		k.mu.Unlock()
@@ -368,22 +449,58 @@ func (k *killRegistry) running() int {
 	return len(k.m)
 }
 
+// reach removes the run id from the registry unless it was killed
+// already, and reports whether it did.
+func (k *killRegistry) reach(id int64, ctx context.Context) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	delete(k.m, id)
+	return true
+}
+
 // killable holds the read-only scripts (SCRIPT KILL).
 var killable killRegistry
+
+// errScriptKilled is what a probe's write command answers when SCRIPT KILL
+// stopped the run just before it (the run then ends with Redis's text).
+const errScriptKilled = "ERR Script killed by user with SCRIPT KILL..."
+
+// KillableProbe returns, for the probe of a write script (function: of a
+// write function), a context that SCRIPT KILL (FUNCTION KILL) cancels
+// until the probe reaches its first write, the function to call when the
+// probe ends, and the ReadScript.Reach function: once it returned true,
+// the run is no longer killable (SCRIPT KILL answers UNKILLABLE, as Redis
+// does for a script that wrote).
+func KillableProbe(function bool) (ctx context.Context, done func(), reach func() bool) {
+	k := &killable
+	if function {
+		k = &killableFuncs
+	}
+	ctx, id, done := k.register()
+	return ctx, done, func() bool { return k.reach(id, ctx) }
+}
 
 // KillableContext returns a context for a read-only script that SCRIPT KILL
 // cancels, and the function to call when the script ends.
 func KillableContext() (context.Context, func()) { return killable.context() }
 
-// KillScripts is SCRIPT KILL: it stops every running read-only script and
-// returns the reply text ("" for +OK): NOTBUSY when no script runs,
-// UNKILLABLE when only write scripts run (they run in the FSM on every
-// replica; see docs/scripting.md).
+// KillScripts is SCRIPT KILL: it stops every running script that has not
+// written (a read-only one, or the leader's probe of a write script before
+// its first write) and returns the reply text ("" for +OK): BUSY (use
+// FUNCTION KILL) when only functions that may be killed run, UNKILLABLE
+// when only scripts that wrote run (in the FSM, on every replica; see
+// docs/scripting.md), NOTBUSY when nothing runs.
 func KillScripts() string {
 	if killable.kill() > 0 {
 		return ""
 	}
-	if running.n.Load() > 0 {
+	switch {
+	case killableFuncs.running() > 0:
+		return ErrFunctionBusy
+	case running.n.Load() > 0:
 		return ErrScriptUnkillable
 	}
 	return ErrScriptNotBusy

@@ -12,8 +12,8 @@ import (
 // TestScriptingBusyAndKill: a read-only script that loops makes other
 // clients' commands answer BUSY once it has run past busy-reply-threshold;
 // SCRIPT KILL stops it (its client gets the kill error) and the server
-// serves again. A write script that loops runs in the FSM of every
-// replica: SCRIPT KILL answers UNKILLABLE (docs/scripting.md).
+// serves again. A write script that wrote and then loops runs in the FSM
+// of every replica: SCRIPT KILL answers UNKILLABLE (docs/scripting.md).
 func TestScriptingBusyAndKill(t *testing.T) {
 	addr := startShoal(t)
 	ctl := mustDial(t, addr)
@@ -63,9 +63,11 @@ func TestScriptingBusyAndKill(t *testing.T) {
 		t.Fatalf("GET after the kill: %q", raw)
 	}
 
-	// A looping write script cannot be killed: it runs in the FSM.
+	// A write script that wrote, then loops, cannot be killed: it runs in
+	// the FSM (one that loops before writing can be:
+	// TestKillWriteScriptBeforeItWrites).
 	writer := mustDial(t, addr)
-	go func() { writer.Do("EVAL", "while true do end", "1", "k") }()
+	go func() { writer.Do("EVAL", "redis.call('SET', KEYS[1], 'w') while true do end", "1", "k") }()
 	testutil.Eventually(t, 10*time.Second, "UNKILLABLE", func() error {
 		raw, err := ctl.Do("SCRIPT", "KILL")
 		if err != nil {

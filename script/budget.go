@@ -136,5 +136,29 @@ func (s *state) step(L *lua.LState) int {
 	if s.budget > 0 && s.steps > s.budget {
 		raise(L, BudgetExceeded)
 	}
+	if s.halted {
+		raise(L, Halted)
+	}
 	return 0
+}
+
+// A Halter is a Host that can stop a run from its Call: when Halted
+// reports true after a Call returned, redis.call (and redis.pcall) raises
+// Halted, and so does every later step and call of the run, so that pcall
+// cannot swallow it and go on for long. The run's reply is then whatever
+// the script made of it (usually the Halted error); the host knows why it
+// halted. Used to probe a write script up to its first write (a leader's
+// killable run before the script is proposed).
+type Halter interface {
+	Host
+	Halted() bool
+}
+
+// Halted is the error a halted run raises.
+const Halted = "ERR script halted by its host"
+
+// setHalter records, for a run starting, whether its host can halt it.
+func (s *state) setHalter(h Host) {
+	s.halter, _ = h.(Halter)
+	s.halted = false
 }

@@ -170,3 +170,47 @@ func TestStepBudget(t *testing.T) {
 		t.Errorf("no budget: %q", got)
 	}
 }
+
+// haltHost halts the run at the first INCR (a probe's first write).
+type haltHost struct {
+	fakeHost
+	halted bool
+}
+
+func (h *haltHost) Call(args [][]byte, out []byte) []byte {
+	if strings.EqualFold(string(args[0]), "incr") {
+		h.halted = true
+		return out
+	}
+	return h.fakeHost.Call(args, out)
+}
+
+func (h *haltHost) Halted() bool { return h.halted }
+
+// TestHalt: a Halter's halt raises from redis.call and redis.pcall, and
+// again at every later step, so pcall cannot swallow it and loop on; calls
+// before it ran, and the state serves a plain run afterwards.
+func TestHalt(t *testing.T) {
+	e := NewEngine()
+	for _, body := range []string{
+		"redis.call('get', 'a') redis.call('incr', 'a') return 'after'",
+		"redis.pcall('incr', 'a') return 'after'",
+		"local ok = pcall(redis.call, 'incr', 'a') while true do end",
+		"pcall(redis.call, 'incr', 'a') while true do pcall(function() end) end",
+		"local function f() pcall(redis.call, 'incr', 'a') end for i = 1, 3 do pcall(f) end return 'looped'",
+	} {
+		h := &haltHost{}
+		got := string(e.Run(&Run{Body: []byte(body), Host: h}, nil))
+		if !h.halted || !strings.HasPrefix(got, "-"+Halted) {
+			t.Errorf("%q: halted %v, reply %q", body, h.halted, got)
+		}
+		for _, c := range h.calls {
+			if strings.HasPrefix(c, "incr") {
+				t.Errorf("%q: the host ran %q after halting", body, c)
+			}
+		}
+	}
+	if got := run(t, e, "return redis.call('incr', 'a')"); got != ":1\r\n" {
+		t.Fatalf("a plain run after halted ones = %q", got)
+	}
+}

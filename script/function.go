@@ -506,7 +506,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 			s.broken = true
 			res = appendError(out, "ERR Error running script: internal error")
 		}
-		s.cur = nil
+		s.cur, s.halter, s.halted = nil, nil, false
 		L.SetTop(0)
 	}()
 	if msg != "" {
@@ -525,6 +525,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	s.lib.loading = false
 	s.cur, s.resp = r, 2
 	s.steps, s.budget = 0, c.Budget
+	s.setHalter(c.Host)
 	if r.Ctx != nil {
 		L.SetContext(r.Ctx)
 		defer L.RemoveContext()

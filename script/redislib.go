@@ -193,6 +193,10 @@ func (s *state) call(L *lua.LState, raiseErr bool) int {
 		start = e
 	}
 	s.reply = s.cur.Host.Call(s.args, s.reply[:0])
+	if s.halter != nil && s.halter.Halted() {
+		s.halted = true
+		raise(L, Halted)
+	}
 	r := s.reply
 	if len(r) > 0 && r[0] == '-' {
 		line, _, _ := strings.Cut(string(r), "\r\n")

@@ -33,6 +33,10 @@ type state struct {
 	reply  []byte
 	// steps counts the run's steps against budget (budget.go).
 	steps, budget int64
+	// halter is the run's Host when it is a Halter; halted is set once it
+	// halted the run (budget.go).
+	halter Halter
+	halted bool
 	// broken is set when a run left the state unusable (a panic or a
 	// kill): it is closed instead of pooled.
 	broken bool
@@ -274,6 +278,7 @@ func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 	L := s.L
 	s.cur, s.resp = r, 2
 	s.steps, s.budget = 0, r.Budget
+	s.setHalter(r.Host)
 	s.rng.reset()
 	clear(s.ids)
 	defer func() {
@@ -283,7 +288,7 @@ func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 			s.broken = true
 			res = appendError(out, "ERR Error running script: internal error")
 		}
-		s.cur = nil
+		s.cur, s.halter, s.halted = nil, nil, false
 		L.SetTop(0)
 	}()
 	s.real.RawSetString("KEYS", stringsTable(L, r.Keys))

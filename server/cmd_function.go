@@ -165,6 +165,11 @@ func (c *client) fcall(args [][]byte) {
 	if fn.Flags&script.FlagAllowCrossSlot != 0 {
 		ff |= raftfsm.ScriptCrossSlot
 	}
+	if c.probe(g, keys, argv, cluster, fn.Flags, true, func(rs *command.ReadScript) []byte {
+		return runFunction(rs, lib, string(name), args)
+	}) {
+		return
+	}
 	slot := 0
 	if nkeys > 0 {
 		slot = shard.Slot(keys[0])
@@ -193,18 +198,25 @@ var runningFunction struct {
 func (c *client) fcallReadOnly(g Group, leader bool, lib *script.Library, cmdArgs, keys, argv [][]byte, cluster bool, flags script.Flags) {
 	name := string(cmdArgs[1])
 	c.runReadOnly(g, leader, keys, argv, cluster, flags, command.KillableFunctionContext, func(rs *command.ReadScript) []byte {
-		runningFunction.mu.Lock()
-		runningFunction.name, runningFunction.args, runningFunction.begun = name, cloneArgs(cmdArgs), time.Now()
-		runningFunction.mu.Unlock()
-		rf := command.ReadFunction{ReadScript: *rs, Lib: lib, Name: name}
-		r := rf.Run(make([]byte, 0, 64))
-		runningFunction.mu.Lock()
-		if runningFunction.name == name {
-			runningFunction.name, runningFunction.args = "", nil
-		}
-		runningFunction.mu.Unlock()
-		return r
+		return runFunction(rs, lib, name, cmdArgs)
 	})
+}
+
+// runFunction runs the function name of lib for rs (a read-only run or a
+// probe), recording it for FUNCTION STATS while it runs.
+func runFunction(rs *command.ReadScript, lib *script.Library, name string, cmdArgs [][]byte) []byte {
+	runningFunction.mu.Lock()
+	runningFunction.name, runningFunction.args, runningFunction.begun = name, cloneArgs(cmdArgs), time.Now()
+	runningFunction.mu.Unlock()
+	rf := command.ReadFunction{ReadScript: *rs, Lib: lib, Name: name}
+	r := rf.Run(make([]byte, 0, 64))
+	rs.Reached = rf.Reached
+	runningFunction.mu.Lock()
+	if runningFunction.name == name {
+		runningFunction.name, runningFunction.args = "", nil
+	}
+	runningFunction.mu.Unlock()
+	return r
 }
 
 // cloneArgs returns a copy of a command's arguments (FUNCTION STATS shows

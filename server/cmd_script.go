@@ -277,6 +277,12 @@ func (c *client) eval(args [][]byte) {
 	if flags&script.FlagAllowCrossSlot != 0 {
 		ff |= raftfsm.ScriptCrossSlot
 	}
+	if c.probe(g, keys, argv, cluster, flags, false, func(rs *command.ReadScript) []byte {
+		rs.Body, rs.SHA = body, sha
+		return rs.Run(make([]byte, 0, 64))
+	}) {
+		return
+	}
 	slot := 0
 	if nkeys > 0 {
 		slot = shard.Slot(keys[0])
@@ -333,21 +339,7 @@ func (c *client) runReadOnly(g Group, leader bool, keys, argv [][]byte, cluster 
 	if len(keys) > 0 {
 		slot = shard.Slot(keys[0])
 	}
-	crossOK := !cluster || flags&script.FlagAllowCrossSlot != 0
-	check := func(k []byte) string {
-		sl := shard.Slot(k)
-		if !g.Owns(sl) || g.Fenced(sl) {
-			return raftfsm.ErrScriptNonLocalKey
-		}
-		if !crossOK {
-			if slot == -1 {
-				slot = sl
-			} else if sl != slot {
-				return raftfsm.ErrScriptCrossSlot
-			}
-		}
-		return ""
-	}
+	check := scriptKeyCheck(g, keys, cluster, flags)
 	ctx, done := killable()
 	st := g.Store()
 	if db := c.db.Load(); db != 0 {
@@ -369,6 +361,89 @@ func (c *client) runReadOnly(g Group, leader bool, keys, argv [][]byte, cluster 
 	}
 	c.appendScriptReply(r)
 }
+
+// scriptKeyCheck returns the check of the keys a script run on g touches,
+// as the FSM's (raftfsm's ScriptCall.Check): a key of a slot g does not
+// own or has fenced is not local; in cluster mode, without
+// allow-cross-slot-keys, every key must be in the slot of the first
+// declared key (or of the first key touched).
+func scriptKeyCheck(g Group, keys [][]byte, cluster bool, flags script.Flags) func(k []byte) string {
+	slot := -1
+	if len(keys) > 0 {
+		slot = shard.Slot(keys[0])
+	}
+	crossOK := !cluster || flags&script.FlagAllowCrossSlot != 0
+	return func(k []byte) string {
+		sl := shard.Slot(k)
+		if !g.Owns(sl) || g.Fenced(sl) {
+			return raftfsm.ErrScriptNonLocalKey
+		}
+		if !crossOK {
+			if slot == -1 {
+				slot = sl
+			} else if sl != slot {
+				return raftfsm.ErrScriptCrossSlot
+			}
+		}
+		return ""
+	}
+}
+
+// probeCap bounds, in steps, the probe of a write script that arrives
+// while the connection's earlier write scripts are in flight: it runs
+// against a store without their writes, so a longer one runs again once
+// they are answered (flushScripts), where it sees them.
+const probeCap = 10_000
+
+// probe runs a write script or function on this leader before it is
+// proposed, up to its first write (command.ReadScript.Probe), under the
+// store's read lock and killable by SCRIPT KILL (FUNCTION KILL when
+// function): Redis kills a script that has not written yet, and a write
+// script's log entry, run by every replica, cannot be stopped on one. It
+// reports whether the script was killed; its reply is then appended, after
+// the replies of the connection's scripts in flight. Otherwise the script
+// is proposed as usual, whatever the probe saw (a write reached, an end,
+// an error), and the FSM runs it from its start. run executes the probe
+// with the ReadScript filled but for what names the code.
+func (c *client) probe(g Group, keys, argv [][]byte, cluster bool, flags script.Flags, function bool,
+	run func(rs *command.ReadScript) []byte) bool {
+	budget := int64(0)
+	if len(c.scripts) > 0 {
+		budget = probeCap
+	}
+	st := g.Store()
+	if db := c.db.Load(); db != 0 {
+		st = st.DB(int(db))
+	}
+	for {
+		ctx, done, reach := command.KillableProbe(function)
+		rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64,
+			Keys: keys, Args: argv, Check: scriptKeyCheck(g, keys, cluster, flags), Ctx: ctx, Cluster: cluster,
+			Probe: true, Budget: budget, Reach: reach}
+		g.Store().RLock()
+		r := run(&rs)
+		g.Store().RUnlock()
+		killed := !rs.Reached && ctx.Err() != nil
+		done()
+		switch {
+		case killed:
+			if len(c.scripts) > 0 {
+				c.flushScripts() // their replies come first
+			}
+			c.appendScriptReply(r)
+			c.srv.countError(r)
+			return true
+		case budget > 0 && !rs.Reached && bytes.Contains(r, budgetText):
+			c.flushScripts()
+			budget = 0
+			continue
+		}
+		return false
+	}
+}
+
+// budgetText is in the reply of a probe stopped by its budget.
+var budgetText = []byte(script.BudgetExceeded[4:])
 
 // scriptLoadCommand: SCRIPT LOAD script. The script is checked here, then
 // replicated into the cache of every group this node leads.
