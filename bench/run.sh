@@ -93,6 +93,8 @@
 #   BENCH_TYPE_TESTS    data-type tests (also BENCH_N, BENCH_N_PIPE,
 #                       BENCH_PIPELINES, BENCH_KEYSPACE)
 #                       [hset hget zadd lpush lpop sadd evalsha zrange]
+#   BENCH_SCRIPT        the evalsha row's script, one key
+#                       [return redis.call('INCR', KEYS[1])]
 #   BENCH_PIPELINES     pipeline depths [1 16]
 #   BENCH_KEYSPACE      -r [100000]
 #   BENCH_ZSET_SIZE     the zrange row's sorted sets: single node, this many
@@ -150,7 +152,7 @@ BENCH_MSET_DIV=${BENCH_MSET_DIV:-4}
 BENCH_TESTS=${BENCH_TESTS:-set get incr mset}
 BENCH_TYPE_TESTS=${BENCH_TYPE_TESTS:-hset hget zadd lpush lpop sadd evalsha zrange}
 BENCH_ZSET_SIZE=${BENCH_ZSET_SIZE:-100}
-BENCH_SCRIPT="return redis.call('INCR', KEYS[1])"
+BENCH_SCRIPT=${BENCH_SCRIPT:-"return redis.call('INCR', KEYS[1])"}
 BENCH_SCRIPT_SHA=""
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}

@@ -216,24 +216,12 @@ type ReadScript struct {
 	// user's ACL rules: the NOPERM reply text, or "".
 	Allow func(cmd *Command, args [][]byte) string
 
-	// Probe runs a write script on the leader before it is proposed, up to
-	// its first write only: the script's commands are refused, checked and
-	// answered as the FSM's run would (probeCall), and the run halts at the
-	// first write command that would run (Reached). Until then the script
-	// has written nothing and SCRIPT KILL (Ctx) stops it as Redis does; a
-	// probe that reaches a write, ends or fails leaves the script to its
-	// log entry, and its reply is dropped (docs/scripting.md, "SCRIPT KILL
-	// of write scripts").
-	Probe bool
-	// Budget, when > 0, stops a probe after that many steps (its reply is
+	// Probe, when set, makes the run the probe of a write script on the
+	// leader before it is proposed (see Probe); Ctx is then unused.
+	Probe *Probe
+	// Budget, when > 0, stops the run after that many steps (its reply is
 	// then script.BudgetExceeded's error).
 	Budget int64
-	// Reach, when set, is called by a probe at its first write, before it
-	// halts: false means SCRIPT KILL stopped the run first (the write
-	// then fails and the run ends as killed). See KillableProbe.
-	Reach func() bool
-	// Reached is set by a probe that reached a write.
-	Reached bool
 }
 
 // Run runs the script and appends its RESP3 reply to out. The caller holds
@@ -246,8 +234,88 @@ func (r *ReadScript) Run(out []byte) []byte {
 	return out
 }
 
-// Halted implements script.Halter: a probe halts at its first write.
-func (h *readHost) Halted() bool { return h.r.Reached }
+// Probe is the state of a write script's probe: the leader runs the script
+// before proposing it, up to its first write only. The script's commands
+// are refused, checked and answered as the FSM's run would (probeCall);
+// the run halts (script.Halter) at the first write command that passed
+// them (Reached). Until then the script has written nothing and SCRIPT
+// KILL (FUNCTION KILL for a function) stops it as Redis does (Killed);
+// from then on it is no longer killable. A probe that reaches a write,
+// ends or fails leaves the script to its log entry, and its reply is
+// dropped (docs/scripting.md, "Busy scripts and SCRIPT KILL").
+//
+// A probe costs little when the script writes at once: it takes the
+// store's read lock at its first read only (Lock; the caller releases it
+// when Locked), and joins the kill and BUSY registries only once it has
+// taken a few hundred steps (a run shorter than that is over before a
+// kill could matter). One goroutine, the connection's; End when done.
+type Probe struct {
+	// Function selects FUNCTION KILL's registry instead of SCRIPT KILL's.
+	Function bool
+	// Lock takes the store's read lock; called at the probe's first read.
+	Lock func()
+	// Locked: Lock was called. Reached: the probe reached a write.
+	// Killed: SCRIPT KILL (FUNCTION KILL) stopped it first.
+	Locked, Reached, Killed bool
+
+	killed atomic.Bool
+	reg    *killRegistry
+	id     int64  // in reg; 0 until registered
+	busy   func() // ends the run's entry in the BUSY registry
+}
+
+// register enters p in the kill and BUSY registries.
+func (p *Probe) register() {
+	p.reg = &killable
+	if p.Function {
+		p.reg = &killableFuncs
+	}
+	p.id = p.reg.add(func() { p.killed.Store(true) })
+	p.busy = running.begin(true)
+}
+
+// reach takes p out of the kill registry at its first write, unless a kill
+// came first, and reports whether it did.
+func (p *Probe) reach() bool {
+	if p.id == 0 {
+		return true // not registered: nobody could kill it
+	}
+	ok := p.reg.reach(p.id, &p.killed)
+	p.id = 0
+	return ok
+}
+
+// End takes the probe out of the registries.
+func (p *Probe) End() {
+	if p.id != 0 {
+		p.reg.remove(p.id)
+		p.id = 0
+	}
+	if p.busy != nil {
+		p.busy()
+		p.busy = nil
+	}
+}
+
+// Halt implements script.Halter for a probe (plain read-only runs never
+// halt).
+func (h *readHost) Halt(steps int64) string {
+	p := h.r.Probe
+	switch {
+	case p == nil:
+		return ""
+	case p.Reached:
+		return script.Halted
+	case p.Killed:
+		return errScriptKilled
+	case p.id == 0 && p.busy == nil && steps > 0:
+		p.register()
+	case p.id != 0 && p.killed.Load():
+		p.Killed = true
+		return errScriptKilled
+	}
+	return ""
+}
 
 // probeCall is Call for a probe: fsmHost.Call's refusals and checks in its
 // order, reads run and their replies ordered as the FSM orders them, and a
@@ -281,12 +349,18 @@ func (h *readHost) probeCall(args [][]byte, out []byte) []byte {
 	if order == orderRandom {
 		return resp.AppendError(out, ErrScriptNondeterministic)
 	}
+	p := h.r.Probe
 	if cmd.Kind != KindRead {
-		if h.r.Reach != nil && !h.r.Reach() {
-			return resp.AppendError(out, errScriptKilled)
+		if p.reach() {
+			p.Reached = true
+		} else {
+			p.Killed = true
 		}
-		h.r.Reached = true
-		return out
+		return out // Halt stops the run
+	}
+	if !p.Locked {
+		p.Lock()
+		p.Locked = true
 	}
 	at := len(out)
 	h.x = Ctx{St: h.r.St, Stores: []*shard.Store{h.r.St}, Now: h.r.Now, Proto: 3, Out: out, LFURand: h.r.Rng()}
@@ -306,7 +380,7 @@ type readHost struct {
 }
 
 func (h *readHost) Call(args [][]byte, out []byte) []byte {
-	if h.r.Probe {
+	if h.r.Probe != nil {
 		return h.probeCall(args, out)
 	}
 	if try, msg := scriptBlocking(args); msg != "" || len(try) != len(args) {
@@ -409,25 +483,10 @@ type killRegistry struct {
 // context returns a context that kill cancels, and the function to call
 // when the run ends.
 func (k *killRegistry) context() (context.Context, func()) {
-	ctx, _, done := k.register()
-	return ctx, done
-}
-
-// register is context, with the run's id in the registry.
-func (k *killRegistry) register() (context.Context, int64, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	k.mu.Lock()
-	k.id++
-	id := k.id
-	if k.m == nil {
-		k.m = make(map[int64]context.CancelFunc)
-	}
-	k.m[id] = cancel
-	k.mu.Unlock()
-	return ctx, id, func() {
-		k.mu.Lock()
-		delete(k.m, id)
-		k.mu.Unlock()
+	id := k.add(cancel)
+	return ctx, func() {
+		k.remove(id)
 		cancel()
 	}
 }
@@ -449,39 +508,41 @@ func (k *killRegistry) running() int {
 	return len(k.m)
 }
 
-// reach removes the run id from the registry unless it was killed
-// already, and reports whether it did.
-func (k *killRegistry) reach(id int64, ctx context.Context) bool {
+// add registers the cancel function of a run and returns its id.
+func (k *killRegistry) add(cancel func()) int64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if ctx.Err() != nil {
-		return false
+	k.id++
+	if k.m == nil {
+		k.m = make(map[int64]context.CancelFunc)
 	}
+	k.m[k.id] = cancel
+	return k.id
+}
+
+// remove takes the run id out of the registry.
+func (k *killRegistry) remove(id int64) {
+	k.mu.Lock()
 	delete(k.m, id)
-	return true
+	k.mu.Unlock()
+}
+
+// reach takes the run id out of the registry unless it was killed already
+// (killed, set by its cancel function under mu), and reports whether it
+// did.
+func (k *killRegistry) reach(id int64, killed *atomic.Bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, id)
+	return !killed.Load()
 }
 
 // killable holds the read-only scripts (SCRIPT KILL).
 var killable killRegistry
 
-// errScriptKilled is what a probe's write command answers when SCRIPT KILL
-// stopped the run just before it (the run then ends with Redis's text).
+// errScriptKilled is the error a probe stopped by SCRIPT KILL (FUNCTION
+// KILL) raises: Redis's text, to which the run adds its script and line.
 const errScriptKilled = "ERR Script killed by user with SCRIPT KILL..."
-
-// KillableProbe returns, for the probe of a write script (function: of a
-// write function), a context that SCRIPT KILL (FUNCTION KILL) cancels
-// until the probe reaches its first write, the function to call when the
-// probe ends, and the ReadScript.Reach function: once it returned true,
-// the run is no longer killable (SCRIPT KILL answers UNKILLABLE, as Redis
-// does for a script that wrote).
-func KillableProbe(function bool) (ctx context.Context, done func(), reach func() bool) {
-	k := &killable
-	if function {
-		k = &killableFuncs
-	}
-	ctx, id, done := k.register()
-	return ctx, done, func() bool { return k.reach(id, ctx) }
-}
 
 // KillableContext returns a context for a read-only script that SCRIPT KILL
 // cancels, and the function to call when the script ends.

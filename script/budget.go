@@ -136,29 +136,48 @@ func (s *state) step(L *lua.LState) int {
 	if s.budget > 0 && s.steps > s.budget {
 		raise(L, BudgetExceeded)
 	}
-	if s.halted {
-		raise(L, Halted)
+	if s.halter != nil {
+		if s.stop != "" {
+			raise(L, s.stop)
+		}
+		if s.steps&(haltEvery-1) == 0 {
+			s.checkHalt(L)
+		}
 	}
 	return 0
 }
 
-// A Halter is a Host that can stop a run from its Call: when Halted
-// reports true after a Call returned, redis.call (and redis.pcall) raises
-// Halted, and so does every later step and call of the run, so that pcall
-// cannot swallow it and go on for long. The run's reply is then whatever
-// the script made of it (usually the Halted error); the host knows why it
-// halted. Used to probe a write script up to its first write (a leader's
-// killable run before the script is proposed).
+// A Halter is a Host that can stop a run: Halt is called after every
+// Call (on the goroutine running the script) and every haltEvery steps,
+// with the run's step count; a non-empty result is an error the run
+// raises at once, and again at every later step and call, so that pcall
+// cannot swallow it and go on for long. Used by a leader's probe of a
+// write script: it halts at the script's first write (Halted) or when
+// SCRIPT KILL stops it before.
 type Halter interface {
 	Host
-	Halted() bool
+	Halt(steps int64) string
 }
 
-// Halted is the error a halted run raises.
+// haltEvery is how many steps pass between two Halt calls (a power of 2).
+const haltEvery = 256
+
+// Halted is the error to raise when a Halter halts a run at its first
+// write; the error handler does not look up its line.
 const Halted = "ERR script halted by its host"
 
 // setHalter records, for a run starting, whether its host can halt it.
 func (s *state) setHalter(h Host) {
 	s.halter, _ = h.(Halter)
-	s.halted = false
+	s.stop = ""
+}
+
+// checkHalt asks the halter whether to stop, and raises if so.
+func (s *state) checkHalt(L *lua.LState) {
+	if s.stop == "" {
+		s.stop = s.halter.Halt(s.steps)
+	}
+	if s.stop != "" {
+		raise(L, s.stop)
+	}
 }

@@ -33,7 +33,7 @@ func (s *state) fromResp(r []byte, depth int) (lua.LValue, []byte, bool) {
 	t, line, rest := r[0], r[1:i], r[i+2:]
 	switch t {
 	case '+':
-		tb := L.NewTable()
+		tb := L.CreateTable(0, 2)
 		tb.RawSetString("ok", lua.LString(line))
 		return tb, rest, true
 	case '-':
@@ -57,11 +57,11 @@ func (s *state) fromResp(r []byte, depth int) (lua.LValue, []byte, bool) {
 				f, err = math.NaN(), nil
 			}
 		}
-		tb := L.NewTable()
+		tb := L.CreateTable(0, 2)
 		tb.RawSetString("double", lua.LNumber(f))
 		return tb, rest, err == nil
 	case '(':
-		tb := L.NewTable()
+		tb := L.CreateTable(0, 2)
 		tb.RawSetString("big_number", lua.LString(line))
 		return tb, rest, true
 	case '$', '=', '!':
@@ -79,8 +79,8 @@ func (s *state) fromResp(r []byte, depth int) (lua.LValue, []byte, bool) {
 		rest = rest[n+2:]
 		switch t {
 		case '=':
-			tb := L.NewTable()
-			v := L.NewTable()
+			tb := L.CreateTable(0, 2)
+			v := L.CreateTable(0, 2)
 			if len(body) >= 4 {
 				v.RawSetString("format", lua.LString(body[:3]))
 				body = body[4:]
@@ -116,7 +116,7 @@ func (s *state) fromResp(r []byte, depth int) (lua.LValue, []byte, bool) {
 					m.RawSet(k, v)
 				}
 			}
-			tb := L.NewTable()
+			tb := L.CreateTable(0, 2)
 			tb.RawSetString("map", m)
 			return tb, rest, true
 		case '~':
@@ -131,7 +131,7 @@ func (s *state) fromResp(r []byte, depth int) (lua.LValue, []byte, bool) {
 					m.RawSet(k, lua.LTrue)
 				}
 			}
-			tb := L.NewTable()
+			tb := L.CreateTable(0, 2)
 			tb.RawSetString("set", m)
 			return tb, rest, true
 		}

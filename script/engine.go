@@ -104,6 +104,30 @@ func (e *Engine) Flush() {
 
 // proto returns the compiled body, compiling it on a miss; on a compile
 // error it returns Redis's error reply text.
+// MayLoop reports whether the script body (sha: its SHA1, or "") has a
+// loop or a function of its own (the instrumented steps of budget.go):
+// only such a script can run for long in Lua; one without is bounded by
+// its length, its commands aside. False for a script that does not
+// compile.
+func (e *Engine) MayLoop(body []byte, sha string) bool {
+	if sha == "" {
+		sha = SHA1(body)
+	}
+	p, _ := e.proto(body, sha)
+	if p == nil {
+		return false
+	}
+	if len(p.FunctionPrototypes) > 0 {
+		return true
+	}
+	for _, c := range p.Constants {
+		if s, ok := c.(lua.LString); ok && s == tickName {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
 	e.mu.Lock()
 	p := e.protos[sha]

@@ -185,7 +185,33 @@ func (h *haltHost) Call(args [][]byte, out []byte) []byte {
 	return h.fakeHost.Call(args, out)
 }
 
-func (h *haltHost) Halted() bool { return h.halted }
+func (h *haltHost) Halt(int64) string {
+	if h.halted {
+		return Halted
+	}
+	return ""
+}
+
+// killHost stops the run once it has taken 1000 steps (a kill).
+type killHost struct{ fakeHost }
+
+func (h *killHost) Halt(steps int64) string {
+	if steps >= 1000 {
+		return "ERR Script killed by user with SCRIPT KILL..."
+	}
+	return ""
+}
+
+// TestHaltKill: a Halter's stop raised from the step hook reaches the
+// reply with Redis's script and line suffix, through pcall.
+func TestHaltKill(t *testing.T) {
+	e := NewEngine()
+	body := "local i = 0\nwhile true do\n  pcall(function() i = i + 1 end)\nend"
+	got := string(e.Run(&Run{Body: []byte(body), SHA: "abc", Host: &killHost{}}, nil))
+	if want := "-ERR Script killed by user with SCRIPT KILL... script: abc, on @user_script:2.\r\n"; got != want {
+		t.Fatalf("killed run = %q, want %q", got, want)
+	}
+}
 
 // TestHalt: a Halter's halt raises from redis.call and redis.pcall, and
 // again at every later step, so pcall cannot swallow it and loop on; calls
@@ -212,5 +238,25 @@ func TestHalt(t *testing.T) {
 	}
 	if got := run(t, e, "return redis.call('incr', 'a')"); got != ":1\r\n" {
 		t.Fatalf("a plain run after halted ones = %q", got)
+	}
+}
+
+// TestMayLoop: only scripts with a loop or a function of their own may
+// loop; a compile error may not.
+func TestMayLoop(t *testing.T) {
+	e := NewEngine()
+	for body, want := range map[string]bool{
+		"return redis.call('INCR', KEYS[1])":                          false,
+		"local v = redis.call('GET', KEYS[1]) if v then return v end": false,
+		"while true do end":                                           true,
+		"for i = 1, 10 do redis.call('INCR', KEYS[1]) end":            true,
+		"repeat until true":                                           true,
+		"local function f() return 1 end return f()":                  true,
+		"return pcall(function() end)":                                true,
+		"return (":                                                    false,
+	} {
+		if got := e.MayLoop([]byte(body), ""); got != want {
+			t.Errorf("MayLoop(%q) = %v, want %v", body, got, want)
+		}
 	}
 }

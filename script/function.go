@@ -506,7 +506,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 			s.broken = true
 			res = appendError(out, "ERR Error running script: internal error")
 		}
-		s.cur, s.halter, s.halted = nil, nil, false
+		s.cur, s.halter, s.stop = nil, nil, ""
 		L.SetTop(0)
 	}()
 	if msg != "" {

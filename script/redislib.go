@@ -62,7 +62,7 @@ func (s *state) redisLib() *lua.LTable {
 				L.Push(errorTable(L, "-ERR wrong number or type of arguments")) // returned, as Redis does
 				return 1
 			}
-			t := L.NewTable()
+			t := L.CreateTable(0, 1)
 			t.RawSetString("ok", L.Get(1))
 			L.Push(t)
 			return 1
@@ -132,7 +132,7 @@ func (s *state) redisLib() *lua.LTable {
 // raise raises a Redis error table {err=msg} (Redis's luaPushError +
 // luaError: no position prefix; the error handler adds source and line).
 func raise(L *lua.LState, msg string) {
-	t := L.NewTable()
+	t := L.CreateTable(0, 3)
 	t.RawSetString("err", lua.LString(msg))
 	L.Error(t, 0)
 }
@@ -158,7 +158,7 @@ func errorTable(L *lua.LState, reply string) *lua.LTable {
 		}
 	}
 	msg = strings.Trim(msg, "\r\n")
-	t := L.NewTable()
+	t := L.CreateTable(0, 3)
 	t.RawSetString("err", lua.LString(code+" "+msg))
 	return t
 }
@@ -193,9 +193,8 @@ func (s *state) call(L *lua.LState, raiseErr bool) int {
 		start = e
 	}
 	s.reply = s.cur.Host.Call(s.args, s.reply[:0])
-	if s.halter != nil && s.halter.Halted() {
-		s.halted = true
-		raise(L, Halted)
+	if s.halter != nil {
+		s.checkHalt(L)
 	}
 	r := s.reply
 	if len(r) > 0 && r[0] == '-' {

@@ -33,10 +33,10 @@ type state struct {
 	reply  []byte
 	// steps counts the run's steps against budget (budget.go).
 	steps, budget int64
-	// halter is the run's Host when it is a Halter; halted is set once it
-	// halted the run (budget.go).
+	// halter is the run's Host when it is a Halter; stop the error it
+	// stopped the run with (budget.go).
 	halter Halter
-	halted bool
+	stop   string
 	// broken is set when a run left the state unusable (a panic or a
 	// kill): it is closed instead of pooled.
 	broken bool
@@ -288,7 +288,7 @@ func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 			s.broken = true
 			res = appendError(out, "ERR Error running script: internal error")
 		}
-		s.cur, s.halter, s.halted = nil, nil, false
+		s.cur, s.halter, s.stop = nil, nil, ""
 		L.SetTop(0)
 	}()
 	s.real.RawSetString("KEYS", stringsTable(L, r.Keys))
@@ -322,11 +322,15 @@ func stringsTable(L *lua.LState, items [][]byte) *lua.LTable {
 // is not already such a table, and the place of the first Lua frame.
 func (s *state) errorHandler(L *lua.LState) int {
 	v := L.Get(1)
+	if s.stop == Halted {
+		L.Push(v) // a probe's halt: its reply is dropped, skip the stack walk
+		return 1
+	}
 	var t *lua.LTable
 	if tb, ok := v.(*lua.LTable); ok {
 		t = tb
 	} else {
-		t = L.NewTable()
+		t = L.CreateTable(0, 3)
 		msg := luaErrorText(L.ToStringMeta(v).String())
 		if r := s.cur; r != nil && r.Ctx != nil && r.Ctx.Err() != nil {
 			msg = "Script killed by user with SCRIPT KILL..."

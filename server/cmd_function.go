@@ -210,7 +210,6 @@ func runFunction(rs *command.ReadScript, lib *script.Library, name string, cmdAr
 	runningFunction.mu.Unlock()
 	rf := command.ReadFunction{ReadScript: *rs, Lib: lib, Name: name}
 	r := rf.Run(make([]byte, 0, 64))
-	rs.Reached = rf.Reached
 	runningFunction.mu.Lock()
 	if runningFunction.name == name {
 		runningFunction.name, runningFunction.args = "", nil

@@ -277,7 +277,10 @@ func (c *client) eval(args [][]byte) {
 	if flags&script.FlagAllowCrossSlot != 0 {
 		ff |= raftfsm.ScriptCrossSlot
 	}
-	if c.probe(g, keys, argv, cluster, flags, false, func(rs *command.ReadScript) []byte {
+	// A script without loops or functions of its own is not probed: its
+	// Lua code is bounded by its length, so it cannot run away before its
+	// first write (docs/scripting.md).
+	if command.ScriptEngine().MayLoop(body, sha) && c.probe(g, keys, argv, cluster, flags, false, func(rs *command.ReadScript) []byte {
 		rs.Body, rs.SHA = body, sha
 		return rs.Run(make([]byte, 0, 64))
 	}) {
@@ -396,8 +399,8 @@ func scriptKeyCheck(g Group, keys [][]byte, cluster bool, flags script.Flags) fu
 const probeCap = 10_000
 
 // probe runs a write script or function on this leader before it is
-// proposed, up to its first write (command.ReadScript.Probe), under the
-// store's read lock and killable by SCRIPT KILL (FUNCTION KILL when
+// proposed, up to its first write (command.Probe), under the store's read
+// lock from its first read on, killable by SCRIPT KILL (FUNCTION KILL when
 // function): Redis kills a script that has not written yet, and a write
 // script's log entry, run by every replica, cannot be stopped on one. It
 // reports whether the script was killed; its reply is then appended, after
@@ -415,25 +418,26 @@ func (c *client) probe(g Group, keys, argv [][]byte, cluster bool, flags script.
 	if db := c.db.Load(); db != 0 {
 		st = st.DB(int(db))
 	}
+	lock := func() { g.Store().RLock() }
 	for {
-		ctx, done, reach := command.KillableProbe(function)
+		p := &command.Probe{Function: function, Lock: lock}
 		rs := command.ReadScript{St: st, Now: time.Now().UnixMilli(), Rng: c.rng.Float64,
-			Keys: keys, Args: argv, Check: scriptKeyCheck(g, keys, cluster, flags), Ctx: ctx, Cluster: cluster,
-			Probe: true, Budget: budget, Reach: reach}
-		g.Store().RLock()
+			Keys: keys, Args: argv, Check: scriptKeyCheck(g, keys, cluster, flags), Cluster: cluster,
+			Probe: p, Budget: budget}
 		r := run(&rs)
-		g.Store().RUnlock()
-		killed := !rs.Reached && ctx.Err() != nil
-		done()
+		if p.Locked {
+			g.Store().RUnlock()
+		}
+		p.End()
 		switch {
-		case killed:
+		case p.Killed:
 			if len(c.scripts) > 0 {
 				c.flushScripts() // their replies come first
 			}
 			c.appendScriptReply(r)
 			c.srv.countError(r)
 			return true
-		case budget > 0 && !rs.Reached && bytes.Contains(r, budgetText):
+		case budget > 0 && !p.Reached && bytes.Contains(r, budgetText):
 			c.flushScripts()
 			budget = 0
 			continue
