@@ -317,6 +317,27 @@ func (h *readHost) Halt(steps int64) string {
 	return ""
 }
 
+// common answers what a read-only run and a probe answer alike: an unknown
+// or refused command, SELECT and the front-end commands scripts may call;
+// done reports that out holds the reply.
+func (h *readHost) common(args [][]byte, out []byte) (*Command, []byte, bool) {
+	cmd, msg := scriptCommand(args)
+	if msg != "" {
+		return nil, resp.AppendError(out, msg), true
+	}
+	if cmd.Name == "select" {
+		var st *shard.Store
+		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
+			h.r.St = st
+		}
+		return nil, out, true
+	}
+	if cmd.Kind == KindLocal {
+		return nil, localCall(cmd, args, h.r.Now, out), true
+	}
+	return cmd, out, false
+}
+
 // probeCall is Call for a probe: fsmHost.Call's refusals and checks in its
 // order, reads run and their replies ordered as the FSM orders them, and a
 // halt instead of the first write command that passed them.
@@ -325,19 +346,9 @@ func (h *readHost) probeCall(args [][]byte, out []byte) []byte {
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
-	cmd, msg := scriptCommand(args)
-	if msg != "" {
-		return resp.AppendError(out, msg)
-	}
-	if cmd.Name == "select" {
-		var st *shard.Store
-		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
-			h.r.St = st
-		}
+	cmd, out, done := h.common(args, out)
+	if done {
 		return out
-	}
-	if cmd.Kind == KindLocal {
-		return localCall(cmd, args, h.r.Now, out)
 	}
 	h.keys = cmd.Keys(args, h.keys[:0])
 	for _, k := range h.keys {
@@ -386,19 +397,9 @@ func (h *readHost) Call(args [][]byte, out []byte) []byte {
 	if try, msg := scriptBlocking(args); msg != "" || len(try) != len(args) {
 		return resp.AppendError(out, ErrScriptWriteReadOnly) // BLMPOP, BZMPOP
 	}
-	cmd, msg := scriptCommand(args)
-	if msg != "" {
-		return resp.AppendError(out, msg)
-	}
-	if cmd.Name == "select" {
-		var st *shard.Store
-		if st, out = scriptSelect(h.r.St, args, h.r.Cluster, out); st != nil {
-			h.r.St = st
-		}
+	cmd, out, done := h.common(args, out)
+	if done {
 		return out
-	}
-	if cmd.Kind == KindLocal {
-		return localCall(cmd, args, h.r.Now, out)
 	}
 	if cmd.Kind != KindRead {
 		return resp.AppendError(out, ErrScriptWriteReadOnly)
