@@ -297,6 +297,11 @@ func (p *Probe) End() {
 	}
 }
 
+// probeRegisterSteps is how many steps a probe takes before it joins the
+// kill and BUSY registries (script.Halter's period: Halt sees it at the
+// first step hook or call past it).
+const probeRegisterSteps = 256
+
 // Halt implements script.Halter for a probe (plain read-only runs never
 // halt).
 func (h *readHost) Halt(steps int64) string {
@@ -308,7 +313,7 @@ func (h *readHost) Halt(steps int64) string {
 		return script.Halted
 	case p.Killed:
 		return errScriptKilled
-	case p.id == 0 && p.busy == nil && steps > 0:
+	case p.id == 0 && p.busy == nil && steps >= probeRegisterSteps:
 		p.register()
 	case p.id != 0 && p.killed.Load():
 		p.Killed = true
