@@ -364,9 +364,10 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 // rest must be small.
 const transferSlack = 256
 
-// waitCaughtUp waits, until ctx ends (returning why it is not done), for node's replica of g to have
+// waitCaughtUp waits, until ctx ends, for node's replica of g to have
 // applied what g had committed (within transferSlack entries), asking the
-// node over group-rpc every 50 ms. A replica that restarted empty needs a
+// node over group-rpc every 50 ms; it returns why the replica is not there
+// when ctx ends first. A replica that restarted empty needs a
 // snapshot first: raft would take that long to transfer to it, holding
 // every write of the group back all along.
 func (c *controller) waitCaughtUp(ctx context.Context, g *raftfsm.Group, node string) error {
