@@ -50,8 +50,8 @@ func (s *Store) watchAll() {
 // Caller holds Lock.
 func (s *Store) MoveTo(dst *Store, key []byte) bool {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
-	if e == nil || s == dst || dst.slots[i].m[string(key)] != nil {
+	e := s.slots[i].m.get(key)
+	if e == nil || s == dst || dst.slots[i].m.get(key) != nil {
 		return false
 	}
 	s.deleteFrom(i, key, e)
@@ -68,7 +68,7 @@ func (s *Store) insert(i int, key []byte, e *Entry) {
 	}
 	sd := s.own(i)
 	k := string(key)
-	sd.m[k] = e
+	sd.m.setString(k, e)
 	if e.ExpireAt != 0 {
 		s.addVolatile(sd, k)
 	}

@@ -79,7 +79,7 @@ func (s *Store) randomSlot(rng *rand.Rand, volatile bool) int {
 		if volatile {
 			return len(s.slots[i].volatile) > 0
 		}
-		return len(s.slots[i].m) > 0
+		return s.slots[i].m.Len() > 0
 	}
 	for try := 0; try < 32; try++ {
 		if i := rng.IntN(NumSlots); nonEmpty(i) {
@@ -118,15 +118,15 @@ func (s *Store) EvictionCandidate(rng *rand.Rand, p Policy, n int, now int64) st
 			return ""
 		}
 		sd := &s.slots[i]
-		// Go randomises map iteration order; skipping a random number of
-		// keys spreads the choice within large slots.
 		var key string
 		var e *Entry
-		skip := 0
-		if l := len(sd.m); l > 1 {
-			skip = rng.IntN(min(l, 16))
-		}
 		if p.Volatile() {
+			// Go randomises map iteration order; skipping a random number
+			// of keys spreads the choice within large slots.
+			skip := 0
+			if l := len(sd.volatile); l > 1 {
+				skip = rng.IntN(min(l, 16))
+			}
 			for kk := range sd.volatile {
 				key = kk
 				if skip == 0 {
@@ -134,15 +134,9 @@ func (s *Store) EvictionCandidate(rng *rand.Rand, p Policy, n int, now int64) st
 				}
 				skip--
 			}
-			e = sd.m[key]
+			e = sd.m.getString(key)
 		} else {
-			for kk, ee := range sd.m {
-				key, e = kk, ee
-				if skip == 0 {
-					break
-				}
-				skip--
-			}
+			key, e = sd.m.random(rng.IntN)
 		}
 		if e == nil {
 			continue
@@ -187,7 +181,7 @@ func (s *Store) CollectExpired(dst []ExpiredKey, cursor, budget int, now int64) 
 		cursor = (cursor + 1) % NumSlots
 		for k := range sd.volatile {
 			budget--
-			if e := sd.m[k]; e != nil && e.expired(now) {
+			if e := sd.m.getString(k); e != nil && e.expired(now) {
 				dst = append(dst, ExpiredKey{Key: k, ExpireAt: e.ExpireAt})
 			}
 		}

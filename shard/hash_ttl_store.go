@@ -39,7 +39,7 @@ func (s *Store) CollectExpiredFields(dst []ExpiredKey, budget int, now int64) []
 		if budget--; budget < 0 {
 			break
 		}
-		e := s.slots[SlotString(k)].m[k]
+		e := s.slots[SlotString(k)].m.getString(k)
 		if e == nil || e.Type() != TypeHash {
 			dst = append(dst, ExpiredKey{Key: k})
 			continue
@@ -60,7 +60,7 @@ func (s *Store) CollectExpiredFields(dst []ExpiredKey, budget int, now int64) []
 // the entry's time, so every replica deletes the same. Caller holds Lock.
 func (s *Store) ExpireFields(key []byte, now int64) int {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
+	e := s.slots[i].m.get(key)
 	if e == nil || e.Type() != TypeHash {
 		delete(s.hfe, string(key))
 		return 0

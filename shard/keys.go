@@ -19,7 +19,7 @@ const randomKeyWalkBudget = 1 << 14
 // a View may share it, so the move is safe with open views. Caller holds Lock.
 func (s *Store) Rename(src, dst []byte) bool {
 	i := Slot(src)
-	e := s.slots[i].m[string(src)]
+	e := s.slots[i].m.get(src)
 	if e == nil {
 		return false
 	}
@@ -28,7 +28,7 @@ func (s *Store) Rename(src, dst []byte) bool {
 	}
 	s.deleteFrom(i, src, e)
 	j := Slot(dst)
-	if old := s.slots[j].m[string(dst)]; old != nil {
+	if old := s.slots[j].m.get(dst); old != nil {
 		s.deleteFrom(j, dst, old)
 	}
 	s.root.mods++
@@ -62,12 +62,18 @@ func (s *Store) RandomKey(rng *rand.Rand, now int64) (string, bool) {
 	start := rng.IntN(NumSlots)
 	budget := randomKeyWalkBudget
 	for j := 0; j < NumSlots; j++ {
-		for k, e := range s.slots[(start+j)%NumSlots].m {
+		found := false
+		s.slots[(start+j)%NumSlots].m.each(func(k string, e *Entry) bool {
 			if !e.expired(now) {
-				return k, true
+				last, found = k, true
+				return false
 			}
 			last = k
 			budget--
+			return true
+		})
+		if found {
+			return last, true
 		}
 		if budget <= 0 && j < NumSlots-1 {
 			return last, last != ""
@@ -77,19 +83,6 @@ func (s *Store) RandomKey(rng *rand.Rand, now int64) (string, bool) {
 }
 
 // randomInSlot returns a random entry of slot i (nil if the slot is empty).
-// Go randomises map iteration order; skipping a random number of keys makes
-// the choice uniform within the slot.
 func (s *Store) randomInSlot(rng *rand.Rand, i int) (string, *Entry) {
-	m := s.slots[i].m
-	if len(m) == 0 {
-		return "", nil
-	}
-	skip := rng.IntN(len(m))
-	for k, e := range m {
-		if skip == 0 {
-			return k, e
-		}
-		skip--
-	}
-	return "", nil
+	return s.slots[i].m.random(rng.IntN)
 }

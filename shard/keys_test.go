@@ -14,7 +14,7 @@ func checkKeysCounters(t *testing.T, s *Store) {
 	for i := range s.slots {
 		sd := &s.slots[i]
 		var slotBytes int64
-		for k, e := range sd.m {
+		for k, e := range sd.m.all() {
 			keys++
 			if e.ExpireAt != 0 {
 				volatile++

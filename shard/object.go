@@ -151,7 +151,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 		s.changed(i, key)
 	}
 	sd := s.own(i)
-	old := sd.m[string(key)]
+	old := sd.m.get(key)
 	var e *Entry
 	if old != nil {
 		e = s.newObjEntry(obj, expireAt, old.seq)
@@ -167,7 +167,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 		case old.ExpireAt == 0 && expireAt != 0:
 			s.addVolatile(sd, string(key))
 		}
-		sd.m[string(key)] = e
+		sd.m.set(key, e)
 		s.noteFieldTTLs(string(key), e)
 		return e
 	}
@@ -180,7 +180,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 	if expireAt != 0 {
 		s.addVolatile(sd, k)
 	}
-	sd.m[k] = e
+	sd.m.setString(k, e)
 	s.noteFieldTTLs(k, e)
 	size := e.memSize(len(key))
 	sd.bytes += size
@@ -196,7 +196,7 @@ func (s *Store) SetObject(key []byte, obj Object, expireAt, now int64) *Entry {
 // Lock.
 func (s *Store) EditObject(key []byte) *Entry {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
+	e := s.slots[i].m.get(key)
 	if e == nil || e.Type() == TypeString {
 		return nil
 	}
@@ -207,7 +207,7 @@ func (s *Store) EditObject(key []byte) *Entry {
 	if !s.private(e) {
 		sd := s.own(i)
 		c := s.copyEntry(e)
-		sd.m[string(key)] = c
+		sd.m.set(key, c)
 		e = c
 	}
 	return e
@@ -234,7 +234,7 @@ func (s *Store) ObjectDone(key []byte, e *Entry, before int64) bool {
 	sd.bytes += d
 	s.root.bytes += d
 	if o.Len() == 0 {
-		if sd.m[string(key)] == e {
+		if sd.m.get(key) == e {
 			s.deleteFrom(i, key, e)
 		}
 		return true
@@ -247,16 +247,13 @@ func (s *Store) ObjectDone(key []byte, e *Entry, before int64) bool {
 func (s *Store) RestoreObject(key string, obj Object, expireAt int64, seq uint64, now int64) {
 	i := SlotString(key)
 	sd := &s.slots[i]
-	if sd.m == nil {
-		sd.m = make(map[string]*Entry)
-	}
 	e := s.newObjEntry(obj, expireAt, uint32(seq))
 	e.initAccess(now)
 	e.setType(obj.Type())
-	if old := sd.m[key]; old != nil {
+	if old := sd.m.getString(key); old != nil {
 		s.deleteFrom(i, []byte(key), old)
 	}
-	sd.m[key] = e
+	sd.m.setString(key, e)
 	if expireAt != 0 {
 		s.addVolatile(sd, key)
 	}

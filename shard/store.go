@@ -8,7 +8,7 @@ import (
 type slotData struct {
 	// m maps keys to entries. It may be shared with open Views: writers call
 	// Store.own before modifying it.
-	m map[string]*Entry
+	m keyMap
 	// volatile holds the keys of m that have an expiry time. It is never
 	// shared with Views.
 	volatile map[string]struct{}
@@ -149,7 +149,7 @@ func (s *Store) Bytes() int64 { return s.root.bytes }
 func (s *Store) Stats() Stats { return s.root.stats }
 
 // SlotLen returns the number of keys in slot. Caller holds RLock.
-func (s *Store) SlotLen(slot int) int { return len(s.slots[slot].m) }
+func (s *Store) SlotLen(slot int) int { return s.slots[slot].m.Len() }
 
 // Seq returns the creation counter (shared by every database), part of the
 // replicated state.
@@ -174,7 +174,7 @@ func (s *Store) newEntry(value []byte, expireAt int64, seq uint32) *Entry {
 // Peek returns the entry of key without checking expiry and without touching
 // it. Caller holds RLock.
 func (s *Store) Peek(key []byte) *Entry {
-	return s.slots[Slot(key)].m[string(key)]
+	return s.slots[Slot(key)].m.get(key)
 }
 
 // Get returns the live entry of key at now, or nil if it is missing or
@@ -182,7 +182,7 @@ func (s *Store) Peek(key []byte) *Entry {
 // increment: the leader passes a random value; the FSM a deterministic one.
 // Caller holds RLock (access metadata is updated atomically).
 func (s *Store) Get(key []byte, now int64, r float64) *Entry {
-	e := s.slots[Slot(key)].m[string(key)]
+	e := s.slots[Slot(key)].m.get(key)
 	if e == nil || e.expired(now) {
 		return nil
 	}
@@ -193,7 +193,7 @@ func (s *Store) Get(key []byte, now int64, r float64) *Entry {
 // Exists reports whether key is live at now, without touching it.
 // Caller holds RLock.
 func (s *Store) Exists(key []byte, now int64) bool {
-	e := s.slots[Slot(key)].m[string(key)]
+	e := s.slots[Slot(key)].m.get(key)
 	return e != nil && !e.expired(now)
 }
 
@@ -202,15 +202,8 @@ func (s *Store) Exists(key []byte, now int64) bool {
 func (s *Store) own(i int) *slotData {
 	sd := &s.slots[i]
 	if r := s.root; r.views > 0 && sd.cowGen != r.snapGen {
-		m := make(map[string]*Entry, len(sd.m))
-		for k, v := range sd.m {
-			m[k] = v
-		}
-		sd.m = m
+		sd.m = *sd.m.clone()
 		sd.cowGen = r.snapGen
-	}
-	if sd.m == nil {
-		sd.m = make(map[string]*Entry)
 	}
 	return sd
 }
@@ -220,7 +213,7 @@ func (s *Store) own(i int) *slotData {
 // expireIfNeeded does. Caller holds Lock.
 func (s *Store) GetWrite(key []byte, now int64) *Entry {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
+	e := s.slots[i].m.get(key)
 	if e == nil {
 		return nil
 	}
@@ -244,7 +237,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		s.changed(i, key)
 	}
 	sd := s.own(i)
-	old := sd.m[string(key)]
+	old := sd.m.get(key)
 	if old != nil {
 		d := entrySize(len(key), cap(value)) - old.memSize(len(key))
 		sd.bytes += d
@@ -265,7 +258,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		}
 		e := s.newEntry(value, expireAt, old.seq)
 		e.overwriteAccess(old, now)
-		sd.m[string(key)] = e
+		sd.m.set(key, e)
 		return e
 	}
 	k := string(key)
@@ -276,7 +269,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	if expireAt != 0 {
 		s.addVolatile(sd, k)
 	}
-	sd.m[k] = e
+	sd.m.setString(k, e)
 	size := entrySize(len(key), cap(value))
 	sd.bytes += size
 	s.root.bytes += size
@@ -291,7 +284,7 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 // what fragments the heap (a freed value leaves a hole in a span that
 // still holds live values). Caller holds Lock.
 func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
-	if old := s.slots[Slot(key)].m[string(key)]; old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
+	if old := s.slots[Slot(key)].m.get(key); old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
 		sizeClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
 		v := old.Value[:len(val)]
 		copy(v, val)
@@ -330,7 +323,7 @@ func (s *Store) SetValue(key []byte, e *Entry, value []byte, now int64) *Entry {
 func (s *Store) Mutable(key []byte) *Entry {
 	i := Slot(key)
 	sd := s.own(i)
-	e := sd.m[string(key)]
+	e := sd.m.get(key)
 	if e == nil || e.Type() != TypeString {
 		return nil
 	}
@@ -349,7 +342,7 @@ func (s *Store) Mutable(key []byte) *Entry {
 		size = entrySize(len(key), cap(c.Value))
 		sd.bytes += size
 		s.root.bytes += size
-		sd.m[string(key)] = c
+		sd.m.set(key, c)
 		e = c
 	}
 	return e
@@ -370,7 +363,7 @@ func (s *Store) Resize(key []byte, e *Entry, oldCap int) {
 func (s *Store) SetExpire(key []byte, expireAt int64) {
 	i := Slot(key)
 	sd := s.own(i)
-	e := sd.m[string(key)]
+	e := sd.m.get(key)
 	if e == nil || e.ExpireAt == expireAt {
 		return
 	}
@@ -380,7 +373,7 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 	}
 	if !s.private(e) {
 		c := s.copyEntry(e)
-		sd.m[string(key)] = c
+		sd.m.set(key, c)
 		e = c
 	}
 	k := string(key)
@@ -398,7 +391,7 @@ func (s *Store) SetExpire(key []byte, expireAt int64) {
 // Caller holds Lock.
 func (s *Store) Delete(key []byte) bool {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
+	e := s.slots[i].m.get(key)
 	if e == nil {
 		return false
 	}
@@ -412,7 +405,7 @@ func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
 		s.changed(i, key)
 	}
 	sd := s.own(i)
-	delete(sd.m, string(key))
+	sd.m.del(key)
 	if e.ExpireAt != 0 {
 		delete(sd.volatile, string(key))
 		s.volatile--
@@ -429,7 +422,7 @@ func (s *Store) deleteFrom(i int, key []byte, e *Entry) {
 // rewritten in between. Caller holds Lock.
 func (s *Store) Expire(key []byte, expireAt, now int64) bool {
 	i := Slot(key)
-	e := s.slots[i].m[string(key)]
+	e := s.slots[i].m.get(key)
 	if e == nil || e.ExpireAt != expireAt || !e.expired(now) {
 		return false
 	}
@@ -453,7 +446,7 @@ func (s *Store) Flush() {
 	var bytes int64
 	for i := range s.slots {
 		sd := &s.slots[i]
-		if len(sd.m) == 0 {
+		if sd.m.Len() == 0 {
 			continue
 		}
 		s.root.mods++
@@ -461,7 +454,7 @@ func (s *Store) Flush() {
 			s.flushWatched(i)
 		}
 		bytes += sd.bytes
-		sd.m = nil
+		sd.m = keyMap{}
 		sd.volatile = nil
 		sd.bytes = 0
 		sd.cowGen = 0
@@ -479,7 +472,7 @@ func (s *Store) FlushSlot(slot int) int {
 		s.flushWatched(slot)
 	}
 	sd := &s.slots[slot]
-	n := len(sd.m)
+	n := sd.m.Len()
 	s.keys -= int64(n)
 	s.volatile -= int64(len(sd.volatile))
 	s.root.bytes -= sd.bytes
@@ -490,11 +483,7 @@ func (s *Store) FlushSlot(slot int) int {
 // RangeSlot calls fn for every key of slot (expired ones included) until fn
 // returns false. fn must not modify the store. Caller holds RLock.
 func (s *Store) RangeSlot(slot int, fn func(key string, e *Entry) bool) {
-	for k, e := range s.slots[slot].m {
-		if !fn(k, e) {
-			return
-		}
-	}
+	s.slots[slot].m.each(fn)
 }
 
 // Restore adds an entry while loading a snapshot into an empty store: the
@@ -503,15 +492,12 @@ func (s *Store) RangeSlot(slot int, fn func(key string, e *Entry) bool) {
 func (s *Store) Restore(key string, value []byte, expireAt int64, seq uint64, now int64) {
 	i := SlotString(key)
 	sd := &s.slots[i]
-	if sd.m == nil {
-		sd.m = make(map[string]*Entry)
-	}
 	e := s.newEntry(value, expireAt, uint32(seq))
 	e.initAccess(now)
-	if old := sd.m[key]; old != nil {
+	if old := sd.m.getString(key); old != nil {
 		s.deleteFrom(i, []byte(key), old)
 	}
-	sd.m[key] = e
+	sd.m.setString(key, e)
 	if expireAt != 0 {
 		s.addVolatile(sd, key)
 	}

@@ -34,7 +34,7 @@ func checkDBInvariants(t *testing.T, s *Store) int64 {
 	for i := range s.slots {
 		sd := &s.slots[i]
 		var slotBytes int64
-		for k, e := range sd.m {
+		for k, e := range sd.m.all() {
 			if Slot(k) != i {
 				t.Fatalf("db %d: key %q stored in slot %d, belongs to %d", s.db, k, i, Slot(k))
 			}
@@ -49,7 +49,7 @@ func checkDBInvariants(t *testing.T, s *Store) int64 {
 			}
 		}
 		for k := range sd.volatile {
-			if sd.m[k] == nil {
+			if sd.m.getString(k) == nil {
 				t.Fatalf("db %d: volatile index of slot %d holds missing key %q", s.db, i, k)
 			}
 		}

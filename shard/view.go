@@ -6,7 +6,7 @@ package shard
 type View struct {
 	store *Store
 	// maps are database 0's slots; dbs the other databases that had keys.
-	maps [NumSlots]map[string]*Entry
+	maps [NumSlots]keyMap
 	keys int64
 	dbs  []*dbView
 	seq  uint64
@@ -16,7 +16,7 @@ type View struct {
 // dbView is a View's image of a database other than 0.
 type dbView struct {
 	db   int
-	maps [NumSlots]map[string]*Entry
+	maps [NumSlots]keyMap
 	keys int64
 }
 
@@ -62,13 +62,13 @@ func (v *View) TotalKeys() int64 {
 func (v *View) Seq() uint64 { return v.seq }
 
 // SlotLen returns the number of keys of slot in the view's database 0.
-func (v *View) SlotLen(slot int) int { return len(v.maps[slot]) }
+func (v *View) SlotLen(slot int) int { return v.maps[slot].Len() }
 
 // RangeSlot calls fn for every entry of slot of database 0 in the view until
 // fn returns false. The entry's Value and ExpireAt are stable for the life of
 // the view.
 func (v *View) RangeSlot(slot int, fn func(key string, e *Entry) bool) {
-	rangeMap(v.maps[slot], fn)
+	v.maps[slot].each(fn)
 }
 
 // DBs returns the databases other than 0 that had keys in the view,
@@ -84,7 +84,7 @@ func (v *View) DBs() []int {
 // DBSlotLen is SlotLen for database db (0 for a database the view has not).
 func (v *View) DBSlotLen(db, slot int) int {
 	if m := v.dbMaps(db); m != nil {
-		return len(m[slot])
+		return m[slot].Len()
 	}
 	return 0
 }
@@ -92,11 +92,11 @@ func (v *View) DBSlotLen(db, slot int) int {
 // RangeDBSlot is RangeSlot for database db.
 func (v *View) RangeDBSlot(db, slot int, fn func(key string, e *Entry) bool) {
 	if m := v.dbMaps(db); m != nil {
-		rangeMap(m[slot], fn)
+		m[slot].each(fn)
 	}
 }
 
-func (v *View) dbMaps(db int) *[NumSlots]map[string]*Entry {
+func (v *View) dbMaps(db int) *[NumSlots]keyMap {
 	if db == 0 {
 		return &v.maps
 	}
@@ -106,14 +106,6 @@ func (v *View) dbMaps(db int) *[NumSlots]map[string]*Entry {
 		}
 	}
 	return nil
-}
-
-func rangeMap(m map[string]*Entry, fn func(key string, e *Entry) bool) {
-	for k, e := range m {
-		if !fn(k, e) {
-			return
-		}
-	}
 }
 
 // Release closes the view; after it the store stops copying slots for it.
@@ -127,6 +119,6 @@ func (v *View) Release() {
 		s.views--
 	}
 	s.mu.Unlock()
-	v.maps = [NumSlots]map[string]*Entry{}
+	v.maps = [NumSlots]keyMap{}
 	v.dbs = nil
 }

@@ -47,9 +47,10 @@ func (s *Store) flushWatched(slot int) {
 	if !w.slots.Has(slot) {
 		return
 	}
-	for k := range s.slots[slot].m {
+	s.slots[slot].m.each(func(k string, _ *Entry) bool {
 		w.fn(k)
-	}
+		return true
+	})
 }
 
 // HasWatch reports whether a watch is set. Caller holds RLock.

@@ -1,0 +1,139 @@
+package shard
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+// TestKeyMapAgainstModel applies random inserts, overwrites, deletes,
+// clones and iterations (deleting while iterating included) to a keyMap
+// and to a Go map, and checks that they agree after every step.
+func TestKeyMapAgainstModel(t *testing.T) {
+	seed := testutil.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for round := range 20 {
+		var m keyMap
+		model := map[string]*Entry{}
+		// A few hundred keys, the empty key among them, so that tables grow
+		// and shrink through tombstones and rebuilds.
+		nkeys := 1 + rng.IntN(400)
+		keys := make([]string, nkeys)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%d", i)
+		}
+		keys[0] = ""
+		var clones []*keyMap
+		var cloneModels []map[string]*Entry
+		for step := range 3000 {
+			k := keys[rng.IntN(nkeys)]
+			switch op := rng.IntN(10); {
+			case op < 5:
+				e := &Entry{ExpireAt: int64(step)}
+				if rng.IntN(2) == 0 {
+					m.set([]byte(k), e)
+				} else {
+					m.setString(k, e)
+				}
+				model[k] = e
+			case op < 8:
+				_, want := model[k]
+				if got := m.del([]byte(k)); got != want {
+					t.Fatalf("round %d step %d: del(%q) = %v, want %v", round, step, k, got, want)
+				}
+				delete(model, k)
+			case op < 9 && len(clones) < 4:
+				clones = append(clones, m.clone())
+				c := make(map[string]*Entry, len(model))
+				for k, v := range model {
+					c[k] = v
+				}
+				cloneModels = append(cloneModels, c)
+			default:
+				// Delete about half of the keys while iterating: each visits
+				// every key present at the start that was not deleted yet.
+				seen := map[string]bool{}
+				m.each(func(k string, e *Entry) bool {
+					if seen[k] {
+						t.Fatalf("round %d step %d: each visited %q twice", round, step, k)
+					}
+					seen[k] = true
+					if model[k] != e {
+						t.Fatalf("round %d step %d: each gave %q a stale entry", round, step, k)
+					}
+					if rng.IntN(2) == 0 {
+						m.del([]byte(k))
+						delete(model, k)
+					}
+					return true
+				})
+			}
+			checkKeyMap(t, fmt.Sprintf("round %d step %d", round, step), &m, model, keys)
+		}
+		for i, c := range clones {
+			checkKeyMap(t, fmt.Sprintf("round %d clone %d", round, i), c, cloneModels[i], keys)
+		}
+	}
+}
+
+func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry, keys []string) {
+	t.Helper()
+	if m.Len() != len(model) {
+		t.Fatalf("%s: Len %d, want %d", where, m.Len(), len(model))
+	}
+	for _, k := range keys {
+		if got, want := m.get([]byte(k)), model[k]; got != want {
+			t.Fatalf("%s: get(%q) = %p, want %p", where, k, got, want)
+		}
+		if got, want := m.getString(k), model[k]; got != want {
+			t.Fatalf("%s: getString(%q) = %p, want %p", where, k, got, want)
+		}
+	}
+	n := 0
+	for k, e := range m.all() {
+		n++
+		if model[k] != e {
+			t.Fatalf("%s: iteration gave %q an entry the model has not", where, k)
+		}
+	}
+	if n != len(model) {
+		t.Fatalf("%s: iteration visited %d keys, want %d", where, n, len(model))
+	}
+	if m.used < m.live || int(m.used+1)*8 > len(m.slots)*7+8 {
+		t.Fatalf("%s: %d used slots of %d for %d keys", where, m.used, len(m.slots), m.live)
+	}
+}
+
+// TestKeyMapRandom checks that random draws reach every key, in a dense
+// table and in a sparse one (most keys deleted, so most slots empty or
+// tombstones).
+func TestKeyMapRandom(t *testing.T) {
+	seed := testutil.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var empty keyMap
+	if k, e := empty.random(rng.IntN); k != "" || e != nil {
+		t.Fatalf("random of an empty map = %q %p", k, e)
+	}
+	var m keyMap
+	for i := range 1000 {
+		m.set(fmt.Appendf(nil, "k%d", i), &Entry{})
+	}
+	for i := range 1000 {
+		if i%100 != 0 {
+			m.del(fmt.Appendf(nil, "k%d", i))
+		}
+	}
+	seen := map[string]int{}
+	for range 2000 {
+		k, e := m.random(rng.IntN)
+		if e == nil || m.getString(k) != e {
+			t.Fatalf("random gave %q %p, not a key of the map", k, e)
+		}
+		seen[k]++
+	}
+	if len(seen) != 10 {
+		t.Fatalf("2000 draws from 10 keys reached %d of them: %v", len(seen), seen)
+	}
+}
