@@ -22,8 +22,8 @@
 //
 // # Snapshots
 //
-// Snapshot returns a point-in-time View without copying the data: every slot
-// map is shared with the view and copied by the first write to that slot
+// Snapshot returns a point-in-time View without copying the data: every
+// slot's key index (keyMap, an open-addressing table) is shared with the view and copied by the first write to that slot
 // (copy-on-write per slot), and entries are never modified in place while a
 // view is open. A View can be read from any goroutine, concurrently with writes.
 package shard
