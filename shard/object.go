@@ -125,14 +125,15 @@ func (e *Entry) setType(t Type) {
 }
 
 // copyEntry returns a private copy of e (its access data included), whose
-// object, for a collection, is a clone: the copy may then be changed while
-// Views keep e.
+// object, for a collection, is a clone and whose value, for a string, is a
+// copy: the copy may then be changed while Views keep e, its value in place
+// included (Mutable, SetCopy).
 func (s *Store) copyEntry(e *Entry) *Entry {
 	var c *Entry
 	if o := e.Object(); o != nil {
 		c = s.newObjEntry(o.clone(), e.ExpireAt, e.seq)
 	} else {
-		c = s.newEntry(e.Value, e.ExpireAt, e.seq)
+		c = s.newEntry(copyValue(e.Value), e.ExpireAt, e.seq)
 	}
 	c.lru.Store(e.lru.Load())
 	c.lfu.Store(e.lfu.Load())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/testutil"
@@ -387,6 +388,37 @@ func TestSetCopyReusesPrivateBuffer(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// TestViewKeepsValueAfterExpireAndInPlaceWrite: a key whose expiry changes
+// while a view is open gets a private entry; a later in-place write (SetCopy
+// into the value's buffer, Mutable as INCR and APPEND use it) must not
+// reach the value the view sees. The entry's copy once shared the value's
+// buffer, so the view saw the write.
+func TestViewKeepsValueAfterExpireAndInPlaceWrite(t *testing.T) {
+	for _, write := range []string{"SetCopy", "Mutable"} {
+		s := New()
+		s.Lock()
+		key := b("k")
+		s.Set(key, append(make([]byte, 0, 16), "1234"...), 0, 1000)
+		v := s.Snapshot()
+		s.SetExpire(key, 99000)
+		if write == "SetCopy" {
+			s.SetCopy(key, b("5678"), 99000, 1000)
+		} else {
+			m := s.Mutable(key)
+			oldCap := cap(m.Value)
+			m.Value = append(m.Value[:0], "5678"...)
+			s.Resize(key, m, oldCap)
+		}
+		var seen string
+		v.RangeSlot(Slot(key), func(k string, e *Entry) bool { seen = string(e.Value); return true })
+		if seen != "1234" || string(s.Peek(key).Value) != "5678" {
+			t.Errorf("%s: view sees %q (want 1234), store %q (want 5678)", write, seen, s.Peek(key).Value)
+		}
+		s.Unlock()
+		v.Release()
+	}
+}
+
 func TestBytesAccounting(t *testing.T) {
 	s := New()
 	s.Lock()
@@ -547,10 +579,17 @@ func TestRandomOpsAgainstModel(t *testing.T) {
 		k := keys[rng.IntN(len(keys))]
 		op := rng.IntN(100)
 		switch {
-		case op < 30: // Set
+		case op < 30: // Set, or SetCopy (values inline or not)
 			v := fmt.Sprintf("v%d", step)
+			if op%3 == 0 {
+				v += strings.Repeat("x", rng.IntN(200))
+			}
 			exp := ttl()
-			s.Set(b(k), b(v), exp, now)
+			if op%2 == 0 {
+				s.SetCopy(b(k), b(v), exp, now)
+			} else {
+				s.Set(b(k), b(v), exp, now)
+			}
 			model[k] = modelEntry{v, exp}
 		case op < 40: // Delete
 			_, had := model[k]
