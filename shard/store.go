@@ -231,6 +231,12 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // keeps its own, and its LFU counter (Redis keeps the old object's). Caller
 // holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
+	return s.set(key, value, false, expireAt, now)
+}
+
+// set is Set; with inline, value is copied into a new entry's own object
+// (newInlineEntry: 1 to maxInline bytes) instead of kept.
+func (s *Store) set(key, value []byte, inline bool, expireAt, now int64) *Entry {
 	i := Slot(key)
 	s.root.mods++
 	if s.watch != nil {
@@ -239,9 +245,6 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 	sd := s.own(i)
 	old := sd.m.get(key)
 	if old != nil {
-		d := entrySize(len(key), cap(value)) - old.memSize(len(key))
-		sd.bytes += d
-		s.root.bytes += d
 		switch {
 		case old.ExpireAt != 0 && expireAt == 0:
 			delete(sd.volatile, string(key))
@@ -249,28 +252,44 @@ func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
 		case old.ExpireAt == 0 && expireAt != 0:
 			s.addVolatile(sd, string(key))
 		}
-		if s.private(old) && old.Type() == TypeString {
+		if !inline && s.private(old) && old.Type() == TypeString {
 			// No view can see old: update it in place, which spares the
-			// map assignment and its key allocation.
+			// map assignment.
+			d := entrySize(len(key), cap(value)) - old.memSize(len(key))
+			sd.bytes += d
+			s.root.bytes += d
 			old.Value, old.ExpireAt = value, expireAt
 			old.overwriteAccess(old, now)
 			return old
 		}
-		e := s.newEntry(value, expireAt, old.seq)
+		var e *Entry
+		if inline {
+			e = s.newInlineEntry(value, expireAt, old.seq)
+		} else {
+			e = s.newEntry(value, expireAt, old.seq)
+		}
+		d := entrySize(len(key), cap(e.Value)) - old.memSize(len(key))
+		sd.bytes += d
+		s.root.bytes += d
 		e.overwriteAccess(old, now)
 		sd.m.set(key, e)
 		return e
 	}
 	k := string(key)
 	s.root.seq++
-	e := s.newEntry(value, expireAt, s.root.seq)
+	var e *Entry
+	if inline {
+		e = s.newInlineEntry(value, expireAt, s.root.seq)
+	} else {
+		e = s.newEntry(value, expireAt, s.root.seq)
+	}
 	e.initAccess(now)
 	s.keys++
 	if expireAt != 0 {
 		s.addVolatile(sd, k)
 	}
 	sd.m.setString(k, e)
-	size := entrySize(len(key), cap(value))
+	size := entrySize(len(key), cap(e.Value))
 	sd.bytes += size
 	s.root.bytes += size
 	return e
@@ -289,6 +308,9 @@ func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
 		v := old.Value[:len(val)]
 		copy(v, val)
 		return s.Set(key, v, expireAt, now)
+	}
+	if len(val) > 0 && len(val) <= maxInline {
+		return s.set(key, val, true, expireAt, now)
 	}
 	var v []byte
 	if len(val) == 0 {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -386,6 +387,55 @@ func TestSetCopyReusesPrivateBuffer(t *testing.T) {
 		t.Fatalf("empty value stored as %#v", e.Value)
 	}
 	checkInvariants(t, s)
+}
+
+// TestSetCopyInline: a value of 1 to maxInline bytes lives in its entry's
+// own object, whose size the accounting counts; a view keeps the value it
+// saw when the key is overwritten; longer and empty values are apart.
+func TestSetCopyInline(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	for n := 0; n <= maxInline+1; n++ {
+		key := b(fmt.Sprintf("k%d", n))
+		val := bytes.Repeat(b("v"), n)
+		s.SetCopy(key, val, 0, 1000)
+		e := s.Peek(key)
+		if string(e.Value) != string(val) {
+			t.Fatalf("len %d: value %q", n, e.Value)
+		}
+		inside := n > 0 && uintptr(unsafe.Pointer(&e.Value[0])) > uintptr(unsafe.Pointer(e)) &&
+			uintptr(unsafe.Pointer(&e.Value[0])) < uintptr(unsafe.Pointer(e))+unsafe.Sizeof(Entry{})+maxInline
+		if inside != (n > 0 && n <= maxInline) {
+			t.Fatalf("len %d: value in the entry's object: %v", n, inside)
+		}
+		if n > 0 && n <= maxInline && cap(e.Value) != sizeClass(n) && cap(e.Value) != (n+15)&^15 {
+			t.Fatalf("len %d: capacity %d", n, cap(e.Value))
+		}
+	}
+	checkInvariants(t, s)
+	v := s.Snapshot()
+	s.SetCopy(b("k10"), b("0123456789"), 0, 1000)
+	s.SetCopy(b("k20"), b("short"), 0, 1000)
+	var seen []string
+	for _, k := range []string{"k10", "k20"} {
+		v.RangeSlot(Slot(b(k)), func(key string, e *Entry) bool {
+			if key == k {
+				seen = append(seen, string(e.Value))
+			}
+			return true
+		})
+	}
+	if seen[0] != strings.Repeat("v", 10) || seen[1] != strings.Repeat("v", 20) {
+		t.Fatalf("the view sees %q after the overwrites", seen)
+	}
+	if string(s.Peek(b("k10")).Value) != "0123456789" || string(s.Peek(b("k20")).Value) != "short" {
+		t.Fatal("the store does not see the overwrites")
+	}
+	checkInvariants(t, s)
+	s.Unlock()
+	v.Release()
+	s.Lock()
 }
 
 // TestViewKeepsValueAfterExpireAndInPlaceWrite: a key whose expiry changes
