@@ -2,7 +2,6 @@ package shard
 
 import (
 	"hash/maphash"
-	"iter"
 	"math/bits"
 	"slices"
 	"unsafe"
@@ -82,14 +81,7 @@ func (m *keyMap) find(key string, h uint64) int {
 
 // get returns key's entry, or nil. m may be nil.
 func (m *keyMap) get(key []byte) *Entry {
-	if m == nil || m.live == 0 {
-		return nil
-	}
-	k := unsafe.String(unsafe.SliceData(key), len(key))
-	if i := m.find(k, maphash.String(keySeed, k)); i >= 0 {
-		return m.slots[i].e
-	}
-	return nil
+	return m.getString(unsafe.String(unsafe.SliceData(key), len(key)))
 }
 
 // getString is get for a string key. m may be nil.
@@ -107,27 +99,30 @@ func (m *keyMap) getString(key string) *Entry {
 // its key string) or inserting key with a string copied from it.
 func (m *keyMap) set(key []byte, e *Entry) {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
-	h := maphash.String(keySeed, k)
-	if m.slots != nil {
-		if i := m.find(k, h); i >= 0 {
-			m.slots[i].e = e
-			return
-		}
+	if h, ok := m.replace(k, e); !ok {
+		m.insert(string(key), h, e)
 	}
-	m.insert(string(key), h, e)
 }
 
 // setString is set for a key the caller has as a string, which is kept
 // when the key is inserted.
 func (m *keyMap) setString(key string, e *Entry) {
+	if h, ok := m.replace(key, e); !ok {
+		m.insert(key, h, e)
+	}
+}
+
+// replace stores e under key if key is present, and returns key's hash and
+// whether it was.
+func (m *keyMap) replace(key string, e *Entry) (uint64, bool) {
 	h := maphash.String(keySeed, key)
 	if m.slots != nil {
 		if i := m.find(key, h); i >= 0 {
 			m.slots[i].e = e
-			return
+			return h, true
 		}
 	}
-	m.insert(key, h, e)
+	return h, false
 }
 
 // insert adds key, known absent, with hash h.
@@ -216,8 +211,8 @@ func (m *keyMap) each(fn func(key string, e *Entry) bool) {
 }
 
 // clone returns a copy that shares the keys' strings and entries.
-func (m *keyMap) clone() *keyMap {
-	return &keyMap{slots: slices.Clone(m.slots), live: m.live, used: m.used}
+func (m *keyMap) clone() keyMap {
+	return keyMap{slots: slices.Clone(m.slots), live: m.live, used: m.used}
 }
 
 // random returns a key chosen at random and its entry ("", nil when m is
@@ -242,9 +237,4 @@ func (m *keyMap) random(r func(n int) int) (string, *Entry) {
 		}
 	}
 	return "", nil
-}
-
-// all returns an iterator over the keys and entries, with each's rules.
-func (m *keyMap) all() iter.Seq2[string, *Entry] {
-	return func(yield func(string, *Entry) bool) { m.each(yield) }
 }

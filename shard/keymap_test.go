@@ -2,6 +2,7 @@ package shard
 
 import (
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"testing"
 
@@ -45,12 +46,13 @@ func TestKeyMapAgainstModel(t *testing.T) {
 				}
 				delete(model, k)
 			case op < 9 && len(clones) < 4:
-				clones = append(clones, m.clone())
-				c := make(map[string]*Entry, len(model))
+				c := m.clone()
+				clones = append(clones, &c)
+				cm := make(map[string]*Entry, len(model))
 				for k, v := range model {
-					c[k] = v
+					cm[k] = v
 				}
-				cloneModels = append(cloneModels, c)
+				cloneModels = append(cloneModels, cm)
 			default:
 				// Delete about half of the keys while iterating: each visits
 				// every key present at the start that was not deleted yet.
@@ -136,4 +138,9 @@ func TestKeyMapRandom(t *testing.T) {
 	if len(seen) != 10 {
 		t.Fatalf("2000 draws from 10 keys reached %d of them: %v", len(seen), seen)
 	}
+}
+
+// all returns an iterator over m's keys and entries, with each's rules.
+func (m *keyMap) all() iter.Seq2[string, *Entry] {
+	return func(yield func(string, *Entry) bool) { m.each(yield) }
 }

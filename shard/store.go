@@ -202,7 +202,7 @@ func (s *Store) Exists(key []byte, now int64) bool {
 func (s *Store) own(i int) *slotData {
 	sd := &s.slots[i]
 	if r := s.root; r.views > 0 && sd.cowGen != r.snapGen {
-		sd.m = *sd.m.clone()
+		sd.m = sd.m.clone()
 		sd.cowGen = r.snapGen
 	}
 	return sd
@@ -252,37 +252,25 @@ func (s *Store) set(key, value []byte, inline bool, expireAt, now int64) *Entry 
 		case old.ExpireAt == 0 && expireAt != 0:
 			s.addVolatile(sd, string(key))
 		}
+		before := old.memSize(len(key))
+		e := old
 		if !inline && s.private(old) && old.Type() == TypeString {
 			// No view can see old: update it in place, which spares the
-			// map assignment.
-			d := entrySize(len(key), cap(value)) - old.memSize(len(key))
-			sd.bytes += d
-			s.root.bytes += d
+			// index assignment.
 			old.Value, old.ExpireAt = value, expireAt
-			old.overwriteAccess(old, now)
-			return old
-		}
-		var e *Entry
-		if inline {
-			e = s.newInlineEntry(value, expireAt, old.seq)
 		} else {
-			e = s.newEntry(value, expireAt, old.seq)
+			e = s.stringEntry(value, inline, expireAt, old.seq)
+			sd.m.set(key, e)
 		}
-		d := entrySize(len(key), cap(e.Value)) - old.memSize(len(key))
+		e.overwriteAccess(old, now)
+		d := entrySize(len(key), cap(e.Value)) - before
 		sd.bytes += d
 		s.root.bytes += d
-		e.overwriteAccess(old, now)
-		sd.m.set(key, e)
 		return e
 	}
 	k := string(key)
 	s.root.seq++
-	var e *Entry
-	if inline {
-		e = s.newInlineEntry(value, expireAt, s.root.seq)
-	} else {
-		e = s.newEntry(value, expireAt, s.root.seq)
-	}
+	e := s.stringEntry(value, inline, expireAt, s.root.seq)
 	e.initAccess(now)
 	s.keys++
 	if expireAt != 0 {
@@ -293,6 +281,15 @@ func (s *Store) set(key, value []byte, inline bool, expireAt, now int64) *Entry 
 	sd.bytes += size
 	s.root.bytes += size
 	return e
+}
+
+// stringEntry returns a new string entry holding value, or with inline a
+// copy of it in the entry's own object.
+func (s *Store) stringEntry(value []byte, inline bool, expireAt int64, seq uint32) *Entry {
+	if inline {
+		return s.newInlineEntry(value, expireAt, seq)
+	}
+	return s.newEntry(value, expireAt, seq)
 }
 
 // SetCopy is Set with a value the store copies (val may alias a log entry
