@@ -81,7 +81,7 @@ func (attemptHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
-// attempts describes the failed attempts of op (after halt): each one's
+// attempts describes the failed attempts of op: each one's
 // time since the op started, node and error.
 func (l *liveLoad) attempts(op timedOp) []string {
 	l.failedMu.Lock()
@@ -97,13 +97,26 @@ func (l *liveLoad) attempts(op timedOp) []string {
 }
 
 // startLiveLoad runs 3 writers and 3 readers over nkeys keys named
-// prefix+i until stop (also called at the test's end). Call it before c
-// sends its first command: it hooks every node client c creates.
+// prefix+i until stop (also called at the test's end). It hooks c's node
+// clients to record their failed attempts.
 func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys int) *liveLoad {
 	const workers = 6
 	l := &liveLoad{c: c, prefix: prefix, acked: make([]atomic.Int64, nkeys), stop: make(chan struct{}),
 		writes: make([][]timedOp, workers)}
-	c.OnNewNode(func(rdb *redis.Client) { rdb.AddHook(attemptHook{l, rdb.Options().Addr}) })
+	// Every node client records its failed attempts: those created from
+	// now on, and those the client already has (OnNewNode does not run
+	// for them).
+	var hooked sync.Map // *redis.Client → struct{}
+	hook := func(rdb *redis.Client) {
+		if _, dup := hooked.LoadOrStore(rdb, struct{}{}); !dup {
+			rdb.AddHook(attemptHook{l, rdb.Options().Addr})
+		}
+	}
+	c.OnNewNode(hook)
+	_ = c.ForEachShard(context.Background(), func(_ context.Context, rdb *redis.Client) error {
+		hook(rdb)
+		return nil
+	})
 	for w := 0; w < workers; w++ {
 		l.wg.Add(1)
 		go func(w int) {
@@ -117,22 +130,22 @@ func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys in
 					default:
 					}
 					k := prefix + strconv.Itoa(i)
+					start := time.Now()
 					if w%2 == 1 {
 						want := l.acked[i].Load() - 1
 						got, err := c.Get(ctx, k).Int64()
 						switch {
 						case err == redis.Nil && want < 0:
 						case err != nil:
-							l.fail("GET "+k, err)
+							l.fail("GET", timedOp{k, start, time.Since(start)}, err)
 						case got < want:
-							l.fail("GET "+k, fmt.Errorf("read %d after %d was acknowledged", got, want))
+							l.fail("GET", timedOp{k, start, time.Since(start)}, fmt.Errorf("read %d after %d was acknowledged", got, want))
 						}
 					} else {
-						start := time.Now()
 						err := c.Set(ctx, k, n, 0).Err()
 						l.writes[w] = append(l.writes[w], timedOp{k, start, time.Since(start)})
 						if err != nil {
-							l.fail("SET "+k, err)
+							l.fail("SET", timedOp{k, start, time.Since(start)}, err)
 						} else {
 							l.acked[i].Store(n + 1)
 						}
@@ -146,9 +159,12 @@ func startLiveLoad(t *testing.T, c *redis.ClusterClient, prefix string, nkeys in
 	return l
 }
 
-func (l *liveLoad) fail(what string, err error) {
+// fail counts a failed operation; the first one's text and attempts
+// are kept for first.
+func (l *liveLoad) fail(what string, op timedOp, err error) {
 	if l.errs.Add(1) == 1 {
-		msg := what + ": " + err.Error()
+		msg := fmt.Sprintf("%s %s at %s (took %v): %v; its failed attempts: %q", what, op.key,
+			op.start.UTC().Format("15:04:05.000"), op.took.Round(time.Millisecond), err, l.attempts(op))
 		l.firstErr.Store(&msg)
 	}
 }

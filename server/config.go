@@ -31,10 +31,22 @@ type Config struct {
 	ExpiryBudget int
 	// WriteTimeout bounds how long a connection waits to enqueue a write.
 	WriteTimeout time.Duration
-	// FenceHold is how long a command for a slot its group has fenced for
-	// a migration waits for the map to name the slot's new owner (then it
-	// gets MOVED) before it gets TRYAGAIN. Default 100 ms.
+	// FenceHold is how long a command for a slot in a migration's handover
+	// waits, before it gets TRYAGAIN: on the source's leader, which has
+	// fenced the slot, for the map to name the new owner (then MOVED); on
+	// a replica of the target, for this node's map to learn the flip that
+	// the source's already has (instead of a MOVED back to the source, which
+	// would bounce the client between the two); on the target's leader, for
+	// its FSM to own the slot (one Raft round). Default 500 ms: clients
+	// retry TRYAGAIN only a few times within about 100 ms (go-redis: 3
+	// redirects), and a loaded machine's handover can outlast that.
 	FenceHold time.Duration
+	// LeaderHold is how long a command for a slot whose group has no
+	// leader this node knows of (an election, a leadership transfer, a
+	// group still forming), or whose new leader has not yet applied its
+	// predecessors' entries (reads), waits for one before it gets
+	// CLUSTERDOWN. Default 500 ms, about one election; 0 answers at once.
+	LeaderHold time.Duration
 	// ReadConsistency is how reads are served: ReadLinearizable (the default)
 	// confirms leadership with a quorum before reading, so that a deposed
 	// leader never answers; ReadLeader reads the leader's state directly,
@@ -92,7 +104,8 @@ func DefaultConfig() Config {
 		ExpiryInterval:   100 * time.Millisecond,
 		ExpiryBudget:     2000,
 		WriteTimeout:     10 * time.Second,
-		FenceHold:        100 * time.Millisecond,
+		FenceHold:        500 * time.Millisecond,
+		LeaderHold:       500 * time.Millisecond,
 		Version:          "7.0.15",
 		Limits:           DefaultLimits(),
 	}
@@ -111,6 +124,8 @@ func (c *Config) Validate() error {
 		return errors.New("server: WriteTimeout must be positive")
 	case c.FenceHold < 0:
 		return errors.New("server: FenceHold must not be negative")
+	case c.LeaderHold < 0:
+		return errors.New("server: LeaderHold must not be negative")
 	}
 	return c.Limits.Validate()
 }

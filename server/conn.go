@@ -486,11 +486,13 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		}
 		g, leader, redirect, owned = s.router.Route(slot)
 	case redirect != "" && !leader && s.router.Incoming(slot) != nil:
-		// A group this node leads is the target of a migration of the
-		// slot: the client was most likely sent here by the source, whose
-		// map already has the flip this node's map has not yet. Sending it
-		// back would make it bounce between the two until it gives up:
-		// wait for this node's map instead.
+		// A group with a replica here is the target of a migration of
+		// the slot: the client was most likely sent here by the source,
+		// whose map already has the flip this node's map has not yet (this
+		// node may have led the target when the source's node looked, or
+		// lead it now). Sending it back would make it bounce between the
+		// two until it gives up: wait for this node's map instead, then
+		// redirect to the target's leader.
 		if c.waitRouteChange(slot, g, redirect) {
 			g, leader, redirect, owned = s.router.Route(slot)
 		}
@@ -499,6 +501,15 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 		// The map gives the slot to this group but its FSM does not own it
 		// yet: the leader is committing the map's slots (one Raft round).
 		c.waitOwned(g, slot)
+	}
+	if owned && redirect == "" && (g == nil || !leader) &&
+		!(g != nil && c.readonly && cmd.Kind == command.KindRead && g.Owns(slot)) {
+		// No leader known (an election, a transfer, a group forming):
+		// wait for one rather than answer CLUSTERDOWN at once, which
+		// clients retry only a few times within about 100 ms.
+		if c.waitLeader(slot) {
+			g, leader, redirect, owned = s.router.Route(slot)
+		}
 	}
 	switch {
 	case !owned:
@@ -511,7 +522,9 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 			c.replyErr(command.ErrTryAgainOwnership)
 			return nil, false
 		}
-		if cmd.Kind == command.KindRead && !g.Ready() {
+		if cmd.Kind == command.KindRead && !g.Ready() && !c.hold(c.srv.cfg.LeaderHold, g.Ready) {
+			// A new leader that has not yet applied its predecessors'
+			// entries would read a state without some acknowledged writes.
 			c.replyErr(command.ErrClusterDown)
 			return nil, false
 		}
@@ -534,30 +547,48 @@ func (c *client) route(cmd *command.Command, args [][]byte) (Group, bool) {
 
 // waitRouteChange waits, up to FenceHold, for the map to route slot
 // elsewhere than to group g or redirect (a migration's flip reaching this
-// node), and reports whether it did. Nothing is held meanwhile; the wait
-// is rare (only around a migration's handover) and short.
+// node), and reports whether it did.
 func (c *client) waitRouteChange(slot int, g Group, redirect string) bool {
-	s := c.srv
+	return c.hold(c.srv.cfg.FenceHold, func() bool {
+		g2, _, r2, _ := c.srv.router.Route(slot)
+		return g2 != g || r2 != redirect
+	})
+}
+
+// waitOwned waits, up to FenceHold, for group g's FSM to own slot.
+func (c *client) waitOwned(g Group, slot int) {
+	c.hold(c.srv.cfg.FenceHold, func() bool { return g.Owns(slot) })
+}
+
+// waitLeader waits, up to LeaderHold, for the map or a local replica to
+// name a leader of slot's group (this node, or one to redirect to), or
+// for the slot to be unowned, and reports whether that happened.
+func (c *client) waitLeader(slot int) bool {
+	return c.hold(c.srv.cfg.LeaderHold, func() bool {
+		_, leader, redirect, owned := c.srv.router.Route(slot)
+		return leader || redirect != "" || !owned
+	})
+}
+
+// hold waits up to d for done, polling every 2 ms, and reports whether it
+// came true. It releases the store's read lock and proposes the pending
+// writes first: nothing is held meanwhile. Holds are rare (around a
+// migration's handover or an election) and short, so a poll costs less
+// than a notification on every route change would on the hot path.
+func (c *client) hold(d time.Duration, done func() bool) bool {
+	if done() {
+		return true
+	}
 	c.runlock()
 	c.flushWrites()
-	deadline := time.Now().Add(s.cfg.FenceHold)
+	deadline := time.Now().Add(d)
 	for {
-		if g2, _, r2, _ := s.router.Route(slot); g2 != g || r2 != redirect {
+		if done() {
 			return true
 		}
 		if !time.Now().Before(deadline) {
 			return false
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// waitOwned waits, up to FenceHold, for group g's FSM to own slot.
-func (c *client) waitOwned(g Group, slot int) {
-	c.runlock()
-	c.flushWrites()
-	deadline := time.Now().Add(c.srv.cfg.FenceHold)
-	for !g.Owns(slot) && time.Now().Before(deadline) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }

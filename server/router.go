@@ -30,9 +30,10 @@ type Router interface {
 	// Admin returns the cluster administration the SHOAL commands use, or
 	// nil when the node offers none.
 	Admin() Admin
-	// Incoming returns the group this node leads that is the target of an
-	// active migration of slot in the node's map, or nil. Called only on
-	// the redirect path, around migrations.
+	// Incoming returns this node's replica (leader or follower) of the
+	// group that is the target of an active migration of slot in the
+	// node's map, or nil. Called only on the redirect path, around
+	// migrations.
 	Incoming(slot int) Group
 }
 

@@ -174,8 +174,8 @@ func (cs *clusterState) LocalGroups() []server.Group {
 // HostedGroups implements server.Router.
 func (cs *clusterState) HostedGroups() []server.Group { return cs.rt.Load().front }
 
-// Incoming implements server.Router: this node's replica of the target
-// group of an active migration of slot, when this node leads it.
+// Incoming implements server.Router: this node's replica (leader or not)
+// of the target group of an active migration of slot.
 func (cs *clusterState) Incoming(slot int) server.Group {
 	rt := cs.rt.Load()
 	if rt.m == nil {
@@ -186,7 +186,7 @@ func (cs *clusterState) Incoming(slot int) server.Group {
 		return nil
 	}
 	if gi := rt.m.GroupIndex(j.Target); gi >= 0 {
-		if g := rt.local[gi]; g != nil && g.IsLeader() {
+		if g := rt.local[gi]; g != nil {
 			return g
 		}
 	}

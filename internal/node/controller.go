@@ -175,11 +175,13 @@ func (c *controller) round(now time.Time) {
 	}
 	members := cs.pl.Members()
 	// A meta replica catching up replays every map since the first:
-	// acting on an old one could start or stop the wrong replicas.
+	// acting on an old one could start or stop the wrong replicas. Routing
+	// still follows every map it applies: a newer map routes better than
+	// the one before, and a node that gossip sees behind (which, while a
+	// rebalance changes the map many times a second, can last) would
+	// otherwise send clients back to a migration's source after the flip.
 	current := !mapBehind(latest, members)
-	if current {
-		c.reconcileReplicas(latest)
-	}
+	c.reconcileReplicas(latest, current)
 	rt := cs.rt.Load()
 	if rt.m == nil {
 		return
@@ -226,9 +228,9 @@ func (c *controller) round(now time.Time) {
 	}
 }
 
-// reconcileReplicas starts and stops replicas as m says and publishes a
-// new routing table when m or the replicas changed.
-func (c *controller) reconcileReplicas(m *placement.Map) {
+// reconcileReplicas starts and stops replicas as m says (when startStop)
+// and publishes a new routing table when m or the replicas changed.
+func (c *controller) reconcileReplicas(m *placement.Map, startStop bool) {
 	cs := c.cs
 	cs.mu.Lock()
 	running := make(map[string]bool, len(cs.groups))
@@ -238,7 +240,11 @@ func (c *controller) reconcileReplicas(m *placement.Map) {
 	cs.mu.Unlock()
 	changed := cs.rt.Load().m != m
 	var stopped []*raftfsm.Group
-	for _, a := range planReplicas(cs.self, m, running) {
+	var actions []action
+	if startStop {
+		actions = planReplicas(cs.self, m, running)
+	}
+	for _, a := range actions {
 		switch a.Kind {
 		case actStart:
 			g, err := c.startGroup(m, m.Group(a.Group))
