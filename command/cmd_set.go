@@ -87,6 +87,7 @@ func saddCommand(x *Ctx, args [][]byte) {
 	if s, ok := x.setPeekWrite(args[1]); !ok {
 		return
 	} else if s != nil && !slices.ContainsFunc(args[2:], func(m []byte) bool { return !s.Has(m) }) {
+		s.TriedAdd()
 		x.Int(0)
 		return
 	}
@@ -248,10 +249,17 @@ func spopCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	x.SetHeader(int(count))
+	// Redis pops from the set itself unless few members remain (count at
+	// least 5 times the rest); then it copies those into a new set,
+	// whose dict grows from empty (what MEMORY USAGE sees).
+	rebuild := (int64(w.o.Len())-count)*5 <= count
 	for ; count > 0; count-- {
 		m := w.o.At(nil, rng.IntN(w.o.Len()))
 		w.o.Remove(m)
 		x.Bulk(m)
+	}
+	if rebuild {
+		w.o.Rebuild()
 	}
 	w.done(x, args[1])
 }

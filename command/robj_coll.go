@@ -92,16 +92,6 @@ func lpEntrySize(s []byte) int64 {
 	return n + 5
 }
 
-// dictSlots is the bucket count of a dict holding n elements that grew by
-// insertion: the smallest power of two at least n (4 at least).
-func dictSlots(n int64) int64 {
-	s := int64(4)
-	for s < n {
-		s *= 2
-	}
-	return s
-}
-
 // collectionMemoryUsage is MEMORY USAGE for a collection: Redis's
 // objectComputeSize (the listpack's allocation; for a dict, its table plus
 // the average of the first samples elements times the count, 0 meaning
@@ -119,7 +109,7 @@ func collectionMemoryUsage(key []byte, o shard.Object, samples int64, cluster bo
 			n = robjStructSize + jemallocSize(lp)
 		} else {
 			count := int64(o.Len())
-			n = robjStructSize + dictStructSize + 8*dictSlots(count)
+			n = robjStructSize + dictStructSize + 8*o.DictBuckets()
 			var elems, seen int64
 			o.Range(func(f, v []byte) bool {
 				fl, vl := int64(len(f)), int64(len(v))
@@ -137,7 +127,7 @@ func collectionMemoryUsage(key []byte, o shard.Object, samples int64, cluster bo
 			break
 		}
 		count := int64(o.Len())
-		n = robjStructSize + dictStructSize + 8*dictSlots(count)
+		n = robjStructSize + dictStructSize + 8*o.DictBuckets()
 		var elems, seen int64
 		o.Range(func(m []byte) bool {
 			l := int64(len(m))
@@ -211,7 +201,7 @@ func zsetMemoryUsage(z *shard.ZSet, samples int64) int64 {
 		zslNode        = 24 + 16    // ele, score, backward, one level (mean 1.33 levels rounds to one class)
 	)
 	count := int64(z.Len())
-	n := robjStructSize + zsetStruct + skiplistStruct + dictStructSize + 8*dictSlots(count) + jemallocSize(zslHeader)
+	n := robjStructSize + zsetStruct + skiplistStruct + dictStructSize + 8*z.DictBuckets() + jemallocSize(zslHeader)
 	var elems, seen int64
 	z.AscendFrom(0, func(m string, _ float64) bool {
 		l := int64(len(m))

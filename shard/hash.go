@@ -30,8 +30,9 @@ type Hash struct {
 	// big is the hashtable encoding.
 	big *btree.BTreeG[hashItem]
 	// aux is the listpack's number of pairs, or the accounted memory of
-	// big's items: one field for both keeps the struct at 48 bytes (a
-	// size class), which many small hashes (sessions) notice.
+	// big's items (the low 56 bits) and log2 of Redis's dict buckets (the
+	// high 8, dicttable.go): one field for these keeps the struct at 48
+	// bytes (a size class), which many small hashes (sessions) notice.
 	aux int64
 	// ttl holds the fields' expiry times, nil for a hash that never had
 	// one (hash_ttl.go).
@@ -139,7 +140,7 @@ func (h *Hash) size() int64 {
 		n += hashTTLHeader + h.ttl.mem
 	}
 	if h.big != nil {
-		return n + h.aux
+		return n + h.aux&hashMemMask
 	}
 	return n + int64(sizeClass(len(h.lp)))
 }
@@ -241,14 +242,38 @@ func (h *Hash) bigSet(f, v []byte) bool {
 		h.aux -= itemSize(old)
 		return false
 	}
+	h.setDictExp(dictGrow(h.dictExp(), h.big.Len()-1)) // dictAdd of a new field
 	return true
+}
+
+// hashMemMask selects the accounted memory in a hashtable's aux; the
+// dict's exponent is above it.
+const (
+	hashExpShift = 56
+	hashMemMask  = 1<<hashExpShift - 1
+)
+
+func (h *Hash) dictExp() uint8 { return uint8(h.aux >> hashExpShift) }
+
+func (h *Hash) setDictExp(e uint8) { h.aux = h.aux&hashMemMask | int64(e)<<hashExpShift }
+
+// DictBuckets returns the bucket count of the dict Redis would keep a
+// hashtable-encoded hash in (0 for a listpack), for MEMORY USAGE.
+func (h *Hash) DictBuckets() int64 {
+	if h.big == nil {
+		return 0
+	}
+	return 1 << h.dictExp()
 }
 
 // convert moves a listpack-encoded hash to the hashtable encoding.
 func (h *Hash) convert() {
-	lp := h.lp
+	lp, n := h.lp, int(h.aux)
 	h.big = btree.NewBTreeGOptions(hashItemLess, btree.Options{NoLocks: true})
-	h.lp, h.aux = nil, 0 // aux now counts the items' memory
+	// aux now counts the items' memory; the dict is presized for the
+	// fields, as hashTypeConvertListpack does.
+	h.lp, h.aux = nil, 0
+	h.setDictExp(dictExpFor(n))
 	for off := 0; off < len(lp); {
 		f, v, next := lpNext(lp, off)
 		h.bigSet(f, v)
@@ -265,6 +290,7 @@ func (h *Hash) Delete(field []byte) bool {
 		old, ok := h.big.Delete(probe(field))
 		if ok {
 			h.aux -= itemSize(old)
+			h.setDictExp(dictShrink(h.dictExp(), h.big.Len()))
 		}
 		return ok
 	}
@@ -382,6 +408,7 @@ func decodeHash(p []byte) (Object, error) {
 	h := NewHash()
 	if big {
 		h.big = btree.NewBTreeGOptions(hashItemLess, btree.Options{NoLocks: true})
+		h.setDictExp(dictExpFor(int(n))) // as Redis sizes a loaded hash
 	}
 	for i := uint64(0); i < n; i++ {
 		f, rest, ok := readBytes(p)

@@ -13,14 +13,17 @@ import (
 // holds only integers, sorted (the order SMEMBERS answers in for an intset
 // in Redis). It becomes a "hashtable" (a B-tree ordered by the members'
 // 64-bit hashes, then the members, as Hash's) when a member is not an
-// integer or it gets more than SetMaxIntsetEntries members, and never goes
-// back.
+// integer or it gets more than SetMaxIntsetEntries members, and goes back
+// only when SPOP rebuilds it (Rebuild).
 //
 // Concurrency: see Object.
 type Set struct {
 	ints []int64
 	big  *btree.BTreeG[setItem]
 	mem  int64
+	// exp is log2 of Redis's dict buckets while hashtable-encoded
+	// (dicttable.go); in the struct's padding.
+	exp uint8
 }
 
 // SetMaxIntsetEntries is Redis 7.0's default set-max-intset-entries.
@@ -104,6 +107,54 @@ func (s *Set) Len() int {
 // Intset reports whether the set is intset-encoded (OBJECT ENCODING).
 func (s *Set) Intset() bool { return s.big == nil }
 
+// DictBuckets returns the bucket count of the dict Redis would keep a
+// hashtable-encoded set in (0 for an intset), for MEMORY USAGE.
+func (s *Set) DictBuckets() int64 {
+	if s.big == nil {
+		return 0
+	}
+	return 1 << s.exp
+}
+
+// TriedAdd models the check Redis's dictAddRaw makes before it looks for
+// a member: a full table grows even when the member is there. SADD of
+// members that are all there changes nothing else, and leaves the set
+// uncopied (nothing sees a change), so this changes the modelled bucket
+// count in place, under the store's write lock: neither a View nor a
+// snapshot reads it.
+func (s *Set) TriedAdd() {
+	if s.big != nil {
+		s.exp = dictGrow(s.exp, s.big.Len())
+	}
+}
+
+// Rebuild re-encodes the set as Redis's SPOP does when it pops most of
+// a set: it adds the remaining members to a new set (setTypeCreate, then
+// setTypeAdd), which is an intset when they are all integers, and
+// otherwise a hashtable whose dict grew from empty.
+func (s *Set) Rebuild() {
+	if s.big == nil {
+		return
+	}
+	n := s.big.Len()
+	if n <= SetMaxIntsetEntries {
+		ints := make([]int64, 0, n)
+		s.big.Scan(func(it setItem) bool {
+			v, ok := SetInt(bytesOf(it.m))
+			if ok {
+				ints = append(ints, v)
+			}
+			return ok
+		})
+		if len(ints) == n {
+			slices.Sort(ints)
+			*s = Set{ints: ints}
+			return
+		}
+	}
+	s.exp = dictExpFor(n)
+}
+
 // IntsetWidth returns the bytes per member of the intset encoding (2, 4
 // or 8: the width of its largest member), for MEMORY USAGE.
 func (s *Set) IntsetWidth() int {
@@ -121,7 +172,7 @@ func (s *Set) IntsetWidth() int {
 
 func (s *Set) clone() Object {
 	if s.big != nil {
-		return &Set{big: s.big.Copy(), mem: s.mem}
+		return &Set{big: s.big.Copy(), mem: s.mem, exp: s.exp}
 	}
 	return &Set{ints: slices.Clone(s.ints)}
 }
@@ -136,6 +187,7 @@ func (s *Set) size() int64 {
 func (s *Set) toBig() {
 	s.big = btree.NewBTreeGOptions(setItemLess, btree.Options{NoLocks: true})
 	s.mem = 0
+	s.exp = dictExpFor(len(s.ints)) // setTypeConvert presizes the dict
 	var buf [20]byte
 	for _, v := range s.ints {
 		it := newSetItem(strconv.AppendInt(buf[:0], v, 10))
@@ -176,6 +228,7 @@ func (s *Set) Add(m []byte) bool {
 		}
 		s.toBig()
 	}
+	s.exp = dictGrow(s.exp, s.big.Len()) // before dictAddRaw's lookup
 	it := newSetItem(m)
 	if _, replaced := s.big.Set(it); replaced {
 		return false
@@ -190,6 +243,7 @@ func (s *Set) Remove(m []byte) bool {
 		old, ok := s.big.Delete(setProbe(m))
 		if ok {
 			s.mem -= setItemMem(old)
+			s.exp = dictShrink(s.exp, s.big.Len())
 		}
 		return ok
 	}
@@ -286,6 +340,7 @@ func decodeSet(p []byte) (Object, error) {
 	s := &Set{}
 	if big {
 		s.big = btree.NewBTreeGOptions(setItemLess, btree.Options{NoLocks: true})
+		s.exp = dictExpFor(int(n)) // as Redis sizes a loaded set
 		for i := uint64(0); i < n; i++ {
 			m, rest, ok := readBytes(p)
 			if !ok {

@@ -22,7 +22,10 @@ type ZSet struct {
 	byScore  *btree.BTreeG[zItem]
 	byMember *btree.BTreeG[zmItem]
 	skiplist bool
-	mem      int64
+	// exp is log2 of Redis's dict buckets while skiplist-encoded
+	// (dicttable.go).
+	exp uint8
+	mem int64
 }
 
 // Redis 7.0's zset-max-listpack-entries and zset-max-listpack-value.
@@ -69,7 +72,20 @@ func NewZSet(size, maxLen int) *ZSet {
 		byMember: btree.NewBTreeGOptions(zmItemLess, btree.Options{NoLocks: true}),
 	}
 	z.skiplist = size > ZSetMaxListpackEntries || maxLen > ZSetMaxListpackValue
+	if z.skiplist {
+		z.exp = dictExpFor(size) // zsetTypeCreate presizes the dict
+	}
 	return z
+}
+
+// DictBuckets returns the bucket count of the dict Redis would keep a
+// skiplist-encoded sorted set's members in (0 for a listpack), for
+// MEMORY USAGE.
+func (z *ZSet) DictBuckets() int64 {
+	if !z.skiplist {
+		return 0
+	}
+	return 1 << z.exp
 }
 
 // Type implements Object.
@@ -82,7 +98,7 @@ func (z *ZSet) Len() int { return z.byMember.Len() }
 func (z *ZSet) Listpack() bool { return !z.skiplist }
 
 func (z *ZSet) clone() Object {
-	return &ZSet{byScore: z.byScore.Copy(), byMember: z.byMember.Copy(), skiplist: z.skiplist, mem: z.mem}
+	return &ZSet{byScore: z.byScore.Copy(), byMember: z.byMember.Copy(), skiplist: z.skiplist, exp: z.exp, mem: z.mem}
 }
 
 func (z *ZSet) size() int64 { return hashHeader + z.mem }
@@ -117,8 +133,13 @@ func (z *ZSet) Set(member []byte, score float64) bool {
 	z.byMember.Set(zmItem{h: FieldHash(member), m: m, score: score})
 	z.byScore.Set(zItem{score, m})
 	z.mem += zsetItemSize + int64(sizeClass(len(m)))
-	if !z.skiplist && (z.Len() > ZSetMaxListpackEntries || len(m) > ZSetMaxListpackValue) {
+	switch {
+	case z.skiplist:
+		z.exp = dictGrow(z.exp, z.Len()-1)
+	case z.Len() > ZSetMaxListpackEntries || len(m) > ZSetMaxListpackValue:
+		// zsetConvert adds the members to an empty dict, then the new one.
 		z.skiplist = true
+		z.exp = dictExpFor(z.Len())
 	}
 	return true
 }
@@ -131,6 +152,9 @@ func (z *ZSet) Remove(member []byte) bool {
 	}
 	z.byScore.Delete(zItem{it.score, it.m})
 	z.mem -= zsetItemSize + int64(sizeClass(len(it.m)))
+	if z.skiplist {
+		z.exp = dictShrink(z.exp, z.Len())
+	}
 	return true
 }
 
@@ -320,5 +344,8 @@ func decodeZSet(p []byte) (Object, error) {
 		return nil, ErrBadObject
 	}
 	z.skiplist = skip
+	if skip {
+		z.exp = dictExpFor(int(n)) // as Redis sizes a loaded sorted set
+	}
 	return z, nil
 }
