@@ -424,7 +424,7 @@ func configResetStatCommand(x *command.Ctx, args [][]byte) {
 	st := &s.stats
 	for _, c := range []interface{ Store(int64) }{&st.connections, &st.commands, &st.keyspaceHits,
 		&st.keyspaceMiss, &st.rejected, &st.netInput, &st.netOutput, &st.errorReplies,
-		&st.proposals, &st.proposedCmds, &s.lim.rejected, &s.lim.evicted, &s.lim.outClosed,
+		&st.proposals, &st.proposedCmds, &st.holds, &st.holdTimeouts, &s.lim.rejected, &s.lim.evicted, &s.lim.outClosed,
 		&s.lim.queryClosed} {
 		c.Store(0)
 	}

@@ -372,6 +372,8 @@ func infoRaft(s *Server, b []byte) []byte {
 	}
 	b = infoInt(b, "proposals", s.stats.proposals.Load())
 	b = infoInt(b, "proposed_commands", s.stats.proposedCmds.Load())
+	b = infoInt(b, "route_holds", s.stats.holds.Load())
+	b = infoInt(b, "route_hold_timeouts", s.stats.holdTimeouts.Load())
 	for _, g := range groups {
 		st := g.Status()
 		b = append(b, "group_"...)

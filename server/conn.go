@@ -579,6 +579,7 @@ func (c *client) hold(d time.Duration, done func() bool) bool {
 	if done() {
 		return true
 	}
+	c.srv.stats.holds.Add(1)
 	c.runlock()
 	c.flushWrites()
 	deadline := time.Now().Add(d)
@@ -587,6 +588,7 @@ func (c *client) hold(d time.Duration, done func() bool) bool {
 			return true
 		}
 		if !time.Now().Before(deadline) {
+			c.srv.stats.holdTimeouts.Add(1)
 			return false
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -44,6 +44,10 @@ func TestLeaderHold(t *testing.T) {
 	if took := time.Since(start); took < 100*time.Millisecond {
 		t.Fatalf("answered after %v, before the election", took)
 	}
+	if st := s.InfoStats(); st.RouteHolds != 1 || st.RouteHoldTimeouts != 0 {
+		// The GET found the leader known: one wait, for the SET.
+		t.Fatalf("route holds %d, timeouts %d; want 1, 0", st.RouteHolds, st.RouteHoldTimeouts)
+	}
 
 	cfg.LeaderHold = 50 * time.Millisecond
 	s, err = New(cfg, electingRouter{redirectRouter{g: newFakeGroup(t), addr: "10.0.0.9:7001"}, new(atomic.Bool)})
@@ -57,6 +61,9 @@ func TestLeaderHold(t *testing.T) {
 	}
 	if took := time.Since(start); took < 50*time.Millisecond {
 		t.Fatalf("CLUSTERDOWN after %v, before LeaderHold", took)
+	}
+	if st := s.InfoStats(); st.RouteHolds != 1 || st.RouteHoldTimeouts != 1 {
+		t.Fatalf("route holds %d, timeouts %d; want 1, 1", st.RouteHolds, st.RouteHoldTimeouts)
 	}
 }
 

@@ -35,6 +35,11 @@ type InfoStats struct {
 	// Proposals and ProposedCommands: write proposals the front end made
 	// and the commands they carried (INFO raft section).
 	Proposals, ProposedCommands int64
+	// RouteHolds: commands that waited for a migration's handover or a
+	// leader (FenceHold, LeaderHold) instead of being answered TRYAGAIN,
+	// MOVED back or CLUSTERDOWN at once; RouteHoldTimeouts: those whose
+	// wait ran out (INFO raft section route_holds, route_hold_timeouts).
+	RouteHolds, RouteHoldTimeouts int64
 }
 
 // InfoStats returns the figures INFO reports. It takes each hosted group's
@@ -75,5 +80,7 @@ func (s *Server) InfoStats() InfoStats {
 		RejectedOOM:         s.stats.rejected.Load(),
 		Proposals:           s.stats.proposals.Load(),
 		ProposedCommands:    s.stats.proposedCmds.Load(),
+		RouteHolds:          s.stats.holds.Load(),
+		RouteHoldTimeouts:   s.stats.holdTimeouts.Load(),
 	}
 }

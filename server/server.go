@@ -88,6 +88,10 @@ type stats struct {
 	errorReplies atomic.Int64
 	proposals    atomic.Int64
 	proposedCmds atomic.Int64
+	// holds counts commands that waited in route for a handover or an
+	// election (client.hold), holdTimeouts those whose wait ran out.
+	holds        atomic.Int64
+	holdTimeouts atomic.Int64
 }
 
 // New returns a Server whose commands router routes. Call Serve to accept

@@ -48,7 +48,7 @@ func TestServerCollector(t *testing.T) {
 		UsedMemory: 4096, DatasetMemory: 1024, RSS: 8192, MaxMemory: 1 << 20,
 		ConnectedClients: 4, ConnectionsReceived: 9, CommandsProcessed: 100,
 		NetInputBytes: 1000, NetOutputBytes: 2000, ErrorReplies: 6, RejectedOOM: 1,
-		Proposals: 20, ProposedCommands: 40,
+		Proposals: 20, ProposedCommands: 40, RouteHolds: 3, RouteHoldTimeouts: 1,
 	}
 	src := &fakeServer{st: st}
 	check(t, NewServerCollector(src), `
@@ -91,13 +91,20 @@ shoal_net_output_bytes_total 2000
 # HELP shoal_proposed_commands_total Client commands carried by the front end's proposals.
 # TYPE shoal_proposed_commands_total counter
 shoal_proposed_commands_total 40
+# HELP shoal_route_hold_timeouts_total Commands whose wait for a handover or a leader ran out: answered TRYAGAIN or CLUSTERDOWN (INFO route_hold_timeouts).
+# TYPE shoal_route_hold_timeouts_total counter
+shoal_route_hold_timeouts_total 1
+# HELP shoal_route_holds_total Commands that waited for a migration's handover or a group's leader instead of a redirect or error at once (INFO route_holds).
+# TYPE shoal_route_holds_total counter
+shoal_route_holds_total 3
 `, "shoal_keyspace_hits_total", "shoal_keyspace_misses_total", "shoal_keys", "shoal_keys_with_ttl",
 		"shoal_expired_keys_total", "shoal_evicted_keys_total", "shoal_memory_used_bytes", "shoal_memory_rss_bytes",
 		"shoal_connected_clients", "shoal_commands_processed_total", "shoal_net_input_bytes_total",
-		"shoal_net_output_bytes_total", "shoal_proposed_commands_total", "shoal_blocked_clients",
+		"shoal_net_output_bytes_total", "shoal_proposed_commands_total", "shoal_route_holds_total",
+		"shoal_route_hold_timeouts_total", "shoal_blocked_clients",
 		"shoal_client_output_buffer_disconnects_total")
-	if n := testutil.CollectAndCount(NewServerCollector(src)); n != 19 {
-		t.Errorf("%d series without the optional sources, want 19", n)
+	if n := testutil.CollectAndCount(NewServerCollector(src)); n != 21 {
+		t.Errorf("%d series without the optional sources, want 21", n)
 	}
 
 	// A front end that counts blocked clients and output-buffer

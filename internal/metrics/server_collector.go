@@ -67,6 +67,8 @@ var (
 	descOOMRejected    = newDesc("oom_rejected_commands_total", "Writes refused because of maxmemory (INFO oom_rejected_commands).")
 	descProposals      = newDesc("proposals_total", "Write proposals the front end made to Raft groups.")
 	descProposedCmds   = newDesc("proposed_commands_total", "Client commands carried by the front end's proposals.")
+	descRouteHolds     = newDesc("route_holds_total", "Commands that waited for a migration's handover or a group's leader instead of a redirect or error at once (INFO route_holds).")
+	descRouteHoldOut   = newDesc("route_hold_timeouts_total", "Commands whose wait for a handover or a leader ran out: answered TRYAGAIN or CLUSTERDOWN (INFO route_hold_timeouts).")
 )
 
 // Describe implements prometheus.Collector.
@@ -74,7 +76,7 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descKeyspaceHits, descKeyspaceMisses, descKeys, descKeysTTL,
 		descExpiredKeys, descEvictedKeys, descUsedMemory, descDatasetMemory, descRSS, descMaxMemory,
 		descClients, descConnections, descCommands, descNetIn, descNetOut, descErrorReplies,
-		descOOMRejected, descProposals, descProposedCmds} {
+		descOOMRejected, descProposals, descProposedCmds, descRouteHolds, descRouteHoldOut} {
 		ch <- d
 	}
 	if c.blocked != nil {
@@ -107,6 +109,8 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(descOOMRejected, float64(s.RejectedOOM))
 	ch <- counter(descProposals, float64(s.Proposals))
 	ch <- counter(descProposedCmds, float64(s.ProposedCommands))
+	ch <- counter(descRouteHolds, float64(s.RouteHolds))
+	ch <- counter(descRouteHoldOut, float64(s.RouteHoldTimeouts))
 	if c.blocked != nil {
 		ch <- gauge(descBlocked, float64(c.blocked.BlockedClients()))
 	}
