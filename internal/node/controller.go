@@ -174,14 +174,7 @@ func (c *controller) round(now time.Time) {
 		}
 	}
 	members := cs.pl.Members()
-	// A meta replica catching up replays every map since the first:
-	// acting on an old one could start or stop the wrong replicas. Routing
-	// still follows every map it applies: a newer map routes better than
-	// the one before, and a node that gossip sees behind (which, while a
-	// rebalance changes the map many times a second, can last) would
-	// otherwise send clients back to a migration's source after the flip.
-	current := !mapBehind(latest, members)
-	c.reconcileReplicas(latest, current)
+	current := c.reconcileReplicas(latest, members)
 	rt := cs.rt.Load()
 	if rt.m == nil {
 		return
@@ -228,9 +221,18 @@ func (c *controller) round(now time.Time) {
 	}
 }
 
-// reconcileReplicas starts and stops replicas as m says (when startStop)
-// and publishes a new routing table when m or the replicas changed.
-func (c *controller) reconcileReplicas(m *placement.Map, startStop bool) {
+// reconcileReplicas publishes a new routing table when m or the replicas
+// changed, and starts and stops replicas as m says when m is current: no
+// alive member gossips a newer epoch. It reports whether m was current.
+//
+// A meta replica catching up replays every map since the first: acting
+// on an old one could start or stop the wrong replicas. Routing follows
+// every map all the same: a newer map routes better than the one before,
+// and a node that gossip sees behind (which, while a rebalance changes the
+// map many times a second, can last) would otherwise send clients back to
+// a migration's source after the flip.
+func (c *controller) reconcileReplicas(m *placement.Map, members []placement.Member) bool {
+	current := !mapBehind(m, members)
 	cs := c.cs
 	cs.mu.Lock()
 	running := make(map[string]bool, len(cs.groups))
@@ -241,7 +243,7 @@ func (c *controller) reconcileReplicas(m *placement.Map, startStop bool) {
 	changed := cs.rt.Load().m != m
 	var stopped []*raftfsm.Group
 	var actions []action
-	if startStop {
+	if current {
 		actions = planReplicas(cs.self, m, running)
 	}
 	for _, a := range actions {
@@ -282,6 +284,7 @@ func (c *controller) reconcileReplicas(m *placement.Map, startStop bool) {
 	for _, g := range stopped {
 		c.stopGroup(g)
 	}
+	return current
 }
 
 // stopGroup shuts a replica down, frees its stream and deletes its state.

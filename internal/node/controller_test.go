@@ -194,3 +194,26 @@ func TestControllerConfigValidate(t *testing.T) {
 		t.Fatal("zero Interval accepted")
 	}
 }
+
+// TestRoutingFollowsMapWhileBehind: a node whose map is older than an
+// epoch gossip shows still routes by it (a rebalance's flip must reach
+// routing at once, or clients bounce back to the source), but starts and
+// stops no replica on it; once current, it does.
+func TestRoutingFollowsMapWhileBehind(t *testing.T) {
+	cs := &clusterState{self: nid('a'), groups: map[string]*raftfsm.Group{}}
+	old := testMap(t)
+	old.Epoch = 4
+	cs.rt.Store(&routeTable{m: old})
+	c := &controller{cs: cs}
+	m := testMap(t)
+	ahead := []placement.Member{{ID: nid('b'), Status: placement.StatusAlive, Epoch: m.Epoch + 1}}
+	if current := c.reconcileReplicas(m, ahead); current {
+		t.Fatal("a map behind a gossiped epoch reported current")
+	}
+	if got := cs.rt.Load().m; got != m {
+		t.Fatalf("routing uses the map of epoch %d, want the applied one (%d)", got.Epoch, m.Epoch)
+	}
+	if len(cs.groups) != 0 {
+		t.Fatalf("started replicas %v on a map behind gossip", cs.groups)
+	}
+}
