@@ -321,8 +321,8 @@ func (r *fpRun) checkStale(mv *mover, phase string) {
 // the map and in both groups, and checks the outcome and the keys. A
 // failpoint never reached fails the test, the flip's included: the
 // controller cancels a mover as soon as its map shows the job ended, but
-// the flip runs under the controller's lifetime, so the mover learns that
-// its flip committed and passes the boundary.
+// the flip runs under the node's lifetime, so the mover learns that its
+// flip committed and passes the boundary (soon after the map shows it).
 func (f *fpCluster) runJob(t *testing.T, mode, phase string) {
 	t.Helper()
 	m := f.cs.pl.Map()
@@ -383,14 +383,22 @@ func (f *fpCluster) runJob(t *testing.T, mode, phase string) {
 		return nil
 	})
 
+	// The map can show the job ended before the mover passes the
+	// boundary after its flip (FlipClaimedJob returns after the apply that
+	// the controller reacts to), so the failpoint is waited for too.
+	testutil.Eventually(t, 10*time.Second, "the failpoint at "+phase+" to be reached", func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !r.fired {
+			return fmt.Errorf("boundaries passed: %v", r.phases)
+		}
+		return nil
+	})
 	f.mu.Lock()
 	r.closed = true
 	f.mu.Unlock()
 	for _, e := range r.errs {
 		t.Error(e)
-	}
-	if !r.fired {
-		t.Fatalf("the failpoint at %s was never reached (boundaries passed: %v)", phase, r.phases)
 	}
 
 	// The outcome.
