@@ -27,6 +27,14 @@ func startNodes(t *testing.T, ids []string, replicas int, edit func(i int, cfg *
 	t.Helper()
 	lg := testutil.Logger(t)
 	tn := &testNodes{nodes: make([]*Node, len(ids)), cfgs: make([]Config, len(ids))}
+	// The data directories first: t.TempDir registers their removal on
+	// its first call, and cleanups run last-registered first, so they are
+	// removed after the nodes below stop writing to them (removed while a
+	// node ran, a file raft created at that moment failed the removal).
+	dirs := make([]string, len(ids))
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+	}
 	t.Cleanup(func() {
 		tn.mu.Lock()
 		defer tn.mu.Unlock()
@@ -52,7 +60,7 @@ func startNodes(t *testing.T, ids []string, replicas int, edit func(i int, cfg *
 		ports := testutil.FreePorts(t, 3)
 		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[0], ports[1], ports[2]
 		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = len(ids), 1, replicas
-		cfg.DataDir = t.TempDir()
+		cfg.DataDir = dirs[i]
 		cfg.Controller.Interval = 50 * time.Millisecond
 		cfg.Logger = lg.With("node", string(rune('a'+i)))
 		if i == 0 {
