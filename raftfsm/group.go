@@ -76,20 +76,6 @@ type Group struct {
 
 	// stats are the counters Metrics reports (metrics.go).
 	stats groupStats
-
-	// Direct apply (direct.go): direct is set once, at NewGroup; raw
-	// carries the entries proposed outside the batcher to it (nil when not
-	// direct); readyCh is closed once the group is ready for the first
-	// time. directIndex, directTerm, directLog and directLogs belong to the
-	// batcher goroutine.
-	direct      bool
-	raw         chan *directFuture
-	readyCh     chan struct{}
-	readyOnce   sync.Once
-	directIndex uint64
-	directTerm  uint64
-	directLog   raft.Log
-	directLogs  [1]*raft.Log
 }
 
 // queueLen is how many proposals may wait for the batcher; Propose waits
@@ -136,11 +122,6 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		stop:     make(chan struct{}),
 		raftDown: make(chan struct{}),
 		down:     make(chan struct{}),
-		direct:   cfg.SoleReplica && cfg.DataDir == "",
-		readyCh:  make(chan struct{}),
-	}
-	if g.direct {
-		g.raw = make(chan *directFuture)
 	}
 	g.lastSave.Store(time.Now().Unix())
 	g.formed.Store(true)
@@ -313,9 +294,6 @@ func (g *Group) watchLeadership() {
 			continue
 		}
 		g.ready.Store(g.IsLeader())
-		if g.ready.Load() {
-			g.readyOnce.Do(func() { close(g.readyCh) })
-		}
 		g.log.Info("leading group", "term", term)
 	}
 }
@@ -343,18 +321,6 @@ func (g *Group) compactor() {
 			lastBytes, idleSince, dirty = logBytes, time.Now(), true
 		}
 		quiet := time.Since(idleSince) >= g.cfg.CompactIdleAfter
-		if g.direct {
-			// No log to compact (direct.go); a burst's garbage still
-			// goes back to the OS once the writes are quiet.
-			if quiet && dirty {
-				dirty = false
-				if time.Since(lastFree) > 10*time.Second {
-					debug.FreeOSMemory()
-					lastFree = time.Now()
-				}
-			}
-			continue
-		}
 		if quiet && dirty && logBytes < g.cfg.CompactIdleBytes {
 			// A burst ended but left too little log to compact: still give
 			// its garbage back to the OS.
@@ -490,20 +456,10 @@ func (g *Group) await(r *request, n int) (Replies, error) {
 func (g *Group) batcher() {
 	defer g.wg.Done()
 	defer close(g.inflight)
-	if g.direct {
-		defer g.failRaw()
-		if !g.awaitDirectStart() {
-			g.failQueued()
-			return
-		}
-	}
 	for {
 		var first *request
 		select {
 		case first = <-g.reqs:
-		case f := <-g.raw: // nil, never ready, unless direct
-			g.applyRaw(f)
-			continue
 		case <-g.stop:
 			g.failQueued()
 			return
@@ -550,12 +506,6 @@ func (g *Group) batcher() {
 					data = appendCommandDB(data, r.db, args)
 				}
 			}
-		}
-		if g.direct {
-			g.pending.Add(1) // as apply does; finish takes it back
-			g.stats.batchCommands.observe(uint64(ncmds))
-			g.finish(inflight{f: g.applyDirect(data), batch: batch, start: now})
-			continue
 		}
 		// The arguments have been copied: the proposers may go on as soon as
 		// their replies arrive. raft.Apply blocks when its queue is full,
@@ -703,11 +653,6 @@ func mapRaftError(err error) error {
 // Snapshot takes a snapshot now and waits for it (SAVE). It is not an error
 // when there is nothing new to snapshot.
 func (g *Group) Snapshot(ctx context.Context) error {
-	if g.direct {
-		// Nothing to compact and nothing to keep (direct.go).
-		g.lastSave.Store(time.Now().Unix())
-		return nil
-	}
 	f := g.raft.Snapshot()
 	errc := make(chan error, 1)
 	go func() { errc <- f.Error() }()

@@ -181,9 +181,6 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 // waitFuture waits for f's error, for ctx to end (ctx.Err()) or for raft to
 // shut down without answering (errUnanswered).
 func (g *Group) waitFuture(ctx context.Context, f raft.Future) error {
-	if df, ok := f.(*directFuture); ok {
-		return g.waitDirect(ctx, df)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- f.Error() }()
 	select {

@@ -285,7 +285,7 @@ func (g *Group) startEntry(mk func() []byte) *ScriptFuture {
 		return &ScriptFuture{err: ErrShutdown}
 	default:
 	}
-	return &ScriptFuture{g: g, f: g.raftApply(mk(), 0)}
+	return &ScriptFuture{g: g, f: g.raft.Apply(mk(), 0)}
 }
 
 // Wait returns the reply of the script once applied (as ProposeScript), or

@@ -26,7 +26,7 @@ type Status struct {
 func (g *Group) Status() Status {
 	stats := g.raft.Stats()
 	_, leader := g.raft.LeaderWithID()
-	st := Status{
+	return Status{
 		State:     strings.ToLower(g.raft.State().String()),
 		Leader:    string(leader),
 		Term:      g.raft.CurrentTerm(),
@@ -38,12 +38,6 @@ func (g *Group) Status() Status {
 		CommitIndex:  parseUint(stats["commit_index"]),
 		Peers:        stats["num_peers"],
 	}
-	if g.direct {
-		// Raft's log ends where direct apply began (direct.go).
-		st.LastIndex = max(st.LastIndex, st.AppliedIndex)
-		st.CommitIndex = max(st.CommitIndex, st.AppliedIndex)
-	}
-	return st
 }
 
 func parseUint(s string) uint64 {

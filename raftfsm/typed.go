@@ -72,7 +72,7 @@ func (g *Group) proposeEntry(ctx context.Context, data []byte) (interface{}, err
 		return nil, ErrShutdown
 	default:
 	}
-	f := g.raftApply(data, enqueueTimeout(ctx))
+	f := g.raft.Apply(data, enqueueTimeout(ctx))
 	if err := g.waitFuture(ctx, f); err != nil {
 		if ctx.Err() != nil && err == ctx.Err() {
 			return nil, fmt.Errorf("%w: %w", ErrIndeterminate, err)
