@@ -79,7 +79,7 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 	} else {
 		// Rewrite the digits in place: the buffer holds up to 20 bytes
 		// once grown, so steady counters do not allocate.
-		m := x.St.Mutable(key)
+		m := x.St.MutableOf(key, e)
 		oldCap := cap(m.Value)
 		m.Value = strconv.AppendInt(m.Value[:0], v, 10)
 		m.SetEnc(shard.EncDefault) // an integer again, as Redis's INCR makes it
@@ -123,7 +123,7 @@ func incrbyfloatCommand(x *Ctx, args [][]byte) {
 		x.Bulk(s)
 		return
 	}
-	m := x.St.Mutable(key)
+	m := x.St.MutableOf(key, e)
 	oldCap := cap(m.Value)
 	m.Value = appendLongDouble(m.Value[:0], sum)
 	m.SetEnc(shard.EncString)

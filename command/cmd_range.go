@@ -45,7 +45,7 @@ func appendCommand(x *Ctx, args [][]byte) {
 		x.Err(ErrStringTooLong)
 		return
 	}
-	m := x.St.Mutable(key)
+	m := x.St.MutableOf(key, e)
 	oldCap := cap(m.Value)
 	// The value becomes a raw string that grows as Redis's sds does
 	// (robj.go), which OBJECT ENCODING and MEMORY USAGE report.
@@ -162,7 +162,7 @@ func setrangeCommand(x *Ctx, args [][]byte) {
 		x.Err(ErrStringTooLong)
 		return
 	}
-	m := x.St.Mutable(key)
+	m := x.St.MutableOf(key, e)
 	oldCap := cap(m.Value)
 	need := int(offset) + len(val)
 	m.Value = toRaw(m, int64(need))

@@ -367,11 +367,30 @@ func (s *Store) Mutable(key []byte) *Entry {
 	return e
 }
 
+// MutableOf is Mutable for e, the live string entry that a lookup of key
+// (GetWrite, LookupWrite) returned under this same Lock: when no open View
+// shares e, it is returned as it is, without looking key up again (INCR,
+// APPEND, SETRANGE, INCRBYFLOAT look the key up first to check its type).
+// Caller holds Lock.
+func (s *Store) MutableOf(key []byte, e *Entry) *Entry {
+	if !s.private(e) {
+		return s.Mutable(key)
+	}
+	s.root.mods++
+	if s.watch != nil {
+		s.changed(Slot(key), key)
+	}
+	return e
+}
+
 // Resize updates the memory accounting of key's entry after its Value was
 // modified through Mutable. oldCap is the capacity of the value before.
 // Caller holds Lock.
 func (s *Store) Resize(key []byte, e *Entry, oldCap int) {
 	d := int64(sizeClass(cap(e.Value)) - sizeClass(oldCap))
+	if d == 0 {
+		return // the common case of a counter: no slot to hash
+	}
 	sd := &s.slots[Slot(key)]
 	sd.bytes += d
 	s.root.bytes += d

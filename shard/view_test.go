@@ -272,6 +272,48 @@ func TestViewRelease(t *testing.T) {
 	s.Lock()
 }
 
+// TestMutableOf: MutableOf hands out the entry a lookup returned when no
+// open view shares it (no second lookup), and a copy, stored under the key,
+// when one does; the view keeps the old value, and Resize accounts the
+// copy's growth.
+func TestMutableOf(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	populate(s, 10, 1000)
+	e := s.GetWrite(b("key:1"), 1000)
+	if m := s.MutableOf(b("key:1"), e); m != e {
+		t.Fatal("MutableOf copied an entry with no open view")
+	}
+
+	v := s.Snapshot()
+	shared := s.GetWrite(b("key:2"), 1000)
+	m := s.MutableOf(b("key:2"), shared)
+	if m == shared || s.Peek(b("key:2")) != m {
+		t.Fatalf("MutableOf with an open view: got the shared entry %v, stored %p, want a stored copy", m == shared, s.Peek(b("key:2")))
+	}
+	before := s.Bytes()
+	oldCap := cap(m.Value)
+	m.Value = append(m.Value, make([]byte, 100)...)
+	s.Resize(b("key:2"), m, oldCap)
+	if grown := s.Bytes() - before; grown != int64(sizeClass(cap(m.Value))-sizeClass(oldCap)) || grown <= 0 {
+		t.Fatalf("Resize accounted %d bytes for a value grown from cap %d to %d", grown, oldCap, cap(m.Value))
+	}
+	// An entry written after the view opened is the store's own.
+	s.Set(b("key:3"), b("new"), 0, 1000)
+	own := s.GetWrite(b("key:3"), 1000)
+	if m := s.MutableOf(b("key:3"), own); m != own {
+		t.Fatal("MutableOf copied an entry no view shares")
+	}
+	s.Unlock()
+	got := viewContents(v)["key:2"]
+	v.Release()
+	s.Lock()
+	if got.val != "val:2" {
+		t.Fatalf("the view's key:2 = %q after MutableOf, want val:2", got.val)
+	}
+}
+
 func TestMultipleOverlappingViews(t *testing.T) {
 	s := New()
 	s.Lock()

@@ -30,6 +30,7 @@ func TestWatchReportsEveryChange(t *testing.T) {
 		{"set unwatched", func() { st.Set(key("o1"), key("v"), 0, 1) }, nil},
 		{"mutable", func() { st.Mutable(key("w2")) }, []string{"w2"}},
 		{"mutable missing", func() { st.Mutable(key("w3")) }, nil},
+		{"mutable of", func() { st.MutableOf(key("w2"), st.Peek(key("w2"))) }, []string{"w2"}},
 		{"set expire", func() { st.SetExpire(key("w2"), 50) }, []string{"w2"}},
 		{"set same expire", func() { st.SetExpire(key("w2"), 50) }, nil},
 		{"lazy expiry", func() { st.GetWrite(key("w2"), 100) }, []string{"w2"}},
