@@ -211,6 +211,12 @@ func (s *Service) newSerfConfig() (*serf.Config, error) {
 	ml.IndirectChecks = 1
 	ml.RetransmitMult = 3
 	ml.GossipToTheDeadTime = 15 * c.ProbeInterval
+	// No LZW: memberlist would compress every packet, probes and acks
+	// included, with a fresh 64 KiB encoder table each (and a 20 KiB
+	// decoder on the receiver): at ProbeInterval 200 ms that is most of an
+	// idle node's allocation, for packets of a few hundred bytes on a LAN.
+	// Nodes that still compress are understood either way.
+	ml.EnableCompression = false
 	stdlog := logging.StdLogger(s.baseLog.With("component", "serf"))
 	ml.Logger = stdlog
 
