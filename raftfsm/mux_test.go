@@ -10,7 +10,7 @@ import (
 )
 
 // newTestMux serves a Mux on 127.0.0.1 until the test ends.
-func newTestMux(t *testing.T) *Mux {
+func newTestMux(t testing.TB) *Mux {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
