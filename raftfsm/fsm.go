@@ -46,6 +46,24 @@ type Executor interface {
 type Result struct {
 	Replies []byte
 	Ends    []int
+
+	// Inline room for the replies and ends of a small entry (a few
+	// commands with short replies, the common entry at -P 1): the Result
+	// is then its only allocation, on every replica.
+	ends    [4]int
+	replies [32]byte
+}
+
+// newResult returns an empty Result with room for n commands' ends.
+func newResult(n int) *Result {
+	r := new(Result)
+	r.Replies = r.replies[:0]
+	if n <= len(r.ends) {
+		r.Ends = r.ends[:0]
+	} else {
+		r.Ends = make([]int, 0, n)
+	}
+	return r
 }
 
 // Reply returns the reply of command i.
@@ -244,7 +262,7 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		now := f.advance(d.Now)
 		own, mig := f.owner.Load(), f.mig.Load()
 		hook := f.changeHook()
-		res := &Result{Ends: make([]int, 0, len(d.Cmds))}
+		res := newResult(len(d.Cmds))
 		for i, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)

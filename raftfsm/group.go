@@ -94,11 +94,17 @@ type request struct {
 type inflight struct {
 	f     raft.ApplyFuture
 	batch []*request
+	// list holds batch, for batchPool once the batch is answered.
+	list *[]*request
 	// start is when the entry was proposed (for Metrics).
 	start time.Time
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+
+// batchPool recycles the batcher's request lists: finish returns a list
+// once its requests are answered.
+var batchPool = sync.Pool{New: func() any { return new([]*request) }}
 
 // NewGroup starts a group over store. The group applies write commands with
 // exec. It bootstraps the group when cfg.Bootstrap is set and there is no
@@ -473,7 +479,8 @@ func (g *Group) batcher() {
 			g.failQueued()
 			return
 		}
-		batch := []*request{first}
+		bp := batchPool.Get().(*[]*request)
+		batch := append((*bp)[:0], first)
 		ncmds, size := len(first.cmds), encodedSizeAll(first.cmds)
 		dbs := first.db != 0
 	drain:
@@ -520,7 +527,8 @@ func (g *Group) batcher() {
 			continue
 		}
 		g.stats.batchCommands.observe(uint64(ncmds))
-		inf := inflight{f: f, batch: batch, start: now}
+		*bp = batch
+		inf := inflight{f: f, batch: batch, list: bp, start: now}
 		select {
 		case g.inflight <- inf:
 		case <-g.stop:
@@ -620,6 +628,8 @@ func (g *Group) finish(inf inflight) {
 		off += len(r.cmds)
 		r.done <- struct{}{}
 	}
+	clear(inf.batch) // the requests go back to reqPool: drop them
+	batchPool.Put(inf.list)
 	<-g.slots
 }
 

@@ -102,8 +102,10 @@ type Transport struct {
 	log       *slog.Logger
 	consumeCh chan raft.RPC
 	heartbeat atomic.Pointer[func(raft.RPC)]
-	shutdown  chan struct{}
-	closeOnce sync.Once
+	// encoded and decoded cache the last peer address encoded and decoded.
+	encoded, decoded atomic.Pointer[peerBytes]
+	shutdown         chan struct{}
+	closeOnce        sync.Once
 
 	// mu guards pool, conns and closed.
 	mu     sync.Mutex
@@ -142,10 +144,35 @@ func (t *Transport) LocalAddr() raft.ServerAddress {
 }
 
 // EncodePeer implements raft.Transport.
-func (t *Transport) EncodePeer(_ raft.ServerID, addr raft.ServerAddress) []byte { return []byte(addr) }
+// raft encodes its own address into every RPC's header (twice into an
+// AppendEntries), so the last address encoded is kept and returned again:
+// the slice is only read, by the codec.
+func (t *Transport) EncodePeer(_ raft.ServerID, addr raft.ServerAddress) []byte {
+	if p := t.encoded.Load(); p != nil && p.addr == addr {
+		return p.b
+	}
+	p := &peerBytes{addr: addr, b: []byte(addr)}
+	t.encoded.Store(p)
+	return p.b
+}
 
-// DecodePeer implements raft.Transport.
-func (t *Transport) DecodePeer(b []byte) raft.ServerAddress { return raft.ServerAddress(b) }
+// DecodePeer implements raft.Transport. A follower decodes its leader's
+// address from every AppendEntries: the last one decoded is returned again
+// instead of a new string.
+func (t *Transport) DecodePeer(b []byte) raft.ServerAddress {
+	if p := t.decoded.Load(); p != nil && string(p.addr) == string(b) {
+		return p.addr
+	}
+	p := &peerBytes{addr: raft.ServerAddress(b)}
+	t.decoded.Store(p)
+	return p.addr
+}
+
+// peerBytes is an address and its encoding (EncodePeer, DecodePeer).
+type peerBytes struct {
+	addr raft.ServerAddress
+	b    []byte
+}
 
 // SetHeartbeatHandler implements raft.Transport: heartbeats are answered by
 // cb on the connection's reader goroutine, not through Consumer.
@@ -275,6 +302,9 @@ func (t *Transport) serveConn(conn net.Conn) {
 	}()
 	var own []byte // this goroutine's answer buffer
 	var dl deadline
+	// spare is the answer channel of the last request this goroutine
+	// answered itself: raft sent on it once and it is empty again.
+	var spare chan raft.RPCResponse
 	for {
 		typ, body, err := readFrame(br, t.cfg.MaxFrame)
 		if err != nil {
@@ -288,7 +318,11 @@ func (t *Transport) serveConn(conn net.Conn) {
 			t.log.Warn("raft transport connection dropped", "remote-addr", conn.RemoteAddr().String(), "err", err)
 			return
 		}
-		ch := make(chan raft.RPCResponse, 1)
+		ch := spare
+		if ch == nil {
+			ch = make(chan raft.RPCResponse, 1)
+		}
+		spare = nil
 		rpc := raft.RPC{Command: cmd, RespChan: ch}
 		var snap *io.LimitedReader
 		if typ == rpcInstallSnapshot {
@@ -333,7 +367,7 @@ func (t *Transport) serveConn(conn net.Conn) {
 		}
 		if unwritten.Load() != 0 { // a snapshot behind queued answers
 			unwritten.Add(1)
-			ch <- resp
+			ch <- resp // to the writer: ch is not reused
 			select {
 			case queue <- pendingResp{typ: typ, ch: ch}:
 			case <-t.shutdown:
@@ -345,6 +379,7 @@ func (t *Transport) serveConn(conn net.Conn) {
 		if resp.Error != nil {
 			errText = resp.Error.Error()
 		}
+		spare = ch
 		own = appendResponse(own[:0], typ, resp.Response, errText)
 		dl.refreshWrite(conn, t.cfg.Timeout)
 		if _, err := conn.Write(own); err != nil {

@@ -270,10 +270,11 @@ func (p *pipeline) read() {
 		if err == nil {
 			dl.refreshRead(p.c.conn, p.t.cfg.Timeout)
 			err = p.c.receive(rpcAppendEntries, f.resp, p.t.cfg.MaxFrame)
-			var remote remoteError
-			if err != nil && !errors.As(err, &remote) {
-				failed = err
-				p.c.conn.Close()
+			if err != nil {
+				if remote := (remoteError{}); !errors.As(err, &remote) {
+					failed = err
+					p.c.conn.Close()
+				}
 			}
 		}
 		f.errCh <- err

@@ -526,3 +526,28 @@ func TestTransportMuxSecretTLS(t *testing.T) {
 		t.Fatal("a peer with another secret was answered")
 	}
 }
+
+// TestTransportPeerCache: EncodePeer and DecodePeer keep the last address
+// they converted and must still convert every other one correctly.
+func TestTransportPeerCache(t *testing.T) {
+	tr, _ := newShoalTransport(t, nil)
+	for _, addr := range []raft.ServerAddress{"10.0.0.1:7000", "10.0.0.1:7000", "10.0.0.2:7000", "", "10.0.0.1:7000"} {
+		b := tr.EncodePeer("n1", addr)
+		if string(b) != string(addr) {
+			t.Fatalf("EncodePeer(%q) = %q", addr, b)
+		}
+		if got := tr.DecodePeer(b); got != addr {
+			t.Fatalf("DecodePeer(%q) = %q", b, got)
+		}
+		// A decoded address must not alias the caller's bytes, which raft
+		// may reuse.
+		buf := []byte(addr)
+		got := tr.DecodePeer(buf)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if got != addr {
+			t.Fatalf("DecodePeer's result changed with its input: %q, want %q", got, addr)
+		}
+	}
+}

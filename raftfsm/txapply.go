@@ -190,7 +190,7 @@ func (f *FSM) applyTx(d *Decoded) *TxResult {
 	}
 	hook := f.changeHook()
 	tx, _ := f.exec.(TxExecutor)
-	res := &Result{Ends: make([]int, 0, len(d.Cmds))}
+	res := newResult(len(d.Cmds))
 	for i, args := range d.Cmds {
 		st := f.store.DB(d.DB(i))
 		mods := f.store.Mods()
