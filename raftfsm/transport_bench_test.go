@@ -2,18 +2,12 @@ package raftfsm
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
-
-	"github.com/shoalcache/shoal/internal/testutil"
-	"github.com/shoalcache/shoal/shard"
 )
 
 // BenchmarkGroupReplicate is the replicated write path without the client
@@ -24,43 +18,8 @@ import (
 // the leader's batcher, raft and waiter, both followers' transport, raft
 // and FSM.
 func BenchmarkGroupReplicate(b *testing.B) {
-	muxes := make([]*Mux, 3)
-	var voters []raft.Server
-	for i := range muxes {
-		muxes[i] = newTestMux(b)
-		voters = append(voters, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: raft.ServerAddress(muxes[i].Addr().String())})
-	}
-	gs := make([]*Group, 3)
-	for i := range gs {
-		tr, err := muxes[i].Transport("g1", testutil.Logger(b))
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg := DefaultConfig()
-		cfg.GroupID, cfg.NodeID, cfg.Transport, cfg.Bootstrap = "g1", voters[i].ID, tr, voters
-		cfg.Logger = testutil.Logger(b).With("node", string(cfg.NodeID))
-		g, err := NewGroup(cfg, shard.New(), setExec{})
-		if err != nil {
-			b.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
-		}
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = g.Shutdown(ctx)
-			tr.Close()
-		})
-		gs[i] = g
-	}
-	var leader *Group
-	testutil.Until(b, 30*time.Second, "a ready leader", func() bool {
-		for _, g := range gs {
-			if g.Ready() {
-				leader = g
-				return true
-			}
-		}
-		return false
-	})
+	gs := startTransportGroups(b, setExec{}, nil)
+	leader := readyLeader(b, gs)
 	const proposers = 16
 	value := make([]byte, 64)
 	var next atomic.Int64

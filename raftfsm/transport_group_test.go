@@ -18,50 +18,16 @@ import (
 // replicates thousands of entries to every replica, and elects another
 // leader that keeps replicating after the first shuts down.
 func TestTransportGroup(t *testing.T) {
-	muxes := make([]*Mux, 3)
-	var voters []raft.Server
-	for i := range muxes {
-		muxes[i] = newTestMux(t)
-		voters = append(voters, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: raft.ServerAddress(muxes[i].Addr().String())})
-	}
-	gs := make([]*Group, 3)
-	for i := range gs {
-		tr, err := muxes[i].Transport("g1", testutil.Logger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := tr.(*Transport); !ok {
-			t.Fatalf("Mux.Transport returned %T, want Shoal's", tr)
-		}
-		cfg := testConfig("")
-		cfg.GroupID = "g1"
-		cfg.NodeID, cfg.Transport, cfg.Bootstrap = voters[i].ID, tr, voters
+	gs := startTransportGroups(t, &fakeExec{}, func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
 		cfg.ReadLease, cfg.SuspectAfter = 0, time.Second
-		cfg.Logger = testutil.Logger(t).With("node", string(cfg.NodeID))
-		g, err := NewGroup(cfg, shard.New(), &fakeExec{})
-		if err != nil {
-			t.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
-		}
+	})
+	for _, g := range gs {
 		if g.guard == nil {
 			t.Fatal("no vote guard over Shoal's transport")
 		}
-		t.Cleanup(func() { shutdown(t, g); tr.Close() })
-		gs[i] = g
 	}
-	leader := func(among []*Group) *Group {
-		var l *Group
-		testutil.Until(t, 30*time.Second, "a ready leader", func() bool {
-			for _, g := range among {
-				if g.Ready() {
-					l = g
-					return true
-				}
-			}
-			return false
-		})
-		return l
-	}
+	leader := func(among []*Group) *Group { return readyLeader(t, among) }
 	write := func(g *Group, from, n int) {
 		t.Helper()
 		var wg sync.WaitGroup
@@ -119,4 +85,63 @@ func TestTransportGroup(t *testing.T) {
 	l2 := leader(rest)
 	write(l2, 3000, 1000)
 	has(rest, 4000)
+}
+
+// startTransportGroups starts the 3 voters of group g1 over Shoal's
+// transport on loopback Muxes, each with DefaultConfig changed by tune, and
+// shuts them down at the end of the test.
+func startTransportGroups(tb testing.TB, exec Executor, tune func(*Config)) []*Group {
+	tb.Helper()
+	muxes := make([]*Mux, 3)
+	var voters []raft.Server
+	for i := range muxes {
+		muxes[i] = newTestMux(tb)
+		voters = append(voters, raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Address: raft.ServerAddress(muxes[i].Addr().String())})
+	}
+	gs := make([]*Group, 3)
+	for i := range gs {
+		tr, err := muxes[i].Transport("g1", testutil.Logger(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, ok := tr.(*Transport); !ok {
+			tb.Fatalf("Mux.Transport returned %T, want Shoal's", tr)
+		}
+		cfg := DefaultConfig()
+		cfg.GroupID, cfg.NodeID, cfg.Transport, cfg.Bootstrap = "g1", voters[i].ID, tr, voters
+		cfg.Logger = testutil.Logger(tb).With("node", string(cfg.NodeID))
+		if tune != nil {
+			tune(&cfg)
+		}
+		g, err := NewGroup(cfg, shard.New(), exec)
+		if err != nil {
+			tb.Fatalf("NewGroup %s: %v", cfg.NodeID, err)
+		}
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := g.Shutdown(ctx); err != nil {
+				tb.Errorf("Shutdown: %v", err)
+			}
+			tr.Close()
+		})
+		gs[i] = g
+	}
+	return gs
+}
+
+// readyLeader waits up to 30 s for one of among to lead and be ready.
+func readyLeader(tb testing.TB, among []*Group) *Group {
+	tb.Helper()
+	var l *Group
+	testutil.Until(tb, 30*time.Second, "a ready leader", func() bool {
+		for _, g := range among {
+			if g.Ready() {
+				l = g
+				return true
+			}
+		}
+		return false
+	})
+	return l
 }
