@@ -263,6 +263,30 @@ func TestResultReplyIndexing(t *testing.T) {
 	}
 }
 
+// TestNewResultInline: a small entry's Result is one allocation (its ends
+// and short replies live inside it); a large one still holds every reply.
+func TestNewResultInline(t *testing.T) {
+	fill := func(n int) *Result {
+		r := newResult(n)
+		for range n {
+			r.Replies = resp.AppendOK(r.Replies)
+			r.Ends = append(r.Ends, len(r.Replies))
+		}
+		return r
+	}
+	if a := testing.AllocsPerRun(100, func() { fill(4) }); a != 1 {
+		t.Errorf("a Result of 4 OKs took %v allocations, want 1", a)
+	}
+	for _, n := range []int{1, 4, 5, 40} {
+		r := fill(n)
+		for i := range n {
+			if got := string(r.Reply(i)); got != "+OK\r\n" {
+				t.Fatalf("n=%d: Reply(%d) = %q", n, i, got)
+			}
+		}
+	}
+}
+
 func TestFSMClockNeverGoesBackwards(t *testing.T) {
 	f, x := newTestFSM()
 	clocks := []int64{1000, 500, 2000, 1999, 2000, 0, 3000}

@@ -102,10 +102,12 @@ type Transport struct {
 	log       *slog.Logger
 	consumeCh chan raft.RPC
 	heartbeat atomic.Pointer[func(raft.RPC)]
-	// encoded and decoded cache the last peer address encoded and decoded.
+	shutdown  chan struct{}
+	closeOnce sync.Once
+
+	// encoded and decoded cache the last peer address encoded and decoded
+	// (EncodePeer, DecodePeer).
 	encoded, decoded atomic.Pointer[peerBytes]
-	shutdown         chan struct{}
-	closeOnce        sync.Once
 
 	// mu guards pool, conns and closed.
 	mu     sync.Mutex
