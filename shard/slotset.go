@@ -52,19 +52,35 @@ func (s *SlotSet) Count() int {
 	return n
 }
 
-// Ranges appends the slots of s to dst as maximal ranges, in order.
+// Ranges appends the slots of s to dst as maximal ranges, in order. It
+// steps over whole words that continue the current run (empty while outside
+// a range, full inside one), and within a word from one boundary to the
+// next: a group's few ranges cost about NumSlots/64 steps, not NumSlots
+// (the node's controller asks for them several times a second).
 func (s *SlotSet) Ranges(dst []SlotRange) []SlotRange {
-	start := -1
-	for i := 0; i < NumSlots; i++ {
-		if s.Has(i) {
-			if start < 0 {
-				start = i
-			}
+	start := -1 // the first slot of the open range, or -1
+	for wi, w := range s {
+		if (start < 0 && w == 0) || (start >= 0 && w == ^uint64(0)) {
 			continue
 		}
-		if start >= 0 {
-			dst = append(dst, SlotRange{start, i - 1})
-			start = -1
+		base := wi * 64
+		for b := 0; b < 64; {
+			if start < 0 {
+				x := w >> b // the next slot in s, from b
+				if x == 0 {
+					break
+				}
+				b += bits.TrailingZeros64(x)
+				start = base + b
+			} else {
+				x := ^w >> b // the next slot not in s, from b
+				if x == 0 {
+					break
+				}
+				b += bits.TrailingZeros64(x)
+				dst = append(dst, SlotRange{start, base + b - 1})
+				start = -1
+			}
 		}
 	}
 	if start >= 0 {

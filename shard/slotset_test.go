@@ -3,6 +3,7 @@ package shard
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -66,6 +67,49 @@ func TestSlotSetRangesRandom(t *testing.T) {
 			if s.Has(i) != want[i] {
 				t.Fatalf("Has(%d) = %v", i, s.Has(i))
 			}
+		}
+	}
+}
+
+// rangesBySlot is Ranges by the definition, one slot at a time.
+func rangesBySlot(s *SlotSet) []SlotRange {
+	var out []SlotRange
+	for i := 0; i < NumSlots; i++ {
+		if !s.Has(i) {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].End == i-1 {
+			out[n-1].End = i
+		} else {
+			out = append(out, SlotRange{i, i})
+		}
+	}
+	return out
+}
+
+// TestSlotSetRangesWords: runs that start, end or jump at the edges of the
+// bitmap's 64-bit words, which Ranges steps over whole.
+func TestSlotSetRangesWords(t *testing.T) {
+	for _, rs := range [][]SlotRange{
+		{{0, 0}},
+		{{63, 63}},
+		{{63, 64}},
+		{{64, 127}},
+		{{0, 63}, {65, 65}},
+		{{1, 62}},
+		{{60, 200}, {256, 511}, {513, 1000}},
+		{{0, NumSlots - 2}},
+		{{1, NumSlots - 1}},
+		{{NumSlots - 1, NumSlots - 1}},
+		{{0, 5460}, {5461, 10922}},
+		{{0, 0}, {2, 2}, {4, 4}, {127, 127}, {129, 191}},
+	} {
+		var s SlotSet
+		for _, r := range rs {
+			s.AddRange(r)
+		}
+		if got, want := s.Ranges(nil), rangesBySlot(&s); !slices.Equal(got, want) {
+			t.Errorf("Ranges of %v = %v, want %v", rs, got, want)
 		}
 	}
 }

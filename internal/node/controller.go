@@ -108,6 +108,11 @@ type controller struct {
 	// flipped are the jobs a mover of this node flipped, until the map
 	// shows them ended (see migrations).
 	flipped map[string]bool
+	// slotsOf caches mapSlots for the map slotsMap (a published map
+	// never changes), by group index: a round would otherwise scan the
+	// map's 16384 slots for every local group, five times a second.
+	slotsMap *placement.Map
+	slotsOf  map[int][]shard.SlotRange
 }
 
 func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *controller {
@@ -199,7 +204,7 @@ func (c *controller) round(now time.Time) {
 			Self: cs.self, Map: rt.m, Group: grp, Alive: alive, Now: now,
 			// Removals only on the newest map: an old one would drop
 			// voters a newer one added.
-			MayRemove: current && rt.m == latest, Slots: mapSlots(rt.m, gi), cfg: c.cfg,
+			MayRemove: current && rt.m == latest, Slots: c.mapSlots(rt.m, gi), cfg: c.cfg,
 		}, st)
 		g.SetFormed(p.Formed)
 		if p.Since.IsZero() {
@@ -644,6 +649,20 @@ func planGroup(v groupView, st localGroup) groupPlan {
 		p.Actions = append(p.Actions, action{Kind: actTransfer, Group: grp.ID, Node: pref, Addr: n.ClusterAddr})
 	}
 	return p
+}
+
+// mapSlots is the package's mapSlots, cached for the last map it was
+// asked about. The result is shared: callers must not modify it.
+func (c *controller) mapSlots(m *placement.Map, gi int) []shard.SlotRange {
+	if c.slotsMap != m {
+		c.slotsMap, c.slotsOf = m, make(map[int][]shard.SlotRange)
+	}
+	r, ok := c.slotsOf[gi]
+	if !ok {
+		r = mapSlots(m, gi)
+		c.slotsOf[gi] = r
+	}
+	return r
 }
 
 // mapSlots returns the slots m assigns to group index gi, as ranges.
