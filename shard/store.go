@@ -301,7 +301,7 @@ func (s *Store) stringEntry(value []byte, inline bool, expireAt int64, seq uint3
 // still holds live values). Caller holds Lock.
 func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
 	if old := s.slots[Slot(key)].m.get(key); old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
-		sizeClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
+		copyClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
 		v := old.Value[:len(val)]
 		copy(v, val)
 		return s.Set(key, v, expireAt, now)
@@ -317,6 +317,17 @@ func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
 		copy(v, val)
 	}
 	return s.Set(key, v, expireAt, now)
+}
+
+// copyClass is the size class of the buffer SetCopy gives a new value of n
+// bytes (n > 0): an entry's own 16-byte multiple up to maxInline (so a
+// value of 1 to 8 bytes gets 16, where sizeClass says 8), the allocator's
+// class beyond.
+func copyClass(n int) int {
+	if n <= maxInline {
+		return (n + 15) &^ 15
+	}
+	return sizeClass(n)
 }
 
 func (s *Store) addVolatile(sd *slotData, k string) {

@@ -414,6 +414,21 @@ func TestSetCopyInline(t *testing.T) {
 		}
 	}
 	checkInvariants(t, s)
+	// An overwrite that a new entry would give a buffer of the same size
+	// writes into the old one, down to a single byte (an entry's buffer is
+	// 16 bytes at least), and allocates nothing.
+	for _, n := range []int{1, 3, 8, 16, 17, 64, maxInline} {
+		key := b(fmt.Sprintf("k%d", n))
+		buf := &s.Peek(key).Value[0]
+		val := bytes.Repeat(b("w"), n)
+		if a := testing.AllocsPerRun(100, func() { s.SetCopy(key, val, 0, 1000) }); a != 0 {
+			t.Errorf("len %d: an overwrite of the same length allocates %.0f times", n, a)
+		}
+		if e := s.Peek(key); &e.Value[0] != buf || string(e.Value) != string(val) {
+			t.Errorf("len %d: value %q, in the old buffer: %v", n, e.Value, &e.Value[0] == buf)
+		}
+	}
+	checkInvariants(t, s)
 	v := s.Snapshot()
 	s.SetCopy(b("k10"), b("0123456789"), 0, 1000)
 	s.SetCopy(b("k20"), b("short"), 0, 1000)
