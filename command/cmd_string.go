@@ -187,7 +187,7 @@ func setGeneric(x *Ctx, cmdName string, flags int, key, val, expire []byte, intR
 	if flags&setKeepTTL != 0 && old != nil {
 		expireAt = old.ExpireAt
 	}
-	x.St.SetCopy(key, val, expireAt, x.Now)
+	x.St.SetCopyOf(key, old, val, expireAt, x.Now)
 	if flags&setGet == 0 {
 		if intReply {
 			x.Int(1)
@@ -220,7 +220,7 @@ func getsetCommand(x *Ctx, args [][]byte) {
 		return
 	}
 	x.BulkOrNull(old)
-	x.St.SetCopy(args[1], args[2], 0, x.Now)
+	x.St.SetCopyOf(args[1], old, args[2], 0, x.Now)
 }
 
 // getdelCommand: GETDEL key.

@@ -231,19 +231,19 @@ func (s *Store) GetWrite(key []byte, now int64) *Entry {
 // keeps its own, and its LFU counter (Redis keeps the old object's). Caller
 // holds Lock.
 func (s *Store) Set(key, value []byte, expireAt, now int64) *Entry {
-	return s.set(key, value, false, expireAt, now)
+	i := Slot(key)
+	return s.set(i, key, s.slots[i].m.get(key), value, false, expireAt, now)
 }
 
-// set is Set; with inline, value is copied into a new entry's own object
+// set is Set for key in slot i, whose entry in the index is old (nil when
+// absent); with inline, value is copied into a new entry's own object
 // (newInlineEntry: 1 to maxInline bytes) instead of kept.
-func (s *Store) set(key, value []byte, inline bool, expireAt, now int64) *Entry {
-	i := Slot(key)
+func (s *Store) set(i int, key []byte, old *Entry, value []byte, inline bool, expireAt, now int64) *Entry {
 	s.root.mods++
 	if s.watch != nil {
 		s.changed(i, key)
 	}
 	sd := s.own(i)
-	old := sd.m.get(key)
 	if old != nil {
 		switch {
 		case old.ExpireAt != 0 && expireAt == 0:
@@ -300,14 +300,29 @@ func (s *Store) stringEntry(value []byte, inline bool, expireAt int64, seq uint3
 // what fragments the heap (a freed value leaves a hole in a span that
 // still holds live values). Caller holds Lock.
 func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
-	if old := s.slots[Slot(key)].m.get(key); old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
+	i := Slot(key)
+	return s.setCopy(i, key, s.slots[i].m.get(key), val, expireAt, now)
+}
+
+// SetCopyOf is SetCopy for key whose live entry is old, what a lookup of
+// key (GetWrite, LookupWrite) returned under this same Lock (nil: no live
+// key; the lookup deleted an expired one): it spares SetCopy its own two
+// lookups and slot hashes (SET looks the key up first for NX, XX, GET and
+// KEEPTTL). Caller holds Lock.
+func (s *Store) SetCopyOf(key []byte, old *Entry, val []byte, expireAt, now int64) *Entry {
+	return s.setCopy(Slot(key), key, old, val, expireAt, now)
+}
+
+// setCopy is SetCopy for key in slot i, whose entry in the index is old.
+func (s *Store) setCopy(i int, key []byte, old *Entry, val []byte, expireAt, now int64) *Entry {
+	if old != nil && old.Type() == TypeString && len(val) > 0 && len(val) <= cap(old.Value) &&
 		copyClass(len(val)) == sizeClass(cap(old.Value)) && s.private(old) {
 		v := old.Value[:len(val)]
 		copy(v, val)
-		return s.Set(key, v, expireAt, now)
+		return s.set(i, key, old, v, false, expireAt, now)
 	}
 	if len(val) > 0 && len(val) <= maxInline {
-		return s.set(key, val, true, expireAt, now)
+		return s.set(i, key, old, val, true, expireAt, now)
 	}
 	var v []byte
 	if len(val) == 0 {
@@ -316,7 +331,7 @@ func (s *Store) SetCopy(key, val []byte, expireAt, now int64) *Entry {
 		v = make([]byte, len(val))
 		copy(v, val)
 	}
-	return s.Set(key, v, expireAt, now)
+	return s.set(i, key, old, v, false, expireAt, now)
 }
 
 // copyClass is the size class of the buffer SetCopy gives a new value of n

@@ -644,16 +644,22 @@ func TestRandomOpsAgainstModel(t *testing.T) {
 		k := keys[rng.IntN(len(keys))]
 		op := rng.IntN(100)
 		switch {
-		case op < 30: // Set, or SetCopy (values inline or not)
+		case op < 30: // Set, SetCopy, or GetWrite and SetCopyOf (values inline or not)
 			v := fmt.Sprintf("v%d", step)
 			if op%3 == 0 {
 				v += strings.Repeat("x", rng.IntN(200))
 			}
 			exp := ttl()
-			if op%2 == 0 {
+			switch op % 4 {
+			case 0, 2:
 				s.SetCopy(b(k), b(v), exp, now)
-			} else {
+			case 1:
 				s.Set(b(k), b(v), exp, now)
+			case 3:
+				if m, ok := model[k]; ok && m.exp != 0 && m.exp <= now {
+					expired++ // GetWrite deletes it
+				}
+				s.SetCopyOf(b(k), s.GetWrite(b(k), now), b(v), exp, now)
 			}
 			model[k] = modelEntry{v, exp}
 		case op < 40: // Delete
