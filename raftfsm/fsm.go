@@ -54,10 +54,17 @@ type Result struct {
 	replies [32]byte
 }
 
-// newResult returns an empty Result with room for n commands' ends.
+// newResult returns an empty Result with room for n commands' ends and,
+// at 8 bytes a command (a write's reply is mostly +OK or a short integer),
+// their replies: an entry of a pipelined batch otherwise grew its replies
+// by doubling, an allocation and a copy at each step.
 func newResult(n int) *Result {
 	r := new(Result)
-	r.Replies = r.replies[:0]
+	if n*8 <= len(r.replies) {
+		r.Replies = r.replies[:0]
+	} else {
+		r.Replies = make([]byte, 0, n*8)
+	}
 	if n <= len(r.ends) {
 		r.Ends = r.ends[:0]
 	} else {

@@ -277,7 +277,12 @@ func TestNewResultInline(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { fill(4) }); a != 1 {
 		t.Errorf("a Result of 4 OKs took %v allocations, want 1", a)
 	}
-	for _, n := range []int{1, 4, 5, 40} {
+	// A pipelined batch's entry: the Result, its ends and its replies,
+	// each allocated once at its size.
+	if a := testing.AllocsPerRun(100, func() { fill(100) }); a != 3 {
+		t.Errorf("a Result of 100 OKs took %v allocations, want 3", a)
+	}
+	for _, n := range []int{1, 4, 5, 40, 100} {
 		r := fill(n)
 		for i := range n {
 			if got := string(r.Reply(i)); got != "+OK\r\n" {
