@@ -75,10 +75,14 @@ func incrDecr(x *Ctx, key []byte, by int64) {
 	}
 	v += by
 	if e == nil {
-		x.St.Set(key, strconv.AppendInt(make([]byte, 0, 20), v, 10), 0, x.Now)
+		// The digits in the entry's own object (shard's inline.go), where
+		// the next INCR's lookup finds them without another cache miss.
+		var b [20]byte
+		x.St.SetCopyOf(key, nil, strconv.AppendInt(b[:0], v, 10), 0, x.Now)
 	} else {
-		// Rewrite the digits in place: the buffer holds up to 20 bytes
-		// once grown, so steady counters do not allocate.
+		// Rewrite the digits in place: the entry's buffer holds 16, and a
+		// longer value moves to a buffer of its own once, so steady
+		// counters do not allocate.
 		m := x.St.MutableOf(key, e)
 		oldCap := cap(m.Value)
 		m.Value = strconv.AppendInt(m.Value[:0], v, 10)

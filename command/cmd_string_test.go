@@ -3,6 +3,7 @@ package command
 import (
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/shoalcache/shoal/shard"
 )
@@ -203,5 +204,33 @@ func TestAppendGrowsInPlace(t *testing.T) {
 	strExec(t, st, strT0, "SET", "k", "x")
 	if st.Bytes() >= before {
 		t.Fatalf("accounted bytes did not shrink: %d -> %d", before, st.Bytes())
+	}
+}
+
+// TestIncrNewCounterInline: INCR makes a new counter's digits part of its
+// entry's object (as SET does for short values), where the next INCR's
+// lookup finds them; a counter that outgrows the entry's 16 bytes moves to
+// a buffer of its own and keeps counting.
+func TestIncrNewCounterInline(t *testing.T) {
+	st := shard.New()
+	if got := strExec(t, st, strT0, "INCR", "c"); got != ":1\r\n" {
+		t.Fatalf("INCR = %q", got)
+	}
+	e := st.Peek([]byte("c"))
+	start, v := uintptr(unsafe.Pointer(e)), uintptr(unsafe.Pointer(&e.Value[0]))
+	if v <= start || v >= start+unsafe.Sizeof(shard.Entry{})+16 {
+		t.Errorf("the new counter's digits are not in its entry's object")
+	}
+	for _, step := range []struct{ cmd, want string }{
+		{"INCRBY|c|999999999999998", ":999999999999999\r\n"}, // 15 digits
+		{"INCR|c", ":1000000000000000\r\n"},                  // 16
+		{"INCR|c", ":1000000000000001\r\n"},
+		{"INCRBY|c|9000000000000000", ":10000000000000001\r\n"}, // 17: its own buffer
+		{"DECR|c", ":10000000000000000\r\n"},
+		{"GET|c", "$17\r\n10000000000000000\r\n"},
+	} {
+		if got := strExec(t, st, strT0, strings.Split(step.cmd, "|")...); got != step.want {
+			t.Errorf("%s = %q, want %q", step.cmd, got, step.want)
+		}
 	}
 }
