@@ -588,6 +588,32 @@ func TestBootstrapSet(t *testing.T) {
 	}
 }
 
+// TestSerfConfigNoCompression: gossip packets go out uncompressed.
+// memberlist's default LZW-compresses every packet, probes and acks
+// included, with a fresh 64 KiB table each: most of an idle node's
+// allocation (BENCHMARKS.md, "The replicated write path in one process").
+func TestSerfConfigNoCompression(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := raftfsm.NewMux(ln, nil, nil)
+	defer mux.Close()
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('c'), "127.0.0.1:7000", mux
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.newSerfConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.MemberlistConfig.EnableCompression {
+		t.Error("memberlist compresses gossip packets")
+	}
+}
+
 func TestBuildTagsFitsLimit(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
