@@ -48,6 +48,15 @@ type TransportConfig struct {
 	// MaxFrame is the largest frame (bytes) sent or accepted; a larger one
 	// drops the connection.
 	MaxFrame int
+	// Pipeline offers raft pipelined replication (AppendEntriesPipeline).
+	// Off by default: raft then sends each AppendEntries on its
+	// replication goroutine and reads the answer there, one RPC at a time
+	// per follower, which spares a pipeline's reader goroutine and raft's
+	// decoder goroutine a wake-up per answer (cluster SET 5-9% less CPU
+	// per request, BENCHMARKS.md). A pipeline pays off when a group keeps
+	// several entries in flight (raftfsm.Config.MaxInflight above 1) over
+	// links whose round trip is long against the work per entry.
+	Pipeline bool
 	// MaxInflight is how many AppendEntries a pipeline keeps unanswered
 	// before AppendEntries blocks.
 	MaxInflight int
@@ -90,10 +99,11 @@ func (c *TransportConfig) Validate() error {
 // does); it answers a lone request itself, and while requests arrive
 // faster than raft answers them it queues the answers to the connection's
 // writer goroutine, which writes those ready together at once (serveConn).
-// A pipeline (AppendEntriesPipeline) writes each request on raft's
-// replication goroutine and has a reader goroutine for the answers. Other
-// RPCs run on the caller's goroutine over a pool of connections, one RPC at
-// a time each.
+// A pipeline (AppendEntriesPipeline, when TransportConfig.Pipeline is set)
+// writes each request on raft's replication goroutine and has a reader
+// goroutine for the answers. Other RPCs, and AppendEntries without a
+// pipeline, run on the caller's goroutine over a pool of connections, one
+// RPC at a time each.
 //
 // All methods are safe for concurrent use. Close stops every goroutine and
 // closes every connection; RPCs in progress fail.

@@ -18,7 +18,7 @@ import (
 // the leader's batcher, raft and waiter, both followers' transport, raft
 // and FSM.
 func BenchmarkGroupReplicate(b *testing.B) {
-	gs := startTransportGroups(b, setExec{}, nil)
+	gs := startTransportGroups(b, setExec{}, nil, false)
 	leader := readyLeader(b, gs)
 	const proposers = 16
 	value := make([]byte, 64)

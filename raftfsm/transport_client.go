@@ -163,8 +163,13 @@ func (t *Transport) InstallSnapshot(_ raft.ServerID, target raft.ServerAddress, 
 }
 
 // AppendEntriesPipeline implements raft.Transport: a connection of its
-// own, on which AppendEntries do not wait for their answers.
+// own, on which AppendEntries do not wait for their answers. Without
+// TransportConfig.Pipeline it returns raft.ErrPipelineReplicationNotSupported,
+// and raft replicates with AppendEntries.
 func (t *Transport) AppendEntriesPipeline(_ raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	if !t.cfg.Pipeline {
+		return nil, raft.ErrPipelineReplicationNotSupported
+	}
 	c, err := t.getConn(target)
 	if err != nil {
 		return nil, err

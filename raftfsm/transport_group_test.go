@@ -16,12 +16,25 @@ import (
 // TestTransportGroup runs a 3-voter group over Shoal's transport on real
 // TCP Muxes: it elects a leader (through the vote guard's fast election),
 // replicates thousands of entries to every replica, and elects another
-// leader that keeps replicating after the first shuts down.
+// leader that keeps replicating after the first shuts down. It runs with
+// the default one AppendEntries at a time per follower, and with
+// pipelines and several entries in flight.
 func TestTransportGroup(t *testing.T) {
+	for _, pipeline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipeline=%v", pipeline), func(t *testing.T) {
+			testTransportGroup(t, pipeline)
+		})
+	}
+}
+
+func testTransportGroup(t *testing.T, pipeline bool) {
 	gs := startTransportGroups(t, &fakeExec{}, func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, time.Second
 		cfg.ReadLease, cfg.SuspectAfter = 0, time.Second
-	})
+		if pipeline {
+			cfg.MaxInflight = 4
+		}
+	}, pipeline)
 	for _, g := range gs {
 		if g.guard == nil {
 			t.Fatal("no vote guard over Shoal's transport")
@@ -89,8 +102,10 @@ func TestTransportGroup(t *testing.T) {
 
 // startTransportGroups starts the 3 voters of group g1 over Shoal's
 // transport on loopback Muxes, each with DefaultConfig changed by tune, and
-// shuts them down at the end of the test.
-func startTransportGroups(tb testing.TB, exec Executor, tune func(*Config)) []*Group {
+// shuts them down at the end of the test. With pipeline the transports
+// offer raft pipelined replication (TransportConfig.Pipeline); without it
+// they are Mux.Transport's, as in a node.
+func startTransportGroups(tb testing.TB, exec Executor, tune func(*Config), pipeline bool) []*Group {
 	tb.Helper()
 	muxes := make([]*Mux, 3)
 	var voters []raft.Server
@@ -100,7 +115,17 @@ func startTransportGroups(tb testing.TB, exec Executor, tune func(*Config)) []*G
 	}
 	gs := make([]*Group, 3)
 	for i := range gs {
-		tr, err := muxes[i].Transport("g1", testutil.Logger(tb))
+		var tr RaftTransport
+		var err error
+		if pipeline {
+			tc := DefaultTransportConfig()
+			tc.Pipeline, tc.Logger = true, testutil.Logger(tb)
+			if tc.Stream, err = muxes[i].Layer("g1"); err == nil {
+				tr, err = NewTransport(tc)
+			}
+		} else {
+			tr, err = muxes[i].Transport("g1", testutil.Logger(tb))
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}

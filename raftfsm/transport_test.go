@@ -66,6 +66,7 @@ func newShoalTransport(t *testing.T, m *Mux) (*Transport, *countingLayer) {
 	cl := &countingLayer{StreamLayer: l}
 	cfg := DefaultTransportConfig()
 	cfg.Stream = cl
+	cfg.Pipeline = true
 	cfg.Timeout = 10 * time.Second
 	cfg.Logger = testutil.Logger(t)
 	tr, err := NewTransport(cfg)
@@ -169,6 +170,22 @@ func TestTransportRoundTrips(t *testing.T) {
 	}()
 	if _, err := call(a, b.LocalAddr(), &raft.TimeoutNowRequest{RPCHeader: testHeader}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTransportNoPipelineByDefault: without TransportConfig.Pipeline the
+// transport tells raft it has no pipelines, so raft replicates with
+// AppendEntries.
+func TestTransportNoPipelineByDefault(t *testing.T) {
+	m := newTestMux(t)
+	tr, err := m.Transport("g1", testutil.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	b, _ := newShoalTransport(t, nil)
+	if p, err := tr.AppendEntriesPipeline("b", b.LocalAddr()); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+		t.Fatalf("AppendEntriesPipeline = %v, %v; want ErrPipelineReplicationNotSupported", p, err)
 	}
 }
 
