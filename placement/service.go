@@ -245,6 +245,9 @@ func (s *Service) startRaft() error {
 	rc.SnapshotInterval = s.cfg.SnapshotInterval
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
 	rc.TrailingLogs = s.cfg.TrailingLogs
+	// Only the labelled form of raft's per-peer figures, not also one
+	// family per peer ID (see raftfsm.Config's raftConfig).
+	rc.NoLegacyTelemetry = true
 	rc.Logger = logging.HCLog(s.baseLog, "meta-raft")
 	fsm := newMetaFSM(s.publish)
 	fsm.log, fsm.snaps = s.log, snaps

@@ -204,6 +204,12 @@ func (c *Config) raftConfig() *raft.Config {
 	rc.TrailingLogs = c.TrailingLogs
 	rc.MaxAppendEntries = c.MaxAppendEntries
 	rc.BatchApplyCh = true
+	// raft emits its per-peer figures (appendEntries, heartbeat,
+	// installSnapshot) with a peer_id label and, unless this is set, again
+	// under a name ending in the peer's ID: with --metrics-libraries every
+	// peer got families of its own, and every AppendEntries paid two more
+	// go-metrics calls.
+	rc.NoLegacyTelemetry = true
 	rc.NoSnapshotRestoreOnStart = false
 	return rc
 }
