@@ -61,7 +61,8 @@ type VoteGuard struct {
 	holdUntil atomic.Int64
 
 	// acks holds, per peer, the send time (monoNow ns) of the latest
-	// AppendEntries (a heartbeat, or entries sent outside the pipeline)
+	// AppendEntries (a heartbeat, or entries sent outside a pipeline:
+	// all of them unless TransportConfig.Pipeline)
 	// that the peer accepted in the request's term: the peer reset its
 	// election timer after that time. The leader's read lease rests on
 	// them (AckedSince, lease.go).
