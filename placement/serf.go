@@ -449,15 +449,32 @@ func equalTags(a, b map[string]string) bool {
 // other node joined through) gets back without waiting for the others'
 // serf to try a reconnect (every 30 s, serf's ReconnectInterval). A node
 // the map no longer lists (removed) does not rejoin.
+//
+// Seeing one other member is not always seeing them all: a restarted node
+// that another member's probe reached first learns of that member only,
+// and of the rest at the next push-pull sync (PushPullInterval), showing
+// them failed until then. So while serf does not know a node the map
+// lists, the loop joins that node's gossip address too, at most every
+// 4 JoinRetryIntervals (a node that is down costs one failed dial each
+// time, bounded by TCPTimeout).
 func (s *Service) joinLoop() {
 	defer s.loopsWG.Done()
 	sf := s.serfAgent()
 	joined := false
+	var lastFill time.Time
 	for attempt := 1; ; attempt++ {
 		if aliveOthers(sf) > 0 {
 			if !joined {
 				s.log.Info("joined gossip cluster", "members", sf.NumNodes())
 				joined = true
+			}
+			if time.Since(lastFill) >= 4*s.cfg.JoinRetryInterval {
+				if addrs := s.unknownMapAddrs(sf); len(addrs) > 0 {
+					lastFill = time.Now()
+					if n, err := sf.Join(addrs, true); err == nil && n > 0 {
+						s.log.Info("joined members the map lists that gossip did not know", "contacted", n, "members", sf.NumNodes())
+					}
+				}
 			}
 		} else if addrs := s.rejoinAddrs(sf, joined); len(addrs) > 0 {
 			n, err := sf.Join(addrs, true)
@@ -491,6 +508,31 @@ func (s *Service) rejoinAddrs(sf *serf.Serf, joined bool) []string {
 			if n.ID != s.cfg.NodeID && n.GossipAddr != "" && !slices.Contains(addrs, n.GossipAddr) {
 				addrs = append(addrs, n.GossipAddr)
 			}
+		}
+	}
+	return addrs
+}
+
+// unknownMapAddrs returns the gossip addresses of the nodes the map lists,
+// other than this one, that serf has no member for in any state; none
+// unless the map lists this node.
+func (s *Service) unknownMapAddrs(sf *serf.Serf) []string {
+	return unknownGossipAddrs(s.Map(), s.cfg.NodeID, sf.Members())
+}
+
+// unknownGossipAddrs is unknownMapAddrs for map m, node self and serf's
+// members.
+func unknownGossipAddrs(m *Map, self string, members []serf.Member) []string {
+	if m == nil || m.Node(self) == nil {
+		return nil
+	}
+	var addrs []string
+	for _, n := range m.Nodes {
+		if n.ID == self || n.GossipAddr == "" {
+			continue
+		}
+		if !slices.ContainsFunc(members, func(mb serf.Member) bool { return mb.Name == n.ID }) {
+			addrs = append(addrs, n.GossipAddr)
 		}
 	}
 	return addrs
