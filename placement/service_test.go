@@ -486,13 +486,37 @@ func TestSingleNodeBootstrap(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
+// loopbackMux returns a Mux on an OS-chosen loopback port, closed at the
+// end of the test.
+func loopbackMux(t *testing.T) *raftfsm.Mux {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := raftfsm.NewMux(ln, nil, nil)
-	defer mux.Close()
+	t.Cleanup(func() { mux.Close() })
+	return mux
+}
+
+// unstartedService returns a Service made by New (not started) for node id
+// over its own loopback Mux, with DefaultConfig changed by edit (may be nil).
+func unstartedService(t *testing.T, id string, edit func(*Config)) *Service {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.RESPAddr, cfg.Mux = id, "127.0.0.1:7000", loopbackMux(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConfigValidate(t *testing.T) {
+	mux := loopbackMux(t)
 	good := func() Config {
 		c := DefaultConfig()
 		c.NodeID = nodeID('c')
@@ -593,18 +617,7 @@ func TestBootstrapSet(t *testing.T) {
 // included, with a fresh 64 KiB table each: most of an idle node's
 // allocation (BENCHMARKS.md, "The replicated write path in one process").
 func TestSerfConfigNoCompression(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := raftfsm.NewMux(ln, nil, nil)
-	defer mux.Close()
-	cfg := DefaultConfig()
-	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('c'), "127.0.0.1:7000", mux
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := unstartedService(t, nodeID('c'), nil)
 	sc, err := s.newSerfConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -615,18 +628,7 @@ func TestSerfConfigNoCompression(t *testing.T) {
 }
 
 func TestBuildTagsFitsLimit(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := raftfsm.NewMux(ln, nil, nil)
-	defer mux.Close()
-	cfg := DefaultConfig()
-	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('d'), "127.0.0.1:7000", mux
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := unstartedService(t, nodeID('d'), nil)
 	var lead []string
 	for i := 0; i < 200; i++ {
 		lead = append(lead, fmt.Sprintf("g%d", i))
@@ -645,21 +647,11 @@ func TestBuildTagsFitsLimit(t *testing.T) {
 }
 
 func TestEpochLagWarning(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := raftfsm.NewMux(ln, nil, nil)
-	defer mux.Close()
 	var logs testutil.LockedBuffer
-	cfg := DefaultConfig()
-	cfg.NodeID, cfg.RESPAddr, cfg.Mux = nodeID('e'), "127.0.0.1:7000", mux
-	cfg.EpochLagWarn = 20 * time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := unstartedService(t, nodeID('e'), func(cfg *Config) {
+		cfg.EpochLagWarn = 20 * time.Millisecond
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	ahead := []Member{{ID: nodeID('f'), Status: StatusAlive, Epoch: 3}}
 	s.checkEpochLag(ahead)
 	if strings.Contains(logs.String(), "behind") {

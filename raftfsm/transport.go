@@ -118,6 +118,8 @@ type Transport struct {
 	// encoded and decoded cache the last peer address encoded and decoded
 	// (EncodePeer, DecodePeer).
 	encoded, decoded atomic.Pointer[peerBytes]
+	// pipelines counts the pipelines opened (AppendEntriesPipeline).
+	pipelines atomic.Int64
 
 	// mu guards pool, conns and closed.
 	mu     sync.Mutex

@@ -181,6 +181,7 @@ func (t *Transport) AppendEntriesPipeline(_ raft.ServerID, target raft.ServerAdd
 		done:       make(chan raft.AppendFuture, t.cfg.MaxInflight),
 		shutdown:   make(chan struct{}),
 	}
+	t.pipelines.Add(1)
 	go p.read()
 	return p, nil
 }

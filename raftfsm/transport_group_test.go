@@ -40,6 +40,15 @@ func testTransportGroup(t *testing.T, pipeline bool) {
 			t.Fatal("no vote guard over Shoal's transport")
 		}
 	}
+	defer func() {
+		opened := int64(0)
+		for _, g := range gs {
+			opened += g.guard.RaftTransport.(*Transport).pipelines.Load()
+		}
+		if pipeline != (opened > 0) {
+			t.Errorf("pipeline=%v, but raft opened %d pipelines", pipeline, opened)
+		}
+	}()
 	leader := func(among []*Group) *Group { return readyLeader(t, among) }
 	write := func(g *Group, from, n int) {
 		t.Helper()
