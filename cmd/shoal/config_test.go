@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,7 +231,7 @@ func TestConfigFileErrors(t *testing.T) {
 }
 
 func TestDevConfigFile(t *testing.T) {
-	file := writeConf(t, "nodes 4\nport 8000\ndir rel/dir\nmaxmemory 1mb\nsave 900 1\nauto-rebalance yes\nlog-format text\n")
+	file := writeConf(t, "nodes 4\nport 8000\ndir rel/dir\nmaxmemory 1mb\nsave 900 1\nauto-rebalance yes\nlog-format text\ngomaxprocs 2\n")
 	cfg, err := parseDevFlags(t, "--config", file, "--port", "9000")
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +242,7 @@ func TestDevConfigFile(t *testing.T) {
 		t.Errorf("dev config %+v", cfg)
 	}
 	want := "server --port 9001 --bind 127.0.0.1 --bootstrap-expect 4 --join 127.0.0.1:29000 --data-dir " +
-		filepath.Join(wd, "rel/dir", "node1") + " --log-format text --config " + file
+		filepath.Join(wd, "rel/dir", "node1") + " --log-format text --config " + file + " --gomaxprocs 2"
 	if got := strings.Join(cfg.childArgs(1), " "); got != want {
 		t.Errorf("node 1: %q, want %q", got, want)
 	}
@@ -278,6 +280,54 @@ func TestVersion(t *testing.T) {
 		if !strings.HasPrefix(out.String(), "shoal version "+version+" ") {
 			t.Errorf("%v: %q lacks the version", args, out.String())
 		}
+	}
+}
+
+// TestGoMaxProcsFlag checks that --gomaxprocs, from the command line or a
+// config file, sets GOMAXPROCS, that 0 leaves Go's default, and that a
+// negative number is refused.
+func TestGoMaxProcsFlag(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
+	run := func(args ...string) error {
+		t.Helper()
+		runtime.GOMAXPROCS(orig)
+		var err error
+		cmd := serverCommand()
+		cmd.Action = func(cc *cli.Context) error {
+			cf, ferr := loadConfigFile(cc, devCommand().Flags)
+			if ferr != nil {
+				err = ferr
+				return nil
+			}
+			err = setGoMaxProcs(cc, cf)
+			return nil
+		}
+		app := &cli.App{Name: "shoal", Commands: []*cli.Command{cmd}, Writer: &bytes.Buffer{}, ErrWriter: &bytes.Buffer{}}
+		if rerr := app.Run(append([]string{"shoal", "server"}, args...)); rerr != nil {
+			return rerr
+		}
+		return err
+	}
+	want := orig + 1 // differs from Go's default
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, orig},
+		{[]string{"--gomaxprocs", "0"}, orig},
+		{[]string{"--gomaxprocs", strconv.Itoa(want)}, want},
+		{[]string{"--config", writeConf(t, "gomaxprocs "+strconv.Itoa(want)+"\n")}, want},
+	} {
+		if err := run(tc.args...); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if got := runtime.GOMAXPROCS(0); got != tc.want {
+			t.Errorf("%q: GOMAXPROCS %d, want %d", tc.args, got, tc.want)
+		}
+	}
+	if err := run("--gomaxprocs", "-2"); err == nil || !strings.Contains(err.Error(), "gomaxprocs") {
+		t.Errorf("--gomaxprocs -2: %v, want an error naming gomaxprocs", err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ func devCommand() *cli.Command {
 			&cli.StringFlag{Name: "data-dir", Usage: "keep node i's data in DIR/node<i> and its log in DIR/node<i>.log; default: in memory"},
 			&cli.StringFlag{Name: "log-level", Usage: "passed to each node's --log-level"},
 			&cli.StringFlag{Name: "log-format", Usage: "passed to each node's --log-format"},
+			&cli.IntFlag{Name: "gomaxprocs", Usage: "passed to each node's --gomaxprocs (0: not passed, Go's default in each node)", DefaultText: "this machine's CPUs divided among the nodes, at least 1"},
 			&cli.IntFlag{Name: "metrics-port", Usage: "node i serves Prometheus metrics on 127.0.0.1:PORT+i (its --metrics-addr); 0 for none"},
 			&cli.BoolFlag{Name: "console-logs", Usage: "write the nodes' logs to this terminal, each line prefixed with [node i]"},
 			&cli.DurationFlag{Name: "wait", Value: 60 * time.Second, Usage: "how long to wait for cluster_state:ok on every node"},
@@ -86,6 +88,8 @@ type devConfig struct {
 	// ProxyPort is node 0's proxy port (node i's is ProxyPort+i); 0: no
 	// proxy.
 	ProxyPort int
+	// GoMaxProcs is passed to every node as --gomaxprocs when above 0.
+	GoMaxProcs int
 	// TLS is --tls's certificates (tls.go); nil without.
 	TLS *devTLS
 }
@@ -97,6 +101,8 @@ func (c devConfig) validate() error {
 	case c.Port < 1 || c.Port+c.Nodes-1+gossipPortOffset > 65535:
 		return fmt.Errorf("--port %d with --nodes %d: ports up to %d+%d must fit below 65536",
 			c.Port, c.Nodes, c.Port+c.Nodes-1, gossipPortOffset)
+	case c.GoMaxProcs < 0:
+		return errors.New("--gomaxprocs must be 0 or positive")
 	case c.Groups < 0:
 		return errors.New("--groups must be positive")
 	case c.Replicas < 0:
@@ -151,6 +157,9 @@ func (c devConfig) childArgs(i int) []string {
 	}
 	if c.ConfigFile != "" {
 		args = append(args, "--config", c.ConfigFile)
+	}
+	if c.GoMaxProcs > 0 {
+		args = append(args, "--gomaxprocs", strconv.Itoa(c.GoMaxProcs))
 	}
 	if c.MetricsPort > 0 {
 		args = append(args, "--metrics-addr", c.metricsAddr(i))
@@ -216,6 +225,9 @@ func devConfigFrom(cc *cli.Context) (devConfig, error) {
 	if cc.IsSet("groups") && c.Groups == 0 || cc.IsSet("replicas") && c.Replicas == 0 {
 		return c, errors.New("--groups and --replicas must be positive")
 	}
+	if c.GoMaxProcs = cc.Int("gomaxprocs"); !cc.IsSet("gomaxprocs") {
+		c.GoMaxProcs = devGoMaxProcs(c.Nodes)
+	}
 	if c.Bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -236,6 +248,14 @@ func devConfigFrom(cc *cli.Context) (devConfig, error) {
 		}
 	}
 	return c, c.validate()
+}
+
+// devGoMaxProcs is the default --gomaxprocs of n nodes that share this
+// machine: its CPUs (as Go counts them for this process) divided among them,
+// at least 1. Each node running as many threads as there are CPUs costs
+// wake-ups between threads that fight over the same cores (BENCHMARKS.md).
+func devGoMaxProcs(n int) int {
+	return max(1, runtime.GOMAXPROCS(0)/max(1, n))
 }
 
 func runDev(cc *cli.Context) error {

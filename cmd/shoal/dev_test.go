@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,9 +78,30 @@ func TestDevFlags(t *testing.T) {
 	if cfg.Nodes != 3 || cfg.Port != 7000 || cfg.Groups != 0 || cfg.Replicas != 0 || cfg.DataDir != "" || cfg.Bin != exe {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	// What `make run` runs.
-	if got := strings.Join(cfg.childArgs(0), " "); got != "server --port 7000 --bind 127.0.0.1 --bootstrap-expect 3 --join 127.0.0.1:27000" {
-		t.Errorf("make run's node 0: %q", got)
+	// What `make run` runs: three nodes sharing this machine's CPUs.
+	procs := max(1, runtime.GOMAXPROCS(0)/3)
+	if got, want := strings.Join(cfg.childArgs(0), " "), "server --port 7000 --bind 127.0.0.1 --bootstrap-expect 3 --join 127.0.0.1:27000 --gomaxprocs "+strconv.Itoa(procs); got != want {
+		t.Errorf("make run's node 0: %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--nodes", "1"}, runtime.GOMAXPROCS(0)},
+		{[]string{"--nodes", strconv.Itoa(4 * runtime.GOMAXPROCS(0))}, 1},
+		{[]string{"--gomaxprocs", "3"}, 3},
+		{[]string{"--gomaxprocs", "0"}, 0},
+	} {
+		cfg, err := parseDevFlags(t, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GoMaxProcs != tc.want {
+			t.Errorf("%q: GoMaxProcs %d, want %d", tc.args, cfg.GoMaxProcs, tc.want)
+		}
+		if passed := strings.Contains(strings.Join(cfg.childArgs(0), " "), "--gomaxprocs"); passed != (tc.want > 0) {
+			t.Errorf("%q: --gomaxprocs passed: %v", tc.args, passed)
+		}
 	}
 
 	cfg, err = parseDevFlags(t, "--nodes", "4", "--port", "8000", "--groups", "8", "--replicas", "2", "--data-dir", "rel/dir")
@@ -93,7 +115,7 @@ func TestDevFlags(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--nodes", "0"}, {"--port", "0"}, {"--port", "45000", "--nodes", "600"}, {"--groups", "0"},
-		{"--replicas", "-1"},
+		{"--replicas", "-1"}, {"--gomaxprocs", "-1"},
 	} {
 		if _, err := parseDevFlags(t, args...); err == nil {
 			t.Errorf("%q accepted", args)

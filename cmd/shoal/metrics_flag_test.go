@@ -11,7 +11,7 @@ import (
 // TestDevMetricsPort: `shoal dev --metrics-port P` gives node i
 // --metrics-addr 127.0.0.1:P+i and prints where to scrape.
 func TestDevMetricsPort(t *testing.T) {
-	cfg, err := parseDevFlags(t, "--nodes", "3", "--metrics-port", "9100")
+	cfg, err := parseDevFlags(t, "--nodes", "3", "--metrics-port", "9100", "--gomaxprocs", "0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md); empty for none"},
 			&cli.BoolFlag{Name: "metrics-libraries", Usage: "add raft's, serf's and memberlist's own metrics to --metrics-addr (costs about 10% of write throughput at pipeline 1)"},
 			&cli.IntFlag{Name: "proxy-port", Usage: "also run the proxy for clients that are not cluster-aware on this port of --bind (as `shoal proxy`, against this node's cluster); 0 for none"},
+			&cli.IntFlag{Name: "gomaxprocs", Usage: "OS threads that run Go code at once (Go's GOMAXPROCS); 0: Go's default, the CPUs this process may use. Where several processes share the cores (nodes of one machine, or a node beside its load generator), 1 or the cores divided among the nodes saves the wake-ups between threads (BENCHMARKS.md)"},
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		}, tlsServerFlags()...)), // tls.go
@@ -115,6 +117,9 @@ func runServer(cc *cli.Context) error {
 	if addr := cc.String("pprof-addr"); addr != "" {
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
+	if err := setGoMaxProcs(cc, cf); err != nil {
+		return err
+	}
 	cfg, err := nodeConfig(cc, cf)
 	if err != nil {
 		return err
@@ -123,7 +128,7 @@ func runServer(cc *cli.Context) error {
 	if cc.Int("proxy-port") > 0 && cfg.BootstrapExpect == 0 {
 		return cf.errorf("proxy-port", "the proxy serves a cluster: a standalone node (no --bootstrap-expect) needs none")
 	}
-	logger.Info("starting", "version", appVersion(), "config-file", cf.Path)
+	logger.Info("starting", "version", appVersion(), "config-file", cf.Path, "gomaxprocs", runtime.GOMAXPROCS(0))
 	n, err := node.Start(cc.Context, cfg)
 	if err != nil {
 		return err
@@ -163,6 +168,19 @@ func runServer(cc *cli.Context) error {
 		return n.ShutdownNow(ctx)
 	}
 	return n.Shutdown(ctx)
+}
+
+// setGoMaxProcs applies --gomaxprocs when it is set above 0. Setting it
+// turns off the Go runtime's own updates of GOMAXPROCS to the CPU limit of
+// the process's cgroup, as the GOMAXPROCS environment variable does.
+func setGoMaxProcs(cc *cli.Context, cf *configFile) error {
+	switch n := cc.Int("gomaxprocs"); {
+	case n < 0:
+		return cf.errorf("gomaxprocs", "%d is not 0 (Go's default) or a number of threads", n)
+	case n > 0:
+		runtime.GOMAXPROCS(n)
+	}
+	return nil
 }
 
 // nodeConfig builds the node's configuration from the flags (and the file
