@@ -51,6 +51,14 @@
 #                       before/after a change: it takes Redis's place in
 #                       the ops and cluster rows (memory rows are skipped);
 #                       see bench/ab.sh and `make bench-ab BASE=<rev>` []
+#   BENCH_GOMAXPROCS    GOMAXPROCS of every Shoal process (single node,
+#                       cluster nodes, proxy, a baseline Shoal), set in its
+#                       environment (so a baseline from before --gomaxprocs
+#                       takes it too); 0 = Go's default, the CPUs. Here the
+#                       servers share the cores with each other and with
+#                       redis-benchmark, and Redis runs commands on one
+#                       thread: BENCHMARKS.md, "Processes that share
+#                       cores" [1]
 #   SHOAL_EXTRA_ARGS    extra args for single-node "shoal server" (memory,
 #                       ops), word-split []
 #   SHOAL_CLUSTER_EXTRA_ARGS  extra args for each cluster node, word-split []
@@ -128,6 +136,7 @@ source "$ROOT/bench/lib.sh"
 
 SHOAL_BIN=${SHOAL_BIN:-$ROOT/bin/shoal}
 BENCH_BASELINE_BIN=${BENCH_BASELINE_BIN:-}
+BENCH_GOMAXPROCS=${BENCH_GOMAXPROCS:-1}
 # BASE names the side Shoal is compared with in the tables.
 BASE=redis
 if [[ -n $BENCH_BASELINE_BIN ]]; then BASE=baseline; fi
@@ -354,6 +363,14 @@ render_commands() {
 	END { for (i = 1; i <= n; i++) printf "%s# %s\n%s", (i > 1 ? "\n" : ""), name[i], body[i] }' "$WORK/commands.tsv"
 }
 
+# SHOAL_ENV prefixes every Shoal command: BENCH_GOMAXPROCS in its
+# environment.
+SHOAL_ENV=()
+shoal_env() {
+	SHOAL_ENV=()
+	if [[ -n $BENCH_GOMAXPROCS && $BENCH_GOMAXPROCS != 0 ]]; then SHOAL_ENV=(env "GOMAXPROCS=$BENCH_GOMAXPROCS"); fi
+}
+
 shoal_extra() { # shoal_extra STRING: print the word-split STRING, one per line
 	local -a w=()
 	# The extra args are deliberately word-split.
@@ -375,7 +392,7 @@ start_redis() { # fresh redis-server: sets REDIS_PORT and REDIS_PID
 		if [[ -n $BENCH_BASELINE_BIN ]]; then
 			local -a extra
 			mapfile -t extra < <(shoal_extra "$SHOAL_EXTRA_ARGS")
-			cmd=("$BENCH_BASELINE_BIN" server --port "$REDIS_PORT" "${extra[@]}")
+			cmd=("${SHOAL_ENV[@]}" "$BENCH_BASELINE_BIN" server --port "$REDIS_PORT" "${extra[@]}")
 		fi
 		spawn redis "$logf" "${cmd[@]}"
 		REDIS_PID=$SPAWNED_PID
@@ -398,7 +415,7 @@ start_shoal() { # fresh single-node Shoal: sets SHOAL_PORT and SHOAL_PID
 		alloc_port
 		SHOAL_PORT=$PORT_OUT
 		logf="$WORK/shoal-$SHOAL_PORT.log"
-		cmd=("$SHOAL_BIN" server --port "$SHOAL_PORT" "${extra[@]}")
+		cmd=("${SHOAL_ENV[@]}" "$SHOAL_BIN" server --port "$SHOAL_PORT" "${extra[@]}")
 		spawn shoal "$logf" "${cmd[@]}"
 		SHOAL_PID=$SPAWNED_PID
 		if wait_ready shoal "$SHOAL_PID" "$SHOAL_PORT" "$logf"; then
@@ -944,7 +961,7 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 				metrics=(--metrics-addr "127.0.0.1:${mports[$i]}")
 			fi
 			port_args "${SC_PORTS[$i]}"
-			cmd=("$bin" server "${PORT_ARGS[@]}" --bind 127.0.0.1 --bootstrap-expect 3
+			cmd=("${SHOAL_ENV[@]}" "$bin" server "${PORT_ARGS[@]}" --bind 127.0.0.1 --bootstrap-expect 3
 				--join "127.0.0.1:$g0" --cluster-port "${cports[$i]}" --gossip-port "${gports[$i]}" "${metrics[@]}" "${extra[@]}")
 			spawn $name-cluster-$i "$WORK/$name-cluster-node$i.log" "${cmd[@]}"
 			record 0 "${cmd[@]}"
@@ -1127,7 +1144,7 @@ rows_proxy() {
 	start_shoal_cluster
 	alloc_port
 	proxy_port=$PORT_OUT
-	local -a cmd=("$SHOAL_BIN" proxy --listen "127.0.0.1:$proxy_port" --cluster "127.0.0.1:${SC_PORTS[0]},127.0.0.1:${SC_PORTS[1]},127.0.0.1:${SC_PORTS[2]}")
+	local -a cmd=("${SHOAL_ENV[@]}" "$SHOAL_BIN" proxy --listen "127.0.0.1:$proxy_port" --cluster "127.0.0.1:${SC_PORTS[0]},127.0.0.1:${SC_PORTS[1]},127.0.0.1:${SC_PORTS[2]}")
 	spawn shoal-proxy "$WORK/shoal-proxy.log" "${cmd[@]}"
 	record 0 "${cmd[@]}"
 	proxy_pid=$SPAWNED_PID
@@ -1216,6 +1233,8 @@ main() {
 	[[ $CLK_TCK =~ ^[1-9][0-9]*$ ]] || die "getconf CLK_TCK printed '$CLK_TCK'"
 	[[ -x $SHOAL_BIN ]] || die "Shoal binary $SHOAL_BIN not found or not executable (run make build, or set SHOAL_BIN)"
 
+	[[ $BENCH_GOMAXPROCS =~ ^[0-9]*$ ]] || die "BENCH_GOMAXPROCS is '$BENCH_GOMAXPROCS', not a number"
+	shoal_env
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/shoal-bench.XXXXXX")
 	mkdir -p "$BENCH_RESULTS_DIR"
 	: >"$WORK/commands.tsv"
@@ -1253,7 +1272,7 @@ main() {
 		echo
 		echo "- machine: nproc $(nproc), $cpu, $(uname -sr)"
 		echo "- load average (1/5/15 min) at start: $load_start; at end: $load_end"
-		echo "- shoal: \`$SHOAL_BIN\` at $rev"
+		echo "- shoal: \`$SHOAL_BIN\` at $rev, GOMAXPROCS ${BENCH_GOMAXPROCS:-0} (0: Go's default, the CPUs)"
 		if [[ -n $BENCH_BASELINE_BIN ]]; then
 			echo "- baseline (in the redis columns' place): \`$BENCH_BASELINE_BIN\`${BENCH_BASELINE_REV:+ at $BENCH_BASELINE_REV}"
 		else
