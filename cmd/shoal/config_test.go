@@ -289,45 +289,55 @@ func TestVersion(t *testing.T) {
 func TestGoMaxProcsFlag(t *testing.T) {
 	orig := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(orig) })
-	run := func(args ...string) error {
+	run := func(cmd *cli.Command, args ...string) error {
 		t.Helper()
 		runtime.GOMAXPROCS(orig)
 		var err error
-		cmd := serverCommand()
 		cmd.Action = func(cc *cli.Context) error {
-			cf, ferr := loadConfigFile(cc, devCommand().Flags)
-			if ferr != nil {
-				err = ferr
-				return nil
+			var cf *configFile
+			if cmd.Name == "server" {
+				if cf, err = loadConfigFile(cc, devCommand().Flags); err != nil {
+					return nil
+				}
 			}
 			err = setGoMaxProcs(cc, cf)
 			return nil
 		}
 		app := &cli.App{Name: "shoal", Commands: []*cli.Command{cmd}, Writer: &bytes.Buffer{}, ErrWriter: &bytes.Buffer{}}
-		if rerr := app.Run(append([]string{"shoal", "server"}, args...)); rerr != nil {
+		if rerr := app.Run(append([]string{"shoal", cmd.Name}, args...)); rerr != nil {
 			return rerr
 		}
 		return err
 	}
 	want := orig + 1 // differs from Go's default
+	proxy := []string{"--cluster", "127.0.0.1:7000"}
 	for _, tc := range []struct {
+		cmd  func() *cli.Command
 		args []string
 		want int
 	}{
-		{nil, orig},
-		{[]string{"--gomaxprocs", "0"}, orig},
-		{[]string{"--gomaxprocs", strconv.Itoa(want)}, want},
-		{[]string{"--config", writeConf(t, "gomaxprocs "+strconv.Itoa(want)+"\n")}, want},
+		{serverCommand, nil, orig},
+		{serverCommand, []string{"--gomaxprocs", "0"}, orig},
+		{serverCommand, []string{"--gomaxprocs", strconv.Itoa(want)}, want},
+		{serverCommand, []string{"--config", writeConf(t, "gomaxprocs "+strconv.Itoa(want)+"\n")}, want},
+		{proxyCommand, proxy, orig},
+		{proxyCommand, append(proxy, "--gomaxprocs", strconv.Itoa(want)), want},
 	} {
-		if err := run(tc.args...); err != nil {
-			t.Fatalf("%q: %v", tc.args, err)
+		cmd := tc.cmd()
+		if err := run(cmd, tc.args...); err != nil {
+			t.Fatalf("%s %q: %v", cmd.Name, tc.args, err)
 		}
 		if got := runtime.GOMAXPROCS(0); got != tc.want {
-			t.Errorf("%q: GOMAXPROCS %d, want %d", tc.args, got, tc.want)
+			t.Errorf("%s %q: GOMAXPROCS %d, want %d", cmd.Name, tc.args, got, tc.want)
 		}
 	}
-	if err := run("--gomaxprocs", "-2"); err == nil || !strings.Contains(err.Error(), "gomaxprocs") {
-		t.Errorf("--gomaxprocs -2: %v, want an error naming gomaxprocs", err)
+	for _, tc := range []struct {
+		cmd  *cli.Command
+		args []string
+	}{{serverCommand(), nil}, {proxyCommand(), proxy}} {
+		if err := run(tc.cmd, append(tc.args, "--gomaxprocs", "-2")...); err == nil || !strings.Contains(err.Error(), "gomaxprocs") {
+			t.Errorf("%s --gomaxprocs -2: %v, want an error naming gomaxprocs", tc.cmd.Name, err)
+		}
 	}
 }
 

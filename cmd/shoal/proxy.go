@@ -36,6 +36,7 @@ func proxyCommand() *cli.Command {
 			&cli.DurationFlag{Name: "node-timeout", Value: def.NodeTimeout, Usage: "how long a node may owe replies without answering before its connection is closed and its commands retried"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "text or json"},
+			goMaxProcsFlag(),
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		}, adminTLSFlags()...)), // tls.go: --tls --cacert --cert --key to the nodes
 		Action: runProxy,
@@ -75,6 +76,9 @@ func runProxy(cc *cli.Context) error {
 		return err
 	}
 	cfg.Logger = logger
+	if err := setGoMaxProcs(cc, nil); err != nil {
+		return err
+	}
 	if path := cc.String("cpuprofile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {

@@ -83,7 +83,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on http://HOST:PORT/metrics (docs/metrics.md); empty for none"},
 			&cli.BoolFlag{Name: "metrics-libraries", Usage: "add raft's, serf's and memberlist's own metrics to --metrics-addr (costs about 10% of write throughput at pipeline 1)"},
 			&cli.IntFlag{Name: "proxy-port", Usage: "also run the proxy for clients that are not cluster-aware on this port of --bind (as `shoal proxy`, against this node's cluster); 0 for none"},
-			&cli.IntFlag{Name: "gomaxprocs", Usage: "OS threads that run Go code at once (Go's GOMAXPROCS); 0: Go's default, the CPUs this process may use. Where several processes share the cores (nodes of one machine, or a node beside its load generator), 1 or the cores divided among the nodes saves the wake-ups between threads (BENCHMARKS.md)"},
+			goMaxProcsFlag(),
 			&cli.StringFlag{Name: "pprof-addr", Usage: "serve net/http/pprof on this address (for development)", Hidden: true},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until shutdown (for development)", Hidden: true},
 		}, tlsServerFlags()...)), // tls.go
@@ -170,10 +170,21 @@ func runServer(cc *cli.Context) error {
 	return n.Shutdown(ctx)
 }
 
+// goMaxProcsFlag is --gomaxprocs, of shoal server and shoal proxy.
+func goMaxProcsFlag() cli.Flag {
+	return &cli.IntFlag{Name: "gomaxprocs", Usage: "OS threads that run Go code at once (Go's GOMAXPROCS); 0: Go's default, the CPUs this process may use. " +
+		"Where several processes share the cores (nodes of one machine, or a node beside its load generator), 1 or the cores divided among the nodes " +
+		"saves the wake-ups between threads (BENCHMARKS.md)"}
+}
+
 // setGoMaxProcs applies --gomaxprocs when it is set above 0. Setting it
 // turns off the Go runtime's own updates of GOMAXPROCS to the CPU limit of
 // the process's cgroup, as the GOMAXPROCS environment variable does.
+// cf is the config file the flags came from (nil: none).
 func setGoMaxProcs(cc *cli.Context, cf *configFile) error {
+	if cf == nil {
+		cf = &configFile{}
+	}
 	switch n := cc.Int("gomaxprocs"); {
 	case n < 0:
 		return cf.errorf("gomaxprocs", "%d is not 0 (Go's default) or a number of threads", n)
