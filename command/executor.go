@@ -10,16 +10,22 @@ import (
 
 // Executor returns the raftfsm.Executor that applies Shoal's write
 // commands inside a group's FSM.
-func Executor() raftfsm.Executor { return executor{} }
+// Each group's FSM needs its own: the executor keeps a LookupCache, and
+// raftfsm calls its methods only from that FSM's goroutine.
+func Executor() raftfsm.Executor { return &executor{} }
 
-type executor struct{}
+type executor struct {
+	// cmds finds the commands of the entries the FSM applies (FSM
+	// goroutine only).
+	cmds LookupCache
+}
 
 // Exec implements raftfsm.Executor: it runs a write command inside the FSM,
 // with the FSM's clock and RESP3 replies (the front end downgrades them for
 // RESP2 connections). It is called on the FSM goroutine with the store's
 // Lock held.
-func (executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
-	cmd := Lookup(args[0])
+func (e *executor) Exec(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	cmd := e.cmds.Lookup(args[0])
 	if cmd == nil || cmd.Kind != KindWrite || !cmd.ArityOK(len(args)) {
 		// The front end never proposes these; a replica reaching here
 		// replies the same error as every other replica.
@@ -41,8 +47,8 @@ var execCtxs = sync.Pool{New: func() any { return new(Ctx) }}
 
 // Keys implements raftfsm.Executor: the key arguments of a write command,
 // which the FSM checks against the slots its group owns.
-func (executor) Keys(args [][]byte, dst [][]byte) [][]byte {
-	if cmd := Lookup(args[0]); cmd != nil {
+func (e *executor) Keys(args [][]byte, dst [][]byte) [][]byte {
+	if cmd := e.cmds.Lookup(args[0]); cmd != nil {
 		return cmd.Keys(args, dst)
 	}
 	return dst
@@ -54,8 +60,8 @@ func (executor) Keys(args [][]byte, dst [][]byte) [][]byte {
 // randomness, and a random source seeded from the clock (RANDOMKEY): the
 // same state on every replica. Front-end commands (KindLocal) never reach
 // here; a replica that meets one replies as Exec does to an unknown one.
-func (executor) ExecTx(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
-	cmd := Lookup(args[0])
+func (e *executor) ExecTx(st *shard.Store, now int64, args [][]byte, out []byte) []byte {
+	cmd := e.cmds.Lookup(args[0])
 	if cmd != nil && len(cmd.Subs) > 0 && len(args) >= 2 {
 		if sub := cmd.Sub(args[1]); sub != nil {
 			cmd = sub
@@ -78,14 +84,14 @@ func (executor) ExecTx(st *shard.Store, now int64, args [][]byte, out []byte) []
 
 // IsWrite reports whether args is a write command, for the FSM's change
 // hook (a keyless read in a transaction changes nothing).
-func (executor) IsWrite(args [][]byte) bool {
-	cmd := Lookup(args[0])
+func (e *executor) IsWrite(args [][]byte) bool {
+	cmd := e.cmds.Lookup(args[0])
 	return cmd != nil && cmd.Kind == KindWrite
 }
 
 // CrossDB reports whether the write args may change keys of a database other
 // than its own (MOVE, COPY ... DB: FlagOtherDB), for the FSM's change index.
-func (executor) CrossDB(args [][]byte) bool {
-	cmd := Lookup(args[0])
+func (e *executor) CrossDB(args [][]byte) bool {
+	cmd := e.cmds.Lookup(args[0])
 	return cmd != nil && cmd.Flags&FlagOtherDB != 0
 }

@@ -249,6 +249,44 @@ func (t *table) lookup(name []byte) *Command {
 	return t.m[string(buf[:len(name)])]
 }
 
+// LookupCache is Lookup with a memory of the last command it found: a run
+// of the same command (a pipeline of SETs, an entry's commands in the FSM)
+// then costs a comparison of the name instead of a lookup in the table's
+// map. The zero value is ready. Not safe for concurrent use: one per
+// connection, one per FSM.
+type LookupCache struct {
+	last *Command
+}
+
+// Lookup is Lookup, through the cache.
+func (lc *LookupCache) Lookup(name []byte) *Command {
+	if c := lc.last; c != nil && equalLower(name, c.Name) {
+		return c
+	}
+	c := commands.lookup(name)
+	if c != nil {
+		lc.last = c
+	}
+	return c
+}
+
+// equalLower reports whether name equals lower, an ASCII lower-case command
+// name (as the table's keys are), ignoring the case of ASCII letters.
+func equalLower(name []byte, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Sub finds a subcommand of c, case-insensitively.
 func (c *Command) Sub(name []byte) *Command {
 	for _, s := range c.Subs {

@@ -27,8 +27,10 @@ type client struct {
 	srv *Server
 	// xs are the command contexts (ctx, done): xs[0] for a command, xs[1]
 	// for one EXEC runs; xdepth counts those in use.
-	xs      [2]command.Ctx
-	xdepth  int
+	xs     [2]command.Ctx
+	xdepth int
+	// cmds finds the connection's commands (connection goroutine).
+	cmds    command.LookupCache
 	nc      net.Conn
 	id      int64
 	addr    string
@@ -329,7 +331,7 @@ func (c *client) exec(args [][]byte) *command.Command {
 		return nil
 	}
 	c.cur = nil
-	cmd := command.Lookup(args[0])
+	cmd := c.cmds.Lookup(args[0])
 	if cmd == nil {
 		c.replyErr(command.UnknownCommand(args))
 		return nil
@@ -904,7 +906,7 @@ func (c *client) appendReplies(cmds [][][]byte, replies raftfsm.Replies, err err
 // cmdSlot returns the slot of a queued write's first key (a write is
 // queued only once its keys were found and routed).
 func (c *client) cmdSlot(args [][]byte) int {
-	cmd := command.Lookup(args[0])
+	cmd := c.cmds.Lookup(args[0])
 	if len(cmd.Subs) > 0 && len(args) >= 2 {
 		if sub := cmd.Sub(args[1]); sub != nil {
 			cmd = sub
