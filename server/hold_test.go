@@ -35,8 +35,9 @@ func TestLeaderHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := serveTest(t, s)
-	time.AfterFunc(100*time.Millisecond, func() { elected.Store(true) })
+	// start before the timer: the election is then at least 100 ms after it.
 	start := time.Now()
+	time.AfterFunc(100*time.Millisecond, func() { elected.Store(true) })
 	got := pipeline(t, addr, "SET a 1", "GET b")
 	if got[0] != "-MOVED 15495 10.0.0.9:7001\r\n" || got[1] != "-MOVED 3300 10.0.0.9:7001\r\n" {
 		t.Fatalf("replies %q, want MOVED to the elected leader for each", got)
