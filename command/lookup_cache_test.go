@@ -1,7 +1,6 @@
 package command_test
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"github.com/shoalcache/shoal/command"
@@ -12,8 +11,7 @@ import (
 // every command's name in random case, names that differ from the last one
 // only in length or one letter, and unknown names, in a random order.
 func TestLookupCache(t *testing.T) {
-	seed := testutil.Seed(t)
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r := testutil.Rand(t)
 	var names []string
 	for _, c := range command.All() {
 		n := c.Name

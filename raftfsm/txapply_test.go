@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strconv"
 	"testing"
 
@@ -136,8 +135,7 @@ func TestTxOwnershipAndStart(t *testing.T) {
 // after the snapshot gets the same decision and replies on both, and the
 // stores end equal. Replay with SHOAL_SEED.
 func TestTxDeterminism(t *testing.T) {
-	seed := testutil.Seed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := testutil.Rand(t)
 	key := func() string { return "k" + strconv.Itoa(rng.IntN(8)) }
 	const n = 600
 	logs := make([]*raft.Log, 0, n)

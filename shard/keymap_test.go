@@ -3,7 +3,6 @@ package shard
 import (
 	"fmt"
 	"iter"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/shoalcache/shoal/internal/testutil"
@@ -13,8 +12,7 @@ import (
 // clones and iterations (deleting while iterating included) to a keyMap
 // and to a Go map, and checks that they agree after every step.
 func TestKeyMapAgainstModel(t *testing.T) {
-	seed := testutil.Seed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := testutil.Rand(t)
 	for round := range 20 {
 		var m keyMap
 		model := map[string]*Entry{}
@@ -112,8 +110,7 @@ func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry,
 // table and in a sparse one (most keys deleted, so most slots empty or
 // tombstones).
 func TestKeyMapRandom(t *testing.T) {
-	seed := testutil.Seed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := testutil.Rand(t)
 	var empty keyMap
 	if k, e := empty.random(rng.IntN); k != "" || e != nil {
 		t.Fatalf("random of an empty map = %q %p", k, e)

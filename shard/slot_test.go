@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"math/rand/v2"
 	"testing"
 	"unsafe"
 
@@ -34,8 +33,7 @@ func crc16Bitwise(b []byte) uint16 {
 // definition for every length from 0 to 100 (every split of 8-byte steps
 // and tail), on random bytes; testutil.Seed's variable replays a run.
 func TestCRC16MatchesDefinition(t *testing.T) {
-	seed := testutil.Seed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := testutil.Rand(t)
 	for n := 0; n <= 100; n++ {
 		for r := 0; r < 20; r++ {
 			b := make([]byte, n)

@@ -3,7 +3,6 @@ package shard
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -614,8 +613,7 @@ type modelEntry struct {
 // TestRandomOpsAgainstModel applies random operations to a Store and to a
 // map, and checks that they agree after every step.
 func TestRandomOpsAgainstModel(t *testing.T) {
-	seed := testutil.Seed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := testutil.Rand(t)
 	s := New()
 	s.Lock()
 	defer s.Unlock()

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -21,4 +22,12 @@ func Seed(t testing.TB) uint64 {
 	}
 	t.Logf("seed %d (replay with SHOAL_SEED=%d)", seed, seed)
 	return seed
+}
+
+// Rand returns a random source for a randomized test, seeded with Seed(t)
+// (so logged, and replayed with SHOAL_SEED). Not safe for concurrent use.
+func Rand(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := Seed(t)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
