@@ -180,9 +180,31 @@ func TestTransferLeaderArgs(t *testing.T) {
 
 // startShoalCluster starts n Shoal nodes in this process as one cluster
 // and waits until every node leads the group it prefers. It returns their
-// RESP addresses; the nodes stop when the test ends.
+// RESP addresses; the nodes stop when the test ends. The ports are probed
+// free and released before the nodes bind them, so another process may
+// take one meanwhile: a start that fails with "address already in use"
+// stops the nodes it started and begins again on new ports.
 func startShoalCluster(t *testing.T, n int) []string {
 	t.Helper()
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		addrs, err := tryStartShoalCluster(t, n)
+		if err == nil {
+			testutil.Eventually(t, 60*time.Second, "every group led by its preferred leader", func() error { return preferredLeaders(addrs) })
+			return addrs
+		}
+		if attempt == attempts || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("start attempt %d: %v; again on new ports", attempt, err)
+	}
+}
+
+// tryStartShoalCluster is one attempt of startShoalCluster: on an error it
+// has shut down the nodes that started.
+func tryStartShoalCluster(t *testing.T, n int) ([]string, error) {
+	t.Helper()
+	ports := testutil.FreePorts(t, 3*n)
 	cfgs := make([]node.Config, n)
 	for i := range cfgs {
 		var raw [20]byte
@@ -191,8 +213,7 @@ func startShoalCluster(t *testing.T, n int) []string {
 		}
 		cfg := node.DefaultConfig()
 		cfg.ID = hex.EncodeToString(raw[:])
-		cfg.Port = testutil.FreePort(t)
-		cfg.ClusterPort, cfg.GossipPort = testutil.FreePort(t), testutil.FreePort(t)
+		cfg.Port, cfg.ClusterPort, cfg.GossipPort = ports[3*i], ports[3*i+1], ports[3*i+2]
 		cfg.BootstrapExpect, cfg.Groups, cfg.Replicas = n, n, min(3, n)
 		cfgs[i] = cfg
 	}
@@ -212,25 +233,27 @@ func startShoalCluster(t *testing.T, n int) []string {
 		}(i)
 	}
 	wg.Wait()
-	for i, nd := range nodes {
-		if nd == nil {
-			continue
+	shutdown := func(i int, nd *node.Node) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := nd.Shutdown(ctx); err != nil {
+			t.Logf("node %d shutdown: %v", i, err)
 		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := nd.Shutdown(ctx); err != nil {
-				t.Logf("node %d shutdown: %v", i, err)
-			}
-		})
 	}
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("start node %d: %v", i, err)
+			for j, nd := range nodes {
+				if nd != nil {
+					shutdown(j, nd)
+				}
+			}
+			return nil, fmt.Errorf("start node %d: %w", i, err)
 		}
 	}
-	testutil.Eventually(t, 60*time.Second, "every group led by its preferred leader", func() error { return preferredLeaders(addrs) })
-	return addrs
+	for i, nd := range nodes {
+		t.Cleanup(func() { shutdown(i, nd) })
+	}
+	return addrs, nil
 }
 
 // preferredLeaders returns nil when every node answers cluster_state:ok and
