@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/internal/logging"
+	"github.com/shoalcache/shoal/internal/rawio"
 )
 
 // muxMagic starts every connection to a node's cluster port, followed by a
@@ -100,7 +101,7 @@ func (m *Mux) Serve() error {
 }
 
 func (m *Mux) route(conn net.Conn) {
-	conn, ok := m.secureAccepted(conn) // mux_tls.go
+	conn, ok := m.secureAccepted(rawio.Wrap(conn)) // mux_tls.go
 	if !ok {
 		return
 	}
@@ -227,7 +228,7 @@ func (m *Mux) DialStream(addr, name string, timeout time.Duration) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	if conn, err = secureDialed(conn, timeout); err != nil { // mux_tls.go
+	if conn, err = secureDialed(rawio.Wrap(conn), timeout); err != nil { // mux_tls.go
 		return nil, err
 	}
 	hdr := make([]byte, 0, len(muxMagic)+1+len(name))

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/rawio"
 	"github.com/shoalcache/shoal/shard"
 )
 
@@ -171,6 +172,7 @@ func (s *Server) serve(ln net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 			_ = tc.SetKeepAlive(true)
+			nc = rawio.Wrap(tc)
 		}
 		s.wg.Add(1)
 		go s.serveConn(nc)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/rawio"
 	"github.com/shoalcache/shoal/internal/tlsconf"
 )
 
@@ -116,6 +117,7 @@ func (l *tlsListener) Accept() (net.Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 		_ = tc.SetKeepAlive(true)
+		nc = rawio.Wrap(tc)
 	}
 	return tls.Server(nc, l.cfg), nil
 }
