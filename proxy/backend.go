@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shoalcache/shoal/internal/rawio"
 	"github.com/shoalcache/shoal/internal/respclient"
 )
 
@@ -303,6 +304,7 @@ func (p *Proxy) dialBackend(n *node) (*backendConn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+		nc = rawio.Wrap(tc)
 	}
 	if p.cfg.TLS != nil {
 		nc = tls.Client(nc, p.cfg.TLS) // the handshake runs at HELLO's write, under its deadline

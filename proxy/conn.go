@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoalcache/shoal/command"
+	"github.com/shoalcache/shoal/internal/rawio"
 	"github.com/shoalcache/shoal/internal/resp"
 	"github.com/shoalcache/shoal/shard"
 )
@@ -55,6 +56,7 @@ type clientConn struct {
 func newClientConn(p *Proxy, nc net.Conn) *clientConn {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+		nc = rawio.Wrap(tc)
 	}
 	c := &clientConn{
 		p:      p,
