@@ -79,12 +79,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n, errno := c.rn, c.rerrno
 	c.rbuf = nil
 	c.rmu.Unlock()
-	switch {
-	case err != nil:
-		return 0, opError("read", c.TCPConn, err)
-	case errno != 0:
-		return 0, opError("read", c.TCPConn, os.NewSyscallError("read", errno))
-	case n == 0:
+	if err := c.result("read", err, errno); err != nil {
+		return 0, err
+	}
+	if n == 0 {
 		return 0, io.EOF
 	}
 	return n, nil
@@ -121,13 +119,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	n, errno := c.wn, c.werrno
 	c.wbuf = nil
 	c.wmu.Unlock()
-	switch {
-	case err != nil:
-		return n, opError("write", c.TCPConn, err)
-	case errno != 0:
-		return n, opError("write", c.TCPConn, os.NewSyscallError("write", errno))
-	}
-	return n, nil
+	return n, c.result("write", err, errno)
 }
 
 // writeRaw is Write's RawConn function.
@@ -146,6 +138,19 @@ func (c *Conn) writeRaw(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// result is the error of a Read or Write whose RawConn call returned err
+// (a deadline, a closed connection) and whose system call failed with
+// errno.
+func (c *Conn) result(op string, err error, errno syscall.Errno) error {
+	switch {
+	case err != nil:
+		return opError(op, c.TCPConn, err)
+	case errno != 0:
+		return opError(op, c.TCPConn, os.NewSyscallError(op, errno))
+	}
+	return nil
 }
 
 // opError wraps err as package net does, so that callers' checks (a
