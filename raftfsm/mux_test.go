@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/rawio"
 )
 
 // newTestMux serves a Mux on 127.0.0.1 until the test ends.
@@ -113,5 +115,43 @@ func TestReadFrameLimit(t *testing.T) {
 	b, err := ReadFrame(&buf, 6)
 	if err != nil || string(b) != "abcdef" {
 		t.Fatalf("ReadFrame = %q, %v", b, err)
+	}
+}
+
+// TestMuxConnsUseRawIO: cluster-port connections, dialed and accepted,
+// read and write through rawio (docs/architecture.md, "Raw socket calls").
+func TestMuxConnsUseRawIO(t *testing.T) {
+	m := newTestMux(t)
+	l, err := m.Layer(StreamMetaRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	dialed, err := m.DialStream(m.Addr().String(), StreamMetaRPC, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dialed.Close()
+	if _, ok := dialed.(*rawio.Conn); !ok {
+		t.Errorf("dialed connection %T, want *rawio.Conn", dialed)
+	}
+	select {
+	case c := <-accepted:
+		if c == nil {
+			t.Fatal("accept failed")
+		}
+		defer c.Close()
+		if tc, ok := c.(*trackedConn); ok {
+			c = tc.Conn // the layer's wrapper, for Close only
+		}
+		if _, ok := c.(*rawio.Conn); !ok {
+			t.Errorf("accepted connection %T, want *rawio.Conn", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection accepted in 10 s")
 	}
 }

@@ -31,7 +31,10 @@ import (
 )
 
 // Conn is a *net.TCPConn whose Read and Write make raw system calls.
-// Deadlines, Close and the rest are the TCPConn's.
+// Deadlines, Close and the rest are the TCPConn's, and so are the bulk
+// paths it promotes: ReadFrom and WriteTo (io.Copy: sendfile, splice)
+// and writev for net.Buffers make ordinary calls, which is right for
+// transfers long enough that a hand-off costs little beside them.
 type Conn struct {
 	*net.TCPConn
 	rc syscall.RawConn
