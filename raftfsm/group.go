@@ -537,7 +537,7 @@ func (g *Group) batcher() {
 // request in its buffer about to be queued. Without the yield those
 // requests miss this entry and wait a whole commit for the next one; with
 // it they join, and under load the entries grow (cluster SET -P 1: 6.9 to
-// 8.9 commands an entry, 12% less CPU per SET; BENCHMARKS.md, "The
+// 8.9 commands an entry, 8-16% less CPU per SET; BENCHMARKS.md, "The
 // batcher yields before it drains"). With nothing else runnable the yield
 // returns at once. Called by the batcher goroutine only.
 func (g *Group) gather(batch []*request, first *request) ([]*request, int, int, bool) {
