@@ -6,7 +6,7 @@ GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN := bin/shoal
 FUZZTIME ?= 30s
 
-.PHONY: all build deps run test bench bench-ab bench-metrics bench-migrate bench-failover fuzz jepsen lint clean
+.PHONY: all build deps run test bench bench-ab bench-metrics bench-migrate bench-failover pgo fuzz jepsen lint clean
 
 all: build
 
@@ -57,6 +57,11 @@ bench-migrate: build
 # ms): KILLS (20) master kills each; see BENCHMARKS.md. About 15 minutes.
 bench-failover: build
 	SHOAL_BIN=$(CURDIR)/$(BIN) bench/failover.sh
+
+# Regenerate cmd/shoal/default.pgo, the CPU profile that go build uses for
+# profile-guided optimization (BENCHMARKS.md, "Profile-guided optimization").
+pgo:
+	bench/pgo.sh
 
 # Run every fuzz target for FUZZTIME. Targets are discovered with
 # `go test -list '^Fuzz' ./...`, so new ones are picked up automatically.
