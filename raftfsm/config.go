@@ -114,6 +114,15 @@ type Config struct {
 	// is that a request arriving while an entry commits waits for it.
 	MaxInflight int
 
+	// CohortWait bounds how long the batcher, with one entry in flight
+	// (MaxInflight 1), waits for the proposers the last entry answered to
+	// come back before it proposes the next entry, so that a closed-loop
+	// load (clients that send a command once they have the previous
+	// reply) shares one entry instead of alternating between two
+	// (cohort.go). It applies only to groups with other voters. 0 never
+	// waits.
+	CohortWait time.Duration
+
 	// OwnAllSlots is the group's slot ownership before any SetOwnership
 	// entry (see Group.ProposeOwnership): every slot when true, none when
 	// false, at epoch 0. A standalone node's single group owns every slot;
@@ -160,6 +169,7 @@ func DefaultConfig() Config {
 		MaxBatchCommands:      1024,
 		MaxBatchBytes:         1 << 20,
 		MaxInflight:           1,
+		CohortWait:            2 * time.Millisecond,
 		CatchUpTimeout:        30 * time.Second,
 		OwnAllSlots:           true,
 	}
@@ -184,6 +194,8 @@ func (c *Config) Validate() error {
 			c.SuspectAfter, StickyFor(c.HeartbeatTimeout, c.ReadLease))
 	case c.MaxBatchCommands < 1 || c.MaxBatchBytes < 1 || c.MaxInflight < 1:
 		return errors.New("raftfsm: MaxBatchCommands, MaxBatchBytes and MaxInflight must be positive")
+	case c.CohortWait < 0:
+		return errors.New("raftfsm: CohortWait must not be negative")
 	case c.CompactMinBytes < 0 || c.CompactCheckInterval <= 0 || c.CompactIdleAfter <= 0 || c.CompactIdleBytes < 0:
 		return errors.New("raftfsm: CompactMinBytes must not be negative and CompactCheckInterval must be positive")
 	case c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024:

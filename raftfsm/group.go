@@ -77,6 +77,10 @@ type Group struct {
 
 	// stats are the counters Metrics reports (metrics.go).
 	stats groupStats
+
+	// cohort is the batcher's wait for the proposers of the entry just
+	// answered (cohort.go).
+	cohort cohort
 }
 
 // queueLen is how many proposals may wait for the batcher; Propose waits
@@ -85,7 +89,8 @@ const queueLen = 4096
 
 type request struct {
 	cmds  [][][]byte
-	db    int // the database of cmds
+	db    int    // the database of cmds
+	gen   uint64 // cohort.gen when queued
 	res   *Result
 	first int
 	err   error
@@ -300,6 +305,7 @@ func (g *Group) watchLeadership() {
 			}
 			continue
 		}
+		g.refreshPeers()
 		g.ready.Store(g.IsLeader())
 		g.log.Info("leading group", "term", term)
 	}
@@ -320,6 +326,11 @@ func (g *Group) compactor() {
 		case <-g.stop:
 			return
 		case <-t.C:
+		}
+		if g.IsLeader() {
+			// Voters join and leave: the batcher's wait for a cohort
+			// applies only while there are others (cohort.go).
+			g.refreshPeers()
 		}
 		logBytes := g.fsm.LogBytesSinceSnapshot()
 		// After a burst of writes, once the log has been quiet for a while,
@@ -403,7 +414,7 @@ func (g *Group) ProposeDB(ctx context.Context, db int, cmds [][][]byte) (Replies
 		return Replies{}, ErrNotLeader
 	}
 	r := reqPool.Get().(*request)
-	r.cmds, r.db = cmds, db
+	r.cmds, r.db, r.gen = cmds, db, g.cohort.gen.Load()
 	select {
 	case g.reqs <- r:
 	case <-ctx.Done():
@@ -430,7 +441,7 @@ func (g *Group) TryProposeDB(db int, cmds [][][]byte) (out Replies, queued bool,
 		return Replies{}, false, ErrNotLeader
 	}
 	r := reqPool.Get().(*request)
-	r.cmds, r.db = cmds, db
+	r.cmds, r.db, r.gen = cmds, db, g.cohort.gen.Load()
 	select {
 	case g.reqs <- r:
 	default:
@@ -481,11 +492,16 @@ func (g *Group) batcher() {
 			return
 		}
 		bp := batchPool.Get().(*[]*request)
-		batch, ncmds, size, dbs := g.gather((*bp)[:0], first)
+		p := pack{batch: (*bp)[:0]}
+		g.gather(&p, first)
+		if want := g.cohortWant(&p); want > len(p.batch) {
+			g.awaitCohort(&p, want)
+		}
+		batch, ncmds := p.batch, p.ncmds
 		now := time.Now()
 		var data []byte
-		if !dbs {
-			data = beginCommands(make([]byte, 0, size+32), now.UnixMilli(), ncmds)
+		if !p.dbs {
+			data = beginCommands(make([]byte, 0, p.size+32), now.UnixMilli(), ncmds)
 			for _, r := range batch {
 				for _, args := range r.cmds {
 					data = appendCommand(data, args)
@@ -494,7 +510,7 @@ func (g *Group) batcher() {
 		} else {
 			// Some command runs in another database than 0: version 2,
 			// with each command's database (one more byte per command).
-			data = beginCommandsDB(make([]byte, 0, size+ncmds+32), now.UnixMilli(), ncmds)
+			data = beginCommandsDB(make([]byte, 0, p.size+ncmds+32), now.UnixMilli(), ncmds)
 			for _, r := range batch {
 				for _, args := range r.cmds {
 					data = appendCommandDB(data, r.db, args)
@@ -526,9 +542,8 @@ func (g *Group) batcher() {
 	}
 }
 
-// gather returns batch with first and the requests queued behind it, up to
-// MaxBatchCommands and MaxBatchBytes, their command count, encoded size,
-// and whether one runs in a database other than 0.
+// gather adds first and the requests queued behind it to p, up to
+// MaxBatchCommands and MaxBatchBytes.
 //
 // It yields the processor once before it looks at the queue. The batcher
 // has just been woken by the end of the entry in flight, and the scheduler
@@ -540,23 +555,17 @@ func (g *Group) batcher() {
 // 8.9 commands an entry, 8-16% less CPU per SET; BENCHMARKS.md, "The
 // batcher yields before it drains"). With nothing else runnable the yield
 // returns at once. Called by the batcher goroutine only.
-func (g *Group) gather(batch []*request, first *request) ([]*request, int, int, bool) {
+func (g *Group) gather(p *pack, first *request) {
 	runtime.Gosched()
-	batch = append(batch, first)
-	ncmds, size := len(first.cmds), encodedSizeAll(first.cmds)
-	dbs := first.db != 0
-	for ncmds < g.cfg.MaxBatchCommands && size < g.cfg.MaxBatchBytes {
+	p.add(first)
+	for !p.full(&g.cfg) {
 		select {
 		case r := <-g.reqs:
-			batch = append(batch, r)
-			ncmds += len(r.cmds)
-			size += encodedSizeAll(r.cmds)
-			dbs = dbs || r.db != 0
+			p.add(r)
 		default:
-			return batch, ncmds, size, dbs
+			return
 		}
 	}
-	return batch, ncmds, size, dbs
 }
 
 // apply proposes one batch's entry, unless a leadership transfer holds
@@ -637,10 +646,15 @@ func (g *Group) finish(inf inflight) {
 			err = v
 		}
 	}
-	g.stats.proposalMicros.observe(uint64(max(time.Since(inf.start).Microseconds(), 0)))
+	end := time.Now()
+	g.stats.proposalMicros.observe(uint64(max(end.Sub(inf.start).Microseconds(), 0)))
 	if err != nil {
 		g.stats.proposalFailures.Add(1)
 		err = mapRaftError(err)
+	} else {
+		// Before the answers: a proposer that comes back must find the
+		// new generation (cohort.go).
+		g.cohort.answer(len(inf.batch), int64(end.Sub(monoBase)))
 	}
 	off := 0
 	for _, r := range inf.batch {

@@ -100,6 +100,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no read lease", func(c *Config) { c.ReadLease = 0 }, true},
 		{"zero batch", func(c *Config) { c.MaxBatchCommands = 0 }, false},
 		{"zero inflight", func(c *Config) { c.MaxInflight = 0 }, false},
+		{"negative cohort wait", func(c *Config) { c.CohortWait = -1 }, false},
+		{"no cohort wait", func(c *Config) { c.CohortWait = 0 }, true},
 		{"append entries too large", func(c *Config) { c.MaxAppendEntries = 2000 }, false},
 	}
 	for _, tt := range tests {
@@ -562,11 +564,12 @@ func TestGatherLetsRunnableProposersJoin(t *testing.T) {
 				g.reqs <- &request{cmds: set}
 			}()
 		}
-		batch, ncmds, _, _ := g.gather(nil, &request{cmds: set})
-		if len(batch) != ncmds {
-			t.Fatalf("batch of %d requests counts %d commands, want one each", len(batch), ncmds)
+		var p pack
+		g.gather(&p, &request{cmds: set})
+		if len(p.batch) != p.ncmds {
+			t.Fatalf("batch of %d requests counts %d commands, want one each", len(p.batch), p.ncmds)
 		}
-		if len(batch) == 1+proposers {
+		if len(p.batch) == 1+proposers {
 			joined++
 		}
 		wg.Wait()

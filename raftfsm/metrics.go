@@ -72,7 +72,12 @@ type groupStats struct {
 	// verifyRounds: leadership confirmation rounds for reads (VerifyRead
 	// calls the read lease did not answer share them).
 	verifyRounds atomic.Uint64
-	snap         snapshotStats
+	// cohortWaits and cohortTimeouts: the batcher's waits for the
+	// proposers of the entry just answered that they all came back to,
+	// and those that timed out (cohort.go).
+	cohortWaits    atomic.Uint64
+	cohortTimeouts atomic.Uint64
+	snap           snapshotStats
 }
 
 // snapshotStats are the snapshots this replica's FSM persisted.
@@ -119,6 +124,10 @@ type GroupMetrics struct {
 	// FastElections: elections this replica started because its leader
 	// fell silent and a quorum agreed (failover.go).
 	FastElections uint64
+	// CohortWaits: times the batcher waited for the proposers of the entry
+	// just answered and they all came back; CohortTimeouts: waits that
+	// ended at Config.CohortWait without them (cohort.go).
+	CohortWaits, CohortTimeouts uint64
 	// Snapshots and SnapshotFailures: snapshots the FSM persisted, and
 	// those whose persistence failed. SnapshotMicros: time to persist each.
 	Snapshots, SnapshotFailures uint64
@@ -141,6 +150,8 @@ func (g *Group) Metrics() GroupMetrics {
 		LeaderChanges:     s.leaderChanges.Load(),
 		ReadRounds:        s.verifyRounds.Load(),
 		FastElections:     g.fastElections(),
+		CohortWaits:       s.cohortWaits.Load(),
+		CohortTimeouts:    s.cohortTimeouts.Load(),
 		Snapshots:         s.snap.count.Load(),
 		SnapshotFailures:  s.snap.failed.Load(),
 		SnapshotMicros:    s.snap.micros.snapshot(),

@@ -367,3 +367,26 @@ func TestRaftReadLeaseFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestRaftCohortWaitFlag checks --raft-cohort-wait: 2ms by default, 0 turns
+// the wait off, a negative wait is refused.
+func TestRaftCohortWaitFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+		ok   bool
+	}{
+		{nil, 2 * time.Millisecond, true},
+		{[]string{"--raft-cohort-wait", "0"}, 0, true},
+		{[]string{"--raft-cohort-wait", "500us"}, 500 * time.Microsecond, true},
+		{[]string{"--raft-cohort-wait", "-1ms"}, 0, false},
+	} {
+		cfg, _, err := parseServerFlags(t, tc.args...)
+		if tc.ok && (err != nil || cfg.Group.CohortWait != tc.want) {
+			t.Errorf("%v: CohortWait %v, %v; want %v", tc.args, cfg.Group.CohortWait, err, tc.want)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "raft-cohort-wait")) {
+			t.Errorf("%v: %v, want an error naming raft-cohort-wait", tc.args, err)
+		}
+	}
+}

@@ -72,6 +72,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "raft-suspect-after", Value: "auto", Usage: "how long a follower hears nothing from its group leader before it asks the other voters whether they lost it too and, if a quorum did, starts an election at once; at least halfway from the read lease to the heartbeat timeout; auto: the heartbeat timeout; 0: raft's own timer only (heartbeat timeout to 3x)"},
 			&cli.StringFlag{Name: "raft-transport", Value: raftfsm.TransportShoal, Hidden: true, Usage: "Raft transport of the data groups: shoal (a binary codec with coalesced writes) or hashicorp (raft's NetworkTransport); every node of a cluster must use the same"},
 			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
+			&cli.DurationFlag{Name: "raft-cohort-wait", Value: raftfsm.DefaultConfig().CohortWait, Usage: "with one entry in flight, how long a group leader waits for the clients its last entry answered to send their next writes before packing the next entry, so that clients in a request-reply loop share entries (groups with other voters only); 0: never wait"},
 			&cli.BoolFlag{Name: "auto-rebalance", Usage: "when this node leads the meta group and a node joins, rebalance the cluster (as `shoal cluster rebalance`)"},
 			&cli.IntFlag{Name: "migrate-max-jobs", Value: node.DefaultMigrationConfig().MaxActive, Usage: "slot migration jobs that may be active at once in the cluster (checked by the node that creates a job)"},
 			&cli.StringFlag{Name: "migrate-busy-rate", Value: "2mb", Usage: "bytes per second one slot migration sends while clients are busy on its source node (so that they keep most of their throughput); 0 for no such cap"},
@@ -221,6 +222,9 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 			raftfsm.StickyFor(cfg.Group.HeartbeatTimeout, cfg.Group.ReadLease))
 	}
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
+	if cfg.Group.CohortWait = cc.Duration("raft-cohort-wait"); cfg.Group.CohortWait < 0 {
+		return cfg, cf.errorf("raft-cohort-wait", "%v is negative", cfg.Group.CohortWait)
+	}
 	if cfg.RaftTransport = cc.String("raft-transport"); cfg.RaftTransport != raftfsm.TransportShoal && cfg.RaftTransport != raftfsm.TransportHashicorp {
 		return cfg, cf.errorf("raft-transport", "%q is not shoal or hashicorp", cfg.RaftTransport)
 	}

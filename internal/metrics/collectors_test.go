@@ -140,6 +140,7 @@ func TestGroupCollector(t *testing.T) {
 	g1.m.BatchCommands.Buckets[0], g1.m.BatchCommands.Buckets[2] = 1, 2
 	g1.m.BatchCommands.Count, g1.m.BatchCommands.Sum = 3, 7
 	g1.m.ProposalFailures, g1.m.LeaderChanges, g1.m.FastElections = 2, 4, 1
+	g1.m.CohortWaits, g1.m.CohortTimeouts = 40, 3
 	g1.m.Snapshots, g1.m.SnapshotFailures, g1.m.LastSnapshotBytes = 5, 1, 12345
 	g2 := &fakeGroup{id: "g2", st: raftfsm.Status{State: "follower", Term: 7, LastIndex: 9, CommitIndex: 9, AppliedIndex: 9}}
 	groups := []GroupSource{g1, g2}
@@ -183,13 +184,19 @@ shoal_group_fast_elections_total{group="g2"} 0
 # TYPE shoal_group_proposal_failures_total counter
 shoal_group_proposal_failures_total{group="g1"} 2
 shoal_group_proposal_failures_total{group="g2"} 0
+# HELP shoal_group_cohort_waits_total Times a group leader waited for the proposers of the entry just answered before packing the next, by outcome: all came back (full) or the wait timed out (timeout).
+# TYPE shoal_group_cohort_waits_total counter
+shoal_group_cohort_waits_total{group="g1",result="full"} 40
+shoal_group_cohort_waits_total{group="g1",result="timeout"} 3
+shoal_group_cohort_waits_total{group="g2",result="full"} 0
+shoal_group_cohort_waits_total{group="g2",result="timeout"} 0
 # HELP shoal_group_last_snapshot_size_bytes Size of the last snapshot: bytes written with a data directory, the accounted bytes of its data in memory.
 # TYPE shoal_group_last_snapshot_size_bytes gauge
 shoal_group_last_snapshot_size_bytes{group="g1"} 12345
 shoal_group_last_snapshot_size_bytes{group="g2"} 0
 `, "shoal_groups", "shoal_group_raft_state", "shoal_group_raft_apply_lag_entries", "shoal_group_raft_term",
 		"shoal_group_raft_last_log_index", "shoal_group_raft_leader_changes_total", "shoal_group_fast_elections_total", "shoal_group_proposal_failures_total",
-		"shoal_group_last_snapshot_size_bytes")
+		"shoal_group_cohort_waits_total", "shoal_group_last_snapshot_size_bytes")
 
 	// Proposal latency in seconds: bounds 2^4..2^24 µs, the first taking
 	// the buckets below it, the slow entry only in +Inf.

@@ -35,11 +35,12 @@ var (
 	descGroupPropDur   = newDesc("group_proposal_duration_seconds", "Time from proposing a log entry of client commands to its commit and apply (or failure); one observation per entry.", "group")
 	descGroupPropFail  = newDesc("group_proposal_failures_total", "Log entries of client commands that failed (not leader, shut down, indeterminate).", "group")
 	descGroupBatch     = newDesc("group_batch_commands", "Client commands packed into each log entry.", "group")
+	descGroupCohort    = newDesc("group_cohort_waits_total", "Times a group leader waited for the proposers of the entry just answered before packing the next, by outcome: all came back (full) or the wait timed out (timeout).", "group", "result")
 	descGroupSnaps     = newDesc("group_snapshots_total", "Snapshots the replica persisted.", "group")
 	descGroupSnapFail  = newDesc("group_snapshot_failures_total", "Snapshots whose persistence failed.", "group")
 	descGroupSnapDur   = newDesc("group_snapshot_duration_seconds", "Time to persist a snapshot.", "group")
 	descGroupSnapSize  = newDesc("group_last_snapshot_size_bytes", "Size of the last snapshot: bytes written with a data directory, the accounted bytes of its data in memory.", "group")
-	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupReadRnd, descGroupFastElect, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
+	groupDescs         = []*prometheus.Desc{descGroups, descGroupState, descGroupTerm, descGroupCommit, descGroupApplied, descGroupLast, descGroupLag, descGroupLeaderChg, descGroupReadRnd, descGroupFastElect, descGroupPropDur, descGroupPropFail, descGroupBatch, descGroupCohort, descGroupSnaps, descGroupSnapFail, descGroupSnapDur, descGroupSnapSize}
 	// microsPerSecond converts microseconds to seconds.
 	microsPerSecond float64 = 1e6
 )
@@ -92,6 +93,8 @@ func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- counter(descGroupPropFail, float64(m.ProposalFailures), id)
 		// 1 .. 16384 commands.
 		ch <- pow2Histogram(descGroupBatch, m.BatchCommands, 1, 0, 14, id)
+		ch <- counter(descGroupCohort, float64(m.CohortWaits), id, "full")
+		ch <- counter(descGroupCohort, float64(m.CohortTimeouts), id, "timeout")
 		ch <- counter(descGroupSnaps, float64(m.Snapshots), id)
 		ch <- counter(descGroupSnapFail, float64(m.SnapshotFailures), id)
 		// 1 ms .. 2^30 µs (about 18 min).
