@@ -116,8 +116,12 @@
 #                       cluster: one per slot (zr:{tag}), 16384 sets, so
 #                       about N/16384 members each [327680]
 #   cluster:
-#   BENCH_CLUSTER_N       requests per run at -P 1 [100000]
-#   BENCH_CLUSTER_N_PIPE  requests per run at -P > 1 [1000000]
+#   BENCH_CLUSTER_N       requests per run at -P 1 [300000]
+#   BENCH_CLUSTER_N_PIPE  requests per run at -P > 1 [3000000]
+#                       redis-benchmark --cluster runs threads, which stop
+#                       on its 250 ms throughput tick: a run's time, and so
+#                       its rate, is rounded up to a multiple of 250 ms,
+#                       so runs must last several seconds
 #   BENCH_CLUSTER_TESTS   tests [set get]
 #   BENCH_CLUSTER_PIPELINES  pipeline depths [1 16]
 #   BENCH_CLUSTER_KEYSPACE   -r [100000]
@@ -165,8 +169,8 @@ BENCH_SCRIPT=${BENCH_SCRIPT:-"return redis.call('INCR', KEYS[1])"}
 BENCH_SCRIPT_SHA=""
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
-BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-100000}
-BENCH_CLUSTER_N_PIPE=${BENCH_CLUSTER_N_PIPE:-1000000}
+BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-300000}
+BENCH_CLUSTER_N_PIPE=${BENCH_CLUSTER_N_PIPE:-3000000}
 BENCH_CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set get}
 BENCH_CLUSTER_TYPE_TESTS=${BENCH_CLUSTER_TYPE_TESTS:-$BENCH_TYPE_TESTS}
 BENCH_CLUSTER_ZSET_N=${BENCH_CLUSTER_ZSET_N:-327680}
