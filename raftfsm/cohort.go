@@ -85,7 +85,7 @@ func (p *pack) full(cfg *Config) bool {
 	return p.ncmds >= cfg.MaxBatchCommands || p.size >= cfg.MaxBatchBytes
 }
 
-// answered records, before the waiter answers them, that an entry of n
+// answer records, before the waiter answers them, that an entry of n
 // requests was answered at now (monoNow ns).
 func (c *cohort) answer(n int, now int64) {
 	c.gen.Add(1)

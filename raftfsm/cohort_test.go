@@ -144,6 +144,9 @@ func TestGroupCohortsShareEntries(t *testing.T) {
 	run := func(t *testing.T, wait time.Duration) uint64 {
 		gs := startTransportGroups(t, &fakeExec{}, func(c *Config) { c.CohortWait = wait }, false)
 		l := readyLeader(t, gs)
+		if !l.cohort.peers.Load() {
+			t.Fatal("the leader of 3 voters does not know it has peers")
+		}
 		before := l.Metrics().BatchCommands.Count
 		var wg sync.WaitGroup
 		errs := make(chan error, proposers)
@@ -186,5 +189,20 @@ func TestGroupCohortsShareEntries(t *testing.T) {
 	without := run(t, 0)
 	if without < rounds*3/2 {
 		t.Errorf("%d entries without the wait for %d rounds, want at least %d: no cohorts formed, the test shows nothing", without, rounds, rounds*3/2)
+	}
+}
+
+// TestSoleVoterHasNoPeers checks that a group of one voter (a standalone
+// node) never waits for a cohort: its leader finds no other voter.
+func TestSoleVoterHasNoPeers(t *testing.T) {
+	g, _ := startGroup(t, testConfig(""))
+	g.refreshPeers()
+	if g.cohort.peers.Load() {
+		t.Fatal("a sole voter thinks it has peers")
+	}
+	g.cohort.answer(5, monoNow())
+	p := &pack{batch: []*request{{gen: g.cohort.gen.Load() - 1}}}
+	if want := g.cohortWant(p); want != 1 {
+		t.Fatalf("cohortWant = %d on a sole voter, want 1 (no wait)", want)
 	}
 }
