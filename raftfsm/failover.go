@@ -182,18 +182,20 @@ func (v *VoteGuard) watchLeader(fe *fastElection, every time.Duration) {
 // together, the loser stayed a candidate, refusing pre-votes, until its
 // election timer fired, up to 2x ElectionTimeout later.
 //
-// Only the watcher reloads raft's configuration, so restoring rc undoes
-// exactly this change.
+// The compactor reloads raft's configuration too (TrailingLogs): both go
+// through reloadRaft, and the restore puts back the heartbeat timeout
+// alone.
 func (v *VoteGuard) campaign(fe *fastElection, wait time.Duration) {
-	rc := fe.r.ReloadableConfig()
-	low := rc
-	low.HeartbeatTimeout = fe.low
-	if err := fe.r.ReloadConfig(low); err != nil {
+	var hb time.Duration
+	err := v.reloadRaft(fe.r, func(rc *raft.ReloadableConfig) {
+		hb, rc.HeartbeatTimeout = rc.HeartbeatTimeout, fe.low
+	})
+	if err != nil {
 		v.log.Warn("cannot start an election", "err", err)
 		return
 	}
 	defer func() {
-		if err := fe.r.ReloadConfig(rc); err != nil {
+		if err := v.reloadRaft(fe.r, func(rc *raft.ReloadableConfig) { rc.HeartbeatTimeout = hb }); err != nil {
 			v.log.Error("cannot restore raft's heartbeat timeout", "err", err)
 		}
 	}()

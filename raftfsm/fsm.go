@@ -110,6 +110,10 @@ type FSM struct {
 	// logBytes counts the bytes of command entries applied since the last
 	// snapshot; the group compacts the log when it outgrows the data.
 	logBytes atomic.Int64
+	// logEntries counts the command entries applied since the last
+	// snapshot: with logBytes, their mean size, which bounds the log kept
+	// after a snapshot in bytes (Config.TrailingBytes).
+	logEntries atomic.Int64
 
 	// halted is set, by the FSM goroutine, once an entry could not be
 	// applied. onHalt, set before raft starts, is then called once on a new
@@ -156,6 +160,10 @@ func (f *FSM) Halted() bool { return f.halted.Load() }
 // the last snapshot was taken.
 func (f *FSM) LogBytesSinceSnapshot() int64 { return f.logBytes.Load() }
 
+// LogEntriesSinceSnapshot returns the number of command entries applied
+// since the last snapshot. Safe to call from any goroutine.
+func (f *FSM) LogEntriesSinceSnapshot() int64 { return f.logEntries.Load() }
+
 // NewFSM returns an FSM over store. It owns every slot at epoch 0 until a
 // SetOwnership entry or a snapshot says otherwise.
 func NewFSM(store *shard.Store, exec Executor, log *slog.Logger) *FSM {
@@ -199,6 +207,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		if l.Type == raft.LogCommand {
 			f.logBytes.Add(int64(len(l.Data)))
+			f.logEntries.Add(1)
 			if len(l.Data) > 0 && entryType(l.Data[0]) == entryScript {
 				// Script entries have their own codec (codec_script.go).
 				f.curIndex = l.Index
@@ -399,6 +408,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	meta.Extra = snapshot.AppendFunctions(meta.Extra, f.FunctionCodes()) // function.go
 	f.store.Unlock()
 	f.logBytes.Store(0)
+	f.logEntries.Store(0)
 	meta.Now, meta.Seq = f.now.Load(), v.Seq()
 	o := f.owner.Load()
 	meta.Epoch = o.epoch

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +80,9 @@ type Group struct {
 	// cohort is the batcher's wait for the proposers of the entry just
 	// answered (cohort.go).
 	cohort cohort
+	// trailing is the TrailingLogs last given to raft, 0 for
+	// Config.TrailingLogs (compactor goroutine only; trailing.go).
+	trailing uint64
 }
 
 // queueLen is how many proposals may wait for the batcher; Propose waits
@@ -319,7 +321,7 @@ func (g *Group) compactor() {
 	t := time.NewTicker(g.cfg.CompactCheckInterval)
 	defer t.Stop()
 	var lastBytes int64
-	var idleSince, lastFree time.Time
+	var idleSince time.Time
 	dirty := false
 	for {
 		select {
@@ -332,6 +334,7 @@ func (g *Group) compactor() {
 			// applies only while there are others (cohort.go).
 			g.refreshPeers()
 		}
+		g.boundTrailingLogs()
 		logBytes := g.fsm.LogBytesSinceSnapshot()
 		// After a burst of writes, once the log has been quiet for a while,
 		// compact it even below the thresholds: the memory comes back.
@@ -343,10 +346,7 @@ func (g *Group) compactor() {
 			// A burst ended but left too little log to compact: still give
 			// its garbage back to the OS.
 			dirty = false
-			if time.Since(lastFree) > 10*time.Second {
-				debug.FreeOSMemory()
-				lastFree = time.Now()
-			}
+			freeOSMemory()
 		}
 		idle := logBytes >= g.cfg.CompactIdleBytes && quiet
 		st := g.fsm.store
@@ -372,11 +372,10 @@ func (g *Group) compactor() {
 		if idle {
 			dirty = false
 		}
-		if idle && time.Since(lastFree) > 10*time.Second {
+		if idle {
 			// A write burst is over and its log is gone: hand the memory
 			// back to the OS now rather than at the scavenger's pace.
-			debug.FreeOSMemory()
-			lastFree = time.Now()
+			freeOSMemory()
 		}
 	}
 }

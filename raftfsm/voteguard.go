@@ -59,6 +59,10 @@ type VoteGuard struct {
 	// holdUntil: until then (monoNow ns) the replica refuses every vote and
 	// pre-vote that is not part of a leadership transfer (HoldVotes).
 	holdUntil atomic.Int64
+	// reloadMu serializes the read-modify-write reloads of raft's
+	// reloadable configuration: the fast-election watcher's heartbeat
+	// timeout (failover.go) and the compactor's TrailingLogs (trailing.go).
+	reloadMu sync.Mutex
 
 	// acks holds, per peer, the send time (monoNow ns) of the latest
 	// AppendEntries (a heartbeat, or entries sent outside a pipeline:

@@ -1,0 +1,94 @@
+package raftfsm
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+)
+
+func TestTrailingFor(t *testing.T) {
+	cfg := DefaultConfig() // TrailingLogs 4096, TrailingBytes 8 MB
+	cases := []struct {
+		name              string
+		trailingBytes     int64
+		logBytes, entries int64
+		want              uint64
+	}{
+		{"one command per entry: the count binds", 8 << 20, 100 * 1000, 1000, 4096},
+		{"pipelined entries: the bytes bind", 8 << 20, 27 << 10 * 1000, 1000, 303},
+		{"huge entries: never below the floor", 8 << 20, 1 << 30, 100, minTrailingLogs},
+		{"too few entries to judge: keep the setting", 8 << 20, 1 << 30, minTrailingSample - 1, 0},
+		{"no applied bytes: keep the setting", 8 << 20, 0, 1000, 0},
+		{"bytes bound off", 0, 1 << 30, 1000, 4096},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg.TrailingBytes = c.trailingBytes
+			if got := trailingFor(&cfg, c.logBytes, c.entries); got != c.want {
+				t.Fatalf("trailingFor(%d bytes, %d entries) = %d, want %d", c.logBytes, c.entries, got, c.want)
+			}
+		})
+	}
+}
+
+func TestGroupTrailingLogsByBytes(t *testing.T) { dataDirs(t, testTrailingLogsByBytes) }
+
+// testTrailingLogsByBytes: with entries of about 4 KB, 64 KB of trailing
+// bytes keep about 16 entries after a snapshot, not TrailingLogs' 4096.
+func testTrailingLogsByBytes(t *testing.T, dir string) {
+	cfg := testConfig(dir)
+	cfg.SnapshotThreshold = 1 << 30 // only the compactor's byte rule snapshots
+	cfg.SnapshotInterval = time.Hour
+	cfg.TrailingLogs = 4096
+	cfg.TrailingBytes = 64 << 10
+	cfg.CompactMinBytes = 256 << 10
+	cfg.CompactMinBytesMemory = 256 << 10
+	cfg.CompactCheckInterval = 10 * time.Millisecond
+	g, _ := startGroup(t, cfg)
+	logs := logStoreOf(t, g.raft)
+	val := strings.Repeat("v", 4096)
+	const entries = 300 // 1.2 MB of log: several snapshots
+	for i := range entries {
+		propose(t, g, cmd("SET", fmt.Sprintf("k%d", i%8), val))
+	}
+	waitCompacted(t, g, logs, 1)
+	// After a snapshot the log keeps about TrailingBytes (16 entries) plus
+	// what was applied since (under CompactMinBytes: 64 entries).
+	const bound = 16 + 64 + 8
+	testutil.Eventually(t, 10*time.Second, "the log to keep about TrailingBytes after a snapshot", func() error {
+		first, err1 := logs.FirstIndex()
+		last, err2 := logs.LastIndex()
+		if err1 != nil || err2 != nil || last-first+1 > bound {
+			return fmt.Errorf("log %d..%d (%v, %v), %d entries, want at most %d; raft's TrailingLogs %d",
+				first, last, err1, err2, last-first+1, bound, g.raft.ReloadableConfig().TrailingLogs)
+		}
+		return nil
+	})
+	if got := g.raft.ReloadableConfig().TrailingLogs; got > 32 {
+		t.Fatalf("raft's TrailingLogs %d, want about 16", got)
+	}
+}
+
+// TestFreeOSMemoryOncePerInterval: every group of a node ends a write
+// burst at the same moment; the process frees its memory once.
+func TestFreeOSMemoryOncePerInterval(t *testing.T) {
+	lastFreeOS.Store(0)
+	freeOSMemory()
+	first := lastFreeOS.Load()
+	if first == 0 {
+		t.Fatal("freeOSMemory did not run")
+	}
+	freeOSMemory()
+	freeOSMemory()
+	if got := lastFreeOS.Load(); got != first {
+		t.Fatalf("freeOSMemory ran again %v after the first, within freeOSInterval (%v)", time.Duration(got-first), freeOSInterval)
+	}
+	lastFreeOS.Store(first - int64(freeOSInterval) - 1)
+	freeOSMemory()
+	if got := lastFreeOS.Load(); got == first-int64(freeOSInterval)-1 {
+		t.Fatal("freeOSMemory did not run once freeOSInterval had passed")
+	}
+}
