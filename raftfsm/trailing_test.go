@@ -1,10 +1,13 @@
 package raftfsm
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -90,5 +93,89 @@ func TestFreeOSMemoryOncePerInterval(t *testing.T) {
 	freeOSMemory()
 	if got := lastFreeOS.Load(); got == first-int64(freeOSInterval)-1 {
 		t.Fatal("freeOSMemory did not run once freeOSInterval had passed")
+	}
+}
+
+// TestLaggingFollowerCatchesUpBySnapshot: with the log kept after a
+// snapshot bounded in bytes, a follower cut off while the leader wrote
+// more than TrailingBytes of entries finds them compacted away when it
+// comes back, gets a snapshot instead, and ends with the leader's data.
+// With the byte bound off, the 4096 trailing entries would have held the
+// whole gap and the follower would have caught up from the log.
+func TestLaggingFollowerCatchesUpBySnapshot(t *testing.T) {
+	trans := make([]*raft.InmemTransport, 3)
+	for i := range trans {
+		_, trans[i] = raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("n%d", i+1)))
+	}
+	connect := func(i, j int) {
+		trans[i].Connect(trans[j].LocalAddr(), trans[j])
+		trans[j].Connect(trans[i].LocalAddr(), trans[i])
+	}
+	for i := range trans {
+		for j := i + 1; j < len(trans); j++ {
+			connect(i, j)
+		}
+	}
+	gs := startNodes(t, 3, func(i int) raft.Transport { return trans[i] }, func(c *Config) {
+		c.SnapshotThreshold = 1 << 30 // only the compactor's byte rule snapshots
+		c.SnapshotInterval = time.Hour
+		c.TrailingLogs = 4096
+		c.TrailingBytes = 32 << 10
+		c.CompactMinBytesMemory = 128 << 10
+		c.CompactCheckInterval = 10 * time.Millisecond
+	})
+	n1, n3 := gs[0], gs[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, id := range []string{"n2", "n3"} {
+		if err := n1.AddVoter(ctx, id, id); err != nil {
+			t.Fatalf("AddVoter %s: %v", id, err)
+		}
+	}
+	propose(t, n1, cmd("SET", "before", "1"))
+	testutil.Until(t, 10*time.Second, "n3 to apply the first write", func() bool {
+		st := n3.Store()
+		st.RLock()
+		defer st.RUnlock()
+		return st.Peek([]byte("before")) != nil
+	})
+
+	// Cut n3 off; n1 and n2 still make a quorum.
+	trans[0].Disconnect(trans[2].LocalAddr())
+	trans[1].Disconnect(trans[2].LocalAddr())
+	trans[2].DisconnectAll()
+	n3Last := n3.raft.LastIndex()
+	val := strings.Repeat("v", 4096)
+	want := map[string]string{"before": "1"}
+	for i := range 200 { // 800 KB of entries: several snapshots on n1
+		k := fmt.Sprintf("k%d", i%50)
+		v := fmt.Sprintf("%d-%s", i, val)
+		propose(t, n1, cmd("SET", k, v))
+		want[k] = v
+	}
+	logs := logStoreOf(t, n1.raft)
+	testutil.Eventually(t, 10*time.Second, "n1 to compact past what n3 has", func() error {
+		first, err := logs.FirstIndex()
+		if err != nil || first <= n3Last+1 {
+			return fmt.Errorf("n1's log starts at %d (%v); n3 has up to %d", first, err, n3Last)
+		}
+		return nil
+	})
+
+	connect(0, 2)
+	connect(1, 2)
+	testutil.Eventually(t, 15*time.Second, "n3 to catch up with the leader's data", func() error {
+		st := n3.Store()
+		st.RLock()
+		defer st.RUnlock()
+		for k, v := range want {
+			if e := st.Peek([]byte(k)); e == nil || string(e.Value) != v {
+				return fmt.Errorf("key %q not yet at its last value", k)
+			}
+		}
+		return nil
+	})
+	if statUint(t, n3, "last_snapshot_index") == 0 {
+		t.Fatal("n3 caught up from the log, not by a snapshot")
 	}
 }
