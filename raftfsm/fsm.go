@@ -446,7 +446,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	attrs := make([]any, 0, 10)
-	if term, index, ok := LatestSnapshot(f.snaps); ok && !f.restoreFailed {
+	term, index, known := LatestSnapshot(f.snaps)
+	known = known && !f.restoreFailed
+	if known {
 		attrs = append(attrs, "index", index, "term", term)
 	}
 	f.restoreFailed = false
@@ -461,6 +463,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.txi = txi
 	f.RestoreScripts(scripts)
 	f.RestoreFunctions(libs)
+	if known {
+		// The state is the snapshot's now: AppliedIndex (CLUSTER SHARDS'
+		// offset, WATCH's mark) must not wait for the next entry.
+		f.applied.Store(index)
+	}
 	f.notifyAll()
 	f.store.Unlock()
 	f.log.Info("snapshot restored", attrs...)

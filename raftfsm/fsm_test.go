@@ -572,6 +572,36 @@ func persisted(t *testing.T, f *FSM) *memSink {
 	return sink
 }
 
+// TestRestoreSetsAppliedIndex: after a restore the FSM's state is the
+// snapshot's, so AppliedIndex is the snapshot's index at once, not the
+// index of the last entry applied before it until the next one.
+func TestRestoreSetsAppliedIndex(t *testing.T) {
+	src, _ := newTestFSM()
+	src.Apply(cmdLog(1, 7777, cmd("SET", "a", "1")))
+	sink := persisted(t, src)
+
+	dst, _ := newTestFSM()
+	dst.Apply(cmdLog(3, 100, cmd("SET", "old", "x")))
+	snaps := raft.NewInmemSnapshotStore()
+	rs, err := snaps.Create(raft.SnapshotVersionMax, 42, 2, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.Write(sink.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dst.snaps = snaps
+	if err := dst.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := dst.AppliedIndex(); got != 42 {
+		t.Fatalf("AppliedIndex after restoring the snapshot at 42 = %d", got)
+	}
+}
+
 func TestRestoreReplacesStore(t *testing.T) {
 	src, _ := newTestFSM()
 	src.Apply(cmdLog(1, 7777, cmd("SET", "a", "1"), cmd("SET", "b", "2")))
