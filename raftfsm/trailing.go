@@ -13,9 +13,9 @@ import (
 // raft keeps TrailingLogs entries after each snapshot so that a follower a
 // little behind catches up from the log rather than from a snapshot. The
 // count alone does not bound memory: an entry carries a whole
-// group-committed batch, one command at redis-benchmark -P 1 and hundreds
-// under pipelined load, where 4096 entries were 110 MB per group, three
-// groups' worth per node, all of it marked by every garbage collection
+// group-committed batch, a few small commands at redis-benchmark -P 1 and
+// hundreds under pipelined load, where 4096 entries were 110 MB per group,
+// three groups' worth per node, all of it marked by every garbage collection
 // (BENCHMARKS.md, "The log kept after a snapshot"). So the compactor lowers
 // raft's TrailingLogs, a reloadable setting that raft applies at its next
 // compaction, to Config.TrailingBytes over the mean size of the entries

@@ -20,7 +20,7 @@ func TestTrailingFor(t *testing.T) {
 		logBytes, entries int64
 		want              uint64
 	}{
-		{"one command per entry: the count binds", 8 << 20, 100 * 1000, 1000, 4096},
+		{"small entries: the count binds", 8 << 20, 1700 * 1000, 1000, 4096},
 		{"pipelined entries: the bytes bind", 8 << 20, 27 << 10 * 1000, 1000, 303},
 		{"huge entries: never below the floor", 8 << 20, 1 << 30, 100, minTrailingLogs},
 		{"too few entries to judge: keep the setting", 8 << 20, 1 << 30, minTrailingSample - 1, 0},
