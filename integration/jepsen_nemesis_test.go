@@ -427,8 +427,10 @@ type nemesis struct {
 	// secure: the phase's cluster runs with mutual TLS on its cluster
 	// ports, a cluster secret and a gossip key (jConfig.secureArgs).
 	secure bool
-	inject func(c *jCluster, rng *rand.Rand) (string, error)
-	heal   func(c *jCluster) (string, error)
+	// serverArgs are extra flags for the phase's nodes.
+	serverArgs []string
+	inject     func(c *jCluster, rng *rand.Rand) (string, error)
+	heal       func(c *jCluster) (string, error)
 }
 
 // pickTargets chooses the nodes a kill or pause affects: the leader of a
@@ -738,6 +740,15 @@ func allNemeses() map[string]*nemesis {
 	for _, nm := range basic {
 		m[nm.name] = nm
 	}
+	// pause-snapshot: the pause nemesis on nodes that snapshot after 32 KB
+	// of commands and keep 4 KB of log after a snapshot (the floor of 16
+	// entries binds), so that a node paused for seconds finds its leaders'
+	// logs compacted past it and catches up by a snapshot (raftfsm's
+	// TrailingBytes).
+	pauseSnap := pauseNemesis()
+	pauseSnap.name = "pause-snapshot"
+	pauseSnap.serverArgs = []string{"--raft-compact-min-bytes", "32kb", "--raft-trailing-bytes", "4kb"}
+	m[pauseSnap.name] = pauseSnap
 	secure := mixedNemesis([]*nemesis{killNemesis(), halvesNemesis(), transferNemesis()})
 	secure.name, secure.secure = "secure", true
 	m["secure"] = secure

@@ -31,7 +31,10 @@ package integration
 //	                       graceful stop with leadership hand-off, then a
 //	                       start) secure (kills, halves and transfers on a
 //	                       cluster with mutual TLS on its cluster ports, a
-//	                       cluster secret and a gossip key) mixed
+//	                       cluster secret and a gossip key) pause-snapshot
+//	                       (pause on nodes that compact their logs after 32 KB
+//	                       and keep 4 KB of log after a snapshot: a paused
+//	                       node catches up by a snapshot) mixed
 //	SHOAL_JEPSEN_WORKLOADS comma-separated subset of register,set,counter,bank
 //	SHOAL_JEPSEN_NODES     cluster size (default 5)
 //	SHOAL_JEPSEN_NO_DATADIR=1  run nodes without --data-dir (a killed node
@@ -57,6 +60,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,18 +117,18 @@ func jepsenConfig(t *testing.T) *jConfig {
 	switch cfg.profile {
 	case "", "ci":
 		cfg.profile = "ci"
-		// 12 phases of 25 s (each phase ends with its checks, a few
+		// 13 phases of 23 s (each phase ends with its checks, a few
 		// seconds): the run stays at about 7 minutes.
 		cfg.total = 5 * time.Minute
 		cfg.checkTimeout = time.Minute
 		cfg.nemeses = []string{"kill", "pause", "partition-halves", "partition-leader", "partition-single", "partition-ring",
-			"transfer", "migrate", "migrate-kill", "replace", "restart", "secure"}
+			"transfer", "migrate", "migrate-kill", "replace", "restart", "secure", "pause-snapshot"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 4 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 6 * time.Second}
 	case "long":
 		cfg.total = 12 * time.Minute
 		cfg.nemeses = []string{"none", "kill", "pause", "partition-halves", "partition-leader", "partition-single",
-			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "restart", "secure", "mixed"}
+			"partition-ring", "transfer", "migrate", "migrate-kill", "migrate-pause", "replace", "restart", "secure", "pause-snapshot", "mixed"}
 		cfg.quiet = [2]time.Duration{2 * time.Second, 8 * time.Second}
 		cfg.fault = [2]time.Duration{3 * time.Second, 12 * time.Second}
 	default:
@@ -244,6 +248,11 @@ func TestJepsen(t *testing.T) {
 func runJepsenPhase(t *testing.T, cfg *jConfig, jn *jNet, nm *nemesis, idx int, dir string) []jRow {
 	if nm.secure {
 		cfg = secureConfig(t, cfg)
+	}
+	if len(nm.serverArgs) > 0 {
+		c := *cfg
+		c.serverArgs = append(slices.Clone(cfg.serverArgs), nm.serverArgs...)
+		cfg = &c
 	}
 	c := startJCluster(t, cfg, jn, idx, dir)
 	defer c.stopAll()

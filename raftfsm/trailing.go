@@ -58,7 +58,7 @@ func (g *Group) boundTrailingLogs() {
 	if cur == 0 {
 		cur = g.cfg.TrailingLogs
 	}
-	if want == cur || (want > cur*3/4 && want < cur*5/4 && want != g.cfg.TrailingLogs) {
+	if want > cur*3/4 && want < cur*5/4 {
 		return
 	}
 	err := g.guard.reloadRaft(g.raft, func(rc *raft.ReloadableConfig) { rc.TrailingLogs = want })

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoalcache/shoal/internal/node"
 	"github.com/shoalcache/shoal/internal/redisconf"
+	"github.com/shoalcache/shoal/raftfsm"
 )
 
 // parseServerFlags runs `shoal server args...` in-process up to the node's
@@ -387,6 +388,38 @@ func TestRaftCohortWaitFlag(t *testing.T) {
 		}
 		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "raft-cohort-wait")) {
 			t.Errorf("%v: %v, want an error naming raft-cohort-wait", tc.args, err)
+		}
+	}
+}
+
+// TestRaftCompactionFlags checks the hidden --raft-trailing-bytes and
+// --raft-compact-min-bytes (the Jepsen pause-snapshot phase's): sizes with
+// units, the defaults when unset, and errors that name the flag.
+func TestRaftCompactionFlags(t *testing.T) {
+	def := raftfsm.DefaultConfig()
+	trailing := func(c node.Config) [2]int64 { return [2]int64{c.Group.TrailingBytes, 0} }
+	compact := func(c node.Config) [2]int64 { return [2]int64{c.Group.CompactMinBytes, c.Group.CompactMinBytesMemory} }
+	for _, tc := range []struct {
+		flag string
+		args []string
+		get  func(node.Config) [2]int64
+		want [2]int64 // ignored when the flag's value is refused
+		ok   bool
+	}{
+		{"raft-trailing-bytes", nil, trailing, [2]int64{8 << 20, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "4kb"}, trailing, [2]int64{4 << 10, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "0"}, trailing, [2]int64{0, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "lots"}, trailing, [2]int64{}, false},
+		{"raft-compact-min-bytes", nil, compact, [2]int64{def.CompactMinBytes, def.CompactMinBytesMemory}, true},
+		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "32kb"}, compact, [2]int64{32 << 10, 32 << 10}, true},
+		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "-1"}, compact, [2]int64{}, false},
+	} {
+		cfg, _, err := parseServerFlags(t, tc.args...)
+		if tc.ok && (err != nil || tc.get(cfg) != tc.want) {
+			t.Errorf("%v: %v, %v; want %v", tc.args, tc.get(cfg), err, tc.want)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.flag)) {
+			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.flag)
 		}
 	}
 }

@@ -72,6 +72,8 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "raft-suspect-after", Value: "auto", Usage: "how long a follower hears nothing from its group leader before it asks the other voters whether they lost it too and, if a quorum did, starts an election at once; at least halfway from the read lease to the heartbeat timeout; auto: the heartbeat timeout; 0: raft's own timer only (heartbeat timeout to 3x)"},
 			&cli.StringFlag{Name: "raft-transport", Value: raftfsm.TransportShoal, Hidden: true, Usage: "Raft transport of the data groups: shoal (a binary codec with coalesced writes) or hashicorp (raft's NetworkTransport); every node of a cluster must use the same"},
 			&cli.IntFlag{Name: "raft-max-inflight", Value: raftfsm.DefaultConfig().MaxInflight, Usage: "log entries a group leader keeps in flight before packing further writes into the next entry"},
+			&cli.StringFlag{Name: "raft-trailing-bytes", Value: "8mb", Hidden: true, Usage: "the most bytes of log entries a group keeps after a snapshot for followers a little behind (and at most 4096 entries); a follower further behind gets a snapshot"},
+			&cli.StringFlag{Name: "raft-compact-min-bytes", Value: "", Hidden: true, Usage: "the least bytes of commands applied since a group's last snapshot before the next (with as many as its data's accounted bytes with --data-dir, a quarter of them without); empty: 64mb with --data-dir, 16mb without. For tests that need snapshots often"},
 			&cli.DurationFlag{Name: "raft-cohort-wait", Value: raftfsm.DefaultConfig().CohortWait, Usage: "with one entry in flight, how long a group leader waits for the clients its last entry answered to send their next writes before packing the next entry, so that clients in a request-reply loop share entries (groups with other voters only); 0: never wait"},
 			&cli.BoolFlag{Name: "auto-rebalance", Usage: "when this node leads the meta group and a node joins, rebalance the cluster (as `shoal cluster rebalance`)"},
 			&cli.IntFlag{Name: "migrate-max-jobs", Value: node.DefaultMigrationConfig().MaxActive, Usage: "slot migration jobs that may be active at once in the cluster (checked by the node that creates a job)"},
@@ -222,6 +224,16 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 			raftfsm.StickyFor(cfg.Group.HeartbeatTimeout, cfg.Group.ReadLease))
 	}
 	cfg.Group.MaxInflight = cc.Int("raft-max-inflight")
+	if cfg.Group.TrailingBytes, err = parseMemory(cc.String("raft-trailing-bytes")); err != nil {
+		return cfg, cf.errorf("raft-trailing-bytes", "%v", err)
+	}
+	if s := cc.String("raft-compact-min-bytes"); s != "" {
+		n, err := parseMemory(s)
+		if err != nil {
+			return cfg, cf.errorf("raft-compact-min-bytes", "%v", err)
+		}
+		cfg.Group.CompactMinBytes, cfg.Group.CompactMinBytesMemory = n, n
+	}
 	if cfg.Group.CohortWait = cc.Duration("raft-cohort-wait"); cfg.Group.CohortWait < 0 {
 		return cfg, cf.errorf("raft-cohort-wait", "%v is negative", cfg.Group.CohortWait)
 	}
