@@ -24,6 +24,12 @@ import (
 // runs over the slot array it starts with: deleting during it is safe, and
 // an entry stored during it may or may not be visited, as with Go maps.
 //
+// A key's bytes are a string of the index's own (set, setString) or, for a
+// short string entry, a copy in the entry's object (setIn, inline.go),
+// flagged in the slot: a change of the key's entry then points the slot at
+// the new entry's copy, or at a string of its own, so that no slot holds an
+// old entry's object alive after the entry left the index.
+//
 // Not safe for concurrent use: the Store's lock guards it, and a map shared
 // with an open View is never changed (Store.own clones it first).
 type keyMap struct {
@@ -35,7 +41,7 @@ type keyMap struct {
 // kslot is one slot: empty when e is nil, a tombstone when e is tombstone.
 type kslot struct {
 	kp unsafe.Pointer // the key's bytes (its string's data)
-	kl uint32         // the key's length
+	kl uint32         // the key's length, and klInEntry
 	h  uint32         // the high 32 bits of the key's hash
 	e  *Entry
 }
@@ -50,11 +56,14 @@ var keySeed = maphash.MakeSeed()
 // minKeyMapSlots is the size of a new table.
 const minKeyMapSlots = 8
 
-// maxKeyLen is the longest key a keyMap holds (kl is 32 bits); Redis keys
-// are at most 512 MB.
-const maxKeyLen = 1<<32 - 1
+// klInEntry flags a slot whose key's bytes are in its entry's object.
+const klInEntry = 1 << 31
 
-func (s *kslot) key() string { return unsafe.String((*byte)(s.kp), int(s.kl)) }
+// maxKeyLen is the longest key a keyMap holds (kl's low 31 bits); Redis
+// keys are at most 512 MB.
+const maxKeyLen = klInEntry - 1
+
+func (s *kslot) key() string { return unsafe.String((*byte)(s.kp), int(s.kl&^klInEntry)) }
 
 // Len returns the number of keys. m may be nil.
 func (m *keyMap) Len() int {
@@ -73,7 +82,7 @@ func (m *keyMap) find(key string, h uint64) int {
 		if s.e == nil {
 			return -1
 		}
-		if s.h == tag && s.e != tombstone && int(s.kl) == len(key) && s.key() == key {
+		if s.h == tag && s.e != tombstone && int(s.kl&^klInEntry) == len(key) && s.key() == key {
 			return int(i)
 		}
 	}
@@ -96,39 +105,68 @@ func (m *keyMap) getString(key string) *Entry {
 }
 
 // set stores e under key, replacing the entry of a present key (which keeps
-// its key string) or inserting key with a string copied from it.
+// its key string, or gets a copy of key if its string was in the entry
+// replaced) or inserting key with a string copied from it.
 func (m *keyMap) set(key []byte, e *Entry) {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
-	if h, ok := m.replace(k, e); !ok {
-		m.insert(string(key), h, e)
+	i, h := m.index(k)
+	if i < 0 {
+		m.insert(string(key), h, e, 0)
+		return
+	}
+	s := &m.slots[i]
+	s.e = e
+	if s.kl&klInEntry != 0 {
+		s.own(string(key), 0)
 	}
 }
 
 // setString is set for a key the caller has as a string, which is kept
-// when the key is inserted.
+// when the key is inserted or its slot needs a string of its own.
 func (m *keyMap) setString(key string, e *Entry) {
-	if h, ok := m.replace(key, e); !ok {
-		m.insert(key, h, e)
+	i, h := m.index(key)
+	if i < 0 {
+		m.insert(key, h, e, 0)
+		return
+	}
+	s := &m.slots[i]
+	s.e = e
+	if s.kl&klInEntry != 0 {
+		s.own(key, 0)
 	}
 }
 
-// replace stores e under key if key is present, and returns key's hash and
-// whether it was.
-func (m *keyMap) replace(key string, e *Entry) (uint64, bool) {
+// setIn is set for a key whose bytes are in e's own object (key points at
+// them): the slot keeps that string, flagged, whether key is new or not.
+func (m *keyMap) setIn(key string, e *Entry) {
+	i, h := m.index(key)
+	if i < 0 {
+		m.insert(key, h, e, klInEntry)
+		return
+	}
+	s := &m.slots[i]
+	s.e = e
+	s.own(key, klInEntry)
+}
+
+// own points s at key's bytes, with flag (klInEntry or 0).
+func (s *kslot) own(key string, flag uint32) {
+	s.kp, s.kl = unsafe.Pointer(unsafe.StringData(key)), uint32(len(key))|flag
+}
+
+// index returns the index of key's slot (-1 when absent) and key's hash.
+func (m *keyMap) index(key string) (int, uint64) {
 	h := maphash.String(keySeed, key)
-	if m.slots != nil {
-		if i := m.find(key, h); i >= 0 {
-			m.slots[i].e = e
-			return h, true
-		}
+	if m.slots == nil {
+		return -1, h
 	}
-	return h, false
+	return m.find(key, h), h
 }
 
-// insert adds key, known absent, with hash h.
-func (m *keyMap) insert(key string, h uint64, e *Entry) {
+// insert adds key, known absent, with hash h and flag (klInEntry or 0).
+func (m *keyMap) insert(key string, h uint64, e *Entry, flag uint32) {
 	if len(key) > maxKeyLen {
-		panic("shard: key longer than 4 GiB")
+		panic("shard: key longer than 2 GiB")
 	}
 	if int(m.used+1)*8 > len(m.slots)*7 {
 		m.rehash(int(m.live) + 1)
@@ -141,7 +179,8 @@ func (m *keyMap) insert(key string, h uint64, e *Entry) {
 			if s.e == nil {
 				m.used++
 			}
-			*s = kslot{kp: unsafe.Pointer(unsafe.StringData(key)), kl: uint32(len(key)), h: uint32(h >> 32), e: e}
+			*s = kslot{h: uint32(h >> 32), e: e}
+			s.own(key, flag)
 			m.live++
 			return
 		}

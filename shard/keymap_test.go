@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"testing"
+	"unsafe"
 
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -16,6 +17,7 @@ func TestKeyMapAgainstModel(t *testing.T) {
 	for round := range 20 {
 		var m keyMap
 		model := map[string]*Entry{}
+		withKey := map[*Entry]bool{}
 		// A few hundred keys, the empty key among them, so that tables grow
 		// and shrink through tombstones and rebuilds.
 		nkeys := 1 + rng.IntN(400)
@@ -31,10 +33,19 @@ func TestKeyMapAgainstModel(t *testing.T) {
 			switch op := rng.IntN(10); {
 			case op < 5:
 				e := &Entry{ExpireAt: int64(step)}
-				if rng.IntN(2) == 0 {
+				switch rng.IntN(3) {
+				case 0:
 					m.set([]byte(k), e)
-				} else {
+				case 1:
 					m.setString(k, e)
+				default:
+					// An entry holding the key's bytes, as newInlineEntry
+					// makes one.
+					b := new(entryB128)
+					b.ExpireAt = int64(step)
+					e = &b.Entry
+					m.setIn(unsafe.String(unsafe.SliceData(b.buf[:]), copy(b.buf[:], k)), e)
+					withKey[e] = true
 				}
 				model[k] = e
 			case op < 8:
@@ -70,15 +81,15 @@ func TestKeyMapAgainstModel(t *testing.T) {
 					return true
 				})
 			}
-			checkKeyMap(t, fmt.Sprintf("round %d step %d", round, step), &m, model, keys)
+			checkKeyMap(t, fmt.Sprintf("round %d step %d", round, step), &m, model, keys, withKey)
 		}
 		for i, c := range clones {
-			checkKeyMap(t, fmt.Sprintf("round %d clone %d", round, i), c, cloneModels[i], keys)
+			checkKeyMap(t, fmt.Sprintf("round %d clone %d", round, i), c, cloneModels[i], keys, withKey)
 		}
 	}
 }
 
-func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry, keys []string) {
+func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry, keys []string, withKey map[*Entry]bool) {
 	t.Helper()
 	if m.Len() != len(model) {
 		t.Fatalf("%s: Len %d, want %d", where, m.Len(), len(model))
@@ -100,6 +111,23 @@ func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry,
 	}
 	if n != len(model) {
 		t.Fatalf("%s: iteration visited %d keys, want %d", where, n, len(model))
+	}
+	// A slot points into its entry's object for the key's bytes exactly
+	// when it is flagged so: a replaced entry's object is never kept alive
+	// by the key. (Only the entries setIn stored are entryB128s.)
+	for i := range m.slots {
+		s := &m.slots[i]
+		if s.e == nil || s.e == tombstone {
+			continue
+		}
+		base := uintptr(unsafe.Pointer(s.e))
+		if s.kl&klInEntry != 0 {
+			if !withKey[s.e] || uintptr(s.kp) != base+unsafe.Sizeof(Entry{}) {
+				t.Fatalf("%s: key %q flagged, but its bytes are not its entry's", where, s.key())
+			}
+		} else if withKey[s.e] && uintptr(s.kp) >= base && uintptr(s.kp) < base+unsafe.Sizeof(entryB128{}) {
+			t.Fatalf("%s: key %q in its entry's object, not flagged", where, s.key())
+		}
 	}
 	if m.used < m.live || int(m.used+1)*8 > len(m.slots)*7+8 {
 		t.Fatalf("%s: %d used slots of %d for %d keys", where, m.used, len(m.slots), m.live)

@@ -259,8 +259,7 @@ func (s *Store) set(i int, key []byte, old *Entry, value []byte, inline bool, ex
 			// index assignment.
 			old.Value, old.ExpireAt = value, expireAt
 		} else {
-			e = s.stringEntry(value, inline, expireAt, old.seq)
-			sd.m.set(key, e)
+			e = s.indexString(sd, key, value, inline, false, expireAt, old.seq)
 		}
 		e.overwriteAccess(old, now)
 		d := entrySize(len(key), cap(e.Value)) - before
@@ -268,28 +267,46 @@ func (s *Store) set(i int, key []byte, old *Entry, value []byte, inline bool, ex
 		s.root.bytes += d
 		return e
 	}
-	k := string(key)
 	s.root.seq++
-	e := s.stringEntry(value, inline, expireAt, s.root.seq)
+	e := s.indexString(sd, key, value, inline, true, expireAt, s.root.seq)
 	e.initAccess(now)
 	s.keys++
-	if expireAt != 0 {
-		s.addVolatile(sd, k)
-	}
-	sd.m.setString(k, e)
 	size := entrySize(len(key), cap(e.Value))
 	sd.bytes += size
 	s.root.bytes += size
 	return e
 }
 
-// stringEntry returns a new string entry holding value, or with inline a
-// copy of it in the entry's own object.
-func (s *Store) stringEntry(value []byte, inline bool, expireAt int64, seq uint32) *Entry {
+// indexString stores under key, in slot data sd (owned), a new string
+// entry holding value, or with inline a copy of it in the entry's own
+// object (with the key's bytes when they fit: newInlineEntry, setIn), and
+// returns the entry. isNew says key is not in the index; a new key with an
+// expiry time joins the volatile set.
+func (s *Store) indexString(sd *slotData, key, value []byte, inline, isNew bool, expireAt int64, seq uint32) *Entry {
+	var e *Entry
 	if inline {
-		return s.newInlineEntry(value, expireAt, seq)
+		// A key with an expiry time keeps a string of its own, which the
+		// volatile set shares, so that the set never holds an entry's
+		// object alive.
+		var k string
+		var in bool
+		if e, k, in = s.newInlineEntry(key, value, expireAt == 0, expireAt, seq); in {
+			sd.m.setIn(k, e)
+			return e
+		}
+	} else {
+		e = s.newEntry(value, expireAt, seq)
 	}
-	return s.newEntry(value, expireAt, seq)
+	if !isNew {
+		sd.m.set(key, e)
+		return e
+	}
+	k := string(key)
+	sd.m.setString(k, e)
+	if expireAt != 0 {
+		s.addVolatile(sd, k)
+	}
+	return e
 }
 
 // SetCopy is Set with a value the store copies (val may alias a log entry

@@ -388,6 +388,89 @@ func TestSetCopyReusesPrivateBuffer(t *testing.T) {
 	checkInvariants(t, s)
 }
 
+// keyInEntry reports whether the index holds key's bytes in its entry's
+// object (flagged), checking that the flag and the bytes' place agree.
+func keyInEntry(t *testing.T, s *Store, key string) bool {
+	t.Helper()
+	sd := &s.slots[SlotString(key)]
+	i, _ := sd.m.index(key)
+	if i < 0 {
+		t.Fatalf("%q not in the index", key)
+	}
+	sl := &sd.m.slots[i]
+	at := uintptr(sl.kp) == uintptr(unsafe.Pointer(sl.e))+unsafe.Sizeof(Entry{})
+	if flagged := sl.kl&klInEntry != 0; at != flagged {
+		t.Fatalf("%q: bytes in the entry's object %v, flagged %v", key, at, flagged)
+	}
+	return at
+}
+
+// TestSetCopyKeyInEntry: a short value's entry holds its key's bytes too,
+// unless they do not fit or the key has an expiry time (the volatile set
+// keeps a string of its own); an overwrite by an entry without them gives
+// the key a string of its own, and a view keeps the key and value it saw.
+func TestSetCopyKeyInEntry(t *testing.T) {
+	s := New()
+	s.Lock()
+	defer s.Unlock()
+	long := strings.Repeat("k", maxInlineBuf)
+	for _, c := range []struct {
+		key, val string
+		ttl      int64
+		in       bool
+	}{
+		{"counter:000000012345", "7", 0, true},
+		{"", "v", 0, true},
+		{"key:000000012345", strings.Repeat("v", 64), 0, true},
+		{strings.Repeat("k", maxInlineBuf-maxInline), strings.Repeat("v", maxInline), 0, true},
+		{strings.Repeat("k", maxInlineBuf-maxInline+1), strings.Repeat("v", maxInline), 0, false},
+		{long, "v", 0, false},
+		{"ttl", "v", 5000, false},
+		{"big", strings.Repeat("v", maxInline+1), 0, false},
+	} {
+		s.SetCopy(b(c.key), b(c.val), c.ttl, 1000)
+		if got := keyInEntry(t, s, c.key); got != c.in {
+			t.Errorf("key of %d bytes, value of %d, ttl %d: in its entry %v, want %v", len(c.key), len(c.val), c.ttl, got, c.in)
+		}
+		if e := s.Peek(b(c.key)); string(e.Value) != c.val {
+			t.Errorf("%q: value %q", c.key, e.Value)
+		}
+	}
+	checkInvariants(t, s)
+
+	// With a view open, a short overwrite makes a new entry that holds the
+	// key; a long one gives the key a string of its own.
+	v := s.Snapshot()
+	s.SetCopy(b("counter:000000012345"), b("8"), 0, 1000)
+	s.SetCopy(b("key:000000012345"), b(strings.Repeat("w", maxInline+1)), 0, 1000)
+	if !keyInEntry(t, s, "counter:000000012345") || keyInEntry(t, s, "key:000000012345") {
+		t.Fatal("overwrites under a view: keys not where they should be")
+	}
+	seen := map[string]string{}
+	for _, k := range []string{"counter:000000012345", "key:000000012345"} {
+		v.RangeSlot(SlotString(k), func(key string, e *Entry) bool {
+			if key == k {
+				seen[k] = string(e.Value)
+			}
+			return true
+		})
+	}
+	if seen["counter:000000012345"] != "7" || seen["key:000000012345"] != strings.Repeat("v", 64) {
+		t.Fatalf("the view sees %q", seen)
+	}
+	s.Unlock()
+	v.Release()
+	s.Lock()
+	// An expiry set later, then removed by an overwrite: the key keeps
+	// working through each change.
+	s.SetExpire(b("counter:000000012345"), 9000)
+	s.SetCopy(b("counter:000000012345"), b("9"), 0, 1000)
+	if e := s.Peek(b("counter:000000012345")); string(e.Value) != "9" || e.ExpireAt != 0 {
+		t.Fatalf("after EXPIRE and SET: %q expire %d", e.Value, e.ExpireAt)
+	}
+	checkInvariants(t, s)
+}
+
 // TestSetCopyInline: a value of 1 to maxInline bytes lives in its entry's
 // own object, whose size the accounting counts; a view keeps the value it
 // saw when the key is overwritten; longer and empty values are apart.
