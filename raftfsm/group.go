@@ -353,12 +353,7 @@ func (g *Group) compactor() {
 		st.RLock()
 		data := st.Bytes()
 		st.RUnlock()
-		minBytes, ratio := g.cfg.CompactMinBytes, g.cfg.CompactRatio
-		if g.cfg.DataDir == "" {
-			// In memory a snapshot is a copy-on-write view, not a copy:
-			// compact sooner and keep the log small.
-			minBytes, ratio = g.cfg.CompactMinBytesMemory, g.cfg.CompactRatioMemory
-		}
+		minBytes, ratio := compactRule(&g.cfg)
 		if !idle && (logBytes < minBytes || float64(logBytes) < ratio*float64(data)) {
 			continue
 		}
@@ -377,6 +372,24 @@ func (g *Group) compactor() {
 			// back to the OS now rather than at the scavenger's pace.
 			freeOSMemory()
 		}
+	}
+}
+
+// compactRule returns the log bytes since the last snapshot, and the ratio
+// of the data's bytes, that both have to be passed for the compactor to
+// snapshot a group of configuration cfg.
+func compactRule(cfg *Config) (minBytes int64, ratio float64) {
+	switch {
+	case cfg.DataDir != "":
+		return cfg.CompactMinBytes, cfg.CompactRatio
+	case cfg.SoleReplica:
+		// No view is kept: a snapshot costs nothing, and the log is kept
+		// small.
+		return cfg.CompactMinBytesSole, cfg.CompactRatioMemory
+	default:
+		// A copy-on-write view, not a copy: a smaller ratio of the data,
+		// and a floor that spaces the views' copies out.
+		return cfg.CompactMinBytesMemory, cfg.CompactRatioMemory
 	}
 }
 

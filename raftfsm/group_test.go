@@ -102,6 +102,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero inflight", func(c *Config) { c.MaxInflight = 0 }, false},
 		{"negative cohort wait", func(c *Config) { c.CohortWait = -1 }, false},
 		{"no cohort wait", func(c *Config) { c.CohortWait = 0 }, true},
+		{"negative sole compaction floor", func(c *Config) { c.CompactMinBytesSole = -1 }, false},
 		{"append entries too large", func(c *Config) { c.MaxAppendEntries = 2000 }, false},
 	}
 	for _, tt := range tests {
@@ -468,6 +469,53 @@ func testCompactsLogByBytes(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+// TestCompactRule: on disk the log is compacted against CompactMinBytes
+// and the data's size; in memory against CompactMinBytesMemory, or, for a
+// sole replica (whose snapshots keep no view), CompactMinBytesSole.
+func TestCompactRule(t *testing.T) {
+	def := DefaultConfig()
+	for _, c := range []struct {
+		name    string
+		dir     string
+		sole    bool
+		min     int64
+		ratio   float64
+		minWant int64
+	}{
+		{"disk", "/data", false, def.CompactMinBytes, def.CompactRatio, 64 << 20},
+		{"disk, sole", "/data", true, def.CompactMinBytes, def.CompactRatio, 64 << 20},
+		{"memory, replicated", "", false, def.CompactMinBytesMemory, def.CompactRatioMemory, 64 << 20},
+		{"memory, sole", "", true, def.CompactMinBytesSole, def.CompactRatioMemory, 16 << 20},
+	} {
+		cfg := def
+		cfg.DataDir, cfg.SoleReplica = c.dir, c.sole
+		if m, r := compactRule(&cfg); m != c.min || r != c.ratio || m != c.minWant {
+			t.Errorf("%s: %d bytes, ratio %v; want %d (%d), %v", c.name, m, r, c.min, c.minWant, c.ratio)
+		}
+	}
+}
+
+// TestSoleReplicaCompactsAtItsFloor: a sole replica in memory snapshots
+// once CompactMinBytesSole of log has passed, under a CompactMinBytesMemory
+// it never reaches.
+func TestSoleReplicaCompactsAtItsFloor(t *testing.T) {
+	cfg := testConfig("")
+	cfg.SoleReplica = true
+	cfg.SnapshotThreshold = 1 << 30 // the entry-count rule never fires
+	cfg.SnapshotInterval = time.Hour
+	cfg.TrailingLogs = 5
+	cfg.CompactMinBytesMemory = 1 << 30
+	cfg.CompactMinBytesSole = 64 << 10
+	cfg.CompactCheckInterval = 10 * time.Millisecond
+	g, _ := startGroup(t, cfg)
+	logs := logStoreOf(t, g.raft)
+	val := string(make([]byte, 4096))
+	for i := 0; i < 64; i++ {
+		propose(t, g, cmd("SET", "k", val))
+	}
+	waitCompacted(t, g, logs, 1)
 }
 
 // TestMapRaftError: raft's refusals of entries it never took are "not

@@ -397,22 +397,24 @@ func TestRaftCohortWaitFlag(t *testing.T) {
 // units, the defaults when unset, and errors that name the flag.
 func TestRaftCompactionFlags(t *testing.T) {
 	def := raftfsm.DefaultConfig()
-	trailing := func(c node.Config) [2]int64 { return [2]int64{c.Group.TrailingBytes, 0} }
-	compact := func(c node.Config) [2]int64 { return [2]int64{c.Group.CompactMinBytes, c.Group.CompactMinBytesMemory} }
+	trailing := func(c node.Config) [3]int64 { return [3]int64{c.Group.TrailingBytes, 0, 0} }
+	compact := func(c node.Config) [3]int64 {
+		return [3]int64{c.Group.CompactMinBytes, c.Group.CompactMinBytesMemory, c.Group.CompactMinBytesSole}
+	}
 	for _, tc := range []struct {
 		flag string
 		args []string
-		get  func(node.Config) [2]int64
-		want [2]int64 // ignored when the flag's value is refused
+		get  func(node.Config) [3]int64
+		want [3]int64 // ignored when the flag's value is refused
 		ok   bool
 	}{
-		{"raft-trailing-bytes", nil, trailing, [2]int64{8 << 20, 0}, true},
-		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "4kb"}, trailing, [2]int64{4 << 10, 0}, true},
-		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "0"}, trailing, [2]int64{0, 0}, true},
-		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "lots"}, trailing, [2]int64{}, false},
-		{"raft-compact-min-bytes", nil, compact, [2]int64{def.CompactMinBytes, def.CompactMinBytesMemory}, true},
-		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "32kb"}, compact, [2]int64{32 << 10, 32 << 10}, true},
-		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "-1"}, compact, [2]int64{}, false},
+		{"raft-trailing-bytes", nil, trailing, [3]int64{8 << 20, 0, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "4kb"}, trailing, [3]int64{4 << 10, 0, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "0"}, trailing, [3]int64{0, 0, 0}, true},
+		{"raft-trailing-bytes", []string{"--raft-trailing-bytes", "lots"}, trailing, [3]int64{}, false},
+		{"raft-compact-min-bytes", nil, compact, [3]int64{def.CompactMinBytes, def.CompactMinBytesMemory, def.CompactMinBytesSole}, true},
+		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "32kb"}, compact, [3]int64{32 << 10, 32 << 10, 32 << 10}, true},
+		{"raft-compact-min-bytes", []string{"--raft-compact-min-bytes", "-1"}, compact, [3]int64{}, false},
 	} {
 		cfg, _, err := parseServerFlags(t, tc.args...)
 		if tc.ok && (err != nil || tc.get(cfg) != tc.want) {

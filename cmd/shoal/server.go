@@ -232,7 +232,7 @@ func nodeConfig(cc *cli.Context, cf *configFile) (node.Config, error) {
 		if err != nil {
 			return cfg, cf.errorf("raft-compact-min-bytes", "%v", err)
 		}
-		cfg.Group.CompactMinBytes, cfg.Group.CompactMinBytesMemory = n, n
+		cfg.Group.CompactMinBytes, cfg.Group.CompactMinBytesMemory, cfg.Group.CompactMinBytesSole = n, n, n
 	}
 	if cfg.Group.CohortWait = cc.Duration("raft-cohort-wait"); cfg.Group.CohortWait < 0 {
 		return cfg, cf.errorf("raft-cohort-wait", "%v is negative", cfg.Group.CohortWait)
