@@ -446,22 +446,35 @@ func testSnapshotsCompactLog(t *testing.T, dir string) {
 
 func TestGroupCompactsLogByBytes(t *testing.T) { dataDirs(t, testCompactsLogByBytes) }
 
-func testCompactsLogByBytes(t *testing.T, dir string) {
+// byteRuleConfig is testConfig(dir) where only the compactor's byte rule
+// snapshots, checked every 10 ms.
+func byteRuleConfig(dir string) Config {
 	cfg := testConfig(dir)
 	cfg.SnapshotThreshold = 1 << 30 // the entry-count rule never fires
 	cfg.SnapshotInterval = time.Hour
 	cfg.TrailingLogs = 5
-	cfg.CompactMinBytes = 64 << 10
-	cfg.CompactMinBytesMemory = 64 << 10
 	cfg.CompactCheckInterval = 10 * time.Millisecond
-	g, _ := startGroup(t, cfg)
+	return cfg
+}
+
+// growLogUntilCompacted overwrites one key 64 times with 4 KB (the data
+// stays ~4 KB while the log grows by 256 KB) and waits for a compaction.
+func growLogUntilCompacted(t *testing.T, g *Group) {
+	t.Helper()
 	logs := logStoreOf(t, g.raft)
 	val := string(make([]byte, 4096))
-	// Overwriting one key: the data stays ~4 KB while the log grows.
 	for i := 0; i < 64; i++ {
 		propose(t, g, cmd("SET", "k", val))
 	}
 	waitCompacted(t, g, logs, 1)
+}
+
+func testCompactsLogByBytes(t *testing.T, dir string) {
+	cfg := byteRuleConfig(dir)
+	cfg.CompactMinBytes = 64 << 10
+	cfg.CompactMinBytesMemory = 64 << 10
+	g, _ := startGroup(t, cfg)
+	growLogUntilCompacted(t, g)
 	// The rule keeps firing until the log since the last snapshot is small.
 	testutil.Eventually(t, 10*time.Second, "the log bytes since the last snapshot to drop below CompactMinBytes", func() error {
 		if n := g.fsm.LogBytesSinceSnapshot(); n >= cfg.CompactMinBytes {
@@ -501,21 +514,12 @@ func TestCompactRule(t *testing.T) {
 // once CompactMinBytesSole of log has passed, under a CompactMinBytesMemory
 // it never reaches.
 func TestSoleReplicaCompactsAtItsFloor(t *testing.T) {
-	cfg := testConfig("")
+	cfg := byteRuleConfig("")
 	cfg.SoleReplica = true
-	cfg.SnapshotThreshold = 1 << 30 // the entry-count rule never fires
-	cfg.SnapshotInterval = time.Hour
-	cfg.TrailingLogs = 5
 	cfg.CompactMinBytesMemory = 1 << 30
 	cfg.CompactMinBytesSole = 64 << 10
-	cfg.CompactCheckInterval = 10 * time.Millisecond
 	g, _ := startGroup(t, cfg)
-	logs := logStoreOf(t, g.raft)
-	val := string(make([]byte, 4096))
-	for i := 0; i < 64; i++ {
-		propose(t, g, cmd("SET", "k", val))
-	}
-	waitCompacted(t, g, logs, 1)
+	growLogUntilCompacted(t, g)
 }
 
 // TestMapRaftError: raft's refusals of entries it never took are "not
