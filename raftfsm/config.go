@@ -88,7 +88,7 @@ type Config struct {
 	// something else: until the next snapshot, the first write to each key
 	// copies its entry and its slot's index, garbage the collector paces
 	// itself on. Default 64 MB, as on disk: with 16 MB, cluster SET -P 16
-	// snapshotted each group every second or so, and its p99 was 5.3-6.3
+	// snapshotted each group every second or so, and its p99 was 5.1-6.3
 	// ms against 4.2-4.6 (BENCHMARKS.md, "Snapshots of replicated groups
 	// in memory"), for a log of at most this many bytes per group.
 	CompactMinBytesMemory int64

@@ -17,40 +17,24 @@ import "unsafe"
 // reuse of a buffer of the same class works alike with or without the key,
 // and memory accounting (entrySize) counts the same bytes, the key's size
 // class included, whichever object holds them.
-type (
-	entryB16 struct {
-		Entry
-		buf [16]byte
-	}
-	entryB32 struct {
-		Entry
-		buf [32]byte
-	}
-	entryB48 struct {
-		Entry
-		buf [48]byte
-	}
-	entryB64 struct {
-		Entry
-		buf [64]byte
-	}
-	entryB80 struct {
-		Entry
-		buf [80]byte
-	}
-	entryB96 struct {
-		Entry
-		buf [96]byte
-	}
-	entryB112 struct {
-		Entry
-		buf [112]byte
-	}
-	entryB128 struct {
-		Entry
-		buf [128]byte
-	}
-)
+type entryB[B any] struct {
+	Entry
+	buf B // [N]byte
+}
+
+// newEntryB allocates an entryB[B] and returns its Entry and its buffer.
+func newEntryB[B any]() (*Entry, []byte) {
+	b := new(entryB[B])
+	return &b.Entry, unsafe.Slice((*byte)(unsafe.Pointer(&b.buf)), unsafe.Sizeof(b.buf))
+}
+
+// newEntryBuf[(n-1)/16] allocates an entry with a buffer of the next
+// multiple of 16 from n bytes (1 to maxInlineBuf): objects of 64 to 176
+// bytes, each a size class of Go's allocator.
+var newEntryBuf = [maxInlineBuf / 16]func() (*Entry, []byte){
+	newEntryB[[16]byte], newEntryB[[32]byte], newEntryB[[48]byte], newEntryB[[64]byte],
+	newEntryB[[80]byte], newEntryB[[96]byte], newEntryB[[112]byte], newEntryB[[128]byte],
+}
 
 // maxInline is the longest value stored with its entry.
 const maxInline = 80
@@ -70,33 +54,7 @@ func (s *Store) newInlineEntry(key, val []byte, withKey bool, expireAt int64, se
 	if in = withKey && len(key)+vcap <= maxInlineBuf; in {
 		klen = len(key)
 	}
-	var buf []byte
-	switch n := klen + vcap; {
-	case n <= 16:
-		b := new(entryB16)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 32:
-		b := new(entryB32)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 48:
-		b := new(entryB48)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 64:
-		b := new(entryB64)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 80:
-		b := new(entryB80)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 96:
-		b := new(entryB96)
-		e, buf = &b.Entry, b.buf[:]
-	case n <= 112:
-		b := new(entryB112)
-		e, buf = &b.Entry, b.buf[:]
-	default:
-		b := new(entryB128)
-		e, buf = &b.Entry, b.buf[:]
-	}
+	e, buf := newEntryBuf[(klen+vcap-1)/16]()
 	if in {
 		k = unsafe.String(unsafe.SliceData(buf), copy(buf, key))
 	}

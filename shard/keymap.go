@@ -110,43 +110,40 @@ func (m *keyMap) getString(key string) *Entry {
 func (m *keyMap) set(key []byte, e *Entry) {
 	k := unsafe.String(unsafe.SliceData(key), len(key))
 	i, h := m.index(k)
-	if i < 0 {
-		m.insert(string(key), h, e, 0)
-		return
+	if i < 0 || m.slots[i].kl&klInEntry != 0 {
+		k = string(key) // the slot will keep it: a copy of its own
 	}
-	s := &m.slots[i]
-	s.e = e
-	if s.kl&klInEntry != 0 {
-		s.own(string(key), 0)
-	}
+	m.put(i, h, k, e, 0)
 }
 
 // setString is set for a key the caller has as a string, which is kept
 // when the key is inserted or its slot needs a string of its own.
 func (m *keyMap) setString(key string, e *Entry) {
 	i, h := m.index(key)
-	if i < 0 {
-		m.insert(key, h, e, 0)
-		return
-	}
-	s := &m.slots[i]
-	s.e = e
-	if s.kl&klInEntry != 0 {
-		s.own(key, 0)
-	}
+	m.put(i, h, key, e, 0)
 }
 
 // setIn is set for a key whose bytes are in e's own object (key points at
 // them): the slot keeps that string, flagged, whether key is new or not.
 func (m *keyMap) setIn(key string, e *Entry) {
 	i, h := m.index(key)
+	m.put(i, h, key, e, klInEntry)
+}
+
+// put stores e under key, whose slot index returned i (-1: absent) and
+// hash h. An absent key is inserted with key's string and flag. A present
+// one takes key's string, with flag, when flag is klInEntry or when its
+// string was in the entry replaced; otherwise it keeps its string.
+func (m *keyMap) put(i int, h uint64, key string, e *Entry, flag uint32) {
 	if i < 0 {
-		m.insert(key, h, e, klInEntry)
+		m.insert(key, h, e, flag)
 		return
 	}
 	s := &m.slots[i]
 	s.e = e
-	s.own(key, klInEntry)
+	if flag != 0 || s.kl&klInEntry != 0 {
+		s.own(key, flag)
+	}
 }
 
 // own points s at key's bytes, with flag (klInEntry or 0).

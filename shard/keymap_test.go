@@ -41,7 +41,7 @@ func TestKeyMapAgainstModel(t *testing.T) {
 				default:
 					// An entry holding the key's bytes, as newInlineEntry
 					// makes one.
-					b := new(entryB128)
+					b := new(entryB[[128]byte])
 					b.ExpireAt = int64(step)
 					e = &b.Entry
 					m.setIn(unsafe.String(unsafe.SliceData(b.buf[:]), copy(b.buf[:], k)), e)
@@ -114,7 +114,7 @@ func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry,
 	}
 	// A slot points into its entry's object for the key's bytes exactly
 	// when it is flagged so: a replaced entry's object is never kept alive
-	// by the key. (Only the entries setIn stored are entryB128s.)
+	// by the key. (Only the entries setIn stored are entryB[[128]byte]s.)
 	for i := range m.slots {
 		s := &m.slots[i]
 		if s.e == nil || s.e == tombstone {
@@ -125,7 +125,7 @@ func checkKeyMap(t *testing.T, where string, m *keyMap, model map[string]*Entry,
 			if !withKey[s.e] || uintptr(s.kp) != base+unsafe.Sizeof(Entry{}) {
 				t.Fatalf("%s: key %q flagged, but its bytes are not its entry's", where, s.key())
 			}
-		} else if withKey[s.e] && uintptr(s.kp) >= base && uintptr(s.kp) < base+unsafe.Sizeof(entryB128{}) {
+		} else if withKey[s.e] && uintptr(s.kp) >= base && uintptr(s.kp) < base+unsafe.Sizeof(entryB[[128]byte]{}) {
 			t.Fatalf("%s: key %q in its entry's object, not flagged", where, s.key())
 		}
 	}
