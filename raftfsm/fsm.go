@@ -104,8 +104,10 @@ type FSM struct {
 	// now is the largest entry clock applied so far (milliseconds). Entries
 	// apply at max(now, entry's clock), so time never goes backwards across
 	// leader changes. Only the FSM goroutine writes it.
-	now     atomic.Int64
-	dec     Decoded
+	now atomic.Int64
+	dec Decoded
+	// pfKeys is prefetch's buffer, reused by the FSM goroutine.
+	pfKeys  [][]byte
 	applied atomic.Uint64
 	// logBytes counts the bytes of command entries applied since the last
 	// snapshot; the group compacts the log when it outgrows the data.
@@ -244,6 +246,32 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	return out
 }
 
+// prefetch asks the store for the memory of the first keys of d's commands
+// (prefetchKeys) before they run one after another
+// (shard.Store.Prefetch). Called by the FSM goroutine, which holds the
+// store's lock.
+func (f *FSM) prefetch(d *Decoded) {
+	keys := prefetchKeys(d, f.pfKeys[:0])
+	if len(keys) > 1 {
+		f.store.Prefetch(keys)
+	}
+	clear(keys)
+	f.pfKeys = keys[:0]
+}
+
+// prefetchKeys appends to dst argument 1 of each of d's commands in
+// database 0 that has one: the first key of nearly every keyed command. A
+// guess that is not a key (PING's message, a keyless command's argument)
+// costs a prefetch of a few cache lines and nothing else.
+func prefetchKeys(d *Decoded, dst [][]byte) [][]byte {
+	for i, args := range d.Cmds {
+		if len(args) > 1 && d.DB(i) == 0 {
+			dst = append(dst, args[1])
+		}
+	}
+	return dst
+}
+
 // halt stops the FSM on the entry l, which failed to decode with err.
 func (f *FSM) halt(l *raft.Log, err error) {
 	f.halted.Store(true)
@@ -279,6 +307,9 @@ func (f *FSM) applyEntry(d *Decoded) interface{} {
 		own, mig := f.owner.Load(), f.mig.Load()
 		hook := f.changeHook()
 		res := newResult(len(d.Cmds))
+		if len(d.Cmds) > 1 {
+			f.prefetch(d)
+		}
 		for i, args := range d.Cmds {
 			if d.legacy && len(args[0]) > 0 && args[0][0] == 0 {
 				res.Replies = f.applyLegacyOp(now, args, res.Replies)

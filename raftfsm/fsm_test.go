@@ -636,3 +636,43 @@ func TestRestoreReplacesStore(t *testing.T) {
 	}
 	sameMap(t, "store after failed Restore", storeMap(dst.Store()), map[string]kv{"a": {"1", 0}, "b": {"2", 0}, "c": {"3", 0}})
 }
+
+// TestPrefetchKeys: the keys prefetched ahead of an entry's commands are
+// argument 1 of each command of database 0 that has one, in order; the
+// commands of other databases and those without arguments add none.
+func TestPrefetchKeys(t *testing.T) {
+	cmd := func(args ...string) [][]byte {
+		out := make([][]byte, len(args))
+		for i, a := range args {
+			out[i] = []byte(a)
+		}
+		return out
+	}
+	cmds := [][][]byte{
+		cmd("SET", "a", "1"),
+		cmd("PING"),
+		cmd("INCR", "b"),
+		cmd("SET", "other-db", "1"),
+		cmd("MSET", "c", "1", "d", "2"),
+	}
+	var d Decoded
+	if err := decodeEntry(EncodeCommandsDB(nil, 1, []int{0, 0, 0, 3, 0}, cmds), &d); err != nil {
+		t.Fatal(err)
+	}
+	got := prefetchKeys(&d, nil)
+	want := []string{"a", "b", "c"}
+	if len(got) != len(want) {
+		t.Fatalf("prefetchKeys = %q, want %q", got, want)
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Fatalf("prefetchKeys = %q, want %q", got, want)
+		}
+	}
+	if err := decodeEntry(EncodeCommands(nil, 1, cmds), &d); err != nil {
+		t.Fatal(err)
+	}
+	if got := prefetchKeys(&d, nil); len(got) != 4 {
+		t.Fatalf("database 0 only: prefetchKeys = %q, want 4 keys", got)
+	}
+}
