@@ -56,6 +56,12 @@ type client struct {
 	// rlocked is set while the connection holds its store's RLock across a
 	// run of consecutive reads in one pipeline.
 	rlocked *shard.Store
+	// batch and bi are runBatch's commands and the one running; pfEnd is
+	// where the reads prefetched under rlocked end (prefetch.go).
+	batch  [][][]byte
+	bi     int
+	pfEnd  int
+	pfKeys [][]byte
 	// leaseG is the group whose read lease let the current run of reads
 	// skip a confirmation round; runlock checks the lease again once the
 	// reads are done. leaseLost: it had expired and a round then failed,
@@ -266,7 +272,9 @@ func (c *client) runBatch(cmds [][][]byte) {
 	c.now = time.Now().UnixMilli()
 	c.tick = nanotime()
 	var last *command.Command
-	for _, args := range cmds {
+	c.batch = cmds
+	for i, args := range cmds {
+		c.bi = i
 		if c.closing {
 			break
 		}
@@ -288,6 +296,7 @@ func (c *client) runBatch(cmds [][][]byte) {
 		c.resp3 = r3
 		c.push.resp3.Store(r3)
 	}
+	c.batch = nil
 	c.runlock()
 	c.flushWrites()
 	if c.hits != 0 || c.misses != 0 {
@@ -445,6 +454,10 @@ func (c *client) exec(args [][]byte) *command.Command {
 			}
 			st.RLock()
 			c.rlocked = st
+			c.pfEnd = 0
+		}
+		if c.bi >= c.pfEnd && c.bi+1 < len(c.batch) {
+			c.prefetchReads(st)
 		}
 		at := len(c.out)
 		x := c.ctx(st, c.now)
