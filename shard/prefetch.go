@@ -17,7 +17,8 @@ var prefetchLine = prefetch.Line
 
 // Prefetch asks the processor for the memory that lookups of keys, in this
 // store, will read: each key's slot data, then its table slot, then its
-// key's bytes and entry, one level for all keys before the next, so that
+// key's bytes and entry (and a value kept after the key in the entry's
+// object), one level for all keys before the next, so that
 // the cache misses of different keys overlap where a lookup takes them one
 // after another (BENCHMARKS.md, "Prefetching an entry's keys"). It changes
 // nothing and reads only what a lookup reads; a key that is absent, or an
@@ -51,6 +52,11 @@ func (s *Store) Prefetch(keys [][]byte) {
 			}
 			prefetchLine(unsafe.Pointer(ks.e))
 			prefetchLine(ks.kp) // in the entry's object, or a string of its own
+			if ks.kl&klInEntry != 0 {
+				// The value follows the key in the entry's object, often
+				// on the next cache line.
+				prefetchLine(unsafe.Add(ks.kp, ks.kl&^klInEntry))
+			}
 		}
 		keys = keys[n:]
 	}

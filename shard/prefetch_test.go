@@ -12,7 +12,8 @@ import (
 // TestPrefetchAsksForWhatALookupReads records the lines Prefetch asks for
 // and checks that they are the ones a lookup of each key then reads: its
 // slot data, the table slot its hash starts at and, for a key found there,
-// its entry and its key's bytes. Absent keys, keys of empty slots and
+// its entry, its key's bytes and, when the key is in the entry's object,
+// the value after it. Absent keys, keys of empty slots and
 // arguments that are not keys cost lines but change nothing.
 func TestPrefetchAsksForWhatALookupReads(t *testing.T) {
 	var lines []unsafe.Pointer
@@ -47,7 +48,7 @@ func TestPrefetchAsksForWhatALookupReads(t *testing.T) {
 
 	s.Prefetch(keys)
 
-	found := 0
+	found, inEntry := 0, 0
 	for _, k := range keys {
 		i := Slot(k)
 		sd := &s.slots[i]
@@ -73,6 +74,15 @@ func TestPrefetchAsksForWhatALookupReads(t *testing.T) {
 		if !asked(home.kp) {
 			t.Errorf("key %q: its key's bytes were not asked for", k)
 		}
+		if home.kl&klInEntry != 0 {
+			inEntry++
+			if !asked(unsafe.Pointer(unsafe.SliceData(e.Value))) {
+				t.Errorf("key %q: its value, after the key in the entry, was not asked for", k)
+			}
+		}
+	}
+	if inEntry < 5 {
+		t.Fatalf("only %d keys in their entry's object at their home slot: the test checks too little", inEntry)
 	}
 	if found < 20 {
 		t.Fatalf("only %d of 30 present keys at their home slot: the test checks too little", found)
