@@ -346,7 +346,7 @@ func (g *Group) compactor() {
 			// A burst ended but left too little log to compact: still give
 			// its garbage back to the OS.
 			dirty = false
-			freeOSMemory()
+			freeOSMemory(g.log)
 		}
 		idle := logBytes >= g.cfg.CompactIdleBytes && quiet
 		st := g.fsm.store
@@ -370,7 +370,7 @@ func (g *Group) compactor() {
 		if idle {
 			// A write burst is over and its log is gone: hand the memory
 			// back to the OS now rather than at the scavenger's pace.
-			freeOSMemory()
+			freeOSMemory(g.log)
 		}
 	}
 }

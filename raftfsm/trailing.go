@@ -1,6 +1,8 @@
 package raftfsm
 
 import (
+	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -96,7 +98,15 @@ const freeOSInterval = 10 * time.Second
 // the same moment, and one such call per group, back to back, held a
 // node with GOMAXPROCS 1 off its heartbeats long enough for its peers to
 // call elections (BENCHMARKS.md, "The log kept after a snapshot").
-func freeOSMemory() {
+//
+// The scavenge runs on the runtime's system stack, where it holds its P
+// until every free page is returned: after a burst, 100-260 ms on this
+// kind of machine. At GOMAXPROCS 1 that froze the whole node (a PING
+// waited up to 110 ms, and one node missed its leader lease and stepped
+// down), so for the call's length the process gets a second P, on which
+// raft, the transport and the clients keep running (BENCHMARKS.md,
+// "Returning memory without freezing the node").
+func freeOSMemory(log *slog.Logger) {
 	last := lastFreeOS.Load()
 	now := monoNow()
 	if last != 0 && now-last < int64(freeOSInterval) {
@@ -105,5 +115,11 @@ func freeOSMemory() {
 	if !lastFreeOS.CompareAndSwap(last, now) {
 		return
 	}
+	start := time.Now()
+	if runtime.GOMAXPROCS(0) == 1 {
+		runtime.GOMAXPROCS(2)
+		defer runtime.GOMAXPROCS(1)
+	}
 	debug.FreeOSMemory()
+	log.Debug("returned free memory to the OS", "took", time.Since(start))
 }

@@ -3,6 +3,8 @@ package raftfsm
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -79,20 +81,39 @@ func testTrailingLogsByBytes(t *testing.T, dir string) {
 // burst at the same moment; the process frees its memory once.
 func TestFreeOSMemoryOncePerInterval(t *testing.T) {
 	lastFreeOS.Store(0)
-	freeOSMemory()
+	freeOSMemory(slog.New(slog.DiscardHandler))
 	first := lastFreeOS.Load()
 	if first == 0 {
 		t.Fatal("freeOSMemory did not run")
 	}
-	freeOSMemory()
-	freeOSMemory()
+	freeOSMemory(slog.New(slog.DiscardHandler))
+	freeOSMemory(slog.New(slog.DiscardHandler))
 	if got := lastFreeOS.Load(); got != first {
 		t.Fatalf("freeOSMemory ran again %v after the first, within freeOSInterval (%v)", time.Duration(got-first), freeOSInterval)
 	}
 	lastFreeOS.Store(first - int64(freeOSInterval) - 1)
-	freeOSMemory()
+	freeOSMemory(slog.New(slog.DiscardHandler))
 	if got := lastFreeOS.Load(); got == first-int64(freeOSInterval)-1 {
 		t.Fatal("freeOSMemory did not run once freeOSInterval had passed")
+	}
+}
+
+// TestFreeOSMemoryKeepsGOMAXPROCS: at GOMAXPROCS 1 the call borrows a
+// second P for its length and gives it back; at other settings it leaves
+// GOMAXPROCS alone.
+func TestFreeOSMemoryKeepsGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev); lastFreeOS.Store(0) })
+	for _, procs := range []int{1, 3} {
+		runtime.GOMAXPROCS(procs)
+		lastFreeOS.Store(0)
+		freeOSMemory(slog.New(slog.DiscardHandler))
+		if lastFreeOS.Load() == 0 {
+			t.Fatalf("GOMAXPROCS %d: freeOSMemory did not run", procs)
+		}
+		if got := runtime.GOMAXPROCS(0); got != procs {
+			t.Fatalf("GOMAXPROCS %d before freeOSMemory, %d after", procs, got)
+		}
 	}
 }
 
