@@ -88,6 +88,15 @@ func (m *keyMap) find(key string, h uint64) int {
 	}
 }
 
+// home returns the table slot that the probe for a key of hash h starts
+// at, or nil for an empty table. Store.Prefetch asks for its cache line.
+func (m *keyMap) home(h uint64) *kslot {
+	if len(m.slots) == 0 {
+		return nil
+	}
+	return &m.slots[h&uint64(len(m.slots)-1)]
+}
+
 // get returns key's entry, or nil. m may be nil.
 func (m *keyMap) get(key []byte) *Entry {
 	return m.getString(unsafe.String(unsafe.SliceData(key), len(key)))

@@ -39,11 +39,8 @@ func (s *Store) Prefetch(keys [][]byte) {
 			hs[j] = maphash.Bytes(keySeed, k)
 		}
 		for j := range n {
-			kss[j] = nil
-			if t := sds[j].m.slots; len(t) > 0 {
-				ks := &t[hs[j]&uint64(len(t)-1)]
-				kss[j] = ks
-				prefetchLine(unsafe.Pointer(ks))
+			if kss[j] = sds[j].m.home(hs[j]); kss[j] != nil {
+				prefetchLine(unsafe.Pointer(kss[j]))
 			}
 		}
 		for _, ks := range kss[:n] {
