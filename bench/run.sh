@@ -41,9 +41,11 @@
 # server CPU per operation: the user+system time (/proc/PID/stat) of all
 # server processes of that side during the run, divided by its requests;
 # it is exact to within 2 clock ticks (20 ms at CLK_TCK 100) per process,
-# so use large N. The results start with the machine's nproc and load
-# average and with the exact commands that were run. See BENCHMARKS.md for
-# the methodology.
+# so use large N; and redis-benchmark's own CPU per operation against each
+# side. The results start with the machine's nproc and load average and
+# with the exact commands that were run, and end (without a baseline) with
+# issue 9's bounds checked against the rows that ran. See BENCHMARKS.md
+# for the methodology.
 #
 # Environment (defaults in brackets):
 #   SHOAL_BIN           Shoal binary [<repo>/bin/shoal]
@@ -439,7 +441,7 @@ start_shoal() { # fresh single-node Shoal: sets SHOAL_PORT and SHOAL_PID
 # side's server processes) read just before and just after the run,
 # divided by N; n/a if a PID is gone.
 bench_one() {
-	local who=$1 port=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 out rc line c0 c1 cpu
+	local who=$1 port=$2 t=$3 p=$4 n=$5 ks=$6 cluster=$7 out rc line c0 c1 cpu client
 	local -a pids=("${@:8}")
 	local logf="$WORK/bench-$who-$t-P$p.log"
 	local -a cmd=("$REDIS_BENCHMARK")
@@ -463,12 +465,20 @@ bench_one() {
 	record 1 "${cmd[@]}"
 	c0=$(cpu_ticks "${pids[@]}" || true)
 	set +e
-	out=$(timeout "$BENCH_TIMEOUT" "${cmd[@]}" 2>"$logf")
+	# times, in the subshell, prints the CPU time of its children:
+	# timeout and the redis-benchmark it waited for.
+	out=$(
+		timeout "$BENCH_TIMEOUT" "${cmd[@]}" 2>"$logf"
+		rc=$?
+		times >"$WORK/times"
+		exit $rc
+	)
 	rc=$?
 	set -e
 	c1=$(cpu_ticks "${pids[@]}" || true)
 	printf '%s\n' "$out" >>"$logf"
 	printf 'server cpu ticks (CLK_TCK %s) of pids %s: %s -> %s\n' "$CLK_TCK" "${pids[*]}" "$c0" "$c1" >>"$logf"
+	printf 'client cpu (bash times: shell, then children): %s\n' "$(tr '\n' ' ' <"$WORK/times")" >>"$logf"
 	if [[ $rc -eq 124 ]]; then
 		echo "ERR TIMEOUT"
 		return 0
@@ -486,8 +496,27 @@ bench_one() {
 		return 0
 	fi
 	cpu=$(cpu_per_op "$c0" "$c1" "$n")
+	client=$(client_per_op "$WORK/times" "$n")
 	# Index from the end: the test name ("MSET (10 keys)") may contain spaces.
-	printf '%s\n' "$line" | awk -F, -v cpu="$cpu" '{ gsub(/"/, ""); printf "%.0f %s %s\n", $(NF - 6), $(NF - 1), cpu }'
+	printf '%s\n' "$line" | awk -F, -v cpu="$cpu" -v client="$client" '{ gsub(/"/, ""); printf "%.0f %s %s %s\n", $(NF - 6), $(NF - 1), cpu, client }'
+}
+
+# client_per_op TIMES N: the children's user+system time in TIMES (the
+# output of bash's times: "0m1.250s 0m0.310s" on its second line) over N
+# requests, as µs per request with 2 decimals, or n/a.
+client_per_op() {
+	awk -v n="$2" 'NR == 2 {
+		t = 0
+		for (i = 1; i <= 2; i++) {
+			if (!match($i, /^[0-9]+m[0-9.]+s$/)) { print "n/a"; exit }
+			split($i, a, "m")
+			t += a[1] * 60 + substr(a[2], 1, length(a[2]) - 1)
+		}
+		if (n + 0 <= 0) { print "n/a"; exit }
+		printf "%.2f\n", t * 1e6 / n
+		found = 1
+	}
+	END { if (!found) print "n/a" }' "$1" 2>/dev/null || echo n/a
 }
 
 # cpu_per_op TICKS0 TICKS1 N: (TICKS1 - TICKS0) clock ticks over N requests
@@ -532,6 +561,12 @@ cpu_note() {
 		t = 1e6 / hz
 		printf "Resolution: clock ticks of %g ms, each reading truncated, so a figure is within 2 ticks per process: %s ±%.2f µs/op at -P 1, ±%.2f pipelined; shoal ±%.2f, ±%.2f%s.\n",
 			t / 1000, base, 2 * bp * t / n, 2 * bp * t / np, 2 * sp * t / n, 2 * sp * t / np, more }'
+	client_note
+}
+
+# client_note: the table note on the client columns.
+client_note() {
+	echo "Client µs/op: redis-benchmark's own user+system time (bash's times around the run) over its N requests, against each side: the other part of the machine's work. Where the servers and the client together keep every core busy, the throughput ratio follows the ratio of server + client µs/op, not of the servers' alone."
 }
 
 # idle_note BASE_PIDS SHOAL_PIDS: the CPU both sides' servers use, idle,
@@ -601,13 +636,14 @@ compare_row() {
 			s=$(best_of "$s" "$a") r=$(best_of "$r" "$b")
 		fi
 	done
-	local r_rps r_p99 r_cpu s_rps s_p99 s_cpu
-	read -r r_rps r_p99 r_cpu <<<"$r"
-	read -r s_rps s_p99 s_cpu <<<"$s"
-	if [[ $r_rps == ERR ]]; then r_p99="${r#ERR }" r_cpu=n/a; fi
-	if [[ $s_rps == ERR ]]; then s_p99="${s#ERR }" s_cpu=n/a; fi
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
-		"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" "$r_cpu" "$s_cpu" "$(ratio "$s_cpu" "$r_cpu")" >>"$out"
+	local r_rps r_p99 r_cpu r_cl s_rps s_p99 s_cpu s_cl
+	read -r r_rps r_p99 r_cpu r_cl <<<"$r"
+	read -r s_rps s_p99 s_cpu s_cl <<<"$s"
+	if [[ $r_rps == ERR ]]; then r_p99="${r#ERR }" r_cpu=n/a r_cl=n/a; fi
+	if [[ $s_rps == ERR ]]; then s_p99="${s#ERR }" s_cpu=n/a s_cl=n/a; fi
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$p" "$r_rps" "$s_rps" \
+		"$(ratio "$s_rps" "$r_rps")" "$r_p99" "$s_p99" "$r_cpu" "$s_cpu" "$(ratio "$s_cpu" "$r_cpu")" \
+		"${r_cl:-n/a}" "${s_cl:-n/a}" >>"$out"
 	tail -n 1 "$out" >&2
 }
 
@@ -743,6 +779,50 @@ rows_memory() {
 	} >"$out"
 }
 
+# issue9_bounds: the acceptance bounds of issue 9 checked against this
+# run's memory, ops and cluster tables (those that ran), as a table.
+issue9_bounds() {
+	local -a files=()
+	local f
+	for f in memory-distinct memory-churn ops cluster; do
+		if [[ -f $WORK/$f.md ]]; then files+=("$WORK/$f.md"); fi
+	done
+	[[ ${#files[@]} -gt 0 ]] || return 0
+	echo "### Issue 9's bounds in this run"
+	echo
+	echo "Single node (SET, GET, INCR): throughput at least 1.00x redis-server at -P 1 and 0.80x at -P 16, CPU per op at most 1.30x. Cluster (SET, GET at -P 1 and -P 16): throughput at least 0.80x Redis Cluster, CPU per op at most 2.00x, Shoal's p99 under 5 ms. Memory: RSS per key at most 1.16x for distinct keys, 1.30x under churn."
+	echo
+	echo "| row | shoal/redis throughput (memory: RSS per key) | shoal/redis CPU per op | shoal p99 ms | missed |"
+	echo "|---|---:|---:|---:|---|"
+	awk -F'|' '
+		function trim(x) { gsub(/^ +| +$/, "", x); return x }
+		function check(row, tput, tmin, cpu, cmax, p99, pmax,   miss) {
+			miss = ""
+			if (tput !~ /^[0-9.]+$/ || tput + 0 < tmin) miss = miss " throughput<" tmin
+			if (cpu !~ /^[0-9.]+$/ || cpu + 0 > cmax) miss = miss " cpu>" cmax
+			if (pmax > 0 && (p99 !~ /^[0-9.]+$/ || p99 + 0 >= pmax)) miss = miss " p99>=" pmax
+			if (miss == "") miss = "none"
+			else { miss = substr(miss, 2); missed++ }
+			printf "| %s | %s | %s | %s | %s |\n", row, tput, cpu, (pmax > 0 ? p99 : "-"), miss
+		}
+		FNR == 1 { kind = FILENAME; sub(/.*\//, "", kind); sub(/\.md$/, "", kind) }
+		kind ~ /^memory-/ && trim($2) == "RSS bytes/key" {
+			max = (kind == "memory-churn") ? 1.30 : 1.16
+			r = trim($5); miss = "none"
+			if (r !~ /^[0-9.]+$/ || r + 0 > max) { miss = "rss>" max; missed++ }
+			printf "| %s, RSS bytes/key | %s | - | - | %s |\n", kind, r, miss
+		}
+		(kind == "ops" || kind == "cluster") && NF >= 12 {
+			t = trim($2); p = trim($3)
+			if (kind == "ops" && (t == "SET" || t == "GET" || t == "INCR") && (p == 1 || p == 16))
+				check("single " t " -P " p, trim($6), (p == 1 ? 1.00 : 0.80), trim($11), 1.30, "", 0)
+			if (kind == "cluster" && (t == "SET" || t == "GET") && (p == 1 || p == 16))
+				check("cluster " t " -P " p, trim($6), 0.80, trim($11), 2.00, trim($8), 5)
+		}
+		END { printf "\n%d bound(s) missed.\n\n", missed }
+	' "${files[@]}"
+}
+
 # ---------------------------------------------------------------- ops rows
 
 rows_ops() {
@@ -760,8 +840,8 @@ rows_ops() {
 		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" " (pipelined MSET, with N / $BENCH_MSET_DIV requests: ${BENCH_MSET_DIV}× that)"
 		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo
-		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu | $BASE client µs/op | shoal client µs/op |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_TESTS; do
 		for p in $BENCH_PIPELINES; do
@@ -832,8 +912,8 @@ rows_types() {
 		cpu_note 1 1 "$BENCH_N" "$BENCH_N_PIPE" ""
 		idle_note "$REDIS_PID" "$SHOAL_PID"
 		echo
-		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu | $BASE client µs/op | shoal client µs/op |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_TYPE_TESTS; do
 		ks=$BENCH_KEYSPACE
@@ -1074,8 +1154,8 @@ rows_cluster() {
 			echo "Swapped: the $BASE side serves Prometheus metrics (--metrics-addr) and a scraper reads every node's /metrics once a second throughout; the shoal side runs without metrics."
 		fi
 		echo
-		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu | $BASE client µs/op | shoal client µs/op |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_CLUSTER_TESTS; do
 		for p in $BENCH_CLUSTER_PIPELINES; do
@@ -1119,8 +1199,8 @@ rows_types_cluster() {
 		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_N" "$BENCH_CLUSTER_N_PIPE"
 		idle_note "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 		echo
-		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu | $BASE client µs/op | shoal client µs/op |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	PER_SLOT=1
 	for t in $BENCH_CLUSTER_TYPE_TESTS; do
@@ -1160,9 +1240,10 @@ rows_proxy() {
 		echo
 		echo "direct: redis-benchmark --cluster against node 0; proxy: redis-benchmark (no --cluster) against shoal proxy. -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Target: proxy/direct rps at least 0.70 (issue 10)."
 		echo "CPU µs/op: user+system time of the 3 nodes (direct) and of the 3 nodes plus the proxy (proxy), from /proc/PID/stat, over each run's N requests."
+		client_note
 		echo
-		echo "| test | pipeline | direct rps | proxy rps | proxy/direct | direct p99 | proxy p99 | direct µs/op | proxy µs/op | proxy/direct cpu |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| test | pipeline | direct rps | proxy rps | proxy/direct | direct p99 | proxy p99 | direct µs/op | proxy µs/op | proxy/direct cpu | direct client µs/op | proxy client µs/op |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	} >"$out"
 	for t in $BENCH_CLUSTER_TESTS; do
 		for p in $BENCH_CLUSTER_PIPELINES; do
@@ -1297,6 +1378,7 @@ main() {
 		for f in memory-distinct memory-churn ops types types-cluster cluster proxy tls; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
+		if [[ -z $BENCH_BASELINE_BIN ]]; then issue9_bounds; fi
 	} >"$result"
 
 	cp "$result" "$BENCH_RESULTS_DIR/latest.md"
