@@ -469,9 +469,10 @@ func (c *client) execTx(m *multiState, w *watchState) {
 
 // appendTxReply appends rep, the FSM's RESP3 reply to the queued command
 // args, in protocol proto. RESP2 differs from RESP3 downgraded where the
-// pipelined path knows it (conn.go: LMPOP's null array, ZPOPMIN's flat
-// pairs) and for the reads that reply [member, score] pairs in RESP3 and
-// one flat array in RESP2, which in a transaction run in the FSM too.
+// pipelined path knows it (conn_writes.go, appendReplies: LMPOP's null
+// array, ZPOPMIN's flat pairs) and for the reads that reply [member,
+// score] pairs in RESP3 and one flat array in RESP2, which in a
+// transaction run in the FSM too.
 func appendTxReply(out, rep []byte, args [][]byte, proto resp.Proto) []byte {
 	switch {
 	case proto != resp.RESP2:
