@@ -112,18 +112,22 @@
 #                       with 3 x SIZE x SIZE random ZADDs; -r of its runs and
 #                       preloads (members per set in the cluster too) [100]
 #   types-cluster:
-#   BENCH_CLUSTER_TYPE_TESTS  tests [BENCH_TYPE_TESTS]; N, pipelines and -r
-#                       are the cluster rows' (BENCH_CLUSTER_N, ...)
+#   BENCH_CLUSTER_TYPE_TESTS  tests [BENCH_TYPE_TESTS]; pipelines, -r and
+#                       N when pipelined are the cluster rows'
+#                       (BENCH_CLUSTER_N_PIPE, ...)
+#   BENCH_CLUSTER_TYPE_N  requests per run at -P 1 [300000]
 #   BENCH_CLUSTER_ZSET_N  ZADDs preloading the zrange row's sorted sets in the
 #                       cluster: one per slot (zr:{tag}), 16384 sets, so
 #                       about N/16384 members each [327680]
 #   cluster:
-#   BENCH_CLUSTER_N       requests per run at -P 1 [300000]
+#   BENCH_CLUSTER_N       requests per run at -P 1 (and of the proxy
+#                       rows) [1000000]
 #   BENCH_CLUSTER_N_PIPE  requests per run at -P > 1 [3000000]
 #                       redis-benchmark --cluster runs threads, which stop
 #                       on its 250 ms throughput tick: a run's time, and so
 #                       its rate, is rounded up to a multiple of 250 ms,
-#                       so runs must last several seconds
+#                       so runs must last several seconds (at 1000000
+#                       requests, 10-17 s at -P 1: under 2.5%)
 #   BENCH_CLUSTER_TESTS   tests [set get]
 #   BENCH_CLUSTER_PIPELINES  pipeline depths [1 16]
 #   BENCH_CLUSTER_KEYSPACE   -r [100000]
@@ -171,7 +175,8 @@ BENCH_SCRIPT=${BENCH_SCRIPT:-"return redis.call('INCR', KEYS[1])"}
 BENCH_SCRIPT_SHA=""
 BENCH_PIPELINES=${BENCH_PIPELINES:-1 16}
 BENCH_KEYSPACE=${BENCH_KEYSPACE:-100000}
-BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-300000}
+BENCH_CLUSTER_N=${BENCH_CLUSTER_N:-1000000}
+BENCH_CLUSTER_TYPE_N=${BENCH_CLUSTER_TYPE_N:-300000}
 BENCH_CLUSTER_N_PIPE=${BENCH_CLUSTER_N_PIPE:-3000000}
 BENCH_CLUSTER_TESTS=${BENCH_CLUSTER_TESTS:-set get}
 BENCH_CLUSTER_TYPE_TESTS=${BENCH_CLUSTER_TYPE_TESTS:-$BENCH_TYPE_TESTS}
@@ -1195,8 +1200,8 @@ rows_types_cluster() {
 			echo "### Data types, cluster: Redis Cluster (3 masters + 3 replicas) vs Shoal (3 nodes, 3 groups of 3 replicas)"
 		fi
 		echo
-		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $BENCH_CLUSTER_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. Every key holds redis-benchmark's {tag}, replaced per request by a hash tag of a random slot of the client's node: one hash, zset, list, set per slot (myhash{tag}...), EVALSHA's keys key:{tag}:N. HGET reads fields written by a preload of $((BENCH_CLUSTER_KEYSPACE * 3)) HSETs over all slots' hashes, so most miss (alike on both sides); ZRANGE reads the first 10 members of a slot's sorted set zr:{tag}, preloaded with $BENCH_CLUSTER_ZSET_N ZADDs (about $((BENCH_CLUSTER_ZSET_N / 16384)) per set, members of -r $BENCH_ZSET_SIZE). p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
-		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_N" "$BENCH_CLUSTER_N_PIPE"
+		echo "redis-benchmark --cluster against node 0; -c $BENCH_CLIENTS, -r $BENCH_CLUSTER_KEYSPACE, -d $BENCH_DATASIZE; N = $BENCH_CLUSTER_TYPE_N at -P 1, $BENCH_CLUSTER_N_PIPE when pipelined. Every key holds redis-benchmark's {tag}, replaced per request by a hash tag of a random slot of the client's node: one hash, zset, list, set per slot (myhash{tag}...), EVALSHA's keys key:{tag}:N. HGET reads fields written by a preload of $((BENCH_CLUSTER_KEYSPACE * 3)) HSETs over all slots' hashes, so most miss (alike on both sides); ZRANGE reads the first 10 members of a slot's sorted set zr:{tag}, preloaded with $BENCH_CLUSTER_ZSET_N ZADDs (about $((BENCH_CLUSTER_ZSET_N / 16384)) per set, members of -r $BENCH_ZSET_SIZE). p99 in ms. Best of $BENCH_REPEAT run(s) per cell. Both clusters run on this one machine, so all $((${#RC_PIDS[@]} + ${#SC_PIDS[@]})) server processes share its cores with redis-benchmark."
+		cpu_note "${#RC_PIDS[@]}" "${#SC_PIDS[@]}" "$BENCH_CLUSTER_TYPE_N" "$BENCH_CLUSTER_N_PIPE"
 		idle_note "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 		echo
 		echo "| test | pipeline | $BASE-cluster rps | shoal rps | shoal/$BASE | $BASE p99 | shoal p99 | $BASE µs/op | shoal µs/op | shoal/$BASE cpu | $BASE client µs/op | shoal client µs/op |"
@@ -1207,7 +1212,7 @@ rows_types_cluster() {
 		ks=$BENCH_CLUSTER_KEYSPACE
 		if [[ $t == zrange ]]; then ks=$BENCH_ZSET_SIZE; fi
 		for p in $BENCH_CLUSTER_PIPELINES; do
-			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_N; fi
+			if [[ $p -gt 1 ]]; then n=$BENCH_CLUSTER_N_PIPE; else n=$BENCH_CLUSTER_TYPE_N; fi
 			compare_row "$out" "$row" "$t" "$p" "$n" "$ks" 1 "${RC_PORTS[0]}" "${SC_PORTS[0]}" "${RC_PIDS[*]}" "${SC_PIDS[*]}"
 			row=$((row + 1))
 		done
