@@ -3,7 +3,6 @@ package raftfsm
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -80,19 +79,20 @@ func testTrailingLogsByBytes(t *testing.T, dir string) {
 // TestFreeOSMemoryOncePerInterval: every group of a node ends a write
 // burst at the same moment; the process frees its memory once.
 func TestFreeOSMemoryOncePerInterval(t *testing.T) {
+	log := testutil.Logger(t)
 	lastFreeOS.Store(0)
-	freeOSMemory(slog.New(slog.DiscardHandler))
+	freeOSMemory(log)
 	first := lastFreeOS.Load()
 	if first == 0 {
 		t.Fatal("freeOSMemory did not run")
 	}
-	freeOSMemory(slog.New(slog.DiscardHandler))
-	freeOSMemory(slog.New(slog.DiscardHandler))
+	freeOSMemory(log)
+	freeOSMemory(log)
 	if got := lastFreeOS.Load(); got != first {
 		t.Fatalf("freeOSMemory ran again %v after the first, within freeOSInterval (%v)", time.Duration(got-first), freeOSInterval)
 	}
 	lastFreeOS.Store(first - int64(freeOSInterval) - 1)
-	freeOSMemory(slog.New(slog.DiscardHandler))
+	freeOSMemory(log)
 	if got := lastFreeOS.Load(); got == first-int64(freeOSInterval)-1 {
 		t.Fatal("freeOSMemory did not run once freeOSInterval had passed")
 	}
@@ -102,12 +102,13 @@ func TestFreeOSMemoryOncePerInterval(t *testing.T) {
 // second P for its length and gives it back; at other settings it leaves
 // GOMAXPROCS alone.
 func TestFreeOSMemoryKeepsGOMAXPROCS(t *testing.T) {
+	log := testutil.Logger(t)
 	prev := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev); lastFreeOS.Store(0) })
 	for _, procs := range []int{1, 3} {
 		runtime.GOMAXPROCS(procs)
 		lastFreeOS.Store(0)
-		freeOSMemory(slog.New(slog.DiscardHandler))
+		freeOSMemory(log)
 		if lastFreeOS.Load() == 0 {
 			t.Fatalf("GOMAXPROCS %d: freeOSMemory did not run", procs)
 		}
