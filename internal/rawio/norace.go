@@ -18,3 +18,9 @@ func write(fd uintptr, p []byte) (int, syscall.Errno) {
 	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(r), e
 }
+
+// recvmsg is recvmsg(2) without entering the runtime's system call state.
+func recvmsg(fd uintptr, msg *syscall.Msghdr) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(msg)), 0)
+	return int(r), e
+}

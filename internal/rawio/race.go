@@ -2,7 +2,10 @@
 
 package rawio
 
-import "syscall"
+import (
+	"syscall"
+	"unsafe"
+)
 
 // Under the race detector the calls go through syscall.Read and
 // syscall.Write, which tell the detector that every write happens before
@@ -28,4 +31,15 @@ func errnoOf(err error) syscall.Errno {
 		return e
 	}
 	return syscall.EIO
+}
+
+// recvmsg is recvmsg(2), then a read(2) of no bytes through package
+// syscall for the detector's ordering, which syscall.Recvmsg does not
+// record.
+func recvmsg(fd uintptr, msg *syscall.Msghdr) (int, syscall.Errno) {
+	r, _, e := syscall.Syscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(msg)), 0)
+	if e == 0 {
+		_, _ = syscall.Read(int(fd), nil)
+	}
+	return int(r), e
 }

@@ -17,6 +17,10 @@
 // there is nothing for another thread to do meanwhile that it could not do
 // after: raw calls keep the P, and sysmon backs off to its idle period.
 //
+// On Linux a Read whose previous read left the socket empty also waits in
+// the netpoller before its read(2), not after one that finds nothing
+// (waitfirst.go): one system call per request instead of two.
+//
 // Concurrency: as a net.Conn, safe for concurrent use; Reads are
 // serialized by one lock and Writes by another (uncontended, as with one
 // reader and one writer per connection, each costs an atomic operation).
@@ -53,6 +57,18 @@ type Conn struct {
 	werrno  syscall.Errno
 	readFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
+
+	// Reads that wait first (waitfirst.go): pd is the socket's runtime
+	// netpoller descriptor, 0 when they are off; drained says the last
+	// read left the socket empty (rmu held for it and for msg, iov and
+	// cmsg, the recvmsg(2) arguments).
+	pd      uintptr
+	drained bool
+	waitFn  func(fd uintptr)
+	msg     syscall.Msghdr
+	iov     syscall.Iovec
+	cmsg    [cmsgInqLen]byte
+	reads   int // read(2) and recvmsg(2) calls made (rmu held; for tests)
 }
 
 // Wrap returns nc as a Conn when it is a *net.TCPConn, and nc otherwise.
@@ -66,7 +82,8 @@ func Wrap(nc net.Conn) net.Conn {
 		return nc
 	}
 	c := &Conn{TCPConn: tc, rc: rc}
-	c.readFn, c.writeFn = c.readRaw, c.writeRaw
+	c.readFn, c.writeFn, c.waitFn = c.readRaw, c.writeRaw, c.waitReadable
+	c.enableWaitFirst(tc)
 	return c
 }
 
@@ -77,6 +94,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.rmu.Lock()
+	if c.drained {
+		c.drained = false
+		_ = c.rc.Control(c.waitFn)
+	}
 	c.rbuf, c.rn, c.rerrno = p, 0, 0
 	err := c.rc.Read(c.readFn)
 	n, errno := c.rn, c.rerrno
@@ -95,7 +116,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 // the socket is readable and call it again.
 func (c *Conn) readRaw(fd uintptr) bool {
 	for {
-		n, e := read(fd, c.rbuf)
+		var n int
+		var e syscall.Errno
+		c.reads++
+		if c.pd != 0 {
+			var inq int
+			n, inq, e = c.recvInq(fd, c.rbuf)
+			c.drained = e == 0 && n > 0 && inq == 0
+		} else {
+			n, e = read(fd, c.rbuf)
+		}
 		switch e {
 		case 0:
 			c.rn = n
@@ -108,6 +138,16 @@ func (c *Conn) readRaw(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// WriteTo implements io.WriterTo with the TCPConn's (splice(2) where it
+// can), serialized with Read: the wait of a Read that waits first must not
+// meet another reader's in the netpoller.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.drained = false
+	return c.TCPConn.WriteTo(w)
 }
 
 // Write implements net.Conn: write(2) until p is written, waiting in the

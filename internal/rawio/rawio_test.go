@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // pair returns a Conn and the plain *net.TCPConn at its other end.
-func pair(t *testing.T) (*Conn, *net.TCPConn) {
+func pair(t testing.TB) (*Conn, *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -220,5 +221,125 @@ func TestNoAllocations(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per Read and Write, want 0", allocs)
+	}
+}
+
+// TestWaitFirst: on Linux, a Read that follows one which left the socket
+// empty waits in the netpoller before it reads, so a request-reply
+// exchange costs one read per request, not two (the second finding the
+// socket empty). It fails if waiting first is off, which it would be
+// silently if a Go release moved package net's fields.
+func TestWaitFirst(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skipf("TCP_INQ is Linux's; on %s a Conn reads before it waits", runtime.GOOS)
+	}
+	c, peer := pair(t)
+	if !c.waitFirst() {
+		t.Fatal("waiting first is off: TCP_INQ refused, or package net's fields moved")
+	}
+	const rounds = 50
+	req, buf := []byte("*1\r\n$4\r\nPING\r\n"), make([]byte, 64)
+	errc := make(chan error, 1)
+	go func() {
+		reply := make([]byte, 7)
+		for range rounds {
+			if _, err := peer.Write(req); err != nil {
+				errc <- err
+				return
+			}
+			if _, err := io.ReadFull(peer, reply); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := range rounds {
+		n, err := c.Read(buf)
+		if err != nil || !bytes.Equal(buf[:n], req) {
+			t.Fatalf("round %d: Read = %q, %v; want %q", i, buf[:n], err, req)
+		}
+		if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// A read per request, and a spare one each time the readiness left by
+	// a request that came during the previous read wakes a Read early.
+	if c.reads > rounds+rounds/5 {
+		t.Fatalf("%d reads for %d requests, want about one per request", c.reads, rounds)
+	}
+}
+
+// TestWaitFirstEndOfFile: a request and the FIN after it, read by one
+// read(2) (which leaves the end of file for the next), and no byte after
+// them: the Read after the reply returns io.EOF. A Read that waited first
+// on a short read would wait for an edge that never comes, since the peer
+// (half-closed, reading the reply) sends nothing more.
+func TestWaitFirstEndOfFile(t *testing.T) {
+	c, peer := pair(t)
+	if _, err := peer.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	// On loopback the request and the FIN are in c's socket when Write
+	// and CloseWrite return: the sender's system call delivers them.
+	buf := make([]byte, 64)
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "PING\r\n" {
+		t.Fatalf("Read = %q, %v; want the request", buf[:n], err)
+	}
+	if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the request and its FIN = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+// TestWaitFirstDeadlineAndClose: a Read waiting first ends at its
+// deadline, and at Close.
+func TestWaitFirstDeadlineAndClose(t *testing.T) {
+	c, peer := pair(t)
+	buf := make([]byte, 64)
+	drain := func() {
+		t.Helper()
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain()
+	if err := c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	drain()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Read(buf)
+		errc <- err
+	}()
+	c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read on a closed Conn: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read still waiting 10 s after Close")
 	}
 }
