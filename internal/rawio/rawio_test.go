@@ -129,12 +129,18 @@ func TestDeadline(t *testing.T) {
 
 func TestCloseWakesReader(t *testing.T) {
 	c, _ := pair(t)
+	closeWakesRead(t, c)
+}
+
+// closeWakesRead closes c while a Read waits, or is about to (either way
+// it must end), and checks that Read returns net.ErrClosed.
+func closeWakesRead(t *testing.T, c *Conn) {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Read(make([]byte, 4))
 		errc <- err
 	}()
-	// The reader may or may not be waiting yet: either way it must end.
 	c.Close()
 	select {
 	case err := <-errc:
@@ -328,18 +334,5 @@ func TestWaitFirstDeadlineAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Read(buf)
-		errc <- err
-	}()
-	c.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Read on a closed Conn: %v, want net.ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Read still waiting 10 s after Close")
-	}
+	closeWakesRead(t, c)
 }
