@@ -267,8 +267,8 @@ func (s *Server) serveConn(nc net.Conn) {
 func (c *client) runBatch(cmds [][][]byte) {
 	s := c.srv
 	c.out = c.out[:0]
-	c.now = time.Now().UnixMilli()
 	c.tick = nanotime()
+	c.now = s.clock.unixMilli(c.tick)
 	var last *command.Command
 	c.batch = cmds
 	for i, args := range cmds {
@@ -306,7 +306,7 @@ func (c *client) runBatch(cmds [][][]byte) {
 		s.stats.commands.Add(c.executed)
 		c.executed = 0
 	}
-	now := time.Now().UnixMilli()
+	now := c.now
 	c.mu.Lock()
 	if last != nil {
 		c.lastCmd = last.Name

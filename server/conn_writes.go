@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/shoalcache/shoal/command"
 	"github.com/shoalcache/shoal/internal/resp"
@@ -62,7 +61,7 @@ func (c *client) flushWrites() {
 		// The writes' invalidations follow their replies, as in Redis.
 		c.drainPushes()
 	}
-	c.now = time.Now().UnixMilli()
+	c.now = c.srv.clock.unixMilli(c.flushEnd)
 	c.tick = c.flushEnd
 }
 

@@ -432,6 +432,7 @@ func (s *Server) clientsCron() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
+			s.clock.refresh()
 			if secs := s.lim.idleSecs.Load(); secs > 0 {
 				s.closeIdle(now, time.Duration(secs)*time.Second)
 			}

@@ -34,6 +34,7 @@ import (
 type Server struct {
 	cfg    Config
 	router Router
+	clock  wallClock // Unix ms from nanotime readings (clock.go)
 	// group is the node's first hosted group; commands that report on "the"
 	// group (INFO's Raft section, SAVE) use it in standalone mode.
 	group Group
@@ -120,6 +121,7 @@ func New(cfg Config, router Router) (*Server, error) {
 	} else if hosted := router.HostedGroups(); len(hosted) > 0 {
 		s.group = hosted[0]
 	}
+	s.clock.refresh()
 	s.track.init(s)
 	s.lim.init(cfg.Limits)
 	initServerExtra(&s.extraState)
