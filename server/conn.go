@@ -306,7 +306,9 @@ func (c *client) runBatch(cmds [][][]byte) {
 		s.stats.commands.Add(c.executed)
 		c.executed = 0
 	}
-	now := c.now
+	// The batch's end, not c.now: a batch can block (BLPOP) or wait long,
+	// and idle time, which timeout compares, counts from the last reply.
+	now := s.clock.unixMilli(nanotime())
 	c.mu.Lock()
 	if last != nil {
 		c.lastCmd = last.Name

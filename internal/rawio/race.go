@@ -35,7 +35,8 @@ func errnoOf(err error) syscall.Errno {
 
 // recvmsg is recvmsg(2), then a read(2) of no bytes through package
 // syscall for the detector's ordering, which syscall.Recvmsg does not
-// record.
+// record. A socket answers a read of no bytes with 0 at once, without
+// looking at its queue or its pending error (sock_read_iter).
 func recvmsg(fd uintptr, msg *syscall.Msghdr) (int, syscall.Errno) {
 	r, _, e := syscall.Syscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(msg)), 0)
 	if e == 0 {

@@ -109,7 +109,7 @@ func (c *Conn) recvInq(fd uintptr, p []byte) (n, inq int, errno syscall.Errno) {
 	n, errno = recvmsg(fd, &c.msg)
 	c.iov.Base = nil
 	inq = -1
-	if errno == 0 && c.msg.Controllen >= 20 {
+	if errno == 0 && c.msg.Controllen >= syscall.SizeofCmsghdr+4 {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&c.cmsg[0]))
 		if h.Level == syscall.IPPROTO_TCP && h.Type == tcpInq {
 			inq = int(*(*int32)(unsafe.Pointer(&c.cmsg[syscall.SizeofCmsghdr])))
