@@ -248,7 +248,8 @@ func TestGroupProposeAfterShutdown(t *testing.T) {
 }
 
 // TestGroupProposeDuringShutdown proposes from many goroutines while the
-// group shuts down: every Propose must return, with replies or an error.
+// group shuts down: every Propose and TryPropose must return, with replies
+// or an error.
 func TestGroupProposeDuringShutdown(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		g, _ := startGroup(t, testConfig(""))
@@ -262,7 +263,19 @@ func TestGroupProposeDuringShutdown(t *testing.T) {
 				defer wg.Done()
 				for i := 0; ; i++ {
 					id := fmt.Sprintf("%d-%d", w, i)
-					r, err := g.Propose(context.Background(), [][][]byte{cmd("ECHO", id)})
+					cmds := [][][]byte{cmd("ECHO", id)}
+					// Half the workers take TryPropose's path first.
+					var (
+						r      Replies
+						err    error
+						queued bool
+					)
+					if w%2 == 1 {
+						r, queued, err = g.TryPropose(cmds)
+					}
+					if err == nil && !queued {
+						r, err = g.Propose(context.Background(), cmds)
+					}
 					mu.Lock()
 					switch {
 					case err == nil:

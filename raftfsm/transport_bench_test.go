@@ -2,12 +2,16 @@ package raftfsm
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoalcache/shoal/internal/testutil"
+	"github.com/shoalcache/shoal/shard"
 )
 
 // BenchmarkGroupReplicate is the replicated write path without the client
@@ -65,4 +69,67 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkGroupPropose is a standalone node's write path without the
+// client side: a single-voter group in memory, and 16 proposers each sending
+// one SET at a time through TryPropose, as the server's connections do.
+// Run it with -cpu 1 for the servers' GOMAXPROCS 1. cpu-ns/op is the whole
+// process's CPU per SET: the proposers, the batcher, raft, the FSM and the
+// waiter.
+func BenchmarkGroupPropose(b *testing.B) {
+	cfg := testConfig("")
+	g, err := NewGroup(cfg, shard.New(), setExec{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.Shutdown(ctx); err != nil {
+			b.Errorf("Shutdown: %v", err)
+		}
+	})
+	testutil.Eventually(b, 10*time.Second, "the group to become ready", func() error {
+		if !g.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
+	const proposers = 16
+	value := make([]byte, 64)
+	var next atomic.Int64
+	run := func(n int64) {
+		next.Store(0)
+		var wg sync.WaitGroup
+		for range proposers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := make([]byte, 0, 16)
+				cmd := [][][]byte{{[]byte("SET"), nil, value}}
+				for i := next.Add(1); i <= n; i = next.Add(1) {
+					key = strconv.AppendInt(append(key[:0], "key:"...), (i*7919)%100000, 10)
+					cmd[0][1] = key
+					_, queued, err := g.TryPropose(cmd)
+					if err == nil && !queued {
+						_, err = g.Propose(context.Background(), cmd)
+					}
+					if err != nil {
+						b.Errorf("Propose: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(20000) // warm up: the keys
+	b.ReportAllocs()
+	cpu0, idx0 := cpuTime(b), g.raft.LastIndex()
+	b.ResetTimer()
+	run(int64(b.N))
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/float64(g.raft.LastIndex()-idx0), "cmds/entry")
 }
