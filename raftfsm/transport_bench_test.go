@@ -24,6 +24,19 @@ import (
 func BenchmarkGroupReplicate(b *testing.B) {
 	gs := startTransportGroups(b, setExec{}, nil, false)
 	leader := readyLeader(b, gs)
+	benchSets(b, leader, func(cmd [][][]byte) error {
+		_, err := leader.Propose(context.Background(), cmd)
+		return err
+	})
+}
+
+// benchSets has 16 proposers each send one SET at a time through propose
+// (as redis-benchmark -P 1 clients do), to keys from a space of 100k: a
+// warm-up of 20000 (connections, pipelines, the keys), then b.N. Besides
+// allocations it reports cpu-ns/op, the whole process's CPU per SET (every
+// replica's, and the proposers'): the machine may have more cores than the
+// write path keeps busy, so ns/op alone does not say what a SET costs.
+func benchSets(b *testing.B, g *Group, propose func(cmd [][][]byte) error) {
 	const proposers = 16
 	value := make([]byte, 64)
 	var next atomic.Int64
@@ -39,7 +52,7 @@ func BenchmarkGroupReplicate(b *testing.B) {
 				for i := next.Add(1); i <= n; i = next.Add(1) {
 					key = strconv.AppendInt(append(key[:0], "key:"...), (i*7919)%100000, 10)
 					cmd[0][1] = key
-					if _, err := leader.Propose(context.Background(), cmd); err != nil {
+					if err := propose(cmd); err != nil {
 						b.Errorf("Propose: %v", err)
 						return
 					}
@@ -48,17 +61,14 @@ func BenchmarkGroupReplicate(b *testing.B) {
 		}
 		wg.Wait()
 	}
-	run(20000) // warm up: connections, pipelines, the keys
+	run(20000)
 	b.ReportAllocs()
-	cpu0, idx0 := cpuTime(b), leader.raft.LastIndex()
+	cpu0, idx0 := cpuTime(b), g.raft.LastIndex()
 	b.ResetTimer()
 	run(int64(b.N))
 	b.StopTimer()
-	// CPU per SET of the whole process (all three replicas): the machine
-	// may have more cores than the write path keeps busy, so ns/op alone
-	// does not say what a SET costs.
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/float64(leader.raft.LastIndex()-idx0), "cmds/entry")
+	b.ReportMetric(float64(b.N)/float64(g.raft.LastIndex()-idx0), "cmds/entry")
 }
 
 // cpuTime returns the process's user and system CPU time so far.
@@ -96,40 +106,11 @@ func BenchmarkGroupPropose(b *testing.B) {
 		}
 		return nil
 	})
-	const proposers = 16
-	value := make([]byte, 64)
-	var next atomic.Int64
-	run := func(n int64) {
-		next.Store(0)
-		var wg sync.WaitGroup
-		for range proposers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				key := make([]byte, 0, 16)
-				cmd := [][][]byte{{[]byte("SET"), nil, value}}
-				for i := next.Add(1); i <= n; i = next.Add(1) {
-					key = strconv.AppendInt(append(key[:0], "key:"...), (i*7919)%100000, 10)
-					cmd[0][1] = key
-					_, queued, err := g.TryPropose(cmd)
-					if err == nil && !queued {
-						_, err = g.Propose(context.Background(), cmd)
-					}
-					if err != nil {
-						b.Errorf("Propose: %v", err)
-						return
-					}
-				}
-			}()
+	benchSets(b, g, func(cmd [][][]byte) error {
+		_, queued, err := g.TryPropose(cmd)
+		if err == nil && !queued {
+			_, err = g.Propose(context.Background(), cmd)
 		}
-		wg.Wait()
-	}
-	run(20000) // warm up: the keys
-	b.ReportAllocs()
-	cpu0, idx0 := cpuTime(b), g.raft.LastIndex()
-	b.ResetTimer()
-	run(int64(b.N))
-	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(b.N)/float64(g.raft.LastIndex()-idx0), "cmds/entry")
+		return err
+	})
 }
