@@ -13,6 +13,7 @@
 #   bench/run.sh cluster    # only the cluster rows
 #   bench/run.sh proxy      # only the proxy rows
 #   bench/run.sh tls        # only the TLS cluster rows (not part of "all")
+#   bench/run.sh stability  # only the leader-change count under load
 #   bench/run.sh ops memory # any combination; "all" = the default
 #
 # Every row set starts its own fresh servers on free loopback ports and
@@ -35,6 +36,14 @@
 #            openssl in $WORK/tls, both clusters with --port 0 --tls-port
 #            and --tls-cluster yes (Redis also --tls-replication yes),
 #            redis-benchmark --tls --cluster with a client certificate
+#   stability  a 3-node Shoal (with --metrics-addr) under BENCH_STABILITY_SECONDS
+#            of cycles of SET -P 16 (BENCH_CLUSTER_N_PIPE requests), a
+#            3 s pause (longer than the groups' idle compaction wait), SET and
+#            GET -P 1 (BENCH_STABILITY_N each) and a 3 s pause; counts the leader changes of every group (the sum of
+#            shoal_group_raft_leader_changes_total over the nodes' /metrics,
+#            before and after) and the "failed to contact" warnings in the
+#            nodes' logs. No fault is injected: issue 9 asks for zero
+#            leader changes. Part of "all"; about BENCH_STABILITY_SECONDS.
 # Each throughput row runs both sides back to back, alternating who goes
 # first row by row, so that machine drift affects both alike. Read the
 # ratios, not the absolute numbers. Each throughput cell also shows the
@@ -135,6 +144,11 @@
 #   BENCH_CLUSTER_SETTLE  seconds the Shoal cluster's masters must stay
 #                         unchanged before the rows start [3]
 #   output:
+#   stability:
+#   BENCH_STABILITY_SECONDS  how long the load cycles run; a cycle that has
+#                       started runs to its end [300]
+#   BENCH_STABILITY_N   requests per -P 1 run in a cycle [200000]
+#   output:
 #   BENCH_RESULTS_DIR   where latest.md and a timestamped copy go
 #                       [<repo>/bench/results]
 #   BENCH_KEEP_LOGS     1 = keep the logs directory even on success [0]
@@ -185,6 +199,8 @@ BENCH_CLUSTER_PIPELINES=${BENCH_CLUSTER_PIPELINES:-1 16}
 BENCH_CLUSTER_KEYSPACE=${BENCH_CLUSTER_KEYSPACE:-100000}
 BENCH_CLUSTER_WAIT=${BENCH_CLUSTER_WAIT:-60}
 BENCH_CLUSTER_SETTLE=${BENCH_CLUSTER_SETTLE:-3}
+BENCH_STABILITY_SECONDS=${BENCH_STABILITY_SECONDS:-300}
+BENCH_STABILITY_N=${BENCH_STABILITY_N:-200000}
 BENCH_RESULTS_DIR=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
 BENCH_KEEP_LOGS=${BENCH_KEEP_LOGS:-0}
 SHOAL_METRICS=${SHOAL_METRICS:-0}
@@ -195,6 +211,8 @@ REDIS_PID="" REDIS_PORT="" SHOAL_PID="" SHOAL_PORT=""
 RC_PORTS=() SC_PORTS=()
 # Server PIDs of the two clusters, whose CPU time the cluster rows read.
 RC_PIDS=() SC_PIDS=()
+# Metrics ports of the Shoal cluster's nodes, when it serves /metrics.
+SC_MPORTS=()
 CLK_TCK=""     # clock ticks per second of /proc/PID/stat (getconf CLK_TCK)
 # Every server process this script started and has not stopped yet:
 # pid -> "name logfile". cleanup stops them all.
@@ -792,10 +810,11 @@ issue9_bounds() {
 	for f in memory-distinct memory-churn ops cluster; do
 		if [[ -f $WORK/$f.md ]]; then files+=("$WORK/$f.md"); fi
 	done
+	if [[ -f $WORK/stability.md.bound ]]; then files+=("$WORK/stability.md.bound"); fi
 	[[ ${#files[@]} -gt 0 ]] || return 0
 	echo "### Issue 9's bounds in this run"
 	echo
-	echo "Single node (SET, GET, INCR): throughput at least 1.00x redis-server at -P 1 and 0.80x at -P 16, CPU per op at most 1.30x. Cluster (SET, GET at -P 1 and -P 16): throughput at least 0.80x Redis Cluster, CPU per op at most 2.00x, Shoal's p99 under 5 ms. Memory: RSS per key at most 1.16x for distinct keys, 1.30x under churn."
+	echo "Single node (SET, GET, INCR): throughput at least 1.00x redis-server at -P 1 and 0.80x at -P 16, CPU per op at most 1.30x. Cluster (SET, GET at -P 1 and -P 16): throughput at least 0.80x Redis Cluster, CPU per op at most 2.00x, Shoal's p99 under 5 ms. Memory: RSS per key at most 1.16x for distinct keys, 1.30x under churn. Stability: no leader change during the load cycles."
 	echo
 	echo "| row | shoal/redis throughput (memory: RSS per key) | shoal/redis CPU per op | shoal p99 ms | missed |"
 	echo "|---|---:|---:|---:|---|"
@@ -816,6 +835,12 @@ issue9_bounds() {
 			r = trim($5); miss = "none"
 			if (r !~ /^[0-9.]+$/ || r + 0 > max) { miss = "rss>" max; missed++ }
 			printf "| %s, RSS bytes/key | %s | - | - | %s |\n", kind, r, miss
+		}
+		kind == "stability.md.bound" {
+			split($0, a, " ")
+			miss = "none"
+			if (a[1] !~ /^[0-9]+$/ || a[1] + 0 > 0) { miss = "leader changes>0"; missed++ }
+			printf "| stability: leader changes in %s s of load | %s | - | - | %s |\n", a[2], a[1], miss
 		}
 		(kind == "ops" || kind == "cluster") && NF >= 12 {
 			t = trim($2); p = trim($3)
@@ -1096,6 +1121,8 @@ start_shoal_cluster() { # start_shoal_cluster [BIN [NAME]]
 		if ((ok)); then
 			cat "$WORK/pending.tsv" >>"$WORK/commands.tsv"
 			SC_PIDS=("${pids[@]}")
+			SC_MPORTS=()
+			if metrics_side "$name"; then SC_MPORTS=("${mports[@]}"); fi
 			if metrics_side "$name" && [[ ${BENCH_SCRAPE:-1} == 1 ]]; then
 				start_scraper "${mports[@]}"
 			fi
@@ -1260,6 +1287,73 @@ rows_proxy() {
 	end_rows "$out"
 }
 
+# ---------------------------------------------------------- stability rows
+
+# scrape_sum METRIC PORT...: the sum over the nodes' /metrics of every
+# sample of METRIC (all label sets), through bash's /dev/tcp; fails when a
+# node does not answer.
+scrape_sum() {
+	local metric=$1 p sum=0 v
+	shift
+	for p in "$@"; do
+		v=$( (exec 3<>"/dev/tcp/127.0.0.1/$p" &&
+			printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+			cat <&3) | awk -v m="$metric" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d", s }') || return 1
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+
+# rows_stability OUT: issue 9's "zero leader changes in a 5-minute
+# benchmark run without faults". A 3-node Shoal serving /metrics, under
+# BENCH_STABILITY_SECONDS of load cycles (see the usage above); the leader
+# changes of all groups, summed over the nodes, before and after, and the
+# "failed to contact" warnings logged meanwhile (a leader that has not
+# heard from a follower for LeaderLeaseTimeout: the step before a lost
+# leadership). Writes the bound's figures to OUT.bound for issue9_bounds.
+rows_stability() {
+	local out=$1 ks=$BENCH_CLUSTER_KEYSPACE c0 c1 w0 w1 cycles=0 t0 i
+	SECTION="stability: Shoal (3 nodes, serving /metrics); cycles of load and pauses for BENCH_STABILITY_SECONDS ($BENCH_STABILITY_SECONDS s); PORT = node 0"
+	local SHOAL_METRICS=1 BENCH_SCRAPE=0
+	start_shoal_cluster
+	[[ ${#SC_MPORTS[@]} -eq 3 ]] || die "stability: the Shoal cluster serves no /metrics"
+	local -a logs=()
+	for i in 0 1 2; do logs+=("$WORK/shoal-cluster-node$i.log"); done
+	c0=$(scrape_sum shoal_group_raft_leader_changes_total "${SC_MPORTS[@]}") || die "stability: /metrics did not answer"
+	w0=$(cat "${logs[@]}" | grep -c 'failed to contact' || true)
+	local -a burst=("$REDIS_BENCHMARK" --cluster -h 127.0.0.1 -p "${SC_PORTS[0]}" -t set -n "$BENCH_CLUSTER_N_PIPE" -P 16 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	local -a rows=("$REDIS_BENCHMARK" --cluster -h 127.0.0.1 -p "${SC_PORTS[0]}" -t set,get -n "$BENCH_STABILITY_N" -P 1 -c "$BENCH_CLIENTS" -r "$ks" -d "$BENCH_DATASIZE" -q)
+	record 1 "${burst[@]}"
+	record 1 sleep 3
+	record 1 "${rows[@]}"
+	record 1 sleep 3
+	log "stability: load cycles for ${BENCH_STABILITY_SECONDS}s"
+	t0=$SECONDS
+	while ((SECONDS - t0 < BENCH_STABILITY_SECONDS)); do
+		timeout "$BENCH_TIMEOUT" "${burst[@]}" >>"$WORK/stability-bench.log" 2>&1 || log "stability: a SET -P 16 run failed (see $WORK/stability-bench.log)"
+		sleep 3
+		timeout "$BENCH_TIMEOUT" "${rows[@]}" >>"$WORK/stability-bench.log" 2>&1 || log "stability: a -P 1 run failed (see $WORK/stability-bench.log)"
+		sleep 3
+		cycles=$((cycles + 1))
+	done
+	check_alive
+	c1=$(scrape_sum shoal_group_raft_leader_changes_total "${SC_MPORTS[@]}") || die "stability: /metrics did not answer"
+	w1=$(cat "${logs[@]}" | grep -c 'failed to contact' || true)
+	{
+		echo "### Stability: leader changes under load (Shoal, 3 nodes, 3 groups of 3 replicas)"
+		echo
+		echo "$cycles cycle(s) in $((SECONDS - t0)) s of: redis-benchmark --cluster SET -P 16 ($BENCH_CLUSTER_N_PIPE requests), a 3 s pause, SET and GET -P 1 ($BENCH_STABILITY_N each), a 3 s pause; -c $BENCH_CLIENTS, -r $ks, -d $BENCH_DATASIZE. No fault injected."
+		echo
+		echo "| measure | before | after | during the load |"
+		echo "|---|---:|---:|---:|"
+		echo "| leader changes, all groups (sum of shoal_group_raft_leader_changes_total over the nodes) | $c0 | $c1 | $((c1 - c0)) |"
+		echo "| \"failed to contact\" warnings in the nodes' logs | $w0 | $w1 | $((w1 - w0)) |"
+		echo
+	} >"$out"
+	echo "$((c1 - c0)) $((SECONDS - t0))" >"$out.bound"
+	stop_servers
+}
+
 # ---------------------------------------------------------------- tls rows
 
 # rows_tls OUT: the cluster rows with TLS on every connection: a CA and one
@@ -1291,7 +1385,7 @@ rows_tls() {
 # ---------------------------------------------------------------- main
 
 main() {
-	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0 do_types=0 do_types_cluster=0
+	local sets=("$@") s do_ops=0 do_mem=0 do_cluster=0 do_proxy=0 do_tls=0 do_types=0 do_types_cluster=0 do_stability=0
 	[[ ${#sets[@]} -gt 0 ]] || sets=(all)
 	for s in "${sets[@]}"; do
 		case $s in
@@ -1302,12 +1396,13 @@ main() {
 		cluster) do_cluster=1 ;;
 		proxy) do_proxy=1 ;;
 		tls) do_tls=1 ;;
-		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 do_types=1 do_types_cluster=1 ;;
+		stability) do_stability=1 ;;
+		all) do_ops=1 do_mem=1 do_cluster=1 do_proxy=1 do_types=1 do_types_cluster=1 do_stability=1 ;;
 		-h | --help | help)
 			sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 			return 0
 			;;
-		*) die "unknown row set '$s' (want memory, ops, types, types-cluster, cluster, proxy, tls or all)" ;;
+		*) die "unknown row set '$s' (want memory, ops, types, types-cluster, cluster, proxy, tls, stability or all)" ;;
 		esac
 	done
 
@@ -1349,6 +1444,7 @@ main() {
 	if ((do_cluster)); then rows_cluster "$WORK/cluster.md"; fi
 	if ((do_proxy)); then rows_proxy "$WORK/proxy.md"; fi
 	if ((do_tls)); then rows_tls "$WORK/tls.md"; fi
+	if ((do_stability)); then rows_stability "$WORK/stability.md"; fi
 
 	local rev cpu ts load_end
 	load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -1380,7 +1476,7 @@ main() {
 		echo '```'
 		echo
 		local f
-		for f in memory-distinct memory-churn ops types types-cluster cluster proxy tls; do
+		for f in memory-distinct memory-churn ops types types-cluster cluster proxy tls stability; do
 			if [[ -f $WORK/$f.md ]]; then cat "$WORK/$f.md"; fi
 		done
 		if [[ -z $BENCH_BASELINE_BIN ]]; then issue9_bounds; fi
