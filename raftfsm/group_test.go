@@ -36,7 +36,7 @@ func testConfig(dataDir string) Config {
 	return cfg
 }
 
-func shutdown(t *testing.T, g *Group) {
+func shutdown(t testing.TB, g *Group) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -50,18 +50,25 @@ func shutdown(t *testing.T, g *Group) {
 func startGroup(t *testing.T, cfg Config) (*Group, *fakeExec) {
 	t.Helper()
 	x := &fakeExec{}
+	return startGroupExec(t, cfg, x), x
+}
+
+// startGroupExec is startGroup with the executor x, for tests and
+// benchmarks.
+func startGroupExec(tb testing.TB, cfg Config, x Executor) *Group {
+	tb.Helper()
 	g, err := NewGroup(cfg, shard.New(), x)
 	if err != nil {
-		t.Fatalf("NewGroup: %v", err)
+		tb.Fatalf("NewGroup: %v", err)
 	}
-	t.Cleanup(func() { shutdown(t, g) })
-	testutil.Eventually(t, 10*time.Second, "the group to become ready", func() error {
+	tb.Cleanup(func() { shutdown(tb, g) })
+	testutil.Eventually(tb, 10*time.Second, "the group to become ready", func() error {
 		if !g.Ready() {
 			return errors.New("not ready")
 		}
 		return nil
 	})
-	return g, x
+	return g
 }
 
 func propose(t *testing.T, g *Group, cmds ...[][]byte) []string {

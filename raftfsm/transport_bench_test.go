@@ -2,16 +2,12 @@ package raftfsm
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/shoalcache/shoal/internal/testutil"
-	"github.com/shoalcache/shoal/shard"
 )
 
 // BenchmarkGroupReplicate is the replicated write path without the client
@@ -88,24 +84,7 @@ func cpuTime(b *testing.B) time.Duration {
 // process's CPU per SET: the proposers, the batcher, raft, the FSM and the
 // waiter.
 func BenchmarkGroupPropose(b *testing.B) {
-	cfg := testConfig("")
-	g, err := NewGroup(cfg, shard.New(), setExec{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			b.Errorf("Shutdown: %v", err)
-		}
-	})
-	testutil.Eventually(b, 10*time.Second, "the group to become ready", func() error {
-		if !g.Ready() {
-			return errors.New("not ready")
-		}
-		return nil
-	})
+	g := startGroupExec(b, testConfig(""), setExec{})
 	benchSets(b, g, func(cmd [][][]byte) error {
 		_, queued, err := g.TryPropose(cmd)
 		if err == nil && !queued {
