@@ -56,7 +56,10 @@ type Group struct {
 
 	// ready is true while this node is leader and has applied every entry
 	// committed by earlier terms (a Barrier succeeded in this term).
-	ready    atomic.Bool
+	ready atomic.Bool
+	// barrier applies every entry committed before it (raft.Barrier);
+	// a field so that a test can make it fail (barrierAfterElection).
+	barrier  func() error
 	lastSave atomic.Int64
 	verify   verifier
 	sole     atomic.Bool
@@ -145,6 +148,7 @@ func NewGroup(cfg Config, store *shard.Store, exec Executor) (*Group, error) {
 		raftDown: make(chan struct{}),
 		down:     make(chan struct{}),
 	}
+	g.barrier = func() error { return g.raft.Barrier(0).Error() }
 	g.lastSave.Store(time.Now().Unix())
 	g.formed.Store(true)
 	g.fsm.onHalt = g.haltShutdown
@@ -308,16 +312,49 @@ func (g *Group) watchLeadership() {
 			continue
 		}
 		term = g.raft.CurrentTerm()
-		// Apply everything earlier terms committed before serving reads.
-		if err := g.raft.Barrier(0).Error(); err != nil {
-			if !errors.Is(err, raft.ErrRaftShutdown) {
-				g.log.Warn("barrier after election failed", "term", term, "err", err)
-			}
+		if !g.barrierAfterElection(term) {
 			continue
 		}
 		g.refreshPeers()
 		g.ready.Store(g.IsLeader())
 		g.log.Info("leading group", "term", term)
+	}
+}
+
+// barrierRetry is how long barrierAfterElection waits between tries.
+const barrierRetry = 50 * time.Millisecond
+
+// barrierAfterElection applies everything earlier terms committed, so that
+// the new leader may serve reads, and reports whether it did while this
+// replica still leads in term. A barrier that fails while the replica
+// still leads in term is tried again: raft refuses it while a leadership
+// transfer is in progress, and the controller hands a group to its
+// preferred node right after an election. Were it not retried, a leader
+// whose transfer then failed would stay unready, answering every read
+// with CLUSTERDOWN, until its next election (Jepsen partition-ring, seed
+// 203313304: 90 s). watchLeadership's goroutine; raft's leader channel
+// keeps the latest notification meanwhile.
+func (g *Group) barrierAfterElection(term uint64) bool {
+	for try := 0; ; try++ {
+		err := g.barrier()
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, raft.ErrRaftShutdown) {
+			return false
+		}
+		if !g.IsLeader() || g.raft.CurrentTerm() != term {
+			g.log.Warn("barrier after election failed", "term", term, "err", err)
+			return false
+		}
+		if try == 0 {
+			g.log.Warn("barrier after election failed; retrying while this replica leads", "term", term, "err", err)
+		}
+		select {
+		case <-g.raftDown:
+			return false
+		case <-time.After(barrierRetry):
+		}
 	}
 }
 

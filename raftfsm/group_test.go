@@ -654,3 +654,36 @@ func TestGatherLetsRunnableProposersJoin(t *testing.T) {
 	}
 	t.Logf("all proposers joined in %d of %d rounds", joined, rounds)
 }
+
+// TestBarrierAfterElectionRetries: a new leader whose barrier is refused
+// (raft refuses it while a leadership transfer is in progress) tries again
+// while it leads in the same term, instead of staying unready, and so
+// answering reads with CLUSTERDOWN, until its next election.
+func TestBarrierAfterElectionRetries(t *testing.T) {
+	g, _ := startGroup(t, testConfig(""))
+	term := g.raft.CurrentTerm()
+	real := g.barrier
+	var calls atomic.Int32
+	g.barrier = func() error {
+		if calls.Add(1) <= 3 {
+			return raft.ErrLeadershipTransferInProgress
+		}
+		return real()
+	}
+	if !g.barrierAfterElection(term) {
+		t.Fatal("barrierAfterElection gave up while this replica led in its term")
+	}
+	if n := calls.Load(); n != 4 {
+		t.Fatalf("barrier called %d times, want 4 (3 refusals, then success)", n)
+	}
+
+	// Another term: the barrier is not retried, the next notification of
+	// raft's leader channel starts over.
+	calls.Store(0)
+	if g.barrierAfterElection(term + 1) {
+		t.Fatal("barrierAfterElection succeeded for a term this replica does not lead in")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("barrier called %d times for a stale term, want 1", n)
+	}
+}
