@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/serf/serf"
 	"github.com/shoalcache/shoal/raftfsm"
 )
 
@@ -139,6 +140,9 @@ type Config struct {
 	ReconnectTimeout time.Duration
 	// TombstoneTimeout is how long serf remembers a member that left.
 	TombstoneTimeout time.Duration
+
+	// setTags, when not nil, replaces serf.SetTags in the tag loop (tests).
+	setTags func(sf *serf.Serf, tags map[string]string) error
 }
 
 // DefaultConfig returns a Config with the meta group's Raft timeouts equal

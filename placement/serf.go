@@ -390,20 +390,40 @@ func (s *Service) logMemberEvent(typ serf.EventType, m serf.Member) {
 		"gossip-addr", gossip, "cluster-addr", m.Tags[tagCluster])
 }
 
+// tagRetryInterval is how long the tag loop waits before it sends tags
+// again after serf.SetTags failed.
+const tagRetryInterval = 500 * time.Millisecond
+
 // tagLoop sends the node's tags on its own goroutine whenever the map
 // epoch, the meta state or the led groups change, so that callers never
 // block on a gossip broadcast. It is the only caller of serf.SetTags.
+//
+// A failed SetTags is sent again every tagRetryInterval until one
+// succeeds. The failure is a timeout waiting for the broadcast, and it is
+// not always harmless: memberlist's UpdateNode takes an incarnation number
+// before it takes its lock, so a refutation of a suspicion that lands in
+// between takes a higher one with the old meta, the update is dropped
+// without a broadcast, and the others would keep the old tags until the
+// next change (push-pull only copies the old meta). Sending again takes a
+// new, higher incarnation.
 func (s *Service) tagLoop() {
 	defer s.loopsWG.Done()
 	sf := s.serfAgent()
+	setTags := s.cfg.setTags
+	if setTags == nil {
+		setTags = (*serf.Serf).SetTags
+	}
 	var last map[string]string
+	var retry <-chan time.Time
 	warned := false
 	for {
 		select {
 		case <-s.tagsPoke:
+		case <-retry:
 		case <-s.stop:
 			return
 		}
+		retry = nil
 		var epoch uint64
 		if m := s.Map(); m != nil {
 			epoch = m.Epoch
@@ -420,10 +440,13 @@ func (s *Service) tagLoop() {
 		if equalTags(last, tags) {
 			continue
 		}
-		if err := sf.SetTags(tags); err != nil {
-			s.log.Warn("update serf tags", "err", err)
+		if err := setTags(sf, tags); err != nil {
+			s.log.Warn("update serf tags; sending them again", "err", err, "retry-in", tagRetryInterval)
+			retry = time.After(tagRetryInterval)
+			last = nil
+		} else {
+			last = tags
 		}
-		last = tags
 		poke(s.hintsPoke)
 	}
 }

@@ -227,8 +227,10 @@ func TestClusterBootstrap(t *testing.T) {
 		return err
 	})
 
-	// Every node gossips its epoch.
-	testutil.Eventually(t, 5*time.Second, "epoch tags", func() error {
+	// Every node gossips its epoch. 10 s: a tag update that memberlist
+	// dropped is sent again after BroadcastTimeout (2 s) and
+	// tagRetryInterval.
+	testutil.Eventually(t, 10*time.Second, "epoch tags", func() error {
 		for _, n := range nodes {
 			for _, id := range []string{nodeID('1'), nodeID('2'), nodeID('3')} {
 				m, ok := memberOf(n.svc.Members(), id)
