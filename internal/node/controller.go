@@ -35,7 +35,10 @@ type ControllerConfig struct {
 	// that a recovering node does not make leadership flap. Default 1 s.
 	PreferredLeaderAfter time.Duration
 	// TransferRetry is the least time between two leadership transfers of
-	// one group started by the controller. Default 5 s.
+	// one group started by the controller. It doubles with each transfer
+	// of the group that failed in a row, up to 8 times: a failed transfer
+	// holds the group's writes back for up to about an election timeout.
+	// Default 5 s.
 	TransferRetry time.Duration
 }
 
@@ -95,6 +98,11 @@ type controller struct {
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup
 
+	// transferFails counts, by group id, the controller's transfers that
+	// failed in a row; the transfer goroutines write it, run reads it.
+	failMu        sync.Mutex
+	transferFails map[string]int
+
 	// Run-goroutine-only state.
 	trans        map[string]raftfsm.RaftTransport // by group id, of running replicas
 	leaderSince  map[string]time.Time             // group id -> since when this node leads it, formed
@@ -129,6 +137,7 @@ func newController(cs *clusterState, cfg ControllerConfig, log *slog.Logger) *co
 		leaderSince:  make(map[string]time.Time),
 		lastTransfer: make(map[string]time.Time),
 
+		transferFails:  make(map[string]int),
 		movers:         make(map[string]*moverHandle),
 		moverFailSince: make(map[string]time.Time),
 		flipped:        make(map[string]bool),
@@ -194,7 +203,8 @@ func (c *controller) round(now time.Time) {
 			continue
 		}
 		grp := &rt.m.Groups[gi]
-		st := localGroup{Leader: g.IsLeader(), Since: c.leaderSince[grp.ID], LastTransfer: c.lastTransfer[grp.ID]}
+		st := localGroup{Leader: g.IsLeader(), Since: c.leaderSince[grp.ID], LastTransfer: c.lastTransfer[grp.ID],
+			TransferFails: c.transferFailures(grp.ID)}
 		st.OwnEpoch, st.Owned = g.Ownership()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.OpTimeout)
 		conf, err := g.Members(ctx)
@@ -304,6 +314,9 @@ func (c *controller) stopGroup(g *raftfsm.Group) {
 	}
 	delete(c.leaderSince, id)
 	delete(c.lastTransfer, id)
+	c.failMu.Lock()
+	delete(c.transferFails, id)
+	c.failMu.Unlock()
 	if dir := c.groupDir(id); dir != "" && err == nil {
 		err = os.RemoveAll(dir)
 	}
@@ -363,13 +376,50 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 					return
 				}
 				if err := g.TransferLeadership(ctx, a.Node, a.Addr); err != nil {
-					c.log.Info("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err)
+					fails := c.noteTransfer(a.Group, false)
+					c.log.Info("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err,
+						"failed-in-a-row", fails, "next-try-in", transferWait(c.cfg.TransferRetry, fails))
 					return
 				}
+				c.noteTransfer(a.Group, true)
 				c.log.Info("handed leadership over", "group", a.Group, "to", a.Node)
 			}()
 		}
 	}
+}
+
+// noteTransfer records how a transfer of group ended and returns how many
+// of its transfers have now failed in a row. Called by transfer goroutines.
+func (c *controller) noteTransfer(group string, ok bool) int {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	if ok {
+		delete(c.transferFails, group)
+		return 0
+	}
+	c.transferFails[group]++
+	return c.transferFails[group]
+}
+
+// transferFailures returns how many of group's transfers failed in a row.
+func (c *controller) transferFailures(group string) int {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	return c.transferFails[group]
+}
+
+// maxTransferBackoff caps transferWait at TransferRetry times this.
+const maxTransferBackoff = 8
+
+// transferWait is the least time after a transfer before the next one of
+// the same group, when fails transfers of it failed in a row: retry,
+// doubled per failure, up to maxTransferBackoff times retry.
+func transferWait(retry time.Duration, fails int) time.Duration {
+	w := retry
+	for i := 0; i < fails && w < maxTransferBackoff*retry; i++ {
+		w *= 2
+	}
+	return min(w, maxTransferBackoff*retry)
 }
 
 // transferSlack is how many entries a transfer's target may trail this
@@ -538,13 +588,16 @@ type groupView struct {
 
 // localGroup is this node's replica of a group as planGroup sees it.
 type localGroup struct {
-	Leader       bool              // this node leads the group
-	Conf         []raftfsm.Member  // the group's configuration
-	ConfKnown    bool              // Conf could be read
-	Since        time.Time         // when this node started leading it formed (zero: not)
-	LastTransfer time.Time         // last transfer this node started (zero: never)
-	OwnEpoch     uint64            // epoch of the ownership in the group's FSM
-	Owned        []shard.SlotRange // slots the group's FSM owns
+	Leader       bool             // this node leads the group
+	Conf         []raftfsm.Member // the group's configuration
+	ConfKnown    bool             // Conf could be read
+	Since        time.Time        // when this node started leading it formed (zero: not)
+	LastTransfer time.Time        // last transfer this node started (zero: never)
+	// TransferFails is how many of this node's transfers of the group
+	// failed in a row.
+	TransferFails int
+	OwnEpoch      uint64            // epoch of the ownership in the group's FSM
+	Owned         []shard.SlotRange // slots the group's FSM owns
 }
 
 // groupPlan is planGroup's verdict for one group.
@@ -572,7 +625,8 @@ type groupPlan struct {
 // lists it, hands leadership to the first alive member; otherwise, once
 // the group formed and it has led for PreferredLeaderAfter, hands
 // leadership to the preferred leader (Members[0]) when that node is alive.
-// Transfers are at least TransferRetry apart.
+// Transfers are at least TransferRetry apart, more after failed ones
+// (transferWait).
 func planGroup(v groupView, st localGroup) groupPlan {
 	grp := v.Group
 	voters := make(map[string]bool, len(st.Conf))
@@ -621,7 +675,7 @@ func planGroup(v groupView, st localGroup) groupPlan {
 			}
 		}
 	}
-	mayTransfer := st.LastTransfer.IsZero() || v.Now.Sub(st.LastTransfer) >= v.cfg.TransferRetry
+	mayTransfer := st.LastTransfer.IsZero() || v.Now.Sub(st.LastTransfer) >= transferWait(v.cfg.TransferRetry, st.TransferFails)
 	if !slices.Contains(grp.Members, v.Self) {
 		// Leaving the group: hand leadership over; the new leader
 		// removes this node, and planReplicas then stops the replica.

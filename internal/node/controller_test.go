@@ -133,6 +133,21 @@ func TestPlanGroup(t *testing.T) {
 			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true,
 				Since: now.Add(-2 * time.Second), LastTransfer: now.Add(-time.Second)},
 			want: groupPlan{Formed: true, Leads: true, Since: now.Add(-2 * time.Second)}},
+		// Failed transfers in a row double the wait: two failures, 20 s.
+		{name: "not within the doubled wait after failed transfers", self: 'a', group: 1, alive: allAlive,
+			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true,
+				Since: now.Add(-time.Minute), LastTransfer: now.Add(-19 * time.Second), TransferFails: 2},
+			want: groupPlan{Formed: true, Leads: true, Since: now.Add(-time.Minute)}},
+		{name: "again after the doubled wait", self: 'a', group: 1, alive: allAlive,
+			st: localGroup{Leader: true, Conf: voters('a', 'b', 'c'), ConfKnown: true,
+				Since: now.Add(-time.Minute), LastTransfer: now.Add(-20 * time.Second), TransferFails: 2},
+			want: groupPlan{Formed: true, Leads: true, Since: now.Add(-time.Minute),
+				Actions: []action{transfer("g1", 'b')}}},
+		{name: "a leader outside the map backs off too", self: 'a', group: 2, mayRemove: true,
+			alive: map[string]bool{nid('d'): true},
+			st: localGroup{Leader: true, Conf: voters('a', 'c', 'd'), ConfKnown: true,
+				LastTransfer: now.Add(-9 * time.Second), TransferFails: 1},
+			want: groupPlan{Formed: true, Leads: true}},
 		{name: "extra voter removed on the newest map", self: 'c', group: 2, mayRemove: true,
 			st:   localGroup{Leader: true, Conf: voters('c', 'd', 'a'), ConfKnown: true},
 			want: groupPlan{Formed: true, Leads: true, Since: now, Actions: []action{remove("g2", 'a')}}},
@@ -181,6 +196,21 @@ func TestPlanGroup(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got  %+v\n want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestTransferWait(t *testing.T) {
+	for _, tc := range []struct {
+		fails int
+		want  time.Duration
+	}{{0, 5 * time.Second}, {1, 10 * time.Second}, {2, 20 * time.Second}, {3, 40 * time.Second},
+		{4, 40 * time.Second}, {1000, 40 * time.Second}} {
+		if got := transferWait(5*time.Second, tc.fails); got != tc.want {
+			t.Errorf("transferWait(5s, %d) = %v, want %v", tc.fails, got, tc.want)
+		}
+	}
+	if got := transferWait(0, 3); got != 0 {
+		t.Errorf("transferWait(0, 3) = %v, want 0", got)
 	}
 }
 
