@@ -56,6 +56,10 @@ var (
 	ErrSlotsBusy = errors.New("raftfsm: slots already in another migration job")
 	// ErrBadSnapshot means a snapshot could not be restored.
 	ErrBadSnapshot = errors.New("raftfsm: malformed snapshot")
+	// ErrTransferFailed means a leadership transfer did not happen: its
+	// target did not catch up with this leader's log, or did not take
+	// over, within an election timeout. This node may still lead.
+	ErrTransferFailed = errors.New("raftfsm: leadership transfer did not complete")
 	// ErrMuxClosed is returned by a stream layer's Accept after its Mux or
 	// the layer itself was closed.
 	ErrMuxClosed = errors.New("raftfsm: mux closed")

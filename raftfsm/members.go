@@ -88,9 +88,11 @@ func (g *Group) RemoveVoter(ctx context.Context, id string) error {
 }
 
 // TransferLeadership hands the group's leadership to the voter id at addr,
-// or, with id "", to the most up-to-date follower, and waits until the
-// target has been told to start its election (raft's leadership transfer).
-// The new leader is known once Leader reports it.
+// or, with id "", to a follower that holds the whole log, and waits until
+// the target has been told to start its election (sendTimeoutNow; raft's
+// own transfer on a transport without a VoteGuard) and this node stepped
+// down. ErrTransferFailed means the target did not catch up, answer or
+// take over in time. The new leader is known once Leader reports it.
 func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
 	what := "transfer leadership to " + id
 	if id == "" {
@@ -126,13 +128,18 @@ func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
 	// although they know this leader: no read lease from here on.
 	g.holdLease()
 	defer g.releaseLease()
-	var f raft.Future
-	if id == "" {
-		f = g.raft.LeadershipTransfer()
+	var err error
+	if g.guard != nil {
+		err = g.sendTimeoutNow(ctx, id, addr)
 	} else {
-		f = g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
+		var f raft.Future
+		if id == "" {
+			f = g.raft.LeadershipTransfer()
+		} else {
+			f = g.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
+		}
+		err = g.waitFuture(ctx, f)
 	}
-	err := g.waitFuture(ctx, f)
 	if err == nil {
 		// The target has been told to campaign; this node leads until it
 		// hears the new term. Entries proposed before then would be lost
@@ -142,8 +149,19 @@ func (g *Group) TransferLeadership(ctx context.Context, id, addr string) error {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()
+		if g.IsLeader() && ctx.Err() == nil {
+			err = fmt.Errorf("%w: the target did not take over within %v", ErrTransferFailed, transferSettle)
+		}
 	}
 	return g.memberError(what, err)
+}
+
+// sendTimeoutNow is the leadership transfer of a group with a VoteGuard
+// (every group on a real transport): VoteGuard.TransferLeadership, bounded
+// by an election timeout. The caller holds new entries back (the gate),
+// so the log it waits for does not grow.
+func (g *Group) sendTimeoutNow(ctx context.Context, id, addr string) error {
+	return g.guard.TransferLeadership(ctx, g.raft, id, addr, g.cfg.ElectionTimeout)
 }
 
 // transferSettle bounds how long a successful transfer waits for this node
