@@ -93,7 +93,7 @@ func (s *Service) moveMetaVotes(members []Member, conf []raft.Server) bool {
 				s.raft.AddVoter(raft.ServerID(n.ID), raft.ServerAddress(n.ClusterAddr), 0, s.cfg.ApplyTimeout))
 		}
 		if id == s.cfg.NodeID {
-			return s.metaConfChange("hand meta leadership over before demotion", id, s.raft.LeadershipTransfer())
+			return s.metaChangeDone("hand meta leadership over before demotion", id, s.transferMeta())
 		}
 		return s.metaConfChange("demote meta voter", id, s.raft.DemoteVoter(srv.ID, 0, s.cfg.ApplyTimeout))
 	}
@@ -102,7 +102,12 @@ func (s *Service) moveMetaVotes(members []Member, conf []raft.Server) bool {
 
 // metaConfChange waits for a configuration change and logs its outcome.
 func (s *Service) metaConfChange(what, id string, f raft.Future) bool {
-	if err := f.Error(); err != nil {
+	return s.metaChangeDone(what, id, f.Error())
+}
+
+// metaChangeDone logs the outcome err of a change of the meta group.
+func (s *Service) metaChangeDone(what, id string, err error) bool {
+	if err != nil {
 		s.log.Warn("meta configuration change failed", "change", what, "member-id", id, "err", err)
 		return true
 	}

@@ -533,7 +533,7 @@ func (s *Service) handOffLeadership() {
 	}
 	for _, srv := range cf.Configuration().Servers {
 		if srv.Suffrage == raft.Voter && string(srv.ID) != s.cfg.NodeID {
-			if err := s.raft.LeadershipTransfer().Error(); err != nil {
+			if err := s.transferMeta(); err != nil {
 				s.log.Warn("transfer meta leadership", "err", err)
 			} else {
 				s.log.Info("transferred meta leadership")
@@ -541,4 +541,24 @@ func (s *Service) handOffLeadership() {
 			return
 		}
 	}
+}
+
+// transferMeta hands the meta group's leadership to any other voter and
+// waits for this node to step down, within four election timeouts (also
+// during Shutdown, after stopCtx ended). It is
+// raftfsm's transfer, not raft's, which can leave the leader refusing
+// every entry for good (see raftfsm.VoteGuard.TransferLeadership).
+func (s *Service) transferMeta() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*s.cfg.ElectionTimeout)
+	defer cancel()
+	if err := s.guard.TransferLeadership(ctx, s.raft, "", "", s.cfg.ElectionTimeout); err != nil {
+		return err
+	}
+	for s.raft.State() == raft.Leader && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	if s.raft.State() == raft.Leader {
+		return fmt.Errorf("%w: no other voter took over", raftfsm.ErrTransferFailed)
+	}
+	return nil
 }
