@@ -441,7 +441,7 @@ func (s *Service) tagLoop() {
 			continue
 		}
 		if err := setTags(sf, tags); err != nil {
-			s.log.Warn("update serf tags; sending them again", "err", err, "retry-in", tagRetryInterval)
+			s.log.Warn("update serf tags; sending them again", "err", err, "retry-in", tagRetryInterval.String())
 			retry = time.After(tagRetryInterval)
 			last = nil
 		} else {

@@ -378,7 +378,7 @@ func (c *controller) do(g *raftfsm.Group, actions []action, now time.Time) {
 				if err := g.TransferLeadership(ctx, a.Node, a.Addr); err != nil {
 					fails := c.noteTransfer(a.Group, false)
 					c.log.Info("leadership transfer failed", "group", a.Group, "to", a.Node, "err", err,
-						"failed-in-a-row", fails, "next-try-in", transferWait(c.cfg.TransferRetry, fails))
+						"failed-in-a-row", fails, "next-try-in", transferWait(c.cfg.TransferRetry, fails).String())
 					return
 				}
 				c.noteTransfer(a.Group, true)
