@@ -65,8 +65,9 @@ func (v *VoteGuard) TransferLeadership(ctx context.Context, r *raft.Raft, id, ad
 			return ErrNotLeader
 		}
 		_, last, lastTerm := logState(r)
+		commit := r.CommitIndex()
 		for _, s := range voters {
-			if v.probeLog(term, s, last, lastTerm, timeout) {
+			if v.probeLog(term, s, last, lastTerm, commit, timeout) {
 				return v.timeoutNow(ctx, s.ID, s.Address, timeout)
 			}
 		}
@@ -87,13 +88,16 @@ const probeEvery = 25 * time.Millisecond
 
 // probeLog reports whether s holds this leader's log up to index last (of
 // term lastTerm), asking it with an AppendEntries of term that carries no
-// entries and no commit index: a follower accepts it only if its entry at
-// last has lastTerm, and by Raft's log matching every entry before it
-// then matches too. A call unanswered within timeout counts as no.
-func (v *VoteGuard) probeLog(term uint64, s raft.Server, last, lastTerm uint64, timeout time.Duration) bool {
+// entries: a follower accepts it only if its entry at last has lastTerm,
+// and by Raft's log matching every entry before it then matches too. It
+// carries the leader's commit index, as raft's own AppendEntries do when
+// a follower has everything (a replica that restarted empty takes the
+// first one it sees as the index to catch up to before it votes, see
+// VoteGuard.intercept). A call unanswered within timeout counts as no.
+func (v *VoteGuard) probeLog(term uint64, s raft.Server, last, lastTerm, commit uint64, timeout time.Duration) bool {
 	hdr := v.header()
 	req := &raft.AppendEntriesRequest{RPCHeader: hdr, Term: term, Leader: hdr.Addr,
-		PrevLogEntry: last, PrevLogTerm: lastTerm}
+		PrevLogEntry: last, PrevLogTerm: lastTerm, LeaderCommitIndex: commit}
 	var resp raft.AppendEntriesResponse
 	done := make(chan error, 1)
 	go func() { done <- v.RaftTransport.AppendEntries(s.ID, s.Address, req, &resp) }()
