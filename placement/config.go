@@ -138,6 +138,13 @@ type Config struct {
 	// ReconnectTimeout is how long serf keeps trying to reconnect to a
 	// failed member before reaping it.
 	ReconnectTimeout time.Duration
+	// ReconnectInterval is how often serf tries to join a failed member
+	// again (each node tries one, chosen at random, with a probability of
+	// failed/alive members, so the cluster tries each about once per
+	// interval). After a partition heals the two sides see each other
+	// failed until then: with serf's default, 30 s, nodes went on without
+	// the other side's leader hints (cluster_state:fail) for up to 20 s.
+	ReconnectInterval time.Duration
 	// TombstoneTimeout is how long serf remembers a member that left.
 	TombstoneTimeout time.Duration
 
@@ -180,6 +187,7 @@ func DefaultConfig() Config {
 		BroadcastTimeout:        2 * time.Second,
 		LeavePropagateDelay:     500 * time.Millisecond,
 		ReconnectTimeout:        24 * time.Hour,
+		ReconnectInterval:       2 * time.Second,
 		TombstoneTimeout:        24 * time.Hour,
 	}
 }
@@ -241,8 +249,8 @@ func (c *Config) Validate() error {
 		return bad("SuspicionMult, SuspicionMaxTimeoutMult and GossipNodes must be at least 1")
 	case c.GossipInterval <= 0 || c.PushPullInterval <= 0 || c.TCPTimeout <= 0 || c.BroadcastTimeout <= 0:
 		return bad("GossipInterval, PushPullInterval, TCPTimeout and BroadcastTimeout must be positive")
-	case c.LeavePropagateDelay < 0 || c.ReconnectTimeout <= 0 || c.TombstoneTimeout <= 0:
-		return bad("LeavePropagateDelay must not be negative; ReconnectTimeout and TombstoneTimeout must be positive")
+	case c.LeavePropagateDelay < 0 || c.ReconnectTimeout <= 0 || c.ReconnectInterval <= 0 || c.TombstoneTimeout <= 0:
+		return bad("LeavePropagateDelay must not be negative; ReconnectTimeout, ReconnectInterval and TombstoneTimeout must be positive")
 	}
 	return nil
 }

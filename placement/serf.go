@@ -229,6 +229,7 @@ func (s *Service) newSerfConfig() (*serf.Config, error) {
 	sc.BroadcastTimeout = c.BroadcastTimeout
 	sc.LeavePropagateDelay = c.LeavePropagateDelay
 	sc.ReconnectTimeout = c.ReconnectTimeout
+	sc.ReconnectInterval = c.ReconnectInterval
 	sc.TombstoneTimeout = c.TombstoneTimeout
 	sc.Tags, _ = s.buildTags(0, false, nil)
 	if ml.Keyring, sc.KeyringFile, err = s.gossipKeyring(); err != nil {
@@ -470,7 +471,7 @@ func equalTags(a, b map[string]string) bool {
 // gossip or not) lists other nodes, it joins their gossip addresses. That
 // is how a restarted node whose Join names only itself (the seed every
 // other node joined through) gets back without waiting for the others'
-// serf to try a reconnect (every 30 s, serf's ReconnectInterval). A node
+// serf to try a reconnect (Config.ReconnectInterval). A node
 // the map no longer lists (removed) does not rejoin.
 //
 // Seeing one other member is not always seeing them all: a restarted node

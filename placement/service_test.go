@@ -553,6 +553,7 @@ func TestConfigValidate(t *testing.T) {
 		"probe timeout":    func(c *Config) { c.ProbeTimeout = time.Second },
 		"no suspicion":     func(c *Config) { c.SuspicionMult = 0 },
 		"no gossip":        func(c *Config) { c.GossipInterval = 0 },
+		"no reconnect":     func(c *Config) { c.ReconnectInterval = 0 },
 		"zero snapshots":   func(c *Config) { c.SnapshotThreshold = 0 },
 		"suspect < hb/2":   func(c *Config) { c.SuspectAfter = c.HeartbeatTimeout/2 - time.Millisecond },
 		"negative suspect": func(c *Config) { c.SuspectAfter = -1 },
@@ -626,6 +627,20 @@ func TestSerfConfigNoCompression(t *testing.T) {
 	}
 	if sc.MemberlistConfig.EnableCompression {
 		t.Error("memberlist compresses gossip packets")
+	}
+}
+
+// TestSerfConfigReconnect: serf tries failed members again every
+// Config.ReconnectInterval, not its default 30 s, which kept the two
+// sides of a healed partition apart for up to 20 s in Jepsen runs.
+func TestSerfConfigReconnect(t *testing.T) {
+	s := unstartedService(t, nodeID('c'), nil)
+	sc, err := s.newSerfConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DefaultConfig().ReconnectInterval; sc.ReconnectInterval != want || want > 5*time.Second {
+		t.Errorf("serf ReconnectInterval %v, want the default %v (at most 5 s)", sc.ReconnectInterval, want)
 	}
 }
 
