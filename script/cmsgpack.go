@@ -170,7 +170,7 @@ func msgpackUnpack(L *lua.LState, limit, offset int, withOffset bool) int {
 	if offset > len(s) {
 		L.RaiseError("Start offset %d greater than input length %d.", offset, len(s))
 	}
-	d := &msgpackDecoder{L: L, s: s, pos: offset}
+	d := &msgpackDecoder{L: L, s: s, pos: offset, fill: msgpackFillPerByte*(len(s)-offset) + msgpackFillBase}
 	var vals []lua.LValue
 	for d.pos < len(s) && (limit == 0 || len(vals) < limit) {
 		vals = append(vals, d.value(0))
@@ -195,7 +195,19 @@ type msgpackDecoder struct {
 	L   *lua.LState
 	s   string
 	pos int
+	// fill is how many empty array slots the integer keys of the maps
+	// still to decode may leave, in all (see mapOf).
+	fill int
 }
+
+// The empty array slots that integer map keys may leave in one unpack: a
+// few per input byte. gopher-lua keeps every integer key below
+// lua.MaxArrayIndex (2^26) in a table's array part and fills the slots
+// before it, so a 6-byte map entry with key 2^25 would take 512 MiB.
+const (
+	msgpackFillPerByte = 64
+	msgpackFillBase    = 4096
+)
 
 func (d *msgpackDecoder) need(n int) string {
 	if n < 0 || d.pos+n > len(d.s) {
@@ -294,12 +306,24 @@ func (d *msgpackDecoder) mapOf(n int, depth int) lua.LValue {
 		d.L.RaiseError("Missing bytes in input.")
 	}
 	t := d.L.CreateTable(0, n)
+	dense := 0 // integer keys 1..dense are in t's array part, set or filled
 	for i := 0; i < n; i++ {
 		k := d.value(depth + 1)
 		v := d.value(depth + 1)
-		if k != lua.LNil {
-			t.RawSet(k, v)
+		if k == lua.LNil {
+			continue
 		}
+		if kn, ok := k.(lua.LNumber); ok && kn >= 1 && kn < lua.LNumber(lua.MaxArrayIndex) && kn == lua.LNumber(math.Trunc(float64(kn))) {
+			if idx := int(kn); idx > dense {
+				if gap := idx - dense - 1; gap > d.fill {
+					d.L.RaiseError("Integer map key %d in input leaves too many empty array slots (Shoal's Lua stores integer keys below 2^26 as an array).", idx)
+				} else {
+					d.fill -= gap
+				}
+				dense = idx
+			}
+		}
+		t.RawSet(k, v)
 	}
 	return t
 }
