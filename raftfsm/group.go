@@ -327,13 +327,14 @@ const barrierRetry = 50 * time.Millisecond
 // barrierAfterElection applies everything earlier terms committed, so that
 // the new leader may serve reads, and reports whether it did while this
 // replica still leads in term. A barrier that fails while the replica
-// still leads in term is tried again: raft refuses it while a leadership
-// transfer is in progress, and the controller hands a group to its
+// still leads in term is tried again: raft refuses it while its own
+// leadership transfer is in progress (groups without a VoteGuard; the
+// others never enter raft's transfer state, see
+// VoteGuard.TransferLeadership), and the controller hands a group to its
 // preferred node right after an election. Were it not retried, a leader
 // whose transfer then failed would stay unready, answering every read
-// with CLUSTERDOWN, until its next election (Jepsen partition-ring, seed
-// 203313304: 90 s). watchLeadership's goroutine; raft's leader channel
-// keeps the latest notification meanwhile.
+// with CLUSTERDOWN, until its next election. watchLeadership's goroutine;
+// raft's leader channel keeps the latest notification meanwhile.
 func (g *Group) barrierAfterElection(term uint64) bool {
 	for try := 0; ; try++ {
 		err := g.barrier()

@@ -128,17 +128,7 @@ func TestReadLeaseRevocation(t *testing.T) {
 // request's term; a refusal, an answer from another term or a failed call
 // records nothing, and an older term's record does not count.
 func TestVoteGuardAcks(t *testing.T) {
-	peer := newTCPTransport(t)
-	var answer atomic.Value // func(*raft.AppendEntriesRequest) *raft.AppendEntriesResponse
-	answer.Store(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
-		return &raft.AppendEntriesResponse{Term: r.Term, Success: true}
-	})
-	go func() {
-		for rpc := range peer.Consumer() {
-			req := rpc.Command.(*raft.AppendEntriesRequest)
-			rpc.Respond(answer.Load().(func(*raft.AppendEntriesRequest) *raft.AppendEntriesResponse)(req), nil)
-		}
-	}()
+	peer := newAppendPeer(t)
 	g := NewVoteGuard(newTCPTransport(t), "me", false, slog.New(slog.DiscardHandler))
 	g.Start(func() uint64 { return 0 }, 0)
 	t.Cleanup(func() { g.Close() })
@@ -162,11 +152,11 @@ func TestVoteGuardAcks(t *testing.T) {
 		t.Fatalf("a term-5 acknowledgement counted in term 6: %v", got)
 	}
 	first := got[0]
-	answer.Store(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
+	peer.answerWith(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
 		return &raft.AppendEntriesResponse{Term: r.Term, Success: false}
 	})
 	send(5)
-	answer.Store(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
+	peer.answerWith(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
 		return &raft.AppendEntriesResponse{Term: r.Term + 1, Success: true}
 	})
 	send(5)

@@ -99,16 +99,10 @@ func (v *VoteGuard) probeLog(term uint64, s raft.Server, last, lastTerm, commit 
 	req := &raft.AppendEntriesRequest{RPCHeader: hdr, Term: term, Leader: hdr.Addr,
 		PrevLogEntry: last, PrevLogTerm: lastTerm, LeaderCommitIndex: commit}
 	var resp raft.AppendEntriesResponse
-	done := make(chan error, 1)
-	go func() { done <- v.RaftTransport.AppendEntries(s.ID, s.Address, req, &resp) }()
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err == nil && resp.Success && resp.Term == term
-	case <-t.C:
-		return false
-	}
+	answered, err := callWithin(context.Background(), timeout, func() error {
+		return v.RaftTransport.AppendEntries(s.ID, s.Address, req, &resp)
+	})
+	return answered && err == nil && resp.Success && resp.Term == term
 }
 
 // timeoutNow sends TimeoutNow to id at addr and waits for the answer up to
@@ -117,20 +111,35 @@ func (v *VoteGuard) probeLog(term uint64, s raft.Server, last, lastTerm, commit 
 // on in the background and may still make the peer campaign, which is
 // harmless.
 func (v *VoteGuard) timeoutNow(ctx context.Context, id raft.ServerID, addr raft.ServerAddress, timeout time.Duration) error {
-	done := make(chan error, 1)
 	req := &raft.TimeoutNowRequest{RPCHeader: v.header()}
-	go func() { done <- v.RaftTransport.TimeoutNow(id, addr, req, &raft.TimeoutNowResponse{}) }()
+	answered, err := callWithin(ctx, timeout, func() error {
+		return v.RaftTransport.TimeoutNow(id, addr, req, &raft.TimeoutNowResponse{})
+	})
+	switch {
+	case !answered && ctx.Err() != nil:
+		return ctx.Err()
+	case !answered:
+		return fmt.Errorf("%w: %s did not answer TimeoutNow within %v", ErrTransferFailed, id, timeout)
+	case err != nil:
+		return fmt.Errorf("%w: send TimeoutNow to %s: %w", ErrTransferFailed, id, err)
+	}
+	return nil
+}
+
+// callWithin runs call on a goroutine of its own and waits for it until
+// timeout passes or ctx ends; answered is false when it stopped waiting
+// (the call then goes on, and what it writes must not be read).
+func callWithin(ctx context.Context, timeout time.Duration, call func() error) (answered bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- call() }()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%w: send TimeoutNow to %s: %w", ErrTransferFailed, id, err)
-		}
-		return nil
+		return true, err
 	case <-t.C:
-		return fmt.Errorf("%w: %s did not answer TimeoutNow within %v", ErrTransferFailed, id, timeout)
+		return false, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, nil
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/shoalcache/shoal/internal/testutil"
 )
@@ -135,4 +138,35 @@ func blackHole(t *testing.T, addr string) {
 			}()
 		}
 	}()
+}
+
+// TestProbeLog checks the transfer's log probe: it sends an AppendEntries
+// of the given term with no entries, the leader's last index and term as
+// the previous entry and the leader's commit index (a replica that
+// restarted empty takes the first commit index it sees as the one to
+// catch up to before voting), and counts only a success in that term.
+func TestProbeLog(t *testing.T) {
+	peer := newAppendPeer(t)
+	g := NewVoteGuard(newTCPTransport(t), "me", false, slog.New(slog.DiscardHandler))
+	g.Start(func() uint64 { return 0 }, 0)
+	t.Cleanup(func() { g.Close() })
+	srv := raft.Server{ID: "p", Address: peer.LocalAddr()}
+
+	if !g.probeLog(7, srv, 42, 6, 40, time.Second) {
+		t.Fatal("a success in the probe's term counted as no")
+	}
+	req := peer.last.Load()
+	if req.Term != 7 || req.PrevLogEntry != 42 || req.PrevLogTerm != 6 || req.LeaderCommitIndex != 40 ||
+		len(req.Entries) != 0 || string(req.ID) != "me" {
+		t.Fatalf("probe sent %+v", req)
+	}
+	for name, resp := range map[string]raft.AppendEntriesResponse{
+		"refused":         {Term: 7, Success: false},
+		"from a new term": {Term: 8, Success: true},
+	} {
+		peer.answerWith(func(*raft.AppendEntriesRequest) *raft.AppendEntriesResponse { return &resp })
+		if g.probeLog(7, srv, 42, 6, 40, time.Second) {
+			t.Errorf("an answer %s counted as yes", name)
+		}
+	}
 }

@@ -23,6 +23,35 @@ func newTCPTransport(t *testing.T) *raft.NetworkTransport {
 	return tr
 }
 
+// appendPeer is a TCP raft transport that answers every AppendEntries
+// with its answer function (at first: success in the request's term) and
+// keeps the latest request.
+type appendPeer struct {
+	*raft.NetworkTransport
+	answer atomic.Pointer[func(*raft.AppendEntriesRequest) *raft.AppendEntriesResponse]
+	last   atomic.Pointer[raft.AppendEntriesRequest]
+}
+
+func newAppendPeer(t *testing.T) *appendPeer {
+	t.Helper()
+	p := &appendPeer{NetworkTransport: newTCPTransport(t)}
+	p.answerWith(func(r *raft.AppendEntriesRequest) *raft.AppendEntriesResponse {
+		return &raft.AppendEntriesResponse{Term: r.Term, Success: true}
+	})
+	go func() {
+		for rpc := range p.Consumer() {
+			req := rpc.Command.(*raft.AppendEntriesRequest)
+			p.last.Store(req)
+			rpc.Respond((*p.answer.Load())(req), nil)
+		}
+	}()
+	return p
+}
+
+func (p *appendPeer) answerWith(f func(*raft.AppendEntriesRequest) *raft.AppendEntriesResponse) {
+	p.answer.Store(&f)
+}
+
 // serveConsumer answers every RPC raft would see with a canned response and
 // counts them by type.
 func serveConsumer(t *testing.T, ch <-chan raft.RPC, votes, appends *atomic.Int32) {

@@ -423,9 +423,10 @@ func transferWait(retry time.Duration, fails int) time.Duration {
 }
 
 // transferSlack is how many entries a transfer's target may trail this
-// leader's commit index and still be handed leadership: raft sends it the
-// rest before the target campaigns, refusing new entries meanwhile, so the
-// rest must be small.
+// leader's commit index and still be handed leadership: the transfer holds
+// new entries back until the target has the rest (raftfsm.Group.
+// TransferLeadership, at most an election timeout), so the rest must be
+// small.
 const transferSlack = 256
 
 // waitCaughtUp waits, until ctx ends, for node's replica of g to have

@@ -15,11 +15,12 @@ var _ server.Admin = (*clusterState)(nil)
 
 // TransferLeadership implements server.Admin. This node must lead
 // group groupID; toNodeID, when set, must be a member of the group in the
-// map and a voter in the group's Raft configuration. Raft brings the target
-// up to date, tells it to campaign at once (TimeoutNow) and gives up after
-// an election timeout; TransferLeadership returns when this node has
-// stepped down, or ctx's error when ctx ends first (the transfer may still
-// complete then).
+// map and a voter in the group's Raft configuration. The group holds new
+// writes back, waits for the target to hold its whole log, tells it to
+// campaign at once (TimeoutNow) and gives up after an election timeout
+// (raftfsm.Group.TransferLeadership); TransferLeadership returns when
+// this node has stepped down, or ctx's error when ctx ends first (the
+// transfer may still complete then).
 //
 // Leadership does not stay where it was moved when the group's preferred
 // leader (Members[0]) is healthy: run hands it back about a second after
