@@ -33,13 +33,15 @@ func formCluster(t *testing.T, extra int) []*testNode {
 	testutil.Eventually(t, 15*time.Second, "every node has the map of every node and a meta leader", func() error {
 		m := n1.svc.Map()
 		if len(m.Nodes) != len(nodes) {
-			return fmt.Errorf("map at epoch %d lists %d nodes", m.Epoch, len(m.Nodes))
+			return fmt.Errorf("map at epoch %d lists %d nodes; %s", m.Epoch, len(m.Nodes), describeNodes(nodes))
 		}
 		if err := checkSameMap(nodes, m.Epoch); err != nil {
-			return err
+			return fmt.Errorf("%w; %s", err, describeNodes(nodes))
 		}
-		_, err := metaLeader(nodes)
-		return err
+		if _, err := metaLeader(nodes); err != nil {
+			return fmt.Errorf("%w; %s", err, describeNodes(nodes))
+		}
+		return nil
 	})
 	return nodes
 }

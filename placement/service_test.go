@@ -156,6 +156,32 @@ func metaLeader(nodes []*testNode) (*testNode, error) {
 	return leaders[0], nil
 }
 
+// describeNodes says, for a failure message, what each node sees: its
+// meta Raft state and term, its map's epoch and node count, and the
+// gossip status of each member (a=alive, s=suspect, f=failed, l=left; u:
+// lacks the addresses registration needs).
+func describeNodes(nodes []*testNode) string {
+	var b strings.Builder
+	for i, n := range nodes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		epoch, count := uint64(0), 0
+		if m := n.svc.Map(); m != nil {
+			epoch, count = m.Epoch, len(m.Nodes)
+		}
+		fmt.Fprintf(&b, "%s: %v term %d, map %d/%d nodes, sees", n.id[:1], n.svc.raft.State(), n.svc.raft.CurrentTerm(), epoch, count)
+		for _, mem := range n.svc.Members() {
+			st := map[MemberStatus]string{StatusAlive: "a", StatusSuspect: "s", StatusFailed: "f", StatusLeft: "l"}[mem.Status]
+			if !mem.usable() || mem.GossipAddr == "" {
+				st += "u"
+			}
+			fmt.Fprintf(&b, " %s=%s", mem.ID[:1], st)
+		}
+	}
+	return b.String()
+}
+
 func memberOf(ms []Member, id string) (Member, bool) {
 	for _, m := range ms {
 		if m.ID == id {
