@@ -15,3 +15,22 @@ func BenchmarkRunIncr(b *testing.B) {
 		out = e.Run(r, out[:0])
 	}
 }
+
+// BenchmarkRunTableSets runs a script that fills a table of 1000 entries
+// by index, which the table-set guard checks (holes.go), and another by
+// a concatenated name, which it need not.
+func BenchmarkRunTableSets(b *testing.B) {
+	e := NewEngine()
+	body := []byte(`local t, u = {}, {}
+for i = 1, 1000 do t[i] = i; u[KEYS[1] .. 'x'] = i end
+return #t`)
+	r := &Run{Body: body, SHA: SHA1(body), Keys: [][]byte{[]byte("k")}, Host: &fakeHost{}}
+	out := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		out = e.Run(r, out[:0])
+	}
+	if string(out) != ":1000\r\n" {
+		b.Fatalf("reply %q", out)
+	}
+}

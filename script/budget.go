@@ -22,11 +22,58 @@ const tickName = "\x00step"
 const BudgetExceeded = "ERR Script exceeded the step budget of write scripts (they run on every replica and cannot be killed)"
 
 // instrument inserts a step call at the start of every loop body and
-// function body of the chunk.
-func instrument(stmts []ast.Stmt) []ast.Stmt {
-	for _, st := range stmts {
-		instrumentStmt(st)
+// function body of the chunk, and guards the sets that could fill a
+// table's array part with empty slots (holes.go).
+// With legacy (Run.Legacy) it inserts the step calls alone, as before the
+// guards.
+func instrument(chunk []ast.Stmt, legacy bool) []ast.Stmt {
+	w := rewriter{fns: []frame{nil}, legacy: legacy}
+	return w.bind(w.block(nil, chunk))
+}
+
+// rewriter is one chunk's rewrite. It tracks which names are locals of
+// the function being rewritten (the guards must read those where Lua
+// does), and notes which hidden functions the guards call.
+type rewriter struct {
+	fns                 []frame // the enclosing functions, innermost last
+	legacy              bool    // step calls only (Run.Legacy)
+	hole, ctorKey, cval bool
+}
+
+// frame is a function's blocks, innermost last: the locals each declares.
+type frame []map[string]bool
+
+// declare makes names locals of the innermost block.
+func (w *rewriter) declare(names ...string) {
+	f := w.fns[len(w.fns)-1]
+	b := f[len(f)-1]
+	for _, n := range names {
+		b[n] = true
 	}
+}
+
+// isLocal reports whether name is a local of the function being
+// rewritten (not an upvalue or a global).
+func (w *rewriter) isLocal(name string) bool {
+	f := w.fns[len(w.fns)-1]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i][name] {
+			return true
+		}
+	}
+	return false
+}
+
+// block rewrites a block's statements in place, in a scope where names
+// (parameters, loop variables) are locals; a statement may be replaced.
+func (w *rewriter) block(names []string, stmts []ast.Stmt) []ast.Stmt {
+	i := len(w.fns) - 1
+	w.fns[i] = append(w.fns[i], map[string]bool{})
+	w.declare(names...)
+	for j, st := range stmts {
+		stmts[j] = w.stmt(st)
+	}
+	w.fns[i] = w.fns[i][:len(w.fns[i])-1]
 	return stmts
 }
 
@@ -43,88 +90,117 @@ func tick(line int) ast.Stmt {
 	return st
 }
 
-func withTick(line int, body []ast.Stmt) []ast.Stmt {
+func (w *rewriter) withTick(line int, names []string, body []ast.Stmt) []ast.Stmt {
 	out := make([]ast.Stmt, 0, len(body)+1)
 	out = append(out, tick(line))
-	return append(out, instrument(body)...)
+	return append(out, w.block(names, body)...)
 }
 
-func instrumentStmt(st ast.Stmt) {
+// function rewrites a function's body in a frame of its own: its
+// parameters, self for a method, and arg for a nested vararg function
+// (gopher-lua's LUA_COMPAT_VARARG) are its first locals.
+func (w *rewriter) function(f *ast.FunctionExpr, method bool) {
+	var names []string
+	if method {
+		names = append(names, "self")
+	}
+	names = append(names, f.ParList.Names...)
+	if f.ParList.HasVargs {
+		names = append(names, "arg")
+	}
+	w.fns = append(w.fns, nil)
+	f.Stmts = w.withTick(f.Line(), names, f.Stmts)
+	w.fns = w.fns[:len(w.fns)-1]
+}
+
+func (w *rewriter) stmt(st ast.Stmt) ast.Stmt {
 	switch s := st.(type) {
 	case *ast.AssignStmt:
-		instrumentExprs(s.Lhs)
-		instrumentExprs(s.Rhs)
+		w.exprs(s.Lhs)
+		w.exprs(s.Rhs)
+		if w.legacy {
+			return s
+		}
+		return w.guardAssign(s)
 	case *ast.LocalAssignStmt:
-		instrumentExprs(s.Exprs)
+		w.exprs(s.Exprs)
+		w.declare(s.Names...)
 	case *ast.FuncCallStmt:
-		instrumentExpr(s.Expr)
+		w.expr(s.Expr)
 	case *ast.DoBlockStmt:
-		s.Stmts = instrument(s.Stmts)
+		s.Stmts = w.block(nil, s.Stmts)
 	case *ast.WhileStmt:
-		instrumentExpr(s.Condition)
-		s.Stmts = withTick(s.Line(), s.Stmts)
+		w.expr(s.Condition)
+		s.Stmts = w.withTick(s.Line(), nil, s.Stmts)
 	case *ast.RepeatStmt:
-		instrumentExpr(s.Condition)
-		s.Stmts = withTick(s.Line(), s.Stmts)
+		// The condition sees the body's locals, but holds no assignment:
+		// only function expressions, which have frames of their own.
+		w.expr(s.Condition)
+		s.Stmts = w.withTick(s.Line(), nil, s.Stmts)
 	case *ast.IfStmt:
-		instrumentExpr(s.Condition)
-		s.Then = instrument(s.Then)
-		s.Else = instrument(s.Else)
+		w.expr(s.Condition)
+		s.Then = w.block(nil, s.Then)
+		s.Else = w.block(nil, s.Else)
 	case *ast.NumberForStmt:
-		instrumentExpr(s.Init)
-		instrumentExpr(s.Limit)
-		instrumentExpr(s.Step)
-		s.Stmts = withTick(s.Line(), s.Stmts)
+		w.expr(s.Init)
+		w.expr(s.Limit)
+		w.expr(s.Step)
+		s.Stmts = w.withTick(s.Line(), []string{s.Name}, s.Stmts)
 	case *ast.GenericForStmt:
-		instrumentExprs(s.Exprs)
-		s.Stmts = withTick(s.Line(), s.Stmts)
+		w.exprs(s.Exprs)
+		s.Stmts = w.withTick(s.Line(), s.Names, s.Stmts)
 	case *ast.FuncDefStmt:
-		instrumentExpr(s.Func)
+		w.function(s.Func, s.Name.Func == nil) // a method (a:b) has self
 	case *ast.ReturnStmt:
-		instrumentExprs(s.Exprs)
+		w.exprs(s.Exprs)
 	}
+	return st
 }
 
-func instrumentExprs(es []ast.Expr) {
+func (w *rewriter) exprs(es []ast.Expr) {
 	for _, e := range es {
-		instrumentExpr(e)
+		w.expr(e)
 	}
 }
 
-func instrumentExpr(e ast.Expr) {
+func (w *rewriter) expr(e ast.Expr) {
 	switch x := e.(type) {
 	case *ast.FunctionExpr:
-		x.Stmts = withTick(x.Line(), x.Stmts)
+		w.function(x, false)
 	case *ast.AttrGetExpr:
-		instrumentExpr(x.Object)
-		instrumentExpr(x.Key)
+		w.expr(x.Object)
+		w.expr(x.Key)
 	case *ast.TableExpr:
 		for _, f := range x.Fields {
-			instrumentExpr(f.Key)
-			instrumentExpr(f.Value)
+			w.expr(f.Key)
+			w.expr(f.Value)
+		}
+		if !w.legacy {
+			w.guardConstructor(x)
+			truncateLastKeyed(x)
 		}
 	case *ast.FuncCallExpr:
-		instrumentExpr(x.Func)
-		instrumentExpr(x.Receiver)
-		instrumentExprs(x.Args)
+		w.expr(x.Func)
+		w.expr(x.Receiver)
+		w.exprs(x.Args)
 	case *ast.LogicalOpExpr:
-		instrumentExpr(x.Lhs)
-		instrumentExpr(x.Rhs)
+		w.expr(x.Lhs)
+		w.expr(x.Rhs)
 	case *ast.RelationalOpExpr:
-		instrumentExpr(x.Lhs)
-		instrumentExpr(x.Rhs)
+		w.expr(x.Lhs)
+		w.expr(x.Rhs)
 	case *ast.StringConcatOpExpr:
-		instrumentExpr(x.Lhs)
-		instrumentExpr(x.Rhs)
+		w.expr(x.Lhs)
+		w.expr(x.Rhs)
 	case *ast.ArithmeticOpExpr:
-		instrumentExpr(x.Lhs)
-		instrumentExpr(x.Rhs)
+		w.expr(x.Lhs)
+		w.expr(x.Rhs)
 	case *ast.UnaryMinusOpExpr:
-		instrumentExpr(x.Expr)
+		w.expr(x.Expr)
 	case *ast.UnaryNotOpExpr:
-		instrumentExpr(x.Expr)
+		w.expr(x.Expr)
 	case *ast.UnaryLenOpExpr:
-		instrumentExpr(x.Expr)
+		w.expr(x.Expr)
 	}
 }
 
@@ -179,5 +255,28 @@ func (s *state) checkHalt(L *lua.LState) {
 	}
 	if s.stop != "" {
 		raise(L, s.stop)
+	}
+}
+
+// truncateLastKeyed marks a call or ... that is the value of a
+// constructor's last field, when that field is keyed, as giving one value,
+// which Lua does for every keyed field. gopher-lua's compiler checks the
+// last field's value alone to decide whether the constructor ends with a
+// list of values, so {1, [k] = f()} stored the registers past the
+// positional fields as well: {f(), #a, [#a + 1] = f()} had an extra
+// element where Lua and Redis have two.
+func truncateLastKeyed(t *ast.TableExpr) {
+	if len(t.Fields) == 0 {
+		return
+	}
+	last := t.Fields[len(t.Fields)-1]
+	if last.Key == nil {
+		return
+	}
+	switch v := last.Value.(type) {
+	case *ast.FuncCallExpr:
+		v.AdjustRet = true
+	case *ast.Comma3Expr:
+		v.AdjustRet = true
 	}
 }

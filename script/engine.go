@@ -56,6 +56,11 @@ type Run struct {
 	// function calls) after which the run fails with BudgetExceeded
 	// (budget.go): write scripts carry it in their log entry.
 	Budget int64
+	// Legacy runs the script as Shoal compiled it before the table-set
+	// guard (holes.go): no budget of empty slots, and gopher-lua's own
+	// multiple assignment. For log entries written before it (a script
+	// entry of version 1), which replicas must apply as they did then.
+	Legacy bool
 }
 
 // Engine runs scripts on pooled Lua states, with a shared cache of compiled
@@ -91,7 +96,7 @@ func (e *Engine) Compile(body []byte, sha string) string {
 	if sha == "" {
 		sha = SHA1(body)
 	}
-	_, msg := e.proto(body, sha)
+	_, msg := e.proto(body, sha, false)
 	return msg
 }
 
@@ -113,7 +118,7 @@ func (e *Engine) MayLoop(body []byte, sha string) bool {
 	if sha == "" {
 		sha = SHA1(body)
 	}
-	p, _ := e.proto(body, sha)
+	p, _ := e.proto(body, sha, false)
 	if p == nil {
 		return false
 	}
@@ -128,9 +133,13 @@ func (e *Engine) MayLoop(body []byte, sha string) bool {
 	return false
 }
 
-func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
+func (e *Engine) proto(body []byte, sha string, legacy bool) (*lua.FunctionProto, string) {
+	key := sha
+	if legacy {
+		key = "legacy:" + sha
+	}
 	e.mu.Lock()
-	p := e.protos[sha]
+	p := e.protos[key]
 	e.mu.Unlock()
 	if p != nil {
 		return p, ""
@@ -149,7 +158,7 @@ func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
 	if err != nil {
 		return nil, compileError(err, 1+bytes.Count(body, []byte("\n")))
 	}
-	p, err = lua.Compile(instrument(chunk), chunkName)
+	p, err = lua.Compile(instrument(chunk, legacy), chunkName)
 	if err != nil {
 		return nil, "ERR Error compiling script (new function): " + chunkName + ": " + err.Error()
 	}
@@ -162,7 +171,7 @@ func (e *Engine) proto(body []byte, sha string) (*lua.FunctionProto, string) {
 	if len(e.protos) >= maxProtos {
 		e.protos = make(map[string]*lua.FunctionProto)
 	}
-	e.protos[sha] = p
+	e.protos[key] = p
 	e.mu.Unlock()
 	return p, ""
 }
@@ -193,7 +202,7 @@ func (e *Engine) Run(r *Run, out []byte) []byte {
 	if r.SHA == "" {
 		r.SHA = SHA1(r.Body)
 	}
-	p, msg := e.proto(r.Body, r.SHA)
+	p, msg := e.proto(r.Body, r.SHA, r.Legacy)
 	if p == nil {
 		return appendError(out, msg)
 	}

@@ -132,8 +132,11 @@ func ValidName(name string) bool {
 
 // libProto compiles a library's code (cached by the code's SHA1, apart
 // from scripts' protos), or returns Redis's compile error text.
-func (e *Engine) libProto(code []byte) (*lua.FunctionProto, string) {
+func (e *Engine) libProto(code []byte, legacy bool) (*lua.FunctionProto, string) {
 	key := "fn:" + SHA1(code)
+	if legacy {
+		key = "legacy:" + key
+	}
 	e.mu.Lock()
 	p := e.protos[key]
 	e.mu.Unlock()
@@ -150,7 +153,7 @@ func (e *Engine) libProto(code []byte) (*lua.FunctionProto, string) {
 		msg = strings.Replace(msg, "ERR Error compiling script (new function): "+chunkName, errCompilingFn+functionChunk, 1)
 		return nil, msg
 	}
-	p, err = lua.Compile(instrument(chunk), functionChunk)
+	p, err = lua.Compile(instrument(chunk, legacy), functionChunk)
 	if err != nil {
 		return nil, errCompilingFn + functionChunk + ": " + err.Error()
 	}
@@ -171,7 +174,7 @@ func (e *Engine) LoadLibrary(code []byte) (*Library, string) {
 	if msg != "" {
 		return nil, msg
 	}
-	p, msg := e.libProto(code)
+	p, msg := e.libProto(code, false)
 	if p == nil {
 		return nil, msg
 	}
@@ -237,6 +240,10 @@ func (s *state) libEnv() *libCache {
 				L.Push(step)
 				return 1
 			}
+			if ks, ok := k.(lua.LString); ok && (string(ks) == holeName || string(ks) == ctorKeyName || string(ks) == ctorValName) {
+				L.Push(s.real.RawGet(k))
+				return 1
+			}
 			if v := api.RawGet(k); v != lua.LNil {
 				L.Push(v)
 				return 1
@@ -268,7 +275,7 @@ func (s *state) libEnv() *libCache {
 func (s *state) loadLibrary(p *lua.FunctionProto, r *Run) (regs []registered, msg string) {
 	L := s.L
 	s.cur, s.resp = r, 2
-	s.steps, s.budget = 0, loadBudget
+	s.steps, s.budget, s.holes, s.legacy = 0, loadBudget, 0, r.Legacy
 	defer func() {
 		if v := recover(); v != nil {
 			s.broken = true
@@ -480,12 +487,14 @@ type Call struct {
 	// Budget is the run's step budget (0: none), as Run.Budget; the
 	// library's top level, run again first, counts too.
 	Budget int64
+	// Legacy: as Run.Legacy, for the function and its library's top level.
+	Legacy bool
 }
 
 // CallFunction runs c and appends its RESP3 reply to out (errors are
 // error replies, "... script: <function>, on @user_function:<line>.").
 func (e *Engine) CallFunction(c *Call, out []byte) []byte {
-	p, msg := e.libProto(c.Lib.Code)
+	p, msg := e.libProto(c.Lib.Code, c.Legacy)
 	if p == nil {
 		return appendError(out, msg)
 	}
@@ -497,7 +506,7 @@ func (e *Engine) CallFunction(c *Call, out []byte) []byte {
 
 func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []byte) {
 	L := s.L
-	r := &Run{SHA: c.Name, Keys: c.Keys, Args: c.Args, Host: c.Host, Ctx: c.Ctx, Budget: c.Budget}
+	r := &Run{SHA: c.Name, Keys: c.Keys, Args: c.Args, Host: c.Host, Ctx: c.Ctx, Budget: c.Budget, Legacy: c.Legacy}
 	s.rng.reset()
 	clear(s.ids)
 	regs, msg := s.loadLibrary(p, r)
@@ -524,7 +533,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	}
 	s.lib.loading = false
 	s.cur, s.resp = r, 2
-	s.steps, s.budget = 0, c.Budget
+	s.steps, s.budget, s.holes, s.legacy = 0, c.Budget, 0, c.Legacy
 	s.setHalter(c.Host)
 	if r.Ctx != nil {
 		L.SetContext(r.Ctx)

@@ -31,8 +31,12 @@ type state struct {
 	argbuf []byte
 	args   [][]byte
 	reply  []byte
-	// steps counts the run's steps against budget (budget.go).
+	// steps counts the run's steps against budget (budget.go); holes
+	// the empty table slots it left (holes.go).
 	steps, budget int64
+	holes         int64
+	// legacy: the run is Run.Legacy, which counts no empty slots.
+	legacy bool
 	// halter is the run's Host when it is a Halter; stop the error it
 	// stopped the run with (budget.go).
 	halter Halter
@@ -114,6 +118,7 @@ func newState() *state {
 	table := g.RawGetString("table").(*lua.LTable)
 	table.RawSetString("foreach", L.NewFunction(tableForeach))
 	table.RawSetString("foreachi", L.NewFunction(tableForeachi))
+	table.RawSetString("insert", L.NewFunction(s.tableInsert(table.RawGetString("insert").(*lua.LFunction))))
 	table.RawSetString("getn", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(L.CheckTable(1).Len())); return 1 }))
 	table.RawSetString("setn", L.NewFunction(func(L *lua.LState) int { L.CheckTable(1); L.RaiseError("'setn' is obsolete"); return 0 }))
 	g.RawSetString("redis", s.redisLib())
@@ -123,6 +128,9 @@ func newState() *state {
 	g.RawSetString("struct", structLib(L))
 	s.handler = L.NewFunction(s.errorHandler)
 	g.RawSetString(tickName, L.NewFunction(s.step))
+	g.RawSetString(holeName, L.NewFunction(s.holeCheck))
+	g.RawSetString(ctorKeyName, L.NewFunction(s.ctorKey))
+	g.RawSetString(ctorValName, L.NewFunction(s.ctorVal))
 
 	// Read-only proxies over the libraries and the globals.
 	for _, name := range []string{"string", "table", "math", "coroutine", "redis", "cjson", "bit", "cmsgpack", "struct"} {
@@ -179,6 +187,9 @@ func (s *state) rawset(L *lua.LState) int {
 	L.CheckAny(3)
 	if s.readonly[t] {
 		L.Error(lua.LString("Attempt to modify a readonly table"), 0)
+	}
+	if i := arrayKey(L.Get(2)); i > 0 {
+		s.chargeHoles(L, i, arrayLen(t))
 	}
 	t.RawSet(L.Get(2), L.Get(3))
 	L.SetTop(1)
@@ -277,7 +288,7 @@ func tableForeachi(L *lua.LState) int {
 func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 	L := s.L
 	s.cur, s.resp = r, 2
-	s.steps, s.budget = 0, r.Budget
+	s.steps, s.budget, s.holes, s.legacy = 0, r.Budget, 0, r.Legacy
 	s.setHalter(r.Host)
 	s.rng.reset()
 	clear(s.ids)
