@@ -24,7 +24,7 @@ func (executor) ExecFunction(st *shard.Store, now int64, call *raftfsm.ScriptCal
 	h := fsmHosts.Get().(*fsmHost)
 	h.st, h.now, h.call = st, now, call
 	done := running.begin(false)
-	out = engine.CallFunction(&script.Call{Lib: lib, Name: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget}, out)
+	out = engine.CallFunction(&script.Call{Lib: lib, Name: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget, Legacy: call.Legacy}, out)
 	done()
 	h.st, h.call = nil, nil
 	fsmHosts.Put(h)

@@ -35,7 +35,7 @@ func (executor) ExecScript(st *shard.Store, now int64, call *raftfsm.ScriptCall,
 	h := fsmHosts.Get().(*fsmHost)
 	h.st, h.now, h.call = st, now, call
 	done := running.begin(false)
-	out = engine.Run(&script.Run{Body: call.Body, SHA: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget}, out)
+	out = engine.Run(&script.Run{Body: call.Body, SHA: call.SHA, Keys: call.Keys, Args: call.Args, Host: h, Budget: call.Budget, Legacy: call.Legacy}, out)
 	done()
 	h.st, h.call = nil, nil
 	fsmHosts.Put(h)

@@ -21,10 +21,17 @@ import "encoding/binary"
 //	                   ncodes, ncodes × (len, library code)
 //	  FCall:  as Eval, the body being the function's name
 //
+//	12 Script, version 2: as version 1. An Eval or FCall of version 2 runs
+//	  with script's table-set guard (script/holes.go: a budget of empty
+//	  table slots, and Lua's multiple assignment where gopher-lua's
+//	  differed); one of version 1, written before, runs as it ran then
+//	  (ScriptCall.Legacy), so that every replica applies it alike. A
+//	  replica that predates version 2 halts on it rather than diverge.
+//
 // The entry carries the script's body also for EVALSHA (the leader looks
 // it up in its cache), so that applying it never depends on a cache a
 // replica might lack. Decoding aliases the entry's bytes and never panics.
-const versionScript = 1
+const versionScript = 2
 
 // Kinds of script entries.
 const (
@@ -69,6 +76,8 @@ type scriptEntry struct {
 	body   []byte
 	keys   [][]byte
 	args   [][]byte
+	// legacy: a version 1 entry (see versionScript).
+	legacy bool
 }
 
 // EncodeScriptEval appends an Eval entry: the script body run in database
@@ -152,13 +161,14 @@ func decodeScript(data []byte, e *scriptEntry) error {
 	if len(data) < 2 || entryType(data[0]) != entryScript {
 		return ErrBadEntry
 	}
-	if data[1] != versionScript {
+	if data[1] != versionScript && data[1] != 1 {
 		return ErrUnknownEntry
 	}
 	if len(data) < 3 {
 		return ErrBadEntry
 	}
 	e.kind = data[2]
+	e.legacy = data[1] == 1
 	e.now, e.db, e.flags, e.budget, e.body = 0, 0, 0, 0, nil
 	e.keys, e.args = e.keys[:0], e.args[:0]
 	p := data[3:]

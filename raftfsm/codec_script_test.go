@@ -25,6 +25,12 @@ func TestScriptEntryRoundTrip(t *testing.T) {
 		{EncodeFunctionDelete(nil, []byte("l")), scriptEntry{kind: scriptFuncDelete, body: []byte("l")}},
 		{EncodeFunctionFlush(nil), scriptEntry{kind: scriptFuncFlush}},
 		{EncodeFunctionRestore(nil, 2, args), scriptEntry{kind: scriptFuncRestore, flags: 2, args: args}},
+		// Version 1, written before the table-set guard: run as then.
+		{asVersion1(EncodeScriptEval(nil, 7, 0, 0, 9, []byte("return 3"), keys, nil)),
+			scriptEntry{kind: scriptEval, now: 7, budget: 9, body: []byte("return 3"), keys: keys, legacy: true}},
+		{asVersion1(EncodeFCall(nil, 7, 0, 0, 9, []byte("fn"), nil, args)),
+			scriptEntry{kind: scriptFCall, now: 7, budget: 9, body: []byte("fn"), args: args, legacy: true}},
+		{asVersion1(EncodeFunctionFlush(nil)), scriptEntry{kind: scriptFuncFlush, legacy: true}},
 	}
 	for i, c := range cases {
 		var e scriptEntry
@@ -66,7 +72,8 @@ func TestScriptEntryMalformed(t *testing.T) {
 		}
 	}
 	for name, data := range map[string][]byte{
-		"version 2": {byte(entryScript), 2, scriptFlush},
+		"version 3": {byte(entryScript), 3, scriptFlush},
+		"version 0": {byte(entryScript), 0, scriptFlush},
 		"kind 9":    {byte(entryScript), versionScript, 9},
 	} {
 		var e scriptEntry
@@ -81,6 +88,7 @@ func TestScriptEntryMalformed(t *testing.T) {
 func FuzzScriptDecode(f *testing.F) {
 	f.Add(EncodeScriptEval(nil, 1, 0, ScriptCluster, 0, []byte("return 1"), [][]byte{[]byte("k")}, [][]byte{[]byte("v")}))
 	f.Add(EncodeScriptLoad(nil, []byte("return 2")))
+	f.Add(asVersion1(EncodeScriptEval(nil, 1, 0, 0, 5, []byte("return 1"), nil, nil)))
 	f.Add(EncodeScriptFlush(nil))
 	f.Add(EncodeFCall(nil, 1, 0, ScriptNoWrites, 3, []byte("f"), [][]byte{[]byte("k")}, nil))
 	f.Add(EncodeFunctionLoad(nil, true, []byte("#!lua name=l\nredis.register_function('f', function() end)")))
@@ -103,7 +111,18 @@ func FuzzScriptDecode(f *testing.F) {
 	})
 }
 
+// asVersion1 turns an entry into its version 1 form (the same payload).
+func asVersion1(data []byte) []byte {
+	data[1] = 1
+	return data
+}
+
 func reencodeScript(e *scriptEntry) []byte {
+	if e.legacy {
+		e2 := *e
+		e2.legacy = false
+		return asVersion1(reencodeScript(&e2))
+	}
 	switch e.kind {
 	case scriptEval:
 		return EncodeScriptEval(nil, e.now, e.db, e.flags, e.budget, e.body, e.keys, e.args)
@@ -124,7 +143,7 @@ func reencodeScript(e *scriptEntry) []byte {
 }
 
 func sameScriptEntry(a, b *scriptEntry) bool {
-	if a.kind != b.kind || a.budget != b.budget || a.now != b.now || a.db != b.db || a.flags != b.flags || !bytes.Equal(a.body, b.body) ||
+	if a.kind != b.kind || a.legacy != b.legacy || a.budget != b.budget || a.now != b.now || a.db != b.db || a.flags != b.flags || !bytes.Equal(a.body, b.body) ||
 		len(a.keys) != len(b.keys) || len(a.args) != len(b.args) {
 		return false
 	}

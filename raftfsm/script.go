@@ -45,6 +45,9 @@ type ScriptCall struct {
 	Flags ScriptFlag
 	// Budget is the run's step budget (0: none), from the entry.
 	Budget int64
+	// Legacy: the entry is of script version 1 (codec_script.go), run as
+	// Shoal ran scripts then (script.Run.Legacy).
+	Legacy bool
 	// Check returns the error reply text (without '-') refusing a command
 	// the script calls, whose keys are keys, or "" to let it run.
 	Check func(keys [][]byte) string
@@ -199,7 +202,7 @@ func (f *FSM) scriptCall(e *scriptEntry, own *ownership, fenced *shard.SlotSet) 
 		slot = shard.Slot(e.keys[0])
 	}
 	hook := f.changeHook()
-	call := &ScriptCall{Body: e.body, Keys: e.keys, Args: e.args, Flags: e.flags, Budget: e.budget, Log: f.log}
+	call := &ScriptCall{Body: e.body, Keys: e.keys, Args: e.args, Flags: e.flags, Budget: e.budget, Legacy: e.legacy, Log: f.log}
 	call.Check = func(keys [][]byte) string {
 		for _, k := range keys {
 			s := shard.Slot(k)
