@@ -27,6 +27,7 @@ func TestHoleBudget(t *testing.T) {
 		{"rawset", "local t = {} rawset(t, 2^25, 1)", holeErr + "33554432"},
 		{"table.insert", "local t = {} table.insert(t, 2^25, 1)", holeErr + "33554432"},
 		{"in a function", "local function f(t, k) t[k] = true end f({}, 2^25)", holeErr + "33554432"},
+		{"in a coroutine", "local co = coroutine.wrap(function() local t = {} t[2^25] = 1 end) co()", holeErr + "33554432"},
 		{"in all", "for i = 1, 10 do local t = {} t[2^20] = 1 end", holeErr + "1048576 of a table whose array part has 0 slots would leave 1048575 empty"},
 		{"caught, counted on", "local ok = pcall(function() local t = {} t[2^23] = 1 end) local t = {} t[2^20] = 1 return 1", holeErr + "1048576"},
 
