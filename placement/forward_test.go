@@ -36,7 +36,7 @@ func formCluster(t *testing.T, extra int) []*testNode {
 			return fmt.Errorf("map at epoch %d lists %d nodes; %s", m.Epoch, len(m.Nodes), describeNodes(nodes))
 		}
 		if err := checkSameMap(nodes, m.Epoch); err != nil {
-			return fmt.Errorf("%w; %s", err, describeNodes(nodes))
+			return err
 		}
 		if _, err := metaLeader(nodes); err != nil {
 			return fmt.Errorf("%w; %s", err, describeNodes(nodes))

@@ -123,8 +123,16 @@ func mapJSON(m *Map) string {
 	return string(b)
 }
 
-// checkSameMap checks that every node holds the same map of epoch epoch.
+// checkSameMap checks that every node holds the same map of epoch epoch;
+// its error says what each node sees (describeNodes).
 func checkSameMap(nodes []*testNode, epoch uint64) error {
+	if err := sameMapAt(nodes, epoch); err != nil {
+		return fmt.Errorf("%w; %s", err, describeNodes(nodes))
+	}
+	return nil
+}
+
+func sameMapAt(nodes []*testNode, epoch uint64) error {
 	var first string
 	for i, n := range nodes {
 		m := n.svc.Map()
