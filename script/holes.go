@@ -106,8 +106,10 @@ func (s *state) chargeHoles(L *lua.LState, i, alen int) {
 }
 
 // holeCheck is holeName's function: the check before an assignment
-// t[k] = v. A set that goes to a __newindex handler leaves no slots (the
-// handler's own sets are checked); a non-table t fails in the assignment.
+// t[k] = v. The set lands where Lua's settable puts it: in t when t has
+// the key or no __newindex; else in the __newindex table (followed as
+// gopher-lua's setField does); a __newindex function leaves no slots (its
+// own sets are checked). A non-table t fails in the assignment.
 func (s *state) holeCheck(L *lua.LState) int {
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
@@ -117,8 +119,19 @@ func (s *state) holeCheck(L *lua.LState) int {
 	if i == 0 {
 		return 0
 	}
-	if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__newindex") != lua.LNil && t.RawGetInt(i) == lua.LNil {
-		return 0
+	for n := 0; n < lua.MaxTableGetLoop; n++ {
+		mt, ok := t.Metatable.(*lua.LTable)
+		if !ok || t.RawGetInt(i) != lua.LNil {
+			break
+		}
+		next, ok := mt.RawGetString("__newindex").(*lua.LTable)
+		if !ok {
+			if mt.RawGetString("__newindex") != lua.LNil {
+				return 0 // a function
+			}
+			break
+		}
+		t = next
 	}
 	s.chargeHoles(L, i, arrayLen(t))
 	return 0
