@@ -17,8 +17,8 @@ func BenchmarkRunIncr(b *testing.B) {
 }
 
 // BenchmarkRunTableSets runs a script that fills a table of 1000 entries
-// by index, which the table-set guard checks (holes.go), and another by
-// a concatenated name, which it need not.
+// by index and another by a concatenated name: sets the table-set guard
+// checks (holes.go), the second kind returning at the key's type.
 func BenchmarkRunTableSets(b *testing.B) {
 	e := NewEngine()
 	body := []byte(`local t, u = {}, {}

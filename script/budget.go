@@ -77,22 +77,9 @@ func (w *rewriter) block(names []string, stmts []ast.Stmt) []ast.Stmt {
 	return stmts
 }
 
-func tick(line int) ast.Stmt {
-	id := &ast.IdentExpr{Value: tickName}
-	id.SetLine(line)
-	id.SetLastLine(line)
-	call := &ast.FuncCallExpr{Func: id}
-	call.SetLine(line)
-	call.SetLastLine(line)
-	st := &ast.FuncCallStmt{Expr: call}
-	st.SetLine(line)
-	st.SetLastLine(line)
-	return st
-}
-
 func (w *rewriter) withTick(line int, names []string, body []ast.Stmt) []ast.Stmt {
 	out := make([]ast.Stmt, 0, len(body)+1)
-	out = append(out, tick(line))
+	out = append(out, callStmt(line, tickName))
 	return append(out, w.block(names, body)...)
 }
 

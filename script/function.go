@@ -275,7 +275,7 @@ func (s *state) libEnv() *libCache {
 func (s *state) loadLibrary(p *lua.FunctionProto, r *Run) (regs []registered, msg string) {
 	L := s.L
 	s.cur, s.resp = r, 2
-	s.steps, s.budget, s.holes, s.legacy = 0, loadBudget, 0, r.Legacy
+	s.startRun(loadBudget, r.Legacy)
 	defer func() {
 		if v := recover(); v != nil {
 			s.broken = true
@@ -533,7 +533,7 @@ func (s *state) callFunction(p *lua.FunctionProto, c *Call, out []byte) (res []b
 	}
 	s.lib.loading = false
 	s.cur, s.resp = r, 2
-	s.steps, s.budget, s.holes, s.legacy = 0, c.Budget, 0, c.Legacy
+	s.startRun(c.Budget, c.Legacy)
 	s.setHalter(c.Host)
 	if r.Ctx != nil {
 		L.SetContext(r.Ctx)

@@ -90,6 +90,12 @@ func arrayKey(k lua.LValue) int {
 	return int(n)
 }
 
+// startRun resets the counts of a run starting: its steps against budget
+// (budget.go) and its empty slots; legacy is Run.Legacy.
+func (s *state) startRun(budget int64, legacy bool) {
+	s.steps, s.budget, s.holes, s.legacy = 0, budget, 0, legacy
+}
+
 // chargeHoles counts the empty slots a raw set of index i (arrayKey's) in
 // an array part of alen slots leaves, and raises past the budget.
 func (s *state) chargeHoles(L *lua.LState, i, alen int) {
@@ -178,12 +184,13 @@ func (s *state) tableInsert(insert *lua.LFunction) lua.LGFunction {
 
 // needsHoleCheck reports whether an index expression's key may be an
 // integer far past an array's end: anything but a constant string, nil,
-// boolean, a concatenation, or a constant number that is not an integer
-// from freeKey + 1 to below MaxArrayIndex.
+// boolean, or a constant number that is not an integer from freeKey + 1
+// to below MaxArrayIndex. (Not even a concatenation is sure to be a
+// string: a __concat metamethod may return a number.)
 func needsHoleCheck(key ast.Expr) bool {
 	switch k := key.(type) {
-	case *ast.StringExpr, *ast.NilExpr, *ast.TrueExpr, *ast.FalseExpr, *ast.StringConcatOpExpr:
-		return false // a concatenation gives a string (or fails)
+	case *ast.StringExpr, *ast.NilExpr, *ast.TrueExpr, *ast.FalseExpr:
+		return false
 	case *ast.NumberExpr:
 		v, err := strconv.ParseFloat(k.Value, 64)
 		if err != nil {
@@ -235,20 +242,6 @@ func (w *rewriter) guardAssign(s *ast.AssignStmt) ast.Stmt {
 	line := s.Line()
 	var names []string
 	var exprs []ast.Expr
-	// part returns what a target's part reads at the set: the part itself
-	// when Lua reads it there, else a hidden local holding it.
-	early := func(e ast.Expr) ast.Expr {
-		n := holeLocal + strconv.Itoa(len(names))
-		names = append(names, n)
-		exprs = append(exprs, e)
-		return ident(line, n)
-	}
-	part := func(e ast.Expr) ast.Expr {
-		if w.readAtSet(e) {
-			return e
-		}
-		return early(e)
-	}
 	// assignedAfter[i]: the locals the statement assigns right of target
 	// i. Lua copies a part of target i that names one of them before the
 	// right-hand side (lparser.c's check_conflict), so the rewrite does.
@@ -266,11 +259,16 @@ func (w *rewriter) guardAssign(s *ast.AssignStmt) ast.Stmt {
 		if !ok {
 			continue
 		}
+		// part returns what the set reads for e: e itself when Lua reads
+		// it at the set, else a hidden local holding it, evaluated first.
 		part := func(e ast.Expr) ast.Expr {
-			if id, ok := e.(*ast.IdentExpr); ok && assignedAfter[i][id.Value] {
-				return early(e)
+			if id, ok := e.(*ast.IdentExpr); w.readAtSet(e) && !(ok && assignedAfter[i][id.Value]) {
+				return e
 			}
-			return part(e)
+			n := holeLocal + strconv.Itoa(len(names))
+			names = append(names, n)
+			exprs = append(exprs, e)
+			return ident(line, n)
 		}
 		target := &ast.AttrGetExpr{Object: part(a.Object), Key: part(a.Key)}
 		at(target, line)
@@ -370,9 +368,9 @@ func (w *rewriter) guardConstructor(t *ast.TableExpr) {
 }
 
 // bind starts the chunk with `local hole, ckey, cval = hole, ckey, cval`
-// for the hidden functions its guards call: a global lookup goes through
-// the sandbox's __index function (a Go call and an allocation each), a
-// local or upvalue is a register read. The function libraries' top level
+// for the hidden functions its guards call: a global lookup is two table
+// lookups (the sandbox's proxy, then the globals), a local or upvalue a
+// register read. The function libraries' top level
 // binds them while loading, to the same state's functions, which is what
 // their calls use later.
 func (w *rewriter) bind(chunk []ast.Stmt) []ast.Stmt {

@@ -24,6 +24,7 @@ func TestHoleBudget(t *testing.T) {
 		{"one target of several", "local a, b = {}, {} a[1], b[2^25] = 1, 2", holeErr + "33554432"},
 		{"through a __newindex table", "local b = {} local p = setmetatable({}, {__newindex = b}) p[2^25] = 1", holeErr + "33554432"},
 		{"through two __newindex tables", "local b = {} local p = setmetatable({}, {__newindex = setmetatable({}, {__newindex = b})}) p[2^25] = 1", holeErr + "33554432"},
+		{"a concatenation that gives a number", "local m = setmetatable({}, {__concat = function() return 2^25 end}) local t = {} t[m .. 'x'] = 1", holeErr + "33554432"},
 		{"constructor", "return {[2^25] = 1}", holeErr + "33554432 of a table whose array part has 0 slots"},
 		{"constructor with positional fields", "return {1, 2, [2^25] = 1}", holeErr + "33554432 of a table whose array part has 2 slots"},
 		{"rawset", "local t = {} rawset(t, 2^25, 1)", holeErr + "33554432"},

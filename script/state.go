@@ -288,7 +288,7 @@ func tableForeachi(L *lua.LState) int {
 func (s *state) exec(p *lua.FunctionProto, r *Run, out []byte) (res []byte) {
 	L := s.L
 	s.cur, s.resp = r, 2
-	s.steps, s.budget, s.holes, s.legacy = 0, r.Budget, 0, r.Legacy
+	s.startRun(r.Budget, r.Legacy)
 	s.setHalter(r.Host)
 	s.rng.reset()
 	clear(s.ids)
